@@ -1,0 +1,97 @@
+# lilac — one non-recursive Makefile.
+#
+# make            build every program into bin/ (installs missing Debian packages first)
+# make run        the broker in the foreground with configs/broker.conf
+# make test       every unit and end-to-end test; ends with "N passed, N failed"
+# make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
+# make deps       install missing Debian packages with apt-get (silent when all present)
+#
+# Package flags come from pkg-config inside recipes (recursive variables), so they
+# are read after `deps` has installed pkg-config and the libraries.
+
+DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev
+PKGS = libczmq libzmq msgpack sqlite3
+
+CC ?= gcc
+BUILD ?= build
+BIN ?= bin
+SANITIZE ?=
+
+WARNINGS = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wpointer-arith -Wcast-qual -Wsign-compare -Werror
+SANFLAGS = $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS = $(shell pkg-config --libs $(PKGS))
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -MMD -MP $(WARNINGS) $(SANFLAGS) -Iproto $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+
+PROTO_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard proto/*.c))
+BROKER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(filter-out broker/main.c,$(wildcard broker/*.c)))
+CLI_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
+HARNESS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/harness/*.c))
+LIBLILAC    = $(BUILD)/liblilac.a
+LIBBROKER   = $(BUILD)/libbroker.a
+
+PROGRAMS   = $(BIN)/lilac-broker $(BIN)/lilac
+UNIT_TESTS = $(patsubst tests/unit/%.c,$(BIN)/test/%,$(wildcard tests/unit/*.c))
+E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/%,$(wildcard tests/e2e/*.c))
+
+.PHONY: all deps run test asan clean
+all: $(PROGRAMS)
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "make deps: installing$$missing"; \
+	  if [ "$$(id -u)" -eq 0 ]; then sudo=""; else sudo="sudo"; fi; \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null || \
+	  { echo "make deps: apt-get failed; install by hand:$$missing" >&2; exit 1; }; \
+	fi
+
+$(BUILD)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBLILAC): $(PROTO_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(LIBBROKER): $(BROKER_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
+$(BIN)/lilac-broker: $(BUILD)/broker/main.o $(LIBBROKER) $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
+$(BIN)/lilac: $(CLI_OBJ) $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
+$(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBBROKER) $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
+$(BIN)/test/%: $(BUILD)/tests/e2e/%.o $(HARNESS_OBJ) $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
+run: $(PROGRAMS)
+	@mkdir -p var
+	$(BIN)/lilac-broker -c configs/broker.conf
+
+test: $(PROGRAMS) $(UNIT_TESTS) $(E2E_TESTS)
+	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS)
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
+	  SANITIZE=address,undefined test
+
+clean:
+	rm -rf build bin
+
+.SECONDARY:
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

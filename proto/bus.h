@@ -1,0 +1,42 @@
+/*  bus.h — the one way lilac programs open sockets and call the control socket.
+
+    Every socket in every program comes from bus_open(), so that limits and,
+    later, CURVE security are set in one place: receiving sockets get
+    ZMQ_MAXMSGSIZE (BUS_MAX_MESSAGE) and a receive high-water mark; every
+    socket gets a short linger so a dying program never hangs on exit.
+
+    bus_call() is the control-socket client: one request frame out on a fresh
+    DEALER, one reply back within a deadline, or a clear error. It never hangs:
+    an unreachable broker is "no reply from tcp://...: is lilac-broker running?".
+*/
+#ifndef LILAC_BUS_H
+#define LILAC_BUS_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define BUS_MAX_MESSAGE   (256 * 1024)  //  bytes; larger frames are dropped by libzmq
+#define BUS_RECEIVE_HWM   10000         //  messages queued per receiving socket
+#define BUS_SEND_HWM      100000        //  messages queued per sending socket (PUB)
+#define BUS_LINGER_MS     1000          //  how long close waits for unsent messages
+
+#define BUS_DEFAULT_INGEST   "tcp://127.0.0.1:32741"
+#define BUS_DEFAULT_PUBLISH  "tcp://127.0.0.1:32742"
+#define BUS_DEFAULT_CONTROL  "tcp://127.0.0.1:32743"
+
+typedef enum { BUS_BIND, BUS_CONNECT } bus_mode_t;
+
+//  Creates a socket of ZMQ type (ZMQ_PULL, ZMQ_PUB, ZMQ_ROUTER, ...), applies
+//  the options above, and binds or connects it to endpoint (which may be a
+//  comma-separated list). Returns NULL on failure with a reason in error.
+zsock_t *bus_open (int type, const char *endpoint, bus_mode_t mode,
+                   char *error, size_t error_size);
+
+//  Sends request (one msgpack frame) to the control endpoint and waits up to
+//  timeout_ms for the reply frame. Returns the reply (caller destroys), or
+//  NULL with a human-readable reason in error.
+zframe_t *bus_call (const char *endpoint, const void *request, size_t size,
+                    int timeout_ms, char *error, size_t error_size);
+
+#endif
