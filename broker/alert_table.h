@@ -1,0 +1,49 @@
+/*  alert_table.h — every alert the broker holds, in memory.
+
+    The broker keeps all its alerts in RAM (the SQLite file is their durable
+    copy): lookups by (source, id) go through a hash, and iteration through a
+    dense array, which also gives `snapshot` a stable cursor — a position in
+    that array. Removal moves the last entry into the hole, so it may shift
+    one entry below a running snapshot's cursor; the broker therefore only
+    removes (retention) when no snapshot was served recently.
+
+    An entry is an alert plus the broker's bookkeeping: its place in the due
+    heap and whether it must be written at the next commit.
+*/
+#ifndef LILAC_ALERT_TABLE_H
+#define LILAC_ALERT_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "alert.h"
+
+#define ALERT_TABLE_NOWHERE SIZE_MAX    //  heap_index of an entry not in the heap
+
+typedef struct {
+    alert_t alert;                 //  the row
+    int64_t due_at;                //  key in the due heap, 0 when not there
+    size_t heap_index;             //  position in the due heap, or NOWHERE
+    size_t table_index;            //  position in the table's dense array
+    bool dirty;                    //  must be written at the next commit
+} entry_t;
+
+typedef struct _alert_table_t alert_table_t;
+
+alert_table_t *alert_table_new (void);
+//  Destroys the table and every entry; NULL is a no-op.
+void alert_table_destroy (alert_table_t **self_p);
+
+//  The entry for (source, id), or NULL.
+entry_t *alert_table_find (alert_table_t *self, const char *source, const char *id);
+//  Adds a new, zeroed entry for (source, id) in state cleared; the key must
+//  not be there yet.
+entry_t *alert_table_add (alert_table_t *self, const char *source, const char *id);
+//  Removes and frees entry; it must not be in the due heap.
+void alert_table_remove (alert_table_t *self, entry_t *entry);
+
+size_t alert_table_size (alert_table_t *self);
+//  Entry at position index < size (dense, unordered).
+entry_t *alert_table_at (alert_table_t *self, size_t index);
+
+#endif

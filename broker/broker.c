@@ -1,0 +1,586 @@
+/*  broker.c — the broker's loop: ingest, timers, commit, publish.
+    See broker.h for the shape of a turn.
+
+    Heartbeat refreshes (an event that only moves a pending alert's raise
+    time) are the bulk of traffic and publish nothing: they mark the entry
+    dirty and are written at the next commit, which happens at once when a
+    turn made a publishable change, and otherwise within `checkpoint` ms. A
+    crash loses at most that much refresh time, and restart grace covers it.
+
+    Restart grace: an alert not updated since start whose due time falls
+    before started_at + grace is scheduled at started_at + grace instead
+    (s_schedule). Nothing else in the broker knows about grace.
+*/
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include "broker_internal.h"
+#include "bus.h"
+#include "mem.h"
+#include "timespec.h"
+
+//  --- recording changes --------------------------------------------------------
+
+static void
+s_mark_dirty (broker_t *self, entry_t *entry)
+{
+    if (entry->dirty)
+        return;
+    if (self->dirty_count == self->dirty_capacity) {
+        self->dirty_capacity = self->dirty_capacity ? self->dirty_capacity * 2 : 1024;
+        self->dirty = mem_realloc (self->dirty, self->dirty_capacity * sizeof (entry_t *));
+    }
+    self->dirty [self->dirty_count++] = entry;
+    entry->dirty = true;
+}
+
+static void
+s_schedule (broker_t *self, entry_t *entry)
+{
+    alert_t *alert = &entry->alert;
+    int64_t due = lifecycle_next_due (alert, self->config.reminder_interval);
+    if (due && due < self->grace_until && alert->updated_at < self->started_at)
+        due = self->grace_until;
+    due_heap_set (self->heap, entry, due);
+}
+
+static void
+s_queue_change (broker_t *self, entry_t *entry, const char *event, int64_t now)
+{
+    alert_t *alert = &entry->alert;
+    alert->seq = ++self->seq;
+    wire_writer_reset (&self->scratch);
+    alert_change_pack (&self->scratch.packer, alert->seq, now, event, alert);
+
+    if (self->change_count == self->change_capacity) {
+        self->change_capacity = self->change_capacity ? self->change_capacity * 2 : 256;
+        self->changes = mem_realloc (self->changes,
+                                     self->change_capacity * sizeof (pending_change_t));
+    }
+    pending_change_t *change = &self->changes [self->change_count++];
+    char topic [WIRE_MAX_TOPIC];
+    alert_topic (topic, sizeof topic, event, alert);
+    *change = (pending_change_t) {
+        .seq = alert->seq, .at = now, .event = event,
+        .source = mem_strdup (alert->source), .id = mem_strdup (alert->id),
+        .topic = mem_strdup (topic),
+        .body = mem_alloc (self->scratch.buffer.size), .size = self->scratch.buffer.size,
+    };
+    memcpy (change->body, self->scratch.buffer.data, change->size);
+    log_debug ("%s %s/%s seq %" PRIu64 " notify_count %" PRId64,
+               event, alert->source, alert->id, alert->seq, alert->notify_count);
+}
+
+void
+broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t now)
+{
+    if (transition == TRANSITION_NONE)
+        return;
+    s_mark_dirty (self, entry);
+    const char *event = transition_name (transition);
+    if (event)
+        s_queue_change (self, entry, event, now);
+    s_schedule (self, entry);
+}
+
+//  --- commit, then publish ---------------------------------------------------------
+
+static void
+s_free_change (pending_change_t *change)
+{
+    mem_free (change->source);
+    mem_free (change->id);
+    mem_free (change->topic);
+    mem_free (change->body);
+}
+
+static int
+s_write_turn (broker_t *self)
+{
+    if (store_begin (self->store))
+        return -1;
+    for (size_t index = 0; index < self->dirty_count; index++)
+        if (store_put_alert (self->store, &self->dirty [index]->alert))
+            return -1;
+    for (size_t index = 0; index < self->change_count; index++) {
+        pending_change_t *change = &self->changes [index];
+        alert_t key = { .source = change->source, .id = change->id };
+        if (store_put_change (self->store, change->seq, change->at, change->event,
+                              &key, change->body, change->size))
+            return -1;
+    }
+    if (self->change_count && store_set_seq (self->store, self->seq))
+        return -1;
+    return store_commit (self->store);
+}
+
+//  Sends [topic, body] on the PUB socket. PUB never blocks: past its
+//  high-water mark libzmq drops, and subscribers catch up with `since`.
+static int
+s_publish (broker_t *self, const char *topic, const void *body, size_t size)
+{
+    void *socket = zsock_resolve (self->publisher);
+    if (zmq_send (socket, topic, strlen (topic), ZMQ_SNDMORE) < 0
+    ||  zmq_send (socket, body, size, 0) < 0) {
+        log_limited (&self->store_log, "publish %s failed: %s", topic, zmq_strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void
+s_publish_changes (broker_t *self)
+{
+    for (size_t index = 0; index < self->change_count; index++) {
+        pending_change_t *change = &self->changes [index];
+        if (s_publish (self, change->topic, change->body, change->size) == 0)
+            self->stats.published++;
+        self->published_seq = change->seq;
+        s_free_change (change);
+    }
+    self->change_count = 0;
+}
+
+static void
+s_send_replies (broker_t *self)
+{
+    zmsg_t *reply;
+    while ((reply = zlist_pop (self->replies)))
+        if (zmsg_send (&reply, self->control)) {
+            log_limited (&self->reject_log, "control reply failed: %s", zmq_strerror (errno));
+            zmsg_destroy (&reply);
+        }
+}
+
+//  Writes what changed this turn; on success publishes and replies. On
+//  failure everything stays queued and is retried shortly. 0 / -1.
+static int
+s_commit (broker_t *self, int64_t now)
+{
+    if (self->dirty_count || self->change_count) {
+        if (s_write_turn (self)) {
+            log_limited (&self->store_log, "cannot write to %s: %s (will retry)",
+                         self->config.database, store_error (self->store));
+            store_rollback (self->store);
+            self->stats.commit_failures++;
+            self->retry_commit_at = now + BROKER_COMMIT_RETRY_MS;
+            return -1;
+        }
+        self->stats.commits++;
+        for (size_t index = 0; index < self->dirty_count; index++)
+            self->dirty [index]->dirty = false;
+        self->dirty_count = 0;
+        s_publish_changes (self);
+    }
+    self->retry_commit_at = 0;
+    self->next_checkpoint = now + self->config.checkpoint;
+    s_send_replies (self);
+    return 0;
+}
+
+//  --- ingest --------------------------------------------------------------------
+
+static void
+s_reject (broker_t *self, const char *what, const char *why)
+{
+    self->stats.rejected++;
+    log_limited (&self->reject_log, "rejected %s: %s", what, why);
+}
+
+static void
+s_apply_event (broker_t *self, const char *source, const wire_event_t *event, int64_t now)
+{
+    entry_t *entry = alert_table_find (self->table, source, event->id);
+    bool created = !entry;
+    if (created)
+        entry = alert_table_add (self->table, source, event->id);
+    transition_t transition = lifecycle_apply_event (&entry->alert, event, now);
+    if (created && (transition == TRANSITION_REFRESH || transition == TRANSITION_UPDATED))
+        transition = TRANSITION_CLEARED;    //  a new row is always announced
+    if (transition == TRANSITION_REFRESH)
+        self->stats.refreshes++;
+    self->stats.events_applied++;
+    broker_record (self, entry, transition, now);
+}
+
+//  replace=true: clears every live alert of source that the batch left out.
+static void
+s_replace (broker_t *self, const char *source, const wire_batch_t *batch, int64_t now)
+{
+    zhashx_t *ids = zhashx_new ();
+    if (!ids)
+        log_fatal ("out of memory");
+    for (size_t index = 0; index < batch->event_count; index++)
+        if (zhashx_insert (ids, batch->events [index].id, (void *) 1))
+            (void) 0;       //  duplicate id in the batch: already there
+    size_t size = alert_table_size (self->table);
+    for (size_t index = 0; index < size; index++) {
+        entry_t *entry = alert_table_at (self->table, index);
+        if (entry->alert.state != ALERT_CLEARED
+        &&  strcmp (entry->alert.source, source) == 0
+        &&  !zhashx_lookup (ids, entry->alert.id))
+            broker_record (self, entry, lifecycle_clear (&entry->alert, now), now);
+    }
+    zhashx_destroy (&ids);
+}
+
+static void
+s_ingest_frame (broker_t *self, const void *data, size_t size, int64_t now)
+{
+    wire_batch_t batch;
+    char error [WIRE_ERROR_SIZE];
+    self->stats.frames_received++;
+    if (wire_batch_decode (data, size, now, &batch, error, sizeof error)) {
+        s_reject (self, "ingest frame", error);
+        return;
+    }
+    self->stats.events_received += batch.event_count;
+    if (batch.tx && tx_window_seen (self->recent_tx, batch.tx, now)) {
+        self->stats.duplicates++;
+        log_debug ("dropped a repeated batch, tx %s", batch.tx);
+        wire_batch_free (&batch);
+        return;
+    }
+    const char *source = batch.source ? batch.source : "unknown";
+    for (size_t index = 0; index < batch.event_count; index++)
+        s_apply_event (self, source, &batch.events [index], now);
+    if (batch.replace)
+        s_replace (self, source, &batch, now);
+    wire_batch_free (&batch);
+}
+
+//  Reads up to `batch` frames without blocking. Multi-part messages are
+//  refused whole.
+static void
+s_drain_ingest (broker_t *self, int64_t now)
+{
+    void *socket = zsock_resolve (self->ingest);
+    for (int64_t count = 0; count < self->config.batch; count++) {
+        zmq_msg_t message;
+        zmq_msg_init (&message);
+        if (zmq_msg_recv (&message, socket, ZMQ_DONTWAIT) < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                log_limited (&self->reject_log, "ingest receive: %s", zmq_strerror (errno));
+            zmq_msg_close (&message);
+            return;
+        }
+        if (zmq_msg_more (&message)) {
+            while (zmq_msg_more (&message) && zmq_msg_recv (&message, socket, 0) >= 0)
+                ;   //  discard the rest of the message
+            s_reject (self, "ingest message", "ingest takes one frame per message");
+        }
+        else
+            s_ingest_frame (self, zmq_msg_data (&message), zmq_msg_size (&message), now);
+        zmq_msg_close (&message);
+    }
+}
+
+//  --- control ---------------------------------------------------------------------
+
+static void
+s_handle_control (broker_t *self, int64_t now)
+{
+    zmsg_t *request = zmsg_recv (self->control);
+    if (!request)
+        return;
+    self->stats.control_requests++;
+    zframe_t *body = zmsg_last (request);
+    wire_writer_t reply;
+    wire_writer_init (&reply);
+    if (zmsg_size (request) < 2)
+        s_reject (self, "control request", "no envelope");
+    else {
+        control_answer (self, zframe_data (body), zframe_size (body), &reply, now);
+        zmsg_remove (request, body);
+        zframe_destroy (&body);
+        if (zmsg_addmem (request, reply.buffer.data, reply.buffer.size) == 0
+        &&  zlist_append (self->replies, request) == 0)
+            request = NULL;
+    }
+    zmsg_destroy (&request);
+    wire_writer_free (&reply);
+}
+
+//  --- timers ------------------------------------------------------------------------
+
+static void
+s_fire_due (broker_t *self, int64_t now)
+{
+    entry_t *entry;
+    for (int count = 0; count < BROKER_FIRE_PER_TURN
+         && (entry = due_heap_top (self->heap)) && entry->due_at <= now; count++) {
+        transition_t transition = lifecycle_fire (&entry->alert, now, self->config.reminder_interval);
+        if (transition == TRANSITION_NONE) {
+            s_schedule (self, entry);
+            if (entry->due_at && entry->due_at <= now) {
+                log_error ("bug: %s/%s due at %" PRId64 " but nothing fires; unscheduled",
+                           entry->alert.source, entry->alert.id, entry->due_at);
+                due_heap_set (self->heap, entry, 0);
+            }
+        }
+        else
+            broker_record (self, entry, transition, now);
+    }
+}
+
+static void
+s_send_hugz (broker_t *self, int64_t now)
+{
+    wire_writer_reset (&self->scratch);
+    msgpack_pack_map (&self->scratch.packer, 3);
+    wire_pack_key_int (&self->scratch.packer, "v", WIRE_VERSION);
+    wire_pack_key_int (&self->scratch.packer, "seq", (int64_t) self->published_seq);
+    wire_pack_key_int (&self->scratch.packer, "at", now);
+    s_publish (self, "hugz", self->scratch.buffer.data, self->scratch.buffer.size);
+    self->next_hugz = now + BROKER_HUGZ_MS;
+}
+
+//  Deletes history and cleared alerts older than the retention. Runs between
+//  turns, in its own transaction; skipped while a snapshot may be paging.
+static void
+s_retain (broker_t *self, int64_t now)
+{
+    self->next_retention = now + BROKER_RETENTION_MS;
+    if (self->last_snapshot_at && now - self->last_snapshot_at < BROKER_SNAPSHOT_QUIET_MS)
+        return;
+    int64_t cutoff = now - self->config.retention;
+    int history = 0, alerts = 0;
+    if (store_begin (self->store) || store_prune_history (self->store, cutoff, &history))
+        goto failed;
+    for (size_t index = 0; index < alert_table_size (self->table); ) {
+        entry_t *entry = alert_table_at (self->table, index);
+        if (entry->alert.state != ALERT_CLEARED || entry->alert.changed_at >= cutoff
+        ||  entry->dirty) {
+            index++;
+            continue;
+        }
+        if (store_delete_alert (self->store, entry->alert.source, entry->alert.id))
+            goto failed;
+        due_heap_set (self->heap, entry, 0);
+        alert_table_remove (self->table, entry);       //  moves the last entry to index
+        alerts++;
+    }
+    if (store_commit (self->store))
+        goto failed;
+    if (history || alerts) {
+        char age [32];
+        log_info ("retention: deleted %d cleared alerts and %d history rows older than %s",
+                  alerts, history, duration_format (self->config.retention, age, sizeof age));
+    }
+    return;
+failed:
+    log_error ("retention failed: %s", store_error (self->store));
+    store_rollback (self->store);
+}
+
+//  --- start and the loop --------------------------------------------------------------
+
+static void
+s_adopt_loaded (alert_t *alert, void *arg)
+{
+    broker_t *self = arg;
+    entry_t *entry = alert_table_find (self->table, alert->source, alert->id);
+    if (entry) {
+        log_error ("duplicate stored alert %s/%s skipped", alert->source, alert->id);
+        alert_clear_fields (alert);
+        return;
+    }
+    entry = alert_table_add (self->table, alert->source, alert->id);
+    alert_clear_fields (&entry->alert);
+    entry->alert = *alert;              //  the entry takes over the fields
+    s_schedule (self, entry);
+}
+
+static int
+s_open_sockets (broker_t *self, char *error, size_t error_size)
+{
+    self->ingest = bus_open (ZMQ_PULL, self->config.ingest, BUS_BIND, error, error_size);
+    if (!self->ingest)
+        return -1;
+    self->publisher = bus_open (ZMQ_PUB, self->config.publish, BUS_BIND, error, error_size);
+    if (!self->publisher)
+        return -1;
+    self->control = bus_open (ZMQ_ROUTER, self->config.control, BUS_BIND, error, error_size);
+    return self->control ? 0 : -1;
+}
+
+static void
+s_copy_config (broker_config_t *to, const broker_config_t *from)
+{
+    *to = *from;
+    to->config_file = mem_strdup (from->config_file);
+    to->ingest = mem_strdup (from->ingest);
+    to->publish = mem_strdup (from->publish);
+    to->control = mem_strdup (from->control);
+    to->database = mem_strdup (from->database);
+}
+
+broker_t *
+broker_new (const broker_config_t *config, char *error, size_t error_size)
+{
+    broker_t *self = mem_alloc (sizeof (broker_t));
+    s_copy_config (&self->config, config);
+    self->signal_fd = -1;
+    self->started_at = clock_now_ms ();
+    self->grace_until = self->started_at + config->grace;
+    wire_writer_init (&self->scratch);
+    self->table = alert_table_new ();
+    self->heap = due_heap_new ();
+    self->recent_tx = tx_window_new ();
+    self->replies = zlist_new ();
+    if (!self->table || !self->recent_tx || !self->replies) {
+        snprintf (error, error_size, "out of memory");
+        broker_destroy (&self);
+        return NULL;
+    }
+    self->store = store_open (config->database, error, error_size);
+    if (!self->store
+    ||  store_last_seq (self->store, &self->seq)
+    ||  store_load (self->store, s_adopt_loaded, self)) {
+        if (self->store)
+            snprintf (error, error_size, "cannot load %s: %s", config->database,
+                      store_error (self->store));
+        broker_destroy (&self);
+        return NULL;
+    }
+    self->published_seq = self->seq;
+    if (s_open_sockets (self, error, error_size)) {
+        broker_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+broker_destroy (broker_t **self_p)
+{
+    if (!*self_p)
+        return;
+    broker_t *self = *self_p;
+    for (size_t index = 0; index < self->change_count; index++)
+        s_free_change (&self->changes [index]);
+    mem_free (self->changes);
+    mem_free (self->dirty);
+    zmsg_t *reply;
+    while (self->replies && (reply = zlist_pop (self->replies)))
+        zmsg_destroy (&reply);
+    zlist_destroy (&self->replies);
+    zsock_destroy (&self->ingest);
+    zsock_destroy (&self->publisher);
+    zsock_destroy (&self->control);
+    if (self->signal_fd >= 0)
+        close (self->signal_fd);
+    due_heap_destroy (&self->heap);
+    alert_table_destroy (&self->table);
+    tx_window_destroy (&self->recent_tx);
+    store_destroy (&self->store);
+    wire_writer_free (&self->scratch);
+    broker_config_free (&self->config);
+    mem_free (self);
+    *self_p = NULL;
+}
+
+//  SIGINT and SIGTERM arrive on a signalfd the loop polls, so the handler
+//  problem does not exist: the loop finishes its turn and commits.
+static int
+s_open_signal_fd (void)
+{
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    if (sigprocmask (SIG_BLOCK, &signals, NULL))
+        return -1;
+    return signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void
+s_read_signal (broker_t *self)
+{
+    struct signalfd_siginfo info;
+    while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
+        log_info ("%s: finishing the turn, committing, exiting", strsignal ((int) info.ssi_signo));
+        self->stopping = true;
+    }
+}
+
+static void
+s_earliest (int64_t *earliest, int64_t candidate)
+{
+    if (candidate > 0 && candidate < *earliest)
+        *earliest = candidate;
+}
+
+//  How long the loop may sleep: until the first thing it must do.
+static long
+s_poll_timeout (broker_t *self, int64_t now)
+{
+    int64_t wake = self->next_hugz;
+    s_earliest (&wake, self->next_retention);
+    s_earliest (&wake, self->retry_commit_at);
+    if (self->dirty_count)
+        s_earliest (&wake, self->next_checkpoint);
+    entry_t *top = due_heap_top (self->heap);
+    if (top)
+        s_earliest (&wake, top->due_at);
+    return wake <= now ? 0 : (long) (wake - now);
+}
+
+static void
+s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
+{
+    if (items [0].revents & ZMQ_POLLIN)
+        s_drain_ingest (self, now);
+    for (int count = 0; count < 100 && (zsock_events (self->control) & ZMQ_POLLIN); count++)
+        s_handle_control (self, now);
+    if (items [2].revents & ZMQ_POLLIN)
+        s_read_signal (self);
+    s_fire_due (self, now);
+    bool must_commit = self->change_count || zlist_size (self->replies)
+                    || (self->dirty_count && now >= self->next_checkpoint)
+                    || (self->retry_commit_at && now >= self->retry_commit_at)
+                    || (self->stopping && self->dirty_count);
+    if (must_commit)
+        s_commit (self, now);
+    if (now >= self->next_hugz)
+        s_send_hugz (self, now);
+    if (now >= self->next_retention)
+        s_retain (self, now);
+}
+
+int
+broker_run (broker_t *self)
+{
+    self->signal_fd = s_open_signal_fd ();
+    if (self->signal_fd < 0) {
+        log_error ("cannot set up signal handling: %s", strerror (errno));
+        return -1;
+    }
+    int64_t now = clock_now_ms ();
+    self->next_hugz = now;
+    self->next_checkpoint = now + self->config.checkpoint;
+    self->next_retention = now + BROKER_RETENTION_MS;
+    log_info ("ready: %zu alerts, seq %" PRIu64 ", ingest %s, publish %s, control %s, database %s",
+              alert_table_size (self->table), self->seq, self->config.ingest,
+              self->config.publish, self->config.control, self->config.database);
+    while (!self->stopping) {
+        zmq_pollitem_t items [] = {
+            { zsock_resolve (self->ingest), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
+            { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
+        };
+        long timeout = s_poll_timeout (self, clock_now_ms ());
+        if (zmq_poll (items, 3, timeout) < 0 && errno != EINTR) {
+            log_error ("poll failed: %s", zmq_strerror (errno));
+            continue;
+        }
+        s_turn (self, items, clock_now_ms ());
+    }
+    for (int attempt = 0; attempt < 3 && (self->dirty_count || self->change_count); attempt++)
+        s_commit (self, clock_now_ms ());
+    log_info ("stopped at seq %" PRIu64 "%s", self->published_seq,
+              self->dirty_count ? " WITH UNWRITTEN CHANGES" : "");
+    return 0;
+}

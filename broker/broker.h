@@ -1,0 +1,49 @@
+/*  broker.h — lilac-broker: one thread, one loop, no locks (DESIGN §4).
+
+    The loop polls the ingest PULL, the control ROUTER and a signalfd, and
+    sleeps exactly until the earliest of: the first due alert, the next hugz,
+    the next checkpoint of unwritten heartbeat refreshes, the next retention
+    run. Each turn it drains up to `batch` ingest frames, answers control
+    requests, fires due alerts — all in memory — then writes everything that
+    changed in one SQLite transaction, and only after COMMIT publishes the
+    changes and sends the control replies. Nothing is published that is not
+    committed.
+*/
+#ifndef LILAC_BROKER_H
+#define LILAC_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *config_file;             //  where these came from, for messages, or NULL
+    char *ingest;                  //  PULL endpoint
+    char *publish;                 //  PUB endpoint
+    char *control;                 //  ROUTER endpoint
+    char *database;                //  SQLite file
+    int64_t reminder_interval;     //  ms between reminders
+    int64_t grace;                 //  ms of restart grace
+    int64_t retention;             //  ms to keep cleared alerts and history
+    int64_t checkpoint;            //  ms between writes of bare refreshes
+    int64_t batch;                 //  ingest frames per turn
+} broker_config_t;
+
+//  Fills config with defaults, then with the `broker` section of path (if
+//  path is not NULL). 0, or -1 with "FILE:LINE: why" in error.
+int broker_config_load (broker_config_t *config, const char *path,
+                        char *error, size_t error_size);
+//  Replaces one string setting (command-line override).
+void broker_config_set (char **setting, const char *value);
+void broker_config_free (broker_config_t *config);
+
+typedef struct _broker_t broker_t;
+
+//  Opens the database, loads alerts, binds the sockets. NULL with a reason
+//  in error. The broker copies config.
+broker_t *broker_new (const broker_config_t *config, char *error, size_t error_size);
+void broker_destroy (broker_t **self_p);
+//  Runs until SIGINT or SIGTERM, then commits and returns 0; -1 if the
+//  signal fd could not be set up.
+int broker_run (broker_t *self);
+
+#endif

@@ -1,0 +1,95 @@
+/*  broker_internal.h — what broker.c shares with control.c, and nobody else.
+
+    The broker's state is one struct, owned by broker.c; control.c answers
+    control requests against it and reports the changes it makes through
+    broker_record(), the same path ingest and timers use.
+*/
+#ifndef LILAC_BROKER_INTERNAL_H
+#define LILAC_BROKER_INTERNAL_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include "alert_table.h"
+#include "broker.h"
+#include "due_heap.h"
+#include "lifecycle.h"
+#include "log.h"
+#include "store.h"
+#include "tx_window.h"
+#include "wire.h"
+
+#define BROKER_HUGZ_MS          1000               //  hugz period
+#define BROKER_RETENTION_MS     (60 * 1000)        //  retention check period
+#define BROKER_SNAPSHOT_QUIET_MS (60 * 1000)       //  no removals this soon after a snapshot
+#define BROKER_COMMIT_RETRY_MS  100                //  retry a failed commit after
+#define BROKER_FIRE_PER_TURN    10000              //  due alerts fired per turn at most
+
+//  Counters reported by `stats`.
+typedef struct {
+    uint64_t frames_received;      //  ingest frames read
+    uint64_t events_received;      //  events in valid frames
+    uint64_t events_applied;       //  events applied (not duplicates)
+    uint64_t refreshes;            //  events that only moved times
+    uint64_t rejected;             //  frames or requests that failed validation
+    uint64_t duplicates;           //  frames dropped for a repeated tx
+    uint64_t published;            //  changes published
+    uint64_t control_requests;     //  control requests answered
+    uint64_t control_errors;       //  of which answered ok:false
+    uint64_t commits;              //  transactions committed
+    uint64_t commit_failures;      //  transactions that failed
+} broker_stats_t;
+
+//  A change made this turn, waiting for COMMIT before it is published.
+typedef struct {
+    uint64_t seq;                  //  its seq
+    int64_t at;                    //  when
+    const char *event;             //  static event name
+    char *source;                  //  copy of the alert's source
+    char *id;                      //  copy of the alert's id
+    char *topic;                   //  EVENT.LEVEL.SOURCE.ID
+    void *body;                    //  msgpack body
+    size_t size;                   //  bytes in body
+} pending_change_t;
+
+struct _broker_t {
+    broker_config_t config;        //  our own copy
+    store_t *store;                //  the SQLite file
+    alert_table_t *table;          //  every alert
+    due_heap_t *heap;              //  alerts by next due time
+    tx_window_t *recent_tx;        //  tx ids of the last five minutes
+    zsock_t *ingest;               //  PULL
+    zsock_t *publisher;            //  PUB
+    zsock_t *control;              //  ROUTER
+    int signal_fd;                 //  SIGINT/SIGTERM, or -1
+    bool stopping;                 //  a signal arrived
+    uint64_t seq;                  //  last seq handed out
+    uint64_t published_seq;        //  last seq published (committed)
+    int64_t started_at;            //  ms
+    int64_t grace_until;           //  started_at + grace
+    entry_t **dirty;               //  entries to write at the next commit
+    size_t dirty_count;
+    size_t dirty_capacity;
+    pending_change_t *changes;     //  changes to publish after the next commit
+    size_t change_count;
+    size_t change_capacity;
+    zlist_t *replies;              //  zmsg_t control replies waiting for the commit
+    int64_t next_hugz;             //  ms
+    int64_t next_checkpoint;       //  ms: write bare refreshes by then
+    int64_t next_retention;        //  ms
+    int64_t retry_commit_at;       //  ms, 0 unless a commit failed
+    int64_t last_snapshot_at;      //  ms, when `snapshot` was last served
+    wire_writer_t scratch;         //  reused for bodies
+    broker_stats_t stats;          //  counters
+    log_limit_t reject_log;        //  rate limit for bad input lines
+    log_limit_t store_log;         //  rate limit for database errors
+};
+
+//  Records a transition of entry made at now: marks it for writing, queues
+//  the change for publishing (unless REFRESH/NONE) and reschedules it.
+void broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t now);
+
+//  Answers one control request (the last frame of msg) into reply.
+void control_answer (broker_t *self, const void *request, size_t size,
+                     wire_writer_t *reply, int64_t now);
+
+#endif

@@ -1,0 +1,491 @@
+/*  control.c — the broker's control socket ops (README "Control").
+
+    A request is one msgpack map {v, op, ...}; each op below reads its
+    arguments with the wire.h getters, and packs the fields of its reply
+    (after {v, ok}) into `out`, returning how many key/value pairs it packed,
+    or -1 with a sentence in `error`. Ops that change an alert go through
+    broker_record(), like ingest: the reply is sent only after the change is
+    committed, by the loop.
+*/
+#include <fnmatch.h>
+#include <string.h>
+#include "broker_internal.h"
+#include "mem.h"
+#include "timespec.h"
+
+#define CONTROL_DEFAULT_LIMIT  1000
+#define CONTROL_MAX_LIMIT      10000
+
+typedef int (op_fn) (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+                     int64_t now, char *error, size_t error_size);
+
+//  --- arguments --------------------------------------------------------------------
+
+static int
+s_get_limit (const msgpack_object *request, int64_t *limit, char *error, size_t error_size)
+{
+    bool present = false;
+    *limit = CONTROL_DEFAULT_LIMIT;
+    if (wire_get_int (request, "limit", &present, limit, error, error_size))
+        return -1;
+    if (*limit < 1 || *limit > CONTROL_MAX_LIMIT) {
+        snprintf (error, error_size, "limit: must be 1 to %d", CONTROL_MAX_LIMIT);
+        return -1;
+    }
+    return 0;
+}
+
+//  Finds the alert named by the request's source and id.
+static entry_t *
+s_get_entry (broker_t *self, const msgpack_object *request, char *error, size_t error_size)
+{
+    char *source = NULL, *id = NULL;
+    entry_t *entry = NULL;
+    if (wire_get_name (request, "source", &source, error, error_size) == 0
+    &&  wire_get_name (request, "id", &id, error, error_size) == 0) {
+        if (!source || !id)
+            snprintf (error, error_size, "source and id are required");
+        else
+        if (!(entry = alert_table_find (self->table, source, id)))
+            snprintf (error, error_size, "no alert %s/%s", source, id);
+    }
+    mem_free (source);
+    mem_free (id);
+    return entry;
+}
+
+static int
+s_get_required_name (const msgpack_object *request, const char *key, char **value,
+                     char *error, size_t error_size)
+{
+    *value = NULL;
+    if (wire_get_name (request, key, value, error, error_size))
+        return -1;
+    if (!*value) {
+        snprintf (error, error_size, "%s: required", key);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_get_until (const msgpack_object *request, bool required, int64_t now, int64_t *until,
+             char *error, size_t error_size)
+{
+    bool present = false, is_clear = false;
+    *until = 0;
+    if (wire_get_time (request, "until", now, &present, until, &is_clear, error, error_size))
+        return -1;
+    if (required && !present) {
+        snprintf (error, error_size, "until: required (a time such as +2h or now)");
+        return -1;
+    }
+    if (is_clear) {
+        snprintf (error, error_size, "until: 'clear' is not a time here");
+        return -1;
+    }
+    return 0;
+}
+
+//  --- read-only ops ----------------------------------------------------------------------
+
+static int
+s_op_ping (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+           int64_t now, char *error, size_t error_size)
+{
+    (void) request, (void) error, (void) error_size;
+    wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
+    wire_pack_key_int (out, "at", now);
+    return 2;
+}
+
+static int
+s_op_stats (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+            int64_t now, char *error, size_t error_size)
+{
+    (void) request, (void) error, (void) error_size;
+    int64_t states [ALERT_CLEARED + 1] = { 0 };
+    size_t size = alert_table_size (self->table);
+    for (size_t index = 0; index < size; index++)
+        states [alert_table_at (self->table, index)->alert.state]++;
+    const broker_stats_t *stats = &self->stats;
+    struct { const char *name; int64_t value; } rows [] = {
+        { "alerts", (int64_t) size },
+        { "pending", states [ALERT_PENDING] }, { "raised", states [ALERT_RAISED] },
+        { "acked", states [ALERT_ACKED] }, { "cleared", states [ALERT_CLEARED] },
+        { "frames_received", (int64_t) stats->frames_received },
+        { "events_received", (int64_t) stats->events_received },
+        { "events_applied", (int64_t) stats->events_applied },
+        { "refreshes", (int64_t) stats->refreshes },
+        { "rejected", (int64_t) stats->rejected },
+        { "duplicates", (int64_t) stats->duplicates },
+        { "published", (int64_t) stats->published },
+        { "control_requests", (int64_t) stats->control_requests },
+        { "control_errors", (int64_t) stats->control_errors },
+        { "commits", (int64_t) stats->commits },
+        { "commit_failures", (int64_t) stats->commit_failures },
+        { "due", (int64_t) due_heap_size (self->heap) },
+        { "seq", (int64_t) self->published_seq },
+        { "uptime_ms", now - self->started_at },
+    };
+    size_t count = sizeof rows / sizeof rows [0];
+    wire_pack_key (out, "stats");
+    msgpack_pack_map (out, count);
+    for (size_t index = 0; index < count; index++)
+        wire_pack_key_int (out, rows [index].name, rows [index].value);
+    return 1;
+}
+
+typedef struct {
+    bool any_state;                //  no state filter
+    alert_state_t state;           //  the state filter
+    char *source;                  //  glob or NULL
+    char *id;                      //  glob or NULL
+} list_filter_t;
+
+static bool
+s_matches (const list_filter_t *filter, const alert_t *alert)
+{
+    return (filter->any_state || alert->state == filter->state)
+        && (!filter->source || fnmatch (filter->source, alert->source, 0) == 0)
+        && (!filter->id || fnmatch (filter->id, alert->id, 0) == 0);
+}
+
+static int
+s_get_filter (const msgpack_object *request, list_filter_t *filter, char *error, size_t error_size)
+{
+    char *state = NULL;
+    *filter = (list_filter_t) { .any_state = true };
+    if (wire_get_string (request, "state", WIRE_MAX_NAME, &state, error, error_size)
+    ||  wire_get_string (request, "source", WIRE_MAX_NAME, &filter->source, error, error_size)
+    ||  wire_get_string (request, "id", WIRE_MAX_NAME, &filter->id, error, error_size))
+        return -1;
+    if (state) {
+        filter->any_state = false;
+        int rc = alert_state_parse (state, &filter->state);
+        if (rc)
+            snprintf (error, error_size,
+                      "state: '%s' is not one of pending, raised, acked, cleared", state);
+        mem_free (state);
+        return rc ? -1 : 0;
+    }
+    return 0;
+}
+
+static int
+s_op_list (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+           int64_t now, char *error, size_t error_size)
+{
+    (void) now;
+    list_filter_t filter;
+    int64_t limit;
+    int rc = s_get_filter (request, &filter, error, error_size);
+    if (rc == 0)
+        rc = s_get_limit (request, &limit, error, error_size);
+    if (rc == 0) {
+        const alert_t **found = mem_alloc ((size_t) limit * sizeof (alert_t *));
+        size_t matched = 0, size = alert_table_size (self->table);
+        for (size_t index = 0; index < size; index++) {
+            const alert_t *alert = &alert_table_at (self->table, index)->alert;
+            if (s_matches (&filter, alert) && matched++ < (size_t) limit)
+                found [matched - 1] = alert;
+        }
+        size_t shown = matched < (size_t) limit ? matched : (size_t) limit;
+        wire_pack_key (out, "alerts");
+        msgpack_pack_array (out, shown);
+        for (size_t index = 0; index < shown; index++)
+            alert_pack (out, found [index]);
+        wire_pack_key_int (out, "count", (int64_t) matched);
+        wire_pack_key_bool (out, "truncated", matched > shown);
+        mem_free (found);
+        rc = 3;
+    }
+    mem_free (filter.source);
+    mem_free (filter.id);
+    return rc;
+}
+
+static int
+s_op_get (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+          int64_t now, char *error, size_t error_size)
+{
+    (void) now;
+    entry_t *entry = s_get_entry (self, request, error, error_size);
+    if (!entry)
+        return -1;
+    wire_pack_key (out, "alert");
+    alert_pack (out, &entry->alert);
+    return 1;
+}
+
+static int
+s_op_snapshot (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+               int64_t now, char *error, size_t error_size)
+{
+    int64_t cursor = 0, limit;
+    bool present;
+    if (wire_get_int (request, "cursor", &present, &cursor, error, error_size)
+    ||  s_get_limit (request, &limit, error, error_size))
+        return -1;
+    size_t size = alert_table_size (self->table);
+    if (cursor < 0 || (size_t) cursor > size) {
+        snprintf (error, error_size, "cursor: out of range (0 to %zu)", size);
+        return -1;
+    }
+    size_t end = (size_t) cursor + (size_t) limit < size ? (size_t) cursor + (size_t) limit : size;
+    self->last_snapshot_at = now;
+    wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
+    wire_pack_key (out, "alerts");
+    msgpack_pack_array (out, end - (size_t) cursor);
+    for (size_t index = (size_t) cursor; index < end; index++)
+        alert_pack (out, &alert_table_at (self->table, index)->alert);
+    if (end == size)
+        return 2;
+    wire_pack_key_int (out, "cursor", (int64_t) end);
+    return 3;
+}
+
+//  Collects history bodies for `since`.
+typedef struct {
+    msgpack_sbuffer bodies;        //  the bodies, back to back
+    size_t count;                  //  bodies in it
+    size_t limit;                  //  most bodies wanted
+} since_reply_t;
+
+static void
+s_collect_body (uint64_t seq, const void *body, size_t size, void *arg)
+{
+    (void) seq;
+    since_reply_t *reply = arg;
+    if (reply->count++ < reply->limit)
+        msgpack_sbuffer_write (&reply->bodies, body, size);
+}
+
+static int
+s_check_history (broker_t *self, int64_t after, char *error, size_t error_size)
+{
+    uint64_t oldest;
+    if (store_oldest_seq (self->store, &oldest)) {
+        snprintf (error, error_size, "database error: %s", store_error (self->store));
+        return -1;
+    }
+    bool pruned = oldest ? (uint64_t) after + 1 < oldest : (uint64_t) after < self->published_seq;
+    if (pruned) {
+        snprintf (error, error_size,
+                  "seq %" PRId64 " is older than the history kept (oldest is %" PRIu64 "):"
+                  " take a snapshot", after, oldest);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_op_since (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+            int64_t now, char *error, size_t error_size)
+{
+    (void) now;
+    int64_t after = 0, limit;
+    bool present = false;
+    if (wire_get_int (request, "seq", &present, &after, error, error_size)
+    ||  s_get_limit (request, &limit, error, error_size))
+        return -1;
+    if (!present || after < 0) {
+        snprintf (error, error_size, "seq: required, 0 or more");
+        return -1;
+    }
+    if (s_check_history (self, after, error, error_size))
+        return -1;
+    since_reply_t reply = { .limit = (size_t) limit };
+    msgpack_sbuffer_init (&reply.bodies);
+    size_t rows;
+    if (store_since (self->store, (uint64_t) after, (size_t) limit + 1,
+                     s_collect_body, &reply, &rows)) {
+        snprintf (error, error_size, "database error: %s", store_error (self->store));
+        msgpack_sbuffer_destroy (&reply.bodies);
+        return -1;
+    }
+    size_t shown = rows < (size_t) limit ? rows : (size_t) limit;
+    wire_pack_key (out, "changes");
+    msgpack_pack_array (out, shown);
+    msgpack_sbuffer *buffer = out->data;
+    msgpack_sbuffer_write (buffer, reply.bodies.data, reply.bodies.size);
+    wire_pack_key_bool (out, "more", rows > shown);
+    wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
+    msgpack_sbuffer_destroy (&reply.bodies);
+    return 3;
+}
+
+//  --- ops that change an alert ----------------------------------------------------------
+
+//  Records the transition and packs the alert; -1 if the op was refused.
+static int
+s_changed (broker_t *self, entry_t *entry, transition_t transition, const char *refusal,
+           msgpack_packer *out, int64_t now, char *error, size_t error_size)
+{
+    if (refusal) {
+        snprintf (error, error_size, "%s/%s: %s", entry->alert.source, entry->alert.id, refusal);
+        return -1;
+    }
+    broker_record (self, entry, transition, now);
+    wire_pack_key (out, "alert");
+    alert_pack (out, &entry->alert);
+    return 1;
+}
+
+static int
+s_op_ack (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+          int64_t now, char *error, size_t error_size)
+{
+    entry_t *entry = s_get_entry (self, request, error, error_size);
+    char *by = NULL, *note = NULL;
+    int64_t until;
+    int rc = -1;
+    if (entry
+    &&  s_get_required_name (request, "by", &by, error, error_size) == 0
+    &&  wire_get_string (request, "note", WIRE_MAX_NOTE, &note, error, error_size) == 0
+    &&  s_get_until (request, false, now, &until, error, error_size) == 0) {
+        const char *refusal = NULL;
+        transition_t transition = lifecycle_ack (&entry->alert, by, until, note, now, &refusal);
+        rc = s_changed (self, entry, transition, refusal, out, now, error, error_size);
+        if (rc > 0) {
+            char when [40];
+            log_info ("%s/%s acknowledged by %s until %s%s%s", entry->alert.source,
+                      entry->alert.id, by, until ? time_format (until, when, sizeof when) : "cleared",
+                      note ? ": " : "", note ? note : "");
+        }
+    }
+    mem_free (by);
+    mem_free (note);
+    return rc;
+}
+
+static int
+s_op_unack (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+            int64_t now, char *error, size_t error_size)
+{
+    entry_t *entry = s_get_entry (self, request, error, error_size);
+    char *by = NULL;
+    int rc = -1;
+    if (entry && s_get_required_name (request, "by", &by, error, error_size) == 0) {
+        const char *refusal = NULL;
+        transition_t transition = lifecycle_unack (&entry->alert, now, &refusal);
+        rc = s_changed (self, entry, transition, refusal, out, now, error, error_size);
+        if (rc > 0)
+            log_info ("%s/%s unacknowledged by %s", entry->alert.source, entry->alert.id, by);
+    }
+    mem_free (by);
+    return rc;
+}
+
+static int
+s_op_clear (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+            int64_t now, char *error, size_t error_size)
+{
+    entry_t *entry = s_get_entry (self, request, error, error_size);
+    char *by = NULL;
+    int rc = -1;
+    if (entry && s_get_required_name (request, "by", &by, error, error_size) == 0) {
+        bool was_cleared = entry->alert.state == ALERT_CLEARED;
+        rc = s_changed (self, entry, lifecycle_clear (&entry->alert, now), NULL,
+                        out, now, error, error_size);
+        if (!was_cleared)
+            log_info ("%s/%s cleared by %s", entry->alert.source, entry->alert.id, by);
+    }
+    mem_free (by);
+    return rc;
+}
+
+static int
+s_op_suppress (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+               int64_t now, char *error, size_t error_size)
+{
+    entry_t *entry = s_get_entry (self, request, error, error_size);
+    int64_t until;
+    if (!entry || s_get_until (request, true, now, &until, error, error_size))
+        return -1;
+    transition_t transition = lifecycle_suppress (&entry->alert, until, now);
+    char when [40];
+    log_info ("%s/%s suppressed until %s", entry->alert.source, entry->alert.id,
+              time_format (entry->alert.suppress_until, when, sizeof when));
+    return s_changed (self, entry, transition, NULL, out, now, error, error_size);
+}
+
+//  --- dispatch -----------------------------------------------------------------------------
+
+static const struct {
+    const char *name;
+    op_fn *run;
+} s_ops [] = {
+    { "ping", s_op_ping }, { "stats", s_op_stats }, { "list", s_op_list },
+    { "get", s_op_get }, { "ack", s_op_ack }, { "unack", s_op_unack },
+    { "clear", s_op_clear }, { "suppress", s_op_suppress },
+    { "snapshot", s_op_snapshot }, { "since", s_op_since },
+};
+
+static op_fn *
+s_find_op (const char *name)
+{
+    for (size_t index = 0; index < sizeof s_ops / sizeof s_ops [0]; index++)
+        if (strcmp (s_ops [index].name, name) == 0)
+            return s_ops [index].run;
+    return NULL;
+}
+
+static void
+s_pack_error (wire_writer_t *reply, const char *error)
+{
+    msgpack_pack_map (&reply->packer, 3);
+    wire_pack_key_int (&reply->packer, "v", WIRE_VERSION);
+    wire_pack_key_bool (&reply->packer, "ok", false);
+    wire_pack_key_string (&reply->packer, "error", error);
+}
+
+//  Runs the op named in the request; -1 with error if there is none.
+static int
+s_run_op (broker_t *self, const msgpack_object *request, wire_writer_t *fields,
+          int64_t now, char *error, size_t error_size)
+{
+    char *name = NULL;
+    if (s_get_required_name (request, "op", &name, error, error_size))
+        return -1;
+    op_fn *run = s_find_op (name);
+    int pairs = -1;
+    if (run)
+        pairs = run (self, request, &fields->packer, now, error, error_size);
+    else
+        snprintf (error, error_size, "unknown op '%s' (try ping, stats, list, get, ack,"
+                  " unack, clear, suppress, snapshot, since)", name);
+    mem_free (name);
+    return pairs;
+}
+
+void
+control_answer (broker_t *self, const void *request, size_t size,
+                wire_writer_t *reply, int64_t now)
+{
+    char error [WIRE_ERROR_SIZE] = "";
+    wire_doc_t *doc = wire_doc_new (request, size, error, sizeof error);
+    if (!doc) {
+        self->stats.rejected++;
+        self->stats.control_errors++;
+        log_limited (&self->reject_log, "rejected control request: %s", error);
+        s_pack_error (reply, error);
+        return;
+    }
+    wire_writer_t fields;
+    wire_writer_init (&fields);
+    int pairs = s_run_op (self, wire_doc_root (doc), &fields, now, error, sizeof error);
+    if (pairs < 0) {
+        self->stats.control_errors++;
+        log_debug ("control request refused: %s", error);
+        s_pack_error (reply, error);
+    }
+    else {
+        msgpack_pack_map (&reply->packer, 2 + (size_t) pairs);
+        wire_pack_key_int (&reply->packer, "v", WIRE_VERSION);
+        wire_pack_key_bool (&reply->packer, "ok", true);
+        msgpack_sbuffer_write (&reply->buffer, fields.buffer.data, fields.buffer.size);
+    }
+    wire_writer_free (&fields);
+    wire_doc_destroy (&doc);
+}

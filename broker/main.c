@@ -1,0 +1,111 @@
+/*  main.c — lilac-broker: parse options, load the config, run.
+
+    Options override the config file. -n checks the config and exits. Errors
+    before the loop starts are fatal (exit 1); usage errors exit 2.
+*/
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "broker.h"
+#include "config.h"
+#include "log.h"
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream,
+        "usage: lilac-broker [-c FILE] [--db PATH] [--ingest EP] [--publish EP]\n"
+        "                    [--control EP] [-n] [-v]\n"
+        "  -c, --config FILE  ZPL config file (section 'broker'; see README)\n"
+        "      --db PATH      SQLite database file (default var/lilac.db)\n"
+        "      --ingest EP    PULL endpoint for events (default tcp://127.0.0.1:32741)\n"
+        "      --publish EP   PUB endpoint for changes (default tcp://127.0.0.1:32742)\n"
+        "      --control EP   ROUTER endpoint for control (default tcp://127.0.0.1:32743)\n"
+        "  -n                 check the configuration and exit\n"
+        "  -v                 log every change\n");
+}
+
+typedef struct {
+    const char *config_file;       //  -c
+    const char *database;          //  --db
+    const char *ingest;            //  --ingest
+    const char *publish;           //  --publish
+    const char *control;           //  --control
+    bool check_only;               //  -n
+    bool verbose;                  //  -v
+} options_t;
+
+static void
+s_parse_options (int argc, char *argv [], options_t *options)
+{
+    enum { OPT_DB = 256, OPT_INGEST, OPT_PUBLISH, OPT_CONTROL };
+    static const struct option long_options [] = {
+        { "config", required_argument, NULL, 'c' },
+        { "db", required_argument, NULL, OPT_DB },
+        { "ingest", required_argument, NULL, OPT_INGEST },
+        { "publish", required_argument, NULL, OPT_PUBLISH },
+        { "control", required_argument, NULL, OPT_CONTROL },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int option;
+    while ((option = getopt_long (argc, argv, "c:nvh", long_options, NULL)) != -1)
+        switch (option) {
+            case 'c': options->config_file = optarg; break;
+            case OPT_DB: options->database = optarg; break;
+            case OPT_INGEST: options->ingest = optarg; break;
+            case OPT_PUBLISH: options->publish = optarg; break;
+            case OPT_CONTROL: options->control = optarg; break;
+            case 'n': options->check_only = true; break;
+            case 'v': options->verbose = true; break;
+            case 'h': s_usage (stdout); exit (0);
+            default: s_usage (stderr); exit (2);
+        }
+    if (optind != argc) {
+        fprintf (stderr, "lilac-broker: unexpected argument '%s'\n", argv [optind]);
+        s_usage (stderr);
+        exit (2);
+    }
+}
+
+static void
+s_apply_overrides (broker_config_t *config, const options_t *options)
+{
+    if (options->database)
+        broker_config_set (&config->database, options->database);
+    if (options->ingest)
+        broker_config_set (&config->ingest, options->ingest);
+    if (options->publish)
+        broker_config_set (&config->publish, options->publish);
+    if (options->control)
+        broker_config_set (&config->control, options->control);
+}
+
+int
+main (int argc, char *argv [])
+{
+    options_t options = { 0 };
+    s_parse_options (argc, argv, &options);
+    log_init ("lilac-broker", options.verbose);
+
+    broker_config_t config;
+    char error [CONFIG_ERROR_SIZE];
+    if (broker_config_load (&config, options.config_file, error, sizeof error))
+        log_fatal ("%s", error);
+    s_apply_overrides (&config, &options);
+    if (options.check_only) {
+        printf ("configuration OK\n");
+        broker_config_free (&config);
+        return 0;
+    }
+    zsys_handler_set (NULL);        //  signals come through the broker's signalfd
+    broker_t *broker = broker_new (&config, error, sizeof error);
+    broker_config_free (&config);
+    if (!broker)
+        log_fatal ("%s", error);
+    int rc = broker_run (broker);
+    broker_destroy (&broker);
+    zsys_shutdown ();
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,62 @@
+/*  store.h — the broker's SQLite file: alerts, history, and the seq counter.
+
+    One writer connection, WAL, synchronous=NORMAL, every statement prepared
+    once at open and reused. The broker wraps each turn of its loop in
+    store_begin/store_commit and publishes only after the commit returned.
+
+    Tables:
+    - alerts(source, id, state, level, changed_at, seq, row): one row per
+      alert; `row` is the msgpack body {v, alert} (alert_pack), so the codec
+      is the one the bus uses; the other columns are for people with the
+      sqlite3 shell.
+    - history(seq, at, event, source, id, body): every published change,
+      body exactly as published, so `since` replays the bus byte for byte.
+    - meta(key, value): "seq", the last seq handed out (history may be pruned
+      empty, the counter must still never go back).
+*/
+#ifndef LILAC_STORE_H
+#define LILAC_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "alert.h"
+#include "wire.h"
+
+typedef struct _store_t store_t;
+
+//  Opens (creating) the database at path. NULL with a reason in error.
+store_t *store_open (const char *path, char *error, size_t error_size);
+void store_destroy (store_t **self_p);
+//  The last SQLite error message, for logs.
+const char *store_error (store_t *self);
+
+//  Calls each(alert, arg) for every stored alert; each takes ownership of the
+//  alert's fields. Rows that do not decode are logged and skipped. 0 / -1.
+typedef void (store_alert_fn) (alert_t *alert, void *arg);
+int store_load (store_t *self, store_alert_fn *each, void *arg);
+//  The last seq handed out, 0 for a new database. 0 / -1.
+int store_last_seq (store_t *self, uint64_t *seq);
+
+int store_begin (store_t *self);
+int store_commit (store_t *self);
+void store_rollback (store_t *self);
+
+//  Inside a transaction: upsert one alert, delete one, record one change,
+//  save the seq counter. 0 / -1.
+int store_put_alert (store_t *self, const alert_t *alert);
+int store_delete_alert (store_t *self, const char *source, const char *id);
+int store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event,
+                      const alert_t *alert, const void *body, size_t size);
+int store_set_seq (store_t *self, uint64_t seq);
+
+//  Calls each(seq, body, size, arg) for up to limit changes with seq > after,
+//  in order. *count says how many. 0 / -1.
+typedef void (store_change_fn) (uint64_t seq, const void *body, size_t size, void *arg);
+int store_since (store_t *self, uint64_t after, size_t limit,
+                 store_change_fn *each, void *arg, size_t *count);
+//  The oldest seq still in history, 0 when history is empty. 0 / -1.
+int store_oldest_seq (store_t *self, uint64_t *seq);
+//  Deletes history rows older than before (ms). *deleted says how many. 0 / -1.
+int store_prune_history (store_t *self, int64_t before, int *deleted);
+
+#endif
