@@ -10,11 +10,17 @@
 #include <fnmatch.h>
 #include <string.h>
 #include "broker_internal.h"
+#include "bus.h"
 #include "mem.h"
 #include "timespec.h"
 
 #define CONTROL_DEFAULT_LIMIT  1000
 #define CONTROL_MAX_LIMIT      10000
+//  Bytes of alerts or changes in one reply: clients drop frames larger than
+//  BUS_MAX_MESSAGE, so a long answer is cut here and says so (truncated,
+//  cursor, more). One alert is at most ~80 KiB (wire.h limits), so at least
+//  one always fits.
+#define CONTROL_REPLY_BUDGET   (BUS_MAX_MESSAGE - 32 * 1024)
 
 typedef int (op_fn) (broker_t *self, const msgpack_object *request, msgpack_packer *out,
                      int64_t now, char *error, size_t error_size);
@@ -85,6 +91,27 @@ s_get_until (const msgpack_object *request, bool required, int64_t now, int64_t 
         return -1;
     }
     return 0;
+}
+
+//  Appends alert to items if the reply stays within budget; false if not.
+static bool
+s_pack_if_fits (wire_writer_t *items, const alert_t *alert)
+{
+    size_t before = items->buffer.size;
+    alert_pack (&items->packer, alert);
+    if (items->buffer.size <= CONTROL_REPLY_BUDGET)
+        return true;
+    items->buffer.size = before;        //  drop the alert that did not fit
+    return false;
+}
+
+//  Packs key: [items...] from count alerts already packed into items.
+static void
+s_pack_items (msgpack_packer *out, const char *key, wire_writer_t *items, size_t count)
+{
+    wire_pack_key (out, key);
+    msgpack_pack_array (out, count);
+    msgpack_sbuffer_write (out->data, items->buffer.data, items->buffer.size);
 }
 
 //  --- read-only ops ----------------------------------------------------------------------
@@ -190,13 +217,16 @@ s_op_list (broker_t *self, const msgpack_object *request, msgpack_packer *out,
             if (s_matches (&filter, alert) && matched++ < (size_t) limit)
                 found [matched - 1] = alert;
         }
-        size_t shown = matched < (size_t) limit ? matched : (size_t) limit;
-        wire_pack_key (out, "alerts");
-        msgpack_pack_array (out, shown);
-        for (size_t index = 0; index < shown; index++)
-            alert_pack (out, found [index]);
+        size_t found_count = matched < (size_t) limit ? matched : (size_t) limit;
+        size_t shown = 0;
+        wire_writer_t items;
+        wire_writer_init (&items);
+        while (shown < found_count && s_pack_if_fits (&items, found [shown]))
+            shown++;
+        s_pack_items (out, "alerts", &items, shown);
         wire_pack_key_int (out, "count", (int64_t) matched);
         wire_pack_key_bool (out, "truncated", matched > shown);
+        wire_writer_free (&items);
         mem_free (found);
         rc = 3;
     }
@@ -234,14 +264,17 @@ s_op_snapshot (broker_t *self, const msgpack_object *request, msgpack_packer *ou
     }
     size_t end = (size_t) cursor + (size_t) limit < size ? (size_t) cursor + (size_t) limit : size;
     self->last_snapshot_at = now;
+    size_t next = (size_t) cursor;
+    wire_writer_t items;
+    wire_writer_init (&items);
+    while (next < end && s_pack_if_fits (&items, &alert_table_at (self->table, next)->alert))
+        next++;
     wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
-    wire_pack_key (out, "alerts");
-    msgpack_pack_array (out, end - (size_t) cursor);
-    for (size_t index = (size_t) cursor; index < end; index++)
-        alert_pack (out, &alert_table_at (self->table, index)->alert);
-    if (end == size)
+    s_pack_items (out, "alerts", &items, next - (size_t) cursor);
+    wire_writer_free (&items);
+    if (next == size)
         return 2;
-    wire_pack_key_int (out, "cursor", (int64_t) end);
+    wire_pack_key_int (out, "cursor", (int64_t) next);
     return 3;
 }
 
@@ -250,6 +283,7 @@ typedef struct {
     msgpack_sbuffer bodies;        //  the bodies, back to back
     size_t count;                  //  bodies in it
     size_t limit;                  //  most bodies wanted
+    bool more;                     //  some were left out
 } since_reply_t;
 
 static void
@@ -257,8 +291,13 @@ s_collect_body (uint64_t seq, const void *body, size_t size, void *arg)
 {
     (void) seq;
     since_reply_t *reply = arg;
-    if (reply->count++ < reply->limit)
-        msgpack_sbuffer_write (&reply->bodies, body, size);
+    if (reply->more || reply->count == reply->limit
+    ||  reply->bodies.size + size > CONTROL_REPLY_BUDGET) {
+        reply->more = true;
+        return;
+    }
+    msgpack_sbuffer_write (&reply->bodies, body, size);
+    reply->count++;
 }
 
 static int
@@ -304,12 +343,11 @@ s_op_since (broker_t *self, const msgpack_object *request, msgpack_packer *out,
         msgpack_sbuffer_destroy (&reply.bodies);
         return -1;
     }
-    size_t shown = rows < (size_t) limit ? rows : (size_t) limit;
+    (void) rows;
     wire_pack_key (out, "changes");
-    msgpack_pack_array (out, shown);
-    msgpack_sbuffer *buffer = out->data;
-    msgpack_sbuffer_write (buffer, reply.bodies.data, reply.bodies.size);
-    wire_pack_key_bool (out, "more", rows > shown);
+    msgpack_pack_array (out, reply.count);
+    msgpack_sbuffer_write (out->data, reply.bodies.data, reply.bodies.size);
+    wire_pack_key_bool (out, "more", reply.more);
     wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
     msgpack_sbuffer_destroy (&reply.bodies);
     return 3;

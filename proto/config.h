@@ -10,6 +10,10 @@
     fill in defaults and report bad values as "FILE:LINE: key: why".
     config_check_keys() rejects keys a section does not know, so a typo is an
     error rather than a silently ignored setting.
+
+    In messages, "path" is the node's full path from the root
+    ("broker/grace"), whatever node the getter was called on; the root
+    itself is named "root".
 */
 #ifndef LILAC_CONFIG_H
 #define LILAC_CONFIG_H

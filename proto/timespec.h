@@ -5,6 +5,9 @@
     "+2h", "+1d", "+90" (seconds), or bare seconds since the epoch
     ("1795000000"). Relative specs resolve against the `now` the caller gives:
     the broker passes its receive time, so senders' clocks do not matter.
+    Relative specs take the units of durations ("+500ms", "+30s"); a bare
+    number is always epoch seconds, so "5m" without a sign is not a time spec.
+    Spaces, upper case and fractions are rejected.
 
     A duration is a config value: "30", "30s", "5m", "2h", "7d" (also "500ms"),
     never negative.
@@ -20,13 +23,14 @@
 
 //  Parses text into *when (ms since epoch). Returns 0, TIMESPEC_CLEAR for
 //  "clear" (*when is set to now), or -1 if the text is not a time spec
-//  (empty, junk, trailing characters, overflow, before 1970).
+//  (empty, junk, trailing characters, overflow, at or before 1970).
 int time_spec_parse (const char *text, int64_t now_ms, int64_t *when_ms);
 
 //  Parses a duration into *ms. Returns 0 or -1 on bad text or overflow.
 int duration_parse (const char *text, int64_t *ms);
 
-//  Formats a duration the way duration_parse reads it ("5m", "90s", "1d").
+//  Formats a duration the way duration_parse reads it ("5m", "90s", "1d"),
+//  in the largest unit that is exact; 0 is "0s".
 //  Writes at most size bytes; returns buffer.
 char *duration_format (int64_t ms, char *buffer, int size);
 
