@@ -27,10 +27,11 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 PROTO_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard proto/*.c))
 BROKER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(filter-out broker/main.c,$(wildcard broker/*.c)))
-CLI_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(wildcard cli/*.c))
+CLI_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/main.c,$(wildcard cli/*.c)))
 HARNESS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/harness/*.c))
 LIBLILAC    = $(BUILD)/liblilac.a
 LIBBROKER   = $(BUILD)/libbroker.a
+LIBCLI      = $(BUILD)/libcli.a
 
 PROGRAMS   = $(BIN)/lilac-broker $(BIN)/lilac
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BIN)/test/%,$(wildcard tests/unit/*.c))
@@ -63,15 +64,19 @@ $(LIBBROKER): $(BROKER_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+$(LIBCLI): $(CLI_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
 $(BIN)/lilac-broker: $(BUILD)/broker/main.o $(LIBBROKER) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
-$(BIN)/lilac: $(CLI_OBJ) $(LIBLILAC)
+$(BIN)/lilac: $(BUILD)/cli/main.o $(LIBCLI) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
-$(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBBROKER) $(LIBLILAC)
+$(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBCLI) $(LIBBROKER) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 

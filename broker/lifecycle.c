@@ -165,7 +165,7 @@ lifecycle_apply_event (alert_t *alert, const wire_event_t *event, int64_t now)
     alert_state_t target = s_target_state (alert, event, now);
     alert->updated_at = now;
     if (!alert->created_at)
-        alert->created_at = now;
+        alert->created_at = alert->changed_at = now;    //  a new alert: its state is news
 
     transition_t transition = TRANSITION_NONE;
     if (target == ALERT_CLEARED && alert->state != ALERT_CLEARED)

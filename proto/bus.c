@@ -192,6 +192,8 @@ bus_open (int type, const char *endpoint, bus_mode_t mode,
     }
     void *handle = zsock_resolve (sock);
     if (s_apply_options (handle, type, error, error_size)
+    ||  (mode == BUS_CONNECT_IMMEDIATE
+      && s_set_int (handle, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE", error, error_size))
     ||  s_attach (handle, endpoint, mode, error, error_size)) {
         s_close_now (&sock);            //  nothing was sent
         return NULL;

@@ -25,7 +25,13 @@
 #define BUS_DEFAULT_PUBLISH  "tcp://127.0.0.1:32742"
 #define BUS_DEFAULT_CONTROL  "tcp://127.0.0.1:32743"
 
-typedef enum { BUS_BIND, BUS_CONNECT } bus_mode_t;
+typedef enum {
+    BUS_BIND,                      //  bind each endpoint
+    BUS_CONNECT,                   //  connect to each endpoint
+    BUS_CONNECT_IMMEDIATE          //  connect, and queue messages only on completed
+                                   //  connections (ZMQ_IMMEDIATE): a send then
+                                   //  fails with EAGAIN when no peer is there
+} bus_mode_t;
 
 //  Creates a socket of ZMQ type (ZMQ_PULL, ZMQ_PUB, ZMQ_ROUTER, ...), applies
 //  the options above, and binds or connects it to endpoint (which may be a

@@ -65,6 +65,8 @@ const msgpack_object *wire_doc_root (wire_doc_t *self);
 const msgpack_object *wire_get (const msgpack_object *map, const char *key);
 
 //  Typed getters. Absent: *present = false (if given), value untouched, 0.
+//  A nil value counts as absent (wire_pack_string packs NULL as nil).
+//  Out of memory: -1 with "out of memory" in error.
 //  Wrong type or too long: WIRE_MALFORMED with "key: why" in error.
 //  wire_get_string copies into a fresh NUL-terminated string (caller frees);
 //  strings with NUL bytes are refused.
@@ -116,6 +118,15 @@ typedef struct {
     char *key;                     //  label name
     char *value;                   //  label value
 } wire_label_t;
+
+//  Labels: a map of at most WIRE_MAX_LABELS pairs, keys 1..WIRE_MAX_LABEL_KEY
+//  bytes without control characters (no repeats), values strings of at most
+//  WIRE_MAX_LABEL_VALUE bytes. On success *labels / *count are a fresh array
+//  (NULL / 0 for an empty map) that the caller frees with alert_free_labels.
+//  Absent: *present = false, labels untouched, 0. (Added for alert.c and
+//  wire_batch_decode, which both read labels.)
+int wire_get_labels (const msgpack_object *map, const char *key, bool *present,
+                     wire_label_t **labels, size_t *count, char *error, size_t error_size);
 
 typedef struct {
     char *id;                      //  required name

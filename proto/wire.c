@@ -1,0 +1,1085 @@
+/*  wire.c — checking, reading and writing lilac's msgpack frames.
+
+    Untrusted bytes meet three layers, in this order. wire_check() walks the
+    raw msgpack itself, without msgpack-c: one pass, no allocation, an explicit
+    stack of "elements still to read" per open array or map (at most
+    WIRE_MAX_DEPTH entries, so no recursion on input), refusing anything
+    msgpack-c could be tricked by (a count of 2^32 it would allocate for) or
+    that we never send (ext, bin, 0xc1, non-string map keys, bad UTF-8).
+    Because every container's elements are really present in the frame, the
+    objects msgpack-c then builds number at most one per byte: its zone stays
+    within a small multiple of the frame size. wire_doc_new() copies the frame
+    (msgpack-c's strings point into the bytes they were unpacked from) and
+    unpacks it; the root must be a map with "v": 1. The typed getters check one
+    field each, treating nil like an absent key (wire_pack_string packs NULL as
+    nil), and write "key: why" into the caller's error buffer.
+    wire_batch_decode() turns an ingest frame into plain C structs, all
+    strings copied, so the msgpack zone is gone when it returns.
+
+    Memory: our own allocations are checked and fail with -1 ("out of
+    memory"); nothing stays allocated on any failure. Writing goes through
+    msgpack-c's sbuffer (see the note above wire_writer_init).
+*/
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "alert.h"
+#include "timespec.h"
+#include "wire.h"
+
+#define WIRE_MAX_TIME_SPEC  64         //  bytes in a time spec string
+#define WIRE_MAX_LEVEL      16         //  bytes in a level name
+#define WIRE_JSON_DEPTH     64         //  deeper objects render as null
+
+struct _wire_doc_t {
+    char *data;                        //  our copy of the frame; strings point into it
+    msgpack_unpacked unpacked;         //  root object and the zone holding it
+};
+
+//  One open array or map during wire_check's walk.
+typedef struct {
+    uint64_t remaining;                //  elements still to read (a map counts keys and values)
+    bool is_map;                       //  map: even remaining means a key comes next
+} s_open_t;
+
+//  What one msgpack header announces.
+typedef enum { S_SCALAR, S_STRING, S_ARRAY, S_MAP } s_kind_t;
+
+//  A growable text for wire_json.
+typedef struct {
+    char *data;                        //  NUL-terminated when not failed
+    size_t size;                       //  bytes used, without the NUL
+    size_t capacity;                   //  bytes allocated
+    bool failed;                       //  an allocation failed: result is NULL
+} s_text_t;
+
+
+//  --------------------------------------------------------------------------
+//  Errors
+
+static int s_fail (char *error, size_t error_size, int rc, const char *format, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+//  Writes a reason into error (if given) and returns rc.
+static int
+s_fail (char *error, size_t error_size, int rc, const char *format, ...)
+{
+    if (error && error_size > 0) {
+        va_list args;
+        va_start (args, format);
+        vsnprintf (error, error_size, format, args);
+        va_end (args);
+    }
+    return rc;
+}
+
+#define S_MALFORMED(...) s_fail (error, error_size, WIRE_MALFORMED, __VA_ARGS__)
+#define S_NO_MEMORY() s_fail (error, error_size, -1, "out of memory")
+
+
+//  --------------------------------------------------------------------------
+//  UTF-8 and names
+
+//  Length of the valid UTF-8 sequence at bytes (1..4), or 0 if it is not
+//  one: overlongs, surrogates and code points above U+10FFFF are refused.
+static size_t
+s_utf8_sequence (const unsigned char *bytes, size_t left, uint32_t *code_point)
+{
+    unsigned char lead = bytes [0];
+    size_t length;
+    uint32_t code, minimum;
+    if (lead < 0x80) {
+        *code_point = lead;
+        return 1;
+    }
+    if (lead >= 0xc2 && lead <= 0xdf) {
+        length = 2; code = lead & 0x1f; minimum = 0x80;
+    }
+    else
+    if ((lead & 0xf0) == 0xe0) {
+        length = 3; code = lead & 0x0f; minimum = 0x800;
+    }
+    else
+    if (lead >= 0xf0 && lead <= 0xf4) {
+        length = 4; code = lead & 0x07; minimum = 0x10000;
+    }
+    else
+        return 0;
+    if (left < length)
+        return 0;
+    for (size_t index = 1; index < length; index++) {
+        if ((bytes [index] & 0xc0) != 0x80)
+            return 0;
+        code = (code << 6) | (bytes [index] & 0x3f);
+    }
+    if (code < minimum || code > 0x10ffff || (code >= 0xd800 && code <= 0xdfff))
+        return 0;
+    *code_point = code;
+    return length;
+}
+
+bool
+wire_utf8_valid (const char *text, size_t size)
+{
+    const unsigned char *bytes = (const unsigned char *) text;
+    size_t offset = 0;
+    while (offset < size) {
+        uint32_t code_point;
+        size_t length = s_utf8_sequence (bytes + offset, size - offset, &code_point);
+        if (length == 0)
+            return false;
+        offset += length;
+    }
+    return true;
+}
+
+//  Why text is not a name of at most max_bytes, or NULL if it is one.
+//  Control characters are C0, DEL and C1.
+static const char *
+s_name_problem (const char *text, size_t size, size_t max_bytes)
+{
+    if (size == 0)
+        return "empty";
+    if (size > max_bytes)
+        return "too long";
+    const unsigned char *bytes = (const unsigned char *) text;
+    size_t offset = 0;
+    while (offset < size) {
+        uint32_t code_point;
+        size_t length = s_utf8_sequence (bytes + offset, size - offset, &code_point);
+        if (length == 0)
+            return "not valid UTF-8";
+        if (code_point < 0x20 || (code_point >= 0x7f && code_point <= 0x9f))
+            return "contains a control character";
+        offset += length;
+    }
+    return NULL;
+}
+
+bool
+wire_name_valid (const char *text)
+{
+    return text && s_name_problem (text, strlen (text), WIRE_MAX_NAME) == NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  wire_check: the structural walk
+
+//  Reads a big-endian unsigned integer of width bytes at *offset.
+//  Returns false if the frame ends first.
+static bool
+s_read_uint (const unsigned char *bytes, size_t size, size_t *offset,
+             size_t width, uint64_t *value)
+{
+    if (size - *offset < width)
+        return false;
+    uint64_t result = 0;
+    for (size_t index = 0; index < width; index++)
+        result = (result << 8) | bytes [*offset + index];
+    *offset += width;
+    *value = result;
+    return true;
+}
+
+//  Reads the header of one object at *offset: its kind, and the byte length
+//  of a string or the count of an array or map. Scalars are skipped whole.
+static int
+s_read_header (const unsigned char *bytes, size_t size, size_t *offset,
+               s_kind_t *kind, uint64_t *count, char *error, size_t error_size)
+{
+    size_t start = *offset;
+    unsigned char lead = bytes [(*offset)++];
+    size_t skip = 0;                   //  scalar payload bytes
+    size_t width = 0;                  //  bytes of a length or count field
+    *kind = S_SCALAR;
+    *count = 0;
+
+    if (lead <= 0x7f || lead >= 0xe0 || lead == 0xc0 || lead == 0xc2 || lead == 0xc3)
+        return 0;                      //  fixints, nil, false, true
+    if (lead <= 0x8f) {
+        *kind = S_MAP;
+        *count = lead & 0x0f;
+        return 0;
+    }
+    if (lead <= 0x9f) {
+        *kind = S_ARRAY;
+        *count = lead & 0x0f;
+        return 0;
+    }
+    if (lead <= 0xbf) {
+        *kind = S_STRING;
+        *count = lead & 0x1f;
+        return 0;
+    }
+    switch (lead) {
+        case 0xc1:
+            return S_MALFORMED ("reserved byte 0xc1 at byte %zu", start);
+        case 0xc4: case 0xc5: case 0xc6:
+            return S_MALFORMED ("bin type at byte %zu", start);
+        case 0xc7: case 0xc8: case 0xc9:
+        case 0xd4: case 0xd5: case 0xd6: case 0xd7: case 0xd8:
+            return S_MALFORMED ("ext type at byte %zu", start);
+        case 0xca: skip = 4; break;                     //  float 32
+        case 0xcb: skip = 8; break;                     //  float 64
+        case 0xcc: case 0xd0: skip = 1; break;          //  (u)int 8
+        case 0xcd: case 0xd1: skip = 2; break;          //  (u)int 16
+        case 0xce: case 0xd2: skip = 4; break;          //  (u)int 32
+        case 0xcf: case 0xd3: skip = 8; break;          //  (u)int 64
+        case 0xd9: *kind = S_STRING; width = 1; break;
+        case 0xda: *kind = S_STRING; width = 2; break;
+        case 0xdb: *kind = S_STRING; width = 4; break;
+        case 0xdc: *kind = S_ARRAY; width = 2; break;
+        case 0xdd: *kind = S_ARRAY; width = 4; break;
+        case 0xde: *kind = S_MAP; width = 2; break;
+        case 0xdf: *kind = S_MAP; width = 4; break;
+        default:
+            return S_MALFORMED ("unknown byte 0x%02x at byte %zu", lead, start);
+    }
+    if (*kind == S_SCALAR) {
+        if (size - *offset < skip)
+            return S_MALFORMED ("truncated at byte %zu", start);
+        *offset += skip;
+        return 0;
+    }
+    if (!s_read_uint (bytes, size, offset, width, count))
+        return S_MALFORMED ("truncated at byte %zu", start);
+    return 0;
+}
+
+//  Checks the string of length bytes at *offset and steps over it.
+static int
+s_check_string (const unsigned char *bytes, size_t size, size_t *offset,
+                uint64_t length, char *error, size_t error_size)
+{
+    if (length > WIRE_MAX_STRING)
+        return S_MALFORMED ("string at byte %zu longer than %d bytes", *offset, WIRE_MAX_STRING);
+    if (length > size - *offset)
+        return S_MALFORMED ("truncated string at byte %zu", *offset);
+    if (!wire_utf8_valid ((const char *) bytes + *offset, (size_t) length))
+        return S_MALFORMED ("string at byte %zu is not valid UTF-8", *offset);
+    *offset += (size_t) length;
+    return 0;
+}
+
+//  Checks an array or map header at depth open containers, and opens it.
+static int
+s_open_container (s_open_t *stack, size_t *depth, s_kind_t kind, uint64_t count,
+                  size_t size, size_t offset, char *error, size_t error_size)
+{
+    if (*depth + 1 > WIRE_MAX_DEPTH)
+        return S_MALFORMED ("nesting deeper than %d at byte %zu", WIRE_MAX_DEPTH, offset);
+    //  Each element needs at least one byte, so a map entry two.
+    uint64_t elements = kind == S_MAP ? 2 * count : count;
+    if (elements > size - offset)
+        return S_MALFORMED ("%s before byte %zu declares %" PRIu64 " elements, only %zu bytes remain",
+                            kind == S_MAP ? "map" : "array", offset, count, size - offset);
+    if (elements > 0) {
+        stack [*depth].remaining = elements;
+        stack [*depth].is_map = kind == S_MAP;
+        (*depth)++;
+    }
+    return 0;
+}
+
+int
+wire_check (const void *data, size_t size, char *error, size_t error_size)
+{
+    if (!data || size == 0)
+        return S_MALFORMED ("empty frame");
+    const unsigned char *bytes = (const unsigned char *) data;
+    s_open_t stack [WIRE_MAX_DEPTH];
+    size_t depth = 0;                  //  open containers
+    size_t offset = 0;
+
+    do {
+        if (offset >= size)
+            return S_MALFORMED ("truncated at byte %zu", offset);
+        bool is_key = false;
+        if (depth > 0) {
+            s_open_t *parent = &stack [depth - 1];
+            is_key = parent->is_map && parent->remaining % 2 == 0;
+            parent->remaining--;
+        }
+        size_t start = offset;
+        s_kind_t kind;
+        uint64_t count;
+        int rc = s_read_header (bytes, size, &offset, &kind, &count, error, error_size);
+        if (rc)
+            return rc;
+        if (is_key && kind != S_STRING)
+            return S_MALFORMED ("map key at byte %zu is not a string", start);
+        if (kind == S_STRING)
+            rc = s_check_string (bytes, size, &offset, count, error, error_size);
+        else
+        if (kind != S_SCALAR)
+            rc = s_open_container (stack, &depth, kind, count, size, offset, error, error_size);
+        if (rc)
+            return rc;
+        while (depth > 0 && stack [depth - 1].remaining == 0)
+            depth--;
+    } while (depth > 0);
+
+    if (offset != size)
+        return S_MALFORMED ("%zu trailing bytes after the first object", size - offset);
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Documents
+
+//  Checks that root is a map with "v": 1.
+static int
+s_check_version (const msgpack_object *root, char *error, size_t error_size)
+{
+    if (root->type != MSGPACK_OBJECT_MAP)
+        return S_MALFORMED ("frame is not a map");
+    const msgpack_object *version = wire_get (root, "v");
+    if (!version)
+        return S_MALFORMED ("v: missing");
+    if (version->type == MSGPACK_OBJECT_POSITIVE_INTEGER && version->via.u64 == WIRE_VERSION)
+        return 0;
+    if (version->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return S_MALFORMED ("v: unsupported version %" PRIu64, version->via.u64);
+    if (version->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return S_MALFORMED ("v: unsupported version %" PRId64, version->via.i64);
+    return S_MALFORMED ("v: not an integer");
+}
+
+//  Checks, then unpacks bytes (which must outlive *unpacked) and checks the
+//  version. On failure *unpacked holds nothing.
+static int
+s_unpack (msgpack_unpacked *unpacked, const char *data, size_t size,
+          char *error, size_t error_size)
+{
+    msgpack_unpacked_init (unpacked);
+    int rc = wire_check (data, size, error, error_size);
+    if (rc)
+        return rc;
+    size_t offset = 0;
+    msgpack_unpack_return result = msgpack_unpack_next (unpacked, data, size, &offset);
+    if (result == MSGPACK_UNPACK_NOMEM_ERROR)
+        rc = S_NO_MEMORY ();
+    else
+    if (result != MSGPACK_UNPACK_SUCCESS)
+        rc = S_MALFORMED ("msgpack-c could not unpack the frame (%d)", (int) result);
+    else
+        rc = s_check_version (&unpacked->data, error, error_size);
+    if (rc)
+        msgpack_unpacked_destroy (unpacked);
+    return rc;
+}
+
+wire_doc_t *
+wire_doc_new (const void *data, size_t size, char *error, size_t error_size)
+{
+    if (wire_check (data, size, error, error_size))
+        return NULL;                   //  before copying what could be huge junk
+    wire_doc_t *self = (wire_doc_t *) calloc (1, sizeof (wire_doc_t));
+    char *copy = (char *) malloc (size);
+    if (!self || !copy) {
+        free (self);
+        free (copy);
+        S_NO_MEMORY ();
+        return NULL;
+    }
+    memcpy (copy, data, size);
+    self->data = copy;
+    if (s_unpack (&self->unpacked, self->data, size, error, error_size)) {
+        wire_doc_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+wire_doc_destroy (wire_doc_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    wire_doc_t *self = *self_p;
+    msgpack_unpacked_destroy (&self->unpacked);
+    free (self->data);
+    free (self);
+    *self_p = NULL;
+}
+
+const msgpack_object *
+wire_doc_root (wire_doc_t *self)
+{
+    return self ? &self->unpacked.data : NULL;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Getters
+
+const msgpack_object *
+wire_get (const msgpack_object *map, const char *key)
+{
+    if (!map || !key || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    size_t key_size = strlen (key);
+    for (uint32_t index = 0; index < map->via.map.size; index++) {
+        const msgpack_object *entry_key = &map->via.map.ptr [index].key;
+        if (entry_key->type == MSGPACK_OBJECT_STR
+        &&  entry_key->via.str.size == key_size
+        &&  (key_size == 0 || memcmp (entry_key->via.str.ptr, key, key_size) == 0))
+            return &map->via.map.ptr [index].val;
+    }
+    return NULL;
+}
+
+//  map[key], or NULL when absent or nil.
+static const msgpack_object *
+s_get_present (const msgpack_object *map, const char *key)
+{
+    const msgpack_object *value = wire_get (map, key);
+    return value && value->type != MSGPACK_OBJECT_NIL ? value : NULL;
+}
+
+//  A fresh NUL-terminated copy of size bytes, or NULL.
+static char *
+s_copy (const char *bytes, size_t size)
+{
+    char *copy = (char *) malloc (size + 1);
+    if (copy) {
+        if (size > 0)                  //  an empty string's ptr may be NULL
+            memcpy (copy, bytes, size);
+        copy [size] = 0;
+    }
+    return copy;
+}
+
+//  Checks that value is a string of at most max_bytes valid UTF-8 bytes
+//  without NUL; key names it in the error.
+static int
+s_check_text (const msgpack_object *value, const char *key, size_t max_bytes,
+              char *error, size_t error_size)
+{
+    if (value->type != MSGPACK_OBJECT_STR)
+        return S_MALFORMED ("%s: not a string", key);
+    const msgpack_object_str *text = &value->via.str;
+    if (text->size > max_bytes)
+        return S_MALFORMED ("%s: longer than %zu bytes", key, max_bytes);
+    if (text->size > 0 && memchr (text->ptr, 0, text->size))
+        return S_MALFORMED ("%s: contains a NUL byte", key);
+    if (!wire_utf8_valid (text->ptr, text->size))
+        return S_MALFORMED ("%s: not valid UTF-8", key);
+    return 0;
+}
+
+int
+wire_get_string (const msgpack_object *map, const char *key, size_t max_bytes,
+                 char **value, char *error, size_t error_size)
+{
+    const msgpack_object *object = s_get_present (map, key);
+    if (!object)
+        return 0;
+    int rc = s_check_text (object, key, max_bytes, error, error_size);
+    if (rc)
+        return rc;
+    char *copy = s_copy (object->via.str.ptr, object->via.str.size);
+    if (!copy)
+        return S_NO_MEMORY ();
+    *value = copy;
+    return 0;
+}
+
+int
+wire_get_name (const msgpack_object *map, const char *key,
+               char **value, char *error, size_t error_size)
+{
+    const msgpack_object *object = s_get_present (map, key);
+    if (!object)
+        return 0;
+    if (object->type != MSGPACK_OBJECT_STR)
+        return S_MALFORMED ("%s: not a string", key);
+    const msgpack_object_str *text = &object->via.str;
+    const char *problem = s_name_problem (text->ptr, text->size, WIRE_MAX_NAME);
+    if (problem)
+        return S_MALFORMED ("%s: %s (a name is 1..%d bytes of UTF-8 without control characters)",
+                            key, problem, WIRE_MAX_NAME);
+    char *copy = s_copy (text->ptr, text->size);
+    if (!copy)
+        return S_NO_MEMORY ();
+    *value = copy;
+    return 0;
+}
+
+int
+wire_get_int (const msgpack_object *map, const char *key, bool *present,
+              int64_t *value, char *error, size_t error_size)
+{
+    if (present)
+        *present = false;
+    const msgpack_object *object = s_get_present (map, key);
+    if (!object)
+        return 0;
+    if (object->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+        if (object->via.u64 > INT64_MAX)
+            return S_MALFORMED ("%s: out of range", key);
+        *value = (int64_t) object->via.u64;
+    }
+    else
+    if (object->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *value = object->via.i64;
+    else
+        return S_MALFORMED ("%s: not an integer", key);
+    if (present)
+        *present = true;
+    return 0;
+}
+
+int
+wire_get_bool (const msgpack_object *map, const char *key, bool *present,
+               bool *value, char *error, size_t error_size)
+{
+    if (present)
+        *present = false;
+    const msgpack_object *object = s_get_present (map, key);
+    if (!object)
+        return 0;
+    if (object->type != MSGPACK_OBJECT_BOOLEAN)
+        return S_MALFORMED ("%s: not a boolean", key);
+    *value = object->via.boolean;
+    if (present)
+        *present = true;
+    return 0;
+}
+
+//  Resolves a time spec string; sets *is_clear for "clear".
+static int
+s_time_from_text (const msgpack_object_str *text, const char *key, int64_t now_ms,
+                  int64_t *when_ms, bool *is_clear, char *error, size_t error_size)
+{
+    char spec [WIRE_MAX_TIME_SPEC + 1];
+    if (text->size == 0 || text->size > WIRE_MAX_TIME_SPEC || memchr (text->ptr, 0, text->size))
+        return S_MALFORMED ("%s: not a time spec", key);
+    memcpy (spec, text->ptr, text->size);
+    spec [text->size] = 0;
+    int64_t when = 0;
+    int rc = time_spec_parse (spec, now_ms, &when);
+    if (rc != 0 && rc != TIMESPEC_CLEAR)
+        return S_MALFORMED ("%s: not a time spec", key);
+    *when_ms = when;
+    *is_clear = rc == TIMESPEC_CLEAR;
+    return 0;
+}
+
+int
+wire_get_time (const msgpack_object *map, const char *key, int64_t now_ms,
+               bool *present, int64_t *when_ms, bool *is_clear,
+               char *error, size_t error_size)
+{
+    if (present)
+        *present = false;
+    const msgpack_object *object = s_get_present (map, key);
+    if (!object)
+        return 0;
+    int64_t when = 0;
+    bool clear = false;
+    if (object->type == MSGPACK_OBJECT_STR) {
+        int rc = s_time_from_text (&object->via.str, key, now_ms, &when, &clear,
+                                   error, error_size);
+        if (rc)
+            return rc;
+    }
+    else
+    if (object->type == MSGPACK_OBJECT_POSITIVE_INTEGER
+    &&  object->via.u64 > 0 && object->via.u64 <= (uint64_t) (INT64_MAX / 1000))
+        when = (int64_t) object->via.u64 * 1000;
+    else
+        return S_MALFORMED ("%s: not a time spec or seconds since the epoch", key);
+    *when_ms = when;
+    if (is_clear)
+        *is_clear = clear;
+    if (present)
+        *present = true;
+    return 0;
+}
+
+//  Checks and copies entry index of a labels map into label.
+static int
+s_label_read (const msgpack_object_kv *entry, const char *key, uint32_t index,
+              wire_label_t *label, char *error, size_t error_size)
+{
+    if (entry->key.type != MSGPACK_OBJECT_STR)
+        return S_MALFORMED ("%s: key %u is not a string", key, index);
+    const msgpack_object_str *name = &entry->key.via.str;
+    const char *problem = s_name_problem (name->ptr, name->size, WIRE_MAX_LABEL_KEY);
+    if (problem)
+        return S_MALFORMED ("%s: key %u: %s (at most %d bytes, no control characters)",
+                            key, index, problem, WIRE_MAX_LABEL_KEY);
+    char where [96];
+    snprintf (where, sizeof where, "%s.%.*s", key, (int) name->size, name->ptr);
+    int rc = s_check_text (&entry->val, where, WIRE_MAX_LABEL_VALUE, error, error_size);
+    if (rc)
+        return rc;
+    label->key = s_copy (name->ptr, name->size);
+    label->value = s_copy (entry->val.via.str.ptr, entry->val.via.str.size);
+    if (!label->key || !label->value)
+        return S_NO_MEMORY ();
+    return 0;
+}
+
+//  True if entry index repeats the key of an earlier entry.
+static bool
+s_label_repeats (const msgpack_object_map *labels, uint32_t index)
+{
+    const msgpack_object_str *name = &labels->ptr [index].key.via.str;
+    for (uint32_t earlier = 0; earlier < index; earlier++) {
+        const msgpack_object_str *other = &labels->ptr [earlier].key.via.str;
+        if (other->size == name->size && memcmp (other->ptr, name->ptr, name->size) == 0)
+            return true;
+    }
+    return false;
+}
+
+int
+wire_get_labels (const msgpack_object *map, const char *key, bool *present,
+                 wire_label_t **labels, size_t *count, char *error, size_t error_size)
+{
+    if (present)
+        *present = false;
+    const msgpack_object *object = s_get_present (map, key);
+    if (!object)
+        return 0;
+    if (object->type != MSGPACK_OBJECT_MAP)
+        return S_MALFORMED ("%s: not a map", key);
+    const msgpack_object_map *source = &object->via.map;
+    if (source->size > WIRE_MAX_LABELS)
+        return S_MALFORMED ("%s: more than %d labels", key, WIRE_MAX_LABELS);
+    wire_label_t *result = NULL;
+    size_t filled = 0;
+    if (source->size > 0) {
+        result = (wire_label_t *) calloc (source->size, sizeof (wire_label_t));
+        if (!result)
+            return S_NO_MEMORY ();
+    }
+    int rc = 0;
+    for (uint32_t index = 0; index < source->size && rc == 0; index++) {
+        rc = s_label_read (&source->ptr [index], key, index, &result [index], error, error_size);
+        filled = index + 1;            //  a failed entry may hold one string
+        if (rc == 0 && s_label_repeats (source, index))
+            rc = S_MALFORMED ("%s: key %u repeats an earlier key", key, index);
+    }
+    if (rc) {
+        alert_free_labels (&result, &filled);
+        return rc;
+    }
+    *labels = result;
+    *count = filled;
+    if (present)
+        *present = true;
+    return 0;
+}
+
+
+//  --------------------------------------------------------------------------
+//  Writing
+//
+//  msgpack_pack_* into an sbuffer can fail only when realloc fails. We do not
+//  check each call: a frame with a missing piece is short or misaligned, and
+//  the receiver's wire_check refuses it; a process that cannot grow a small
+//  buffer will not get much further anyway. Every msgpack_pack_* return in
+//  this module and in alert.c is ignored for that reason.
+
+void
+wire_writer_init (wire_writer_t *writer)
+{
+    msgpack_sbuffer_init (&writer->buffer);
+    msgpack_packer_init (&writer->packer, &writer->buffer, msgpack_sbuffer_write);
+}
+
+void
+wire_writer_reset (wire_writer_t *writer)
+{
+    msgpack_sbuffer_clear (&writer->buffer);
+}
+
+void
+wire_writer_free (wire_writer_t *writer)
+{
+    if (!writer)
+        return;
+    msgpack_sbuffer_destroy (&writer->buffer);
+    wire_writer_init (writer);         //  empty and usable again; freeing twice is safe
+}
+
+void
+wire_pack_string (msgpack_packer *packer, const char *text)
+{
+    if (!text) {
+        msgpack_pack_nil (packer);
+        return;
+    }
+    size_t size = strlen (text);
+    msgpack_pack_str (packer, size);
+    msgpack_pack_str_body (packer, text, size);
+}
+
+void
+wire_pack_key (msgpack_packer *packer, const char *key)
+{
+    wire_pack_string (packer, key);
+}
+
+void
+wire_pack_key_string (msgpack_packer *packer, const char *key, const char *text)
+{
+    wire_pack_key (packer, key);
+    wire_pack_string (packer, text);
+}
+
+void
+wire_pack_key_int (msgpack_packer *packer, const char *key, int64_t value)
+{
+    wire_pack_key (packer, key);
+    msgpack_pack_int64 (packer, value);
+}
+
+void
+wire_pack_key_bool (msgpack_packer *packer, const char *key, bool value)
+{
+    wire_pack_key (packer, key);
+    if (value)
+        msgpack_pack_true (packer);
+    else
+        msgpack_pack_false (packer);
+}
+
+
+//  --------------------------------------------------------------------------
+//  Ingest batches
+
+//  The level field: absent leaves *level at -1.
+static int
+s_event_level (const msgpack_object *map, int *level, char *error, size_t error_size)
+{
+    char *name = NULL;
+    int rc = wire_get_string (map, "level", WIRE_MAX_LEVEL, &name, error, error_size);
+    if (rc || !name)
+        return rc;
+    alert_level_t parsed;
+    if (alert_level_parse (name, &parsed) == 0)
+        *level = (int) parsed;
+    else
+        rc = S_MALFORMED ("level: must be urgent, normal or low");
+    free (name);
+    return rc;
+}
+
+//  The three times of an event.
+static int
+s_event_times (const msgpack_object *map, int64_t now_ms, wire_event_t *event,
+               char *error, size_t error_size)
+{
+    bool is_clear = false;
+    int rc = wire_get_time (map, "raise", now_ms, &event->has_raise, &event->raise_at,
+                            &event->raise_clear, error, error_size);
+    //  "clear" as a clear or suppress time means now, which time_spec_parse gives.
+    if (rc == 0)
+        rc = wire_get_time (map, "clear", now_ms, &event->has_clear, &event->clear_at,
+                            &is_clear, error, error_size);
+    if (rc == 0)
+        rc = wire_get_time (map, "suppress", now_ms, &event->has_suppress,
+                            &event->suppress_until, &is_clear, error, error_size);
+    return rc;
+}
+
+//  Reads one alert of a batch into a zeroed event.
+static int
+s_event_read (const msgpack_object *map, int64_t now_ms, wire_event_t *event,
+              char *error, size_t error_size)
+{
+    event->level = -1;
+    int rc = wire_get_name (map, "id", &event->id, error, error_size);
+    if (rc == 0 && !event->id)
+        rc = S_MALFORMED ("id: missing");
+    if (rc == 0)
+        rc = s_event_times (map, now_ms, event, error, error_size);
+    if (rc == 0)
+        rc = wire_get_string (map, "subject", WIRE_MAX_NAME, &event->subject, error, error_size);
+    if (rc == 0)
+        rc = wire_get_string (map, "summary", WIRE_MAX_SUMMARY, &event->summary, error, error_size);
+    if (rc == 0)
+        rc = wire_get_string (map, "detail", WIRE_MAX_DETAIL, &event->detail, error, error_size);
+    if (rc == 0)
+        rc = s_event_level (map, &event->level, error, error_size);
+    if (rc == 0)
+        rc = wire_get_labels (map, "labels", &event->has_labels, &event->labels,
+                              &event->label_count, error, error_size);
+    return rc;
+}
+
+//  Reads the alerts array; errors are prefixed "alerts[N].".
+static int
+s_batch_alerts (const msgpack_object *root, int64_t now_ms, wire_batch_t *batch,
+                char *error, size_t error_size)
+{
+    const msgpack_object *alerts = s_get_present (root, "alerts");
+    if (!alerts)
+        return S_MALFORMED ("alerts: missing");
+    if (alerts->type != MSGPACK_OBJECT_ARRAY)
+        return S_MALFORMED ("alerts: not an array");
+    if (alerts->via.array.size == 0)
+        return S_MALFORMED ("alerts: empty");
+    if (alerts->via.array.size > WIRE_MAX_BATCH)
+        return S_MALFORMED ("alerts: more than %d alerts", WIRE_MAX_BATCH);
+    batch->events = (wire_event_t *) calloc (alerts->via.array.size, sizeof (wire_event_t));
+    if (!batch->events)
+        return S_NO_MEMORY ();
+    batch->event_count = alerts->via.array.size;
+    for (size_t index = 0; index < batch->event_count; index++) {
+        const msgpack_object *map = &alerts->via.array.ptr [index];
+        if (map->type != MSGPACK_OBJECT_MAP)
+            return S_MALFORMED ("alerts[%zu]: not a map", index);
+        char reason [WIRE_ERROR_SIZE] = "";
+        int rc = s_event_read (map, now_ms, &batch->events [index], reason, sizeof reason);
+        if (rc == -1)
+            return S_NO_MEMORY ();
+        if (rc)
+            return S_MALFORMED ("alerts[%zu].%s", index, reason);
+    }
+    return 0;
+}
+
+//  Reads the batch header fields, then the alerts.
+static int
+s_batch_read (const msgpack_object *root, int64_t now_ms, wire_batch_t *batch,
+              char *error, size_t error_size)
+{
+    bool present = false;
+    int rc = wire_get_name (root, "tx", &batch->tx, error, error_size);
+    if (rc == 0)
+        rc = wire_get_name (root, "source", &batch->source, error, error_size);
+    if (rc == 0)
+        rc = wire_get_bool (root, "replace", &present, &batch->replace, error, error_size);
+    if (rc == 0)
+        rc = wire_get_int (root, "sent", &present, &batch->sent, error, error_size);
+    if (rc == 0 && batch->sent < 0)
+        rc = S_MALFORMED ("sent: negative");
+    if (rc == 0)
+        rc = s_batch_alerts (root, now_ms, batch, error, error_size);
+    return rc;
+}
+
+int
+wire_batch_decode (const void *data, size_t size, int64_t now_ms,
+                   wire_batch_t *batch, char *error, size_t error_size)
+{
+    memset (batch, 0, sizeof (wire_batch_t));
+    msgpack_unpacked unpacked;
+    //  No copy: every string is copied out before unpacked is destroyed.
+    int rc = s_unpack (&unpacked, (const char *) data, size, error, error_size);
+    if (rc)
+        return rc;
+    rc = s_batch_read (&unpacked.data, now_ms, batch, error, error_size);
+    msgpack_unpacked_destroy (&unpacked);
+    if (rc)
+        wire_batch_free (batch);
+    return rc;
+}
+
+void
+wire_batch_free (wire_batch_t *batch)
+{
+    if (!batch)
+        return;
+    for (size_t index = 0; index < batch->event_count; index++) {
+        wire_event_t *event = &batch->events [index];
+        free (event->id);
+        free (event->subject);
+        free (event->summary);
+        free (event->detail);
+        alert_free_labels (&event->labels, &event->label_count);
+    }
+    free (batch->events);
+    free (batch->tx);
+    free (batch->source);
+    memset (batch, 0, sizeof (wire_batch_t));
+}
+
+
+//  --------------------------------------------------------------------------
+//  JSON
+
+//  Appends size bytes; on failure the text is marked failed.
+static void
+s_text_append (s_text_t *text, const char *bytes, size_t size)
+{
+    if (text->failed || (size == 0 && text->data))
+        return;
+    if (text->size + size + 1 > text->capacity) {
+        size_t capacity = text->capacity ? text->capacity : 256;
+        while (capacity < text->size + size + 1)
+            capacity *= 2;
+        char *grown = (char *) realloc (text->data, capacity);
+        if (!grown) {
+            text->failed = true;
+            return;
+        }
+        text->data = grown;
+        text->capacity = capacity;
+    }
+    if (size > 0)
+        memcpy (text->data + text->size, bytes, size);
+    text->size += size;
+    text->data [text->size] = 0;
+}
+
+static void
+s_text_add (s_text_t *text, const char *string)
+{
+    s_text_append (text, string, strlen (string));
+}
+
+//  Appends bytes as a JSON string: \" \\ \n \t, \u00XX for other control
+//  characters, UTF-8 as is, and U+FFFD for any byte that is not UTF-8.
+static void
+s_json_string (s_text_t *text, const char *string, size_t size)
+{
+    const unsigned char *bytes = (const unsigned char *) string;
+    s_text_add (text, "\"");
+    size_t offset = 0;
+    while (offset < size) {
+        unsigned char byte = bytes [offset];
+        uint32_t code_point;
+        size_t length = s_utf8_sequence (bytes + offset, size - offset, &code_point);
+        char escape [8];
+        if (byte == '"' || byte == '\\') {
+            escape [0] = '\\'; escape [1] = (char) byte;
+            s_text_append (text, escape, 2);
+        }
+        else
+        if (byte == '\n')
+            s_text_add (text, "\\n");
+        else
+        if (byte == '\t')
+            s_text_add (text, "\\t");
+        else
+        if (byte < 0x20 || byte == 0x7f) {
+            snprintf (escape, sizeof escape, "\\u%04x", byte);
+            s_text_add (text, escape);
+        }
+        else
+        if (length == 0) {
+            s_text_add (text, "\\ufffd");
+            length = 1;
+        }
+        else
+            s_text_append (text, string + offset, length);
+        offset += length ? length : 1;
+    }
+    s_text_add (text, "\"");
+}
+
+static void s_json_value (s_text_t *text, const msgpack_object *object, int depth);
+
+//  A map key: strings as they are, anything else rendered then quoted.
+static void
+s_json_key (s_text_t *text, const msgpack_object *key, int depth)
+{
+    if (key->type == MSGPACK_OBJECT_STR) {
+        s_json_string (text, key->via.str.ptr, key->via.str.size);
+        return;
+    }
+    s_text_t rendered = { NULL, 0, 0, false };
+    s_json_value (&rendered, key, depth);
+    if (rendered.failed)
+        text->failed = true;
+    else
+        s_json_string (text, rendered.data, rendered.size);
+    free (rendered.data);
+}
+
+static void
+s_json_number (s_text_t *text, const msgpack_object *object)
+{
+    char number [40];
+    if (object->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        snprintf (number, sizeof number, "%" PRIu64, object->via.u64);
+    else
+    if (object->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        snprintf (number, sizeof number, "%" PRId64, object->via.i64);
+    else
+    if (isfinite (object->via.f64))
+        snprintf (number, sizeof number, "%.17g", object->via.f64);
+    else
+        snprintf (number, sizeof number, "null");
+    s_text_add (text, number);
+}
+
+static void
+s_json_container (s_text_t *text, const msgpack_object *object, int depth)
+{
+    if (object->type == MSGPACK_OBJECT_ARRAY) {
+        s_text_add (text, "[");
+        for (uint32_t index = 0; index < object->via.array.size; index++) {
+            if (index > 0)
+                s_text_add (text, ",");
+            s_json_value (text, &object->via.array.ptr [index], depth + 1);
+        }
+        s_text_add (text, "]");
+        return;
+    }
+    s_text_add (text, "{");
+    for (uint32_t index = 0; index < object->via.map.size; index++) {
+        if (index > 0)
+            s_text_add (text, ",");
+        s_json_key (text, &object->via.map.ptr [index].key, depth + 1);
+        s_text_add (text, ":");
+        s_json_value (text, &object->via.map.ptr [index].val, depth + 1);
+    }
+    s_text_add (text, "}");
+}
+
+static void
+s_json_value (s_text_t *text, const msgpack_object *object, int depth)
+{
+    if (!object || depth > WIRE_JSON_DEPTH) {
+        s_text_add (text, "null");
+        return;
+    }
+    switch (object->type) {
+        case MSGPACK_OBJECT_BOOLEAN:
+            s_text_add (text, object->via.boolean ? "true" : "false");
+            break;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            s_json_number (text, object);
+            break;
+        case MSGPACK_OBJECT_STR:
+            s_json_string (text, object->via.str.ptr, object->via.str.size);
+            break;
+        case MSGPACK_OBJECT_BIN:
+            s_json_string (text, object->via.bin.ptr, object->via.bin.size);
+            break;
+        case MSGPACK_OBJECT_ARRAY:
+        case MSGPACK_OBJECT_MAP:
+            s_json_container (text, object, depth);
+            break;
+        default:                       //  nil, ext
+            s_text_add (text, "null");
+            break;
+    }
+}
+
+char *
+wire_json (const msgpack_object *object)
+{
+    s_text_t text = { NULL, 0, 0, false };
+    s_json_value (&text, object, 1);
+    if (text.failed) {
+        free (text.data);
+        return NULL;
+    }
+    return text.data;
+}
