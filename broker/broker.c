@@ -342,7 +342,7 @@ s_send_hugz (broker_t *self, int64_t now)
 static void
 s_retain (broker_t *self, int64_t now)
 {
-    self->next_retention = now + BROKER_RETENTION_MS;
+    self->next_retention = now + self->retention_period;
     if (self->last_snapshot_at && now - self->last_snapshot_at < BROKER_SNAPSHOT_QUIET_MS)
         return;
     int64_t cutoff = now - self->config.retention;
@@ -561,7 +561,9 @@ broker_run (broker_t *self)
     int64_t now = clock_now_ms ();
     self->next_hugz = now;
     self->next_checkpoint = now + self->config.checkpoint;
-    self->next_retention = now + BROKER_RETENTION_MS;
+    self->retention_period = self->config.retention < BROKER_RETENTION_MS
+                           ? self->config.retention : BROKER_RETENTION_MS;
+    self->next_retention = now + self->retention_period;
     log_info ("ready: %zu alerts, seq %" PRIu64 ", ingest %s, publish %s, control %s, database %s",
               alert_table_size (self->table), self->seq, self->config.ingest,
               self->config.publish, self->config.control, self->config.database);

@@ -87,7 +87,8 @@ s_read_section (broker_config_t *config, config_t *section, char *error, size_t 
         return -1;
     if (s_check_minimum (section, "reminder_interval", config->reminder_interval,
                          error, error_size)
-    ||  s_check_minimum (section, "checkpoint", config->checkpoint, error, error_size))
+    ||  s_check_minimum (section, "checkpoint", config->checkpoint, error, error_size)
+    ||  s_check_minimum (section, "retention", config->retention, error, error_size))
         return -1;
     return 0;
 }

@@ -19,8 +19,8 @@
 #include "wire.h"
 
 #define BROKER_HUGZ_MS          1000               //  hugz period
-#define BROKER_RETENTION_MS     (60 * 1000)        //  retention check period
-#define BROKER_SNAPSHOT_QUIET_MS (60 * 1000)       //  no removals this soon after a snapshot
+#define BROKER_RETENTION_MS     (60 * 1000)        //  retention check period, at most
+#define BROKER_SNAPSHOT_QUIET_MS (10 * 1000)       //  no removals this soon after a snapshot
 #define BROKER_COMMIT_RETRY_MS  100                //  retry a failed commit after
 #define BROKER_FIRE_PER_TURN    10000              //  due alerts fired per turn at most
 
@@ -76,6 +76,8 @@ struct _broker_t {
     int64_t next_hugz;             //  ms
     int64_t next_checkpoint;       //  ms: write bare refreshes by then
     int64_t next_retention;        //  ms
+    int64_t retention_period;      //  ms between retention runs: a minute, or less
+                                   //  when the retention itself is shorter
     int64_t retry_commit_at;       //  ms, 0 unless a commit failed
     int64_t last_snapshot_at;      //  ms, when `snapshot` was last served
     wire_writer_t scratch;         //  reused for bodies

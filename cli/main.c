@@ -1,0 +1,111 @@
+/*  main.c — `lilac`: the command-line client of lilac-broker.
+
+    A thin dispatcher. It reads the global options that come before the
+    subcommand (-C control endpoint, -t deadline, -h), then hands the rest of
+    argv, starting at the subcommand's name, to that subcommand's function
+    (send.c, tap.c, control.c). Each subcommand parses its own options with
+    getopt_long and accepts -C and -t again, so both `lilac -C EP list` and
+    `lilac list -C EP` work. czmq's own SIGINT/SIGTERM handler is switched
+    off here: `lilac tap` installs its own, and the other subcommands are
+    short-lived and bounded by their deadline.
+*/
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include "cli.h"
+
+static const char s_usage[] =
+    "usage: lilac [-C EP] [-t SECONDS] COMMAND [ARGS...]\n"
+    "\n"
+    "  send      send events to the broker (lilac send --help)\n"
+    "  tap       print changes published by the broker as they happen\n"
+    "  list      list alerts\n"
+    "  get       show one alert\n"
+    "  ack       acknowledge an alert\n"
+    "  unack     drop an acknowledgement\n"
+    "  clear     clear an alert\n"
+    "  suppress  suppress notifications for an alert until a time\n"
+    "  stats     the broker's counters\n"
+    "\n"
+    "  -C, --control EP     control endpoint (default $LILAC_CONTROL, else "
+    "tcp://127.0.0.1:32743)\n"
+    "  -t, --timeout SECS   deadline for the broker's answer (default 5)\n"
+    "  -h, --help           this text; `lilac COMMAND --help` for a command\n";
+
+typedef struct {
+    const char *name;              //  as typed after `lilac`
+    cli_command_fn *run;           //  its entry point
+} s_command_t;
+
+static const s_command_t s_commands [] = {
+    { "send", cli_send },
+    { "tap", cli_tap },
+    { "list", cli_list },
+    { "get", cli_get },
+    { "ack", cli_ack },
+    { "unack", cli_unack },
+    { "clear", cli_clear },
+    { "suppress", cli_suppress },
+    { "stats", cli_stats },
+};
+
+static const s_command_t *
+s_command_find (const char *name)
+{
+    for (size_t index = 0; index < sizeof s_commands / sizeof s_commands [0]; index++)
+        if (streq (s_commands [index].name, name))
+            return &s_commands [index];
+    return NULL;
+}
+
+//  Parses the options before the subcommand; returns -1 to go on, else an
+//  exit status.
+static int
+s_parse_globals (cli_t *cli, int argc, char **argv)
+{
+    static const struct option long_options [] = {
+        { "control", required_argument, NULL, 'C' },
+        { "timeout", required_argument, NULL, 't' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    char error [256];
+    opterr = 0;
+    int option;
+    while ((option = getopt_long (argc, argv, "+:C:t:h", long_options, NULL)) != -1) {
+        switch (option) {
+            case 'C':
+                cli->control = optarg;
+                break;
+            case 't':
+                if (cli_parse_timeout ("-t", optarg, &cli->timeout_ms, error, sizeof error))
+                    return cli_usage_error (NULL, s_usage, "%s", error);
+                break;
+            case 'h':
+                fputs (s_usage, stdout);
+                return CLI_EXIT_OK;
+            default:
+                return cli_option_error (NULL, s_usage, option, argc, argv);
+        }
+    }
+    return -1;
+}
+
+int
+main (int argc, char **argv)
+{
+    zsys_handler_set (NULL);
+    cli_t cli = { NULL, 0 };
+    int status = s_parse_globals (&cli, argc, argv);
+    if (status >= 0)
+        return status;
+    if (optind >= argc)
+        return cli_usage_error (NULL, s_usage, "which command?");
+    const s_command_t *command = s_command_find (argv [optind]);
+    if (!command)
+        return cli_usage_error (NULL, s_usage, "unknown command '%s'", argv [optind]);
+    int first = optind;
+    optind = 0;                    //  a fresh getopt scan for the subcommand
+    return command->run (&cli, argc - first, argv + first);
+}
