@@ -1,0 +1,263 @@
+/*  test_cli.c — the `lilac` command against a real broker.
+
+    The endpoints reach the command through its environment
+    (LILAC_BROKER, LILAC_CONTROL, LILAC_EVENTS), except where a case tests
+    the options. Effects are checked through the protocol (the bus, `get`),
+    not only through the command's own output. Exit codes per README: 0 ok,
+    1 an unreachable broker (never a hang), 2 wrong usage.
+*/
+#include "../check.h"
+#include "../harness/harness.h"
+#include "timespec.h"
+
+#define CLI_TIMEOUT_MS 10000       //  generous: the broker may run under ASan
+
+static testbed_t *s_bed;
+static char s_host [256];          //  the default source: the host name
+static char s_dead_endpoint [64];  //  a loopback port nobody listens on
+
+static const char *
+s_dir (void)
+{
+    return sandbox_dir (s_bed->sandbox);
+}
+
+static void
+s_show (const char *what, cli_result_t *result)
+{
+    harness_note ("%s: status %d after %lld ms", what, result->status, (long long) result->elapsed_ms);
+    harness_note ("  stdout: %.600s", result->out);
+    harness_note ("  stderr: %.600s", result->err);
+}
+
+//  Runs lilac with args; returns its status; shows its output if the
+//  status is not `expected`.
+#define RUN(result, expected, ...) \
+    s_run_expect (&(result), (expected), __VA_ARGS__, NULL)
+
+static int
+s_run_expect (cli_result_t *result, int expected, const char *arg, ...)
+{
+    const char *args [32];
+    int count = 0;
+    va_list list;
+    va_start (list, arg);
+    for (const char *next = arg; next && count < 31; next = va_arg (list, const char *))
+        args [count++] = next;
+    va_end (list);
+    while (count < 31)
+        args [count++] = NULL;
+    cli_run (s_dir (), CLI_TIMEOUT_MS, result, args [0], args [1], args [2], args [3], args [4],
+             args [5], args [6], args [7], args [8], args [9], args [10], args [11], args [12],
+             args [13], args [14], args [15], NULL);
+    if (result->status != expected) {
+        char what [256];
+        snprintf (what, sizeof what, "lilac %s %s %s (expected status %d)", arg,
+                  args [1]? args [1]: "", args [2]? args [2]: "", expected);
+        s_show (what, result);
+    }
+    return result->status;
+}
+
+static void
+s_send_and_list (void)
+{
+    cli_result_t result;
+    TEST ("cli: lilac send -i x -r now -s hi, then lilac list --json shows it");
+    CHECK (RUN (result, 0, "send", "-i", "x", "-r", "now", "-s", "hi") == 0, "send failed");
+    cli_result_free (&result);
+    alert_change_t change;
+    if (CHECK (expect_change (s_bed->sub, "raised", s_host, "x", 5000, &change) == 0,
+               "no raised %s/x on the bus", s_host)) {
+        CHECK (change.alert.summary && streq (change.alert.summary, "hi"), "summary %s",
+               change.alert.summary? change.alert.summary: "(none)");
+        alert_change_free (&change);
+    }
+    if (CHECK (RUN (result, 0, "list", "--json") == 0, "list failed")) {
+        const char *start = result.out;
+        while (*start == ' ' || *start == '\n')
+            start++;
+        CHECK (*start == '[', "list --json is not a JSON array: %.80s", result.out);
+        CHECK (text_has (result.out, "\"id\":\"x\""), "no \"id\":\"x\" in: %.300s", result.out);
+        CHECK (text_has (result.out, "\"summary\":\"hi\""), "no summary hi in: %.300s", result.out);
+        CHECK (text_has (result.out, "\"state\":\"raised\""), "no state raised in: %.300s", result.out);
+    }
+    cli_result_free (&result);
+
+    TEST ("cli: lilac list (text); --state cleared and --id 'y*' leave it out, --id 'x*' keeps it");
+    if (CHECK (RUN (result, 0, "list") == 0, "list failed"))
+        CHECK (strstr (result.out, "x") && strstr (result.out, s_host), "alert not in: %.300s", result.out);
+    cli_result_free (&result);
+    if (CHECK (RUN (result, 0, "list", "--json", "--state", "cleared") == 0, "list --state failed"))
+        CHECK (!text_has (result.out, "\"id\":\"x\""), "raised alert listed under --state cleared: %.300s",
+               result.out);
+    cli_result_free (&result);
+    if (CHECK (RUN (result, 0, "list", "--json", "--id", "x*") == 0, "list --id failed"))
+        CHECK (text_has (result.out, "\"id\":\"x\""), "not listed under --id 'x*': %.300s", result.out);
+    cli_result_free (&result);
+    if (CHECK (RUN (result, 0, "list", "--json", "--id", "y*") == 0, "list --id failed"))
+        CHECK (!text_has (result.out, "\"id\":\"x\""), "listed under --id 'y*': %.300s", result.out);
+    cli_result_free (&result);
+}
+
+static void
+s_get_ack_clear (void)
+{
+    cli_result_t result;
+    TEST ("cli: lilac get SOURCE ID, text and --json");
+    if (CHECK (RUN (result, 0, "get", s_host, "x") == 0, "get failed"))
+        CHECK (strstr (result.out, "raised") != NULL, "state not shown: %.300s", result.out);
+    cli_result_free (&result);
+    if (CHECK (RUN (result, 0, "get", s_host, "x", "--json") == 0, "get --json failed")) {
+        CHECK (text_has (result.out, "\"state\":\"raised\""), "no state raised in: %.300s", result.out);
+        CHECK (text_has (result.out, "\"id\":\"x\""), "no id in: %.300s", result.out);
+    }
+    cli_result_free (&result);
+    RUN (result, 1, "get", s_host, "no-such-alert");
+    CHECK (result.status != 0 && result.status != 2 && result.status < 128,
+           "get of an unknown alert: status %d, expected an error (1)", result.status);
+    CHECK (*result.err, "no message for an unknown alert");
+    cli_result_free (&result);
+
+    TEST ("cli: lilac ack SOURCE ID --by bob --note ...: the alert is acked by bob");
+    CHECK (RUN (result, 0, "ack", s_host, "x", "--by", "bob", "--note", "on it") == 0, "ack failed");
+    cli_result_free (&result);
+    alert_t row;
+    if (CHECK (control_get_alert (s_bed->broker, s_host, "x", &row) == 0, "get")) {
+        CHECK (row.state == ALERT_ACKED, "state %s", alert_state_name (row.state));
+        CHECK (row.acked_by && streq (row.acked_by, "bob"), "acked_by %s", row.acked_by? row.acked_by: "-");
+        CHECK (row.ack_note && streq (row.ack_note, "on it"), "ack_note %s", row.ack_note? row.ack_note: "-");
+        alert_clear_fields (&row);
+    }
+
+    TEST ("cli: lilac clear SOURCE ID: cleared");
+    CHECK (RUN (result, 0, "clear", s_host, "x") == 0, "clear failed");
+    cli_result_free (&result);
+    if (CHECK (control_get_alert (s_bed->broker, s_host, "x", &row) == 0, "get")) {
+        CHECK (row.state == ALERT_CLEARED, "state %s", alert_state_name (row.state));
+        alert_clear_fields (&row);
+    }
+}
+
+static void
+s_stats (void)
+{
+    cli_result_t result;
+    TEST ("cli: lilac stats --json prints one object with the counters");
+    if (CHECK (RUN (result, 0, "stats", "--json") == 0, "stats failed")) {
+        const char *start = result.out;
+        while (*start == ' ' || *start == '\n')
+            start++;
+        CHECK (*start == '{', "not a JSON object: %.80s", result.out);
+        CHECK (text_has (result.out, "\"events_received\":"), "no events_received: %.300s", result.out);
+        CHECK (text_has (result.out, "\"seq\":"), "no seq: %.300s", result.out);
+    }
+    cli_result_free (&result);
+
+    TEST ("cli: -C EP before or after the subcommand overrides $LILAC_CONTROL");
+    char *saved = strdup (getenv ("LILAC_CONTROL"));
+    setenv ("LILAC_CONTROL", s_dead_endpoint, 1);
+    CHECK (RUN (result, 0, "-C", broker_control (s_bed->broker), "stats") == 0, "-C before failed");
+    cli_result_free (&result);
+    CHECK (RUN (result, 0, "stats", "-C", broker_control (s_bed->broker)) == 0, "-C after failed");
+    cli_result_free (&result);
+    setenv ("LILAC_CONTROL", saved, 1);
+    free (saved);
+}
+
+static void
+s_tap (void)
+{
+    TEST ("cli: lilac tap --json --count 1 prints one line with \"topic\"");
+    cli_t *tap = cli_start (s_dir (), "tap", "--json", "--count", "1", NULL);
+    if (!CHECK (tap, "tap did not start"))
+        return;
+    //  tap joins the bus at its own pace: make changes until it prints
+    //  (raise and clear one alert by turns), within a deadline.
+    int64_t deadline = clock_now_ms () + 8000;
+    for (int round = 0; round < 100 && !cli_exited (tap) && clock_now_ms () < deadline; round++) {
+        ingest_event (s_bed->push, "tap-host", "blink", round % 2? "clear": "now");
+        for (int poll = 0; poll < 10 && !cli_exited (tap); poll++)
+            harness_pause_ms (20);
+    }
+    cli_result_t result;
+    cli_finish (&tap, 2000, &result);
+    if (CHECK (result.status == 0, "tap exit status %d", result.status)) {
+        CHECK (text_has (result.out, "\"topic\":"), "no topic in: %.300s", result.out);
+        int lines = 0;
+        for (const char *cursor = result.out; *cursor; cursor++)
+            lines += *cursor == '\n';
+        CHECK (lines == 1, "%d lines with --count 1", lines);
+        CHECK (!text_has (result.out, "\"topic\":\"hugz\""), "hugz shown without --hugz");
+    }
+    else
+        s_show ("tap", &result);
+    cli_result_free (&result);
+}
+
+static void
+s_errors (void)
+{
+    cli_result_t result;
+    TEST ("cli: send to a port nobody listens on with -t 1 exits 1 with a message within ~2 s");
+    RUN (result, 1, "send", "-b", s_dead_endpoint, "-t", "1", "-i", "x", "-r", "now");
+    CHECK (result.status == 1, "status %d", result.status);
+    CHECK (result.elapsed_ms <= 2500, "took %lld ms", (long long) result.elapsed_ms);
+    CHECK (*result.err, "no message on stderr");
+    cli_result_free (&result);
+
+    TEST ("cli: a control command to a dead endpoint with -t 1 exits 1, no hang");
+    RUN (result, 1, "-C", s_dead_endpoint, "-t", "1", "list");
+    CHECK (result.status == 1, "status %d", result.status);
+    CHECK (result.elapsed_ms <= 2500, "took %lld ms", (long long) result.elapsed_ms);
+    CHECK (*result.err, "no message on stderr");
+    cli_result_free (&result);
+
+    TEST ("cli: usage errors exit 2, --help exits 0");
+    CHECK (RUN (result, 2, "frobnicate") == 2, "lilac frobnicate: status %d", result.status);
+    CHECK (*result.err || *result.out, "no usage printed");
+    cli_result_free (&result);
+    CHECK (RUN (result, 0, "send", "--help") == 0, "send --help: status %d", result.status);
+    CHECK (*result.out || *result.err, "no help printed");
+    cli_result_free (&result);
+    CHECK (RUN (result, 2, "send", "-i", "x", "-r", "yesterday") == 2, "-r yesterday: status %d",
+           result.status);
+    cli_result_free (&result);
+    CHECK (RUN (result, 2, "send", "-i", "x", "--raise=+5x") == 2, "--raise=+5x: status %d", result.status);
+    cli_result_free (&result);
+    CHECK (RUN (result, 2, "get", "only-a-source") == 2, "get with one argument: status %d", result.status);
+    cli_result_free (&result);
+    //  None of these may have reached the broker.
+    alert_t row;
+    CHECK (control_get_alert (s_bed->broker, s_host, "x", &row) == 0 && row.state == ALERT_CLEARED,
+           "a refused send changed %s/x", s_host);
+    alert_clear_fields (&row);
+}
+
+int
+main (void)
+{
+    if (gethostname (s_host, sizeof s_host) != 0)
+        snprintf (s_host, sizeof s_host, "unknown");
+    int port = port_free ();
+    snprintf (s_dead_endpoint, sizeof s_dead_endpoint, "tcp://127.0.0.1:%d", port);
+    s_bed = testbed_new ("cli", NULL);
+    if (!s_bed) {
+        TEST ("cli: testbed starts");
+        CHECK (false, "broker did not start");
+        return check_done ();
+    }
+    setenv ("LILAC_BROKER", broker_ingest (s_bed->broker), 1);
+    setenv ("LILAC_CONTROL", broker_control (s_bed->broker), 1);
+    setenv ("LILAC_EVENTS", broker_publish (s_bed->broker), 1);
+    setenv ("USER", "lilac-test", 1);
+    s_send_and_list ();
+    s_get_ack_clear ();
+    s_stats ();
+    s_tap ();
+    s_errors ();
+    TEST ("cli: broker exits 0 on SIGTERM");
+    CHECK (testbed_destroy (&s_bed, check_failed > 0 || check_case_failed) == 0,
+           "broker did not exit cleanly");
+    return check_done ();
+}

@@ -1,0 +1,190 @@
+/*  test_restart.c — what survives the broker's death, end to end.
+
+    kill -9 after a transition was published: on restart (same database and
+    ports) the alert, its history (`since` 0) and the seq counter are there,
+    and the next change's seq is above every seq seen before. A pending
+    heartbeat whose raise time passes while the broker is dead is raised at
+    start + grace, not before (restart grace). SIGTERM: exit 0, and a change
+    published just before is in the database after a restart.
+*/
+#include "../check.h"
+#include "../harness/harness.h"
+#include "timespec.h"
+
+#define GRACE_MS  3000             //  broker config grace for the grace case
+
+//  Restarts the broker and rejoins push and subscriber. 0 or -1.
+static int
+s_restart (testbed_t *bed)
+{
+    if (broker_start (bed->broker) != 0)
+        return -1;
+    return testbed_rejoin (bed);
+}
+
+//  True if `since` seq 0 (paged) holds a change with this seq, event,
+//  source and id.
+static bool
+s_history_has (broker_t *broker, uint64_t seq, const char *event, const char *source, const char *id)
+{
+    uint64_t after = 0;
+    for (int page = 0; page < 20; page++) {
+        wire_doc_t *reply = control_ok (broker, "since", ARG_INT ("seq", after),
+                                        ARG_INT ("limit", 1000), ARG_END);
+        if (!reply)
+            return false;
+        const msgpack_object *changes = reply_get (reply, "changes");
+        bool found = false;
+        if (changes && changes->type == MSGPACK_OBJECT_ARRAY)
+            for (uint32_t index = 0; index < changes->via.array.size && !found; index++) {
+                alert_change_t change;
+                char error [WIRE_ERROR_SIZE];
+                if (alert_change_decode (&changes->via.array.ptr [index], &change,
+                                         error, sizeof error) != 0) {
+                    harness_note ("since: bad change: %s", error);
+                    continue;
+                }
+                found = change.seq == seq && streq (change.event, event)
+                     && streq (change.alert.source, source) && streq (change.alert.id, id);
+                after = change.seq;
+                alert_change_free (&change);
+            }
+        bool more = reply_bool (reply, "more", false);
+        wire_doc_destroy (&reply);
+        if (found)
+            return true;
+        if (!more)
+            return false;
+    }
+    return false;
+}
+
+static void
+s_kill9 (testbed_t *bed)
+{
+    const char *source = "kill-host";
+    TEST ("kill -9 after a published transition: alert, history and seq survive");
+    alert_change_t raised;
+    if (!CHECK (testbed_raise (bed, source, "disk", &raised) == 0, "not raised"))
+        return;
+    uint64_t raised_seq = raised.seq;
+    alert_change_free (&raised);
+    CHECK (testbed_raise (bed, source, "load", NULL) == 0, "load not raised");
+    uint64_t max_seq = subscriber_max_seq (bed->sub);
+    CHECK (broker_kill (bed->broker) == 0, "kill");
+    if (!CHECK (s_restart (bed) == 0, "restart on the same database failed"))
+        return;
+    alert_t row;
+    if (CHECK (control_get_alert (bed->broker, source, "disk", &row) == 0, "alert lost")) {
+        CHECK (row.state == ALERT_RAISED, "state %s after restart", alert_state_name (row.state));
+        CHECK (row.seq >= raised_seq, "row seq %llu < %llu", (unsigned long long) row.seq,
+               (unsigned long long) raised_seq);
+        alert_clear_fields (&row);
+    }
+    CHECK (s_history_has (bed->broker, raised_seq, "raised", source, "disk"),
+           "since 0 does not return the raised change seq %llu", (unsigned long long) raised_seq);
+    wire_doc_t *ping = control_ok (bed->broker, "ping", ARG_END);
+    CHECK (ping && (uint64_t) reply_int (ping, "seq", 0) >= raised_seq,
+           "ping seq %lld below the last published %llu", (long long) reply_int (ping, "seq", 0),
+           (unsigned long long) raised_seq);
+    wire_doc_destroy (&ping);
+    CHECK (ingest_event (bed->push, source, "disk", "clear") == 0, "send clear");
+    alert_change_t cleared;
+    if (CHECK (expect_change (bed->sub, "cleared", source, "disk", 3000, &cleared) == 0, "not cleared")) {
+        CHECK (cleared.seq > max_seq, "seq %llu after restart is not above %llu seen before",
+               (unsigned long long) cleared.seq, (unsigned long long) max_seq);
+        alert_change_free (&cleared);
+    }
+}
+
+static void
+s_sigterm (testbed_t *bed)
+{
+    const char *source = "term-host";
+    const char *id = "web";
+    TEST ("SIGTERM: broker exits 0; a change published just before is in the db after restart");
+    if (!CHECK (testbed_raise (bed, source, id, NULL) == 0, "not raised"))
+        return;
+    CHECK (ingest_event (bed->push, source, id, "clear") == 0, "send clear");
+    alert_change_t cleared;
+    if (!CHECK (expect_change (bed->sub, "cleared", source, id, 3000, &cleared) == 0, "not cleared"))
+        return;
+    uint64_t cleared_seq = cleared.seq;
+    alert_change_free (&cleared);
+    CHECK (broker_stop (bed->broker) == 0, "exit status after SIGTERM is not 0");
+    if (!CHECK (s_restart (bed) == 0, "restart failed"))
+        return;
+    alert_t row;
+    if (CHECK (control_get_alert (bed->broker, source, id, &row) == 0, "alert lost")) {
+        CHECK (row.state == ALERT_CLEARED, "state %s after restart", alert_state_name (row.state));
+        alert_clear_fields (&row);
+    }
+    CHECK (s_history_has (bed->broker, cleared_seq, "cleared", source, id),
+           "the cleared change seq %llu is not in the history", (unsigned long long) cleared_seq);
+}
+
+static void
+s_grace (void)
+{
+    const char *source = "grace-host";
+    const char *id = "heartbeat";
+    TEST ("restart grace: a heartbeat due while the broker was dead raises at start + grace");
+    broker_config_t config = { .reminder_interval = "1s", .grace = "3s", .checkpoint = "500ms" };
+    testbed_t *bed = testbed_new ("grace", &config);
+    if (!CHECK (bed, "testbed did not start"))
+        return;
+    int64_t sent_at = clock_now_ms ();
+    CHECK (ingest_event (bed->push, source, id, "+2s") == 0, "send");
+    alert_change_t change;
+    if (CHECK (expect_change (bed->sub, "pending", source, id, 2000, &change) == 0, "not pending"))
+        alert_change_free (&change);
+    CHECK (broker_kill (bed->broker) == 0, "kill");
+    //  Wait (a wall-clock condition) until the raise time has passed.
+    for (int count = 0; count < 400 && clock_now_ms () < sent_at + 2300; count++)
+        harness_pause_ms (20);
+    //  Look at the row as soon as the broker answers, then join the bus
+    //  (which takes up to a second: one hugz) before start + grace.
+    if (CHECK (broker_start (bed->broker) == 0, "restart failed")) {
+        int64_t spawned = broker_spawned_at (bed->broker);
+        int64_t ready = broker_ready_at (bed->broker);
+        alert_t row;
+        if (CHECK (control_get_alert (bed->broker, source, id, &row) == 0, "alert lost")) {
+            CHECK (row.state == ALERT_PENDING, "state %s %lld ms after start (grace 3s)",
+                   alert_state_name (row.state), (long long) (clock_now_ms () - spawned));
+            alert_clear_fields (&row);
+        }
+        CHECK (testbed_rejoin (bed) == 0, "rejoin the bus");
+        CHECK (clock_now_ms () < spawned + GRACE_MS - 200, "joined the bus only %lld ms after start",
+               (long long) (clock_now_ms () - spawned));
+        int64_t wait = spawned + GRACE_MS + 2000 - clock_now_ms ();
+        if (CHECK (expect_change (bed->sub, "raised", source, id, (int) wait, &change) == 0,
+                   "not raised by start + grace + 2 s")) {
+            CHECK (change.at >= spawned + GRACE_MS, "raised %lld ms after the spawn (grace 3s)",
+                   (long long) (change.at - spawned));
+            CHECK (change.at <= ready + GRACE_MS + 1000, "raised %lld ms after ready (grace 3s, +1s allowed)",
+                   (long long) (change.at - ready));
+            alert_change_free (&change);
+        }
+    }
+    CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,
+           "broker did not exit cleanly");
+}
+
+int
+main (void)
+{
+    testbed_t *bed = testbed_new ("restart", NULL);
+    if (!bed) {
+        TEST ("restart: testbed starts");
+        CHECK (false, "broker did not start");
+        return check_done ();
+    }
+    s_kill9 (bed);
+    s_sigterm (bed);
+    TEST ("restart: seq strictly increasing on the bus; broker exits 0 on SIGTERM");
+    CHECK (subscriber_seq_errors (bed->sub) == 0, "seq not strictly increasing on the bus");
+    CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,
+           "broker did not exit cleanly");
+    s_grace ();
+    return check_done ();
+}
