@@ -157,9 +157,9 @@ s_stats (void)
     TEST ("cli: -C EP before or after the subcommand overrides $LILAC_CONTROL");
     char *saved = strdup (getenv ("LILAC_CONTROL"));
     setenv ("LILAC_CONTROL", s_dead_endpoint, 1);
-    CHECK (RUN (result, 0, "-C", broker_control (s_bed->broker), "stats") == 0, "-C before failed");
+    CHECK (RUN (result, 0, "-C", broker_process_control (s_bed->broker), "stats") == 0, "-C before failed");
     cli_result_free (&result);
-    CHECK (RUN (result, 0, "stats", "-C", broker_control (s_bed->broker)) == 0, "-C after failed");
+    CHECK (RUN (result, 0, "stats", "-C", broker_process_control (s_bed->broker)) == 0, "-C after failed");
     cli_result_free (&result);
     setenv ("LILAC_CONTROL", saved, 1);
     free (saved);
@@ -247,9 +247,9 @@ main (void)
         CHECK (false, "broker did not start");
         return check_done ();
     }
-    setenv ("LILAC_BROKER", broker_ingest (s_bed->broker), 1);
-    setenv ("LILAC_CONTROL", broker_control (s_bed->broker), 1);
-    setenv ("LILAC_EVENTS", broker_publish (s_bed->broker), 1);
+    setenv ("LILAC_BROKER", broker_process_ingest (s_bed->broker), 1);
+    setenv ("LILAC_CONTROL", broker_process_control (s_bed->broker), 1);
+    setenv ("LILAC_EVENTS", broker_process_publish (s_bed->broker), 1);
     setenv ("USER", "lilac-test", 1);
     s_send_and_list ();
     s_get_ack_clear ();

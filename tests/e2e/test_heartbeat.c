@@ -146,7 +146,7 @@ s_adhoc (testbed_t *bed)
 int
 main (void)
 {
-    broker_config_t config = { .reminder_interval = "1s", .grace = "2s", .checkpoint = "500ms" };
+    broker_process_config_t config = { .reminder_interval = "1s", .grace = "2s", .checkpoint = "500ms" };
     testbed_t *bed = testbed_new ("heartbeat", &config);
     if (!bed) {
         TEST ("heartbeat: testbed starts");

@@ -275,7 +275,7 @@ static void
 s_ingest (testbed_t *bed)
 {
     TEST ("hostile ingest: random, mutated and hand-made bad frames are rejected, good traffic flows");
-    int64_t rejected_before = broker_stat (bed->broker, "rejected");
+    int64_t rejected_before = broker_process_stat (bed->broker, "rejected");
     CHECK (rejected_before >= 0, "no rejected counter");
     int counted = 0;                //  bad frames that must be counted as rejected
 
@@ -338,8 +338,8 @@ s_ingest (testbed_t *bed)
     //  Frames on one connection arrive in order: once the good event after
     //  them is published, every bad frame before it has been handled.
     CHECK (s_good_event_works (bed, "after-ingest"), "a good event after the bad frames was not applied");
-    CHECK (broker_running (bed->broker), "the broker died");
-    int64_t rejected = broker_stat (bed->broker, "rejected");
+    CHECK (broker_process_running (bed->broker), "the broker died");
+    int64_t rejected = broker_process_stat (bed->broker, "rejected");
     CHECK (rejected - rejected_before >= counted, "rejected grew by %lld, %d bad frames were sent",
            (long long) (rejected - rejected_before), counted);
     harness_note ("rejected +%lld for %d counted bad frames (+%d mutated, multi-frame, 300 KiB)",
@@ -397,7 +397,7 @@ s_control (testbed_t *bed)
 {
     TEST ("hostile control: bad requests get ok:false with an error, or nothing; never a crash");
     char error [256];
-    zsock_t *dealer = bus_open (ZMQ_DEALER, broker_control (bed->broker), BUS_CONNECT,
+    zsock_t *dealer = bus_open (ZMQ_DEALER, broker_process_control (bed->broker), BUS_CONNECT,
                                 error, sizeof error);
     if (!CHECK (dealer, "dealer: %s", error))
         return;
@@ -430,7 +430,7 @@ s_control (testbed_t *bed)
     zsock_destroy (&dealer);
 
     //  300 KiB request on a connection of its own.
-    dealer = bus_open (ZMQ_DEALER, broker_control (bed->broker), BUS_CONNECT, error, sizeof error);
+    dealer = bus_open (ZMQ_DEALER, broker_process_control (bed->broker), BUS_CONNECT, error, sizeof error);
     if (CHECK (dealer, "dealer: %s", error)) {
         char *huge = calloc (1, HUGE_FRAME);
         assert (huge);
@@ -442,7 +442,7 @@ s_control (testbed_t *bed)
         CHECK (bad == 0, "a reply to the 300 KiB request was not ok:false");
         zsock_destroy (&dealer);
     }
-    CHECK (broker_running (bed->broker), "the broker died");
+    CHECK (broker_process_running (bed->broker), "the broker died");
     wire_doc_t *ping = control_ok (bed->broker, "ping", ARG_END);
     CHECK (ping, "ping after bad control requests");
     wire_doc_destroy (&ping);
@@ -511,7 +511,7 @@ s_control (testbed_t *bed)
         CHECK (false, "the 300 KiB ingest frame was applied");
         alert_clear_fields (&row);
     }
-    int64_t control_errors = broker_stat (bed->broker, "control_errors");
+    int64_t control_errors = broker_process_stat (bed->broker, "control_errors");
     CHECK (control_errors > 0, "stats control_errors is %lld", (long long) control_errors);
 }
 
@@ -519,7 +519,7 @@ int
 main (void)
 {
     s_build_bad_frames ();
-    broker_config_t config = { .reminder_interval = "1h", .grace = "2s", .checkpoint = "500ms" };
+    broker_process_config_t config = { .reminder_interval = "1h", .grace = "2s", .checkpoint = "500ms" };
     testbed_t *bed = testbed_new ("hostile", &config);
     if (!bed) {
         TEST ("hostile: testbed starts");

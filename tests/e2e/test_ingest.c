@@ -64,7 +64,7 @@ s_duplicate_tx (testbed_t *bed)
     const char *source = "dup-host";
     const char *id = "backup";
     TEST ("duplicate tx: the same frame twice makes one change; stats duplicates == 1");
-    int64_t duplicates_before = broker_stat (bed->broker, "duplicates");
+    int64_t duplicates_before = broker_process_stat (bed->broker, "duplicates");
     CHECK (duplicates_before >= 0, "no duplicates counter");
     event_spec_t event = { .id = id, .raise = "now", .summary = "backup failed" };
     batch_spec_t batch = { .source = source, .tx = "tx-5f1c2a9e", .events = &event, .event_count = 1 };
@@ -97,7 +97,7 @@ s_duplicate_tx (testbed_t *bed)
         alert_clear_fields (&row);
     }
     CHECK (expect_no_change (bed->sub, NULL, source, id, 500), "a change after the repeated tx");
-    int64_t duplicates = broker_stat (bed->broker, "duplicates");
+    int64_t duplicates = broker_process_stat (bed->broker, "duplicates");
     CHECK (duplicates - duplicates_before == 1, "duplicates went from %lld to %lld",
            (long long) duplicates_before, (long long) duplicates);
 }

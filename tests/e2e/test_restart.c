@@ -17,7 +17,7 @@
 static int
 s_restart (testbed_t *bed)
 {
-    if (broker_start (bed->broker) != 0)
+    if (broker_process_start (bed->broker) != 0)
         return -1;
     return testbed_rejoin (bed);
 }
@@ -25,7 +25,7 @@ s_restart (testbed_t *bed)
 //  True if `since` seq 0 (paged) holds a change with this seq, event,
 //  source and id.
 static bool
-s_history_has (broker_t *broker, uint64_t seq, const char *event, const char *source, const char *id)
+s_history_has (broker_process_t *broker, uint64_t seq, const char *event, const char *source, const char *id)
 {
     uint64_t after = 0;
     for (int page = 0; page < 20; page++) {
@@ -71,7 +71,7 @@ s_kill9 (testbed_t *bed)
     alert_change_free (&raised);
     CHECK (testbed_raise (bed, source, "load", NULL) == 0, "load not raised");
     uint64_t max_seq = subscriber_max_seq (bed->sub);
-    CHECK (broker_kill (bed->broker) == 0, "kill");
+    CHECK (broker_process_kill (bed->broker) == 0, "kill");
     if (!CHECK (s_restart (bed) == 0, "restart on the same database failed"))
         return;
     alert_t row;
@@ -111,7 +111,7 @@ s_sigterm (testbed_t *bed)
         return;
     uint64_t cleared_seq = cleared.seq;
     alert_change_free (&cleared);
-    CHECK (broker_stop (bed->broker) == 0, "exit status after SIGTERM is not 0");
+    CHECK (broker_process_stop (bed->broker) == 0, "exit status after SIGTERM is not 0");
     if (!CHECK (s_restart (bed) == 0, "restart failed"))
         return;
     alert_t row;
@@ -129,7 +129,7 @@ s_grace (void)
     const char *source = "grace-host";
     const char *id = "heartbeat";
     TEST ("restart grace: a heartbeat due while the broker was dead raises at start + grace");
-    broker_config_t config = { .reminder_interval = "1s", .grace = "3s", .checkpoint = "500ms" };
+    broker_process_config_t config = { .reminder_interval = "1s", .grace = "3s", .checkpoint = "500ms" };
     testbed_t *bed = testbed_new ("grace", &config);
     if (!CHECK (bed, "testbed did not start"))
         return;
@@ -138,15 +138,15 @@ s_grace (void)
     alert_change_t change;
     if (CHECK (expect_change (bed->sub, "pending", source, id, 2000, &change) == 0, "not pending"))
         alert_change_free (&change);
-    CHECK (broker_kill (bed->broker) == 0, "kill");
+    CHECK (broker_process_kill (bed->broker) == 0, "kill");
     //  Wait (a wall-clock condition) until the raise time has passed.
     for (int count = 0; count < 400 && clock_now_ms () < sent_at + 2300; count++)
         harness_pause_ms (20);
     //  Look at the row as soon as the broker answers, then join the bus
     //  (which takes up to a second: one hugz) before start + grace.
-    if (CHECK (broker_start (bed->broker) == 0, "restart failed")) {
-        int64_t spawned = broker_spawned_at (bed->broker);
-        int64_t ready = broker_ready_at (bed->broker);
+    if (CHECK (broker_process_start (bed->broker) == 0, "restart failed")) {
+        int64_t spawned = broker_process_spawned_at (bed->broker);
+        int64_t ready = broker_process_ready_at (bed->broker);
         alert_t row;
         if (CHECK (control_get_alert (bed->broker, source, id, &row) == 0, "alert lost")) {
             CHECK (row.state == ALERT_PENDING, "state %s %lld ms after start (grace 3s)",

@@ -253,7 +253,7 @@ s_snapshot (testbed_t *bed)
 int
 main (void)
 {
-    broker_config_t config = { .reminder_interval = "1h", .grace = "2s", .checkpoint = "500ms" };
+    broker_process_config_t config = { .reminder_interval = "1h", .grace = "2s", .checkpoint = "500ms" };
     testbed_t *bed = testbed_new ("since", &config);
     if (!bed) {
         TEST ("since: testbed starts");

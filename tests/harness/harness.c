@@ -231,7 +231,7 @@ port_free (void)
 
 //  --- broker ----------------------------------------------------------------------
 
-struct _broker_t {
+struct _broker_process_t {
     char *config_path;             //  sandbox/broker.conf
     char *log_path;                //  sandbox/broker.log (appended across restarts)
     char *database;                //  sandbox/lilac.db
@@ -243,11 +243,11 @@ struct _broker_t {
     int64_t ready_at;              //  ms, first ok ping after the last spawn
 };
 
-broker_t *
-broker_new (sandbox_t *sandbox, const broker_config_t *config)
+broker_process_t *
+broker_process_new (sandbox_t *sandbox, const broker_process_config_t *config)
 {
     assert (sandbox);
-    broker_t *self = calloc (1, sizeof *self);
+    broker_process_t *self = calloc (1, sizeof *self);
     assert (self);
     self->config_path = sandbox_path (sandbox, "broker.conf");
     self->log_path = sandbox_path (sandbox, "broker.log");
@@ -269,7 +269,7 @@ broker_new (sandbox_t *sandbox, const broker_config_t *config)
     }
     if (ports [2] == -1) {
         harness_note ("no free loopback ports");
-        broker_destroy (&self, false);
+        broker_process_destroy (&self, false);
         return NULL;
     }
     snprintf (self->ingest, sizeof self->ingest, "tcp://127.0.0.1:%d", ports [0]);
@@ -279,7 +279,7 @@ broker_new (sandbox_t *sandbox, const broker_config_t *config)
     FILE *file = fopen (self->config_path, "w");
     if (!file) {
         harness_note ("cannot write %s: %s", self->config_path, strerror (errno));
-        broker_destroy (&self, false);
+        broker_process_destroy (&self, false);
         return NULL;
     }
     fprintf (file, "#   written by the end-to-end test harness\n");
@@ -301,7 +301,7 @@ broker_new (sandbox_t *sandbox, const broker_config_t *config)
             fprintf (file, "    checkpoint = %s\n", config->checkpoint);
     }
     if (fclose (file) != 0) {
-        broker_destroy (&self, false);
+        broker_process_destroy (&self, false);
         return NULL;
     }
     return self;
@@ -309,7 +309,7 @@ broker_new (sandbox_t *sandbox, const broker_config_t *config)
 
 //  One ping; true if the reply has ok == true.
 static bool
-s_ping (broker_t *self, int timeout_ms)
+s_ping (broker_process_t *self, int timeout_ms)
 {
     wire_writer_t writer;
     wire_writer_init (&writer);
@@ -331,11 +331,11 @@ s_ping (broker_t *self, int timeout_ms)
 }
 
 int
-broker_start (broker_t *self)
+broker_process_start (broker_process_t *self)
 {
     assert (self);
     if (self->pid) {
-        harness_note ("broker_start: already running (pid %d)", (int) self->pid);
+        harness_note ("broker_process_start: already running (pid %d)", (int) self->pid);
         return -1;
     }
     char binary [HARNESS_PATH_MAX];
@@ -350,7 +350,7 @@ broker_start (broker_t *self)
 
     int64_t deadline = self->spawned_at + HARNESS_START_DEADLINE_MS;
     for (int attempt = 0; attempt < 1000 && clock_now_ms () < deadline; attempt++) {
-        if (!broker_running (self)) {
+        if (!broker_process_running (self)) {
             harness_note ("broker exited during start-up (see its log)");
             return -1;
         }
@@ -361,12 +361,12 @@ broker_start (broker_t *self)
         harness_pause_ms (HARNESS_POLL_MS * 2);
     }
     harness_note ("broker did not answer ping within %d ms", HARNESS_START_DEADLINE_MS);
-    broker_kill (self);
+    broker_process_kill (self);
     return -1;
 }
 
 int
-broker_stop (broker_t *self)
+broker_process_stop (broker_process_t *self)
 {
     assert (self);
     if (!self->pid)
@@ -376,7 +376,7 @@ broker_stop (broker_t *self)
     if (status == -1) {
         harness_note ("broker did not exit within %d ms of SIGTERM; killing it",
                       HARNESS_STOP_DEADLINE_MS);
-        broker_kill (self);
+        broker_process_kill (self);
         return -1;
     }
     self->pid = 0;
@@ -384,7 +384,7 @@ broker_stop (broker_t *self)
 }
 
 int
-broker_kill (broker_t *self)
+broker_process_kill (broker_process_t *self)
 {
     assert (self);
     if (!self->pid)
@@ -396,7 +396,7 @@ broker_kill (broker_t *self)
 }
 
 bool
-broker_running (broker_t *self)
+broker_process_running (broker_process_t *self)
 {
     assert (self);
     if (!self->pid)
@@ -415,15 +415,15 @@ broker_running (broker_t *self)
     return true;
 }
 
-int64_t broker_spawned_at (broker_t *self) { assert (self); return self->spawned_at; }
-int64_t broker_ready_at (broker_t *self) { assert (self); return self->ready_at; }
-const char *broker_ingest (broker_t *self) { assert (self); return self->ingest; }
-const char *broker_publish (broker_t *self) { assert (self); return self->publish; }
-const char *broker_control (broker_t *self) { assert (self); return self->control; }
-const char *broker_database (broker_t *self) { assert (self); return self->database; }
+int64_t broker_process_spawned_at (broker_process_t *self) { assert (self); return self->spawned_at; }
+int64_t broker_process_ready_at (broker_process_t *self) { assert (self); return self->ready_at; }
+const char *broker_process_ingest (broker_process_t *self) { assert (self); return self->ingest; }
+const char *broker_process_publish (broker_process_t *self) { assert (self); return self->publish; }
+const char *broker_process_control (broker_process_t *self) { assert (self); return self->control; }
+const char *broker_process_database (broker_process_t *self) { assert (self); return self->database; }
 
 void
-broker_print_log (broker_t *self)
+broker_process_print_log (broker_process_t *self)
 {
     assert (self);
     char *text = s_read_file (self->log_path);
@@ -454,16 +454,16 @@ broker_print_log (broker_t *self)
 }
 
 void
-broker_destroy (broker_t **self_p, bool failed)
+broker_process_destroy (broker_process_t **self_p, bool failed)
 {
     assert (self_p);
-    broker_t *self = *self_p;
+    broker_process_t *self = *self_p;
     if (!self)
         return;
     if (self->pid)
-        broker_kill (self);
+        broker_process_kill (self);
     if (failed && self->log_path)
-        broker_print_log (self);
+        broker_process_print_log (self);
     free (self->config_path);
     free (self->log_path);
     free (self->database);
@@ -474,10 +474,10 @@ broker_destroy (broker_t **self_p, bool failed)
 //  --- ingest -------------------------------------------------------------------------
 
 zsock_t *
-ingest_open (broker_t *broker)
+ingest_open (broker_process_t *broker)
 {
     char error [256];
-    zsock_t *push = bus_open (ZMQ_PUSH, broker_ingest (broker), BUS_CONNECT,
+    zsock_t *push = bus_open (ZMQ_PUSH, broker_process_ingest (broker), BUS_CONNECT,
                               error, sizeof error);
     if (!push) {
         harness_note ("ingest_open: %s", error);
@@ -645,10 +645,10 @@ s_receive (subscriber_t *self, int timeout_ms, alert_change_t *change, int64_t *
 }
 
 subscriber_t *
-subscriber_new (broker_t *broker, const char *prefix)
+subscriber_new (broker_process_t *broker, const char *prefix)
 {
     char error [256];
-    zsock_t *socket = bus_open (ZMQ_SUB, broker_publish (broker), BUS_CONNECT,
+    zsock_t *socket = bus_open (ZMQ_SUB, broker_process_publish (broker), BUS_CONNECT,
                                 error, sizeof error);
     if (!socket) {
         harness_note ("subscriber_new: %s", error);
@@ -782,7 +782,7 @@ subscriber_max_seq (subscriber_t *self)
 //  --- control --------------------------------------------------------------------------
 
 static wire_doc_t *
-s_control_callv (broker_t *broker, const char *op, va_list args)
+s_control_callv (broker_process_t *broker, const char *op, va_list args)
 {
     va_list counting;
     va_copy (counting, args);
@@ -816,7 +816,7 @@ s_control_callv (broker_t *broker, const char *op, va_list args)
             wire_pack_key_bool (&writer.packer, key, va_arg (args, int) != 0);
     }
     char error [256];
-    zframe_t *reply = bus_call (broker_control (broker), writer.buffer.data,
+    zframe_t *reply = bus_call (broker_process_control (broker), writer.buffer.data,
                                 writer.buffer.size, HARNESS_CALL_TIMEOUT_MS,
                                 error, sizeof error);
     wire_writer_free (&writer);
@@ -833,7 +833,7 @@ s_control_callv (broker_t *broker, const char *op, va_list args)
 }
 
 wire_doc_t *
-control_call (broker_t *broker, const char *op, ...)
+control_call (broker_process_t *broker, const char *op, ...)
 {
     va_list args;
     va_start (args, op);
@@ -843,7 +843,7 @@ control_call (broker_t *broker, const char *op, ...)
 }
 
 wire_doc_t *
-control_ok (broker_t *broker, const char *op, ...)
+control_ok (broker_process_t *broker, const char *op, ...)
 {
     va_list args;
     va_start (args, op);
@@ -858,10 +858,10 @@ control_ok (broker_t *broker, const char *op, ...)
 }
 
 zframe_t *
-control_raw (broker_t *broker, const void *data, size_t size, int timeout_ms)
+control_raw (broker_process_t *broker, const void *data, size_t size, int timeout_ms)
 {
     char error [256];
-    return bus_call (broker_control (broker), data, size, timeout_ms, error, sizeof error);
+    return bus_call (broker_process_control (broker), data, size, timeout_ms, error, sizeof error);
 }
 
 bool
@@ -928,7 +928,7 @@ reply_alert (wire_doc_t *reply, alert_t *alert)
 }
 
 int
-control_get_alert (broker_t *broker, const char *source, const char *id, alert_t *alert)
+control_get_alert (broker_process_t *broker, const char *source, const char *id, alert_t *alert)
 {
     memset (alert, 0, sizeof *alert);
     wire_doc_t *reply = control_call (broker, "get", ARG_STR ("source", source),
@@ -939,7 +939,7 @@ control_get_alert (broker_t *broker, const char *source, const char *id, alert_t
 }
 
 int64_t
-broker_stat (broker_t *broker, const char *name)
+broker_process_stat (broker_process_t *broker, const char *name)
 {
     wire_doc_t *reply = control_ok (broker, "stats", ARG_END);
     int64_t value = -1;
@@ -1106,9 +1106,9 @@ text_has (const char *text, const char *needle)
 //  --- testbed ---------------------------------------------------------------------------
 
 testbed_t *
-testbed_new (const char *name, const broker_config_t *config)
+testbed_new (const char *name, const broker_process_config_t *config)
 {
-    broker_config_t fallback = {
+    broker_process_config_t fallback = {
         .reminder_interval = "1s", .grace = "2s", .checkpoint = "500ms"
     };
     testbed_t *self = calloc (1, sizeof *self);
@@ -1116,8 +1116,8 @@ testbed_new (const char *name, const broker_config_t *config)
     self->sandbox = sandbox_new (name);
     if (!self->sandbox)
         goto failed;
-    self->broker = broker_new (self->sandbox, config? config: &fallback);
-    if (!self->broker || broker_start (self->broker) != 0)
+    self->broker = broker_process_new (self->sandbox, config? config: &fallback);
+    if (!self->broker || broker_process_start (self->broker) != 0)
         goto failed;
     if (testbed_rejoin (self) != 0)
         goto failed;
@@ -1165,20 +1165,20 @@ testbed_destroy (testbed_t **self_p, bool failed)
     int rc = 0;
     zsock_destroy (&self->push);
     subscriber_destroy (&self->sub);
-    if (self->broker && broker_running (self->broker)) {
-        int status = broker_stop (self->broker);
+    if (self->broker && broker_process_running (self->broker)) {
+        int status = broker_process_stop (self->broker);
         if (status != 0) {
             harness_note ("broker exit status %d after SIGTERM (expected 0)", status);
             rc = -1;
         }
     }
     else
-    if (self->broker && broker_ready_at (self->broker)) {
+    if (self->broker && broker_process_ready_at (self->broker)) {
         harness_note ("broker was no longer running at the end of the test");
         rc = -1;
     }
     failed = failed || rc != 0;
-    broker_destroy (&self->broker, failed);
+    broker_process_destroy (&self->broker, failed);
     sandbox_destroy (&self->sandbox, failed);
     free (self);
     *self_p = NULL;

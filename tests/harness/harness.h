@@ -78,40 +78,40 @@ typedef struct {
     const char *retention;
     const char *batch;
     const char *checkpoint;
-} broker_config_t;
+} broker_process_config_t;
 
-typedef struct _broker_t broker_t;
+typedef struct _broker_process_t broker_process_t;
 
 //  Picks three free ports, writes sandbox/broker.conf (section `broker`:
 //  ingest, publish, control, database, and the given values). Does not
 //  start the broker. NULL on failure.
-broker_t *broker_new (sandbox_t *sandbox, const broker_config_t *config);
+broker_process_t *broker_process_new (sandbox_t *sandbox, const broker_process_config_t *config);
 //  Spawns `$LILAC_BIN/lilac-broker -c FILE` (stdout and stderr appended to
 //  sandbox/broker.log) and waits until `ping` answers ok, within
 //  HARNESS_START_DEADLINE_MS. Works again after stop/kill: same config,
 //  database and ports. Returns 0, or -1 (the broker is killed).
-int broker_start (broker_t *self);
+int broker_process_start (broker_process_t *self);
 //  SIGTERM and wait. Returns the exit status (0 expected), 128+signal if it
 //  died of a signal, or -1 if it did not exit in time (then it is killed).
-int broker_stop (broker_t *self);
+int broker_process_stop (broker_process_t *self);
 //  SIGKILL and reap. Returns 0, or -1 if it was not running.
-int broker_kill (broker_t *self);
+int broker_process_kill (broker_process_t *self);
 //  True while the process is alive (reaps it if it has exited).
-bool broker_running (broker_t *self);
-//  Wall-clock ms when the last broker_start spawned the process, and when it
+bool broker_process_running (broker_process_t *self);
+//  Wall-clock ms when the last broker_process_start spawned the process, and when it
 //  first answered ping.
-int64_t broker_spawned_at (broker_t *self);
-int64_t broker_ready_at (broker_t *self);
+int64_t broker_process_spawned_at (broker_process_t *self);
+int64_t broker_process_ready_at (broker_process_t *self);
 //  Endpoints clients use ("tcp://127.0.0.1:PORT"), borrowed.
-const char *broker_ingest (broker_t *self);
-const char *broker_publish (broker_t *self);
-const char *broker_control (broker_t *self);
+const char *broker_process_ingest (broker_process_t *self);
+const char *broker_process_publish (broker_process_t *self);
+const char *broker_process_control (broker_process_t *self);
 //  Path of the SQLite file, borrowed.
-const char *broker_database (broker_t *self);
+const char *broker_process_database (broker_process_t *self);
 //  Prints the last HARNESS_LOG_TAIL_LINES lines of the broker log as "#" lines.
-void broker_print_log (broker_t *self);
+void broker_process_print_log (broker_process_t *self);
 //  Kills the broker if it still runs; prints its log if failed. NULL no-op.
-void broker_destroy (broker_t **self_p, bool failed);
+void broker_process_destroy (broker_process_t **self_p, bool failed);
 
 //  --- ingest -----------------------------------------------------------------
 
@@ -138,7 +138,7 @@ typedef struct {
 
 //  A PUSH socket connected to the broker's ingest endpoint, with a send
 //  timeout so a test never blocks. NULL on failure.
-zsock_t *ingest_open (broker_t *broker);
+zsock_t *ingest_open (broker_process_t *broker);
 //  Packs batch as an ingest frame into writer (which it resets first).
 void batch_pack (wire_writer_t *writer, const batch_spec_t *batch);
 //  Packs and sends one batch. 0 or -1.
@@ -155,7 +155,7 @@ typedef struct _subscriber_t subscriber_t;
 //  A SUB connected to the publish endpoint, subscribed to prefix (NULL or ""
 //  for everything) and to "hugz"; returns only after it received one hugz
 //  (within HARNESS_JOIN_DEADLINE_MS), so it is joined. NULL on failure.
-subscriber_t *subscriber_new (broker_t *broker, const char *prefix);
+subscriber_t *subscriber_new (broker_process_t *broker, const char *prefix);
 void subscriber_destroy (subscriber_t **self_p);
 
 //  Receives changes until one matches (event, source, id; NULL matches
@@ -190,11 +190,11 @@ uint64_t subscriber_max_seq (subscriber_t *self);
 //  Builds {v:1, op, args...} and bus_calls the broker's control endpoint.
 //  Returns the decoded reply (whatever its ok), or NULL if there was no
 //  reply or it was not a valid {v:1,...} map (the reason is printed).
-wire_doc_t *control_call (broker_t *broker, const char *op, ...);
+wire_doc_t *control_call (broker_process_t *broker, const char *op, ...);
 //  As control_call, but returns NULL (and prints the error) unless ok is true.
-wire_doc_t *control_ok (broker_t *broker, const char *op, ...);
+wire_doc_t *control_ok (broker_process_t *broker, const char *op, ...);
 //  Sends arbitrary request bytes with bus_call; the raw reply frame or NULL.
-zframe_t *control_raw (broker_t *broker, const void *data, size_t size, int timeout_ms);
+zframe_t *control_raw (broker_process_t *broker, const void *data, size_t size, int timeout_ms);
 
 //  Reply accessors. reply_ok: the reply has ok == true.
 bool reply_ok (wire_doc_t *reply);
@@ -211,9 +211,9 @@ const msgpack_object *reply_get (wire_doc_t *reply, const char *key);
 int reply_alert (wire_doc_t *reply, alert_t *alert);
 
 //  `get` source/id: fills *alert and returns 0, or -1 (not found / error).
-int control_get_alert (broker_t *broker, const char *source, const char *id, alert_t *alert);
+int control_get_alert (broker_process_t *broker, const char *source, const char *id, alert_t *alert);
 //  One counter from `stats`, or -1 when the call or the key failed.
-int64_t broker_stat (broker_t *broker, const char *name);
+int64_t broker_process_stat (broker_process_t *broker, const char *name);
 
 //  --- the lilac command ----------------------------------------------------------
 
@@ -246,7 +246,7 @@ bool text_has (const char *text, const char *needle);
 
 typedef struct {
     sandbox_t *sandbox;            //  the temp dir
-    broker_t *broker;              //  started and answering ping
+    broker_process_t *broker;      //  started and answering ping
     zsock_t *push;                 //  PUSH to the broker's ingest
     subscriber_t *sub;             //  SUB to everything, joined
 } testbed_t;
@@ -254,7 +254,7 @@ typedef struct {
 //  Sandbox + broker (started) + push + joined subscriber. config NULL means
 //  reminder_interval 1s, grace 2s, checkpoint 500ms. NULL on failure (the
 //  reason is printed, the sandbox kept).
-testbed_t *testbed_new (const char *name, const broker_config_t *config);
+testbed_t *testbed_new (const char *name, const broker_process_config_t *config);
 //  Sends {source, alerts:[{id, raise:"now"}]} and waits (5 s) for its
 //  `raised` change; fills *change unless NULL. 0, or -1.
 int testbed_raise (testbed_t *self, const char *source, const char *id,
