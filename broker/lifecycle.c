@@ -90,27 +90,21 @@ s_become_raised (alert_t *alert, int64_t now)
     return TRANSITION_RAISED;
 }
 
+//  Pending or cleared: nobody needs telling, so the ack and the count go.
 static transition_t
-s_become_pending (alert_t *alert, int64_t now)
+s_become_quiet (alert_t *alert, alert_state_t state, int64_t now)
 {
+    assert (state == ALERT_PENDING || state == ALERT_CLEARED);
     s_drop_ack (alert);
-    alert->state = ALERT_PENDING;
+    alert->state = state;
     alert->notify_count = 0;
     alert->notified_at = 0;
     alert->changed_at = now;
+    if (state == ALERT_CLEARED) {
+        alert->clear_at = 0;
+        return TRANSITION_CLEARED;
+    }
     return TRANSITION_PENDING;
-}
-
-static transition_t
-s_become_cleared (alert_t *alert, int64_t now)
-{
-    s_drop_ack (alert);
-    alert->state = ALERT_CLEARED;
-    alert->notify_count = 0;
-    alert->notified_at = 0;
-    alert->clear_at = 0;
-    alert->changed_at = now;
-    return TRANSITION_CLEARED;
 }
 
 //  Copies the content fields an event carries; true if any differed.
@@ -169,14 +163,14 @@ lifecycle_apply_event (alert_t *alert, const wire_event_t *event, int64_t now)
 
     transition_t transition = TRANSITION_NONE;
     if (target == ALERT_CLEARED && alert->state != ALERT_CLEARED)
-        transition = s_become_cleared (alert, now);
+        transition = s_become_quiet (alert, ALERT_CLEARED, now);
     else
     if (target == ALERT_RAISED
     && (alert->state == ALERT_PENDING || alert->state == ALERT_CLEARED))
         transition = s_become_raised (alert, now);
     else
     if (target == ALERT_PENDING && alert->state != ALERT_PENDING)
-        transition = s_become_pending (alert, now);
+        transition = s_become_quiet (alert, ALERT_PENDING, now);
     else
     if (content_changed)
         transition = TRANSITION_UPDATED;
@@ -221,7 +215,7 @@ lifecycle_fire (alert_t *alert, int64_t now, int64_t reminder_interval)
     assert (reminder_interval > 0);
     transition_t transition = TRANSITION_NONE;
     if (alert->state != ALERT_CLEARED && alert->clear_at && alert->clear_at <= now)
-        transition = s_become_cleared (alert, now);
+        transition = s_become_quiet (alert, ALERT_CLEARED, now);
     else
     if (alert->state == ALERT_PENDING && alert->raise_at <= now)
         transition = s_become_raised (alert, now);
@@ -284,7 +278,7 @@ lifecycle_clear (alert_t *alert, int64_t now)
     if (alert->state == ALERT_CLEARED)
         return TRANSITION_NONE;
     alert->raise_at = 0;
-    return s_become_cleared (alert, now);
+    return s_become_quiet (alert, ALERT_CLEARED, now);
 }
 
 transition_t

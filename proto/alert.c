@@ -22,6 +22,7 @@
 #include <string.h>
 #include "alert.h"
 #include "wire.h"
+#include "error_text.h"
 
 #define ALERT_MAX_NAME_WORD 16         //  bytes in a state or level name
 
@@ -30,23 +31,7 @@ static const char *s_level_names [] = { "low", "normal", "urgent" };
 #define S_STATES (sizeof s_state_names / sizeof s_state_names [0])
 #define S_LEVELS (sizeof s_level_names / sizeof s_level_names [0])
 
-static int s_fail (char *error, size_t error_size, int rc, const char *format, ...)
-    __attribute__ ((format (printf, 4, 5)));
-
-//  Writes a reason into error (if given) and returns rc.
-static int
-s_fail (char *error, size_t error_size, int rc, const char *format, ...)
-{
-    if (error && error_size > 0) {
-        va_list args;
-        va_start (args, format);
-        vsnprintf (error, error_size, format, args);
-        va_end (args);
-    }
-    return rc;
-}
-
-#define S_MALFORMED(...) s_fail (error, error_size, WIRE_MALFORMED, __VA_ARGS__)
+#define S_MALFORMED(...) error_text (error, error_size, WIRE_MALFORMED, __VA_ARGS__)
 
 
 //  --------------------------------------------------------------------------
@@ -410,7 +395,7 @@ alert_change_decode (const msgpack_object *map, alert_change_t *change,
             S_MALFORMED ("alert.%s", reason);
         else
         if (rc)
-            s_fail (error, error_size, rc, "%s", reason);
+            error_text (error, error_size, rc, "%s", reason);
     }
     if (rc)
         alert_change_free (change);

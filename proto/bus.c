@@ -28,25 +28,11 @@
 #include <stdarg.h>
 #include <string.h>
 #include "bus.h"
+#include "error_text.h"
 
 #define BUS_ENDPOINTS_MAX  16       //  endpoints in one comma-separated list
 #define BUS_ENDPOINT_MAX   256      //  bytes of one endpoint
 
-//  Writes a message into error, if there is an error buffer.
-static void
-s_error (char *error, size_t error_size, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_error (char *error, size_t error_size, const char *format, ...)
-{
-    if (!error || error_size == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, error_size, format, args);
-    va_end (args);
-}
 
 static bool
 s_receives (int type)
@@ -67,7 +53,7 @@ s_set_int (void *handle, int option, int value, const char *name,
 {
     if (zmq_setsockopt (handle, option, &value, sizeof value) == 0)
         return 0;
-    s_error (error, error_size, "cannot set %s: %s", name, zmq_strerror (zmq_errno ()));
+    error_text (error, error_size, -1, "cannot set %s: %s", name, zmq_strerror (zmq_errno ()));
     return -1;
 }
 
@@ -77,7 +63,7 @@ s_set_int64 (void *handle, int option, int64_t value, const char *name,
 {
     if (zmq_setsockopt (handle, option, &value, sizeof value) == 0)
         return 0;
-    s_error (error, error_size, "cannot set %s: %s", name, zmq_strerror (zmq_errno ()));
+    error_text (error, error_size, -1, "cannot set %s: %s", name, zmq_strerror (zmq_errno ()));
     return -1;
 }
 
@@ -131,7 +117,7 @@ s_attach (void *handle, const char *endpoints, bus_mode_t mode,
             break;
         char endpoint [BUS_ENDPOINT_MAX];
         if (length >= sizeof endpoint || attached == BUS_ENDPOINTS_MAX) {
-            s_error (error, error_size, "%s: %.40s...",
+            error_text (error, error_size, -1, "%s: %.40s...",
                      attached == BUS_ENDPOINTS_MAX ? "too many endpoints" : "endpoint too long",
                      cursor);
             goto failed;
@@ -141,7 +127,7 @@ s_attach (void *handle, const char *endpoints, bus_mode_t mode,
         int rc = mode == BUS_BIND ? zmq_bind (handle, endpoint)
                                   : zmq_connect (handle, endpoint);
         if (rc != 0) {
-            s_error (error, error_size, "cannot %s %s: %s",
+            error_text (error, error_size, -1, "cannot %s %s: %s",
                      mode == BUS_BIND ? "bind" : "connect", endpoint,
                      zmq_strerror (zmq_errno ()));
             goto failed;
@@ -153,7 +139,7 @@ s_attach (void *handle, const char *endpoints, bus_mode_t mode,
         cursor += length;
     }
     if (attached == 0) {
-        s_error (error, error_size, "no endpoint given");
+        error_text (error, error_size, -1, "no endpoint given");
         return -1;
     }
     return 0;
@@ -181,12 +167,12 @@ bus_open (int type, const char *endpoint, bus_mode_t mode,
           char *error, size_t error_size)
 {
     if (!endpoint) {
-        s_error (error, error_size, "no endpoint given");
+        error_text (error, error_size, -1, "no endpoint given");
         return NULL;
     }
     zsock_t *sock = zsock_new (type);
     if (!sock) {
-        s_error (error, error_size, "cannot create a socket: %s",
+        error_text (error, error_size, -1, "cannot create a socket: %s",
                  zmq_strerror (zmq_errno ()));
         return NULL;
     }
@@ -242,7 +228,7 @@ bus_call (const char *endpoint, const void *request, size_t size,
           int timeout_ms, char *error, size_t error_size)
 {
     if (!endpoint || (!request && size) || timeout_ms < 0) {
-        s_error (error, error_size, "bus_call: bad arguments");
+        error_text (error, error_size, -1, "bus_call: bad arguments");
         return NULL;
     }
     int64_t deadline = zclock_mono () + timeout_ms;
@@ -256,13 +242,13 @@ bus_call (const char *endpoint, const void *request, size_t size,
     //  A DEALER queues on a connecting pipe, so this does not block; if it
     //  cannot queue, the broker is not there either
     if (s_send_request (handle, request, size)) {
-        s_error (error, error_size, "cannot send to %s: %s",
+        error_text (error, error_size, -1, "cannot send to %s: %s",
                  endpoint, zmq_strerror (zmq_errno ()));
         goto done;
     }
     poller = zpoller_new (sock, NULL);
     if (!poller) {
-        s_error (error, error_size, "cannot poll: %s", zmq_strerror (zmq_errno ()));
+        error_text (error, error_size, -1, "cannot poll: %s", zmq_strerror (zmq_errno ()));
         goto done;
     }
     while (true) {
@@ -272,15 +258,15 @@ bus_call (const char *endpoint, const void *request, size_t size,
         if (zpoller_wait (poller, (int) remaining) == sock) {
             reply = s_receive_reply (sock);
             if (!reply)
-                s_error (error, error_size, "empty reply from %s", endpoint);
+                error_text (error, error_size, -1, "empty reply from %s", endpoint);
             break;
         }
         if (zpoller_terminated (poller)) {
-            s_error (error, error_size, "interrupted while waiting for %s", endpoint);
+            error_text (error, error_size, -1, "interrupted while waiting for %s", endpoint);
             break;
         }
         if (remaining == 0 || zclock_mono () >= deadline) {
-            s_error (error, error_size,
+            error_text (error, error_size, -1,
                      "no reply from %s within %d ms: is lilac-broker running?",
                      endpoint, timeout_ms);
             break;

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 #include "config.h"
+#include "error_text.h"
 #include "mem.h"
 #include "timespec.h"
 
@@ -53,21 +54,6 @@ struct _config_t {
     config_t *next;             //  next sibling
 };
 
-//  Writes "FORMAT..." into error, if there is an error buffer.
-static void
-s_error (char *error, size_t error_size, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-
-static void
-s_error (char *error, size_t error_size, const char *format, ...)
-{
-    if (!error || error_size == 0)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (error, error_size, format, args);
-    va_end (args);
-}
 
 static config_t *
 s_node_new (config_t *parent, const char *name, size_t name_size,
@@ -144,7 +130,7 @@ s_parse_line (parser_t *parser, const char *line, size_t length)
     const char *cursor = line;
     while (cursor < end && s_is_blank (*cursor)) {
         if (*cursor == '\t') {
-            s_error (parser->error, parser->error_size,
+            error_text (parser->error, parser->error_size, -1,
                      "%s:%d: tab in indentation; indent with 4 spaces per level",
                      parser->file, parser->line);
             return -1;
@@ -155,7 +141,7 @@ s_parse_line (parser_t *parser, const char *line, size_t length)
         return 0;                                   //  blank or comment
     size_t indent = (size_t) (cursor - line);
     if (indent % 4) {
-        s_error (parser->error, parser->error_size,
+        error_text (parser->error, parser->error_size, -1,
                  "%s:%d: indentation of %zu spaces is not a multiple of 4",
                  parser->file, parser->line, indent);
         return -1;
@@ -164,17 +150,17 @@ s_parse_line (parser_t *parser, const char *line, size_t length)
     if (level > parser->depth) {
         config_t *parent = parser->stack [parser->depth];
         if (parser->depth == 0)
-            s_error (parser->error, parser->error_size,
+            error_text (parser->error, parser->error_size, -1,
                      "%s:%d: indented, but there is no section above it",
                      parser->file, parser->line);
         else
-            s_error (parser->error, parser->error_size,
+            error_text (parser->error, parser->error_size, -1,
                      "%s:%d: indented more than one level deeper than '%s' (line %d)",
                      parser->file, parser->line, parent->name, parent->line);
         return -1;
     }
     if (level >= CONFIG_MAX_DEPTH) {
-        s_error (parser->error, parser->error_size,
+        error_text (parser->error, parser->error_size, -1,
                  "%s:%d: nested deeper than %d levels",
                  parser->file, parser->line, CONFIG_MAX_DEPTH);
         return -1;
@@ -185,7 +171,7 @@ s_parse_line (parser_t *parser, const char *line, size_t length)
         cursor++;
     size_t name_size = (size_t) (cursor - name);
     if (name_size == 0) {
-        s_error (parser->error, parser->error_size,
+        error_text (parser->error, parser->error_size, -1,
                  "%s:%d: expected a name, found '%c'",
                  parser->file, parser->line, *cursor);
         return -1;
@@ -205,7 +191,7 @@ s_parse_line (parser_t *parser, const char *line, size_t length)
             while (cursor < end && *cursor != quote)
                 cursor++;
             if (cursor == end) {
-                s_error (parser->error, parser->error_size,
+                error_text (parser->error, parser->error_size, -1,
                          "%s:%d: missing closing %c", parser->file, parser->line, quote);
                 return -1;
             }
@@ -214,7 +200,7 @@ s_parse_line (parser_t *parser, const char *line, size_t length)
             while (cursor < end && s_is_blank (*cursor))
                 cursor++;
             if (cursor < end && *cursor != '#') {
-                s_error (parser->error, parser->error_size,
+                error_text (parser->error, parser->error_size, -1,
                          "%s:%d: unexpected text after the quoted value of '%.*s'",
                          parser->file, parser->line, (int) name_size, name);
                 return -1;
@@ -231,7 +217,7 @@ s_parse_line (parser_t *parser, const char *line, size_t length)
     }
     else
     if (cursor < end && *cursor != '#') {
-        s_error (parser->error, parser->error_size,
+        error_text (parser->error, parser->error_size, -1,
                  "%s:%d: expected '=' or the end of the line after '%.*s', found '%c'",
                  parser->file, parser->line, (int) name_size, name, *cursor);
         return -1;
@@ -263,7 +249,7 @@ s_parse_text (config_t *root, const char *text, size_t size,
         const char *newline = memchr (cursor, '\n', (size_t) (end - cursor));
         const char *line_end = newline ? newline : end;
         if (memchr (cursor, 0, (size_t) (line_end - cursor))) {
-            s_error (error, error_size, "%s:%d: NUL byte in a text file",
+            error_text (error, error_size, -1, "%s:%d: NUL byte in a text file",
                      parser.file, parser.line);
             return -1;
         }
@@ -292,7 +278,7 @@ config_t *
 config_parse (const char *text, const char *name, char *error, size_t error_size)
 {
     if (!text) {
-        s_error (error, error_size, "%s: no text", name ? name : "(config)");
+        error_text (error, error_size, -1, "%s: no text", name ? name : "(config)");
         return NULL;
     }
     return s_parse (text, strlen (text), name, error, error_size);
@@ -335,12 +321,12 @@ config_t *
 config_load (const char *path, char *error, size_t error_size)
 {
     if (!path) {
-        s_error (error, error_size, "no config file given");
+        error_text (error, error_size, -1, "no config file given");
         return NULL;
     }
     FILE *file = fopen (path, "r");
     if (!file) {
-        s_error (error, error_size, "%s: %s", path, strerror (errno));
+        error_text (error, error_size, -1, "%s: %s", path, strerror (errno));
         return NULL;
     }
     errno = 0;
@@ -353,7 +339,7 @@ config_load (const char *path, char *error, size_t error_size)
         text = NULL;
     }
     if (!text) {
-        s_error (error, error_size, "%s: %s", path, strerror (saved));
+        error_text (error, error_size, -1, "%s: %s", path, strerror (saved));
         return NULL;
     }
     config_t *root = s_parse (text, size, path, error, error_size);
@@ -452,7 +438,7 @@ static void
 s_value_error (config_t *node, char *error, size_t error_size, const char *why)
 {
     char path [CONFIG_PATH_MAX];
-    s_error (error, error_size, "%s:%d: %s: '%s' %s", node->file, node->line,
+    error_text (error, error_size, -1, "%s:%d: %s: '%s' %s", node->file, node->line,
              s_path (node, path, sizeof path), node->value, why);
 }
 
@@ -581,7 +567,7 @@ config_check_keys (config_t *self, const char *const *known,
             name++;
         if (!*name) {
             char path [CONFIG_PATH_MAX];
-            s_error (error, error_size, "%s:%d: unknown key '%s' in section '%s'",
+            error_text (error, error_size, -1, "%s:%d: unknown key '%s' in section '%s'",
                      child->file, child->line, child->name,
                      s_path (self, path, sizeof path));
             return -1;

@@ -29,6 +29,7 @@
 #include "alert.h"
 #include "timespec.h"
 #include "wire.h"
+#include "error_text.h"
 
 #define WIRE_MAX_TIME_SPEC  64         //  bytes in a time spec string
 #define WIRE_MAX_LEVEL      16         //  bytes in a level name
@@ -60,24 +61,8 @@ typedef struct {
 //  --------------------------------------------------------------------------
 //  Errors
 
-static int s_fail (char *error, size_t error_size, int rc, const char *format, ...)
-    __attribute__ ((format (printf, 4, 5)));
-
-//  Writes a reason into error (if given) and returns rc.
-static int
-s_fail (char *error, size_t error_size, int rc, const char *format, ...)
-{
-    if (error && error_size > 0) {
-        va_list args;
-        va_start (args, format);
-        vsnprintf (error, error_size, format, args);
-        va_end (args);
-    }
-    return rc;
-}
-
-#define S_MALFORMED(...) s_fail (error, error_size, WIRE_MALFORMED, __VA_ARGS__)
-#define S_NO_MEMORY() s_fail (error, error_size, -1, "out of memory")
+#define S_MALFORMED(...) error_text (error, error_size, WIRE_MALFORMED, __VA_ARGS__)
+#define S_NO_MEMORY() error_text (error, error_size, -1, "out of memory")
 
 
 //  --------------------------------------------------------------------------
