@@ -1,6 +1,7 @@
 # lilac — one non-recursive Makefile.
 #
-# make            build every program into bin/ (installs missing Debian packages first)
+# make            build every program into bin/ (installs missing Debian packages first):
+#                 lilac-broker, lilac (the command), lilac-agent
 # make run        the broker in the foreground with configs/broker.conf
 # make test       every unit and end-to-end test; ends with "N passed, N failed"
 # make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -27,13 +28,15 @@ ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
 
 PROTO_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard proto/*.c))
 BROKER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(filter-out broker/main.c,$(wildcard broker/*.c)))
+AGENT_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(filter-out agent/main.c,$(wildcard agent/*.c)))
 CLI_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/main.c,$(wildcard cli/*.c)))
 HARNESS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/harness/*.c))
 LIBLILAC    = $(BUILD)/liblilac.a
 LIBBROKER   = $(BUILD)/libbroker.a
 LIBCLI      = $(BUILD)/libcli.a
+LIBAGENT    = $(BUILD)/libagent.a
 
-PROGRAMS   = $(BIN)/lilac-broker $(BIN)/lilac
+PROGRAMS   = $(BIN)/lilac-broker $(BIN)/lilac $(BIN)/lilac-agent
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BIN)/test/%,$(wildcard tests/unit/*.c))
 E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/%,$(wildcard tests/e2e/*.c))
 
@@ -68,6 +71,10 @@ $(LIBCLI): $(CLI_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+$(LIBAGENT): $(AGENT_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
 $(BIN)/lilac-broker: $(BUILD)/broker/main.o $(LIBBROKER) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
@@ -76,7 +83,11 @@ $(BIN)/lilac: $(BUILD)/cli/main.o $(LIBCLI) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
-$(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBCLI) $(LIBBROKER) $(LIBLILAC)
+$(BIN)/lilac-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
+$(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBAGENT) $(LIBCLI) $(LIBBROKER) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 

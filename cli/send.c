@@ -29,7 +29,6 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <unistd.h>
 #include "alert.h"
 #include "bus.h"
@@ -39,7 +38,6 @@
 #include "timespec.h"
 #include "wire.h"
 
-#define S_TX_BYTES  16                //  random bytes in a transmission id
 #define S_OPTION_LABEL 1000           //  getopt code of --label (no short form)
 
 const char cli_send_usage[] =
@@ -337,25 +335,6 @@ send_pack_batch (wire_writer_t *writer, const send_request_t *self, const char *
         s_pack_alert (packer, &self->alerts [index]);
 }
 
-//  32 hex characters from the kernel's random pool.
-static int
-s_make_tx (char *tx, size_t size)
-{
-    unsigned char bytes [S_TX_BYTES];
-    size_t have = 0;
-    while (have < sizeof bytes) {
-        ssize_t got = getrandom (bytes + have, sizeof bytes - have, 0);
-        if (got < 0 && errno == EINTR)
-            continue;
-        if (got <= 0)
-            return -1;
-        have += (size_t) got;
-    }
-    for (size_t index = 0; index < sizeof bytes && 2 * index + 2 < size; index++)
-        snprintf (tx + 2 * index, 3, "%02x", bytes [index]);
-    return 0;
-}
-
 //  The source: -o, else the host name (which must be a valid name too).
 static int
 s_source (const send_request_t *self, char *host, size_t size, const char **source)
@@ -429,8 +408,8 @@ s_send_run (const send_request_t *self)
     int status = s_source (self, host, sizeof host, &source);
     if (status != CLI_EXIT_OK)
         return status;
-    char tx [2 * S_TX_BYTES + 1] = "";
-    if (s_make_tx (tx, sizeof tx) != 0)
+    char tx [WIRE_TX_SIZE] = "";
+    if (wire_make_tx (tx, sizeof tx) != 0)
         return cli_fail ("send", "cannot read random bytes: %s", strerror (errno));
     wire_writer_t writer;
     wire_writer_init (&writer);

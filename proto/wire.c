@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/random.h>
 #include "alert.h"
 #include "timespec.h"
 #include "wire.h"
@@ -1067,4 +1069,27 @@ wire_json (const msgpack_object *object)
         return NULL;
     }
     return text.data;
+}
+
+//  --------------------------------------------------------------------------
+//  Transmission ids
+
+int
+wire_make_tx (char *tx, size_t size)
+{
+    unsigned char bytes [(WIRE_TX_SIZE - 1) / 2];
+    size_t have = 0;
+    if (size < WIRE_TX_SIZE)
+        return -1;
+    while (have < sizeof bytes) {
+        ssize_t got = getrandom (bytes + have, sizeof bytes - have, 0);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got <= 0)
+            return -1;
+        have += (size_t) got;
+    }
+    for (size_t index = 0; index < sizeof bytes; index++)
+        snprintf (tx + 2 * index, 3, "%02x", bytes [index]);
+    return 0;
 }

@@ -114,6 +114,12 @@ void wire_pack_key (msgpack_packer *packer, const char *key);
 
 //  --- ingest batches ---------------------------------------------------------
 
+#define WIRE_TX_SIZE        33         //  a tx id: 16 random bytes in hex, and NUL
+
+//  Writes a fresh random transmission id into tx (WIRE_TX_SIZE bytes).
+//  Returns 0, or -1 if the kernel gave no randomness.
+int wire_make_tx (char *tx, size_t size);
+
 typedef struct {
     char *key;                     //  label name
     char *value;                   //  label value

@@ -1,0 +1,611 @@
+/*  agent.c — the agent's loop. See agent.h and DESIGN §5.
+
+    Sending: the PUSH socket queues only on a completed connection
+    (ZMQ_IMMEDIATE) and sends without waiting, so while the broker is away
+    a send fails at once and the entries simply stay dirty in the latest
+    table; the loop retries every AGENT_RETRY_MS. A frame libzmq accepted but
+    the broker never read (it died) is healed by a full resync: when hugz
+    come back after a silence of AGENT_HUGZ_SILENCE_MS, and every `resync`.
+
+    A resync sends every held alert. It uses replace=true — "the broker's
+    alerts for this source are exactly these" — only once the agent has run
+    for a whole resync period, so that an agent just restarted (and holding
+    only its heartbeat and checks) does not clear what local scripts sent
+    through it before.
+
+    Checks: each has a next start time; a check still running at its turn is
+    not started twice (check_runner refuses) and waits for its next turn.
+*/
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "agent.h"
+#include "bus.h"
+#include "check_runner.h"
+#include "config.h"
+#include "latest_table.h"
+#include "log.h"
+#include "mem.h"
+#include "timespec.h"
+
+#define AGENT_RETRY_MS          1000    //  retry sending held alerts after
+#define AGENT_HUGZ_SILENCE_MS   3000    //  no hugz this long: the broker is away
+#define AGENT_BUSY_RETRY_MS     200     //  a check refused for max_running retries after
+#define AGENT_MAX_POLL_MS       1000    //  the loop wakes at least this often
+#define AGENT_POLL_ITEMS        1024    //  sockets + signalfd + check pipes
+#define AGENT_LOCAL_BATCH       1000    //  local frames read per turn
+
+struct _agent_t {
+    agent_config_t config;         //  current settings
+    latest_table_t *latest;        //  newest state per alert
+    check_runner_t *runner;        //  running checks
+    zsock_t *push;                 //  to the broker's ingest
+    zsock_t *hugz;                 //  SUB to the broker's hugz
+    zsock_t *local;                //  PULL for local senders
+    int signal_fd;                 //  INT TERM HUP CHLD
+    bool stopping;                 //  INT or TERM arrived
+    char host [256];               //  our host name: local senders may claim it
+    int64_t *check_due;            //  monotonic ms of each check's next start
+    int64_t started_at;            //  monotonic ms
+    int64_t next_heartbeat;        //  monotonic ms
+    int64_t next_resync;           //  monotonic ms
+    int64_t next_retry;            //  monotonic ms; 0 when the last send worked
+    int64_t last_hugz;             //  monotonic ms of the last hugz, 0 never
+    bool broker_up;                //  hugz seen within the silence window
+    int64_t failing_since;         //  monotonic ms of the first failed send, 0 if none
+    bool holding;                  //  sends kept failing; we said so in the log
+    log_limit_t input_log;         //  rate limit for bad local input
+};
+
+//  --- what goes into the table -------------------------------------------------
+
+static void
+s_hold (agent_t *self, const char *source, const wire_event_t *event)
+{
+    latest_table_put (self->latest, source, event, clock_now_ms (), zclock_mono ());
+}
+
+static void
+s_heartbeat (agent_t *self, int64_t mono_now)
+{
+    wire_event_t event = {
+        .id = "heartbeat", .has_raise = true,
+        .raise_at = clock_now_ms () + self->config.heartbeat_raise,
+        .summary = self->config.heartbeat_summary, .detail = self->config.heartbeat_detail,
+        .level = (int) self->config.heartbeat_level,
+    };
+    s_hold (self, self->config.source, &event);
+    self->next_heartbeat = mono_now + self->config.heartbeat_interval;
+}
+
+//  Copies text into out (size bytes), replacing bytes that are not UTF-8
+//  or are control characters (but newline and tab when keep_lines) with
+//  '?', and cutting at a character boundary.
+static void
+s_clean_text (char *out, size_t size, const char *text, size_t length, bool keep_lines)
+{
+    size_t used = 0;
+    for (size_t at = 0; at < length; ) {
+        unsigned char lead = (unsigned char) text [at];
+        size_t bytes = lead < 0x80 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+        bool valid = at + bytes <= length && wire_utf8_valid (text + at, bytes)
+                  && (lead >= 0x20 || (keep_lines && (lead == '\n' || lead == '\t')))
+                  && lead != 0x7f;
+        if (!valid)
+            bytes = 1;
+        size_t need = valid ? bytes : 1;
+        if (used + need + 1 > size)
+            break;
+        if (valid)
+            memcpy (out + used, text + at, bytes);
+        else
+            out [used] = '?';
+        used += need;
+        at += bytes;
+    }
+    out [used] = 0;
+}
+
+//  Splits a check's output into summary (first line) and detail (the rest).
+static void
+s_split_output (const check_result_t *result, char *summary, size_t summary_size,
+                char **detail)
+{
+    const char *output = result->output ? result->output : "";
+    const char *newline = memchr (output, '\n', result->output_size);
+    size_t first = newline ? (size_t) (newline - output) : result->output_size;
+    s_clean_text (summary, summary_size, output, first, false);
+    *detail = NULL;
+    if (newline && (size_t) (newline - output) + 1 < result->output_size) {
+        *detail = mem_alloc (WIRE_MAX_DETAIL + 1);
+        s_clean_text (*detail, WIRE_MAX_DETAIL + 1, newline + 1,
+                      result->output_size - first - 1, true);
+    }
+}
+
+//  The summary a result gets when the check itself could not say.
+static void
+s_failure_summary (const check_result_t *result, const char *said, char *summary, size_t size)
+{
+    char reason [128];
+    if (result->outcome == CHECK_TIMED_OUT)
+        snprintf (reason, sizeof reason, "check timed out after %.1f s",
+                  (double) result->duration_ms / 1000);
+    else
+    if (result->outcome == CHECK_SIGNALLED)
+        snprintf (reason, sizeof reason, "check killed by signal %d", result->signal);
+    else
+    if (result->outcome == CHECK_NOT_RUN)
+        snprintf (reason, sizeof reason, "check could not run");
+    else
+    if (result->exit_code == 3)
+        snprintf (reason, sizeof reason, "UNKNOWN");
+    else
+        snprintf (reason, sizeof reason, "check failed with exit code %d", result->exit_code);
+    snprintf (summary, size, "%s%s%.*s", reason, *said ? ": " : "", (int) (size / 2), said);
+}
+
+static void
+s_check_done (const check_result_t *result, void *arg)
+{
+    agent_t *self = arg;
+    const check_config_t *check = agent_config_check (&self->config, result->name);
+    if (!check)
+        return;                     //  removed by a reload while it ran
+    char said [WIRE_MAX_SUMMARY + 1], summary [WIRE_MAX_SUMMARY + 1];
+    char id [WIRE_MAX_NAME + 1], *detail;
+    snprintf (id, sizeof id, "%s", check->name);
+    s_split_output (result, said, sizeof said, &detail);
+    wire_event_t event = { .id = id, .has_raise = true,
+                           .raise_at = clock_now_ms (), .summary = summary,
+                           .detail = detail, .level = (int) check->critical_level };
+    int code = result->outcome == CHECK_EXITED ? result->exit_code : -1;
+    if (code == 0 || code == 1 || code == 2)
+        snprintf (summary, sizeof summary, "%s", said);
+    else
+        s_failure_summary (result, said, summary, sizeof summary);
+    if (code == 0) {
+        event.raise_clear = true;
+        event.level = -1;           //  all is well: keep the level it had
+    }
+    if (code == 1)
+        event.level = (int) check->warning_level;
+    log_debug ("check %s: exit %d outcome %d in %" PRId64 " ms: %s", result->name,
+               result->exit_code, (int) result->outcome, result->duration_ms, summary);
+    s_hold (self, self->config.source, &event);
+    mem_free (detail);
+}
+
+//  --- local senders ---------------------------------------------------------------
+
+//  The source a local batch is held under, or NULL when it may not claim it.
+static const char *
+s_local_source (agent_t *self, const char *claimed)
+{
+    if (!claimed || strcmp (claimed, self->config.source) == 0
+    ||  strcmp (claimed, self->host) == 0)
+        return self->config.source;
+    if (self->config.allow_other_sources)
+        return claimed;
+    log_limited (&self->input_log, "refused a local batch claiming source '%s': this agent"
+                 " speaks for '%s' (set allow_other_sources = yes to relay)",
+                 claimed, self->config.source);
+    return NULL;
+}
+
+static void
+s_local_frame (agent_t *self, const void *data, size_t size)
+{
+    wire_batch_t batch;
+    char error [WIRE_ERROR_SIZE];
+    if (wire_batch_decode (data, size, clock_now_ms (), &batch, error, sizeof error)) {
+        log_limited (&self->input_log, "rejected a local frame: %s", error);
+        return;
+    }
+    const char *source = s_local_source (self, batch.source);
+    for (size_t index = 0; source && index < batch.event_count; index++)
+        s_hold (self, source, &batch.events [index]);
+    if (source && batch.replace)
+        log_debug ("local batch asked for replace: the agent's own resync does that");
+    wire_batch_free (&batch);
+}
+
+static void
+s_drain_local (agent_t *self)
+{
+    void *socket = zsock_resolve (self->local);
+    for (int count = 0; count < AGENT_LOCAL_BATCH; count++) {
+        zmq_msg_t message;
+        zmq_msg_init (&message);
+        if (zmq_msg_recv (&message, socket, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&message);
+            return;
+        }
+        if (zmq_msg_more (&message)) {
+            while (zmq_msg_more (&message) && zmq_msg_recv (&message, socket, 0) >= 0)
+                ;   //  discard the rest
+            log_limited (&self->input_log, "rejected a local message: one frame per batch");
+        }
+        else
+            s_local_frame (self, zmq_msg_data (&message), zmq_msg_size (&message));
+        zmq_msg_close (&message);
+    }
+}
+
+//  --- the broker ------------------------------------------------------------------
+
+static int
+s_send_frame (const void *frame, size_t size, void *arg)
+{
+    agent_t *self = arg;
+    if (zmq_send (zsock_resolve (self->push), frame, size, ZMQ_DONTWAIT) >= 0)
+        return 0;
+    if (errno != EAGAIN)
+        log_limited (&self->input_log, "send to %s failed: %s", self->config.broker,
+                     zmq_strerror (errno));
+    return -1;
+}
+
+//  Hands dirty entries (or everything) to the broker.
+static void
+s_flush (agent_t *self, bool everything, int64_t mono_now)
+{
+    bool replace = everything && mono_now - self->started_at >= self->config.resync;
+    size_t dirty = latest_table_dirty (self->latest);
+    int frames = latest_table_flush (self->latest, everything, replace, mono_now,
+                                     s_send_frame, self);
+    if (frames < 0) {
+        self->next_retry = mono_now + AGENT_RETRY_MS;
+        if (!self->failing_since)
+            self->failing_since = mono_now;     //  at start, the connection is not up yet
+        if (!self->holding && mono_now - self->failing_since >= AGENT_HUGZ_SILENCE_MS) {
+            log_warn ("cannot hand alerts to the broker at %s: holding the latest state"
+                      " of %zu alerts until it is back", self->config.broker,
+                      latest_table_size (self->latest));
+            self->holding = true;
+        }
+        return;
+    }
+    self->failing_since = 0;
+    if (self->holding)
+        log_info ("broker at %s takes alerts again: sent %zu held changes",
+                  self->config.broker, dirty);
+    self->holding = false;
+    self->next_retry = 0;
+    if (everything) {
+        self->next_resync = mono_now + self->config.resync;
+        log_debug ("resync: %zu alerts in %d frames%s", latest_table_size (self->latest),
+                   frames, replace ? " (replace)" : "");
+    }
+}
+
+static void
+s_read_hugz (agent_t *self, int64_t mono_now)
+{
+    void *socket = zsock_resolve (self->hugz);
+    char discard [64];
+    while (zmq_recv (socket, discard, sizeof discard, ZMQ_DONTWAIT) >= 0) {
+        int more = 0;
+        size_t more_size = sizeof more;
+        while (zmq_getsockopt (socket, ZMQ_RCVMORE, &more, &more_size) == 0 && more
+           &&  zmq_recv (socket, discard, sizeof discard, 0) >= 0)
+            ;   //  the body: only its arrival matters
+        if (!self->broker_up) {
+            log_info ("broker at %s is there (hugz): resending every alert",
+                      self->config.events);
+            self->next_resync = mono_now;     //  heal whatever it missed
+        }
+        self->broker_up = true;
+        self->last_hugz = mono_now;
+    }
+}
+
+static void
+s_watch_broker (agent_t *self, int64_t mono_now)
+{
+    if (self->broker_up && mono_now - self->last_hugz > AGENT_HUGZ_SILENCE_MS) {
+        self->broker_up = false;
+        log_warn ("no hugz from %s for %d s: the broker is away; holding alerts",
+                  self->config.events, AGENT_HUGZ_SILENCE_MS / 1000);
+    }
+}
+
+//  --- checks --------------------------------------------------------------------------
+
+static void
+s_run_due_checks (agent_t *self, int64_t mono_now)
+{
+    for (size_t index = 0; index < self->config.check_count; index++) {
+        const check_config_t *check = &self->config.checks [index];
+        if (mono_now < self->check_due [index])
+            continue;
+        int rc = check_runner_start (self->runner, check->name, check->command, check->timeout);
+        if (rc == 1 && !check_runner_is_running (self->runner, check->name)) {
+            self->check_due [index] = mono_now + AGENT_BUSY_RETRY_MS;   //  max_running
+            continue;
+        }
+        if (rc == 1)
+            log_debug ("check %s is still running at its next turn: not started twice",
+                       check->name);
+        self->check_due [index] = mono_now + check->interval;
+    }
+}
+
+//  Due times for new's checks: kept for unchanged ones, now for the rest.
+static int64_t *
+s_check_schedule (const agent_config_t *old, const int64_t *old_due,
+                  const agent_config_t *new, int64_t mono_now)
+{
+    int64_t *due = mem_alloc ((new->check_count + 1) * sizeof (int64_t));
+    for (size_t index = 0; index < new->check_count; index++) {
+        due [index] = mono_now;
+        const check_config_t *check = &new->checks [index];
+        for (size_t before = 0; old && before < old->check_count; before++)
+            if (strcmp (old->checks [before].name, check->name) == 0
+            &&  strcmp (old->checks [before].command, check->command) == 0
+            &&  old->checks [before].interval == check->interval)
+                due [index] = old_due [before];
+    }
+    return due;
+}
+
+//  --- reload -----------------------------------------------------------------------------
+
+//  Endpoints and the source are bound to open sockets and held alerts: a
+//  reload keeps the running ones and says so.
+static void
+s_keep_bound_settings (agent_t *self, agent_config_t *fresh)
+{
+    char **pairs [][2] = {
+        { &fresh->broker, &self->config.broker }, { &fresh->events, &self->config.events },
+        { &fresh->listen, &self->config.listen }, { &fresh->source, &self->config.source },
+    };
+    for (size_t index = 0; index < sizeof pairs / sizeof pairs [0]; index++)
+        if (strcmp (*pairs [index][0], *pairs [index][1]) != 0) {
+            log_warn ("reload: '%s' → '%s' takes effect after a restart",
+                      *pairs [index][1], *pairs [index][0]);
+            mem_free (*pairs [index][0]);
+            *pairs [index][0] = mem_strdup (*pairs [index][1]);
+        }
+}
+
+//  A check that is gone clears its alert, rather than leave it as it was.
+static void
+s_clear_removed_checks (agent_t *self, const agent_config_t *fresh)
+{
+    for (size_t index = 0; index < self->config.check_count; index++) {
+        char *name = self->config.checks [index].name;
+        if (agent_config_check (fresh, name))
+            continue;
+        char summary [] = "check removed from the configuration";
+        wire_event_t event = { .id = name, .has_raise = true, .raise_clear = true,
+                               .level = -1, .summary = summary };
+        s_hold (self, self->config.source, &event);
+    }
+}
+
+static void
+s_reload (agent_t *self, int64_t mono_now)
+{
+    agent_config_t fresh;
+    char error [CONFIG_ERROR_SIZE];
+    if (!self->config.config_file) {
+        log_info ("SIGHUP: no config file to reload");
+        return;
+    }
+    if (agent_config_load (&fresh, self->config.config_file, error, sizeof error)) {
+        log_error ("SIGHUP: %s — keeping the running configuration", error);
+        return;
+    }
+    s_keep_bound_settings (self, &fresh);
+    s_clear_removed_checks (self, &fresh);
+    int64_t *due = s_check_schedule (&self->config, self->check_due, &fresh, mono_now);
+    mem_free (self->check_due);
+    self->check_due = due;
+    agent_config_free (&self->config);
+    self->config = fresh;
+    latest_table_set_max (self->latest, (size_t) self->config.max_alerts);
+    if (self->next_heartbeat > mono_now + self->config.heartbeat_interval)
+        self->next_heartbeat = mono_now;
+    log_info ("SIGHUP: reloaded %s: %zu checks", self->config.config_file,
+              self->config.check_count);
+}
+
+//  --- start and stop ---------------------------------------------------------------------
+
+//  ipc:// endpoints need their directory; make it (one level) if missing.
+static int
+s_prepare_ipc (const char *endpoint, char *error, size_t error_size)
+{
+    if (strncmp (endpoint, "ipc://", 6) != 0)
+        return 0;
+    char directory [512];
+    snprintf (directory, sizeof directory, "%s", endpoint + 6);
+    char *slash = strrchr (directory, '/');
+    if (!slash || slash == directory)
+        return 0;
+    *slash = 0;
+    if (mkdir (directory, 0755) == 0 || errno == EEXIST)
+        return 0;
+    snprintf (error, error_size, "cannot create %s for %s: %s", directory, endpoint,
+              strerror (errno));
+    return -1;
+}
+
+static int
+s_open_sockets (agent_t *self, char *error, size_t error_size)
+{
+    self->push = bus_open (ZMQ_PUSH, self->config.broker, BUS_CONNECT_IMMEDIATE,
+                           error, error_size);
+    if (!self->push)
+        return -1;
+    self->hugz = bus_open (ZMQ_SUB, self->config.events, BUS_CONNECT, error, error_size);
+    if (!self->hugz)
+        return -1;
+    zsock_set_subscribe (self->hugz, "hugz");
+    if (s_prepare_ipc (self->config.listen, error, error_size))
+        return -1;
+    self->local = bus_open (ZMQ_PULL, self->config.listen, BUS_BIND, error, error_size);
+    return self->local ? 0 : -1;
+}
+
+agent_t *
+agent_new (agent_config_t *config, char *error, size_t error_size)
+{
+    agent_t *self = mem_alloc (sizeof (agent_t));
+    self->config = *config;
+    *config = (agent_config_t) { 0 };
+    self->signal_fd = -1;
+    if (gethostname (self->host, sizeof self->host) != 0)
+        self->host [0] = 0;
+    self->host [sizeof self->host - 1] = 0;
+    self->latest = latest_table_new ((size_t) self->config.max_alerts);
+    self->runner = check_runner_new ((int) self->config.max_running, s_check_done, self);
+    if (!self->latest || !self->runner) {
+        snprintf (error, error_size, "out of memory");
+        agent_destroy (&self);
+        return NULL;
+    }
+    if (s_open_sockets (self, error, error_size)) {
+        agent_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+agent_destroy (agent_t **self_p)
+{
+    if (!*self_p)
+        return;
+    agent_t *self = *self_p;
+    check_runner_destroy (&self->runner);
+    latest_table_destroy (&self->latest);
+    zsock_destroy (&self->push);
+    zsock_destroy (&self->hugz);
+    zsock_destroy (&self->local);
+    if (self->signal_fd >= 0)
+        close (self->signal_fd);
+    mem_free (self->check_due);
+    agent_config_free (&self->config);
+    mem_free (self);
+    *self_p = NULL;
+}
+
+//  --- the loop ---------------------------------------------------------------------------
+
+static int
+s_open_signal_fd (void)
+{
+    sigset_t signals;
+    sigemptyset (&signals);
+    sigaddset (&signals, SIGINT);
+    sigaddset (&signals, SIGTERM);
+    sigaddset (&signals, SIGHUP);
+    sigaddset (&signals, SIGCHLD);
+    if (sigprocmask (SIG_BLOCK, &signals, NULL))
+        return -1;
+    return signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+static void
+s_read_signals (agent_t *self, int64_t mono_now)
+{
+    struct signalfd_siginfo info;
+    while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGHUP)
+            s_reload (self, mono_now);
+        else
+        if (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM) {
+            log_info ("%s: stopping checks, handing over what we hold, exiting",
+                      strsignal ((int) info.ssi_signo));
+            self->stopping = true;
+        }
+        //  SIGCHLD needs nothing here: check_runner_work reaps every turn
+    }
+}
+
+static void
+s_earliest (int64_t *earliest, int64_t candidate)
+{
+    if (candidate > 0 && candidate < *earliest)
+        *earliest = candidate;
+}
+
+static long
+s_poll_timeout (agent_t *self, int64_t mono_now)
+{
+    int64_t wake = mono_now + AGENT_MAX_POLL_MS;
+    if (self->config.heartbeat)
+        s_earliest (&wake, self->next_heartbeat);
+    s_earliest (&wake, self->next_resync);
+    if (latest_table_dirty (self->latest))
+        s_earliest (&wake, self->next_retry ? self->next_retry : mono_now);
+    if (self->broker_up)
+        s_earliest (&wake, self->last_hugz + AGENT_HUGZ_SILENCE_MS + 1);
+    for (size_t index = 0; index < self->config.check_count; index++)
+        s_earliest (&wake, self->check_due [index]);
+    int64_t timeout = check_runner_next_timeout (self->runner, mono_now);
+    if (timeout >= 0)
+        s_earliest (&wake, mono_now + timeout);
+    return wake <= mono_now ? 0 : (long) (wake - mono_now);
+}
+
+static void
+s_turn (agent_t *self, int64_t mono_now)
+{
+    s_read_hugz (self, mono_now);
+    s_watch_broker (self, mono_now);
+    s_drain_local (self);
+    check_runner_work (self->runner, mono_now);
+    if (self->config.heartbeat && mono_now >= self->next_heartbeat)
+        s_heartbeat (self, mono_now);
+    s_run_due_checks (self, mono_now);
+    if (mono_now >= self->next_resync)
+        s_flush (self, true, mono_now);
+    else
+    if (latest_table_dirty (self->latest) && mono_now >= self->next_retry)
+        s_flush (self, false, mono_now);
+}
+
+int
+agent_run (agent_t *self)
+{
+    self->signal_fd = s_open_signal_fd ();
+    if (self->signal_fd < 0) {
+        log_error ("cannot set up signal handling: %s", strerror (errno));
+        return -1;
+    }
+    int64_t mono_now = zclock_mono ();
+    self->started_at = mono_now;
+    self->next_heartbeat = mono_now;
+    self->next_resync = mono_now + self->config.resync;
+    self->check_due = s_check_schedule (NULL, NULL, &self->config, mono_now);
+    log_info ("ready: source %s, broker %s, hugz from %s, listening on %s, %zu checks",
+              self->config.source, self->config.broker, self->config.events,
+              self->config.listen, self->config.check_count);
+    while (!self->stopping) {
+        zmq_pollitem_t items [AGENT_POLL_ITEMS] = {
+            { zsock_resolve (self->hugz), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->local), 0, ZMQ_POLLIN, 0 },
+            { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
+        };
+        size_t count = 3 + check_runner_poll_items (self->runner, items + 3, AGENT_POLL_ITEMS - 3);
+        if (zmq_poll (items, (int) count, s_poll_timeout (self, zclock_mono ())) < 0
+        &&  errno != EINTR)
+            log_error ("poll failed: %s", zmq_strerror (errno));
+        mono_now = zclock_mono ();
+        if (items [2].revents & ZMQ_POLLIN)
+            s_read_signals (self, mono_now);
+        s_turn (self, mono_now);
+    }
+    check_runner_destroy (&self->runner);
+    if (latest_table_dirty (self->latest))
+        s_flush (self, false, zclock_mono ());
+    log_info ("stopped%s", latest_table_dirty (self->latest)
+              ? ": the broker was away, held alerts are lost with this process" : "");
+    return 0;
+}

@@ -1,0 +1,59 @@
+/*  agent_config.h — lilac-agent's settings, read from a ZPL file.
+
+    Sections (see configs/agent.conf, where every key is commented):
+      agent       broker, events, listen, source, allow_other_sources,
+                  max_alerts, resync, max_running
+      heartbeat   enabled, interval, raise, summary, detail, level
+      check = NAME   (any number) command, interval, timeout,
+                  warning_level, critical_level
+    Every error names file:line. A config either loads whole or not at all,
+    so SIGHUP with a bad file keeps the running one.
+*/
+#ifndef LILAC_AGENT_CONFIG_H
+#define LILAC_AGENT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "alert.h"
+
+typedef struct {
+    char *name;                    //  the check's alert id
+    char *command;                 //  run with /bin/sh -c
+    int64_t interval;              //  ms between starts
+    int64_t timeout;               //  ms before its process group is killed
+    alert_level_t warning_level;   //  level for exit 1
+    alert_level_t critical_level;  //  level for exit 2, 3, timeouts, failures
+} check_config_t;
+
+typedef struct {
+    char *config_file;             //  where it came from, or NULL
+    char *broker;                  //  the broker's ingest endpoint (PUSH to it)
+    char *events;                  //  the broker's publish endpoint (hugz)
+    char *listen;                  //  local ingest endpoint (PULL)
+    char *source;                  //  our source name
+    bool allow_other_sources;      //  may local senders claim another source?
+    int64_t max_alerts;            //  most distinct alerts held
+    int64_t resync;                //  ms between full replace batches
+    int64_t max_running;           //  checks running at once
+    bool heartbeat;                //  send a heartbeat?
+    int64_t heartbeat_interval;    //  ms between heartbeats
+    int64_t heartbeat_raise;       //  ms after a heartbeat that it raises
+    char *heartbeat_summary;       //  its summary
+    char *heartbeat_detail;        //  its detail, or NULL
+    alert_level_t heartbeat_level; //  its level
+    check_config_t *checks;        //  check_count checks, in file order
+    size_t check_count;
+} agent_config_t;
+
+//  Defaults, then path (NULL: defaults only). 0, or -1 with "FILE:LINE: why".
+int agent_config_load (agent_config_t *config, const char *path,
+                       char *error, size_t error_size);
+void agent_config_free (agent_config_t *config);
+//  The default local endpoint: ipc:///run/lilac/agent.sock for root,
+//  else under $XDG_RUNTIME_DIR/lilac, else /tmp/lilac-UID. Fresh string.
+char *agent_default_listen (void);
+//  The check called name, or NULL.
+const check_config_t *agent_config_check (const agent_config_t *config, const char *name);
+
+#endif

@@ -1,0 +1,329 @@
+/*  latest_table.c — the newest state per alert, and packing it into ingest
+    frames. See latest_table.h for why the agent holds state, not a queue.
+
+    Entries live in a hash keyed "source\x1fid" (names never hold control
+    characters). A flush collects the entries it sends, sorts them by source
+    (a frame has one source), and packs each source's alerts into frames of
+    at most LATEST_FRAME_BUDGET bytes and WIRE_MAX_BATCH alerts.
+*/
+#include <czmq.h>
+#include <inttypes.h>
+#include <string.h>
+#include "alert.h"
+#include "bus.h"
+#include "latest_table.h"
+#include "log.h"
+#include "mem.h"
+#include "timespec.h"
+
+//  Bytes of alerts in one frame: under the broker's 256 KiB frame limit with
+//  room for the frame's header.
+#define LATEST_FRAME_BUDGET (BUS_MAX_MESSAGE - 8 * 1024)
+#define LATEST_KEY_SIZE     (2 * WIRE_MAX_NAME + 2)
+
+typedef struct {
+    char *source;                  //  whose alert
+    wire_event_t event;            //  owned copy; times are offsets from stored_at
+    int64_t stored_at;             //  monotonic ms when it was stored
+    bool dirty;                    //  not yet handed to the broker
+} held_t;
+
+struct _latest_table_t {
+    zhashx_t *held;                //  key → held_t *, owned by the hash
+    size_t max_alerts;             //  cap on entries
+    size_t dirty;                  //  entries with dirty set
+    log_limit_t full_log;          //  rate limit for "table full" lines
+};
+
+static void
+s_event_free (wire_event_t *event)
+{
+    mem_free (event->id);
+    mem_free (event->subject);
+    mem_free (event->summary);
+    mem_free (event->detail);
+    alert_free_labels (&event->labels, &event->label_count);
+}
+
+static void
+s_held_destroy (void **item)
+{
+    held_t *held = *item;
+    mem_free (held->source);
+    s_event_free (&held->event);
+    mem_free (held);
+    *item = NULL;
+}
+
+latest_table_t *
+latest_table_new (size_t max_alerts)
+{
+    latest_table_t *self = mem_alloc (sizeof (latest_table_t));
+    self->held = zhashx_new ();
+    if (!self->held) {
+        mem_free (self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->held, s_held_destroy);
+    self->max_alerts = max_alerts;
+    return self;
+}
+
+void
+latest_table_destroy (latest_table_t **self_p)
+{
+    if (!*self_p)
+        return;
+    zhashx_destroy (&(*self_p)->held);
+    mem_free (*self_p);
+    *self_p = NULL;
+}
+
+void
+latest_table_set_max (latest_table_t *self, size_t max_alerts)
+{
+    self->max_alerts = max_alerts;
+}
+
+static void
+s_key (char *key, const char *source, const char *id)
+{
+    snprintf (key, LATEST_KEY_SIZE, "%s\x1f%s", source, id);
+}
+
+//  A deep copy of event with its absolute times turned into offsets.
+static void
+s_event_copy (wire_event_t *to, const wire_event_t *from, int64_t wall_now)
+{
+    *to = *from;
+    to->id = mem_strdup (from->id);
+    to->subject = mem_strdup (from->subject);
+    to->summary = mem_strdup (from->summary);
+    to->detail = mem_strdup (from->detail);
+    to->labels = NULL;
+    to->label_count = 0;
+    if (alert_copy_labels (&to->labels, &to->label_count, from->labels, from->label_count))
+        log_fatal ("out of memory copying labels");
+    to->raise_at = from->has_raise ? from->raise_at - wall_now : 0;
+    to->clear_at = from->has_clear ? from->clear_at - wall_now : 0;
+    to->suppress_until = from->has_suppress ? from->suppress_until - wall_now : 0;
+}
+
+int
+latest_table_put (latest_table_t *self, const char *source, const wire_event_t *event,
+                  int64_t wall_now, int64_t mono_now)
+{
+    char key [LATEST_KEY_SIZE];
+    s_key (key, source, event->id);
+    held_t *held = zhashx_lookup (self->held, key);
+    if (!held) {
+        if (zhashx_size (self->held) >= self->max_alerts) {
+            log_limited (&self->full_log, "holding max_alerts = %zu alerts already:"
+                         " dropped new alert %s/%s", self->max_alerts, source, event->id);
+            return -1;
+        }
+        held = mem_alloc (sizeof (held_t));
+        held->source = mem_strdup (source);
+        if (zhashx_insert (self->held, key, held))
+            log_fatal ("latest table: cannot insert %s/%s", source, event->id);
+    }
+    else
+        s_event_free (&held->event);
+    s_event_copy (&held->event, event, wall_now);
+    held->stored_at = mono_now;
+    if (!held->dirty)
+        self->dirty++;
+    held->dirty = true;
+    return 0;
+}
+
+bool
+latest_table_remove (latest_table_t *self, const char *source, const char *id)
+{
+    char key [LATEST_KEY_SIZE];
+    s_key (key, source, id);
+    held_t *held = zhashx_lookup (self->held, key);
+    if (!held)
+        return false;
+    if (held->dirty)
+        self->dirty--;
+    zhashx_delete (self->held, key);
+    return true;
+}
+
+size_t
+latest_table_size (latest_table_t *self)
+{
+    return zhashx_size (self->held);
+}
+
+size_t
+latest_table_dirty (latest_table_t *self)
+{
+    return self->dirty;
+}
+
+//  --- packing frames ---------------------------------------------------------------
+
+//  Packs a time as a relative spec: the stored offset less the time held.
+static void
+s_pack_time (msgpack_packer *packer, const char *key, int64_t offset, int64_t held_for)
+{
+    char spec [32];
+    int64_t relative = offset - held_for;
+    snprintf (spec, sizeof spec, "%c%" PRId64 "ms", relative < 0 ? '-' : '+',
+              relative < 0 ? -relative : relative);
+    wire_pack_key_string (packer, key, spec);
+}
+
+static void
+s_pack_labels (msgpack_packer *packer, const wire_event_t *event)
+{
+    wire_pack_key (packer, "labels");
+    msgpack_pack_map (packer, event->label_count);
+    for (size_t index = 0; index < event->label_count; index++) {
+        wire_pack_string (packer, event->labels [index].key);
+        wire_pack_string (packer, event->labels [index].value);
+    }
+}
+
+static void
+s_pack_held (msgpack_packer *packer, const held_t *held, int64_t mono_now)
+{
+    const wire_event_t *event = &held->event;
+    int64_t held_for = mono_now - held->stored_at;
+    size_t fields = 1 + event->has_raise + event->has_clear + event->has_suppress
+                  + !!event->subject + !!event->summary + !!event->detail
+                  + (event->level >= 0) + event->has_labels;
+    msgpack_pack_map (packer, fields);
+    wire_pack_key_string (packer, "id", event->id);
+    if (event->has_raise && event->raise_clear)
+        wire_pack_key_string (packer, "raise", "clear");
+    else
+    if (event->has_raise)
+        s_pack_time (packer, "raise", event->raise_at, held_for);
+    if (event->has_clear)
+        s_pack_time (packer, "clear", event->clear_at, held_for);
+    if (event->has_suppress)
+        s_pack_time (packer, "suppress", event->suppress_until, held_for);
+    if (event->subject)
+        wire_pack_key_string (packer, "subject", event->subject);
+    if (event->summary)
+        wire_pack_key_string (packer, "summary", event->summary);
+    if (event->detail)
+        wire_pack_key_string (packer, "detail", event->detail);
+    if (event->level >= 0)
+        wire_pack_key_string (packer, "level", alert_level_name ((alert_level_t) event->level));
+    if (event->has_labels)
+        s_pack_labels (packer, event);
+}
+
+//  Entries of one flush, and where they are going.
+typedef struct {
+    held_t **entries;              //  what this flush sends, sorted by source
+    size_t count;
+    int64_t mono_now;              //  for relative times
+    latest_send_fn *send;          //  hands a frame over
+    void *arg;                     //  for send
+    wire_writer_t items;           //  packed alerts of the frame being built
+    wire_writer_t frame;           //  the frame itself
+    int frames;                    //  frames handed over so far
+} flush_t;
+
+static int
+s_by_source (const void *left, const void *right)
+{
+    const held_t *const *a = left, *const *b = right;
+    return strcmp ((*a)->source, (*b)->source);
+}
+
+//  Sends entries [first, last) as one frame. 0, or -1 if send refused.
+static int
+s_send_frame (latest_table_t *self, flush_t *flush, size_t first, size_t last, bool replace)
+{
+    char tx [WIRE_TX_SIZE];
+    if (wire_make_tx (tx, sizeof tx))
+        log_fatal ("no randomness for a transmission id");
+    wire_writer_reset (&flush->frame);
+    msgpack_packer *packer = &flush->frame.packer;
+    msgpack_pack_map (packer, 6);
+    wire_pack_key_int (packer, "v", WIRE_VERSION);
+    wire_pack_key_string (packer, "tx", tx);
+    wire_pack_key_string (packer, "source", flush->entries [first]->source);
+    wire_pack_key_bool (packer, "replace", replace);
+    wire_pack_key_int (packer, "sent", clock_now_ms ());
+    wire_pack_key (packer, "alerts");
+    msgpack_pack_array (packer, last - first);
+    msgpack_sbuffer_write (&flush->frame.buffer, flush->items.buffer.data,
+                           flush->items.buffer.size);
+    if (flush->send (flush->frame.buffer.data, flush->frame.buffer.size, flush->arg))
+        return -1;
+    for (size_t index = first; index < last; index++)
+        if (flush->entries [index]->dirty) {
+            flush->entries [index]->dirty = false;
+            self->dirty--;
+        }
+    flush->frames++;
+    return 0;
+}
+
+//  Sends one source's entries [first, end): one replace frame if asked and
+//  they fit, otherwise as many frames as it takes, without replace.
+static int
+s_send_source (latest_table_t *self, flush_t *flush, size_t first, size_t end, bool replace)
+{
+    size_t start = first;
+    wire_writer_reset (&flush->items);
+    for (size_t index = first; index < end; index++) {
+        size_t before = flush->items.buffer.size;
+        s_pack_held (&flush->items.packer, flush->entries [index], flush->mono_now);
+        bool full = flush->items.buffer.size > LATEST_FRAME_BUDGET
+                 || index - start == WIRE_MAX_BATCH;
+        if (!full)
+            continue;
+        if (replace)
+            log_info ("%s: %zu alerts do not fit one frame: resync sends them without replace",
+                      flush->entries [first]->source, end - first);
+        replace = false;
+        flush->items.buffer.size = before;      //  this one starts the next frame
+        if (s_send_frame (self, flush, start, index, false))
+            return -1;
+        start = index;
+        wire_writer_reset (&flush->items);
+        s_pack_held (&flush->items.packer, flush->entries [index], flush->mono_now);
+    }
+    return s_send_frame (self, flush, start, end, replace);
+}
+
+static void
+s_collect (latest_table_t *self, flush_t *flush, bool everything)
+{
+    flush->entries = mem_alloc ((zhashx_size (self->held) + 1) * sizeof (held_t *));
+    for (held_t *held = zhashx_first (self->held); held; held = zhashx_next (self->held))
+        if (everything || held->dirty)
+            flush->entries [flush->count++] = held;
+    qsort (flush->entries, flush->count, sizeof (held_t *), s_by_source);
+}
+
+int
+latest_table_flush (latest_table_t *self, bool everything, bool replace,
+                    int64_t mono_now, latest_send_fn *send, void *arg)
+{
+    flush_t flush = { .mono_now = mono_now, .send = send, .arg = arg };
+    s_collect (self, &flush, everything);
+    wire_writer_init (&flush.items);
+    wire_writer_init (&flush.frame);
+    int rc = 0;
+    for (size_t first = 0; first < flush.count && rc == 0; ) {
+        size_t end = first + 1;
+        while (end < flush.count
+           &&  strcmp (flush.entries [end]->source, flush.entries [first]->source) == 0)
+            end++;
+        rc = s_send_source (self, &flush, first, end, everything && replace);
+        first = end;
+    }
+    wire_writer_free (&flush.items);
+    wire_writer_free (&flush.frame);
+    mem_free (flush.entries);
+    return rc ? -1 : flush.frames;
+}

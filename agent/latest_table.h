@@ -1,0 +1,53 @@
+/*  latest_table.h — the newest state of every alert the agent speaks for.
+
+    The agent never queues events: it keeps, per (source, id), the last one
+    it heard (from its heartbeat, its checks, or a local sender) and a dirty
+    flag saying the broker has not been handed it yet. A broker outage of any
+    length therefore costs one entry per distinct alert, superseded states
+    are simply overwritten, and the final state is never lost. The number of
+    entries is capped (max_alerts); past it, new ids are refused.
+
+    Times in a held event are kept as offsets from the moment it was stored
+    (monotonic clock), and sent as relative specs ("+299500ms") computed at
+    send time: "+5m" received 30 s before the broker came back still raises
+    4.5 minutes after it, and neither clock's absolute value matters.
+*/
+#ifndef LILAC_LATEST_TABLE_H
+#define LILAC_LATEST_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "wire.h"
+
+typedef struct _latest_table_t latest_table_t;
+
+latest_table_t *latest_table_new (size_t max_alerts);
+void latest_table_destroy (latest_table_t **self_p);
+void latest_table_set_max (latest_table_t *self, size_t max_alerts);
+
+//  Stores event for (source, event->id), replacing what was held, and marks
+//  it dirty. Times in event are absolute (wall ms, as wire_batch_decode
+//  resolves them against wall_now); they are kept relative to mono_now.
+//  The event's strings are copied. Returns 0, or -1 when the table is full
+//  and the id is new (the event is dropped).
+int latest_table_put (latest_table_t *self, const char *source, const wire_event_t *event,
+                      int64_t wall_now, int64_t mono_now);
+//  Drops the entry for (source, id); true if there was one.
+bool latest_table_remove (latest_table_t *self, const char *source, const char *id);
+
+size_t latest_table_size (latest_table_t *self);
+size_t latest_table_dirty (latest_table_t *self);
+
+//  Packs ingest frames and hands each to send(frame, size, arg), which
+//  returns 0 when the frame was handed over, -1 to stop. Only dirty entries
+//  unless everything is set; with everything and replace, each source's
+//  entries go in one replace=true frame when they fit (WIRE_MAX_BATCH and
+//  the frame budget), else in several frames without replace. Entries of a frame that
+//  was handed over are no longer dirty. Returns the number of frames sent,
+//  or -1 if send stopped (what was not sent stays dirty).
+typedef int (latest_send_fn) (const void *frame, size_t size, void *arg);
+int latest_table_flush (latest_table_t *self, bool everything, bool replace,
+                        int64_t mono_now, latest_send_fn *send, void *arg);
+
+#endif

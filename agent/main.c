@@ -1,0 +1,136 @@
+/*  main.c — lilac-agent: parse options, load the config, run.
+
+    Options override the config file. -n checks the config, prints what it
+    understood, and exits. Errors before the loop are fatal (exit 1); usage
+    errors exit 2.
+*/
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "agent.h"
+#include "config.h"
+#include "log.h"
+#include "mem.h"
+#include "timespec.h"
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream,
+        "usage: lilac-agent [-c FILE] [--broker EP] [--events EP] [--listen EP]\n"
+        "                   [--source NAME] [-n] [-v]\n"
+        "  -c, --config FILE  ZPL config file (sections agent, heartbeat, check = NAME)\n"
+        "      --broker EP    the broker's ingest endpoint (default tcp://127.0.0.1:32741)\n"
+        "      --events EP    the broker's publish endpoint, for hugz (default :32742)\n"
+        "      --listen EP    local endpoint for `lilac send -b` (default an ipc:// path)\n"
+        "      --source NAME  the source of this server's alerts (default the host name)\n"
+        "  -n                 check the configuration, print it, and exit\n"
+        "  -v                 log every check result and send\n");
+}
+
+typedef struct {
+    const char *config_file;       //  -c
+    const char *overrides [4];     //  --broker --events --listen --source
+    bool check_only;               //  -n
+    bool verbose;                  //  -v
+} options_t;
+
+static void
+s_parse_options (int argc, char *argv [], options_t *options)
+{
+    static const struct option long_options [] = {
+        { "config", required_argument, NULL, 'c' },
+        { "broker", required_argument, NULL, 256 },
+        { "events", required_argument, NULL, 257 },
+        { "listen", required_argument, NULL, 258 },
+        { "source", required_argument, NULL, 259 },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int option;
+    while ((option = getopt_long (argc, argv, "c:nvh", long_options, NULL)) != -1)
+        if (option >= 256 && option <= 259)
+            options->overrides [option - 256] = optarg;
+        else
+        if (option == 'c')
+            options->config_file = optarg;
+        else
+        if (option == 'n')
+            options->check_only = true;
+        else
+        if (option == 'v')
+            options->verbose = true;
+        else
+        if (option == 'h') {
+            s_usage (stdout);
+            exit (0);
+        }
+        else {
+            s_usage (stderr);
+            exit (2);
+        }
+    if (optind != argc) {
+        fprintf (stderr, "lilac-agent: unexpected argument '%s'\n", argv [optind]);
+        s_usage (stderr);
+        exit (2);
+    }
+}
+
+static void
+s_apply_overrides (agent_config_t *config, const options_t *options)
+{
+    char **settings [4] = { &config->broker, &config->events, &config->listen, &config->source };
+    for (int index = 0; index < 4; index++)
+        if (options->overrides [index]) {
+            mem_free (*settings [index]);
+            *settings [index] = mem_strdup (options->overrides [index]);
+        }
+    if (!wire_name_valid (config->source))
+        log_fatal ("--source: '%s' is not a valid name", config->source);
+}
+
+static void
+s_print_config (const agent_config_t *config)
+{
+    char interval [32], raise [32], timeout [32];
+    printf ("source %s, broker %s, hugz from %s, listening on %s\n", config->source,
+            config->broker, config->events, config->listen);
+    if (config->heartbeat)
+        printf ("heartbeat every %s, raises %s after the last\n",
+                duration_format (config->heartbeat_interval, interval, sizeof interval),
+                duration_format (config->heartbeat_raise, raise, sizeof raise));
+    for (size_t index = 0; index < config->check_count; index++) {
+        const check_config_t *check = &config->checks [index];
+        printf ("check %s every %s, timeout %s: %s\n", check->name,
+                duration_format (check->interval, interval, sizeof interval),
+                duration_format (check->timeout, timeout, sizeof timeout), check->command);
+    }
+    printf ("configuration OK\n");
+}
+
+int
+main (int argc, char *argv [])
+{
+    options_t options = { 0 };
+    s_parse_options (argc, argv, &options);
+    log_init ("lilac-agent", options.verbose);
+    agent_config_t config;
+    char error [CONFIG_ERROR_SIZE];
+    if (agent_config_load (&config, options.config_file, error, sizeof error))
+        log_fatal ("%s", error);
+    s_apply_overrides (&config, &options);
+    if (options.check_only) {
+        s_print_config (&config);
+        agent_config_free (&config);
+        return 0;
+    }
+    zsys_handler_set (NULL);        //  signals come through the agent's signalfd
+    agent_t *agent = agent_new (&config, error, sizeof error);
+    if (!agent)
+        log_fatal ("%s", error);
+    int rc = agent_run (agent);
+    agent_destroy (&agent);
+    zsys_shutdown ();
+    return rc ? 1 : 0;
+}
