@@ -36,12 +36,20 @@ s_mark_dirty (broker_t *self, entry_t *entry)
     entry->dirty = true;
 }
 
+//  Did anyone (a sender or a human) touch the alert since this broker started?
+static bool
+s_touched_since_start (broker_t *self, const alert_t *alert)
+{
+    return alert->updated_at >= self->started_at || alert->changed_at >= self->started_at
+        || alert->acked_at >= self->started_at;
+}
+
 static void
 s_schedule (broker_t *self, entry_t *entry)
 {
     alert_t *alert = &entry->alert;
     int64_t due = lifecycle_next_due (alert, self->config.reminder_interval);
-    if (due && due < self->grace_until && alert->updated_at < self->started_at)
+    if (due && due < self->grace_until && !s_touched_since_start (self, alert))
         due = self->grace_until;
     due_heap_set (self->heap, entry, due);
 }
@@ -157,7 +165,7 @@ s_send_replies (broker_t *self)
 //  Writes what changed this turn; on success publishes and replies. On
 //  failure everything stays queued and is retried shortly. 0 / -1.
 static int
-s_commit (broker_t *self, int64_t now)
+s_commit (broker_t *self)
 {
     if (self->dirty_count || self->change_count) {
         if (s_write_turn (self)) {
@@ -165,7 +173,7 @@ s_commit (broker_t *self, int64_t now)
                          self->config.database, store_error (self->store));
             store_rollback (self->store);
             self->stats.commit_failures++;
-            self->retry_commit_at = now + BROKER_COMMIT_RETRY_MS;
+            self->retry_commit_at = self->tick + BROKER_COMMIT_RETRY_MS;
             return -1;
         }
         self->stats.commits++;
@@ -175,9 +183,20 @@ s_commit (broker_t *self, int64_t now)
         s_publish_changes (self);
     }
     self->retry_commit_at = 0;
-    self->next_checkpoint = now + self->config.checkpoint;
+    self->next_checkpoint = self->tick + self->config.checkpoint;
     s_send_replies (self);
     return 0;
+}
+
+//  After a failure, only the retry time; otherwise at once when there is news
+//  or a waiting reply, and within `checkpoint` for bare refreshes.
+static bool
+s_commit_due (broker_t *self)
+{
+    if (self->retry_commit_at)
+        return self->tick >= self->retry_commit_at;
+    return self->change_count || zlist_size (self->replies)
+        || (self->dirty_count && (self->tick >= self->next_checkpoint || self->stopping));
 }
 
 //  --- ingest --------------------------------------------------------------------
@@ -251,13 +270,17 @@ s_ingest_frame (broker_t *self, const void *data, size_t size, int64_t now)
     wire_batch_free (&batch);
 }
 
-//  Reads up to `batch` frames without blocking. Multi-part messages are
-//  refused whole.
+//  Reads up to `batch` frames, or about BROKER_EVENTS_PER_TURN events (a
+//  frame may hold 10,000), without blocking, so one turn stays short and
+//  hugz, control and timers keep their pace under load. Multi-part messages
+//  are refused whole.
 static void
 s_drain_ingest (broker_t *self, int64_t now)
 {
     void *socket = zsock_resolve (self->ingest);
-    for (int64_t count = 0; count < self->config.batch; count++) {
+    uint64_t applied_before = self->stats.events_applied;
+    for (int64_t count = 0; count < self->config.batch
+         && self->stats.events_applied - applied_before < BROKER_EVENTS_PER_TURN; count++) {
         zmq_msg_t message;
         zmq_msg_init (&message);
         if (zmq_msg_recv (&message, socket, ZMQ_DONTWAIT) < 0) {
@@ -286,18 +309,22 @@ s_handle_control (broker_t *self, int64_t now)
     if (!request)
         return;
     self->stats.control_requests++;
-    zframe_t *body = zmsg_last (request);
+    zframe_t *body = zmsg_last (request);      //  a ROUTER adds the sender's id first
     wire_writer_t reply;
     wire_writer_init (&reply);
-    if (zmsg_size (request) < 2)
-        s_reject (self, "control request", "no envelope");
-    else {
-        control_answer (self, zframe_data (body), zframe_size (body), &reply, now);
-        zmsg_remove (request, body);
-        zframe_destroy (&body);
-        if (zmsg_addmem (request, reply.buffer.data, reply.buffer.size) == 0
-        &&  zlist_append (self->replies, request) == 0)
-            request = NULL;
+    size_t changes_before = self->change_count, dirty_before = self->dirty_count;
+    control_answer (self, zframe_data (body), zframe_size (body), &reply, now);
+    bool changed = self->change_count != changes_before || self->dirty_count != dirty_before;
+    zmsg_remove (request, body);
+    zframe_destroy (&body);
+    if (zmsg_addmem (request, reply.buffer.data, reply.buffer.size) == 0) {
+        if (!changed) {
+            if (zmsg_send (&request, self->control))
+                log_limited (&self->reject_log, "control reply failed: %s", zmq_strerror (errno));
+        }
+        else
+        if (zlist_append (self->replies, request) == 0)
+            request = NULL;             //  answered once the change is committed
     }
     zmsg_destroy (&request);
     wire_writer_free (&reply);
@@ -334,45 +361,62 @@ s_send_hugz (broker_t *self, int64_t now)
     wire_pack_key_int (&self->scratch.packer, "seq", (int64_t) self->published_seq);
     wire_pack_key_int (&self->scratch.packer, "at", now);
     s_publish (self, "hugz", self->scratch.buffer.data, self->scratch.buffer.size);
-    self->next_hugz = now + BROKER_HUGZ_MS;
+    self->next_hugz = self->tick + BROKER_HUGZ_MS;
 }
 
-//  Deletes history and cleared alerts older than the retention. Runs between
-//  turns, in its own transaction; skipped while a snapshot may be paging.
+//  Cleared alerts nobody has sent or touched for the whole retention, at
+//  most BROKER_PRUNE_PER_RUN of them; *count says how many.
+static entry_t **
+s_expired_alerts (broker_t *self, int64_t cutoff, size_t *count)
+{
+    entry_t **expired = mem_alloc (BROKER_PRUNE_PER_RUN * sizeof (entry_t *));
+    *count = 0;
+    size_t size = alert_table_size (self->table);
+    for (size_t index = 0; index < size && *count < BROKER_PRUNE_PER_RUN; index++) {
+        entry_t *entry = alert_table_at (self->table, index);
+        const alert_t *alert = &entry->alert;
+        if (alert->state == ALERT_CLEARED && !entry->dirty
+        &&  alert->changed_at < cutoff && alert->updated_at < cutoff)
+            expired [(*count)++] = entry;
+    }
+    return expired;
+}
+
+//  Deletes history and cleared alerts older than the retention, in bounded
+//  runs of its own transaction between turns (a long backlog is worked off
+//  over several turns); memory follows only once the deletion committed.
+//  Skipped while a snapshot may be paging (removal moves table entries).
 static void
 s_retain (broker_t *self, int64_t now)
 {
-    self->next_retention = now + self->retention_period;
-    if (self->last_snapshot_at && now - self->last_snapshot_at < BROKER_SNAPSHOT_QUIET_MS)
+    self->next_retention = self->tick + self->retention_period;
+    if (self->last_snapshot_at && self->tick - self->last_snapshot_at < BROKER_SNAPSHOT_QUIET_MS)
         return;
     int64_t cutoff = now - self->config.retention;
-    int history = 0, alerts = 0;
-    if (store_begin (self->store) || store_prune_history (self->store, cutoff, &history))
-        goto failed;
-    for (size_t index = 0; index < alert_table_size (self->table); ) {
-        entry_t *entry = alert_table_at (self->table, index);
-        if (entry->alert.state != ALERT_CLEARED || entry->alert.changed_at >= cutoff
-        ||  entry->dirty) {
-            index++;
-            continue;
+    int history = 0;
+    size_t alerts = 0;
+    entry_t **expired = s_expired_alerts (self, cutoff, &alerts);
+    bool written = store_begin (self->store) == 0
+                && store_prune_history (self->store, cutoff, BROKER_PRUNE_PER_RUN, &history) == 0;
+    for (size_t index = 0; written && index < alerts; index++)
+        written = store_delete_alert (self->store, expired [index]->alert.source,
+                                      expired [index]->alert.id) == 0;
+    if (written && store_commit (self->store) == 0) {
+        for (size_t index = 0; index < alerts; index++)
+            alert_table_remove (self->table, expired [index]);
+        if (history == BROKER_PRUNE_PER_RUN || alerts == BROKER_PRUNE_PER_RUN)
+            self->next_retention = self->tick;          //  more to do: next turn
+        if (history || alerts) {
+            char age [32];
+            log_info ("retention: deleted %zu cleared alerts and %d history rows older than %s",
+                      alerts, history, duration_format (self->config.retention, age, sizeof age));
         }
-        if (store_delete_alert (self->store, entry->alert.source, entry->alert.id))
-            goto failed;
-        due_heap_set (self->heap, entry, 0);
-        alert_table_remove (self->table, entry);       //  moves the last entry to index
-        alerts++;
     }
-    if (store_commit (self->store))
-        goto failed;
-    if (history || alerts) {
-        char age [32];
-        log_info ("retention: deleted %d cleared alerts and %d history rows older than %s",
-                  alerts, history, duration_format (self->config.retention, age, sizeof age));
+    else {
+        log_error ("retention failed: %s", store_error (self->store));
+        store_rollback (self->store);
     }
-    return;
-failed:
-    log_error ("retention failed: %s", store_error (self->store));
-    store_rollback (self->store);
+    mem_free (expired);
 }
 
 //  --- start and the loop --------------------------------------------------------------
@@ -507,30 +551,36 @@ s_read_signal (broker_t *self)
 }
 
 static void
-s_earliest (int64_t *earliest, int64_t candidate)
+s_sooner (int64_t *wait, int64_t candidate)
 {
-    if (candidate > 0 && candidate < *earliest)
-        *earliest = candidate;
+    if (candidate < *wait)
+        *wait = candidate;
 }
 
-//  How long the loop may sleep: until the first thing it must do.
+//  How long the loop may sleep: until the first thing it must do, and never
+//  more than BROKER_MAX_SLEEP_MS. Alerts are due by the wall clock (their
+//  times are wall times); the loop's own timers run on the tick.
 static long
-s_poll_timeout (broker_t *self, int64_t now)
+s_poll_timeout (broker_t *self, int64_t now, int64_t tick)
 {
-    int64_t wake = self->next_hugz;
-    s_earliest (&wake, self->next_retention);
-    s_earliest (&wake, self->retry_commit_at);
+    int64_t wait = BROKER_MAX_SLEEP_MS;
+    s_sooner (&wait, self->next_hugz - tick);
+    s_sooner (&wait, self->next_retention - tick);
+    if (self->retry_commit_at)
+        s_sooner (&wait, self->retry_commit_at - tick);
+    else
     if (self->dirty_count)
-        s_earliest (&wake, self->next_checkpoint);
+        s_sooner (&wait, self->next_checkpoint - tick);
     entry_t *top = due_heap_top (self->heap);
     if (top)
-        s_earliest (&wake, top->due_at);
-    return wake <= now ? 0 : (long) (wake - now);
+        s_sooner (&wait, top->due_at - now);
+    return wait < 0 ? 0 : (long) wait;
 }
 
 static void
 s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
 {
+    self->tick = zclock_mono ();
     if (items [0].revents & ZMQ_POLLIN)
         s_drain_ingest (self, now);
     for (int count = 0; count < 100 && (zsock_events (self->control) & ZMQ_POLLIN); count++)
@@ -538,15 +588,11 @@ s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
     if (items [2].revents & ZMQ_POLLIN)
         s_read_signal (self);
     s_fire_due (self, now);
-    bool must_commit = self->change_count || zlist_size (self->replies)
-                    || (self->dirty_count && now >= self->next_checkpoint)
-                    || (self->retry_commit_at && now >= self->retry_commit_at)
-                    || (self->stopping && self->dirty_count);
-    if (must_commit)
-        s_commit (self, now);
-    if (now >= self->next_hugz)
+    if (s_commit_due (self))
+        s_commit (self);
+    if (self->tick >= self->next_hugz)
         s_send_hugz (self, now);
-    if (now >= self->next_retention)
+    if (self->tick >= self->next_retention)
         s_retain (self, now);
 }
 
@@ -558,12 +604,12 @@ broker_run (broker_t *self)
         log_error ("cannot set up signal handling: %s", strerror (errno));
         return -1;
     }
-    int64_t now = clock_now_ms ();
-    self->next_hugz = now;
-    self->next_checkpoint = now + self->config.checkpoint;
+    self->tick = zclock_mono ();
+    self->next_hugz = self->tick;
+    self->next_checkpoint = self->tick + self->config.checkpoint;
     self->retention_period = self->config.retention < BROKER_RETENTION_MS
                            ? self->config.retention : BROKER_RETENTION_MS;
-    self->next_retention = now + self->retention_period;
+    self->next_retention = self->tick + self->retention_period;
     log_info ("ready: %zu alerts, seq %" PRIu64 ", ingest %s, publish %s, control %s, database %s",
               alert_table_size (self->table), self->seq, self->config.ingest,
               self->config.publish, self->config.control, self->config.database);
@@ -573,16 +619,25 @@ broker_run (broker_t *self)
             { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
             { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
         };
-        long timeout = s_poll_timeout (self, clock_now_ms ());
+        long timeout = s_poll_timeout (self, clock_now_ms (), zclock_mono ());
         if (zmq_poll (items, 3, timeout) < 0 && errno != EINTR) {
             log_error ("poll failed: %s", zmq_strerror (errno));
             continue;
         }
         s_turn (self, items, clock_now_ms ());
     }
-    for (int attempt = 0; attempt < 3 && (self->dirty_count || self->change_count); attempt++)
-        s_commit (self, clock_now_ms ());
-    log_info ("stopped at seq %" PRIu64 "%s", self->published_seq,
-              self->dirty_count ? " WITH UNWRITTEN CHANGES" : "");
+    for (int attempt = 0; attempt < 3 && (self->dirty_count || self->change_count); attempt++) {
+        if (attempt)
+            zclock_sleep (BROKER_COMMIT_RETRY_MS);      //  shutting down: nothing else to do
+        self->tick = zclock_mono ();
+        s_commit (self);
+    }
+    if (self->dirty_count || self->change_count) {
+        log_error ("stopped at seq %" PRIu64 " with %zu alerts not written to %s: %s",
+                   self->published_seq, self->dirty_count, self->config.database,
+                   store_error (self->store));
+        return -1;
+    }
+    log_info ("stopped at seq %" PRIu64, self->published_seq);
     return 0;
 }

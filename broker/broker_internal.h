@@ -23,6 +23,9 @@
 #define BROKER_SNAPSHOT_QUIET_MS (10 * 1000)       //  no removals this soon after a snapshot
 #define BROKER_COMMIT_RETRY_MS  100                //  retry a failed commit after
 #define BROKER_FIRE_PER_TURN    10000              //  due alerts fired per turn at most
+#define BROKER_EVENTS_PER_TURN  20000              //  ingested events applied per turn, about
+#define BROKER_PRUNE_PER_RUN    10000              //  history rows or alerts deleted per retention run
+#define BROKER_MAX_SLEEP_MS     1000               //  the loop wakes at least this often
 
 //  Counters reported by `stats`.
 typedef struct {
@@ -73,13 +76,16 @@ struct _broker_t {
     size_t change_count;
     size_t change_capacity;
     zlist_t *replies;              //  zmsg_t control replies waiting for the commit
-    int64_t next_hugz;             //  ms
-    int64_t next_checkpoint;       //  ms: write bare refreshes by then
-    int64_t next_retention;        //  ms
+    int64_t tick;                  //  monotonic ms at the start of this turn: the
+                                   //  loop's own timers below use it, so a wall
+                                   //  clock step cannot stop hugz or commits
+    int64_t next_hugz;             //  tick
+    int64_t next_checkpoint;       //  tick: write bare refreshes by then
+    int64_t next_retention;        //  tick
     int64_t retention_period;      //  ms between retention runs: a minute, or less
                                    //  when the retention itself is shorter
-    int64_t retry_commit_at;       //  ms, 0 unless a commit failed
-    int64_t last_snapshot_at;      //  ms, when `snapshot` was last served
+    int64_t retry_commit_at;       //  tick, 0 unless a commit failed
+    int64_t last_snapshot_at;      //  tick when `snapshot` was last served, 0 never
     wire_writer_t scratch;         //  reused for bodies
     broker_stats_t stats;          //  counters
     log_limit_t reject_log;        //  rate limit for bad input lines

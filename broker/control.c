@@ -252,6 +252,7 @@ static int
 s_op_snapshot (broker_t *self, const msgpack_object *request, msgpack_packer *out,
                int64_t now, char *error, size_t error_size)
 {
+    (void) now;
     int64_t cursor = 0, limit;
     bool present;
     if (wire_get_int (request, "cursor", &present, &cursor, error, error_size)
@@ -263,7 +264,7 @@ s_op_snapshot (broker_t *self, const msgpack_object *request, msgpack_packer *ou
         return -1;
     }
     size_t end = (size_t) cursor + (size_t) limit < size ? (size_t) cursor + (size_t) limit : size;
-    self->last_snapshot_at = now;
+    self->last_snapshot_at = self->tick;
     size_t next = (size_t) cursor;
     wire_writer_t items;
     wire_writer_init (&items);

@@ -11,7 +11,10 @@
 #include "mem.h"
 #include "store.h"
 
-#define STORE_BUSY_TIMEOUT_MS 5000
+//  Another process holding the file (a backup, the sqlite3 shell) must not
+//  stall the broker's only thread: wait a little, then fail the commit and
+//  let the loop retry it after BROKER_COMMIT_RETRY_MS.
+#define STORE_BUSY_TIMEOUT_MS 20
 
 static const char s_schema [] =
     "PRAGMA journal_mode=WAL;"
@@ -57,7 +60,8 @@ static const char *const s_sql [STMT_COUNT] = {
         " coalesce ((SELECT max (seq) FROM history), 0))",
     [STMT_SINCE] = "SELECT seq, body FROM history WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [STMT_OLDEST] = "SELECT coalesce (min (seq), 0) FROM history",
-    [STMT_PRUNE] = "DELETE FROM history WHERE at < ?1",
+    [STMT_PRUNE] = "DELETE FROM history WHERE seq IN"
+                   " (SELECT seq FROM history WHERE at < ?1 ORDER BY seq LIMIT ?2)",
 };
 
 struct _store_t {
@@ -309,9 +313,10 @@ store_since (store_t *self, uint64_t after, size_t limit,
 }
 
 int
-store_prune_history (store_t *self, int64_t before, int *deleted)
+store_prune_history (store_t *self, int64_t before, int limit, int *deleted)
 {
-    if (s_bind_int (self->statements [STMT_PRUNE], 1, before))
+    if (s_bind_int (self->statements [STMT_PRUNE], 1, before)
+    ||  s_bind_int (self->statements [STMT_PRUNE], 2, limit))
         return -1;
     if (s_run (self, STMT_PRUNE))
         return -1;

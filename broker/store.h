@@ -56,7 +56,8 @@ int store_since (store_t *self, uint64_t after, size_t limit,
                  store_change_fn *each, void *arg, size_t *count);
 //  The oldest seq still in history, 0 when history is empty. 0 / -1.
 int store_oldest_seq (store_t *self, uint64_t *seq);
-//  Deletes history rows older than before (ms). *deleted says how many. 0 / -1.
-int store_prune_history (store_t *self, int64_t before, int *deleted);
+//  Deletes up to limit history rows older than before (ms), oldest first.
+//  *deleted says how many. 0 / -1.
+int store_prune_history (store_t *self, int64_t before, int limit, int *deleted);
 
 #endif

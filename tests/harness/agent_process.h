@@ -1,0 +1,127 @@
+/*  agent_process.h — the real lilac-agent as a child process of a test.
+
+    An agent_process_t writes sandbox/agent.conf for one agent that speaks
+    to one broker_process_t (its ingest and publish endpoints), listens on
+    ipc://SANDBOX/agent.sock, and runs the checks the test gives it. It is
+    spawned as `$LILAC_BIN/lilac-agent -c FILE -v` with stdout and stderr
+    appended to sandbox/agent.log, which is printed as "#" lines when the
+    test failed. The config can be rewritten at any time (then SIGHUP).
+
+    Readiness is observed, not timed: agent_process_start() returns once the
+    broker holds the agent's `heartbeat` alert updated after the spawn
+    (control `get`, polled with a deadline). When the broker is not running
+    (or the heartbeat is disabled) it only waits for the local endpoint's
+    socket file to exist.
+
+    Also here, because agent tests need them: running `lilac-agent -n`,
+    reading /proc/PID/status, making the test binary a child subreaper (so
+    the killed grandchildren of checks are reparented to it and can be
+    reaped, even where PID 1 reaps nothing), and polling a file for a text.
+    Every wait is bounded by a deadline.
+*/
+#ifndef LILAC_AGENT_PROCESS_H
+#define LILAC_AGENT_PROCESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include "harness.h"
+
+#define AGENT_START_DEADLINE_MS  10000  //  heartbeat at the broker within this
+#define AGENT_STOP_DEADLINE_MS   5000   //  exit after SIGTERM within this
+
+//  One `check = NAME` section. NULL values are left out (agent defaults).
+typedef struct {
+    const char *name;
+    const char *command;           //  written as a quoted ZPL string
+    const char *interval;          //  "1s"
+    const char *timeout;           //  "2s"
+    const char *warning_level;
+    const char *critical_level;
+} agent_check_spec_t;
+
+//  Agent settings; NULL values are left out of the file (agent defaults),
+//  except source ("web1" when NULL).
+typedef struct {
+    const char *source;
+    const char *allow_other_sources;   //  "yes" / "no"
+    const char *max_alerts;
+    const char *resync;
+    const char *max_running;
+    bool heartbeat_disabled;       //  enabled = no
+    const char *heartbeat_interval;    //  default here "500ms"
+    const char *heartbeat_raise;       //  default here "+2s"
+    const char *heartbeat_level;
+    const char *heartbeat_summary;
+} agent_process_config_t;
+
+typedef struct _agent_process_t agent_process_t;
+
+//  Writes sandbox/agent.conf (config NULL: all defaults above) with checks.
+//  Does not start the agent. NULL on failure.
+agent_process_t *agent_process_new (sandbox_t *sandbox, broker_process_t *broker,
+                                    const agent_process_config_t *config,
+                                    const agent_check_spec_t *checks, size_t check_count);
+//  Rewrites the config file with the same settings and these checks
+//  (for a SIGHUP reload). 0 or -1.
+int agent_process_write_checks (agent_process_t *self, const agent_check_spec_t *checks,
+                                size_t check_count);
+//  Spawns the agent and waits until it is ready (see above). Returns 0, or
+//  -1 (the agent is killed).
+int agent_process_start (agent_process_t *self);
+//  SIGTERM and wait. Exit status (0 expected), 128+signal, or -1 if it did
+//  not exit within AGENT_STOP_DEADLINE_MS (then it is killed).
+int agent_process_stop (agent_process_t *self);
+//  SIGKILL and reap. 0, or -1 if it was not running.
+int agent_process_kill (agent_process_t *self);
+//  SIGHUP. 0, or -1 if it is not running.
+int agent_process_hup (agent_process_t *self);
+//  True while alive (reaps it if it exited, and says so).
+bool agent_process_running (agent_process_t *self);
+pid_t agent_process_pid (agent_process_t *self);
+//  Wall-clock ms of the last spawn.
+int64_t agent_process_spawned_at (agent_process_t *self);
+//  Borrowed: the source, the local endpoint (ipc://...), the config path,
+//  the log path.
+const char *agent_process_source (agent_process_t *self);
+const char *agent_process_listen (agent_process_t *self);
+const char *agent_process_config_path (agent_process_t *self);
+const char *agent_process_log_path (agent_process_t *self);
+//  A "Vm..." field of /proc/PID/status in KiB ("VmRSS", "VmHWM"), or -1.
+int64_t agent_process_status_kb (agent_process_t *self, const char *field);
+//  Waits until the agent's log contains text. 0, or -1 at the deadline.
+int agent_process_wait_log (agent_process_t *self, const char *text, int timeout_ms);
+//  Last lines of the agent log as "#" lines.
+void agent_process_print_log (agent_process_t *self);
+//  Kills the agent if it still runs; prints its log if failed. NULL no-op.
+void agent_process_destroy (agent_process_t **self_p, bool failed);
+
+//  --- helpers --------------------------------------------------------------------
+
+//  Runs `$LILAC_BIN/lilac-agent ARGS...` (NULL-terminated) to completion
+//  within timeout_ms, capturing stdout/stderr into files in dir, like
+//  cli_run. 0, or -1 if it could not be spawned.
+int agent_command_run (const char *dir, int timeout_ms, cli_result_t *result,
+                       const char *arg, ...) __attribute__ ((sentinel));
+//  Writes text to path (replacing it). 0 or -1.
+int file_write_text (const char *path, const char *text);
+//  True if the file at path contains text.
+bool file_has_text (const char *path, const char *text);
+//  How many times text occurs in the file at path (0 if it is missing).
+int file_count_text (const char *path, const char *text);
+//  Makes this process a child subreaper (prctl PR_SET_CHILD_SUBREAPER). 0 or -1.
+int harness_become_subreaper (void);
+//  True once pid no longer exists: reaps it first if it is our (zombie)
+//  child, then kill(pid, 0) == -1 with ESRCH.
+bool process_gone (pid_t pid);
+//  Polls `get` (source, id) until the row has state (and level unless
+//  level < 0, and a summary starting with summary_prefix unless NULL), for
+//  at most timeout_ms. Fills *alert with the last row seen (caller frees
+//  with alert_clear_fields; zeroed when none) and returns 0 on a match, -1
+//  at the deadline.
+int wait_alert (broker_process_t *broker, const char *source, const char *id,
+                alert_state_t state, int level, const char *summary_prefix,
+                int timeout_ms, alert_t *alert);
+
+#endif
