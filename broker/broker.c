@@ -434,6 +434,11 @@ s_adopt_loaded (alert_t *alert, void *arg)
     entry = alert_table_add (self->table, alert->source, alert->id);
     alert_clear_fields (&entry->alert);
     entry->alert = *alert;              //  the entry takes over the fields
+    const char *repaired = lifecycle_repair (&entry->alert, self->started_at);
+    if (repaired) {
+        log_warn ("stored alert %s/%s had %s: repaired", alert->source, alert->id, repaired);
+        s_mark_dirty (self, entry);
+    }
     s_schedule (self, entry);
 }
 

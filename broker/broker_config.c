@@ -9,6 +9,7 @@
 #include "mem.h"
 
 #define BROKER_MIN_INTERVAL_MS  100
+#define BROKER_MAX_DURATION_MS  (3650LL * 24 * 3600 * 1000)    //  ten years: no overflow ahead
 
 static const char *const s_known_keys [] = {
     "ingest", "publish", "control", "database", "reminder_interval", "grace",
@@ -39,27 +40,33 @@ s_defaults (broker_config_t *config)
 }
 
 static int
-s_read_string (config_t *section, const char *key, char **setting)
+s_read_string (config_t *section, const char *key, char **setting,
+               char *error, size_t error_size)
 {
     const char *value;
     if (config_string (section, key, NULL, &value))
         return -1;
+    if (value && !*value) {
+        config_t *node = config_locate (section, key);
+        snprintf (error, error_size, "%s:%d: %s: empty", config_file (node),
+                  config_line (node), key);
+        return -1;
+    }
     if (value)
         broker_config_set (setting, value);
     return 0;
 }
 
-//  Values below the minimum can only come from the file: defaults are above it.
+//  Values out of range can only come from the file: defaults are in range.
 static int
-s_check_minimum (config_t *section, const char *key, int64_t value,
-                 char *error, size_t error_size)
+s_check_range (config_t *section, const char *key, int64_t value,
+               char *error, size_t error_size)
 {
-    if (value >= BROKER_MIN_INTERVAL_MS)
+    if (value >= BROKER_MIN_INTERVAL_MS && value <= BROKER_MAX_DURATION_MS)
         return 0;
     config_t *node = config_locate (section, key);
-    snprintf (error, error_size, "%s:%d: %s: must be at least %dms",
-              node ? config_file (node) : "?", node ? config_line (node) : 0,
-              key, BROKER_MIN_INTERVAL_MS);
+    snprintf (error, error_size, "%s:%d: %s: must be from 100ms to 3650d",
+              node ? config_file (node) : "?", node ? config_line (node) : 0, key);
     return -1;
 }
 
@@ -68,13 +75,11 @@ s_read_section (broker_config_t *config, config_t *section, char *error, size_t 
 {
     if (config_check_keys (section, s_known_keys, error, error_size))
         return -1;
-    if (s_read_string (section, "ingest", &config->ingest)
-    ||  s_read_string (section, "publish", &config->publish)
-    ||  s_read_string (section, "control", &config->control)
-    ||  s_read_string (section, "database", &config->database)) {
-        snprintf (error, error_size, "%s: cannot read a string setting", config->config_file);
+    if (s_read_string (section, "ingest", &config->ingest, error, error_size)
+    ||  s_read_string (section, "publish", &config->publish, error, error_size)
+    ||  s_read_string (section, "control", &config->control, error, error_size)
+    ||  s_read_string (section, "database", &config->database, error, error_size))
         return -1;
-    }
     if (config_duration (section, "reminder_interval", config->reminder_interval,
                          &config->reminder_interval, error, error_size)
     ||  config_duration (section, "grace", config->grace, &config->grace, error, error_size)
@@ -85,10 +90,11 @@ s_read_section (broker_config_t *config, config_t *section, char *error, size_t 
     ||  config_integer (section, "batch", config->batch, 1, 100000, &config->batch,
                         error, error_size))
         return -1;
-    if (s_check_minimum (section, "reminder_interval", config->reminder_interval,
-                         error, error_size)
-    ||  s_check_minimum (section, "checkpoint", config->checkpoint, error, error_size)
-    ||  s_check_minimum (section, "retention", config->retention, error, error_size))
+    if (s_check_range (section, "reminder_interval", config->reminder_interval,
+                       error, error_size)
+    ||  s_check_range (section, "checkpoint", config->checkpoint, error, error_size)
+    ||  s_check_range (section, "retention", config->retention, error, error_size)
+    ||  (config->grace && s_check_range (section, "grace", config->grace, error, error_size)))
         return -1;
     return 0;
 }

@@ -291,3 +291,31 @@ lifecycle_suppress (alert_t *alert, int64_t until, int64_t now)
     alert->suppress_until = until;
     return TRANSITION_UPDATED;
 }
+
+const char *
+lifecycle_repair (alert_t *alert, int64_t now)
+{
+    const char *repaired = NULL;
+    if (alert->state == ALERT_ACKED && !alert->acked_by) {
+        alert->acked_by = mem_strdup ("unknown");
+        repaired = "acked without acked_by";
+    }
+    if (alert->state != ALERT_ACKED && alert->acked_by) {
+        s_drop_ack (alert);
+        repaired = "an ack on an alert that is not acked";
+    }
+    if ((alert->state == ALERT_RAISED || alert->state == ALERT_ACKED) && alert->notify_count < 1) {
+        alert->notify_count = 1;
+        repaired = "raised with notify_count 0";
+    }
+    if ((alert->state == ALERT_PENDING || alert->state == ALERT_CLEARED) && alert->notify_count) {
+        alert->notify_count = 0;
+        repaired = "a notify_count while not raised";
+    }
+    if (alert->state == ALERT_PENDING && alert->raise_at <= 0) {
+        alert->raise_at = now;
+        repaired = "pending without a raise time";
+    }
+    assert (s_invariants_hold (alert));
+    return repaired;
+}

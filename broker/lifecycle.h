@@ -11,10 +11,10 @@
     TRANSITION_NONE means nothing changed at all.
 
     Rules, in brief:
-    - An event raises now unless it carries a raise time or a clear time; a
-      raise time in the future makes the alert pending (a raised or acked
-      alert too: the heartbeat came back, the ack is dropped); `clear`, or a
-      clear time now or past, clears it. A later clear time is kept and fires.
+    - An event raises now unless it carries a raise time, `clear`, or a clear
+      time now or past (which clear it); a raise time in the future makes the
+      alert pending (a raised or acked alert too: the heartbeat came back, the
+      ack is dropped). A clear time in the future is kept and fires later.
     - A raise sets notify_count to 1; each reminder adds one. Reminders are
       due every reminder_interval after the last notification, and never
       before suppress_until.
@@ -65,5 +65,11 @@ transition_t lifecycle_ack (alert_t *alert, const char *by, int64_t until,
 transition_t lifecycle_unack (alert_t *alert, int64_t now, const char **error);
 transition_t lifecycle_clear (alert_t *alert, int64_t now);
 transition_t lifecycle_suppress (alert_t *alert, int64_t until, int64_t now);
+
+//  Alerts read back from the database are outside input: this makes one
+//  obey the state machine's invariants (an acked alert has acked_by, a
+//  raised one a notify_count, a pending one a raise time). Returns a
+//  sentence saying what was wrong, or NULL when nothing was.
+const char *lifecycle_repair (alert_t *alert, int64_t now);
 
 #endif

@@ -555,6 +555,20 @@ config_boolean (config_t *self, const char *path, bool fallback,
     return -1;
 }
 
+//  A key (a node without children) set twice is a mistake: only the first
+//  would count. Sections may repeat (`check = NAME` blocks).
+static int
+s_duplicate_key (config_t *self, config_t *key, char *error, size_t error_size)
+{
+    if (key->child)
+        return 0;
+    for (config_t *earlier = self->child; earlier != key; earlier = earlier->next)
+        if (!earlier->child && strcmp (earlier->name, key->name) == 0)
+            return error_text (error, error_size, -1, "%s:%d: '%s' is set twice (first at line %d)",
+                               key->file, key->line, key->name, earlier->line);
+    return 0;
+}
+
 int
 config_check_keys (config_t *self, const char *const *known,
                    char *error, size_t error_size)
@@ -572,6 +586,8 @@ config_check_keys (config_t *self, const char *const *known,
                      s_path (self, path, sizeof path));
             return -1;
         }
+        if (s_duplicate_key (self, child, error, error_size))
+            return -1;
     }
     return 0;
 }

@@ -54,8 +54,10 @@ int config_integer (config_t *self, const char *path, int64_t fallback,
 int config_boolean (config_t *self, const char *path, bool fallback,
                     bool *value, char *error, size_t error_size);
 
-//  Every child of self must be named in `known` (NULL-terminated). Returns 0,
-//  or -1 with "FILE:LINE: unknown key 'x' in section 'y'" in error.
+//  Every child of self must be named in `known` (NULL-terminated), and no
+//  key (a child without children) may be set twice. Returns 0, or -1 with
+//  "FILE:LINE: unknown key 'x' in section 'y'" or "FILE:LINE: 'x' is set
+//  twice (first at line N)" in error.
 int config_check_keys (config_t *self, const char *const *known,
                        char *error, size_t error_size);
 

@@ -183,6 +183,21 @@ main (void)
     config_destroy (&config);           //  NULL is a no-op
     config_destroy (NULL);
 
+    TEST ("check_keys: a key set twice is an error, a repeated section is not");
+    config = config_parse ("broker\n    grace = 1s\n    grace = 2s\n"
+                           "check = a\n    command = x\ncheck = b\n    command = y\n",
+                           "twice.conf", error, sizeof error);
+    if (CHECK (config, "parse: %s", error)) {
+        const char *const keys [] = { "grace", NULL };
+        CHECK (config_check_keys (config_locate (config, "broker"), keys, error, sizeof error) == -1,
+               "duplicate key accepted");
+        CHECK (strcmp (error, "twice.conf:3: 'grace' is set twice (first at line 2)") == 0,
+               "%s", error);
+        const char *const sections [] = { "broker", "check", NULL };
+        CHECK (config_check_keys (config, sections, error, sizeof error) == 0, "%s", error);
+        config_destroy (&config);
+    }
+
     TEST ("syntax errors name file:line");
     s_check_rejects ("a\n\tb = 1\n", "test.conf:2: tab in indentation; indent with 4 spaces per level");
     s_check_rejects ("a\n  \tb = 1\n", "test.conf:2: tab in indentation; indent with 4 spaces per level");

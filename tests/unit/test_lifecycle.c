@@ -290,9 +290,30 @@ test_clear_time (void)
     alert_clear_fields (&alert);
 }
 
+static void
+test_repair (void)
+{
+    TEST ("rows read back from disk are repaired to obey the invariants, not asserted on");
+    alert_t alert = s_new_alert ();
+    alert.state = ALERT_ACKED;              //  acked, but nobody acked it, and never notified
+    CHECK (lifecycle_repair (&alert, 1800000000000LL) != NULL, "not noticed");
+    CHECK (alert.acked_by && alert.notify_count == 1, "not repaired");
+    CHECK (lifecycle_repair (&alert, 1800000000000LL) == NULL, "repaired twice");
+    alert.state = ALERT_PENDING;
+    alert.raise_at = 0;
+    CHECK (lifecycle_repair (&alert, 1800000000000LL) != NULL, "pending without raise time");
+    CHECK (!alert.acked_by && alert.notify_count == 0 && alert.raise_at == 1800000000000LL,
+           "pending not repaired");
+    wire_event_t event = s_event (2, 0, 1800000000001LL);
+    CHECK (lifecycle_apply_event (&alert, &event, 1800000000001LL) == TRANSITION_RAISED,
+           "a repaired alert takes events");
+    alert_clear_fields (&alert);
+}
+
 int
 main (void)
 {
+    test_repair ();
     test_heartbeat ();
     test_ack ();
     test_suppress_and_content ();
