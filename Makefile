@@ -1,7 +1,7 @@
 # lilac — one non-recursive Makefile.
 #
 # make            build every program into bin/ (installs missing Debian packages first):
-#                 lilac-broker, lilac (the command), lilac-agent
+#                 lilac-broker, lilac (the command), lilac-agent, lilac-notify-*
 # make run        the broker in the foreground with configs/broker.conf
 # make test       every unit and end-to-end test; ends with "N passed, N failed"
 # make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
@@ -10,8 +10,9 @@
 # Package flags come from pkg-config inside recipes (recursive variables), so they
 # are read after `deps` has installed pkg-config and the libraries.
 
-DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev
-PKGS = libczmq libzmq msgpack sqlite3
+DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev \
+               libcurl4-openssl-dev
+PKGS = libczmq libzmq msgpack sqlite3 libcurl
 
 CC ?= gcc
 BUILD ?= build
@@ -24,21 +25,28 @@ SANFLAGS = $(if $(SANITIZE),-fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -MMD -MP $(WARNINGS) $(SANFLAGS) -Iproto $(PKG_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS = $(SANFLAGS) $(LDFLAGS)
+#  --as-needed: a program records only the libraries it uses (libcurl is the
+#  Pushover notifier's alone).
+ALL_LDFLAGS = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
 
 PROTO_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard proto/*.c))
 BROKER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(filter-out broker/main.c,$(wildcard broker/*.c)))
 AGENT_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(filter-out agent/main.c,$(wildcard agent/*.c)))
+NOTIFY_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(filter-out notifiers/notify_%.c,$(wildcard notifiers/*.c)))
 CLI_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/main.c,$(wildcard cli/*.c)))
 HARNESS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/harness/*.c))
 LIBLILAC    = $(BUILD)/liblilac.a
 LIBBROKER   = $(BUILD)/libbroker.a
 LIBCLI      = $(BUILD)/libcli.a
 LIBAGENT    = $(BUILD)/libagent.a
+LIBNOTIFY   = $(BUILD)/libnotify.a
 
-PROGRAMS   = $(BIN)/lilac-broker $(BIN)/lilac $(BIN)/lilac-agent
+NOTIFIERS  = $(patsubst notifiers/notify_%.c,$(BIN)/lilac-notify-%,$(wildcard notifiers/notify_*.c))
+PROGRAMS   = $(BIN)/lilac-broker $(BIN)/lilac $(BIN)/lilac-agent $(NOTIFIERS)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BIN)/test/%,$(wildcard tests/unit/*.c))
 E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/%,$(wildcard tests/e2e/*.c))
+#  Local fakes of services outside lilac (a Pushover API), started by tests.
+FAKES      = $(patsubst tests/fakes/%.c,$(BIN)/fakes/%,$(wildcard tests/fakes/*.c))
 
 .PHONY: all deps run test asan clean
 all: $(PROGRAMS)
@@ -75,6 +83,10 @@ $(LIBAGENT): $(AGENT_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+$(LIBNOTIFY): $(NOTIFY_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
 $(BIN)/lilac-broker: $(BUILD)/broker/main.o $(LIBBROKER) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
@@ -87,7 +99,11 @@ $(BIN)/lilac-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
-$(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBAGENT) $(LIBCLI) $(LIBBROKER) $(LIBLILAC)
+$(BIN)/lilac-notify-%: $(BUILD)/notifiers/notify_%.o $(LIBNOTIFY) $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
+$(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBNOTIFY) $(LIBAGENT) $(LIBCLI) $(LIBBROKER) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
@@ -95,11 +111,15 @@ $(BIN)/test/%: $(BUILD)/tests/e2e/%.o $(HARNESS_OBJ) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
+$(BIN)/fakes/%: $(BUILD)/tests/fakes/%.o $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
 run: $(PROGRAMS)
 	@mkdir -p var
 	$(BIN)/lilac-broker -c configs/broker.conf
 
-test: $(PROGRAMS) $(UNIT_TESTS) $(E2E_TESTS)
+test: $(PROGRAMS) $(UNIT_TESTS) $(E2E_TESTS) $(FAKES)
 	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS)
 
 asan:

@@ -1,0 +1,56 @@
+/*  notifier.h — what every lilac notifier shares: options, config, the
+    change feed, the rules, and the loop; a destination (Pushover, exec)
+    plugs in through destination_class_t and only says how to deliver.
+
+    A notifier's config (ZPL):
+      notifier    events, control, state_dir  (the broker's endpoints; where
+                  the cursor is kept)
+      DEST        the destination's own section (`pushover`, `exec`)
+      rule = NAME any number (see rules.h), with the destination's rule keys
+
+    The loop polls the feed's SUB socket; for each change, in order, it asks
+    the rules once what to do, then hands each action to the destination.
+    A destination that answers FEED_RETRY gets the same action again at the
+    time it names (actions already done for that change are not repeated);
+    when every action of a change is done or given up, the cursor moves on.
+*/
+#ifndef LILAC_NOTIFIER_H
+#define LILAC_NOTIFIER_H
+
+#include <stdint.h>
+#include "change_feed.h"
+#include "config.h"
+#include "rules.h"
+
+//  What a destination may need from the notifier it runs in.
+typedef struct {
+    const char *program;           //  "lilac-notify-pushover", for logs
+    const char *control;           //  the broker's control endpoint (to ack, say)
+    const char *state_dir;         //  the notifier's own state directory
+} notifier_env_t;
+
+typedef struct {
+    const char *program;                   //  e.g. "lilac-notify-exec"
+    const char *section;                   //  its config section, e.g. "exec"
+    const char *const *section_keys;       //  keys allowed in that section
+    const char *const *rule_keys;          //  extra keys allowed in rules
+    const char *destination_key;           //  the rule key naming the destination, or NULL
+    //  Reads its section (NULL if the file has none) and gets ready. Returns
+    //  its state, or NULL with "FILE:LINE: why" (or another reason) in error.
+    void *(*open) (config_t *section, const notifier_env_t *env, char *error, size_t error_size);
+    void (*close) (void **self_p);
+    //  Acts on one action for one change: FEED_DONE when done or given up
+    //  for good (logged), FEED_RETRY with *retry_at (zclock_mono ms).
+    feed_result_t (*deliver) (void *self, const alert_change_t *change,
+                              const rule_action_t *action, int64_t *retry_at);
+    //  Optional (may be NULL): background work, e.g. polling Pushover
+    //  receipts, and how soon it is next needed (ms, -1 for never).
+    void (*work) (void *self, int64_t mono_now);
+    int64_t (*next_wakeup) (void *self, int64_t mono_now);
+} destination_class_t;
+
+//  The whole program: `PROGRAM [-c FILE] [-n] [-v]`. -n checks the config,
+//  prints the rules it understood, and exits. Returns the exit status.
+int notifier_main (int argc, char *argv [], const destination_class_t *destination);
+
+#endif

@@ -1,0 +1,100 @@
+/*  change_feed.h — following the broker's changes without missing one.
+
+    The subscriber side of DESIGN §3 (the Clone pattern), shared by the
+    notifiers and `lilac tap`. A feed subscribes to the broker's PUB socket
+    first, then asks the control socket where the stream stands (or, with a
+    cursor saved on disk, for everything `since` that cursor), and then
+    hands its owner every change, one at a time, in strictly increasing seq
+    order with no gaps:
+
+    - a change whose seq is at or below the cursor is a repeat: dropped;
+    - a seq further ahead than the next one expected is a gap (the PUB
+      socket drops messages past its high-water mark): the missing changes
+      are fetched with `since`, and delivered first;
+    - a hugz whose seq is ahead of what was received means the tail was
+      lost: fetched with `since`;
+    - no hugz for FEED_SILENCE_MS means the broker (or the path to it) is
+      gone: when anything is heard again, the feed asks `since` its cursor.
+
+    Delivery is at least once. The owner's deliver function says DONE (acted
+    on, or given up for good: the cursor moves past it and, with a cursor
+    file, is saved) or RETRY at a time it names (the feed holds that change
+    and nothing after it is delivered until then). A process killed at any
+    moment therefore repeats at most the change in flight and never skips
+    one. The cursor file is written to a temporary name and renamed over the
+    old one: a crash leaves the old cursor or the new one, never half of one.
+
+    `since` answering that the cursor is older than the history the broker
+    keeps (retention) cannot be healed: the feed logs it as an error and
+    resumes from the broker's current seq.
+*/
+#ifndef LILAC_CHANGE_FEED_H
+#define LILAC_CHANGE_FEED_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "alert.h"
+
+#define FEED_SILENCE_MS    3000        //  three missed hugz
+#define FEED_PENDING_MAX   100000      //  changes held in memory ahead of delivery
+#define FEED_SINCE_LIMIT   1000        //  changes asked for per `since` call
+
+typedef struct {
+    const char *events;            //  the broker's PUB endpoint
+    const char *control;           //  the broker's control endpoint
+    const char *cursor_file;       //  where the cursor is kept, or NULL (memory only)
+    int call_timeout_ms;           //  deadline of one control call (0: 5000)
+} change_feed_config_t;
+
+typedef enum {
+    FEED_DONE,                     //  acted on or given up: move the cursor past it
+    FEED_RETRY                     //  hold it; call again at *retry_at
+} feed_result_t;
+
+//  Called with each change in seq order. retry_at is a monotonic ms time
+//  (zclock_mono) the owner sets when it returns FEED_RETRY.
+typedef feed_result_t (change_feed_deliver_fn) (const alert_change_t *change, void *arg,
+                                                int64_t *retry_at);
+
+typedef struct _change_feed_t change_feed_t;
+
+//  Connects the SUB (subscribed to every change and to hugz) and reads the
+//  cursor file if there is one. It does not call the broker yet: the first
+//  change_feed_work does, and keeps trying while the broker is away. NULL
+//  with a reason in error (bad endpoint, unreadable cursor file).
+change_feed_t *change_feed_new (const change_feed_config_t *config, char *error, size_t error_size);
+void change_feed_destroy (change_feed_t **self_p);
+
+//  The SUB socket, for the owner's zmq_poll.
+zsock_t *change_feed_socket (change_feed_t *self);
+//  Milliseconds until the feed needs change_feed_work again even if nothing
+//  arrives (a held retry, the silence watchdog, a pending catch-up); at most
+//  1000.
+int64_t change_feed_next_wakeup (change_feed_t *self, int64_t mono_now);
+//  Reads what arrived, catches up where needed, and delivers in order.
+void change_feed_work (change_feed_t *self, int64_t mono_now,
+                       change_feed_deliver_fn *deliver, void *arg);
+
+//  The seq of the last change delivered DONE (or where the feed started).
+uint64_t change_feed_cursor (change_feed_t *self);
+//  True once the feed knows where the stream stands (first sync done).
+bool change_feed_synced (change_feed_t *self);
+//  Counters: gaps detected, since calls made, malformed messages dropped.
+typedef struct {
+    uint64_t delivered;
+    uint64_t gaps;
+    uint64_t catch_ups;
+    uint64_t malformed;
+} change_feed_stats_t;
+change_feed_stats_t change_feed_stats (change_feed_t *self);
+
+//  Pages through the broker's `snapshot`, calling each(alert, arg) for every
+//  live alert, and sets *seq to the seq the first page was consistent with.
+//  For `lilac tap --snapshot` and, later, the web UI. 0, or -1 with error.
+typedef void (change_feed_alert_fn) (const alert_t *alert, void *arg);
+int change_feed_snapshot (change_feed_t *self, change_feed_alert_fn *each, void *arg,
+                          uint64_t *seq, char *error, size_t error_size);
+
+#endif
