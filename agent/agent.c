@@ -20,7 +20,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "agent.h"
 #include "bus.h"
@@ -29,6 +28,7 @@
 #include "latest_table.h"
 #include "log.h"
 #include "mem.h"
+#include "signals.h"
 #include "timespec.h"
 
 #define AGENT_RETRY_MS          1000    //  retry sending held alerts after
@@ -416,7 +416,7 @@ s_reload (agent_t *self, int64_t mono_now)
 
 //  --- start and stop ---------------------------------------------------------------------
 
-//  ipc:// endpoints need their directory; make it (one level) if missing.
+//  ipc:// endpoints need their directory; make it if missing.
 static int
 s_prepare_ipc (const char *endpoint, char *error, size_t error_size)
 {
@@ -428,11 +428,7 @@ s_prepare_ipc (const char *endpoint, char *error, size_t error_size)
     if (!slash || slash == directory)
         return 0;
     *slash = 0;
-    if (mkdir (directory, 0755) == 0 || errno == EEXIST)
-        return 0;
-    snprintf (error, error_size, "cannot create %s for %s: %s", directory, endpoint,
-              strerror (errno));
-    return -1;
+    return paths_make_dirs (directory, error, error_size);
 }
 
 static int
@@ -497,20 +493,6 @@ agent_destroy (agent_t **self_p)
 
 //  --- the loop ---------------------------------------------------------------------------
 
-static int
-s_open_signal_fd (void)
-{
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGTERM);
-    sigaddset (&signals, SIGHUP);
-    sigaddset (&signals, SIGCHLD);
-    if (sigprocmask (SIG_BLOCK, &signals, NULL))
-        return -1;
-    return signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 static void
 s_read_signals (agent_t *self, int64_t mono_now)
 {
@@ -574,7 +556,7 @@ s_turn (agent_t *self, int64_t mono_now)
 int
 agent_run (agent_t *self)
 {
-    self->signal_fd = s_open_signal_fd ();
+    self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM, SIGHUP, SIGCHLD }, 4);
     if (self->signal_fd < 0) {
         log_error ("cannot set up signal handling: %s", strerror (errno));
         return -1;

@@ -19,6 +19,7 @@
 #include "broker_internal.h"
 #include "bus.h"
 #include "mem.h"
+#include "signals.h"
 #include "timespec.h"
 
 //  --- recording changes --------------------------------------------------------
@@ -531,20 +532,6 @@ broker_destroy (broker_t **self_p)
     *self_p = NULL;
 }
 
-//  SIGINT and SIGTERM arrive on a signalfd the loop polls, so the handler
-//  problem does not exist: the loop finishes its turn and commits.
-static int
-s_open_signal_fd (void)
-{
-    sigset_t signals;
-    sigemptyset (&signals);
-    sigaddset (&signals, SIGINT);
-    sigaddset (&signals, SIGTERM);
-    if (sigprocmask (SIG_BLOCK, &signals, NULL))
-        return -1;
-    return signalfd (-1, &signals, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
 static void
 s_read_signal (broker_t *self)
 {
@@ -604,7 +591,9 @@ s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
 int
 broker_run (broker_t *self)
 {
-    self->signal_fd = s_open_signal_fd ();
+    //  SIGINT and SIGTERM arrive on a signalfd the loop polls: the loop
+    //  finishes its turn and commits
+    self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM }, 2);
     if (self->signal_fd < 0) {
         log_error ("cannot set up signal handling: %s", strerror (errno));
         return -1;

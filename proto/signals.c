@@ -1,0 +1,41 @@
+/*  signals.c — signalfd set-up and directory creation for the daemons.
+    See signals.h.
+*/
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include "error_text.h"
+#include "signals.h"
+
+int
+signals_open_fd (const int *signals, int count)
+{
+    sigset_t set;
+    sigemptyset (&set);
+    for (int index = 0; index < count; index++)
+        sigaddset (&set, signals [index]);
+    if (sigprocmask (SIG_BLOCK, &set, NULL))
+        return -1;
+    return signalfd (-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+int
+paths_make_dirs (const char *path, char *error, size_t error_size)
+{
+    char partial [512];
+    if (snprintf (partial, sizeof partial, "%s", path) >= (int) sizeof partial)
+        return error_text (error, error_size, -1, "cannot create %s: path too long", path);
+    for (char *slash = strchr (partial + 1, '/'); ; slash = strchr (slash + 1, '/')) {
+        if (slash)
+            *slash = 0;
+        if (*partial && mkdir (partial, 0755) && errno != EEXIST)
+            return error_text (error, error_size, -1, "cannot create %s: %s",
+                               partial, strerror (errno));
+        if (!slash)
+            return 0;
+        *slash = '/';
+    }
+}
