@@ -55,7 +55,8 @@ typedef struct _rules_t rules_t;
 //  are the destination's own keys a rule may carry; destination_key (one of
 //  them, or NULL) names the destination. Every error is "FILE:LINE: why".
 //  A config with no rule at all is an error too (a notifier that can never
-//  notify is a mistake).
+//  notify is a mistake). The rules borrow root's strings and sections:
+//  destroy them before root.
 rules_t *rules_load (config_t *root, const char *const *extra_keys,
                      const char *destination_key, char *error, size_t error_size);
 void rules_destroy (rules_t **self_p);
