@@ -1,20 +1,27 @@
 /*  tap.c — `lilac tap`: print the broker's changes as they are published.
 
-    A SUB socket on the change bus, subscribed to each PREFIX given (or to
-    everything). Each message must be two frames, [topic, body]; the body is
-    checked with wire_doc_new and decoded with alert_change_decode (or, for
-    `hugz`, read as {v, seq, at}) before anything is printed — the bus is
-    input like any other, and a malformed message is reported on stderr and
-    skipped. Output is one line per message, flushed at once so a pipe sees
-    it: a human line, or with --json the body as JSON with "topic" first.
+    A thin owner of a change feed (change_feed.h): the feed subscribes to
+    every change and to hugz, asks the control socket where the stream
+    stands, fills gaps with `since`, and hands tap each change once, in seq
+    order. tap keeps no cursor file: it starts from now (or, with
+    --snapshot, from the snapshot it prints first). Losses and repairs are
+    the feed's log lines on stderr ("gap: seq N after M; catching up with
+    since", "no hugz from EP for 3 s"), through log_init ("lilac", false).
 
-    When subscribed to everything, a jump in seq between change bodies is
-    reported on stderr (changes were lost: the SUB queue overflowed, or the
-    broker restarted), and so is a silence of S_QUIET_MS with no hugz.
+    PREFIX filtering is local, by topic (EVENT.LEVEL.SOURCE.ID rebuilt from
+    the decoded change), since the feed subscribes to everything. Snapshot
+    alerts are filtered as if their state were the event, so `raised.`
+    shows raised alerts. Output is one line per change, flushed at once so
+    a pipe sees it: a human line, or with --json the body (re-packed from the
+    checked, decoded change with alert_change_pack, the broker's own packer)
+    as JSON with "topic" first; a snapshot alert prints as EVENT "snapshot",
+    in JSON {"topic":"snapshot","v":1,"alert":{...}}. hugz come from the
+    feed's hugz callback.
 
     SIGINT and SIGTERM set a flag (czmq's handler is off, see main.c); the
-    receive loop polls with a short timeout, so it stops within
-    S_POLL_MS even if the signal lands between the check and the poll.
+    loop polls the feed's socket for at most S_POLL_MS, so it stops within
+    that, or within one control deadline (-t) while the feed is calling a
+    broker that does not answer.
 */
 #include <czmq.h>
 #include <errno.h>
@@ -24,29 +31,40 @@
 #include <string.h>
 #include "alert.h"
 #include "bus.h"
+#include "change_feed.h"
 #include "cli.h"
+#include "log.h"
 #include "mem.h"
 #include "timespec.h"
 #include "wire.h"
 
-#define S_POLL_MS   500            //  longest wait between two looks at the flag
-#define S_QUIET_MS  5000           //  no hugz for this long: say so
-#define S_OPTION_JSON  1000        //  getopt codes of the long-only options
-#define S_OPTION_COUNT 1001
-#define S_OPTION_HUGZ  1002
+#define S_POLL_MS          500     //  longest wait between two looks at the flag
+#define S_OPTION_JSON      1000    //  getopt codes of the long-only options
+#define S_OPTION_COUNT     1001
+#define S_OPTION_HUGZ      1002
+#define S_OPTION_SNAPSHOT  1003
 
 const char cli_tap_usage[] =
-    "usage: lilac tap [-e EP] [--json] [--count N] [--hugz] [PREFIX...]\n"
+    "usage: lilac tap [-e EP] [-C EP] [-t SECONDS] [--json] [--count N] [--hugz]\n"
+    "                 [--snapshot] [PREFIX...]\n"
     "\n"
     "Prints every change the broker publishes, one line each:\n"
     "TIME EVENT LEVEL SOURCE ID STATE SUMMARY. PREFIXes filter by topic\n"
-    "(EVENT.LEVEL.SOURCE.ID, e.g. raised. or cleared.urgent.).\n"
+    "(EVENT.LEVEL.SOURCE.ID, e.g. raised. or cleared.urgent.). Changes lost\n"
+    "on the bus are fetched from the broker (`since`) and printed in order;\n"
+    "each such gap is reported on stderr.\n"
     "\n"
-    "  -e, --events EP   change endpoint (default $LILAC_EVENTS, else "
+    "  -e, --events EP    change endpoint (default $LILAC_EVENTS, else "
     "tcp://127.0.0.1:32742)\n"
-    "      --json        print each body as JSON, with a \"topic\" key\n"
-    "      --count N     stop after N lines\n"
-    "      --hugz        show the broker's heartbeat (hugz) too\n";
+    "  -C, --control EP   control endpoint (default $LILAC_CONTROL, else "
+    "tcp://127.0.0.1:32743)\n"
+    "  -t, --timeout SECS deadline of one control call (default 5)\n"
+    "      --json         print each body as JSON, with a \"topic\" key\n"
+    "      --count N      stop after N lines\n"
+    "      --hugz         show the broker's heartbeat (hugz) too\n"
+    "      --snapshot     first print the current alerts, one line each\n"
+    "                     (EVENT is \"snapshot\"; with --json {topic, v, alert}),\n"
+    "                     then follow\n";
 
 static volatile sig_atomic_t s_interrupted;
 
@@ -57,40 +75,54 @@ s_on_signal (int signal_number)
     s_interrupted = 1;
 }
 
-//  The parsed command line and the state of the stream.
+//  The parsed command line and what was printed.
 typedef struct {
     const char *endpoint;          //  change endpoint
+    const char *control;           //  control endpoint
+    int timeout_ms;                //  -t, or 0 for the global one
     bool json;                     //  --json
     long count;                    //  --count, 0 for no limit
     bool hugz;                     //  show hugz
-    bool everything;               //  no prefix: subscribed to all topics
+    bool snapshot;                 //  --snapshot
     char **prefixes;               //  borrowed from argv
     int prefix_count;
     long printed;                  //  lines printed so far
-    uint64_t last_seq;             //  seq of the last change body, 0 none
-    int64_t last_hugz;             //  when hugz last arrived (our clock)
-    bool quiet_reported;           //  the current silence was reported
 } s_tap_t;
+
+static bool
+s_enough (s_tap_t *self)
+{
+    return self->count > 0 && self->printed >= self->count;
+}
 
 static int
 s_tap_parse (s_tap_t *self, int argc, char **argv)
 {
     static const struct option long_options [] = {
         { "events", required_argument, NULL, 'e' },
+        { "control", required_argument, NULL, 'C' },
+        { "timeout", required_argument, NULL, 't' },
         { "json", no_argument, NULL, S_OPTION_JSON },
         { "count", required_argument, NULL, S_OPTION_COUNT },
         { "hugz", no_argument, NULL, S_OPTION_HUGZ },
+        { "snapshot", no_argument, NULL, S_OPTION_SNAPSHOT },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     char error [256];
     opterr = 0;
     int option;
-    while ((option = getopt_long (argc, argv, ":e:h", long_options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, ":e:C:t:h", long_options, NULL)) != -1) {
         switch (option) {
             case 'e': self->endpoint = optarg; break;
+            case 'C': self->control = optarg; break;
+            case 't':
+                if (cli_parse_timeout ("-t", optarg, &self->timeout_ms, error, sizeof error))
+                    return cli_usage_error ("tap", cli_tap_usage, "%s", error);
+                break;
             case S_OPTION_JSON: self->json = true; break;
             case S_OPTION_HUGZ: self->hugz = true; break;
+            case S_OPTION_SNAPSHOT: self->snapshot = true; break;
             case S_OPTION_COUNT:
                 if (cli_parse_count ("--count", optarg, 1, LONG_MAX, &self->count,
                                      error, sizeof error))
@@ -105,32 +137,29 @@ s_tap_parse (s_tap_t *self, int argc, char **argv)
     }
     self->prefixes = argv + optind;
     self->prefix_count = argc - optind;
-    self->everything = true;
     for (int index = 0; index < self->prefix_count; index++) {
         const char *prefix = self->prefixes [index];
-        if (*prefix)
-            self->everything = false;
         if (*prefix && strncmp ("hugz", prefix, strlen (prefix)) == 0)
             self->hugz = true;         //  asked for by name
     }
     return -1;
 }
 
-static int
-s_subscribe (s_tap_t *self, zsock_t *sub)
+//  True if topic is wanted: no prefix, an empty one, or one it starts with.
+static bool
+s_wanted (s_tap_t *self, const char *topic)
 {
-    if (self->everything)
-        zsock_set_subscribe (sub, "");
-    else {
-        for (int index = 0; index < self->prefix_count; index++)
-            zsock_set_subscribe (sub, self->prefixes [index]);
-        if (self->hugz)
-            zsock_set_subscribe (sub, "hugz");
+    if (self->prefix_count == 0)
+        return true;
+    for (int index = 0; index < self->prefix_count; index++) {
+        const char *prefix = self->prefixes [index];
+        if (strncmp (topic, prefix, strlen (prefix)) == 0)
+            return true;
     }
-    return 0;
+    return false;
 }
 
-//  Prints the body as JSON with "topic" as the first key.
+//  Prints the map root as JSON with "topic" as the first key.
 static int
 s_print_json (const char *topic, const msgpack_object *root)
 {
@@ -152,180 +181,161 @@ s_print_json (const char *topic, const msgpack_object *root)
     return rc;
 }
 
+//  Prints what writer holds (one packed map) as JSON with topic first.
 static void
-s_print_change (const alert_change_t *change)
+s_print_packed (const char *topic, wire_writer_t *writer)
+{
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (writer->buffer.data, writer->buffer.size,
+                                    error, sizeof error);
+    if (!doc || s_print_json (topic, wire_doc_root (doc)))
+        fprintf (stderr, "lilac tap: cannot render %s as JSON: %s\n", topic,
+                 doc ? "bad map" : error);
+    wire_doc_destroy (&doc);
+}
+
+static void
+s_print_line (int64_t at, const char *event, const alert_t *alert)
 {
     char when [64];
-    const alert_t *alert = &change->alert;
-    printf ("%s %s %s %s %s %s ", time_format (change->at, when, sizeof when),
-            change->event, alert_level_name (alert->level), alert->source,
-            alert->id, alert_state_name (alert->state));
+    printf ("%s %s %s %s %s %s ", time_format (at, when, sizeof when), event,
+            alert_level_name (alert->level), alert->source, alert->id,
+            alert_state_name (alert->state));
     cli_print_plain (stdout, alert->summary ? alert->summary : "-");
     putchar ('\n');
 }
 
-//  Reports a jump or a step back in seq among change bodies.
-static void
-s_check_seq (s_tap_t *self, uint64_t seq)
+//  The feed's deliver function: prints a wanted change; always DONE.
+static feed_result_t
+s_deliver (const alert_change_t *change, void *arg, int64_t *retry_at)
 {
-    if (self->everything && self->last_seq) {
-        if (seq > self->last_seq + 1)
-            fprintf (stderr, "lilac tap: seq jumped from %" PRIu64 " to %" PRIu64
-                     ": %" PRIu64 " changes missed\n",
-                     self->last_seq, seq, seq - self->last_seq - 1);
-        else
-        if (seq <= self->last_seq)
-            fprintf (stderr, "lilac tap: seq went back from %" PRIu64 " to %" PRIu64
-                     " (a new broker database?)\n", self->last_seq, seq);
-    }
-    self->last_seq = seq;
-}
-
-//  Decodes and prints one body. Returns 0, or -1 with a reason in error.
-static int
-s_show (s_tap_t *self, const char *topic, const msgpack_object *root,
-        char *error, size_t error_size)
-{
-    bool is_hugz = streq (topic, "hugz");
-    if (is_hugz) {
-        self->last_hugz = clock_now_ms ();
-        self->quiet_reported = false;
-        bool has_seq = false, has_at = false;
-        int64_t seq = 0, at = 0;
-        if (wire_get_int (root, "seq", &has_seq, &seq, error, error_size)
-        ||  wire_get_int (root, "at", &has_at, &at, error, error_size))
-            return -1;
-        if (!has_seq || !has_at || seq < 0) {
-            snprintf (error, error_size, "hugz without seq or at");
-            return -1;
-        }
-        if (!self->hugz)
-            return 0;
-        if (self->json) {
-            if (s_print_json (topic, root)) {
-                snprintf (error, error_size, "cannot render as JSON");
-                return -1;
-            }
-        }
-        else {
-            char when [64];
-            printf ("%s hugz seq=%" PRId64 "\n", time_format (at, when, sizeof when), seq);
-        }
-        self->printed++;
-        return 0;
-    }
-    alert_change_t change;
-    memset (&change, 0, sizeof change);
-    if (alert_change_decode (root, &change, error, error_size) != 0)
-        return -1;
-    s_check_seq (self, change.seq);
-    int rc = 0;
+    (void) retry_at;
+    s_tap_t *self = arg;
+    char topic [WIRE_MAX_TOPIC + 1];
+    alert_topic (topic, sizeof topic, change->event, &change->alert);
+    if (s_enough (self) || !s_wanted (self, topic))
+        return FEED_DONE;
     if (self->json) {
-        if (s_print_json (topic, root)) {
-            snprintf (error, error_size, "cannot render as JSON");
-            rc = -1;
-        }
+        wire_writer_t writer;
+        wire_writer_init (&writer);
+        alert_change_pack (&writer.packer, change->seq, change->at, change->event, &change->alert);
+        s_print_packed (topic, &writer);
+        wire_writer_free (&writer);
     }
     else
-        s_print_change (&change);
-    if (rc == 0)
-        self->printed++;
-    alert_change_free (&change);
-    return rc;
-}
-
-//  Receives one message (poll said it is there) and shows it.
-static void
-s_receive (s_tap_t *self, zsock_t *sub)
-{
-    zmsg_t *message = zmsg_recv (sub);
-    if (!message)
-        return;                    //  interrupted
-    char topic [WIRE_MAX_TOPIC + 1] = "?";
-    char error [WIRE_ERROR_SIZE] = "";
-    zframe_t *topic_frame = zmsg_first (message);
-    zframe_t *body_frame = zmsg_next (message);
-    size_t topic_size = topic_frame ? zframe_size (topic_frame) : 0;
-    if (zmsg_size (message) != 2)
-        snprintf (error, sizeof error, "%zu frames, not 2", zmsg_size (message));
-    else
-    if (topic_size == 0 || topic_size > WIRE_MAX_TOPIC
-    ||  memchr (zframe_data (topic_frame), '\0', topic_size)
-    ||  !wire_utf8_valid ((const char *) zframe_data (topic_frame), topic_size))
-        snprintf (error, sizeof error, "bad topic frame (%zu bytes)", topic_size);
-    else {
-        memcpy (topic, zframe_data (topic_frame), topic_size);
-        topic [topic_size] = '\0';
-        wire_doc_t *doc = wire_doc_new (zframe_data (body_frame), zframe_size (body_frame),
-                                        error, sizeof error);
-        if (doc)
-            s_show (self, topic, wire_doc_root (doc), error, sizeof error);
-        wire_doc_destroy (&doc);
-    }
-    if (*error) {
-        fputs ("lilac tap: skipped a malformed message (topic '", stderr);
-        cli_print_plain (stderr, topic);
-        fprintf (stderr, "'): %s\n", error);
-    }
+        s_print_line (change->at, change->event, &change->alert);
+    self->printed++;
     fflush (stdout);
-    zmsg_destroy (&message);
+    return FEED_DONE;
 }
 
 static void
-s_check_quiet (s_tap_t *self)
+s_on_hugz (uint64_t seq, int64_t at, void *arg)
 {
-    if (!self->everything && !self->hugz)
-        return;                    //  hugz are not subscribed
-    int64_t now = clock_now_ms ();
-    if (!self->quiet_reported && now - self->last_hugz > S_QUIET_MS) {
-        fprintf (stderr, "lilac tap: no hugz from %s for %d s: is lilac-broker running?\n",
-                 self->endpoint, S_QUIET_MS / 1000);
-        self->quiet_reported = true;
+    s_tap_t *self = arg;
+    if (!self->hugz || s_enough (self))
+        return;
+    if (self->json)
+        printf ("{\"topic\":\"hugz\",\"v\":%d,\"seq\":%" PRIu64 ",\"at\":%" PRId64 "}\n",
+                WIRE_VERSION, seq, at);
+    else {
+        char when [64];
+        printf ("%s hugz seq=%" PRIu64 "\n", time_format (at, when, sizeof when), seq);
     }
+    self->printed++;
+    fflush (stdout);
+}
+
+//  One alert of the snapshot: filtered as if its state were the event.
+static void
+s_print_alert (const alert_t *alert, void *arg)
+{
+    s_tap_t *self = arg;
+    char topic [WIRE_MAX_TOPIC + 1];
+    alert_topic (topic, sizeof topic, alert_state_name (alert->state), alert);
+    if (s_enough (self) || !s_wanted (self, topic))
+        return;
+    if (self->json) {
+        wire_writer_t writer;
+        wire_writer_init (&writer);
+        msgpack_pack_map (&writer.packer, 2);
+        wire_pack_key_int (&writer.packer, "v", WIRE_VERSION);
+        wire_pack_key (&writer.packer, "alert");
+        alert_pack (&writer.packer, alert);
+        s_print_packed ("snapshot", &writer);
+        wire_writer_free (&writer);
+    }
+    else
+        s_print_line (alert->changed_at, "snapshot", alert);
+    self->printed++;
+    fflush (stdout);
+}
+
+static int
+s_catch_signals (void)
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_signal;
+    sigemptyset (&action.sa_mask);
+    if (sigaction (SIGINT, &action, NULL) || sigaction (SIGTERM, &action, NULL))
+        return -1;
+    return 0;
+}
+
+static int
+s_follow (s_tap_t *self, change_feed_t *feed)
+{
+    while (!s_interrupted && !s_enough (self)) {
+        zmq_pollitem_t item = { zsock_resolve (change_feed_socket (feed)), 0, ZMQ_POLLIN, 0 };
+        int64_t wait = change_feed_next_wakeup (feed, zclock_mono ());
+        int ready = zmq_poll (&item, 1, wait < S_POLL_MS ? wait : S_POLL_MS);
+        if (ready < 0 && zmq_errno () != EINTR)
+            return cli_fail ("tap", "poll failed: %s", zmq_strerror (zmq_errno ()));
+        if (!s_interrupted)
+            change_feed_work (feed, zclock_mono (), s_deliver, self);
+    }
+    return CLI_EXIT_OK;
 }
 
 static int
 s_tap_run (s_tap_t *self)
 {
     char error [256];
-    zsock_t *sub = bus_open (ZMQ_SUB, self->endpoint, BUS_CONNECT, error, sizeof error);
-    if (!sub)
-        return cli_fail ("tap", "%s", error);
-    s_subscribe (self, sub);
-    struct sigaction action;
-    memset (&action, 0, sizeof action);
-    action.sa_handler = s_on_signal;
-    sigemptyset (&action.sa_mask);
-    if (sigaction (SIGINT, &action, NULL) || sigaction (SIGTERM, &action, NULL)) {
-        zsock_destroy (&sub);
+    log_init ("lilac", false);     //  the feed's lines (gaps, silence) go to stderr
+    if (s_catch_signals ())
         return cli_fail ("tap", "cannot catch signals: %s", strerror (errno));
-    }
-    self->last_hugz = clock_now_ms ();
+    change_feed_config_t config = {
+        .events = self->endpoint, .control = self->control,
+        .cursor_file = NULL, .call_timeout_ms = self->timeout_ms
+    };
+    change_feed_t *feed = change_feed_new (&config, error, sizeof error);
+    if (!feed)
+        return cli_fail ("tap", "%s", error);
+    change_feed_on_hugz (feed, s_on_hugz, self);
     int status = CLI_EXIT_OK;
-    zmq_pollitem_t item = { zsock_resolve (sub), 0, ZMQ_POLLIN, 0 };
-    while (!s_interrupted && (self->count == 0 || self->printed < self->count)) {
-        int ready = zmq_poll (&item, 1, S_POLL_MS);
-        if (ready < 0 && zmq_errno () != EINTR) {
-            status = cli_fail ("tap", "poll failed: %s", zmq_strerror (zmq_errno ()));
-            break;
-        }
-        if (ready > 0 && !s_interrupted)
-            s_receive (self, sub);
-        s_check_quiet (self);
-    }
-    zsock_destroy (&sub);
+    if (self->snapshot
+    &&  change_feed_snapshot (feed, s_print_alert, self, NULL, error, sizeof error) != 0)
+        status = cli_fail ("tap", "snapshot from %s: %s", self->control, error);
+    fflush (stdout);
+    if (status == CLI_EXIT_OK)
+        status = s_follow (self, feed);
+    change_feed_destroy (&feed);
     return status;
 }
 
 int
 cli_tap (cli_t *cli, int argc, char **argv)
 {
-    (void) cli;
     s_tap_t tap;
     memset (&tap, 0, sizeof tap);
     int status = s_tap_parse (&tap, argc, argv);
     if (status >= 0)
         return status;
     tap.endpoint = cli_endpoint (tap.endpoint, "LILAC_EVENTS", BUS_DEFAULT_PUBLISH);
+    tap.control = cli_endpoint (tap.control ? tap.control : cli->control, "LILAC_CONTROL",
+                                BUS_DEFAULT_CONTROL);
+    if (tap.timeout_ms == 0)
+        tap.timeout_ms = cli_timeout_ms (cli);
     return s_tap_run (&tap);
 }

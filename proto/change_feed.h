@@ -97,4 +97,16 @@ typedef void (change_feed_alert_fn) (const alert_t *alert, void *arg);
 int change_feed_snapshot (change_feed_t *self, change_feed_alert_fn *each, void *arg,
                           uint64_t *seq, char *error, size_t error_size);
 
+//  --- additions -----------------------------------------------------------------
+
+//  Called with each hugz (seq, broker time in ms) as it is read, for owners
+//  that show them (`lilac tap --hugz`). NULL fn stops the calls.
+typedef void (change_feed_hugz_fn) (uint64_t seq, int64_t at, void *arg);
+void change_feed_on_hugz (change_feed_t *self, change_feed_hugz_fn *fn, void *arg);
+
+//  change_feed_snapshot on a feed that has not synced yet and has no cursor
+//  from a file also starts the feed at the snapshot's seq (the Clone
+//  pattern: changes above the snapshot follow), so the first
+//  change_feed_work does not ping.
+
 #endif

@@ -1,0 +1,837 @@
+/*  change_feed.c — following the broker's changes without missing one.
+
+    What it keeps: the cursor (last seq delivered DONE, saved to the cursor
+    file), and a queue of decoded changes waiting for delivery. The queue
+    holds exactly the seqs cursor+1 .. horizon, in order, with no hole: every
+    change is appended only when its seq is horizon + 1 (or, from a `since`
+    reply, whatever the broker's history says comes next), so delivery is a
+    pop from the head. The queue is bounded by FEED_PENDING_MAX: a change
+    that would not fit is dropped and a catch-up marked, which fetches it
+    again with `since` once deliveries have made room.
+
+    How it learns of losses: a change on the SUB whose seq is beyond
+    horizon + 1 is a gap; a hugz whose seq is beyond horizon means the tail
+    was lost (the PUB sends a hugz after the changes it counts, on the same
+    pipe); a silence of FEED_SILENCE_MS means the broker or the path to it
+    went away, and the first thing heard afterwards (or a periodic try while
+    silent) starts a catch-up. A catch-up asks `since horizon` page by page
+    (FEED_SINCE_LIMIT, at most S_CALLS_PER_WORK calls per change_feed_work)
+    until a reply says `more: false`; changes on the SUB that arrive during a
+    catch-up are kept when they extend the queue and dropped otherwise —
+    `since` answers with everything up to the broker's current seq, so it
+    covers them.
+
+    First sync: nothing is read from the SUB before it (messages wait in the
+    SUB queue). With a cursor from the file, the first sync is a completed
+    catch-up from it; without, a `ping` gives the broker's seq and the feed
+    starts from now. Both are retried at most every S_RETRY_MS while the
+    broker is away; one control call never blocks longer than the call
+    timeout.
+
+    Limits: every control call blocks the caller for up to call_timeout_ms
+    when the broker is away; a broker whose seq goes back (a new database)
+    is logged and not followed until it passes the cursor again.
+*/
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bus.h"
+#include "change_feed.h"
+#include "error_text.h"
+#include "log.h"
+#include "mem.h"
+#include "wire.h"
+
+#define S_DEFAULT_TIMEOUT_MS  5000     //  call_timeout_ms when 0
+#define S_RETRY_MS            1000     //  wait before a failed sync or catch-up is tried again
+#define S_CALLS_PER_WORK      10       //  `since` calls in one change_feed_work
+#define S_READS_PER_WORK      2000     //  SUB messages read in one change_feed_work
+#define S_DELIVERIES_PER_WORK 10000    //  deliveries in one change_feed_work
+#define S_MAX_WAKEUP_MS       1000     //  change_feed_next_wakeup at most
+#define S_SNAPSHOT_PAGES_MAX  100000   //  snapshot pages followed at most
+#define S_CURSOR_TEXT_MAX     32       //  bytes of a cursor file we read
+
+struct _change_feed_t {
+    char *events;                  //  PUB endpoint (copy)
+    char *control;                 //  control endpoint (copy)
+    char *cursor_file;             //  cursor file path (copy), or NULL
+    int call_timeout_ms;           //  deadline of one control call
+    zsock_t *sub;                  //  SUB to every change and hugz
+    uint64_t cursor;               //  last seq delivered DONE (or the start)
+    bool cursor_from_file;         //  cursor was read from the file
+    bool synced;                   //  first sync done
+    uint64_t horizon;              //  seq of the queue's tail (cursor when empty)
+    alert_change_t **queue;        //  ring of pending changes, cursor+1 .. horizon
+    size_t queue_capacity;         //  slots in queue
+    size_t queue_head;             //  index of the oldest
+    size_t queue_count;            //  changes held
+    bool catch_up;                 //  a `since` catch-up is needed
+    int64_t next_try_at;           //  mono ms: no sync / catch-up attempt before this
+    int64_t held_until;            //  mono ms: head held by a RETRY until then, 0 none
+    int64_t last_heard;            //  mono ms: when anything last arrived on the SUB
+    bool silent;                   //  FEED_SILENCE_MS passed without a message
+    int64_t next_silent_try;       //  mono ms: next catch-up try while silent
+    bool backlog;                  //  the last read stopped with messages left
+    change_feed_stats_t stats;     //  counters
+    log_limit_t malformed_log;     //  rate limit for malformed input
+    log_limit_t cursor_log;        //  rate limit for cursor file failures
+    log_limit_t away_log;          //  rate limit for "the broker does not answer"
+    void (*on_hugz) (uint64_t seq, int64_t at, void *arg);   //  hugz callback, or NULL
+    void *on_hugz_arg;             //  its argument
+};
+
+//  --- the pending queue ---------------------------------------------------------
+
+//  True when the queue holds exactly cursor+1 .. horizon (the head is the
+//  next seq to deliver). Checked in debug builds.
+static bool
+s_invariants_hold (change_feed_t *self)
+{
+    if (self->queue_count == 0)
+        return self->horizon >= self->cursor;
+    alert_change_t *head = self->queue [self->queue_head];
+    return head->seq > self->cursor && self->horizon >= head->seq;
+}
+
+static alert_change_t *
+s_queue_head (change_feed_t *self)
+{
+    return self->queue_count ? self->queue [self->queue_head] : NULL;
+}
+
+//  Appends a change (taking it) if there is room. Returns 0, or -1 when full.
+static int
+s_queue_push (change_feed_t *self, alert_change_t *change)
+{
+    if (self->queue_count >= FEED_PENDING_MAX)
+        return -1;
+    if (self->queue_count == self->queue_capacity) {
+        size_t capacity = self->queue_capacity ? self->queue_capacity * 2 : 64;
+        if (capacity > FEED_PENDING_MAX)
+            capacity = FEED_PENDING_MAX;
+        alert_change_t **grown = mem_alloc (capacity * sizeof *grown);
+        for (size_t index = 0; index < self->queue_count; index++)
+            grown [index] = self->queue [(self->queue_head + index) % self->queue_capacity];
+        mem_free (self->queue);
+        self->queue = grown;
+        self->queue_capacity = capacity;
+        self->queue_head = 0;
+    }
+    self->queue [(self->queue_head + self->queue_count) % self->queue_capacity] = change;
+    self->queue_count++;
+    self->horizon = change->seq;
+    return 0;
+}
+
+static void
+s_change_destroy (alert_change_t **change_p)
+{
+    if (*change_p) {
+        alert_change_free (*change_p);
+        mem_free (*change_p);
+        *change_p = NULL;
+    }
+}
+
+static void
+s_queue_pop (change_feed_t *self)
+{
+    assert (self->queue_count > 0);
+    s_change_destroy (&self->queue [self->queue_head]);
+    self->queue_head = (self->queue_head + 1) % self->queue_capacity;
+    self->queue_count--;
+}
+
+static void
+s_queue_clear (change_feed_t *self)
+{
+    while (self->queue_count)
+        s_queue_pop (self);
+}
+
+//  --- the cursor file --------------------------------------------------------------
+
+//  Reads the cursor file. 0 with *found false when it does not exist, 0 with
+//  the seq, or -1 with a reason.
+static int
+s_cursor_read (const char *path, bool *found, uint64_t *seq, char *error, size_t error_size)
+{
+    *found = false;
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        if (errno == ENOENT)
+            return 0;
+        return error_text (error, error_size, -1, "cannot read cursor file %s: %s",
+                           path, strerror (errno));
+    }
+    char text [S_CURSOR_TEXT_MAX + 1];
+    size_t size = fread (text, 1, S_CURSOR_TEXT_MAX, file);
+    bool failed = ferror (file) != 0;
+    if (fclose (file) != 0)
+        failed = true;
+    if (failed)
+        return error_text (error, error_size, -1, "cannot read cursor file %s", path);
+    text [size] = '\0';
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull (text, &end, 10);
+    if (size == 0 || text [0] < '0' || text [0] > '9' || errno != 0
+    ||  !end || (*end != '\n' && *end != '\0') || (*end == '\n' && end [1] != '\0'))
+        return error_text (error, error_size, -1,
+                           "cursor file %s does not hold a seq (expected \"SEQ\\n\")", path);
+    *seq = (uint64_t) value;
+    *found = true;
+    return 0;
+}
+
+//  Writes "SEQ\n" to FILE.tmp and renames it over FILE. Returns 0 or -1
+//  (logged, rate-limited): the old cursor stays, so delivery stays at
+//  least once.
+static int
+s_cursor_save (change_feed_t *self)
+{
+    if (!self->cursor_file)
+        return 0;
+    char *temporary = zsys_sprintf ("%s.tmp", self->cursor_file);
+    if (!temporary) {
+        log_limited (&self->cursor_log, "cursor file %s: out of memory", self->cursor_file);
+        return -1;
+    }
+    int rc = -1;
+    const char *failed_step = "open";
+    FILE *file = fopen (temporary, "w");
+    if (file) {
+        failed_step = "write";
+        bool written = fprintf (file, "%" PRIu64 "\n", self->cursor) > 0;
+        if (fclose (file) != 0)
+            written = false;
+        if (written) {
+            failed_step = "rename";
+            if (rename (temporary, self->cursor_file) == 0)
+                rc = 0;
+        }
+    }
+    if (rc)
+        log_limited (&self->cursor_log, "cursor file %s: cannot %s: %s", temporary,
+                     failed_step, strerror (errno));
+    zstr_free (&temporary);
+    return rc;
+}
+
+//  Moves the cursor (and the horizon, when the queue is empty) and saves it.
+static void
+s_cursor_set (change_feed_t *self, uint64_t seq)
+{
+    self->cursor = seq;
+    if (self->queue_count == 0 && self->horizon < seq)
+        self->horizon = seq;
+    int rc = s_cursor_save (self);
+    (void) rc;                     //  logged; the old cursor is still safe
+}
+
+//  --- control calls -------------------------------------------------------------------
+
+//  Calls op with an optional integer argument. Returns the checked reply
+//  document when ok is true; NULL with the reason (the broker's error text
+//  when it said no) in error.
+static wire_doc_t *
+s_call (change_feed_t *self, const char *op, const char *key, int64_t value,
+        const char *key2, int64_t value2, char *error, size_t error_size)
+{
+    wire_writer_t request;
+    wire_writer_init (&request);
+    msgpack_pack_map (&request.packer, 2 + (key ? 1 : 0) + (key2 ? 1 : 0));
+    wire_pack_key_int (&request.packer, "v", WIRE_VERSION);
+    wire_pack_key_string (&request.packer, "op", op);
+    if (key)
+        wire_pack_key_int (&request.packer, key, value);
+    if (key2)
+        wire_pack_key_int (&request.packer, key2, value2);
+    zframe_t *reply = bus_call (self->control, request.buffer.data, request.buffer.size,
+                                self->call_timeout_ms, error, error_size);
+    wire_writer_free (&request);
+    if (!reply)
+        return NULL;
+    wire_doc_t *doc = wire_doc_new (zframe_data (reply), zframe_size (reply), error, error_size);
+    zframe_destroy (&reply);
+    if (!doc) {
+        self->stats.malformed++;
+        return NULL;
+    }
+    bool present = false, ok = false;
+    char reason [WIRE_ERROR_SIZE];
+    if (wire_get_bool (wire_doc_root (doc), "ok", &present, &ok, reason, sizeof reason) != 0
+    ||  !present) {
+        error_text (error, error_size, -1, "%s: reply without ok", op);
+        self->stats.malformed++;
+        wire_doc_destroy (&doc);
+        return NULL;
+    }
+    if (!ok) {
+        char *text = NULL;
+        if (wire_get_string (wire_doc_root (doc), "error", WIRE_MAX_STRING, &text,
+                             reason, sizeof reason) != 0 || !text)
+            error_text (error, error_size, -1, "%s: refused without a reason", op);
+        else
+            error_text (error, error_size, -1, "%s", text);
+        mem_free (text);
+        wire_doc_destroy (&doc);
+        return NULL;
+    }
+    return doc;
+}
+
+//  The broker's current seq from `ping`. 0, or -1 with error.
+static int
+s_ping (change_feed_t *self, uint64_t *seq, char *error, size_t error_size)
+{
+    wire_doc_t *reply = s_call (self, "ping", NULL, 0, NULL, 0, error, error_size);
+    if (!reply)
+        return -1;
+    bool present = false;
+    int64_t value = 0;
+    int rc = wire_get_int (wire_doc_root (reply), "seq", &present, &value, error, error_size);
+    if (rc == 0 && (!present || value < 0))
+        rc = error_text (error, error_size, -1, "ping: reply without a seq");
+    if (rc == 0)
+        *seq = (uint64_t) value;
+    else
+        self->stats.malformed++;
+    wire_doc_destroy (&reply);
+    return rc ? -1 : 0;
+}
+
+//  --- catching up with `since` ------------------------------------------------------------
+
+//  Decodes one change of a `since` reply and appends it if it extends the
+//  queue. Returns 0 (appended or a repeat), -1 when the queue is full.
+static int
+s_take_replayed (change_feed_t *self, const msgpack_object *body)
+{
+    char error [WIRE_ERROR_SIZE];
+    alert_change_t *change = mem_alloc (sizeof *change);
+    if (alert_change_decode (body, change, error, sizeof error) != 0) {
+        self->stats.malformed++;
+        log_limited (&self->malformed_log, "since: skipped a malformed change: %s", error);
+        mem_free (change);
+        return 0;
+    }
+    if (change->seq <= self->horizon) {
+        s_change_destroy (&change);
+        return 0;
+    }
+    if (change->seq != self->horizon + 1)
+        log_limited (&self->malformed_log, "since: the history goes from seq %" PRIu64
+                     " to %" PRIu64 "; following it", self->horizon, change->seq);
+    if (s_queue_push (self, change) != 0) {
+        s_change_destroy (&change);
+        return -1;
+    }
+    return 0;
+}
+
+//  The history was pruned past our cursor: say so and start from the
+//  broker's seq. 0, or -1 when the broker could not be asked.
+static int
+s_jump_to_broker (change_feed_t *self, const char *reason)
+{
+    char error [256];
+    uint64_t seq;
+    if (s_ping (self, &seq, error, sizeof error) != 0) {
+        log_limited (&self->away_log, "cannot ask %s where the stream stands: %s",
+                     self->control, error);
+        return -1;
+    }
+    log_error ("changes after seq %" PRIu64 " are lost: %s; resuming at seq %" PRIu64,
+               self->horizon, reason, seq);
+    s_queue_clear (self);
+    self->horizon = seq;
+    self->held_until = 0;
+    s_cursor_set (self, seq);
+    return 0;
+}
+
+//  One `since` page from the horizon. Returns 1 when more remains, 0 when
+//  caught up, -1 on failure (logged).
+static int
+s_since_page (change_feed_t *self)
+{
+    char error [WIRE_ERROR_SIZE + 64];
+    self->stats.catch_ups++;
+    uint64_t from = self->horizon;
+    wire_doc_t *reply = s_call (self, "since", "seq", (int64_t) from,
+                                "limit", FEED_SINCE_LIMIT, error, sizeof error);
+    if (!reply) {
+        if (strstr (error, "snapshot"))
+            return s_jump_to_broker (self, error) == 0 ? 0 : -1;
+        log_limited (&self->away_log, "since %" PRIu64 " from %s failed: %s", from,
+                     self->control, error);
+        return -1;
+    }
+    const msgpack_object *root = wire_doc_root (reply);
+    const msgpack_object *changes = wire_get (root, "changes");
+    bool present = false, more = false;
+    int rc = 0;
+    if (!changes || changes->type != MSGPACK_OBJECT_ARRAY
+    ||  wire_get_bool (root, "more", &present, &more, error, sizeof error) != 0) {
+        self->stats.malformed++;
+        log_warn ("since %" PRIu64 ": a reply without changes or more", from);
+        rc = -1;
+    }
+    for (uint32_t index = 0; rc == 0 && index < changes->via.array.size; index++)
+        if (s_take_replayed (self, &changes->via.array.ptr [index]) != 0)
+            rc = 1;                //  queue full: the rest after deliveries
+    if (rc == 0 && more && self->horizon == from) {
+        log_error ("since %" PRIu64 ": the broker says more but sent nothing", from);
+        rc = -1;
+    }
+    if (rc == 0 && more)
+        rc = 1;
+    wire_doc_destroy (&reply);
+    return rc;
+}
+
+//  Runs up to S_CALLS_PER_WORK `since` pages while a catch-up is needed and
+//  the queue has room.
+static void
+s_catch_up (change_feed_t *self, int64_t now)
+{
+    for (int calls = 0; calls < S_CALLS_PER_WORK && self->catch_up && now >= self->next_try_at
+         && self->queue_count < FEED_PENDING_MAX; calls++) {
+        int rc = s_since_page (self);
+        if (rc < 0)             //  while silent, the watchdog's pace
+            self->next_try_at = zclock_mono () + (self->silent ? FEED_SILENCE_MS : S_RETRY_MS);
+        else
+        if (rc == 0) {
+            self->catch_up = false;
+            self->synced = true;
+        }
+        if (rc < 0)
+            break;
+    }
+}
+
+//  --- reading the SUB ---------------------------------------------------------------------
+
+static void
+s_mark_gap (change_feed_t *self, const char *what, uint64_t seq)
+{
+    if (self->catch_up)
+        return;
+    self->stats.gaps++;
+    log_warn ("gap: %sseq %" PRIu64 " after %" PRIu64 "; catching up with since",
+              what, seq, self->horizon);
+    self->catch_up = true;
+}
+
+static void
+s_on_change (change_feed_t *self, alert_change_t *change)
+{
+    if (!self->synced || change->seq <= self->horizon) {
+        s_change_destroy (&change);              //  a repeat
+        return;
+    }
+    if (change->seq == self->horizon + 1) {
+        if (s_queue_push (self, change) == 0)
+            return;
+        self->catch_up = true;                   //  no room: fetch it again later
+    }
+    else
+        s_mark_gap (self, "", change->seq);
+    s_change_destroy (&change);
+}
+
+static void
+s_on_hugz (change_feed_t *self, uint64_t seq, int64_t at)
+{
+    if (!self->synced)
+        ;                          //  the first sync covers it
+    else
+    if (seq > self->horizon)
+        s_mark_gap (self, "hugz ", seq);
+    else
+    if (seq < self->cursor)
+        log_limited (&self->malformed_log, "the broker's seq %" PRIu64 " is behind our cursor %"
+                     PRIu64 " (a new database?)", seq, self->cursor);
+    if (self->on_hugz)
+        self->on_hugz (seq, at, self->on_hugz_arg);
+}
+
+//  Checks and decodes the two frames. Returns 0 (acted on) or -1 with a
+//  reason in error.
+static int
+s_on_message (change_feed_t *self, zmq_msg_t *topic_frame, zmq_msg_t *body_frame,
+              char *error, size_t error_size)
+{
+    size_t topic_size = zmq_msg_size (topic_frame);
+    const char *topic_data = zmq_msg_data (topic_frame);
+    if (topic_size == 0 || topic_size > WIRE_MAX_TOPIC || memchr (topic_data, '\0', topic_size))
+        return error_text (error, error_size, -1, "bad topic frame (%zu bytes)", topic_size);
+    char topic [WIRE_MAX_TOPIC + 1];
+    memcpy (topic, topic_data, topic_size);
+    topic [topic_size] = '\0';
+    wire_doc_t *doc = wire_doc_new (zmq_msg_data (body_frame), zmq_msg_size (body_frame),
+                                    error, error_size);
+    if (!doc)
+        return -1;
+    const msgpack_object *root = wire_doc_root (doc);
+    int rc = 0;
+    if (streq (topic, "hugz")) {
+        bool has_seq = false, has_at = false;
+        int64_t seq = 0, at = 0;
+        if (wire_get_int (root, "seq", &has_seq, &seq, error, error_size)
+        ||  wire_get_int (root, "at", &has_at, &at, error, error_size))
+            rc = -1;
+        else
+        if (!has_seq || !has_at || seq < 0)
+            rc = error_text (error, error_size, -1, "hugz without seq or at");
+        else
+            s_on_hugz (self, (uint64_t) seq, at);
+    }
+    else {
+        alert_change_t *change = mem_alloc (sizeof *change);
+        char expected [WIRE_MAX_TOPIC + 1];
+        if (alert_change_decode (root, change, error, error_size) != 0) {
+            mem_free (change);
+            rc = -1;
+        }
+        else {
+            alert_topic (expected, sizeof expected, change->event, &change->alert);
+            if (!streq (expected, topic)) {
+                rc = error_text (error, error_size, -1, "topic does not match the body (%s)",
+                                 expected);
+                s_change_destroy (&change);
+            }
+            else
+                s_on_change (self, change);
+        }
+    }
+    wire_doc_destroy (&doc);
+    return rc;
+}
+
+//  Reads one message without waiting. Returns 1 if one was read, 0 if none.
+static int
+s_read_one (change_feed_t *self, void *handle)
+{
+    zmq_msg_t frames [2];
+    zmq_msg_init (&frames [0]);
+    zmq_msg_init (&frames [1]);
+    if (zmq_msg_recv (&frames [0], handle, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&frames [0]);
+        zmq_msg_close (&frames [1]);
+        return 0;
+    }
+    size_t count = 1;
+    if (zmq_msg_more (&frames [0]) && zmq_msg_recv (&frames [1], handle, 0) >= 0)
+        count = 2;
+    bool extra = count == 2 && zmq_msg_more (&frames [1]);
+    if (extra) {
+        zmq_msg_t rest;
+        zmq_msg_init (&rest);
+        for (int frame = 0; frame < 1000 && zmq_msg_recv (&rest, handle, 0) >= 0
+             && zmq_msg_more (&rest); frame++)
+            ;                      //  discard the rest of the message
+        zmq_msg_close (&rest);
+    }
+    char error [WIRE_ERROR_SIZE] = "";
+    if (count != 2 || extra)
+        snprintf (error, sizeof error, "a change message is two frames");
+    else
+        s_on_message (self, &frames [0], &frames [1], error, sizeof error);
+    if (*error) {
+        self->stats.malformed++;
+        log_limited (&self->malformed_log, "skipped a malformed message from %s: %s",
+                     self->events, error);
+    }
+    zmq_msg_close (&frames [0]);
+    zmq_msg_close (&frames [1]);
+    return 1;
+}
+
+//  Reads what the SUB holds, up to S_READS_PER_WORK messages.
+static void
+s_read (change_feed_t *self, int64_t now)
+{
+    void *handle = zsock_resolve (self->sub);
+    int count = 0;
+    while (count < S_READS_PER_WORK && s_read_one (self, handle))
+        count++;
+    self->backlog = count == S_READS_PER_WORK;
+    if (count > 0) {
+        self->last_heard = now;
+        if (self->silent && self->synced) {
+            log_info ("heard from %s again; catching up with since", self->events);
+            self->silent = false;
+            self->catch_up = true;
+        }
+    }
+}
+
+//  --- the first sync and the silence watchdog ---------------------------------------------
+
+static void
+s_first_sync (change_feed_t *self, int64_t now)
+{
+    if (now < self->next_try_at)
+        return;
+    if (self->cursor_from_file) {
+        self->catch_up = true;     //  synced when the catch-up completes
+        return;
+    }
+    char error [256];
+    uint64_t seq;
+    if (s_ping (self, &seq, error, sizeof error) != 0) {
+        log_limited (&self->away_log, "cannot ask %s where the stream stands: %s",
+                     self->control, error);
+        self->next_try_at = zclock_mono () + S_RETRY_MS;
+        return;
+    }
+    self->horizon = seq;
+    s_cursor_set (self, seq);
+    self->synced = true;
+    self->last_heard = now;
+}
+
+static void
+s_watch_silence (change_feed_t *self, int64_t now)
+{
+    if (!self->silent && now - self->last_heard > FEED_SILENCE_MS) {
+        log_warn ("no hugz from %s for %d s: is lilac-broker running?", self->events,
+                  FEED_SILENCE_MS / 1000);
+        self->silent = true;
+        self->next_silent_try = now + FEED_SILENCE_MS;
+    }
+    if (self->silent && now >= self->next_silent_try) {
+        self->catch_up = true;     //  the broker may be back before the SUB hears it
+        self->next_silent_try = now + FEED_SILENCE_MS;
+    }
+}
+
+//  --- delivery ------------------------------------------------------------------------------
+
+static void
+s_deliver (change_feed_t *self, int64_t now, change_feed_deliver_fn *deliver, void *arg)
+{
+    if (self->held_until && now < self->held_until)
+        return;
+    self->held_until = 0;
+    alert_change_t *head;
+    for (int count = 0; count < S_DELIVERIES_PER_WORK && (head = s_queue_head (self)); count++) {
+        int64_t retry_at = 0;
+        if (deliver (head, arg, &retry_at) == FEED_RETRY) {
+            self->held_until = retry_at > now ? retry_at : now + 1;
+            return;
+        }
+        self->stats.delivered++;
+        uint64_t seq = head->seq;
+        s_queue_pop (self);
+        s_cursor_set (self, seq);
+        assert (s_invariants_hold (self));
+    }
+}
+
+//  --- the API ---------------------------------------------------------------------------------
+
+change_feed_t *
+change_feed_new (const change_feed_config_t *config, char *error, size_t error_size)
+{
+    assert (config);
+    if (!config->events || !config->control) {
+        error_text (error, error_size, -1, "change feed: events and control endpoints are required");
+        return NULL;
+    }
+    change_feed_t *self = mem_alloc (sizeof *self);
+    self->events = mem_strdup (config->events);
+    self->control = mem_strdup (config->control);
+    self->cursor_file = mem_strdup (config->cursor_file);
+    self->call_timeout_ms = config->call_timeout_ms > 0 ? config->call_timeout_ms
+                                                        : S_DEFAULT_TIMEOUT_MS;
+    if (self->cursor_file
+    &&  s_cursor_read (self->cursor_file, &self->cursor_from_file, &self->cursor,
+                       error, error_size) != 0) {
+        change_feed_destroy (&self);
+        return NULL;
+    }
+    self->horizon = self->cursor;
+    self->sub = bus_open (ZMQ_SUB, self->events, BUS_CONNECT, error, error_size);
+    if (!self->sub) {
+        change_feed_destroy (&self);
+        return NULL;
+    }
+    if (zmq_setsockopt (zsock_resolve (self->sub), ZMQ_SUBSCRIBE, "", 0) != 0) {
+        error_text (error, error_size, -1, "cannot subscribe: %s", zmq_strerror (zmq_errno ()));
+        change_feed_destroy (&self);
+        return NULL;
+    }
+    self->last_heard = zclock_mono ();
+    return self;
+}
+
+void
+change_feed_destroy (change_feed_t **self_p)
+{
+    assert (self_p);
+    change_feed_t *self = *self_p;
+    if (!self)
+        return;
+    s_queue_clear (self);
+    mem_free (self->queue);
+    zsock_destroy (&self->sub);
+    mem_free (self->events);
+    mem_free (self->control);
+    mem_free (self->cursor_file);
+    mem_free (self);
+    *self_p = NULL;
+}
+
+zsock_t *
+change_feed_socket (change_feed_t *self)
+{
+    assert (self);
+    return self->sub;
+}
+
+int64_t
+change_feed_next_wakeup (change_feed_t *self, int64_t mono_now)
+{
+    assert (self);
+    int64_t wakeup = S_MAX_WAKEUP_MS;
+    bool held = self->held_until && mono_now < self->held_until;
+    if ((!self->synced || self->catch_up) && self->queue_count < FEED_PENDING_MAX)
+        wakeup = self->next_try_at - mono_now;
+    if (self->backlog)
+        wakeup = 0;
+    if (self->queue_count && !held)
+        wakeup = 0;
+    if (held && self->held_until - mono_now < wakeup)
+        wakeup = self->held_until - mono_now;
+    if (self->synced && !self->silent
+    &&  self->last_heard + FEED_SILENCE_MS + 1 - mono_now < wakeup)
+        wakeup = self->last_heard + FEED_SILENCE_MS + 1 - mono_now;
+    if (self->synced && self->silent && self->next_silent_try - mono_now < wakeup)
+        wakeup = self->next_silent_try - mono_now;
+    if (wakeup < 0)
+        wakeup = 0;
+    return wakeup < S_MAX_WAKEUP_MS ? wakeup : S_MAX_WAKEUP_MS;
+}
+
+void
+change_feed_work (change_feed_t *self, int64_t mono_now,
+                  change_feed_deliver_fn *deliver, void *arg)
+{
+    assert (self);
+    assert (deliver);
+    //  Read before a first sync too (what is read then is dropped: the
+    //  sync that follows covers it), so the SUB never stays readable.
+    s_read (self, mono_now);
+    if (!self->synced && !self->catch_up)
+        s_first_sync (self, mono_now);
+    if (self->synced)
+        s_watch_silence (self, mono_now);
+    s_catch_up (self, mono_now);
+    if (self->synced)
+        s_deliver (self, zclock_mono (), deliver, arg);
+    assert (s_invariants_hold (self));
+}
+
+uint64_t
+change_feed_cursor (change_feed_t *self)
+{
+    assert (self);
+    return self->cursor;
+}
+
+bool
+change_feed_synced (change_feed_t *self)
+{
+    assert (self);
+    return self->synced;
+}
+
+change_feed_stats_t
+change_feed_stats (change_feed_t *self)
+{
+    assert (self);
+    return self->stats;
+}
+
+void
+change_feed_on_hugz (change_feed_t *self, change_feed_hugz_fn *fn, void *arg)
+{
+    assert (self);
+    self->on_hugz = fn;
+    self->on_hugz_arg = arg;
+}
+
+//  Decodes the alerts of one snapshot page and hands each to the caller.
+static int
+s_snapshot_page (change_feed_t *self, const msgpack_object *root, change_feed_alert_fn *each,
+                 void *arg, char *error, size_t error_size)
+{
+    const msgpack_object *alerts = wire_get (root, "alerts");
+    if (!alerts || alerts->type != MSGPACK_OBJECT_ARRAY)
+        return error_text (error, error_size, -1, "snapshot: a reply without alerts");
+    for (uint32_t index = 0; index < alerts->via.array.size; index++) {
+        alert_t alert;
+        memset (&alert, 0, sizeof alert);
+        char reason [WIRE_ERROR_SIZE];
+        if (alert_decode (&alerts->via.array.ptr [index], &alert, reason, sizeof reason) != 0) {
+            self->stats.malformed++;
+            log_limited (&self->malformed_log, "snapshot: skipped a malformed alert: %s", reason);
+            continue;
+        }
+        each (&alert, arg);
+        alert_clear_fields (&alert);
+    }
+    return 0;
+}
+
+int
+change_feed_snapshot (change_feed_t *self, change_feed_alert_fn *each, void *arg,
+                      uint64_t *seq, char *error, size_t error_size)
+{
+    assert (self);
+    assert (each);
+    int64_t cursor = 0;
+    bool first = true;
+    for (int pages = 0; pages < S_SNAPSHOT_PAGES_MAX; pages++) {
+        wire_doc_t *reply = s_call (self, "snapshot", "cursor", cursor, NULL, 0, error, error_size);
+        if (!reply)
+            return -1;
+        const msgpack_object *root = wire_doc_root (reply);
+        bool present = false, has_next = false;
+        int64_t page_seq = 0, next = 0;
+        int rc = wire_get_int (root, "seq", &present, &page_seq, error, error_size);
+        if (rc == 0 && (!present || page_seq < 0))
+            rc = error_text (error, error_size, -1, "snapshot: a reply without seq");
+        if (rc == 0)
+            rc = wire_get_int (root, "cursor", &has_next, &next, error, error_size);
+        if (rc == 0 && has_next && next <= cursor)
+            rc = error_text (error, error_size, -1, "snapshot: the cursor did not advance");
+        if (rc == 0)
+            rc = s_snapshot_page (self, root, each, arg, error, error_size);
+        wire_doc_destroy (&reply);
+        if (rc != 0) {
+            self->stats.malformed++;
+            return -1;
+        }
+        if (first) {
+            if (seq)
+                *seq = (uint64_t) page_seq;
+            if (!self->synced && !self->cursor_from_file && self->queue_count == 0) {
+                self->horizon = (uint64_t) page_seq;
+                s_cursor_set (self, (uint64_t) page_seq);
+                self->synced = true;
+                self->last_heard = zclock_mono ();
+            }
+            first = false;
+        }
+        if (!has_next)
+            return 0;
+        cursor = next;
+    }
+    return error_text (error, error_size, -1, "snapshot: more than %d pages", S_SNAPSHOT_PAGES_MAX);
+}
