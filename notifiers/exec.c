@@ -1,0 +1,1021 @@
+/*  exec.c — the `exec` destination of bin/lilac-notify-exec: one command run
+    per notification, with the change as one JSON object on its stdin.
+
+    Config (section `exec`; every key optional):
+      command   = "/usr/local/bin/purppura-notify --verbose"
+                  argv, split on spaces and tabs; "double quotes" group
+                  words (and are removed); no other quoting, no shell
+      shell     = no     yes: run `/bin/sh -c COMMAND` instead
+      timeout   = 30s    a run still going after this is killed, with its
+                         whole process group (SIGKILL)
+      retry_for = 1h     how long a failing delivery is retried, counted
+                         from its first failure; then it is given up (logged)
+    A rule may carry its own `command` (the destination key): it overrides
+    the section's for the changes that rule decides. A rule without one uses
+    the section's; if neither has one, the action is given up with an error.
+
+    What the command gets:
+    - stdin: one JSON object and a newline, then end of file. It holds
+      purppura's notification fields, named and typed as purppura's Go
+      `Alert` struct marshals them (every one a string): Detail, ID, Raise,
+      Subject, Source, Status, RaiseAt, NotifiedAt, NotifyCount — so a
+      purppura-notify script works unchanged (Subject is the summary, the
+      line for a phone; Detail the detail, or the summary when there is
+      none, as a message must not be empty; Status is
+      pending/raised/acknowledged/cleared; times
+      are seconds since the epoch; Raise is always ""). Next to them,
+      lilac's own, typed: event, seq, at (ms), level, state, labels {},
+      acked_by, ack_note, summary (null when unset), notify_count, rule; and
+      for flood control `flood` ("held" or "over") with `held` (how many
+      were dropped, on "over"), where Subject and Detail say so in words.
+      lilac's alert subject is not in the JSON (a "subject" key would clash
+      with purppura's Subject in case-insensitive decoders, Go's among
+      them); it is in LILAC_SUBJECT.
+    - environment: the notifier's, plus LILAC_EVENT, LILAC_SOURCE, LILAC_ID,
+      LILAC_SUBJECT, LILAC_LEVEL, LILAC_STATE, LILAC_SUMMARY, LILAC_SEQ,
+      LILAC_RULE, LILAC_NOTIFY_COUNT, and on flood actions LILAC_FLOOD and
+      LILAC_HELD (any of these inherited from the notifier are replaced).
+    - stdout and stderr: the notifier's stderr (its log, e.g. the journal).
+    - its own process group, an empty signal mask and default dispositions
+      (the notifier blocks SIGINT/SIGTERM for its signalfd and ignores
+      SIGPIPE; a child must not inherit either). Every fd the notifier holds
+      is close-on-exec, so the command inherits no socket.
+
+    Outcome: exit 0 is done. A non-zero exit, death by a signal, the timeout,
+    or a failure to start (no such file, ...) is retried with back-off: 1 s,
+    doubling up to 5 min, each ±20 % jitter, until retry_for has passed since
+    the first failure of that action; the last attempt is made at that
+    moment, and if it fails too the action is given up: "giving up on seq N
+    for rule R after 1h: exit status 3".
+
+    Blocking: deliver runs the command to its end, so it blocks the
+    notifier for up to `timeout`. A notifier does one thing, in order, and
+    the feed holds later changes until this one is done anyway; the broker
+    is not held up (its PUB drops for a slow subscriber, and the feed
+    catches up with `since`). Keep the timeout well under FEED_SILENCE_MS ×
+    a few if reminders must stay timely.
+
+    Reaping: the command is reaped by pid (waitpid, never -1), woken by a
+    pidfd (Linux ≥ 5.3) or, without one, polled every EXEC_POLL_STEP_MS.
+    After a timeout the group is SIGKILLed and the command waited for up to
+    EXEC_KILL_WAIT_MS; one that still has not died (stuck in the kernel) is
+    kept in a short list and reaped later (work(), every second), so no
+    zombie is left behind. Whatever a command leaves running in the
+    background after it exits 0 is its own business; it is not killed.
+
+    Retry state: one entry per failing action (seq, kind, rule), at most
+    RULES_MAX_ACTIONS (the actions of the one change in flight); entries of
+    older changes are dropped. It lives in memory: a restarted notifier
+    starts the back-off and the retry_for clock afresh.
+
+    The spawning mirrors agent/check_runner.c (process group, mask, signal
+    defaults, fds above stdio); a shared proto/ helper would serve both.
+*/
+#include <assert.h>
+#include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "exec.h"
+#include "log.h"
+#include "mem.h"
+#include "wire.h"
+
+#define EXEC_TIMEOUT_DEFAULT_MS    (30 * 1000)          //  `timeout`
+#define EXEC_RETRY_FOR_DEFAULT_MS  (60 * 60 * 1000)     //  `retry_for`
+#define EXEC_BACKOFF_FIRST_MS      1000                 //  first retry after about this
+#define EXEC_BACKOFF_MAX_MS        (5 * 60 * 1000)      //  back-off stops doubling here
+#define EXEC_JITTER_PERCENT        20                   //  ± this much on every delay
+#define EXEC_MAX_ARGS              64                   //  words in an argv command
+#define EXEC_ORPHANS_MAX           16                   //  killed runs not yet reaped
+#define EXEC_KILL_WAIT_MS          2000                 //  wait for a SIGKILLed run
+#define EXEC_POLL_STEP_MS          10                   //  reap polling without a pidfd
+#define EXEC_ORPHAN_CHECK_MS       1000                 //  how often orphans are reaped
+#define EXEC_REASON_SIZE           512                  //  why a run failed, as text
+#define EXEC_SHELL                 "/bin/sh"
+
+static const char *const s_section_keys [] = { "command", "shell", "timeout", "retry_for", NULL };
+static const char *const s_rule_keys [] = { "command", NULL };
+
+//  Environment variables we set; inherited ones of these names are dropped.
+static const char *const s_env_names [] = {
+    "LILAC_EVENT", "LILAC_SOURCE", "LILAC_ID", "LILAC_SUBJECT", "LILAC_LEVEL",
+    "LILAC_STATE", "LILAC_SUMMARY", "LILAC_SEQ", "LILAC_RULE", "LILAC_NOTIFY_COUNT",
+    "LILAC_FLOOD", "LILAC_HELD", NULL
+};
+#define EXEC_ENV_MAX 12                 //  entries in s_env_names
+
+//  A command split into words.
+typedef struct {
+    char *words;                   //  the words, NUL-separated (owned)
+    char *argv [EXEC_MAX_ARGS + 1];    //  pointers into words, NULL-terminated
+    size_t argc;                   //  words
+} command_line_t;
+
+//  One action that failed and is being retried.
+typedef struct {
+    uint64_t seq;                  //  the change
+    rule_action_kind_t kind;       //  which of its actions
+    char *rule;                    //  the rule's name (owned copy)
+    int64_t first_failure;         //  monotonic ms of the first failed run
+    int64_t backoff;               //  next delay before jitter, ms
+    int attempts;                  //  failed runs so far
+} failing_t;
+
+typedef struct {
+    char *command;                 //  the section's command, or NULL
+    bool shell;                    //  run commands with /bin/sh -c
+    int64_t timeout_ms;            //  a run is killed after this
+    int64_t retry_for_ms;          //  a failing action is given up after this
+    failing_t failing [RULES_MAX_ACTIONS];  //  actions being retried
+    size_t failing_count;          //  entries in failing
+    pid_t orphans [EXEC_ORPHANS_MAX];   //  killed, not reaped yet
+    size_t orphan_count;           //  entries in orphans
+    uint64_t random_state;         //  xorshift64 state for jitter
+} exec_t;
+
+//  --- small helpers ------------------------------------------------------------------
+
+//  "1h", "5m", "30s", "1500ms": for logs.
+static const char *
+s_duration_text (int64_t ms, char *buffer, size_t size)
+{
+    if (ms > 0 && ms % 3600000 == 0)
+        snprintf (buffer, size, "%" PRId64 "h", ms / 3600000);
+    else
+    if (ms > 0 && ms % 60000 == 0)
+        snprintf (buffer, size, "%" PRId64 "m", ms / 60000);
+    else
+    if (ms % 1000 == 0)
+        snprintf (buffer, size, "%" PRId64 "s", ms / 1000);
+    else
+        snprintf (buffer, size, "%" PRId64 "ms", ms);
+    return buffer;
+}
+
+static uint64_t
+s_random (exec_t *self)
+{
+    uint64_t x = self->random_state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    self->random_state = x;
+    return x;
+}
+
+//  delay ± EXEC_JITTER_PERCENT, at least 1 ms.
+static int64_t
+s_jitter (exec_t *self, int64_t delay)
+{
+    int64_t spread = delay * EXEC_JITTER_PERCENT / 100;
+    if (spread > 0)
+        delay += (int64_t) (s_random (self) % (uint64_t) (2 * spread + 1)) - spread;
+    return delay > 0 ? delay : 1;
+}
+
+//  Splits text into words (see the file comment). 0, or -1 with why.
+static int
+s_command_split (const char *text, command_line_t *line, char *why, size_t why_size)
+{
+    memset (line, 0, sizeof *line);
+    //  Words are at most as long as their text and separated by at least
+    //  one blank, so the words and their NULs fit in strlen + 1 bytes.
+    line->words = mem_alloc (strlen (text) + 1);
+    char *out = line->words;
+    const char *at = text;
+    while (true) {
+        while (*at == ' ' || *at == '\t')
+            at++;
+        if (!*at)
+            break;
+        if (line->argc == EXEC_MAX_ARGS) {
+            snprintf (why, why_size, "more than %d words", EXEC_MAX_ARGS);
+            goto failed;
+        }
+        line->argv [line->argc++] = out;
+        bool quoted = false;
+        while (*at && (quoted || (*at != ' ' && *at != '\t'))) {
+            if (*at == '"')
+                quoted = !quoted;
+            else
+                *out++ = *at;
+            at++;
+        }
+        if (quoted) {
+            snprintf (why, why_size, "missing closing double quote");
+            goto failed;
+        }
+        *out++ = 0;
+    }
+    if (line->argc == 0) {
+        snprintf (why, why_size, "empty command");
+        goto failed;
+    }
+    line->argv [line->argc] = NULL;
+    return 0;
+failed:
+    mem_free (line->words);
+    memset (line, 0, sizeof *line);
+    return -1;
+}
+
+static void
+s_command_free (command_line_t *line)
+{
+    mem_free (line->words);
+    memset (line, 0, sizeof *line);
+}
+
+//  --- the JSON and the environment ---------------------------------------------------------
+
+//  purppura's Status words.
+static const char *
+s_purppura_status (alert_state_t state)
+{
+    switch (state) {
+        case ALERT_PENDING: return "pending";
+        case ALERT_RAISED:  return "raised";
+        case ALERT_ACKED:   return "acknowledged";
+        case ALERT_CLEARED: return "cleared";
+    }
+    return "unknown";
+}
+
+static const char *
+s_flood_name (rule_action_kind_t kind)
+{
+    return kind == ACTION_FLOOD_HELD ? "held" : kind == ACTION_FLOOD_OVER ? "over" : NULL;
+}
+
+//  The one line for a phone: the summary, else the subject, else the id.
+static const char *
+s_headline (const alert_t *alert)
+{
+    if (alert->summary && *alert->summary)
+        return alert->summary;
+    if (alert->subject && *alert->subject)
+        return alert->subject;
+    return alert->id ? alert->id : "";
+}
+
+//  purppura's Subject and Detail: the alert's, or for flood actions words
+//  saying what happened. Writes into the caller's buffers.
+static void
+s_subject_detail (const alert_change_t *change, const rule_action_t *action,
+                  char *subject, size_t subject_size, char *detail, size_t detail_size,
+                  const char **subject_out, const char **detail_out)
+{
+    const alert_t *alert = &change->alert;
+    if (action->kind == ACTION_NOTIFY) {
+        *subject_out = s_headline (alert);
+        *detail_out = alert->detail && *alert->detail ? alert->detail : s_headline (alert);
+        return;
+    }
+    const char *limit = NULL;
+    if (action->settings)
+        config_string (action->settings, "limit", NULL, &limit);
+    if (action->kind == ACTION_FLOOD_HELD) {
+        snprintf (subject, subject_size, "lilac: further alerts of rule %s are held back%s%s%s",
+                  action->rule, limit ? " (limit " : "", limit ? limit : "", limit ? ")" : "");
+        snprintf (detail, detail_size, "Too many alerts matched rule %s; the last one was"
+                  " %s/%s: %s. Further alerts of this rule are held back until the rate drops.",
+                  action->rule, alert->source, alert->id, s_headline (alert));
+    }
+    else {
+        snprintf (subject, subject_size, "lilac: normal service resumes for rule %s;"
+                  " %" PRId64 " alert%s held back", action->rule, action->held,
+                  action->held == 1 ? " was" : "s were");
+        snprintf (detail, detail_size, "Alerts of rule %s are sent again; %" PRId64
+                  " were held back. This one: %s/%s: %s.", action->rule, action->held,
+                  alert->source, alert->id, s_headline (alert));
+    }
+    *subject_out = subject;
+    *detail_out = detail;
+}
+
+static void
+s_pack_decimal (msgpack_packer *packer, const char *key, int64_t value)
+{
+    char text [32];
+    snprintf (text, sizeof text, "%" PRId64, value);
+    wire_pack_key_string (packer, key, text);
+}
+
+//  The change as one line of JSON with a newline; a fresh string (free()).
+static char *
+s_json (const alert_change_t *change, const rule_action_t *action, size_t *size)
+{
+    const alert_t *alert = &change->alert;
+    char subject_buffer [WIRE_MAX_NAME * 2 + 256];
+    char detail_buffer [WIRE_MAX_SUMMARY + WIRE_MAX_NAME * 3 + 256];
+    const char *subject, *detail;
+    s_subject_detail (change, action, subject_buffer, sizeof subject_buffer,
+                      detail_buffer, sizeof detail_buffer, &subject, &detail);
+    const char *flood = s_flood_name (action->kind);
+
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    msgpack_packer *packer = &writer.packer;
+    msgpack_pack_map (packer, 9 + 11 + (flood ? 1 : 0) + (action->kind == ACTION_FLOOD_OVER ? 1 : 0));
+    //  purppura's Alert, in its field order, every value a string.
+    wire_pack_key_string (packer, "Detail", detail);
+    wire_pack_key_string (packer, "ID", alert->id ? alert->id : "");
+    wire_pack_key_string (packer, "Raise", "");
+    wire_pack_key_string (packer, "Subject", subject);
+    wire_pack_key_string (packer, "Source", alert->source ? alert->source : "");
+    wire_pack_key_string (packer, "Status", s_purppura_status (alert->state));
+    s_pack_decimal (packer, "RaiseAt", alert->raise_at / 1000);
+    s_pack_decimal (packer, "NotifiedAt", alert->notified_at / 1000);
+    s_pack_decimal (packer, "NotifyCount", alert->notify_count);
+    //  lilac's own.
+    wire_pack_key_string (packer, "event", change->event);
+    wire_pack_key_int (packer, "seq", (int64_t) change->seq);
+    wire_pack_key_int (packer, "at", change->at);
+    wire_pack_key_string (packer, "level", alert_level_name (alert->level));
+    wire_pack_key_string (packer, "state", alert_state_name (alert->state));
+    wire_pack_key (packer, "labels");
+    msgpack_pack_map (packer, alert->label_count);
+    for (size_t index = 0; index < alert->label_count; index++)
+        wire_pack_key_string (packer, alert->labels [index].key, alert->labels [index].value);
+    wire_pack_key_string (packer, "acked_by", alert->acked_by);
+    wire_pack_key_string (packer, "ack_note", alert->ack_note);
+    wire_pack_key_string (packer, "summary", alert->summary);
+    wire_pack_key_int (packer, "notify_count", alert->notify_count);
+    wire_pack_key_string (packer, "rule", action->rule);
+    if (flood)
+        wire_pack_key_string (packer, "flood", flood);
+    if (action->kind == ACTION_FLOOD_OVER)
+        wire_pack_key_int (packer, "held", action->held);
+
+    char *json = NULL;
+    msgpack_unpacked unpacked;
+    msgpack_unpacked_init (&unpacked);
+    if (msgpack_unpack_next (&unpacked, writer.buffer.data, writer.buffer.size, NULL)
+        == MSGPACK_UNPACK_SUCCESS)
+        json = wire_json (&unpacked.data);
+    msgpack_unpacked_destroy (&unpacked);
+    wire_writer_free (&writer);
+    if (!json)
+        return NULL;
+    size_t length = strlen (json);
+    char *line = realloc (json, length + 2);
+    if (!line) {
+        free (json);
+        return NULL;
+    }
+    line [length] = '\n';
+    line [length + 1] = 0;
+    *size = length + 1;
+    return line;
+}
+
+static bool
+s_env_ours (const char *entry)
+{
+    for (size_t index = 0; s_env_names [index]; index++) {
+        size_t length = strlen (s_env_names [index]);
+        if (strncmp (entry, s_env_names [index], length) == 0 && entry [length] == '=')
+            return true;
+    }
+    return false;
+}
+
+static void
+s_env_add (char **envp, size_t *count, const char *name, const char *value)
+{
+    size_t size = strlen (name) + strlen (value) + 2;
+    char *entry = mem_alloc (size);
+    snprintf (entry, size, "%s=%s", name, value);
+    envp [(*count)++] = entry;
+}
+
+//  The notifier's environment with ours on top; free with s_env_free.
+//  Entries from index *own_from on are ours (allocated).
+static char **
+s_environment (const alert_change_t *change, const rule_action_t *action, size_t *own_from)
+{
+    const alert_t *alert = &change->alert;
+    size_t inherited = 0;
+    while (environ && environ [inherited])
+        inherited++;
+    char **envp = mem_alloc ((inherited + EXEC_ENV_MAX + 1) * sizeof *envp);
+    size_t count = 0;
+    for (size_t index = 0; index < inherited; index++)
+        if (!s_env_ours (environ [index]))
+            envp [count++] = environ [index];
+    *own_from = count;
+    char number [32];
+    s_env_add (envp, &count, "LILAC_EVENT", change->event ? change->event : "");
+    s_env_add (envp, &count, "LILAC_SOURCE", alert->source ? alert->source : "");
+    s_env_add (envp, &count, "LILAC_ID", alert->id ? alert->id : "");
+    s_env_add (envp, &count, "LILAC_SUBJECT", alert->subject ? alert->subject
+                                            : alert->source ? alert->source : "");
+    s_env_add (envp, &count, "LILAC_LEVEL", alert_level_name (alert->level));
+    s_env_add (envp, &count, "LILAC_STATE", alert_state_name (alert->state));
+    s_env_add (envp, &count, "LILAC_SUMMARY", alert->summary ? alert->summary : "");
+    snprintf (number, sizeof number, "%" PRIu64, change->seq);
+    s_env_add (envp, &count, "LILAC_SEQ", number);
+    s_env_add (envp, &count, "LILAC_RULE", action->rule ? action->rule : "");
+    snprintf (number, sizeof number, "%" PRId64, alert->notify_count);
+    s_env_add (envp, &count, "LILAC_NOTIFY_COUNT", number);
+    const char *flood = s_flood_name (action->kind);
+    if (flood)
+        s_env_add (envp, &count, "LILAC_FLOOD", flood);
+    if (action->kind == ACTION_FLOOD_OVER) {
+        snprintf (number, sizeof number, "%" PRId64, action->held);
+        s_env_add (envp, &count, "LILAC_HELD", number);
+    }
+    assert (count <= inherited + EXEC_ENV_MAX);
+    envp [count] = NULL;
+    return envp;
+}
+
+static void
+s_env_free (char **envp, size_t own_from)
+{
+    for (size_t index = own_from; envp [index]; index++)
+        mem_free (envp [index]);
+    mem_free (envp);
+}
+
+//  --- running one command ---------------------------------------------------------------
+
+//  Moves fd above 0..2 (keeping CLOEXEC) so the file actions that set up
+//  stdin/stdout/stderr cannot clobber it. Returns the fd, or -1.
+static int
+s_fd_above_stdio (int fd)
+{
+    if (fd > 2)
+        return fd;
+    int moved = fcntl (fd, F_DUPFD_CLOEXEC, 3);
+    int saved = errno;
+    close (fd);
+    errno = saved;
+    return moved;
+}
+
+//  The stdin pipe: both ends CLOEXEC and above stdio, the write end (ours)
+//  non-blocking. 0 or -1 (errno).
+static int
+s_make_pipe (int *read_fd, int *write_fd)
+{
+    int fds [2];
+    if (pipe2 (fds, O_CLOEXEC))
+        return -1;
+    fds [0] = s_fd_above_stdio (fds [0]);
+    fds [1] = s_fd_above_stdio (fds [1]);
+    int flags = fds [1] >= 0 ? fcntl (fds [1], F_GETFL) : -1;
+    if (fds [0] < 0 || flags < 0 || fcntl (fds [1], F_SETFL, flags | O_NONBLOCK)) {
+        int saved = errno;
+        if (fds [0] >= 0)
+            close (fds [0]);
+        if (fds [1] >= 0)
+            close (fds [1]);
+        errno = saved;
+        return -1;
+    }
+    *read_fd = fds [0];
+    *write_fd = fds [1];
+    return 0;
+}
+
+//  Own process group, empty mask, default dispositions. An errno or 0.
+static int
+s_spawn_attributes (posix_spawnattr_t *attr)
+{
+    sigset_t empty, defaults;
+    sigemptyset (&empty);
+    sigemptyset (&defaults);
+    int reset [] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE,
+                     SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM };
+    for (size_t index = 0; index < sizeof reset / sizeof reset [0]; index++)
+        sigaddset (&defaults, reset [index]);
+    int rc = posix_spawnattr_setflags (attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                             | POSIX_SPAWN_SETSIGDEF);
+    if (!rc)
+        rc = posix_spawnattr_setpgroup (attr, 0);
+    if (!rc)
+        rc = posix_spawnattr_setsigmask (attr, &empty);
+    if (!rc)
+        rc = posix_spawnattr_setsigdefault (attr, &defaults);
+    return rc;
+}
+
+//  stdin from the pipe; stdout and stderr onto our stderr (or /dev/null if
+//  we have none). An errno or 0.
+static int
+s_spawn_file_actions (posix_spawn_file_actions_t *actions, int read_fd, int write_fd)
+{
+    int rc = posix_spawn_file_actions_adddup2 (actions, read_fd, STDIN_FILENO);
+    bool have_stderr = fcntl (STDERR_FILENO, F_GETFD) >= 0;
+    if (!rc)
+        rc = have_stderr
+           ? posix_spawn_file_actions_adddup2 (actions, STDERR_FILENO, STDOUT_FILENO)
+           : posix_spawn_file_actions_addopen (actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    if (!rc && !have_stderr)
+        rc = posix_spawn_file_actions_adddup2 (actions, STDOUT_FILENO, STDERR_FILENO);
+    if (!rc)
+        rc = posix_spawn_file_actions_addclose (actions, read_fd);
+    if (!rc)
+        rc = posix_spawn_file_actions_addclose (actions, write_fd);
+    return rc;
+}
+
+//  Spawns file (searched in PATH when search is true) with argv and envp,
+//  stdin from read_fd. 0 with *pid, or an errno.
+static int
+s_spawn (const char *file, bool search, char *const argv [], char *const envp [],
+         int read_fd, int write_fd, pid_t *pid)
+{
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t actions;
+    int rc = posix_spawnattr_init (&attr);
+    if (rc)
+        return rc;
+    rc = posix_spawn_file_actions_init (&actions);
+    if (rc) {
+        posix_spawnattr_destroy (&attr);
+        return rc;
+    }
+    rc = s_spawn_attributes (&attr);
+    if (!rc)
+        rc = s_spawn_file_actions (&actions, read_fd, write_fd);
+    if (!rc)
+        rc = search ? posix_spawnp (pid, file, &actions, &attr, argv, envp)
+                    : posix_spawn (pid, file, &actions, &attr, argv, envp);
+    posix_spawn_file_actions_destroy (&actions);
+    posix_spawnattr_destroy (&attr);
+    return rc;
+}
+
+//  A pidfd for pid (readable once it exits), or -1 where the kernel has none.
+static int
+s_pidfd (pid_t pid)
+{
+#ifdef SYS_pidfd_open
+    long fd = syscall (SYS_pidfd_open, pid, 0);     //  always close-on-exec
+    return fd >= 0 ? (int) fd : -1;
+#else
+    (void) pid;
+    return -1;
+#endif
+}
+
+//  Collects pid if it exited. True when reaped (*status set). ECHILD
+//  (someone else reaped it) counts as reaped with status -1.
+static bool
+s_reap (pid_t pid, int *status)
+{
+    pid_t rc;
+    do
+        rc = waitpid (pid, status, WNOHANG);
+    while (rc < 0 && errno == EINTR);
+    if (rc == 0)
+        return false;
+    if (rc < 0) {
+        log_warn ("waitpid(%d) failed: %s; its exit status is lost", (int) pid, strerror (errno));
+        *status = -1;
+    }
+    return true;
+}
+
+//  Never kill(-pid) with pid ≤ 1: kill(-1) would hit every process we may signal.
+static void
+s_kill_group (pid_t pid)
+{
+    if (pid > 1 && kill (-pid, SIGKILL) && errno != ESRCH)
+        log_warn ("kill of process group %d failed: %s", (int) pid, strerror (errno));
+}
+
+static void
+s_close (int *fd)
+{
+    if (*fd >= 0)
+        close (*fd);    //  on Linux the fd is gone even after EINTR
+    *fd = -1;
+}
+
+//  Writes what the pipe takes now; closes it when all is written or the
+//  command closed its end (EPIPE: it need not read its input).
+static void
+s_feed_stdin (int *fd, const char *data, size_t size, size_t *sent)
+{
+    while (*fd >= 0 && *sent < size) {
+        ssize_t wrote = write (*fd, data + *sent, size - *sent);
+        if (wrote > 0)
+            *sent += (size_t) wrote;
+        else
+        if (wrote < 0 && errno == EINTR)
+            continue;
+        else
+        if (wrote < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return;
+        else {
+            if (errno != EPIPE)
+                log_warn ("writing the command's stdin failed: %s", strerror (errno));
+            s_close (fd);
+        }
+    }
+    if (*sent == size)
+        s_close (fd);
+}
+
+//  Waits up to wait_ms for pid to exit, woken by pidfd when there is one.
+static bool
+s_wait_exit (pid_t pid, int pidfd, int64_t wait_ms, int *status)
+{
+    int64_t deadline = zclock_mono () + wait_ms;
+    while (!s_reap (pid, status)) {
+        int64_t left = deadline - zclock_mono ();
+        if (left <= 0)
+            return false;
+        struct pollfd item = { pidfd, POLLIN, 0 };
+        if (pidfd < 0 && left > EXEC_POLL_STEP_MS)
+            left = EXEC_POLL_STEP_MS;
+        poll (&item, pidfd >= 0 ? 1 : 0, (int) left);
+    }
+    return true;
+}
+
+static void
+s_keep_orphan (exec_t *self, pid_t pid)
+{
+    if (self->orphan_count == EXEC_ORPHANS_MAX) {
+        log_error ("pid %d ignores SIGKILL and %d others do too; it will be a zombie",
+                   (int) pid, EXEC_ORPHANS_MAX);
+        return;
+    }
+    self->orphans [self->orphan_count++] = pid;
+}
+
+static void
+s_reap_orphans (exec_t *self)
+{
+    size_t kept = 0;
+    for (size_t index = 0; index < self->orphan_count; index++) {
+        int status;
+        if (s_reap (self->orphans [index], &status))
+            log_info ("pid %d, killed earlier, is reaped at last", (int) self->orphans [index]);
+        else
+            self->orphans [kept++] = self->orphans [index];
+    }
+    self->orphan_count = kept;
+}
+
+//  Runs one command to its end or its timeout, feeding it data on stdin.
+//  true when it exited 0; else false with why in reason.
+static bool
+s_run (exec_t *self, const char *file, bool search, char *const argv [], char *const envp [],
+       const char *data, size_t size, char *reason, size_t reason_size)
+{
+    int read_fd, write_fd;
+    if (s_make_pipe (&read_fd, &write_fd)) {
+        snprintf (reason, reason_size, "cannot make a pipe: %s", strerror (errno));
+        return false;
+    }
+    pid_t pid = 0;
+    int rc = s_spawn (file, search, argv, envp, read_fd, write_fd, &pid);
+    s_close (&read_fd);
+    if (rc) {
+        s_close (&write_fd);
+        snprintf (reason, reason_size, "cannot run %s: %s", file, strerror (rc));
+        return false;
+    }
+    int64_t started = zclock_mono ();
+    int64_t deadline = started + self->timeout_ms;
+    int pidfd = s_pidfd (pid);
+    size_t sent = 0;
+    int status = 0;
+    bool reaped = false;
+    s_feed_stdin (&write_fd, data, size, &sent);
+    while (!(reaped = s_reap (pid, &status))) {
+        int64_t now = zclock_mono ();
+        if (now >= deadline)
+            break;
+        struct pollfd items [2];
+        nfds_t count = 0;
+        if (write_fd >= 0)
+            items [count++] = (struct pollfd) { write_fd, POLLOUT, 0 };
+        if (pidfd >= 0)
+            items [count++] = (struct pollfd) { pidfd, POLLIN, 0 };
+        int64_t wait = deadline - now;
+        if (pidfd < 0 && wait > EXEC_POLL_STEP_MS)
+            wait = EXEC_POLL_STEP_MS;
+        if (poll (items, count, (int) wait) < 0 && errno != EINTR)
+            log_warn ("poll failed: %s", strerror (errno));
+        if (write_fd >= 0)
+            s_feed_stdin (&write_fd, data, size, &sent);
+    }
+    s_close (&write_fd);
+    char text [32];
+    if (!reaped) {
+        s_kill_group (pid);
+        reaped = s_wait_exit (pid, pidfd, EXEC_KILL_WAIT_MS, &status);
+        if (!reaped) {
+            log_warn ("pid %d did not die within %d ms of SIGKILL; reaping it later",
+                      (int) pid, EXEC_KILL_WAIT_MS);
+            s_keep_orphan (self, pid);
+        }
+        snprintf (reason, reason_size, "timed out after %s (process group %d killed)",
+                  s_duration_text (self->timeout_ms, text, sizeof text), (int) pid);
+        s_close (&pidfd);
+        return false;
+    }
+    s_close (&pidfd);
+    log_debug ("%s (pid %d) ended after %" PRId64 " ms", file, (int) pid, zclock_mono () - started);
+    if (status == -1)
+        snprintf (reason, reason_size, "its exit status was lost (is SIGCHLD ignored?)");
+    else
+    if (WIFEXITED (status) && WEXITSTATUS (status) == 0)
+        return true;
+    else
+    if (WIFEXITED (status))
+        snprintf (reason, reason_size, "exit status %d", WEXITSTATUS (status));
+    else
+    if (WIFSIGNALED (status))
+        snprintf (reason, reason_size, "killed by signal %d (%s)", WTERMSIG (status),
+                  strsignal (WTERMSIG (status)));
+    else
+        snprintf (reason, reason_size, "wait status 0x%x", (unsigned) status);
+    return false;
+}
+
+//  One attempt at one action. true when done; else false with the reason,
+//  and *permanent when retrying cannot help (no usable command).
+static bool
+s_attempt (exec_t *self, const alert_change_t *change, const rule_action_t *action,
+           char *reason, size_t reason_size, bool *permanent)
+{
+    *permanent = false;
+    const char *command = NULL;
+    config_t *node = NULL;
+    if (action->settings) {
+        config_string (action->settings, "command", NULL, &command);
+        node = config_locate (action->settings, "command");
+    }
+    if (!command || !*command)
+        command = self->command;
+    if (!command) {
+        snprintf (reason, reason_size, "no command: set one in section `exec` or in the rule");
+        *permanent = true;
+        return false;
+    }
+    command_line_t line = { 0 };
+    const char *file = EXEC_SHELL;
+    bool search = false;
+    char *shell_command = mem_strdup (command);     //  argv is not const
+    char *shell_argv [] = { (char *) "sh", (char *) "-c", shell_command, NULL };
+    char *const *argv = shell_argv;
+    if (!self->shell) {
+        char why [128];
+        if (s_command_split (command, &line, why, sizeof why)) {
+            if (node && command != self->command)
+                snprintf (reason, reason_size, "%s:%d: command: %s", config_file (node),
+                          config_line (node), why);
+            else
+                snprintf (reason, reason_size, "command: %s", why);
+            *permanent = true;
+            mem_free (shell_command);
+            return false;
+        }
+        file = line.argv [0];
+        search = strchr (file, '/') == NULL;
+        argv = line.argv;
+    }
+    size_t size = 0;
+    char *json = s_json (change, action, &size);
+    if (!json) {
+        s_command_free (&line);
+        mem_free (shell_command);
+        snprintf (reason, reason_size, "out of memory for the JSON");
+        return false;
+    }
+    size_t own_from;
+    char **envp = s_environment (change, action, &own_from);
+    bool ok = s_run (self, file, search, argv, envp, json, size, reason, reason_size);
+    s_env_free (envp, own_from);
+    free (json);
+    s_command_free (&line);
+    mem_free (shell_command);
+    return ok;
+}
+
+//  --- retry bookkeeping -------------------------------------------------------------------
+
+static failing_t *
+s_failing_find (exec_t *self, uint64_t seq, const rule_action_t *action)
+{
+    for (size_t index = 0; index < self->failing_count; index++) {
+        failing_t *failing = &self->failing [index];
+        if (failing->seq == seq && failing->kind == action->kind
+        &&  strcmp (failing->rule, action->rule ? action->rule : "") == 0)
+            return failing;
+    }
+    return NULL;
+}
+
+static void
+s_failing_drop (exec_t *self, failing_t *failing)
+{
+    size_t index = (size_t) (failing - self->failing);
+    assert (index < self->failing_count);
+    mem_free (failing->rule);
+    self->failing [index] = self->failing [--self->failing_count];
+}
+
+//  Entries of changes before seq are stale (the notifier moved on).
+static void
+s_failing_forget_before (exec_t *self, uint64_t seq)
+{
+    for (size_t index = self->failing_count; index-- > 0; )
+        if (self->failing [index].seq < seq)
+            s_failing_drop (self, &self->failing [index]);
+}
+
+static failing_t *
+s_failing_add (exec_t *self, uint64_t seq, const rule_action_t *action, int64_t now)
+{
+    if (self->failing_count == RULES_MAX_ACTIONS)
+        s_failing_drop (self, &self->failing [0]);      //  cannot happen: one change in flight
+    failing_t *failing = &self->failing [self->failing_count++];
+    *failing = (failing_t) {
+        .seq = seq, .kind = action->kind, .rule = mem_strdup (action->rule ? action->rule : ""),
+        .first_failure = now, .backoff = EXEC_BACKOFF_FIRST_MS
+    };
+    return failing;
+}
+
+//  --- the destination ---------------------------------------------------------------------
+
+static feed_result_t
+s_deliver (void *self_, const alert_change_t *change, const rule_action_t *action,
+           int64_t *retry_at)
+{
+    exec_t *self = self_;
+    assert (self && change && action && retry_at);
+    s_reap_orphans (self);
+    s_failing_forget_before (self, change->seq);
+    const char *rule = action->rule ? action->rule : "";
+    const char *flood = s_flood_name (action->kind);
+    char reason [EXEC_REASON_SIZE];
+    bool permanent;
+    bool ok = s_attempt (self, change, action, reason, sizeof reason, &permanent);
+    failing_t *failing = s_failing_find (self, change->seq, action);
+    if (ok) {
+        log_info ("seq %" PRIu64 " %s %s/%s%s%s: rule %s: delivered%s", change->seq, change->event,
+                  change->alert.source, change->alert.id, flood ? " flood " : "",
+                  flood ? flood : "", rule, failing ? " after retrying" : "");
+        if (failing)
+            s_failing_drop (self, failing);
+        return FEED_DONE;
+    }
+    char text [32];
+    if (permanent) {
+        log_error ("giving up on seq %" PRIu64 " for rule %s: %s", change->seq, rule, reason);
+        if (failing)
+            s_failing_drop (self, failing);
+        return FEED_DONE;
+    }
+    int64_t now = zclock_mono ();
+    if (!failing)
+        failing = s_failing_add (self, change->seq, action, now);
+    failing->attempts++;
+    int64_t give_up_at = failing->first_failure + self->retry_for_ms;
+    if (now >= give_up_at) {
+        log_error ("giving up on seq %" PRIu64 " for rule %s after %s: %s", change->seq, rule,
+                   s_duration_text (self->retry_for_ms, text, sizeof text), reason);
+        s_failing_drop (self, failing);
+        return FEED_DONE;
+    }
+    int64_t delay = s_jitter (self, failing->backoff);
+    failing->backoff = failing->backoff * 2 < EXEC_BACKOFF_MAX_MS
+                     ? failing->backoff * 2 : EXEC_BACKOFF_MAX_MS;
+    if (now + delay > give_up_at)
+        delay = give_up_at - now;     //  the last attempt, right at the give-up time
+    *retry_at = now + delay;
+    log_warn ("seq %" PRIu64 " for rule %s: %s; attempt %d failed, retrying in %" PRId64 " ms",
+              change->seq, rule, reason, failing->attempts, delay);
+    return FEED_RETRY;
+}
+
+//  "FILE:LINE: key: why" for a key of section.
+static void
+s_section_error (config_t *section, const char *key, const char *why, char *error, size_t error_size)
+{
+    config_t *node = config_locate (section, key);
+    if (!node)
+        node = section;
+    snprintf (error, error_size, "%s:%d: %s: %s", config_file (node), config_line (node), key, why);
+}
+
+static void
+s_close_destination (void **self_p)
+{
+    assert (self_p);
+    exec_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t index = 0; index < self->orphan_count; index++)
+        s_kill_group (self->orphans [index]);
+    int64_t give_up = zclock_mono () + EXEC_KILL_WAIT_MS;
+    while (self->orphan_count && zclock_mono () < give_up) {
+        s_reap_orphans (self);
+        struct timespec step = { 0, EXEC_POLL_STEP_MS * 1000000L };
+        nanosleep (&step, NULL);
+    }
+    while (self->failing_count)
+        s_failing_drop (self, &self->failing [0]);
+    mem_free (self->command);
+    mem_free (self);
+    *self_p = NULL;
+}
+
+static void *
+s_open (config_t *section, const notifier_env_t *env, char *error, size_t error_size)
+{
+    (void) env;
+    exec_t *self = mem_alloc (sizeof *self);
+    self->timeout_ms = EXEC_TIMEOUT_DEFAULT_MS;
+    self->retry_for_ms = EXEC_RETRY_FOR_DEFAULT_MS;
+    self->random_state = ((uint64_t) zclock_mono () << 16) ^ (uint64_t) getpid ()
+                       ^ (uint64_t) zclock_time () ^ 0x9e3779b97f4a7c15ull;
+    if (section) {
+        const char *command = NULL;
+        if (config_check_keys (section, s_section_keys, error, error_size)
+        ||  config_boolean (section, "shell", false, &self->shell, error, error_size)
+        ||  config_duration (section, "timeout", EXEC_TIMEOUT_DEFAULT_MS, &self->timeout_ms,
+                             error, error_size)
+        ||  config_duration (section, "retry_for", EXEC_RETRY_FOR_DEFAULT_MS,
+                             &self->retry_for_ms, error, error_size))
+            goto failed;
+        if (self->timeout_ms <= 0) {
+            s_section_error (section, "timeout", "must be more than 0", error, error_size);
+            goto failed;
+        }
+        if (self->retry_for_ms < 0) {
+            s_section_error (section, "retry_for", "must not be negative", error, error_size);
+            goto failed;
+        }
+        config_string (section, "command", NULL, &command);
+        if (command && *command && !self->shell) {
+            command_line_t line;
+            char why [128];
+            if (s_command_split (command, &line, why, sizeof why)) {
+                s_section_error (section, "command", why, error, error_size);
+                goto failed;
+            }
+            s_command_free (&line);
+        }
+        self->command = command && *command ? mem_strdup (command) : NULL;
+    }
+    if (!self->command)
+        log_warn ("section `exec` has no command: every rule needs its own");
+    char timeout [32], retry_for [32];
+    log_info ("commands run %s, timeout %s, retried for %s", self->shell ? "with /bin/sh -c" : "directly",
+              s_duration_text (self->timeout_ms, timeout, sizeof timeout),
+              s_duration_text (self->retry_for_ms, retry_for, sizeof retry_for));
+    return self;
+failed:
+    {
+        void *state = self;
+        s_close_destination (&state);
+    }
+    return NULL;
+}
+
+static void
+s_work (void *self_, int64_t mono_now)
+{
+    (void) mono_now;
+    s_reap_orphans ((exec_t *) self_);
+}
+
+static int64_t
+s_next_wakeup (void *self_, int64_t mono_now)
+{
+    (void) mono_now;
+    return ((exec_t *) self_)->orphan_count ? EXEC_ORPHAN_CHECK_MS : -1;
+}
+
+const destination_class_t exec_destination = {
+    .program = "lilac-notify-exec",
+    .section = "exec",
+    .section_keys = s_section_keys,
+    .rule_keys = s_rule_keys,
+    .destination_key = "command",
+    .open = s_open,
+    .close = s_close_destination,
+    .deliver = s_deliver,
+    .work = s_work,
+    .next_wakeup = s_next_wakeup,
+};
