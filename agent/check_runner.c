@@ -46,13 +46,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "check_runner.h"
+#include "child.h"
 #include "log.h"
 #include "mem.h"
 
@@ -104,16 +104,11 @@ s_close_pipe (run_t *run)
     run->pipe_fd = -1;          //  on Linux the fd is gone even after EINTR
 }
 
-//  SIGKILLs the run's whole process group. Never kill(-pid) with pid ≤ 1:
-//  kill(-1) would hit every process we may signal.
+//  SIGKILLs the run's whole process group.
 static void
 s_kill_group (run_t *run)
 {
-    if (run->pid <= 1)
-        return;
-    if (kill (-run->pid, SIGKILL) && errno != ESRCH)
-        log_warn ("check %s: kill of process group %d failed: %s",
-                  run->name, (int) run->pid, strerror (errno));
+    child_kill_group (run->pid);
 }
 
 static void
@@ -223,107 +218,16 @@ s_fill_result (const run_t *run, check_result_t *result)
 
 //  --- spawning ---------------------------------------------------------------------
 
-//  Moves fd above 0..2 (keeping CLOEXEC) so the file actions that set up
-//  stdin/stdout/stderr cannot clobber it. Returns the fd, or -1.
-static int
-s_fd_above_stdio (int fd)
-{
-    if (fd > 2)
-        return fd;
-    int moved = fcntl (fd, F_DUPFD_CLOEXEC, 3);
-    int saved = errno;
-    close (fd);
-    errno = saved;
-    return moved;
-}
-
-//  Makes the pipe: both ends CLOEXEC and above stdio, the read end
-//  non-blocking (the write end stays blocking: it is the check's stdout).
-static int
-s_make_pipe (int *read_fd, int *write_fd)
-{
-    int fds [2];
-    if (pipe2 (fds, O_CLOEXEC))
-        return -1;
-    fds [0] = s_fd_above_stdio (fds [0]);
-    fds [1] = s_fd_above_stdio (fds [1]);
-    int flags = fds [0] >= 0 ? fcntl (fds [0], F_GETFL) : -1;
-    if (fds [1] < 0 || flags < 0 || fcntl (fds [0], F_SETFL, flags | O_NONBLOCK)) {
-        int saved = errno;
-        if (fds [0] >= 0)
-            close (fds [0]);
-        if (fds [1] >= 0)
-            close (fds [1]);
-        errno = saved;
-        return -1;
-    }
-    *read_fd = fds [0];
-    *write_fd = fds [1];
-    return 0;
-}
-
-//  Own process group, empty mask, default dispositions. Returns an errno or 0.
-static int
-s_spawn_attributes (posix_spawnattr_t *attr)
-{
-    sigset_t empty, defaults;
-    sigemptyset (&empty);
-    sigemptyset (&defaults);
-    int reset [] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE,
-                     SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM };
-    for (size_t index = 0; index < sizeof reset / sizeof reset [0]; index++)
-        sigaddset (&defaults, reset [index]);
-    int rc = posix_spawnattr_setflags (attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                             | POSIX_SPAWN_SETSIGDEF);
-    if (!rc)
-        rc = posix_spawnattr_setpgroup (attr, 0);
-    if (!rc)
-        rc = posix_spawnattr_setsigmask (attr, &empty);
-    if (!rc)
-        rc = posix_spawnattr_setsigdefault (attr, &defaults);
-    return rc;
-}
-
-//  stdin from /dev/null, stdout+stderr onto the pipe. Returns an errno or 0.
-static int
-s_spawn_file_actions (posix_spawn_file_actions_t *actions, int read_fd, int write_fd)
-{
-    int rc = posix_spawn_file_actions_addopen (actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2 (actions, write_fd, STDOUT_FILENO);
-    if (!rc)
-        rc = posix_spawn_file_actions_adddup2 (actions, write_fd, STDERR_FILENO);
-    if (!rc)
-        rc = posix_spawn_file_actions_addclose (actions, read_fd);
-    if (!rc)
-        rc = posix_spawn_file_actions_addclose (actions, write_fd);
-    return rc;
-}
-
-//  Spawns the shell for run. Returns 0, or an errno value.
+//  Spawns the shell for run: stdin from /dev/null, stdout and stderr onto
+//  the pipe. Returns 0, or an errno value.
 static int
 s_spawn (run_t *run, int write_fd)
 {
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t actions;
-    int rc = posix_spawnattr_init (&attr);
-    if (rc)
-        return rc;
-    rc = posix_spawn_file_actions_init (&actions);
-    if (rc) {
-        posix_spawnattr_destroy (&attr);
-        return rc;
-    }
-    rc = s_spawn_attributes (&attr);
-    if (!rc)
-        rc = s_spawn_file_actions (&actions, run->pipe_fd, write_fd);
-    if (!rc) {
-        char *argv [] = { "sh", "-c", run->command, NULL };
-        rc = posix_spawn (&run->pid, CHECK_SHELL, &actions, &attr, argv, environ);
-    }
-    posix_spawn_file_actions_destroy (&actions);
-    posix_spawnattr_destroy (&attr);
-    return rc;
+    char *argv [] = { "sh", "-c", run->command, NULL };
+    child_spec_t spec = { .file = CHECK_SHELL, .argv = argv, .stdin_fd = -1,
+                          .stdout_fd = write_fd, .stderr_fd = write_fd,
+                          .close_fds = { run->pipe_fd, write_fd } };
+    return child_start (&spec, &run->pid);
 }
 
 //  Reports a run that never started and returns -1.
@@ -430,7 +334,7 @@ check_runner_start (check_runner_t *self, const char *name, const char *command,
     if (!slot || s_find (self, name))
         return 1;
     int read_fd, write_fd;
-    if (s_make_pipe (&read_fd, &write_fd))
+    if (child_pipe (&read_fd, &write_fd, true, false))     //  the write end is its stdout
         return s_not_run (self, name, "cannot make a pipe: ", errno);
 
     run_t *run = mem_alloc (sizeof *run);

@@ -78,13 +78,13 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include "child.h"
 #include "exec.h"
 #include "log.h"
 #include "mem.h"
@@ -450,112 +450,18 @@ s_env_free (char **envp, size_t own_from)
 
 //  --- running one command ---------------------------------------------------------------
 
-//  Moves fd above 0..2 (keeping CLOEXEC) so the file actions that set up
-//  stdin/stdout/stderr cannot clobber it. Returns the fd, or -1.
-static int
-s_fd_above_stdio (int fd)
-{
-    if (fd > 2)
-        return fd;
-    int moved = fcntl (fd, F_DUPFD_CLOEXEC, 3);
-    int saved = errno;
-    close (fd);
-    errno = saved;
-    return moved;
-}
-
-//  The stdin pipe: both ends CLOEXEC and above stdio, the write end (ours)
-//  non-blocking. 0 or -1 (errno).
-static int
-s_make_pipe (int *read_fd, int *write_fd)
-{
-    int fds [2];
-    if (pipe2 (fds, O_CLOEXEC))
-        return -1;
-    fds [0] = s_fd_above_stdio (fds [0]);
-    fds [1] = s_fd_above_stdio (fds [1]);
-    int flags = fds [1] >= 0 ? fcntl (fds [1], F_GETFL) : -1;
-    if (fds [0] < 0 || flags < 0 || fcntl (fds [1], F_SETFL, flags | O_NONBLOCK)) {
-        int saved = errno;
-        if (fds [0] >= 0)
-            close (fds [0]);
-        if (fds [1] >= 0)
-            close (fds [1]);
-        errno = saved;
-        return -1;
-    }
-    *read_fd = fds [0];
-    *write_fd = fds [1];
-    return 0;
-}
-
-//  Own process group, empty mask, default dispositions. An errno or 0.
-static int
-s_spawn_attributes (posix_spawnattr_t *attr)
-{
-    sigset_t empty, defaults;
-    sigemptyset (&empty);
-    sigemptyset (&defaults);
-    int reset [] = { SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGPIPE,
-                     SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM };
-    for (size_t index = 0; index < sizeof reset / sizeof reset [0]; index++)
-        sigaddset (&defaults, reset [index]);
-    int rc = posix_spawnattr_setflags (attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                             | POSIX_SPAWN_SETSIGDEF);
-    if (!rc)
-        rc = posix_spawnattr_setpgroup (attr, 0);
-    if (!rc)
-        rc = posix_spawnattr_setsigmask (attr, &empty);
-    if (!rc)
-        rc = posix_spawnattr_setsigdefault (attr, &defaults);
-    return rc;
-}
-
-//  stdin from the pipe; stdout and stderr onto our stderr (or /dev/null if
-//  we have none). An errno or 0.
-static int
-s_spawn_file_actions (posix_spawn_file_actions_t *actions, int read_fd, int write_fd)
-{
-    int rc = posix_spawn_file_actions_adddup2 (actions, read_fd, STDIN_FILENO);
-    bool have_stderr = fcntl (STDERR_FILENO, F_GETFD) >= 0;
-    if (!rc)
-        rc = have_stderr
-           ? posix_spawn_file_actions_adddup2 (actions, STDERR_FILENO, STDOUT_FILENO)
-           : posix_spawn_file_actions_addopen (actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    if (!rc && !have_stderr)
-        rc = posix_spawn_file_actions_adddup2 (actions, STDOUT_FILENO, STDERR_FILENO);
-    if (!rc)
-        rc = posix_spawn_file_actions_addclose (actions, read_fd);
-    if (!rc)
-        rc = posix_spawn_file_actions_addclose (actions, write_fd);
-    return rc;
-}
-
 //  Spawns file (searched in PATH when search is true) with argv and envp,
-//  stdin from read_fd. 0 with *pid, or an errno.
+//  stdin from read_fd, stdout and stderr onto our stderr (or /dev/null if
+//  we have none). 0 with *pid, or an errno.
 static int
 s_spawn (const char *file, bool search, char *const argv [], char *const envp [],
          int read_fd, int write_fd, pid_t *pid)
 {
-    posix_spawnattr_t attr;
-    posix_spawn_file_actions_t actions;
-    int rc = posix_spawnattr_init (&attr);
-    if (rc)
-        return rc;
-    rc = posix_spawn_file_actions_init (&actions);
-    if (rc) {
-        posix_spawnattr_destroy (&attr);
-        return rc;
-    }
-    rc = s_spawn_attributes (&attr);
-    if (!rc)
-        rc = s_spawn_file_actions (&actions, read_fd, write_fd);
-    if (!rc)
-        rc = search ? posix_spawnp (pid, file, &actions, &attr, argv, envp)
-                    : posix_spawn (pid, file, &actions, &attr, argv, envp);
-    posix_spawn_file_actions_destroy (&actions);
-    posix_spawnattr_destroy (&attr);
-    return rc;
+    int output = fcntl (STDERR_FILENO, F_GETFD) >= 0 ? STDERR_FILENO : -1;
+    child_spec_t spec = { .file = file, .search_path = search, .argv = argv, .envp = envp,
+                          .stdin_fd = read_fd, .stdout_fd = output, .stderr_fd = output,
+                          .close_fds = { read_fd, write_fd } };
+    return child_start (&spec, pid);
 }
 
 //  A pidfd for pid (readable once it exits), or -1 where the kernel has none.
@@ -587,14 +493,6 @@ s_reap (pid_t pid, int *status)
         *status = -1;
     }
     return true;
-}
-
-//  Never kill(-pid) with pid ≤ 1: kill(-1) would hit every process we may signal.
-static void
-s_kill_group (pid_t pid)
-{
-    if (pid > 1 && kill (-pid, SIGKILL) && errno != ESRCH)
-        log_warn ("kill of process group %d failed: %s", (int) pid, strerror (errno));
 }
 
 static void
@@ -679,7 +577,7 @@ s_run (exec_t *self, const char *file, bool search, char *const argv [], char *c
        const char *data, size_t size, char *reason, size_t reason_size)
 {
     int read_fd, write_fd;
-    if (s_make_pipe (&read_fd, &write_fd)) {
+    if (child_pipe (&read_fd, &write_fd, false, true)) {    //  ours is the write end
         snprintf (reason, reason_size, "cannot make a pipe: %s", strerror (errno));
         return false;
     }
@@ -719,7 +617,7 @@ s_run (exec_t *self, const char *file, bool search, char *const argv [], char *c
     s_close (&write_fd);
     char text [32];
     if (!reaped) {
-        s_kill_group (pid);
+        child_kill_group (pid);
         reaped = s_wait_exit (pid, pidfd, EXEC_KILL_WAIT_MS, &status);
         if (!reaped) {
             log_warn ("pid %d did not die within %d ms of SIGKILL; reaping it later",
@@ -926,7 +824,7 @@ s_close_destination (void **self_p)
     if (!self)
         return;
     for (size_t index = 0; index < self->orphan_count; index++)
-        s_kill_group (self->orphans [index]);
+        child_kill_group (self->orphans [index]);
     int64_t give_up = zclock_mono () + EXEC_KILL_WAIT_MS;
     while (self->orphan_count && zclock_mono () < give_up) {
         s_reap_orphans (self);

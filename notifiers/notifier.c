@@ -263,6 +263,13 @@ notifier_main (int argc, char *argv [], const destination_class_t *destination)
         log_fatal ("%s", error);
     }
     if (options.check_only) {
+        //  The destination reads its own section when it opens: do that too
+        self.destination = destination->open (config_locate (self.config, destination->section),
+                                              &self.env, error, sizeof error);
+        if (!self.destination) {
+            s_destroy (&self);
+            log_fatal ("%s", error);
+        }
         rules_describe (self.rules, stdout);
         printf ("configuration OK\n");
         s_destroy (&self);
