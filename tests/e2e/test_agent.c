@@ -206,7 +206,7 @@ s_checks (testbed_t *bed)
     }
     alert_clear_fields (&row);
     alert_change_t change;
-    if (CHECK (expect_change (bed->sub, "raised", source, "probe", 2000, &change) == 0,
+    if (CHECK (expect_change (bed->sub, "raised", source, "probe", 5000, &change) == 0,
                "no `raised` change on the bus for exit 1")) {
         CHECK (change.alert.level == LEVEL_NORMAL, "raised at level %s",
                alert_level_name (change.alert.level));
@@ -216,7 +216,7 @@ s_checks (testbed_t *bed)
     if (s_probe_step (bed, source, code_path, "2", ALERT_RAISED, LEVEL_URGENT, "probe says 2", &row))
         CHECK (streq (row.summary, "probe says 2"), "summary '%s'", row.summary);
     alert_clear_fields (&row);
-    if (CHECK (expect_change (bed->sub, "updated", source, "probe", 2000, &change) == 0,
+    if (CHECK (expect_change (bed->sub, "updated", source, "probe", 5000, &change) == 0,
                "no `updated` change on the bus for exit 2")) {
         CHECK (change.alert.level == LEVEL_URGENT, "updated to level %s",
                alert_level_name (change.alert.level));
