@@ -270,7 +270,7 @@ notifier_main (int argc, char *argv [], const destination_class_t *destination)
             s_destroy (&self);
             log_fatal ("%s", error);
         }
-        rules_describe (self.rules, stdout);
+        rules_describe (self.rules, stdout, destination->destination_is_secret);
         printf ("configuration OK\n");
         s_destroy (&self);
         return 0;

@@ -17,6 +17,7 @@
 #ifndef LILAC_NOTIFIER_H
 #define LILAC_NOTIFIER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "change_feed.h"
 #include "config.h"
@@ -35,6 +36,7 @@ typedef struct {
     const char *const *section_keys;       //  keys allowed in that section
     const char *const *rule_keys;          //  extra keys allowed in rules
     const char *destination_key;           //  the rule key naming the destination, or NULL
+    bool destination_is_secret;            //  never print destinations (user keys)
     //  Reads its section (NULL if the file has none) and gets ready. Returns
     //  its state, or NULL with "FILE:LINE: why" (or another reason) in error.
     void *(*open) (config_t *section, const notifier_env_t *env, char *error, size_t error_size);

@@ -1260,6 +1260,7 @@ const destination_class_t pushover_destination = {
     .section_keys = s_section_keys,
     .rule_keys = s_rule_keys,
     .destination_key = "user",
+    .destination_is_secret = true,
     .open = s_open,
     .close = s_close,
     .deliver = s_deliver,

@@ -627,9 +627,13 @@ rules_count (rules_t *self)
 //  Describing
 
 static void
-s_describe_rule (rule_t *rule, FILE *out)
+s_describe_rule (rule_t *rule, FILE *out, bool hide_destination)
 {
-    fprintf (out, "rule %s → destination %s: ", rule->name, rule->destination);
+    if (hide_destination && strcmp (rule->destination, "default") != 0)
+        fprintf (out, "rule %s → destination %.3s… (%zu characters, not shown): ", rule->name,
+                 rule->destination, strlen (rule->destination));
+    else
+        fprintf (out, "rule %s → destination %s: ", rule->name, rule->destination);
     const char *separator = "";
     for (size_t index = 0; index < S_EVENT_COUNT; index++)
         if (rule->events & s_events [index].bit) {
@@ -660,12 +664,12 @@ s_describe_rule (rule_t *rule, FILE *out)
 }
 
 void
-rules_describe (rules_t *self, FILE *out)
+rules_describe (rules_t *self, FILE *out, bool hide_destinations)
 {
     if (!self || !out)
         return;
     for (size_t index = 0; index < self->count; index++)
-        s_describe_rule (&self->rules [index], out);
+        s_describe_rule (&self->rules [index], out, hide_destinations);
 }
 
 //  --------------------------------------------------------------------------

@@ -28,6 +28,7 @@
 #ifndef LILAC_RULES_H
 #define LILAC_RULES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include "alert.h"
@@ -61,8 +62,10 @@ rules_t *rules_load (config_t *root, const char *const *extra_keys,
                      const char *destination_key, char *error, size_t error_size);
 void rules_destroy (rules_t **self_p);
 size_t rules_count (rules_t *self);
-//  One paragraph per rule, saying what it understood (for `-n`).
-void rules_describe (rules_t *self, FILE *out);
+//  One paragraph per rule, saying what it understood (for `-n`). With
+//  hide_destinations, destinations are secrets (Pushover user keys): only
+//  their first three characters are shown.
+void rules_describe (rules_t *self, FILE *out, bool hide_destinations);
 
 //  Decides what to do about one change, at wall time now (ms): fills at most
 //  capacity actions and returns how many. Updates the rules' state, so call

@@ -135,7 +135,7 @@ s_test_load_and_describe (void)
     char *text = NULL;
     size_t size = 0;
     FILE *out = open_memstream (&text, &size);
-    rules_describe (fixture.rules, out);
+    rules_describe (fixture.rules, out, false);
     fclose (out);
     const char *expected =
         "rule oncall → destination u123: raised, reminder of source web* id * level "
@@ -143,6 +143,12 @@ s_test_load_and_describe (void)
         "rule everything → destination default: raised, cleared of source * id * level any; "
         "at any time\n";
     CHECK (strcmp (text, expected) == 0, "described:\n%s", text);
+    free (text);
+    out = open_memstream (&text, &size);
+    rules_describe (fixture.rules, out, true);      //  destinations are secrets
+    fclose (out);
+    CHECK (strstr (text, "u12… (4 characters, not shown)") && !strstr (text, "u123"),
+           "a secret destination was printed:\n%s", text);
     free (text);
     alert_change_t change = s_change ("raised", "db1", "disk", S_NOON);
     size_t count = s_decide (&fixture, &change, S_NOON);
