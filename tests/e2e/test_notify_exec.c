@@ -426,6 +426,43 @@ s_failing (testbed_t *bed)
     s_case_finish (&test);
 }
 
+//  --- the broker restarted under a running notifier -----------------------------------
+
+static void
+s_broker_restart (testbed_t *bed)
+{
+    TEST ("exec: the broker restarted under a running notifier: changes published at once"
+          " after the restart, before its SUB could reconnect, are all delivered");
+    exec_case_t test;
+    if (!s_case_start (&test, bed, "restart-src", false, NULL,
+                       "rule = main\n    source = \"restart-src\"\n    on = raised\n")) {
+        s_case_finish (&test);
+        return;
+    }
+    CHECK (s_raise (bed, "restart-src", "before", "before", NULL, NULL) > 0, "raise before");
+    CHECK (file_wait_count (s_file (test.dir, "out"), "\"ID\":\"before\"", 1, DELIVERY_MS) == 0,
+           "the change before the restart was not delivered");
+    CHECK (broker_process_stop (bed->broker) == 0, "broker SIGTERM exit 0");
+    CHECK (broker_process_start (bed->broker) == 0, "broker restart");
+    zsock_t *push = ingest_open (bed->broker);           //  no waiting for anyone to join
+    for (int index = 0; push && index < 3; index++) {
+        char id [16];
+        snprintf (id, sizeof id, "after-%d", index);
+        CHECK (ingest_event (push, "restart-src", id, "now") == 0, "send %s", id);
+    }
+    zsock_destroy (&push);
+    for (int index = 0; index < 3; index++) {
+        char needle [64];
+        snprintf (needle, sizeof needle, "\"ID\":\"after-%d\"", index);
+        CHECK (file_wait_count (s_file (test.dir, "out"), needle, 1, DELIVERY_MS) == 0,
+               "after-%d, raised right after the restart, was never delivered", index);
+    }
+    CHECK (s_count (test.dir, "out", "\"ID\":\"before\"") == 1, "the change before the"
+           " restart was delivered %d times", s_count (test.dir, "out", "\"ID\":\"before\""));
+    CHECK (testbed_rejoin (bed) == 0, "rejoin the restarted broker");
+    s_case_finish (&test);
+}
+
 //  --- 4. flood control ----------------------------------------------------------------------
 
 static void
@@ -726,6 +763,7 @@ main (void)
     s_crash (bed);
     s_large (bed);
     s_give_up (bed);
+    s_broker_restart (bed);
     s_check_configs ();
     TEST ("exec tests: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,
