@@ -1,17 +1,16 @@
 /*  agent_process.c — the real lilac-agent as a child process (see
     agent_process.h for the contract).
 
-    Like harness.c: posix_spawn, output into files in the sandbox (never a
-    pipe a chatty child could fill), waitpid on our own pids only, and every
-    wait a poll of its condition every HARNESS_POLL_MS up to a deadline.
+    Built on harness.c's child-process and file helpers (process_spawn,
+    process_stop, command_runv, file_read_all, ...): output into files in
+    the sandbox (never a pipe a chatty child could fill), waitpid on our own
+    pids only, and every wait a poll of its condition up to a deadline.
 */
 #include "agent_process.h"
 
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +22,8 @@
 
 #include "timespec.h"
 
-extern char **environ;
-
 #define AGENT_POLL_MS        10     //  how often waits look at their condition
 #define AGENT_LOG_TAIL_LINES 80     //  agent log lines printed on failure
-#define AGENT_MAX_ARGS       32
 #define AGENT_MAX_CHECKS     32
 
 struct _agent_process_t {
@@ -45,123 +41,6 @@ struct _agent_process_t {
 };
 
 //  --- small helpers ----------------------------------------------------------------
-
-static const char *
-s_bin_dir (void)
-{
-    const char *dir = getenv ("LILAC_BIN");
-    return dir && *dir ? dir : "bin";
-}
-
-//  Reads a whole file into a fresh NUL-terminated string ("" if missing).
-//  Reads until EOF, so /proc files (which report size 0) work too.
-static char *
-s_read_file (const char *path)
-{
-    size_t size = 0, capacity = 4096;
-    char *text = malloc (capacity + 1);
-    assert (text);
-    FILE *file = fopen (path, "rb");
-    if (file) {
-        for (;;) {
-            if (size == capacity) {
-                capacity *= 2;
-                text = realloc (text, capacity + 1);
-                assert (text);
-            }
-            size_t got = fread (text + size, 1, capacity - size, file);
-            if (got == 0)
-                break;
-            size += got;
-        }
-        fclose (file);
-    }
-    text [size] = 0;
-    return text;
-}
-
-static pid_t
-s_spawn (char *const argv [], const char *out_path, const char *err_path)
-{
-    posix_spawn_file_actions_t actions;
-    if (posix_spawn_file_actions_init (&actions) != 0)
-        return -1;
-    int flags = O_WRONLY | O_CREAT | O_APPEND;
-    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen (&actions, 1, out_path, flags, 0644);
-    if (strcmp (out_path, err_path) == 0)
-        posix_spawn_file_actions_adddup2 (&actions, 1, 2);
-    else
-        posix_spawn_file_actions_addopen (&actions, 2, err_path, flags, 0644);
-    pid_t pid;
-    int rc = posix_spawn (&pid, argv [0], &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy (&actions);
-    if (rc != 0) {
-        harness_note ("cannot spawn %s: %s", argv [0], strerror (rc));
-        return -1;
-    }
-    return pid;
-}
-
-//  Exit code, 128+signal, or -1 if still running at the deadline.
-static int
-s_wait_pid (pid_t pid, int timeout_ms)
-{
-    int64_t deadline = clock_now_ms () + timeout_ms;
-    for (;;) {
-        int status;
-        pid_t done = waitpid (pid, &status, WNOHANG);
-        if (done == pid)
-            return WIFEXITED (status) ? WEXITSTATUS (status)
-                 : WIFSIGNALED (status) ? 128 + WTERMSIG (status) : -1;
-        if (done == -1 && errno != EINTR)
-            return -1;
-        if (clock_now_ms () >= deadline)
-            return -1;
-        harness_pause_ms (AGENT_POLL_MS);
-    }
-}
-
-int
-file_write_text (const char *path, const char *text)
-{
-    //  Write a sibling and rename, so a reader never sees half a file.
-    char temp [1100];
-    snprintf (temp, sizeof temp, "%s.new", path);
-    FILE *file = fopen (temp, "w");
-    if (!file) {
-        harness_note ("cannot write %s: %s", temp, strerror (errno));
-        return -1;
-    }
-    bool ok = fputs (text, file) >= 0;
-    ok = fclose (file) == 0 && ok;
-    if (!ok || rename (temp, path) != 0) {
-        harness_note ("cannot write %s: %s", path, strerror (errno));
-        return -1;
-    }
-    return 0;
-}
-
-bool
-file_has_text (const char *path, const char *text)
-{
-    char *content = s_read_file (path);
-    bool found = strstr (content, text) != NULL;
-    free (content);
-    return found;
-}
-
-int
-file_count_text (const char *path, const char *text)
-{
-    char *content = s_read_file (path);
-    int count = 0;
-    size_t length = strlen (text);
-    for (const char *at = length ? strstr (content, text) : NULL; at; at = strstr (at + length, text))
-        count++;
-    free (content);
-    return count;
-}
 
 int
 harness_become_subreaper (void)
@@ -325,11 +204,11 @@ agent_process_start (agent_process_t *self)
         return -1;
     }
     char binary [1024];
-    snprintf (binary, sizeof binary, "%s/lilac-agent", s_bin_dir ());
+    snprintf (binary, sizeof binary, "%s/lilac-agent", harness_bin_dir ());
     char *argv [] = { binary, (char *) "-c", self->config_path, (char *) "-v", NULL };
     //  The broker's clock stamps updated_at: allow it to lag ours a little.
     self->spawned_at = clock_now_ms ();
-    pid_t pid = s_spawn (argv, self->log_path, self->log_path);
+    pid_t pid = process_spawn (argv, self->log_path, self->log_path);
     if (pid <= 0)
         return -1;
     self->pid = pid;
@@ -356,30 +235,14 @@ int
 agent_process_stop (agent_process_t *self)
 {
     assert (self);
-    if (!self->pid)
-        return -1;
-    kill (self->pid, SIGTERM);
-    int status = s_wait_pid (self->pid, AGENT_STOP_DEADLINE_MS);
-    if (status == -1) {
-        harness_note ("agent did not exit within %d ms of SIGTERM; killing it",
-                      AGENT_STOP_DEADLINE_MS);
-        agent_process_kill (self);
-        return -1;
-    }
-    self->pid = 0;
-    return status;
+    return process_stop (&self->pid, "agent", AGENT_STOP_DEADLINE_MS);
 }
 
 int
 agent_process_kill (agent_process_t *self)
 {
     assert (self);
-    if (!self->pid)
-        return -1;
-    kill (self->pid, SIGKILL);
-    s_wait_pid (self->pid, AGENT_STOP_DEADLINE_MS);
-    self->pid = 0;
-    return 0;
+    return process_kill (&self->pid, AGENT_STOP_DEADLINE_MS);
 }
 
 int
@@ -395,20 +258,7 @@ bool
 agent_process_running (agent_process_t *self)
 {
     assert (self);
-    if (!self->pid)
-        return false;
-    int status;
-    pid_t done = waitpid (self->pid, &status, WNOHANG);
-    if (done == self->pid) {
-        if (WIFSIGNALED (status))
-            harness_note ("agent died of signal %d", WTERMSIG (status));
-        else
-        if (WIFEXITED (status))
-            harness_note ("agent exited with status %d", WEXITSTATUS (status));
-        self->pid = 0;
-        return false;
-    }
-    return true;
+    return process_running (&self->pid, "agent");
 }
 
 pid_t agent_process_pid (agent_process_t *self) { assert (self); return self->pid; }
@@ -426,7 +276,7 @@ agent_process_status_kb (agent_process_t *self, const char *field)
         return -1;
     char path [64];
     snprintf (path, sizeof path, "/proc/%d/status", (int) self->pid);
-    char *text = s_read_file (path);
+    char *text = file_read_all (path);
     int64_t value = -1;
     size_t length = strlen (field);
     for (char *line = text; line && *line; ) {
@@ -463,29 +313,7 @@ void
 agent_process_print_log (agent_process_t *self)
 {
     assert (self);
-    char *text = s_read_file (self->log_path);
-    size_t length = strlen (text);
-    size_t start = length;
-    int lines = 0;
-    while (start > 0 && lines <= AGENT_LOG_TAIL_LINES) {
-        start--;
-        if (text [start] == '\n' && start + 1 < length)
-            lines++;
-    }
-    if (lines > AGENT_LOG_TAIL_LINES)
-        start++;
-    harness_note ("--- agent log %s (last %d lines) ---", self->log_path, AGENT_LOG_TAIL_LINES);
-    char *line = text + start;
-    while (*line) {
-        char *end = strchr (line, '\n');
-        if (end)
-            *end = 0;
-        harness_note ("  %s", line);
-        if (!end)
-            break;
-        line = end + 1;
-    }
-    free (text);
+    log_print_tail ("agent", self->log_path, AGENT_LOG_TAIL_LINES);
 }
 
 void
@@ -512,39 +340,10 @@ int
 agent_command_run (const char *dir, int timeout_ms, cli_result_t *result, const char *arg, ...)
 {
     assert (dir && result);
-    static int serial;
-    serial++;
-    memset (result, 0, sizeof *result);
-    char binary [1024];
-    snprintf (binary, sizeof binary, "%s/lilac-agent", s_bin_dir ());
-    char *argv [AGENT_MAX_ARGS + 2];
-    int count = 0;
-    argv [count++] = binary;
     va_list args;
     va_start (args, arg);
-    for (const char *next = arg; next && count <= AGENT_MAX_ARGS; next = va_arg (args, const char *))
-        argv [count++] = (char *) (uintptr_t) next;    //  posix_spawn does not write argv
+    int rc = command_runv ("lilac-agent", "agent-command", dir, timeout_ms,
+                           AGENT_STOP_DEADLINE_MS, result, arg, args);
     va_end (args);
-    argv [count] = NULL;
-    char out_path [1100], err_path [1100];
-    snprintf (out_path, sizeof out_path, "%s/agent-command-%d.out", dir, serial);
-    snprintf (err_path, sizeof err_path, "%s/agent-command-%d.err", dir, serial);
-    int64_t started = clock_now_ms ();
-    pid_t pid = s_spawn (argv, out_path, err_path);
-    if (pid <= 0) {
-        result->status = -1;
-        result->out = strdup ("");
-        result->err = strdup ("");
-        return -1;
-    }
-    int status = s_wait_pid (pid, timeout_ms);
-    if (status == -1) {
-        kill (pid, SIGKILL);
-        s_wait_pid (pid, AGENT_STOP_DEADLINE_MS);
-    }
-    result->status = status;
-    result->elapsed_ms = clock_now_ms () - started;
-    result->out = s_read_file (out_path);
-    result->err = s_read_file (err_path);
-    return 0;
+    return rc;
 }

@@ -16,8 +16,9 @@
     Also here, because agent tests need them: running `lilac-agent -n`,
     reading /proc/PID/status, making the test binary a child subreaper (so
     the killed grandchildren of checks are reparented to it and can be
-    reaped, even where PID 1 reaps nothing), and polling a file for a text.
-    Every wait is bounded by a deadline.
+    reaped, even where PID 1 reaps nothing), and polling `get` for an
+    alert. The file helpers (file_write_text, file_has_text,
+    file_count_text) are in harness.h. Every wait is bounded by a deadline.
 */
 #ifndef LILAC_AGENT_PROCESS_H
 #define LILAC_AGENT_PROCESS_H
@@ -104,12 +105,6 @@ void agent_process_destroy (agent_process_t **self_p, bool failed);
 //  cli_run. 0, or -1 if it could not be spawned.
 int agent_command_run (const char *dir, int timeout_ms, cli_result_t *result,
                        const char *arg, ...) __attribute__ ((sentinel));
-//  Writes text to path (replacing it). 0 or -1.
-int file_write_text (const char *path, const char *text);
-//  True if the file at path contains text.
-bool file_has_text (const char *path, const char *text);
-//  How many times text occurs in the file at path (0 if it is missing).
-int file_count_text (const char *path, const char *text);
 //  Makes this process a child subreaper (prctl PR_SET_CHILD_SUBREAPER). 0 or -1.
 int harness_become_subreaper (void);
 //  True once pid no longer exists: reaps it first if it is our (zombie)

@@ -5,8 +5,11 @@
     a deadline (HARNESS_POLL_MS), so nothing here can hang a test binary.
     Child output goes to files in the sandbox, not pipes, so a chatty child
     can never block on a full pipe. The harness is single-threaded and keeps
-    no global state except a counter for CLI output file names and the
-    buffer reply_error() returns.
+    no global state except counters for command output file names and the
+    buffer reply_error() returns. The file and child-process helpers here
+    (file_read_all, process_spawn, process_wait, process_stop, command_runv,
+    log_print_tail, ...) are the ones the other harness modules
+    (agent_process.c, notifier_process.c, pushover_fake.c) use too.
 */
 #include "harness.h"
 
@@ -61,43 +64,100 @@ harness_pause_ms (int ms)
         ;
 }
 
-static const char *
-s_bin_dir (void)
+//  --- files ---------------------------------------------------------------------
+
+char *
+file_read_all (const char *path)
+{
+    size_t size = 0, capacity = 4096;
+    char *text = malloc (capacity + 1);
+    assert (text);
+    FILE *file = fopen (path, "rb");
+    if (file) {
+        for (;;) {
+            if (size == capacity) {
+                capacity *= 2;
+                text = realloc (text, capacity + 1);
+                assert (text);
+            }
+            size_t got = fread (text + size, 1, capacity - size, file);
+            if (got == 0)
+                break;
+            size += got;
+        }
+        fclose (file);
+    }
+    text [size] = 0;
+    return text;
+}
+
+int
+file_write_text (const char *path, const char *text)
+{
+    //  Write a sibling and rename, so a reader never sees half a file.
+    char temp [1100];
+    snprintf (temp, sizeof temp, "%s.new", path);
+    FILE *file = fopen (temp, "w");
+    if (!file) {
+        harness_note ("cannot write %s: %s", temp, strerror (errno));
+        return -1;
+    }
+    bool ok = fputs (text, file) >= 0;
+    ok = fclose (file) == 0 && ok;
+    if (!ok || rename (temp, path) != 0) {
+        harness_note ("cannot write %s: %s", path, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+bool
+file_has_text (const char *path, const char *text)
+{
+    char *content = file_read_all (path);
+    bool found = strstr (content, text) != NULL;
+    free (content);
+    return found;
+}
+
+int
+file_count_text (const char *path, const char *text)
+{
+    char *content = file_read_all (path);
+    int count = 0;
+    size_t length = strlen (text);
+    for (const char *at = length ? strstr (content, text) : NULL; at; at = strstr (at + length, text))
+        count++;
+    free (content);
+    return count;
+}
+
+int
+file_wait_count (const char *path, const char *text, int count, int timeout_ms)
+{
+    assert (path && text);
+    int64_t deadline = clock_now_ms () + timeout_ms;
+    for (int attempt = 0; attempt < 1000000; attempt++) {
+        if (file_count_text (path, text) >= count)
+            return 0;
+        if (clock_now_ms () >= deadline)
+            break;
+        harness_pause_ms (HARNESS_POLL_MS);
+    }
+    return -1;
+}
+
+//  --- child processes -------------------------------------------------------------
+
+const char *
+harness_bin_dir (void)
 {
     const char *dir = getenv ("LILAC_BIN");
     return dir && *dir ? dir : "bin";
 }
 
-//  Reads a whole file into a fresh NUL-terminated string ("" if missing).
-static char *
-s_read_file (const char *path)
-{
-    FILE *file = fopen (path, "rb");
-    char *text = NULL;
-    size_t size = 0;
-    if (file) {
-        if (fseek (file, 0, SEEK_END) == 0) {
-            long length = ftell (file);
-            if (length > 0 && fseek (file, 0, SEEK_SET) == 0) {
-                text = malloc ((size_t) length + 1);
-                if (text)
-                    size = fread (text, 1, (size_t) length, file);
-            }
-        }
-        fclose (file);
-    }
-    if (!text)
-        text = malloc (1);
-    assert (text);
-    text [size] = 0;
-    return text;
-}
-
-//  Spawns argv with stdin from /dev/null, stdout to out_path and stderr to
-//  err_path (both appended; the same path may be given twice). Returns the
-//  pid, or -1 with the reason printed.
-static pid_t
-s_spawn (char *const argv [], const char *out_path, const char *err_path)
+pid_t
+process_spawn (char *const argv [], const char *out_path, const char *err_path)
 {
     posix_spawn_file_actions_t actions;
     if (posix_spawn_file_actions_init (&actions) != 0)
@@ -119,10 +179,8 @@ s_spawn (char *const argv [], const char *out_path, const char *err_path)
     return pid;
 }
 
-//  Waits for pid up to timeout_ms. Returns the exit code, 128+signal, or -1
-//  if it is still running at the deadline (not killed here).
-static int
-s_wait_pid (pid_t pid, int timeout_ms)
+int
+process_wait (pid_t pid, int timeout_ms)
 {
     int64_t deadline = clock_now_ms () + timeout_ms;
     for (;;) {
@@ -141,6 +199,85 @@ s_wait_pid (pid_t pid, int timeout_ms)
             return -1;
         harness_pause_ms (HARNESS_POLL_MS);
     }
+}
+
+bool
+process_running (pid_t *pid, const char *name)
+{
+    assert (pid && name);
+    if (!*pid)
+        return false;
+    int status;
+    pid_t done = waitpid (*pid, &status, WNOHANG);
+    if (done == *pid) {
+        if (WIFSIGNALED (status))
+            harness_note ("%s died of signal %d", name, WTERMSIG (status));
+        else
+        if (WIFEXITED (status))
+            harness_note ("%s exited with status %d", name, WEXITSTATUS (status));
+        *pid = 0;
+        return false;
+    }
+    return true;
+}
+
+int
+process_stop (pid_t *pid, const char *name, int timeout_ms)
+{
+    assert (pid && name);
+    if (!*pid)
+        return -1;
+    kill (*pid, SIGTERM);
+    int status = process_wait (*pid, timeout_ms);
+    if (status == -1) {
+        harness_note ("%s did not exit within %d ms of SIGTERM; killing it", name, timeout_ms);
+        process_kill (pid, timeout_ms);
+        return -1;
+    }
+    *pid = 0;
+    return status;
+}
+
+int
+process_kill (pid_t *pid, int timeout_ms)
+{
+    assert (pid);
+    if (!*pid)
+        return -1;
+    kill (*pid, SIGKILL);
+    process_wait (*pid, timeout_ms);
+    *pid = 0;
+    return 0;
+}
+
+void
+log_print_tail (const char *name, const char *path, int max_lines)
+{
+    assert (name && path);
+    char *text = file_read_all (path);
+    //  Find the start of the last max_lines lines.
+    size_t length = strlen (text);
+    size_t start = length;
+    int lines = 0;
+    while (start > 0 && lines <= max_lines) {
+        start--;
+        if (text [start] == '\n' && start + 1 < length)
+            lines++;
+    }
+    if (lines > max_lines)
+        start++;
+    harness_note ("--- %s log %s (last %d lines) ---", name, path, max_lines);
+    char *line = text + start;
+    while (*line) {
+        char *end = strchr (line, '\n');
+        if (end)
+            *end = 0;
+        harness_note ("  %s", line);
+        if (!end)
+            break;
+        line = end + 1;
+    }
+    free (text);
 }
 
 //  --- sandbox -------------------------------------------------------------------
@@ -339,11 +476,11 @@ broker_process_start (broker_process_t *self)
         return -1;
     }
     char binary [HARNESS_PATH_MAX];
-    snprintf (binary, sizeof binary, "%s/lilac-broker", s_bin_dir ());
+    snprintf (binary, sizeof binary, "%s/lilac-broker", harness_bin_dir ());
     char *argv [] = { binary, (char *) "-c", self->config_path, NULL };
     self->spawned_at = clock_now_ms ();
     self->ready_at = 0;
-    pid_t pid = s_spawn (argv, self->log_path, self->log_path);
+    pid_t pid = process_spawn (argv, self->log_path, self->log_path);
     if (pid <= 0)
         return -1;
     self->pid = pid;
@@ -369,50 +506,21 @@ int
 broker_process_stop (broker_process_t *self)
 {
     assert (self);
-    if (!self->pid)
-        return -1;
-    kill (self->pid, SIGTERM);
-    int status = s_wait_pid (self->pid, HARNESS_STOP_DEADLINE_MS);
-    if (status == -1) {
-        harness_note ("broker did not exit within %d ms of SIGTERM; killing it",
-                      HARNESS_STOP_DEADLINE_MS);
-        broker_process_kill (self);
-        return -1;
-    }
-    self->pid = 0;
-    return status;
+    return process_stop (&self->pid, "broker", HARNESS_STOP_DEADLINE_MS);
 }
 
 int
 broker_process_kill (broker_process_t *self)
 {
     assert (self);
-    if (!self->pid)
-        return -1;
-    kill (self->pid, SIGKILL);
-    s_wait_pid (self->pid, HARNESS_STOP_DEADLINE_MS);
-    self->pid = 0;
-    return 0;
+    return process_kill (&self->pid, HARNESS_STOP_DEADLINE_MS);
 }
 
 bool
 broker_process_running (broker_process_t *self)
 {
     assert (self);
-    if (!self->pid)
-        return false;
-    int status;
-    pid_t done = waitpid (self->pid, &status, WNOHANG);
-    if (done == self->pid) {
-        if (WIFSIGNALED (status))
-            harness_note ("broker died of signal %d", WTERMSIG (status));
-        else
-        if (WIFEXITED (status))
-            harness_note ("broker exited with status %d", WEXITSTATUS (status));
-        self->pid = 0;
-        return false;
-    }
-    return true;
+    return process_running (&self->pid, "broker");
 }
 
 int64_t broker_process_spawned_at (broker_process_t *self) { assert (self); return self->spawned_at; }
@@ -426,31 +534,7 @@ void
 broker_process_print_log (broker_process_t *self)
 {
     assert (self);
-    char *text = s_read_file (self->log_path);
-    //  Find the start of the last HARNESS_LOG_TAIL_LINES lines.
-    size_t length = strlen (text);
-    size_t start = length;
-    int lines = 0;
-    while (start > 0 && lines <= HARNESS_LOG_TAIL_LINES) {
-        start--;
-        if (text [start] == '\n' && start + 1 < length)
-            lines++;
-    }
-    if (lines > HARNESS_LOG_TAIL_LINES)
-        start++;
-    harness_note ("--- broker log %s (last %d lines) ---", self->log_path,
-                  HARNESS_LOG_TAIL_LINES);
-    char *line = text + start;
-    while (*line) {
-        char *end = strchr (line, '\n');
-        if (end)
-            *end = 0;
-        harness_note ("  %s", line);
-        if (!end)
-            break;
-        line = end + 1;
-    }
-    free (text);
+    log_print_tail ("broker", self->log_path, HARNESS_LOG_TAIL_LINES);
 }
 
 void
@@ -973,7 +1057,7 @@ s_cli_startv (const char *dir, const char *arg, va_list args)
     static int serial;
     serial++;
     char binary [HARNESS_PATH_MAX];
-    snprintf (binary, sizeof binary, "%s/lilac", s_bin_dir ());
+    snprintf (binary, sizeof binary, "%s/lilac", harness_bin_dir ());
     char *argv [CLI_MAX_ARGS + 2];
     int count = 0;
     argv [count++] = binary;
@@ -987,7 +1071,7 @@ s_cli_startv (const char *dir, const char *arg, va_list args)
     ||  asprintf (&self->err_path, "%s/cli-%d.err", dir, serial) < 0)
         assert (false);
     self->started_at = clock_now_ms ();
-    self->pid = s_spawn (argv, self->out_path, self->err_path);
+    self->pid = process_spawn (argv, self->out_path, self->err_path);
     if (self->pid <= 0) {
         free (self->out_path);
         free (self->err_path);
@@ -1040,15 +1124,15 @@ cli_finish (cli_t **self_p, int timeout_ms, cli_result_t *result)
         harness_pause_ms (HARNESS_POLL_MS);
     if (!cli_exited (self)) {
         kill (self->pid, SIGKILL);
-        s_wait_pid (self->pid, HARNESS_STOP_DEADLINE_MS);
+        process_wait (self->pid, HARNESS_STOP_DEADLINE_MS);
         self->pid = 0;
         self->status = -1;
         self->ended_at = clock_now_ms ();
     }
     result->status = self->status;
     result->elapsed_ms = self->ended_at - self->started_at;
-    result->out = s_read_file (self->out_path);
-    result->err = s_read_file (self->err_path);
+    result->out = file_read_all (self->out_path);
+    result->err = file_read_all (self->err_path);
     free (self->out_path);
     free (self->err_path);
     free (self);
@@ -1075,6 +1159,47 @@ cli_result_free (cli_result_t *result)
     free (result->err);
     result->out = NULL;
     result->err = NULL;
+}
+
+#define COMMAND_MAX_ARGS 32
+
+int
+command_runv (const char *program, const char *stem, const char *dir, int timeout_ms,
+              int kill_timeout_ms, cli_result_t *result, const char *arg, va_list args)
+{
+    assert (program && stem && dir && result);
+    static int serial;
+    serial++;
+    memset (result, 0, sizeof *result);
+    char binary [HARNESS_PATH_MAX];
+    snprintf (binary, sizeof binary, "%s/%s", harness_bin_dir (), program);
+    char *argv [COMMAND_MAX_ARGS + 2];
+    int count = 0;
+    argv [count++] = binary;
+    for (const char *next = arg; next && count <= COMMAND_MAX_ARGS; next = va_arg (args, const char *))
+        argv [count++] = (char *) (uintptr_t) next;    //  posix_spawn does not write argv
+    argv [count] = NULL;
+    char out_path [1100], err_path [1100];
+    snprintf (out_path, sizeof out_path, "%s/%s-%d.out", dir, stem, serial);
+    snprintf (err_path, sizeof err_path, "%s/%s-%d.err", dir, stem, serial);
+    int64_t started = clock_now_ms ();
+    pid_t pid = process_spawn (argv, out_path, err_path);
+    if (pid <= 0) {
+        result->status = -1;
+        result->out = strdup ("");
+        result->err = strdup ("");
+        return -1;
+    }
+    int status = process_wait (pid, timeout_ms);
+    if (status == -1) {
+        kill (pid, SIGKILL);
+        process_wait (pid, kill_timeout_ms);
+    }
+    result->status = status;
+    result->elapsed_ms = clock_now_ms () - started;
+    result->out = file_read_all (out_path);
+    result->err = file_read_all (err_path);
+    return 0;
 }
 
 static char *

@@ -31,9 +31,11 @@
 #define LILAC_HARNESS_H
 
 #include <czmq.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "alert.h"
 #include "wire.h"
 
@@ -67,6 +69,50 @@ void sandbox_destroy (sandbox_t **self_p, bool failed);
 
 //  A free TCP port on 127.0.0.1 (bind to port 0, read it, close), or -1.
 int port_free (void);
+
+//  --- files ---------------------------------------------------------------------
+
+//  The whole file as a fresh NUL-terminated string, caller frees ("" if it is
+//  missing). Reads until EOF, so /proc files (which report size 0) work too.
+char *file_read_all (const char *path);
+//  Writes text to path (replacing it through a sibling and a rename, so a
+//  reader never sees half a file). 0 or -1 (the reason printed).
+int file_write_text (const char *path, const char *text);
+//  True if the file at path contains text.
+bool file_has_text (const char *path, const char *text);
+//  How many times text occurs in the file at path (0 if it is missing).
+int file_count_text (const char *path, const char *text);
+//  Polls the file at path until it holds text at least count times (a
+//  missing file holds nothing). 0, or -1 at the deadline.
+int file_wait_count (const char *path, const char *text, int count, int timeout_ms);
+
+//  --- child processes -------------------------------------------------------------
+
+//  Where the binaries under test are: $LILAC_BIN, or "bin" when unset or
+//  empty. Borrowed.
+const char *harness_bin_dir (void);
+//  Spawns argv [0] with argv (environment inherited), stdin from /dev/null,
+//  stdout to out_path and stderr to err_path (both appended; the same path
+//  may be given twice). Returns the pid, or -1 with the reason printed.
+pid_t process_spawn (char *const argv [], const char *out_path, const char *err_path);
+//  Waits for our child pid up to timeout_ms, reaping it. Returns its exit
+//  code, 128+signal, or -1 if it still runs at the deadline (not killed
+//  here) or cannot be waited for.
+int process_wait (pid_t pid, int timeout_ms);
+//  True while our child *pid runs; once it has exited, reaps it, prints how
+//  ("NAME exited with status N", "NAME died of signal N") and sets *pid to
+//  0. False when *pid is 0.
+bool process_running (pid_t *pid, const char *name);
+//  SIGTERM and wait up to timeout_ms; *pid becomes 0. The exit status,
+//  128+signal, or -1 if *pid was 0 or it did not exit in time (then it is
+//  killed with process_kill, the reason printed).
+int process_stop (pid_t *pid, const char *name, int timeout_ms);
+//  SIGKILL and reap (waiting up to timeout_ms); *pid becomes 0. 0, or -1 if
+//  *pid was 0.
+int process_kill (pid_t *pid, int timeout_ms);
+//  Prints the last max_lines lines of the log at path as "#" lines, under
+//  "--- NAME log PATH (last N lines) ---".
+void log_print_tail (const char *name, const char *path, int max_lines);
 
 //  --- the broker process -----------------------------------------------------
 
@@ -238,6 +284,13 @@ int cli_finish (cli_t **self_p, int timeout_ms, cli_result_t *result);
 int cli_run (const char *dir, int timeout_ms, cli_result_t *result,
              const char *arg, ...) __attribute__ ((sentinel));
 void cli_result_free (cli_result_t *result);
+//  Runs `$LILAC_BIN/PROGRAM ARGS...` (args NULL-terminated, at most 32) to
+//  completion within timeout_ms (then SIGKILL, reaped within
+//  kill_timeout_ms, status -1), stdout/stderr captured through
+//  DIR/STEM-N.out and DIR/STEM-N.err. Fills *result (free with
+//  cli_result_free). 0, or -1 if it could not be spawned (status -1).
+int command_runv (const char *program, const char *stem, const char *dir, int timeout_ms,
+                  int kill_timeout_ms, cli_result_t *result, const char *arg, va_list args);
 //  True if text contains needle after both are stripped of white space, so
 //  JSON can be matched as '"state":"raised"' whatever its spacing.
 bool text_has (const char *text, const char *needle);

@@ -79,8 +79,5 @@ char *notifier_process_broker_section (broker_process_t *broker, const char *sta
 //  -1 if it could not be spawned.
 int notifier_command_run (const char *program, const char *dir, int timeout_ms,
                           cli_result_t *result, const char *arg, ...) __attribute__ ((sentinel));
-//  Polls the file at path until it holds text at least count times (a
-//  missing file holds nothing). 0, or -1 at the deadline.
-int file_wait_count (const char *path, const char *text, int count, int timeout_ms);
 
 #endif

@@ -3,9 +3,7 @@
 */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +15,6 @@
 #define FAKE_POLL_MS       50
 #define FAKE_STOP_MS       3000
 
-extern char **environ;
-
 struct _pushover_fake_t {
     pid_t pid;                     //  the fake, 0 when gone
     char *requests_path;           //  its request log
@@ -28,31 +24,6 @@ struct _pushover_fake_t {
     char *stderr_path;             //  its own diagnostics
     char api [64];                 //  http://127.0.0.1:PORT/1
 };
-
-static char *
-s_read_file (const char *path)
-{
-    size_t size = 0, capacity = 4096;
-    char *text = malloc (capacity + 1);
-    assert (text);
-    FILE *file = fopen (path, "rb");
-    if (file) {
-        for (;;) {
-            if (size == capacity) {
-                capacity *= 2;
-                text = realloc (text, capacity + 1);
-                assert (text);
-            }
-            size_t got = fread (text + size, 1, capacity - size, file);
-            if (got == 0)
-                break;
-            size += got;
-        }
-        fclose (file);
-    }
-    text [size] = 0;
-    return text;
-}
 
 static char *
 s_path (sandbox_t *sandbox, const char *name)
@@ -72,36 +43,31 @@ pushover_fake_new (sandbox_t *sandbox)
     self->flag_path = s_path (sandbox, "pushover.flag");
     self->port_path = s_path (sandbox, "pushover.port");
     self->stderr_path = s_path (sandbox, "pushover.log");
-    const char *bin = getenv ("LILAC_BIN");
     char program [1024];
-    snprintf (program, sizeof program, "%s/fakes/fake_pushover", bin && *bin ? bin : "bin");
+    snprintf (program, sizeof program, "%s/fakes/fake_pushover", harness_bin_dir ());
     char *argv [] = { program, "-l", self->requests_path, "-s", self->script_path,
                       "-f", self->flag_path, "-p", self->port_path, NULL };
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init (&actions);
-    posix_spawn_file_actions_addopen (&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen (&actions, 1, self->stderr_path,
-                                      O_WRONLY | O_CREAT | O_APPEND, 0644);
-    posix_spawn_file_actions_adddup2 (&actions, 1, 2);
-    int rc = posix_spawn (&self->pid, program, &actions, NULL, argv, environ);
-    posix_spawn_file_actions_destroy (&actions);
-    if (rc != 0) {
-        harness_note ("cannot spawn %s: %s", program, strerror (rc));
-        self->pid = 0;
+    pid_t pid = process_spawn (argv, self->stderr_path, self->stderr_path);
+    if (pid <= 0) {
         pushover_fake_destroy (&self, true);
         return NULL;
     }
+    self->pid = pid;
     int64_t deadline = clock_now_ms () + PUSHOVER_FAKE_START_DEADLINE_MS;
     for (int attempt = 0; attempt < 100000; attempt++) {
-        char *text = s_read_file (self->port_path);
+        char *text = file_read_all (self->port_path);
         int port = atoi (text);
         free (text);
         if (port > 0) {
             snprintf (self->api, sizeof self->api, "http://127.0.0.1:%d/1", port);
             return self;
         }
-        if (clock_now_ms () >= deadline || waitpid (self->pid, NULL, WNOHANG) == self->pid)
+        if (clock_now_ms () >= deadline)
             break;
+        if (waitpid (self->pid, NULL, WNOHANG) == self->pid) {
+            self->pid = 0;      //  reaped: destroy must not signal or wait for it
+            break;
+        }
         harness_pause_ms (FAKE_POLL_MS);
     }
     harness_note ("fake_pushover did not write its port within %d ms",
@@ -191,7 +157,7 @@ pushover_fake_find (pushover_fake_t *self, const char *path_prefix, const char *
                     fake_request_t *requests, size_t capacity)
 {
     assert (self);
-    char *text = s_read_file (self->requests_path);
+    char *text = file_read_all (self->requests_path);
     size_t matched = 0;
     char *save = NULL;
     for (char *line = strtok_r (text, "\n", &save); line; line = strtok_r (NULL, "\n", &save)) {
@@ -249,24 +215,13 @@ pushover_fake_destroy (pushover_fake_t **self_p, bool failed)
     pushover_fake_t *self = *self_p;
     if (self->pid > 0) {
         kill (self->pid, SIGTERM);
-        int64_t deadline = clock_now_ms () + FAKE_STOP_MS;
-        bool reaped = false;
-        for (int attempt = 0; attempt < 10000 && !reaped; attempt++) {
-            if (waitpid (self->pid, NULL, WNOHANG) == self->pid)
-                reaped = true;
-            else
-            if (clock_now_ms () >= deadline)
-                break;
-            else
-                harness_pause_ms (10);
-        }
-        if (!reaped) {
+        if (process_wait (self->pid, FAKE_STOP_MS) == -1) {
             kill (self->pid, SIGKILL);
             waitpid (self->pid, NULL, 0);
         }
     }
     if (failed && self->stderr_path) {
-        char *text = s_read_file (self->stderr_path);
+        char *text = file_read_all (self->stderr_path);
         char *save = NULL;
         for (char *line = strtok_r (text, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
             harness_note ("fake: %s", line);
