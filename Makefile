@@ -6,6 +6,8 @@
 # make test       every unit and end-to-end test; ends with "N passed, N failed"
 # make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 # make deps       install missing Debian packages with apt-get (silent when all present)
+# make fuzz       libFuzzer harnesses of tests/fuzz (clang), FUZZ_SECONDS each (default 60);
+#                 FUZZ_TARGETS picks some of: ingest control timespec
 #
 # Package flags come from pkg-config inside recipes (recursive variables), so they
 # are read after `deps` has installed pkg-config and the libraries.
@@ -48,7 +50,7 @@ E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/%,$(wildcard tests/e2e/*.c))
 #  Local fakes of services outside lilac (a Pushover API), started by tests.
 FAKES      = $(patsubst tests/fakes/%.c,$(BIN)/fakes/%,$(wildcard tests/fakes/*.c))
 
-.PHONY: all deps run test asan clean
+.PHONY: all deps run test asan clean fuzz fuzz-deps
 all: $(PROGRAMS)
 
 deps:
@@ -107,6 +109,11 @@ $(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBNOTIFY) $(LIBAGENT) $(LIBCLI) $(LIBB
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
+#  The corpus replay links the fuzz targets (tests/fuzz/targets.c).
+$(BIN)/test/test_fuzz_corpus: $(BUILD)/tests/unit/test_fuzz_corpus.o $(BUILD)/tests/fuzz/targets.o $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
 $(BIN)/test/%: $(BUILD)/tests/e2e/%.o $(HARNESS_OBJ) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
@@ -125,6 +132,47 @@ test: $(PROGRAMS) $(UNIT_TESTS) $(E2E_TESTS) $(FAKES)
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \
 	  SANITIZE=address,undefined test
+
+#  Fuzzing: clang builds proto/ and the harnesses into build/fuzz; each harness
+#  runs FUZZ_SECONDS on a working copy of tests/fuzz/corpus/NAME (new inputs go
+#  to build/fuzz/corpus/NAME), crashes land in tests/fuzz/crashes/NAME/, then
+#  the committed corpus is replaced by the -merge=1 minimization of both.
+#  -max_len: 64 KiB for frames (a fast stand-in for the 256 KiB ZMQ_MAXMSGSIZE:
+#  the decoders' limits are all far below it), 64 bytes for time specs.
+FUZZ_PACKAGES = clang libclang-rt-dev
+FUZZ_TARGETS ?= ingest control timespec
+FUZZ_SECONDS ?= 60
+FUZZ_MAX_LEN_ingest = 65536
+FUZZ_MAX_LEN_control = 65536
+FUZZ_MAX_LEN_timespec = 64
+
+fuzz-deps:
+	@$(MAKE) --no-print-directory deps DEB_PACKAGES="$(FUZZ_PACKAGES)"
+
+fuzz: fuzz-deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build/fuzz SANITIZE=address,undefined \
+	  CFLAGS=-fsanitize=fuzzer-no-link $(patsubst %,build/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	@failed=""; for name in $(FUZZ_TARGETS); do \
+	  work=build/fuzz/corpus/$$name; merged=build/fuzz/merged/$$name; \
+	  mkdir -p tests/fuzz/corpus/$$name tests/fuzz/crashes/$$name $$work; \
+	  rm -rf $$merged; mkdir -p $$merged; \
+	  echo "make fuzz: $$name for $(FUZZ_SECONDS)s (log build/fuzz/$$name.log)"; \
+	  case $$name in ingest) len=$(FUZZ_MAX_LEN_ingest);; control) len=$(FUZZ_MAX_LEN_control);; \
+	    *) len=$(FUZZ_MAX_LEN_timespec);; esac; \
+	  build/fuzz/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -max_len=$$len -timeout=10 \
+	    -print_final_stats=1 -artifact_prefix=tests/fuzz/crashes/$$name/ \
+	    $$work tests/fuzz/corpus/$$name >build/fuzz/$$name.log 2>&1 || failed="$$failed $$name"; \
+	  build/fuzz/fuzz_$$name -merge=1 -max_len=$$len $$merged tests/fuzz/corpus/$$name $$work \
+	    >>build/fuzz/$$name.log 2>&1 && \
+	  rm -f tests/fuzz/corpus/$$name/* && cp $$merged/* tests/fuzz/corpus/$$name/; \
+	  grep -h '^Done\|number_of_executed_units\|^==.*ERROR\|^SUMMARY' build/fuzz/$$name.log; \
+	  echo "make fuzz: $$name corpus $$(ls tests/fuzz/corpus/$$name | wc -l) files," \
+	    "crashes $$(ls tests/fuzz/crashes/$$name | wc -l)"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make fuzz: FINDINGS in$$failed (see tests/fuzz/crashes/)" >&2; exit 1; fi
+
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/tests/fuzz/targets.o build/fuzz/liblilac.a
+	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(PKG_LIBS) -lm -o $@
 
 clean:
 	rm -rf build bin

@@ -19,7 +19,7 @@
 static const char *const s_top_keys [] = { "agent", "heartbeat", "check", NULL };
 static const char *const s_agent_keys [] = {
     "broker", "events", "listen", "source", "allow_other_sources", "max_alerts",
-    "resync", "max_running", NULL
+    "resync", "max_running", "cert", "server_key", NULL
 };
 static const char *const s_heartbeat_keys [] = {
     "enabled", "interval", "raise", "summary", "detail", "level", NULL
@@ -115,6 +115,8 @@ s_read_agent (agent_config_t *config, config_t *section, char *error, size_t err
     s_string (section, "events", &config->events);
     s_string (section, "listen", &config->listen);
     s_string (section, "source", &config->source);
+    s_string (section, "cert", &config->cert);
+    s_string (section, "server_key", &config->server_key);
     config_t *source = config_locate (section, "source");
     if (source && !wire_name_valid (config->source))
         return s_fail_at (source, error, error_size, "'%s' is not a valid name", config->source);
@@ -236,6 +238,8 @@ agent_config_free (agent_config_t *config)
     mem_free (config->events);
     mem_free (config->listen);
     mem_free (config->source);
+    mem_free (config->cert);
+    mem_free (config->server_key);
     mem_free (config->heartbeat_summary);
     mem_free (config->heartbeat_detail);
     *config = (agent_config_t) { 0 };

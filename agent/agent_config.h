@@ -32,6 +32,8 @@ typedef struct {
     char *events;                  //  the broker's publish endpoint (hugz)
     char *listen;                  //  local ingest endpoint (PULL)
     char *source;                  //  our source name
+    char *cert;                    //  CURVE: our secret certificate file, or NULL
+    char *server_key;              //  CURVE: the broker's public key or its file, or NULL
     bool allow_other_sources;      //  may local senders claim another source?
     int64_t max_alerts;            //  most distinct alerts held
     int64_t resync;                //  ms between full replace batches

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include "agent.h"
+#include "bus.h"
 #include "config.h"
 #include "log.h"
 #include "mem.h"
@@ -19,19 +20,23 @@ s_usage (FILE *stream)
 {
     fprintf (stream,
         "usage: lilac-agent [-c FILE] [--broker EP] [--events EP] [--listen EP]\n"
-        "                   [--source NAME] [-n] [-v]\n"
+        "                   [--source NAME] [--cert FILE --server-key KEY|FILE] [-n] [-v]\n"
         "  -c, --config FILE  ZPL config file (sections agent, heartbeat, check = NAME)\n"
         "      --broker EP    the broker's ingest endpoint (default tcp://127.0.0.1:32741)\n"
         "      --events EP    the broker's publish endpoint, for hugz (default :32742)\n"
         "      --listen EP    local endpoint for `lilac send -b` (default an ipc:// path)\n"
         "      --source NAME  the source of this server's alerts (default the host name)\n"
+        "      --cert FILE    CURVE: this agent's secret certificate (agent/cert, else\n"
+        "                     $LILAC_CERT)\n"
+        "      --server-key K the broker's public key, or its public certificate file\n"
+        "                     (agent/server_key, else $LILAC_SERVER_KEY)\n"
         "  -n                 check the configuration, print it, and exit\n"
         "  -v                 log every check result and send\n");
 }
 
 typedef struct {
     const char *config_file;       //  -c
-    const char *overrides [4];     //  --broker --events --listen --source
+    const char *overrides [6];     //  --broker --events --listen --source --cert --server-key
     bool check_only;               //  -n
     bool verbose;                  //  -v
 } options_t;
@@ -45,12 +50,14 @@ s_parse_options (int argc, char *argv [], options_t *options)
         { "events", required_argument, NULL, 257 },
         { "listen", required_argument, NULL, 258 },
         { "source", required_argument, NULL, 259 },
+        { "cert", required_argument, NULL, 260 },
+        { "server-key", required_argument, NULL, 261 },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     int option;
     while ((option = getopt_long (argc, argv, "c:nvh", long_options, NULL)) != -1)
-        if (option >= 256 && option <= 259)
+        if (option >= 256 && option <= 261)
             options->overrides [option - 256] = optarg;
         else
         if (option == 'c')
@@ -80,14 +87,39 @@ s_parse_options (int argc, char *argv [], options_t *options)
 static void
 s_apply_overrides (agent_config_t *config, const options_t *options)
 {
-    char **settings [4] = { &config->broker, &config->events, &config->listen, &config->source };
-    for (int index = 0; index < 4; index++)
+    char **settings [6] = { &config->broker, &config->events, &config->listen, &config->source,
+                            &config->cert, &config->server_key };
+    for (int index = 0; index < 6; index++)
         if (options->overrides [index]) {
             mem_free (*settings [index]);
             *settings [index] = mem_strdup (options->overrides [index]);
         }
     if (!wire_name_valid (config->source))
         log_fatal ("--source: '%s' is not a valid name", config->source);
+    const char *variables [2] = { "LILAC_CERT", "LILAC_SERVER_KEY" };
+    char **keys [2] = { &config->cert, &config->server_key };
+    for (int index = 0; index < 2; index++) {
+        const char *value = getenv (variables [index]);
+        if (!*keys [index] && value && *value)
+            *keys [index] = mem_strdup (value);
+    }
+}
+
+//  CURVE for the connections to the broker when both keys are given; the
+//  local listen endpoint stays plain (bus.h). Fatal on a bad key.
+static void
+s_secure (const agent_config_t *config)
+{
+    if (!config->cert && !config->server_key)
+        return;
+    if (!config->cert || !config->server_key)
+        log_fatal ("%s given without %s: CURVE needs both (agent/cert and agent/server_key, "
+                   "--cert and --server-key, or $LILAC_CERT and $LILAC_SERVER_KEY)",
+                   config->cert ? "a certificate" : "a server key",
+                   config->cert ? "a server key" : "a certificate");
+    char error [512];
+    if (bus_secure_client (config->cert, config->server_key, error, sizeof error))
+        log_fatal ("%s", error);
 }
 
 static void
@@ -96,6 +128,8 @@ s_print_config (const agent_config_t *config)
     char interval [32], raise [32], timeout [32];
     printf ("source %s, broker %s, hugz from %s, listening on %s\n", config->source,
             config->broker, config->events, config->listen);
+    if (config->cert)
+        printf ("CURVE with certificate %s\n", config->cert);
     if (config->heartbeat)
         printf ("heartbeat every %s, raises %s after the last\n",
                 duration_format (config->heartbeat_interval, interval, sizeof interval),
@@ -120,6 +154,7 @@ main (int argc, char *argv [])
     if (agent_config_load (&config, options.config_file, error, sizeof error))
         log_fatal ("%s", error);
     s_apply_overrides (&config, &options);
+    s_secure (&config);
     if (options.check_only) {
         s_print_config (&config);
         agent_config_free (&config);

@@ -246,14 +246,60 @@ s_replace (broker_t *self, const char *source, const wire_batch_t *batch, int64_
     zhashx_destroy (&ids);
 }
 
+//  With security, the source a batch may name is the one of the sender's
+//  certificate (any for a relay); a batch without one gets it. NULL when
+//  the batch is refused (counted and logged).
+static const char *
+s_authorized_source (broker_t *self, const wire_batch_t *batch, const char *user_id,
+                     const char *peer)
+{
+    if (!self->security)
+        return batch->source ? batch->source : "unknown";
+    const security_client_t *client = security_client (self->security, user_id);
+    if (!client) {
+        self->stats.rejected++;
+        self->stats.unknown_clients++;
+        log_limited (&self->security_log, "rejected ingest frame from %s: key %s is not "
+                     "in the clients table (removed, or added without SIGHUP)",
+                     peer ? peer : "?", user_id ? user_id : "(none)");
+        return NULL;
+    }
+    if (!batch->source && !client->source) {
+        self->stats.rejected++;
+        log_limited (&self->security_log, "rejected ingest frame from %s (%s): no source "
+                     "in the batch, and none in the certificate", peer ? peer : "?",
+                     client->file);
+        return NULL;
+    }
+    if (!batch->source)
+        return client->source;
+    if (client->role != ROLE_RELAY
+    &&  (!client->source || strcmp (client->source, batch->source) != 0)) {
+        self->stats.rejected++;
+        self->stats.spoofed++;
+        log_limited (&self->security_log, "rejected ingest frame from %s: source '%s' "
+                     "claimed, but certificate %s is for '%s' (role %s)", peer ? peer : "?",
+                     batch->source, client->file, client->source ? client->source : "",
+                     role_name (client->role));
+        return NULL;
+    }
+    return batch->source;
+}
+
 static void
-s_ingest_frame (broker_t *self, const void *data, size_t size, int64_t now)
+s_ingest_frame (broker_t *self, const void *data, size_t size, int64_t now,
+                const char *user_id, const char *peer)
 {
     wire_batch_t batch;
     char error [WIRE_ERROR_SIZE];
     self->stats.frames_received++;
     if (wire_batch_decode (data, size, now, &batch, error, sizeof error)) {
         s_reject (self, "ingest frame", error);
+        return;
+    }
+    const char *source = s_authorized_source (self, &batch, user_id, peer);
+    if (!source) {
+        wire_batch_free (&batch);
         return;
     }
     self->stats.events_received += batch.event_count;
@@ -263,7 +309,6 @@ s_ingest_frame (broker_t *self, const void *data, size_t size, int64_t now)
         wire_batch_free (&batch);
         return;
     }
-    const char *source = batch.source ? batch.source : "unknown";
     for (size_t index = 0; index < batch.event_count; index++)
         s_apply_event (self, source, &batch.events [index], now);
     if (batch.replace)
@@ -290,13 +335,18 @@ s_drain_ingest (broker_t *self, int64_t now)
             zmq_msg_close (&message);
             return;
         }
+        //  The sender's identity rides on every frame; read it now, before
+        //  the message is closed
+        const char *user_id = self->security ? zmq_msg_gets (&message, "User-Id") : NULL;
+        const char *peer = self->security ? zmq_msg_gets (&message, "Peer-Address") : NULL;
         if (zmq_msg_more (&message)) {
             while (zmq_msg_more (&message) && zmq_msg_recv (&message, socket, 0) >= 0)
                 ;   //  discard the rest of the message
             s_reject (self, "ingest message", "ingest takes one frame per message");
         }
         else
-            s_ingest_frame (self, zmq_msg_data (&message), zmq_msg_size (&message), now);
+            s_ingest_frame (self, zmq_msg_data (&message), zmq_msg_size (&message), now,
+                            user_id, peer);
         zmq_msg_close (&message);
     }
 }
@@ -311,10 +361,18 @@ s_handle_control (broker_t *self, int64_t now)
         return;
     self->stats.control_requests++;
     zframe_t *body = zmsg_last (request);      //  a ROUTER adds the sender's id first
+    self->caller = NULL;
+    self->caller_address = NULL;
+    if (self->security) {
+        self->caller = security_client (self->security, zframe_meta (body, "User-Id"));
+        self->caller_address = zframe_meta (body, "Peer-Address");
+    }
     wire_writer_t reply;
     wire_writer_init (&reply);
     size_t changes_before = self->change_count, dirty_before = self->dirty_count;
     control_answer (self, zframe_data (body), zframe_size (body), &reply, now);
+    self->caller = NULL;
+    self->caller_address = NULL;
     bool changed = self->change_count != changes_before || self->dirty_count != dirty_before;
     zmsg_remove (request, body);
     zframe_destroy (&body);
@@ -443,9 +501,18 @@ s_adopt_loaded (alert_t *alert, void *arg)
     s_schedule (self, entry);
 }
 
+//  With security, zauth starts (and bus_open turns CURVE on) before the
+//  first bind; monitors count refused handshakes on each socket.
 static int
 s_open_sockets (broker_t *self, char *error, size_t error_size)
 {
+    if (self->config.security_cert) {
+        self->security = security_new (self->config.security_cert,
+                                       self->config.security_clients, log_verbose (),
+                                       error, error_size);
+        if (!self->security)
+            return -1;
+    }
     self->ingest = bus_open (ZMQ_PULL, self->config.ingest, BUS_BIND, error, error_size);
     if (!self->ingest)
         return -1;
@@ -453,7 +520,14 @@ s_open_sockets (broker_t *self, char *error, size_t error_size)
     if (!self->publisher)
         return -1;
     self->control = bus_open (ZMQ_ROUTER, self->config.control, BUS_BIND, error, error_size);
-    return self->control ? 0 : -1;
+    if (!self->control)
+        return -1;
+    if (self->security
+    &&  (security_monitor (self->security, self->ingest, "ingest", error, error_size)
+    ||   security_monitor (self->security, self->publisher, "publish", error, error_size)
+    ||   security_monitor (self->security, self->control, "control", error, error_size)))
+        return -1;
+    return 0;
 }
 
 static void
@@ -465,6 +539,10 @@ s_copy_config (broker_config_t *to, const broker_config_t *from)
     to->publish = mem_strdup (from->publish);
     to->control = mem_strdup (from->control);
     to->database = mem_strdup (from->database);
+    to->security_cert = mem_strdup (from->security_cert);
+    to->security_clients = mem_strdup (from->security_clients);
+    for (int index = 0; index < 3; index++)
+        to->origins [index] = mem_strdup (from->origins [index]);
 }
 
 broker_t *
@@ -520,6 +598,7 @@ broker_destroy (broker_t **self_p)
     zsock_destroy (&self->ingest);
     zsock_destroy (&self->publisher);
     zsock_destroy (&self->control);
+    security_destroy (&self->security);
     if (self->signal_fd >= 0)
         close (self->signal_fd);
     due_heap_destroy (&self->heap);
@@ -537,6 +616,13 @@ s_read_signal (broker_t *self)
 {
     struct signalfd_siginfo info;
     while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGHUP) {
+            if (self->security)
+                security_reload (self->security);
+            else
+                log_info ("SIGHUP: nothing to reload (no security section)");
+            continue;
+        }
         log_info ("%s: finishing the turn, committing, exiting", strsignal ((int) info.ssi_signo));
         self->stopping = true;
     }
@@ -579,6 +665,15 @@ s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
         s_handle_control (self, now);
     if (items [2].revents & ZMQ_POLLIN)
         s_read_signal (self);
+    for (int index = 0; index < security_monitor_count (self->security); index++)
+        if (items [3 + index].revents & ZMQ_POLLIN) {
+            char what [300] = "";
+            int failures = security_read_monitor (self->security, index, what, sizeof what);
+            self->stats.handshake_failures += (uint64_t) failures;
+            if (failures)
+                log_limited (&self->security_log, "refused %d handshake%s on %s", failures,
+                             failures == 1 ? "" : "s", what);
+        }
     s_fire_due (self, now);
     if (s_commit_due (self))
         s_commit (self);
@@ -593,7 +688,7 @@ broker_run (broker_t *self)
 {
     //  SIGINT and SIGTERM arrive on a signalfd the loop polls: the loop
     //  finishes its turn and commits
-    self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM }, 2);
+    self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM, SIGHUP }, 3);
     if (self->signal_fd < 0) {
         log_error ("cannot set up signal handling: %s", strerror (errno));
         return -1;
@@ -608,13 +703,17 @@ broker_run (broker_t *self)
               alert_table_size (self->table), self->seq, self->config.ingest,
               self->config.publish, self->config.control, self->config.database);
     while (!self->stopping) {
-        zmq_pollitem_t items [] = {
+        zmq_pollitem_t items [3 + SECURITY_MONITORS_MAX] = {
             { zsock_resolve (self->ingest), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
             { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
         };
+        int monitors = security_monitor_count (self->security);
+        for (int index = 0; index < monitors; index++)
+            items [3 + index] = (zmq_pollitem_t) {
+                security_monitor_handle (self->security, index), 0, ZMQ_POLLIN, 0 };
         long timeout = s_poll_timeout (self, clock_now_ms (), zclock_mono ());
-        if (zmq_poll (items, 3, timeout) < 0 && errno != EINTR) {
+        if (zmq_poll (items, 3 + monitors, timeout) < 0 && errno != EINTR) {
             log_error ("poll failed: %s", zmq_strerror (errno));
             continue;
         }

@@ -12,6 +12,7 @@
 #ifndef LILAC_BROKER_H
 #define LILAC_BROKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,10 @@ typedef struct {
     int64_t retention;             //  ms to keep cleared alerts and history
     int64_t checkpoint;            //  ms between writes of bare refreshes
     int64_t batch;                 //  ingest frames per turn
+    bool insecure;                 //  broker/insecure: may bind beyond loopback without security
+    char *security_cert;           //  security/cert: the broker's secret certificate, or NULL
+    char *security_clients;        //  security/clients: directory of allowed public certificates
+    char *origins [3];             //  "FILE:LINE" (or "--ingest") of ingest, publish, control
 } broker_config_t;
 
 //  Fills config with defaults, then with the `broker` section of path (if
@@ -34,6 +39,14 @@ int broker_config_load (broker_config_t *config, const char *path,
                         char *error, size_t error_size);
 //  Replaces one string setting (command-line override).
 void broker_config_set (char **setting, const char *value);
+//  Without a security section every endpoint must be loopback (127.0.0.0/8,
+//  ::1, localhost, ipc://, inproc://) unless `insecure = yes`. 0, or -1
+//  with "FILE:LINE: why" in error. *exposed says whether an endpoint is
+//  not loopback (to warn about when insecure).
+int broker_config_check_exposure (const broker_config_t *config, bool *exposed,
+                                  char *error, size_t error_size);
+//  True if every endpoint of the comma-separated list is loopback-only.
+bool broker_endpoint_is_local (const char *endpoints);
 void broker_config_free (broker_config_t *config);
 
 typedef struct _broker_t broker_t;

@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "due_heap.h"
 #include "lifecycle.h"
+#include "security.h"
 #include "log.h"
 #include "store.h"
 #include "tx_window.h"
@@ -40,6 +41,10 @@ typedef struct {
     uint64_t control_errors;       //  of which answered ok:false
     uint64_t commits;              //  transactions committed
     uint64_t commit_failures;      //  transactions that failed
+    uint64_t spoofed;              //  batches claiming a source their certificate does not name
+    uint64_t unknown_clients;      //  frames or requests from a key not in the clients table
+    uint64_t denied;               //  control requests the caller's role does not allow
+    uint64_t handshake_failures;   //  CURVE handshakes refused (bad key, ZAP denial, plaintext)
 } broker_stats_t;
 
 //  A change made this turn, waiting for COMMIT before it is published.
@@ -63,7 +68,11 @@ struct _broker_t {
     zsock_t *ingest;               //  PULL
     zsock_t *publisher;            //  PUB
     zsock_t *control;              //  ROUTER
-    int signal_fd;                 //  SIGINT/SIGTERM, or -1
+    int signal_fd;                 //  SIGINT/SIGTERM/SIGHUP, or -1
+    security_t *security;          //  CURVE and the client table, or NULL (plain)
+    const security_client_t *caller;   //  who sent the control request being
+                                   //  answered (NULL: unknown or plain broker)
+    const char *caller_address;    //  its Peer-Address, or NULL
     bool stopping;                 //  a signal arrived
     uint64_t seq;                  //  last seq handed out
     uint64_t published_seq;        //  last seq published (committed)
@@ -90,6 +99,7 @@ struct _broker_t {
     broker_stats_t stats;          //  counters
     log_limit_t reject_log;        //  rate limit for bad input lines
     log_limit_t store_log;         //  rate limit for database errors
+    log_limit_t security_log;      //  rate limit for refused peers
 };
 
 //  Records a transition of entry made at now: marks it for writing, queues

@@ -151,6 +151,10 @@ s_op_stats (broker_t *self, const msgpack_object *request, msgpack_packer *out,
         { "control_errors", (int64_t) stats->control_errors },
         { "commits", (int64_t) stats->commits },
         { "commit_failures", (int64_t) stats->commit_failures },
+        { "spoofed", (int64_t) stats->spoofed },
+        { "unknown_clients", (int64_t) stats->unknown_clients },
+        { "denied", (int64_t) stats->denied },
+        { "handshake_failures", (int64_t) stats->handshake_failures },
         { "due", (int64_t) due_heap_size (self->heap) },
         { "seq", (int64_t) self->published_seq },
         { "uptime_ms", now - self->started_at },
@@ -451,23 +455,55 @@ s_op_suppress (broker_t *self, const msgpack_object *request, msgpack_packer *ou
 
 //  --- dispatch -----------------------------------------------------------------------------
 
+//  Each op with the least role that may run it when the broker is secured
+//  (a plain broker checks nothing): readers read, admins also change.
 static const struct {
     const char *name;
     op_fn *run;
+    role_t role;
 } s_ops [] = {
-    { "ping", s_op_ping }, { "stats", s_op_stats }, { "list", s_op_list },
-    { "get", s_op_get }, { "ack", s_op_ack }, { "unack", s_op_unack },
-    { "clear", s_op_clear }, { "suppress", s_op_suppress },
-    { "snapshot", s_op_snapshot }, { "since", s_op_since },
+    { "ping", s_op_ping, ROLE_READER }, { "stats", s_op_stats, ROLE_READER },
+    { "list", s_op_list, ROLE_READER }, { "get", s_op_get, ROLE_READER },
+    { "ack", s_op_ack, ROLE_ADMIN }, { "unack", s_op_unack, ROLE_ADMIN },
+    { "clear", s_op_clear, ROLE_ADMIN }, { "suppress", s_op_suppress, ROLE_ADMIN },
+    { "snapshot", s_op_snapshot, ROLE_READER }, { "since", s_op_since, ROLE_READER },
 };
 
 static op_fn *
-s_find_op (const char *name)
+s_find_op (const char *name, role_t *role)
 {
     for (size_t index = 0; index < sizeof s_ops / sizeof s_ops [0]; index++)
-        if (strcmp (s_ops [index].name, name) == 0)
+        if (strcmp (s_ops [index].name, name) == 0) {
+            *role = s_ops [index].role;
             return s_ops [index].run;
+        }
     return NULL;
+}
+
+//  May the caller of the request being answered run op? Roles are ordered
+//  agent < reader < admin for control; relay is an agent here.
+static bool
+s_permitted (broker_t *self, const char *op, role_t needed, char *error, size_t error_size)
+{
+    if (!self->security)
+        return true;
+    const security_client_t *caller = self->caller;
+    int rank = !caller ? -1 : caller->role == ROLE_ADMIN ? 2 : caller->role == ROLE_READER ? 1 : 0;
+    int needed_rank = needed == ROLE_ADMIN ? 2 : 1;
+    if (rank >= needed_rank)
+        return true;
+    self->stats.denied++;
+    if (caller)
+        snprintf (error, error_size, "permission denied: role %s may not %s (it needs a "
+                  "certificate with role %s)", role_name (caller->role), op, role_name (needed));
+    else {
+        self->stats.unknown_clients++;
+        snprintf (error, error_size, "permission denied: this certificate is not in the "
+                  "broker's clients table (added without SIGHUP, or removed)");
+    }
+    log_limited (&self->security_log, "refused control op %s from %s: %s", op,
+                 self->caller_address ? self->caller_address : "?", error);
+    return false;
 }
 
 static void
@@ -487,11 +523,13 @@ s_run_op (broker_t *self, const msgpack_object *request, wire_writer_t *fields,
     char *name = NULL;
     if (s_get_required_name (request, "op", &name, error, error_size))
         return -1;
-    op_fn *run = s_find_op (name);
+    role_t needed = ROLE_READER;
+    op_fn *run = s_find_op (name, &needed);
     int pairs = -1;
-    if (run)
+    if (run && s_permitted (self, name, needed, error, error_size))
         pairs = run (self, request, &fields->packer, now, error, error_size);
     else
+    if (!run)               //  (a refused op has its reason in error already)
         snprintf (error, error_size, "unknown op '%s' (try ping, stats, list, get, ack,"
                   " unack, clear, suppress, snapshot, since)", name);
     mem_free (name);

@@ -1,6 +1,7 @@
 /*  main.c — lilac-broker: parse options, load the config, run.
 
-    Options override the config file. -n checks the config and exits. Errors
+    Options override the config file, and the loopback rule (broker.h) is
+    checked after them. -n checks the config and exits. Errors
     before the loop starts are fatal (exit 1); usage errors exit 2.
 */
 #include <czmq.h>
@@ -74,12 +75,18 @@ s_apply_overrides (broker_config_t *config, const options_t *options)
 {
     if (options->database)
         broker_config_set (&config->database, options->database);
-    if (options->ingest)
+    if (options->ingest) {
         broker_config_set (&config->ingest, options->ingest);
-    if (options->publish)
+        broker_config_set (&config->origins [0], "--ingest");
+    }
+    if (options->publish) {
         broker_config_set (&config->publish, options->publish);
-    if (options->control)
+        broker_config_set (&config->origins [1], "--publish");
+    }
+    if (options->control) {
         broker_config_set (&config->control, options->control);
+        broker_config_set (&config->origins [2], "--control");
+    }
 }
 
 int
@@ -94,6 +101,15 @@ main (int argc, char *argv [])
     if (broker_config_load (&config, options.config_file, error, sizeof error))
         log_fatal ("%s", error);
     s_apply_overrides (&config, &options);
+    bool exposed = false;
+    if (broker_config_check_exposure (&config, &exposed, error, sizeof error)) {
+        broker_config_free (&config);
+        log_fatal ("%s", error);
+    }
+    if (exposed && !config.security_cert)
+        log_warn ("INSECURE: listening beyond loopback without a security section "
+                  "(insecure = yes): anybody who can reach %s, %s or %s may send, read "
+                  "and acknowledge anything", config.ingest, config.publish, config.control);
     if (options.check_only) {
         printf ("configuration OK\n");
         broker_config_free (&config);

@@ -1,7 +1,8 @@
 /*  main.c — `lilac`: the command-line client of lilac-broker.
 
     A thin dispatcher. It reads the global options that come before the
-    subcommand (-C control endpoint, -t deadline, -h), then hands the rest of
+    subcommand (-C control endpoint, -t deadline, --cert and
+    --server-key for CURVE, -h), then hands the rest of
     argv, starting at the subcommand's name, to that subcommand's function
     (send.c, tap.c, control.c). Each subcommand parses its own options with
     getopt_long and accepts -C and -t again, so both `lilac -C EP list` and
@@ -13,6 +14,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include "bus.h"
 #include "cli.h"
 
 static const char s_usage[] =
@@ -27,10 +29,14 @@ static const char s_usage[] =
     "  clear     clear an alert\n"
     "  suppress  suppress notifications for an alert until a time\n"
     "  stats     the broker's counters\n"
+    "  keygen    write a CURVE certificate (lilac keygen --help)\n"
     "\n"
     "  -C, --control EP     control endpoint (default $LILAC_CONTROL, else "
     "tcp://127.0.0.1:32743)\n"
     "  -t, --timeout SECS   deadline for the broker's answer (default 5)\n"
+    "      --cert FILE      this client's secret certificate (default $LILAC_CERT)\n"
+    "      --server-key KEY the broker's public key: 40 Z85 characters or its\n"
+    "                       public certificate file (default $LILAC_SERVER_KEY)\n"
     "  -h, --help           this text; `lilac COMMAND --help` for a command\n";
 
 typedef struct {
@@ -48,7 +54,12 @@ static const s_command_t s_commands [] = {
     { "clear", cli_clear },
     { "suppress", cli_suppress },
     { "stats", cli_stats },
+    { "keygen", cli_keygen },
 };
+
+//  --cert and --server-key: global options only, applied once in main
+static const char *s_cert;
+static const char *s_server_key;
 
 static const s_command_t *
 s_command_find (const char *name)
@@ -64,7 +75,10 @@ s_command_find (const char *name)
 static int
 s_parse_globals (cli_t *cli, int argc, char **argv)
 {
+    enum { OPT_CERT = 1000, OPT_SERVER_KEY };
     static const struct option long_options [] = {
+        { "cert", required_argument, NULL, OPT_CERT },
+        { "server-key", required_argument, NULL, OPT_SERVER_KEY },
         { "control", required_argument, NULL, 'C' },
         { "timeout", required_argument, NULL, 't' },
         { "help", no_argument, NULL, 'h' },
@@ -82,6 +96,12 @@ s_parse_globals (cli_t *cli, int argc, char **argv)
                 if (cli_parse_timeout ("-t", optarg, &cli->timeout_ms, error, sizeof error))
                     return cli_usage_error (NULL, s_usage, "%s", error);
                 break;
+            case OPT_CERT:
+                s_cert = optarg;
+                break;
+            case OPT_SERVER_KEY:
+                s_server_key = optarg;
+                break;
             case 'h':
                 fputs (s_usage, stdout);
                 return CLI_EXIT_OK;
@@ -89,6 +109,27 @@ s_parse_globals (cli_t *cli, int argc, char **argv)
                 return cli_option_error (NULL, s_usage, option, argc, argv);
         }
     }
+    return -1;
+}
+
+//  With a certificate and the broker's key (options, else environment),
+//  every socket the command connects is a CURVE client. -1 to go on, else
+//  an exit status.
+static int
+s_secure (void)
+{
+    const char *cert = cli_endpoint (s_cert, "LILAC_CERT", NULL);
+    const char *server_key = cli_endpoint (s_server_key, "LILAC_SERVER_KEY", NULL);
+    if (!cert && !server_key)
+        return -1;
+    if (!cert || !server_key)
+        return cli_usage_error (NULL, s_usage, "%s given without %s: CURVE needs both",
+                                cert ? "--cert" : "--server-key",
+                                cert ? "--server-key (or $LILAC_SERVER_KEY)"
+                                     : "--cert (or $LILAC_CERT)");
+    char error [512];
+    if (bus_secure_client (cert, server_key, error, sizeof error))
+        return cli_fail (NULL, "%s", error);
     return -1;
 }
 
@@ -105,6 +146,8 @@ main (int argc, char **argv)
     const s_command_t *command = s_command_find (argv [optind]);
     if (!command)
         return cli_usage_error (NULL, s_usage, "unknown command '%s'", argv [optind]);
+    if (command->run != cli_keygen && (status = s_secure ()) >= 0)
+        return status;
     int first = optind;
     optind = 0;                    //  a fresh getopt scan for the subcommand
     return command->run (&cli, argc - first, argv + first);

@@ -50,7 +50,8 @@ const char cli_send_usage[] =
     "\n"
     "  -b, --broker EP      ingest endpoint (default $LILAC_BROKER, else "
     "tcp://127.0.0.1:32741)\n"
-    "  -o, --source NAME    who sends (default: the host name)\n"
+    "  -o, --source NAME    who sends (default: the host name; with --cert, the\n"
+    "                       source named in the certificate)\n"
     "  -p, --replace        clear every alert of this source not in the batch\n"
     "  -t, --timeout SECS   give up if no broker takes the batch in time (default 5)\n"
     "  -v, --verbose        print one line per alert sent\n"
@@ -323,10 +324,11 @@ send_pack_batch (wire_writer_t *writer, const send_request_t *self, const char *
                  const char *source)
 {
     msgpack_packer *packer = &writer->packer;
-    msgpack_pack_map (packer, 6);
+    msgpack_pack_map (packer, source ? 6 : 5);
     wire_pack_key_int (packer, "v", WIRE_VERSION);
     wire_pack_key_string (packer, "tx", tx);
-    wire_pack_key_string (packer, "source", source);
+    if (source)                 //  none: the broker takes the certificate's
+        wire_pack_key_string (packer, "source", source);
     wire_pack_key_bool (packer, "replace", self->replace);
     wire_pack_key_int (packer, "sent", clock_now_ms ());
     wire_pack_key (packer, "alerts");
@@ -335,11 +337,12 @@ send_pack_batch (wire_writer_t *writer, const send_request_t *self, const char *
         s_pack_alert (packer, &self->alerts [index]);
 }
 
-//  The source: -o, else the host name (which must be a valid name too).
+//  The source: -o, else with CURVE none (the broker uses the certificate's),
+//  else the host name (which must be a valid name too).
 static int
 s_source (const send_request_t *self, char *host, size_t size, const char **source)
 {
-    if (self->source) {
+    if (self->source || bus_secured ()) {
         *source = self->source;
         return 0;
     }
@@ -370,8 +373,10 @@ s_deliver (const char *endpoint, const void *data, size_t size, int timeout_ms)
     if (zmq_send (zsock_resolve (push), data, size, 0) < 0) {
         if (zmq_errno () == EAGAIN)
             status = cli_fail ("send", "could not hand the batch to a broker at %s "
-                               "within %g s: is lilac-broker running?",
-                               endpoint, timeout_ms / 1000.0);
+                               "within %g s: is lilac-broker running?%s",
+                               endpoint, timeout_ms / 1000.0, bus_secured ()
+                               ? " If it is, the CURVE handshake may have failed: check "
+                                 "--server-key, and that the broker allows --cert" : "");
         else
             status = cli_fail ("send", "sending to %s failed: %s", endpoint,
                                zmq_strerror (zmq_errno ()));
@@ -385,7 +390,8 @@ s_print_sent (const send_request_t *self, const char *tx, const char *source)
 {
     for (size_t index = 0; index < self->alert_count; index++) {
         const send_alert_t *alert = &self->alerts [index];
-        printf ("sent %s %s tx=%s", source, alert->id, tx);
+        printf ("sent %s %s tx=%s", source ? source : "(the certificate's source)",
+                alert->id, tx);
         if (alert->raise)
             printf (" raise=%s", alert->raise);
         if (alert->clear)

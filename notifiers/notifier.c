@@ -23,7 +23,9 @@
 
 #define NOTIFIER_MAX_SLEEP_MS 1000
 
-static const char *const s_notifier_keys [] = { "events", "control", "state_dir", NULL };
+static const char *const s_notifier_keys [] = {
+    "events", "control", "state_dir", "cert", "server_key", NULL
+};
 
 typedef struct {
     const destination_class_t *class;  //  the destination's functions
@@ -101,6 +103,33 @@ s_setting (config_t *section, const char *key, const char *fallback)
     return mem_strdup (value && *value ? value : fallback);
 }
 
+//  CURVE for every connection to the broker when notifier/cert and
+//  notifier/server_key (else $LILAC_CERT and $LILAC_SERVER_KEY) are given.
+static int
+s_secure (config_t *section, char *error, size_t error_size)
+{
+    const char *cert = NULL, *server_key = NULL;
+    if (section) {
+        config_string (section, "cert", NULL, &cert);
+        config_string (section, "server_key", NULL, &server_key);
+    }
+    if (!cert || !*cert)
+        cert = getenv ("LILAC_CERT");
+    if (!server_key || !*server_key)
+        server_key = getenv ("LILAC_SERVER_KEY");
+    bool has_cert = cert && *cert, has_key = server_key && *server_key;
+    if (!has_cert && !has_key)
+        return 0;
+    if (!has_cert || !has_key) {
+        snprintf (error, error_size, "%s given without %s: CURVE needs both (notifier/cert "
+                  "and notifier/server_key, or $LILAC_CERT and $LILAC_SERVER_KEY)",
+                  has_cert ? "a certificate" : "a server key",
+                  has_cert ? "a server key" : "a certificate");
+        return -1;
+    }
+    return bus_secure_client (cert, server_key, error, error_size);
+}
+
 static int
 s_read_notifier_section (notifier_t *self, char *error, size_t error_size)
 {
@@ -115,7 +144,7 @@ s_read_notifier_section (notifier_t *self, char *error, size_t error_size)
     self->env.control = self->control;
     self->env.state_dir = self->state_dir;
     self->env.program = self->class->program;
-    return 0;
+    return s_secure (section, error, error_size);
 }
 
 static int

@@ -23,15 +23,184 @@
     envelope back). It waits on a zpoller until an absolute deadline and
     keeps the last frame of the reply. The DEALER is closed with linger 0,
     so an unreachable broker costs timeout_ms and nothing more.
+
+    CURVE: bus_secure_server/bus_secure_client keep the keys (binary, 32
+    bytes each) in one process-wide struct; bus_open applies them with
+    zmq_setsockopt before the first bind or connect — a BIND socket of a
+    server becomes a CURVE server in ZAP domain BUS_ZAP_DOMAIN, a CONNECT
+    socket of a client a CURVE client. Keys are checked when they are given,
+    not when a socket opens: a certificate must hold a secret key whose
+    public key (zmq_curve_public) is the one written next to it, so a
+    public file given as secret, a truncated key or a hand-edited one is
+    refused at start with the file's name. Secret keys are never logged.
 */
 #include <errno.h>
 #include <stdarg.h>
 #include <string.h>
+#include <unistd.h>
 #include "bus.h"
 #include "error_text.h"
 
 #define BUS_ENDPOINTS_MAX  16       //  endpoints in one comma-separated list
 #define BUS_ENDPOINT_MAX   256      //  bytes of one endpoint
+#define BUS_KEY_SIZE       32       //  bytes of a CURVE key
+#define BUS_KEY_TEXT       40       //  Z85 characters of a CURVE key
+
+static int s_set_int (void *handle, int option, int value, const char *name,
+                      char *error, size_t error_size);
+
+//  Process-wide CURVE settings (bus.h); all zero means plain sockets.
+static struct {
+    bool secured;                   //  a bus_secure_* call succeeded
+    bool server;                    //  server (broker) rather than client
+    uint8_t public_key [BUS_KEY_SIZE];  //  ours
+    uint8_t secret_key [BUS_KEY_SIZE];  //  ours
+    uint8_t server_key [BUS_KEY_SIZE];  //  the broker's public key (client only)
+} s_curve;
+
+//  Decodes 40 Z85 characters into key; false if text is anything else.
+static bool
+s_key_decode (uint8_t *key, const char *text)
+{
+    if (!text || strlen (text) != BUS_KEY_TEXT)
+        return false;
+    return zmq_z85_decode (key, text) != NULL;
+}
+
+//  Loads a certificate's key pair from path (czmq's zcert_load, which
+//  tries path_secret first) and checks that the secret key is there and
+//  belongs to the public key. 0, or -1 with a reason.
+static int
+s_load_key_pair (const char *what, const char *path, uint8_t *public_key,
+                 uint8_t *secret_key, char *error, size_t error_size)
+{
+    if (!path || !*path)
+        return error_text (error, error_size, -1, "%s: no certificate file given", what);
+    if (!zsys_has_curve ())
+        return error_text (error, error_size, -1,
+                           "%s: this libzmq was built without CURVE security (libsodium)", what);
+    if (access (path, R_OK) != 0)
+        return error_text (error, error_size, -1, "%s: cannot read %s: %s", what, path,
+                           strerror (errno));
+    zcert_t *cert = zcert_load (path);
+    if (!cert)
+        return error_text (error, error_size, -1,
+                           "%s: %s is not a certificate with a valid public key "
+                           "(make one with `lilac keygen`)", what, path);
+    const char *public_text = zcert_public_txt (cert);
+    const char *secret_text = zcert_secret_txt (cert);
+    char derived [BUS_KEY_TEXT + 1] = "";
+    int rc = 0;
+    if (!s_key_decode (public_key, public_text) || !s_key_decode (secret_key, secret_text))
+        rc = error_text (error, error_size, -1, "%s: %s: malformed key", what, path);
+    else {
+        bool empty = true;
+        for (int index = 0; index < BUS_KEY_SIZE; index++)
+            empty = empty && secret_key [index] == 0;
+        if (empty)
+            rc = error_text (error, error_size, -1,
+                             "%s: %s holds no secret key (give the NAME_secret file)", what, path);
+        else
+        if (zmq_curve_public (derived, secret_text) != 0 || strcmp (derived, public_text) != 0)
+            rc = error_text (error, error_size, -1,
+                             "%s: %s: the secret key does not belong to the public key", what, path);
+    }
+    zcert_destroy (&cert);
+    if (rc)
+        memset (secret_key, 0, BUS_KEY_SIZE);
+    return rc;
+}
+
+int
+bus_secure_server (const char *cert_path, char *error, size_t error_size)
+{
+    uint8_t public_key [BUS_KEY_SIZE], secret_key [BUS_KEY_SIZE];
+    if (s_load_key_pair ("certificate", cert_path, public_key, secret_key, error, error_size))
+        return -1;
+    bus_secure_reset ();
+    memcpy (s_curve.public_key, public_key, BUS_KEY_SIZE);
+    memcpy (s_curve.secret_key, secret_key, BUS_KEY_SIZE);
+    memset (secret_key, 0, sizeof secret_key);
+    s_curve.server = true;
+    s_curve.secured = true;
+    return 0;
+}
+
+int
+bus_secure_client (const char *cert_path, const char *server_key,
+                   char *error, size_t error_size)
+{
+    uint8_t public_key [BUS_KEY_SIZE], secret_key [BUS_KEY_SIZE], broker_key [BUS_KEY_SIZE];
+    if (!server_key || !*server_key)
+        return error_text (error, error_size, -1, "server key: none given");
+    if (s_load_key_pair ("certificate", cert_path, public_key, secret_key, error, error_size))
+        return -1;
+    if (!s_key_decode (broker_key, server_key)) {
+        //  Not a key: the path of the broker's public certificate
+        zcert_t *cert = access (server_key, R_OK) == 0 ? zcert_load (server_key) : NULL;
+        bool valid = cert && s_key_decode (broker_key, zcert_public_txt (cert));
+        zcert_destroy (&cert);
+        if (!valid) {
+            memset (secret_key, 0, sizeof secret_key);
+            return error_text (error, error_size, -1,
+                               "server key: '%.60s' is neither 40 Z85 characters nor a "
+                               "readable certificate file", server_key);
+        }
+    }
+    bus_secure_reset ();
+    memcpy (s_curve.public_key, public_key, BUS_KEY_SIZE);
+    memcpy (s_curve.secret_key, secret_key, BUS_KEY_SIZE);
+    memcpy (s_curve.server_key, broker_key, BUS_KEY_SIZE);
+    memset (secret_key, 0, sizeof secret_key);
+    s_curve.server = false;
+    s_curve.secured = true;
+    return 0;
+}
+
+void
+bus_secure_reset (void)
+{
+    //  volatile: the compiler may not drop the wipe of a dead store
+    volatile uint8_t *bytes = (volatile uint8_t *) &s_curve;
+    for (size_t index = 0; index < sizeof s_curve; index++)
+        bytes [index] = 0;
+}
+
+bool
+bus_secured (void)
+{
+    return s_curve.secured;
+}
+
+static int
+s_set_bytes (void *handle, int option, const void *value, size_t size, const char *name,
+             char *error, size_t error_size)
+{
+    if (zmq_setsockopt (handle, option, value, size) == 0)
+        return 0;
+    error_text (error, error_size, -1, "cannot set %s: %s", name, zmq_strerror (zmq_errno ()));
+    return -1;
+}
+
+//  CURVE for this socket, if the process is secured and the mode is the
+//  side this process secures (a server's binds, a client's connects).
+static int
+s_apply_curve (void *handle, bus_mode_t mode, char *error, size_t error_size)
+{
+    if (!s_curve.secured || s_curve.server != (mode == BUS_BIND))
+        return 0;
+    if (s_set_bytes (handle, ZMQ_CURVE_PUBLICKEY, s_curve.public_key, BUS_KEY_SIZE,
+                     "ZMQ_CURVE_PUBLICKEY", error, error_size)
+    ||  s_set_bytes (handle, ZMQ_CURVE_SECRETKEY, s_curve.secret_key, BUS_KEY_SIZE,
+                     "ZMQ_CURVE_SECRETKEY", error, error_size))
+        return -1;
+    if (s_curve.server)
+        return s_set_int (handle, ZMQ_CURVE_SERVER, 1, "ZMQ_CURVE_SERVER", error, error_size)
+            || s_set_bytes (handle, ZMQ_ZAP_DOMAIN, BUS_ZAP_DOMAIN, strlen (BUS_ZAP_DOMAIN),
+                            "ZMQ_ZAP_DOMAIN", error, error_size) ? -1 : 0;
+    return s_set_bytes (handle, ZMQ_CURVE_SERVERKEY, s_curve.server_key, BUS_KEY_SIZE,
+                        "ZMQ_CURVE_SERVERKEY", error, error_size);
+}
 
 
 static bool
@@ -180,6 +349,7 @@ bus_open (int type, const char *endpoint, bus_mode_t mode,
     if (s_apply_options (handle, type, error, error_size)
     ||  (mode == BUS_CONNECT_IMMEDIATE
       && s_set_int (handle, ZMQ_IMMEDIATE, 1, "ZMQ_IMMEDIATE", error, error_size))
+    ||  s_apply_curve (handle, mode, error, error_size)
     ||  s_attach (handle, endpoint, mode, error, error_size)) {
         s_close_now (&sock);            //  nothing was sent
         return NULL;
@@ -267,8 +437,10 @@ bus_call (const char *endpoint, const void *request, size_t size,
         }
         if (remaining == 0 || zclock_mono () >= deadline) {
             error_text (error, error_size, -1,
-                     "no reply from %s within %d ms: is lilac-broker running?",
-                     endpoint, timeout_ms);
+                     "no reply from %s within %d ms: is lilac-broker running?%s",
+                     endpoint, timeout_ms, s_curve.secured
+                     ? " (if it is, the CURVE handshake may have failed: check "
+                       "--server-key, and that the broker allows --cert)" : "");
             break;
         }
     }

@@ -25,6 +25,32 @@
 #define BUS_DEFAULT_PUBLISH  "tcp://127.0.0.1:32742"
 #define BUS_DEFAULT_CONTROL  "tcp://127.0.0.1:32743"
 
+//  --- CURVE security ------------------------------------------------------------
+//
+//  Security is process-wide and applied by bus_open, so no program sets a
+//  socket option of its own. A broker calls bus_secure_server once at start:
+//  from then on every socket it BINDS is a CURVE server with the broker's
+//  certificate, in ZAP domain BUS_ZAP_DOMAIN (the broker runs zauth for it).
+//  A client (lilac, the agent, the notifiers) calls bus_secure_client once:
+//  every socket it CONNECTS is a CURVE client with its certificate and the
+//  broker's public key. Sockets a client binds (the agent's local ipc
+//  endpoint) stay plain: they are for local senders.
+
+#define BUS_ZAP_DOMAIN  "lilac"
+
+//  cert_path: a czmq certificate's secret file (written by `lilac keygen`).
+//  Fails (-1 with a reason) when libzmq has no CURVE or the file does not
+//  hold a valid key pair.
+int bus_secure_server (const char *cert_path, char *error, size_t error_size);
+//  cert_path: the client's secret certificate file; server_key: the broker's
+//  public key, as 40 Z85 characters or the path of its public certificate.
+int bus_secure_client (const char *cert_path, const char *server_key,
+                       char *error, size_t error_size);
+//  Back to plain sockets (for tests that switch in one process).
+void bus_secure_reset (void);
+//  True once bus_secure_server or bus_secure_client succeeded.
+bool bus_secured (void);
+
 typedef enum {
     BUS_BIND,                      //  bind each endpoint
     BUS_CONNECT,                   //  connect to each endpoint

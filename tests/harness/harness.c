@@ -436,6 +436,13 @@ broker_process_new (sandbox_t *sandbox, const broker_process_config_t *config)
             fprintf (file, "    batch = %s\n", config->batch);
         if (config->checkpoint)
             fprintf (file, "    checkpoint = %s\n", config->checkpoint);
+        if (config->security_cert || config->security_clients) {
+            fprintf (file, "security\n");
+            if (config->security_cert)
+                fprintf (file, "    cert = \"%s\"\n", config->security_cert);
+            if (config->security_clients)
+                fprintf (file, "    clients = \"%s\"\n", config->security_clients);
+        }
     }
     if (fclose (file) != 0) {
         broker_process_destroy (&self, false);
@@ -523,6 +530,16 @@ broker_process_running (broker_process_t *self)
     return process_running (&self->pid, "broker");
 }
 
+int
+broker_process_signal (broker_process_t *self, int signal)
+{
+    assert (self);
+    if (!broker_process_running (self) || kill (self->pid, signal) != 0)
+        return -1;
+    return 0;
+}
+
+const char *broker_process_log (broker_process_t *self) { assert (self); return self->log_path; }
 int64_t broker_process_spawned_at (broker_process_t *self) { assert (self); return self->spawned_at; }
 int64_t broker_process_ready_at (broker_process_t *self) { assert (self); return self->ready_at; }
 const char *broker_process_ingest (broker_process_t *self) { assert (self); return self->ingest; }

@@ -124,6 +124,9 @@ typedef struct {
     const char *retention;
     const char *batch;
     const char *checkpoint;
+    //  Optional: a `security` section with these paths (both or neither).
+    const char *security_cert;     //  the broker's secret certificate file
+    const char *security_clients;  //  the directory of allowed client certificates
 } broker_process_config_t;
 
 typedef struct _broker_process_t broker_process_t;
@@ -144,6 +147,11 @@ int broker_process_stop (broker_process_t *self);
 int broker_process_kill (broker_process_t *self);
 //  True while the process is alive (reaps it if it has exited).
 bool broker_process_running (broker_process_t *self);
+//  Sends signal (e.g. SIGHUP) to the running broker. 0, or -1 if it does
+//  not run or the signal could not be sent.
+int broker_process_signal (broker_process_t *self, int signal);
+//  Path of the broker's log (stdout and stderr), borrowed.
+const char *broker_process_log (broker_process_t *self);
 //  Wall-clock ms when the last broker_process_start spawned the process, and when it
 //  first answered ping.
 int64_t broker_process_spawned_at (broker_process_t *self);

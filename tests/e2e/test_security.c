@@ -1,0 +1,497 @@
+/*  test_security.c — CURVE, identities from certificates, roles, the
+    loopback rule (README "Security").
+
+    Keys are made by the real `lilac keygen` in a sandbox; the broker runs
+    with a `security` section. This test process is itself a CURVE client
+    with an admin certificate ("tester"), so the harness's control calls,
+    PUSH and SUB work; other identities are played by `lilac` children with
+    their own certificates. The hostile frames at the end come from a relay
+    certificate, so that only their content, not their source, is wrong.
+*/
+#include <signal.h>
+#include <sys/stat.h>
+#include "../check.h"
+#include "../harness/harness.h"
+#include "bus.h"
+#include "timespec.h"
+
+#define CLI_DEADLINE_MS  15000
+
+static sandbox_t *s_sandbox;
+static broker_process_t *s_broker;
+static char s_server_key [600];    //  path of the broker's public certificate
+
+//  sandbox/NAME, as a static string (a few in use at once).
+static const char *
+s_path (const char *name)
+{
+    static char paths [8][600];
+    static int next;
+    char *path = paths [next++ % 8];
+    snprintf (path, sizeof paths [0], "%s/%s", sandbox_dir (s_sandbox), name);
+    return path;
+}
+
+static bool
+s_keygen (const char *name, const char *role, const char *source)
+{
+    cli_result_t result;
+    if (source)
+        cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, &result, "keygen", name, "--role",
+                 role, "--source", source, "-d", sandbox_dir (s_sandbox), NULL);
+    else
+        cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, &result, "keygen", name, "--role",
+                 role, "-d", sandbox_dir (s_sandbox), NULL);
+    bool ok = result.status == 0;
+    if (!ok)
+        harness_note ("keygen %s: %s", name, result.err);
+    cli_result_free (&result);
+    return ok;
+}
+
+//  Copies sandbox/NAME (public) into sandbox/clients/.
+static bool
+s_allow (const char *name)
+{
+    char *text = file_read_all (s_path (name));
+    char target [700];
+    snprintf (target, sizeof target, "%s/clients/%s", sandbox_dir (s_sandbox), name);
+    bool ok = text && *text && file_write_text (target, text) == 0;
+    free (text);
+    return ok;
+}
+
+//  `lilac --cert NAME_secret --server-key KEY send -b INGEST -t 2 ARGS...`
+static int
+s_send_as (const char *name, const char *server_key, const char *source, const char *id,
+           cli_result_t *result)
+{
+    char cert [700];
+    snprintf (cert, sizeof cert, "%s_secret", s_path (name));
+    if (source)
+        return cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, result, "--cert", cert,
+                        "--server-key", server_key, "send", "-b", broker_process_ingest (s_broker),
+                        "-t", "2", "-o", source, "-i", id, "-r", NULL);
+    return cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, result, "--cert", cert,
+                    "--server-key", server_key, "send", "-b", broker_process_ingest (s_broker),
+                    "-t", "2", "-i", id, "-r", NULL);
+}
+
+//  `lilac --cert NAME_secret ... -C CONTROL OP ARGS` (up to 3 args).
+static int
+s_control_as (const char *name, cli_result_t *result, const char *op, const char *a,
+              const char *b, const char *c)
+{
+    char cert [700];
+    snprintf (cert, sizeof cert, "%s_secret", s_path (name));
+    return cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, result, "--cert", cert,
+                    "--server-key", s_server_key, "-C", broker_process_control (s_broker),
+                    "-t", "3", op, a, b, c, NULL);
+}
+
+//  Polls a stats counter until it reaches at least min. Its last value.
+static int64_t
+s_wait_stat (const char *name, int64_t min, int timeout_ms)
+{
+    int64_t deadline = clock_now_ms () + timeout_ms, value = -1;
+    for (int round = 0; round < 200; round++) {
+        value = broker_process_stat (s_broker, name);
+        if (value >= min || clock_now_ms () >= deadline)
+            break;
+        harness_pause_ms (50);
+    }
+    return value;
+}
+
+static bool
+s_stored (const char *source, const char *id)
+{
+    alert_t alert;
+    if (control_get_alert (s_broker, source, id, &alert) != 0)
+        return false;
+    alert_clear_fields (&alert);
+    return true;
+}
+
+static void
+s_unknown_client (void)
+{
+    TEST ("security: an unknown client's events never reach the store; the handshake is counted");
+    int64_t failures = broker_process_stat (s_broker, "handshake_failures");
+    cli_result_t result;
+    s_send_as ("stranger", s_server_key, NULL, "intrusion", &result);
+    CHECK (result.status == 1, "send by an unknown certificate: status %d", result.status);
+    CHECK (text_has (result.err, "handshake may have failed"), "message: %s", result.err);
+    cli_result_free (&result);
+    CHECK (!s_stored ("stranger", "intrusion"), "an unknown client's event was stored");
+    CHECK (s_wait_stat ("handshake_failures", failures + 1, 3000) > failures,
+           "handshake_failures did not grow");
+}
+
+static void
+s_spoofing (subscriber_t *sub)
+{
+    TEST ("security: a spoofed source is refused and counted; the certificate's own is accepted");
+    int64_t spoofed = broker_process_stat (s_broker, "spoofed");
+    cli_result_t result;
+    s_send_as ("web1", s_server_key, "db7", "disk", &result);
+    CHECK (result.status == 0, "send: %s", result.err);
+    cli_result_free (&result);
+    CHECK (s_wait_stat ("spoofed", spoofed + 1, 3000) == spoofed + 1, "spoofed did not grow by 1");
+    CHECK (!s_stored ("db7", "disk"), "the spoofed event was stored");
+    s_send_as ("web1", s_server_key, "web1", "disk", &result);
+    CHECK (result.status == 0, "send: %s", result.err);
+    cli_result_free (&result);
+    alert_change_t change;
+    if (CHECK (expect_change (sub, "raised", "web1", "disk", 5000, &change) == 0,
+               "web1's own event was not raised"))
+        alert_change_free (&change);
+    //  Without -o the broker takes the certificate's source
+    s_send_as ("web1", s_server_key, NULL, "load", &result);
+    CHECK (result.status == 0, "send: %s", result.err);
+    cli_result_free (&result);
+    if (CHECK (expect_change (sub, "raised", "web1", "load", 5000, &change) == 0,
+               "an event without a source did not get the certificate's"))
+        alert_change_free (&change);
+}
+
+static void
+s_relay (subscriber_t *sub)
+{
+    TEST ("security: a relay may speak for other sources");
+    cli_result_t result;
+    s_send_as ("nagios", s_server_key, "far-host", "ping", &result);
+    CHECK (result.status == 0, "send: %s", result.err);
+    cli_result_free (&result);
+    alert_change_t change;
+    if (CHECK (expect_change (sub, "raised", "far-host", "ping", 5000, &change) == 0,
+               "the relay's event for far-host was not raised"))
+        alert_change_free (&change);
+}
+
+static void
+s_roles (void)
+{
+    TEST ("security: a reader can list and get but not ack; an agent cannot list");
+    int64_t denied = broker_process_stat (s_broker, "denied");
+    cli_result_t result;
+    s_control_as ("reader1", &result, "list", "--source", "web1", NULL);
+    CHECK (result.status == 0 && text_has (result.out, "disk"), "reader list: %d %s %s",
+           result.status, result.out, result.err);
+    cli_result_free (&result);
+    s_control_as ("reader1", &result, "get", "web1", "disk", NULL);
+    CHECK (result.status == 0, "reader get: %s", result.err);
+    cli_result_free (&result);
+    s_control_as ("reader1", &result, "ack", "web1", "disk", NULL);
+    CHECK (result.status == 1, "reader ack: status %d", result.status);
+    CHECK (text_has (result.err, "permission denied: role reader may not ack"),
+           "reader ack: %s", result.err);
+    cli_result_free (&result);
+    s_control_as ("web1", &result, "list", NULL, NULL, NULL);
+    CHECK (result.status == 1 && text_has (result.err, "permission denied: role agent may not list"),
+           "agent list: %d %s", result.status, result.err);
+    cli_result_free (&result);
+    CHECK (broker_process_stat (s_broker, "denied") == denied + 2, "denied did not grow by 2");
+    alert_t alert;
+    if (CHECK (control_get_alert (s_broker, "web1", "disk", &alert) == 0, "get"))  {
+        CHECK (alert.state == ALERT_RAISED, "state %s after a refused ack",
+               alert_state_name (alert.state));
+        alert_clear_fields (&alert);
+    }
+
+    TEST ("security: an admin can ack");
+    s_control_as ("tester", &result, "ack", "web1", "disk", NULL);
+    CHECK (result.status == 0, "admin ack: %d %s", result.status, result.err);
+    cli_result_free (&result);
+    if (CHECK (control_get_alert (s_broker, "web1", "disk", &alert) == 0, "get"))  {
+        CHECK (alert.state == ALERT_ACKED, "state %s after an admin's ack",
+               alert_state_name (alert.state));
+        alert_clear_fields (&alert);
+    }
+}
+
+static void
+s_wrong_server_key (void)
+{
+    TEST ("security: a wrong server key makes `lilac send -t 2` fail clearly, non-zero");
+    char wrong [700];
+    snprintf (wrong, sizeof wrong, "%s", s_path ("reader1"));     //  somebody else's public key
+    cli_result_t result;
+    s_send_as ("web1", wrong, NULL, "wrong-key", &result);
+    CHECK (result.status == 1, "status %d", result.status);
+    CHECK (text_has (result.err, "handshake may have failed: check --server-key"),
+           "message: %s", result.err);
+    CHECK (result.elapsed_ms < 6000, "took %lld ms", (long long) result.elapsed_ms);
+    cli_result_free (&result);
+    CHECK (!s_stored ("web1", "wrong-key"), "stored despite the wrong key");
+    //  A key that is no key at all is refused before anything is sent
+    s_send_as ("web1", "not-a-key", NULL, "bad-key", &result);
+    CHECK (result.status == 1 && text_has (result.err, "neither 40 Z85 characters"),
+           "bad key: %d %s", result.status, result.err);
+    cli_result_free (&result);
+}
+
+static void
+s_plaintext (void)
+{
+    TEST ("security: plaintext clients cannot talk to a secured broker");
+    bus_secure_reset ();
+    zsock_t *push = ingest_open (s_broker);
+    //  It queues (no ZMQ_IMMEDIATE here) but can never be delivered; the
+    //  control call below waits a second, the check of the store comes after
+    CHECK (push && ingest_event (push, "plain", "sneak", "now") == 0, "queue a plaintext event");
+    char request [] = "\x82\xa1v\x01\xa2op\xa4ping";
+    zframe_t *reply = control_raw (s_broker, request, sizeof request - 1, 1000);
+    CHECK (!reply, "a plaintext control call got a reply");
+    zframe_destroy (&reply);
+    cli_result_t result;
+    cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, &result, "send", "-b",
+             broker_process_ingest (s_broker), "-t", "1", "-o", "plain", "-i", "cli", "-r", NULL);
+    CHECK (result.status == 1, "plaintext lilac send: status %d", result.status);
+    cli_result_free (&result);
+    char error [512];
+    char cert [700];
+    snprintf (cert, sizeof cert, "%s_secret", s_path ("tester"));
+    CHECK (bus_secure_client (cert, s_server_key, error, sizeof error) == 0, "%s", error);
+    CHECK (!s_stored ("plain", "sneak") && !s_stored ("plain", "cli"), "a plaintext event was stored");
+    zsock_destroy (&push);
+}
+
+static void
+s_sighup (subscriber_t *sub)
+{
+    TEST ("security: after SIGHUP a removed certificate stops working, an added one starts");
+    char removed [700];
+    snprintf (removed, sizeof removed, "%s/clients/web1", sandbox_dir (s_sandbox));
+    CHECK (unlink (removed) == 0, "unlink");
+    CHECK (s_allow ("late"), "allow late");
+    int reloads = file_count_text (broker_process_log (s_broker), "reloaded");
+    CHECK (broker_process_signal (s_broker, SIGHUP) == 0, "SIGHUP");
+    CHECK (file_wait_count (broker_process_log (s_broker), "reloaded", reloads + 1, 5000) == 0,
+           "no reload in the log");
+    cli_result_t result;
+    s_send_as ("web1", s_server_key, NULL, "after-removal", &result);
+    CHECK (result.status == 1, "removed web1 could still send: status %d", result.status);
+    cli_result_free (&result);
+    CHECK (!s_stored ("web1", "after-removal"), "a removed certificate's event was stored");
+    s_send_as ("late", s_server_key, NULL, "hello", &result);
+    CHECK (result.status == 0, "late: %s", result.err);
+    cli_result_free (&result);
+    alert_change_t change;
+    if (CHECK (expect_change (sub, "raised", "late", "hello", 5000, &change) == 0,
+               "the added certificate's event was not raised"))
+        alert_change_free (&change);
+    CHECK (broker_process_running (s_broker), "SIGHUP killed the broker");
+}
+
+//  Deterministic generator (xorshift32), as in test_hostile.c.
+static uint32_t s_random_state = 0x2545F491;
+static uint32_t
+s_random (void)
+{
+    uint32_t x = s_random_state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    s_random_state = x;
+    return x;
+}
+
+static void
+s_hostile (subscriber_t *sub)
+{
+    TEST ("security: hostile frames from an authenticated relay are rejected; the broker keeps serving");
+    char cert [700], error [512];
+    snprintf (cert, sizeof cert, "%s_secret", s_path ("nagios"));
+    CHECK (bus_secure_client (cert, s_server_key, error, sizeof error) == 0, "%s", error);
+    zsock_t *push = ingest_open (s_broker);
+    zsock_t *big = ingest_open (s_broker);
+    snprintf (cert, sizeof cert, "%s_secret", s_path ("tester"));
+    CHECK (bus_secure_client (cert, s_server_key, error, sizeof error) == 0, "%s", error);
+    if (!CHECK (push && big, "ingest_open"))
+        goto done;
+    int64_t rejected = broker_process_stat (s_broker, "rejected");
+    int counted = 0;
+    for (int frame = 0; frame < 300; frame++) {
+        unsigned char bytes [64];
+        size_t size = 1 + s_random () % sizeof bytes;
+        for (size_t index = 0; index < size; index++)
+            bytes [index] = (unsigned char) s_random ();
+        if (ingest_raw (push, bytes, size) == 0)
+            counted++;
+    }
+    event_spec_t event = { .id = "m", .raise = "+1h", .summary = "mutate me" };
+    batch_spec_t batch = { .source = "mutant", .tx = "mutant-tx", .events = &event, .event_count = 1 };
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    batch_pack (&writer, &batch);
+    for (int frame = 0; frame < 300; frame++) {
+        unsigned char bytes [256];
+        size_t size = writer.buffer.size < sizeof bytes ? writer.buffer.size : sizeof bytes;
+        memcpy (bytes, writer.buffer.data, size);
+        for (int flip = 0; flip < 3; flip++)
+            bytes [s_random () % size] = (unsigned char) s_random ();
+        ingest_raw (push, bytes, size);
+    }
+    const char *const hand_made [] = { "\xc0", "\x91\x01", "\xc1", "\x81\xa1v\x02", "\xdf\xff\xff\xff\xff" };
+    for (size_t index = 0; index < sizeof hand_made / sizeof hand_made [0]; index++)
+        if (ingest_raw (push, hand_made [index], strlen (hand_made [index])) == 0)
+            counted++;
+    //  Two frames in one message, and 300 KiB on a connection of its own
+    CHECK (zmq_send (zsock_resolve (push), writer.buffer.data, writer.buffer.size, ZMQ_SNDMORE) != -1
+       &&  zmq_send (zsock_resolve (push), writer.buffer.data, writer.buffer.size, 0) != -1,
+           "multi-frame");
+    size_t huge_size = 300 * 1024;
+    char *huge = malloc (huge_size);
+    assert (huge);
+    memset (huge, 0xa1, huge_size);
+    ingest_raw (big, huge, huge_size);
+    free (huge);
+    wire_writer_free (&writer);
+    //  A good event after them on the same connection: once it is applied,
+    //  every frame before it was handled
+    CHECK (ingest_event (push, "good", "after-hostile", "now") == 0, "send good");
+    alert_change_t change;
+    if (CHECK (expect_change (sub, "raised", "good", "after-hostile", 10000, &change) == 0,
+               "a good event after the hostile frames was not applied"))
+        alert_change_free (&change);
+    int64_t now_rejected = broker_process_stat (s_broker, "rejected");
+    CHECK (now_rejected - rejected >= counted, "rejected grew by %lld for %d bad frames",
+           (long long) (now_rejected - rejected), counted);
+    for (int frame = 0; frame < 50; frame++) {
+        unsigned char bytes [32];
+        size_t size = 1 + s_random () % sizeof bytes;
+        for (size_t index = 0; index < size; index++)
+            bytes [index] = (unsigned char) s_random ();
+        zframe_t *reply = control_raw (s_broker, bytes, size, 300);
+        zframe_destroy (&reply);
+    }
+    wire_doc_t *ping = control_ok (s_broker, "ping", ARG_END);
+    CHECK (ping, "no ping after hostile control requests");
+    wire_doc_destroy (&ping);
+    CHECK (broker_process_running (s_broker), "the broker died");
+done:
+    zsock_destroy (&push);
+    zsock_destroy (&big);
+}
+
+//  Starts lilac-broker on a config of its own; returns its exit status
+//  (after SIGTERM once `ready` is logged, if it starts).
+static int
+s_run_plain_broker (const char *name, bool insecure, char **log)
+{
+    char config [700], log_path [700], database [700];
+    snprintf (config, sizeof config, "%s/%s.conf", sandbox_dir (s_sandbox), name);
+    snprintf (log_path, sizeof log_path, "%s/%s.log", sandbox_dir (s_sandbox), name);
+    snprintf (database, sizeof database, "%s/%s.db", sandbox_dir (s_sandbox), name);
+    char text [2000];
+    snprintf (text, sizeof text,
+              "broker\n"
+              "    ingest = \"tcp://0.0.0.0:%d\"\n"
+              "    publish = \"tcp://127.0.0.1:%d\"\n"
+              "    control = \"tcp://127.0.0.1:%d\"\n"
+              "    database = \"%s\"\n%s",
+              port_free (), port_free (), port_free (), database,
+              insecure ? "    insecure = yes\n" : "");
+    if (file_write_text (config, text))
+        return -1;
+    char binary [700];
+    snprintf (binary, sizeof binary, "%s/lilac-broker", harness_bin_dir ());
+    char *argv [] = { binary, "-c", config, NULL };
+    pid_t pid = process_spawn (argv, log_path, log_path);
+    if (pid <= 0)
+        return -1;
+    int status = process_wait (pid, 3000);
+    if (status == -1) {     //  still running: it started
+        file_wait_count (log_path, "ready", 1, 5000);
+        kill (pid, SIGTERM);
+        status = process_wait (pid, 10000);
+        if (status == -1) {
+            kill (pid, SIGKILL);
+            process_wait (pid, 5000);
+        }
+    }
+    *log = file_read_all (log_path);
+    return status;
+}
+
+static void
+s_loopback_rule (void)
+{
+    TEST ("security: without a security section a non-loopback bind is refused (exit 1)");
+    char *log = NULL;
+    int status = s_run_plain_broker ("exposed", false, &log);
+    CHECK (status == 1, "status %d", status);
+    CHECK (log && text_has (log, "is not a loopback address") && text_has (log, "exposed.conf:2"),
+           "log: %s", log ? log : "");
+    free (log);
+
+    TEST ("security: insecure = yes accepts it, with a warning");
+    status = s_run_plain_broker ("insecure", true, &log);
+    CHECK (status == 0, "status %d", status);
+    CHECK (log && text_has (log, "INSECURE") && text_has (log, "ready"), "log: %s", log ? log : "");
+    free (log);
+}
+
+int
+main (void)
+{
+    s_sandbox = sandbox_new ("security");
+    TEST ("security: keys from `lilac keygen`, secured broker starts");
+    if (!CHECK (s_sandbox, "sandbox"))
+        return check_done ();
+    cli_result_t result;
+    cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, &result, "keygen", "--server", "-d",
+             sandbox_dir (s_sandbox), NULL);
+    CHECK (result.status == 0, "keygen --server: %s", result.err);
+    cli_result_free (&result);
+    snprintf (s_server_key, sizeof s_server_key, "%s", s_path ("broker"));
+    CHECK (s_keygen ("tester", "admin", NULL) && s_keygen ("web1", "agent", NULL)
+        && s_keygen ("nagios", "relay", NULL) && s_keygen ("reader1", "reader", NULL)
+        && s_keygen ("stranger", "agent", NULL) && s_keygen ("late", "agent", NULL), "keygen");
+    struct stat info;
+    CHECK (stat (s_path ("web1_secret"), &info) == 0 && (info.st_mode & 0777) == 0600,
+           "secret file mode %o", (unsigned) (info.st_mode & 0777));
+    cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, &result, "keygen", "web1", "-d",
+             sandbox_dir (s_sandbox), NULL);
+    CHECK (result.status != 0 && text_has (result.err, "not overwritten"), "overwrite: %s", result.err);
+    cli_result_free (&result);
+    char clients [700];
+    snprintf (clients, sizeof clients, "%s/clients", sandbox_dir (s_sandbox));
+    CHECK (mkdir (clients, 0755) == 0, "mkdir clients");
+    CHECK (s_allow ("tester") && s_allow ("web1") && s_allow ("nagios") && s_allow ("reader1"),
+           "allow");
+    char cert [700], error [512];
+    snprintf (cert, sizeof cert, "%s_secret", s_path ("tester"));
+    CHECK (bus_secure_client (cert, s_server_key, error, sizeof error) == 0, "%s", error);
+    char broker_cert [700];
+    snprintf (broker_cert, sizeof broker_cert, "%s_secret", s_path ("broker"));
+    broker_process_config_t config = {
+        .reminder_interval = "1m", .checkpoint = "500ms",
+        .security_cert = broker_cert, .security_clients = clients
+    };
+    s_broker = broker_process_new (s_sandbox, &config);
+    subscriber_t *sub = NULL;
+    if (CHECK (s_broker && broker_process_start (s_broker) == 0, "secured broker did not start"))
+        sub = subscriber_new (s_broker, NULL);
+    if (CHECK (sub, "secured subscriber did not join")) {
+        s_unknown_client ();
+        s_spoofing (sub);
+        s_relay (sub);
+        s_roles ();
+        s_wrong_server_key ();
+        s_plaintext ();
+        s_sighup (sub);
+        s_hostile (sub);
+        TEST ("security: broker exits 0 on SIGTERM");
+        CHECK (broker_process_stop (s_broker) == 0, "broker did not exit cleanly");
+    }
+    subscriber_destroy (&sub);
+    bool failed = check_failed > 0 || check_case_failed;
+    s_loopback_rule ();
+    failed = failed || check_failed > 0 || check_case_failed;
+    broker_process_destroy (&s_broker, failed);
+    bus_secure_reset ();
+    sandbox_destroy (&s_sandbox, failed);
+    return check_done ();
+}

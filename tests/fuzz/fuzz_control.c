@@ -1,0 +1,11 @@
+/*  fuzz_control.c — libFuzzer entry point for fuzz_control (targets.h).
+    Built only by `make fuzz`, with clang -fsanitize=fuzzer,address,undefined. */
+#include "targets.h"
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    return fuzz_control (data, size);
+}

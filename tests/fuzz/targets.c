@@ -1,0 +1,134 @@
+/*  targets.c — see targets.h. */
+#include <assert.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include "alert.h"
+#include "targets.h"
+#include "timespec.h"
+#include "wire.h"
+
+int
+fuzz_ingest (const uint8_t *data, size_t size)
+{
+    char error [WIRE_ERROR_SIZE] = "";
+    wire_batch_t batch;
+    int rc = wire_batch_decode (data, size, FUZZ_NOW_MS, &batch, error, sizeof error);
+    if (rc == 0)
+        //  What the broker relies on after a successful decode.
+        for (size_t index = 0; index < batch.event_count; index++)
+            assert (wire_name_valid (batch.events [index].id));
+    else
+        assert (batch.events == NULL && batch.event_count == 0);
+    wire_batch_free (&batch);
+    return 0;
+}
+
+//  A string getter's result: freed, and NULL when it failed.
+static void
+s_free_string (char **value)
+{
+    free (*value);
+    *value = NULL;
+}
+
+//  alert_change_decode as a subscriber calls it; frees what it got.
+static void
+s_change_decode (const msgpack_object *map)
+{
+    char error [WIRE_ERROR_SIZE] = "";
+    alert_change_t change;
+    if (alert_change_decode (map, &change, error, sizeof error) == 0) {
+        char topic [WIRE_MAX_TOPIC + 1];
+        alert_topic (topic, sizeof topic, change.event, &change.alert);
+    }
+    alert_change_free (&change);
+}
+
+int
+fuzz_control (const uint8_t *data, size_t size)
+{
+    char error [WIRE_ERROR_SIZE] = "";
+    wire_doc_t *doc = wire_doc_new (data, size, error, sizeof error);
+    if (!doc)
+        return 0;
+    const msgpack_object *root = wire_doc_root (doc);
+    assert (root && root->type == MSGPACK_OBJECT_MAP);
+
+    //  The getters of broker/control.c, each as one of its ops calls it.
+    static const char *names [] = { "op", "source", "id", "by" };
+    for (size_t index = 0; index < sizeof names / sizeof names [0]; index++) {
+        char *value = NULL;
+        if (wire_get_name (root, names [index], &value, error, sizeof error) == 0 && value)
+            assert (wire_name_valid (value));
+        s_free_string (&value);
+    }
+    static const struct {
+        const char *key;            //  request key
+        size_t max_bytes;           //  the limit control.c passes
+    } strings [] = {
+        { "note", WIRE_MAX_NOTE }, { "state", WIRE_MAX_NAME },
+        { "source", WIRE_MAX_NAME }, { "id", WIRE_MAX_NAME },
+    };
+    for (size_t index = 0; index < sizeof strings / sizeof strings [0]; index++) {
+        char *value = NULL;
+        if (wire_get_string (root, strings [index].key, strings [index].max_bytes,
+                             &value, error, sizeof error) == 0 && value)
+            assert (strlen (value) <= strings [index].max_bytes);
+        s_free_string (&value);
+    }
+    bool present = false, is_clear = false;
+    int64_t until = 0;
+    wire_get_time (root, "until", FUZZ_NOW_MS, &present, &until, &is_clear, error, sizeof error);
+    static const char *integers [] = { "limit", "seq", "cursor" };
+    for (size_t index = 0; index < sizeof integers / sizeof integers [0]; index++) {
+        int64_t value = 0;
+        wire_get_int (root, integers [index], &present, &value, error, sizeof error);
+    }
+
+    //  A change body, as the subscriber library reads it.
+    s_change_decode (root);
+    s_change_decode (wire_get (root, "alert"));
+
+    //  lilac (the command) prints replies as JSON.
+    free (wire_json (root));
+    wire_doc_destroy (&doc);
+    assert (doc == NULL);
+    return 0;
+}
+
+int
+fuzz_timespec (const uint8_t *data, size_t size)
+{
+    if (size > FUZZ_SPEC_MAX)
+        return 0;
+    char text [FUZZ_SPEC_MAX + 1];
+    memcpy (text, data, size);
+    text [size] = 0;
+
+    static const int64_t nows [] = {
+        0, 1, FUZZ_NOW_MS, INT64_C(4102444800000) /* 2100-01-01 */, INT64_MAX / 2
+    };
+    for (size_t index = 0; index < sizeof nows / sizeof nows [0]; index++) {
+        int64_t when = -1;
+        int rc = time_spec_parse (text, nows [index], &when);
+        assert (rc == 0 || rc == TIMESPEC_CLEAR || rc == -1);
+        if (rc == 0)
+            assert (when > 0);          //  "at or before 1970" is refused
+        if (rc == TIMESPEC_CLEAR)
+            assert (when == nows [index]);
+    }
+
+    //  Our invariant: a parsed duration formats back to text that parses to
+    //  the same value.
+    int64_t ms = -1;
+    if (duration_parse (text, &ms) == 0) {
+        assert (ms >= 0);
+        char formatted [32];
+        duration_format (ms, formatted, sizeof formatted);
+        int64_t again = -1;
+        assert (duration_parse (formatted, &again) == 0);
+        assert (again == ms);
+    }
+    return 0;
+}

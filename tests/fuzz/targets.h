@@ -1,0 +1,29 @@
+/*  targets.h — the bodies of lilac's fuzz harnesses.
+
+    Each target feeds one untrusted input to the decoder that meets it in
+    production and frees everything it got back. They are plain functions so
+    two programs share them: the libFuzzer harnesses (tests/fuzz/fuzz_*.c,
+    built by `make fuzz` with clang) and the corpus replay of `make test`
+    (tests/unit/test_fuzz_corpus.c, built by gcc). No global state: a target
+    depends on its input alone. Every target returns 0; a broken invariant
+    aborts (assert), which both libFuzzer and the replay report as a crash.
+*/
+#ifndef LILAC_FUZZ_TARGETS_H
+#define LILAC_FUZZ_TARGETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FUZZ_NOW_MS     INT64_C(1795000000000)    //  the fixed "receive time"
+#define FUZZ_SPEC_MAX   64                        //  bytes of a time spec tried
+
+//  An ingest frame: wire_batch_decode at FUZZ_NOW_MS.
+int fuzz_ingest (const uint8_t *data, size_t size);
+//  A control request as the broker reads it (control.c), and a change body
+//  as subscribers read it (alert_change_decode on the root and root["alert"]).
+int fuzz_control (const uint8_t *data, size_t size);
+//  A time spec and a duration (timespec.h); checks the duration_format
+//  round trip. Inputs longer than FUZZ_SPEC_MAX bytes are skipped.
+int fuzz_timespec (const uint8_t *data, size_t size);
+
+#endif
