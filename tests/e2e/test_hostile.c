@@ -11,6 +11,7 @@
     there is none). Throughout, good traffic keeps working and `stats`
     counts `rejected`.
 */
+#include <sys/stat.h>
 #include "../check.h"
 #include "../harness/harness.h"
 #include "bus.h"
@@ -259,6 +260,19 @@ s_build_bad_frames (void)
     wire_writer_free (&writer);
 }
 
+//  Test names carry the kind of broker they ran against.
+static const char *s_broker_kind = "";
+
+static const char *
+s_named (const char *name)
+{
+    static char names [8][256];
+    static int next;
+    char *buffer = names [next++ % 8];
+    snprintf (buffer, sizeof names [0], "%s%s", name, s_broker_kind);
+    return buffer;
+}
+
 //  True once the good event (source "good", id) is published as raised.
 static bool
 s_good_event_works (testbed_t *bed, const char *id)
@@ -274,7 +288,7 @@ s_good_event_works (testbed_t *bed, const char *id)
 static void
 s_ingest (testbed_t *bed)
 {
-    TEST ("hostile ingest: random, mutated and hand-made bad frames are rejected, good traffic flows");
+    TEST (s_named ("hostile ingest: random, mutated and hand-made bad frames are rejected, good traffic flows"));
     int64_t rejected_before = broker_process_stat (bed->broker, "rejected");
     CHECK (rejected_before >= 0, "no rejected counter");
     int counted = 0;                //  bad frames that must be counted as rejected
@@ -395,7 +409,7 @@ s_drain_replies (zsock_t *dealer, int quiet_ms, int max, int *count, int *bad)
 static void
 s_control (testbed_t *bed)
 {
-    TEST ("hostile control: bad requests get ok:false with an error, or nothing; never a crash");
+    TEST (s_named ("hostile control: bad requests get ok:false with an error, or nothing; never a crash"));
     char error [256];
     zsock_t *dealer = bus_open (ZMQ_DEALER, broker_process_control (bed->broker), BUS_CONNECT,
                                 error, sizeof error);
@@ -448,7 +462,7 @@ s_control (testbed_t *bed)
     wire_doc_destroy (&ping);
     CHECK (s_good_event_works (bed, "after-control"), "a good event after bad control requests");
 
-    TEST ("control: an unknown op or a bad argument gets ok:false and an error text");
+    TEST (s_named ("control: an unknown op or a bad argument gets ok:false and an error text"));
     struct {
         const char *name;
         wire_doc_t *reply;
@@ -515,23 +529,95 @@ s_control (testbed_t *bed)
     CHECK (control_errors > 0, "stats control_errors is %lld", (long long) control_errors);
 }
 
+//  One run of every case against a broker made with config.
+static void
+s_run (const broker_process_config_t *config)
+{
+    testbed_t *bed = testbed_new ("hostile", config);
+    if (!bed) {
+        TEST (s_named ("hostile: testbed starts"));
+        CHECK (false, "broker did not start");
+        return;
+    }
+    s_ingest (bed);
+    s_control (bed);
+    TEST (s_named ("hostile: seq strictly increasing on the bus; broker exits 0 on SIGTERM"));
+    CHECK (subscriber_seq_errors (bed->sub) == 0, "seq not strictly increasing on the bus");
+    CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,
+           "broker did not exit cleanly");
+}
+
+//  Makes keys with the real `lilac keygen` in dir: the broker's, a relay
+//  (it may send for the sources these frames claim) and an admin (control
+//  calls), and allows the two clients. false when any step failed.
+static bool
+s_make_keys (const char *dir)
+{
+    char clients [600];
+    snprintf (clients, sizeof clients, "%s/clients", dir);
+    const char *const commands [][8] = {
+        { "keygen", "--server", "-d", dir, NULL },
+        { "keygen", "relay", "--role", "relay", "-d", dir, NULL },
+        { "keygen", "admin", "--role", "admin", "-d", dir, NULL },
+    };
+    if (mkdir (clients, 0700))
+        return false;
+    for (int index = 0; index < 3; index++) {
+        cli_result_t result;
+        const char *const *argv = commands [index];
+        cli_run (dir, 10000, &result, argv [0], argv [1], argv [2], argv [3], argv [4],
+                 argv [5], argv [6], NULL);
+        bool ok = result.status == 0;
+        if (!ok)
+            harness_note ("%s %s: %s", argv [0], argv [1], result.err);
+        cli_result_free (&result);
+        if (!ok)
+            return false;
+    }
+    //  The clients directory holds their public certificates.
+    const char *const names [] = { "relay", "admin" };
+    for (int index = 0; index < 2; index++) {
+        char from [700], to [700];
+        snprintf (from, sizeof from, "%s/%s", dir, names [index]);
+        snprintf (to, sizeof to, "%s/%s", clients, names [index]);
+        char *text = file_read_all (from);
+        bool ok = text && *text && file_write_text (to, text) == 0;
+        free (text);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 int
 main (void)
 {
     s_build_bad_frames ();
     broker_process_config_t config = { .reminder_interval = "1h", .grace = "2s", .checkpoint = "500ms" };
-    testbed_t *bed = testbed_new ("hostile", &config);
-    if (!bed) {
-        TEST ("hostile: testbed starts");
-        CHECK (false, "broker did not start");
-        return check_done ();
+    s_run (&config);
+
+    //  The same frames against a broker with CURVE on every socket, sent by
+    //  clients it knows: what passes the handshake must still be checked.
+    s_broker_kind = " (secured broker)";
+    sandbox_t *keys = sandbox_new ("hostile-keys");
+    char dir [512] = "", cert [700], relay [700], admin [700], server [700], clients [700];
+    if (keys)
+        snprintf (dir, sizeof dir, "%s", sandbox_dir (keys));
+    TEST (s_named ("hostile: keys from lilac keygen"));
+    bool keyed = CHECK (keys && s_make_keys (dir), "keygen failed");
+    snprintf (cert, sizeof cert, "%s/broker_secret", dir);
+    snprintf (server, sizeof server, "%s/broker", dir);
+    snprintf (relay, sizeof relay, "%s/relay_secret", dir);
+    snprintf (admin, sizeof admin, "%s/admin_secret", dir);
+    snprintf (clients, sizeof clients, "%s/clients", dir);
+    if (keyed) {
+        config.security_cert = cert;
+        config.security_clients = clients;
+        harness_secure (relay, admin, server);
+        s_run (&config);
+        harness_secure (NULL, NULL, NULL);
     }
-    s_ingest (bed);
-    s_control (bed);
-    TEST ("hostile: seq strictly increasing on the bus; broker exits 0 on SIGTERM");
-    CHECK (subscriber_seq_errors (bed->sub) == 0, "seq not strictly increasing on the bus");
-    CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,
-           "broker did not exit cleanly");
+    sandbox_destroy (&keys, check_failed > 0);
     for (int index = 0; index < s_bad_count; index++)
         free (s_bad [index].data);
     return check_done ();

@@ -451,6 +451,33 @@ broker_process_new (sandbox_t *sandbox, const broker_process_config_t *config)
     return self;
 }
 
+//  --- client identities against a secured broker -----------------------------------
+
+static char s_ingest_cert [1024];      //  certificate for ingest sockets, "" when plain
+static char s_control_cert [1024];     //  certificate for control calls and subscribers
+static char s_server_key [1024];       //  the broker's public key or certificate
+
+void
+harness_secure (const char *ingest_cert, const char *control_cert, const char *server_key)
+{
+    snprintf (s_ingest_cert, sizeof s_ingest_cert, "%s", ingest_cert ? ingest_cert : "");
+    snprintf (s_control_cert, sizeof s_control_cert, "%s", control_cert ? control_cert : "");
+    snprintf (s_server_key, sizeof s_server_key, "%s", server_key ? server_key : "");
+    if (!ingest_cert)
+        bus_secure_reset ();
+}
+
+//  Makes the next sockets this process opens use cert (nothing when plain).
+static void
+s_identity (const char *cert)
+{
+    if (!*cert)
+        return;
+    char error [256];
+    if (bus_secure_client (cert, s_server_key, error, sizeof error))
+        harness_note ("cannot use certificate %s: %s", cert, error);
+}
+
 //  One ping; true if the reply has ok == true.
 static bool
 s_ping (broker_process_t *self, int timeout_ms)
@@ -461,6 +488,7 @@ s_ping (broker_process_t *self, int timeout_ms)
     wire_pack_key_int (&writer.packer, "v", WIRE_VERSION);
     wire_pack_key_string (&writer.packer, "op", "ping");
     char error [256];
+    s_identity (s_control_cert);
     zframe_t *reply = bus_call (self->control, writer.buffer.data, writer.buffer.size,
                                 timeout_ms, error, sizeof error);
     wire_writer_free (&writer);
@@ -578,6 +606,7 @@ zsock_t *
 ingest_open (broker_process_t *broker)
 {
     char error [256];
+    s_identity (s_ingest_cert);
     zsock_t *push = bus_open (ZMQ_PUSH, broker_process_ingest (broker), BUS_CONNECT,
                               error, sizeof error);
     if (!push) {
@@ -749,6 +778,7 @@ subscriber_t *
 subscriber_new (broker_process_t *broker, const char *prefix)
 {
     char error [256];
+    s_identity (s_control_cert);
     zsock_t *socket = bus_open (ZMQ_SUB, broker_process_publish (broker), BUS_CONNECT,
                                 error, sizeof error);
     if (!socket) {
@@ -917,6 +947,7 @@ s_control_callv (broker_process_t *broker, const char *op, va_list args)
             wire_pack_key_bool (&writer.packer, key, va_arg (args, int) != 0);
     }
     char error [256];
+    s_identity (s_control_cert);
     zframe_t *reply = bus_call (broker_process_control (broker), writer.buffer.data,
                                 writer.buffer.size, HARNESS_CALL_TIMEOUT_MS,
                                 error, sizeof error);
@@ -962,6 +993,7 @@ zframe_t *
 control_raw (broker_process_t *broker, const void *data, size_t size, int timeout_ms)
 {
     char error [256];
+    s_identity (s_control_cert);
     return bus_call (broker_process_control (broker), data, size, timeout_ms, error, sizeof error);
 }
 

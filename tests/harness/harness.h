@@ -190,6 +190,12 @@ typedef struct {
     size_t event_count;
 } batch_spec_t;
 
+//  Against a secured broker: ingest sockets then connect with ingest_cert
+//  (say a relay's), control calls and subscribers with control_cert (an
+//  admin's), both secret certificate files, and server_key (the broker's
+//  public key or certificate). harness_secure (NULL, NULL, NULL) is plain again.
+void harness_secure (const char *ingest_cert, const char *control_cert, const char *server_key);
+
 //  A PUSH socket connected to the broker's ingest endpoint, with a send
 //  timeout so a test never blocks. NULL on failure.
 zsock_t *ingest_open (broker_process_t *broker);
