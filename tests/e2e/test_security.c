@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include "../check.h"
 #include "../harness/harness.h"
+#include "../harness/agent_process.h"
 #include "bus.h"
 #include "timespec.h"
 
@@ -377,6 +378,37 @@ done:
 
 //  Starts lilac-broker on a config of its own; returns its exit status
 //  (after SIGTERM once `ready` is logged, if it starts).
+//  The agent as a CURVE client: its heartbeat and what a local script sends
+//  through it reach the secured broker under its certificate's source.
+//  (A client without a certificate is s_plaintext's case.)
+static void
+s_agent (subscriber_t *sub)
+{
+    TEST ("security: an agent with a certificate reaches the secured broker (heartbeat and"
+          " local sends, under the certificate's source)");
+    char cert [700];
+    snprintf (cert, sizeof cert, "%s_secret", s_path ("late"));   //  web1 was revoked
+    agent_process_config_t config = { .source = "late", .cert = cert, .server_key = s_server_key,
+                                      .heartbeat_raise = "+1h" };
+    agent_process_t *agent = agent_process_new (s_sandbox, s_broker, &config, NULL, 0);
+    if (!CHECK (agent && agent_process_start (agent) == 0,
+                "the secured agent's heartbeat never arrived"))
+        goto done;
+    char listen [700];
+    snprintf (listen, sizeof listen, "%s", agent_process_listen (agent));
+    cli_result_t result;
+    cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, &result, "send", "-b", listen,
+             "-o", "late", "-i", "through-agent", "-r", "now", NULL);
+    CHECK (result.status == 0, "local send through the agent: %s", result.err);
+    cli_result_free (&result);
+    alert_change_t change;
+    if (CHECK (expect_change (sub, "raised", "late", "through-agent", 10000, &change) == 0,
+               "the local send never reached the broker"))
+        alert_change_free (&change);
+done:
+    agent_process_destroy (&agent, check_case_failed);
+}
+
 static int
 s_run_plain_broker (const char *name, bool insecure, char **log)
 {
@@ -483,6 +515,7 @@ main (void)
         s_plaintext ();
         s_sighup (sub);
         s_hostile (sub);
+        s_agent (sub);
         TEST ("security: broker exits 0 on SIGTERM");
         CHECK (broker_process_stop (s_broker) == 0, "broker did not exit cleanly");
     }

@@ -130,6 +130,8 @@ agent_process_write_checks (agent_process_t *self, const agent_check_spec_t *che
     s_key (file, "max_alerts", config->max_alerts);
     s_key (file, "resync", config->resync);
     s_key (file, "max_running", config->max_running);
+    s_quoted_key (file, "cert", config->cert);
+    s_quoted_key (file, "server_key", config->server_key);
     fprintf (file, "heartbeat\n");
     s_key (file, "enabled", config->heartbeat_disabled ? "no" : "yes");
     s_key (file, "interval", config->heartbeat_interval ? config->heartbeat_interval : "500ms");

@@ -55,6 +55,8 @@ typedef struct {
     const char *heartbeat_raise;       //  default here "+2s"
     const char *heartbeat_level;
     const char *heartbeat_summary;
+    const char *cert;                  //  agent/cert: its secret certificate file
+    const char *server_key;            //  agent/server_key: the broker's public key or file
 } agent_process_config_t;
 
 typedef struct _agent_process_t agent_process_t;
