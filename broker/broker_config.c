@@ -123,21 +123,13 @@ broker_endpoint_is_local (const char *endpoints)
 {
     if (!endpoints)
         return true;
-    const char *cursor = endpoints;
+    const char *cursor = endpoints, *start;
+    size_t length;
     bool any = false;
-    while (*cursor) {
-        while (*cursor == ' ' || *cursor == ',')
-            cursor++;
-        size_t length = strcspn (cursor, ",");
-        while (length > 0 && cursor [length - 1] == ' ')
-            length--;
-        if (length == 0)
-            break;
-        if (!s_one_endpoint_is_local (cursor, length))
+    while ((start = bus_endpoint_next (&cursor, &length))) {
+        if (!s_one_endpoint_is_local (start, length))
             return false;
         any = true;
-        cursor += length;
-        cursor += strcspn (cursor, ",");
     }
     return any;
 }

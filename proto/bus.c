@@ -267,6 +267,22 @@ s_unbind_all (void *handle, char (*bound) [BUS_ENDPOINT_MAX], int count)
     }
 }
 
+const char *
+bus_endpoint_next (const char **cursor, size_t *length)
+{
+    const char *start = *cursor;
+    while (*start == ' ' || *start == ',')
+        start++;
+    if (!*start)
+        return NULL;
+    size_t size = strcspn (start, ",");
+    *cursor = start + size;
+    while (size > 0 && start [size - 1] == ' ')
+        size--;
+    *length = size;
+    return start;
+}
+
 //  Binds or connects to each endpoint of a comma-separated list, ignoring
 //  blanks around the commas. On failure, nothing stays bound.
 static int
@@ -275,23 +291,17 @@ s_attach (void *handle, const char *endpoints, bus_mode_t mode,
 {
     char bound [BUS_ENDPOINTS_MAX][BUS_ENDPOINT_MAX];   //  as libzmq resolved them
     int attached = 0;
-    const char *cursor = endpoints;
-    while (*cursor) {
-        while (*cursor == ' ' || *cursor == ',')
-            cursor++;
-        size_t length = strcspn (cursor, ",");
-        while (length > 0 && cursor [length - 1] == ' ')
-            length--;
-        if (length == 0)
-            break;
+    const char *cursor = endpoints, *start;
+    size_t length;
+    while ((start = bus_endpoint_next (&cursor, &length))) {
         char endpoint [BUS_ENDPOINT_MAX];
         if (length >= sizeof endpoint || attached == BUS_ENDPOINTS_MAX) {
             error_text (error, error_size, -1, "%s: %.40s...",
                      attached == BUS_ENDPOINTS_MAX ? "too many endpoints" : "endpoint too long",
-                     cursor);
+                     start);
             goto failed;
         }
-        memcpy (endpoint, cursor, length);
+        memcpy (endpoint, start, length);
         endpoint [length] = 0;
         int rc = mode == BUS_BIND ? zmq_bind (handle, endpoint)
                                   : zmq_connect (handle, endpoint);
@@ -305,7 +315,6 @@ s_attach (void *handle, const char *endpoints, bus_mode_t mode,
         if (zmq_getsockopt (handle, ZMQ_LAST_ENDPOINT, bound [attached], &size) != 0)
             snprintf (bound [attached], BUS_ENDPOINT_MAX, "%s", endpoint);
         attached++;
-        cursor += length;
     }
     if (attached == 0) {
         error_text (error, error_size, -1, "no endpoint given");

@@ -65,6 +65,11 @@ typedef enum {
 zsock_t *bus_open (int type, const char *endpoint, bus_mode_t mode,
                    char *error, size_t error_size);
 
+//  Walks a comma-separated endpoint list ("tcp://a:1, tcp://b:2"): returns
+//  the next endpoint at or after *cursor with its length (blanks around the
+//  commas left out) and moves *cursor past it; NULL at the end.
+const char *bus_endpoint_next (const char **cursor, size_t *length);
+
 //  Sends request (one msgpack frame) to the control endpoint and waits up to
 //  timeout_ms for the reply frame. Returns the reply (caller destroys), or
 //  NULL with a human-readable reason in error.

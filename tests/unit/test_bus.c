@@ -302,5 +302,18 @@ main (void)
     s_test_call ();
     s_test_no_broker ();
     s_test_max_message ();
+    TEST ("bus_endpoint_next walks a comma-separated list, blanks trimmed");
+    const char *cursor = " tcp://a:1 ,, tcp://b:2,tcp://c:3  ", *start;
+    size_t length;
+    char seen [3][32];
+    int count = 0;
+    while ((start = bus_endpoint_next (&cursor, &length)) && count < 3)
+        snprintf (seen [count++], sizeof seen [0], "%.*s", (int) length, start);
+    CHECK (count == 3 && !bus_endpoint_next (&cursor, &length), "%d endpoints", count);
+    CHECK (count == 3 && strcmp (seen [0], "tcp://a:1") == 0 && strcmp (seen [1], "tcp://b:2") == 0
+           && strcmp (seen [2], "tcp://c:3") == 0, "endpoints '%s' '%s' '%s'",
+           seen [0], count > 1 ? seen [1] : "", count > 2 ? seen [2] : "");
+    cursor = "  ,  ";
+    CHECK (!bus_endpoint_next (&cursor, &length), "an empty list has an endpoint");
     return check_done ();
 }
