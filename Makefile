@@ -8,6 +8,8 @@
 # make deps       install missing Debian packages with apt-get (silent when all present)
 # make fuzz       libFuzzer harnesses of tests/fuzz (clang), FUZZ_SECONDS each (default 60);
 #                 FUZZ_TARGETS picks some of: ingest control timespec
+# make bench      the benchmarks of tests/bench against their raw baselines (a few minutes);
+#                 the table goes to tests/bench/results.txt
 #
 # Package flags come from pkg-config inside recipes (recursive variables), so they
 # are read after `deps` has installed pkg-config and the libraries.
@@ -49,8 +51,10 @@ UNIT_TESTS = $(patsubst tests/unit/%.c,$(BIN)/test/%,$(wildcard tests/unit/*.c))
 E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/%,$(wildcard tests/e2e/*.c))
 #  Local fakes of services outside lilac (a Pushover API), started by tests.
 FAKES      = $(patsubst tests/fakes/%.c,$(BIN)/fakes/%,$(wildcard tests/fakes/*.c))
+#  Load generators and raw baselines, run by tests/bench/run.
+BENCHES    = $(patsubst tests/bench/%.c,$(BIN)/bench/%,$(wildcard tests/bench/*.c))
 
-.PHONY: all deps run test asan clean fuzz fuzz-deps
+.PHONY: all deps run test asan clean fuzz fuzz-deps bench
 all: $(PROGRAMS)
 
 deps:
@@ -122,12 +126,19 @@ $(BIN)/fakes/%: $(BUILD)/tests/fakes/%.o $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
+$(BIN)/bench/%: $(BUILD)/tests/bench/%.o $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
 run: $(PROGRAMS)
 	@mkdir -p var
 	$(BIN)/lilac-broker -c configs/broker.conf
 
 test: $(PROGRAMS) $(UNIT_TESTS) $(E2E_TESTS) $(FAKES)
 	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS)
+
+bench: $(PROGRAMS) $(BENCHES)
+	@LILAC_BIN=$(BIN) BENCH_BIN=$(BIN)/bench tests/bench/run
 
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan BIN=build/asan/bin \

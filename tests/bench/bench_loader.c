@@ -1,0 +1,159 @@
+/*  bench_loader.c — PUSHes a fixed number of ingest frames to an endpoint as
+    fast as one PUSH socket can, and says what it sent and how long it took.
+
+    bench_loader ENDPOINT MODE FRAMES IDS [FIRST_ID]
+      MODE refresh  one alert per frame, {id, raise: "+5m"}, ids round-robin
+                    over IDS distinct ids (a heartbeat refresh once the id
+                    exists and is pending)
+           batch    50 alerts per frame, the same events, ids round-robin
+           content  one alert per frame, {id, raise: "+5m", subject: "sN"}:
+                    the subject changes on every event, so each must reach
+                    SQLite
+    Ids are "bench-%07d" from FIRST_ID (default 0), source "bench".
+
+    Frames of refresh and batch modes are packed before the clock starts (so
+    the loader measures sending, not packing); content frames are packed on
+    the fly into one reused buffer. The socket keeps libzmq's default send
+    high-water mark (1000): a send blocks while the peer lags, so nothing is
+    dropped, and close lingers (bounded, BENCH_LINGER_MS) until every frame
+    is handed to the kernel. Output, one line of key=value pairs:
+      frames=N events=N start_ms=EPOCH_MS send_s=S total_s=S
+    start_ms is taken just before the first send (the driver measures the
+    receiver against it). Bounded: alarm(BENCH_DEADLINE_S) ends a stuck run.
+*/
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "wire.h"
+
+#define BENCH_BATCH        50       //  alerts per frame in batch mode
+#define BENCH_LINGER_MS    60000    //  close waits this long for unsent frames
+#define BENCH_DEADLINE_S   240      //  the whole run, then SIGALRM ends it
+
+static int64_t
+s_now_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_REALTIME, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static double
+s_monotonic (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (double) now.tv_sec + (double) now.tv_nsec / 1e9;
+}
+
+//  Packs {v, source, alerts: [count events from id index on]} into writer.
+static void
+s_pack_frame (wire_writer_t *writer, long first, long count, long ids, long id_base,
+              const char *subject)
+{
+    wire_writer_reset (writer);
+    msgpack_packer *packer = &writer->packer;
+    msgpack_pack_map (packer, 3);
+    wire_pack_key_int (packer, "v", WIRE_VERSION);
+    wire_pack_key_string (packer, "source", "bench");
+    wire_pack_key (packer, "alerts");
+    msgpack_pack_array (packer, (size_t) count);
+    for (long index = 0; index < count; index++) {
+        char id [32];
+        snprintf (id, sizeof id, "bench-%07ld", id_base + (first + index) % ids);
+        msgpack_pack_map (packer, subject ? 3 : 2);
+        wire_pack_key_string (packer, "id", id);
+        wire_pack_key_string (packer, "raise", "+5m");
+        if (subject)
+            wire_pack_key_string (packer, "subject", subject);
+    }
+}
+
+int
+main (int argc, char *argv [])
+{
+    if (argc < 5 || argc > 6) {
+        fprintf (stderr, "usage: bench_loader ENDPOINT refresh|batch|content FRAMES IDS [FIRST_ID]\n");
+        return 2;
+    }
+    const char *endpoint = argv [1];
+    const char *mode = argv [2];
+    long frames = atol (argv [3]);
+    long ids = atol (argv [4]);
+    long id_base = argc == 6 ? atol (argv [5]) : 0;
+    bool batched = strcmp (mode, "batch") == 0;
+    bool content = strcmp (mode, "content") == 0;
+    if ((!batched && !content && strcmp (mode, "refresh") != 0) || frames < 1 || ids < 1) {
+        fprintf (stderr, "bench_loader: bad arguments\n");
+        return 2;
+    }
+    alarm (BENCH_DEADLINE_S);
+    long per_frame = batched ? BENCH_BATCH : 1;
+
+    //  Distinct frames: a frame's content depends on its first id only.
+    long distinct = content ? 0 : (batched && ids % BENCH_BATCH ? ids * BENCH_BATCH : ids);
+    if (distinct > frames * per_frame)
+        distinct = frames * per_frame;
+    zframe_t **packed = NULL;
+    long packed_count = 0;
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    if (!content) {
+        packed_count = batched ? (distinct + BENCH_BATCH - 1) / BENCH_BATCH : distinct;
+        if (packed_count > frames)
+            packed_count = frames;
+        packed = calloc ((size_t) packed_count, sizeof *packed);
+        assert (packed);
+        for (long index = 0; index < packed_count; index++) {
+            s_pack_frame (&writer, index * per_frame, per_frame, ids, id_base, NULL);
+            packed [index] = zframe_new (writer.buffer.data, writer.buffer.size);
+            assert (packed [index]);
+        }
+    }
+    zsock_t *push = zsock_new (ZMQ_PUSH);
+    if (!push || zsock_connect (push, "%s", endpoint)) {
+        fprintf (stderr, "bench_loader: cannot connect to %s\n", endpoint);
+        return 1;
+    }
+    zsock_set_linger (push, BENCH_LINGER_MS);
+    void *socket = zsock_resolve (push);
+    //  Let the connection complete, so start_ms does not include the handshake.
+    zclock_sleep (100);
+
+    int64_t start_ms = s_now_ms ();
+    double started = s_monotonic ();
+    for (long frame = 0; frame < frames; frame++) {
+        const void *data;
+        size_t size;
+        if (content) {
+            char subject [32];
+            snprintf (subject, sizeof subject, "s%ld", frame);
+            s_pack_frame (&writer, frame, 1, ids, id_base, subject);
+            data = writer.buffer.data;
+            size = writer.buffer.size;
+        }
+        else {
+            zframe_t *source = packed [frame % packed_count];
+            data = zframe_data (source);
+            size = zframe_size (source);
+        }
+        while (zmq_send (socket, data, size, 0) < 0) {
+            if (errno != EINTR) {
+                fprintf (stderr, "bench_loader: send: %s\n", zmq_strerror (errno));
+                return 1;
+            }
+        }
+    }
+    double sent = s_monotonic ();
+    zsock_destroy (&push);
+    double closed = s_monotonic ();
+    printf ("frames=%ld events=%ld start_ms=%lld send_s=%.3f total_s=%.3f\n",
+            frames, frames * per_frame, (long long) start_ms, sent - started, closed - started);
+    for (long index = 0; index < packed_count; index++)
+        zframe_destroy (&packed [index]);
+    free (packed);
+    wire_writer_free (&writer);
+    return 0;
+}

@@ -1,0 +1,57 @@
+/*  bench_raw_pull.c — the raw libzmq baseline: a PULL socket, opened with
+    bus_open as the broker opens its ingest (same receive high-water mark and
+    size limit), that receives FRAMES frames and counts them, doing nothing
+    else.
+
+    bench_raw_pull ENDPOINT FRAMES
+    Binds, prints "ready" (the driver starts the loader then), receives, and
+    prints one line: frames=N bytes=N end_ms=EPOCH_MS (when the last frame
+    arrived). Bounded: exits 1 if no frame arrives for BENCH_IDLE_MS.
+*/
+#include <czmq.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "bus.h"
+
+#define BENCH_IDLE_MS 20000          //  give up after this long without a frame
+
+int
+main (int argc, char *argv [])
+{
+    if (argc != 3) {
+        fprintf (stderr, "usage: bench_raw_pull ENDPOINT FRAMES\n");
+        return 2;
+    }
+    long frames = atol (argv [2]);
+    char error [256];
+    zsock_t *pull = bus_open (ZMQ_PULL, argv [1], BUS_BIND, error, sizeof error);
+    if (!pull) {
+        fprintf (stderr, "bench_raw_pull: %s\n", error);
+        return 1;
+    }
+    zsock_set_rcvtimeo (pull, BENCH_IDLE_MS);
+    void *socket = zsock_resolve (pull);
+    printf ("ready\n");
+    fflush (stdout);
+    long count = 0;
+    long long bytes = 0;
+    zmq_msg_t message;
+    zmq_msg_init (&message);
+    while (count < frames) {
+        int size = zmq_msg_recv (&message, socket, 0);
+        if (size < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf (stderr, "bench_raw_pull: received %ld of %ld frames: %s\n",
+                     count, frames, zmq_strerror (errno));
+            printf ("frames=%ld bytes=%lld end_ms=0\n", count, bytes);
+            return 1;
+        }
+        count++;
+        bytes += size;
+    }
+    zmq_msg_close (&message);
+    printf ("frames=%ld bytes=%lld end_ms=%lld\n", count, bytes, (long long) zclock_time ());
+    zsock_destroy (&pull);
+    return 0;
+}
