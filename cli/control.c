@@ -322,41 +322,18 @@ s_call (const control_args_t *self)
     wire_writer_init (&writer);
     s_pack_request (self, &writer);
     char error [WIRE_ERROR_SIZE + 256] = "";
-    zframe_t *reply = bus_call (self->endpoint, writer.buffer.data, writer.buffer.size,
-                                self->timeout_ms, error, sizeof error);
+    bus_failure_t failure;
+    wire_doc_t *doc = bus_request (self->endpoint, writer.buffer.data, writer.buffer.size,
+                                   self->timeout_ms, &failure, error, sizeof error);
     wire_writer_free (&writer);
-    if (!reply) {
-        cli_fail (name, "%s", *error ? error : "no reply");
-        return NULL;
-    }
-    wire_doc_t *doc = wire_doc_new (zframe_data (reply), zframe_size (reply),
-                                    error, sizeof error);
-    zframe_destroy (&reply);
-    if (!doc) {
-        cli_fail (name, "malformed reply from %s: %s", self->endpoint, error);
-        return NULL;
-    }
-    const msgpack_object *root = wire_doc_root (doc);
-    bool present = false, ok = false;
-    char *reason = NULL;
-    if (wire_get_bool (root, "ok", &present, &ok, error, sizeof error) || !present) {
-        cli_fail (name, "malformed reply from %s: %s", self->endpoint,
-                  present ? error : "no 'ok'");
-        wire_doc_destroy (&doc);
+    if (!doc && failure == BUS_REFUSED) {
+        fprintf (stderr, "lilac %s: ", name);
+        cli_print_plain (stderr, error);        //  the broker's words: outside input
+        fputc ('\n', stderr);
     }
     else
-    if (!ok) {
-        if (wire_get_string (root, "error", WIRE_MAX_STRING, &reason, error, sizeof error)
-        ||  !reason)
-            cli_fail (name, "the broker refused, without a readable reason");
-        else {
-            fprintf (stderr, "lilac %s: ", name);
-            cli_print_plain (stderr, reason);
-            fputc ('\n', stderr);
-        }
-        mem_free (reason);
-        wire_doc_destroy (&doc);
-    }
+    if (!doc)
+        cli_fail (name, "%s", *error ? error : "no reply");
     return doc;
 }
 

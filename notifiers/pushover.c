@@ -1005,31 +1005,25 @@ s_alert_still_paging (pushover_t *self, const receipt_t *receipt)
     wire_pack_key_string (&writer.packer, "op", "get");
     wire_pack_key_string (&writer.packer, "source", receipt->source);
     wire_pack_key_string (&writer.packer, "id", receipt->id);
-    char error [256];
-    zframe_t *reply = bus_call (self->control, writer.buffer.data, writer.buffer.size,
-                                PUSHOVER_CALL_TIMEOUT_MS, error, sizeof error);
+    char error [WIRE_ERROR_SIZE + 256];
+    bus_failure_t failure;
+    wire_doc_t *doc = bus_request (self->control, writer.buffer.data, writer.buffer.size,
+                                   PUSHOVER_CALL_TIMEOUT_MS, &failure, error, sizeof error);
     wire_writer_free (&writer);
-    if (!reply) {
+    if (!doc && failure == BUS_REFUSED)
+        return 0;                       //  not found: nothing left to page about
+    if (!doc) {
         log_limited (&self->log_limit, "receipt %s: cannot ask the broker about %s/%s: %s",
                      receipt->receipt, receipt->source, receipt->id, error);
         return -1;
     }
     int result = -1;
-    wire_doc_t *doc = wire_doc_new (zframe_data (reply), zframe_size (reply), error, sizeof error);
-    if (doc) {
-        bool ok = false;
-        wire_get_bool (wire_doc_root (doc), "ok", NULL, &ok, error, sizeof error);
-        const msgpack_object *map = wire_get (wire_doc_root (doc), "alert");
-        alert_t alert = { 0 };
-        if (!ok)
-            result = 0;                 //  not found: nothing left to page about
-        else
-        if (map && alert_decode (map, &alert, error, sizeof error) == 0)
-            result = alert.state == ALERT_RAISED ? 1 : 0;
-        alert_clear_fields (&alert);
-        wire_doc_destroy (&doc);
-    }
-    zframe_destroy (&reply);
+    const msgpack_object *map = wire_get (wire_doc_root (doc), "alert");
+    alert_t alert = { 0 };
+    if (map && alert_decode (map, &alert, error, sizeof error) == 0)
+        result = alert.state == ALERT_RAISED ? 1 : 0;
+    alert_clear_fields (&alert);
+    wire_doc_destroy (&doc);
     return result;
 }
 
@@ -1049,28 +1043,18 @@ s_write_back_ack (pushover_t *self, const receipt_t *receipt, const char *by, co
     wire_pack_key_string (&writer.packer, "id", receipt->id);
     wire_pack_key_string (&writer.packer, "by", by);
     wire_pack_key_string (&writer.packer, "note", note);
-    char error [256];
-    zframe_t *reply = bus_call (self->control, writer.buffer.data, writer.buffer.size,
-                                PUSHOVER_CALL_TIMEOUT_MS, error, sizeof error);
+    char error [WIRE_ERROR_SIZE + 256];
+    bus_failure_t failure;
+    wire_doc_t *doc = bus_request (self->control, writer.buffer.data, writer.buffer.size,
+                                   PUSHOVER_CALL_TIMEOUT_MS, &failure, error, sizeof error);
     wire_writer_free (&writer);
-    if (!reply) {
+    if (!doc && failure == BUS_NO_REPLY) {
         log_warn ("receipt %s: acknowledged by %s, but the broker did not answer: %s;"
                   " will try again", receipt->receipt, by, error);
         return -1;
     }
-    wire_doc_t *doc = wire_doc_new (zframe_data (reply), zframe_size (reply), error, sizeof error);
-    bool ok = false;
-    if (doc) {
-        wire_get_bool (wire_doc_root (doc), "ok", NULL, &ok, error, sizeof error);
-        if (!ok) {
-            char *text = NULL;
-            wire_get_string (wire_doc_root (doc), "error", 1024, &text, error, sizeof error);
-            snprintf (error, sizeof error, "%s", text ? text : "(no reason)");
-            mem_free (text);
-        }
-        wire_doc_destroy (&doc);
-    }
-    zframe_destroy (&reply);
+    bool ok = doc != NULL;
+    wire_doc_destroy (&doc);
     if (ok)
         log_info ("%s/%s acknowledged by %s in Pushover (receipt %s)", receipt->source,
                   receipt->id, by, receipt->receipt);

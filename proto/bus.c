@@ -458,3 +458,49 @@ done:
     s_close_now (&sock);
     return reply;
 }
+
+//  --------------------------------------------------------------------------
+//  One control request, decoded and checked
+
+static wire_doc_t *
+s_failed (bus_failure_t *failure, bus_failure_t why, wire_doc_t **doc)
+{
+    if (failure)
+        *failure = why;
+    wire_doc_destroy (doc);
+    return NULL;
+}
+
+wire_doc_t *
+bus_request (const char *endpoint, const void *request, size_t size, int timeout_ms,
+             bus_failure_t *failure, char *error, size_t error_size)
+{
+    wire_doc_t *doc = NULL;
+    zframe_t *reply = bus_call (endpoint, request, size, timeout_ms, error, error_size);
+    if (!reply)
+        return s_failed (failure, BUS_NO_REPLY, &doc);
+    char reason [WIRE_ERROR_SIZE];
+    doc = wire_doc_new (zframe_data (reply), zframe_size (reply), reason, sizeof reason);
+    zframe_destroy (&reply);
+    if (!doc) {
+        error_text (error, error_size, -1, "malformed reply from %s: %s", endpoint, reason);
+        return s_failed (failure, BUS_MALFORMED_REPLY, &doc);
+    }
+    bool present = false, ok = false;
+    if (wire_get_bool (wire_doc_root (doc), "ok", &present, &ok, reason, sizeof reason)
+    ||  !present) {
+        error_text (error, error_size, -1, "malformed reply from %s: %s", endpoint,
+                    present ? reason : "no 'ok'");
+        return s_failed (failure, BUS_MALFORMED_REPLY, &doc);
+    }
+    if (ok)
+        return doc;
+    char *text = NULL;
+    if (wire_get_string (wire_doc_root (doc), "error", WIRE_MAX_STRING, &text,
+                         reason, sizeof reason) || !text)
+        error_text (error, error_size, -1, "the broker refused, without a readable reason");
+    else
+        error_text (error, error_size, -1, "%s", text);
+    free (text);
+    return s_failed (failure, BUS_REFUSED, &doc);
+}

@@ -15,6 +15,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "wire.h"
 
 #define BUS_MAX_MESSAGE   (256 * 1024)  //  bytes; larger frames are dropped by libzmq
 #define BUS_RECEIVE_HWM   10000         //  messages queued per receiving socket
@@ -75,5 +76,21 @@ const char *bus_endpoint_next (const char **cursor, size_t *length);
 //  NULL with a human-readable reason in error.
 zframe_t *bus_call (const char *endpoint, const void *request, size_t size,
                     int timeout_ms, char *error, size_t error_size);
+
+//  Why bus_request gave no reply document.
+typedef enum {
+    BUS_NO_REPLY = 1,              //  nothing came back within the deadline
+    BUS_MALFORMED_REPLY,           //  a reply that is not a {v: 1, ok, ...} map
+    BUS_REFUSED                    //  the broker answered ok: false
+} bus_failure_t;
+
+//  One control request, all the way: bus_call, then wire_doc_new, then the
+//  reply's `ok`. Returns the reply's document when ok is true (caller
+//  destroys). Otherwise NULL, *failure (if not NULL) says why, and error
+//  holds bus_call's reason, "malformed reply: ...", or the broker's own
+//  error text — which is outside input: print it with care.
+wire_doc_t *bus_request (const char *endpoint, const void *request, size_t size,
+                         int timeout_ms, bus_failure_t *failure,
+                         char *error, size_t error_size);
 
 #endif

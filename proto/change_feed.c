@@ -249,37 +249,12 @@ s_call (change_feed_t *self, const char *op, const char *key, int64_t value,
         wire_pack_key_int (&request.packer, key, value);
     if (key2)
         wire_pack_key_int (&request.packer, key2, value2);
-    zframe_t *reply = bus_call (self->control, request.buffer.data, request.buffer.size,
-                                self->call_timeout_ms, error, error_size);
+    bus_failure_t failure;
+    wire_doc_t *doc = bus_request (self->control, request.buffer.data, request.buffer.size,
+                                   self->call_timeout_ms, &failure, error, error_size);
     wire_writer_free (&request);
-    if (!reply)
-        return NULL;
-    wire_doc_t *doc = wire_doc_new (zframe_data (reply), zframe_size (reply), error, error_size);
-    zframe_destroy (&reply);
-    if (!doc) {
+    if (!doc && failure == BUS_MALFORMED_REPLY)
         self->stats.malformed++;
-        return NULL;
-    }
-    bool present = false, ok = false;
-    char reason [WIRE_ERROR_SIZE];
-    if (wire_get_bool (wire_doc_root (doc), "ok", &present, &ok, reason, sizeof reason) != 0
-    ||  !present) {
-        error_text (error, error_size, -1, "%s: reply without ok", op);
-        self->stats.malformed++;
-        wire_doc_destroy (&doc);
-        return NULL;
-    }
-    if (!ok) {
-        char *text = NULL;
-        if (wire_get_string (wire_doc_root (doc), "error", WIRE_MAX_STRING, &text,
-                             reason, sizeof reason) != 0 || !text)
-            error_text (error, error_size, -1, "%s: refused without a reason", op);
-        else
-            error_text (error, error_size, -1, "%s", text);
-        mem_free (text);
-        wire_doc_destroy (&doc);
-        return NULL;
-    }
     return doc;
 }
 
