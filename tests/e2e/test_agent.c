@@ -236,31 +236,9 @@ s_checks (testbed_t *bed)
     //  twice at once), so each `sleep` it left must be gone.
     s_probe_step (bed, source, code_path, "0", ALERT_CLEARED, -1, "probe says 0", &row);
     alert_clear_fields (&row);
-    FILE *file = fopen (pid_path, "r");
-    int hung = 0, alive = 0;
-    if (CHECK (file, "no pid file: the hang never ran")) {
-        char line [64];
-        int64_t deadline = clock_now_ms () + 3000;
-        while (fgets (line, sizeof line, file) && hung < 100) {
-            pid_t pid = (pid_t) atoi (line);
-            if (pid <= 0)
-                continue;
-            hung++;
-            bool gone = false;
-            for (int count = 0; count < 1000 && !gone; count++) {
-                gone = process_gone (pid);
-                if (gone || clock_now_ms () >= deadline)
-                    break;
-                harness_pause_ms (20);
-            }
-            if (!gone) {
-                alive++;
-                harness_note ("the hung check's child `sleep` pid %d is still there", (int) pid);
-                kill (pid, SIGKILL);
-            }
-        }
-        fclose (file);
-    }
+    int alive = 0;
+    int hung = pids_gone (pid_path, 3000, &alive);
+    CHECK (hung >= 0, "no pid file: the hang never ran");
     CHECK (hung >= 1 && alive == 0, "%d of %d hung children survived their check's timeout",
            alive, hung);
     harness_note ("%d hung run(s), every child gone", hung);

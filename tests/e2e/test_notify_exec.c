@@ -205,38 +205,13 @@ s_case_finish (exec_case_t *test)
     sandbox_destroy (&test->sandbox, s_failed ());
 }
 
-//  Every pid in DIR/pids is gone (reaping our orphans); how many were there.
+//  Every pid in DIR/pids is gone (reaping our orphans); how many were there
+//  (0 when none was written yet).
 static int
 s_pids_gone (const char *dir, int *alive)
 {
-    FILE *file = fopen (s_file (dir, "pids"), "r");
-    int seen = 0;
-    *alive = 0;
-    if (!file)
-        return 0;
-    char line [64];
-    int64_t deadline = clock_now_ms () + GONE_MS;
-    while (fgets (line, sizeof line, file) && seen < 1000) {
-        pid_t pid = (pid_t) atoi (line);
-        if (pid <= 1)
-            continue;
-        seen++;
-        bool gone = false;
-        for (int count = 0; count < 1000 && !gone; count++) {
-            gone = process_gone (pid);
-            if (gone || clock_now_ms () >= deadline)
-                break;
-            harness_pause_ms (20);
-        }
-        if (!gone) {
-            (*alive)++;
-            harness_note ("pid %d (a command's `sleep`) is still there", (int) pid);
-            kill (pid, SIGKILL);
-            process_gone (pid);
-        }
-    }
-    fclose (file);
-    return seen;
+    int seen = pids_gone (s_file (dir, "pids"), GONE_MS, alive);
+    return seen < 0 ? 0 : seen;
 }
 
 //  The children of pid right now, as listed by /proc ("" when none), or

@@ -63,6 +63,37 @@ process_gone (pid_t pid)
 }
 
 int
+pids_gone (const char *path, int timeout_ms, int *alive)
+{
+    *alive = 0;
+    FILE *file = fopen (path, "r");
+    if (!file)
+        return -1;
+    int seen = 0;
+    char line [64];
+    int64_t deadline = clock_now_ms () + timeout_ms;
+    while (fgets (line, sizeof line, file) && seen < 1000) {
+        pid_t pid = (pid_t) atoi (line);
+        if (pid <= 1)
+            continue;
+        seen++;
+        bool gone = process_gone (pid);
+        for (int count = 0; count < 1000 && !gone && clock_now_ms () < deadline; count++) {
+            harness_pause_ms (20);
+            gone = process_gone (pid);
+        }
+        if (!gone) {
+            (*alive)++;
+            harness_note ("pid %d listed in %s is still there", (int) pid, path);
+            kill (pid, SIGKILL);
+            process_gone (pid);
+        }
+    }
+    fclose (file);
+    return seen;
+}
+
+int
 wait_alert (broker_process_t *broker, const char *source, const char *id,
             alert_state_t state, int level, const char *summary_prefix,
             int timeout_ms, alert_t *alert)

@@ -112,6 +112,11 @@ int harness_become_subreaper (void);
 //  True once pid no longer exists: reaps it first if it is our (zombie)
 //  child, then kill(pid, 0) == -1 with ESRCH.
 bool process_gone (pid_t pid);
+//  Waits until every pid listed in path (one a line) is gone, all within
+//  one deadline of timeout_ms; a survivor is noted and SIGKILLed. Returns
+//  how many pids the file listed (-1 when it cannot be read); *alive says
+//  how many had survived.
+int pids_gone (const char *path, int timeout_ms, int *alive);
 //  Polls `get` (source, id) until the row has state (and level unless
 //  level < 0, and a summary starting with summary_prefix unless NULL), for
 //  at most timeout_ms. Fills *alert with the last row seen (caller frees
