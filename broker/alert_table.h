@@ -21,11 +21,13 @@
 #define ALERT_TABLE_NOWHERE SIZE_MAX    //  heap_index of an entry not in the heap
 
 typedef struct {
-    alert_t alert;                 //  the row
-    int64_t due_at;                //  key in the due heap, 0 when not there
+    int64_t due_at;                //  due time in the due heap, 0 when not there
     size_t heap_index;             //  position in the due heap, or NOWHERE
     size_t table_index;            //  position in the table's dense array
+    uint32_t key_hash;             //  hash of (source, id), for the table
     bool dirty;                    //  must be written at the next commit
+    alert_t alert;                 //  the row; source and id point into key
+    char key [];                   //  "source\0id\0", owned by the table
 } entry_t;
 
 typedef struct _alert_table_t alert_table_t;
@@ -39,6 +41,9 @@ entry_t *alert_table_find (alert_table_t *self, const char *source, const char *
 //  Adds a new, zeroed entry for (source, id) in state cleared; the key must
 //  not be there yet.
 entry_t *alert_table_add (alert_table_t *self, const char *source, const char *id);
+//  Adds an entry holding *alert, which it takes over (leaving *alert empty);
+//  the key must not be there yet.
+entry_t *alert_table_adopt (alert_table_t *self, alert_t *alert);
 //  Removes and frees entry; it must not be in the due heap.
 void alert_table_remove (alert_table_t *self, entry_t *entry);
 

@@ -396,7 +396,7 @@ s_fire_due (broker_t *self, int64_t now)
 {
     entry_t *entry;
     for (int count = 0; count < BROKER_FIRE_PER_TURN
-         && (entry = due_heap_top (self->heap)) && entry->due_at <= now; count++) {
+         && (entry = due_heap_due (self->heap, now)); count++) {
         transition_t transition = lifecycle_fire (&entry->alert, now, self->config.reminder_interval);
         if (transition == TRANSITION_NONE) {
             s_schedule (self, entry);
@@ -490,12 +490,11 @@ s_adopt_loaded (alert_t *alert, void *arg)
         alert_clear_fields (alert);
         return;
     }
-    entry = alert_table_add (self->table, alert->source, alert->id);
-    alert_clear_fields (&entry->alert);
-    entry->alert = *alert;              //  the entry takes over the fields
+    entry = alert_table_adopt (self->table, alert);
     const char *repaired = lifecycle_repair (&entry->alert, self->started_at);
     if (repaired) {
-        log_warn ("stored alert %s/%s had %s: repaired", alert->source, alert->id, repaired);
+        log_warn ("stored alert %s/%s had %s: repaired", entry->alert.source,
+                  entry->alert.id, repaired);
         s_mark_dirty (self, entry);
     }
     s_schedule (self, entry);
@@ -649,9 +648,9 @@ s_poll_timeout (broker_t *self, int64_t now, int64_t tick)
     else
     if (self->dirty_count)
         s_sooner (&wait, self->next_checkpoint - tick);
-    entry_t *top = due_heap_top (self->heap);
-    if (top)
-        s_sooner (&wait, top->due_at - now);
+    int64_t next_due = due_heap_next (self->heap);
+    if (next_due)
+        s_sooner (&wait, next_due - now);
     return wait < 0 ? 0 : (long) wait;
 }
 

@@ -30,7 +30,7 @@ main (void)
         entry_t *entry = &entries [rand () % ENTRIES];
         int64_t due = rand () % 4 == 0 ? 0 : 1 + rand () % 100000;
         due_heap_set (heap, entry, due);
-        entry_t *top = due_heap_top (heap);
+        entry_t *top = due_heap_due (heap, INT64_MAX);
         int64_t minimum = s_true_minimum (entries, ENTRIES);
         if (!CHECK ((top ? top->due_at : 0) == minimum, "step %d: top %ld, minimum %ld",
                     step, top ? (long) top->due_at : 0L, (long) minimum))
@@ -43,10 +43,22 @@ main (void)
                    due_heap_size (heap), in_heap);
         }
     }
+    TEST ("refreshes that only push due times later keep the earliest on top");
+    for (int step = 0; step < 50000; step++) {
+        entry_t *entry = &entries [rand () % ENTRIES];
+        if (entry->heap_index == ALERT_TABLE_NOWHERE)
+            continue;
+        due_heap_set (heap, entry, entry->due_at + 1 + rand () % 1000);
+        entry_t *top = due_heap_due (heap, INT64_MAX);
+        int64_t minimum = s_true_minimum (entries, ENTRIES);
+        if (!CHECK (top && top->due_at == minimum, "step %d: top %ld, minimum %ld",
+                    step, top ? (long) top->due_at : 0L, (long) minimum))
+            break;
+    }
     TEST ("draining yields entries in due order");
     int64_t previous = 0;
     entry_t *top;
-    while ((top = due_heap_top (heap))) {
+    while ((top = due_heap_due (heap, INT64_MAX))) {
         CHECK (top->due_at >= previous, "out of order: %ld after %ld",
                (long) top->due_at, (long) previous);
         previous = top->due_at;
