@@ -5,7 +5,9 @@
     random-bytes loop with a fixed seed that must never crash (run it under
     ASan with `make asan`).
 */
+#include <dirent.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -899,9 +901,106 @@ test_random_frames (void)
     wire_writer_free (&writer);
 }
 
+//  wire_doc_new's own unpacker against msgpack-c's on the same bytes:
+//  strictly (msgpack_object_equal, types included), or as printed, for
+//  corpus files whose NaNs equal nothing, not even themselves.
+static bool
+s_same_as_msgpack_c (const void *data, size_t size, bool strict)
+{
+    wire_doc_t *doc = wire_doc_new (data, size, error, sizeof error);
+    if (!doc)
+        return !strict;                //  refused: nothing was unpacked
+    msgpack_unpacked reference;
+    msgpack_unpacked_init (&reference);
+    size_t offset = 0;
+    static char ours [1 << 16], theirs [1 << 16];
+    bool same = msgpack_unpack_next (&reference, data, size, &offset) == MSGPACK_UNPACK_SUCCESS;
+    if (same && strict)
+        same = msgpack_object_equal (*wire_doc_root (doc), reference.data);
+    else
+    if (same)
+        same = msgpack_object_print_buffer (ours, sizeof ours, *wire_doc_root (doc)) >= 0
+             && msgpack_object_print_buffer (theirs, sizeof theirs, reference.data) >= 0
+             && strcmp (ours, theirs) == 0;
+    msgpack_unpacked_destroy (&reference);
+    wire_doc_destroy (&doc);
+    return same;
+}
+
+static void
+test_unpack_matches_msgpack_c (void)
+{
+    TEST ("every scalar width, float and container unpacks as msgpack-c unpacks it");
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    msgpack_packer *packer = &writer.packer;
+    msgpack_pack_map (packer, 2);
+    wire_pack_key_int (packer, "v", WIRE_VERSION);
+    wire_pack_key (packer, "values");
+    msgpack_pack_array (packer, 39);
+    msgpack_pack_uint8 (packer, 200);   msgpack_pack_uint16 (packer, 65535);
+    msgpack_pack_uint32 (packer, 4000000000U); msgpack_pack_uint64 (packer, UINT64_MAX);
+    msgpack_pack_int8 (packer, -128);   msgpack_pack_int8 (packer, 100);
+    msgpack_pack_int16 (packer, -32768); msgpack_pack_int16 (packer, 300);
+    msgpack_pack_int32 (packer, INT32_MIN); msgpack_pack_int32 (packer, 70000);
+    msgpack_pack_int64 (packer, INT64_MIN); msgpack_pack_int64 (packer, INT64_MAX);
+    msgpack_pack_int64 (packer, -1);    msgpack_pack_int (packer, -32);
+    msgpack_pack_int (packer, -33);     msgpack_pack_int (packer, 127);
+    msgpack_pack_float (packer, 1.5f);  msgpack_pack_double (packer, -2.25);
+    msgpack_pack_nil (packer);          msgpack_pack_true (packer);
+    msgpack_pack_false (packer);        wire_pack_string (packer, "");
+    char text [300];
+    memset (text, 'x', sizeof text - 1);
+    text [sizeof text - 1] = 0;
+    int lengths [] = { 31, 32, 255, 256, 299 };
+    for (size_t index = 0; index < 5; index++) {
+        text [lengths [index]] = 0;
+        wire_pack_string (packer, text);
+        text [lengths [index]] = 'x';
+    }
+    msgpack_pack_array (packer, 0);     msgpack_pack_map (packer, 0);
+    msgpack_pack_array (packer, 16);
+    for (int index = 0; index < 16; index++)
+        msgpack_pack_int (packer, index);
+    msgpack_pack_map (packer, 1);
+    wire_pack_key_string (packer, "k", "é");
+    for (int index = 0; index < 8; index++)
+        msgpack_pack_uint64 (packer, (uint64_t) 1 << (index * 8));
+    CHECK (s_same_as_msgpack_c (writer.buffer.data, writer.buffer.size, true),
+           "the crafted document unpacks differently");
+    wire_writer_free (&writer);
+
+    TEST ("every file of the fuzz corpus unpacks as msgpack-c unpacks it");
+    const char *directories [] = { "tests/fuzz/corpus/ingest", "tests/fuzz/corpus/control" };
+    size_t compared = 0;
+    for (size_t index = 0; index < 2; index++) {
+        DIR *directory = opendir (directories [index]);
+        if (!CHECK (directory, "cannot open %s (run from the top of the tree)", directories [index]))
+            continue;
+        struct dirent *item;
+        while ((item = readdir (directory))) {
+            if (item->d_name [0] == '.')
+                continue;
+            char path [512];
+            snprintf (path, sizeof path, "%s/%s", directories [index], item->d_name);
+            FILE *file = fopen (path, "rb");
+            if (!file)
+                continue;
+            static char data [1 << 20];
+            size_t size = fread (data, 1, sizeof data, file);
+            fclose (file);
+            CHECK (size == 0 || s_same_as_msgpack_c (data, size, false), "%s unpacks differently", path);
+            compared++;
+        }
+        closedir (directory);
+    }
+    CHECK (compared > 100, "only %zu corpus files compared", compared);
+}
+
 int
 main (void)
 {
+    test_unpack_matches_msgpack_c ();
     test_empty_frame ();
     test_truncated ();
     test_trailing ();
