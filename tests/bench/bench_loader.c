@@ -1,5 +1,6 @@
 /*  bench_loader.c — PUSHes a fixed number of ingest frames to an endpoint as
-    fast as one PUSH socket can, and says what it sent and how long it took.
+    fast as one PUSH socket can (or at a set pace), and says what it sent and
+    how long it took.
 
     bench_loader ENDPOINT MODE FRAMES IDS [FIRST_ID]
       MODE refresh  one alert per frame, {id, raise: "+5m"}, ids round-robin
@@ -20,17 +21,31 @@
       frames=N events=N start_ms=EPOCH_MS send_s=S total_s=S
     start_ms is taken just before the first send (the driver measures the
     receiver against it). Bounded: alarm(BENCH_DEADLINE_S) ends a stuck run.
+
+    Pacing: with BENCH_RATE=N in the environment (frames per second), the
+    loader sends on a schedule instead of as fast as it can — frame k is due
+    k/N s after the start, and it sleeps (CLOCK_MONOTONIC, absolute) only
+    when it is more than BENCH_PACE_AHEAD_US ahead of that schedule, so it
+    sends in small bursts; behind schedule (a send blocked) it sends without
+    sleeping until it is back on it. That is the steady background load of
+    the latency figure. Unset
+    or 0, the loader is unpaced, as before. A paced run adds rate=N (frames
+    per second achieved over send_s) to its output line.
 */
 #include <czmq.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "wire.h"
 
 #define BENCH_BATCH        50       //  alerts per frame in batch mode
 #define BENCH_LINGER_MS    60000    //  close waits this long for unsent frames
 #define BENCH_DEADLINE_S   240      //  the whole run, then SIGALRM ends it
+#define BENCH_PACE_AHEAD_US 200     //  a paced loader runs at most this far ahead
+#define BENCH_RATE_MAX     10000000 //  frames per second a pace may ask for
 
 static int64_t
 s_now_ms (void)
@@ -46,6 +61,37 @@ s_monotonic (void)
     struct timespec now;
     clock_gettime (CLOCK_MONOTONIC, &now);
     return (double) now.tv_sec + (double) now.tv_nsec / 1e9;
+}
+
+//  The pace from BENCH_RATE (frames/s), 0 when unset or 0; -1 if it is not a
+//  number in 0..BENCH_RATE_MAX.
+static long
+s_rate_from_env (void)
+{
+    const char *text = getenv ("BENCH_RATE");
+    if (!text || !*text)
+        return 0;
+    char *end = NULL;
+    errno = 0;
+    long rate = strtol (text, &end, 10);
+    if (errno || *end || rate < 0 || rate > BENCH_RATE_MAX)
+        return -1;
+    return rate;
+}
+
+//  Sleeps until frame is due on a schedule of rate frames/s from started
+//  (monotonic seconds), unless it is due within BENCH_PACE_AHEAD_US.
+static void
+s_pace (double started, long frame, long rate)
+{
+    double due = started + (double) frame / (double) rate;
+    if (due - s_monotonic () <= BENCH_PACE_AHEAD_US / 1e6)
+        return;
+    struct timespec wake = { .tv_sec = (time_t) due };
+    wake.tv_nsec = (long) ((due - (double) wake.tv_sec) * 1e9);
+    //  EINTR or an early return only means we check again at the next frame
+    int rc = clock_nanosleep (CLOCK_MONOTONIC, TIMER_ABSTIME, &wake, NULL);
+    (void) rc;
 }
 
 //  Packs {v, source, alerts: [count events from id index on]} into writer.
@@ -89,6 +135,12 @@ main (int argc, char *argv [])
         fprintf (stderr, "bench_loader: bad arguments\n");
         return 2;
     }
+    long rate = s_rate_from_env ();
+    if (rate < 0) {
+        fprintf (stderr, "bench_loader: BENCH_RATE must be frames per second, 0..%d\n",
+                 BENCH_RATE_MAX);
+        return 2;
+    }
     alarm (BENCH_DEADLINE_S);
     long per_frame = batched ? BENCH_BATCH : 1;
 
@@ -125,6 +177,8 @@ main (int argc, char *argv [])
     int64_t start_ms = s_now_ms ();
     double started = s_monotonic ();
     for (long frame = 0; frame < frames; frame++) {
+        if (rate)
+            s_pace (started, frame, rate);
         const void *data;
         size_t size;
         if (content) {
@@ -149,8 +203,11 @@ main (int argc, char *argv [])
     double sent = s_monotonic ();
     zsock_destroy (&push);
     double closed = s_monotonic ();
-    printf ("frames=%ld events=%ld start_ms=%lld send_s=%.3f total_s=%.3f\n",
+    printf ("frames=%ld events=%ld start_ms=%lld send_s=%.3f total_s=%.3f",
             frames, frames * per_frame, (long long) start_ms, sent - started, closed - started);
+    if (rate)
+        printf (" rate=%.0f", (double) frames / (sent - started));
+    printf ("\n");
     for (long index = 0; index < packed_count; index++)
         zframe_destroy (&packed [index]);
     free (packed);
