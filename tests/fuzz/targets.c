@@ -8,6 +8,62 @@
 #include "timespec.h"
 #include "wire.h"
 
+//  Same type, same value; floats by their bits, so a NaN equals itself
+//  (msgpack_object_equal says it does not).
+static bool
+s_same_object (const msgpack_object *ours, const msgpack_object *theirs)
+{
+    if (ours->type != theirs->type)
+        return false;
+    switch (ours->type) {
+        case MSGPACK_OBJECT_NIL:
+            return true;
+        case MSGPACK_OBJECT_BOOLEAN:
+            return ours->via.boolean == theirs->via.boolean;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+            return ours->via.u64 == theirs->via.u64;
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64:
+            return memcmp (&ours->via.f64, &theirs->via.f64, sizeof (double)) == 0;
+        case MSGPACK_OBJECT_STR:
+            return ours->via.str.size == theirs->via.str.size
+                && (ours->via.str.size == 0
+                    || memcmp (ours->via.str.ptr, theirs->via.str.ptr, ours->via.str.size) == 0);
+        case MSGPACK_OBJECT_ARRAY:
+            if (ours->via.array.size != theirs->via.array.size)
+                return false;
+            for (uint32_t index = 0; index < ours->via.array.size; index++)
+                if (!s_same_object (&ours->via.array.ptr [index], &theirs->via.array.ptr [index]))
+                    return false;
+            return true;
+        case MSGPACK_OBJECT_MAP:
+            if (ours->via.map.size != theirs->via.map.size)
+                return false;
+            for (uint32_t index = 0; index < ours->via.map.size; index++)
+                if (!s_same_object (&ours->via.map.ptr [index].key, &theirs->via.map.ptr [index].key)
+                ||  !s_same_object (&ours->via.map.ptr [index].val, &theirs->via.map.ptr [index].val))
+                    return false;
+            return true;
+        default:
+            return false;           //  bin and ext never pass wire_check
+    }
+}
+
+//  wire.c unpacks checked bytes with its own builder: whatever it accepts
+//  must come out exactly as msgpack-c unpacks the same bytes.
+static void
+s_assert_unpacked_as_msgpack_c (const uint8_t *data, size_t size, const msgpack_object *root)
+{
+    msgpack_unpacked reference;
+    msgpack_unpacked_init (&reference);
+    size_t offset = 0;
+    int result = msgpack_unpack_next (&reference, (const char *) data, size, &offset);
+    assert (result == MSGPACK_UNPACK_SUCCESS && offset == size);
+    assert (s_same_object (root, &reference.data));
+    msgpack_unpacked_destroy (&reference);
+}
+
 int
 fuzz_ingest (const uint8_t *data, size_t size)
 {
@@ -21,6 +77,10 @@ fuzz_ingest (const uint8_t *data, size_t size)
     else
         assert (batch.events == NULL && batch.event_count == 0);
     wire_batch_free (&batch);
+    wire_doc_t *doc = wire_doc_new (data, size, error, sizeof error);
+    if (doc)
+        s_assert_unpacked_as_msgpack_c (data, size, wire_doc_root (doc));
+    wire_doc_destroy (&doc);
     return 0;
 }
 
@@ -54,6 +114,7 @@ fuzz_control (const uint8_t *data, size_t size)
         return 0;
     const msgpack_object *root = wire_doc_root (doc);
     assert (root && root->type == MSGPACK_OBJECT_MAP);
+    s_assert_unpacked_as_msgpack_c (data, size, root);
 
     //  The getters of broker/control.c, each as one of its ops calls it.
     static const char *names [] = { "op", "source", "id", "by" };
