@@ -86,13 +86,9 @@ main (int argc, char *argv [])
         return 2;
     }
     alarm (BENCH_DEADLINE_S);
-    char error [256];
-    zsock_t *sub = bench_sub_open (argv [2], false);
-    zsock_t *push = bus_open (ZMQ_PUSH, argv [1], BUS_CONNECT, error, sizeof error);
-    if (!push)
-        fprintf (stderr, "bench_latency: %s\n", error);
+    zsock_t *sub, *push;
     probe_t *probe = calloc ((size_t) probes, sizeof *probe);
-    if (!sub || !push || !probe || bench_sub_sync (sub, push, BENCH_SOURCE)) {
+    if (!probe || bench_probe_open (argv [1], argv [2], false, BENCH_SOURCE, &sub, &push)) {
         fprintf (stderr, "bench_latency: cannot start\n");
         return 1;
     }

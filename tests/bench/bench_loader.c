@@ -39,6 +39,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "bench_sub.h"
+#include "timespec.h"
 #include "wire.h"
 
 #define BENCH_BATCH        50       //  alerts per frame in batch mode
@@ -46,22 +48,6 @@
 #define BENCH_DEADLINE_S   240      //  the whole run, then SIGALRM ends it
 #define BENCH_PACE_AHEAD_US 200     //  a paced loader runs at most this far ahead
 #define BENCH_RATE_MAX     10000000 //  frames per second a pace may ask for
-
-static int64_t
-s_now_ms (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_REALTIME, &now);
-    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
-static double
-s_monotonic (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (double) now.tv_sec + (double) now.tv_nsec / 1e9;
-}
 
 //  The pace from BENCH_RATE (frames/s), 0 when unset or 0; -1 if it is not a
 //  number in 0..BENCH_RATE_MAX.
@@ -85,7 +71,7 @@ static void
 s_pace (double started, long frame, long rate)
 {
     double due = started + (double) frame / (double) rate;
-    if (due - s_monotonic () <= BENCH_PACE_AHEAD_US / 1e6)
+    if (due - bench_mono_s () <= BENCH_PACE_AHEAD_US / 1e6)
         return;
     struct timespec wake = { .tv_sec = (time_t) due };
     wake.tv_nsec = (long) ((due - (double) wake.tv_sec) * 1e9);
@@ -174,8 +160,8 @@ main (int argc, char *argv [])
     //  Let the connection complete, so start_ms does not include the handshake.
     zclock_sleep (100);
 
-    int64_t start_ms = s_now_ms ();
-    double started = s_monotonic ();
+    int64_t start_ms = clock_now_ms ();
+    double started = bench_mono_s ();
     for (long frame = 0; frame < frames; frame++) {
         if (rate)
             s_pace (started, frame, rate);
@@ -200,9 +186,9 @@ main (int argc, char *argv [])
             }
         }
     }
-    double sent = s_monotonic ();
+    double sent = bench_mono_s ();
     zsock_destroy (&push);
-    double closed = s_monotonic ();
+    double closed = bench_mono_s ();
     printf ("frames=%ld events=%ld start_ms=%lld send_s=%.3f total_s=%.3f",
             frames, frames * per_frame, (long long) start_ms, sent - started, closed - started);
     if (rate)

@@ -86,13 +86,9 @@ main (int argc, char *argv [])
         return 2;
     }
     alarm (BENCH_DEADLINE_S);
-    char error [256];
-    zsock_t *sub = bench_sub_open (argv [2], true);
-    zsock_t *push = bus_open (ZMQ_PUSH, argv [1], BUS_CONNECT, error, sizeof error);
-    if (!push)
-        fprintf (stderr, "bench_notify: %s\n", error);
+    zsock_t *sub, *push;
     uint64_t *seqs = calloc ((size_t) count, sizeof *seqs);
-    if (!sub || !push || !seqs || bench_sub_sync (sub, push, "notify-warm")) {
+    if (!seqs || bench_probe_open (argv [1], argv [2], true, "notify-warm", &sub, &push)) {
         fprintf (stderr, "bench_notify: cannot start\n");
         return 1;
     }

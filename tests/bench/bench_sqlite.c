@@ -20,17 +20,10 @@
 #include <string.h>
 #include <time.h>
 #include "alert.h"
+#include "bench_sub.h"
 #include "wire.h"
 
 #define BENCH_ROWS_PER_TX 1000
-
-static double
-s_monotonic (void)
-{
-    struct timespec now;
-    clock_gettime (CLOCK_MONOTONIC, &now);
-    return (double) now.tv_sec + (double) now.tv_nsec / 1e9;
-}
 
 static void
 s_check (sqlite3 *db, int rc, const char *what)
@@ -82,7 +75,7 @@ main (int argc, char *argv [])
     wire_writer_t writer;
     wire_writer_init (&writer);
     int64_t now = (int64_t) time (NULL) * 1000;
-    double started = s_monotonic ();
+    double started = bench_mono_s ();
     for (long row = 0; row < rows; row++) {
         if (row % BENCH_ROWS_PER_TX == 0) {
             s_check (db, sqlite3_step (begin), "begin");
@@ -129,7 +122,7 @@ main (int argc, char *argv [])
             sqlite3_reset (commit);
         }
     }
-    double seconds = s_monotonic () - started;
+    double seconds = bench_mono_s () - started;
     printf ("rows=%ld seconds=%.3f\n", rows, seconds);
     sqlite3_finalize (put);
     sqlite3_finalize (append);

@@ -1,5 +1,6 @@
-/*  bench_sub.h — what the probes of tests/bench share: a SUB on the broker's
-    `raised` changes, ingest frames of raise events, clocks, percentiles.
+/*  bench_sub.h — what the programs of tests/bench share: a SUB on the
+    broker's `raised` changes, ingest frames of raise events, clocks,
+    percentiles.
 
     The probes (bench_latency, bench_timers, bench_notify) each measure a
     path that ends in a `raised` change on the broker's PUB socket, so they
@@ -291,6 +292,26 @@ bench_sub_sync (zsock_t *sub, zsock_t *push, const char *source)
     if (rc)
         fprintf (stderr, "bench: no raised change on the SUB within %d ms\n", BENCH_SYNC_MS);
     return rc;
+}
+
+//  Opens a probe's sockets: a SUB on publish (see bench_sub_open) and a PUSH
+//  to ingest, synced with raise-now events of source (bench_sub_sync). 0, or
+//  -1 with a reason on stderr and both NULL.
+static inline int
+bench_probe_open (const char *ingest, const char *publish, bool unbounded_hwm,
+                  const char *source, zsock_t **sub, zsock_t **push)
+{
+    char error [256];
+    *sub = bench_sub_open (publish, unbounded_hwm);
+    *push = bus_open (ZMQ_PUSH, ingest, BUS_CONNECT, error, sizeof error);
+    if (!*push)
+        fprintf (stderr, "bench: %s\n", error);
+    if (!*sub || !*push || bench_sub_sync (*sub, *push, source)) {
+        zsock_destroy (sub);
+        zsock_destroy (push);
+        return -1;
+    }
+    return 0;
 }
 
 static inline int

@@ -141,17 +141,13 @@ main (int argc, char *argv [])
         return 2;
     }
     alarm (BENCH_DEADLINE_S);
-    char error [256];
-    zsock_t *sub = bench_sub_open (argv [2], true);
-    zsock_t *push = bus_open (ZMQ_PUSH, argv [1], BUS_CONNECT, error, sizeof error);
-    if (!push)
-        fprintf (stderr, "bench_timers: %s\n", error);
+    zsock_t *sub, *push;
     double *lateness = calloc ((size_t) alerts, sizeof *lateness);
     double *fire = calloc ((size_t) alerts, sizeof *fire);
     double *deliver = calloc ((size_t) alerts, sizeof *deliver);
     uint8_t *seen = calloc ((size_t) alerts, 1);
-    if (!sub || !push || !lateness || !fire || !deliver || !seen
-    ||  bench_sub_sync (sub, push, "timers")) {
+    if (!lateness || !fire || !deliver || !seen
+    ||  bench_probe_open (argv [1], argv [2], true, "timers", &sub, &push)) {
         fprintf (stderr, "bench_timers: cannot start\n");
         return 1;
     }
