@@ -32,7 +32,8 @@ static const char s_schema [] =
     "  seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, event TEXT NOT NULL,"
     "  source TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL);"
     //  No index on at: retention walks the oldest rows by seq (STMT_PRUNE),
-    //  and a second b-tree per change cost a tenth of the content path.
+    //  and each change saves a second b-tree insert (store_put_change fell
+    //  from 18% to 13% of the content path, perf).
     "DROP INDEX IF EXISTS history_at;"
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
 

@@ -1000,7 +1000,7 @@ s_batch_read (const msgpack_object *root, int64_t now_ms, wire_batch_t *batch,
 
 //  Every ingest frame is unpacked into this zone, cleared after each: a zone
 //  per frame (msgpack_unpack_next) was an 8 KiB malloc and free per frame,
-//  a tenth of the refresh path (make bench). One per thread; never freed.
+//  about 6% of the refresh path (perf). One per thread; never freed.
 static _Thread_local msgpack_zone *s_batch_zone;
 
 int
