@@ -8,7 +8,8 @@
     removes (retention) when no snapshot was served recently.
 
     An entry is an alert plus the broker's bookkeeping: its place in the due
-    heap and whether it must be written at the next commit.
+    heap, and whether its row must be written, and by which of the broker's
+    two write paths (a change's commit, or the refresh queue).
 */
 #ifndef LILAC_ALERT_TABLE_H
 #define LILAC_ALERT_TABLE_H
@@ -24,8 +25,12 @@ typedef struct {
     int64_t due_at;                //  due time in the due heap, 0 when not there
     size_t heap_index;             //  position in the due heap, or NOWHERE
     size_t table_index;            //  position in the table's dense array
+    int64_t row_id;                //  its rowid in the store, 0 before the first write
     uint32_t key_hash;             //  hash of (source, id), for the table
-    bool dirty;                    //  must be written at the next commit
+    bool times_stored;             //  the store has an alert_times row for it
+    bool stale;                    //  the stored row is behind the alert
+    bool change_listed;            //  in the broker's list for the next commit
+    bool refresh_queued;           //  in the broker's refresh queue
     alert_t alert;                 //  the row; source and id point into key
     char key [];                   //  "source\0id\0", owned by the table
 } entry_t;

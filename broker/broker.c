@@ -1,16 +1,21 @@
 /*  broker.c — the broker's loop: ingest, timers, commit, publish.
     See broker.h for the shape of a turn.
 
-    Heartbeat refreshes (an event that only moves a pending alert's raise
-    time) are the bulk of traffic and publish nothing: they mark the entry
-    dirty and are written at the next commit, which happens at once when a
-    turn made a publishable change, and otherwise within `checkpoint` ms. A
-    crash loses at most that much refresh time, and restart grace covers it.
+    Two write paths. A publishable change puts its alert on the `changed`
+    list, and the turn commits that list with the history rows at once, so
+    the change can be published. Heartbeat refreshes (an event that only
+    moves a pending alert's raise time) are the bulk of traffic and publish
+    nothing: they wait in the refresh queue and are written within
+    `checkpoint` ms, in slices of their own after the turn's changes went
+    out (s_refreshes_due). So a change's commit stays a few rows long under
+    any refresh load, and a crash loses at most `checkpoint` of refresh
+    time, which restart grace covers.
 
     Restart grace: an alert not updated since start whose due time falls
     before started_at + grace is scheduled at started_at + grace instead
     (s_schedule). Nothing else in the broker knows about grace.
 */
+#include <assert.h>
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -24,17 +29,30 @@
 
 //  --- recording changes --------------------------------------------------------
 
+//  The entry's row goes out with the next commit.
 static void
-s_mark_dirty (broker_t *self, entry_t *entry)
+s_list_change (broker_t *self, entry_t *entry)
 {
-    if (entry->dirty)
+    entry->stale = true;
+    if (entry->change_listed)
         return;
-    if (self->dirty_count == self->dirty_capacity) {
-        self->dirty_capacity = self->dirty_capacity ? self->dirty_capacity * 2 : 1024;
-        self->dirty = mem_realloc (self->dirty, self->dirty_capacity * sizeof (entry_t *));
+    if (self->changed_count == self->changed_capacity) {
+        self->changed_capacity = self->changed_capacity ? self->changed_capacity * 2 : 1024;
+        self->changed = mem_realloc (self->changed, self->changed_capacity * sizeof (entry_t *));
     }
-    self->dirty [self->dirty_count++] = entry;
-    entry->dirty = true;
+    self->changed [self->changed_count++] = entry;
+    entry->change_listed = true;
+}
+
+//  The entry's row may wait for the checkpoint: only its times moved.
+static void
+s_queue_refresh (broker_t *self, entry_t *entry)
+{
+    entry->stale = true;
+    if (entry->change_listed || entry->refresh_queued)
+        return;
+    refresh_queue_push (self->refreshed, entry, self->tick);
+    entry->refresh_queued = true;
 }
 
 //  Did anyone (a sender or a human) touch the alert since this broker started?
@@ -87,10 +105,13 @@ broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t 
 {
     if (transition == TRANSITION_NONE)
         return;
-    s_mark_dirty (self, entry);
     const char *event = transition_name (transition);
-    if (event)
+    if (event) {
+        s_list_change (self, entry);
         s_queue_change (self, entry, event, now);
+    }
+    else
+        s_queue_refresh (self, entry);
     s_schedule (self, entry);
 }
 
@@ -110,8 +131,9 @@ s_write_turn (broker_t *self)
 {
     if (store_begin (self->store))
         return -1;
-    for (size_t index = 0; index < self->dirty_count; index++)
-        if (store_put_alert (self->store, &self->dirty [index]->alert))
+    for (size_t index = 0; index < self->changed_count; index++)
+        if (store_put_alert (self->store, &self->changed [index]->alert,
+                             &self->changed [index]->row_id, self->changed [index]->times_stored))
             return -1;
     for (size_t index = 0; index < self->change_count; index++) {
         pending_change_t *change = &self->changes [index];
@@ -163,41 +185,137 @@ s_send_replies (broker_t *self)
         }
 }
 
-//  Writes what changed this turn; on success publishes and replies. On
-//  failure everything stays queued and is retried shortly. 0 / -1.
+//  A write failed: roll back; everything stays queued for the retry.
+static void
+s_write_failed (broker_t *self)
+{
+    log_limited (&self->store_log, "cannot write to %s: %s (will retry)",
+                 self->config.database, store_error (self->store));
+    store_rollback (self->store);
+    self->stats.commit_failures++;
+    self->retry_commit_at = self->tick + BROKER_COMMIT_RETRY_MS;
+}
+
+//  Writes what changed this turn; on success publishes and replies. 0 / -1.
 static int
 s_commit (broker_t *self)
 {
-    if (self->dirty_count || self->change_count) {
+    if (self->changed_count || self->change_count) {
         if (s_write_turn (self)) {
-            log_limited (&self->store_log, "cannot write to %s: %s (will retry)",
-                         self->config.database, store_error (self->store));
-            store_rollback (self->store);
-            self->stats.commit_failures++;
-            self->retry_commit_at = self->tick + BROKER_COMMIT_RETRY_MS;
+            s_write_failed (self);
             return -1;
         }
         self->stats.commits++;
-        for (size_t index = 0; index < self->dirty_count; index++)
-            self->dirty [index]->dirty = false;
-        self->dirty_count = 0;
+        for (size_t index = 0; index < self->changed_count; index++) {
+            self->changed [index]->stale = false;
+            self->changed [index]->change_listed = false;
+            self->changed [index]->times_stored = false;
+        }
+        self->changed_count = 0;
         s_publish_changes (self);
     }
     self->retry_commit_at = 0;
-    self->next_checkpoint = self->tick + self->config.checkpoint;
     s_send_replies (self);
     return 0;
 }
 
 //  After a failure, only the retry time; otherwise at once when there is news
-//  or a waiting reply, and within `checkpoint` for bare refreshes.
+//  or a waiting reply.
 static bool
 s_commit_due (broker_t *self)
 {
     if (self->retry_commit_at)
         return self->tick >= self->retry_commit_at;
-    return self->change_count || zlist_size (self->replies)
-        || (self->dirty_count && (self->tick >= self->next_checkpoint || self->stopping));
+    return self->change_count || self->changed_count || zlist_size (self->replies);
+}
+
+//  --- writing refreshes ----------------------------------------------------------------
+
+//  A queued refresh is ripe at nine tenths of `checkpoint`, overdue at all
+//  of it.
+static int64_t
+s_ripe_age (broker_t *self)
+{
+    return self->config.checkpoint - self->config.checkpoint / 10;
+}
+
+//  How many of the oldest queued refreshes to write now: every overdue
+//  one, and up to BROKER_REFRESH_SLICE ripe ones once per
+//  BROKER_REFRESH_GAP_MS. The tenth of `checkpoint` between ripe and
+//  overdue lets a steady load go out in short, even slices (256 rows cost
+//  well under a millisecond) instead of one long write per checkpoint that
+//  a change arriving meanwhile would wait behind; only a load beyond what
+//  the slices carry falls back to writing what is overdue whole.
+static size_t
+s_refreshes_due (broker_t *self)
+{
+    size_t size = refresh_queue_size (self->refreshed);
+    if (self->stopping)
+        return size;
+    bool slice_open = self->tick >= self->next_refresh_write;
+    size_t count = 0;
+    while (count < size) {
+        int64_t since;
+        refresh_queue_peek (self->refreshed, count, &since);
+        if (since + self->config.checkpoint <= self->tick
+        ||  (slice_open && count < BROKER_REFRESH_SLICE && since + s_ripe_age (self) <= self->tick))
+            count++;
+        else
+            break;
+    }
+    return count;
+}
+
+//  Writes the times of the count oldest queued refreshes in a transaction
+//  of their own (all a refresh moves, and a row a tenth the size of the
+//  alert's); an entry already written by a change's commit is only
+//  dropped. 0 / -1.
+static int
+s_write_refreshes (broker_t *self, size_t count)
+{
+    int written = store_begin (self->store);
+    for (size_t index = 0; written == 0 && index < count; index++) {
+        int64_t since;
+        entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
+        if (entry->stale && !entry->change_listed) {
+            assert (entry->row_id > 0);     //  a new alert is a change first
+            written = store_put_times (self->store, &entry->alert, entry->row_id);
+        }
+    }
+    if (written || store_commit (self->store)) {
+        s_write_failed (self);
+        return -1;
+    }
+    self->stats.commits++;
+    for (size_t index = 0; index < count; index++) {
+        int64_t since;
+        entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
+        entry->refresh_queued = false;
+        if (entry->stale && !entry->change_listed) {
+            entry->stale = false;
+            entry->times_stored = true;
+        }
+    }
+    refresh_queue_pop (self->refreshed, count);
+    self->next_refresh_write = self->tick + BROKER_REFRESH_GAP_MS;
+    return 0;
+}
+
+//  Commits the turn's changes, then the refreshes that are due, then, with
+//  everything published, copies the log into the database if it has grown.
+static void
+s_write (broker_t *self)
+{
+    if (s_commit_due (self) && s_commit (self))
+        return;
+    if (self->retry_commit_at)
+        return;
+    size_t count = s_refreshes_due (self);
+    if (count && s_write_refreshes (self, count))
+        return;
+    if (store_checkpoint_due (self->store) && store_checkpoint (self->store))
+        log_limited (&self->store_log, "checkpoint of %s failed: %s (will retry)",
+                     self->config.database, store_error (self->store));
 }
 
 //  --- ingest --------------------------------------------------------------------
@@ -369,11 +487,11 @@ s_handle_control (broker_t *self, int64_t now)
     }
     wire_writer_t reply;
     wire_writer_init (&reply);
-    size_t changes_before = self->change_count, dirty_before = self->dirty_count;
+    size_t changes_before = self->change_count, changed_before = self->changed_count;
     control_answer (self, zframe_data (body), zframe_size (body), &reply, now);
     self->caller = NULL;
     self->caller_address = NULL;
-    bool changed = self->change_count != changes_before || self->dirty_count != dirty_before;
+    bool changed = self->change_count != changes_before || self->changed_count != changed_before;
     zmsg_remove (request, body);
     zframe_destroy (&body);
     if (zmsg_addmem (request, reply.buffer.data, reply.buffer.size) == 0) {
@@ -434,7 +552,7 @@ s_expired_alerts (broker_t *self, int64_t cutoff, size_t *count)
     for (size_t index = 0; index < size && *count < BROKER_PRUNE_PER_RUN; index++) {
         entry_t *entry = alert_table_at (self->table, index);
         const alert_t *alert = &entry->alert;
-        if (alert->state == ALERT_CLEARED && !entry->dirty
+        if (alert->state == ALERT_CLEARED && !entry->stale && !entry->refresh_queued
         &&  alert->changed_at < cutoff && alert->updated_at < cutoff)
             expired [(*count)++] = entry;
     }
@@ -459,7 +577,7 @@ s_retain (broker_t *self, int64_t now)
                 && store_prune_history (self->store, cutoff, BROKER_PRUNE_PER_RUN, &history) == 0;
     for (size_t index = 0; written && index < alerts; index++)
         written = store_delete_alert (self->store, expired [index]->alert.source,
-                                      expired [index]->alert.id) == 0;
+                                      expired [index]->alert.id, expired [index]->row_id) == 0;
     if (written && store_commit (self->store) == 0) {
         for (size_t index = 0; index < alerts; index++)
             alert_table_remove (self->table, expired [index]);
@@ -481,7 +599,7 @@ s_retain (broker_t *self, int64_t now)
 //  --- start and the loop --------------------------------------------------------------
 
 static void
-s_adopt_loaded (alert_t *alert, void *arg)
+s_adopt_loaded (alert_t *alert, int64_t row_id, bool times, void *arg)
 {
     broker_t *self = arg;
     entry_t *entry = alert_table_find (self->table, alert->source, alert->id);
@@ -491,11 +609,13 @@ s_adopt_loaded (alert_t *alert, void *arg)
         return;
     }
     entry = alert_table_adopt (self->table, alert);
+    entry->row_id = row_id;
+    entry->times_stored = times;
     const char *repaired = lifecycle_repair (&entry->alert, self->started_at);
     if (repaired) {
         log_warn ("stored alert %s/%s had %s: repaired", entry->alert.source,
                   entry->alert.id, repaired);
-        s_mark_dirty (self, entry);
+        s_list_change (self, entry);
     }
     s_schedule (self, entry);
 }
@@ -555,6 +675,7 @@ broker_new (const broker_config_t *config, char *error, size_t error_size)
     wire_writer_init (&self->scratch);
     self->table = alert_table_new ();
     self->heap = due_heap_new ();
+    self->refreshed = refresh_queue_new ();
     self->recent_tx = tx_window_new ();
     self->replies = zlist_new ();
     if (!self->table || !self->recent_tx || !self->replies) {
@@ -589,7 +710,8 @@ broker_destroy (broker_t **self_p)
     for (size_t index = 0; index < self->change_count; index++)
         s_free_change (&self->changes [index]);
     mem_free (self->changes);
-    mem_free (self->dirty);
+    mem_free (self->changed);
+    refresh_queue_destroy (&self->refreshed);
     zmsg_t *reply;
     while (self->replies && (reply = zlist_pop (self->replies)))
         zmsg_destroy (&reply);
@@ -627,6 +749,13 @@ s_read_signal (broker_t *self)
     }
 }
 
+//  Alerts whose rows still wait to be written (one may be counted twice).
+static size_t
+s_unwritten (broker_t *self)
+{
+    return self->changed_count + self->change_count + refresh_queue_size (self->refreshed);
+}
+
 static void
 s_sooner (int64_t *wait, int64_t candidate)
 {
@@ -646,8 +775,14 @@ s_poll_timeout (broker_t *self, int64_t now, int64_t tick)
     if (self->retry_commit_at)
         s_sooner (&wait, self->retry_commit_at - tick);
     else
-    if (self->dirty_count)
-        s_sooner (&wait, self->next_checkpoint - tick);
+    if (refresh_queue_size (self->refreshed)) {
+        int64_t since;
+        refresh_queue_peek (self->refreshed, 0, &since);
+        int64_t ripe = since + s_ripe_age (self);
+        int64_t slice = ripe > self->next_refresh_write ? ripe : self->next_refresh_write;
+        int64_t overdue = since + self->config.checkpoint;
+        s_sooner (&wait, (slice < overdue ? slice : overdue) - tick);
+    }
     int64_t next_due = due_heap_next (self->heap);
     if (next_due)
         s_sooner (&wait, next_due - now);
@@ -674,8 +809,7 @@ s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
                              failures == 1 ? "" : "s", what);
         }
     s_fire_due (self, now);
-    if (s_commit_due (self))
-        s_commit (self);
+    s_write (self);
     if (self->tick >= self->next_hugz)
         s_send_hugz (self, now);
     if (self->tick >= self->next_retention)
@@ -694,7 +828,6 @@ broker_run (broker_t *self)
     }
     self->tick = zclock_mono ();
     self->next_hugz = self->tick;
-    self->next_checkpoint = self->tick + self->config.checkpoint;
     self->retention_period = self->config.retention < BROKER_RETENTION_MS
                            ? self->config.retention : BROKER_RETENTION_MS;
     self->next_retention = self->tick + self->retention_period;
@@ -718,15 +851,16 @@ broker_run (broker_t *self)
         }
         s_turn (self, items, clock_now_ms ());
     }
-    for (int attempt = 0; attempt < 3 && (self->dirty_count || self->change_count); attempt++) {
+    for (int attempt = 0; attempt < 3 && s_unwritten (self); attempt++) {
         if (attempt)
             zclock_sleep (BROKER_COMMIT_RETRY_MS);      //  shutting down: nothing else to do
         self->tick = zclock_mono ();
-        s_commit (self);
+        self->retry_commit_at = 0;
+        s_write (self);
     }
-    if (self->dirty_count || self->change_count) {
+    if (s_unwritten (self)) {
         log_error ("stopped at seq %" PRIu64 " with %zu alerts not written to %s: %s",
-                   self->published_seq, self->dirty_count, self->config.database,
+                   self->published_seq, s_unwritten (self), self->config.database,
                    store_error (self->store));
         return -1;
     }

@@ -2,12 +2,14 @@
 
     The loop polls the ingest PULL, the control ROUTER and a signalfd, and
     sleeps exactly until the earliest of: the first due alert, the next hugz,
-    the next checkpoint of unwritten heartbeat refreshes, the next retention
-    run. Each turn it drains up to `batch` ingest frames, answers control
-    requests, fires due alerts — all in memory — then writes everything that
-    changed in one SQLite transaction, and only after COMMIT publishes the
-    changes and sends the control replies. Nothing is published that is not
-    committed.
+    the next slice of unwritten heartbeat refreshes, the next retention run.
+    Each turn it drains up to `batch` ingest frames, answers control
+    requests, fires due alerts — all in memory — then writes the alerts that
+    changed and their history rows in one SQLite transaction, and only after
+    COMMIT publishes the changes and sends the control replies. Nothing is
+    published that is not committed. Then, in transactions of their own, it
+    writes the refreshes that are due (their times only) and copies the
+    SQLite log into the database when it has grown.
 */
 #ifndef LILAC_BROKER_H
 #define LILAC_BROKER_H

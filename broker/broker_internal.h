@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "due_heap.h"
 #include "lifecycle.h"
+#include "refresh_queue.h"
 #include "security.h"
 #include "log.h"
 #include "store.h"
@@ -27,6 +28,8 @@
 #define BROKER_EVENTS_PER_TURN  20000              //  ingested events applied per turn, about
 #define BROKER_PRUNE_PER_RUN    10000              //  history rows or alerts deleted per retention run
 #define BROKER_MAX_SLEEP_MS     1000               //  the loop wakes at least this often
+#define BROKER_REFRESH_SLICE    256                //  refreshed rows per write, before they are overdue
+#define BROKER_REFRESH_GAP_MS   1                  //  between two such writes, at least
 
 //  Counters reported by `stats`.
 typedef struct {
@@ -78,9 +81,10 @@ struct _broker_t {
     uint64_t published_seq;        //  last seq published (committed)
     int64_t started_at;            //  ms
     int64_t grace_until;           //  started_at + grace
-    entry_t **dirty;               //  entries to write at the next commit
-    size_t dirty_count;
-    size_t dirty_capacity;
+    entry_t **changed;             //  entries to write at the next commit
+    size_t changed_count;
+    size_t changed_capacity;
+    refresh_queue_t *refreshed;    //  refreshed entries, written by the checkpoint
     pending_change_t *changes;     //  changes to publish after the next commit
     size_t change_count;
     size_t change_capacity;
@@ -89,7 +93,7 @@ struct _broker_t {
                                    //  loop's own timers below use it, so a wall
                                    //  clock step cannot stop hugz or commits
     int64_t next_hugz;             //  tick
-    int64_t next_checkpoint;       //  tick: write bare refreshes by then
+    int64_t next_refresh_write;    //  tick: no refresh slice before then
     int64_t next_retention;        //  tick
     int64_t retention_period;      //  ms between retention runs: a minute, or less
                                    //  when the retention itself is shorter
@@ -102,8 +106,9 @@ struct _broker_t {
     log_limit_t security_log;      //  rate limit for refused peers
 };
 
-//  Records a transition of entry made at now: marks it for writing, queues
-//  the change for publishing (unless REFRESH/NONE) and reschedules it.
+//  Records a transition of entry made at now: queues the change for
+//  publishing and the row for the next commit (a REFRESH only for the
+//  refresh queue; NONE does nothing) and reschedules it.
 void broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t now);
 
 //  Answers one control request (the last frame of msg) into reply.

@@ -2,13 +2,21 @@
 
     One writer connection, WAL, synchronous=NORMAL, every statement prepared
     once at open and reused. The broker wraps each turn of its loop in
-    store_begin/store_commit and publishes only after the commit returned.
+    store_begin/store_commit and publishes only after the commit returned;
+    it copies the log into the database (store_checkpoint) after that, when
+    store_checkpoint_due says the log has grown.
 
     Tables:
     - alerts(source, id, state, level, changed_at, seq, row): one row per
-      alert; `row` is the msgpack body {v, alert} (alert_pack), so the codec
-      is the one the bus uses; the other columns are for people with the
-      sqlite3 shell.
+      alert, unique by (source, id), rewritten by its rowid, which the
+      broker keeps beside the alert; `row` is the msgpack body {v, alert}
+      (alert_pack), so the codec is the one the bus uses; the other columns
+      are for people with the sqlite3 shell.
+    - alert_times(alert, updated_at, raise_at, clear_at): the three times a
+      heartbeat refresh moves, for the alert whose rowid is `alert`,
+      written instead of the whole row (the broker's refresh checkpoint).
+      Where present they are newer than the row's own: store_load lays
+      them over it, and a full write of the row deletes them.
     - history(seq, at, event, source, id, body): every published change,
       body exactly as published, so `since` replays the bus byte for byte.
     - meta(key, value): "seq", the last seq handed out (history may be pruned
@@ -17,6 +25,7 @@
 #ifndef LILAC_STORE_H
 #define LILAC_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "alert.h"
@@ -30,9 +39,11 @@ void store_destroy (store_t **self_p);
 //  The last SQLite error message, for logs.
 const char *store_error (store_t *self);
 
-//  Calls each(alert, arg) for every stored alert; each takes ownership of the
-//  alert's fields. Rows that do not decode are logged and skipped. 0 / -1.
-typedef void (store_alert_fn) (alert_t *alert, void *arg);
+//  Calls each(alert, row_id, times, arg) for every stored alert, its
+//  alert_times laid over it (times: it has a row there); each takes
+//  ownership of the alert's fields. Rows that do not decode are logged and
+//  skipped. 0 / -1.
+typedef void (store_alert_fn) (alert_t *alert, int64_t row_id, bool times, void *arg);
 int store_load (store_t *self, store_alert_fn *each, void *arg);
 //  The last seq handed out, 0 for a new database. 0 / -1.
 int store_last_seq (store_t *self, uint64_t *seq);
@@ -40,11 +51,19 @@ int store_last_seq (store_t *self, uint64_t *seq);
 int store_begin (store_t *self);
 int store_commit (store_t *self);
 void store_rollback (store_t *self);
+//  Whether the log has grown enough to be copied into the database; then
+//  store_checkpoint copies what it can without waiting for readers. 0 / -1.
+bool store_checkpoint_due (store_t *self);
+int store_checkpoint (store_t *self);
 
-//  Inside a transaction: upsert one alert, delete one, record one change,
-//  save the seq counter. 0 / -1.
-int store_put_alert (store_t *self, const alert_t *alert);
-int store_delete_alert (store_t *self, const char *source, const char *id);
+//  Inside a transaction: write one alert, or only its times, delete one,
+//  record one change, save the seq counter. 0 / -1.
+//  store_put_alert rewrites the row at *row_id, or (when that is 0 or no
+//  longer there) upserts it by (source, id) and sets *row_id; drop_times
+//  deletes its alert_times row too. store_put_times needs the row written.
+int store_put_alert (store_t *self, const alert_t *alert, int64_t *row_id, bool drop_times);
+int store_put_times (store_t *self, const alert_t *alert, int64_t row_id);
+int store_delete_alert (store_t *self, const char *source, const char *id, int64_t row_id);
 int store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event,
                       const alert_t *alert, const void *body, size_t size);
 int store_set_seq (store_t *self, uint64_t seq);

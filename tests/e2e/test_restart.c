@@ -6,7 +6,13 @@
     heartbeat whose raise time passes while the broker is dead is raised at
     start + grace, not before (restart grace). SIGTERM: exit 0, and a change
     published just before is in the database after a restart.
+
+    Heartbeat refreshes publish nothing and are written by the checkpoint
+    as three times in alert_times: once the row there shows the refreshed
+    raise time, kill -9 keeps it; with a checkpoint of an hour, SIGTERM
+    writes it on the way out.
 */
+#include <sqlite3.h>
 #include "../check.h"
 #include "../harness/harness.h"
 #include "timespec.h"
@@ -57,6 +63,107 @@ s_history_has (broker_process_t *broker, uint64_t seq, const char *event, const 
             return false;
     }
     return false;
+}
+
+//  The raise_at that alert_times holds for (source, id), read from the
+//  database file beside the running broker; 0 when there is none.
+static int64_t
+s_stored_raise_at (broker_process_t *broker, const char *source, const char *id)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *query = NULL;
+    int64_t raise_at = 0;
+    if (sqlite3_open_v2 (broker_process_database (broker), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+    &&  sqlite3_busy_timeout (db, 1000) == SQLITE_OK
+    &&  sqlite3_prepare_v2 (db, "SELECT t.raise_at FROM alert_times t JOIN alerts a"
+                            " ON t.alert = a.rowid WHERE a.source = ?1 AND a.id = ?2",
+                            -1, &query, NULL) == SQLITE_OK
+    &&  sqlite3_bind_text (query, 1, source, -1, SQLITE_STATIC) == SQLITE_OK
+    &&  sqlite3_bind_text (query, 2, id, -1, SQLITE_STATIC) == SQLITE_OK
+    &&  sqlite3_step (query) == SQLITE_ROW)
+        raise_at = sqlite3_column_int64 (query, 0);
+    sqlite3_finalize (query);
+    sqlite3_close (db);
+    return raise_at;
+}
+
+//  Sends a heartbeat +1h (pending), then refreshes it to +2h; the refreshed
+//  raise time the broker holds, or 0.
+static int64_t
+s_refresh (testbed_t *bed, const char *source, const char *id)
+{
+    CHECK (ingest_event (bed->push, source, id, "+1h") == 0, "send");
+    alert_change_t change;
+    if (!CHECK (expect_change (bed->sub, "pending", source, id, 3000, &change) == 0, "not pending"))
+        return 0;
+    int64_t first = change.alert.raise_at;
+    alert_change_free (&change);
+    CHECK (ingest_event (bed->push, source, id, "+2h") == 0, "send the refresh");
+    int64_t deadline = clock_now_ms () + 3000;
+    alert_t row = { 0 };
+    while (clock_now_ms () < deadline) {
+        if (control_get_alert (bed->broker, source, id, &row) == 0 && row.raise_at > first)
+            break;
+        alert_clear_fields (&row);
+        harness_pause_ms (10);
+    }
+    int64_t refreshed = row.raise_at > first ? row.raise_at : 0;
+    CHECK (refreshed && row.state == ALERT_PENDING, "the refresh was not applied: raise_at %lld,"
+           " %lld before, state %s", (long long) row.raise_at, (long long) first,
+           alert_state_name (row.state));
+    alert_clear_fields (&row);
+    return refreshed;
+}
+
+//  The alert's raise time and state after the broker restarted.
+static void
+s_check_raise_at (testbed_t *bed, const char *source, const char *id, int64_t raise_at)
+{
+    alert_t row;
+    if (CHECK (control_get_alert (bed->broker, source, id, &row) == 0, "alert lost")) {
+        CHECK (row.raise_at == raise_at && row.state == ALERT_PENDING,
+               "after restart: raise_at %lld, the refresh set %lld; state %s",
+               (long long) row.raise_at, (long long) raise_at, alert_state_name (row.state));
+        alert_clear_fields (&row);
+    }
+}
+
+static void
+s_refresh_kill9 (testbed_t *bed)
+{
+    const char *source = "refresh-host", *id = "heartbeat";
+    TEST ("kill -9 after a refresh's checkpoint: the refreshed raise time is loaded");
+    int64_t refreshed = s_refresh (bed, source, id);
+    if (!refreshed)
+        return;
+    //  checkpoint 500ms: the times are written within it; watch the file
+    int64_t deadline = clock_now_ms () + 3000;
+    while (clock_now_ms () < deadline && s_stored_raise_at (bed->broker, source, id) != refreshed)
+        harness_pause_ms (20);
+    CHECK (s_stored_raise_at (bed->broker, source, id) == refreshed,
+           "alert_times holds raise_at %lld, not the refreshed %lld, 3 s after the refresh",
+           (long long) s_stored_raise_at (bed->broker, source, id), (long long) refreshed);
+    CHECK (broker_process_kill (bed->broker) == 0, "kill");
+    if (CHECK (s_restart (bed) == 0, "restart failed"))
+        s_check_raise_at (bed, source, id, refreshed);
+}
+
+static void
+s_refresh_sigterm (void)
+{
+    const char *source = "refresh-host", *id = "heartbeat";
+    TEST ("SIGTERM writes a refresh its hour-long checkpoint had not written yet");
+    broker_process_config_t config = { .reminder_interval = "1h", .grace = "2s", .checkpoint = "1h" };
+    testbed_t *bed = testbed_new ("refresh-term", &config);
+    if (!CHECK (bed, "testbed did not start"))
+        return;
+    int64_t refreshed = s_refresh (bed, source, id);
+    CHECK (s_stored_raise_at (bed->broker, source, id) == 0, "written before the checkpoint");
+    CHECK (broker_process_stop (bed->broker) == 0, "exit status after SIGTERM is not 0");
+    if (refreshed && CHECK (s_restart (bed) == 0, "restart failed"))
+        s_check_raise_at (bed, source, id, refreshed);
+    CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,
+           "broker did not exit cleanly");
 }
 
 static void
@@ -181,10 +288,12 @@ main (void)
     }
     s_kill9 (bed);
     s_sigterm (bed);
+    s_refresh_kill9 (bed);
     TEST ("restart: seq strictly increasing on the bus; broker exits 0 on SIGTERM");
     CHECK (subscriber_seq_errors (bed->sub) == 0, "seq not strictly increasing on the bus");
     CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,
            "broker did not exit cleanly");
     s_grace ();
+    s_refresh_sigterm ();
     return check_done ();
 }

@@ -1,0 +1,271 @@
+/*  test_store.c — the broker's SQLite file, through store.h on a real file:
+    rows written by rowid and by key, the alert_times a refresh writes laid
+    over the row at load and dropped by a full write, a rowid that has come
+    to name another alert, the move of an old WITHOUT ROWID table, and the
+    log copied only when the broker asks.
+*/
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "../check.h"
+#include "../../broker/store.h"
+
+#define LOADED_MAX 4
+
+//  What store_load handed over: up to LOADED_MAX alerts.
+typedef struct {
+    alert_t alerts [LOADED_MAX];
+    int64_t row_ids [LOADED_MAX];
+    bool times [LOADED_MAX];
+    size_t count;
+} loaded_t;
+
+static void
+s_collect (alert_t *alert, int64_t row_id, bool times, void *arg)
+{
+    loaded_t *loaded = arg;
+    if (loaded->count == LOADED_MAX) {
+        alert_clear_fields (alert);
+        return;
+    }
+    loaded->alerts [loaded->count] = *alert;
+    loaded->row_ids [loaded->count] = row_id;
+    loaded->times [loaded->count] = times;
+    loaded->count++;
+}
+
+static void
+s_loaded_free (loaded_t *loaded)
+{
+    for (size_t index = 0; index < loaded->count; index++)
+        alert_clear_fields (&loaded->alerts [index]);
+    loaded->count = 0;
+}
+
+//  Loads everything; the count, or -1.
+static int
+s_load (store_t *store, loaded_t *loaded)
+{
+    s_loaded_free (loaded);
+    return store_load (store, s_collect, loaded) ? -1 : (int) loaded->count;
+}
+
+//  An alert with fixed times from base on; strings are static.
+static alert_t
+s_alert (char *id, int64_t base)
+{
+    return (alert_t) {
+        .source = "web1", .id = id, .subject = "disk", .summary = "/var is full",
+        .level = LEVEL_NORMAL, .state = ALERT_PENDING, .raise_at = base + 300000,
+        .created_at = base, .updated_at = base, .changed_at = base, .seq = 7,
+    };
+}
+
+static int
+s_put (store_t *store, const alert_t *alert, int64_t *row_id, bool drop_times)
+{
+    return store_begin (store) || store_put_alert (store, alert, row_id, drop_times)
+        || store_commit (store) ? -1 : 0;
+}
+
+static store_t *
+s_open (const char *path)
+{
+    char error [256];
+    store_t *store = store_open (path, error, sizeof error);
+    if (!store)
+        printf ("#   store_open: %s\n", error);
+    return store;
+}
+
+//  The old schema, as lilac wrote it before the rowid table.
+static int
+s_write_old_database (const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *insert = NULL;
+    wire_writer_t row;
+    wire_writer_init (&row);
+    int rc = -1;
+    if (sqlite3_open (path, &db) != SQLITE_OK
+    ||  sqlite3_exec (db, "CREATE TABLE alerts ("
+                      "  source TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL,"
+                      "  level TEXT NOT NULL, changed_at INTEGER, seq INTEGER, row BLOB NOT NULL,"
+                      "  PRIMARY KEY (source, id)) WITHOUT ROWID;", NULL, NULL, NULL) != SQLITE_OK
+    ||  sqlite3_prepare_v2 (db, "INSERT INTO alerts VALUES (?1, ?2, 'pending', 'normal', 1, 7, ?3)",
+                            -1, &insert, NULL) != SQLITE_OK)
+        goto done;
+    char *ids [] = { "old-a", "old-b" };
+    for (int index = 0; index < 2; index++) {
+        alert_t alert = s_alert (ids [index], 1000);
+        wire_writer_reset (&row);
+        msgpack_pack_map (&row.packer, 2);
+        wire_pack_key_int (&row.packer, "v", WIRE_VERSION);
+        wire_pack_key (&row.packer, "alert");
+        alert_pack (&row.packer, &alert);
+        if (sqlite3_bind_text (insert, 1, alert.source, -1, SQLITE_STATIC) != SQLITE_OK
+        ||  sqlite3_bind_text (insert, 2, alert.id, -1, SQLITE_STATIC) != SQLITE_OK
+        ||  sqlite3_bind_blob (insert, 3, row.buffer.data, (int) row.buffer.size,
+                               SQLITE_TRANSIENT) != SQLITE_OK
+        ||  sqlite3_step (insert) != SQLITE_DONE || sqlite3_reset (insert) != SQLITE_OK)
+            goto done;
+    }
+    rc = 0;
+done:
+    if (rc)
+        printf ("#   old database: %s\n", db ? sqlite3_errmsg (db) : "cannot open");
+    sqlite3_finalize (insert);
+    sqlite3_close (db);
+    wire_writer_free (&row);
+    return rc;
+}
+
+//  How many tables named alerts are still WITHOUT ROWID, or -1.
+static int
+s_old_tables (const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *query = NULL;
+    int count = -1;
+    if (sqlite3_open (path, &db) == SQLITE_OK
+    &&  sqlite3_prepare_v2 (db, "SELECT count (*) FROM sqlite_schema WHERE name LIKE 'alerts%'"
+                            " AND sql LIKE '%WITHOUT ROWID%'", -1, &query, NULL) == SQLITE_OK
+    &&  sqlite3_step (query) == SQLITE_ROW)
+        count = sqlite3_column_int (query, 0);
+    sqlite3_finalize (query);
+    sqlite3_close (db);
+    return count;
+}
+
+static void
+s_remove_database (const char *path)
+{
+    char name [512];
+    const char *suffixes [] = { "", "-wal", "-shm" };
+    for (int index = 0; index < 3; index++) {
+        snprintf (name, sizeof name, "%s%s", path, suffixes [index]);
+        unlink (name);
+    }
+}
+
+int
+main (void)
+{
+    char directory [] = "/tmp/lilac-test-store.XXXXXX";
+    if (!mkdtemp (directory)) {
+        perror ("mkdtemp");
+        return 1;
+    }
+    char path [256], old_path [256];
+    snprintf (path, sizeof path, "%s/store.db", directory);
+    snprintf (old_path, sizeof old_path, "%s/old.db", directory);
+    loaded_t loaded = { .count = 0 };
+
+    TEST ("a refresh's times are laid over the row at load; a full write drops them");
+    store_t *store = s_open (path);
+    if (!CHECK (store, "open"))
+        return check_done ();
+    alert_t alert = s_alert ("heartbeat", 1000);
+    int64_t row_id = 0;
+    CHECK (s_put (store, &alert, &row_id, false) == 0 && row_id > 0, "insert: %s", store_error (store));
+    alert.updated_at = 2000;
+    alert.raise_at = 302000;
+    alert.clear_at = 900000;
+    CHECK (store_begin (store) == 0 && store_put_times (store, &alert, row_id) == 0
+           && store_commit (store) == 0, "times: %s", store_error (store));
+    if (CHECK (s_load (store, &loaded) == 1, "loaded %zu", loaded.count)) {
+        const alert_t *got = &loaded.alerts [0];
+        CHECK (loaded.times [0] && loaded.row_ids [0] == row_id, "times %d, row %lld",
+               loaded.times [0], (long long) loaded.row_ids [0]);
+        CHECK (got->updated_at == 2000 && got->raise_at == 302000 && got->clear_at == 900000,
+               "times not laid over: updated %lld raise %lld clear %lld",
+               (long long) got->updated_at, (long long) got->raise_at, (long long) got->clear_at);
+        CHECK (strcmp (got->summary, "/var is full") == 0, "the rest of the row is lost");
+    }
+    alert.updated_at = 3000;
+    alert.raise_at = 0;
+    alert.clear_at = 0;
+    alert.state = ALERT_RAISED;
+    alert.notify_count = 1;
+    int64_t same_row = row_id;
+    CHECK (s_put (store, &alert, &same_row, true) == 0 && same_row == row_id, "full write");
+    if (CHECK (s_load (store, &loaded) == 1, "loaded %zu", loaded.count))
+        CHECK (!loaded.times [0] && loaded.alerts [0].raise_at == 0
+               && loaded.alerts [0].state == ALERT_RAISED,
+               "after a full write: times %d, raise_at %lld, state %s", loaded.times [0],
+               (long long) loaded.alerts [0].raise_at, alert_state_name (loaded.alerts [0].state));
+
+    TEST ("a rowid that names another alert is not overwritten: the row goes in by key");
+    alert_t other = s_alert ("disk-/", 1000);
+    int64_t wrong_row = row_id;             //  as after a rolled-back insert
+    CHECK (s_put (store, &other, &wrong_row, false) == 0, "write: %s", store_error (store));
+    CHECK (wrong_row > 0 && wrong_row != row_id, "row %lld", (long long) wrong_row);
+    if (CHECK (s_load (store, &loaded) == 2, "loaded %zu", loaded.count))
+        for (size_t index = 0; index < loaded.count; index++)
+            CHECK (strcmp (loaded.alerts [index].id, loaded.row_ids [index] == row_id
+                           ? "heartbeat" : "disk-/") == 0, "row %lld holds %s",
+                   (long long) loaded.row_ids [index], loaded.alerts [index].id);
+
+    TEST ("a deleted alert takes its times along: a new alert on its rowid has none");
+    CHECK (store_begin (store) == 0 && store_put_times (store, &other, wrong_row) == 0
+           && store_delete_alert (store, other.source, other.id, wrong_row) == 0
+           && store_commit (store) == 0, "delete: %s", store_error (store));
+    alert_t fresh = s_alert ("load", 5000);
+    int64_t fresh_row = 0;
+    CHECK (s_put (store, &fresh, &fresh_row, false) == 0, "insert");
+    if (CHECK (s_load (store, &loaded) == 2, "loaded %zu", loaded.count))
+        for (size_t index = 0; index < loaded.count; index++)
+            CHECK (!loaded.times [index], "%s has times (row %lld, the deleted one's %lld)",
+                   loaded.alerts [index].id, (long long) loaded.row_ids [index],
+                   (long long) wrong_row);
+
+    TEST ("the log is copied when the broker asks, not inside a commit");
+    CHECK (store_begin (store) == 0, "begin");
+    for (int index = 0; index < 2000; index++) {
+        char id [32];
+        snprintf (id, sizeof id, "bulk-%d", index);
+        alert_t bulk = s_alert (id, 1000);
+        int64_t bulk_row = 0;
+        if (!CHECK (store_put_alert (store, &bulk, &bulk_row, false) == 0, "put %d", index))
+            break;
+    }
+    CHECK (store_commit (store) == 0, "commit");
+    CHECK (store_checkpoint_due (store), "2000 rows, and no copy due");
+    alert.updated_at = 4000;
+    CHECK (s_put (store, &alert, &row_id, false) == 0, "another commit");
+    CHECK (store_checkpoint_due (store), "SQLite copied the log inside a commit");
+    CHECK (store_checkpoint (store) == 0, "checkpoint: %s", store_error (store));
+    CHECK (!store_checkpoint_due (store), "still due after the copy");
+    store_destroy (&store);
+    s_loaded_free (&loaded);
+
+    TEST ("an old alerts table WITHOUT ROWID is moved over with its rows");
+    CHECK (s_write_old_database (old_path) == 0, "old database");
+    store = s_open (old_path);
+    if (CHECK (store, "open the old database")) {
+        if (CHECK (s_load (store, &loaded) == 2, "loaded %zu", loaded.count))
+            CHECK (loaded.row_ids [0] > 0 && loaded.row_ids [1] > 0
+                   && loaded.row_ids [0] != loaded.row_ids [1], "row ids %lld %lld",
+                   (long long) loaded.row_ids [0], (long long) loaded.row_ids [1]);
+        CHECK (s_old_tables (old_path) == 0, "%d tables still WITHOUT ROWID",
+               s_old_tables (old_path));
+        alert_t moved = s_alert ("old-a", 1000);
+        int64_t moved_row = loaded.row_ids [0];
+        moved.summary = "written after the move";
+        CHECK (s_put (store, &moved, &moved_row, false) == 0, "write: %s", store_error (store));
+        store_destroy (&store);
+    }
+    store = s_open (old_path);
+    if (CHECK (store, "reopen")) {
+        CHECK (s_load (store, &loaded) == 2, "loaded %zu after reopening", loaded.count);
+        store_destroy (&store);
+    }
+    s_loaded_free (&loaded);
+
+    s_remove_database (path);
+    s_remove_database (old_path);
+    rmdir (directory);
+    return check_done ();
+}
