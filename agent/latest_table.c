@@ -191,7 +191,9 @@ static void
 s_pack_held (msgpack_packer *packer, const held_t *held, int64_t mono_now)
 {
     const wire_event_t *event = &held->event;
-    int64_t held_for = mono_now - held->stored_at;
+    //  The caller's clock may be read before the put it follows (a turn's
+    //  start): a negative hold would move times into the future
+    int64_t held_for = mono_now > held->stored_at ? mono_now - held->stored_at : 0;
     size_t fields = 1 + event->has_raise + event->has_clear + event->has_suppress
                   + !!event->subject + !!event->summary + !!event->detail
                   + (event->level >= 0) + event->has_labels;

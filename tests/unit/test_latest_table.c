@@ -87,6 +87,14 @@ main (void)
     received = (received_t) { .refuse_after = -1 };
     latest_table_flush (table, false, false, 5000, s_receive, &received);
     CHECK (strcmp (received.first_raise, "-3000ms") == 0, "raise sent as %s", received.first_raise);
+    //  A check's "raise now", flushed with the turn's clock read before the
+    //  put: a negative hold must not push it into the future (the broker
+    //  would make a raised alert pending for a millisecond, then page again).
+    event = s_event ("d", 0);
+    latest_table_put (table, "web3", &event, WALL, 7001);
+    received = (received_t) { .refuse_after = -1 };
+    latest_table_flush (table, false, false, 7000, s_receive, &received);
+    CHECK (strcmp (received.first_raise, "+0ms") == 0, "raise now sent as %s", received.first_raise);
 
     TEST ("a refused frame stays dirty and is sent by the next flush");
     event = s_event ("e", 0);
