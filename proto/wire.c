@@ -571,6 +571,44 @@ s_get_present (const msgpack_object *map, const char *key)
     return value && value->type != MSGPACK_OBJECT_NIL ? value : NULL;
 }
 
+//  A key s_get_fields looks for.
+typedef struct {
+    const char *name;
+    size_t size;                   //  strlen (name)
+} s_field_t;
+
+#define S_FIELD(name) { name, sizeof name - 1 }
+#define S_FIELDS_MAX 16            //  keys one s_get_fields call looks for, at most
+
+//  values[i] = s_get_present (map, fields[i].name) for every i < count, in
+//  one pass over the map's entries: the ingest path asks an event for nine
+//  keys, and wire_get scans the whole map for each (a tenth of the refresh
+//  path, perf). The first entry with a key wins, as in wire_get.
+static void
+s_get_fields (const msgpack_object *map, const s_field_t *fields, size_t count,
+              const msgpack_object **values)
+{
+    bool seen [S_FIELDS_MAX] = { false };
+    assert (count <= S_FIELDS_MAX);
+    for (size_t index = 0; index < count; index++)
+        values [index] = NULL;
+    if (!map || map->type != MSGPACK_OBJECT_MAP)
+        return;
+    for (uint32_t entry = 0; entry < map->via.map.size; entry++) {
+        const msgpack_object_str *key = &map->via.map.ptr [entry].key.via.str;
+        if (map->via.map.ptr [entry].key.type != MSGPACK_OBJECT_STR)
+            continue;
+        for (size_t index = 0; index < count; index++)
+            if (!seen [index] && key->size == fields [index].size
+            &&  (key->size == 0 || memcmp (key->ptr, fields [index].name, key->size) == 0)) {
+                const msgpack_object *value = &map->via.map.ptr [entry].val;
+                seen [index] = true;
+                values [index] = value->type != MSGPACK_OBJECT_NIL ? value : NULL;
+                break;
+            }
+    }
+}
+
 //  A fresh NUL-terminated copy of size bytes, or NULL.
 static char *
 s_copy (const char *bytes, size_t size)
@@ -602,11 +640,13 @@ s_check_text (const msgpack_object *value, const char *key, size_t max_bytes,
     return 0;
 }
 
-int
-wire_get_string (const msgpack_object *map, const char *key, size_t max_bytes,
-                 char **value, char *error, size_t error_size)
+//  The getters below read a value found under key (NULL: absent), so that
+//  wire_get_* and the one-pass readers of ingest batches share them.
+
+static int
+s_string_value (const msgpack_object *object, const char *key, size_t max_bytes,
+                char **value, char *error, size_t error_size)
 {
-    const msgpack_object *object = s_get_present (map, key);
     if (!object)
         return 0;
     int rc = s_check_text (object, key, max_bytes, error, error_size);
@@ -620,10 +660,16 @@ wire_get_string (const msgpack_object *map, const char *key, size_t max_bytes,
 }
 
 int
-wire_get_name (const msgpack_object *map, const char *key,
-               char **value, char *error, size_t error_size)
+wire_get_string (const msgpack_object *map, const char *key, size_t max_bytes,
+                 char **value, char *error, size_t error_size)
 {
-    const msgpack_object *object = s_get_present (map, key);
+    return s_string_value (s_get_present (map, key), key, max_bytes, value, error, error_size);
+}
+
+static int
+s_name_value (const msgpack_object *object, const char *key,
+              char **value, char *error, size_t error_size)
+{
     if (!object)
         return 0;
     if (object->type != MSGPACK_OBJECT_STR)
@@ -641,12 +687,18 @@ wire_get_name (const msgpack_object *map, const char *key,
 }
 
 int
-wire_get_int (const msgpack_object *map, const char *key, bool *present,
-              int64_t *value, char *error, size_t error_size)
+wire_get_name (const msgpack_object *map, const char *key,
+               char **value, char *error, size_t error_size)
+{
+    return s_name_value (s_get_present (map, key), key, value, error, error_size);
+}
+
+static int
+s_int_value (const msgpack_object *object, const char *key, bool *present,
+             int64_t *value, char *error, size_t error_size)
 {
     if (present)
         *present = false;
-    const msgpack_object *object = s_get_present (map, key);
     if (!object)
         return 0;
     if (object->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
@@ -665,12 +717,18 @@ wire_get_int (const msgpack_object *map, const char *key, bool *present,
 }
 
 int
-wire_get_bool (const msgpack_object *map, const char *key, bool *present,
-               bool *value, char *error, size_t error_size)
+wire_get_int (const msgpack_object *map, const char *key, bool *present,
+              int64_t *value, char *error, size_t error_size)
+{
+    return s_int_value (s_get_present (map, key), key, present, value, error, error_size);
+}
+
+static int
+s_bool_value (const msgpack_object *object, const char *key, bool *present,
+              bool *value, char *error, size_t error_size)
 {
     if (present)
         *present = false;
-    const msgpack_object *object = s_get_present (map, key);
     if (!object)
         return 0;
     if (object->type != MSGPACK_OBJECT_BOOLEAN)
@@ -679,6 +737,13 @@ wire_get_bool (const msgpack_object *map, const char *key, bool *present,
     if (present)
         *present = true;
     return 0;
+}
+
+int
+wire_get_bool (const msgpack_object *map, const char *key, bool *present,
+               bool *value, char *error, size_t error_size)
+{
+    return s_bool_value (s_get_present (map, key), key, present, value, error, error_size);
 }
 
 //  Resolves a time spec string; sets *is_clear for "clear".
@@ -700,14 +765,13 @@ s_time_from_text (const msgpack_object_str *text, const char *key, int64_t now_m
     return 0;
 }
 
-int
-wire_get_time (const msgpack_object *map, const char *key, int64_t now_ms,
-               bool *present, int64_t *when_ms, bool *is_clear,
-               char *error, size_t error_size)
+static int
+s_time_value (const msgpack_object *object, const char *key, int64_t now_ms,
+              bool *present, int64_t *when_ms, bool *is_clear,
+              char *error, size_t error_size)
 {
     if (present)
         *present = false;
-    const msgpack_object *object = s_get_present (map, key);
     if (!object)
         return 0;
     int64_t when = 0;
@@ -730,6 +794,15 @@ wire_get_time (const msgpack_object *map, const char *key, int64_t now_ms,
     if (present)
         *present = true;
     return 0;
+}
+
+int
+wire_get_time (const msgpack_object *map, const char *key, int64_t now_ms,
+               bool *present, int64_t *when_ms, bool *is_clear,
+               char *error, size_t error_size)
+{
+    return s_time_value (s_get_present (map, key), key, now_ms, present, when_ms, is_clear,
+                         error, error_size);
 }
 
 //  Checks and copies entry index of a labels map into label.
@@ -769,13 +842,12 @@ s_label_repeats (const msgpack_object_map *labels, uint32_t index)
     return false;
 }
 
-int
-wire_get_labels (const msgpack_object *map, const char *key, bool *present,
-                 wire_label_t **labels, size_t *count, char *error, size_t error_size)
+static int
+s_labels_value (const msgpack_object *object, const char *key, bool *present,
+                wire_label_t **labels, size_t *count, char *error, size_t error_size)
 {
     if (present)
         *present = false;
-    const msgpack_object *object = s_get_present (map, key);
     if (!object)
         return 0;
     if (object->type != MSGPACK_OBJECT_MAP)
@@ -806,6 +878,14 @@ wire_get_labels (const msgpack_object *map, const char *key, bool *present,
     if (present)
         *present = true;
     return 0;
+}
+
+int
+wire_get_labels (const msgpack_object *map, const char *key, bool *present,
+                 wire_label_t **labels, size_t *count, char *error, size_t error_size)
+{
+    return s_labels_value (s_get_present (map, key), key, present, labels, count,
+                           error, error_size);
 }
 
 
@@ -888,10 +968,10 @@ wire_pack_key_bool (msgpack_packer *packer, const char *key, bool value)
 
 //  The level field: absent leaves *level at -1.
 static int
-s_event_level (const msgpack_object *map, int *level, char *error, size_t error_size)
+s_event_level (const msgpack_object *value, int *level, char *error, size_t error_size)
 {
     char *name = NULL;
-    int rc = wire_get_string (map, "level", WIRE_MAX_LEVEL, &name, error, error_size);
+    int rc = s_string_value (value, "level", WIRE_MAX_LEVEL, &name, error, error_size);
     if (rc || !name)
         return rc;
     alert_level_t parsed;
@@ -903,21 +983,35 @@ s_event_level (const msgpack_object *map, int *level, char *error, size_t error_
     return rc;
 }
 
+//  The keys of an event, in the order s_event_read checks them.
+typedef enum {
+    EVENT_ID, EVENT_RAISE, EVENT_CLEAR, EVENT_SUPPRESS, EVENT_SUBJECT,
+    EVENT_SUMMARY, EVENT_DETAIL, EVENT_LEVEL, EVENT_LABELS, EVENT_FIELDS
+} s_event_field_t;
+
+static const s_field_t s_event_fields [EVENT_FIELDS] = {
+    [EVENT_ID] = S_FIELD ("id"), [EVENT_RAISE] = S_FIELD ("raise"),
+    [EVENT_CLEAR] = S_FIELD ("clear"), [EVENT_SUPPRESS] = S_FIELD ("suppress"),
+    [EVENT_SUBJECT] = S_FIELD ("subject"), [EVENT_SUMMARY] = S_FIELD ("summary"),
+    [EVENT_DETAIL] = S_FIELD ("detail"), [EVENT_LEVEL] = S_FIELD ("level"),
+    [EVENT_LABELS] = S_FIELD ("labels"),
+};
+
 //  The three times of an event.
 static int
-s_event_times (const msgpack_object *map, int64_t now_ms, wire_event_t *event,
+s_event_times (const msgpack_object **values, int64_t now_ms, wire_event_t *event,
                char *error, size_t error_size)
 {
     bool is_clear = false;
-    int rc = wire_get_time (map, "raise", now_ms, &event->has_raise, &event->raise_at,
-                            &event->raise_clear, error, error_size);
+    int rc = s_time_value (values [EVENT_RAISE], "raise", now_ms, &event->has_raise,
+                           &event->raise_at, &event->raise_clear, error, error_size);
     //  "clear" as a clear or suppress time means now, which time_spec_parse gives.
     if (rc == 0)
-        rc = wire_get_time (map, "clear", now_ms, &event->has_clear, &event->clear_at,
-                            &is_clear, error, error_size);
+        rc = s_time_value (values [EVENT_CLEAR], "clear", now_ms, &event->has_clear,
+                           &event->clear_at, &is_clear, error, error_size);
     if (rc == 0)
-        rc = wire_get_time (map, "suppress", now_ms, &event->has_suppress,
-                            &event->suppress_until, &is_clear, error, error_size);
+        rc = s_time_value (values [EVENT_SUPPRESS], "suppress", now_ms, &event->has_suppress,
+                           &event->suppress_until, &is_clear, error, error_size);
     return rc;
 }
 
@@ -926,32 +1020,36 @@ static int
 s_event_read (const msgpack_object *map, int64_t now_ms, wire_event_t *event,
               char *error, size_t error_size)
 {
+    const msgpack_object *values [EVENT_FIELDS];
+    s_get_fields (map, s_event_fields, EVENT_FIELDS, values);
     event->level = -1;
-    int rc = wire_get_name (map, "id", &event->id, error, error_size);
+    int rc = s_name_value (values [EVENT_ID], "id", &event->id, error, error_size);
     if (rc == 0 && !event->id)
         rc = S_MALFORMED ("id: missing");
     if (rc == 0)
-        rc = s_event_times (map, now_ms, event, error, error_size);
+        rc = s_event_times (values, now_ms, event, error, error_size);
     if (rc == 0)
-        rc = wire_get_string (map, "subject", WIRE_MAX_NAME, &event->subject, error, error_size);
+        rc = s_string_value (values [EVENT_SUBJECT], "subject", WIRE_MAX_NAME,
+                             &event->subject, error, error_size);
     if (rc == 0)
-        rc = wire_get_string (map, "summary", WIRE_MAX_SUMMARY, &event->summary, error, error_size);
+        rc = s_string_value (values [EVENT_SUMMARY], "summary", WIRE_MAX_SUMMARY,
+                             &event->summary, error, error_size);
     if (rc == 0)
-        rc = wire_get_string (map, "detail", WIRE_MAX_DETAIL, &event->detail, error, error_size);
+        rc = s_string_value (values [EVENT_DETAIL], "detail", WIRE_MAX_DETAIL,
+                             &event->detail, error, error_size);
     if (rc == 0)
-        rc = s_event_level (map, &event->level, error, error_size);
+        rc = s_event_level (values [EVENT_LEVEL], &event->level, error, error_size);
     if (rc == 0)
-        rc = wire_get_labels (map, "labels", &event->has_labels, &event->labels,
-                              &event->label_count, error, error_size);
+        rc = s_labels_value (values [EVENT_LABELS], "labels", &event->has_labels,
+                             &event->labels, &event->label_count, error, error_size);
     return rc;
 }
 
 //  Reads the alerts array; errors are prefixed "alerts[N].".
 static int
-s_batch_alerts (const msgpack_object *root, int64_t now_ms, wire_batch_t *batch,
+s_batch_alerts (const msgpack_object *alerts, int64_t now_ms, wire_batch_t *batch,
                 char *error, size_t error_size)
 {
-    const msgpack_object *alerts = s_get_present (root, "alerts");
     if (!alerts)
         return S_MALFORMED ("alerts: missing");
     if (alerts->type != MSGPACK_OBJECT_ARRAY)
@@ -978,23 +1076,37 @@ s_batch_alerts (const msgpack_object *root, int64_t now_ms, wire_batch_t *batch,
     return 0;
 }
 
+//  The keys of a batch.
+typedef enum {
+    BATCH_TX, BATCH_SOURCE, BATCH_REPLACE, BATCH_SENT, BATCH_ALERTS, BATCH_FIELDS
+} s_batch_field_t;
+
+static const s_field_t s_batch_fields [BATCH_FIELDS] = {
+    [BATCH_TX] = S_FIELD ("tx"), [BATCH_SOURCE] = S_FIELD ("source"),
+    [BATCH_REPLACE] = S_FIELD ("replace"), [BATCH_SENT] = S_FIELD ("sent"),
+    [BATCH_ALERTS] = S_FIELD ("alerts"),
+};
+
 //  Reads the batch header fields, then the alerts.
 static int
 s_batch_read (const msgpack_object *root, int64_t now_ms, wire_batch_t *batch,
               char *error, size_t error_size)
 {
+    const msgpack_object *values [BATCH_FIELDS];
+    s_get_fields (root, s_batch_fields, BATCH_FIELDS, values);
     bool present = false;
-    int rc = wire_get_name (root, "tx", &batch->tx, error, error_size);
+    int rc = s_name_value (values [BATCH_TX], "tx", &batch->tx, error, error_size);
     if (rc == 0)
-        rc = wire_get_name (root, "source", &batch->source, error, error_size);
+        rc = s_name_value (values [BATCH_SOURCE], "source", &batch->source, error, error_size);
     if (rc == 0)
-        rc = wire_get_bool (root, "replace", &present, &batch->replace, error, error_size);
+        rc = s_bool_value (values [BATCH_REPLACE], "replace", &present, &batch->replace,
+                           error, error_size);
     if (rc == 0)
-        rc = wire_get_int (root, "sent", &present, &batch->sent, error, error_size);
+        rc = s_int_value (values [BATCH_SENT], "sent", &present, &batch->sent, error, error_size);
     if (rc == 0 && batch->sent < 0)
         rc = S_MALFORMED ("sent: negative");
     if (rc == 0)
-        rc = s_batch_alerts (root, now_ms, batch, error, error_size);
+        rc = s_batch_alerts (values [BATCH_ALERTS], now_ms, batch, error, error_size);
     return rc;
 }
 

@@ -3,7 +3,8 @@
 
     bench_sqlite DB_PATH ROWS IDS
     Creates DB_PATH with the schema of broker/store.c (WAL,
-    synchronous=NORMAL, alerts ... WITHOUT ROWID), then upserts ROWS rows,
+    synchronous=NORMAL, alerts a rowid table UNIQUE (source, id)), then
+    upserts ROWS rows by (source, id),
     ids round-robin over IDS ("bench-%07d", source "bench"), each with a new
     subject, through one prepared statement, one transaction per 1000 rows.
     The row BLOB is what the broker stores: {v, alert} with alert_pack, built
@@ -54,7 +55,7 @@ main (int argc, char *argv [])
         "CREATE TABLE IF NOT EXISTS alerts ("
         "  source TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL,"
         "  level TEXT NOT NULL, changed_at INTEGER, seq INTEGER, row BLOB NOT NULL,"
-        "  PRIMARY KEY (source, id)) WITHOUT ROWID;"
+        "  UNIQUE (source, id));"
         "CREATE TABLE IF NOT EXISTS history ("
         "  seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, event TEXT NOT NULL,"
         "  source TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL);", NULL, NULL, NULL),
