@@ -217,18 +217,28 @@ s_events (const char *source, const char *prefix, int from, int to, const char *
     return 0;
 }
 
+//  A fresh consumer and a feed without a cursor file, synced to the
+//  broker; NULL, with the consumer freed, if either step failed.
+static change_feed_t *
+s_synced_feed (s_consumer_t *consumer)
+{
+    s_consumer_init (consumer);
+    change_feed_t *feed = s_feed_new (NULL);
+    if (!CHECK (feed, "no feed") || !CHECK (s_run_synced (feed, consumer, 10000) == 0, "not synced")) {
+        change_feed_destroy (&feed);
+        s_consumer_free (consumer);
+    }
+    return feed;
+}
+
 static void
 s_gap (void)
 {
     TEST ("feed: every change exactly once, in order, across a forced PUB gap");
     s_consumer_t consumer;
-    s_consumer_init (&consumer);
-    change_feed_t *feed = s_feed_new (NULL);
-    if (!CHECK (feed, "no feed") || !CHECK (s_run_synced (feed, &consumer, 10000) == 0, "not synced")) {
-        change_feed_destroy (&feed);
-        s_consumer_free (&consumer);
+    change_feed_t *feed = s_synced_feed (&consumer);
+    if (!feed)
         return;
-    }
     uint64_t base = change_feed_cursor (feed);
     //  Not reading: the burst overflows the SUB's queue and the PUB drops.
     event_spec_t *events = calloc (S_BURST_SIZE, sizeof *events);
@@ -318,13 +328,9 @@ s_retry (void)
 {
     TEST ("feed: RETRY holds the change and all after it until retry_at, then redelivers it");
     s_consumer_t consumer;
-    s_consumer_init (&consumer);
-    change_feed_t *feed = s_feed_new (NULL);
-    if (!CHECK (feed, "no feed") || !CHECK (s_run_synced (feed, &consumer, 10000) == 0, "not synced")) {
-        change_feed_destroy (&feed);
-        s_consumer_free (&consumer);
+    change_feed_t *feed = s_synced_feed (&consumer);
+    if (!feed)
         return;
-    }
     uint64_t start = change_feed_cursor (feed);
     consumer.retry_seq = start + 1;
     consumer.retry_delay_ms = 600;
@@ -351,13 +357,9 @@ s_restart (void)
 {
     TEST ("feed: a broker restart; the changes made after it arrive, none skipped");
     s_consumer_t consumer;
-    s_consumer_init (&consumer);
-    change_feed_t *feed = s_feed_new (NULL);
-    if (!CHECK (feed, "no feed") || !CHECK (s_run_synced (feed, &consumer, 10000) == 0, "not synced")) {
-        change_feed_destroy (&feed);
-        s_consumer_free (&consumer);
+    change_feed_t *feed = s_synced_feed (&consumer);
+    if (!feed)
         return;
-    }
     uint64_t start = change_feed_cursor (feed);
     CHECK (s_events ("restart", "x", 0, 3, "now") == 0, "send");
     CHECK (s_wait_broker_seq (start + 3, 10000) == 0, "broker seq");
