@@ -1,16 +1,18 @@
 /*  wire.c — checking, reading and writing lilac's msgpack frames.
 
-    Untrusted bytes meet three layers, in this order. wire_check() walks the
-    raw msgpack itself, without msgpack-c: one pass, no allocation, an explicit
-    stack of "elements still to read" per open array or map (at most
-    WIRE_MAX_DEPTH entries, so no recursion on input), refusing anything
+    Untrusted bytes meet three layers, in this order. One walk (s_walk) reads
+    the raw msgpack itself, without msgpack-c's unpacker: one pass, an
+    explicit stack of "elements still to read" per open array or map (at
+    most WIRE_MAX_DEPTH entries, so no recursion on input), refusing anything
     msgpack-c could be tricked by (a count of 2^32 it would allocate for) or
     that we never send (ext, bin, 0xc1, non-string map keys, bad UTF-8).
-    Because every container's elements are really present in the frame, the
-    objects msgpack-c then builds number at most one per byte: its zone stays
-    within a small multiple of the frame size. wire_doc_new() copies the frame
-    (msgpack-c's strings point into the bytes they were unpacked from) and
-    unpacks it; the root must be a map with "v": 1. The typed getters check one
+    wire_check() is that walk alone; wire_doc_new() and wire_batch_decode()
+    let it build msgpack_objects as it goes, so each header is read once.
+    A container's elements are allocated when it opens, and only if every
+    element the open containers still expect can have a byte of its own, so
+    the zone stays within a small multiple of the frame size. wire_doc_new()
+    copies the frame (msgpack-c's strings point into the bytes they were
+    unpacked from); the root must be a map with "v": 1. The typed getters check one
     field each, treating nil like an absent key (wire_pack_string packs NULL as
     nil), and write "key: why" into the caller's error buffer.
     wire_batch_decode() turns an ingest frame into plain C structs, all
@@ -44,10 +46,13 @@ struct _wire_doc_t {
     msgpack_object root;
 };
 
-//  One open array or map during wire_check's walk.
+//  One open array or map during the walk (s_walk).
 typedef struct {
     uint64_t remaining;                //  elements still to read (a map counts keys and values)
+    uint64_t read;                     //  elements read so far
     bool is_map;                       //  map: even remaining means a key comes next
+    msgpack_object *items;             //  an array's elements, when building
+    msgpack_object_kv *pairs;          //  a map's pairs, when building
 } s_open_t;
 
 //  What one msgpack header announces.
@@ -177,7 +182,7 @@ wire_name_valid (const char *text)
 
 
 //  --------------------------------------------------------------------------
-//  wire_check: the structural walk
+//  The walk: checking, and building msgpack-c objects in the same pass
 
 //  Reads a big-endian unsigned integer of width bytes at *offset.
 //  Returns false if the frame ends first.
@@ -275,78 +280,7 @@ s_check_string (const unsigned char *bytes, size_t size, size_t *offset,
     return 0;
 }
 
-//  Checks an array or map header at depth open containers, and opens it.
-static int
-s_open_container (s_open_t *stack, size_t *depth, s_kind_t kind, uint64_t count,
-                  size_t size, size_t offset, char *error, size_t error_size)
-{
-    if (*depth + 1 > WIRE_MAX_DEPTH)
-        return S_MALFORMED ("nesting deeper than %d at byte %zu", WIRE_MAX_DEPTH, offset);
-    //  Each element needs at least one byte, so a map entry two.
-    uint64_t elements = kind == S_MAP ? 2 * count : count;
-    if (elements > size - offset)
-        return S_MALFORMED ("%s before byte %zu declares %" PRIu64 " elements, only %zu bytes remain",
-                            kind == S_MAP ? "map" : "array", offset, count, size - offset);
-    if (elements > 0) {
-        stack [*depth].remaining = elements;
-        stack [*depth].is_map = kind == S_MAP;
-        (*depth)++;
-    }
-    return 0;
-}
-
-int
-wire_check (const void *data, size_t size, char *error, size_t error_size)
-{
-    if (!data || size == 0)
-        return S_MALFORMED ("empty frame");
-    const unsigned char *bytes = (const unsigned char *) data;
-    s_open_t stack [WIRE_MAX_DEPTH];
-    size_t depth = 0;                  //  open containers
-    size_t offset = 0;
-
-    do {
-        if (offset >= size)
-            return S_MALFORMED ("truncated at byte %zu", offset);
-        bool is_key = false;
-        if (depth > 0) {
-            s_open_t *parent = &stack [depth - 1];
-            is_key = parent->is_map && parent->remaining % 2 == 0;
-            parent->remaining--;
-        }
-        size_t start = offset;
-        s_kind_t kind;
-        uint64_t count;
-        int rc = s_read_header (bytes, size, &offset, &kind, &count, error, error_size);
-        if (rc)
-            return rc;
-        if (is_key && kind != S_STRING)
-            return S_MALFORMED ("map key at byte %zu is not a string", start);
-        if (kind == S_STRING)
-            rc = s_check_string (bytes, size, &offset, count, error, error_size);
-        else
-        if (kind != S_SCALAR)
-            rc = s_open_container (stack, &depth, kind, count, size, offset, error, error_size);
-        if (rc)
-            return rc;
-        while (depth > 0 && stack [depth - 1].remaining == 0)
-            depth--;
-    } while (depth > 0);
-
-    if (offset != size)
-        return S_MALFORMED ("%zu trailing bytes after the first object", size - offset);
-    return 0;
-}
-
-
-//  --------------------------------------------------------------------------
-//  Unpacking checked bytes
-//
-//  wire_check has walked the bytes, so they hold one object of known types
-//  (no bin, no ext), no deeper than WIRE_MAX_DEPTH, with every length inside
-//  the frame. s_build turns them into msgpack-c objects (strings point into
-//  the bytes) in one plain recursive pass; msgpack_unpack's general state
-//  machine did the same at a sixth of the refresh path (make bench).
+//  Scalars as msgpack-c builds them
 
 static uint64_t
 s_big_endian (const unsigned char *bytes, size_t width)
@@ -371,7 +305,7 @@ s_build_integer (int64_t value, bool is_signed, uint64_t raw, msgpack_object *ob
     }
 }
 
-//  The scalar whose lead byte is bytes[0].
+//  The scalar whose lead byte is bytes[0], already checked.
 static void
 s_build_scalar (const unsigned char *bytes, msgpack_object *object)
 {
@@ -413,49 +347,125 @@ s_build_scalar (const unsigned char *bytes, msgpack_object *object)
     }
 }
 
-//  Builds the object at *offset into object, containers' items in zone.
-static int
-s_build (const unsigned char *bytes, size_t size, size_t *offset, msgpack_zone *zone,
-         msgpack_object *object)
+//  The object an element of parent is built into: arrays fill items in
+//  order, maps fill each pair's key, then its value. NULL when checking only.
+static msgpack_object *
+s_next_object (s_open_t *parent)
 {
-    size_t start = *offset;
-    s_kind_t kind;
-    uint64_t count;
-    char error [WIRE_ERROR_SIZE];
-    int rc = s_read_header (bytes, size, offset, &kind, &count, error, sizeof error);
-    assert (rc == 0);                  //  wire_check read this header already
-    if (kind == S_SCALAR)
-        s_build_scalar (bytes + start, object);
+    uint64_t index = parent->read++;
+    if (parent->is_map)
+        return parent->pairs ? (index % 2 ? &parent->pairs [index / 2].val
+                                          : &parent->pairs [index / 2].key) : NULL;
+    return parent->items ? &parent->items [index] : NULL;
+}
+
+//  Checks an array or map header at depth open containers, and opens it;
+//  given an object, makes it that container, its elements in zone.
+//  *promised counts the elements the open containers still expect: each
+//  needs a byte of its own past offset, so a container that declares more
+//  than the unpromised bytes cannot be whole. That bounds what the zone
+//  holds for containers still open, however deep, by the frame's size.
+static int
+s_open_container (s_open_t *stack, size_t *depth, uint64_t *promised, s_kind_t kind,
+                  uint64_t count, size_t size, size_t offset, msgpack_zone *zone,
+                  msgpack_object *object, char *error, size_t error_size)
+{
+    if (*depth + 1 > WIRE_MAX_DEPTH)
+        return S_MALFORMED ("nesting deeper than %d at byte %zu", WIRE_MAX_DEPTH, offset);
+    //  Each element needs at least one byte, so a map entry two.
+    uint64_t elements = kind == S_MAP ? 2 * count : count;
+    uint64_t unpromised = size - offset - *promised;
+    if (elements > unpromised)
+        return S_MALFORMED ("%s before byte %zu declares %" PRIu64 " elements, only %" PRIu64
+                            " bytes remain for them", kind == S_MAP ? "map" : "array",
+                            offset, count, unpromised);
+    void *memory = NULL;
+    if (object && elements > 0
+    &&  !(memory = msgpack_zone_malloc (zone, elements * sizeof (msgpack_object))))
+        return S_NO_MEMORY ();
+    if (object && kind == S_MAP)
+        *object = (msgpack_object) { .type = MSGPACK_OBJECT_MAP,
+                                     .via.map = { (uint32_t) count, memory } };
     else
-    if (kind == S_STRING) {
-        object->type = MSGPACK_OBJECT_STR;
-        object->via.str.size = (uint32_t) count;
-        object->via.str.ptr = (const char *) bytes + *offset;
-        *offset += (size_t) count;
+    if (object)
+        *object = (msgpack_object) { .type = MSGPACK_OBJECT_ARRAY,
+                                     .via.array = { (uint32_t) count, memory } };
+    if (elements > 0) {
+        stack [(*depth)++] = (s_open_t) {
+            .remaining = elements, .is_map = kind == S_MAP,
+            .items = kind == S_ARRAY ? memory : NULL, .pairs = kind == S_MAP ? memory : NULL,
+        };
+        *promised += elements;
     }
-    else
-    if (kind == S_ARRAY) {
-        object->type = MSGPACK_OBJECT_ARRAY;
-        object->via.array.size = (uint32_t) count;
-        object->via.array.ptr = count ? msgpack_zone_malloc (zone, count * sizeof (msgpack_object)) : NULL;
-        if (count && !object->via.array.ptr)
-            return -1;
-        for (uint64_t index = 0; index < count && rc == 0; index++)
-            rc = s_build (bytes, size, offset, zone, &object->via.array.ptr [index]);
-    }
-    else {
-        object->type = MSGPACK_OBJECT_MAP;
-        object->via.map.size = (uint32_t) count;
-        object->via.map.ptr = count ? msgpack_zone_malloc (zone, count * sizeof (msgpack_object_kv)) : NULL;
-        if (count && !object->via.map.ptr)
-            return -1;
-        for (uint64_t index = 0; index < count && rc == 0; index++) {
-            rc = s_build (bytes, size, offset, zone, &object->via.map.ptr [index].key);
-            if (rc == 0)
-                rc = s_build (bytes, size, offset, zone, &object->via.map.ptr [index].val);
+    return 0;
+}
+
+//  The one walk over untrusted bytes: checks them (see wire_check) and,
+//  given a zone and root, builds them as it goes into msgpack-c objects
+//  whose strings point into the bytes. Checking and building in one pass
+//  read each header once; as two passes (check, then a recursive build)
+//  they were a fifth of the refresh path (perf). 0, WIRE_MALFORMED, or -1
+//  when the zone cannot grow.
+static int
+s_walk (const unsigned char *bytes, size_t size, msgpack_zone *zone, msgpack_object *root,
+        char *error, size_t error_size)
+{
+    if (!bytes || size == 0)
+        return S_MALFORMED ("empty frame");
+    s_open_t stack [WIRE_MAX_DEPTH];
+    size_t depth = 0;                  //  open containers
+    uint64_t promised = 0;             //  elements they still expect
+    size_t offset = 0;
+
+    do {
+        if (offset >= size)
+            return S_MALFORMED ("truncated at byte %zu", offset);
+        bool is_key = false;
+        msgpack_object *object = root;
+        if (depth > 0) {
+            s_open_t *parent = &stack [depth - 1];
+            is_key = parent->is_map && parent->remaining % 2 == 0;
+            parent->remaining--;
+            promised--;
+            object = s_next_object (parent);
         }
-    }
-    return rc;
+        size_t start = offset;
+        s_kind_t kind;
+        uint64_t count;
+        int rc = s_read_header (bytes, size, &offset, &kind, &count, error, error_size);
+        if (rc)
+            return rc;
+        if (is_key && kind != S_STRING)
+            return S_MALFORMED ("map key at byte %zu is not a string", start);
+        if (kind == S_STRING) {
+            rc = s_check_string (bytes, size, &offset, count, error, error_size);
+            if (rc == 0 && object)
+                *object = (msgpack_object) { .type = MSGPACK_OBJECT_STR,
+                    .via.str = { (uint32_t) count, (const char *) bytes + offset - count } };
+        }
+        else
+        if (kind == S_SCALAR) {
+            if (object)
+                s_build_scalar (bytes + start, object);
+        }
+        else
+            rc = s_open_container (stack, &depth, &promised, kind, count, size, offset,
+                                   zone, object, error, error_size);
+        if (rc)
+            return rc;
+        while (depth > 0 && stack [depth - 1].remaining == 0)
+            depth--;
+    } while (depth > 0);
+
+    if (offset != size)
+        return S_MALFORMED ("%zu trailing bytes after the first object", size - offset);
+    return 0;
+}
+
+int
+wire_check (const void *data, size_t size, char *error, size_t error_size)
+{
+    return s_walk ((const unsigned char *) data, size, NULL, NULL, error, error_size);
 }
 
 
@@ -480,27 +490,23 @@ s_check_version (const msgpack_object *root, char *error, size_t error_size)
     return S_MALFORMED ("v: not an integer");
 }
 
-//  Checks, then unpacks bytes (which must outlive *root) into zone and
+//  Checks and unpacks bytes (which must outlive *root) into zone, then
 //  checks the version. On failure the zone may hold partial objects.
 static int
 s_unpack (msgpack_zone *zone, msgpack_object *root, const char *data, size_t size,
           char *error, size_t error_size)
 {
-    int rc = wire_check (data, size, error, error_size);
-    if (rc)
-        return rc;
-    size_t offset = 0;
-    if (s_build ((const unsigned char *) data, size, &offset, zone, root))
-        return S_NO_MEMORY ();
-    assert (offset == size);           //  wire_check refused trailing bytes
-    return s_check_version (root, error, error_size);
+    int rc = s_walk ((const unsigned char *) data, size, zone, root, error, error_size);
+    return rc ? rc : s_check_version (root, error, error_size);
 }
 
 wire_doc_t *
 wire_doc_new (const void *data, size_t size, char *error, size_t error_size)
 {
-    if (wire_check (data, size, error, error_size))
-        return NULL;                   //  before copying what could be huge junk
+    if (!data || size == 0) {
+        S_MALFORMED ("empty frame");
+        return NULL;
+    }
     wire_doc_t *self = (wire_doc_t *) calloc (1, sizeof (wire_doc_t));
     char *copy = (char *) malloc (size);
     if (!self || !copy) {

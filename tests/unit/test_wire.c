@@ -320,6 +320,14 @@ test_huge_counts (void)
     CHECK (CHECK_BYTES ("\x82\xa1v\x01") == WIRE_MALFORMED, "map 2 needs 4 bytes, has 3");
     //  nested: the inner count is checked against what remains
     CHECK (CHECK_BYTES ("\x91\xdd\x00\x00\x10\x00\x01") == WIRE_MALFORMED, "inner huge array");
+    //  nested counts add up: the outer array still expects 7 elements after
+    //  the inner one, so the inner one cannot have 8 of the 14 bytes left
+    //  (the doc's zone would hold both arrays before the end is reached)
+    static const char promised [] = "\xdc\x00\x08\xdc\x00\x08\x01\x01\x01\x01\x01\x01\x01"
+                                    "\x01\x01\x01\x01\x01\x01\x01";
+    CHECK (wire_doc_new (promised, sizeof promised - 1, error, sizeof error) == NULL, "nested");
+    CHECK (s_error_starts ("array before byte 6 declares 8 elements, only 7 bytes remain"),
+           "error: %s", error);
     CHECK (wire_doc_new ("\xdd\xff\x00\x00\x00", 5, error, sizeof error) == NULL, "doc");
     //  exactly enough bytes is fine
     CHECK (CHECK_BYTES ("\xdc\x00\x03\x01\x02\x03") == 0, "array16 of 3: %s", error);
