@@ -199,10 +199,11 @@ s_local_source (agent_t *self, const char *claimed)
 static void
 s_local_frame (agent_t *self, const void *data, size_t size)
 {
-    wire_batch_t batch;
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
     char error [WIRE_ERROR_SIZE];
     if (wire_batch_decode (data, size, clock_now_ms (), &batch, error, sizeof error)) {
         log_limited (&self->input_log, "rejected a local frame: %s", error);
+        wire_batch_free (&batch);
         return;
     }
     const char *source = s_local_source (self, batch.source);

@@ -408,30 +408,26 @@ static void
 s_ingest_frame (broker_t *self, const void *data, size_t size, int64_t now,
                 const char *user_id, const char *peer)
 {
-    wire_batch_t batch;
+    wire_batch_t *batch = &self->batch;
     char error [WIRE_ERROR_SIZE];
     self->stats.frames_received++;
-    if (wire_batch_decode (data, size, now, &batch, error, sizeof error)) {
+    if (wire_batch_decode (data, size, now, batch, error, sizeof error)) {
         s_reject (self, "ingest frame", error);
         return;
     }
-    const char *source = s_authorized_source (self, &batch, user_id, peer);
-    if (!source) {
-        wire_batch_free (&batch);
+    const char *source = s_authorized_source (self, batch, user_id, peer);
+    if (!source)
         return;
-    }
-    self->stats.events_received += batch.event_count;
-    if (batch.tx && tx_window_seen (self->recent_tx, batch.tx, now)) {
+    self->stats.events_received += batch->event_count;
+    if (batch->tx && tx_window_seen (self->recent_tx, batch->tx, now)) {
         self->stats.duplicates++;
-        log_debug ("dropped a repeated batch, tx %s", batch.tx);
-        wire_batch_free (&batch);
+        log_debug ("dropped a repeated batch, tx %s", batch->tx);
         return;
     }
-    for (size_t index = 0; index < batch.event_count; index++)
-        s_apply_event (self, source, &batch.events [index], now);
-    if (batch.replace)
-        s_replace (self, source, &batch, now);
-    wire_batch_free (&batch);
+    for (size_t index = 0; index < batch->event_count; index++)
+        s_apply_event (self, source, &batch->events [index], now);
+    if (batch->replace)
+        s_replace (self, source, batch, now);
 }
 
 //  Reads up to `batch` frames, or about BROKER_EVENTS_PER_TURN events (a
@@ -727,6 +723,7 @@ broker_destroy (broker_t **self_p)
     tx_window_destroy (&self->recent_tx);
     store_destroy (&self->store);
     wire_writer_free (&self->scratch);
+    wire_batch_free (&self->batch);
     broker_config_free (&self->config);
     mem_free (self);
     *self_p = NULL;

@@ -100,6 +100,7 @@ struct _broker_t {
     int64_t retry_commit_at;       //  tick, 0 unless a commit failed
     int64_t last_snapshot_at;      //  tick when `snapshot` was last served, 0 never
     wire_writer_t scratch;         //  reused for bodies
+    wire_batch_t batch;            //  the ingest frame being applied; its memory is reused
     broker_stats_t stats;          //  counters
     log_limit_t reject_log;        //  rate limit for bad input lines
     log_limit_t store_log;         //  rate limit for database errors

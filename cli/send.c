@@ -421,7 +421,7 @@ s_send_run (const send_request_t *self)
     wire_writer_init (&writer);
     send_pack_batch (&writer, self, tx, source);
     size_t size = writer.buffer.size;
-    wire_batch_t check;
+    wire_batch_t check = WIRE_BATCH_EMPTY;
     char error [WIRE_ERROR_SIZE];
     if (size > BUS_MAX_MESSAGE) {
         fprintf (stderr, "lilac send: the batch is %zu bytes, more than a broker "
@@ -435,11 +435,11 @@ s_send_run (const send_request_t *self)
         status = CLI_EXIT_USAGE;
     }
     else {
-        wire_batch_free (&check);
         status = s_deliver (self->endpoint, writer.buffer.data, size, self->timeout_ms);
         if (status == CLI_EXIT_OK && self->verbose)
             s_print_sent (self, tx, source);
     }
+    wire_batch_free (&check);
     wire_writer_free (&writer);
     return status;
 }

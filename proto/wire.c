@@ -615,11 +615,12 @@ s_get_fields (const msgpack_object *map, const s_field_t *fields, size_t count,
     }
 }
 
-//  A fresh NUL-terminated copy of size bytes, or NULL.
+//  A NUL-terminated copy of size bytes, or NULL: in zone (gone when the
+//  zone is cleared) or, without one, fresh from malloc (the caller frees).
 static char *
-s_copy (const char *bytes, size_t size)
+s_copy (msgpack_zone *zone, const char *bytes, size_t size)
 {
-    char *copy = (char *) malloc (size + 1);
+    char *copy = (char *) (zone ? msgpack_zone_malloc_no_align (zone, size + 1) : malloc (size + 1));
     if (copy) {
         if (size > 0)                  //  an empty string's ptr may be NULL
             memcpy (copy, bytes, size);
@@ -647,18 +648,19 @@ s_check_text (const msgpack_object *value, const char *key, size_t max_bytes,
 }
 
 //  The getters below read a value found under key (NULL: absent), so that
-//  wire_get_* and the one-pass readers of ingest batches share them.
+//  wire_get_* and the one-pass readers of ingest batches share them. Their
+//  copies go into zone, or without one (wire_get_*) are the caller's.
 
 static int
 s_string_value (const msgpack_object *object, const char *key, size_t max_bytes,
-                char **value, char *error, size_t error_size)
+                msgpack_zone *zone, char **value, char *error, size_t error_size)
 {
     if (!object)
         return 0;
     int rc = s_check_text (object, key, max_bytes, error, error_size);
     if (rc)
         return rc;
-    char *copy = s_copy (object->via.str.ptr, object->via.str.size);
+    char *copy = s_copy (zone, object->via.str.ptr, object->via.str.size);
     if (!copy)
         return S_NO_MEMORY ();
     *value = copy;
@@ -669,11 +671,12 @@ int
 wire_get_string (const msgpack_object *map, const char *key, size_t max_bytes,
                  char **value, char *error, size_t error_size)
 {
-    return s_string_value (s_get_present (map, key), key, max_bytes, value, error, error_size);
+    return s_string_value (s_get_present (map, key), key, max_bytes, NULL, value,
+                           error, error_size);
 }
 
 static int
-s_name_value (const msgpack_object *object, const char *key,
+s_name_value (const msgpack_object *object, const char *key, msgpack_zone *zone,
               char **value, char *error, size_t error_size)
 {
     if (!object)
@@ -685,7 +688,7 @@ s_name_value (const msgpack_object *object, const char *key,
     if (problem)
         return S_MALFORMED ("%s: %s (a name is 1..%d bytes of UTF-8 without control characters)",
                             key, problem, WIRE_MAX_NAME);
-    char *copy = s_copy (text->ptr, text->size);
+    char *copy = s_copy (zone, text->ptr, text->size);
     if (!copy)
         return S_NO_MEMORY ();
     *value = copy;
@@ -696,7 +699,7 @@ int
 wire_get_name (const msgpack_object *map, const char *key,
                char **value, char *error, size_t error_size)
 {
-    return s_name_value (s_get_present (map, key), key, value, error, error_size);
+    return s_name_value (s_get_present (map, key), key, NULL, value, error, error_size);
 }
 
 static int
@@ -814,7 +817,7 @@ wire_get_time (const msgpack_object *map, const char *key, int64_t now_ms,
 //  Checks and copies entry index of a labels map into label.
 static int
 s_label_read (const msgpack_object_kv *entry, const char *key, uint32_t index,
-              wire_label_t *label, char *error, size_t error_size)
+              msgpack_zone *zone, wire_label_t *label, char *error, size_t error_size)
 {
     if (entry->key.type != MSGPACK_OBJECT_STR)
         return S_MALFORMED ("%s: key %u is not a string", key, index);
@@ -828,8 +831,8 @@ s_label_read (const msgpack_object_kv *entry, const char *key, uint32_t index,
     int rc = s_check_text (&entry->val, where, WIRE_MAX_LABEL_VALUE, error, error_size);
     if (rc)
         return rc;
-    label->key = s_copy (name->ptr, name->size);
-    label->value = s_copy (entry->val.via.str.ptr, entry->val.via.str.size);
+    label->key = s_copy (zone, name->ptr, name->size);
+    label->value = s_copy (zone, entry->val.via.str.ptr, entry->val.via.str.size);
     if (!label->key || !label->value)
         return S_NO_MEMORY ();
     return 0;
@@ -850,7 +853,8 @@ s_label_repeats (const msgpack_object_map *labels, uint32_t index)
 
 static int
 s_labels_value (const msgpack_object *object, const char *key, bool *present,
-                wire_label_t **labels, size_t *count, char *error, size_t error_size)
+                msgpack_zone *zone, wire_label_t **labels, size_t *count,
+                char *error, size_t error_size)
 {
     if (present)
         *present = false;
@@ -863,20 +867,24 @@ s_labels_value (const msgpack_object *object, const char *key, bool *present,
         return S_MALFORMED ("%s: more than %d labels", key, WIRE_MAX_LABELS);
     wire_label_t *result = NULL;
     size_t filled = 0;
+    size_t bytes = source->size * sizeof (wire_label_t);
     if (source->size > 0) {
-        result = (wire_label_t *) calloc (source->size, sizeof (wire_label_t));
+        result = (wire_label_t *) (zone ? msgpack_zone_malloc (zone, bytes) : malloc (bytes));
         if (!result)
             return S_NO_MEMORY ();
+        memset (result, 0, bytes);
     }
     int rc = 0;
     for (uint32_t index = 0; index < source->size && rc == 0; index++) {
-        rc = s_label_read (&source->ptr [index], key, index, &result [index], error, error_size);
+        rc = s_label_read (&source->ptr [index], key, index, zone, &result [index],
+                           error, error_size);
         filled = index + 1;            //  a failed entry may hold one string
         if (rc == 0 && s_label_repeats (source, index))
             rc = S_MALFORMED ("%s: key %u repeats an earlier key", key, index);
     }
     if (rc) {
-        alert_free_labels (&result, &filled);
+        if (!zone)
+            alert_free_labels (&result, &filled);
         return rc;
     }
     *labels = result;
@@ -890,7 +898,7 @@ int
 wire_get_labels (const msgpack_object *map, const char *key, bool *present,
                  wire_label_t **labels, size_t *count, char *error, size_t error_size)
 {
-    return s_labels_value (s_get_present (map, key), key, present, labels, count,
+    return s_labels_value (s_get_present (map, key), key, present, NULL, labels, count,
                            error, error_size);
 }
 
@@ -976,17 +984,19 @@ wire_pack_key_bool (msgpack_packer *packer, const char *key, bool value)
 static int
 s_event_level (const msgpack_object *value, int *level, char *error, size_t error_size)
 {
-    char *name = NULL;
-    int rc = s_string_value (value, "level", WIRE_MAX_LEVEL, &name, error, error_size);
-    if (rc || !name)
+    if (!value)
+        return 0;
+    int rc = s_check_text (value, "level", WIRE_MAX_LEVEL, error, error_size);
+    if (rc)
         return rc;
+    char name [WIRE_MAX_LEVEL + 1];
+    memcpy (name, value->via.str.ptr, value->via.str.size);
+    name [value->via.str.size] = 0;
     alert_level_t parsed;
-    if (alert_level_parse (name, &parsed) == 0)
-        *level = (int) parsed;
-    else
-        rc = S_MALFORMED ("level: must be urgent, normal or low");
-    free (name);
-    return rc;
+    if (alert_level_parse (name, &parsed))
+        return S_MALFORMED ("level: must be urgent, normal or low");
+    *level = (int) parsed;
+    return 0;
 }
 
 //  The keys of an event, in the order s_event_read checks them.
@@ -1021,32 +1031,32 @@ s_event_times (const msgpack_object **values, int64_t now_ms, wire_event_t *even
     return rc;
 }
 
-//  Reads one alert of a batch into a zeroed event.
+//  Reads one alert of a batch into a zeroed event, its strings in zone.
 static int
-s_event_read (const msgpack_object *map, int64_t now_ms, wire_event_t *event,
-              char *error, size_t error_size)
+s_event_read (const msgpack_object *map, int64_t now_ms, msgpack_zone *zone,
+              wire_event_t *event, char *error, size_t error_size)
 {
     const msgpack_object *values [EVENT_FIELDS];
     s_get_fields (map, s_event_fields, EVENT_FIELDS, values);
     event->level = -1;
-    int rc = s_name_value (values [EVENT_ID], "id", &event->id, error, error_size);
+    int rc = s_name_value (values [EVENT_ID], "id", zone, &event->id, error, error_size);
     if (rc == 0 && !event->id)
         rc = S_MALFORMED ("id: missing");
     if (rc == 0)
         rc = s_event_times (values, now_ms, event, error, error_size);
     if (rc == 0)
         rc = s_string_value (values [EVENT_SUBJECT], "subject", WIRE_MAX_NAME,
-                             &event->subject, error, error_size);
+                             zone, &event->subject, error, error_size);
     if (rc == 0)
         rc = s_string_value (values [EVENT_SUMMARY], "summary", WIRE_MAX_SUMMARY,
-                             &event->summary, error, error_size);
+                             zone, &event->summary, error, error_size);
     if (rc == 0)
         rc = s_string_value (values [EVENT_DETAIL], "detail", WIRE_MAX_DETAIL,
-                             &event->detail, error, error_size);
+                             zone, &event->detail, error, error_size);
     if (rc == 0)
         rc = s_event_level (values [EVENT_LEVEL], &event->level, error, error_size);
     if (rc == 0)
-        rc = s_labels_value (values [EVENT_LABELS], "labels", &event->has_labels,
+        rc = s_labels_value (values [EVENT_LABELS], "labels", &event->has_labels, zone,
                              &event->labels, &event->label_count, error, error_size);
     return rc;
 }
@@ -1064,16 +1074,19 @@ s_batch_alerts (const msgpack_object *alerts, int64_t now_ms, wire_batch_t *batc
         return S_MALFORMED ("alerts: empty");
     if (alerts->via.array.size > WIRE_MAX_BATCH)
         return S_MALFORMED ("alerts: more than %d alerts", WIRE_MAX_BATCH);
-    batch->events = (wire_event_t *) calloc (alerts->via.array.size, sizeof (wire_event_t));
+    size_t bytes = alerts->via.array.size * sizeof (wire_event_t);
+    batch->events = (wire_event_t *) msgpack_zone_malloc (batch->zone, bytes);
     if (!batch->events)
         return S_NO_MEMORY ();
+    memset (batch->events, 0, bytes);
     batch->event_count = alerts->via.array.size;
     for (size_t index = 0; index < batch->event_count; index++) {
         const msgpack_object *map = &alerts->via.array.ptr [index];
         if (map->type != MSGPACK_OBJECT_MAP)
             return S_MALFORMED ("alerts[%zu]: not a map", index);
-        char reason [WIRE_ERROR_SIZE] = "";
-        int rc = s_event_read (map, now_ms, &batch->events [index], reason, sizeof reason);
+        char reason [WIRE_ERROR_SIZE];     //  written when rc says so
+        int rc = s_event_read (map, now_ms, batch->zone, &batch->events [index],
+                               reason, sizeof reason);
         if (rc == -1)
             return S_NO_MEMORY ();
         if (rc)
@@ -1101,9 +1114,10 @@ s_batch_read (const msgpack_object *root, int64_t now_ms, wire_batch_t *batch,
     const msgpack_object *values [BATCH_FIELDS];
     s_get_fields (root, s_batch_fields, BATCH_FIELDS, values);
     bool present = false;
-    int rc = s_name_value (values [BATCH_TX], "tx", &batch->tx, error, error_size);
+    int rc = s_name_value (values [BATCH_TX], "tx", batch->zone, &batch->tx, error, error_size);
     if (rc == 0)
-        rc = s_name_value (values [BATCH_SOURCE], "source", &batch->source, error, error_size);
+        rc = s_name_value (values [BATCH_SOURCE], "source", batch->zone, &batch->source,
+                           error, error_size);
     if (rc == 0)
         rc = s_bool_value (values [BATCH_REPLACE], "replace", &present, &batch->replace,
                            error, error_size);
@@ -1116,26 +1130,29 @@ s_batch_read (const msgpack_object *root, int64_t now_ms, wire_batch_t *batch,
     return rc;
 }
 
-//  Every ingest frame is unpacked into this zone, cleared after each: a zone
-//  per frame (msgpack_unpack_next) was an 8 KiB malloc and free per frame,
-//  about 6% of the refresh path (perf). One per thread; never freed.
-static _Thread_local msgpack_zone *s_batch_zone;
+//  A batch's zone grows in chunks this big: a frame of 50 heartbeats
+//  (objects, events, copies) fits in one, so decoding it allocates nothing.
+#define WIRE_BATCH_CHUNK (64 * 1024)
 
 int
 wire_batch_decode (const void *data, size_t size, int64_t now_ms,
                    wire_batch_t *batch, char *error, size_t error_size)
 {
-    memset (batch, 0, sizeof (wire_batch_t));
-    if (!s_batch_zone && !(s_batch_zone = msgpack_zone_new (MSGPACK_ZONE_CHUNK_SIZE)))
+    msgpack_zone *zone = batch->zone;
+    if (zone)
+        msgpack_zone_clear (zone);
+    else
+    if (!(zone = msgpack_zone_new (WIRE_BATCH_CHUNK)))
         return S_NO_MEMORY ();
-    //  No copy: every string is copied out before the zone is cleared.
+    *batch = (wire_batch_t) { .zone = zone };
+    //  No copy of the frame: the objects point into data, and every string
+    //  the batch keeps is copied into the zone
     msgpack_object root;
-    int rc = s_unpack (s_batch_zone, &root, (const char *) data, size, error, error_size);
+    int rc = s_unpack (zone, &root, (const char *) data, size, error, error_size);
     if (rc == 0)
         rc = s_batch_read (&root, now_ms, batch, error, error_size);
-    msgpack_zone_clear (s_batch_zone);
     if (rc)
-        wire_batch_free (batch);
+        *batch = (wire_batch_t) { .zone = zone };
     return rc;
 }
 
@@ -1144,18 +1161,9 @@ wire_batch_free (wire_batch_t *batch)
 {
     if (!batch)
         return;
-    for (size_t index = 0; index < batch->event_count; index++) {
-        wire_event_t *event = &batch->events [index];
-        free (event->id);
-        free (event->subject);
-        free (event->summary);
-        free (event->detail);
-        alert_free_labels (&event->labels, &event->label_count);
-    }
-    free (batch->events);
-    free (batch->tx);
-    free (batch->source);
-    memset (batch, 0, sizeof (wire_batch_t));
+    if (batch->zone)
+        msgpack_zone_free (batch->zone);
+    *batch = (wire_batch_t) { 0 };
 }
 
 

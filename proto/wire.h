@@ -152,6 +152,10 @@ typedef struct {
     size_t label_count;
 } wire_event_t;
 
+//  A decoded ingest frame. Its events, strings and labels live in its zone,
+//  which the next decode into the same batch reuses: a batch starts zeroed
+//  (WIRE_BATCH_EMPTY), may be decoded into any number of times (each decode
+//  drops what the last one left), and ends with wire_batch_free.
 typedef struct {
     char *tx;                      //  transmission id or NULL
     char *source;                  //  claimed source or NULL
@@ -159,12 +163,16 @@ typedef struct {
     int64_t sent;                  //  sender's clock, ms, 0 when absent
     wire_event_t *events;          //  event_count entries, in frame order
     size_t event_count;
+    msgpack_zone *zone;            //  holds all of the above; NULL before the first decode
 } wire_batch_t;
 
-//  Decodes and validates an ingest frame, resolving relative times against
-//  now_ms. On WIRE_MALFORMED nothing is left allocated in batch.
+#define WIRE_BATCH_EMPTY { 0 }
+
+//  Decodes and validates an ingest frame into batch, resolving relative
+//  times against now_ms. On failure batch holds no events.
 int wire_batch_decode (const void *data, size_t size, int64_t now_ms,
                        wire_batch_t *batch, char *error, size_t error_size);
+//  Frees the batch's memory and leaves it empty; NULL is a no-op.
 void wire_batch_free (wire_batch_t *batch);
 
 //  --- JSON -------------------------------------------------------------------

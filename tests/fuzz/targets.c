@@ -68,7 +68,7 @@ int
 fuzz_ingest (const uint8_t *data, size_t size)
 {
     char error [WIRE_ERROR_SIZE] = "";
-    wire_batch_t batch;
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
     int rc = wire_batch_decode (data, size, FUZZ_NOW_MS, &batch, error, sizeof error);
     if (rc == 0)
         //  What the broker relies on after a successful decode.

@@ -102,7 +102,7 @@ s_test_send_frame (void)
     wire_writer_t writer;
     wire_writer_init (&writer);
     send_pack_batch (&writer, &send, "00112233445566778899aabbccddeeff", "web1");
-    wire_batch_t batch;
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
     char error [WIRE_ERROR_SIZE] = "";
     int64_t now = clock_now_ms ();
     int rc = wire_batch_decode (writer.buffer.data, writer.buffer.size, now,

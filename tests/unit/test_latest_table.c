@@ -26,11 +26,13 @@ s_receive (const void *frame, size_t size, void *arg)
     received_t *received = arg;
     if (received->refuse_after >= 0 && received->frames >= received->refuse_after)
         return -1;
-    wire_batch_t batch;
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
     char error [WIRE_ERROR_SIZE];
     if (!CHECK (wire_batch_decode (frame, size, WALL, &batch, error, sizeof error) == 0,
-                "frame does not decode: %s", error))
+                "frame does not decode: %s", error)) {
+        wire_batch_free (&batch);
         return -1;
+    }
     received->frames++;
     received->alerts += batch.event_count;
     received->replaced += batch.replace;

@@ -55,7 +55,7 @@ s_pack_alert_with (wire_writer_t *writer, const char *key, s_pack_value_fn *pack
 static int
 s_decode (wire_writer_t *writer)
 {
-    wire_batch_t batch;
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
     error [0] = 0;
     int rc = wire_batch_decode (writer->buffer.data, writer->buffer.size, NOW_MS,
                                 &batch, error, sizeof error);
@@ -176,10 +176,11 @@ test_empty_frame (void)
     CHECK (s_error_starts ("empty frame"), "error: %s", error);
     CHECK (wire_check (NULL, 0, error, sizeof error) == WIRE_MALFORMED, "NULL");
     CHECK (wire_doc_new ("", 0, error, sizeof error) == NULL, "doc of nothing");
-    wire_batch_t batch;
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
     CHECK (wire_batch_decode ("", 0, NOW_MS, &batch, error, sizeof error) == WIRE_MALFORMED,
            "batch of nothing");
     CHECK (batch.events == NULL && batch.event_count == 0, "batch zeroed");
+    wire_batch_free (&batch);
     CHECK (wire_check ("\x90", 1, NULL, 0) == 0, "NULL error buffer is fine");
 }
 
@@ -551,9 +552,10 @@ test_version (void)
     CHECK (doc == NULL && strcmp (error, "frame is not a map") == 0, "array: %s", error);
     doc = wire_doc_new ("\x01", 1, error, sizeof error);
     CHECK (doc == NULL, "scalar root");
-    wire_batch_t batch;
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
     CHECK (wire_batch_decode ("\x81\xa1v\x02", 4, NOW_MS, &batch, error, sizeof error)
            == WIRE_MALFORMED, "batch v=2");
+    wire_batch_free (&batch);
     doc = wire_doc_new ("\x81\xa1v\x01", 4, error, sizeof error);
     CHECK (doc != NULL, "v=1: %s", error);
     const msgpack_object *root = wire_doc_root (doc);
@@ -663,7 +665,7 @@ test_batch_round_trip (void)
     wire_writer_t writer;
     wire_writer_init (&writer);
     s_pack_full_batch (&writer);
-    wire_batch_t batch;
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
     int rc = wire_batch_decode (writer.buffer.data, writer.buffer.size, NOW_MS,
                                 &batch, error, sizeof error);
     wire_writer_free (&writer);
@@ -734,13 +736,14 @@ test_batch_failure_leaves_nothing (void)
     msgpack_pack_map (packer, 2);
     wire_pack_key_string (packer, "id", "bad");
     wire_pack_key_string (packer, "raise", "+5 minutes");
-    wire_batch_t batch;
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
     int rc = wire_batch_decode (writer.buffer.data, writer.buffer.size, NOW_MS,
                                 &batch, error, sizeof error);
     CHECK (rc == WIRE_MALFORMED, "refused");
     CHECK (strcmp (error, "alerts[3].raise: not a time spec") == 0, "error: %s", error);
     CHECK (batch.events == NULL && batch.event_count == 0 && batch.tx == NULL
-           && batch.source == NULL, "batch zeroed (ASan checks the leaks)");
+           && batch.source == NULL, "batch holds nothing");
+    wire_batch_free (&batch);
     wire_writer_free (&writer);
 }
 
@@ -897,7 +900,7 @@ test_random_frames (void)
             free (json);
         }
         wire_doc_destroy (&doc);
-        wire_batch_t batch;
+        wire_batch_t batch = WIRE_BATCH_EMPTY;
         if (wire_batch_decode (frame, size, NOW_MS, &batch, error, sizeof error) == 0)
             batches++;
         wire_batch_free (&batch);
