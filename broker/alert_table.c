@@ -38,8 +38,8 @@ struct _alert_table_t {
 //  FNV-1a over "source\x1fid", then a 64-bit finalizer (MurmurHash3's) so
 //  the low bits used as the slot are well mixed. Names never hold control
 //  characters (wire_name_valid), so the separator cannot be ambiguous.
-static uint32_t
-s_hash (const char *source, const char *id)
+uint32_t
+alert_table_hash (const char *source, const char *id)
 {
     uint64_t hash = 14695981039346656037ULL;
     for (const unsigned char *byte = (const unsigned char *) source; *byte; byte++)
@@ -102,11 +102,40 @@ s_probe (alert_table_t *self, uint32_t hash, const char *source, const char *id)
 }
 
 entry_t *
-alert_table_find (alert_table_t *self, const char *source, const char *id)
+alert_table_find_hashed (alert_table_t *self, uint32_t hash, const char *source, const char *id)
 {
-    size_t at = s_probe (self, s_hash (source, id), source, id);
+    size_t at = s_probe (self, hash, source, id);
     uint32_t index = self->slots [at].index;
     return index ? self->entries [index - 1] : NULL;
+}
+
+entry_t *
+alert_table_find (alert_table_t *self, const char *source, const char *id)
+{
+    return alert_table_find_hashed (self, alert_table_hash (source, id), source, id);
+}
+
+//  The key's home slot, which holds it unless a collision pushed it on.
+void
+alert_table_prefetch (alert_table_t *self, uint32_t hash, int stage)
+{
+    const slot_t *home = &self->slots [hash & self->slot_mask];
+    if (stage == 0) {
+        __builtin_prefetch (home);
+        return;
+    }
+    if (home->hash != hash || !home->index)
+        return;
+    entry_t *const *cell = &self->entries [home->index - 1];
+    if (stage == 1) {
+        __builtin_prefetch (cell);
+        return;
+    }
+    //  The bookkeeping, the alert and the key: every line a lookup and
+    //  the event's apply read
+    const char *entry = (const char *) *cell;
+    for (size_t offset = 0; offset < sizeof (entry_t) + 64; offset += 64)
+        __builtin_prefetch (entry + offset);
 }
 
 //  The slot pointing at position index of the dense array.
@@ -146,7 +175,7 @@ alert_table_add (alert_table_t *self, const char *source, const char *id)
 {
     assert (self->size < UINT32_MAX - 1);
     s_grow_slots (self);
-    uint32_t hash = s_hash (source, id);
+    uint32_t hash = alert_table_hash (source, id);
     size_t at = s_probe (self, hash, source, id);
     assert (!self->slots [at].index);
     if (self->size == self->capacity) {

@@ -43,6 +43,19 @@ void alert_table_destroy (alert_table_t **self_p);
 
 //  The entry for (source, id), or NULL.
 entry_t *alert_table_find (alert_table_t *self, const char *source, const char *id);
+
+//  Many lookups at once. A lookup is a chain of cache misses (the slot, the
+//  dense array, the entry), each waiting for the last. A caller with many
+//  keys in hand runs every key through stage 0, then every key through
+//  stage 1, and so on up to ALERT_TABLE_PREFETCH_STAGES - 1, then finds
+//  them by hash: the misses of all keys are in flight together. Prefetching
+//  only reads, so keys added or removed in between cost speed, not results.
+#define ALERT_TABLE_PREFETCH_STAGES 3
+uint32_t alert_table_hash (const char *source, const char *id);
+void alert_table_prefetch (alert_table_t *self, uint32_t hash, int stage);
+//  alert_table_find with the key's alert_table_hash.
+entry_t *alert_table_find_hashed (alert_table_t *self, uint32_t hash,
+                                  const char *source, const char *id);
 //  Adds a new, zeroed entry for (source, id) in state cleared; the key must
 //  not be there yet.
 entry_t *alert_table_add (alert_table_t *self, const char *source, const char *id);

@@ -318,153 +318,6 @@ s_write (broker_t *self)
                      self->config.database, store_error (self->store));
 }
 
-//  --- ingest --------------------------------------------------------------------
-
-static void
-s_reject (broker_t *self, const char *what, const char *why)
-{
-    self->stats.rejected++;
-    log_limited (&self->reject_log, "rejected %s: %s", what, why);
-}
-
-static void
-s_apply_event (broker_t *self, const char *source, const wire_event_t *event, int64_t now)
-{
-    entry_t *entry = alert_table_find (self->table, source, event->id);
-    bool created = !entry;
-    if (created)
-        entry = alert_table_add (self->table, source, event->id);
-    transition_t transition = lifecycle_apply_event (&entry->alert, event, now);
-    if (created && (transition == TRANSITION_REFRESH || transition == TRANSITION_UPDATED))
-        transition = TRANSITION_CLEARED;    //  a new row is always announced
-    if (transition == TRANSITION_REFRESH)
-        self->stats.refreshes++;
-    self->stats.events_applied++;
-    broker_record (self, entry, transition, now);
-}
-
-//  replace=true: clears every live alert of source that the batch left out.
-static void
-s_replace (broker_t *self, const char *source, const wire_batch_t *batch, int64_t now)
-{
-    zhashx_t *ids = zhashx_new ();
-    if (!ids)
-        log_fatal ("out of memory");
-    for (size_t index = 0; index < batch->event_count; index++)
-        if (zhashx_insert (ids, batch->events [index].id, (void *) 1))
-            (void) 0;       //  duplicate id in the batch: already there
-    size_t size = alert_table_size (self->table);
-    for (size_t index = 0; index < size; index++) {
-        entry_t *entry = alert_table_at (self->table, index);
-        if (entry->alert.state != ALERT_CLEARED
-        &&  strcmp (entry->alert.source, source) == 0
-        &&  !zhashx_lookup (ids, entry->alert.id))
-            broker_record (self, entry, lifecycle_clear (&entry->alert, now), now);
-    }
-    zhashx_destroy (&ids);
-}
-
-//  With security, the source a batch may name is the one of the sender's
-//  certificate (any for a relay); a batch without one gets it. NULL when
-//  the batch is refused (counted and logged).
-static const char *
-s_authorized_source (broker_t *self, const wire_batch_t *batch, const char *user_id,
-                     const char *peer)
-{
-    if (!self->security)
-        return batch->source ? batch->source : "unknown";
-    const security_client_t *client = security_client (self->security, user_id);
-    if (!client) {
-        self->stats.rejected++;
-        self->stats.unknown_clients++;
-        log_limited (&self->security_log, "rejected ingest frame from %s: key %s is not "
-                     "in the clients table (removed, or added without SIGHUP)",
-                     peer ? peer : "?", user_id ? user_id : "(none)");
-        return NULL;
-    }
-    if (!batch->source && !client->source) {
-        self->stats.rejected++;
-        log_limited (&self->security_log, "rejected ingest frame from %s (%s): no source "
-                     "in the batch, and none in the certificate", peer ? peer : "?",
-                     client->file);
-        return NULL;
-    }
-    if (!batch->source)
-        return client->source;
-    if (client->role != ROLE_RELAY
-    &&  (!client->source || strcmp (client->source, batch->source) != 0)) {
-        self->stats.rejected++;
-        self->stats.spoofed++;
-        log_limited (&self->security_log, "rejected ingest frame from %s: source '%s' "
-                     "claimed, but certificate %s is for '%s' (role %s)", peer ? peer : "?",
-                     batch->source, client->file, client->source ? client->source : "",
-                     role_name (client->role));
-        return NULL;
-    }
-    return batch->source;
-}
-
-static void
-s_ingest_frame (broker_t *self, const void *data, size_t size, int64_t now,
-                const char *user_id, const char *peer)
-{
-    wire_batch_t *batch = &self->batch;
-    char error [WIRE_ERROR_SIZE];
-    self->stats.frames_received++;
-    if (wire_batch_decode (data, size, now, batch, error, sizeof error)) {
-        s_reject (self, "ingest frame", error);
-        return;
-    }
-    const char *source = s_authorized_source (self, batch, user_id, peer);
-    if (!source)
-        return;
-    self->stats.events_received += batch->event_count;
-    if (batch->tx && tx_window_seen (self->recent_tx, batch->tx, now)) {
-        self->stats.duplicates++;
-        log_debug ("dropped a repeated batch, tx %s", batch->tx);
-        return;
-    }
-    for (size_t index = 0; index < batch->event_count; index++)
-        s_apply_event (self, source, &batch->events [index], now);
-    if (batch->replace)
-        s_replace (self, source, batch, now);
-}
-
-//  Reads up to `batch` frames, or about BROKER_EVENTS_PER_TURN events (a
-//  frame may hold 10,000), without blocking, so one turn stays short and
-//  hugz, control and timers keep their pace under load. Multi-part messages
-//  are refused whole.
-static void
-s_drain_ingest (broker_t *self, int64_t now)
-{
-    void *socket = zsock_resolve (self->ingest);
-    uint64_t applied_before = self->stats.events_applied;
-    for (int64_t count = 0; count < self->config.batch
-         && self->stats.events_applied - applied_before < BROKER_EVENTS_PER_TURN; count++) {
-        zmq_msg_t message;
-        zmq_msg_init (&message);
-        if (zmq_msg_recv (&message, socket, ZMQ_DONTWAIT) < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                log_limited (&self->reject_log, "ingest receive: %s", zmq_strerror (errno));
-            zmq_msg_close (&message);
-            return;
-        }
-        //  The sender's identity rides on every frame; read it now, before
-        //  the message is closed
-        const char *user_id = self->security ? zmq_msg_gets (&message, "User-Id") : NULL;
-        const char *peer = self->security ? zmq_msg_gets (&message, "Peer-Address") : NULL;
-        if (zmq_msg_more (&message)) {
-            while (zmq_msg_more (&message) && zmq_msg_recv (&message, socket, 0) >= 0)
-                ;   //  discard the rest of the message
-            s_reject (self, "ingest message", "ingest takes one frame per message");
-        }
-        else
-            s_ingest_frame (self, zmq_msg_data (&message), zmq_msg_size (&message), now,
-                            user_id, peer);
-        zmq_msg_close (&message);
-    }
-}
-
 //  --- control ---------------------------------------------------------------------
 
 static void
@@ -723,7 +576,8 @@ broker_destroy (broker_t **self_p)
     tx_window_destroy (&self->recent_tx);
     store_destroy (&self->store);
     wire_writer_free (&self->scratch);
-    wire_batch_free (&self->batch);
+    for (size_t index = 0; index < BROKER_GROUP_FRAMES; index++)
+        wire_batch_free (&self->group [index].batch);
     broker_config_free (&self->config);
     mem_free (self);
     *self_p = NULL;
@@ -791,7 +645,7 @@ s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
 {
     self->tick = zclock_mono ();
     if (items [0].revents & ZMQ_POLLIN)
-        s_drain_ingest (self, now);
+        broker_drain_ingest (self, now);
     for (int count = 0; count < 100 && (zsock_events (self->control) & ZMQ_POLLIN); count++)
         s_handle_control (self, now);
     if (items [2].revents & ZMQ_POLLIN)

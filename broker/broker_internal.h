@@ -30,6 +30,9 @@
 #define BROKER_MAX_SLEEP_MS     1000               //  the loop wakes at least this often
 #define BROKER_REFRESH_SLICE    256                //  refreshed rows per write, before they are overdue
 #define BROKER_REFRESH_GAP_MS   1                  //  between two such writes, at least
+#define BROKER_GROUP_FRAMES     32                 //  ingest frames read before their events are applied
+#define BROKER_GROUP_EVENTS     64                 //  ... or fewer, once they hold this many events
+#define BROKER_PREFETCH_SPAN    32                 //  events whose lookups are prefetched together
 
 //  Counters reported by `stats`.
 typedef struct {
@@ -61,6 +64,12 @@ typedef struct {
     void *body;                    //  msgpack body
     size_t size;                   //  bytes in body
 } pending_change_t;
+
+//  An ingest frame read and accepted, its events not applied yet (ingest.c).
+typedef struct {
+    wire_batch_t batch;            //  decoded; its memory is reused by the next group
+    const char *source;            //  the source it may speak for
+} ingest_frame_t;
 
 struct _broker_t {
     broker_config_t config;        //  our own copy
@@ -100,7 +109,7 @@ struct _broker_t {
     int64_t retry_commit_at;       //  tick, 0 unless a commit failed
     int64_t last_snapshot_at;      //  tick when `snapshot` was last served, 0 never
     wire_writer_t scratch;         //  reused for bodies
-    wire_batch_t batch;            //  the ingest frame being applied; its memory is reused
+    ingest_frame_t group [BROKER_GROUP_FRAMES];    //  frames read, their events not applied yet
     broker_stats_t stats;          //  counters
     log_limit_t reject_log;        //  rate limit for bad input lines
     log_limit_t store_log;         //  rate limit for database errors
@@ -111,6 +120,9 @@ struct _broker_t {
 //  publishing and the row for the next commit (a REFRESH only for the
 //  refresh queue; NONE does nothing) and reschedules it.
 void broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t now);
+
+//  Reads what waits on the ingest socket and applies it (ingest.c).
+void broker_drain_ingest (broker_t *self, int64_t now);
 
 //  Answers one control request (the last frame of msg) into reply.
 void control_answer (broker_t *self, const void *request, size_t size,

@@ -1131,8 +1131,9 @@ s_batch_read (const msgpack_object *root, int64_t now_ms, wire_batch_t *batch,
 }
 
 //  A batch's zone grows in chunks this big: a frame of 50 heartbeats
-//  (objects, events, copies) fits in one, so decoding it allocates nothing.
-#define WIRE_BATCH_CHUNK (64 * 1024)
+//  (objects, events, copies: about 12 KiB) fits in one, so decoding it
+//  allocates nothing.
+#define WIRE_BATCH_CHUNK (16 * 1024)
 
 int
 wire_batch_decode (const void *data, size_t size, int64_t now_ms,

@@ -58,6 +58,40 @@ s_replace (testbed_t *bed)
         }
 }
 
+//  Frames sent back to back are read as one group and applied together;
+//  a replace still runs between its own frame's events and the next's.
+static void
+s_replace_order (testbed_t *bed)
+{
+    const char *source = "order-host";
+    TEST ("replace, then a frame naming a cleared alert again: applied in that order");
+    event_spec_t both [] = { { .id = "a", .raise = "now" }, { .id = "b", .raise = "now" } };
+    batch_spec_t first = { .source = source, .events = both, .event_count = 2 };
+    CHECK (ingest_send (bed->push, &first) == 0, "send");
+    alert_change_t change;
+    for (int index = 0; index < 2; index++)
+        if (CHECK (expect_change (bed->sub, "raised", source, both [index].id, 3000,
+                                  &change) == 0, "%s not raised", both [index].id))
+            alert_change_free (&change);
+    //  Two frames in one burst: replace with only a (clears b), then b again
+    batch_spec_t replace = { .source = source, .replace = true, .events = &both [0],
+                             .event_count = 1 };
+    batch_spec_t again = { .source = source, .events = &both [1], .event_count = 1 };
+    CHECK (ingest_send (bed->push, &replace) == 0 && ingest_send (bed->push, &again) == 0,
+           "send the burst");
+    if (CHECK (expect_change (bed->sub, "cleared", source, "b", 3000, &change) == 0,
+               "b not cleared by the replace"))
+        alert_change_free (&change);
+    if (CHECK (expect_change (bed->sub, "raised", source, "b", 3000, &change) == 0,
+               "b not raised again by the frame after the replace"))
+        alert_change_free (&change);
+    alert_t row;
+    if (CHECK (control_get_alert (bed->broker, source, "b", &row) == 0, "get b")) {
+        CHECK (row.state == ALERT_RAISED, "b: state %s", alert_state_name (row.state));
+        alert_clear_fields (&row);
+    }
+}
+
 static void
 s_duplicate_tx (testbed_t *bed)
 {
@@ -164,6 +198,7 @@ main (void)
         return check_done ();
     }
     s_replace (bed);
+    s_replace_order (bed);
     s_duplicate_tx (bed);
     s_suppress (bed);
     TEST ("ingest: seq strictly increasing on the bus; broker exits 0 on SIGTERM");

@@ -50,6 +50,24 @@ main (void)
     CHECK (alert_table_size (table) == live, "size %zu, expected %zu",
            alert_table_size (table), live);
 
+    TEST ("prefetched lookups by hash find what plain lookups find");
+    size_t agreed = 0;
+    for (int index = 0; index < KEYS; index++) {
+        model_t *key = &model [index];
+        uint32_t hash = alert_table_hash (key->source, key->id);
+        for (int stage = 0; stage < ALERT_TABLE_PREFETCH_STAGES; stage++)
+            alert_table_prefetch (table, hash, stage);
+        agreed += alert_table_find_hashed (table, hash, key->source, key->id) == key->entry;
+    }
+    CHECK (agreed == KEYS, "%zu of %d keys agree", agreed, KEYS);
+    const model_t *live_key = NULL;
+    for (int index = 0; index < KEYS && !live_key; index++)
+        live_key = model [index].entry ? &model [index] : NULL;
+    if (CHECK (live_key, "no live key left"))
+        CHECK (!alert_table_find_hashed (table, alert_table_hash (live_key->source,
+                                         live_key->id) + 1, live_key->source, live_key->id),
+               "a lookup under the wrong hash must miss");
+
     TEST ("the dense array holds every live entry exactly once");
     size_t seen = 0;
     for (size_t index = 0; index < alert_table_size (table); index++) {
