@@ -33,6 +33,7 @@ struct _alert_table_t {
     entry_t **entries;             //  dense array of owned entries
     size_t size;                   //  entries in use
     size_t capacity;               //  entries allocated
+    size_t state_counts [ALERT_CLEARED + 1];   //  entries by counted_state
 };
 
 //  FNV-1a over "source\x1fid", then a 64-bit finalizer (MurmurHash3's) so
@@ -190,6 +191,8 @@ alert_table_add (alert_table_t *self, const char *source, const char *id)
     entry->alert.source = entry->key;
     entry->alert.id = entry->key + source_size;
     entry->alert.state = ALERT_CLEARED;
+    entry->counted_state = ALERT_CLEARED;
+    self->state_counts [ALERT_CLEARED]++;
     entry->alert.level = LEVEL_NORMAL;
     entry->heap_index = ALERT_TABLE_NOWHERE;
     entry->table_index = self->size;
@@ -210,6 +213,7 @@ alert_table_adopt (alert_table_t *self, alert_t *alert)
     entry->alert.source = source;
     entry->alert.id = id;
     memset (alert, 0, sizeof (alert_t));
+    alert_table_recount (self, entry);
     return entry;
 }
 
@@ -239,6 +243,7 @@ alert_table_remove (alert_table_t *self, entry_t *entry)
     assert (entry->heap_index == ALERT_TABLE_NOWHERE);
     assert (entry->table_index < self->size && self->entries [entry->table_index] == entry);
     s_vacate (self, s_slot_of (self, entry));
+    self->state_counts [entry->counted_state]--;
     entry_t *last = self->entries [--self->size];
     if (last != entry) {
         //  The last entry fills the hole: its slot must say where it went
@@ -253,6 +258,25 @@ size_t
 alert_table_size (alert_table_t *self)
 {
     return self->size;
+}
+
+size_t
+alert_table_count (alert_table_t *self, alert_state_t state)
+{
+    assert (state <= ALERT_CLEARED);
+    return self->state_counts [state];
+}
+
+void
+alert_table_recount (alert_table_t *self, entry_t *entry)
+{
+    alert_state_t state = entry->alert.state;
+    assert (state <= ALERT_CLEARED);
+    if (entry->counted_state == state)
+        return;
+    self->state_counts [entry->counted_state]--;
+    self->state_counts [state]++;
+    entry->counted_state = state;
 }
 
 entry_t *

@@ -27,10 +27,11 @@ typedef struct {
     size_t table_index;            //  position in the table's dense array
     int64_t row_id;                //  its rowid in the store, 0 before the first write
     uint32_t key_hash;             //  hash of (source, id), for the table
-    bool times_stored;             //  the store has an alert_times row for it
-    bool stale;                    //  the stored row is behind the alert
-    bool change_listed;            //  in the broker's list for the next commit
-    bool refresh_queued;           //  in the broker's refresh queue
+    bool times_stored : 1;         //  the store has an alert_times row for it
+    bool stale : 1;                //  the stored row is behind the alert
+    bool change_listed : 1;        //  in the broker's list for the next commit
+    bool refresh_queued : 1;       //  in the broker's refresh queue
+    unsigned counted_state : 2;    //  the state the table counts it under
     alert_t alert;                 //  the row; source and id point into key
     char key [];                   //  "source\0id\0", owned by the table
 } entry_t;
@@ -66,6 +67,11 @@ entry_t *alert_table_adopt (alert_table_t *self, alert_t *alert);
 void alert_table_remove (alert_table_t *self, entry_t *entry);
 
 size_t alert_table_size (alert_table_t *self);
+//  Entries by state, as the table counts them: an entry is added cleared and
+//  counted again by alert_table_recount, which the owner calls after every
+//  state change, so `stats` needs no walk over a million entries.
+size_t alert_table_count (alert_table_t *self, alert_state_t state);
+void alert_table_recount (alert_table_t *self, entry_t *entry);
 //  Entry at position index < size (dense, unordered).
 entry_t *alert_table_at (alert_table_t *self, size_t index);
 

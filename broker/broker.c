@@ -103,6 +103,7 @@ s_queue_change (broker_t *self, entry_t *entry, const char *event, int64_t now)
 void
 broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t now)
 {
+    alert_table_recount (self->table, entry);
     if (transition == TRANSITION_NONE)
         return;
     const char *event = transition_name (transition);

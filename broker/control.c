@@ -131,15 +131,14 @@ s_op_stats (broker_t *self, const msgpack_object *request, msgpack_packer *out,
             int64_t now, char *error, size_t error_size)
 {
     (void) request, (void) error, (void) error_size;
-    int64_t states [ALERT_CLEARED + 1] = { 0 };
-    size_t size = alert_table_size (self->table);
-    for (size_t index = 0; index < size; index++)
-        states [alert_table_at (self->table, index)->alert.state]++;
+    alert_table_t *table = self->table;
     const broker_stats_t *stats = &self->stats;
     struct { const char *name; int64_t value; } rows [] = {
-        { "alerts", (int64_t) size },
-        { "pending", states [ALERT_PENDING] }, { "raised", states [ALERT_RAISED] },
-        { "acked", states [ALERT_ACKED] }, { "cleared", states [ALERT_CLEARED] },
+        { "alerts", (int64_t) alert_table_size (table) },
+        { "pending", (int64_t) alert_table_count (table, ALERT_PENDING) },
+        { "raised", (int64_t) alert_table_count (table, ALERT_RAISED) },
+        { "acked", (int64_t) alert_table_count (table, ALERT_ACKED) },
+        { "cleared", (int64_t) alert_table_count (table, ALERT_CLEARED) },
         { "frames_received", (int64_t) stats->frames_received },
         { "events_received", (int64_t) stats->events_received },
         { "events_applied", (int64_t) stats->events_applied },

@@ -188,6 +188,28 @@ s_suppress (testbed_t *bed)
         alert_change_free (&change);
 }
 
+//  The broker counts alerts by state as they change; `list` walks them.
+static void
+s_state_counts (testbed_t *bed)
+{
+    TEST ("stats: alerts by state as list finds them, after raises, replaces and clears");
+    const char *states [] = { "pending", "raised", "acked", "cleared" };
+    int64_t total = 0;
+    for (size_t index = 0; index < 4; index++) {
+        int64_t counted = broker_process_stat (bed->broker, states [index]);
+        wire_doc_t *reply = control_ok (bed->broker, "list", ARG_STR ("state", states [index]),
+                                        ARG_END);
+        int64_t listed = reply ? reply_int (reply, "count", -1) : -1;
+        wire_doc_destroy (&reply);
+        CHECK (counted == listed && counted >= 0, "%s: stats %" PRId64 ", list %" PRId64,
+               states [index], counted, listed);
+        total += counted;
+    }
+    CHECK (broker_process_stat (bed->broker, "raised") >= 3, "the raises of this test counted");
+    CHECK (total == broker_process_stat (bed->broker, "alerts"), "states add up to %" PRId64,
+           total);
+}
+
 int
 main (void)
 {
@@ -201,6 +223,7 @@ main (void)
     s_replace_order (bed);
     s_duplicate_tx (bed);
     s_suppress (bed);
+    s_state_counts (bed);
     TEST ("ingest: seq strictly increasing on the bus; broker exits 0 on SIGTERM");
     CHECK (subscriber_seq_errors (bed->sub) == 0, "seq not strictly increasing on the bus");
     CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,

@@ -68,6 +68,26 @@ main (void)
                                          live_key->id) + 1, live_key->source, live_key->id),
                "a lookup under the wrong hash must miss");
 
+    TEST ("counts by state follow adds, recounts and removals");
+    for (size_t index = 0; index < alert_table_size (table); index++) {
+        entry_t *entry = alert_table_at (table, index);
+        entry->alert.state = (alert_state_t) (index % (ALERT_CLEARED + 1));
+        alert_table_recount (table, entry);
+    }
+    for (int index = 0; index < KEYS; index += 5)
+        if (model [index].entry) {
+            alert_table_remove (table, model [index].entry);
+            model [index].entry = NULL;
+            live--;
+        }
+    size_t scanned [ALERT_CLEARED + 1] = { 0 };
+    for (size_t index = 0; index < alert_table_size (table); index++)
+        scanned [alert_table_at (table, index)->alert.state]++;
+    for (int state = ALERT_PENDING; state <= ALERT_CLEARED; state++)
+        CHECK (alert_table_count (table, (alert_state_t) state) == scanned [state],
+               "%s: counted %zu, scanned %zu", alert_state_name ((alert_state_t) state),
+               alert_table_count (table, (alert_state_t) state), scanned [state]);
+
     TEST ("the dense array holds every live entry exactly once");
     size_t seen = 0;
     for (size_t index = 0; index < alert_table_size (table); index++) {
