@@ -45,25 +45,20 @@ s_parse_digits (const char **cursor, int64_t *value)
 static int
 s_parse_unit (const char *text, int64_t *scale)
 {
-    if (*text == 0)
-        *scale = 1000;
-    else
-    if (strcmp (text, "ms") == 0)
+    if (text [0] == 'm' && text [1] == 's' && text [2] == 0) {
         *scale = 1;
-    else
-    if (strcmp (text, "s") == 0)
-        *scale = 1000;
-    else
-    if (strcmp (text, "m") == 0)
-        *scale = 60 * 1000;
-    else
-    if (strcmp (text, "h") == 0)
-        *scale = 60 * 60 * 1000;
-    else
-    if (strcmp (text, "d") == 0)
-        *scale = 24 * 60 * 60 * 1000;
-    else
+        return 0;
+    }
+    if (text [0] != 0 && text [1] != 0)
         return -1;
+    switch (text [0]) {
+        case 0:   *scale = 1000; break;
+        case 's': *scale = 1000; break;
+        case 'm': *scale = 60 * 1000; break;
+        case 'h': *scale = 60 * 60 * 1000; break;
+        case 'd': *scale = 24 * 60 * 60 * 1000; break;
+        default:  return -1;
+    }
     return 0;
 }
 
@@ -86,15 +81,7 @@ time_spec_parse (const char *text, int64_t now_ms, int64_t *when_ms)
         return -1;
     int64_t when;
     int rc = 0;
-    if (strcmp (text, "now") == 0)
-        when = now_ms;
-    else
-    if (strcmp (text, "clear") == 0) {
-        when = now_ms;
-        rc = TIMESPEC_CLEAR;
-    }
-    else
-    if (*text == '+' || *text == '-') {
+    if (*text == '+' || *text == '-') {     //  a heartbeat's "+5m": the common case
         int64_t offset;
         if (s_parse_amount (text + 1, &offset))
             return -1;
@@ -102,6 +89,14 @@ time_spec_parse (const char *text, int64_t now_ms, int64_t *when_ms)
         ?   __builtin_add_overflow (now_ms, offset, &when)
         :   __builtin_sub_overflow (now_ms, offset, &when))
             return -1;
+    }
+    else
+    if (strcmp (text, "now") == 0)
+        when = now_ms;
+    else
+    if (strcmp (text, "clear") == 0) {
+        when = now_ms;
+        rc = TIMESPEC_CLEAR;
     }
     else {
         //  Bare seconds since the epoch: digits only, no unit

@@ -274,7 +274,12 @@ s_check_string (const unsigned char *bytes, size_t size, size_t *offset,
         return S_MALFORMED ("string at byte %zu longer than %d bytes", *offset, WIRE_MAX_STRING);
     if (length > size - *offset)
         return S_MALFORMED ("truncated string at byte %zu", *offset);
-    if (!wire_utf8_valid ((const char *) bytes + *offset, (size_t) length))
+    //  Keys and names are short ASCII: OR the bytes before calling out
+    unsigned char high = 0;
+    for (size_t index = 0; index < length && index < 32; index++)
+        high |= bytes [*offset + index];
+    if ((high & 0x80 || length > 32)
+    &&  !wire_utf8_valid ((const char *) bytes + *offset, (size_t) length))
         return S_MALFORMED ("string at byte %zu is not valid UTF-8", *offset);
     *offset += (size_t) length;
     return 0;
@@ -606,7 +611,8 @@ s_get_fields (const msgpack_object *map, const s_field_t *fields, size_t count,
             continue;
         for (size_t index = 0; index < count; index++)
             if (!seen [index] && key->size == fields [index].size
-            &&  (key->size == 0 || memcmp (key->ptr, fields [index].name, key->size) == 0)) {
+            &&  (key->size == 0 || (key->ptr [0] == fields [index].name [0]
+                                    && memcmp (key->ptr, fields [index].name, key->size) == 0))) {
                 const msgpack_object *value = &map->via.map.ptr [entry].val;
                 seen [index] = true;
                 values [index] = value->type != MSGPACK_OBJECT_NIL ? value : NULL;
