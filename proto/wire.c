@@ -265,6 +265,24 @@ s_read_header (const unsigned char *bytes, size_t size, size_t *offset,
     return 0;
 }
 
+//  True if the string is at most 32 bytes of ASCII: keys and names are, and
+//  this test, a word at a time, saves the validator's call for them.
+static inline bool
+s_short_ascii (const unsigned char *bytes, size_t length)
+{
+    if (length > 32)
+        return false;
+    uint64_t high = 0, word;
+    size_t index = 0;
+    for (; index + 8 <= length; index += 8) {
+        memcpy (&word, bytes + index, 8);
+        high |= word;
+    }
+    for (; index < length; index++)
+        high |= bytes [index];
+    return (high & 0x8080808080808080ULL) == 0;
+}
+
 //  Checks the string of length bytes at *offset and steps over it.
 static int
 s_check_string (const unsigned char *bytes, size_t size, size_t *offset,
@@ -274,11 +292,7 @@ s_check_string (const unsigned char *bytes, size_t size, size_t *offset,
         return S_MALFORMED ("string at byte %zu longer than %d bytes", *offset, WIRE_MAX_STRING);
     if (length > size - *offset)
         return S_MALFORMED ("truncated string at byte %zu", *offset);
-    //  Keys and names are short ASCII: OR the bytes before calling out
-    unsigned char high = 0;
-    for (size_t index = 0; index < length && index < 32; index++)
-        high |= bytes [*offset + index];
-    if ((high & 0x80 || length > 32)
+    if (!s_short_ascii (bytes + *offset, (size_t) length)
     &&  !wire_utf8_valid ((const char *) bytes + *offset, (size_t) length))
         return S_MALFORMED ("string at byte %zu is not valid UTF-8", *offset);
     *offset += (size_t) length;
