@@ -132,11 +132,13 @@ alert_table_prefetch (alert_table_t *self, uint32_t hash, int stage)
         __builtin_prefetch (cell);
         return;
     }
-    //  The bookkeeping, the alert and the key: every line a lookup and
-    //  the event's apply read
-    const char *entry = (const char *) *cell;
-    for (size_t offset = 0; offset < sizeof (entry_t) + 64; offset += 64)
-        __builtin_prefetch (entry + offset);
+    //  The lines a lookup and a heartbeat's apply read: the bookkeeping
+    //  and the alert's key pointers, its state and times, and the key
+    const entry_t *entry = *cell;
+    __builtin_prefetch (entry);
+    __builtin_prefetch (&entry->alert.raise_at);
+    __builtin_prefetch (&entry->alert.updated_at);
+    __builtin_prefetch (entry->key);
 }
 
 //  The slot pointing at position index of the dense array.
