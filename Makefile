@@ -113,8 +113,8 @@ $(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBNOTIFY) $(LIBAGENT) $(LIBCLI) $(LIBB
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
-#  The corpus replay links the fuzz targets (tests/fuzz/targets.c).
-$(BIN)/test/test_fuzz_corpus: $(BUILD)/tests/unit/test_fuzz_corpus.o $(BUILD)/tests/fuzz/targets.o $(LIBLILAC)
+#  The corpus replay and test_wire link the fuzz targets (tests/fuzz/targets.c).
+$(BIN)/test/test_fuzz_corpus $(BIN)/test/test_wire: $(BIN)/test/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/fuzz/targets.o $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 

@@ -174,6 +174,11 @@ int wire_batch_decode (const void *data, size_t size, int64_t now_ms,
                        wire_batch_t *batch, char *error, size_t error_size);
 //  Frees the batch's memory and leaves it empty; NULL is a no-op.
 void wire_batch_free (wire_batch_t *batch);
+//  wire_batch_decode reads a frame straight off its bytes when it can, and
+//  falls back to walking it into msgpack objects and reading those. This is
+//  the second way alone, for tests that check the two agree.
+int wire_batch_decode_reference (const void *data, size_t size, int64_t now_ms,
+                                 wire_batch_t *batch, char *error, size_t error_size);
 
 //  --- JSON -------------------------------------------------------------------
 

@@ -17,8 +17,9 @@
 #define FUZZ_NOW_MS     INT64_C(1795000000000)    //  the fixed "receive time"
 #define FUZZ_SPEC_MAX   64                        //  bytes of a time spec tried
 
-//  An ingest frame: wire_batch_decode at FUZZ_NOW_MS; checks that wire_doc_new
-//  unpacks the bytes exactly as msgpack-c does.
+//  An ingest frame: wire_batch_decode at FUZZ_NOW_MS; checks that it agrees
+//  with wire_batch_decode_reference (its fast path decides nothing alone),
+//  and that wire_doc_new unpacks the bytes exactly as msgpack-c does.
 int fuzz_ingest (const uint8_t *data, size_t size);
 //  A control request as the broker reads it (control.c), and a change body
 //  as subscribers read it (alert_change_decode on the root and root["alert"]);

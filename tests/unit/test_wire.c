@@ -11,6 +11,7 @@
 #include <string.h>
 #include "alert.h"
 #include "../check.h"
+#include "../fuzz/targets.h"
 #include "wire.h"
 
 #define NOW_MS  INT64_C(1795000000000)
@@ -860,6 +861,103 @@ s_random (uint64_t *state)
     return *state * UINT64_C(2685821657736338717);
 }
 
+//  One ingest frame per way its keys can come: fuzz_ingest aborts if
+//  wire_batch_decode's fast path and its reference reading disagree.
+static void
+s_pack_tricky_frame (msgpack_packer *packer, int shape)
+{
+    msgpack_pack_map (packer, shape == 0 ? 4 : shape == 4 ? 3 : 4);
+    if (shape == 4) {
+        //  the version twice: the first counts
+        wire_pack_key_int (packer, "v", 1);
+        wire_pack_key_int (packer, "v", 7);
+        wire_pack_key (packer, "alerts");
+        msgpack_pack_array (packer, 1);
+        msgpack_pack_map (packer, 1);
+        wire_pack_key_string (packer, "id", "x");
+        return;
+    }
+    if (shape == 0) {
+        //  alerts first, repeated keys in the event (the first counts), and
+        //  keys nobody reads holding containers
+        wire_pack_key (packer, "alerts");
+        msgpack_pack_array (packer, 1);
+        msgpack_pack_map (packer, 5);
+        wire_pack_key_string (packer, "id", "first");
+        wire_pack_key_string (packer, "id", "second");         //  ignored
+        wire_pack_key (packer, "raise");
+        msgpack_pack_nil (packer);                              //  absent, and stays so
+        wire_pack_key_string (packer, "raise", "+1m");         //  ignored
+        wire_pack_key (packer, "extra");
+        msgpack_pack_array (packer, 2);
+        msgpack_pack_map (packer, 1);
+        wire_pack_key_int (packer, "deep", 1);
+        msgpack_pack_array (packer, 0);
+        wire_pack_key_int (packer, "v", 1);
+        wire_pack_key (packer, "other");
+        msgpack_pack_map (packer, 1);
+        wire_pack_key_string (packer, "k", "v");
+        wire_pack_key_string (packer, "source", "web2");
+        return;
+    }
+    wire_pack_key_int (packer, "v", 1);
+    wire_pack_key (packer, "source");
+    if (shape == 1)
+        msgpack_pack_nil (packer);                              //  accepted: no source
+    else
+        msgpack_pack_array (packer, 0);                         //  refused: not a string
+    wire_pack_key_int (packer, "sent", shape == 3 ? -1 : 5);    //  refused when negative
+    wire_pack_key (packer, "alerts");
+    msgpack_pack_array (packer, 2);
+    for (int index = 0; index < 2; index++) {
+        msgpack_pack_map (packer, 3);
+        wire_pack_key_string (packer, "id", index ? "b" : "a");
+        wire_pack_key_string (packer, "level", "low");
+        wire_pack_key (packer, "labels");
+        if (index)
+            msgpack_pack_nil (packer);
+        else {
+            msgpack_pack_map (packer, 2);
+            wire_pack_key_string (packer, "x", "1");
+            wire_pack_key_string (packer, "y", "2");
+        }
+    }
+}
+
+static void
+test_fast_path_agrees (void)
+{
+    TEST ("the ingest fast path and the reference reading agree, keys in any order");
+    for (int shape = 0; shape < 5; shape++) {
+        wire_writer_t writer;
+        wire_writer_init (&writer);
+        s_pack_tricky_frame (&writer.packer, shape);
+        wire_batch_t batch = WIRE_BATCH_EMPTY;
+        int rc = wire_batch_decode (writer.buffer.data, writer.buffer.size, NOW_MS, &batch,
+                                    error, sizeof error);
+        CHECK ((rc == 0) == (shape < 2 || shape == 4), "shape %d: rc %d (%s)", shape, rc, error);
+        if (shape == 0 && rc == 0)
+            CHECK (batch.event_count == 1 && strcmp (batch.events [0].id, "first") == 0
+                   && !batch.events [0].has_raise && strcmp (batch.source, "web2") == 0,
+                   "the first of repeated keys counts, nil is absent");
+        wire_batch_free (&batch);
+        fuzz_ingest ((const uint8_t *) writer.buffer.data, writer.buffer.size);
+        wire_writer_free (&writer);
+    }
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    s_pack_full_batch (&writer);
+    fuzz_ingest ((const uint8_t *) writer.buffer.data, writer.buffer.size);
+    msgpack_pack_nil (&writer.packer);      //  a byte after the frame
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
+    CHECK (wire_batch_decode (writer.buffer.data, writer.buffer.size, NOW_MS, &batch,
+                              error, sizeof error) == WIRE_MALFORMED
+           && s_error_starts ("1 trailing bytes"), "a trailing byte: %s", error);
+    wire_batch_free (&batch);
+    fuzz_ingest ((const uint8_t *) writer.buffer.data, writer.buffer.size);
+    wire_writer_free (&writer);
+}
+
 static void
 test_random_frames (void)
 {
@@ -904,6 +1002,7 @@ test_random_frames (void)
         if (wire_batch_decode (frame, size, NOW_MS, &batch, error, sizeof error) == 0)
             batches++;
         wire_batch_free (&batch);
+        fuzz_ingest (frame, size);          //  the fast path agrees with the reference
     }
     printf ("#   random frames: %d structurally valid, %d decoded as batches\n", accepted, batches);
     CHECK (accepted > 0, "some frames should pass wire_check");
@@ -995,6 +1094,7 @@ main (void)
     test_batch_limits ();
     test_json ();
     test_writer ();
+    test_fast_path_agrees ();
     test_random_frames ();
     return check_done ();
 }
