@@ -396,9 +396,12 @@ s_open_container (s_open_t *stack, size_t *depth, size_t outer, uint64_t *promis
 {
     if (outer + *depth + 1 > WIRE_MAX_DEPTH)
         return S_MALFORMED ("nesting deeper than %d at byte %zu", WIRE_MAX_DEPTH, offset);
-    //  Each element needs at least one byte, so a map entry two.
+    //  Each element needs at least one byte, so a map entry two. Elements
+    //  already read may have taken more than one byte each, so the open
+    //  containers may expect more elements than bytes remain: none is left.
     uint64_t elements = kind == S_MAP ? 2 * count : count;
-    uint64_t unpromised = size - offset - *promised;
+    uint64_t left = size - offset;
+    uint64_t unpromised = left > *promised ? left - *promised : 0;
     if (elements > unpromised)
         return S_MALFORMED ("%s before byte %zu declares %" PRIu64 " elements, only %" PRIu64
                             " bytes remain for them", kind == S_MAP ? "map" : "array",

@@ -330,6 +330,14 @@ test_huge_counts (void)
     CHECK (wire_doc_new (promised, sizeof promised - 1, error, sizeof error) == NULL, "nested");
     CHECK (s_error_starts ("array before byte 6 declares 8 elements, only 7 bytes remain"),
            "error: %s", error);
+    //  the elements read so far took five bytes each: the outer array still
+    //  expects four more than the bytes left, and the last map's count must
+    //  not be measured against a negative remainder (a 2^38-byte allocation
+    //  under ASan, found by the fuzz corpus)
+    static const char overdrawn [] = "\x97\xdf\x00\x00\x00\x00\xdf\x00\x00\x00\x00"
+                                     "\xdf\x2b\x01\x73\xb5";
+    CHECK (wire_doc_new (overdrawn, sizeof overdrawn - 1, error, sizeof error) == NULL
+           && s_error_starts ("map before byte 16 declares"), "overdrawn: %s", error);
     CHECK (wire_doc_new ("\xdd\xff\x00\x00\x00", 5, error, sizeof error) == NULL, "doc");
     //  exactly enough bytes is fine
     CHECK (CHECK_BYTES ("\xdc\x00\x03\x01\x02\x03") == 0, "array16 of 3: %s", error);
