@@ -1,7 +1,8 @@
 /*  ingest.c — the broker's ingest: frames from the PULL socket, applied to
     the alert table in arrival order.
 
-    A frame is decoded, its source authorized and its tx checked for a
+    A frame is decoded (into one of the group's batches, whose memory the
+    next group reuses), its source authorized and its tx checked for a
     repeat as soon as it is read (the sender's identity rides on the zmq
     message). Its events are not applied at once: the turn reads a group of
     frames (up to BROKER_GROUP_FRAMES, or until the group holds
@@ -17,7 +18,6 @@
 #include <errno.h>
 #include <string.h>
 #include "broker_internal.h"
-#include "mem.h"
 
 static void
 s_reject (broker_t *self, const char *what, const char *why)
