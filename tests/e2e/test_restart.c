@@ -148,6 +148,41 @@ s_refresh_kill9 (testbed_t *bed)
         s_check_raise_at (bed, source, id, refreshed);
 }
 
+//  A change and then a refresh of the same alert in one turn: the refresh
+//  joins the change's row (no refresh row of its own), and that row must
+//  say what the alert says after both, not what the change said.
+static void
+s_change_then_refresh_kill9 (testbed_t *bed)
+{
+    const char *source = "packed-host", *id = "heartbeat";
+    TEST ("kill -9 after a change and a refresh in one frame: the refreshed raise time is loaded");
+    event_spec_t events [] = {
+        { .id = id, .raise = "+1h", .subject = "first" },
+        { .id = id, .raise = "+2h" },
+    };
+    batch_spec_t batch = { .source = source, .events = events, .event_count = 2 };
+    CHECK (ingest_send (bed->push, &batch) == 0, "send");
+    alert_change_t change;
+    if (!CHECK (expect_change (bed->sub, "pending", source, id, 3000, &change) == 0,
+                "not pending"))
+        return;
+    int64_t changed = change.alert.raise_at;
+    alert_change_free (&change);
+    alert_t row;
+    int64_t refreshed = 0;
+    if (CHECK (control_get_alert (bed->broker, source, id, &row) == 0, "get")) {
+        refreshed = row.raise_at;
+        alert_clear_fields (&row);
+    }
+    if (!CHECK (refreshed > changed, "the refresh was not applied: %lld, the change %lld",
+                (long long) refreshed, (long long) changed))
+        return;
+    //  published means committed: the row is in the file
+    CHECK (broker_process_kill (bed->broker) == 0, "kill");
+    if (CHECK (s_restart (bed) == 0, "restart failed"))
+        s_check_raise_at (bed, source, id, refreshed);
+}
+
 static void
 s_refresh_sigterm (void)
 {
@@ -289,6 +324,7 @@ main (void)
     s_kill9 (bed);
     s_sigterm (bed);
     s_refresh_kill9 (bed);
+    s_change_then_refresh_kill9 (bed);
     TEST ("restart: seq strictly increasing on the bus; broker exits 0 on SIGTERM");
     CHECK (subscriber_seq_errors (bed->sub) == 0, "seq not strictly increasing on the bus");
     CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,
