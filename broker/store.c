@@ -150,13 +150,13 @@ static int
 s_migrate (store_t *self, const char *path, char *error, size_t error_size)
 {
     sqlite3_stmt *query;
-    if (sqlite3_prepare_v2 (self->db, s_is_old_alerts, -1, &query, NULL) != SQLITE_OK) {
-        snprintf (error, error_size, "cannot read the schema of %s: %s", path,
-                  sqlite3_errmsg (self->db));
-        return -1;
+    bool old = false;
+    int rc = sqlite3_prepare_v2 (self->db, s_is_old_alerts, -1, &query, NULL);
+    if (rc == SQLITE_OK) {
+        old = sqlite3_step (query) == SQLITE_ROW && sqlite3_column_int (query, 0) > 0;
+        rc = sqlite3_finalize (query);
     }
-    bool old = sqlite3_step (query) == SQLITE_ROW && sqlite3_column_int (query, 0) > 0;
-    if (sqlite3_finalize (query) != SQLITE_OK) {
+    if (rc != SQLITE_OK) {
         snprintf (error, error_size, "cannot read the schema of %s: %s", path,
                   sqlite3_errmsg (self->db));
         return -1;
