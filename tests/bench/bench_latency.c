@@ -52,26 +52,6 @@ typedef struct {
 } probe_t;
 
 //  The probe index of a "PREFIX-N" id, or -1 when it is not one of ours.
-static long
-s_probe_index (const bench_raised_t *raised, const char *prefix, long sent)
-{
-    size_t length = strlen (prefix);
-    if (strcmp (raised->source, BENCH_SOURCE) != 0 || strncmp (raised->id, prefix, length) != 0)
-        return -1;
-    char *end = NULL;
-    long index = strtol (raised->id + length, &end, 10);
-    return *end || index < 0 || index >= sent ? -1 : index;
-}
-
-//  Sorts values (count of them) and prints " NAME_p50_ms=N NAME_p99_ms=N".
-static void
-s_print_split (const char *name, double *values, size_t count)
-{
-    qsort (values, count, sizeof *values, bench_compare_double);
-    printf (" %s_p50_ms=%.1f %s_p99_ms=%.1f", name, bench_percentile (values, count, 0.50),
-            name, bench_percentile (values, count, 0.99));
-}
-
 int
 main (int argc, char *argv [])
 {
@@ -121,7 +101,7 @@ main (int argc, char *argv [])
         }
         if (rc != 1)
             continue;
-        long index = s_probe_index (&raised, prefix, sent);
+        long index = bench_raised_index (&raised, BENCH_SOURCE, prefix, sent);
         if (index < 0 || probe [index].latency_us >= 0) {
             stray++;
             continue;
@@ -155,8 +135,8 @@ main (int argc, char *argv [])
     printf ("probes=%ld received=%zu lost=%ld p50_us=%.0f p99_us=%.0f max_us=%.0f",
             sent, count, probes - (long) count, bench_percentile (latency, count, 0.50),
             bench_percentile (latency, count, 0.99), count ? latency [count - 1] : 0);
-    s_print_split ("wait", wait, count);
-    s_print_split ("turn", turn, count);
+    bench_print_percentiles ("wait_", wait, count);
+    bench_print_percentiles ("turn_", turn, count);
     printf (" stray=%ld\n", stray);
     free (latency);
     free (wait);

@@ -115,8 +115,7 @@ main (int argc, char *argv [])
             fprintf (stderr, "bench_notify: receive failed: %s\n", zmq_strerror (errno));
             return 1;
         }
-        if (rc != 1 || strcmp (raised.source, BENCH_SOURCE) != 0
-        ||  strncmp (raised.id, prefix, strlen (prefix)) != 0)
+        if (rc != 1 || bench_raised_index (&raised, BENCH_SOURCE, prefix, count) < 0)
             continue;
         if (!raised_count)
             first_arrival = raised.arrived_mono_s;

@@ -314,6 +314,20 @@ bench_probe_open (const char *ingest, const char *publish, bool unbounded_hwm,
     return 0;
 }
 
+//  The N of a raised change of source whose id is "PREFIX<N>" with
+//  0 <= N < limit, the ids a probe sent; -1 for any other change.
+static inline long
+bench_raised_index (const bench_raised_t *raised, const char *source, const char *prefix,
+                    long limit)
+{
+    size_t length = strlen (prefix);
+    if (strcmp (raised->source, source) != 0 || strncmp (raised->id, prefix, length) != 0)
+        return -1;
+    char *end = NULL;
+    long index = strtol (raised->id + length, &end, 10);
+    return *end || index < 0 || index >= limit ? -1 : index;
+}
+
 static inline int
 bench_compare_double (const void *left, const void *right)
 {
@@ -330,6 +344,15 @@ bench_percentile (const double *sorted, size_t count, double fraction)
         return 0;
     size_t rank = (size_t) ceil (fraction * (double) count);
     return sorted [rank ? rank - 1 : 0];
+}
+
+//  Sorts values (count of them) and prints " NAMEp50_ms=N NAMEp99_ms=N".
+static inline void
+bench_print_percentiles (const char *name, double *values, size_t count)
+{
+    qsort (values, count, sizeof *values, bench_compare_double);
+    printf (" %sp50_ms=%.1f %sp99_ms=%.1f", name, bench_percentile (values, count, 0.50),
+            name, bench_percentile (values, count, 0.99));
 }
 
 #endif

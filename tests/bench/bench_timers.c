@@ -106,25 +106,6 @@ s_load (zsock_t *push, long alerts, long lead_ms, long spread_ms)
     return rc;
 }
 
-//  The index of a "bench-%07d" id below alerts, or -1.
-static long
-s_alert_index (const bench_raised_t *raised, long alerts)
-{
-    if (strcmp (raised->source, BENCH_SOURCE) != 0 || strncmp (raised->id, "bench-", 6) != 0)
-        return -1;
-    char *end = NULL;
-    long index = strtol (raised->id + 6, &end, 10);
-    return *end || index < 0 || index >= alerts ? -1 : index;
-}
-
-static void
-s_print_percentiles (const char *name, double *values, size_t count)
-{
-    qsort (values, count, sizeof *values, bench_compare_double);
-    printf (" %sp50_ms=%.1f %sp99_ms=%.1f", name, bench_percentile (values, count, 0.50),
-            name, bench_percentile (values, count, 0.99));
-}
-
 int
 main (int argc, char *argv [])
 {
@@ -172,7 +153,7 @@ main (int argc, char *argv [])
         }
         if (rc != 1)
             continue;
-        long index = s_alert_index (&raised, alerts);
+        long index = bench_raised_index (&raised, BENCH_SOURCE, "bench-", alerts);
         if (index < 0 || raised.raise_at == 0) {
             stray++;
             continue;
@@ -198,8 +179,8 @@ main (int argc, char *argv [])
             loaded - load_started, first_deadline ? (first_deadline - loaded_wall_ms) / 1e3 : 0,
             bench_percentile (lateness, received, 0.50), bench_percentile (lateness, received, 0.99),
             received ? lateness [received - 1] : 0);
-    s_print_percentiles ("fire_", fire, received);
-    s_print_percentiles ("deliver_", deliver, received);
+    bench_print_percentiles ("fire_", fire, received);
+    bench_print_percentiles ("deliver_", deliver, received);
     printf (" raise_rate=%.0f stray=%ld\n", last_arrival > first_arrival
             ? (double) (received - 1) / (last_arrival - first_arrival) : 0, stray);
     free (lateness);
