@@ -4,9 +4,14 @@
     every sqlite3_* return is checked and a failure leaves the message in
     store_error() for the caller to log. The caller owns transactions.
 */
+#include <errno.h>
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include "log.h"
 #include "mem.h"
 #include "store.h"
@@ -121,6 +126,7 @@ static const char *const s_sql [STMT_COUNT] = {
 
 struct _store_t {
     sqlite3 *db;                           //  the one writer connection
+    int lock_fd;                           //  PATH.lock, flock'd while we live, or -1
     sqlite3_stmt *statements [STMT_COUNT]; //  prepared once
     wire_writer_t row;                     //  scratch buffer for alert rows
     int wal_pages;                         //  pages in the log after the last commit
@@ -173,11 +179,58 @@ s_migrate (store_t *self, const char *path, char *error, size_t error_size)
     return 0;
 }
 
+//  One broker per database. Two brokers on one file each hand out the same
+//  seqs: the second's commits fail on history's primary key forever while it
+//  still sends hugz, and nobody notices. So the broker takes an exclusive
+//  flock on PATH.lock (beside the database, never inside it: SQLite's own
+//  locks are per transaction) before it opens the file, holds it for its
+//  whole life, and writes its pid into it for the error the next one gives.
+//  The kernel drops a flock when its holder dies, kill -9 included, so a
+//  stale lock file never keeps a broker out. 0, or -1 with a reason.
+static int
+s_lock (store_t *self, const char *path, char *error, size_t error_size)
+{
+    char lock_path [4096];
+    if ((size_t) snprintf (lock_path, sizeof lock_path, "%s.lock", path) >= sizeof lock_path) {
+        snprintf (error, error_size, "database path too long: %s", path);
+        return -1;
+    }
+    self->lock_fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (self->lock_fd < 0) {
+        snprintf (error, error_size, "cannot open %s: %s", lock_path, strerror (errno));
+        return -1;
+    }
+    if (flock (self->lock_fd, LOCK_EX | LOCK_NB)) {
+        int lock_errno = errno;
+        char holder [32] = "";
+        ssize_t size = pread (self->lock_fd, holder, sizeof holder - 1, 0);
+        holder [size > 0 ? size : 0] = 0;
+        holder [strcspn (holder, "\n")] = 0;
+        if (lock_errno == EWOULDBLOCK)
+            snprintf (error, error_size, "database %s is in use by another lilac-broker "
+                      "(pid %s, lock %s): one broker per database",
+                      path, *holder ? holder : "unknown", lock_path);
+        else
+            snprintf (error, error_size, "cannot lock %s: %s", lock_path, strerror (lock_errno));
+        return -1;
+    }
+    char pid [32];
+    int length = snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
+    if (ftruncate (self->lock_fd, 0) || pwrite (self->lock_fd, pid, (size_t) length, 0) != length)
+        log_warn ("cannot write our pid into %s: %s", lock_path, strerror (errno));
+    return 0;
+}
+
 store_t *
 store_open (const char *path, char *error, size_t error_size)
 {
     store_t *self = mem_alloc (sizeof (store_t));
+    self->lock_fd = -1;
     wire_writer_init (&self->row);
+    if (s_lock (self, path, error, error_size)) {
+        store_destroy (&self);
+        return NULL;
+    }
     if (sqlite3_open (path, &self->db) != SQLITE_OK) {
         snprintf (error, error_size, "cannot open database %s: %s", path,
                   self->db ? sqlite3_errmsg (self->db) : "out of memory");
@@ -218,6 +271,8 @@ store_destroy (store_t **self_p)
     if (self->db && sqlite3_close (self->db) != SQLITE_OK)
         log_error ("closing database: %s", sqlite3_errmsg (self->db));
     wire_writer_free (&self->row);
+    if (self->lock_fd >= 0)
+        close (self->lock_fd);          //  releases the flock
     mem_free (self);
     *self_p = NULL;
 }

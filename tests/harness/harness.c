@@ -574,6 +574,7 @@ const char *broker_process_ingest (broker_process_t *self) { assert (self); retu
 const char *broker_process_publish (broker_process_t *self) { assert (self); return self->publish; }
 const char *broker_process_control (broker_process_t *self) { assert (self); return self->control; }
 const char *broker_process_database (broker_process_t *self) { assert (self); return self->database; }
+pid_t broker_process_pid (broker_process_t *self) { assert (self); return self->pid; }
 
 void
 broker_process_print_log (broker_process_t *self)
@@ -1211,6 +1212,18 @@ cli_result_free (cli_result_t *result)
 }
 
 #define COMMAND_MAX_ARGS 32
+
+int
+command_run (const char *program, const char *stem, const char *dir, int timeout_ms,
+             cli_result_t *result, const char *arg, ...)
+{
+    va_list args;
+    va_start (args, arg);
+    int rc = command_runv (program, stem, dir, timeout_ms, HARNESS_STOP_DEADLINE_MS,
+                           result, arg, args);
+    va_end (args);
+    return rc;
+}
 
 int
 command_runv (const char *program, const char *stem, const char *dir, int timeout_ms,

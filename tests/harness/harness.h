@@ -162,6 +162,8 @@ const char *broker_process_publish (broker_process_t *self);
 const char *broker_process_control (broker_process_t *self);
 //  Path of the SQLite file, borrowed.
 const char *broker_process_database (broker_process_t *self);
+//  The running broker's pid, 0 when it does not run.
+pid_t broker_process_pid (broker_process_t *self);
 //  Prints the last HARNESS_LOG_TAIL_LINES lines of the broker log as "#" lines.
 void broker_process_print_log (broker_process_t *self);
 //  Kills the broker if it still runs; prints its log if failed. NULL no-op.
@@ -305,6 +307,9 @@ void cli_result_free (cli_result_t *result);
 //  cli_result_free). 0, or -1 if it could not be spawned (status -1).
 int command_runv (const char *program, const char *stem, const char *dir, int timeout_ms,
                   int kill_timeout_ms, cli_result_t *result, const char *arg, va_list args);
+//  command_runv with its arguments listed (NULL-terminated).
+int command_run (const char *program, const char *stem, const char *dir, int timeout_ms,
+                 cli_result_t *result, const char *arg, ...) __attribute__ ((sentinel));
 //  True if text contains needle after both are stripped of white space, so
 //  JSON can be matched as '"state":"raised"' whatever its spacing.
 bool text_has (const char *text, const char *needle);
