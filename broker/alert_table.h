@@ -31,6 +31,7 @@ typedef struct {
     bool stale : 1;                //  the stored row is behind the alert
     bool change_listed : 1;        //  in the broker's list for the next commit
     bool refresh_queued : 1;       //  in the broker's refresh queue
+    bool chunk_marked : 1;         //  its row is in the commit chunk being written
     unsigned counted_state : 2;    //  the state the table counts it under
     alert_t alert;                 //  the row; source and id point into key
     char key [];                   //  "source\0id\0", owned by the table

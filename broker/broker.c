@@ -90,12 +90,13 @@ s_queue_change (broker_t *self, entry_t *entry, const char *event, int64_t now)
     char topic [WIRE_MAX_TOPIC];
     alert_topic (topic, sizeof topic, event, alert);
     *change = (pending_change_t) {
-        .seq = alert->seq, .at = now, .event = event,
+        .seq = alert->seq, .at = now, .event = event, .entry = entry,
         .source = mem_strdup (alert->source), .id = mem_strdup (alert->id),
         .topic = mem_strdup (topic),
         .body = mem_alloc (self->scratch.buffer.size), .size = self->scratch.buffer.size,
     };
     memcpy (change->body, self->scratch.buffer.data, change->size);
+    self->change_bytes += change->size;
     log_debug ("%s %s/%s seq %" PRIu64 " notify_count %" PRId64,
                event, alert->source, alert->id, alert->seq, alert->notify_count);
 }
@@ -118,34 +119,135 @@ broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t 
 
 //  --- commit, then publish ---------------------------------------------------------
 
+/*  Changes are committed in chunks of at most BROKER_COMMIT_CHUNK, in seq
+    order, and each chunk is published as soon as it committed. A chunk
+    holds its changes' history rows, the seq counter at its last change, and
+    the row of every alert it changed, as the alert stood at its last change
+    in the chunk: for most alerts that is the alert as it is now (their
+    latest change is in the chunk); an alert changed again in a later chunk
+    gets the row its change body carries (the body holds the whole alert).
+    So a crash between two chunks leaves rows, history and seq exactly at
+    the first chunk's last seq, and a backlog that grew while commits failed
+    (a full disk) goes out in transactions small enough for the space that
+    came back, instead of one that never fits.
+
+    Invariant, checked before each chunk: every change waiting has a seq
+    above the last one published, in strictly increasing order, and its
+    alert is on the `changed` list.
+*/
+
 static void
-s_free_change (pending_change_t *change)
+s_free_change (broker_t *self, pending_change_t *change)
 {
+    self->change_bytes -= change->size;
     mem_free (change->source);
     mem_free (change->id);
     mem_free (change->topic);
     mem_free (change->body);
 }
 
+static bool
+s_changes_hold_invariant (broker_t *self)
+{
+    uint64_t previous = self->published_seq;
+    for (size_t index = 0; index < self->change_count; index++) {
+        if (self->changes [index].seq <= previous || !self->changes [index].entry->change_listed)
+            return false;
+        previous = self->changes [index].seq;
+    }
+    return true;
+}
+
+//  Writes the row of an alert changed again after last_seq as its change
+//  body at that change holds it. 0 / -1.
 static int
-s_write_turn (broker_t *self)
+s_put_row_at (broker_t *self, const pending_change_t *change)
+{
+    alert_change_t then;
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (change->body, change->size, error, sizeof error);
+    if (!doc || alert_change_decode (wire_doc_root (doc), &then, error, sizeof error)) {
+        log_error ("bug: cannot decode our own change %" PRIu64 ": %s", change->seq, error);
+        wire_doc_destroy (&doc);
+        return -1;
+    }
+    entry_t *entry = change->entry;
+    int rc = store_put_alert (self->store, &then.alert, &entry->row_id, entry->times_stored);
+    alert_change_free (&then);
+    wire_doc_destroy (&doc);
+    return rc;
+}
+
+//  The rows of the alerts whose latest change in changes [0, count) is not
+//  their latest change, newest first. 0 / -1; entries written are marked.
+static int
+s_put_split_rows (broker_t *self, size_t count, uint64_t last_seq)
+{
+    for (size_t index = count; index-- > 0; ) {
+        pending_change_t *change = &self->changes [index];
+        if (change->entry->alert.seq <= last_seq || change->entry->chunk_marked)
+            continue;
+        change->entry->chunk_marked = true;
+        if (s_put_row_at (self, change))
+            return -1;
+    }
+    return 0;
+}
+
+static void
+s_unmark_split_rows (broker_t *self, size_t count)
+{
+    for (size_t index = 0; index < count; index++)
+        self->changes [index].entry->chunk_marked = false;
+}
+
+//  One chunk: the first count changes (ending at last_seq; every listed
+//  row when there are none) in one transaction. 0 / -1.
+static int
+s_write_chunk (broker_t *self, size_t count, uint64_t last_seq)
 {
     if (store_begin (self->store))
         return -1;
-    for (size_t index = 0; index < self->changed_count; index++)
-        if (store_put_alert (self->store, &self->changed [index]->alert,
-                             &self->changed [index]->row_id, self->changed [index]->times_stored))
+    for (size_t index = 0; index < self->changed_count; index++) {
+        entry_t *entry = self->changed [index];
+        if (entry->alert.seq <= last_seq
+        &&  store_put_alert (self->store, &entry->alert, &entry->row_id, entry->times_stored))
             return -1;
-    for (size_t index = 0; index < self->change_count; index++) {
+    }
+    int split = s_put_split_rows (self, count, last_seq);
+    s_unmark_split_rows (self, count);
+    if (split)
+        return -1;
+    for (size_t index = 0; index < count; index++) {
         pending_change_t *change = &self->changes [index];
         alert_t key = { .source = change->source, .id = change->id };
         if (store_put_change (self->store, change->seq, change->at, change->event,
                               &key, change->body, change->size))
             return -1;
     }
-    if (self->change_count && store_set_seq (self->store, self->seq))
+    if (count && store_set_seq (self->store, last_seq))
         return -1;
     return store_commit (self->store);
+}
+
+//  The chunk committed: its alerts' rows are current unless changed later.
+static void
+s_settle_rows (broker_t *self, size_t count, uint64_t last_seq)
+{
+    for (size_t index = 0; index < count; index++)
+        self->changes [index].entry->times_stored = false;    //  the full row replaced them
+    size_t kept = 0;
+    for (size_t index = 0; index < self->changed_count; index++) {
+        entry_t *entry = self->changed [index];
+        if (entry->alert.seq <= last_seq) {
+            entry->stale = false;
+            entry->change_listed = false;
+            entry->times_stored = false;
+        }
+        else
+            self->changed [kept++] = entry;
+    }
+    self->changed_count = kept;
 }
 
 //  Sends [topic, body] on the PUB socket. PUB never blocks: past its
@@ -162,17 +264,19 @@ s_publish (broker_t *self, const char *topic, const void *body, size_t size)
     return 0;
 }
 
+//  Publishes the first count changes and drops them from the list.
 static void
-s_publish_changes (broker_t *self)
+s_publish_changes (broker_t *self, size_t count)
 {
-    for (size_t index = 0; index < self->change_count; index++) {
+    for (size_t index = 0; index < count; index++) {
         pending_change_t *change = &self->changes [index];
         if (s_publish (self, change->topic, change->body, change->size) == 0)
             self->stats.published++;
         self->published_seq = change->seq;
-        s_free_change (change);
+        s_free_change (self, change);
     }
-    self->change_count = 0;
+    self->change_count -= count;
+    memmove (self->changes, self->changes + count, self->change_count * sizeof (pending_change_t));
 }
 
 static void
@@ -186,36 +290,73 @@ s_send_replies (broker_t *self)
         }
 }
 
-//  A write failed: roll back; everything stays queued for the retry.
+//  A write failed: roll back; everything stays queued for the retry, and
+//  the broker says it is degraded (hugz, ping, stats) until a write succeeds.
 static void
 s_write_failed (broker_t *self)
 {
-    log_limited (&self->store_log, "cannot write to %s: %s (will retry)",
-                 self->config.database, store_error (self->store));
+    const char *why = store_error (self->store);
+    log_limited (&self->store_log, "cannot write to %s: %s (will retry; %zu changes, "
+                 "%zu KiB waiting)", self->config.database, why, self->change_count,
+                 self->change_bytes / 1024);
+    if (!self->degraded_since) {
+        self->degraded_since = clock_now_ms ();
+        snprintf (self->degraded_reason, sizeof self->degraded_reason,
+                  "commits to %s failing: %s", self->config.database, why);
+    }
     store_rollback (self->store);
     self->stats.commit_failures++;
     self->retry_commit_at = self->tick + BROKER_COMMIT_RETRY_MS;
 }
 
-//  Writes what changed this turn; on success publishes and replies. 0 / -1.
+static void
+s_write_succeeded (broker_t *self)
+{
+    if (self->degraded_since) {
+        char took [32];
+        log_info ("writes to %s succeed again after %s; %zu changes still to write",
+                  self->config.database,
+                  duration_format (clock_now_ms () - self->degraded_since, took, sizeof took),
+                  self->change_count);
+        self->degraded_since = 0;
+        self->degraded_reason [0] = 0;
+    }
+    self->retry_commit_at = 0;
+}
+
+//  Before retrying a failed write: give the log's space back (a checkpoint
+//  that truncates it), so room freed on a full disk is usable. Failing is
+//  expected while the disk is still full; the retry will say so.
+static void
+s_release_log (broker_t *self)
+{
+    if (store_release_log (self->store))
+        log_debug ("cannot truncate the log of %s yet: %s", self->config.database,
+                   store_error (self->store));
+}
+
+//  Writes what changed, chunk by chunk, publishing each; with everything
+//  written, sends the replies that waited for it. 0 / -1.
 static int
 s_commit (broker_t *self)
 {
-    if (self->changed_count || self->change_count) {
-        if (s_write_turn (self)) {
+    if (self->retry_commit_at)
+        s_release_log (self);
+    while (self->changed_count || self->change_count) {
+        assert (s_changes_hold_invariant (self));
+        size_t count = self->change_count < BROKER_COMMIT_CHUNK
+                     ? self->change_count : BROKER_COMMIT_CHUNK;
+        uint64_t last_seq = count ? self->changes [count - 1].seq : UINT64_MAX;
+        if (s_write_chunk (self, count, last_seq)) {
             s_write_failed (self);
             return -1;
         }
         self->stats.commits++;
-        for (size_t index = 0; index < self->changed_count; index++) {
-            self->changed [index]->stale = false;
-            self->changed [index]->change_listed = false;
-            self->changed [index]->times_stored = false;
-        }
-        self->changed_count = 0;
-        s_publish_changes (self);
+        s_write_succeeded (self);
+        s_settle_rows (self, count, last_seq);
+        s_publish_changes (self, count);
     }
-    self->retry_commit_at = 0;
+    self->retry_commit_at = 0;          //  the refreshes may try again
     s_send_replies (self);
     return 0;
 }
@@ -228,6 +369,27 @@ s_commit_due (broker_t *self)
     if (self->retry_commit_at)
         return self->tick >= self->retry_commit_at;
     return self->change_count || self->changed_count || zlist_size (self->replies);
+}
+
+//  While writes fail, unwritten changes pile up in memory; past a bound the
+//  loop stops reading ingest (PUSH senders queue, agents hold their latest
+//  state) until the backlog is written.
+static bool
+s_backlog_full (broker_t *self)
+{
+    return self->retry_commit_at
+        && (self->change_count >= BROKER_BACKLOG_CHANGES
+         || self->change_bytes >= BROKER_BACKLOG_BYTES);
+}
+
+int
+broker_pack_health (broker_t *self, msgpack_packer *out)
+{
+    if (!self->degraded_since)
+        return 0;
+    wire_pack_key_string (out, "degraded", self->degraded_reason);
+    wire_pack_key_int (out, "degraded_since", self->degraded_since);
+    return 2;
 }
 
 //  --- writing refreshes ----------------------------------------------------------------
@@ -288,6 +450,7 @@ s_write_refreshes (broker_t *self, size_t count)
         return -1;
     }
     self->stats.commits++;
+    s_write_succeeded (self);
     for (size_t index = 0; index < count; index++) {
         int64_t since;
         entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
@@ -383,10 +546,11 @@ static void
 s_send_hugz (broker_t *self, int64_t now)
 {
     wire_writer_reset (&self->scratch);
-    msgpack_pack_map (&self->scratch.packer, 3);
+    msgpack_pack_map (&self->scratch.packer, 3 + (self->degraded_since ? 2 : 0));
     wire_pack_key_int (&self->scratch.packer, "v", WIRE_VERSION);
     wire_pack_key_int (&self->scratch.packer, "seq", (int64_t) self->published_seq);
     wire_pack_key_int (&self->scratch.packer, "at", now);
+    broker_pack_health (self, &self->scratch.packer);
     s_publish (self, "hugz", self->scratch.buffer.data, self->scratch.buffer.size);
     self->next_hugz = self->tick + BROKER_HUGZ_MS;
 }
@@ -558,7 +722,7 @@ broker_destroy (broker_t **self_p)
         return;
     broker_t *self = *self_p;
     for (size_t index = 0; index < self->change_count; index++)
-        s_free_change (&self->changes [index]);
+        s_free_change (self, &self->changes [index]);
     mem_free (self->changes);
     mem_free (self->changed);
     refresh_queue_destroy (&self->refreshed);
@@ -687,8 +851,17 @@ broker_run (broker_t *self)
               alert_table_size (self->table), self->seq, self->config.ingest,
               self->config.publish, self->config.control, self->config.database);
     while (!self->stopping) {
+        bool paused = s_backlog_full (self);
+        if (paused != self->ingest_paused) {
+            self->ingest_paused = paused;
+            if (paused)
+                log_warn ("ingest paused: %zu changes (%zu KiB) not written to %s",
+                          self->change_count, self->change_bytes / 1024, self->config.database);
+            else
+                log_info ("ingest resumed");
+        }
         zmq_pollitem_t items [3 + SECURITY_MONITORS_MAX] = {
-            { zsock_resolve (self->ingest), 0, ZMQ_POLLIN, 0 },
+            { zsock_resolve (self->ingest), 0, paused ? 0 : ZMQ_POLLIN, 0 },
             { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
             { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
         };

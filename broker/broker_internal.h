@@ -33,6 +33,9 @@
 #define BROKER_GROUP_FRAMES     32                 //  ingest frames read before their events are applied
 #define BROKER_GROUP_EVENTS     64                 //  ... or fewer, once they hold this many events
 #define BROKER_PREFETCH_SPAN    32                 //  events whose lookups are prefetched together
+#define BROKER_COMMIT_CHUNK     4096               //  changes per transaction, at most
+#define BROKER_BACKLOG_CHANGES  20000              //  unwritten changes past which ingest pauses
+#define BROKER_BACKLOG_BYTES    (16 * 1024 * 1024) //  ... or unwritten change bodies past this
 
 //  Counters reported by `stats`.
 typedef struct {
@@ -58,6 +61,7 @@ typedef struct {
     uint64_t seq;                  //  its seq
     int64_t at;                    //  when
     const char *event;             //  static event name
+    entry_t *entry;                //  the alert it changed (change_listed until written)
     char *source;                  //  copy of the alert's source
     char *id;                      //  copy of the alert's id
     char *topic;                   //  EVENT.LEVEL.SOURCE.ID
@@ -94,9 +98,13 @@ struct _broker_t {
     size_t changed_count;
     size_t changed_capacity;
     refresh_queue_t *refreshed;    //  refreshed entries, written by the checkpoint
-    pending_change_t *changes;     //  changes to publish after the next commit
+    pending_change_t *changes;     //  changes to publish after the next commit, in seq order
     size_t change_count;
     size_t change_capacity;
+    size_t change_bytes;           //  bytes of their bodies
+    int64_t degraded_since;        //  wall ms since commits fail, 0 while they succeed
+    char degraded_reason [256];    //  why, for hugz, ping, stats and the log
+    bool ingest_paused;            //  the backlog is full: ingest is not read
     zlist_t *replies;              //  zmsg_t control replies waiting for the commit
     int64_t tick;                  //  monotonic ms at the start of this turn: the
                                    //  loop's own timers below use it, so a wall
@@ -120,6 +128,11 @@ struct _broker_t {
 //  publishing and the row for the next commit (a REFRESH only for the
 //  refresh queue; NONE does nothing) and reschedules it.
 void broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t now);
+
+//  Packs the broker's health into a reply or hugz map: nothing while
+//  commits succeed, else `degraded` (why) and `degraded_since` (wall ms).
+//  Returns the number of keys packed.
+int broker_pack_health (broker_t *self, msgpack_packer *out);
 
 //  Reads what waits on the ingest socket and applies it (ingest.c).
 void broker_drain_ingest (broker_t *self, int64_t now);

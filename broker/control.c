@@ -123,7 +123,7 @@ s_op_ping (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     (void) request, (void) error, (void) error_size;
     wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
     wire_pack_key_int (out, "at", now);
-    return 2;
+    return 2 + broker_pack_health (self, out);
 }
 
 static int
@@ -157,13 +157,15 @@ s_op_stats (broker_t *self, const msgpack_object *request, msgpack_packer *out,
         { "due", (int64_t) due_heap_size (self->heap) },
         { "seq", (int64_t) self->published_seq },
         { "uptime_ms", now - self->started_at },
+        { "commit_backlog", (int64_t) self->change_count },
+        { "ingest_paused", self->ingest_paused },
     };
     size_t count = sizeof rows / sizeof rows [0];
     wire_pack_key (out, "stats");
     msgpack_pack_map (out, count);
     for (size_t index = 0; index < count; index++)
         wire_pack_key_int (out, rows [index].name, rows [index].value);
-    return 1;
+    return 1 + broker_pack_health (self, out);
 }
 
 typedef struct {

@@ -6,6 +6,7 @@
 */
 #include <czmq.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include "broker.h"
@@ -116,6 +117,9 @@ main (int argc, char *argv [])
         return 0;
     }
     zsys_handler_set (NULL);        //  signals come through the broker's signalfd
+    //  A file grown past RLIMIT_FSIZE must fail its write (EFBIG: a failed
+    //  commit, retried and reported like a full disk), not kill the broker.
+    signal (SIGXFSZ, SIG_IGN);
     broker_t *broker = broker_new (&config, error, sizeof error);
     broker_config_free (&config);
     if (!broker)

@@ -317,6 +317,17 @@ store_checkpoint (store_t *self)
     return 0;
 }
 
+int
+store_release_log (store_t *self)
+{
+    int pages = 0, copied = 0;
+    if (sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
+                                   &pages, &copied) != SQLITE_OK)
+        return -1;
+    self->wal_pages = 0;
+    return 0;
+}
+
 void
 store_rollback (store_t *self)
 {

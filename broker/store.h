@@ -55,6 +55,10 @@ void store_rollback (store_t *self);
 //  store_checkpoint copies what it can without waiting for readers. 0 / -1.
 bool store_checkpoint_due (store_t *self);
 int store_checkpoint (store_t *self);
+//  Copies the whole log into the database and truncates it to nothing, so
+//  its space goes back to the file system (after writes failed for want of
+//  space). 0 / -1.
+int store_release_log (store_t *self);
 
 //  Inside a transaction: write one alert, or only its times, delete one,
 //  record one change, save the seq counter. 0 / -1.

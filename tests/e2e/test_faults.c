@@ -3,10 +3,27 @@
 
     - one broker per database: a second lilac-broker on the same file exits
       1 naming the first one's pid, and the first goes on committing;
+    - a full disk: the database on a small tmpfs filled to the last byte
+      while events pour in. Commits fail and the broker says `degraded`
+      (ping, stats); past the backlog bound it stops reading ingest, so its
+      memory stays bounded; once space is back every event is written and
+      every alert holds the last state sent. Mounting a tmpfs needs root,
+      as `make test` has (it installs packages); without it the case fails
+      and says why.
 */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <unistd.h>
 #include "../check.h"
 #include "../harness/harness.h"
+
+#define DISK_IDS        500             //  alerts in the disk-full case
+#define DISK_ROUNDS     60              //  events per alert: 30,000 changes, past the
+                                        //  broker's backlog bound of 20,000
+#define DISK_PER_FRAME  50              //  events per ingest frame
+#define DISK_RSS_GROWTH_KB (64 * 1024)  //  the bound on the broker's growth meanwhile
 
 //  A second broker on the first one's database, on ports of its own.
 static void
@@ -32,6 +49,170 @@ s_one_broker_per_database (testbed_t *bed)
     CHECK (broker_process_stat (bed->broker, "commit_failures") == 0, "no failed commits");
 }
 
+//  The resident size of pid in KiB, or -1.
+static long
+s_rss_kb (pid_t pid)
+{
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%ld/status", (long) pid);
+    char *status = file_read_all (path);
+    const char *line = strstr (status, "VmRSS:");
+    long kb = line ? strtol (line + 6, NULL, 10) : -1;
+    free (status);
+    return kb;
+}
+
+//  Writes zeros to path until the file system is full. 0 when it is.
+static int
+s_fill (const char *path)
+{
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    static char block [64 * 1024];
+    int rc = -1;
+    for (int count = 0; count < 100000; count++)
+        if (write (fd, block, sizeof block) < 0) {
+            rc = errno == ENOSPC ? 0 : -1;
+            break;
+        }
+    //  the last partial block, byte by byte in pages
+    for (int count = 0; rc == 0 && count < 64; count++)
+        if (write (fd, block, 1024) < 0)
+            break;
+    close (fd);
+    return rc;
+}
+
+//  One round: every id gets summary "round R", raised on even rounds and
+//  cleared on odd ones. Returns the number of events the PUSH took.
+static int
+s_send_round (zsock_t *push, int round)
+{
+    char ids [DISK_PER_FRAME][16], summary [32];
+    snprintf (summary, sizeof summary, "round %d", round);
+    event_spec_t events [DISK_PER_FRAME];
+    int sent = 0;
+    for (int first = 0; first < DISK_IDS; first += DISK_PER_FRAME) {
+        for (int index = 0; index < DISK_PER_FRAME; index++) {
+            snprintf (ids [index], sizeof ids [index], "d%d", first + index);
+            events [index] = (event_spec_t) { .id = ids [index], .summary = summary,
+                                              .raise = round % 2 ? "clear" : "now" };
+        }
+        batch_spec_t batch = { .source = "disk-host", .events = events,
+                               .event_count = DISK_PER_FRAME };
+        if (ingest_send (push, &batch) == 0)
+            sent += DISK_PER_FRAME;
+    }
+    return sent;
+}
+
+//  Polls `stats` until name reaches at least value, sampling the broker's
+//  RSS into *peak_kb. 0, or -1 at the deadline.
+static int
+s_wait_stat (broker_process_t *broker, const char *name, int64_t value, int timeout_ms,
+             long *peak_kb)
+{
+    for (int waited = 0; waited < timeout_ms; waited += 100) {
+        long rss = s_rss_kb (broker_process_pid (broker));
+        if (rss > *peak_kb)
+            *peak_kb = rss;
+        if (broker_process_stat (broker, name) >= value)
+            return 0;
+        harness_pause_ms (100);
+    }
+    return -1;
+}
+
+//  Every id holds the last round's state and summary.
+static int
+s_count_wrong (broker_process_t *broker)
+{
+    int wrong = 0;
+    char want [32];
+    snprintf (want, sizeof want, "round %d", DISK_ROUNDS - 1);
+    for (int index = 0; index < DISK_IDS; index++) {
+        char id [16];
+        snprintf (id, sizeof id, "d%d", index);
+        alert_t alert;
+        if (control_get_alert (broker, "disk-host", id, &alert)) {
+            wrong++;
+            continue;
+        }
+        alert_state_t state = (DISK_ROUNDS - 1) % 2 ? ALERT_CLEARED : ALERT_RAISED;
+        if (alert.state != state || !alert.summary || strcmp (alert.summary, want))
+            wrong++;
+        alert_clear_fields (&alert);
+    }
+    return wrong;
+}
+
+static void
+s_disk_full_under_load (broker_process_t *broker, const char *filler)
+{
+    long base_kb = s_rss_kb (broker_process_pid (broker)), peak_kb = base_kb;
+    zsock_t *push = ingest_open (broker);
+    if (!CHECK (push && s_fill (filler) == 0, "cannot fill the disk: %s", strerror (errno)))
+        return;
+    int sent = 0;
+    for (int round = 0; round < DISK_ROUNDS; round++)
+        sent += s_send_round (push, round);
+    CHECK (sent == DISK_IDS * DISK_ROUNDS, "the PUSH took %d of %d events", sent,
+           DISK_IDS * DISK_ROUNDS);
+    CHECK (s_wait_stat (broker, "ingest_paused", 1, 20000, &peak_kb) == 0,
+           "ingest never paused while commits failed");
+    wire_doc_t *ping = control_ok (broker, "ping", ARG_END);
+    const msgpack_object *degraded = ping ? reply_get (ping, "degraded") : NULL;
+    CHECK (degraded && reply_int (ping, "degraded_since", 0) > 0,
+           "ping does not say degraded while commits fail");
+    wire_doc_destroy (&ping);
+    harness_note ("disk full: %" PRId64 " commit failures, %" PRId64 " changes waiting",
+                  broker_process_stat (broker, "commit_failures"),
+                  broker_process_stat (broker, "commit_backlog"));
+
+    CHECK (unlink (filler) == 0, "cannot free the disk");
+    CHECK (s_wait_stat (broker, "events_applied", sent, 30000, &peak_kb) == 0,
+           "events applied %" PRId64 " of %d after space came back",
+           broker_process_stat (broker, "events_applied"), sent);
+    for (int waited = 0; waited < 10000 && broker_process_stat (broker, "commit_backlog"); waited += 100)
+        harness_pause_ms (100);
+    ping = control_ok (broker, "ping", ARG_END);
+    CHECK (ping && !reply_get (ping, "degraded"), "still degraded once space came back");
+    wire_doc_destroy (&ping);
+    int wrong = s_count_wrong (broker);
+    CHECK (wrong == 0, "%d of %d alerts not in their last-sent state", wrong, DISK_IDS);
+    harness_note ("broker RSS %ld KiB before, %ld KiB at most while the disk was full",
+                  base_kb, peak_kb);
+    CHECK (peak_kb - base_kb < DISK_RSS_GROWTH_KB, "RSS grew by %ld KiB (bound %d KiB)",
+           peak_kb - base_kb, DISK_RSS_GROWTH_KB);
+    zsock_destroy (&push);
+}
+
+static void
+s_disk_full (void)
+{
+    TEST ("full disk under load: bounded memory, degraded said, nothing lost once freed");
+    sandbox_t *sandbox = sandbox_new ("diskfull");
+    char *disk = sandbox_path (sandbox, "disk");
+    char *database = sandbox_path (sandbox, "disk/lilac.db");
+    char *filler = sandbox_path (sandbox, "disk/filler");
+    bool mounted = mkdir (disk, 0755) == 0 && mount ("tmpfs", disk, "tmpfs", 0, "size=32m") == 0;
+    if (CHECK (mounted, "cannot mount a tmpfs on %s (needs root): %s", disk, strerror (errno))) {
+        broker_process_config_t config = { .database = database, .checkpoint = "500ms" };
+        broker_process_t *broker = broker_process_new (sandbox, &config);
+        if (CHECK (broker && broker_process_start (broker) == 0, "broker did not start"))
+            s_disk_full_under_load (broker, filler);
+        CHECK (broker && broker_process_stop (broker) == 0, "broker did not stop cleanly");
+        broker_process_destroy (&broker, check_case_failed);
+        if (umount2 (disk, MNT_DETACH))
+            harness_note ("cannot unmount %s: %s", disk, strerror (errno));
+    }
+    free (disk);
+    free (database);
+    free (filler);
+    sandbox_destroy (&sandbox, check_case_failed);
+}
+
 int
 main (void)
 {
@@ -42,7 +223,7 @@ main (void)
         return check_done ();
     }
     s_one_broker_per_database (bed);
-    int failed = check_done ();
-    testbed_destroy (&bed, failed != 0);
-    return failed;
+    testbed_destroy (&bed, check_case_failed);
+    s_disk_full ();
+    return check_done ();
 }

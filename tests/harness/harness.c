@@ -388,7 +388,8 @@ broker_process_new (sandbox_t *sandbox, const broker_process_config_t *config)
     assert (self);
     self->config_path = sandbox_path (sandbox, "broker.conf");
     self->log_path = sandbox_path (sandbox, "broker.log");
-    self->database = sandbox_path (sandbox, "lilac.db");
+    self->database = config && config->database ? strdup (config->database)
+                                                : sandbox_path (sandbox, "lilac.db");
     assert (self->config_path && self->log_path && self->database);
 
     //  Three distinct ports.

@@ -124,6 +124,7 @@ typedef struct {
     const char *retention;
     const char *batch;
     const char *checkpoint;
+    const char *database;          //  the SQLite file (NULL: sandbox/lilac.db)
     //  Optional: a `security` section with these paths (both or neither).
     const char *security_cert;     //  the broker's secret certificate file
     const char *security_clients;  //  the directory of allowed client certificates
