@@ -17,6 +17,7 @@
 */
 #include <assert.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
@@ -805,6 +806,17 @@ s_poll_timeout (broker_t *self, int64_t now, int64_t tick)
     return wait < 0 ? 0 : (long) wait;
 }
 
+//  Gives memory the process freed back to the system: glibc keeps freed
+//  chunks in its arenas (libzmq's I/O thread has its own), so the queue of
+//  a subscriber that went away, or a refused many-frame message, would
+//  otherwise stay resident for good. malloc_trim walks every arena.
+static void
+s_trim (broker_t *self)
+{
+    malloc_trim (0);
+    self->next_trim = self->tick + BROKER_TRIM_MS;
+}
+
 static void
 s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
 {
@@ -830,6 +842,8 @@ s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
         s_send_hugz (self, now);
     if (self->tick >= self->next_retention)
         s_retain (self, now);
+    if (self->tick >= self->next_trim)
+        s_trim (self);
 }
 
 int

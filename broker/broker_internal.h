@@ -33,6 +33,7 @@
 #define BROKER_GROUP_FRAMES     32                 //  ingest frames read before their events are applied
 #define BROKER_GROUP_EVENTS     64                 //  ... or fewer, once they hold this many events
 #define BROKER_PREFETCH_SPAN    32                 //  events whose lookups are prefetched together
+#define BROKER_TRIM_MS          5000               //  freed memory goes back to the system this often
 #define BROKER_COMMIT_CHUNK     4096               //  changes per transaction, at most
 #define BROKER_BACKLOG_CHANGES  20000              //  unwritten changes past which ingest pauses
 #define BROKER_BACKLOG_BYTES    (16 * 1024 * 1024) //  ... or unwritten change bodies past this
@@ -112,6 +113,7 @@ struct _broker_t {
     int64_t next_hugz;             //  tick
     int64_t next_refresh_write;    //  tick: no refresh slice before then
     int64_t next_retention;        //  tick
+    int64_t next_trim;             //  tick: malloc_trim then
     int64_t retention_period;      //  ms between retention runs: a minute, or less
                                    //  when the retention itself is shorter
     int64_t retry_commit_at;       //  tick, 0 unless a commit failed

@@ -19,7 +19,14 @@
 
 #define BUS_MAX_MESSAGE   (256 * 1024)  //  bytes; larger frames are dropped by libzmq
 #define BUS_RECEIVE_HWM   10000         //  messages queued per receiving socket
-#define BUS_SEND_HWM      100000        //  messages queued per sending socket (PUB)
+//  Messages queued per sending socket: per subscriber on a PUB, per client
+//  on a ROUTER. libzmq counts messages, not bytes: at a typical change body
+//  (300-600 bytes) this is 1.2-2.5 MB per subscriber, and stays under 10 MB
+//  for bodies up to 2.4 KB; the worst case, every body carrying 64 KiB of
+//  detail, is 256 MiB. A subscriber that falls further behind loses
+//  messages here and catches up with `since`. It equals the broker's commit
+//  chunk (BROKER_COMMIT_CHUNK), so a chunk published at once fits.
+#define BUS_SEND_HWM      4096
 #define BUS_LINGER_MS     1000          //  how long close waits for unsent messages
 
 #define BUS_DEFAULT_INGEST   "tcp://127.0.0.1:32741"

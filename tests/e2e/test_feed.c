@@ -5,11 +5,11 @@
     consumer records every delivery. The broker is the real one, with
     reminders off the clock (reminder_interval 1h) so the only changes are
     the ones a case makes. Cases:
-    - a PUB gap forced by not reading while the broker publishes 150,000
+    - a PUB gap forced by not reading while the broker publishes 30,000
       changes: every seq delivered exactly once, in order, and the feed
-      counted a gap. (30,000 is not enough: what bounds a lagging
-      subscriber is the broker's PUB send HWM, BUS_SEND_HWM = 100,000
-      messages, measured here; the SUB's BUS_RECEIVE_HWM is not the limit.)
+      counted a gap. (What bounds a lagging subscriber is the broker's PUB
+      send HWM, BUS_SEND_HWM = 4,096 messages, plus the SUB's own
+      BUS_RECEIVE_HWM and the kernel's buffers between them.)
     - the cursor file: a new feed resumes exactly after the saved cursor;
     - RETRY holds a change and everything after it until retry_at;
     - a broker restart: the changes made after it arrive, none skipped;
@@ -24,7 +24,7 @@
 #include "change_feed.h"
 #include "timespec.h"
 
-#define S_BURST_FRAMES    15       //  ingest frames in the burst (> BUS_SEND_HWM changes)
+#define S_BURST_FRAMES    3        //  ingest frames in the burst (> BUS_SEND_HWM + BUS_RECEIVE_HWM changes)
 #define S_BURST_SIZE      10000    //  alerts per frame (WIRE_MAX_BATCH)
 #define S_SNAPSHOT_SIZE   2500     //  alerts in the snapshot case
 #define S_CALL_TIMEOUT_MS 2000     //  the feed's control deadline

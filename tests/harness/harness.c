@@ -649,7 +649,8 @@ batch_pack (wire_writer_t *writer, const batch_spec_t *batch)
         size_t fields = (event->id != NULL) + (event->raise != NULL)
                       + (event->clear != NULL) + (event->suppress != NULL)
                       + (event->summary != NULL) + (event->subject != NULL)
-                      + (event->level != NULL) + (event->labels != NULL);
+                      + (event->level != NULL) + (event->labels != NULL)
+                      + (event->detail != NULL);
         msgpack_pack_map (packer, fields);
         s_pack_optional (packer, "id", event->id);
         s_pack_optional (packer, "raise", event->raise);
@@ -658,6 +659,7 @@ batch_pack (wire_writer_t *writer, const batch_spec_t *batch)
         s_pack_optional (packer, "summary", event->summary);
         s_pack_optional (packer, "subject", event->subject);
         s_pack_optional (packer, "level", event->level);
+        s_pack_optional (packer, "detail", event->detail);
         if (event->labels) {
             wire_pack_key (packer, "labels");
             msgpack_pack_map (packer, label_count);

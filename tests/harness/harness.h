@@ -181,6 +181,7 @@ typedef struct {
     const char *summary;
     const char *subject;
     const char *level;             //  "urgent", "normal", "low"
+    const char *detail;
     const char *const *labels;     //  NULL-terminated key, value, key, value...
 } event_spec_t;
 
