@@ -345,7 +345,11 @@ s_op_since (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     size_t rows;
     if (store_since (self->store, (uint64_t) after, (size_t) limit + 1,
                      s_collect_body, &reply, &rows)) {
-        snprintf (error, error_size, "database error: %s", store_error (self->store));
+        //  Damage in history cannot be healed by asking again: the caller
+        //  must start over from a snapshot, and a human must hear of it.
+        snprintf (error, error_size, "history after seq %" PRId64 " is unreadable (%s):"
+                  " take a snapshot", after, store_error (self->store));
+        log_limited (&self->store_log, "since %" PRId64 ": %s", after, error);
         msgpack_sbuffer_destroy (&reply.bodies);
         return -1;
     }

@@ -6,6 +6,8 @@
 */
 #include <errno.h>
 #include <fcntl.h>
+#include <czmq.h>
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,13 @@
 //  short: 1-2 ms, mostly the fsyncs (at 1000 a copy stalled the loop
 //  12-18 ms; at 30 the copies were shorter but no p99 was lower).
 #define STORE_CHECKPOINT_PAGES 100
+
+//  At start the alerts table is checked (PRAGMA quick_check over it alone)
+//  for at most this long: damage there would otherwise be loaded silently,
+//  or not at all. History is not checked at start: it is large, and a
+//  `since` that meets damage says so (store_since fails; the broker sends
+//  the subscriber to `snapshot`).
+#define STORE_QUICK_CHECK_MS 10000
 
 //  Alerts live in a rowid table: the broker keeps each alert's rowid and
 //  rewrites the row by it (STMT_UPDATE_ALERT), one integer seek instead of
@@ -221,6 +230,52 @@ s_lock (store_t *self, const char *path, char *error, size_t error_size)
     return 0;
 }
 
+//  Progress handler: interrupts the quick check once its time is up.
+static int
+s_check_time_up (void *arg)
+{
+    const int64_t *deadline = arg;
+    return zclock_mono () >= *deadline;
+}
+
+//  PRAGMA quick_check over the alerts table, bounded by STORE_QUICK_CHECK_MS.
+//  0 when it found nothing (or ran out of time: logged), -1 with the first
+//  problems it names in error.
+static int
+s_check_alerts (store_t *self, const char *path, char *error, size_t error_size)
+{
+    int64_t started = zclock_mono (), deadline = started + STORE_QUICK_CHECK_MS;
+    sqlite3_progress_handler (self->db, 10000, s_check_time_up, &deadline);
+    sqlite3_stmt *query;
+    char found [512] = "";
+    int rc = sqlite3_prepare_v2 (self->db, "PRAGMA quick_check (alerts)", -1, &query, NULL);
+    if (rc == SQLITE_OK)
+        while ((rc = sqlite3_step (query)) == SQLITE_ROW) {
+            const char *line = (const char *) sqlite3_column_text (query, 0);
+            if (line && strcmp (line, "ok") && strlen (found) < sizeof found - 2)
+                snprintf (found + strlen (found), sizeof found - strlen (found), "%s%s",
+                          *found ? "; " : "", line);
+        }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize (query);
+    sqlite3_progress_handler (self->db, 0, NULL, NULL);
+    if (rc == SQLITE_INTERRUPT) {
+        log_warn ("%s: quick check of the alerts table stopped after %d s; not checked further",
+                  path, STORE_QUICK_CHECK_MS / 1000);
+        return 0;
+    }
+    if (rc != SQLITE_OK || *found) {
+        snprintf (error, error_size, "database %s is damaged (quick_check of alerts: %s): "
+                  "restore it from a backup, or move it aside (a new one is made) — "
+                  "lilac-broker does not write into a damaged file", path,
+                  *found ? found : sqlite3_errmsg (self->db));
+        return -1;
+    }
+    log_debug ("%s: alerts table checked in %" PRId64 " ms", path, zclock_mono () - started);
+    return 0;
+}
+
 store_t *
 store_open (const char *path, char *error, size_t error_size)
 {
@@ -244,7 +299,8 @@ store_open (const char *path, char *error, size_t error_size)
         store_destroy (&self);
         return NULL;
     }
-    if (s_migrate (self, path, error, error_size)) {
+    if (s_migrate (self, path, error, error_size)
+    ||  s_check_alerts (self, path, error, error_size)) {
         store_destroy (&self);
         return NULL;
     }
