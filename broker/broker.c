@@ -80,7 +80,7 @@ s_queue_change (broker_t *self, entry_t *entry, const char *event, int64_t now)
     alert_t *alert = &entry->alert;
     alert->seq = ++self->seq;
     wire_writer_reset (&self->scratch);
-    alert_change_pack (&self->scratch.packer, alert->seq, now, event, alert);
+    alert_change_pack (&self->scratch.packer, alert->seq, now, event, alert, &self->epoch);
 
     if (self->change_count == self->change_capacity) {
         self->change_capacity = self->change_capacity ? self->change_capacity * 2 : 256;
@@ -384,6 +384,14 @@ s_backlog_full (broker_t *self)
 }
 
 int
+broker_pack_identity (broker_t *self, msgpack_packer *out)
+{
+    epoch_pack (out, &self->epoch);
+    wire_pack_key_string (out, "boot", self->boot);
+    return 2;
+}
+
+int
 broker_pack_health (broker_t *self, msgpack_packer *out)
 {
     if (!self->degraded_since)
@@ -543,14 +551,32 @@ s_fire_due (broker_t *self, int64_t now)
     }
 }
 
+//  A database deleted or replaced under the running broker: every later
+//  write would go into an unlinked file, or beside the new one. That is a
+//  fatal stop, logged; a restart opens what is at the path now (a new
+//  epoch, which subscribers follow).
+static void
+s_check_file (broker_t *self)
+{
+    char why [600];
+    if (self->fatal || store_file_intact (self->store, why, sizeof why) == 0)
+        return;
+    log_error ("database deleted or replaced under the running broker: %s; stopping at "
+               "seq %" PRIu64 " without writing %zu unwritten changes into it", why,
+               self->published_seq, self->change_count);
+    self->fatal = true;
+    self->stopping = true;
+}
+
 static void
 s_send_hugz (broker_t *self, int64_t now)
 {
     wire_writer_reset (&self->scratch);
-    msgpack_pack_map (&self->scratch.packer, 3 + (self->degraded_since ? 2 : 0));
+    msgpack_pack_map (&self->scratch.packer, 5 + (self->degraded_since ? 2 : 0));
     wire_pack_key_int (&self->scratch.packer, "v", WIRE_VERSION);
     wire_pack_key_int (&self->scratch.packer, "seq", (int64_t) self->published_seq);
     wire_pack_key_int (&self->scratch.packer, "at", now);
+    broker_pack_identity (self, &self->scratch.packer);
     broker_pack_health (self, &self->scratch.packer);
     s_publish (self, "hugz", self->scratch.buffer.data, self->scratch.buffer.size);
     self->next_hugz = self->tick + BROKER_HUGZ_MS;
@@ -698,7 +724,7 @@ broker_new (const broker_config_t *config, char *error, size_t error_size)
         broker_destroy (&self);
         return NULL;
     }
-    self->store = store_open (config->database, error, error_size);
+    self->store = store_open (config->database, config->durability_full, error, error_size);
     if (!self->store
     ||  store_last_seq (self->store, &self->seq)
     ||  store_load (self->store, s_adopt_loaded, self)) {
@@ -709,6 +735,20 @@ broker_new (const broker_config_t *config, char *error, size_t error_size)
         return NULL;
     }
     self->published_seq = self->seq;
+    const char *why = NULL;
+    if (store_epoch_start (self->store, self->seq, &self->epoch, &why)
+    ||  epoch_new_db_id (self->boot)) {
+        snprintf (error, error_size, "cannot start an epoch in %s: %s", config->database,
+                  store_error (self->store));
+        broker_destroy (&self);
+        return NULL;
+    }
+    char epoch [64];
+    epoch_format (&self->epoch, epoch, sizeof epoch);
+    if (why)
+        log_info ("epoch %s begins: %s", epoch, why);
+    else
+        log_info ("epoch %s goes on (the last run stopped cleanly)", epoch);
     if (s_open_sockets (self, error, error_size)) {
         broker_destroy (&self);
         return NULL;
@@ -838,8 +878,10 @@ s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
         }
     s_fire_due (self, now);
     s_write (self);
-    if (self->tick >= self->next_hugz)
+    if (self->tick >= self->next_hugz) {
+        s_check_file (self);
         s_send_hugz (self, now);
+    }
     if (self->tick >= self->next_retention)
         s_retain (self, now);
     if (self->tick >= self->next_trim)
@@ -890,6 +932,8 @@ broker_run (broker_t *self)
         }
         s_turn (self, items, clock_now_ms ());
     }
+    if (self->fatal)
+        return -1;
     for (int attempt = 0; attempt < 3 && s_unwritten (self); attempt++) {
         if (attempt)
             zclock_sleep (BROKER_COMMIT_RETRY_MS);      //  shutting down: nothing else to do
@@ -901,6 +945,12 @@ broker_run (broker_t *self)
         log_error ("stopped at seq %" PRIu64 " with %zu alerts not written to %s: %s",
                    self->published_seq, s_unwritten (self), self->config.database,
                    store_error (self->store));
+        return -1;
+    }
+    if (store_mark_clean (self->store, &self->epoch, self->published_seq)) {
+        log_error ("stopped at seq %" PRIu64 " but cannot mark the stop clean in %s: %s "
+                   "(the next start begins a new epoch)", self->published_seq,
+                   self->config.database, store_error (self->store));
         return -1;
     }
     log_info ("stopped at seq %" PRIu64, self->published_seq);

@@ -30,6 +30,7 @@ typedef struct {
     int64_t checkpoint;            //  ms between writes of bare refreshes
     int64_t batch;                 //  ingest frames per turn
     bool insecure;                 //  broker/insecure: may bind beyond loopback without security
+    bool durability_full;          //  broker/durability: fsync every commit (else at checkpoints)
     char *security_cert;           //  security/cert: the broker's secret certificate, or NULL
     char *security_clients;        //  security/clients: directory of allowed public certificates
     char *origins [3];             //  "FILE:LINE" (or "--ingest") of ingest, publish, control

@@ -20,7 +20,7 @@
 
 static const char *const s_known_keys [] = {
     "ingest", "publish", "control", "database", "reminder_interval", "grace",
-    "retention", "checkpoint", "batch", "insecure", NULL
+    "retention", "checkpoint", "batch", "insecure", "durability", NULL
 };
 static const char *const s_security_keys [] = { "cert", "clients", NULL };
 
@@ -44,6 +44,7 @@ s_defaults (broker_config_t *config)
         .retention = 7 * 24 * 3600 * 1000LL,
         .checkpoint = 1000,
         .batch = 1000,
+        .durability_full = true,
     };
 }
 
@@ -183,6 +184,26 @@ s_read_security (broker_config_t *config, config_t *section, char *error, size_t
     return 0;
 }
 
+//  durability = full (fsync at every commit: what was acknowledged survives
+//  a power loss) or normal (fsync at checkpoints only).
+static int
+s_read_durability (broker_config_t *config, config_t *section, char *error, size_t error_size)
+{
+    const char *value;
+    if (config_string (section, "durability", NULL, &value))
+        return -1;
+    if (!value)
+        return 0;
+    if (streq (value, "full") || streq (value, "normal")) {
+        config->durability_full = streq (value, "full");
+        return 0;
+    }
+    config_t *node = config_locate (section, "durability");
+    snprintf (error, error_size, "%s:%d: durability: '%s' is not full or normal",
+              config_file (node), config_line (node), value);
+    return -1;
+}
+
 //  Values out of range can only come from the file: defaults are in range.
 static int
 s_check_range (config_t *section, const char *key, int64_t value,
@@ -216,6 +237,8 @@ s_read_section (broker_config_t *config, config_t *section, char *error, size_t 
     ||  config_integer (section, "batch", config->batch, 1, 100000, &config->batch,
                         error, error_size)
     ||  config_boolean (section, "insecure", false, &config->insecure, error, error_size))
+        return -1;
+    if (s_read_durability (config, section, error, error_size))
         return -1;
     s_note_origin (section, "ingest", &config->origins [0]);
     s_note_origin (section, "publish", &config->origins [1]);

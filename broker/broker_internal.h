@@ -106,6 +106,9 @@ struct _broker_t {
     int64_t degraded_since;        //  wall ms since commits fail, 0 while they succeed
     char degraded_reason [256];    //  why, for hugz, ping, stats and the log
     bool ingest_paused;            //  the backlog is full: ingest is not read
+    epoch_t epoch;                 //  the epoch this run publishes in
+    char boot [EPOCH_DB_SIZE];     //  random per process: any restart shows
+    bool fatal;                    //  stopping without writing: the file is gone
     zlist_t *replies;              //  zmsg_t control replies waiting for the commit
     int64_t tick;                  //  monotonic ms at the start of this turn: the
                                    //  loop's own timers below use it, so a wall
@@ -135,6 +138,8 @@ void broker_record (broker_t *self, entry_t *entry, transition_t transition, int
 //  commits succeed, else `degraded` (why) and `degraded_since` (wall ms).
 //  Returns the number of keys packed.
 int broker_pack_health (broker_t *self, msgpack_packer *out);
+//  Packs `epoch` and `boot` (hugz, ping). Returns the number of keys: 2.
+int broker_pack_identity (broker_t *self, msgpack_packer *out);
 
 //  Reads what waits on the ingest socket and applies it (ingest.c).
 void broker_drain_ingest (broker_t *self, int64_t now);

@@ -123,7 +123,7 @@ s_op_ping (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     (void) request, (void) error, (void) error_size;
     wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
     wire_pack_key_int (out, "at", now);
-    return 2 + broker_pack_health (self, out);
+    return 2 + broker_pack_identity (self, out) + broker_pack_health (self, out);
 }
 
 static int
@@ -324,6 +324,25 @@ s_check_history (broker_t *self, int64_t after, char *error, size_t error_size)
     return 0;
 }
 
+//  A caller that names the epoch its seq belongs to must name the current
+//  one: a seq of another epoch may stand for other changes here.
+static int
+s_check_epoch (broker_t *self, const msgpack_object *request, char *error, size_t error_size)
+{
+    epoch_t theirs;
+    bool present = false;
+    if (epoch_decode (request, &theirs, &present, error, error_size))
+        return -1;
+    if (!present || epoch_equal (&theirs, &self->epoch))
+        return 0;
+    char asked [64], current [64];
+    epoch_format (&theirs, asked, sizeof asked);
+    epoch_format (&self->epoch, current, sizeof current);
+    snprintf (error, error_size, "epoch %s is not the current one (%s, which began at seq "
+              "%" PRIu64 "): take a snapshot", asked, current, self->epoch.first);
+    return -1;
+}
+
 static int
 s_op_since (broker_t *self, const msgpack_object *request, msgpack_packer *out,
             int64_t now, char *error, size_t error_size)
@@ -338,7 +357,8 @@ s_op_since (broker_t *self, const msgpack_object *request, msgpack_packer *out,
         snprintf (error, error_size, "seq: required, 0 or more");
         return -1;
     }
-    if (s_check_history (self, after, error, error_size))
+    if (s_check_epoch (self, request, error, error_size)
+    ||  s_check_history (self, after, error, error_size))
         return -1;
     since_reply_t reply = { .limit = (size_t) limit };
     msgpack_sbuffer_init (&reply.bodies);
@@ -359,8 +379,9 @@ s_op_since (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     msgpack_sbuffer_write (out->data, reply.bodies.data, reply.bodies.size);
     wire_pack_key_bool (out, "more", reply.more);
     wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
+    epoch_pack (out, &self->epoch);
     msgpack_sbuffer_destroy (&reply.bodies);
-    return 3;
+    return 4;
 }
 
 //  --- ops that change an alert ----------------------------------------------------------

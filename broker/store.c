@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "log.h"
 #include "mem.h"
@@ -53,7 +54,6 @@
 
 static const char s_schema [] =
     "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
     STORE_ALERTS_TABLE ("alerts")
     //  What a heartbeat refresh moves, and nothing else: 100,000 refreshes a
     //  second rewrite 20-byte rows here instead of 200-byte alert rows, so
@@ -136,6 +136,9 @@ static const char *const s_sql [STMT_COUNT] = {
 struct _store_t {
     sqlite3 *db;                           //  the one writer connection
     int lock_fd;                           //  PATH.lock, flock'd while we live, or -1
+    char lock_before [256];                //  what PATH.lock held when we took it
+    char *path;                            //  the database file
+    struct stat file;                      //  its device and inode at open
     sqlite3_stmt *statements [STMT_COUNT]; //  prepared once
     wire_writer_t row;                     //  scratch buffer for alert rows
     int wal_pages;                         //  pages in the log after the last commit
@@ -188,6 +191,22 @@ s_migrate (store_t *self, const char *path, char *error, size_t error_size)
     return 0;
 }
 
+//  Rewrites PATH.lock: our pid, and (once the epoch is known) the line
+//  "DB N SEQ" — the database's id, its epoch and the last seq we know it
+//  holds — which outlives the file's contents: a database found older
+//  than this at the next start was restored or rolled back (store_epoch_start).
+static void
+s_write_lock (store_t *self, const epoch_t *epoch, uint64_t last_seq)
+{
+    char text [128];
+    int length = epoch
+        ? snprintf (text, sizeof text, "%ld\n%s %" PRIu64 " %" PRIu64 "\n", (long) getpid (),
+                    epoch->db, epoch->n, last_seq)
+        : snprintf (text, sizeof text, "%ld\n", (long) getpid ());
+    if (ftruncate (self->lock_fd, 0) || pwrite (self->lock_fd, text, (size_t) length, 0) != length)
+        log_warn ("cannot write %s.lock: %s", self->path, strerror (errno));
+}
+
 //  One broker per database. Two brokers on one file each hand out the same
 //  seqs: the second's commits fail on history's primary key forever while it
 //  still sends hugz, and nobody notices. So the broker takes an exclusive
@@ -223,10 +242,9 @@ s_lock (store_t *self, const char *path, char *error, size_t error_size)
             snprintf (error, error_size, "cannot lock %s: %s", lock_path, strerror (lock_errno));
         return -1;
     }
-    char pid [32];
-    int length = snprintf (pid, sizeof pid, "%ld\n", (long) getpid ());
-    if (ftruncate (self->lock_fd, 0) || pwrite (self->lock_fd, pid, (size_t) length, 0) != length)
-        log_warn ("cannot write our pid into %s: %s", lock_path, strerror (errno));
+    ssize_t size = pread (self->lock_fd, self->lock_before, sizeof self->lock_before - 1, 0);
+    self->lock_before [size > 0 ? size : 0] = 0;
+    s_write_lock (self, NULL, 0);
     return 0;
 }
 
@@ -277,10 +295,11 @@ s_check_alerts (store_t *self, const char *path, char *error, size_t error_size)
 }
 
 store_t *
-store_open (const char *path, char *error, size_t error_size)
+store_open (const char *path, bool durable, char *error, size_t error_size)
 {
     store_t *self = mem_alloc (sizeof (store_t));
     self->lock_fd = -1;
+    self->path = mem_strdup (path);
     wire_writer_init (&self->row);
     if (s_lock (self, path, error, error_size)) {
         store_destroy (&self);
@@ -293,7 +312,9 @@ store_open (const char *path, char *error, size_t error_size)
         return NULL;
     }
     if (sqlite3_busy_timeout (self->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK
-    ||  sqlite3_exec (self->db, s_schema, NULL, NULL, NULL) != SQLITE_OK) {
+    ||  sqlite3_exec (self->db, s_schema, NULL, NULL, NULL) != SQLITE_OK
+    ||  sqlite3_exec (self->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                      NULL, NULL, NULL) != SQLITE_OK) {
         snprintf (error, error_size, "cannot set up database %s: %s", path,
                   sqlite3_errmsg (self->db));
         store_destroy (&self);
@@ -301,6 +322,11 @@ store_open (const char *path, char *error, size_t error_size)
     }
     if (s_migrate (self, path, error, error_size)
     ||  s_check_alerts (self, path, error, error_size)) {
+        store_destroy (&self);
+        return NULL;
+    }
+    if (stat (path, &self->file)) {
+        snprintf (error, error_size, "cannot stat %s: %s", path, strerror (errno));
         store_destroy (&self);
         return NULL;
     }
@@ -329,6 +355,7 @@ store_destroy (store_t **self_p)
     wire_writer_free (&self->row);
     if (self->lock_fd >= 0)
         close (self->lock_fd);          //  releases the flock
+    mem_free (self->path);
     mem_free (self);
     *self_p = NULL;
 }
@@ -647,5 +674,137 @@ store_prune_history (store_t *self, int64_t before, int limit, int *deleted)
     if (s_run (self, STMT_PRUNE))
         return -1;
     *deleted = sqlite3_changes (self->db);
+    return 0;
+}
+
+//  --- the epoch -------------------------------------------------------------------
+
+//  meta[key] as text (copied into value) or integer; *found says whether
+//  the key is there. 0 / -1.
+static int
+s_meta_get (store_t *self, const char *key, char *value, size_t value_size,
+            int64_t *number, bool *found)
+{
+    sqlite3_stmt *query;
+    *found = false;
+    if (sqlite3_prepare_v2 (self->db, "SELECT value FROM meta WHERE key = ?1", -1,
+                            &query, NULL) != SQLITE_OK)
+        return -1;
+    int rc = s_bind_text (query, 1, key) ? SQLITE_ERROR : sqlite3_step (query);
+    if (rc == SQLITE_ROW) {
+        *found = true;
+        if (value)
+            snprintf (value, value_size, "%s", (const char *) sqlite3_column_text (query, 0));
+        if (number)
+            *number = sqlite3_column_int64 (query, 0);
+        rc = SQLITE_DONE;
+    }
+    return sqlite3_finalize (query) == SQLITE_OK && rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+s_meta_set (store_t *self, const char *key, const char *text, int64_t number)
+{
+    sqlite3_stmt *statement;
+    if (sqlite3_prepare_v2 (self->db, "INSERT INTO meta (key, value) VALUES (?1, ?2)"
+                            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                            -1, &statement, NULL) != SQLITE_OK)
+        return -1;
+    int rc = s_bind_text (statement, 1, key)
+          || (text ? s_bind_text (statement, 2, text) : s_bind_int (statement, 2, number))
+           ? SQLITE_ERROR : sqlite3_step (statement);
+    return sqlite3_finalize (statement) == SQLITE_OK && rc == SQLITE_DONE ? 0 : -1;
+}
+
+//  Does PATH.lock, as we found it, remember this database further on than
+//  it is (its epoch or its seq)? Then the file was restored or rolled back.
+static bool
+s_rolled_back (store_t *self, const epoch_t *stored, uint64_t last_seq)
+{
+    const char *line = strchr (self->lock_before, '\n');
+    char db [EPOCH_DB_SIZE + 8];
+    uint64_t n, seq;
+    if (!line || sscanf (line + 1, "%24s %" SCNu64 " %" SCNu64, db, &n, &seq) != 3)
+        return false;
+    return strcmp (db, stored->db) == 0 && (n > stored->n || seq > last_seq);
+}
+
+//  Picks the epoch this run publishes in. Returns the reason a new one began
+//  or NULL when it goes on.
+static const char *
+s_next_epoch (store_t *self, epoch_t *epoch, bool found, bool clean, uint64_t last_seq)
+{
+    if (found && s_rolled_back (self, epoch, last_seq)) {
+        found = false;
+        log_warn ("%s is older than when this broker last ran on it (restored or rolled "
+                  "back): it gets a new database id", self->path);
+    }
+    if (!found) {
+        if (epoch_new_db_id (epoch->db))
+            return NULL;
+        epoch->n = 1;
+        epoch->first = last_seq + 1;
+        return "a new database id";
+    }
+    if (clean)
+        return NULL;
+    epoch->n++;
+    epoch->first = last_seq + 1;
+    return "the last run did not stop cleanly";
+}
+
+int
+store_epoch_start (store_t *self, uint64_t last_seq, epoch_t *epoch, const char **why)
+{
+    int64_t n = 0, first = 0, clean = 0;
+    bool found_db = false, found_n = false, found_first = false, found_clean = false;
+    memset (epoch, 0, sizeof (epoch_t));
+    if (s_meta_get (self, "db_id", epoch->db, sizeof epoch->db, NULL, &found_db)
+    ||  s_meta_get (self, "epoch", NULL, 0, &n, &found_n)
+    ||  s_meta_get (self, "epoch_first", NULL, 0, &first, &found_first)
+    ||  s_meta_get (self, "clean_stop", NULL, 0, &clean, &found_clean))
+        return -1;
+    bool found = found_db && found_n && found_first && strlen (epoch->db) == EPOCH_DB_SIZE - 1;
+    epoch->n = (uint64_t) n;
+    epoch->first = (uint64_t) first;
+    *why = s_next_epoch (self, epoch, found, found_clean && clean == 1, last_seq);
+    if (!*epoch->db)
+        return -1;
+    if (store_begin (self)
+    ||  s_meta_set (self, "db_id", epoch->db, 0)
+    ||  s_meta_set (self, "epoch", NULL, (int64_t) epoch->n)
+    ||  s_meta_set (self, "epoch_first", NULL, (int64_t) epoch->first)
+    ||  s_meta_set (self, "clean_stop", NULL, 0)
+    ||  store_commit (self)) {
+        store_rollback (self);
+        return -1;
+    }
+    s_write_lock (self, epoch, last_seq);
+    return 0;
+}
+
+int
+store_mark_clean (store_t *self, const epoch_t *epoch, uint64_t last_seq)
+{
+    if (store_begin (self) || s_meta_set (self, "clean_stop", NULL, 1) || store_commit (self)) {
+        store_rollback (self);
+        return -1;
+    }
+    s_write_lock (self, epoch, last_seq);
+    return 0;
+}
+
+int
+store_file_intact (store_t *self, char *why, size_t why_size)
+{
+    struct stat now;
+    if (stat (self->path, &now)) {
+        snprintf (why, why_size, "%s: %s", self->path, strerror (errno));
+        return -1;
+    }
+    if (now.st_dev != self->file.st_dev || now.st_ino != self->file.st_ino) {
+        snprintf (why, why_size, "%s is another file than the one opened (replaced)", self->path);
+        return -1;
+    }
     return 0;
 }

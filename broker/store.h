@@ -1,6 +1,6 @@
 /*  store.h — the broker's SQLite file: alerts, history, and the seq counter.
 
-    One writer connection, WAL, synchronous=NORMAL, every statement prepared
+    One writer connection, WAL, synchronous=FULL or NORMAL, every statement prepared
     once at open and reused. The broker wraps each turn of its loop in
     store_begin/store_commit and publishes only after the commit returned;
     it copies the log into the database (store_checkpoint) after that, when
@@ -20,7 +20,8 @@
     - history(seq, at, event, source, id, body): every published change,
       body exactly as published, so `since` replays the bus byte for byte.
     - meta(key, value): "seq", the last seq handed out (history may be pruned
-      empty, the counter must still never go back).
+      empty, the counter must still never go back); "db_id", "epoch",
+      "epoch_first" and "clean_stop" (store_epoch_start).
 */
 #ifndef LILAC_STORE_H
 #define LILAC_STORE_H
@@ -29,12 +30,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "alert.h"
+#include "epoch.h"
 #include "wire.h"
 
 typedef struct _store_t store_t;
 
-//  Opens (creating) the database at path. NULL with a reason in error.
-store_t *store_open (const char *path, char *error, size_t error_size);
+//  Opens (creating) the database at path. With durable, every commit is
+//  synced to disk before it returns (synchronous=FULL: an acknowledged
+//  change survives a power loss); without, only checkpoints are
+//  (synchronous=NORMAL: a power loss may take the last commits; the next
+//  start is then a new epoch). NULL with a reason in error.
+store_t *store_open (const char *path, bool durable, char *error, size_t error_size);
 void store_destroy (store_t **self_p);
 //  The last SQLite error message, for logs.
 const char *store_error (store_t *self);
@@ -47,6 +53,20 @@ typedef void (store_alert_fn) (alert_t *alert, int64_t row_id, bool times, void 
 int store_load (store_t *self, store_alert_fn *each, void *arg);
 //  The last seq handed out, 0 for a new database. 0 / -1.
 int store_last_seq (store_t *self, uint64_t *seq);
+
+//  The epoch this run publishes in (epoch.h), from meta: db_id, epoch,
+//  epoch_first, clean_stop. A new database, or one older than DATABASE.lock
+//  remembers (restored, rolled back), gets a new random db_id and epoch 1;
+//  a start after a run that did not stop cleanly gets the next epoch; both
+//  begin at last_seq + 1. *why says why a new one began (NULL: it goes on).
+//  Commits clean_stop = 0, so a crash from here on counts. 0 / -1.
+int store_epoch_start (store_t *self, uint64_t last_seq, epoch_t *epoch, const char **why);
+//  Everything is written and the broker stops: the next start may go on in
+//  this epoch. Remembers (epoch, last_seq) in DATABASE.lock too. 0 / -1.
+int store_mark_clean (store_t *self, const epoch_t *epoch, uint64_t last_seq);
+//  Is the file at the database's path still the one opened (not deleted,
+//  not replaced)? 0, or -1 with what happened in why.
+int store_file_intact (store_t *self, char *why, size_t why_size);
 
 int store_begin (store_t *self);
 int store_commit (store_t *self);

@@ -218,7 +218,8 @@ s_deliver (const alert_change_t *change, void *arg, int64_t *retry_at)
     if (self->json) {
         wire_writer_t writer;
         wire_writer_init (&writer);
-        alert_change_pack (&writer.packer, change->seq, change->at, change->event, &change->alert);
+        alert_change_pack (&writer.packer, change->seq, change->at, change->event, &change->alert,
+                           *change->epoch.db ? &change->epoch : NULL);
         s_print_packed (topic, &writer);
         wire_writer_free (&writer);
     }

@@ -336,9 +336,9 @@ alert_free_labels (wire_label_t **labels, size_t *count)
 
 void
 alert_change_pack (msgpack_packer *packer, uint64_t seq, int64_t at,
-                   const char *event, const alert_t *alert)
+                   const char *event, const alert_t *alert, const epoch_t *epoch)
 {
-    msgpack_pack_map (packer, 5);
+    msgpack_pack_map (packer, epoch ? 6 : 5);
     wire_pack_key_int (packer, "v", WIRE_VERSION);
     wire_pack_key (packer, "seq");
     msgpack_pack_uint64 (packer, seq);
@@ -346,6 +346,8 @@ alert_change_pack (msgpack_packer *packer, uint64_t seq, int64_t at,
     wire_pack_key_string (packer, "event", event);
     wire_pack_key (packer, "alert");
     alert_pack (packer, alert);
+    if (epoch)
+        epoch_pack (packer, epoch);
 }
 
 //  The envelope of a change body: v, seq, at, event.
@@ -382,6 +384,9 @@ alert_change_decode (const msgpack_object *map, alert_change_t *change,
     if (!map || map->type != MSGPACK_OBJECT_MAP)
         return S_MALFORMED ("change: not a map");
     int rc = s_decode_envelope (map, change, error, error_size);
+    bool stamped = false;
+    if (rc == 0)
+        rc = epoch_decode (map, &change->epoch, &stamped, error, error_size);
     const msgpack_object *alert = wire_get (map, "alert");
     if (rc == 0 && !alert)
         rc = S_MALFORMED ("alert: missing");

@@ -16,6 +16,7 @@
 
 #include <msgpack.h>
 #include <stdint.h>
+#include "epoch.h"
 #include "wire.h"
 
 typedef enum {
@@ -81,11 +82,12 @@ typedef struct {
     int64_t at;                    //  broker time of the change, ms
     char *event;                   //  pending raised reminder acked unacked cleared updated
     alert_t alert;                 //  the whole row after the change
+    epoch_t epoch;                 //  the epoch it was published in (zeroed: none given)
 } alert_change_t;
 
-//  Packs a change body {v, seq, at, event, alert}.
+//  Packs a change body {v, seq, at, event, alert, epoch?} (epoch NULL: left out).
 void alert_change_pack (msgpack_packer *packer, uint64_t seq, int64_t at,
-                        const char *event, const alert_t *alert);
+                        const char *event, const alert_t *alert, const epoch_t *epoch);
 //  Decodes a change body. Returns 0 or WIRE_MALFORMED.
 int alert_change_decode (const msgpack_object *map, alert_change_t *change,
                          char *error, size_t error_size);

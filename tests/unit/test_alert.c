@@ -252,7 +252,7 @@ test_change (void)
     s_full_alert (&alert);
     wire_writer_t writer;
     wire_writer_init (&writer);
-    alert_change_pack (&writer.packer, 42, INT64_C(1795000050000), "acked", &alert);
+    alert_change_pack (&writer.packer, 42, INT64_C(1795000050000), "acked", &alert, NULL);
     wire_doc_t *doc = wire_doc_new (writer.buffer.data, writer.buffer.size, error, sizeof error);
     if (CHECK (doc != NULL, "doc: %s", error)) {
         alert_change_t change;
@@ -275,7 +275,7 @@ test_change (void)
     memset (alert.ack_note, 'n', WIRE_MAX_NOTE + 1);
     alert.ack_note [WIRE_MAX_NOTE + 1] = 0;
     wire_writer_reset (&writer);
-    alert_change_pack (&writer.packer, 43, 1, "acked", &alert);
+    alert_change_pack (&writer.packer, 43, 1, "acked", &alert, NULL);
     doc = wire_doc_new (writer.buffer.data, writer.buffer.size, error, sizeof error);
     if (CHECK (doc != NULL, "doc: %s", error)) {
         alert_change_t change;

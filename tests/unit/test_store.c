@@ -74,7 +74,7 @@ static store_t *
 s_open (const char *path)
 {
     char error [256];
-    store_t *store = store_open (path, error, sizeof error);
+    store_t *store = store_open (path, true, error, sizeof error);
     if (!store)
         printf ("#   store_open: %s\n", error);
     return store;
