@@ -19,7 +19,7 @@
 static const char *const s_top_keys [] = { "agent", "heartbeat", "check", NULL };
 static const char *const s_agent_keys [] = {
     "broker", "events", "listen", "source", "allow_other_sources", "max_alerts",
-    "resync", "max_running", "cert", "server_key", NULL
+    "resync", "max_running", "cert", "server_key", "state_dir", NULL
 };
 static const char *const s_heartbeat_keys [] = {
     "enabled", "interval", "raise", "summary", "detail", "level", NULL
@@ -43,6 +43,24 @@ agent_default_listen (void)
     return mem_strdup (path);
 }
 
+char *
+agent_default_state_dir (void)
+{
+    char path [512];
+    const char *state = getenv ("XDG_STATE_HOME"), *home = getenv ("HOME");
+    if (geteuid () == 0)
+        snprintf (path, sizeof path, "/var/lib/lilac-agent");
+    else
+    if (state && *state == '/')
+        snprintf (path, sizeof path, "%s/lilac/agent", state);
+    else
+    if (home && *home == '/')
+        snprintf (path, sizeof path, "%s/.local/state/lilac/agent", home);
+    else
+        snprintf (path, sizeof path, "/tmp/lilac-%u/agent", (unsigned) geteuid ());
+    return mem_strdup (path);
+}
+
 static void
 s_defaults (agent_config_t *config)
 {
@@ -54,6 +72,7 @@ s_defaults (agent_config_t *config)
         .broker = mem_strdup (BUS_DEFAULT_INGEST),
         .events = mem_strdup (BUS_DEFAULT_PUBLISH),
         .listen = agent_default_listen (),
+        .state_dir = agent_default_state_dir (),
         .source = mem_strdup (host),
         .max_alerts = 100000,
         .resync = 10 * 60 * 1000,
@@ -115,8 +134,12 @@ s_read_agent (agent_config_t *config, config_t *section, char *error, size_t err
     s_string (section, "events", &config->events);
     s_string (section, "listen", &config->listen);
     s_string (section, "source", &config->source);
+    s_string (section, "state_dir", &config->state_dir);
     s_string (section, "cert", &config->cert);
     s_string (section, "server_key", &config->server_key);
+    config_t *state_dir = config_locate (section, "state_dir");
+    if (state_dir && !*config->state_dir)
+        return s_fail_at (state_dir, error, error_size, "%s", "must name a directory");
     config_t *source = config_locate (section, "source");
     if (source && !wire_name_valid (config->source))
         return s_fail_at (source, error, error_size, "'%s' is not a valid name", config->source);
@@ -238,6 +261,7 @@ agent_config_free (agent_config_t *config)
     mem_free (config->events);
     mem_free (config->listen);
     mem_free (config->source);
+    mem_free (config->state_dir);
     mem_free (config->cert);
     mem_free (config->server_key);
     mem_free (config->heartbeat_summary);

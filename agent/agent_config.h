@@ -2,7 +2,7 @@
 
     Sections (see configs/agent.conf, where every key is commented):
       agent       broker, events, listen, source, allow_other_sources,
-                  max_alerts, resync, max_running
+                  max_alerts, resync, max_running, state_dir, cert, server_key
       heartbeat   enabled, interval, raise, summary, detail, level
       check = NAME   (any number) command, interval, timeout,
                   warning_level, critical_level
@@ -32,6 +32,7 @@ typedef struct {
     char *events;                  //  the broker's publish endpoint (hugz)
     char *listen;                  //  local ingest endpoint (PULL)
     char *source;                  //  our source name
+    char *state_dir;               //  where the held alerts are kept on disk
     char *cert;                    //  CURVE: our secret certificate file, or NULL
     char *server_key;              //  CURVE: the broker's public key or its file, or NULL
     bool allow_other_sources;      //  may local senders claim another source?
@@ -55,6 +56,10 @@ void agent_config_free (agent_config_t *config);
 //  The default local endpoint: ipc:///run/lilac/agent.sock for root,
 //  else under $XDG_RUNTIME_DIR/lilac, else /tmp/lilac-UID. Fresh string.
 char *agent_default_listen (void);
+//  The default state directory: /var/lib/lilac-agent for root (systemd's
+//  StateDirectory=lilac-agent), else $XDG_STATE_HOME/lilac/agent, else
+//  ~/.local/state/lilac/agent, else /tmp/lilac-UID/agent. Fresh string.
+char *agent_default_state_dir (void);
 //  The check called name, or NULL.
 const check_config_t *agent_config_check (const agent_config_t *config, const char *name);
 

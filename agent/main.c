@@ -128,6 +128,8 @@ s_print_config (const agent_config_t *config)
     char interval [32], raise [32], timeout [32];
     printf ("source %s, broker %s, hugz from %s, listening on %s\n", config->source,
             config->broker, config->events, config->listen);
+    printf ("held alerts kept in %s (at most %lld)\n", config->state_dir,
+            (long long) config->max_alerts);
     if (config->cert)
         printf ("CURVE with certificate %s\n", config->cert);
     if (config->heartbeat)
