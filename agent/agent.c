@@ -368,11 +368,37 @@ s_check_schedule (const agent_config_t *old, const int64_t *old_due,
 
 //  --- reload -----------------------------------------------------------------------------
 
-//  Endpoints and the source are bound to open sockets and held alerts: a
-//  reload keeps the running ones and says so.
+//  A key given by option or environment, not in the file, is kept
+//  silently; one the file changes takes effect after a restart.
 static void
+s_keep_key (char **fresh, char *const *running)
+{
+    if (*fresh && *running && strcmp (*fresh, *running) != 0)
+        log_warn ("reload: a new CURVE key or certificate takes effect after a restart");
+    mem_free (*fresh);
+    *fresh = mem_strdup (*running);
+}
+
+//  Endpoints, keys, the source and the state directory are bound to open
+//  sockets and held alerts: a reload keeps the running ones and says so.
+//  The source follows the certificate rule first, so that a source taken
+//  from the certificate is not reported as a change.
+static int
 s_keep_bound_settings (agent_t *self, agent_config_t *fresh)
 {
+    s_keep_key (&fresh->cert, &self->config.cert);
+    s_keep_key (&fresh->server_key, &self->config.server_key);
+    if (!fresh->source_at && self->config.source_at
+    &&  streq (self->config.source_at, "--source")) {
+        mem_free (fresh->source);           //  options outlive a reload
+        fresh->source = mem_strdup (self->config.source);
+        fresh->source_at = mem_strdup (self->config.source_at);
+    }
+    char error [CONFIG_ERROR_SIZE];
+    if (agent_config_certificate_source (fresh, error, sizeof error)) {
+        log_error ("SIGHUP: %s — keeping the running configuration", error);
+        return -1;
+    }
     char **pairs [][2] = {
         { &fresh->broker, &self->config.broker }, { &fresh->events, &self->config.events },
         { &fresh->listen, &self->config.listen }, { &fresh->source, &self->config.source },
@@ -385,6 +411,7 @@ s_keep_bound_settings (agent_t *self, agent_config_t *fresh)
             mem_free (*pairs [index][0]);
             *pairs [index][0] = mem_strdup (*pairs [index][1]);
         }
+    return 0;
 }
 
 //  A check that is gone clears its alert, rather than leave it as it was.
@@ -415,7 +442,10 @@ s_reload (agent_t *self, int64_t mono_now)
         log_error ("SIGHUP: %s — keeping the running configuration", error);
         return;
     }
-    s_keep_bound_settings (self, &fresh);
+    if (s_keep_bound_settings (self, &fresh)) {
+        agent_config_free (&fresh);
+        return;
+    }
     s_clear_removed_checks (self, &fresh);
     int64_t *due = s_check_schedule (&self->config, self->check_due, &fresh, mono_now);
     mem_free (self->check_due);

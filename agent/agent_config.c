@@ -4,6 +4,7 @@
     file:line. A `check = NAME` section needs a command; its name must be a
     valid alert id and unique.
 */
+#include <czmq.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -143,6 +144,11 @@ s_read_agent (agent_config_t *config, config_t *section, char *error, size_t err
     config_t *source = config_locate (section, "source");
     if (source && !wire_name_valid (config->source))
         return s_fail_at (source, error, error_size, "'%s' is not a valid name", config->source);
+    if (source) {
+        char where [CONFIG_ERROR_SIZE];
+        snprintf (where, sizeof where, "%s:%d", config_file (source), config_line (source));
+        config->source_at = mem_strdup (where);
+    }
     return config_boolean (section, "allow_other_sources", false,
                            &config->allow_other_sources, error, error_size)
         || config_integer (section, "max_alerts", config->max_alerts, 1, 10000000,
@@ -239,6 +245,42 @@ agent_config_load (agent_config_t *config, const char *path, char *error, size_t
     return rc;
 }
 
+int
+agent_config_certificate_source (agent_config_t *config, char *error, size_t error_size)
+{
+    if (!config->cert)
+        return 0;
+    //  zcert_load reads CERT_secret when it exists, as bus_secure_client does
+    zcert_t *cert = access (config->cert, R_OK) == 0 ? zcert_load (config->cert) : NULL;
+    if (!cert)
+        return error_text (error, error_size, -1, "certificate %s cannot be read as a"
+                           " certificate (make one with `lilac keygen`)", config->cert);
+    const char *named = zcert_meta (cert, "source"), *role = zcert_meta (cert, "role");
+    bool relay = role && streq (role, "relay");
+    int rc = 0;
+    if (named && *named && !wire_name_valid (named))
+        rc = error_text (error, error_size, -1, "certificate %s names source '%s', which is not"
+                         " a valid name (the broker skips it)", config->cert, named);
+    else
+    if ((!named || !*named) && !relay)
+        rc = error_text (error, error_size, -1, "certificate %s names no source and its role is"
+                         " %s: the broker would refuse every event (make it with `lilac keygen"
+                         " NAME --source %s`)", config->cert, role ? role : "agent", config->source);
+    else
+    if (named && *named && !config->source_at) {
+        mem_free (config->source);
+        config->source = mem_strdup (named);
+    }
+    else
+    if (named && *named && !relay && !streq (named, config->source))
+        rc = error_text (error, error_size, -1, "%s: source '%s' contradicts certificate %s,"
+                         " which is for source '%s': the broker would refuse every event as"
+                         " spoofed (remove the source setting, or use a certificate for '%s')",
+                         config->source_at, config->source, config->cert, named, config->source);
+    zcert_destroy (&cert);
+    return rc;
+}
+
 const check_config_t *
 agent_config_check (const agent_config_t *config, const char *name)
 {
@@ -261,6 +303,7 @@ agent_config_free (agent_config_t *config)
     mem_free (config->events);
     mem_free (config->listen);
     mem_free (config->source);
+    mem_free (config->source_at);
     mem_free (config->state_dir);
     mem_free (config->cert);
     mem_free (config->server_key);

@@ -32,6 +32,7 @@ typedef struct {
     char *events;                  //  the broker's publish endpoint (hugz)
     char *listen;                  //  local ingest endpoint (PULL)
     char *source;                  //  our source name
+    char *source_at;               //  where it was set: "FILE:LINE", "--source", or NULL
     char *state_dir;               //  where the held alerts are kept on disk
     char *cert;                    //  CURVE: our secret certificate file, or NULL
     char *server_key;              //  CURVE: the broker's public key or its file, or NULL
@@ -60,6 +61,14 @@ char *agent_default_listen (void);
 //  StateDirectory=lilac-agent), else $XDG_STATE_HOME/lilac/agent, else
 //  ~/.local/state/lilac/agent, else /tmp/lilac-UID/agent. Fresh string.
 char *agent_default_state_dir (void);
+//  With a certificate, the source is the certificate's, as the broker reads
+//  it (metadata `source`; role `relay` may send for any source): no source
+//  configured → the certificate's; a configured one that differs, or a
+//  non-relay certificate that names no source, is an error (the broker
+//  would refuse every event as spoofed). Call after options and the
+//  environment are applied. 0, or -1 with "WHERE: why" (both names) in
+//  error. Without a certificate, a no-op.
+int agent_config_certificate_source (agent_config_t *config, char *error, size_t error_size);
 //  The check called name, or NULL.
 const check_config_t *agent_config_check (const agent_config_t *config, const char *name);
 

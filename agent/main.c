@@ -94,6 +94,10 @@ s_apply_overrides (agent_config_t *config, const options_t *options)
             mem_free (*settings [index]);
             *settings [index] = mem_strdup (options->overrides [index]);
         }
+    if (options->overrides [3]) {
+        mem_free (config->source_at);
+        config->source_at = mem_strdup ("--source");
+    }
     if (!wire_name_valid (config->source))
         log_fatal ("--source: '%s' is not a valid name", config->source);
     const char *variables [2] = { "LILAC_CERT", "LILAC_SERVER_KEY" };
@@ -131,7 +135,8 @@ s_print_config (const agent_config_t *config)
     printf ("held alerts kept in %s (at most %lld)\n", config->state_dir,
             (long long) config->max_alerts);
     if (config->cert)
-        printf ("CURVE with certificate %s\n", config->cert);
+        printf ("CURVE with certificate %s (source %s%s)\n", config->cert, config->source,
+                config->source_at ? "" : ", from the certificate");
     if (config->heartbeat)
         printf ("heartbeat every %s, raises %s after the last\n",
                 duration_format (config->heartbeat_interval, interval, sizeof interval),
@@ -157,6 +162,8 @@ main (int argc, char *argv [])
         log_fatal ("%s", error);
     s_apply_overrides (&config, &options);
     s_secure (&config);
+    if (agent_config_certificate_source (&config, error, sizeof error))
+        log_fatal ("%s", error);
     if (options.check_only) {
         s_print_config (&config);
         agent_config_free (&config);

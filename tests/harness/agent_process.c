@@ -157,7 +157,8 @@ agent_process_write_checks (agent_process_t *self, const agent_check_spec_t *che
     s_quoted_key (file, "broker", self->broker);
     s_quoted_key (file, "events", self->events);
     s_quoted_key (file, "listen", self->listen);
-    s_key (file, "source", self->source);
+    if (!config->source_from_cert)
+        s_key (file, "source", self->source);
     s_quoted_key (file, "state_dir", self->state_dir);
     s_key (file, "allow_other_sources", config->allow_other_sources);
     s_key (file, "max_alerts", config->max_alerts);

@@ -58,6 +58,8 @@ typedef struct {
     const char *heartbeat_summary;
     const char *cert;                  //  agent/cert: its secret certificate file
     const char *server_key;            //  agent/server_key: the broker's public key or file
+    bool source_from_cert;             //  leave agent/source out: the certificate names it
+                                       //  (source is still what the test expects)
 } agent_process_config_t;
 
 typedef struct _agent_process_t agent_process_t;
