@@ -433,13 +433,19 @@ static void
 s_reload (agent_t *self, int64_t mono_now)
 {
     agent_config_t fresh;
-    char error [CONFIG_ERROR_SIZE];
+    agent_report_t report = { 0 };
     if (!self->config.config_file) {
         log_info ("SIGHUP: no config file to reload");
         return;
     }
-    if (agent_config_load (&fresh, self->config.config_file, error, sizeof error)) {
-        log_error ("SIGHUP: %s — keeping the running configuration", error);
+    int rc = agent_config_load (&fresh, self->config.config_file, &report);
+    if (rc == 0)
+        agent_config_verify_checks (&fresh, &report);
+    agent_report_log (&report, "SIGHUP: ");
+    if (rc) {
+        log_error ("SIGHUP: %zu errors in %s — keeping the running configuration",
+                   report.errors, self->config.config_file);
+        agent_config_free (&fresh);
         return;
     }
     if (s_keep_bound_settings (self, &fresh)) {
