@@ -13,6 +13,15 @@
     only its heartbeat and checks) does not clear what local scripts sent
     through it before.
 
+    Durability: the latest table is kept in state_dir (latest_store.h).
+    Every turn ends with latest_table_sync, so whatever the turn read — a
+    local sender's frames, a check's result, the heartbeat — is on disk
+    before the loop waits again, and a kill -9 at any moment loses at most
+    what libzmq had queued but the agent had not yet read. At start the
+    table is loaded; held entries are resent at once (dirty ones) and all of
+    them at the first hugz, as after any outage. A sync that fails (disk
+    full) is logged and retried next turn: memory keeps everything.
+
     Checks: each has a next start time; a check still running at its turn is
     not started twice (check_runner refuses) and waits for its next turn.
 */
@@ -37,6 +46,7 @@
 #define AGENT_MAX_POLL_MS       1000    //  the loop wakes at least this often
 #define AGENT_POLL_ITEMS        1024    //  sockets + signalfd + check pipes
 #define AGENT_LOCAL_BATCH       1000    //  local frames read per turn
+#define AGENT_SYNC_RETRY_MS     1000    //  retry a failed state write after
 
 struct _agent_t {
     agent_config_t config;         //  current settings
@@ -58,6 +68,9 @@ struct _agent_t {
     int64_t failing_since;         //  monotonic ms of the first failed send, 0 if none
     bool holding;                  //  sends kept failing; we said so in the log
     log_limit_t input_log;         //  rate limit for bad local input
+    log_limit_t state_log;         //  rate limit for failed state writes
+    int64_t next_sync;             //  monotonic ms before which a failed sync is not retried
+    bool sync_failing;             //  the last sync failed; we said so
 };
 
 //  --- what goes into the table -------------------------------------------------
@@ -355,14 +368,41 @@ s_check_schedule (const agent_config_t *old, const int64_t *old_due,
 
 //  --- reload -----------------------------------------------------------------------------
 
-//  Endpoints and the source are bound to open sockets and held alerts: a
-//  reload keeps the running ones and says so.
+//  A key given by option or environment, not in the file, is kept
+//  silently; one the file changes takes effect after a restart.
 static void
+s_keep_key (char **fresh, char *const *running)
+{
+    if (*fresh && *running && strcmp (*fresh, *running) != 0)
+        log_warn ("reload: a new CURVE key or certificate takes effect after a restart");
+    mem_free (*fresh);
+    *fresh = mem_strdup (*running);
+}
+
+//  Endpoints, keys, the source and the state directory are bound to open
+//  sockets and held alerts: a reload keeps the running ones and says so.
+//  The source follows the certificate rule first, so that a source taken
+//  from the certificate is not reported as a change.
+static int
 s_keep_bound_settings (agent_t *self, agent_config_t *fresh)
 {
+    s_keep_key (&fresh->cert, &self->config.cert);
+    s_keep_key (&fresh->server_key, &self->config.server_key);
+    if (!fresh->source_at && self->config.source_at
+    &&  streq (self->config.source_at, "--source")) {
+        mem_free (fresh->source);           //  options outlive a reload
+        fresh->source = mem_strdup (self->config.source);
+        fresh->source_at = mem_strdup (self->config.source_at);
+    }
+    char error [CONFIG_ERROR_SIZE];
+    if (agent_config_certificate_source (fresh, error, sizeof error)) {
+        log_error ("SIGHUP: %s — keeping the running configuration", error);
+        return -1;
+    }
     char **pairs [][2] = {
         { &fresh->broker, &self->config.broker }, { &fresh->events, &self->config.events },
         { &fresh->listen, &self->config.listen }, { &fresh->source, &self->config.source },
+        { &fresh->state_dir, &self->config.state_dir },
     };
     for (size_t index = 0; index < sizeof pairs / sizeof pairs [0]; index++)
         if (strcmp (*pairs [index][0], *pairs [index][1]) != 0) {
@@ -371,6 +411,7 @@ s_keep_bound_settings (agent_t *self, agent_config_t *fresh)
             mem_free (*pairs [index][0]);
             *pairs [index][0] = mem_strdup (*pairs [index][1]);
         }
+    return 0;
 }
 
 //  A check that is gone clears its alert, rather than leave it as it was.
@@ -392,16 +433,25 @@ static void
 s_reload (agent_t *self, int64_t mono_now)
 {
     agent_config_t fresh;
-    char error [CONFIG_ERROR_SIZE];
+    agent_report_t report = { 0 };
     if (!self->config.config_file) {
         log_info ("SIGHUP: no config file to reload");
         return;
     }
-    if (agent_config_load (&fresh, self->config.config_file, error, sizeof error)) {
-        log_error ("SIGHUP: %s — keeping the running configuration", error);
+    int rc = agent_config_load (&fresh, self->config.config_file, &report);
+    if (rc == 0)
+        agent_config_verify_checks (&fresh, &report);
+    agent_report_log (&report, "SIGHUP: ");
+    if (rc) {
+        log_error ("SIGHUP: %zu errors in %s — keeping the running configuration",
+                   report.errors, self->config.config_file);
+        agent_config_free (&fresh);
         return;
     }
-    s_keep_bound_settings (self, &fresh);
+    if (s_keep_bound_settings (self, &fresh)) {
+        agent_config_free (&fresh);
+        return;
+    }
     s_clear_removed_checks (self, &fresh);
     int64_t *due = s_check_schedule (&self->config, self->check_due, &fresh, mono_now);
     mem_free (self->check_due);
@@ -449,6 +499,24 @@ s_open_sockets (agent_t *self, char *error, size_t error_size)
     return self->local ? 0 : -1;
 }
 
+//  Loads what the last run held and keeps the table in state_dir.
+static int
+s_open_state (agent_t *self, char *error, size_t error_size)
+{
+    char note [1024];
+    if (latest_table_open_disk (self->latest, self->config.state_dir, clock_now_ms (),
+                                zclock_mono (), note, sizeof note, error, error_size))
+        return -1;
+    if (*note)
+        log_error ("state: %s", note);
+    size_t held = latest_table_size (self->latest);
+    if (held)
+        log_info ("state: %zu alerts held from the last run (%zu not yet handed to the broker)"
+                  " in %s: resending them", held, latest_table_dirty (self->latest),
+                  latest_table_path (self->latest));
+    return 0;
+}
+
 agent_t *
 agent_new (agent_config_t *config, char *error, size_t error_size)
 {
@@ -466,7 +534,7 @@ agent_new (agent_config_t *config, char *error, size_t error_size)
         agent_destroy (&self);
         return NULL;
     }
-    if (s_open_sockets (self, error, error_size)) {
+    if (s_open_state (self, error, error_size) || s_open_sockets (self, error, error_size)) {
         agent_destroy (&self);
         return NULL;
     }
@@ -529,12 +597,37 @@ s_poll_timeout (agent_t *self, int64_t mono_now)
         s_earliest (&wake, self->next_retry ? self->next_retry : mono_now);
     if (self->broker_up)
         s_earliest (&wake, self->last_hugz + AGENT_HUGZ_SILENCE_MS + 1);
+    if (latest_table_unsaved (self->latest))
+        s_earliest (&wake, self->next_sync ? self->next_sync : mono_now);
     for (size_t index = 0; index < self->config.check_count; index++)
         s_earliest (&wake, self->check_due [index]);
     int64_t timeout = check_runner_next_timeout (self->runner, mono_now);
     if (timeout >= 0)
         s_earliest (&wake, mono_now + timeout);
     return wake <= mono_now ? 0 : (long) (wake - mono_now);
+}
+
+//  Puts what this turn changed on disk.
+static void
+s_sync (agent_t *self, int64_t mono_now)
+{
+    if (!latest_table_unsaved (self->latest) || mono_now < self->next_sync)
+        return;
+    char error [512];
+    int written = latest_table_sync (self->latest, clock_now_ms (), mono_now, error, sizeof error);
+    if (written < 0) {
+        log_limited (&self->state_log, "cannot keep held alerts on disk: %s — they are held in"
+                     " memory only until a write works (retrying)", error);
+        self->sync_failing = true;
+        self->next_sync = mono_now + AGENT_SYNC_RETRY_MS;
+        return;
+    }
+    if (self->sync_failing)
+        log_info ("held alerts are on disk again (%s)", latest_table_path (self->latest));
+    self->sync_failing = false;
+    self->next_sync = 0;
+    log_debug ("state: %d changes on disk, %zu alerts held", written,
+               latest_table_size (self->latest));
 }
 
 static void
@@ -552,6 +645,7 @@ s_turn (agent_t *self, int64_t mono_now)
     else
     if (latest_table_dirty (self->latest) && mono_now >= self->next_retry)
         s_flush (self, false, mono_now);
+    s_sync (self, mono_now);
 }
 
 int
@@ -567,9 +661,9 @@ agent_run (agent_t *self)
     self->next_heartbeat = mono_now;
     self->next_resync = mono_now + self->config.resync;
     self->check_due = s_check_schedule (NULL, NULL, &self->config, mono_now);
-    log_info ("ready: source %s, broker %s, hugz from %s, listening on %s, %zu checks",
-              self->config.source, self->config.broker, self->config.events,
-              self->config.listen, self->config.check_count);
+    log_info ("ready: source %s, broker %s, hugz from %s, listening on %s, %zu checks,"
+              " state in %s", self->config.source, self->config.broker, self->config.events,
+              self->config.listen, self->config.check_count, self->config.state_dir);
     while (!self->stopping) {
         zmq_pollitem_t items [AGENT_POLL_ITEMS] = {
             { zsock_resolve (self->hugz), 0, ZMQ_POLLIN, 0 },
@@ -588,7 +682,17 @@ agent_run (agent_t *self)
     check_runner_destroy (&self->runner);
     if (latest_table_dirty (self->latest))
         s_flush (self, false, zclock_mono ());
-    log_info ("stopped%s", latest_table_dirty (self->latest)
-              ? ": the broker was away, held alerts are lost with this process" : "");
+    self->next_sync = 0;
+    s_sync (self, zclock_mono ());
+    if (!latest_table_dirty (self->latest))
+        log_info ("stopped");
+    else
+    if (!latest_table_unsaved (self->latest))
+        log_info ("stopped: the broker was away; %zu held changes are kept in %s for the next"
+                  " start", latest_table_dirty (self->latest), latest_table_path (self->latest));
+    else
+        log_error ("stopped: the broker was away and %s cannot be written: %zu held changes"
+                   " are lost", latest_table_path (self->latest),
+                   latest_table_unsaved (self->latest));
     return 0;
 }

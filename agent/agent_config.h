@@ -2,12 +2,16 @@
 
     Sections (see configs/agent.conf, where every key is commented):
       agent       broker, events, listen, source, allow_other_sources,
-                  max_alerts, resync, max_running
+                  max_alerts, resync, max_running, state_dir, cert, server_key
       heartbeat   enabled, interval, raise, summary, detail, level
       check = NAME   (any number) command, interval, timeout,
                   warning_level, critical_level
-    Every error names file:line. A config either loads whole or not at all,
-    so SIGHUP with a bad file keeps the running one.
+    Every problem is reported, not the first: agent_config_load and the
+    agent_config_verify_* checks add each error and warning, with its
+    file:line (or the option, variable or default it came from), to an
+    agent_report_t, and the caller prints them all. `-n` runs every check a
+    start runs. A config with errors is not used, so SIGHUP with a bad file
+    keeps the running one.
 */
 #ifndef LILAC_AGENT_CONFIG_H
 #define LILAC_AGENT_CONFIG_H
@@ -16,10 +20,29 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "alert.h"
+#include "config.h"
+
+#define AGENT_REPORT_MAX 32        //  problems kept in a report (all are counted)
+
+//  The errors and warnings of a load and its checks, in the order found.
+typedef struct {
+    char lines [AGENT_REPORT_MAX][CONFIG_ERROR_SIZE];  //  "WHERE: why"
+    bool warning [AGENT_REPORT_MAX];   //  line is a warning, not an error
+    size_t count;                  //  lines kept
+    size_t errors;                 //  errors found (kept or not)
+    size_t warnings;               //  warnings found (kept or not)
+} agent_report_t;
+
+void agent_report_add (agent_report_t *report, bool warning, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+//  Logs every line (log_error, log_warn), each after prefix, and how many
+//  more were found than kept.
+void agent_report_log (const agent_report_t *report, const char *prefix);
 
 typedef struct {
     char *name;                    //  the check's alert id
     char *command;                 //  run with /bin/sh -c
+    char *command_at;              //  "FILE:LINE" of its command
     int64_t interval;              //  ms between starts
     int64_t timeout;               //  ms before its process group is killed
     alert_level_t warning_level;   //  level for exit 1
@@ -32,8 +55,13 @@ typedef struct {
     char *events;                  //  the broker's publish endpoint (hugz)
     char *listen;                  //  local ingest endpoint (PULL)
     char *source;                  //  our source name
+    char *source_at;               //  where it was set: "FILE:LINE", "--source", or NULL
+    char *state_dir;               //  where the held alerts are kept on disk
     char *cert;                    //  CURVE: our secret certificate file, or NULL
     char *server_key;              //  CURVE: the broker's public key or its file, or NULL
+    char *broker_at, *events_at, *listen_at, *state_dir_at, *cert_at, *server_key_at;
+                                   //  where each was set, as source_at; NULL: default
+    char *heartbeat_at;            //  "FILE:LINE" of heartbeat/interval (else raise), or NULL
     bool allow_other_sources;      //  may local senders claim another source?
     int64_t max_alerts;            //  most distinct alerts held
     int64_t resync;                //  ms between full replace batches
@@ -48,13 +76,40 @@ typedef struct {
     size_t check_count;
 } agent_config_t;
 
-//  Defaults, then path (NULL: defaults only). 0, or -1 with "FILE:LINE: why".
-int agent_config_load (agent_config_t *config, const char *path,
-                       char *error, size_t error_size);
+//  Defaults, then path (NULL: defaults only), reading on past errors so
+//  that all are in report. 0, or -1 when it added errors. The caller frees
+//  config with agent_config_free either way.
+int agent_config_load (agent_config_t *config, const char *path, agent_report_t *report);
+//  What start needs of the settings bound at start, after options and the
+//  environment: every endpoint has a transport; CURVE keys both or neither,
+//  readable and well formed (and then set up for bus_open, as
+//  bus_secure_client does); the certificate's source (below); state_dir
+//  can be made and written. Errors, plus a warning for allow_other_sources
+//  without a relay certificate.
+void agent_config_verify_bound (agent_config_t *config, agent_report_t *report);
+//  What reload also checks, all warnings: a heartbeat interval above half
+//  its raise (one late beat raises it); a check command that is not found
+//  or not executable (a warning, not an error: the check then raises its
+//  own alert "exit code 127", which is loud, while refusing to start would
+//  silence the heartbeat and every other check of the server; and a
+//  unit's PATH may differ from the one -n is run with).
+void agent_config_verify_checks (const agent_config_t *config, agent_report_t *report);
 void agent_config_free (agent_config_t *config);
 //  The default local endpoint: ipc:///run/lilac/agent.sock for root,
 //  else under $XDG_RUNTIME_DIR/lilac, else /tmp/lilac-UID. Fresh string.
 char *agent_default_listen (void);
+//  The default state directory: /var/lib/lilac-agent for root (systemd's
+//  StateDirectory=lilac-agent), else $XDG_STATE_HOME/lilac/agent, else
+//  ~/.local/state/lilac/agent, else /tmp/lilac-UID/agent. Fresh string.
+char *agent_default_state_dir (void);
+//  With a certificate, the source is the certificate's, as the broker reads
+//  it (metadata `source`; role `relay` may send for any source): no source
+//  configured → the certificate's; a configured one that differs, or a
+//  non-relay certificate that names no source, is an error (the broker
+//  would refuse every event as spoofed). Call after options and the
+//  environment are applied. 0, or -1 with "WHERE: why" (both names) in
+//  error. Without a certificate, a no-op.
+int agent_config_certificate_source (agent_config_t *config, char *error, size_t error_size);
 //  The check called name, or NULL.
 const check_config_t *agent_config_check (const agent_config_t *config, const char *name);
 

@@ -5,12 +5,21 @@
     characters). A flush collects the entries it sends, sorts them by source
     (a frame has one source), and packs each source's alerts into frames of
     at most LATEST_FRAME_BUDGET bytes and WIRE_MAX_BATCH alerts.
+
+    On disk (latest_store.c) a row's frame is what a flush would send for
+    that entry alone — {v, source, alerts: [alert]} with relative times —
+    read back with wire_batch_decode, the broker's own hardened decoder,
+    against the wall time of the write. The keys of entries changed since
+    the last sync are in `unsaved`; a key there whose entry is gone means
+    "drop the row".
 */
+#include <assert.h>
 #include <czmq.h>
 #include <inttypes.h>
 #include <string.h>
 #include "alert.h"
 #include "bus.h"
+#include "latest_store.h"
 #include "latest_table.h"
 #include "log.h"
 #include "mem.h"
@@ -33,6 +42,10 @@ struct _latest_table_t {
     size_t max_alerts;             //  cap on entries
     size_t dirty;                  //  entries with dirty set
     log_limit_t full_log;          //  rate limit for "table full" lines
+    latest_store_t *store;         //  the copy on disk, or NULL
+    bool on_disk;                  //  a store is open or being opened: note changes
+    zhashx_t *unsaved;             //  key → key copy: changed since the last sync
+    wire_writer_t row;             //  one row's frame, reused
 };
 
 static void
@@ -43,6 +56,13 @@ s_event_free (wire_event_t *event)
     mem_free (event->summary);
     mem_free (event->detail);
     alert_free_labels (&event->labels, &event->label_count);
+}
+
+static void
+s_key_destroy (void **item)
+{
+    mem_free (*item);
+    *item = NULL;
 }
 
 static void
@@ -65,6 +85,14 @@ latest_table_new (size_t max_alerts)
         return NULL;
     }
     zhashx_set_destructor (self->held, s_held_destroy);
+    self->unsaved = zhashx_new ();
+    if (!self->unsaved) {
+        zhashx_destroy (&self->held);
+        mem_free (self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->unsaved, s_key_destroy);
+    wire_writer_init (&self->row);
     self->max_alerts = max_alerts;
     return self;
 }
@@ -74,7 +102,10 @@ latest_table_destroy (latest_table_t **self_p)
 {
     if (!*self_p)
         return;
+    latest_store_destroy (&(*self_p)->store);
     zhashx_destroy (&(*self_p)->held);
+    zhashx_destroy (&(*self_p)->unsaved);
+    wire_writer_free (&(*self_p)->row);
     mem_free (*self_p);
     *self_p = NULL;
 }
@@ -109,19 +140,25 @@ s_event_copy (wire_event_t *to, const wire_event_t *from, int64_t wall_now)
     to->suppress_until = from->has_suppress ? from->suppress_until - wall_now : 0;
 }
 
-int
-latest_table_put (latest_table_t *self, const char *source, const wire_event_t *event,
-                  int64_t wall_now, int64_t mono_now)
+//  Remembers that key's entry changed (or went) since the last sync.
+static void
+s_unsaved (latest_table_t *self, const char *key)
 {
-    char key [LATEST_KEY_SIZE];
-    s_key (key, source, event->id);
+    if (!self->on_disk || zhashx_lookup (self->unsaved, key))
+        return;
+    if (zhashx_insert (self->unsaved, key, mem_strdup (key)))
+        log_fatal ("latest table: cannot note %s as unsaved", key);
+}
+
+//  Stores event under key with the given dirty flag. 0, or -1 when full.
+static int
+s_store (latest_table_t *self, const char *key, const char *source, const wire_event_t *event,
+         int64_t wall_now, int64_t mono_now, bool dirty)
+{
     held_t *held = zhashx_lookup (self->held, key);
     if (!held) {
-        if (zhashx_size (self->held) >= self->max_alerts) {
-            log_limited (&self->full_log, "holding max_alerts = %zu alerts already:"
-                         " dropped new alert %s/%s", self->max_alerts, source, event->id);
+        if (zhashx_size (self->held) >= self->max_alerts)
             return -1;
-        }
         held = mem_alloc (sizeof (held_t));
         held->source = mem_strdup (source);
         if (zhashx_insert (self->held, key, held))
@@ -131,9 +168,26 @@ latest_table_put (latest_table_t *self, const char *source, const wire_event_t *
         s_event_free (&held->event);
     s_event_copy (&held->event, event, wall_now);
     held->stored_at = mono_now;
-    if (!held->dirty)
+    if (dirty && !held->dirty)
         self->dirty++;
-    held->dirty = true;
+    if (!dirty && held->dirty)
+        self->dirty--;
+    held->dirty = dirty;
+    return 0;
+}
+
+int
+latest_table_put (latest_table_t *self, const char *source, const wire_event_t *event,
+                  int64_t wall_now, int64_t mono_now)
+{
+    char key [LATEST_KEY_SIZE];
+    s_key (key, source, event->id);
+    if (s_store (self, key, source, event, wall_now, mono_now, true)) {
+        log_limited (&self->full_log, "holding max_alerts = %zu alerts already:"
+                     " dropped new alert %s/%s", self->max_alerts, source, event->id);
+        return -1;
+    }
+    s_unsaved (self, key);
     return 0;
 }
 
@@ -148,6 +202,7 @@ latest_table_remove (latest_table_t *self, const char *source, const char *id)
     if (held->dirty)
         self->dirty--;
     zhashx_delete (self->held, key);
+    s_unsaved (self, key);
     return true;
 }
 
@@ -262,8 +317,12 @@ s_send_frame (latest_table_t *self, flush_t *flush, size_t first, size_t last, b
         return -1;
     for (size_t index = first; index < last; index++)
         if (flush->entries [index]->dirty) {
-            flush->entries [index]->dirty = false;
+            held_t *held = flush->entries [index];
+            held->dirty = false;
             self->dirty--;
+            char key [LATEST_KEY_SIZE];
+            s_key (key, held->source, held->event.id);
+            s_unsaved (self, key);
         }
     flush->frames++;
     return 0;
@@ -328,4 +387,134 @@ latest_table_flush (latest_table_t *self, bool everything, bool replace,
     wire_writer_free (&flush.frame);
     mem_free (flush.entries);
     return rc ? -1 : flush.frames;
+}
+
+//  --- on disk --------------------------------------------------------------------------
+
+//  What loading has done so far.
+typedef struct {
+    latest_table_t *self;
+    int64_t wall_now;              //  load time, wall ms
+    int64_t mono_now;              //  load time, monotonic ms
+    size_t dropped;                //  rows past max_alerts
+} loading_t;
+
+static int
+s_load_row (const latest_row_t *row, void *arg)
+{
+    loading_t *loading = arg;
+    latest_table_t *self = loading->self;
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
+    char error [WIRE_ERROR_SIZE];
+    bool readable = wire_batch_decode (row->frame, row->size, row->written_at, &batch,
+                                       error, sizeof error) == 0
+                 && batch.event_count == 1 && batch.source
+                 && streq (batch.source, row->source) && streq (batch.events [0].id, row->id);
+    if (readable) {
+        char key [LATEST_KEY_SIZE];
+        s_key (key, row->source, row->id);
+        if (s_store (self, key, row->source, &batch.events [0], loading->wall_now,
+                     loading->mono_now, row->dirty)) {
+            loading->dropped++;
+            s_unsaved (self, key);              //  not held: the next sync drops the row
+        }
+    }
+    wire_batch_free (&batch);
+    return readable ? 0 : -1;
+}
+
+int
+latest_table_open_disk (latest_table_t *self, const char *dir, int64_t wall_now,
+                        int64_t mono_now, char *note, size_t note_size,
+                        char *error, size_t error_size)
+{
+    assert (!self->store);
+    loading_t loading = { .self = self, .wall_now = wall_now, .mono_now = mono_now };
+    bool rewrite;
+    char damage [LATEST_STORE_NOTE];
+    self->on_disk = true;
+    self->store = latest_store_open (dir, s_load_row, &loading, &rewrite, damage, sizeof damage,
+                                     error, error_size);
+    if (!self->store) {
+        self->on_disk = false;
+        zhashx_purge (self->unsaved);
+        return -1;
+    }
+    if (rewrite)            //  a fresh file: everything kept goes into it
+        for (held_t *held = zhashx_first (self->held); held; held = zhashx_next (self->held))
+            s_unsaved (self, zhashx_cursor (self->held));
+    char dropped [128] = "";
+    if (loading.dropped)
+        snprintf (dropped, sizeof dropped, "%s%zu entries past max_alerts = %zu dropped",
+                  *damage ? "; " : "", loading.dropped, self->max_alerts);
+    snprintf (note, note_size, "%s%s", damage, dropped);
+    return 0;
+}
+
+//  Writes held's row: its event as a flush would send it alone now.
+static int
+s_save_held (latest_table_t *self, const held_t *held, int64_t wall_now, int64_t mono_now,
+             char *error, size_t error_size)
+{
+    wire_writer_reset (&self->row);
+    msgpack_packer *packer = &self->row.packer;
+    msgpack_pack_map (packer, 3);
+    wire_pack_key_int (packer, "v", WIRE_VERSION);
+    wire_pack_key_string (packer, "source", held->source);
+    wire_pack_key (packer, "alerts");
+    msgpack_pack_array (packer, 1);
+    s_pack_held (packer, held, mono_now);
+    latest_row_t row = { .source = held->source, .id = held->event.id, .dirty = held->dirty,
+                         .written_at = wall_now, .frame = self->row.buffer.data,
+                         .size = self->row.buffer.size };
+    return latest_store_put (self->store, &row, error, error_size);
+}
+
+//  Drops the row of a key whose entry is gone.
+static int
+s_drop_key (latest_table_t *self, const char *key, char *error, size_t error_size)
+{
+    char source [LATEST_KEY_SIZE];
+    snprintf (source, sizeof source, "%s", key);
+    char *separator = strchr (source, '\x1f');
+    assert (separator);
+    *separator = 0;
+    return latest_store_drop (self->store, source, separator + 1, error, error_size);
+}
+
+int
+latest_table_sync (latest_table_t *self, int64_t wall_now, int64_t mono_now,
+                   char *error, size_t error_size)
+{
+    if (!self->store || zhashx_size (self->unsaved) == 0)
+        return 0;
+    if (latest_store_begin (self->store, error, error_size))
+        return -1;
+    int written = 0;
+    for (const char *key = zhashx_first (self->unsaved); key; key = zhashx_next (self->unsaved)) {
+        const held_t *held = zhashx_lookup (self->held, key);
+        int rc = held ? s_save_held (self, held, wall_now, mono_now, error, error_size)
+                      : s_drop_key (self, key, error, error_size);
+        if (rc) {
+            latest_store_rollback (self->store);
+            return -1;
+        }
+        written++;
+    }
+    if (latest_store_commit (self->store, error, error_size))
+        return -1;
+    zhashx_purge (self->unsaved);
+    return written;
+}
+
+size_t
+latest_table_unsaved (latest_table_t *self)
+{
+    return zhashx_size (self->unsaved);
+}
+
+const char *
+latest_table_path (latest_table_t *self)
+{
+    return self->store ? latest_store_path (self->store) : NULL;
 }

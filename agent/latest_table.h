@@ -11,6 +11,15 @@
     (monotonic clock), and sent as relative specs ("+299500ms") computed at
     send time: "+5m" received 30 s before the broker came back still raises
     4.5 minutes after it, and neither clock's absolute value matters.
+
+    With a state directory (latest_table_open_disk), every entry is also on
+    disk (latest_store.h): a put, a flush that cleans an entry, a remove
+    mark it unsaved, and latest_table_sync writes all unsaved entries in one
+    transaction — the agent calls it at the end of every turn, so what the
+    agent read in a turn is on disk before the next one begins. A failed
+    sync keeps them unsaved for the next one; memory stays the truth.
+    Restart loads every entry with its dirty flag (not yet handed over;
+    with acknowledged submits, not yet acknowledged).
 */
 #ifndef LILAC_LATEST_TABLE_H
 #define LILAC_LATEST_TABLE_H
@@ -25,6 +34,26 @@ typedef struct _latest_table_t latest_table_t;
 latest_table_t *latest_table_new (size_t max_alerts);
 void latest_table_destroy (latest_table_t **self_p);
 void latest_table_set_max (latest_table_t *self, size_t max_alerts);
+
+//  Keeps the table in dir (made if missing) from now on, after loading
+//  what an earlier run left there (up to max_alerts; the rest is dropped
+//  from the file and counted in the note). 0, or -1 with a reason in error
+//  (the directory cannot be used, or another agent holds it). A damaged
+//  file is not an error: note says what happened and what was kept (it is
+//  empty when all was well), and the table still keeps to dir.
+int latest_table_open_disk (latest_table_t *self, const char *dir, int64_t wall_now,
+                            int64_t mono_now, char *note, size_t note_size,
+                            char *error, size_t error_size);
+//  Writes every unsaved entry (and drops removed ones) in one transaction,
+//  with times relative to wall_now. Returns how many rows it wrote (0 when
+//  there is no state directory or nothing changed), or -1 with a reason in
+//  error; the entries then stay unsaved for the next call.
+int latest_table_sync (latest_table_t *self, int64_t wall_now, int64_t mono_now,
+                       char *error, size_t error_size);
+//  Entries changed since the last successful sync.
+size_t latest_table_unsaved (latest_table_t *self);
+//  The state file, or NULL without a state directory (borrowed).
+const char *latest_table_path (latest_table_t *self);
 
 //  Stores event for (source, event->id), replacing what was held, and marks
 //  it dirty. Times in event are absolute (wall ms, as wire_batch_decode

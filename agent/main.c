@@ -1,8 +1,12 @@
 /*  main.c — lilac-agent: parse options, load the config, run.
 
-    Options override the config file. -n checks the config, prints what it
-    understood, and exits. Errors before the loop are fatal (exit 1); usage
-    errors exit 2.
+    Options override the config file. The config, the options and what the
+    agent needs at start (endpoints, keys, the certificate's source, the
+    state directory, check commands) are checked in one pass and every
+    problem is printed with its file:line; any error exits 1. -n runs the
+    same checks, prints what it understood, and exits. CURVE for the
+    connections to the broker is set up by that pass (bus_secure_client);
+    the local listen endpoint stays plain (bus.h). Usage errors exit 2.
 */
 #include <czmq.h>
 #include <getopt.h>
@@ -85,51 +89,47 @@ s_parse_options (int argc, char *argv [], options_t *options)
 }
 
 static void
-s_apply_overrides (agent_config_t *config, const options_t *options)
+s_apply_overrides (agent_config_t *config, const options_t *options, agent_report_t *report)
 {
     char **settings [6] = { &config->broker, &config->events, &config->listen, &config->source,
                             &config->cert, &config->server_key };
+    char **wheres [6] = { &config->broker_at, &config->events_at, &config->listen_at,
+                          &config->source_at, &config->cert_at, &config->server_key_at };
+    const char *names [6] = { "--broker", "--events", "--listen", "--source", "--cert",
+                              "--server-key" };
     for (int index = 0; index < 6; index++)
         if (options->overrides [index]) {
             mem_free (*settings [index]);
             *settings [index] = mem_strdup (options->overrides [index]);
+            mem_free (*wheres [index]);
+            *wheres [index] = mem_strdup (names [index]);
         }
-    if (!wire_name_valid (config->source))
-        log_fatal ("--source: '%s' is not a valid name", config->source);
+    if (options->overrides [3] && !wire_name_valid (config->source))
+        agent_report_add (report, false, "--source: '%s' is not a valid name", config->source);
     const char *variables [2] = { "LILAC_CERT", "LILAC_SERVER_KEY" };
     char **keys [2] = { &config->cert, &config->server_key };
+    char **key_wheres [2] = { &config->cert_at, &config->server_key_at };
     for (int index = 0; index < 2; index++) {
         const char *value = getenv (variables [index]);
-        if (!*keys [index] && value && *value)
+        if (!*keys [index] && value && *value) {
             *keys [index] = mem_strdup (value);
+            mem_free (*key_wheres [index]);
+            *key_wheres [index] = mem_strdup (index ? "$LILAC_SERVER_KEY" : "$LILAC_CERT");
+        }
     }
 }
 
-//  CURVE for the connections to the broker when both keys are given; the
-//  local listen endpoint stays plain (bus.h). Fatal on a bad key.
 static void
-s_secure (const agent_config_t *config)
-{
-    if (!config->cert && !config->server_key)
-        return;
-    if (!config->cert || !config->server_key)
-        log_fatal ("%s given without %s: CURVE needs both (agent/cert and agent/server_key, "
-                   "--cert and --server-key, or $LILAC_CERT and $LILAC_SERVER_KEY)",
-                   config->cert ? "a certificate" : "a server key",
-                   config->cert ? "a server key" : "a certificate");
-    char error [512];
-    if (bus_secure_client (config->cert, config->server_key, error, sizeof error))
-        log_fatal ("%s", error);
-}
-
-static void
-s_print_config (const agent_config_t *config)
+s_print_config (const agent_config_t *config, size_t warnings)
 {
     char interval [32], raise [32], timeout [32];
     printf ("source %s, broker %s, hugz from %s, listening on %s\n", config->source,
             config->broker, config->events, config->listen);
+    printf ("held alerts kept in %s (at most %lld)\n", config->state_dir,
+            (long long) config->max_alerts);
     if (config->cert)
-        printf ("CURVE with certificate %s\n", config->cert);
+        printf ("CURVE with certificate %s (source %s%s)\n", config->cert, config->source,
+                config->source_at ? "" : ", from the certificate");
     if (config->heartbeat)
         printf ("heartbeat every %s, raises %s after the last\n",
                 duration_format (config->heartbeat_interval, interval, sizeof interval),
@@ -140,7 +140,10 @@ s_print_config (const agent_config_t *config)
                 duration_format (check->interval, interval, sizeof interval),
                 duration_format (check->timeout, timeout, sizeof timeout), check->command);
     }
-    printf ("configuration OK\n");
+    if (warnings)
+        printf ("configuration OK, with %zu warning%s (above)\n", warnings, warnings == 1 ? "" : "s");
+    else
+        printf ("configuration OK\n");
 }
 
 int
@@ -150,16 +153,23 @@ main (int argc, char *argv [])
     s_parse_options (argc, argv, &options);
     log_init ("lilac-agent", options.verbose);
     agent_config_t config;
-    char error [CONFIG_ERROR_SIZE];
-    if (agent_config_load (&config, options.config_file, error, sizeof error))
-        log_fatal ("%s", error);
-    s_apply_overrides (&config, &options);
-    s_secure (&config);
+    agent_report_t report = { 0 };
+    agent_config_load (&config, options.config_file, &report);
+    s_apply_overrides (&config, &options, &report);
+    agent_config_verify_bound (&config, &report);
+    agent_config_verify_checks (&config, &report);
+    agent_report_log (&report, "");
+    if (report.errors) {
+        agent_config_free (&config);
+        log_fatal ("%zu error%s in the configuration%s", report.errors,
+                   report.errors == 1 ? "" : "s", options.check_only ? "" : ": not starting");
+    }
     if (options.check_only) {
-        s_print_config (&config);
+        s_print_config (&config, report.warnings);
         agent_config_free (&config);
         return 0;
     }
+    char error [CONFIG_ERROR_SIZE];
     zsys_handler_set (NULL);        //  signals come through the agent's signalfd
     agent_t *agent = agent_new (&config, error, sizeof error);
     if (!agent)

@@ -389,6 +389,71 @@ s_check_shipped (void)
     sandbox_destroy (&sandbox, s_failed ());
 }
 
+//  --- 6b. -n reports every problem a start would meet, with file:line -------------
+
+static void
+s_check_everything (void)
+{
+    TEST ("lilac-agent -n and a start report every error and warning in one run, with file:line");
+    sandbox_t *sandbox = sandbox_new ("agent-n-all");
+    if (!CHECK (sandbox, "sandbox"))
+        return;
+    char *path = sandbox_path (sandbox, "bad.conf"), *plain = sandbox_path (sandbox, "plain");
+    char text [2048];
+    snprintf (text, sizeof text,
+              "agent\n"                                         //  1
+              "    broker = 127.0.0.1:42111\n"                  //  2  error: no transport
+              "    events = tcp://127.0.0.1\n"                  //  3  error: no port
+              "    max_alerts = lots\n"                         //  4  error
+              "    state_dir = \"%s/agent\"\n"                 //  5  error: under a file
+              "    cert = \"%s\"\n"                             //  6  error: not a certificate
+              "    server_key = \"%s\"\n"                       //  7
+              "heartbeat\n"                                     //  8
+              "    interval = 4m\n"                             //  9  warning: raise +5m
+              "    raise = +5m\n"                               //  10
+              "check = one\n"                                   //  11
+              "    command = \"/nonexistent/plugin -w 1\"\n"    //  12 warning
+              "check = two\n"                                   //  13
+              "    command = \"read a b < /proc/loadavg\"\n"    //  14 fine: a builtin
+              "    warning_level = meh\n",                      //  15 error
+              plain, plain, plain);
+    CHECK (file_write_text (plain, "not a certificate\n") == 0 && file_write_text (path, text) == 0,
+           "write the config");
+    const int errors [] = { 2, 3, 4, 5, 6, 15 }, warnings [] = { 9, 12 };
+    const char *modes [] = { "-n", "-v" };
+    for (int mode = 0; mode < 2; mode++) {
+        cli_result_t result;
+        agent_command_run (sandbox_dir (sandbox), CLI_TIMEOUT_MS, &result, modes [mode], "-c",
+                           path, NULL);
+        CHECK (result.status == 1, "%s: exit %d (expected 1)", modes [mode], result.status);
+        char where [1200];
+        for (size_t index = 0; index < sizeof errors / sizeof errors [0]; index++) {
+            snprintf (where, sizeof where, "error: %s:%d: ", path, errors [index]);
+            CHECK (strstr (result.err, where), "%s: no '%s' in: %s", modes [mode], where, result.err);
+        }
+        for (size_t index = 0; index < sizeof warnings / sizeof warnings [0]; index++) {
+            snprintf (where, sizeof where, "warn: %s:%d: ", path, warnings [index]);
+            CHECK (strstr (result.err, where), "%s: no '%s' in: %s", modes [mode], where, result.err);
+        }
+        CHECK (strstr (result.err, ":14:") == NULL, "a builtin was judged: %s", result.err);
+        CHECK (strstr (result.err, "6 errors in the configuration"), "%s: no count: %s",
+               modes [mode], result.err);
+        cli_result_free (&result);
+    }
+    //  Warnings alone do not stop it
+    snprintf (text, sizeof text, "agent\n    state_dir = \"%s/state\"\n"
+              "heartbeat\n    interval = 4m\n    raise = +5m\n", sandbox_dir (sandbox));
+    CHECK (file_write_text (path, text) == 0, "write the config");
+    cli_result_t result;
+    agent_command_run (sandbox_dir (sandbox), CLI_TIMEOUT_MS, &result, "-n", "-c", path, NULL);
+    CHECK (result.status == 0 && strstr (result.out, "configuration OK, with 1 warning"),
+           "warnings only: exit %d, out '%s', err '%s'", result.status, result.out, result.err);
+    cli_result_free (&result);
+    free (path);
+    free (plain);
+    sandbox_destroy (&sandbox, s_failed ());
+}
+
 //  --- 7. a local sender claiming another source ---------------------------------------
 
 static void
@@ -439,6 +504,7 @@ main (void)
     s_checks (bed);
     s_reload (bed);
     s_check_shipped ();
+    s_check_everything ();
     s_other_source (bed);
     TEST ("agent tests: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,

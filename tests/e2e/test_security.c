@@ -409,6 +409,72 @@ done:
     agent_process_destroy (&agent, check_case_failed);
 }
 
+//  The line of the file that starts with prefix (after blanks), or 0.
+static int
+s_line_of (const char *path, const char *prefix)
+{
+    char *text = file_read_all (path);
+    int line = 0, found = 0;
+    for (char *at = text; at && *at && !found; line++) {
+        char *start = at + strspn (at, " ");
+        if (strncmp (start, prefix, strlen (prefix)) == 0)
+            found = line + 1;
+        at = strchr (at, '\n');
+        at = at ? at + 1 : NULL;
+    }
+    free (text);
+    return found;
+}
+
+//  Issue 12 item 9: the certificate's source is the agent's. No source
+//  configured → the certificate's; a contradicting one → exit 1 at -n and
+//  at start, naming the source key's file:line and both names.
+static void
+s_agent_source (void)
+{
+    TEST ("security: an agent without a configured source takes its certificate's");
+    char cert [700];
+    snprintf (cert, sizeof cert, "%s_secret", s_path ("late"));
+    agent_process_config_t config = { .source = "late", .source_from_cert = true, .cert = cert,
+                                      .server_key = s_server_key, .heartbeat_raise = "+1h" };
+    agent_process_t *agent = agent_process_new (s_sandbox, s_broker, &config, NULL, 0);
+    CHECK (agent && agent_process_start (agent) == 0,
+           "no heartbeat under the certificate's source 'late'");
+    cli_result_t result;
+    if (agent) {
+        agent_command_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, &result, "-n", "-c",
+                           agent_process_config_path (agent), NULL);
+        CHECK (result.status == 0 && text_has (result.out, "source late"),
+               "-n: exit %d, out '%s', err '%s'", result.status, result.out, result.err);
+        cli_result_free (&result);
+        CHECK (agent_process_stop (agent) == 0, "agent did not exit 0 on SIGTERM");
+    }
+    agent_process_destroy (&agent, check_case_failed);
+
+    TEST ("security: an agent whose source contradicts its certificate: exit 1 at -n and at"
+          " start, with the source key's file:line and both names");
+    config = (agent_process_config_t) { .source = "web9", .cert = cert,
+                                        .server_key = s_server_key };
+    agent = agent_process_new (s_sandbox, s_broker, &config, NULL, 0);
+    if (!CHECK (agent, "agent config"))
+        return;
+    const char *path = agent_process_config_path (agent);
+    char where [800];
+    snprintf (where, sizeof where, "%s:%d:", path, s_line_of (path, "source = web9"));
+    const char *modes [] = { "-n", "-v" };     //  -v: a start, which must exit at once
+    for (int index = 0; index < 2; index++) {
+        agent_command_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, &result, modes [index],
+                           "-c", path, NULL);
+        CHECK (result.status == 1, "%s: exit %d (expected 1): %s", modes [index], result.status,
+               result.err);
+        CHECK (text_has (result.err, where) && text_has (result.err, "'web9'")
+               && text_has (result.err, "'late'"), "%s: stderr '%s' lacks %s and both names",
+               modes [index], result.err, where);
+        cli_result_free (&result);
+    }
+    agent_process_destroy (&agent, check_case_failed);
+}
+
 static int
 s_run_plain_broker (const char *name, bool insecure, char **log)
 {
@@ -516,6 +582,7 @@ main (void)
         s_sighup (sub);
         s_hostile (sub);
         s_agent (sub);
+        s_agent_source ();
         TEST ("security: broker exits 0 on SIGTERM");
         CHECK (broker_process_stop (s_broker) == 0, "broker did not exit cleanly");
     }

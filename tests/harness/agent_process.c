@@ -30,6 +30,7 @@ struct _agent_process_t {
     char *config_path;             //  sandbox/agent.conf
     char *log_path;                //  sandbox/agent.log (appended across restarts)
     char *socket_path;             //  sandbox/agent.sock
+    char *state_dir;               //  sandbox/agent-state
     char listen [1100];            //  ipc://sandbox/agent.sock
     char broker [64];              //  the broker's ingest endpoint
     char events [64];              //  the broker's publish endpoint
@@ -156,7 +157,9 @@ agent_process_write_checks (agent_process_t *self, const agent_check_spec_t *che
     s_quoted_key (file, "broker", self->broker);
     s_quoted_key (file, "events", self->events);
     s_quoted_key (file, "listen", self->listen);
-    s_key (file, "source", self->source);
+    if (!config->source_from_cert)
+        s_key (file, "source", self->source);
+    s_quoted_key (file, "state_dir", self->state_dir);
     s_key (file, "allow_other_sources", config->allow_other_sources);
     s_key (file, "max_alerts", config->max_alerts);
     s_key (file, "resync", config->resync);
@@ -197,7 +200,8 @@ agent_process_new (sandbox_t *sandbox, broker_process_t *broker,
     self->config_path = sandbox_path (sandbox, "agent.conf");
     self->log_path = sandbox_path (sandbox, "agent.log");
     self->socket_path = sandbox_path (sandbox, "agent.sock");
-    assert (self->config_path && self->log_path && self->socket_path);
+    self->state_dir = sandbox_path (sandbox, "agent-state");
+    assert (self->config_path && self->log_path && self->socket_path && self->state_dir);
     snprintf (self->listen, sizeof self->listen, "ipc://%s", self->socket_path);
     snprintf (self->broker, sizeof self->broker, "%s", broker_process_ingest (broker));
     snprintf (self->events, sizeof self->events, "%s", broker_process_publish (broker));
@@ -239,6 +243,9 @@ agent_process_start (agent_process_t *self)
     char binary [1024];
     snprintf (binary, sizeof binary, "%s/lilac-agent", harness_bin_dir ());
     char *argv [] = { binary, (char *) "-c", self->config_path, (char *) "-v", NULL };
+    //  A killed agent leaves its socket file: readiness must see a new one
+    if (unlink (self->socket_path) != 0 && errno != ENOENT)
+        harness_note ("cannot remove %s: %s", self->socket_path, strerror (errno));
     //  The broker's clock stamps updated_at: allow it to lag ours a little.
     self->spawned_at = clock_now_ms ();
     pid_t pid = process_spawn (argv, self->log_path, self->log_path);
@@ -300,6 +307,7 @@ const char *agent_process_source (agent_process_t *self) { assert (self); return
 const char *agent_process_listen (agent_process_t *self) { assert (self); return self->listen; }
 const char *agent_process_config_path (agent_process_t *self) { assert (self); return self->config_path; }
 const char *agent_process_log_path (agent_process_t *self) { assert (self); return self->log_path; }
+const char *agent_process_state_dir (agent_process_t *self) { assert (self); return self->state_dir; }
 
 int64_t
 agent_process_status_kb (agent_process_t *self, const char *field)
@@ -363,6 +371,7 @@ agent_process_destroy (agent_process_t **self_p, bool failed)
     free (self->config_path);
     free (self->log_path);
     free (self->socket_path);
+    free (self->state_dir);
     free (self);
     *self_p = NULL;
 }

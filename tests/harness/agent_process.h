@@ -2,7 +2,8 @@
 
     An agent_process_t writes sandbox/agent.conf for one agent that speaks
     to one broker_process_t (its ingest and publish endpoints), listens on
-    ipc://SANDBOX/agent.sock, and runs the checks the test gives it. It is
+    ipc://SANDBOX/agent.sock, keeps its state in SANDBOX/agent-state, and
+    runs the checks the test gives it. It is
     spawned as `$LILAC_BIN/lilac-agent -c FILE -v` with stdout and stderr
     appended to sandbox/agent.log, which is printed as "#" lines when the
     test failed. The config can be rewritten at any time (then SIGHUP).
@@ -57,6 +58,8 @@ typedef struct {
     const char *heartbeat_summary;
     const char *cert;                  //  agent/cert: its secret certificate file
     const char *server_key;            //  agent/server_key: the broker's public key or file
+    bool source_from_cert;             //  leave agent/source out: the certificate names it
+                                       //  (source is still what the test expects)
 } agent_process_config_t;
 
 typedef struct _agent_process_t agent_process_t;
@@ -86,11 +89,12 @@ pid_t agent_process_pid (agent_process_t *self);
 //  Wall-clock ms of the last spawn.
 int64_t agent_process_spawned_at (agent_process_t *self);
 //  Borrowed: the source, the local endpoint (ipc://...), the config path,
-//  the log path.
+//  the log path, the state directory.
 const char *agent_process_source (agent_process_t *self);
 const char *agent_process_listen (agent_process_t *self);
 const char *agent_process_config_path (agent_process_t *self);
 const char *agent_process_log_path (agent_process_t *self);
+const char *agent_process_state_dir (agent_process_t *self);
 //  A "Vm..." field of /proc/PID/status in KiB ("VmRSS", "VmHWM"), or -1.
 int64_t agent_process_status_kb (agent_process_t *self, const char *field);
 //  Waits until the agent's log contains text. 0, or -1 at the deadline.
