@@ -61,7 +61,7 @@ static bool
 s_touched_since_start (broker_t *self, const alert_t *alert)
 {
     return alert->updated_at >= self->started_at || alert->changed_at >= self->started_at
-        || alert->acked_at >= self->started_at;
+        || alert->acked_at >= self->started_at || alert->acted_at >= self->started_at;
 }
 
 static void

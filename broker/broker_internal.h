@@ -46,6 +46,7 @@ typedef struct {
     uint64_t refreshes;            //  events that only moved times
     uint64_t rejected;             //  frames or requests that failed validation
     uint64_t duplicates;           //  frames dropped for a repeated tx
+    uint64_t stale;                //  events older than a human act on their alert, dropped
     uint64_t published;            //  changes published
     uint64_t control_requests;     //  control requests answered
     uint64_t control_errors;       //  of which answered ok:false

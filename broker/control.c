@@ -145,6 +145,7 @@ s_op_stats (broker_t *self, const msgpack_object *request, msgpack_packer *out,
         { "refreshes", (int64_t) stats->refreshes },
         { "rejected", (int64_t) stats->rejected },
         { "duplicates", (int64_t) stats->duplicates },
+        { "stale", (int64_t) stats->stale },
         { "published", (int64_t) stats->published },
         { "control_requests", (int64_t) stats->control_requests },
         { "control_errors", (int64_t) stats->control_errors },
@@ -455,7 +456,7 @@ s_op_clear (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     int rc = -1;
     if (entry && s_get_required_name (request, "by", &by, error, error_size) == 0) {
         bool was_cleared = entry->alert.state == ALERT_CLEARED;
-        rc = s_changed (self, entry, lifecycle_clear (&entry->alert, now), NULL,
+        rc = s_changed (self, entry, lifecycle_clear (&entry->alert, now, true), NULL,
                         out, now, error, error_size);
         if (!was_cleared)
             log_info ("%s/%s cleared by %s", entry->alert.source, entry->alert.id, by);

@@ -31,6 +31,12 @@ s_apply_event (broker_t *self, const char *source, const wire_event_t *event,
                uint32_t hash, int64_t now)
 {
     entry_t *entry = alert_table_find_hashed (self->table, hash, source, event->id);
+    if (entry && lifecycle_event_is_stale (&entry->alert, event, now)) {
+        self->stats.stale++;
+        log_limited (&self->reject_log, "dropped an event for %s/%s made %" PRId64 " ms ago, "
+                     "before a person acted on it", source, event->id, event->age);
+        return;
+    }
     bool created = !entry;
     if (created)
         entry = alert_table_add (self->table, source, event->id);
@@ -59,7 +65,7 @@ s_replace (broker_t *self, const char *source, const wire_batch_t *batch, int64_
         if (entry->alert.state != ALERT_CLEARED
         &&  strcmp (entry->alert.source, source) == 0
         &&  !zhashx_lookup (ids, entry->alert.id))
-            broker_record (self, entry, lifecycle_clear (&entry->alert, now), now);
+            broker_record (self, entry, lifecycle_clear (&entry->alert, now, false), now);
     }
     zhashx_destroy (&ids);
 }

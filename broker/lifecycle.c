@@ -249,6 +249,7 @@ lifecycle_ack (alert_t *alert, const char *by, int64_t until,
     s_set_string (&alert->acked_by, by);
     s_set_string (&alert->ack_note, note);
     alert->acked_at = now;
+    alert->acted_at = now;
     alert->ack_until = until;
     if (alert->state != ALERT_ACKED)
         alert->changed_at = now;
@@ -268,13 +269,22 @@ lifecycle_unack (alert_t *alert, int64_t now, const char **error)
     alert->state = ALERT_RAISED;
     alert->notified_at = now;
     alert->changed_at = now;
+    alert->acted_at = now;
     assert (s_invariants_hold (alert));
     return TRANSITION_UNACKED;
 }
 
-transition_t
-lifecycle_clear (alert_t *alert, int64_t now)
+bool
+lifecycle_event_is_stale (const alert_t *alert, const wire_event_t *event, int64_t now)
 {
+    return event->age > 0 && alert->acted_at && now - event->age < alert->acted_at;
+}
+
+transition_t
+lifecycle_clear (alert_t *alert, int64_t now, bool by_human)
+{
+    if (by_human)
+        alert->acted_at = now;
     if (alert->state == ALERT_CLEARED)
         return TRANSITION_NONE;
     alert->raise_at = 0;

@@ -63,7 +63,13 @@ transition_t lifecycle_fire (alert_t *alert, int64_t now, int64_t reminder_inter
 transition_t lifecycle_ack (alert_t *alert, const char *by, int64_t until,
                             const char *note, int64_t now, const char **error);
 transition_t lifecycle_unack (alert_t *alert, int64_t now, const char **error);
-transition_t lifecycle_clear (alert_t *alert, int64_t now);
+//  by_human: a person cleared it (control `clear`), which an older event
+//  must not undo (acted_at); a sender's replace does not count.
+transition_t lifecycle_clear (alert_t *alert, int64_t now, bool by_human);
+//  Would event, received at now after its sender held it event->age ms,
+//  undo a human act it predates (the last ack, unack or clear)? Such an
+//  event is dropped: a resend must not raise again what a person cleared.
+bool lifecycle_event_is_stale (const alert_t *alert, const wire_event_t *event, int64_t now);
 transition_t lifecycle_suppress (alert_t *alert, int64_t until, int64_t now);
 
 //  Alerts read back from the database are outside input: this makes one

@@ -92,7 +92,8 @@ s_field_count (const alert_t *alert)
     const char *strings [] = { alert->source, alert->id, alert->subject, alert->summary,
                                alert->detail, alert->acked_by, alert->ack_note };
     const int64_t times [] = { alert->raise_at, alert->clear_at, alert->suppress_until,
-                               alert->acked_at, alert->ack_until, alert->notified_at };
+                               alert->acked_at, alert->ack_until, alert->notified_at,
+                               alert->acted_at };
     for (size_t index = 0; index < sizeof strings / sizeof strings [0]; index++)
         count += strings [index] != NULL;
     for (size_t index = 0; index < sizeof times / sizeof times [0]; index++)
@@ -146,6 +147,7 @@ alert_pack (msgpack_packer *packer, const alert_t *alert)
     s_pack_optional_string (packer, "ack_note", alert->ack_note);
     wire_pack_key_int (packer, "notify_count", alert->notify_count);
     s_pack_optional_time (packer, "notified_at", alert->notified_at);
+    s_pack_optional_time (packer, "acted_at", alert->acted_at);
     wire_pack_key_int (packer, "created_at", alert->created_at);
     wire_pack_key_int (packer, "updated_at", alert->updated_at);
     wire_pack_key_int (packer, "changed_at", alert->changed_at);
@@ -220,7 +222,8 @@ s_decode_numbers (const msgpack_object *map, alert_t *alert, char *error, size_t
         { "suppress_until", &alert->suppress_until }, { "acked_at", &alert->acked_at },
         { "ack_until", &alert->ack_until },       { "notify_count", &alert->notify_count },
         { "notified_at", &alert->notified_at },   { "created_at", &alert->created_at },
-        { "updated_at", &alert->updated_at },     { "changed_at", &alert->changed_at }
+        { "updated_at", &alert->updated_at },     { "changed_at", &alert->changed_at },
+        { "acted_at", &alert->acted_at }
     };
     for (size_t index = 0; index < sizeof fields / sizeof fields [0]; index++) {
         int rc = wire_get_int (map, fields [index].key, NULL, fields [index].value,

@@ -44,6 +44,8 @@ typedef struct {
     int64_t clear_at;              //  when it clears by itself; 0 none
     int64_t suppress_until;        //  no notifications before this; 0 none
     int64_t acked_at;              //  when acknowledged; 0 when not acked
+    int64_t acted_at;              //  last human ack, unack or clear; 0 never: an
+                                   //  event older than this cannot undo it
     int64_t ack_until;             //  acknowledgement expires; 0 never
     char *acked_by;                //  who acknowledged, NULL when not acked
     char *ack_note;                //  their note, or NULL

@@ -1055,7 +1055,7 @@ s_event_level (const msgpack_object *value, int *level, char *error, size_t erro
 //  The keys of an event, in the order s_event_from_values checks them.
 typedef enum {
     EVENT_ID, EVENT_RAISE, EVENT_CLEAR, EVENT_SUPPRESS, EVENT_SUBJECT,
-    EVENT_SUMMARY, EVENT_DETAIL, EVENT_LEVEL, EVENT_LABELS, EVENT_FIELDS
+    EVENT_SUMMARY, EVENT_DETAIL, EVENT_LEVEL, EVENT_LABELS, EVENT_AGE, EVENT_FIELDS
 } s_event_field_t;
 
 static const s_field_t s_event_fields [EVENT_FIELDS] = {
@@ -1063,8 +1063,21 @@ static const s_field_t s_event_fields [EVENT_FIELDS] = {
     [EVENT_CLEAR] = S_FIELD ("clear"), [EVENT_SUPPRESS] = S_FIELD ("suppress"),
     [EVENT_SUBJECT] = S_FIELD ("subject"), [EVENT_SUMMARY] = S_FIELD ("summary"),
     [EVENT_DETAIL] = S_FIELD ("detail"), [EVENT_LEVEL] = S_FIELD ("level"),
-    [EVENT_LABELS] = S_FIELD ("labels"),
+    [EVENT_LABELS] = S_FIELD ("labels"), [EVENT_AGE] = S_FIELD ("age"),
 };
+
+//  age: how long the sender held the event, in ms, from 0 to ten years.
+static int
+s_event_age (const msgpack_object *value, int64_t *age, char *error, size_t error_size)
+{
+    if (!value || value->type == MSGPACK_OBJECT_NIL)
+        return 0;
+    if (value->type != MSGPACK_OBJECT_POSITIVE_INTEGER
+    ||  value->via.u64 > (uint64_t) WIRE_MAX_AGE_MS)
+        return S_MALFORMED ("age: must be an integer number of ms from 0 to ten years");
+    *age = (int64_t) value->via.u64;
+    return 0;
+}
 
 //  The three times of an event.
 static int
@@ -1110,6 +1123,8 @@ s_event_from_values (const msgpack_object **values, int64_t now_ms, msgpack_zone
     if (rc == 0)
         rc = s_labels_value (values [EVENT_LABELS], "labels", &event->has_labels, zone,
                              &event->labels, &event->label_count, error, error_size);
+    if (rc == 0)
+        rc = s_event_age (values [EVENT_AGE], &event->age, error, error_size);
     return rc;
 }
 

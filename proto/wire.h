@@ -14,12 +14,13 @@
     Families (every map carries "v": 1; unknown keys are ignored):
     - ingest, one frame:
         {v, tx?, source?, replace?, sent?, alerts: [{id, raise?, clear?,
-         suppress?, subject?, summary?, detail?, level?, labels?}, ...]}
+         suppress?, subject?, summary?, detail?, level?, labels?, age?}, ...]}
       raise/clear/suppress are time specs (timespec.h) as strings, or
       integers (seconds since the epoch).
     - change, two frames [topic, body]: topic "EVENT.LEVEL.SOURCE.ID",
-      body {v, seq, at, event, alert: {...alert_pack()...}};
-      and "hugz" with body {v, seq, at}. Times are ms since the epoch.
+      body {v, seq, at, event, alert: {...alert_pack()...}, epoch};
+      and "hugz" with body {v, seq, at, epoch, boot, degraded?,
+      degraded_since?}. Times are ms since the epoch.
     - control: request {v, op, ...}, reply {v, ok, error?, ...}.
 
     Return convention: 0 ok, WIRE_MALFORMED (-2) for bad input, with a human
@@ -42,6 +43,7 @@
 #define WIRE_MAX_NAME       255        //  bytes in source, id, subject, tx, op, by
 #define WIRE_MAX_SUMMARY    1024       //  bytes in summary (phones show ~100 chars)
 #define WIRE_MAX_DETAIL     65536      //  bytes in detail
+#define WIRE_MAX_AGE_MS     (3650LL * 24 * 3600 * 1000)    //  an event's age, at most
 #define WIRE_MAX_NOTE       1024       //  bytes in an ack note
 #define WIRE_MAX_LABELS     32         //  labels per alert
 #define WIRE_MAX_LABEL_KEY  64         //  bytes in a label key
@@ -150,6 +152,7 @@ typedef struct {
     bool has_labels;               //  labels given (possibly empty: drops labels)
     wire_label_t *labels;          //  label_count entries
     size_t label_count;
+    int64_t age;                   //  ms the sender held it before sending; 0 fresh
 } wire_event_t;
 
 //  A decoded ingest frame. Its events, strings and labels live in its zone,

@@ -4,7 +4,10 @@
     cases do not see each other's changes. Acknowledge with `until` raises
     the alert again when until passes; clearing drops the acknowledgement;
     unack returns to raised; acknowledging a pending (or unknown) alert is
-    refused with an error a human can read.
+    refused with an error a human can read. Human acts win: an event made
+    before a person cleared or acknowledged its alert (its `age` says so),
+    as an agent's resend after a broker restart is, does not raise it
+    again; a fresh one does.
 */
 #include "../check.h"
 #include "../harness/harness.h"
@@ -160,6 +163,62 @@ s_ack_refused (testbed_t *bed)
     wire_doc_destroy (&reply);
 }
 
+//  Sends {id, raise: now} for source held age ms by its sender.
+static int
+s_send_aged (testbed_t *bed, const char *source, const char *id, int64_t age)
+{
+    event_spec_t event = { .id = id, .raise = "now", .age = age };
+    batch_spec_t batch = { .source = source, .events = &event, .event_count = 1 };
+    return ingest_send (bed->push, &batch);
+}
+
+static void
+s_human_acts_win (testbed_t *bed)
+{
+    const char *source = "acts-win";
+    TEST ("human acts win: an event older than a clear or an ack does not undo it");
+    int64_t sent_at = clock_now_ms ();
+    if (!CHECK (testbed_raise (bed, source, "backup", NULL) == 0, "not raised"))
+        return;
+    wire_doc_t *reply = control_ok (bed->broker, "clear", ARG_STR ("source", source),
+                                    ARG_STR ("id", "backup"), ARG_STR ("by", "alice"), ARG_END);
+    CHECK (reply, "clear refused");
+    wire_doc_destroy (&reply);
+    alert_change_t change;
+    CHECK (expect_change (bed->sub, "cleared", source, "backup", 3000, &change) == 0, "cleared");
+    alert_change_free (&change);
+    //  The resend of the raise, held by its sender since before the clear.
+    int64_t stale_before = broker_process_stat (bed->broker, "stale");
+    CHECK (s_send_aged (bed, source, "backup", clock_now_ms () - sent_at + 1) == 0, "send");
+    CHECK (expect_no_change (bed->sub, NULL, source, "backup", 1000),
+           "an event older than the clear changed the alert");
+    CHECK (broker_process_stat (bed->broker, "stale") == stale_before + 1, "stale not counted");
+    //  The same for an ack: a clear made before it does not touch it.
+    int64_t made = clock_now_ms ();
+    CHECK (s_send_aged (bed, source, "backup", 0) == 0
+           && expect_change (bed->sub, "raised", source, "backup", 3000, &change) == 0,
+           "a fresh event raises it again");
+    alert_change_free (&change);
+    reply = control_ok (bed->broker, "ack", ARG_STR ("source", source), ARG_STR ("id", "backup"),
+                        ARG_STR ("by", "alice"), ARG_END);
+    CHECK (reply, "ack refused");
+    wire_doc_destroy (&reply);
+    CHECK (expect_change (bed->sub, "acked", source, "backup", 3000, &change) == 0, "acked");
+    alert_change_free (&change);
+    event_spec_t clear = { .id = "backup", .raise = "clear",
+                           .age = clock_now_ms () - made + 1 };
+    batch_spec_t batch = { .source = source, .events = &clear, .event_count = 1 };
+    CHECK (ingest_send (bed->push, &batch) == 0, "send");
+    CHECK (expect_no_change (bed->sub, NULL, source, "backup", 1000),
+           "an event older than the ack changed the alert");
+    alert_t alert;
+    if (CHECK (control_get_alert (bed->broker, source, "backup", &alert) == 0, "get")) {
+        CHECK (alert.state == ALERT_ACKED && alert.acted_at > 0, "state %s, acted_at %" PRId64,
+               alert_state_name (alert.state), alert.acted_at);
+        alert_clear_fields (&alert);
+    }
+}
+
 int
 main (void)
 {
@@ -173,6 +232,7 @@ main (void)
     s_clear_drops_ack (bed);
     s_unack (bed);
     s_ack_refused (bed);
+    s_human_acts_win (bed);
     TEST ("ack: seq strictly increasing on the bus; broker exits 0 on SIGTERM");
     CHECK (subscriber_seq_errors (bed->sub) == 0, "seq not strictly increasing on the bus");
     CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,

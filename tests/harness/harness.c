@@ -650,7 +650,7 @@ batch_pack (wire_writer_t *writer, const batch_spec_t *batch)
                       + (event->clear != NULL) + (event->suppress != NULL)
                       + (event->summary != NULL) + (event->subject != NULL)
                       + (event->level != NULL) + (event->labels != NULL)
-                      + (event->detail != NULL);
+                      + (event->detail != NULL) + (event->age > 0);
         msgpack_pack_map (packer, fields);
         s_pack_optional (packer, "id", event->id);
         s_pack_optional (packer, "raise", event->raise);
@@ -660,6 +660,8 @@ batch_pack (wire_writer_t *writer, const batch_spec_t *batch)
         s_pack_optional (packer, "subject", event->subject);
         s_pack_optional (packer, "level", event->level);
         s_pack_optional (packer, "detail", event->detail);
+        if (event->age > 0)
+            wire_pack_key_int (packer, "age", event->age);
         if (event->labels) {
             wire_pack_key (packer, "labels");
             msgpack_pack_map (packer, label_count);

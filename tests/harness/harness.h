@@ -182,6 +182,7 @@ typedef struct {
     const char *subject;
     const char *level;             //  "urgent", "normal", "low"
     const char *detail;
+    int64_t age;                   //  ms the sender held it; packed when > 0
     const char *const *labels;     //  NULL-terminated key, value, key, value...
 } event_spec_t;
 

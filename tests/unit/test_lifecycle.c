@@ -244,9 +244,9 @@ test_ack (void)
            "raised again after until");
     CHECK (!alert.acked_by && !alert.ack_note, "ack dropped");
     lifecycle_ack (&alert, "bob", 0, NULL, now + 11 * SECOND, &refusal);
-    CHECK (lifecycle_clear (&alert, now + 12 * SECOND) == TRANSITION_CLEARED, "cleared");
+    CHECK (lifecycle_clear (&alert, now + 12 * SECOND, true) == TRANSITION_CLEARED, "cleared");
     CHECK (!alert.acked_by && alert.notify_count == 0, "clear drops the ack and the count");
-    CHECK (lifecycle_clear (&alert, now + 13 * SECOND) == TRANSITION_NONE, "clearing twice is nothing");
+    CHECK (lifecycle_clear (&alert, now + 13 * SECOND, true) == TRANSITION_NONE, "clearing twice is nothing");
     alert_clear_fields (&alert);
 }
 
