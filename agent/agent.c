@@ -433,7 +433,7 @@ static void
 s_reload (agent_t *self, int64_t mono_now)
 {
     agent_config_t fresh;
-    agent_report_t report = { 0 };
+    config_report_t report = { 0 };
     if (!self->config.config_file) {
         log_info ("SIGHUP: no config file to reload");
         return;
@@ -441,7 +441,7 @@ s_reload (agent_t *self, int64_t mono_now)
     int rc = agent_config_load (&fresh, self->config.config_file, &report);
     if (rc == 0)
         agent_config_verify_checks (&fresh, &report);
-    agent_report_log (&report, "SIGHUP: ");
+    config_report_log (&report, "SIGHUP: ");
     if (rc) {
         log_error ("SIGHUP: %zu errors in %s — keeping the running configuration",
                    report.errors, self->config.config_file);

@@ -132,10 +132,10 @@ s_minimum (config_t *section, const char *key, int64_t value, char *error, size_
 
 //  Adds error to report when rc says the call failed.
 static void
-s_note (agent_report_t *report, int rc, const char *error)
+s_note (config_report_t *report, int rc, const char *error)
 {
     if (rc)
-        agent_report_add (report, false, "%s", error);
+        config_report_add (report, false, "%s", error);
 }
 
 //  "FILE:LINE" of key in section, or NULL when the key is not there.
@@ -151,7 +151,7 @@ s_where (config_t *section, const char *key)
 }
 
 static void
-s_read_agent (agent_config_t *config, config_t *section, agent_report_t *report)
+s_read_agent (agent_config_t *config, config_t *section, config_report_t *report)
 {
     char error [CONFIG_ERROR_SIZE];
     s_note (report, config_check_keys (section, s_agent_keys, error, sizeof error), error);
@@ -187,7 +187,7 @@ s_read_agent (agent_config_t *config, config_t *section, agent_report_t *report)
 }
 
 static void
-s_read_heartbeat (agent_config_t *config, config_t *section, agent_report_t *report)
+s_read_heartbeat (agent_config_t *config, config_t *section, config_report_t *report)
 {
     char error [CONFIG_ERROR_SIZE];
     s_note (report, config_check_keys (section, s_heartbeat_keys, error, sizeof error), error);
@@ -219,7 +219,7 @@ s_read_heartbeat (agent_config_t *config, config_t *section, agent_report_t *rep
 }
 
 static void
-s_read_check (agent_config_t *config, config_t *section, agent_report_t *report)
+s_read_check (agent_config_t *config, config_t *section, config_report_t *report)
 {
     char error [CONFIG_ERROR_SIZE];
     const char *name = config_value (section);
@@ -257,7 +257,7 @@ s_read_check (agent_config_t *config, config_t *section, agent_report_t *report)
 }
 
 static void
-s_read_sections (agent_config_t *config, config_t *root, agent_report_t *report)
+s_read_sections (agent_config_t *config, config_t *root, config_report_t *report)
 {
     char error [CONFIG_ERROR_SIZE];
     if (config_check_keys (root, s_top_keys, error, sizeof error)) {
@@ -277,7 +277,7 @@ s_read_sections (agent_config_t *config, config_t *root, agent_report_t *report)
 }
 
 int
-agent_config_load (agent_config_t *config, const char *path, agent_report_t *report)
+agent_config_load (agent_config_t *config, const char *path, config_report_t *report)
 {
     s_defaults (config);
     if (!path)
@@ -297,35 +297,6 @@ agent_config_load (agent_config_t *config, const char *path, agent_report_t *rep
 
 //  --- the report ----------------------------------------------------------------------
 
-void
-agent_report_add (agent_report_t *report, bool warning, const char *format, ...)
-{
-    if (warning)
-        report->warnings++;
-    else
-        report->errors++;
-    if (report->count == AGENT_REPORT_MAX)
-        return;
-    va_list args;
-    va_start (args, format);
-    vsnprintf (report->lines [report->count], CONFIG_ERROR_SIZE, format, args);
-    va_end (args);
-    report->warning [report->count++] = warning;
-}
-
-void
-agent_report_log (const agent_report_t *report, const char *prefix)
-{
-    for (size_t index = 0; index < report->count; index++)
-        if (report->warning [index])
-            log_warn ("%s%s", prefix, report->lines [index]);
-        else
-            log_error ("%s%s", prefix, report->lines [index]);
-    if (report->errors + report->warnings > report->count)
-        log_error ("%s%zu more problems not shown", prefix,
-                   report->errors + report->warnings - report->count);
-}
-
 //  --- checks at start and at -n -------------------------------------------------------
 
 //  Where a setting came from, for messages.
@@ -335,53 +306,16 @@ s_at (const char *where, const char *key)
     return where ? where : key;
 }
 
-//  Every endpoint of a comma-separated list names a transport libzmq has
-//  and something after it. (A local check until proto/ offers one.)
-static void
-s_endpoint_check (const char *list, const char *where, agent_report_t *report)
-{
-    static const char *const transports [] = {
-        "tcp", "ipc", "inproc", "ws", "wss", "tipc", "vmci", "pgm", "epgm", "udp", NULL
-    };
-    const char *cursor = list;
-    size_t length;
-    bool any = false;
-    for (const char *start; (start = bus_endpoint_next (&cursor, &length)); ) {
-        any = true;
-        char endpoint [512];
-        snprintf (endpoint, sizeof endpoint, "%.*s", (int) length, start);
-        char *separator = strstr (endpoint, "://");
-        size_t known = 0;
-        while (separator && transports [known]
-           &&  (strlen (transports [known]) != (size_t) (separator - endpoint)
-           ||   strncmp (endpoint, transports [known], (size_t) (separator - endpoint)) != 0))
-            known++;
-        if (!separator)
-            agent_report_add (report, false, "%s: '%s' has no transport (write tcp://HOST:PORT"
-                              " or ipc:///PATH)", where, endpoint);
-        else
-        if (!transports [known])
-            agent_report_add (report, false, "%s: '%s': unknown transport '%.*s'", where,
-                              endpoint, (int) (separator - endpoint), endpoint);
-        else
-        if (!separator [3] || (streq (transports [known], "tcp") && !strchr (separator + 3, ':')))
-            agent_report_add (report, false, "%s: '%s' names no %s", where, endpoint,
-                              streq (transports [known], "tcp") ? "port (tcp://HOST:PORT)" : "address");
-    }
-    if (!any)
-        agent_report_add (report, false, "%s: no endpoint", where);
-}
-
 //  dir exists and is writable, or its nearest existing parent is.
 static void
-s_state_dir_check (const char *dir, const char *where, agent_report_t *report)
+s_state_dir_check (const char *dir, const char *where, config_report_t *report)
 {
     char path [1024];
     snprintf (path, sizeof path, "%s", dir);
     struct stat info;
     for (int depth = 0; stat (path, &info) != 0; depth++) {
         if (depth > 256) {
-            agent_report_add (report, false, "%s: state_dir %s: no parent can be read", where, dir);
+            config_report_add (report, false, "%s: state_dir %s: no parent can be read", where, dir);
             return;
         }
         char *slash = strrchr (path, '/');
@@ -395,28 +329,28 @@ s_state_dir_check (const char *dir, const char *where, agent_report_t *report)
             *slash = 0;
     }
     if (!S_ISDIR (info.st_mode))
-        agent_report_add (report, false, "%s: state_dir %s: %s is not a directory", where, dir, path);
+        config_report_add (report, false, "%s: state_dir %s: %s is not a directory", where, dir, path);
     else
     if (access (path, W_OK | X_OK) != 0)
-        agent_report_add (report, false, "%s: state_dir %s: %s is not writable (%s)", where, dir,
+        config_report_add (report, false, "%s: state_dir %s: %s is not writable (%s)", where, dir,
                           path, strerror (errno));
     char file [1100];
     snprintf (file, sizeof file, "%s/latest.db", dir);
     if (access (file, F_OK) == 0 && access (file, R_OK | W_OK) != 0)
-        agent_report_add (report, false, "%s: state_dir: cannot read and write %s (%s)", where,
+        config_report_add (report, false, "%s: state_dir: cannot read and write %s (%s)", where,
                           file, strerror (errno));
 }
 
 //  CURVE: both keys or neither; readable, well formed; the source rule.
 static void
-s_curve_check (agent_config_t *config, agent_report_t *report)
+s_curve_check (agent_config_t *config, config_report_t *report)
 {
     if (!config->cert && !config->server_key)
         return;
     const char *cert_at = s_at (config->cert_at, "agent/cert");
     const char *key_at = s_at (config->server_key_at, "agent/server_key");
     if (!config->cert || !config->server_key) {
-        agent_report_add (report, false, "%s: %s given without %s: CURVE needs both (agent/cert"
+        config_report_add (report, false, "%s: %s given without %s: CURVE needs both (agent/cert"
                           " and agent/server_key, --cert and --server-key, or $LILAC_CERT and"
                           " $LILAC_SERVER_KEY)", config->cert ? cert_at : key_at,
                           config->cert ? "a certificate" : "a server key",
@@ -425,18 +359,18 @@ s_curve_check (agent_config_t *config, agent_report_t *report)
     }
     char error [CONFIG_ERROR_SIZE];
     if (bus_secure_client (config->cert, config->server_key, error, sizeof error)) {
-        agent_report_add (report, false, "%s: %s",
+        config_report_add (report, false, "%s: %s",
                           strncmp (error, "server key", 10) == 0 ? key_at : cert_at, error);
         return;
     }
     if (agent_config_certificate_source (config, error, sizeof error))
-        agent_report_add (report, false, "%s", error);
+        config_report_add (report, false, "%s", error);
     else
     if (config->allow_other_sources) {
         zcert_t *cert = zcert_load (config->cert);
         const char *role = cert ? zcert_meta (cert, "role") : NULL;
         if (!role || !streq (role, "relay"))
-            agent_report_add (report, true, "%s: allow_other_sources = yes, but certificate %s"
+            config_report_add (report, true, "%s: allow_other_sources = yes, but certificate %s"
                               " is not a relay's: the broker refuses other sources from it",
                               cert_at, config->cert);
         zcert_destroy (&cert);
@@ -444,11 +378,11 @@ s_curve_check (agent_config_t *config, agent_report_t *report)
 }
 
 void
-agent_config_verify_bound (agent_config_t *config, agent_report_t *report)
+agent_config_verify_bound (agent_config_t *config, config_report_t *report)
 {
-    s_endpoint_check (config->broker, s_at (config->broker_at, "agent/broker"), report);
-    s_endpoint_check (config->events, s_at (config->events_at, "agent/events"), report);
-    s_endpoint_check (config->listen, s_at (config->listen_at, "agent/listen"), report);
+    config_check_endpoints (config->broker, s_at (config->broker_at, "agent/broker"), report);
+    config_check_endpoints (config->events, s_at (config->events_at, "agent/events"), report);
+    config_check_endpoints (config->listen, s_at (config->listen_at, "agent/listen"), report);
     s_curve_check (config, report);
     s_state_dir_check (config->state_dir, s_at (config->state_dir_at, "agent/state_dir"), report);
 }
@@ -480,7 +414,7 @@ s_executable (const char *path)
 //  The command's first word is a builtin, or a file that runs. A first word
 //  that is shell syntax (a quote, $, an assignment) is not judged.
 static void
-s_command_check (const check_config_t *check, agent_report_t *report)
+s_command_check (const check_config_t *check, config_report_t *report)
 {
     if (!check->command)
         return;
@@ -493,7 +427,7 @@ s_command_check (const check_config_t *check, agent_report_t *report)
         return;
     if (strchr (word, '/')) {
         if (!s_executable (word))
-            agent_report_add (report, true, "%s: check '%s': %s %s", where, check->name, word,
+            config_report_add (report, true, "%s: check '%s': %s %s", where, check->name, word,
                               access (word, F_OK) == 0 ? "is not an executable file"
                                                        : "does not exist");
         return;
@@ -510,17 +444,17 @@ s_command_check (const check_config_t *check, agent_report_t *report)
         if (s_executable (file))
             return;
     }
-    agent_report_add (report, true, "%s: check '%s': '%s' is not an executable in PATH (%.200s):"
+    config_report_add (report, true, "%s: check '%s': '%s' is not an executable in PATH (%.200s):"
                       " the check will fail with exit code 127", where, check->name, word,
                       path && *path ? path : "default");
 }
 
 void
-agent_config_verify_checks (const agent_config_t *config, agent_report_t *report)
+agent_config_verify_checks (const agent_config_t *config, config_report_t *report)
 {
     if (config->heartbeat && config->heartbeat_interval > config->heartbeat_raise / 2) {
         char interval [32], raise [32];
-        agent_report_add (report, true, "%s: heartbeat interval %s is not well below its raise"
+        config_report_add (report, true, "%s: heartbeat interval %s is not well below its raise"
                           " +%s: one late heartbeat raises the alert (keep interval at most"
                           " half of raise)", s_at (config->heartbeat_at, "heartbeat"),
                           duration_format (config->heartbeat_interval, interval, sizeof interval),

@@ -9,7 +9,7 @@
     Every problem is reported, not the first: agent_config_load and the
     agent_config_verify_* checks add each error and warning, with its
     file:line (or the option, variable or default it came from), to an
-    agent_report_t, and the caller prints them all. `-n` runs every check a
+    config_report_t, and the caller prints them all. `-n` runs every check a
     start runs. A config with errors is not used, so SIGHUP with a bad file
     keeps the running one.
 */
@@ -21,23 +21,7 @@
 #include <stdint.h>
 #include "alert.h"
 #include "config.h"
-
-#define AGENT_REPORT_MAX 32        //  problems kept in a report (all are counted)
-
-//  The errors and warnings of a load and its checks, in the order found.
-typedef struct {
-    char lines [AGENT_REPORT_MAX][CONFIG_ERROR_SIZE];  //  "WHERE: why"
-    bool warning [AGENT_REPORT_MAX];   //  line is a warning, not an error
-    size_t count;                  //  lines kept
-    size_t errors;                 //  errors found (kept or not)
-    size_t warnings;               //  warnings found (kept or not)
-} agent_report_t;
-
-void agent_report_add (agent_report_t *report, bool warning, const char *format, ...)
-    __attribute__ ((format (printf, 3, 4)));
-//  Logs every line (log_error, log_warn), each after prefix, and how many
-//  more were found than kept.
-void agent_report_log (const agent_report_t *report, const char *prefix);
+#include "config_report.h"
 
 typedef struct {
     char *name;                    //  the check's alert id
@@ -79,21 +63,21 @@ typedef struct {
 //  Defaults, then path (NULL: defaults only), reading on past errors so
 //  that all are in report. 0, or -1 when it added errors. The caller frees
 //  config with agent_config_free either way.
-int agent_config_load (agent_config_t *config, const char *path, agent_report_t *report);
+int agent_config_load (agent_config_t *config, const char *path, config_report_t *report);
 //  What start needs of the settings bound at start, after options and the
 //  environment: every endpoint has a transport; CURVE keys both or neither,
 //  readable and well formed (and then set up for bus_open, as
 //  bus_secure_client does); the certificate's source (below); state_dir
 //  can be made and written. Errors, plus a warning for allow_other_sources
 //  without a relay certificate.
-void agent_config_verify_bound (agent_config_t *config, agent_report_t *report);
+void agent_config_verify_bound (agent_config_t *config, config_report_t *report);
 //  What reload also checks, all warnings: a heartbeat interval above half
 //  its raise (one late beat raises it); a check command that is not found
 //  or not executable (a warning, not an error: the check then raises its
 //  own alert "exit code 127", which is loud, while refusing to start would
 //  silence the heartbeat and every other check of the server; and a
 //  unit's PATH may differ from the one -n is run with).
-void agent_config_verify_checks (const agent_config_t *config, agent_report_t *report);
+void agent_config_verify_checks (const agent_config_t *config, config_report_t *report);
 void agent_config_free (agent_config_t *config);
 //  The default local endpoint: ipc:///run/lilac/agent.sock for root,
 //  else under $XDG_RUNTIME_DIR/lilac, else /tmp/lilac-UID. Fresh string.

@@ -89,7 +89,7 @@ s_parse_options (int argc, char *argv [], options_t *options)
 }
 
 static void
-s_apply_overrides (agent_config_t *config, const options_t *options, agent_report_t *report)
+s_apply_overrides (agent_config_t *config, const options_t *options, config_report_t *report)
 {
     char **settings [6] = { &config->broker, &config->events, &config->listen, &config->source,
                             &config->cert, &config->server_key };
@@ -105,7 +105,7 @@ s_apply_overrides (agent_config_t *config, const options_t *options, agent_repor
             *wheres [index] = mem_strdup (names [index]);
         }
     if (options->overrides [3] && !wire_name_valid (config->source))
-        agent_report_add (report, false, "--source: '%s' is not a valid name", config->source);
+        config_report_add (report, false, "--source: '%s' is not a valid name", config->source);
     const char *variables [2] = { "LILAC_CERT", "LILAC_SERVER_KEY" };
     char **keys [2] = { &config->cert, &config->server_key };
     char **key_wheres [2] = { &config->cert_at, &config->server_key_at };
@@ -153,12 +153,12 @@ main (int argc, char *argv [])
     s_parse_options (argc, argv, &options);
     log_init ("lilac-agent", options.verbose);
     agent_config_t config;
-    agent_report_t report = { 0 };
+    config_report_t report = { 0 };
     agent_config_load (&config, options.config_file, &report);
     s_apply_overrides (&config, &options, &report);
     agent_config_verify_bound (&config, &report);
     agent_config_verify_checks (&config, &report);
-    agent_report_log (&report, "");
+    config_report_log (&report, "");
     if (report.errors) {
         agent_config_free (&config);
         log_fatal ("%zu error%s in the configuration%s", report.errors,
