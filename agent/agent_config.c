@@ -306,34 +306,14 @@ s_at (const char *where, const char *key)
     return where ? where : key;
 }
 
-//  dir exists and is writable, or its nearest existing parent is.
+//  dir exists and is writable, or its nearest existing parent is; the
+//  state file in it, if there, can be read and written.
 static void
 s_state_dir_check (const char *dir, const char *where, config_report_t *report)
 {
-    char path [1024];
-    snprintf (path, sizeof path, "%s", dir);
-    struct stat info;
-    for (int depth = 0; stat (path, &info) != 0; depth++) {
-        if (depth > 256) {
-            config_report_add (report, false, "%s: state_dir %s: no parent can be read", where, dir);
-            return;
-        }
-        char *slash = strrchr (path, '/');
-        if (!slash) {
-            snprintf (path, sizeof path, ".");
-            continue;
-        }
-        if (slash == path)
-            slash [1] = 0;
-        else
-            *slash = 0;
-    }
-    if (!S_ISDIR (info.st_mode))
-        config_report_add (report, false, "%s: state_dir %s: %s is not a directory", where, dir, path);
-    else
-    if (access (path, W_OK | X_OK) != 0)
-        config_report_add (report, false, "%s: state_dir %s: %s is not writable (%s)", where, dir,
-                          path, strerror (errno));
+    char what [600];
+    snprintf (what, sizeof what, "%s: state_dir", where);
+    config_check_dir (dir, what, report);
     char file [1100];
     snprintf (file, sizeof file, "%s/latest.db", dir);
     if (access (file, F_OK) == 0 && access (file, R_OK | W_OK) != 0)

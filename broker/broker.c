@@ -701,6 +701,8 @@ s_copy_config (broker_config_t *to, const broker_config_t *from)
     to->database = mem_strdup (from->database);
     to->security_cert = mem_strdup (from->security_cert);
     to->security_clients = mem_strdup (from->security_clients);
+    to->security_cert_at = mem_strdup (from->security_cert_at);
+    to->database_at = mem_strdup (from->database_at);
     for (int index = 0; index < 3; index++)
         to->origins [index] = mem_strdup (from->origins [index]);
 }
@@ -723,6 +725,16 @@ broker_new (const broker_config_t *config, char *error, size_t error_size)
         snprintf (error, error_size, "out of memory");
         broker_destroy (&self);
         return NULL;
+    }
+    char dir [4096];
+    snprintf (dir, sizeof dir, "%s", config->database);
+    char *slash = strrchr (dir, '/');
+    if (slash && slash != dir) {
+        *slash = 0;
+        if (paths_make_dirs (dir, error, error_size)) {
+            broker_destroy (&self);
+            return NULL;
+        }
     }
     self->store = store_open (config->database, config->durability_full, error, error_size);
     if (!self->store

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "config_report.h"
 
 typedef struct {
     char *config_file;             //  where these came from, for messages, or NULL
@@ -34,20 +35,24 @@ typedef struct {
     char *security_cert;           //  security/cert: the broker's secret certificate, or NULL
     char *security_clients;        //  security/clients: directory of allowed public certificates
     char *origins [3];             //  "FILE:LINE" (or "--ingest") of ingest, publish, control
+    char *database_at;             //  "FILE:LINE" (or "--db") of database, or NULL
+    char *security_cert_at;        //  "FILE:LINE" of security/cert, or NULL
 } broker_config_t;
 
-//  Fills config with defaults, then with the `broker` section of path (if
-//  path is not NULL). 0, or -1 with "FILE:LINE: why" in error.
-int broker_config_load (broker_config_t *config, const char *path,
-                        char *error, size_t error_size);
+//  Fills config with defaults, then with the `broker` and `security`
+//  sections of path (if path is not NULL). Every problem goes to report
+//  ("FILE:LINE: why"), not the first; 0, or -1 when it added errors.
+int broker_config_load (broker_config_t *config, const char *path, config_report_t *report);
 //  Replaces one string setting (command-line override).
 void broker_config_set (char **setting, const char *value);
-//  Without a security section every endpoint must be loopback (127.0.0.0/8,
-//  ::1, localhost, ipc://, inproc://) unless `insecure = yes`. 0, or -1
-//  with "FILE:LINE: why" in error. *exposed says whether an endpoint is
-//  not loopback (to warn about when insecure).
-int broker_config_check_exposure (const broker_config_t *config, bool *exposed,
-                                  char *error, size_t error_size);
+//  What a start needs beyond the file's syntax, checked at -n and at start
+//  alike (after the command-line overrides), every problem into report:
+//  each endpoint names a transport and an address; without a security
+//  section every endpoint is loopback (127.0.0.0/8, ::1, localhost, ipc://,
+//  inproc://) unless `insecure = yes` (*exposed says whether one is not, to
+//  warn about); the database's directory exists; the certificate is
+//  readable and holds a matching key pair.
+void broker_config_verify (broker_config_t *config, bool *exposed, config_report_t *report);
 //  True if every endpoint of the comma-separated list is loopback-only.
 bool broker_endpoint_is_local (const char *endpoints);
 void broker_config_free (broker_config_t *config);

@@ -13,6 +13,7 @@
 #include "broker.h"
 #include "bus.h"
 #include "config.h"
+#include "config_report.h"
 #include "mem.h"
 
 #define BROKER_MIN_INTERVAL_MS  100
@@ -48,22 +49,20 @@ s_defaults (broker_config_t *config)
     };
 }
 
-static int
-s_read_string (config_t *section, const char *key, char **setting,
-               char *error, size_t error_size)
+static void
+s_read_string (config_t *section, const char *key, char **setting, config_report_t *report)
 {
-    const char *value;
+    const char *value = NULL;
     if (config_string (section, key, NULL, &value))
-        return -1;
+        return;                     //  only for a NULL value pointer
     if (value && !*value) {
         config_t *node = config_locate (section, key);
-        snprintf (error, error_size, "%s:%d: %s: empty", config_file (node),
-                  config_line (node), key);
-        return -1;
+        config_report_add (report, false, "%s:%d: %s: empty", config_file (node),
+                           config_line (node), key);
+        return;
     }
     if (value)
         broker_config_set (setting, value);
-    return 0;
 }
 
 //  Where key was set, as "FILE:LINE", into *origin (kept if the key is absent).
@@ -135,9 +134,10 @@ broker_endpoint_is_local (const char *endpoints)
     return any;
 }
 
-int
-broker_config_check_exposure (const broker_config_t *config, bool *exposed,
-                              char *error, size_t error_size)
+//  Without a security section every endpoint must be loopback, unless
+//  insecure; *exposed says whether any endpoint is not.
+static void
+s_check_exposure (const broker_config_t *config, bool *exposed, config_report_t *report)
 {
     const char *names [3] = { "ingest", "publish", "control" };
     const char *values [3] = { config->ingest, config->publish, config->control };
@@ -148,130 +148,158 @@ broker_config_check_exposure (const broker_config_t *config, bool *exposed,
         *exposed = true;
         if (config->security_cert || config->insecure)
             continue;
-        snprintf (error, error_size,
+        config_report_add (report, false,
                   "%s: %s: '%s' is not a loopback address, and there is no security section:"
                   " add one (README \"Security\"), or set broker/insecure = yes to accept "
                   "anybody who can reach it", config->origins [index] ? config->origins [index]
                   : "default", names [index], values [index]);
-        return -1;
     }
-    return 0;
 }
 
-static int
-s_read_security (broker_config_t *config, config_t *section, char *error, size_t error_size)
+void
+broker_config_verify (broker_config_t *config, bool *exposed, config_report_t *report)
 {
-    if (config_check_keys (section, s_security_keys, error, error_size)
-    ||  s_read_string (section, "cert", &config->security_cert, error, error_size)
-    ||  s_read_string (section, "clients", &config->security_clients, error, error_size))
-        return -1;
+    const char *names [3] = { "ingest", "publish", "control" };
+    const char *values [3] = { config->ingest, config->publish, config->control };
+    for (int index = 0; index < 3; index++) {
+        char where [700];
+        snprintf (where, sizeof where, "%s: %s", config->origins [index]
+                  ? config->origins [index] : "default", names [index]);
+        config_check_endpoints (values [index], where, report);
+    }
+    s_check_exposure (config, exposed, report);
+    char where [700];
+    snprintf (where, sizeof where, "%s: database", config->database_at
+              ? config->database_at : "default");
+    config_check_parent_dir (config->database, where, report);
+    if (config->security_cert) {
+        char error [CONFIG_ERROR_SIZE];
+        if (bus_secure_server (config->security_cert, error, sizeof error))
+            config_report_add (report, false, "%s: cert: %s", config->security_cert_at
+                               ? config->security_cert_at : "security", error);
+        bus_secure_reset ();        //  a check only: the broker secures its sockets itself
+    }
+}
+
+static void
+s_read_security (broker_config_t *config, config_t *section, config_report_t *report)
+{
+    char error [CONFIG_ERROR_SIZE];
+    if (config_check_keys (section, s_security_keys, error, sizeof error))
+        config_report_add (report, false, "%s", error);
+    s_read_string (section, "cert", &config->security_cert, report);
+    s_read_string (section, "clients", &config->security_clients, report);
+    s_note_origin (section, "cert", &config->security_cert_at);
     const char *missing = !config->security_cert ? "cert" : !config->security_clients
                         ? "clients" : NULL;
     if (missing) {
-        snprintf (error, error_size, "%s:%d: security: '%s' is required (%s)",
-                  config_file (section), config_line (section), missing,
-                  !config->security_cert ? "the broker's secret certificate file"
-                                         : "the directory of allowed client certificates");
-        return -1;
+        config_report_add (report, false, "%s:%d: security: '%s' is required (%s)",
+                           config_file (section), config_line (section), missing,
+                           !config->security_cert ? "the broker's secret certificate file"
+                                                  : "the directory of allowed client certificates");
+        return;
     }
     struct stat info;
     if (stat (config->security_clients, &info) != 0 || !S_ISDIR (info.st_mode)) {
         config_t *node = config_locate (section, "clients");
-        snprintf (error, error_size, "%s:%d: clients: '%s' is not a directory",
-                  config_file (node), config_line (node), config->security_clients);
-        return -1;
+        config_report_add (report, false, "%s:%d: clients: '%s' is not a directory",
+                           config_file (node), config_line (node), config->security_clients);
     }
-    return 0;
 }
 
 //  durability = full (fsync at every commit: what was acknowledged survives
 //  a power loss) or normal (fsync at checkpoints only).
-static int
-s_read_durability (broker_config_t *config, config_t *section, char *error, size_t error_size)
+static void
+s_read_durability (broker_config_t *config, config_t *section, config_report_t *report)
 {
-    const char *value;
-    if (config_string (section, "durability", NULL, &value))
-        return -1;
-    if (!value)
-        return 0;
+    const char *value = NULL;
+    if (config_string (section, "durability", NULL, &value) || !value)
+        return;
     if (streq (value, "full") || streq (value, "normal")) {
         config->durability_full = streq (value, "full");
-        return 0;
+        return;
     }
     config_t *node = config_locate (section, "durability");
-    snprintf (error, error_size, "%s:%d: durability: '%s' is not full or normal",
-              config_file (node), config_line (node), value);
-    return -1;
+    config_report_add (report, false, "%s:%d: durability: '%s' is not full or normal",
+                       config_file (node), config_line (node), value);
 }
 
 //  Values out of range can only come from the file: defaults are in range.
-static int
-s_check_range (config_t *section, const char *key, int64_t value,
-               char *error, size_t error_size)
+static void
+s_check_range (config_t *section, const char *key, int64_t value, config_report_t *report)
 {
     if (value >= BROKER_MIN_INTERVAL_MS && value <= BROKER_MAX_DURATION_MS)
-        return 0;
+        return;
     config_t *node = config_locate (section, key);
-    snprintf (error, error_size, "%s:%d: %s: must be from 100ms to 3650d",
-              node ? config_file (node) : "?", node ? config_line (node) : 0, key);
-    return -1;
+    config_report_add (report, false, "%s:%d: %s: must be from 100ms to 3650d",
+                       node ? config_file (node) : "?", node ? config_line (node) : 0, key);
 }
 
-static int
-s_read_section (broker_config_t *config, config_t *section, char *error, size_t error_size)
+//  One of config.c's readers: its error, if any, goes to the report.
+static void
+s_note (int rc, const char *error, config_report_t *report)
 {
-    if (config_check_keys (section, s_known_keys, error, error_size))
-        return -1;
-    if (s_read_string (section, "ingest", &config->ingest, error, error_size)
-    ||  s_read_string (section, "publish", &config->publish, error, error_size)
-    ||  s_read_string (section, "control", &config->control, error, error_size)
-    ||  s_read_string (section, "database", &config->database, error, error_size))
-        return -1;
-    if (config_duration (section, "reminder_interval", config->reminder_interval,
-                         &config->reminder_interval, error, error_size)
-    ||  config_duration (section, "grace", config->grace, &config->grace, error, error_size)
-    ||  config_duration (section, "retention", config->retention, &config->retention,
-                         error, error_size)
-    ||  config_duration (section, "checkpoint", config->checkpoint, &config->checkpoint,
-                         error, error_size)
-    ||  config_integer (section, "batch", config->batch, 1, 100000, &config->batch,
-                        error, error_size)
-    ||  config_boolean (section, "insecure", false, &config->insecure, error, error_size))
-        return -1;
-    if (s_read_durability (config, section, error, error_size))
-        return -1;
+    if (rc)
+        config_report_add (report, false, "%s", error);
+}
+
+static void
+s_read_section (broker_config_t *config, config_t *section, config_report_t *report)
+{
+    char error [CONFIG_ERROR_SIZE];
+    s_note (config_check_keys (section, s_known_keys, error, sizeof error), error, report);
+    s_read_string (section, "ingest", &config->ingest, report);
+    s_read_string (section, "publish", &config->publish, report);
+    s_read_string (section, "control", &config->control, report);
+    s_read_string (section, "database", &config->database, report);
+    s_note (config_duration (section, "reminder_interval", config->reminder_interval,
+                             &config->reminder_interval, error, sizeof error), error, report);
+    s_note (config_duration (section, "grace", config->grace, &config->grace,
+                             error, sizeof error), error, report);
+    s_note (config_duration (section, "retention", config->retention, &config->retention,
+                             error, sizeof error), error, report);
+    s_note (config_duration (section, "checkpoint", config->checkpoint, &config->checkpoint,
+                             error, sizeof error), error, report);
+    s_note (config_integer (section, "batch", config->batch, 1, 100000, &config->batch,
+                            error, sizeof error), error, report);
+    s_note (config_boolean (section, "insecure", false, &config->insecure,
+                            error, sizeof error), error, report);
+    s_read_durability (config, section, report);
     s_note_origin (section, "ingest", &config->origins [0]);
     s_note_origin (section, "publish", &config->origins [1]);
     s_note_origin (section, "control", &config->origins [2]);
-    if (s_check_range (section, "reminder_interval", config->reminder_interval,
-                       error, error_size)
-    ||  s_check_range (section, "checkpoint", config->checkpoint, error, error_size)
-    ||  s_check_range (section, "retention", config->retention, error, error_size)
-    ||  (config->grace && s_check_range (section, "grace", config->grace, error, error_size)))
-        return -1;
-    return 0;
+    s_note_origin (section, "database", &config->database_at);
+    s_check_range (section, "reminder_interval", config->reminder_interval, report);
+    s_check_range (section, "checkpoint", config->checkpoint, report);
+    s_check_range (section, "retention", config->retention, report);
+    if (config->grace)
+        s_check_range (section, "grace", config->grace, report);
 }
 
 int
-broker_config_load (broker_config_t *config, const char *path, char *error, size_t error_size)
+broker_config_load (broker_config_t *config, const char *path, config_report_t *report)
 {
     s_defaults (config);
     if (!path)
         return 0;
     config->config_file = mem_strdup (path);
-    config_t *root = config_load (path, error, error_size);
-    if (!root)
+    char error [CONFIG_ERROR_SIZE];
+    config_t *root = config_load (path, error, sizeof error);
+    if (!root) {
+        config_report_add (report, false, "%s", error);
         return -1;
+    }
+    size_t errors = report->errors;
     static const char *const top_keys [] = { "broker", "security", NULL };
-    int rc = config_check_keys (root, top_keys, error, error_size);
+    s_note (config_check_keys (root, top_keys, error, sizeof error), error, report);
     config_t *section = config_locate (root, "broker");
-    if (rc == 0 && section)
-        rc = s_read_section (config, section, error, error_size);
+    if (section)
+        s_read_section (config, section, report);
     config_t *security = config_locate (root, "security");
-    if (rc == 0 && security)
-        rc = s_read_security (config, security, error, error_size);
+    if (security)
+        s_read_security (config, security, report);
     config_destroy (&root);
-    return rc;
+    return report->errors > errors ? -1 : 0;
 }
 
 void
@@ -284,6 +312,8 @@ broker_config_free (broker_config_t *config)
     mem_free (config->database);
     mem_free (config->security_cert);
     mem_free (config->security_clients);
+    mem_free (config->security_cert_at);
+    mem_free (config->database_at);
     for (int index = 0; index < 3; index++)
         mem_free (config->origins [index]);
     *config = (broker_config_t) { 0 };

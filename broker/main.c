@@ -74,8 +74,10 @@ s_parse_options (int argc, char *argv [], options_t *options)
 static void
 s_apply_overrides (broker_config_t *config, const options_t *options)
 {
-    if (options->database)
+    if (options->database) {
         broker_config_set (&config->database, options->database);
+        broker_config_set (&config->database_at, "--db");
+    }
     if (options->ingest) {
         broker_config_set (&config->ingest, options->ingest);
         broker_config_set (&config->origins [0], "--ingest");
@@ -98,24 +100,31 @@ main (int argc, char *argv [])
     log_init ("lilac-broker", options.verbose);
 
     broker_config_t config;
-    char error [CONFIG_ERROR_SIZE];
-    if (broker_config_load (&config, options.config_file, error, sizeof error))
-        log_fatal ("%s", error);
+    config_report_t report = { 0 };
+    broker_config_load (&config, options.config_file, &report);
     s_apply_overrides (&config, &options);
     bool exposed = false;
-    if (broker_config_check_exposure (&config, &exposed, error, sizeof error)) {
+    broker_config_verify (&config, &exposed, &report);
+    config_report_log (&report, "");
+    if (report.errors) {
         broker_config_free (&config);
-        log_fatal ("%s", error);
+        log_fatal ("%zu error%s in the configuration%s", report.errors,
+                   report.errors == 1 ? "" : "s", options.check_only ? "" : ": not starting");
     }
     if (exposed && !config.security_cert)
         log_warn ("INSECURE: listening beyond loopback without a security section "
                   "(insecure = yes): anybody who can reach %s, %s or %s may send, read "
                   "and acknowledge anything", config.ingest, config.publish, config.control);
     if (options.check_only) {
-        printf ("configuration OK\n");
+        if (report.warnings)
+            printf ("configuration OK, with %zu warning%s\n", report.warnings,
+                    report.warnings == 1 ? "" : "s");
+        else
+            printf ("configuration OK\n");
         broker_config_free (&config);
         return 0;
     }
+    char error [CONFIG_ERROR_SIZE];
     zsys_handler_set (NULL);        //  signals come through the broker's signalfd
     //  A file grown past RLIMIT_FSIZE must fail its write (EFBIG: a failed
     //  commit, retried and reported like a full disk), not kill the broker.

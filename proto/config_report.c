@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "bus.h"
 #include "config_report.h"
 #include "log.h"
@@ -82,21 +83,46 @@ config_check_endpoints (const char *list, const char *where, config_report_t *re
 }
 
 void
+config_check_dir (const char *dir, const char *where, config_report_t *report)
+{
+    char path [4096];
+    snprintf (path, sizeof path, "%s", dir);
+    struct stat info;
+    for (int depth = 0; stat (path, &info) != 0; depth++) {
+        if (depth > 256) {
+            config_report_add (report, false, "%s: %s: no parent can be read", where, dir);
+            return;
+        }
+        char *slash = strrchr (path, '/');
+        if (!slash) {
+            snprintf (path, sizeof path, ".");
+            continue;
+        }
+        if (slash == path)
+            slash [1] = 0;
+        else
+            *slash = 0;
+    }
+    if (!S_ISDIR (info.st_mode))
+        config_report_add (report, false, "%s: %s: %s is not a directory", where, dir, path);
+    else
+    if (access (path, W_OK | X_OK) != 0)
+        config_report_add (report, false, "%s: %s: %s is not writable (%s)", where, dir,
+                           path, strerror (errno));
+}
+
+void
 config_check_parent_dir (const char *path, const char *where, config_report_t *report)
 {
     char dir [4096];
     snprintf (dir, sizeof dir, "%s", path);
     char *slash = strrchr (dir, '/');
     if (!slash)
-        return;                     //  the working directory
+        snprintf (dir, sizeof dir, ".");
+    else
     if (slash == dir)
-        slash [1] = 0;              //  "/file": the root
+        slash [1] = 0;
     else
         *slash = 0;
-    struct stat info;
-    if (stat (dir, &info))
-        config_report_add (report, false, "%s: directory %s: %s", where, dir, strerror (errno));
-    else
-    if (!S_ISDIR (info.st_mode))
-        config_report_add (report, false, "%s: %s is not a directory", where, dir);
+    config_check_dir (dir, where, report);
 }

@@ -36,8 +36,10 @@ void config_report_log (const config_report_t *report, const char *prefix);
 //  and an address after it (tcp: a port). Problems go to report, each
 //  prefixed with where (e.g. "broker.conf:4: ingest").
 void config_check_endpoints (const char *list, const char *where, config_report_t *report);
-//  The directory that will hold the file at path exists (a database, a
-//  state file). An error in report otherwise.
+//  dir exists and is writable, or its nearest existing parent is (so the
+//  daemon can make it, as it does at start). An error in report otherwise.
+void config_check_dir (const char *dir, const char *where, config_report_t *report);
+//  config_check_dir for the directory that holds the file at path.
 void config_check_parent_dir (const char *path, const char *where, config_report_t *report);
 
 #endif

@@ -19,7 +19,9 @@
       stopped → it starts, and `since` over the damage answers "take a
       snapshot" (which sends a subscriber there) and logs it; a page of the
       alerts' unique index overwritten (which loading never reads) → it
-      refuses to start, naming the damage.
+      refuses to start, naming the damage;
+    - `lilac-broker -n` reports every problem a start would meet, each with
+      its file:line, in one run, and a start reports the same.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -408,6 +410,47 @@ s_damaged_alerts (void)
     testbed_destroy (&bed, check_case_failed);
 }
 
+static void
+s_check_config (void)
+{
+    TEST ("-n reports every problem a start would meet, with file:line, in one run");
+    sandbox_t *sandbox = sandbox_new ("broker-n");
+    char *config = sandbox_path (sandbox, "bad.conf");
+    char *plain = sandbox_path (sandbox, "plain-file");
+    char text [2048];
+    snprintf (text, sizeof text,
+              "broker\n"
+              "    ingest = \"127.0.0.1:42111\"\n"
+              "    publish = \"tcp://127.0.0.1\"\n"
+              "    database = \"%s/lilac.db\"\n"
+              "    grace = soon\n"
+              "    bogus = 1\n"
+              "security\n"
+              "    cert = \"%s/missing_secret\"\n"
+              "    clients = \"%s\"\n", plain, sandbox_dir (sandbox), sandbox_dir (sandbox));
+    CHECK (file_write_text (config, text) == 0 && file_write_text (plain, "x\n") == 0, "files");
+    const char *wanted [] = {
+        "bad.conf:6: unknown key 'bogus'", "bad.conf:5: broker/grace: 'soon' is not a duration",
+        "bad.conf:2: ingest: '127.0.0.1:42111' has no transport",
+        "bad.conf:3: publish: 'tcp://127.0.0.1' names no port",
+        "bad.conf:4: database:", "is not a directory",
+        "bad.conf:8: cert: certificate: cannot read", "6 errors in the configuration",
+    };
+    for (int start = 0; start < 2; start++) {
+        cli_result_t result;
+        command_run ("lilac-broker", start ? "start" : "check", sandbox_dir (sandbox), 10000,
+                     &result, "-c", config, start ? NULL : "-n", NULL);
+        CHECK (result.status == 1, "%s: exit %d", start ? "start" : "-n", result.status);
+        for (size_t index = 0; index < sizeof wanted / sizeof wanted [0]; index++)
+            CHECK (strstr (result.err, wanted [index]), "%s does not say \"%s\": %s",
+                   start ? "start" : "-n", wanted [index], result.err);
+        cli_result_free (&result);
+    }
+    free (config);
+    free (plain);
+    sandbox_destroy (&sandbox, check_case_failed);
+}
+
 int
 main (void)
 {
@@ -423,5 +466,6 @@ main (void)
     s_stuck_subscribers ();
     s_damaged_history ();
     s_damaged_alerts ();
+    s_check_config ();
     return check_done ();
 }
