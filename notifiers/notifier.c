@@ -7,6 +7,25 @@
     asks to retry gets only its unfinished actions again, so a change is
     never told twice to a destination that already had it — unless the
     process dies in between, which at-least-once delivery allows.
+
+    SIGHUP reloads the rules from the config file. A file that does not
+    load is logged ("SIGHUP: FILE:LINE: why") and the running rules stay.
+    A good one replaces the rules, whose memory (reminders thinned, flood
+    windows, escalations) starts afresh; the change in flight keeps the
+    actions it was given, so the old rules and their config are kept
+    ("retired") until it is done. The notifier and destination sections
+    are bound to open sockets and destination state (Pushover receipts,
+    runs being retried): a change to either is logged as taking effect
+    after a restart.
+
+    Signals: SIGHUP, SIGINT and SIGTERM are blocked and read from a
+    signalfd that the loop polls. While a turn runs (the feed's work, which
+    may wait up to its call timeout on a broker that is away, and the
+    destination's), SIGINT and SIGTERM are unblocked to a handler that only
+    sets a flag: the control call waiting on zmq_poll sees EINTR and gives
+    up at once, so SIGTERM is never held up by a broker that does not
+    answer. The feed's SUB is closed with linger 0 (a SUB has nothing worth
+    sending), so exit does not wait for a broker that is gone either.
 */
 #include <czmq.h>
 #include <errno.h>
@@ -38,7 +57,10 @@ typedef struct {
     char *control;                     //  the broker's control endpoint (env borrows it)
     char *state_dir;                   //  where the cursor lives (env borrows it)
     char *cursor_file;                 //  state_dir/cursor
-    int signal_fd;                     //  SIGINT, SIGTERM
+    const char *config_file;           //  the -c path, for SIGHUP (argv's)
+    config_t *retired_config;          //  a reloaded config the change in flight uses
+    rules_t *retired_rules;            //  and its rules, or NULL
+    int signal_fd;                     //  SIGINT, SIGTERM, SIGHUP
     bool stopping;                     //  a signal arrived
     uint64_t inflight_seq;             //  the change whose actions are below, 0 none
     rule_action_t actions [RULES_MAX_ACTIONS];  //  what the rules said for it
@@ -147,22 +169,164 @@ s_read_notifier_section (notifier_t *self, char *error, size_t error_size)
     return s_secure (section, error, error_size);
 }
 
+//  Reads and checks path: the sections known, the notifier's and the
+//  destination's keys, the rules. 0 with *config_p and *rules_p, or -1
+//  with "FILE:LINE: why" in error (nothing kept).
+static int
+s_config_read (const destination_class_t *class, const char *path, config_t **config_p,
+               rules_t **rules_p, char *error, size_t error_size)
+{
+    *rules_p = NULL;
+    *config_p = config_load (path, error, error_size);
+    if (!*config_p)
+        return -1;
+    const char *const top [] = { "notifier", class->section, "rule", NULL };
+    config_t *notifier = config_locate (*config_p, "notifier");
+    config_t *section = config_locate (*config_p, class->section);
+    if (config_check_keys (*config_p, top, error, error_size) == 0
+    &&  (!notifier || config_check_keys (notifier, s_notifier_keys, error, error_size) == 0)
+    &&  (!section || config_check_keys (section, class->section_keys, error, error_size) == 0))
+        *rules_p = rules_load (*config_p, class->rule_keys, class->destination_key,
+                               error, error_size);
+    if (*rules_p)
+        return 0;
+    config_destroy (config_p);
+    return -1;
+}
+
 static int
 s_load_config (notifier_t *self, const char *path, char *error, size_t error_size)
 {
-    self->config = config_load (path, error, error_size);
-    if (!self->config)
+    if (s_config_read (self->class, path, &self->config, &self->rules, error, error_size))
         return -1;
-    const char *const top [] = { "notifier", self->class->section, "rule", NULL };
-    if (config_check_keys (self->config, top, error, error_size)
-    ||  s_read_notifier_section (self, error, error_size))
+    return s_read_notifier_section (self, error, error_size);
+}
+
+//  --- SIGHUP ----------------------------------------------------------------------------
+
+//  Appends node's children as text ("name=value" lines, children indented)
+//  to text, to tell whether a reload changed a section.
+static void
+s_section_text (config_t *node, int depth, zchunk_t *text)
+{
+    for (config_t *child = config_child (node); child; child = config_next (child)) {
+        char *line = zsys_sprintf ("%*s%s=%s\n", depth * 4, "", config_name (child),
+                                   config_value (child));
+        if (line) {
+            zchunk_extend (text, line, strlen (line));
+            zstr_free (&line);
+        }
+        s_section_text (child, depth + 1, text);
+    }
+}
+
+static bool
+s_section_changed (config_t *old_root, config_t *new_root, const char *path)
+{
+    zchunk_t *before = zchunk_new (NULL, 0), *after = zchunk_new (NULL, 0);
+    config_t *old_section = config_locate (old_root, path);
+    config_t *new_section = config_locate (new_root, path);
+    if (old_section)
+        s_section_text (old_section, 0, before);
+    if (new_section)
+        s_section_text (new_section, 0, after);
+    bool changed = zchunk_size (before) != zchunk_size (after)
+                || (zchunk_size (before) > 0
+                    && memcmp (zchunk_data (before), zchunk_data (after), zchunk_size (before)));
+    zchunk_destroy (&before);
+    zchunk_destroy (&after);
+    return changed;
+}
+
+//  The config and rules the change in flight was decided with, once it is
+//  done (or at exit).
+static void
+s_retired_free (notifier_t *self)
+{
+    rules_destroy (&self->retired_rules);
+    config_destroy (&self->retired_config);
+}
+
+static void
+s_reload (notifier_t *self)
+{
+    config_t *config;
+    rules_t *rules;
+    char error [CONFIG_ERROR_SIZE];
+    if (s_config_read (self->class, self->config_file, &config, &rules, error, sizeof error)) {
+        log_error ("SIGHUP: %s — keeping the running rules", error);
+        return;
+    }
+    const char *const bound [] = { "notifier", self->class->section };
+    for (size_t index = 0; index < 2; index++)
+        if (s_section_changed (self->config, config, bound [index]))
+            log_warn ("SIGHUP: section %s changed: that takes effect after a restart",
+                      bound [index]);
+    if (self->inflight_seq && !self->retired_rules) {
+        self->retired_rules = self->rules;          //  the change in flight uses them
+        self->retired_config = self->config;
+    }
+    else {
+        rules_destroy (&self->rules);
+        config_destroy (&self->config);
+    }
+    self->rules = rules;
+    self->config = config;
+    log_info ("SIGHUP: reloaded %s: %zu rules", self->config_file, rules_count (rules));
+}
+
+//  Set by the handler SIGINT and SIGTERM have while a turn runs.
+static volatile sig_atomic_t s_stop_signal;
+
+static void
+s_on_stop_signal (int signal_number)
+{
+    s_stop_signal = signal_number;
+}
+
+//  SIGINT and SIGTERM reach s_on_stop_signal while unblocked (no
+//  SA_RESTART: a waiting poll returns EINTR). 0 or -1.
+static int
+s_stop_handler_set (void)
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = s_on_stop_signal;
+    sigemptyset (&action.sa_mask);
+    if (sigaction (SIGINT, &action, NULL) || sigaction (SIGTERM, &action, NULL))
         return -1;
-    config_t *section = config_locate (self->config, self->class->section);
-    if (section && config_check_keys (section, self->class->section_keys, error, error_size))
-        return -1;
-    self->rules = rules_load (self->config, self->class->rule_keys,
-                              self->class->destination_key, error, error_size);
-    return self->rules ? 0 : -1;
+    return 0;
+}
+
+//  Unblocks (during a turn) or blocks again SIGINT and SIGTERM.
+static void
+s_stop_signals_unblocked (bool unblocked)
+{
+    sigset_t set;
+    sigemptyset (&set);
+    sigaddset (&set, SIGINT);
+    sigaddset (&set, SIGTERM);
+    if (sigprocmask (unblocked ? SIG_UNBLOCK : SIG_BLOCK, &set, NULL))
+        log_error ("sigprocmask failed: %s", strerror (errno));
+}
+
+static void
+s_stop (notifier_t *self, int signal_number)
+{
+    log_info ("%s: exiting at seq %" PRIu64, strsignal (signal_number),
+              change_feed_cursor (self->feed));
+    self->stopping = true;
+}
+
+static void
+s_read_signals (notifier_t *self)
+{
+    struct signalfd_siginfo info;
+    while (read (self->signal_fd, &info, sizeof info) == sizeof info)
+        if (info.ssi_signo == SIGHUP)
+            s_reload (self);
+        else
+            s_stop (self, (int) info.ssi_signo);
 }
 
 //  --- delivering ---------------------------------------------------------------------
@@ -173,6 +337,10 @@ static feed_result_t
 s_deliver (const alert_change_t *change, void *arg, int64_t *retry_at)
 {
     notifier_t *self = arg;
+    if (s_stop_signal) {                //  SIGTERM during the turn: no more
+        *retry_at = zclock_mono () + 1;
+        return FEED_RETRY;
+    }
     if (self->inflight_seq != change->seq) {
         self->action_count = rules_decide (self->rules, change, change->at,
                                            self->actions, RULES_MAX_ACTIONS);
@@ -190,6 +358,7 @@ s_deliver (const alert_change_t *change, void *arg, int64_t *retry_at)
         self->done [index] = true;
     }
     self->inflight_seq = 0;
+    s_retired_free (self);
     return FEED_DONE;
 }
 
@@ -209,6 +378,22 @@ s_poll_timeout (notifier_t *self, int64_t mono_now)
     return wait < 0 ? 0 : (long) wait;
 }
 
+//  One turn: the feed's work and the destination's, with SIGINT and
+//  SIGTERM able to cut a waiting control call short.
+static void
+s_turn (notifier_t *self)
+{
+    s_stop_signals_unblocked (true);
+    int64_t mono_now = zclock_mono ();
+    if (!s_stop_signal)
+        change_feed_work (self->feed, mono_now, s_deliver, self);
+    if (self->class->work && !s_stop_signal)
+        self->class->work (self->destination, mono_now);
+    s_stop_signals_unblocked (false);
+    if (s_stop_signal)
+        s_stop (self, s_stop_signal);
+}
+
 static void
 s_run (notifier_t *self)
 {
@@ -221,18 +406,9 @@ s_run (notifier_t *self)
         };
         if (zmq_poll (items, 2, s_poll_timeout (self, zclock_mono ())) < 0 && errno != EINTR)
             log_error ("poll failed: %s", zmq_strerror (errno));
-        struct signalfd_siginfo info;
-        while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
-            log_info ("%s: exiting at seq %" PRIu64, strsignal ((int) info.ssi_signo),
-                      change_feed_cursor (self->feed));
-            self->stopping = true;
-        }
-        if (self->stopping)
-            break;
-        int64_t mono_now = zclock_mono ();
-        change_feed_work (self->feed, mono_now, s_deliver, self);
-        if (self->class->work)
-            self->class->work (self->destination, mono_now);
+        s_read_signals (self);
+        if (!self->stopping)
+            s_turn (self);
     }
 }
 
@@ -255,8 +431,8 @@ s_start (notifier_t *self, char *error, size_t error_size)
     self->feed = change_feed_new (&feed, error, error_size);
     if (!self->feed)
         return -1;
-    self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM }, 2);
-    if (self->signal_fd < 0) {
+    self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM, SIGHUP }, 3);
+    if (self->signal_fd < 0 || s_stop_handler_set ()) {
         snprintf (error, error_size, "cannot set up signals: %s", strerror (errno));
         return -1;
     }
@@ -266,11 +442,18 @@ s_start (notifier_t *self, char *error, size_t error_size)
 static void
 s_destroy (notifier_t *self)
 {
+    if (self->feed) {                   //  see the file comment: no linger
+        int linger = 0;
+        if (zmq_setsockopt (zsock_resolve (change_feed_socket (self->feed)), ZMQ_LINGER,
+                            &linger, sizeof linger))
+            log_warn ("cannot drop the SUB's linger: %s", zmq_strerror (zmq_errno ()));
+    }
     change_feed_destroy (&self->feed);
     if (self->destination)
         self->class->close (&self->destination);
     rules_destroy (&self->rules);
     config_destroy (&self->config);
+    s_retired_free (self);
     if (self->signal_fd >= 0)
         close (self->signal_fd);
     mem_free (self->events);
@@ -285,7 +468,8 @@ notifier_main (int argc, char *argv [], const destination_class_t *destination)
     options_t options = { 0 };
     s_parse_options (argc, argv, destination->program, &options);
     log_init (destination->program, options.verbose);
-    notifier_t self = { .class = destination, .signal_fd = -1 };
+    notifier_t self = { .class = destination, .signal_fd = -1,
+                        .config_file = options.config_file };
     char error [CONFIG_ERROR_SIZE];
     if (s_load_config (&self, options.config_file, error, sizeof error)) {
         s_destroy (&self);

@@ -654,6 +654,108 @@ s_give_up (testbed_t *bed)
     s_case_finish (&test);
 }
 
+//  --- 9. SIGHUP and SIGTERM ---------------------------------------------------------------
+
+//  The line (1-based) of text on which needle starts, or 0.
+static int
+s_line_of (const char *text, const char *needle)
+{
+    const char *at = strstr (text, needle);
+    if (!at)
+        return 0;
+    int line = 1;
+    for (const char *scan = text; scan < at; scan++)
+        line += *scan == '\n';
+    return line;
+}
+
+static void
+s_sighup (testbed_t *bed)
+{
+    TEST ("exec: SIGHUP with a bad file logs FILE:LINE and keeps the running rules;"
+          " with a good one logs \"SIGHUP: reloaded FILE: 2 rules\" and the new rules act");
+    exec_case_t test;
+    if (!s_case_start (&test, bed, "hup-src", false, NULL,
+                       "rule = main\n    source = \"hup-src\"\n    on = raised\n")) {
+        s_case_finish (&test);
+        return;
+    }
+    const char *path = notifier_process_config_path (test.notifier);
+    pid_t pid = notifier_process_pid (test.notifier);
+    //  A bad file: an unknown key in the main rule.
+    char bad [17000], expected [1300];
+    snprintf (bad, sizeof bad, "%s    colour = mauve\n", test.config);
+    snprintf (expected, sizeof expected, "SIGHUP: %s:%d: unknown key 'colour'", path,
+              s_line_of (bad, "    colour = mauve"));
+    CHECK (notifier_process_write_config (test.notifier, bad) == 0, "write the bad config");
+    CHECK (kill (pid, SIGHUP) == 0, "SIGHUP");
+    CHECK (notifier_process_wait_log (test.notifier, expected, 1, DELIVERY_MS) == 0,
+           "no '%s' in the log", expected);
+    CHECK (notifier_process_count_log (test.notifier, "keeping the running rules") == 1,
+           "the log does not say the running rules are kept");
+    CHECK (notifier_process_running (test.notifier), "the notifier died of SIGHUP");
+    CHECK (s_raise (bed, "hup-src", "kept", "kept", NULL, NULL) > 0, "raise kept");
+    CHECK (file_wait_count (s_file (test.dir, "out"), "\"ID\":\"kept\"", 1, DELIVERY_MS) == 0,
+           "the running rules were not kept after a bad SIGHUP");
+    //  A good file: rule main now follows hup-new instead of hup-src.
+    char good [17000], *rule = NULL;
+    snprintf (good, sizeof good, "%s", test.config);
+    rule = strstr (good, "source = \"hup-src\"");
+    if (CHECK (rule, "the main rule is not in the config"))
+        memcpy (rule, "source = \"hup-new\"", strlen ("source = \"hup-new\""));
+    snprintf (expected, sizeof expected, "SIGHUP: reloaded %s: 2 rules", path);
+    CHECK (notifier_process_write_config (test.notifier, good) == 0, "write the good config");
+    CHECK (kill (pid, SIGHUP) == 0, "SIGHUP");
+    CHECK (notifier_process_wait_log (test.notifier, expected, 1, DELIVERY_MS) == 0,
+           "no '%s' in the log", expected);
+    //  In seq order: once new-2 is delivered, old-1 was dealt with (dropped).
+    CHECK (s_raise (bed, "hup-src", "old-1", "old-1", NULL, NULL) > 0, "raise old-1");
+    CHECK (s_raise (bed, "hup-new", "new-2", "new-2", NULL, NULL) > 0, "raise new-2");
+    CHECK (file_wait_count (s_file (test.dir, "out"), "\"ID\":\"new-2\"", 1, DELIVERY_MS) == 0,
+           "the reloaded rule did not act on hup-new");
+    CHECK (s_count (test.dir, "out", "\"ID\":\"old-1\"") == 0,
+           "the old rule still acted after the reload");
+    CHECK (notifier_process_running (test.notifier), "the notifier died");
+    s_case_finish (&test);
+}
+
+static void
+s_sigterm_at_once (void)
+{
+    TEST ("exec: SIGTERM of a notifier whose broker does not answer exits 0 at once"
+          " (not after its control call's 5 s, nor the SUB's 1 s linger)");
+    sandbox_t *sandbox = sandbox_new ("exec-term");
+    if (!CHECK (sandbox, "sandbox"))
+        return;
+    int events = port_free (), control = port_free ();
+    char config [2048];
+    snprintf (config, sizeof config,
+              "notifier\n"
+              "    events = tcp://127.0.0.1:%d\n"
+              "    control = tcp://127.0.0.1:%d\n"
+              "    state_dir = \"%s/state\"\n"
+              "exec\n"
+              "    command = /bin/true\n"
+              "rule = all\n"
+              "    source = \"*\"\n", events, control, sandbox_dir (sandbox));
+    notifier_process_t *notifier = notifier_process_new (sandbox, PROGRAM, "notify", config);
+    if (CHECK (notifier && notifier_process_start (notifier) == 0, "start")) {
+        //  Its first turn asks the broker where the stream stands (5 s
+        //  deadline): let that call begin, observed by the clock alone.
+        int64_t until = clock_now_ms () + 300;
+        while (clock_now_ms () < until)
+            harness_pause_ms (20);
+        int64_t started = clock_now_ms ();
+        int status = notifier_process_stop (notifier);
+        int64_t took = clock_now_ms () - started;
+        CHECK (status == 0, "exit status %d", status);
+        CHECK (took < 800, "SIGTERM took %lld ms", (long long) took);
+        harness_note ("SIGTERM to exit: %lld ms", (long long) took);
+    }
+    notifier_process_destroy (&notifier, s_failed ());
+    sandbox_destroy (&sandbox, s_failed ());
+}
+
 //  --- 8. -n and bad configs -------------------------------------------------------------------
 
 static void
@@ -739,6 +841,8 @@ main (void)
     s_large (bed);
     s_give_up (bed);
     s_broker_restart (bed);
+    s_sighup (bed);
+    s_sigterm_at_once ();
     s_check_configs ();
     TEST ("exec tests: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,
