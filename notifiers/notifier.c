@@ -127,8 +127,9 @@ s_setting (config_t *section, const char *key, const char *fallback)
 
 //  CURVE for every connection to the broker when notifier/cert and
 //  notifier/server_key (else $LILAC_CERT and $LILAC_SERVER_KEY) are given.
-static int
-s_secure (config_t *section, char *error, size_t error_size)
+//  A bad certificate or key is added to errors, at the key's line.
+static void
+s_secure (config_t *section, config_errors_t *errors)
 {
     const char *cert = NULL, *server_key = NULL;
     if (section) {
@@ -141,23 +142,46 @@ s_secure (config_t *section, char *error, size_t error_size)
         server_key = getenv ("LILAC_SERVER_KEY");
     bool has_cert = cert && *cert, has_key = server_key && *server_key;
     if (!has_cert && !has_key)
-        return 0;
-    if (!has_cert || !has_key) {
-        snprintf (error, error_size, "%s given without %s: CURVE needs both (notifier/cert "
+        return;
+    char error [CONFIG_ERROR_SIZE];
+    if (!has_cert || !has_key)
+        snprintf (error, sizeof error, "%s given without %s: CURVE needs both (notifier/cert "
                   "and notifier/server_key, or $LILAC_CERT and $LILAC_SERVER_KEY)",
                   has_cert ? "a certificate" : "a server key",
                   has_cert ? "a server key" : "a certificate");
-        return -1;
-    }
-    return bus_secure_client (cert, server_key, error, error_size);
+    else
+    if (bus_secure_client (cert, server_key, error, sizeof error) == 0)
+        return;
+    config_t *node = section ? config_locate (section, "cert") : NULL;
+    if (!node && section)
+        node = config_locate (section, "server_key");
+    if (node)
+        config_errors_at (errors, node, "%s", error);
+    else
+        config_errors_add (errors, error);
 }
 
-static int
-s_read_notifier_section (notifier_t *self, char *error, size_t error_size)
+//  The notifier section: its keys, its endpoints, and (secure: at start
+//  and -n, not on SIGHUP) its CURVE files, which it then applies.
+static void
+s_check_notifier_section (config_t *section, config_errors_t *errors, bool secure)
+{
+    config_errors_check_keys (errors, section, s_notifier_keys);
+    const char *const endpoints [] = { "events", "control" };
+    for (size_t index = 0; section && index < 2; index++) {
+        config_t *node = config_locate (section, endpoints [index]);
+        char why [CONFIG_ERROR_SIZE];
+        if (node && bus_endpoint_check (config_value (node), why, sizeof why))
+            config_errors_at (errors, node, "notifier/%s: %s", endpoints [index], why);
+    }
+    if (secure)
+        s_secure (section, errors);
+}
+
+static void
+s_read_notifier_section (notifier_t *self)
 {
     config_t *section = config_locate (self->config, "notifier");
-    if (section && config_check_keys (section, s_notifier_keys, error, error_size))
-        return -1;
     char state_dir [256];
     snprintf (state_dir, sizeof state_dir, "var/notify-%s", self->class->section);
     self->events = s_setting (section, "events", BUS_DEFAULT_PUBLISH);
@@ -166,40 +190,64 @@ s_read_notifier_section (notifier_t *self, char *error, size_t error_size)
     self->env.control = self->control;
     self->env.state_dir = self->state_dir;
     self->env.program = self->class->program;
-    return s_secure (section, error, error_size);
 }
 
-//  Reads and checks path: the sections known, the notifier's and the
-//  destination's keys, the rules. 0 with *config_p and *rules_p, or -1
-//  with "FILE:LINE: why" in error (nothing kept).
+//  Reads and checks path as a whole: the sections known, the notifier's
+//  section, the destination's (its class's check), every rule. 0 with
+//  *config_p and *rules_p, or -1 with every problem in errors (nothing
+//  kept).
 static int
-s_config_read (const destination_class_t *class, const char *path, config_t **config_p,
-               rules_t **rules_p, char *error, size_t error_size)
+s_config_read (const destination_class_t *class, const char *path, bool secure,
+               config_t **config_p, rules_t **rules_p, config_errors_t *errors)
 {
     *rules_p = NULL;
-    *config_p = config_load (path, error, error_size);
-    if (!*config_p)
+    char error [CONFIG_ERROR_SIZE];
+    *config_p = config_load (path, error, sizeof error);
+    if (!*config_p) {
+        config_errors_add (errors, error);
         return -1;
+    }
     const char *const top [] = { "notifier", class->section, "rule", NULL };
-    config_t *notifier = config_locate (*config_p, "notifier");
-    config_t *section = config_locate (*config_p, class->section);
-    if (config_check_keys (*config_p, top, error, error_size) == 0
-    &&  (!notifier || config_check_keys (notifier, s_notifier_keys, error, error_size) == 0)
-    &&  (!section || config_check_keys (section, class->section_keys, error, error_size) == 0))
-        *rules_p = rules_load (*config_p, class->rule_keys, class->destination_key,
-                               error, error_size);
-    if (*rules_p)
+    config_errors_check_keys (errors, *config_p, top);
+    s_check_notifier_section (config_locate (*config_p, "notifier"), errors, secure);
+    config_errors_check_keys (errors, config_locate (*config_p, class->section),
+                              class->section_keys);
+    if (class->check)
+        class->check (*config_p, errors);
+    *rules_p = rules_load_all (*config_p, class->rule_keys, class->destination_key, errors);
+    if (config_errors_count (errors) == 0)
         return 0;
+    rules_destroy (rules_p);
     config_destroy (config_p);
     return -1;
 }
 
-static int
-s_load_config (notifier_t *self, const char *path, char *error, size_t error_size)
+//  Logs every error, each after prefix, and how many there were.
+static void
+s_log_errors (config_errors_t *errors, const char *prefix)
 {
-    if (s_config_read (self->class, path, &self->config, &self->rules, error, error_size))
-        return -1;
-    return s_read_notifier_section (self, error, error_size);
+    for (size_t index = 0; config_errors_get (errors, index); index++)
+        log_error ("%s%s", prefix, config_errors_get (errors, index));
+    size_t count = config_errors_count (errors);
+    for (size_t index = 0; config_errors_get (errors, index); index++)
+        count--;
+    if (count)
+        log_error ("%s%zu more errors not shown", prefix, count);
+}
+
+//  The config file at start: every error is logged, then exit 1.
+static void
+s_load_config (notifier_t *self, const char *path)
+{
+    config_errors_t *errors = config_errors_new ();
+    if (s_config_read (self->class, path, true, &self->config, &self->rules, errors)) {
+        s_log_errors (errors, "");
+        size_t count = config_errors_count (errors);
+        config_errors_destroy (&errors);
+        log_fatal ("%s: %zu error%s", path, count, count == 1 ? "" : "s");
+    }
+    config_errors_destroy (&errors);
+    s_read_notifier_section (self);
 }
 
 //  --- SIGHUP ----------------------------------------------------------------------------
@@ -252,11 +300,16 @@ s_reload (notifier_t *self)
 {
     config_t *config;
     rules_t *rules;
-    char error [CONFIG_ERROR_SIZE];
-    if (s_config_read (self->class, self->config_file, &config, &rules, error, sizeof error)) {
-        log_error ("SIGHUP: %s — keeping the running rules", error);
+    config_errors_t *errors = config_errors_new ();
+    if (s_config_read (self->class, self->config_file, false, &config, &rules, errors)) {
+        s_log_errors (errors, "SIGHUP: ");
+        log_error ("SIGHUP: %zu error%s in %s — keeping the running rules",
+                   config_errors_count (errors), config_errors_count (errors) == 1 ? "" : "s",
+                   self->config_file);
+        config_errors_destroy (&errors);
         return;
     }
+    config_errors_destroy (&errors);
     const char *const bound [] = { "notifier", self->class->section };
     for (size_t index = 0; index < 2; index++)
         if (s_section_changed (self->config, config, bound [index]))
@@ -471,10 +524,7 @@ notifier_main (int argc, char *argv [], const destination_class_t *destination)
     notifier_t self = { .class = destination, .signal_fd = -1,
                         .config_file = options.config_file };
     char error [CONFIG_ERROR_SIZE];
-    if (s_load_config (&self, options.config_file, error, sizeof error)) {
-        s_destroy (&self);
-        log_fatal ("%s", error);
-    }
+    s_load_config (&self, options.config_file);
     if (options.check_only) {
         //  The destination reads its own section when it opens: do that too
         self.destination = destination->open (config_locate (self.config, destination->section),

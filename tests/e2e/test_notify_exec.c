@@ -628,10 +628,19 @@ s_give_up (testbed_t *bed)
     TEST ("exec: a command that cannot run is retried for retry_for (2s), then given up"
           " with an error naming seq, rule and why; the next change is delivered");
     exec_case_t test;
-    if (!s_case_start (&test, bed, "gone-src", false, "    retry_for = 2s\n",
-                       "rule = gone\n    source = \"gone-src\"\n    on = raised\n"
-                       "    command = \"/nonexistent/lilac probe\"\n"
-                       "rule = main\n    source = \"next-src\"\n    on = raised\n")) {
+    //  The command exists at start (start and -n refuse one that does not)
+    //  and is removed once the notifier runs.
+    char gone [64], rules [1024];
+    snprintf (gone, sizeof gone, "/tmp/lilac-gone-%d.sh", (int) getpid ());
+    snprintf (rules, sizeof rules,
+              "rule = gone\n    source = \"gone-src\"\n    on = raised\n"
+              "    command = \"%s probe\"\n"
+              "rule = main\n    source = \"next-src\"\n    on = raised\n", gone);
+    CHECK (file_write_text (gone, "#!/bin/sh\nexit 0\n") == 0 && chmod (gone, 0755) == 0,
+           "write %s", gone);
+    bool started = s_case_start (&test, bed, "gone-src", false, "    retry_for = 2s\n", rules);
+    CHECK (remove (gone) == 0, "remove %s", gone);
+    if (!started) {
         s_case_finish (&test);
         return;
     }
@@ -641,7 +650,7 @@ s_give_up (testbed_t *bed)
     CHECK (seq > 0 && next > seq, "no raised changes");
     char needle [256];
     snprintf (needle, sizeof needle, "giving up on seq %llu for rule gone after 2s: cannot run"
-              " /nonexistent/lilac: No such file or directory", (unsigned long long) seq);
+              " %s: No such file or directory", (unsigned long long) seq, gone);
     CHECK (notifier_process_wait_log (test.notifier, needle, 1, DELIVERY_MS) == 0,
            "the log does not say '%s'", needle);
     int64_t gave_up = clock_now_ms () - raised_at;
@@ -819,6 +828,73 @@ s_check_configs (void)
         CHECK (strstr (result.err, where) && strstr (result.err, bad [index].why),
                "%s: stderr '%s' does not name %s (%s)", file, result.err, where, bad [index].why);
         harness_note ("%s: %s", file, result.err);
+        cli_result_free (&result);
+    }
+
+    TEST ("exec -n: every error of a file in one run, each with FILE:LINE: an endpoint"
+          " without a transport, a command that does not exist, one that is not executable,"
+          " a rule with no command anywhere, a bad timeout, a bad level, an unknown key");
+    const char *many =
+        "notifier\n"                                      //  1
+        "    events = 127.0.0.1:42111\n"                  //  2
+        "    control = tcp://127.0.0.1:2\n"               //  3
+        "    state_dir = \"%s/state\"\n"                  //  4
+        "rule = all\n"                                    //  5
+        "    source = \"*\"\n"                             //  6
+        "    level = severe\n"                            //  7
+        "rule = nothing\n"                                //  8
+        "    source = \"x\"\n"                             //  9
+        "rule = gone\n"                                   //  10
+        "    command = \"/nonexistent/notify --now\"\n"   //  11
+        "rule = plain\n"                                  //  12
+        "    command = %s/plain.txt\n"                    //  13
+        "    colour = mauve\n"                            //  14
+        "rule = nowhere\n"                                //  15
+        "    command = no-such-command-lilac\n"           //  16
+        "exec\n"                                          //  17
+        "    timeout = banana\n";                         //  18
+    char text [2048], path [1100];
+    snprintf (path, sizeof path, "%s/many.conf", sandbox_dir (sandbox));
+    snprintf (text, sizeof text, many, sandbox_dir (sandbox), sandbox_dir (sandbox));
+    CHECK (file_write_text (path, text) == 0, "write %s", path);
+    char plain [1100];                  //  a file without x bits (file_write_text: 0644)
+    snprintf (plain, sizeof plain, "%s/plain.txt", sandbox_dir (sandbox));
+    CHECK (file_write_text (plain, "not a program\n") == 0 && chmod (plain, 0644) == 0,
+           "write %s", plain);
+    struct { int line; const char *why; } expected [] = {
+        { 2, "'127.0.0.1:42111' has no transport" },
+        { 7, "severe" },
+        { 5, "rule all has no command" },
+        { 8, "rule nothing has no command" },
+        { 11, "/nonexistent/notify: No such file or directory" },
+        { 13, "plain.txt: not an executable file" },
+        { 14, "unknown key 'colour'" },
+        { 16, "'no-such-command-lilac' is not an executable file in $PATH" },
+        { 18, "banana" },
+    };
+    for (int pass = 0; pass < 2; pass++) {
+        //  -n, then a start: the same errors, all of them.
+        if (pass == 0)
+            notifier_command_run (PROGRAM, sandbox_dir (sandbox), COMMAND_MS, &result,
+                                  "-c", path, "-n", NULL);
+        else
+            notifier_command_run (PROGRAM, sandbox_dir (sandbox), COMMAND_MS, &result,
+                                  "-c", path, NULL);
+        CHECK (result.status == 1, "%s: exit %d (expected 1)", pass ? "start" : "-n",
+               result.status);
+        for (size_t index = 0; index < sizeof expected / sizeof expected [0]; index++) {
+            char where [1200];
+            snprintf (where, sizeof where, "%s:%d: ", path, expected [index].line);
+            const char *at = result.err ? strstr (result.err, where) : NULL;
+            const char *end = at ? strchr (at, '\n') : NULL;
+            const char *why = at ? strstr (at, expected [index].why) : NULL;
+            CHECK (at && why && (!end || why < end), "%s: no '%s... %s' in stderr:\n%s",
+                   pass ? "start" : "-n", where, expected [index].why, result.err);
+        }
+        CHECK (result.err && strstr (result.err, "9 errors"), "the count is not 9");
+        CHECK (!strstr (result.out, "configuration OK"), "-n said OK");
+        if (pass == 0)
+            harness_note ("-n on many.conf:\n%s", result.err);
         cli_result_free (&result);
     }
     sandbox_destroy (&sandbox, s_failed ());

@@ -515,6 +515,67 @@ s_shipped_config (testbed_t *bed)
     cli_result_free (&result);
 }
 
+static void
+s_no_user_key (testbed_t *bed)
+{
+    TEST ("pushover -n: no user key anywhere (none in section pushover, none in a rule, no"
+          " $PUSHOVER_USER) names each rule that could never notify, with an endpoint"
+          " without a transport, in one run with FILE:LINE; exit 1. A default key: OK");
+    char *saved_user = getenv ("PUSHOVER_USER") ? strdup (getenv ("PUSHOVER_USER")) : NULL;
+    unsetenv ("PUSHOVER_USER");
+    char *path = sandbox_path (bed->sandbox, "nouser.conf");
+    const char *text =
+        "notifier\n"                                      //  1
+        "    events = tcp://127.0.0.1:1\n"                //  2
+        "    control = 127.0.0.1:42111\n"                 //  3
+        "pushover\n"                                      //  4
+        "    token = " TOKEN "\n"                         //  5
+        "rule = first\n"                                  //  6
+        "    level = urgent\n"                            //  7
+        "rule = second\n"                                 //  8
+        "    priority = 7\n";                             //  9
+    CHECK (path && file_write_text (path, text) == 0, "write the config");
+    cli_result_t result;
+    notifier_command_run (PROGRAM, sandbox_dir (bed->sandbox), 10000, &result,
+                          "-c", path, "-n", NULL);
+    CHECK (result.status == 1, "exit %d (expected 1)", result.status);
+    struct { int line; const char *why; } expected [] = {
+        { 3, "'127.0.0.1:42111' has no transport" },
+        { 6, "rule first has no user key" },
+        { 8, "rule second has no user key" },
+        { 9, "priority" },
+    };
+    for (size_t index = 0; index < sizeof expected / sizeof expected [0]; index++) {
+        char where [1200];
+        snprintf (where, sizeof where, "%s:%d: ", path, expected [index].line);
+        const char *at = result.err ? strstr (result.err, where) : NULL;
+        const char *end = at ? strchr (at, '\n') : NULL;
+        const char *why = at ? strstr (at, expected [index].why) : NULL;
+        CHECK (at && why && (!end || why < end), "no '%s... %s' in stderr:\n%s", where,
+               expected [index].why, result.err ? result.err : "");
+    }
+    CHECK (result.err && !strstr (result.err, TOKEN), "the token is in stderr");
+    harness_note ("-n without a user key:\n%s", result.err ? result.err : "");
+    cli_result_free (&result);
+    //  The same rules with a default key (and the other errors fixed) are fine.
+    char fixed [2048];
+    snprintf (fixed, sizeof fixed,
+              "notifier\n    events = tcp://127.0.0.1:1\n    control = tcp://127.0.0.1:2\n"
+              "pushover\n    token = " TOKEN "\n    user = " DEFAULT_USER "\n"
+              "rule = first\n    level = urgent\nrule = second\n    priority = 1\n");
+    CHECK (file_write_text (path, fixed) == 0, "write the config");
+    notifier_command_run (PROGRAM, sandbox_dir (bed->sandbox), 10000, &result,
+                          "-c", path, "-n", NULL);
+    CHECK (result.status == 0 && result.out && strstr (result.out, "configuration OK"),
+           "exit %d: %s", result.status, result.err ? result.err : "");
+    cli_result_free (&result);
+    free (path);
+    if (saved_user) {
+        setenv ("PUSHOVER_USER", saved_user, 1);
+        free (saved_user);
+    }
+}
+
 int
 main (void)
 {
@@ -535,6 +596,7 @@ main (void)
         s_secrets ();
     }
     s_shipped_config (bed);
+    s_no_user_key (bed);
     TEST ("pushover tests: the notifier exits 0 on SIGTERM, the broker too");
     bool failed = check_failed > 0 || check_case_failed;
     if (s_notifier && notifier_process_running (s_notifier))
