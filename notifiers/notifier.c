@@ -38,12 +38,13 @@
 #include "log.h"
 #include "mem.h"
 #include "signals.h"
+#include "broker_watch.h"
 #include "notifier.h"
 
 #define NOTIFIER_MAX_SLEEP_MS 1000
 
 static const char *const s_notifier_keys [] = {
-    "events", "control", "state_dir", "cert", "server_key", NULL
+    "events", "control", "state_dir", "cert", "server_key", "broker_silence", NULL
 };
 
 typedef struct {
@@ -66,6 +67,13 @@ typedef struct {
     rule_action_t actions [RULES_MAX_ACTIONS];  //  what the rules said for it
     bool done [RULES_MAX_ACTIONS];     //  which of them are done
     size_t action_count;
+    broker_watch_t *watch;             //  broker_silence: our own word about the broker
+    alert_change_t health;             //  that word, while being delivered
+    bool health_pending;               //  health holds a message not yet delivered everywhere
+    rule_action_t health_actions [RULES_MAX_ACTIONS];   //  one per destination
+    bool health_done [RULES_MAX_ACTIONS];
+    size_t health_count;
+    int64_t health_retry_at;           //  mono ms: next attempt at what is not done
 } notifier_t;
 
 //  --- options and config --------------------------------------------------------
@@ -174,8 +182,30 @@ s_check_notifier_section (config_t *section, config_errors_t *errors, bool secur
         if (node && bus_endpoint_check (config_value (node), why, sizeof why))
             config_errors_at (errors, node, "notifier/%s: %s", endpoints [index], why);
     }
+    int64_t silence;
+    char error [CONFIG_ERROR_SIZE];
+    if (section && config_duration (section, "broker_silence", BROKER_WATCH_DEFAULT_MS, &silence,
+                                    error, sizeof error))
+        config_errors_add (errors, error);
+    else
+    if (section && silence < 0)
+        config_errors_at (errors, config_locate (section, "broker_silence"),
+                          "notifier/broker_silence: must not be negative (0 turns it off)");
     if (secure)
         s_secure (section, errors);
+}
+
+//  broker_silence, checked already.
+static int64_t
+s_broker_silence (config_t *root)
+{
+    int64_t silence = BROKER_WATCH_DEFAULT_MS;
+    config_t *section = config_locate (root, "notifier");
+    char error [CONFIG_ERROR_SIZE];
+    if (section && config_duration (section, "broker_silence", BROKER_WATCH_DEFAULT_MS, &silence,
+                                    error, sizeof error))
+        silence = BROKER_WATCH_DEFAULT_MS;
+    return silence;
 }
 
 static void
@@ -250,6 +280,68 @@ s_load_config (notifier_t *self, const char *path)
     s_read_notifier_section (self);
 }
 
+//  --- broker_silence ---------------------------------------------------------------------
+
+//  The health message's actions: one per destination any rule names, all
+//  to do again.
+static void
+s_health_actions (notifier_t *self)
+{
+    self->health_count = rules_destinations (self->rules, self->health_actions,
+                                             RULES_MAX_ACTIONS);
+    for (size_t index = 0; index < self->health_count; index++)
+        self->health_actions [index].rule = "broker_silence";
+    memset (self->health_done, 0, sizeof self->health_done);
+    self->health_retry_at = 0;
+}
+
+static void
+s_health_drop (notifier_t *self)
+{
+    if (self->health_pending)
+        alert_change_free (&self->health);
+    self->health_pending = false;
+}
+
+//  Delivers what is not done of the health message; a retry waits.
+static void
+s_health_deliver (notifier_t *self, int64_t mono_now)
+{
+    if (!self->health_pending || mono_now < self->health_retry_at)
+        return;
+    for (size_t index = 0; index < self->health_count; index++) {
+        if (self->health_done [index])
+            continue;
+        int64_t retry_at = 0;
+        if (self->class->deliver (self->destination, &self->health,
+                                  &self->health_actions [index], &retry_at) == FEED_RETRY) {
+            self->health_retry_at = retry_at > mono_now ? retry_at : mono_now + 1;
+            return;
+        }
+        self->health_done [index] = true;
+    }
+    s_health_drop (self);
+}
+
+//  Asks the watch whether the broker's condition changed; a new message
+//  replaces one not yet delivered everywhere.
+static void
+s_watch_broker (notifier_t *self, int64_t mono_now)
+{
+    change_feed_health_t health = change_feed_health (self->feed);
+    bool pending = (zsock_events (change_feed_socket (self->feed)) & ZMQ_POLLIN) != 0;
+    alert_change_t change;
+    if (broker_watch_update (self->watch, &health, pending, mono_now, zclock_time (), &change)) {
+        s_health_drop (self);
+        self->health = change;
+        self->health_pending = true;
+        s_health_actions (self);
+        log_info ("broker_silence: telling %zu destination%s", self->health_count,
+                  self->health_count == 1 ? "" : "s");
+    }
+    s_health_deliver (self, mono_now);
+}
+
 //  --- SIGHUP ----------------------------------------------------------------------------
 
 //  Appends node's children as text ("name=value" lines, children indented)
@@ -258,6 +350,8 @@ static void
 s_section_text (config_t *node, int depth, zchunk_t *text)
 {
     for (config_t *child = config_child (node); child; child = config_next (child)) {
+        if (depth == 0 && streq (config_name (child), "broker_silence"))
+            continue;                   //  reloaded, not bound
         char *line = zsys_sprintf ("%*s%s=%s\n", depth * 4, "", config_name (child),
                                    config_value (child));
         if (line) {
@@ -325,6 +419,9 @@ s_reload (notifier_t *self)
     }
     self->rules = rules;
     self->config = config;
+    broker_watch_set_silence (self->watch, s_broker_silence (config));
+    if (self->health_pending)
+        s_health_actions (self);        //  the old ones borrowed the old rules
     log_info ("SIGHUP: reloaded %s: %zu rules", self->config_file, rules_count (rules));
 }
 
@@ -426,6 +523,12 @@ s_poll_timeout (notifier_t *self, int64_t mono_now)
         if (destination >= 0 && destination < wait)
             wait = destination;
     }
+    change_feed_health_t health = change_feed_health (self->feed);
+    int64_t watch = broker_watch_next_wakeup (self->watch, &health, mono_now);
+    if (watch >= 0 && watch < wait)
+        wait = watch;
+    if (self->health_pending && self->health_retry_at - mono_now < wait)
+        wait = self->health_retry_at - mono_now;
     if (wait > NOTIFIER_MAX_SLEEP_MS)
         wait = NOTIFIER_MAX_SLEEP_MS;
     return wait < 0 ? 0 : (long) wait;
@@ -442,6 +545,8 @@ s_turn (notifier_t *self)
         change_feed_work (self->feed, mono_now, s_deliver, self);
     if (self->class->work && !s_stop_signal)
         self->class->work (self->destination, mono_now);
+    if (!s_stop_signal)
+        s_watch_broker (self, zclock_mono ());
     s_stop_signals_unblocked (false);
     if (s_stop_signal)
         s_stop (self, s_stop_signal);
@@ -484,6 +589,7 @@ s_start (notifier_t *self, char *error, size_t error_size)
     self->feed = change_feed_new (&feed, error, error_size);
     if (!self->feed)
         return -1;
+    self->watch = broker_watch_new (s_broker_silence (self->config));
     self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM, SIGHUP }, 3);
     if (self->signal_fd < 0 || s_stop_handler_set ()) {
         snprintf (error, error_size, "cannot set up signals: %s", strerror (errno));
@@ -502,6 +608,8 @@ s_destroy (notifier_t *self)
             log_warn ("cannot drop the SUB's linger: %s", zmq_strerror (zmq_errno ()));
     }
     change_feed_destroy (&self->feed);
+    s_health_drop (self);
+    broker_watch_destroy (&self->watch);
     if (self->destination)
         self->class->close (&self->destination);
     rules_destroy (&self->rules);

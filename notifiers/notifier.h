@@ -4,7 +4,8 @@
 
     A notifier's config (ZPL):
       notifier    events, control, state_dir  (the broker's endpoints; where
-                  the cursor is kept)
+                  the cursor is kept), broker_silence (broker_watch.h),
+                  cert, server_key (CURVE)
       DEST        the destination's own section (`pushover`, `exec`)
       rule = NAME any number (see rules.h), with the destination's rule keys
 
@@ -13,6 +14,12 @@
     A destination that answers FEED_RETRY gets the same action again at the
     time it names (actions already done for that change are not repeated);
     when every action of a change is done or given up, the cursor moves on.
+    Each turn also asks the broker watch (broker_watch.h) whether the
+    destinations must hear about the broker itself; that message goes to
+    one action per destination (rules_destinations), retried the same way
+    but beside the feed, never holding it. A destination sees it as a
+    change with seq 0 (its retry bookkeeping by seq may then start afresh
+    for the change in flight: a longer back-off at worst).
 */
 #ifndef LILAC_NOTIFIER_H
 #define LILAC_NOTIFIER_H

@@ -929,3 +929,18 @@ rules_decide (rules_t *self, const alert_change_t *change, int64_t now,
     mem_free (key);
     return count;
 }
+
+size_t
+rules_destinations (rules_t *self, rule_action_t *actions, size_t capacity)
+{
+    size_t count = 0;
+    for (size_t index = 0; self && index < self->count && count < capacity; index++) {
+        const rule_t *rule = &self->rules [index];
+        bool seen = false;
+        for (size_t earlier = 0; earlier < count && !seen; earlier++)
+            seen = strcmp (actions [earlier].destination, rule->destination) == 0;
+        if (!seen)
+            s_add_action (actions, &count, ACTION_NOTIFY, rule);
+    }
+    return count;
+}

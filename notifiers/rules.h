@@ -78,4 +78,11 @@ void rules_describe (rules_t *self, FILE *out, bool hide_destinations);
 size_t rules_decide (rules_t *self, const alert_change_t *change, int64_t now,
                      rule_action_t *actions, size_t capacity);
 
+//  One NOTIFY action for every distinct destination named by any rule (the
+//  first rule naming it gives the action its settings), whatever the
+//  rules match, their hours, days and limits: for the notifier's own
+//  messages about the broker (broker_silence). Fills at most capacity,
+//  returns how many. No state changes.
+size_t rules_destinations (rules_t *self, rule_action_t *actions, size_t capacity);
+
 #endif

@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 #include "../check.h"
 #include "../harness/harness.h"
@@ -79,6 +80,8 @@ typedef struct {
     char config [16384];           //  the notifier's config text
     notifier_process_t *notifier;  //  the notifier under test
 } exec_case_t;
+
+static const char *s_notifier_extra = "";    //  lines added to the notifier section
 
 static bool
 s_failed (void)
@@ -177,7 +180,7 @@ s_case_start (exec_case_t *test, testbed_t *bed, const char *name, bool shell,
         snprintf (command, sizeof command, "sh \"%s\" \"%s\"", test->probe, test->dir);
     snprintf (test->config, sizeof test->config,
               "#   written by test_notify_exec\n"
-              "%s"
+              "%s%s"
               "exec\n"
               "    command = '%s'\n"
               "%s"
@@ -186,7 +189,7 @@ s_case_start (exec_case_t *test, testbed_t *bed, const char *name, bool shell,
               "    on = raised\n"
               "    command = 'sh %s %s'\n"
               "%s",
-              notifier_section, command, exec_keys ? exec_keys : "",
+              notifier_section, s_notifier_extra, command, exec_keys ? exec_keys : "",
               name, test->probe, test->warm, rules ? rules : "");
     test->notifier = notifier_process_new (test->sandbox, PROGRAM, "notify", test->config);
     if (!CHECK (test->notifier, "notifier config")
@@ -765,6 +768,114 @@ s_sigterm_at_once (void)
     sandbox_destroy (&sandbox, s_failed ());
 }
 
+//  --- 10. broker_silence: watching the watcher ---------------------------------------------
+
+//  Line of DIR/out holding needle, as a fresh string, or NULL.
+static char *
+s_line_with (const char *dir, const char *needle)
+{
+    char *text = file_read_all (s_file (dir, "out"));
+    char *at = text ? strstr (text, needle) : NULL;
+    char *line = NULL;
+    if (at) {
+        while (at > text && at [-1] != '\n')
+            at--;
+        size_t length = strcspn (at, "\n");
+        line = strndup (at, length);
+    }
+    free (text);
+    return line;
+}
+
+//  One of each per delivery (the words are also in Subject and Detail).
+#define UNREACHABLE  "\"summary\":\"lilac broker unreachable since"
+#define RECOVERED    "\"summary\":\"lilac broker reachable again"
+
+static void
+s_broker_silence (testbed_t *bed)
+{
+    TEST ("exec: broker_silence 2s: the broker killed → every distinct command (a rule out"
+          " of hours and over its limit included) runs once with a raised lilac/broker"
+          " \"unreachable since\"; the broker back → a cleared \"reachable again\"");
+    //  A third destination whose rule is out of hours now and limited.
+    time_t now = time (NULL);
+    struct tm local;
+    localtime_r (&now, &local);
+    char night [1100];
+    exec_case_t test;
+    sandbox_t *other = sandbox_new ("exec-silence-night");
+    if (!CHECK (other, "sandbox"))
+        return;
+    snprintf (night, sizeof night, "%s", sandbox_dir (other));
+    s_notifier_extra = "    broker_silence = 2s\n";
+    bool ok = s_case_start (&test, bed, "silence-src", false, NULL, "");
+    s_notifier_extra = "";
+    if (!ok) {
+        s_case_finish (&test);
+        sandbox_destroy (&other, s_failed ());
+        return;
+    }
+    //  The rules: main and again share the section's command (one
+    //  destination), warm-up and night have their own (night's writes
+    //  into the other sandbox). Loaded with SIGHUP.
+    char config [20000];
+    snprintf (config, sizeof config, "%.16384s"
+              "rule = main\n    source = \"silence-src\"\n    on = raised\n"
+              "rule = again\n    source = \"silence-src\"\n    level = urgent\n"
+              "rule = night\n    source = \"nobody\"\n    hours = %d\n"
+              "    limit = \"1 per 1h\"\n    command = 'sh %s %s'\n",
+              test.config, (local.tm_hour + 2) % 24, test.probe, night);
+    char reloaded [1200];
+    snprintf (reloaded, sizeof reloaded, "SIGHUP: reloaded %s: 4 rules",
+              notifier_process_config_path (test.notifier));
+    CHECK (notifier_process_write_config (test.notifier, config) == 0, "write the config");
+    CHECK (kill (notifier_process_pid (test.notifier), SIGHUP) == 0, "SIGHUP");
+    CHECK (notifier_process_wait_log (test.notifier, reloaded, 1, DELIVERY_MS) == 0,
+           "the config with the night rule was not reloaded");
+    const char *dirs [3] = { test.dir, test.warm, night };
+    const char *names [3] = { "main", "warm-up", "night" };
+    int64_t killed_at = clock_now_ms ();
+    CHECK (broker_process_kill (bed->broker) == 0, "kill -9 the broker");
+    for (int index = 0; index < 3; index++)
+        CHECK (file_wait_count (s_file (dirs [index], "out"), UNREACHABLE,
+                                1, 15000) == 0,
+               "the %s command never heard that the broker is unreachable", names [index]);
+    harness_note ("unreachable told %lld ms after the kill",
+                  (long long) (clock_now_ms () - killed_at));
+    char *line = s_line_with (test.dir, "lilac broker unreachable since");
+    CHECK (line && text_has (line, "\"ID\":\"broker\"") && text_has (line, "\"Source\":\"lilac\"")
+           && text_has (line, "\"Status\":\"raised\"") && text_has (line, "\"event\":\"raised\"")
+           && text_has (line, "\"rule\":\"broker_silence\"") && text_has (line, "\"seq\":0"),
+           "the JSON is not a raised lilac/broker: %s", line ? line : "(none)");
+    harness_note ("raised: %s", line ? line : "(none)");
+    free (line);
+    CHECK (broker_process_start (bed->broker) == 0, "restart the broker");
+    for (int index = 0; index < 3; index++)
+        CHECK (file_wait_count (s_file (dirs [index], "out"), RECOVERED,
+                                1, 20000) == 0,
+               "the %s command never heard that the broker is back", names [index]);
+    line = s_line_with (test.dir, "lilac broker reachable again");
+    CHECK (line && text_has (line, "\"Status\":\"cleared\"")
+           && text_has (line, "\"event\":\"cleared\"") && strstr (line, "unreachable since"),
+           "the JSON is not a cleared lilac/broker: %s", line ? line : "(none)");
+    free (line);
+    for (int index = 0; index < 3; index++)
+        harness_note ("%s: %d unreachable, %d reachable again", names [index],
+                      s_count (dirs [index], "out", UNREACHABLE),
+                      s_count (dirs [index], "out", RECOVERED));
+    //  main and again share the section's command: one destination.
+    CHECK (s_count (test.dir, "out", UNREACHABLE)
+           == s_count (test.dir, "out", RECOVERED),
+           "the main command was not told as often of the recovery as of the trouble");
+    for (int index = 0; index < 3; index++)
+        CHECK (s_count (dirs [index], "out", UNREACHABLE) == 1
+           &&  s_count (dirs [index], "out", RECOVERED) == 1,
+               "the %s command was told more than once", names [index]);
+    CHECK (testbed_rejoin (bed) == 0, "rejoin the restarted broker");
+    s_case_finish (&test);
+    sandbox_destroy (&other, s_failed ());
+}
+
 //  --- 8. -n and bad configs -------------------------------------------------------------------
 
 static void
@@ -918,6 +1029,7 @@ main (void)
     s_give_up (bed);
     s_broker_restart (bed);
     s_sighup (bed);
+    s_broker_silence (bed);
     s_sigterm_at_once ();
     s_check_configs ();
     TEST ("exec tests: broker exits 0 on SIGTERM");
