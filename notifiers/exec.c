@@ -12,7 +12,10 @@
                          from its first failure; then it is given up (logged)
     A rule may carry its own `command` (the destination key): it overrides
     the section's for the changes that rule decides. A rule without one uses
-    the section's; if neither has one, the action is given up with an error.
+    the section's. The check (at -n, at start, on SIGHUP) refuses a rule
+    with no command anywhere, and a command (not shell text) whose first
+    word is not an executable file (a bare name: not one in $PATH); a
+    command that disappears later fails at delivery, retried as below.
 
     What the command gets:
     - stdin: one JSON object and a newline, then end of file. It holds
@@ -79,12 +82,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "child.h"
+#include "error_text.h"
 #include "exec.h"
 #include "log.h"
 #include "mem.h"
@@ -891,6 +896,95 @@ failed:
     return NULL;
 }
 
+//  Whether file can be run: a name with a slash must be an executable
+//  regular file (relative to the working directory); a bare name one in a
+//  directory of $PATH, as posix_spawnp looks. 0, or -1 with why.
+static int
+s_executable_check (const char *file, char *why, size_t why_size)
+{
+    struct stat info;
+    if (strchr (file, '/')) {
+        if (stat (file, &info))
+            return error_text (why, why_size, -1, "%s: %s", file, strerror (errno));
+        if (!S_ISREG (info.st_mode) || access (file, X_OK))
+            return error_text (why, why_size, -1, "%s: not an executable file", file);
+        return 0;
+    }
+    const char *path = getenv ("PATH");
+    if (!path || !*path)
+        path = "/usr/local/bin:/usr/bin:/bin";
+    while (*path) {
+        size_t length = strcspn (path, ":");
+        char candidate [4096];
+        int size = snprintf (candidate, sizeof candidate, "%.*s/%s", (int) length, path, file);
+        if (size > 0 && (size_t) size < sizeof candidate && stat (candidate, &info) == 0
+        &&  S_ISREG (info.st_mode) && access (candidate, X_OK) == 0)
+            return 0;
+        path += length + (path [length] == ':');
+    }
+    return error_text (why, why_size, -1, "'%s' is not an executable file in $PATH", file);
+}
+
+//  A command as run without a shell: words that split, a first word that
+//  can run. Shell text (shell = yes) is the shell's business: not checked.
+static void
+s_command_check (const char *command, bool shell, config_t *node, config_errors_t *errors)
+{
+    if (shell)
+        return;
+    command_line_t line;
+    char why [4200];
+    if (s_command_split (command, &line, why, sizeof why) == 0) {
+        if (s_executable_check (line.argv [0], why, sizeof why) == 0)
+            *why = 0;
+        s_command_free (&line);
+    }
+    if (*why)
+        config_errors_at (errors, node, "command: %s", why);
+}
+
+//  The section's values and every rule's command, as open and deliver use
+//  them; a rule with no command where the section has none never notifies.
+static void
+s_check (config_t *root, config_errors_t *errors)
+{
+    config_t *section = config_locate (root, "exec");
+    bool shell = false;
+    const char *command = NULL;
+    char error [CONFIG_ERROR_SIZE];
+    if (section) {
+        int64_t timeout = EXEC_TIMEOUT_DEFAULT_MS, retry_for = EXEC_RETRY_FOR_DEFAULT_MS;
+        if (config_boolean (section, "shell", false, &shell, error, sizeof error))
+            config_errors_add (errors, error);
+        if (config_duration (section, "timeout", timeout, &timeout, error, sizeof error))
+            config_errors_add (errors, error);
+        else
+        if (timeout <= 0)
+            config_errors_at (errors, config_locate (section, "timeout"),
+                              "timeout: must be more than 0");
+        if (config_duration (section, "retry_for", retry_for, &retry_for, error, sizeof error))
+            config_errors_add (errors, error);
+        else
+        if (retry_for < 0)
+            config_errors_at (errors, config_locate (section, "retry_for"),
+                              "retry_for: must not be negative");
+        config_string (section, "command", NULL, &command);
+        if (command && *command)
+            s_command_check (command, shell, config_locate (section, "command"), errors);
+    }
+    for (config_t *rule = config_child (root); rule; rule = config_next (rule)) {
+        if (strcmp (config_name (rule), "rule") != 0)
+            continue;
+        config_t *node = config_locate (rule, "command");
+        if (node && *config_value (node))
+            s_command_check (config_value (node), shell, node, errors);
+        else
+        if (!node && !(command && *command))
+            config_errors_at (errors, rule, "rule %s has no command, and section exec has"
+                              " none: it could never notify", config_value (rule));
+    }
+}
+
 static void
 s_work (void *self_, int64_t mono_now)
 {
@@ -911,6 +1005,7 @@ const destination_class_t exec_destination = {
     .section_keys = s_section_keys,
     .rule_keys = s_rule_keys,
     .destination_key = "command",
+    .check = s_check,
     .open = s_open,
     .close = s_close_destination,
     .deliver = s_deliver,

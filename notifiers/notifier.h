@@ -4,7 +4,8 @@
 
     A notifier's config (ZPL):
       notifier    events, control, state_dir  (the broker's endpoints; where
-                  the cursor is kept)
+                  the cursor is kept), broker_silence (broker_watch.h),
+                  cert, server_key (CURVE)
       DEST        the destination's own section (`pushover`, `exec`)
       rule = NAME any number (see rules.h), with the destination's rule keys
 
@@ -13,6 +14,12 @@
     A destination that answers FEED_RETRY gets the same action again at the
     time it names (actions already done for that change are not repeated);
     when every action of a change is done or given up, the cursor moves on.
+    Each turn also asks the broker watch (broker_watch.h) whether the
+    destinations must hear about the broker itself; that message goes to
+    one action per destination (rules_destinations), retried the same way
+    but beside the feed, never holding it. A destination sees it as a
+    change with seq 0 (its retry bookkeeping by seq may then start afresh
+    for the change in flight: a longer back-off at worst).
 */
 #ifndef LILAC_NOTIFIER_H
 #define LILAC_NOTIFIER_H
@@ -21,6 +28,7 @@
 #include <stdint.h>
 #include "change_feed.h"
 #include "config.h"
+#include "config_errors.h"
 #include "rules.h"
 
 //  What a destination may need from the notifier it runs in.
@@ -37,6 +45,12 @@ typedef struct {
     const char *const *rule_keys;          //  extra keys allowed in rules
     const char *destination_key;           //  the rule key naming the destination, or NULL
     bool destination_is_secret;            //  never print destinations (user keys)
+    //  Optional (may be NULL): checks the destination's section and the
+    //  rules' destination keys in root as open and deliver would use them
+    //  (commands that can run, a user key for every rule), adding each
+    //  problem to errors as "FILE:LINE: why". Runs at -n, at start and on
+    //  SIGHUP, before open; it logs nothing.
+    void (*check) (config_t *root, config_errors_t *errors);
     //  Reads its section (NULL if the file has none) and gets ready. Returns
     //  its state, or NULL with "FILE:LINE: why" (or another reason) in error.
     void *(*open) (config_t *section, const notifier_env_t *env, char *error, size_t error_size);
@@ -51,8 +65,9 @@ typedef struct {
     int64_t (*next_wakeup) (void *self, int64_t mono_now);
 } destination_class_t;
 
-//  The whole program: `PROGRAM [-c FILE] [-n] [-v]`. -n checks the config,
-//  prints the rules it understood, and exits. Returns the exit status.
+//  The whole program: `PROGRAM [-c FILE] [-n] [-v]`. -n checks the config
+//  as start does (every error reported, each with FILE:LINE), prints the
+//  rules it understood, and exits. Returns the exit status.
 int notifier_main (int argc, char *argv [], const destination_class_t *destination);
 
 #endif

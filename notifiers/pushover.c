@@ -91,6 +91,8 @@
 #define PUSHOVER_POLLS_PER_WORK    8           //  receipts taken per work() call
 #define PUSHOVER_CALL_TIMEOUT_MS   3000        //  one control call to the broker
 #define PUSHOVER_ELLIPSIS          "\xE2\x80\xA6"
+#define PUSHOVER_NO_TOKEN          "no Pushover application token: set token or token_file" \
+                                   " in section pushover, or $PUSHOVER_TOKEN"
 
 //  An emergency message whose receipt we follow.
 typedef struct {
@@ -241,7 +243,7 @@ s_utf8_chars (const char *text)
 //  never what it is. *value NULL when none of the three is set.
 static int
 s_read_secret (config_t *section, const char *key, const char *file_key, const char *variable,
-               char **value, char *error, size_t error_size)
+               bool quiet, char **value, char *error, size_t error_size)
 {
     const char *inline_value = NULL, *file = NULL;
     if (section) {
@@ -258,7 +260,8 @@ s_read_secret (config_t *section, const char *key, const char *file_key, const c
     }
     if (inline_value && *inline_value) {
         snprintf (text, sizeof text, "%s", inline_value);
-        log_info ("%s from the config file", key);
+        if (!quiet)
+            log_info ("%s from the config file", key);
     }
     else
     if (file && *file) {
@@ -276,12 +279,14 @@ s_read_secret (config_t *section, const char *key, const char *file_key, const c
             snprintf (error, error_size, "%s: %s holds no %s on its first line", where, file, key);
             return -1;
         }
-        log_info ("%s from file %s", key, file);
+        if (!quiet)
+            log_info ("%s from file %s", key, file);
     }
     else
     if (getenv (variable) && *getenv (variable)) {
         snprintf (text, sizeof text, "%s", getenv (variable));
-        log_info ("%s from $%s", key, variable);
+        if (!quiet)
+            log_info ("%s from $%s", key, variable);
     }
     else
         return 0;
@@ -347,6 +352,74 @@ s_optional_string (config_t *section, const char *key)
 
 static void s_close (void **self_p);
 
+//  A secret read for the check only: added to errors when bad; true when set.
+static bool
+s_check_secret (config_t *section, const char *key, const char *file_key, const char *variable,
+                config_errors_t *errors)
+{
+    char error [CONFIG_ERROR_SIZE + 512];
+    char *value = NULL;
+    if (s_read_secret (section, key, file_key, variable, true, &value, error, sizeof error))
+        config_errors_add (errors, error);
+    bool found = value != NULL;
+    if (value)
+        explicit_bzero (value, strlen (value));
+    mem_free (value);
+    return found;
+}
+
+//  The section as open reads it, and a user key for every rule: a rule
+//  without `user` where there is no default key could never notify.
+static void
+s_check (config_t *root, config_errors_t *errors)
+{
+    config_t *section = config_locate (root, "pushover");
+    char error [CONFIG_ERROR_SIZE + 512];
+    const char *api = NULL;
+    if (section)
+        config_string (section, "api", NULL, &api);
+    if (api && *api && strncmp (api, "http://", 7) != 0 && strncmp (api, "https://", 8) != 0) {
+        char where [400];
+        s_where (section, "api", where, sizeof where);
+        snprintf (error, sizeof error, "%s: '%s' is not an http:// or https:// URL", where, api);
+        config_errors_add (errors, error);
+    }
+    const char *const priorities [] = { "priority_urgent", "priority_normal", "priority_low" };
+    for (size_t index = 0; index < 3; index++) {
+        int priority;
+        if (s_read_priority (section, priorities [index], 0, &priority, error, sizeof error))
+            config_errors_add (errors, error);
+    }
+    const struct { const char *key; int64_t fallback, min, max; } durations [] = {
+        { "retry", 60000, PUSHOVER_RETRY_MIN_S * 1000, 86400000 },
+        { "expire", 3600000, 1000, PUSHOVER_EXPIRE_MAX_S * 1000 },
+        { "timeout", 10000, 100, 300000 },
+        { "give_up", 3600000, 0, 30LL * 86400000 },
+        { "receipt_poll", 10000, PUSHOVER_POLL_MIN_MS, 3600000 },
+    };
+    for (size_t index = 0; index < sizeof durations / sizeof durations [0]; index++) {
+        int64_t ms;
+        if (s_read_duration (section, durations [index].key, durations [index].fallback,
+                             durations [index].min, durations [index].max, &ms,
+                             error, sizeof error))
+            config_errors_add (errors, error);
+    }
+    if (!s_check_secret (section, "token", "token_file", "PUSHOVER_TOKEN", errors))
+        config_errors_add (errors, PUSHOVER_NO_TOKEN);
+    bool default_user = s_check_secret (section, "user", "user_file", "PUSHOVER_USER", errors);
+    for (config_t *rule = config_child (root); rule; rule = config_next (rule)) {
+        if (strcmp (config_name (rule), "rule") != 0)
+            continue;
+        int64_t priority;
+        if (config_integer (rule, "priority", 0, -2, 2, &priority, error, sizeof error))
+            config_errors_add (errors, error);
+        if (!config_locate (rule, "user") && !default_user)
+            config_errors_at (errors, rule, "rule %s has no user key, and there is no default"
+                              " (user or user_file in section pushover, or $PUSHOVER_USER):"
+                              " it could never notify", config_value (rule));
+    }
+}
+
 static void *
 s_open (config_t *section, const notifier_env_t *env, char *error, size_t error_size)
 {
@@ -394,14 +467,13 @@ s_open (config_t *section, const notifier_env_t *env, char *error, size_t error_
         goto failed;
     self->retry_s = retry_ms / 1000;
     self->expire_s = expire_ms / 1000;
-    if (s_read_secret (section, "token", "token_file", "PUSHOVER_TOKEN", &self->token,
+    if (s_read_secret (section, "token", "token_file", "PUSHOVER_TOKEN", false, &self->token,
                        error, error_size)
-    ||  s_read_secret (section, "user", "user_file", "PUSHOVER_USER", &self->user,
+    ||  s_read_secret (section, "user", "user_file", "PUSHOVER_USER", false, &self->user,
                        error, error_size))
         goto failed;
     if (!self->token) {
-        snprintf (error, error_size, "no Pushover application token: set token or token_file"
-                  " in section pushover, or $PUSHOVER_TOKEN");
+        snprintf (error, error_size, PUSHOVER_NO_TOKEN);
         goto failed;
     }
     if (!self->user)
@@ -1245,6 +1317,7 @@ const destination_class_t pushover_destination = {
     .rule_keys = s_rule_keys,
     .destination_key = "user",
     .destination_is_secret = true,
+    .check = s_check,
     .open = s_open,
     .close = s_close,
     .deliver = s_deliver,

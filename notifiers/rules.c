@@ -64,6 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "config_errors.h"
 #include "error_text.h"
 #include "mem.h"
 #include "rules.h"
@@ -454,37 +455,40 @@ s_rule_free (rule_t *rule)
 }
 
 //  Reads the optional list keys (level, on, hours, days, labels, limit).
-static int
-s_rule_lists (rule_t *rule, char *error, size_t error_size)
+//  Adds error when rc says a step failed.
+static void
+s_step (config_errors_t *errors, int rc, const char *error)
 {
+    if (rc)
+        config_errors_add (errors, error);
+}
+
+//  The list keys: level, on, hours, days, labels, limit; each bad one added.
+static void
+s_rule_lists (rule_t *rule, config_errors_t *errors)
+{
+    char error [CONFIG_ERROR_SIZE];
     config_t *node;
     if ((node = config_locate (rule->settings, "level"))) {
         rule->level_text = config_value (node);
-        if (s_parse_levels (node, &rule->levels, error, error_size))
-            return -1;
+        s_step (errors, s_parse_levels (node, &rule->levels, error, sizeof error), error);
     }
-    if ((node = config_locate (rule->settings, "on"))
-    &&  s_parse_events (node, &rule->events, error, error_size))
-        return -1;
+    if ((node = config_locate (rule->settings, "on")))
+        s_step (errors, s_parse_events (node, &rule->events, error, sizeof error), error);
     if ((node = config_locate (rule->settings, "hours"))) {
         rule->hours_text = config_value (node);
-        if (s_parse_hours (node, &rule->hours, error, error_size))
-            return -1;
+        s_step (errors, s_parse_hours (node, &rule->hours, error, sizeof error), error);
     }
     if ((node = config_locate (rule->settings, "days"))) {
         rule->days_text = config_value (node);
-        if (s_parse_days (node, &rule->days, error, error_size))
-            return -1;
+        s_step (errors, s_parse_days (node, &rule->days, error, sizeof error), error);
     }
     if ((node = config_locate (rule->settings, "labels"))) {
         rule->labels_text = config_value (node);
-        if (s_parse_labels (node, rule, error, error_size))
-            return -1;
+        s_step (errors, s_parse_labels (node, rule, error, sizeof error), error);
     }
-    if ((node = config_locate (rule->settings, "limit"))
-    &&  s_parse_limit (node, rule, error, error_size))
-        return -1;
-    return 0;
+    if ((node = config_locate (rule->settings, "limit")))
+        s_step (errors, s_parse_limit (node, rule, error, sizeof error), error);
 }
 
 static int
@@ -502,10 +506,11 @@ s_rule_destination (rule_t *rule, const char *destination_key,
     return 0;
 }
 
-//  Fills *rule from its section. On failure the caller frees what was set.
+//  Fills *rule from its section, adding every bad key to errors. -1 when
+//  one was bad: the caller frees what was set.
 static int
 s_rule_load (rule_t *rule, config_t *section, const char *const *known,
-             const char *destination_key, char *error, size_t error_size)
+             const char *destination_key, config_errors_t *errors)
 {
     rule->settings = section;
     rule->name = config_value (section);
@@ -514,14 +519,19 @@ s_rule_load (rule_t *rule, config_t *section, const char *const *known,
     rule->hours = ALL_HOURS;
     rule->days = ALL_DAYS;
     rule->after = -1;
-    if (config_check_keys (section, known, error, error_size)
-    ||  s_parse_glob (section, "source", &rule->source, error, error_size)
-    ||  s_parse_glob (section, "id", &rule->id, error, error_size)
-    ||  s_parse_glob (section, "subject", &rule->subject, error, error_size)
-    ||  s_rule_lists (rule, error, error_size)
-    ||  s_parse_duration (section, "every", false, &rule->every, error, error_size)
-    ||  s_parse_duration (section, "after", true, &rule->after, error, error_size)
-    ||  s_rule_destination (rule, destination_key, error, error_size))
+    size_t before = config_errors_count (errors);
+    char error [CONFIG_ERROR_SIZE];
+    config_errors_check_keys (errors, section, known);
+    s_step (errors, s_parse_glob (section, "source", &rule->source, error, sizeof error), error);
+    s_step (errors, s_parse_glob (section, "id", &rule->id, error, sizeof error), error);
+    s_step (errors, s_parse_glob (section, "subject", &rule->subject, error, sizeof error), error);
+    s_rule_lists (rule, errors);
+    s_step (errors, s_parse_duration (section, "every", false, &rule->every, error, sizeof error),
+            error);
+    s_step (errors, s_parse_duration (section, "after", true, &rule->after, error, sizeof error),
+            error);
+    s_step (errors, s_rule_destination (rule, destination_key, error, sizeof error), error);
+    if (config_errors_count (errors) > before)
         return -1;
     if (rule->every > 0)
         rule->events |= EVENT_REMINDER;
@@ -553,54 +563,64 @@ s_known_keys (const char *const *extra_keys, const char *destination_key)
 }
 
 //  A rule's name must be there and not used by an earlier rule.
-static int
-s_check_name (rules_t *self, config_t *section, char *error, size_t error_size)
+static void
+s_check_name (rules_t *self, config_t *section, config_errors_t *errors)
 {
-    if (!*config_value (section))
-        return error_text (error, error_size, -1, "%s:%d: rule needs a name (rule = NAME)",
-                           config_file (section), config_line (section));
+    if (!*config_value (section)) {
+        config_errors_at (errors, section, "rule needs a name (rule = NAME)");
+        return;
+    }
     for (size_t index = 0; index < self->count; index++)
-        if (strcmp (self->rules [index].name, config_value (section)) == 0)
-            return error_text (error, error_size, -1,
-                               "%s:%d: rule '%s' is defined twice (first at line %d)",
-                               config_file (section), config_line (section),
-                               config_value (section),
-                               config_line (self->rules [index].settings));
-    return 0;
+        if (strcmp (self->rules [index].name, config_value (section)) == 0) {
+            config_errors_at (errors, section, "rule '%s' is defined twice (first at line %d)",
+                              config_value (section),
+                              config_line (self->rules [index].settings));
+            return;
+        }
+}
+
+rules_t *
+rules_load_all (config_t *root, const char *const *extra_keys,
+                const char *destination_key, config_errors_t *errors)
+{
+    if (!root) {
+        config_errors_add (errors, "no config");
+        return NULL;
+    }
+    rules_t *self = (rules_t *) mem_alloc (sizeof *self);
+    const char **known = s_known_keys (extra_keys, destination_key);
+    size_t before = config_errors_count (errors);
+    for (config_t *section = config_child (root); section; section = config_next (section)) {
+        if (strcmp (config_name (section), "rule") != 0)
+            continue;
+        s_check_name (self, section, errors);
+        self->rules = (rule_t *) mem_realloc (self->rules, (self->count + 1) * sizeof (rule_t));
+        rule_t *rule = &self->rules [self->count++];
+        memset (rule, 0, sizeof *rule);
+        s_rule_load (rule, section, (const char *const *) known, destination_key, errors);
+    }
+    mem_free (known);
+    if (self->count == 0) {
+        char error [CONFIG_ERROR_SIZE];
+        snprintf (error, sizeof error, "%s: no rule = NAME section: this notifier would never"
+                  " notify", config_file (root));
+        config_errors_add (errors, error);
+    }
+    if (config_errors_count (errors) > before)
+        rules_destroy (&self);
+    return self;
 }
 
 rules_t *
 rules_load (config_t *root, const char *const *extra_keys,
             const char *destination_key, char *error, size_t error_size)
 {
-    if (!root) {
-        error_text (error, error_size, -1, "no config");
-        return NULL;
-    }
-    rules_t *self = (rules_t *) mem_alloc (sizeof *self);
-    const char **known = s_known_keys (extra_keys, destination_key);
-    int rc = 0;
-    for (config_t *section = config_child (root); section && rc == 0;
-         section = config_next (section)) {
-        if (strcmp (config_name (section), "rule") != 0)
-            continue;
-        rc = s_check_name (self, section, error, error_size);
-        if (rc == 0) {
-            self->rules = (rule_t *) mem_realloc (self->rules,
-                                                  (self->count + 1) * sizeof (rule_t));
-            rule_t *rule = &self->rules [self->count++];
-            memset (rule, 0, sizeof *rule);
-            rc = s_rule_load (rule, section, (const char *const *) known, destination_key,
-                              error, error_size);
-        }
-    }
-    mem_free (known);
-    if (rc == 0 && self->count == 0)
-        rc = error_text (error, error_size, -1,
-                         "%s: no rule = NAME section: this notifier would never notify",
-                         config_file (root));
-    if (rc)
-        rules_destroy (&self);
+    config_errors_t *errors = config_errors_new ();
+    rules_t *self = rules_load_all (root, extra_keys, destination_key, errors);
+    if (!self)
+        error_text (error, error_size, -1, "%s", config_errors_get (errors, 0)
+                    ? config_errors_get (errors, 0) : "too many errors");
+    config_errors_destroy (&errors);
     return self;
 }
 
@@ -907,5 +927,20 @@ rules_decide (rules_t *self, const alert_change_t *change, int64_t now,
     if (event == EVENT_CLEARED)
         s_forget_alert (self, key);
     mem_free (key);
+    return count;
+}
+
+size_t
+rules_destinations (rules_t *self, rule_action_t *actions, size_t capacity)
+{
+    size_t count = 0;
+    for (size_t index = 0; self && index < self->count && count < capacity; index++) {
+        const rule_t *rule = &self->rules [index];
+        bool seen = false;
+        for (size_t earlier = 0; earlier < count && !seen; earlier++)
+            seen = strcmp (actions [earlier].destination, rule->destination) == 0;
+        if (!seen)
+            s_add_action (actions, &count, ACTION_NOTIFY, rule);
+    }
     return count;
 }

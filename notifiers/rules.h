@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include "alert.h"
 #include "config.h"
+#include "config_errors.h"
 
 #define RULES_MAX_ACTIONS 32           //  actions for one change, at most
 
@@ -60,6 +61,10 @@ typedef struct _rules_t rules_t;
 //  destroy them before root.
 rules_t *rules_load (config_t *root, const char *const *extra_keys,
                      const char *destination_key, char *error, size_t error_size);
+//  As rules_load, but every error of every rule is added to errors (see
+//  config_errors.h) rather than only the first; NULL when any was found.
+rules_t *rules_load_all (config_t *root, const char *const *extra_keys,
+                         const char *destination_key, config_errors_t *errors);
 void rules_destroy (rules_t **self_p);
 size_t rules_count (rules_t *self);
 //  One paragraph per rule, saying what it understood (for `-n`). With
@@ -72,5 +77,12 @@ void rules_describe (rules_t *self, FILE *out, bool hide_destinations);
 //  it once per change (not again when a delivery is retried).
 size_t rules_decide (rules_t *self, const alert_change_t *change, int64_t now,
                      rule_action_t *actions, size_t capacity);
+
+//  One NOTIFY action for every distinct destination named by any rule (the
+//  first rule naming it gives the action its settings), whatever the
+//  rules match, their hours, days and limits: for the notifier's own
+//  messages about the broker (broker_silence). Fills at most capacity,
+//  returns how many. No state changes.
+size_t rules_destinations (rules_t *self, rule_action_t *actions, size_t capacity);
 
 #endif

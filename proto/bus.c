@@ -17,6 +17,10 @@
     reason we report, is libzmq's own. czmq's "@"/">" prefixes are not
     understood here: the mode says which.
 
+    bus_endpoint_check() reads an endpoint list the way -n needs it, with
+    nothing opened: a known transport, "://", and for tcp HOST:PORT, so
+    "127.0.0.1:42111" is a config error rather than a failure at start.
+
     bus_call() opens a fresh DEALER per call. It sends an empty delimiter
     frame and then the request, as a REQ socket would, so the broker's
     ROUTER can answer DEALER and REQ clients with the same code (it sends the
@@ -281,6 +285,85 @@ bus_endpoint_next (const char **cursor, size_t *length)
         size--;
     *length = size;
     return start;
+}
+
+//  A tcp address "HOST:PORT": a host, then a port 1-65535 or "*".
+static int
+s_tcp_address_check (const char *endpoint, const char *address, size_t length,
+                     char *error, size_t error_size)
+{
+    const char *colon = NULL;
+    for (const char *at = address; at < address + length; at++)
+        if (*at == ':')
+            colon = at;
+    const char *port = colon ? colon + 1 : NULL;
+    size_t port_length = port ? (size_t) (address + length - port) : 0;
+    if (!colon || colon == address || port_length == 0)
+        return error_text (error, error_size, -1, "'%s' has no HOST:PORT after tcp://",
+                           endpoint);
+    if (port_length == 1 && *port == '*')
+        return 0;
+    long number = 0;
+    for (size_t index = 0; index < port_length; index++) {
+        if (port [index] < '0' || port [index] > '9' || number > 65535)
+            return error_text (error, error_size, -1, "'%s': port '%.*s' is not a number"
+                               " or *", endpoint, (int) port_length, port);
+        number = number * 10 + (port [index] - '0');
+    }
+    if (number < 1 || number > 65535)
+        return error_text (error, error_size, -1, "'%s': port %ld is out of 1-65535",
+                           endpoint, number);
+    return 0;
+}
+
+//  One endpoint: a known transport, "://", an address.
+static int
+s_endpoint_check (const char *endpoint, char *error, size_t error_size)
+{
+    static const char *const transports [] = {
+        "tcp", "ipc", "inproc", "pgm", "epgm", "ws", "wss", "tipc", "vmci", "norm", NULL
+    };
+    const char *separator = strstr (endpoint, "://");
+    if (!separator)
+        return error_text (error, error_size, -1, "'%s' has no transport (like tcp://%s)",
+                           endpoint, endpoint);
+    size_t name_length = (size_t) (separator - endpoint);
+    size_t index = 0;
+    while (transports [index] && (strlen (transports [index]) != name_length
+                                  || strncmp (transports [index], endpoint, name_length)))
+        index++;
+    if (!transports [index])
+        return error_text (error, error_size, -1, "'%s': unknown transport '%.*s'"
+                           " (tcp, ipc, inproc, ...)", endpoint, (int) name_length, endpoint);
+    const char *address = separator + 3;
+    if (!*address)
+        return error_text (error, error_size, -1, "'%s' has no address", endpoint);
+    if (strcmp (transports [index], "tcp") == 0)
+        return s_tcp_address_check (endpoint, address, strlen (address), error, error_size);
+    return 0;
+}
+
+int
+bus_endpoint_check (const char *endpoints, char *error, size_t error_size)
+{
+    const char *cursor = endpoints ? endpoints : "", *start;
+    size_t length;
+    int count = 0;
+    while ((start = bus_endpoint_next (&cursor, &length))) {
+        char endpoint [BUS_ENDPOINT_MAX];
+        if (length >= sizeof endpoint)
+            return error_text (error, error_size, -1, "endpoint too long: %.40s...", start);
+        if (++count > BUS_ENDPOINTS_MAX)
+            return error_text (error, error_size, -1, "more than %d endpoints",
+                               BUS_ENDPOINTS_MAX);
+        memcpy (endpoint, start, length);
+        endpoint [length] = 0;
+        if (s_endpoint_check (endpoint, error, error_size))
+            return -1;
+    }
+    if (count == 0)
+        return error_text (error, error_size, -1, "no endpoint given");
+    return 0;
 }
 
 //  Binds or connects to each endpoint of a comma-separated list, ignoring

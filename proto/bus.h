@@ -78,6 +78,15 @@ zsock_t *bus_open (int type, const char *endpoint, bus_mode_t mode,
 //  commas left out) and moves *cursor past it; NULL at the end.
 const char *bus_endpoint_next (const char **cursor, size_t *length);
 
+//  Checks an endpoint list as a config gives it, without opening anything
+//  (for `-n`): every endpoint is TRANSPORT://ADDRESS with a transport
+//  libzmq knows (tcp ipc inproc pgm epgm ws wss tipc vmci norm); a tcp
+//  address is HOST:PORT, PORT a number from 1 to 65535 or "*"; the list
+//  holds one endpoint at least, BUS_ENDPOINTS_MAX at most. 0, or -1 with
+//  why in error, e.g. "'127.0.0.1:42111' has no transport (tcp://...)".
+//  The caller adds FILE:LINE.
+int bus_endpoint_check (const char *endpoints, char *error, size_t error_size);
+
 //  Sends request (one msgpack frame) to the control endpoint and waits up to
 //  timeout_ms for the reply frame. Returns the reply (caller destroys), or
 //  NULL with a human-readable reason in error.

@@ -28,6 +28,10 @@
     broker is away; one control call never blocks longer than the call
     timeout.
 
+    Health: a hugz may also carry `degraded` (why the broker's commits
+    fail) and `degraded_since` (wall ms) while that lasts; the last hugz's
+    say is kept, with when anything was last heard, for change_feed_health.
+
     Limits: every control call blocks the caller for up to call_timeout_ms
     when the broker is away; a broker whose seq goes back (a new database)
     is logged and not followed until it passes the cursor again.
@@ -80,6 +84,9 @@ struct _change_feed_t {
     log_limit_t away_log;          //  rate limit for "the broker does not answer"
     void (*on_hugz) (uint64_t seq, int64_t at, void *arg);   //  hugz callback, or NULL
     void *on_hugz_arg;             //  its argument
+    bool degraded;                 //  the last hugz carried `degraded`
+    char degraded_reason [FEED_REASON_MAX];   //  its text, cut to fit
+    int64_t degraded_since;        //  and `degraded_since`, wall ms
 };
 
 //  --- the pending queue ---------------------------------------------------------
@@ -434,6 +441,34 @@ s_on_hugz (change_feed_t *self, uint64_t seq, int64_t at)
         self->on_hugz (seq, at, self->on_hugz_arg);
 }
 
+//  A hugz's `degraded` (text) and `degraded_since` (wall ms), present only
+//  while the broker is degraded. 0, or -1 with why (the hugz is malformed).
+static int
+s_read_health (change_feed_t *self, const msgpack_object *root, char *error,
+               size_t error_size)
+{
+    char *reason = NULL;
+    bool has_since = false;
+    int64_t since = 0;
+    if (wire_get_string (root, "degraded", WIRE_MAX_SUMMARY, &reason, error, error_size)
+    ||  wire_get_int (root, "degraded_since", &has_since, &since, error, error_size)) {
+        free (reason);
+        return -1;
+    }
+    self->degraded = reason != NULL;
+    self->degraded_since = reason && has_since && since > 0 ? since : 0;
+    size_t length = reason ? strlen (reason) : 0;
+    if (length >= FEED_REASON_MAX) {
+        length = FEED_REASON_MAX - 1;
+        while (length > 0 && ((unsigned char) reason [length] & 0xC0) == 0x80)
+            length--;              //  not inside a UTF-8 character
+    }
+    memcpy (self->degraded_reason, reason ? reason : "", length);
+    self->degraded_reason [length] = 0;
+    free (reason);
+    return 0;
+}
+
 //  Checks and decodes the two frames. Returns 0 (acted on) or -1 with a
 //  reason in error.
 static int
@@ -457,7 +492,8 @@ s_on_message (change_feed_t *self, zmq_msg_t *topic_frame, zmq_msg_t *body_frame
         bool has_seq = false, has_at = false;
         int64_t seq = 0, at = 0;
         if (wire_get_int (root, "seq", &has_seq, &seq, error, error_size)
-        ||  wire_get_int (root, "at", &has_at, &at, error, error_size))
+        ||  wire_get_int (root, "at", &has_at, &at, error, error_size)
+        ||  s_read_health (self, root, error, error_size))
             rc = -1;
         else
         if (!has_seq || !has_at || seq < 0)
@@ -731,6 +767,17 @@ change_feed_stats (change_feed_t *self)
 {
     assert (self);
     return self->stats;
+}
+
+change_feed_health_t
+change_feed_health (change_feed_t *self)
+{
+    assert (self);
+    change_feed_health_t health = { .last_heard = self->last_heard,
+                                    .degraded = self->degraded,
+                                    .degraded_since = self->degraded_since };
+    snprintf (health.reason, sizeof health.reason, "%s", self->degraded_reason);
+    return health;
 }
 
 void

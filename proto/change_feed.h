@@ -104,6 +104,21 @@ int change_feed_snapshot (change_feed_t *self, change_feed_alert_fn *each, void 
 typedef void (change_feed_hugz_fn) (uint64_t seq, int64_t at, void *arg);
 void change_feed_on_hugz (change_feed_t *self, change_feed_hugz_fn *fn, void *arg);
 
+//  What the feed knows of the broker's health, for owners that watch the
+//  watcher (the notifiers' broker_silence). hugz may carry, only while the
+//  broker is degraded (its commits failing), `degraded` (the reason, text)
+//  and `degraded_since` (wall ms); a hugz without them says it is not.
+#define FEED_REASON_MAX  256           //  bytes of a degraded reason kept
+
+typedef struct {
+    int64_t last_heard;            //  mono ms: anything last read from the SUB
+                                   //  (the feed's creation before that)
+    bool degraded;                 //  the last hugz said degraded
+    char reason [FEED_REASON_MAX]; //  its reason (cut at a character), "" if not
+    int64_t degraded_since;        //  wall ms, as the broker said, 0 if not
+} change_feed_health_t;
+change_feed_health_t change_feed_health (change_feed_t *self);
+
 //  change_feed_snapshot on a feed that has not synced yet and has no cursor
 //  from a file also starts the feed at the snapshot's seq (the Clone
 //  pattern: changes above the snapshot follow), so the first

@@ -27,6 +27,7 @@
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 #include "../check.h"
 #include "../harness/harness.h"
@@ -79,6 +80,8 @@ typedef struct {
     char config [16384];           //  the notifier's config text
     notifier_process_t *notifier;  //  the notifier under test
 } exec_case_t;
+
+static const char *s_notifier_extra = "";    //  lines added to the notifier section
 
 static bool
 s_failed (void)
@@ -177,7 +180,7 @@ s_case_start (exec_case_t *test, testbed_t *bed, const char *name, bool shell,
         snprintf (command, sizeof command, "sh \"%s\" \"%s\"", test->probe, test->dir);
     snprintf (test->config, sizeof test->config,
               "#   written by test_notify_exec\n"
-              "%s"
+              "%s%s"
               "exec\n"
               "    command = '%s'\n"
               "%s"
@@ -186,7 +189,7 @@ s_case_start (exec_case_t *test, testbed_t *bed, const char *name, bool shell,
               "    on = raised\n"
               "    command = 'sh %s %s'\n"
               "%s",
-              notifier_section, command, exec_keys ? exec_keys : "",
+              notifier_section, s_notifier_extra, command, exec_keys ? exec_keys : "",
               name, test->probe, test->warm, rules ? rules : "");
     test->notifier = notifier_process_new (test->sandbox, PROGRAM, "notify", test->config);
     if (!CHECK (test->notifier, "notifier config")
@@ -628,10 +631,19 @@ s_give_up (testbed_t *bed)
     TEST ("exec: a command that cannot run is retried for retry_for (2s), then given up"
           " with an error naming seq, rule and why; the next change is delivered");
     exec_case_t test;
-    if (!s_case_start (&test, bed, "gone-src", false, "    retry_for = 2s\n",
-                       "rule = gone\n    source = \"gone-src\"\n    on = raised\n"
-                       "    command = \"/nonexistent/lilac probe\"\n"
-                       "rule = main\n    source = \"next-src\"\n    on = raised\n")) {
+    //  The command exists at start (start and -n refuse one that does not)
+    //  and is removed once the notifier runs.
+    char gone [64], rules [1024];
+    snprintf (gone, sizeof gone, "/tmp/lilac-gone-%d.sh", (int) getpid ());
+    snprintf (rules, sizeof rules,
+              "rule = gone\n    source = \"gone-src\"\n    on = raised\n"
+              "    command = \"%s probe\"\n"
+              "rule = main\n    source = \"next-src\"\n    on = raised\n", gone);
+    CHECK (file_write_text (gone, "#!/bin/sh\nexit 0\n") == 0 && chmod (gone, 0755) == 0,
+           "write %s", gone);
+    bool started = s_case_start (&test, bed, "gone-src", false, "    retry_for = 2s\n", rules);
+    CHECK (remove (gone) == 0, "remove %s", gone);
+    if (!started) {
         s_case_finish (&test);
         return;
     }
@@ -641,7 +653,7 @@ s_give_up (testbed_t *bed)
     CHECK (seq > 0 && next > seq, "no raised changes");
     char needle [256];
     snprintf (needle, sizeof needle, "giving up on seq %llu for rule gone after 2s: cannot run"
-              " /nonexistent/lilac: No such file or directory", (unsigned long long) seq);
+              " %s: No such file or directory", (unsigned long long) seq, gone);
     CHECK (notifier_process_wait_log (test.notifier, needle, 1, DELIVERY_MS) == 0,
            "the log does not say '%s'", needle);
     int64_t gave_up = clock_now_ms () - raised_at;
@@ -652,6 +664,216 @@ s_give_up (testbed_t *bed)
     harness_note ("gave up %lld ms after the raise; %d attempts logged", (long long) gave_up,
                   notifier_process_count_log (test.notifier, "for rule gone: cannot run"));
     s_case_finish (&test);
+}
+
+//  --- 9. SIGHUP and SIGTERM ---------------------------------------------------------------
+
+//  The line (1-based) of text on which needle starts, or 0.
+static int
+s_line_of (const char *text, const char *needle)
+{
+    const char *at = strstr (text, needle);
+    if (!at)
+        return 0;
+    int line = 1;
+    for (const char *scan = text; scan < at; scan++)
+        line += *scan == '\n';
+    return line;
+}
+
+static void
+s_sighup (testbed_t *bed)
+{
+    TEST ("exec: SIGHUP with a bad file logs FILE:LINE and keeps the running rules;"
+          " with a good one logs \"SIGHUP: reloaded FILE: 2 rules\" and the new rules act");
+    exec_case_t test;
+    if (!s_case_start (&test, bed, "hup-src", false, NULL,
+                       "rule = main\n    source = \"hup-src\"\n    on = raised\n")) {
+        s_case_finish (&test);
+        return;
+    }
+    const char *path = notifier_process_config_path (test.notifier);
+    pid_t pid = notifier_process_pid (test.notifier);
+    //  A bad file: an unknown key in the main rule.
+    char bad [17000], expected [1300];
+    snprintf (bad, sizeof bad, "%s    colour = mauve\n", test.config);
+    snprintf (expected, sizeof expected, "SIGHUP: %s:%d: unknown key 'colour'", path,
+              s_line_of (bad, "    colour = mauve"));
+    CHECK (notifier_process_write_config (test.notifier, bad) == 0, "write the bad config");
+    CHECK (kill (pid, SIGHUP) == 0, "SIGHUP");
+    CHECK (notifier_process_wait_log (test.notifier, expected, 1, DELIVERY_MS) == 0,
+           "no '%s' in the log", expected);
+    CHECK (notifier_process_count_log (test.notifier, "keeping the running rules") == 1,
+           "the log does not say the running rules are kept");
+    CHECK (notifier_process_running (test.notifier), "the notifier died of SIGHUP");
+    CHECK (s_raise (bed, "hup-src", "kept", "kept", NULL, NULL) > 0, "raise kept");
+    CHECK (file_wait_count (s_file (test.dir, "out"), "\"ID\":\"kept\"", 1, DELIVERY_MS) == 0,
+           "the running rules were not kept after a bad SIGHUP");
+    //  A good file: rule main now follows hup-new instead of hup-src.
+    char good [17000], *rule = NULL;
+    snprintf (good, sizeof good, "%s", test.config);
+    rule = strstr (good, "source = \"hup-src\"");
+    if (CHECK (rule, "the main rule is not in the config"))
+        memcpy (rule, "source = \"hup-new\"", strlen ("source = \"hup-new\""));
+    snprintf (expected, sizeof expected, "SIGHUP: reloaded %s: 2 rules", path);
+    CHECK (notifier_process_write_config (test.notifier, good) == 0, "write the good config");
+    CHECK (kill (pid, SIGHUP) == 0, "SIGHUP");
+    CHECK (notifier_process_wait_log (test.notifier, expected, 1, DELIVERY_MS) == 0,
+           "no '%s' in the log", expected);
+    //  In seq order: once new-2 is delivered, old-1 was dealt with (dropped).
+    CHECK (s_raise (bed, "hup-src", "old-1", "old-1", NULL, NULL) > 0, "raise old-1");
+    CHECK (s_raise (bed, "hup-new", "new-2", "new-2", NULL, NULL) > 0, "raise new-2");
+    CHECK (file_wait_count (s_file (test.dir, "out"), "\"ID\":\"new-2\"", 1, DELIVERY_MS) == 0,
+           "the reloaded rule did not act on hup-new");
+    CHECK (s_count (test.dir, "out", "\"ID\":\"old-1\"") == 0,
+           "the old rule still acted after the reload");
+    CHECK (notifier_process_running (test.notifier), "the notifier died");
+    s_case_finish (&test);
+}
+
+static void
+s_sigterm_at_once (void)
+{
+    TEST ("exec: SIGTERM of a notifier whose broker does not answer exits 0 at once"
+          " (not after its control call's 5 s, nor the SUB's 1 s linger)");
+    sandbox_t *sandbox = sandbox_new ("exec-term");
+    if (!CHECK (sandbox, "sandbox"))
+        return;
+    int events = port_free (), control = port_free ();
+    char config [2048];
+    snprintf (config, sizeof config,
+              "notifier\n"
+              "    events = tcp://127.0.0.1:%d\n"
+              "    control = tcp://127.0.0.1:%d\n"
+              "    state_dir = \"%s/state\"\n"
+              "exec\n"
+              "    command = /bin/true\n"
+              "rule = all\n"
+              "    source = \"*\"\n", events, control, sandbox_dir (sandbox));
+    notifier_process_t *notifier = notifier_process_new (sandbox, PROGRAM, "notify", config);
+    if (CHECK (notifier && notifier_process_start (notifier) == 0, "start")) {
+        //  Its first turn asks the broker where the stream stands (5 s
+        //  deadline): let that call begin, observed by the clock alone.
+        int64_t until = clock_now_ms () + 300;
+        while (clock_now_ms () < until)
+            harness_pause_ms (20);
+        int64_t started = clock_now_ms ();
+        int status = notifier_process_stop (notifier);
+        int64_t took = clock_now_ms () - started;
+        CHECK (status == 0, "exit status %d", status);
+        CHECK (took < 800, "SIGTERM took %lld ms", (long long) took);
+        harness_note ("SIGTERM to exit: %lld ms", (long long) took);
+    }
+    notifier_process_destroy (&notifier, s_failed ());
+    sandbox_destroy (&sandbox, s_failed ());
+}
+
+//  --- 10. broker_silence: watching the watcher ---------------------------------------------
+
+//  Line of DIR/out holding needle, as a fresh string, or NULL.
+static char *
+s_line_with (const char *dir, const char *needle)
+{
+    char *text = file_read_all (s_file (dir, "out"));
+    char *at = text ? strstr (text, needle) : NULL;
+    char *line = NULL;
+    if (at) {
+        while (at > text && at [-1] != '\n')
+            at--;
+        size_t length = strcspn (at, "\n");
+        line = strndup (at, length);
+    }
+    free (text);
+    return line;
+}
+
+//  One of each per delivery (the words are also in Subject and Detail).
+#define UNREACHABLE  "\"summary\":\"lilac broker unreachable since"
+#define RECOVERED    "\"summary\":\"lilac broker reachable again"
+
+static void
+s_broker_silence (testbed_t *bed)
+{
+    TEST ("exec: broker_silence 2s: the broker killed → every distinct command (a rule out"
+          " of hours and over its limit included) runs once with a raised lilac/broker"
+          " \"unreachable since\"; the broker back → a cleared \"reachable again\"");
+    //  A third destination whose rule is out of hours now and limited.
+    time_t now = time (NULL);
+    struct tm local;
+    localtime_r (&now, &local);
+    char night [1100];
+    exec_case_t test;
+    sandbox_t *other = sandbox_new ("exec-silence-night");
+    if (!CHECK (other, "sandbox"))
+        return;
+    snprintf (night, sizeof night, "%s", sandbox_dir (other));
+    s_notifier_extra = "    broker_silence = 2s\n";
+    bool ok = s_case_start (&test, bed, "silence-src", false, NULL, "");
+    s_notifier_extra = "";
+    if (!ok) {
+        s_case_finish (&test);
+        sandbox_destroy (&other, s_failed ());
+        return;
+    }
+    //  The rules: main and again share the section's command (one
+    //  destination), warm-up and night have their own (night's writes
+    //  into the other sandbox). Loaded with SIGHUP.
+    char config [20000];
+    snprintf (config, sizeof config, "%.16384s"
+              "rule = main\n    source = \"silence-src\"\n    on = raised\n"
+              "rule = again\n    source = \"silence-src\"\n    level = urgent\n"
+              "rule = night\n    source = \"nobody\"\n    hours = %d\n"
+              "    limit = \"1 per 1h\"\n    command = 'sh %s %s'\n",
+              test.config, (local.tm_hour + 2) % 24, test.probe, night);
+    char reloaded [1200];
+    snprintf (reloaded, sizeof reloaded, "SIGHUP: reloaded %s: 4 rules",
+              notifier_process_config_path (test.notifier));
+    CHECK (notifier_process_write_config (test.notifier, config) == 0, "write the config");
+    CHECK (kill (notifier_process_pid (test.notifier), SIGHUP) == 0, "SIGHUP");
+    CHECK (notifier_process_wait_log (test.notifier, reloaded, 1, DELIVERY_MS) == 0,
+           "the config with the night rule was not reloaded");
+    const char *dirs [3] = { test.dir, test.warm, night };
+    const char *names [3] = { "main", "warm-up", "night" };
+    int64_t killed_at = clock_now_ms ();
+    CHECK (broker_process_kill (bed->broker) == 0, "kill -9 the broker");
+    for (int index = 0; index < 3; index++)
+        CHECK (file_wait_count (s_file (dirs [index], "out"), UNREACHABLE,
+                                1, 15000) == 0,
+               "the %s command never heard that the broker is unreachable", names [index]);
+    harness_note ("unreachable told %lld ms after the kill",
+                  (long long) (clock_now_ms () - killed_at));
+    char *line = s_line_with (test.dir, "lilac broker unreachable since");
+    CHECK (line && text_has (line, "\"ID\":\"broker\"") && text_has (line, "\"Source\":\"lilac\"")
+           && text_has (line, "\"Status\":\"raised\"") && text_has (line, "\"event\":\"raised\"")
+           && text_has (line, "\"rule\":\"broker_silence\"") && text_has (line, "\"seq\":0"),
+           "the JSON is not a raised lilac/broker: %s", line ? line : "(none)");
+    harness_note ("raised: %s", line ? line : "(none)");
+    free (line);
+    CHECK (broker_process_start (bed->broker) == 0, "restart the broker");
+    for (int index = 0; index < 3; index++)
+        CHECK (file_wait_count (s_file (dirs [index], "out"), RECOVERED,
+                                1, 20000) == 0,
+               "the %s command never heard that the broker is back", names [index]);
+    line = s_line_with (test.dir, "lilac broker reachable again");
+    CHECK (line && text_has (line, "\"Status\":\"cleared\"")
+           && text_has (line, "\"event\":\"cleared\"") && strstr (line, "unreachable since"),
+           "the JSON is not a cleared lilac/broker: %s", line ? line : "(none)");
+    free (line);
+    for (int index = 0; index < 3; index++)
+        harness_note ("%s: %d unreachable, %d reachable again", names [index],
+                      s_count (dirs [index], "out", UNREACHABLE),
+                      s_count (dirs [index], "out", RECOVERED));
+    //  main and again share the section's command: one destination.
+    CHECK (s_count (test.dir, "out", UNREACHABLE)
+           == s_count (test.dir, "out", RECOVERED),
+           "the main command was not told as often of the recovery as of the trouble");
+    for (int index = 0; index < 3; index++)
+        CHECK (s_count (dirs [index], "out", UNREACHABLE) == 1
+           &&  s_count (dirs [index], "out", RECOVERED) == 1,
+               "the %s command was told more than once", names [index]);
+    CHECK (testbed_rejoin (bed) == 0, "rejoin the restarted broker");
+    s_case_finish (&test);
+    sandbox_destroy (&other, s_failed ());
 }
 
 //  --- 8. -n and bad configs -------------------------------------------------------------------
@@ -719,6 +941,73 @@ s_check_configs (void)
         harness_note ("%s: %s", file, result.err);
         cli_result_free (&result);
     }
+
+    TEST ("exec -n: every error of a file in one run, each with FILE:LINE: an endpoint"
+          " without a transport, a command that does not exist, one that is not executable,"
+          " a rule with no command anywhere, a bad timeout, a bad level, an unknown key");
+    const char *many =
+        "notifier\n"                                      //  1
+        "    events = 127.0.0.1:42111\n"                  //  2
+        "    control = tcp://127.0.0.1:2\n"               //  3
+        "    state_dir = \"%s/state\"\n"                  //  4
+        "rule = all\n"                                    //  5
+        "    source = \"*\"\n"                             //  6
+        "    level = severe\n"                            //  7
+        "rule = nothing\n"                                //  8
+        "    source = \"x\"\n"                             //  9
+        "rule = gone\n"                                   //  10
+        "    command = \"/nonexistent/notify --now\"\n"   //  11
+        "rule = plain\n"                                  //  12
+        "    command = %s/plain.txt\n"                    //  13
+        "    colour = mauve\n"                            //  14
+        "rule = nowhere\n"                                //  15
+        "    command = no-such-command-lilac\n"           //  16
+        "exec\n"                                          //  17
+        "    timeout = banana\n";                         //  18
+    char text [2048], path [1100];
+    snprintf (path, sizeof path, "%s/many.conf", sandbox_dir (sandbox));
+    snprintf (text, sizeof text, many, sandbox_dir (sandbox), sandbox_dir (sandbox));
+    CHECK (file_write_text (path, text) == 0, "write %s", path);
+    char plain [1100];                  //  a file without x bits (file_write_text: 0644)
+    snprintf (plain, sizeof plain, "%s/plain.txt", sandbox_dir (sandbox));
+    CHECK (file_write_text (plain, "not a program\n") == 0 && chmod (plain, 0644) == 0,
+           "write %s", plain);
+    struct { int line; const char *why; } expected [] = {
+        { 2, "'127.0.0.1:42111' has no transport" },
+        { 7, "severe" },
+        { 5, "rule all has no command" },
+        { 8, "rule nothing has no command" },
+        { 11, "/nonexistent/notify: No such file or directory" },
+        { 13, "plain.txt: not an executable file" },
+        { 14, "unknown key 'colour'" },
+        { 16, "'no-such-command-lilac' is not an executable file in $PATH" },
+        { 18, "banana" },
+    };
+    for (int pass = 0; pass < 2; pass++) {
+        //  -n, then a start: the same errors, all of them.
+        if (pass == 0)
+            notifier_command_run (PROGRAM, sandbox_dir (sandbox), COMMAND_MS, &result,
+                                  "-c", path, "-n", NULL);
+        else
+            notifier_command_run (PROGRAM, sandbox_dir (sandbox), COMMAND_MS, &result,
+                                  "-c", path, NULL);
+        CHECK (result.status == 1, "%s: exit %d (expected 1)", pass ? "start" : "-n",
+               result.status);
+        for (size_t index = 0; index < sizeof expected / sizeof expected [0]; index++) {
+            char where [1200];
+            snprintf (where, sizeof where, "%s:%d: ", path, expected [index].line);
+            const char *at = result.err ? strstr (result.err, where) : NULL;
+            const char *end = at ? strchr (at, '\n') : NULL;
+            const char *why = at ? strstr (at, expected [index].why) : NULL;
+            CHECK (at && why && (!end || why < end), "%s: no '%s... %s' in stderr:\n%s",
+                   pass ? "start" : "-n", where, expected [index].why, result.err);
+        }
+        CHECK (result.err && strstr (result.err, "9 errors"), "the count is not 9");
+        CHECK (!strstr (result.out, "configuration OK"), "-n said OK");
+        if (pass == 0)
+            harness_note ("-n on many.conf:\n%s", result.err);
+        cli_result_free (&result);
+    }
     sandbox_destroy (&sandbox, s_failed ());
 }
 
@@ -739,6 +1028,9 @@ main (void)
     s_large (bed);
     s_give_up (bed);
     s_broker_restart (bed);
+    s_sighup (bed);
+    s_broker_silence (bed);
+    s_sigterm_at_once ();
     s_check_configs ();
     TEST ("exec tests: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&bed, check_failed > 0 || check_case_failed) == 0,

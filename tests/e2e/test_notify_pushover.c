@@ -26,6 +26,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "../check.h"
 #include "../harness/harness.h"
@@ -515,6 +516,164 @@ s_shipped_config (testbed_t *bed)
     cli_result_free (&result);
 }
 
+//  --- broker_silence --------------------------------------------------------------------------
+
+//  Requests of the fake whose message holds words, for one user key.
+static size_t
+s_count_for (const char *words, const char *user)
+{
+    fake_request_t requests [PUSHOVER_FAKE_MAX_REQUESTS];
+    size_t found = pushover_fake_find (s_fake, PUSHOVER_FAKE_MESSAGES, words, requests,
+                                       PUSHOVER_FAKE_MAX_REQUESTS);
+    size_t kept = found < PUSHOVER_FAKE_MAX_REQUESTS ? found : PUSHOVER_FAKE_MAX_REQUESTS;
+    size_t count = 0;
+    for (size_t index = 0; index < kept; index++) {
+        char *value = fake_request_field (&requests [index], "user");
+        count += value && strcmp (value, user) == 0;
+        free (value);
+    }
+    fake_requests_free (requests, kept);
+    return count;
+}
+
+//  Waits until each user has count messages holding words. 0 or -1.
+static int
+s_wait_users (const char *words, const char *const *users, size_t count, int timeout_ms)
+{
+    int64_t deadline = clock_now_ms () + timeout_ms;
+    while (true) {
+        bool all = true;
+        for (size_t index = 0; users [index]; index++)
+            all = all && s_count_for (words, users [index]) >= count;
+        if (all)
+            return 0;
+        if (clock_now_ms () >= deadline)
+            return -1;
+        harness_pause_ms (50);
+    }
+}
+
+static void
+s_broker_silence (testbed_t *bed)
+{
+    TEST ("pushover: broker_silence 2s: the broker killed → one message \"lilac broker"
+          " unreachable since\" to each distinct user key (the default, and a rule's out of"
+          " hours); the broker back → one \"reachable again\" to each");
+    char *state_dir = sandbox_path (bed->sandbox, "silence-state");
+    char head [2048], config [4096];
+    notifier_process_broker_section (bed->broker, state_dir, head, sizeof head);
+    time_t now = time (NULL);
+    struct tm local;
+    localtime_r (&now, &local);
+    snprintf (config, sizeof config,
+              "%s"
+              "    broker_silence = 2s\n"
+              "pushover\n"
+              "    api = %s\n"
+              "    token = " TOKEN "\n"
+              "    timeout = 1s\n"
+              "rule = a\n    source = nothing-a\n    user = usilence1\n"
+              "rule = b\n    source = nothing-b\n    user = usilence1\n"
+              "rule = c\n    source = nothing-c\n    user = usilence2\n    hours = %d\n"
+              "    limit = \"1 per 1h\"\n"
+              "rule = d\n    source = nothing-d\n",
+              head, pushover_fake_api (s_fake), (local.tm_hour + 2) % 24);
+    free (state_dir);
+    notifier_process_t *watcher = notifier_process_new (bed->sandbox, PROGRAM, "silence", config);
+    if (!CHECK (watcher && notifier_process_start (watcher) == 0, "the notifier did not start")) {
+        notifier_process_destroy (&watcher, true);
+        return;
+    }
+    //  Whether or not it heard the broker before the kill, the silence
+    //  counts from its start at the latest.
+    const char *users [] = { "usilence1", "usilence2", DEFAULT_USER, NULL };
+    int64_t killed_at = clock_now_ms ();
+    CHECK (broker_process_kill (bed->broker) == 0, "kill -9 the broker");
+    CHECK (s_wait_users ("lilac broker unreachable since", users, 1, 15000) == 0,
+           "not every user key heard that the broker is unreachable");
+    harness_note ("unreachable told %lld ms after the kill",
+                  (long long) (clock_now_ms () - killed_at));
+    CHECK (pushover_fake_find (s_fake, PUSHOVER_FAKE_MESSAGES,
+                               "\"title\":\"RAISED: lilac broker\"", NULL, 0) >= 3,
+           "the title is not RAISED: lilac broker");
+    CHECK (broker_process_start (bed->broker) == 0, "restart the broker");
+    CHECK (s_wait_users ("lilac broker reachable again", users, 1, 20000) == 0,
+           "not every user key heard that the broker is back");
+    for (size_t index = 0; users [index]; index++) {
+        size_t raised = s_count_for ("lilac broker unreachable since", users [index]);
+        size_t cleared = s_count_for ("lilac broker reachable again", users [index]);
+        CHECK (raised == 1 && cleared == 1, "user %.3s…: %zu unreachable, %zu reachable again",
+               users [index], raised, cleared);
+    }
+    CHECK (pushover_fake_find (s_fake, PUSHOVER_FAKE_MESSAGES,
+                               "\"title\":\"CLEARED: lilac broker\"", NULL, 0) >= 3,
+           "the title is not CLEARED: lilac broker");
+    CHECK (notifier_process_stop (watcher) == 0, "the watcher did not exit 0 on SIGTERM");
+    notifier_process_destroy (&watcher, check_case_failed);
+    CHECK (testbed_rejoin (bed) == 0, "rejoin the restarted broker");
+}
+
+static void
+s_no_user_key (testbed_t *bed)
+{
+    TEST ("pushover -n: no user key anywhere (none in section pushover, none in a rule, no"
+          " $PUSHOVER_USER) names each rule that could never notify, with an endpoint"
+          " without a transport, in one run with FILE:LINE; exit 1. A default key: OK");
+    char *saved_user = getenv ("PUSHOVER_USER") ? strdup (getenv ("PUSHOVER_USER")) : NULL;
+    unsetenv ("PUSHOVER_USER");
+    char *path = sandbox_path (bed->sandbox, "nouser.conf");
+    const char *text =
+        "notifier\n"                                      //  1
+        "    events = tcp://127.0.0.1:1\n"                //  2
+        "    control = 127.0.0.1:42111\n"                 //  3
+        "pushover\n"                                      //  4
+        "    token = " TOKEN "\n"                         //  5
+        "rule = first\n"                                  //  6
+        "    level = urgent\n"                            //  7
+        "rule = second\n"                                 //  8
+        "    priority = 7\n";                             //  9
+    CHECK (path && file_write_text (path, text) == 0, "write the config");
+    cli_result_t result;
+    notifier_command_run (PROGRAM, sandbox_dir (bed->sandbox), 10000, &result,
+                          "-c", path, "-n", NULL);
+    CHECK (result.status == 1, "exit %d (expected 1)", result.status);
+    struct { int line; const char *why; } expected [] = {
+        { 3, "'127.0.0.1:42111' has no transport" },
+        { 6, "rule first has no user key" },
+        { 8, "rule second has no user key" },
+        { 9, "priority" },
+    };
+    for (size_t index = 0; index < sizeof expected / sizeof expected [0]; index++) {
+        char where [1200];
+        snprintf (where, sizeof where, "%s:%d: ", path, expected [index].line);
+        const char *at = result.err ? strstr (result.err, where) : NULL;
+        const char *end = at ? strchr (at, '\n') : NULL;
+        const char *why = at ? strstr (at, expected [index].why) : NULL;
+        CHECK (at && why && (!end || why < end), "no '%s... %s' in stderr:\n%s", where,
+               expected [index].why, result.err ? result.err : "");
+    }
+    CHECK (result.err && !strstr (result.err, TOKEN), "the token is in stderr");
+    harness_note ("-n without a user key:\n%s", result.err ? result.err : "");
+    cli_result_free (&result);
+    //  The same rules with a default key (and the other errors fixed) are fine.
+    char fixed [2048];
+    snprintf (fixed, sizeof fixed,
+              "notifier\n    events = tcp://127.0.0.1:1\n    control = tcp://127.0.0.1:2\n"
+              "pushover\n    token = " TOKEN "\n    user = " DEFAULT_USER "\n"
+              "rule = first\n    level = urgent\nrule = second\n    priority = 1\n");
+    CHECK (file_write_text (path, fixed) == 0, "write the config");
+    notifier_command_run (PROGRAM, sandbox_dir (bed->sandbox), 10000, &result,
+                          "-c", path, "-n", NULL);
+    CHECK (result.status == 0 && result.out && strstr (result.out, "configuration OK"),
+           "exit %d: %s", result.status, result.err ? result.err : "");
+    cli_result_free (&result);
+    free (path);
+    if (saved_user) {
+        setenv ("PUSHOVER_USER", saved_user, 1);
+        free (saved_user);
+    }
+}
+
 int
 main (void)
 {
@@ -533,8 +692,10 @@ main (void)
         s_killed (bed);
         s_emergency (bed);
         s_secrets ();
+        s_broker_silence (bed);
     }
     s_shipped_config (bed);
+    s_no_user_key (bed);
     TEST ("pushover tests: the notifier exits 0 on SIGTERM, the broker too");
     bool failed = check_failed > 0 || check_case_failed;
     if (s_notifier && notifier_process_running (s_notifier))

@@ -315,5 +315,36 @@ main (void)
            seen [0], count > 1 ? seen [1] : "", count > 2 ? seen [2] : "");
     cursor = "  ,  ";
     CHECK (!bus_endpoint_next (&cursor, &length), "an empty list has an endpoint");
+
+    TEST ("bus_endpoint_check takes what bus_open can use and names what it cannot:"
+          " no transport, an unknown one, tcp without HOST:PORT, a bad port, an empty list");
+    const char *good [] = {
+        "tcp://127.0.0.1:42111", "tcp://*:32741", "tcp://127.0.0.1:*",
+        " tcp://a:1 , ipc:///run/lilac/agent", "inproc://x", "tcp://[::1]:5", NULL
+    };
+    for (int index = 0; good [index]; index++) {
+        char error [256] = "";
+        CHECK (bus_endpoint_check (good [index], error, sizeof error) == 0,
+               "'%s' refused: %s", good [index], error);
+    }
+    struct { const char *endpoints, *why; } bad [] = {
+        { "127.0.0.1:42111", "has no transport" },
+        { "tcp://a:1, 127.0.0.1:2", "'127.0.0.1:2' has no transport" },
+        { "tpc://127.0.0.1:1", "unknown transport 'tpc'" },
+        { "tcp://127.0.0.1", "no HOST:PORT" },
+        { "tcp://:1", "no HOST:PORT" },
+        { "tcp://h:http", "not a number" },
+        { "tcp://h:0", "out of 1-65535" },
+        { "tcp://h:99999", "out of 1-65535" },
+        { "ipc://", "no address" },
+        { " , ", "no endpoint" },
+        { NULL, NULL }
+    };
+    for (int index = 0; bad [index].why; index++) {
+        char error [256] = "";
+        CHECK (bus_endpoint_check (bad [index].endpoints, error, sizeof error) == -1
+               && strstr (error, bad [index].why),
+               "'%s': '%s' (expected '%s')", bad [index].endpoints, error, bad [index].why);
+    }
     return check_done ();
 }

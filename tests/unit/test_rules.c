@@ -649,6 +649,48 @@ s_test_accepts (void)
     s_unload (&fixture);
 }
 
+static void
+s_test_every_error (void)
+{
+    TEST ("rules_load_all: every error of every rule in one run, in file order, each with"
+          " file:line; rules_load gives the first");
+    const char *text =
+        "rule = a\n"                  //  1
+        "    colour = red\n"          //  2
+        "    days = mon-fir\n"        //  3
+        "rule = b\n"                  //  4
+        "    level = high\n"          //  5
+        "    every = soon\n"          //  6
+        "rule = a\n";                 //  7
+    char error [CONFIG_ERROR_SIZE];
+    config_t *config = config_parse (text, "rules.conf", error, sizeof error);
+    if (!CHECK (config, "parse: %s", error))
+        return;
+    config_errors_t *errors = config_errors_new ();
+    rules_t *rules = rules_load_all (config, s_extra_keys, "user", errors);
+    CHECK (!rules, "loaded");
+    const char *expected [] = {
+        "rules.conf:2: unknown key 'colour' in section 'rule'",
+        "rules.conf:3: days: 'mon-fir' is not a day",
+        "rules.conf:5: level: 'high' is not a level",
+        "rules.conf:6: every: 'soon' is not a duration",
+        "rules.conf:7: rule 'a' is defined twice (first at line 1)",
+    };
+    size_t count = sizeof expected / sizeof expected [0];
+    CHECK (config_errors_count (errors) == count, "%zu errors", config_errors_count (errors));
+    for (size_t index = 0; index < count; index++) {
+        const char *got = config_errors_get (errors, index);
+        CHECK (got && strncmp (got, expected [index], strlen (expected [index])) == 0,
+               "error %zu is '%s', expected '%s...'", index, got ? got : "(none)",
+               expected [index]);
+    }
+    rules = rules_load (config, s_extra_keys, "user", error, sizeof error);
+    CHECK (!rules && strncmp (error, expected [0], strlen (expected [0])) == 0,
+           "rules_load said '%s'", error);
+    config_errors_destroy (&errors);
+    config_destroy (&config);
+}
+
 int
 main (void)
 {
@@ -670,5 +712,6 @@ main (void)
     s_test_capacity ();
     s_test_errors ();
     s_test_accepts ();
+    s_test_every_error ();
     return check_done ();
 }
