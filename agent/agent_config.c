@@ -154,7 +154,7 @@ static void
 s_read_agent (agent_config_t *config, config_t *section, config_report_t *report)
 {
     char error [CONFIG_ERROR_SIZE];
-    s_note (report, config_check_keys (section, s_agent_keys, error, sizeof error), error);
+    config_report_check_keys (report, section, s_agent_keys);
     const char *keys [] = { "broker", "events", "listen", "source", "state_dir", "cert",
                             "server_key" };
     char **settings [] = { &config->broker, &config->events, &config->listen, &config->source,
@@ -190,7 +190,7 @@ static void
 s_read_heartbeat (agent_config_t *config, config_t *section, config_report_t *report)
 {
     char error [CONFIG_ERROR_SIZE];
-    s_note (report, config_check_keys (section, s_heartbeat_keys, error, sizeof error), error);
+    config_report_check_keys (report, section, s_heartbeat_keys);
     s_note (report, config_boolean (section, "enabled", true, &config->heartbeat,
                                     error, sizeof error), error);
     s_note (report, config_duration (section, "interval", config->heartbeat_interval,
@@ -243,7 +243,7 @@ s_read_check (agent_config_t *config, config_t *section, config_report_t *report
     if (!check->command || !*check->command)
         s_note (report, s_fail_at (section, error, sizeof error, "check '%s' has no command",
                                    name), error);
-    s_note (report, config_check_keys (section, s_check_keys, error, sizeof error), error);
+    config_report_check_keys (report, section, s_check_keys);
     s_note (report, config_duration (section, "interval", check->interval, &check->interval,
                                      error, sizeof error)
                  || s_minimum (section, "interval", check->interval, error, sizeof error), error);

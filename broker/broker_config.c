@@ -184,9 +184,7 @@ broker_config_verify (broker_config_t *config, bool *exposed, config_report_t *r
 static void
 s_read_security (broker_config_t *config, config_t *section, config_report_t *report)
 {
-    char error [CONFIG_ERROR_SIZE];
-    if (config_check_keys (section, s_security_keys, error, sizeof error))
-        config_report_add (report, false, "%s", error);
+    config_report_check_keys (report, section, s_security_keys);
     s_read_string (section, "cert", &config->security_cert, report);
     s_read_string (section, "clients", &config->security_clients, report);
     s_note_origin (section, "cert", &config->security_cert_at);
@@ -247,7 +245,7 @@ static void
 s_read_section (broker_config_t *config, config_t *section, config_report_t *report)
 {
     char error [CONFIG_ERROR_SIZE];
-    s_note (config_check_keys (section, s_known_keys, error, sizeof error), error, report);
+    config_report_check_keys (report, section, s_known_keys);
     s_read_string (section, "ingest", &config->ingest, report);
     s_read_string (section, "publish", &config->publish, report);
     s_read_string (section, "control", &config->control, report);
@@ -291,7 +289,7 @@ broker_config_load (broker_config_t *config, const char *path, config_report_t *
     }
     size_t errors = report->errors;
     static const char *const top_keys [] = { "broker", "security", NULL };
-    s_note (config_check_keys (root, top_keys, error, sizeof error), error, report);
+    config_report_check_keys (report, root, top_keys);
     config_t *section = config_locate (root, "broker");
     if (section)
         s_read_section (config, section, report);

@@ -928,7 +928,7 @@ s_executable_check (const char *file, char *why, size_t why_size)
 //  A command as run without a shell: words that split, a first word that
 //  can run. Shell text (shell = yes) is the shell's business: not checked.
 static void
-s_command_check (const char *command, bool shell, config_t *node, config_errors_t *errors)
+s_command_check (const char *command, bool shell, config_t *node, config_report_t *errors)
 {
     if (shell)
         return;
@@ -940,13 +940,13 @@ s_command_check (const char *command, bool shell, config_t *node, config_errors_
         s_command_free (&line);
     }
     if (*why)
-        config_errors_at (errors, node, "command: %s", why);
+        config_report_at (errors, node, "command: %s", why);
 }
 
 //  The section's values and every rule's command, as open and deliver use
 //  them; a rule with no command where the section has none never notifies.
 static void
-s_check (config_t *root, config_errors_t *errors)
+s_check (config_t *root, config_report_t *errors)
 {
     config_t *section = config_locate (root, "exec");
     bool shell = false;
@@ -955,18 +955,18 @@ s_check (config_t *root, config_errors_t *errors)
     if (section) {
         int64_t timeout = EXEC_TIMEOUT_DEFAULT_MS, retry_for = EXEC_RETRY_FOR_DEFAULT_MS;
         if (config_boolean (section, "shell", false, &shell, error, sizeof error))
-            config_errors_add (errors, error);
+            config_report_error (errors, error);
         if (config_duration (section, "timeout", timeout, &timeout, error, sizeof error))
-            config_errors_add (errors, error);
+            config_report_error (errors, error);
         else
         if (timeout <= 0)
-            config_errors_at (errors, config_locate (section, "timeout"),
+            config_report_at (errors, config_locate (section, "timeout"),
                               "timeout: must be more than 0");
         if (config_duration (section, "retry_for", retry_for, &retry_for, error, sizeof error))
-            config_errors_add (errors, error);
+            config_report_error (errors, error);
         else
         if (retry_for < 0)
-            config_errors_at (errors, config_locate (section, "retry_for"),
+            config_report_at (errors, config_locate (section, "retry_for"),
                               "retry_for: must not be negative");
         config_string (section, "command", NULL, &command);
         if (command && *command)
@@ -980,7 +980,7 @@ s_check (config_t *root, config_errors_t *errors)
             s_command_check (config_value (node), shell, node, errors);
         else
         if (!node && !(command && *command))
-            config_errors_at (errors, rule, "rule %s has no command, and section exec has"
+            config_report_at (errors, rule, "rule %s has no command, and section exec has"
                               " none: it could never notify", config_value (rule));
     }
 }

@@ -137,7 +137,7 @@ s_setting (config_t *section, const char *key, const char *fallback)
 //  notifier/server_key (else $LILAC_CERT and $LILAC_SERVER_KEY) are given.
 //  A bad certificate or key is added to errors, at the key's line.
 static void
-s_secure (config_t *section, config_errors_t *errors)
+s_secure (config_t *section, config_report_t *errors)
 {
     const char *cert = NULL, *server_key = NULL;
     if (section) {
@@ -164,32 +164,32 @@ s_secure (config_t *section, config_errors_t *errors)
     if (!node && section)
         node = config_locate (section, "server_key");
     if (node)
-        config_errors_at (errors, node, "%s", error);
+        config_report_at (errors, node, "%s", error);
     else
-        config_errors_add (errors, error);
+        config_report_error (errors, error);
 }
 
 //  The notifier section: its keys, its endpoints, and (secure: at start
 //  and -n, not on SIGHUP) its CURVE files, which it then applies.
 static void
-s_check_notifier_section (config_t *section, config_errors_t *errors, bool secure)
+s_check_notifier_section (config_t *section, config_report_t *errors, bool secure)
 {
-    config_errors_check_keys (errors, section, s_notifier_keys);
+    config_report_check_keys (errors, section, s_notifier_keys);
     const char *const endpoints [] = { "events", "control" };
     for (size_t index = 0; section && index < 2; index++) {
         config_t *node = config_locate (section, endpoints [index]);
         char why [CONFIG_ERROR_SIZE];
         if (node && bus_endpoint_check (config_value (node), why, sizeof why))
-            config_errors_at (errors, node, "notifier/%s: %s", endpoints [index], why);
+            config_report_at (errors, node, "notifier/%s: %s", endpoints [index], why);
     }
     int64_t silence;
     char error [CONFIG_ERROR_SIZE];
     if (section && config_duration (section, "broker_silence", BROKER_WATCH_DEFAULT_MS, &silence,
                                     error, sizeof error))
-        config_errors_add (errors, error);
+        config_report_error (errors, error);
     else
     if (section && silence < 0)
-        config_errors_at (errors, config_locate (section, "broker_silence"),
+        config_report_at (errors, config_locate (section, "broker_silence"),
                           "notifier/broker_silence: must not be negative (0 turns it off)");
     if (secure)
         s_secure (section, errors);
@@ -228,24 +228,24 @@ s_read_notifier_section (notifier_t *self)
 //  kept).
 static int
 s_config_read (const destination_class_t *class, const char *path, bool secure,
-               config_t **config_p, rules_t **rules_p, config_errors_t *errors)
+               config_t **config_p, rules_t **rules_p, config_report_t *errors)
 {
     *rules_p = NULL;
     char error [CONFIG_ERROR_SIZE];
     *config_p = config_load (path, error, sizeof error);
     if (!*config_p) {
-        config_errors_add (errors, error);
+        config_report_error (errors, error);
         return -1;
     }
     const char *const top [] = { "notifier", class->section, "rule", NULL };
-    config_errors_check_keys (errors, *config_p, top);
+    config_report_check_keys (errors, *config_p, top);
     s_check_notifier_section (config_locate (*config_p, "notifier"), errors, secure);
-    config_errors_check_keys (errors, config_locate (*config_p, class->section),
+    config_report_check_keys (errors, config_locate (*config_p, class->section),
                               class->section_keys);
     if (class->check)
         class->check (*config_p, errors);
     *rules_p = rules_load_all (*config_p, class->rule_keys, class->destination_key, errors);
-    if (config_errors_count (errors) == 0)
+    if (config_report_count (errors) == 0)
         return 0;
     rules_destroy (rules_p);
     config_destroy (config_p);
@@ -254,12 +254,12 @@ s_config_read (const destination_class_t *class, const char *path, bool secure,
 
 //  Logs every error, each after prefix, and how many there were.
 static void
-s_log_errors (config_errors_t *errors, const char *prefix)
+s_log_errors (config_report_t *errors, const char *prefix)
 {
-    for (size_t index = 0; config_errors_get (errors, index); index++)
-        log_error ("%s%s", prefix, config_errors_get (errors, index));
-    size_t count = config_errors_count (errors);
-    for (size_t index = 0; config_errors_get (errors, index); index++)
+    for (size_t index = 0; config_report_get (errors, index); index++)
+        log_error ("%s%s", prefix, config_report_get (errors, index));
+    size_t count = config_report_count (errors);
+    for (size_t index = 0; config_report_get (errors, index); index++)
         count--;
     if (count)
         log_error ("%s%zu more errors not shown", prefix, count);
@@ -269,14 +269,14 @@ s_log_errors (config_errors_t *errors, const char *prefix)
 static void
 s_load_config (notifier_t *self, const char *path)
 {
-    config_errors_t *errors = config_errors_new ();
+    config_report_t *errors = config_report_new ();
     if (s_config_read (self->class, path, true, &self->config, &self->rules, errors)) {
         s_log_errors (errors, "");
-        size_t count = config_errors_count (errors);
-        config_errors_destroy (&errors);
+        size_t count = config_report_count (errors);
+        config_report_destroy (&errors);
         log_fatal ("%s: %zu error%s", path, count, count == 1 ? "" : "s");
     }
-    config_errors_destroy (&errors);
+    config_report_destroy (&errors);
     s_read_notifier_section (self);
 }
 
@@ -394,16 +394,16 @@ s_reload (notifier_t *self)
 {
     config_t *config;
     rules_t *rules;
-    config_errors_t *errors = config_errors_new ();
+    config_report_t *errors = config_report_new ();
     if (s_config_read (self->class, self->config_file, false, &config, &rules, errors)) {
         s_log_errors (errors, "SIGHUP: ");
         log_error ("SIGHUP: %zu error%s in %s — keeping the running rules",
-                   config_errors_count (errors), config_errors_count (errors) == 1 ? "" : "s",
+                   config_report_count (errors), config_report_count (errors) == 1 ? "" : "s",
                    self->config_file);
-        config_errors_destroy (&errors);
+        config_report_destroy (&errors);
         return;
     }
-    config_errors_destroy (&errors);
+    config_report_destroy (&errors);
     const char *const bound [] = { "notifier", self->class->section };
     for (size_t index = 0; index < 2; index++)
         if (s_section_changed (self->config, config, bound [index]))

@@ -28,7 +28,7 @@
 #include <stdint.h>
 #include "change_feed.h"
 #include "config.h"
-#include "config_errors.h"
+#include "config_report.h"
 #include "rules.h"
 
 //  What a destination may need from the notifier it runs in.
@@ -50,7 +50,7 @@ typedef struct {
     //  (commands that can run, a user key for every rule), adding each
     //  problem to errors as "FILE:LINE: why". Runs at -n, at start and on
     //  SIGHUP, before open; it logs nothing.
-    void (*check) (config_t *root, config_errors_t *errors);
+    void (*check) (config_t *root, config_report_t *errors);
     //  Reads its section (NULL if the file has none) and gets ready. Returns
     //  its state, or NULL with "FILE:LINE: why" (or another reason) in error.
     void *(*open) (config_t *section, const notifier_env_t *env, char *error, size_t error_size);

@@ -355,12 +355,12 @@ static void s_close (void **self_p);
 //  A secret read for the check only: added to errors when bad; true when set.
 static bool
 s_check_secret (config_t *section, const char *key, const char *file_key, const char *variable,
-                config_errors_t *errors)
+                config_report_t *errors)
 {
     char error [CONFIG_ERROR_SIZE + 512];
     char *value = NULL;
     if (s_read_secret (section, key, file_key, variable, true, &value, error, sizeof error))
-        config_errors_add (errors, error);
+        config_report_error (errors, error);
     bool found = value != NULL;
     if (value)
         explicit_bzero (value, strlen (value));
@@ -371,7 +371,7 @@ s_check_secret (config_t *section, const char *key, const char *file_key, const 
 //  The section as open reads it, and a user key for every rule: a rule
 //  without `user` where there is no default key could never notify.
 static void
-s_check (config_t *root, config_errors_t *errors)
+s_check (config_t *root, config_report_t *errors)
 {
     config_t *section = config_locate (root, "pushover");
     char error [CONFIG_ERROR_SIZE + 512];
@@ -382,13 +382,13 @@ s_check (config_t *root, config_errors_t *errors)
         char where [400];
         s_where (section, "api", where, sizeof where);
         snprintf (error, sizeof error, "%s: '%s' is not an http:// or https:// URL", where, api);
-        config_errors_add (errors, error);
+        config_report_error (errors, error);
     }
     const char *const priorities [] = { "priority_urgent", "priority_normal", "priority_low" };
     for (size_t index = 0; index < 3; index++) {
         int priority;
         if (s_read_priority (section, priorities [index], 0, &priority, error, sizeof error))
-            config_errors_add (errors, error);
+            config_report_error (errors, error);
     }
     const struct { const char *key; int64_t fallback, min, max; } durations [] = {
         { "retry", 60000, PUSHOVER_RETRY_MIN_S * 1000, 86400000 },
@@ -402,19 +402,19 @@ s_check (config_t *root, config_errors_t *errors)
         if (s_read_duration (section, durations [index].key, durations [index].fallback,
                              durations [index].min, durations [index].max, &ms,
                              error, sizeof error))
-            config_errors_add (errors, error);
+            config_report_error (errors, error);
     }
     if (!s_check_secret (section, "token", "token_file", "PUSHOVER_TOKEN", errors))
-        config_errors_add (errors, PUSHOVER_NO_TOKEN);
+        config_report_error (errors, PUSHOVER_NO_TOKEN);
     bool default_user = s_check_secret (section, "user", "user_file", "PUSHOVER_USER", errors);
     for (config_t *rule = config_child (root); rule; rule = config_next (rule)) {
         if (strcmp (config_name (rule), "rule") != 0)
             continue;
         int64_t priority;
         if (config_integer (rule, "priority", 0, -2, 2, &priority, error, sizeof error))
-            config_errors_add (errors, error);
+            config_report_error (errors, error);
         if (!config_locate (rule, "user") && !default_user)
-            config_errors_at (errors, rule, "rule %s has no user key, and there is no default"
+            config_report_at (errors, rule, "rule %s has no user key, and there is no default"
                               " (user or user_file in section pushover, or $PUSHOVER_USER):"
                               " it could never notify", config_value (rule));
     }

@@ -64,7 +64,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "config_errors.h"
+#include "config_report.h"
 #include "error_text.h"
 #include "mem.h"
 #include "rules.h"
@@ -457,15 +457,15 @@ s_rule_free (rule_t *rule)
 //  Reads the optional list keys (level, on, hours, days, labels, limit).
 //  Adds error when rc says a step failed.
 static void
-s_step (config_errors_t *errors, int rc, const char *error)
+s_step (config_report_t *errors, int rc, const char *error)
 {
     if (rc)
-        config_errors_add (errors, error);
+        config_report_error (errors, error);
 }
 
 //  The list keys: level, on, hours, days, labels, limit; each bad one added.
 static void
-s_rule_lists (rule_t *rule, config_errors_t *errors)
+s_rule_lists (rule_t *rule, config_report_t *errors)
 {
     char error [CONFIG_ERROR_SIZE];
     config_t *node;
@@ -510,7 +510,7 @@ s_rule_destination (rule_t *rule, const char *destination_key,
 //  one was bad: the caller frees what was set.
 static int
 s_rule_load (rule_t *rule, config_t *section, const char *const *known,
-             const char *destination_key, config_errors_t *errors)
+             const char *destination_key, config_report_t *errors)
 {
     rule->settings = section;
     rule->name = config_value (section);
@@ -519,9 +519,9 @@ s_rule_load (rule_t *rule, config_t *section, const char *const *known,
     rule->hours = ALL_HOURS;
     rule->days = ALL_DAYS;
     rule->after = -1;
-    size_t before = config_errors_count (errors);
+    size_t before = config_report_count (errors);
     char error [CONFIG_ERROR_SIZE];
-    config_errors_check_keys (errors, section, known);
+    config_report_check_keys (errors, section, known);
     s_step (errors, s_parse_glob (section, "source", &rule->source, error, sizeof error), error);
     s_step (errors, s_parse_glob (section, "id", &rule->id, error, sizeof error), error);
     s_step (errors, s_parse_glob (section, "subject", &rule->subject, error, sizeof error), error);
@@ -531,7 +531,7 @@ s_rule_load (rule_t *rule, config_t *section, const char *const *known,
     s_step (errors, s_parse_duration (section, "after", true, &rule->after, error, sizeof error),
             error);
     s_step (errors, s_rule_destination (rule, destination_key, error, sizeof error), error);
-    if (config_errors_count (errors) > before)
+    if (config_report_count (errors) > before)
         return -1;
     if (rule->every > 0)
         rule->events |= EVENT_REMINDER;
@@ -564,15 +564,15 @@ s_known_keys (const char *const *extra_keys, const char *destination_key)
 
 //  A rule's name must be there and not used by an earlier rule.
 static void
-s_check_name (rules_t *self, config_t *section, config_errors_t *errors)
+s_check_name (rules_t *self, config_t *section, config_report_t *errors)
 {
     if (!*config_value (section)) {
-        config_errors_at (errors, section, "rule needs a name (rule = NAME)");
+        config_report_at (errors, section, "rule needs a name (rule = NAME)");
         return;
     }
     for (size_t index = 0; index < self->count; index++)
         if (strcmp (self->rules [index].name, config_value (section)) == 0) {
-            config_errors_at (errors, section, "rule '%s' is defined twice (first at line %d)",
+            config_report_at (errors, section, "rule '%s' is defined twice (first at line %d)",
                               config_value (section),
                               config_line (self->rules [index].settings));
             return;
@@ -581,15 +581,15 @@ s_check_name (rules_t *self, config_t *section, config_errors_t *errors)
 
 rules_t *
 rules_load_all (config_t *root, const char *const *extra_keys,
-                const char *destination_key, config_errors_t *errors)
+                const char *destination_key, config_report_t *errors)
 {
     if (!root) {
-        config_errors_add (errors, "no config");
+        config_report_error (errors, "no config");
         return NULL;
     }
     rules_t *self = (rules_t *) mem_alloc (sizeof *self);
     const char **known = s_known_keys (extra_keys, destination_key);
-    size_t before = config_errors_count (errors);
+    size_t before = config_report_count (errors);
     for (config_t *section = config_child (root); section; section = config_next (section)) {
         if (strcmp (config_name (section), "rule") != 0)
             continue;
@@ -604,9 +604,9 @@ rules_load_all (config_t *root, const char *const *extra_keys,
         char error [CONFIG_ERROR_SIZE];
         snprintf (error, sizeof error, "%s: no rule = NAME section: this notifier would never"
                   " notify", config_file (root));
-        config_errors_add (errors, error);
+        config_report_error (errors, error);
     }
-    if (config_errors_count (errors) > before)
+    if (config_report_count (errors) > before)
         rules_destroy (&self);
     return self;
 }
@@ -615,12 +615,12 @@ rules_t *
 rules_load (config_t *root, const char *const *extra_keys,
             const char *destination_key, char *error, size_t error_size)
 {
-    config_errors_t *errors = config_errors_new ();
+    config_report_t *errors = config_report_new ();
     rules_t *self = rules_load_all (root, extra_keys, destination_key, errors);
     if (!self)
-        error_text (error, error_size, -1, "%s", config_errors_get (errors, 0)
-                    ? config_errors_get (errors, 0) : "too many errors");
-    config_errors_destroy (&errors);
+        error_text (error, error_size, -1, "%s", config_report_get (errors, 0)
+                    ? config_report_get (errors, 0) : "too many errors");
+    config_report_destroy (&errors);
     return self;
 }
 

@@ -33,7 +33,7 @@
 #include <stdio.h>
 #include "alert.h"
 #include "config.h"
-#include "config_errors.h"
+#include "config_report.h"
 
 #define RULES_MAX_ACTIONS 32           //  actions for one change, at most
 
@@ -62,9 +62,9 @@ typedef struct _rules_t rules_t;
 rules_t *rules_load (config_t *root, const char *const *extra_keys,
                      const char *destination_key, char *error, size_t error_size);
 //  As rules_load, but every error of every rule is added to errors (see
-//  config_errors.h) rather than only the first; NULL when any was found.
+//  config_report.h) rather than only the first; NULL when any was found.
 rules_t *rules_load_all (config_t *root, const char *const *extra_keys,
-                         const char *destination_key, config_errors_t *errors);
+                         const char *destination_key, config_report_t *errors);
 void rules_destroy (rules_t **self_p);
 size_t rules_count (rules_t *self);
 //  One paragraph per rule, saying what it understood (for `-n`). With

@@ -9,21 +9,112 @@
 #include "bus.h"
 #include "config_report.h"
 #include "log.h"
+#include "mem.h"
+
+config_report_t *
+config_report_new (void)
+{
+    return mem_alloc (sizeof (config_report_t));
+}
 
 void
-config_report_add (config_report_t *report, bool warning, const char *format, ...)
+config_report_destroy (config_report_t **self_p)
 {
+    if (!self_p || !*self_p)
+        return;
+    mem_free (*self_p);
+    *self_p = NULL;
+}
+
+//  Adds text unless it is there already.
+static void
+s_add (config_report_t *report, bool warning, const char *text)
+{
+    for (size_t index = 0; index < report->count; index++)
+        if (strcmp (report->lines [index], text) == 0)
+            return;
     if (warning)
         report->warnings++;
     else
         report->errors++;
     if (report->count == CONFIG_REPORT_MAX)
         return;
+    snprintf (report->lines [report->count], CONFIG_ERROR_SIZE, "%s", text);
+    report->warning [report->count++] = warning;
+}
+
+void
+config_report_add (config_report_t *report, bool warning, const char *format, ...)
+{
+    char text [CONFIG_ERROR_SIZE];
     va_list args;
     va_start (args, format);
-    vsnprintf (report->lines [report->count], CONFIG_ERROR_SIZE, format, args);
+    vsnprintf (text, sizeof text, format, args);
     va_end (args);
-    report->warning [report->count++] = warning;
+    s_add (report, warning, text);
+}
+
+void
+config_report_error (config_report_t *report, const char *error)
+{
+    if (report && error && *error)
+        s_add (report, false, error);
+}
+
+void
+config_report_at (config_report_t *report, config_t *node, const char *format, ...)
+{
+    char why [CONFIG_ERROR_SIZE];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (why, sizeof why, format, args);
+    va_end (args);
+    config_report_add (report, false, "%s:%d: %s", config_file (node), config_line (node), why);
+}
+
+size_t
+config_report_count (const config_report_t *report)
+{
+    return report ? report->errors : 0;
+}
+
+const char *
+config_report_get (const config_report_t *report, size_t index)
+{
+    return report && index < report->count ? report->lines [index] : NULL;
+}
+
+static bool
+s_known (const char *const *known, const char *name)
+{
+    for (; *known; known++)
+        if (strcmp (*known, name) == 0)
+            return true;
+    return false;
+}
+
+void
+config_report_check_keys (config_report_t *report, config_t *section, const char *const *known)
+{
+    if (!section || !known)
+        return;
+    const char *name = *config_name (section) ? config_name (section) : "root";
+    for (config_t *child = config_child (section); child; child = config_next (child)) {
+        if (!s_known (known, config_name (child))) {
+            config_report_at (report, child, "unknown key '%s' in section '%s'",
+                              config_name (child), name);
+            continue;
+        }
+        if (config_child (child))
+            continue;                   //  sections may repeat (rule = NAME)
+        for (config_t *earlier = config_child (section); earlier != child;
+             earlier = config_next (earlier))
+            if (!config_child (earlier) && strcmp (config_name (earlier), config_name (child)) == 0) {
+                config_report_at (report, child, "'%s' is set twice (first at line %d)",
+                                  config_name (child), config_line (earlier));
+                break;
+            }
+    }
 }
 
 void
@@ -39,47 +130,12 @@ config_report_log (const config_report_t *report, const char *prefix)
                    report->errors + report->warnings - report->count);
 }
 
-//  One endpoint of a list (not NUL-terminated at length).
-static void
-s_check_endpoint (const char *start, size_t length, const char *where, config_report_t *report)
-{
-    static const char *const transports [] = {
-        "tcp", "ipc", "inproc", "ws", "wss", "tipc", "vmci", "pgm", "epgm", "udp", NULL
-    };
-    char endpoint [512];
-    snprintf (endpoint, sizeof endpoint, "%.*s", (int) length, start);
-    char *separator = strstr (endpoint, "://");
-    size_t known = 0;
-    while (separator && transports [known]
-       &&  (strlen (transports [known]) != (size_t) (separator - endpoint)
-       ||   strncmp (endpoint, transports [known], (size_t) (separator - endpoint)) != 0))
-        known++;
-    if (!separator)
-        config_report_add (report, false, "%s: '%s' has no transport (write tcp://HOST:PORT"
-                           " or ipc:///PATH)", where, endpoint);
-    else
-    if (!transports [known])
-        config_report_add (report, false, "%s: '%s': unknown transport '%.*s'", where,
-                           endpoint, (int) (separator - endpoint), endpoint);
-    else
-    if (!separator [3] || (strcmp (transports [known], "tcp") == 0 && !strchr (separator + 3, ':')))
-        config_report_add (report, false, "%s: '%s' names no %s", where, endpoint,
-                           strcmp (transports [known], "tcp") == 0 ? "port (tcp://HOST:PORT)"
-                                                                  : "address");
-}
-
 void
 config_check_endpoints (const char *list, const char *where, config_report_t *report)
 {
-    const char *cursor = list ? list : "";
-    size_t length;
-    bool any = false;
-    for (const char *start; (start = bus_endpoint_next (&cursor, &length)); ) {
-        any = true;
-        s_check_endpoint (start, length, where, report);
-    }
-    if (!any)
-        config_report_add (report, false, "%s: no endpoint", where);
+    char error [CONFIG_ERROR_SIZE];
+    if (bus_endpoint_check (list, error, sizeof error))
+        config_report_add (report, false, "%s: %s", where, error);
 }
 
 void

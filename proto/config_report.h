@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include "config.h"
 
-#define CONFIG_REPORT_MAX 32           //  problems kept in a report (all are counted)
+#define CONFIG_REPORT_MAX 64           //  problems kept in a report (all are counted)
 
 typedef struct {
     char lines [CONFIG_REPORT_MAX][CONFIG_ERROR_SIZE];  //  "WHERE: why"
@@ -26,15 +26,33 @@ typedef struct {
     size_t warnings;                   //  warnings found (kept or not)
 } config_report_t;
 
+//  A report on the heap, for owners that keep one (a report is ~32 KB).
+config_report_t *config_report_new (void);
+//  NULL is a no-op.
+void config_report_destroy (config_report_t **self_p);
+
 void config_report_add (config_report_t *report, bool warning, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
+//  Adds error as it is, unless it is NULL or empty (a reader's error text).
+void config_report_error (config_report_t *report, const char *error);
+//  Adds an error "FILE:LINE: " (node's) followed by the formatted text.
+void config_report_at (config_report_t *report, config_t *node, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+//  Errors found (those past CONFIG_REPORT_MAX included).
+size_t config_report_count (const config_report_t *report);
+//  The index-th line kept, or NULL past the end.
+const char *config_report_get (const config_report_t *report, size_t index);
+//  Every child of section must be named in known (NULL-terminated), and no
+//  key (a child without children) may be set twice: each offender is an
+//  error. NULL section is a no-op.
+void config_report_check_keys (config_report_t *report, config_t *section,
+                               const char *const *known);
 //  Logs every line (log_error, log_warn), each after prefix, and how many
 //  more were found than kept.
 void config_report_log (const config_report_t *report, const char *prefix);
 
-//  Every endpoint of the comma-separated list names a transport libzmq has
-//  and an address after it (tcp: a port). Problems go to report, each
-//  prefixed with where (e.g. "broker.conf:4: ingest").
+//  bus_endpoint_check over the comma-separated list: its error goes to
+//  report, prefixed with where (e.g. "broker.conf:4: ingest").
 void config_check_endpoints (const char *list, const char *where, config_report_t *report);
 //  dir exists and is writable, or its nearest existing parent is (so the
 //  daemon can make it, as it does at start). An error in report otherwise.

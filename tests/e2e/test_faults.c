@@ -432,7 +432,7 @@ s_check_config (void)
     const char *wanted [] = {
         "bad.conf:6: unknown key 'bogus'", "bad.conf:5: broker/grace: 'soon' is not a duration",
         "bad.conf:2: ingest: '127.0.0.1:42111' has no transport",
-        "bad.conf:3: publish: 'tcp://127.0.0.1' names no port",
+        "bad.conf:3: publish: 'tcp://127.0.0.1' has no HOST:PORT",
         "bad.conf:4: database:", "is not a directory",
         "bad.conf:8: cert: certificate: cannot read", "6 errors in the configuration",
     };

@@ -666,7 +666,7 @@ s_test_every_error (void)
     config_t *config = config_parse (text, "rules.conf", error, sizeof error);
     if (!CHECK (config, "parse: %s", error))
         return;
-    config_errors_t *errors = config_errors_new ();
+    config_report_t *errors = config_report_new ();
     rules_t *rules = rules_load_all (config, s_extra_keys, "user", errors);
     CHECK (!rules, "loaded");
     const char *expected [] = {
@@ -677,9 +677,9 @@ s_test_every_error (void)
         "rules.conf:7: rule 'a' is defined twice (first at line 1)",
     };
     size_t count = sizeof expected / sizeof expected [0];
-    CHECK (config_errors_count (errors) == count, "%zu errors", config_errors_count (errors));
+    CHECK (config_report_count (errors) == count, "%zu errors", config_report_count (errors));
     for (size_t index = 0; index < count; index++) {
-        const char *got = config_errors_get (errors, index);
+        const char *got = config_report_get (errors, index);
         CHECK (got && strncmp (got, expected [index], strlen (expected [index])) == 0,
                "error %zu is '%s', expected '%s...'", index, got ? got : "(none)",
                expected [index]);
@@ -687,7 +687,7 @@ s_test_every_error (void)
     rules = rules_load (config, s_extra_keys, "user", error, sizeof error);
     CHECK (!rules && strncmp (error, expected [0], strlen (expected [0])) == 0,
            "rules_load said '%s'", error);
-    config_errors_destroy (&errors);
+    config_report_destroy (&errors);
     config_destroy (&config);
 }
 
