@@ -32,9 +32,20 @@
     fail) and `degraded_since` (wall ms) while that lasts; the last hugz's
     say is kept, with when anything was last heard, for change_feed_health.
 
+    Epochs (epoch.h): the cursor belongs to an epoch, kept beside it in the
+    cursor file ("SEQ DB N FIRST"). A change or hugz on the SUB, or a `since`
+    reply, from another epoch rewinds the feed: to FIRST - 1 of the new one,
+    or to the cursor when that is lower and the database is the same (a
+    restart after a crash: what came before FIRST is still in its history),
+    and a catch-up follows. So a replaced database, or one that lost its last
+    commits, is followed from where its seqs begin again instead of being
+    ignored until they pass the old cursor. A live message of the same
+    database with a lower epoch number comes from a stale broker: ignored.
+    `since` replays bodies of older epochs as they were published; only the
+    reply's own epoch (the broker's current one) is compared.
+
     Limits: every control call blocks the caller for up to call_timeout_ms
-    when the broker is away; a broker whose seq goes back (a new database)
-    is logged and not followed until it passes the cursor again.
+    when the broker is away.
 */
 #include <errno.h>
 #include <inttypes.h>
@@ -43,6 +54,7 @@
 #include <string.h>
 #include "bus.h"
 #include "change_feed.h"
+#include "epoch.h"
 #include "error_text.h"
 #include "log.h"
 #include "mem.h"
@@ -55,7 +67,7 @@
 #define S_DELIVERIES_PER_WORK 10000    //  deliveries in one change_feed_work
 #define S_MAX_WAKEUP_MS       1000     //  change_feed_next_wakeup at most
 #define S_SNAPSHOT_PAGES_MAX  100000   //  snapshot pages followed at most
-#define S_CURSOR_TEXT_MAX     32       //  bytes of a cursor file we read
+#define S_CURSOR_TEXT_MAX     96       //  bytes of a cursor file we read
 
 struct _change_feed_t {
     char *events;                  //  PUB endpoint (copy)
@@ -64,6 +76,7 @@ struct _change_feed_t {
     int call_timeout_ms;           //  deadline of one control call
     zsock_t *sub;                  //  SUB to every change and hugz
     uint64_t cursor;               //  last seq delivered DONE (or the start)
+    epoch_t epoch;                 //  the epoch the cursor belongs to ("" not known yet)
     bool cursor_from_file;         //  cursor was read from the file
     bool synced;                   //  first sync done
     uint64_t horizon;              //  seq of the queue's tail (cursor when empty)
@@ -163,7 +176,8 @@ s_queue_clear (change_feed_t *self)
 //  Reads the cursor file. 0 with *found false when it does not exist, 0 with
 //  the seq, or -1 with a reason.
 static int
-s_cursor_read (const char *path, bool *found, uint64_t *seq, char *error, size_t error_size)
+s_cursor_read (const char *path, bool *found, uint64_t *seq, epoch_t *epoch,
+               char *error, size_t error_size)
 {
     *found = false;
     FILE *file = fopen (path, "r");
@@ -184,10 +198,20 @@ s_cursor_read (const char *path, bool *found, uint64_t *seq, char *error, size_t
     char *end = NULL;
     errno = 0;
     unsigned long long value = strtoull (text, &end, 10);
+    memset (epoch, 0, sizeof (epoch_t));
+    if (end && *end == ' ') {          //  "SEQ DB N FIRST\n"
+        char db [EPOCH_DB_SIZE + 8];
+        int used = 0;
+        if (sscanf (end, " %24s %" SCNu64 " %" SCNu64 "%n", db, &epoch->n, &epoch->first,
+                    &used) == 3 && strlen (db) == EPOCH_DB_SIZE - 1) {
+            memcpy (epoch->db, db, EPOCH_DB_SIZE);
+            end += used;
+        }
+    }
     if (size == 0 || text [0] < '0' || text [0] > '9' || errno != 0
     ||  !end || (*end != '\n' && *end != '\0') || (*end == '\n' && end [1] != '\0'))
-        return error_text (error, error_size, -1,
-                           "cursor file %s does not hold a seq (expected \"SEQ\\n\")", path);
+        return error_text (error, error_size, -1, "cursor file %s does not hold a seq "
+                           "(expected \"SEQ\\n\" or \"SEQ DB N FIRST\\n\")", path);
     *seq = (uint64_t) value;
     *found = true;
     return 0;
@@ -211,7 +235,10 @@ s_cursor_save (change_feed_t *self)
     FILE *file = fopen (temporary, "w");
     if (file) {
         failed_step = "write";
-        bool written = fprintf (file, "%" PRIu64 "\n", self->cursor) > 0;
+        bool written = *self->epoch.db
+            ? fprintf (file, "%" PRIu64 " %s %" PRIu64 " %" PRIu64 "\n", self->cursor,
+                       self->epoch.db, self->epoch.n, self->epoch.first) > 0
+            : fprintf (file, "%" PRIu64 "\n", self->cursor) > 0;
         if (fclose (file) != 0)
             written = false;
         if (written) {
@@ -236,6 +263,48 @@ s_cursor_set (change_feed_t *self, uint64_t seq)
         self->horizon = seq;
     int rc = s_cursor_save (self);
     (void) rc;                     //  logged; the old cursor is still safe
+}
+
+//  --- epochs ----------------------------------------------------------------------------
+
+typedef enum { S_EPOCH_SAME, S_EPOCH_STALE, S_EPOCH_REWOUND } s_epoch_step_t;
+
+//  A message stamped with seen arrived. SAME: go on (also when it is the
+//  first epoch the feed learns, or the broker stamps none); STALE: ignore
+//  the message (a broker of our database with a lower epoch); REWOUND: the
+//  feed moved to seen and will catch up from where its seqs are ours.
+static s_epoch_step_t
+s_follow_epoch (change_feed_t *self, const epoch_t *seen)
+{
+    if (!*seen->db || epoch_equal (&self->epoch, seen))
+        return S_EPOCH_SAME;
+    if (!*self->epoch.db) {
+        self->epoch = *seen;
+        s_cursor_set (self, self->cursor);
+        return S_EPOCH_SAME;
+    }
+    char ours [64], theirs [64];
+    epoch_format (&self->epoch, ours, sizeof ours);
+    epoch_format (seen, theirs, sizeof theirs);
+    if (epoch_is_stale (&self->epoch, seen)) {
+        log_limited (&self->malformed_log, "ignored a message of epoch %s: ours is %s "
+                     "(a stale broker?)", theirs, ours);
+        return S_EPOCH_STALE;
+    }
+    uint64_t resume = seen->first ? seen->first - 1 : 0;
+    if (strcmp (seen->db, self->epoch.db) == 0 && self->cursor < resume)
+        resume = self->cursor;
+    log_warn ("the broker's epoch changed from %s to %s: resuming after seq %" PRIu64
+              " (the cursor was %" PRIu64 ")", ours, theirs, resume, self->cursor);
+    s_queue_clear (self);
+    self->epoch = *seen;
+    self->horizon = resume;
+    self->held_until = 0;
+    self->cursor = resume;
+    s_cursor_set (self, resume);
+    self->catch_up = true;
+    self->stats.epochs++;
+    return S_EPOCH_REWOUND;
 }
 
 //  --- control calls -------------------------------------------------------------------
@@ -265,9 +334,9 @@ s_call (change_feed_t *self, const char *op, const char *key, int64_t value,
     return doc;
 }
 
-//  The broker's current seq from `ping`. 0, or -1 with error.
+//  The broker's current seq and epoch from `ping`. 0, or -1 with error.
 static int
-s_ping (change_feed_t *self, uint64_t *seq, char *error, size_t error_size)
+s_ping (change_feed_t *self, uint64_t *seq, epoch_t *epoch, char *error, size_t error_size)
 {
     wire_doc_t *reply = s_call (self, "ping", NULL, 0, NULL, 0, error, error_size);
     if (!reply)
@@ -277,6 +346,8 @@ s_ping (change_feed_t *self, uint64_t *seq, char *error, size_t error_size)
     int rc = wire_get_int (wire_doc_root (reply), "seq", &present, &value, error, error_size);
     if (rc == 0 && (!present || value < 0))
         rc = error_text (error, error_size, -1, "ping: reply without a seq");
+    if (rc == 0)
+        rc = epoch_decode (wire_doc_root (reply), epoch, &present, error, error_size);
     if (rc == 0)
         *seq = (uint64_t) value;
     else
@@ -321,11 +392,14 @@ s_jump_to_broker (change_feed_t *self, const char *reason)
 {
     char error [256];
     uint64_t seq;
-    if (s_ping (self, &seq, error, sizeof error) != 0) {
+    epoch_t epoch;
+    if (s_ping (self, &seq, &epoch, error, sizeof error) != 0) {
         log_limited (&self->away_log, "cannot ask %s where the stream stands: %s",
                      self->control, error);
         return -1;
     }
+    if (*epoch.db)
+        self->epoch = epoch;
     log_error ("changes after seq %" PRIu64 " are lost: %s; resuming at seq %" PRIu64,
                self->horizon, reason, seq);
     s_queue_clear (self);
@@ -353,6 +427,15 @@ s_since_page (change_feed_t *self)
         return -1;
     }
     const msgpack_object *root = wire_doc_root (reply);
+    epoch_t current;
+    bool stamped = false;
+    if (epoch_decode (root, &current, &stamped, error, sizeof error) == 0) {
+        s_epoch_step_t step = s_follow_epoch (self, &current);
+        if (step != S_EPOCH_SAME) {
+            wire_doc_destroy (&reply);
+            return step == S_EPOCH_REWOUND ? 1 : -1;    //  again from the new horizon
+        }
+    }
     const msgpack_object *changes = wire_get (root, "changes");
     bool present = false, more = false;
     int rc = 0;
@@ -411,8 +494,9 @@ s_mark_gap (change_feed_t *self, const char *what, uint64_t seq)
 static void
 s_on_change (change_feed_t *self, alert_change_t *change)
 {
-    if (!self->synced || change->seq <= self->horizon) {
-        s_change_destroy (&change);              //  a repeat
+    if (!self->synced || s_follow_epoch (self, &change->epoch) != S_EPOCH_SAME
+    ||  change->seq <= self->horizon) {
+        s_change_destroy (&change);              //  a repeat, or not for us
         return;
     }
     if (change->seq == self->horizon + 1) {
@@ -426,10 +510,13 @@ s_on_change (change_feed_t *self, alert_change_t *change)
 }
 
 static void
-s_on_hugz (change_feed_t *self, uint64_t seq, int64_t at)
+s_on_hugz (change_feed_t *self, uint64_t seq, int64_t at, const epoch_t *epoch)
 {
     if (!self->synced)
         ;                          //  the first sync covers it
+    else
+    if (s_follow_epoch (self, epoch) != S_EPOCH_SAME)
+        ;                          //  ignored, or caught up from the new epoch
     else
     if (seq > self->horizon)
         s_mark_gap (self, "hugz ", seq);
@@ -489,17 +576,19 @@ s_on_message (change_feed_t *self, zmq_msg_t *topic_frame, zmq_msg_t *body_frame
     const msgpack_object *root = wire_doc_root (doc);
     int rc = 0;
     if (streq (topic, "hugz")) {
-        bool has_seq = false, has_at = false;
+        bool has_seq = false, has_at = false, stamped = false;
         int64_t seq = 0, at = 0;
+        epoch_t epoch;
         if (wire_get_int (root, "seq", &has_seq, &seq, error, error_size)
         ||  wire_get_int (root, "at", &has_at, &at, error, error_size)
+        ||  epoch_decode (root, &epoch, &stamped, error, error_size)
         ||  s_read_health (self, root, error, error_size))
             rc = -1;
         else
         if (!has_seq || !has_at || seq < 0)
             rc = error_text (error, error_size, -1, "hugz without seq or at");
         else
-            s_on_hugz (self, (uint64_t) seq, at);
+            s_on_hugz (self, (uint64_t) seq, at, &epoch);
     }
     else {
         alert_change_t *change = mem_alloc (sizeof *change);
@@ -594,12 +683,14 @@ s_first_sync (change_feed_t *self, int64_t now)
     }
     char error [256];
     uint64_t seq;
-    if (s_ping (self, &seq, error, sizeof error) != 0) {
+    epoch_t epoch;
+    if (s_ping (self, &seq, &epoch, error, sizeof error) != 0) {
         log_limited (&self->away_log, "cannot ask %s where the stream stands: %s",
                      self->control, error);
         self->next_try_at = zclock_mono () + S_RETRY_MS;
         return;
     }
+    self->epoch = epoch;
     self->horizon = seq;
     s_cursor_set (self, seq);
     self->synced = true;
@@ -662,7 +753,7 @@ change_feed_new (const change_feed_config_t *config, char *error, size_t error_s
                                                         : S_DEFAULT_TIMEOUT_MS;
     if (self->cursor_file
     &&  s_cursor_read (self->cursor_file, &self->cursor_from_file, &self->cursor,
-                       error, error_size) != 0) {
+                       &self->epoch, error, error_size) != 0) {
         change_feed_destroy (&self);
         return NULL;
     }

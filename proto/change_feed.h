@@ -87,6 +87,7 @@ typedef struct {
     uint64_t gaps;
     uint64_t catch_ups;
     uint64_t malformed;
+    uint64_t epochs;               //  rewinds to a new epoch of the broker
 } change_feed_stats_t;
 change_feed_stats_t change_feed_stats (change_feed_t *self);
 

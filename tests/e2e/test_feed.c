@@ -5,7 +5,7 @@
     consumer records every delivery. The broker is the real one, with
     reminders off the clock (reminder_interval 1h) so the only changes are
     the ones a case makes. Cases:
-    - a PUB gap forced by not reading while the broker publishes 30,000
+    - a PUB gap forced by not reading while the broker publishes 60,000
       changes: every seq delivered exactly once, in order, and the feed
       counted a gap. (What bounds a lagging subscriber is the broker's PUB
       send HWM, BUS_SEND_HWM = 4,096 messages, plus the SUB's own
@@ -15,7 +15,10 @@
     - a broker restart: the changes made after it arrive, none skipped;
     - at least once: the cursor file never runs ahead of a DONE, and a
       change in flight when the feed goes away is delivered again first;
-    - snapshot pages 2,500 alerts, each once, and starts the feed there.
+    - snapshot pages 2,500 alerts, each once, and starts the feed there;
+    - a new database (deleted while the broker was stopped): its seqs start
+      again at 1, far below the feed's cursor; the feed sees the new epoch,
+      rewinds, and delivers them all.
     Every wait is an observation with a deadline; every loop is bounded.
 */
 #include "../check.h"
@@ -24,7 +27,7 @@
 #include "change_feed.h"
 #include "timespec.h"
 
-#define S_BURST_FRAMES    3        //  ingest frames in the burst (> BUS_SEND_HWM + BUS_RECEIVE_HWM changes)
+#define S_BURST_FRAMES    6        //  ingest frames in the burst (> BUS_SEND_HWM + BUS_RECEIVE_HWM changes)
 #define S_BURST_SIZE      10000    //  alerts per frame (WIRE_MAX_BATCH)
 #define S_SNAPSHOT_SIZE   2500     //  alerts in the snapshot case
 #define S_CALL_TIMEOUT_MS 2000     //  the feed's control deadline
@@ -495,6 +498,49 @@ s_snapshot (void)
     change_feed_destroy (&feed);
 }
 
+static void
+s_new_database (void)
+{
+    TEST ("feed: a new database under a synced feed: it rewinds to the new epoch, nothing skipped");
+    s_consumer_t consumer;
+    change_feed_t *feed = s_synced_feed (&consumer);
+    if (!feed)
+        return;
+    uint64_t before = change_feed_cursor (feed);
+    CHECK (broker_process_stop (s_bed->broker) == 0, "broker did not exit 0");
+    const char *database = broker_process_database (s_bed->broker);
+    char path [4200];
+    CHECK (unlink (database) == 0, "delete %s", database);
+    snprintf (path, sizeof path, "%s-wal", database);
+    unlink (path);
+    snprintf (path, sizeof path, "%s-shm", database);
+    unlink (path);
+    if (!CHECK (broker_process_start (s_bed->broker) == 0 && testbed_rejoin (s_bed) == 0,
+                "restart")) {
+        change_feed_destroy (&feed);
+        s_consumer_free (&consumer);
+        return;
+    }
+    CHECK (s_events ("newdb", "n", 0, 3, "now") == 0, "send");
+    CHECK (s_wait_broker_seq (3, 10000) == 0, "broker seq");
+    size_t attempts = consumer.count;
+    int64_t deadline = zclock_mono () + 15000;
+    while (zclock_mono () < deadline
+       &&  (change_feed_stats (feed).epochs == 0 || change_feed_cursor (feed) < 3))
+        s_turn (feed, &consumer);
+    CHECK (change_feed_stats (feed).epochs == 1, "rewinds %llu",
+           (unsigned long long) change_feed_stats (feed).epochs);
+    CHECK (change_feed_cursor (feed) == 3, "cursor %llu (before the new database: %llu)",
+           (unsigned long long) change_feed_cursor (feed), (unsigned long long) before);
+    bool in_order = consumer.count == attempts + 3;
+    for (size_t index = attempts; in_order && index < consumer.count; index++)
+        in_order = consumer.seqs [index] == index - attempts + 1 && consumer.done [index];
+    CHECK (in_order, "%zu deliveries after the new database, want seqs 1, 2, 3",
+           consumer.count - attempts);
+    change_feed_destroy (&feed);
+    s_consumer_free (&consumer);
+}
+
 int
 main (void)
 {
@@ -512,6 +558,7 @@ main (void)
     s_restart ();
     s_snapshot ();
     s_gap ();
+    s_new_database ();
     TEST ("feed: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&s_bed, check_failed > 0 || check_case_failed) == 0,
            "broker did not exit cleanly");
