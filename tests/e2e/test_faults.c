@@ -80,28 +80,6 @@ s_rss_kb (pid_t pid)
     return kb;
 }
 
-//  Writes zeros to path until the file system is full. 0 when it is.
-static int
-s_fill (const char *path)
-{
-    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (fd < 0)
-        return -1;
-    static char block [64 * 1024];
-    int rc = -1;
-    for (int count = 0; count < 100000; count++)
-        if (write (fd, block, sizeof block) < 0) {
-            rc = errno == ENOSPC ? 0 : -1;
-            break;
-        }
-    //  the last partial block, byte by byte in pages
-    for (int count = 0; rc == 0 && count < 64; count++)
-        if (write (fd, block, 1024) < 0)
-            break;
-    close (fd);
-    return rc;
-}
-
 //  One round: every id gets summary "round R", raised on even rounds and
 //  cleared on odd ones. Returns the number of events the PUSH took.
 static int
@@ -170,7 +148,7 @@ s_disk_full_under_load (broker_process_t *broker, const char *filler)
 {
     long base_kb = s_rss_kb (broker_process_pid (broker)), peak_kb = base_kb;
     zsock_t *push = ingest_open (broker);
-    if (!CHECK (push && s_fill (filler) == 0, "cannot fill the disk: %s", strerror (errno)))
+    if (!CHECK (push && disk_fill (filler) == 0, "cannot fill the disk: %s", strerror (errno)))
         return;
     int sent = 0;
     for (int round = 0; round < DISK_ROUNDS; round++)
@@ -214,16 +192,14 @@ s_disk_full (void)
     char *disk = sandbox_path (sandbox, "disk");
     char *database = sandbox_path (sandbox, "disk/lilac.db");
     char *filler = sandbox_path (sandbox, "disk/filler");
-    bool mounted = mkdir (disk, 0755) == 0 && mount ("tmpfs", disk, "tmpfs", 0, "size=32m") == 0;
-    if (CHECK (mounted, "cannot mount a tmpfs on %s (needs root): %s", disk, strerror (errno))) {
+    if (CHECK (disk_mount (disk, "32m") == 0, "cannot mount a tmpfs on %s", disk)) {
         broker_process_config_t config = { .database = database, .checkpoint = "500ms" };
         broker_process_t *broker = broker_process_new (sandbox, &config);
         if (CHECK (broker && broker_process_start (broker) == 0, "broker did not start"))
             s_disk_full_under_load (broker, filler);
         CHECK (broker && broker_process_stop (broker) == 0, "broker did not stop cleanly");
         broker_process_destroy (&broker, check_case_failed);
-        if (umount2 (disk, MNT_DETACH))
-            harness_note ("cannot unmount %s: %s", disk, strerror (errno));
+        disk_unmount (disk);
     }
     free (disk);
     free (database);

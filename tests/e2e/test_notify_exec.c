@@ -876,6 +876,71 @@ s_broker_silence (testbed_t *bed)
     sandbox_destroy (&other, s_failed ());
 }
 
+#define DEGRADED     "\"summary\":\"lilac broker degraded since"
+#define UNDEGRADED   "\"summary\":\"lilac broker no longer degraded"
+
+//  A broker whose database is on a small tmpfs, and the notifier beside it.
+static void
+s_broker_degraded_case (testbed_t *bed, const char *filler)
+{
+    exec_case_t test;           //  its one rule's command (warm) is the one destination
+    s_notifier_extra = "    broker_silence = 3s\n";
+    bool ok = s_case_start (&test, bed, "degraded-src", false, NULL, "");
+    s_notifier_extra = "";
+    if (!ok) {
+        s_case_finish (&test);
+        return;
+    }
+    CHECK (disk_fill (filler) == 0, "cannot fill the broker's disk");
+    for (int event = 0; event < 100 && broker_process_stat (bed->broker, "commit_failures") <= 0;
+         event++) {
+        char id [32];
+        snprintf (id, sizeof id, "fill-%d", event);
+        CHECK (ingest_event (bed->push, "degraded-src", id, "now") == 0, "send");
+        harness_pause_ms (50);
+    }
+    CHECK (broker_process_stat (bed->broker, "commit_failures") > 0, "commits never failed");
+    CHECK (file_wait_count (s_file (test.warm, "out"), DEGRADED, 1, 15000) == 0,
+           "the command never heard that the broker is degraded");
+    char *line = s_line_with (test.warm, "lilac broker degraded since");
+    CHECK (line && text_has (line, "\"Status\":\"raised\"") && strstr (line, "disk is full"),
+           "not a raised lilac/broker naming the full disk: %s", line ? line : "(none)");
+    free (line);
+    CHECK (unlink (filler) == 0, "free the disk");
+    CHECK (file_wait_count (s_file (test.warm, "out"), UNDEGRADED, 1, 15000) == 0,
+           "the command never heard that the broker recovered");
+    CHECK (s_count (test.warm, "out", DEGRADED) == 1 && s_count (test.warm, "out", UNDEGRADED) == 1,
+           "told %d times of the trouble and %d of the recovery",
+           s_count (test.warm, "out", DEGRADED), s_count (test.warm, "out", UNDEGRADED));
+    s_case_finish (&test);
+}
+
+static void
+s_broker_degraded (void)
+{
+    TEST ("exec: broker_silence 3s: the broker's disk fills up → one raised \"degraded since"
+          " ...: ... disk is full\"; space back → one cleared \"no longer degraded\"");
+    sandbox_t *box = sandbox_new ("exec-degraded-disk");
+    if (!CHECK (box, "sandbox"))
+        return;
+    char *disk = sandbox_path (box, "disk");
+    char *database = sandbox_path (box, "disk/lilac.db");
+    char *filler = sandbox_path (box, "disk/filler");
+    if (CHECK (disk_mount (disk, "8m") == 0, "tmpfs")) {
+        broker_process_config_t config = { .reminder_interval = "1h", .grace = "2s",
+                                           .checkpoint = "500ms", .database = database };
+        testbed_t *bed = testbed_new ("exec-degraded", &config);
+        if (CHECK (bed, "testbed"))
+            s_broker_degraded_case (bed, filler);
+        testbed_destroy (&bed, s_failed ());
+        disk_unmount (disk);
+    }
+    free (disk);
+    free (database);
+    free (filler);
+    sandbox_destroy (&box, s_failed ());
+}
+
 //  --- 8. -n and bad configs -------------------------------------------------------------------
 
 static void
@@ -1030,6 +1095,7 @@ main (void)
     s_broker_restart (bed);
     s_sighup (bed);
     s_broker_silence (bed);
+    s_broker_degraded ();
     s_sigterm_at_once ();
     s_check_configs ();
     TEST ("exec tests: broker exits 0 on SIGTERM");

@@ -15,6 +15,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <sys/mount.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <netinet/in.h>
@@ -145,6 +146,47 @@ file_wait_count (const char *path, const char *text, int count, int timeout_ms)
         harness_pause_ms (HARNESS_POLL_MS);
     }
     return -1;
+}
+
+//  --- a full disk ------------------------------------------------------------------
+
+int
+disk_mount (const char *dir, const char *size)
+{
+    char options [64];
+    snprintf (options, sizeof options, "size=%s", size);
+    if (mkdir (dir, 0755) || mount ("tmpfs", dir, "tmpfs", 0, options)) {
+        harness_note ("cannot mount a tmpfs on %s (needs root): %s", dir, strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
+int
+disk_fill (const char *path)
+{
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0)
+        return -1;
+    static char block [64 * 1024];
+    int rc = -1;
+    for (int count = 0; count < 1000000; count++)
+        if (write (fd, block, sizeof block) < 0) {
+            rc = errno == ENOSPC ? 0 : -1;
+            break;
+        }
+    for (int count = 0; rc == 0 && count < 64; count++)
+        if (write (fd, block, 1024) < 0)
+            break;                  //  the last partial block, a KiB at a time
+    close (fd);
+    return rc;
+}
+
+void
+disk_unmount (const char *dir)
+{
+    if (umount2 (dir, MNT_DETACH))
+        harness_note ("cannot unmount %s: %s", dir, strerror (errno));
 }
 
 //  --- child processes -------------------------------------------------------------

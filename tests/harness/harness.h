@@ -86,6 +86,16 @@ int file_count_text (const char *path, const char *text);
 //  missing file holds nothing). 0, or -1 at the deadline.
 int file_wait_count (const char *path, const char *text, int count, int timeout_ms);
 
+//  --- a full disk ------------------------------------------------------------------
+
+//  Makes dir and mounts a tmpfs of size ("8m") on it (needs root, as
+//  `make test` has). 0, or -1 (the reason printed).
+int disk_mount (const char *dir, const char *size);
+//  Writes zeros to path until its file system is full. 0 when it is.
+int disk_fill (const char *path);
+//  Unmounts dir (lazily, so a process still there cannot stop it).
+void disk_unmount (const char *dir);
+
 //  --- child processes -------------------------------------------------------------
 
 //  Where the binaries under test are: $LILAC_BIN, or "bin" when unset or
