@@ -8,6 +8,8 @@
 # make deps       install missing Debian packages with apt-get (silent when all present)
 # make fuzz       libFuzzer harnesses of tests/fuzz (clang), FUZZ_SECONDS each (default 60);
 #                 FUZZ_TARGETS picks some of: ingest control timespec
+# make chaos      fault injection under load (kill -9, full disk, replaced database):
+#                 figures of what was lost; exit 1 on any loss (a few minutes, root)
 # make bench      the benchmarks of tests/bench against their raw baselines (a few minutes);
 #                 the table goes to tests/bench/results.txt
 #
@@ -51,10 +53,12 @@ UNIT_TESTS = $(patsubst tests/unit/%.c,$(BIN)/test/%,$(wildcard tests/unit/*.c))
 E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/%,$(wildcard tests/e2e/*.c))
 #  Local fakes of services outside lilac (a Pushover API), started by tests.
 FAKES      = $(patsubst tests/fakes/%.c,$(BIN)/fakes/%,$(wildcard tests/fakes/*.c))
+#  The fault-injection run of `make chaos`.
+CHAOS      = $(BIN)/chaos/chaos
 #  Load generators and raw baselines, run by tests/bench/run.
 BENCHES    = $(patsubst tests/bench/%.c,$(BIN)/bench/%,$(wildcard tests/bench/*.c))
 
-.PHONY: all deps run test asan clean fuzz fuzz-deps bench
+.PHONY: all deps run test asan clean fuzz fuzz-deps bench chaos
 all: $(PROGRAMS)
 
 deps:
@@ -122,6 +126,10 @@ $(BIN)/test/%: $(BUILD)/tests/e2e/%.o $(HARNESS_OBJ) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
+$(CHAOS): $(BUILD)/tests/chaos/chaos.o $(HARNESS_OBJ) $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
 $(BIN)/fakes/%: $(BUILD)/tests/fakes/%.o $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
@@ -136,6 +144,12 @@ run: $(PROGRAMS)
 
 test: $(PROGRAMS) $(UNIT_TESTS) $(E2E_TESTS) $(FAKES)
 	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS)
+
+#  kill -9 of broker, agent and notifier under load, a full disk, a replaced
+#  database; prints what was sent, lost, published, delivered; exit 1 on
+#  any loss. CHAOS_SECONDS of kills (default 60); CHAOS_SEED repeats a run.
+chaos: $(PROGRAMS) $(CHAOS)
+	@LILAC_BIN=$(BIN) $(CHAOS) $(CHAOS_SECONDS)
 
 bench: $(PROGRAMS) $(BENCHES)
 	@LILAC_BIN=$(BIN) BENCH_BIN=$(BIN)/bench tests/bench/run
