@@ -14,7 +14,9 @@
       out: the broker's PUB queue per subscriber is bounded (BUS_SEND_HWM
       messages), its RSS growth stays under STUCK_RSS_GROWTH_KB (measured
       40 MiB; 108 MiB and never returned before the bound and the trim), and
-      once they are gone the memory goes back to the system;
+      once they are gone — and after a refused message of 3,000 frames of
+      32 KiB, which libzmq holds whole before the broker can refuse it — the
+      memory goes back to the system;
     - a damaged file: a page of history overwritten while the broker was
       stopped → it starts, and `since` over the damage answers "take a
       snapshot" (which sends a subscriber there) and logs it; a page of the
@@ -42,6 +44,7 @@
 #define STUCK_ROUNDS    4               //  changes per alert: 20,000, each ~1.3 KB
 #define STUCK_RSS_GROWTH_KB (56 * 1024) //  the bound on the broker's growth meanwhile
 #define STUCK_RSS_AFTER_KB  (32 * 1024) //  ... and once they are gone (the alerts themselves)
+#define MULTIPART_FRAMES 3000           //  frames of 32 KiB in one refused message (94 MiB)
 
 //  A second broker on the first one's database, on ports of its own.
 static void
@@ -233,10 +236,33 @@ s_send_heavy (zsock_t *push)
     return sent;
 }
 
+//  A message of MULTIPART_FRAMES frames of 32 KiB on ingest: libzmq holds
+//  all of it before the broker can refuse it (one frame is a batch).
+static void
+s_refused_multipart (testbed_t *bed, long *peak_kb)
+{
+    zsock_t *push = ingest_open (bed->broker);
+    static char frame [32 * 1024];
+    memset (frame, 'x', sizeof frame);
+    void *handle = push ? zsock_resolve (push) : NULL;
+    int sent = 0;
+    for (int index = 0; handle && index < MULTIPART_FRAMES; index++)
+        if (zmq_send (handle, frame, sizeof frame,
+                      index + 1 < MULTIPART_FRAMES ? ZMQ_SNDMORE : 0) == (int) sizeof frame)
+            sent++;
+    CHECK (sent == MULTIPART_FRAMES, "sent %d of %d frames", sent, MULTIPART_FRAMES);
+    CHECK (s_wait_stat (bed->broker, "rejected", 1, 20000, peak_kb) == 0,
+           "the multipart message was not refused");
+    harness_note ("broker RSS %ld KiB at most with a %d-frame message", *peak_kb,
+                  MULTIPART_FRAMES);
+    zsock_destroy (&push);
+}
+
 static void
 s_stuck_subscribers (void)
 {
-    TEST ("stuck subscribers: the broker's memory stays bounded, and comes back");
+    TEST ("stuck subscribers and a refused 3,000-frame message: the broker's memory stays"
+          " bounded, and comes back");
     testbed_t *bed = testbed_new ("stuck", NULL);
     if (!CHECK (bed, "no testbed"))
         return;
@@ -260,6 +286,7 @@ s_stuck_subscribers (void)
            peak_kb - base_kb, STUCK_RSS_GROWTH_KB);
     for (int index = 0; index < STUCK_SUBSCRIBERS; index++)
         subscriber_destroy (&stuck [index]);
+    s_refused_multipart (bed, &peak_kb);
     long after_kb = s_rss_kb (pid);
     for (int waited = 0; waited < 12000 && after_kb - base_kb >= STUCK_RSS_AFTER_KB; waited += 200) {
         harness_pause_ms (200);
