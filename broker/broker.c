@@ -277,7 +277,9 @@ s_publish_changes (broker_t *self, size_t count)
         s_free_change (self, change);
     }
     self->change_count -= count;
-    memmove (self->changes, self->changes + count, self->change_count * sizeof (pending_change_t));
+    if (count && self->change_count)
+        memmove (self->changes, self->changes + count,
+                 self->change_count * sizeof (pending_change_t));
 }
 
 static void

@@ -34,6 +34,15 @@
 #include "../check.h"
 #include "../harness/harness.h"
 
+//  Under AddressSanitizer the broker's RSS is its allocator's (a quarantine
+//  of freed memory that malloc_trim does not reach): the figures are
+//  printed, the bounds not checked.
+#if defined (__SANITIZE_ADDRESS__)
+#   define RSS_CHECKED false
+#else
+#   define RSS_CHECKED true
+#endif
+
 #define DISK_IDS        500             //  alerts in the disk-full case
 #define DISK_ROUNDS     60              //  events per alert: 30,000 changes, past the
                                         //  broker's backlog bound of 20,000
@@ -182,7 +191,7 @@ s_disk_full_under_load (broker_process_t *broker, const char *filler)
     CHECK (wrong == 0, "%d of %d alerts not in their last-sent state", wrong, DISK_IDS);
     harness_note ("broker RSS %ld KiB before, %ld KiB at most while the disk was full",
                   base_kb, peak_kb);
-    CHECK (peak_kb - base_kb < DISK_RSS_GROWTH_KB, "RSS grew by %ld KiB (bound %d KiB)",
+    CHECK (!RSS_CHECKED || peak_kb - base_kb < DISK_RSS_GROWTH_KB, "RSS grew by %ld KiB (bound %d KiB)",
            peak_kb - base_kb, DISK_RSS_GROWTH_KB);
     zsock_destroy (&push);
 }
@@ -282,18 +291,19 @@ s_stuck_subscribers (void)
     }
     harness_note ("broker RSS %ld KiB before, %ld KiB at most with %d stuck subscribers",
                   base_kb, peak_kb, STUCK_SUBSCRIBERS);
-    CHECK (peak_kb - base_kb < STUCK_RSS_GROWTH_KB, "RSS grew by %ld KiB (bound %d KiB)",
+    CHECK (!RSS_CHECKED || peak_kb - base_kb < STUCK_RSS_GROWTH_KB, "RSS grew by %ld KiB (bound %d KiB)",
            peak_kb - base_kb, STUCK_RSS_GROWTH_KB);
     for (int index = 0; index < STUCK_SUBSCRIBERS; index++)
         subscriber_destroy (&stuck [index]);
     s_refused_multipart (bed, &peak_kb);
     long after_kb = s_rss_kb (pid);
-    for (int waited = 0; waited < 12000 && after_kb - base_kb >= STUCK_RSS_AFTER_KB; waited += 200) {
+    for (int waited = 0; RSS_CHECKED && waited < 12000
+                         && after_kb - base_kb >= STUCK_RSS_AFTER_KB; waited += 200) {
         harness_pause_ms (200);
         after_kb = s_rss_kb (pid);
     }
     harness_note ("broker RSS %ld KiB once they were gone", after_kb);
-    CHECK (after_kb - base_kb < STUCK_RSS_AFTER_KB, "RSS stayed %ld KiB above the start",
+    CHECK (!RSS_CHECKED || after_kb - base_kb < STUCK_RSS_AFTER_KB, "RSS stayed %ld KiB above the start",
            after_kb - base_kb);
     testbed_destroy (&bed, check_case_failed);
 }
