@@ -12,6 +12,9 @@
     - refresh-only: a submit that only moves a pending alert's raise time
       is answered too;
     - PUSH ingest still works beside it.
+    `lilac send` (waits by default, --no-wait, exit codes) has its cases at
+    the end; its refusals with the broker's reason are in test_security
+    (a certificate for another source) and test_agent (through an agent).
     The degraded answer is in test_faults (it needs a full disk).
 */
 #include <string.h>
@@ -197,6 +200,41 @@ s_push_still_works (testbed_t *bed)
         alert_change_free (&change);
 }
 
+//  --- lilac send ------------------------------------------------------------------
+
+static void
+s_send_waits (testbed_t *bed)
+{
+    TEST ("lilac send: submits and waits — exit 0 when accepted, kill -9 after it loses nothing");
+    const char *dir = sandbox_dir (bed->sandbox);
+    cli_result_t result;
+    cli_run (dir, 10000, &result, "-C", broker_process_control (bed->broker), "send",
+             "-o", "cli", "-i", "sent-1", "-r", "now", "-s", "waited", NULL);
+    CHECK (result.status == 0, "lilac send: exit %d: %s", result.status, result.err);
+    cli_result_free (&result);
+    CHECK (broker_process_kill (bed->broker) == 0, "kill -9");
+    CHECK (broker_process_start (bed->broker) == 0, "restart");
+    CHECK (testbed_rejoin (bed) == 0, "rejoin");
+    CHECK (s_has_row (bed, "cli", "sent-1", ALERT_RAISED, "waited"), "sent-1 after kill -9");
+
+    TEST ("lilac send: no broker answering exits 1, within -t");
+    cli_run (dir, 10000, &result, "send", "-C", "tcp://127.0.0.1:1", "-t", "1",
+             "-o", "cli", "-i", "nobody", "-r", "now", NULL);
+    CHECK (result.status == 1 && strstr (result.err, "no reply"),
+           "nobody there: exit %d: %s", result.status, result.err);
+    cli_result_free (&result);
+
+    TEST ("lilac send --no-wait: today's PUSH to the ingest endpoint");
+    cli_run (dir, 10000, &result, "send", "--no-wait", "-b", broker_process_ingest (bed->broker),
+             "-o", "cli", "-i", "pushed-1", "-r", "now", NULL);
+    CHECK (result.status == 0, "--no-wait: exit %d: %s", result.status, result.err);
+    cli_result_free (&result);
+    alert_change_t change;
+    if (CHECK (expect_change (bed->sub, "raised", "cli", "pushed-1", 5000, &change) == 0,
+               "pushed-1 not raised"))
+        alert_change_free (&change);
+}
+
 int
 main (void)
 {
@@ -209,6 +247,7 @@ main (void)
     s_repeated_tx (bed);
     s_refresh_only (bed);
     s_push_still_works (bed);
+    s_send_waits (bed);
     bool failed = check_failed > 0 || check_case_failed;
     CHECK (testbed_destroy (&bed, failed) == 0, "broker did not exit cleanly");
     return check_done ();
