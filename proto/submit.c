@@ -26,6 +26,23 @@ submit_refusals_free (submit_refusals_t *refused)
 }
 
 void
+submit_refuse (submit_refusals_t *refused, size_t index, const char *id, const char *reason)
+{
+    refused->items = mem_realloc (refused->items,
+                                  (refused->count + 1) * sizeof (submit_refusal_t));
+    size_t at = refused->count;
+    while (at > 0 && refused->items [at - 1].index > index) {
+        refused->items [at] = refused->items [at - 1];
+        at--;
+    }
+    refused->count++;
+    submit_refusal_t *item = &refused->items [at];
+    item->index = index;
+    item->id = id ? mem_strdup (id) : NULL;
+    snprintf (item->reason, sizeof item->reason, "%s", reason);
+}
+
+void
 submit_refusals_pack (msgpack_packer *packer, const submit_refusals_t *refused)
 {
     wire_pack_key (packer, "refused");

@@ -42,6 +42,10 @@ typedef struct {
 //  the reason in error, refused empty.
 int submit_decode (const void *data, size_t size, int64_t now_ms, wire_batch_t *batch,
                    submit_refusals_t *refused, char *error, size_t error_size);
+//  Adds a refusal at index (kept in index order): for a receiver that
+//  refuses an event the decoder accepted (an agent whose table is full).
+void submit_refuse (submit_refusals_t *refused, size_t index, const char *id,
+                    const char *reason);
 //  Frees what submit_decode put in refused; it is empty after.
 void submit_refusals_free (submit_refusals_t *refused);
 //  Packs `refused: [{index, id?, reason}, ...]` into a map being packed.
