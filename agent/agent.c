@@ -1,11 +1,27 @@
 /*  agent.c — the agent's loop. See agent.h and DESIGN §5.
 
-    Sending: the PUSH socket queues only on a completed connection
-    (ZMQ_IMMEDIATE) and sends without waiting, so while the broker is away
-    a send fails at once and the entries simply stay dirty in the latest
-    table; the loop retries every AGENT_RETRY_MS. A frame libzmq accepted but
-    the broker never read (it died) is healed by a full resync: when hugz
-    come back after a silence of AGENT_HUGZ_SILENCE_MS, and every `resync`.
+    Sending: acknowledged submits (DESIGN §10) through the typed control
+    client (ctl.h) to the broker's control endpoint, one DEALER that queues
+    only on a completed connection (ZMQ_IMMEDIATE), so while the broker is
+    away a send fails at once and the entries stay dirty; the loop retries
+    every AGENT_RETRY_MS. At most AGENT_WINDOW batches are in flight, each
+    with its own tx; an entry is clean (dirty = 0 on disk) only when the
+    answer to its batch says so and it was not put again since (latest
+    table). A batch refused whole (degraded: "retry after") makes its
+    entries sendable again after that wait; a batch unanswered for
+    AGENT_SUBMIT_TIMEOUT_MS is forgotten, with every other in flight, and
+    sent again. A restart of the broker, however short, shows in hugz as a
+    new `boot` or `epoch`: everything in flight is forgotten and a full
+    resync follows, since a restart may have lost the unanswered tail (and,
+    with durability = normal, a committed one). A full resync also runs
+    when hugz come back after a silence of AGENT_HUGZ_SILENCE_MS, and every
+    `resync`; it is not held to the window.
+
+    Local senders: `listen` (PULL) takes fire-and-forget frames, as before;
+    the submit endpoint (ROUTER, agent_submit_endpoint) takes submits and
+    answers each once its events are on disk — after the turn's sync — with
+    the broker's reply format (accepted, refused with reasons), or ok:
+    false when the state file cannot be written.
 
     A resync sends every held alert. It uses replace=true — "the broker's
     alerts for this source are exactly these" — only once the agent has run
@@ -34,6 +50,9 @@
 #include "bus.h"
 #include "check_runner.h"
 #include "config.h"
+#include "ctl.h"
+#include "epoch.h"
+#include "submit.h"
 #include "latest_table.h"
 #include "log.h"
 #include "mem.h"
@@ -47,12 +66,25 @@
 #define AGENT_POLL_ITEMS        1024    //  sockets + signalfd + check pipes
 #define AGENT_LOCAL_BATCH       1000    //  local frames read per turn
 #define AGENT_SYNC_RETRY_MS     1000    //  retry a failed state write after
+#define AGENT_WINDOW            4       //  submits in flight at most (a resync excepted)
+#define AGENT_SUBMIT_TIMEOUT_MS 5000    //  no answer this long: send again
+#define AGENT_CALL_TIMEOUT_MS   5000    //  the control client's own bound (unused by the loop)
+#define AGENT_STOP_WAIT_MS      1000    //  at stop, wait this long for answers
 
 struct _agent_t {
     agent_config_t config;         //  current settings
     latest_table_t *latest;        //  newest state per alert
     check_runner_t *runner;        //  running checks
-    zsock_t *push;                 //  to the broker's ingest
+    ctl_t *ctl;                    //  submits to the broker's control endpoint
+    zsock_t *submit;               //  ROUTER for local submits, or NULL
+    char *submit_endpoint;         //  where it is bound, or NULL
+    zlist_t *local_replies;        //  zmsg_t answers to local submits, sent after the sync
+    wire_writer_t request;         //  a submit request, reused
+    bool window_full;              //  the last flush stopped at AGENT_WINDOW
+    bool resyncing;                //  the flush running is a full resync
+    bool identity_known;           //  epoch and boot below are the broker's
+    epoch_t epoch;                 //  the broker's epoch, from hugz
+    char boot [EPOCH_DB_SIZE];     //  its process's boot id, from hugz
     zsock_t *hugz;                 //  SUB to the broker's hugz
     zsock_t *local;                //  PULL for local senders
     int signal_fd;                 //  INT TERM HUP CHLD
@@ -69,6 +101,7 @@ struct _agent_t {
     bool holding;                  //  sends kept failing; we said so in the log
     log_limit_t input_log;         //  rate limit for bad local input
     log_limit_t state_log;         //  rate limit for failed state writes
+    log_limit_t answer_log;        //  rate limit for refusals from the broker
     int64_t next_sync;             //  monotonic ms before which a failed sync is not retried
     bool sync_failing;             //  the last sync failed; we said so
 };
@@ -249,35 +282,186 @@ s_drain_local (agent_t *self)
     }
 }
 
+//  The tx of a request that could not be decoded, if it has a readable one.
+static char *
+s_request_tx (const void *data, size_t size)
+{
+    char error [WIRE_ERROR_SIZE], *tx = NULL;
+    wire_doc_t *doc = wire_doc_new (data, size, error, sizeof error);
+    if (!doc || wire_get_name (wire_doc_root (doc), "tx", &tx, error, sizeof error))
+        tx = NULL;
+    wire_doc_destroy (&doc);
+    return tx;
+}
+
+static void
+s_pack_refusal (wire_writer_t *reply, const char *error, const char *tx)
+{
+    msgpack_pack_map (&reply->packer, 3 + (tx != NULL));
+    wire_pack_key_int (&reply->packer, "v", WIRE_VERSION);
+    wire_pack_key_bool (&reply->packer, "ok", false);
+    wire_pack_key_string (&reply->packer, "error", error);
+    if (tx)
+        wire_pack_key_string (&reply->packer, "tx", tx);
+}
+
+//  Holds a decoded local submit's events; table-full ones are refused.
+static void
+s_hold_submitted (agent_t *self, const char *source, const wire_batch_t *batch,
+                  submit_refusals_t *refused, wire_writer_t *reply)
+{
+    size_t accepted = 0, next_refused = 0, original = 0;
+    for (size_t index = 0; index < batch->event_count; index++, original++) {
+        while (next_refused < refused->count && refused->items [next_refused].index == original) {
+            next_refused++;
+            original++;
+        }
+        if (latest_table_put (self->latest, source, &batch->events [index], clock_now_ms (),
+                              zclock_mono ()) == 0)
+            accepted++;
+        else {
+            submit_refuse (refused, original, batch->events [index].id,
+                           "the agent holds max_alerts alerts already");
+            next_refused++;
+        }
+    }
+    msgpack_pack_map (&reply->packer, 4 + (batch->tx != NULL));
+    wire_pack_key_int (&reply->packer, "v", WIRE_VERSION);
+    wire_pack_key_bool (&reply->packer, "ok", true);
+    if (batch->tx)
+        wire_pack_key_string (&reply->packer, "tx", batch->tx);
+    wire_pack_key_int (&reply->packer, "accepted", (int64_t) accepted);
+    submit_refusals_pack (&reply->packer, refused);
+}
+
+//  One local submit: held now, answered after the turn's sync.
+static void
+s_local_submit (agent_t *self, zmsg_t *message)
+{
+    zframe_t *body = zmsg_last (message);
+    wire_writer_t reply;
+    wire_writer_init (&reply);
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
+    submit_refusals_t refused;
+    char error [WIRE_ERROR_SIZE + 128];
+    if (submit_decode (zframe_data (body), zframe_size (body), clock_now_ms (), &batch, &refused,
+                       error, sizeof error)) {
+        log_limited (&self->input_log, "refused a local submit: %s", error);
+        char *tx = s_request_tx (zframe_data (body), zframe_size (body));
+        s_pack_refusal (&reply, error, tx);
+        mem_free (tx);
+    }
+    else {
+        const char *source = s_local_source (self, batch.source);
+        if (source)
+            s_hold_submitted (self, source, &batch, &refused, &reply);
+        else {
+            snprintf (error, sizeof error, "this agent speaks for '%s', not '%s' (set "
+                      "allow_other_sources = yes to relay)", self->config.source, batch.source);
+            s_pack_refusal (&reply, error, batch.tx);
+        }
+        submit_refusals_free (&refused);
+    }
+    wire_batch_free (&batch);
+    zmsg_remove (message, body);
+    zframe_destroy (&body);
+    if (zmsg_addmem (message, reply.buffer.data, reply.buffer.size) == 0
+    &&  zlist_append (self->local_replies, message) == 0)
+        message = NULL;
+    zmsg_destroy (&message);
+    wire_writer_free (&reply);
+}
+
+static void
+s_drain_submit (agent_t *self)
+{
+    for (int count = 0; self->submit && count < AGENT_LOCAL_BATCH
+         && (zsock_events (self->submit) & ZMQ_POLLIN); count++) {
+        zmsg_t *message = zmsg_recv (self->submit);
+        if (!message)
+            return;
+        if (zmsg_size (message) < 2) {
+            log_limited (&self->input_log, "rejected a local submit without an envelope");
+            zmsg_destroy (&message);
+        }
+        else
+            s_local_submit (self, message);
+    }
+}
+
+//  After the sync: answers local submits (their events are on disk), or
+//  says the disk refused them.
+static void
+s_answer_local (agent_t *self)
+{
+    if (!zlist_size (self->local_replies)
+    ||  (latest_table_unsaved (self->latest) && !self->sync_failing))
+        return;
+    bool saved = latest_table_unsaved (self->latest) == 0;
+    zmsg_t *message;
+    while ((message = zlist_pop (self->local_replies))) {
+        if (!saved) {
+            char error [600];
+            snprintf (error, sizeof error, "held in memory only: cannot write %s (see the "
+                      "agent's log)", latest_table_path (self->latest));
+            wire_writer_t reply;
+            wire_writer_init (&reply);
+            s_pack_refusal (&reply, error, NULL);
+            zframe_t *body = zmsg_last (message);
+            zmsg_remove (message, body);
+            zframe_destroy (&body);
+            if (zmsg_addmem (message, reply.buffer.data, reply.buffer.size))
+                log_error ("out of memory answering a local submit");
+            wire_writer_free (&reply);
+        }
+        if (zmsg_send (&message, self->submit)) {
+            log_limited (&self->input_log, "answer to a local submit failed: %s",
+                         zmq_strerror (errno));
+            zmsg_destroy (&message);
+        }
+    }
+}
+
 //  --- the broker ------------------------------------------------------------------
 
 static int
 s_send_frame (const void *frame, size_t size, void *arg)
 {
     agent_t *self = arg;
-    if (zmq_send (zsock_resolve (self->push), frame, size, ZMQ_DONTWAIT) >= 0)
+    if (!self->resyncing && latest_table_in_flight (self->latest) >= AGENT_WINDOW) {
+        self->window_full = true;
+        return -1;
+    }
+    if (ctl_submit_request (&self->request, frame, size))
+        log_fatal ("bug: the latest table packed a frame that is not a map");
+    char error [512];
+    if (ctl_send (self->ctl, self->request.buffer.data, self->request.buffer.size,
+                  error, sizeof error))
         return 0;
-    if (errno != EAGAIN)
-        log_limited (&self->input_log, "send to %s failed: %s", self->config.broker,
-                     zmq_strerror (errno));
+    log_debug ("%s", error);
     return -1;
 }
 
-//  Hands dirty entries (or everything) to the broker.
+//  Submits unsent entries (or everything) to the broker.
 static void
 s_flush (agent_t *self, bool everything, int64_t mono_now)
 {
     bool replace = everything && mono_now - self->started_at >= self->config.resync;
-    size_t dirty = latest_table_dirty (self->latest);
+    size_t unsent = latest_table_unsent (self->latest);
+    self->window_full = false;
+    self->resyncing = everything;
     int frames = latest_table_flush (self->latest, everything, replace, mono_now,
                                      s_send_frame, self);
+    self->resyncing = false;
+    if (frames < 0 && self->window_full)
+        return;                     //  the rest goes as answers come back
     if (frames < 0) {
         self->next_retry = mono_now + AGENT_RETRY_MS;
         if (!self->failing_since)
             self->failing_since = mono_now;     //  at start, the connection is not up yet
         if (!self->holding && mono_now - self->failing_since >= AGENT_HUGZ_SILENCE_MS) {
-            log_warn ("cannot hand alerts to the broker at %s: holding the latest state"
-                      " of %zu alerts until it is back", self->config.broker,
+            log_warn ("cannot submit alerts to the broker at %s: holding the latest state"
+                      " of %zu alerts until it is back", self->config.control,
                       latest_table_size (self->latest));
             self->holding = true;
         }
@@ -285,8 +469,8 @@ s_flush (agent_t *self, bool everything, int64_t mono_now)
     }
     self->failing_since = 0;
     if (self->holding)
-        log_info ("broker at %s takes alerts again: sent %zu held changes",
-                  self->config.broker, dirty);
+        log_info ("broker at %s takes alerts again: submitted %zu held changes",
+                  self->config.control, unsent);
     self->holding = false;
     self->next_retry = 0;
     if (everything) {
@@ -296,17 +480,108 @@ s_flush (agent_t *self, bool everything, int64_t mono_now)
     }
 }
 
+//  One answer to a submit.
+static void
+s_answered (agent_t *self, const ctl_submit_reply_t *answer, int64_t mono_now)
+{
+    if (answer->ok) {
+        int cleaned = latest_table_acked (self->latest, answer->tx);
+        for (size_t index = 0; index < answer->refused_count && index < CTL_MAX_REFUSED; index++)
+            log_limited (&self->answer_log, "the broker refused alert %s: %s (not sent again)",
+                         answer->refused [index].id, answer->refused [index].reason);
+        log_debug ("batch %s acknowledged: %d alerts clean", answer->tx, cleaned);
+        return;
+    }
+    if (!*answer->tx || !latest_table_refused (self->latest, answer->tx))
+        return;                     //  an answer to a batch forgotten since
+    log_limited (&self->answer_log, "the broker at %s refused a batch: %s", self->config.control,
+                 answer->error);
+    int64_t wait = answer->retry_after > AGENT_RETRY_MS ? answer->retry_after : AGENT_RETRY_MS;
+    self->next_retry = mono_now + wait;
+}
+
+static void
+s_read_answers (agent_t *self, int64_t mono_now)
+{
+    for (int count = 0; count < AGENT_LOCAL_BATCH; count++) {
+        uint64_t ticket;
+        wire_doc_t *reply = NULL;
+        char error [512];
+        int rc = ctl_receive (self->ctl, &ticket, &reply, error, sizeof error);
+        if (rc == 0)
+            return;
+        ctl_submit_reply_t answer;
+        if (rc == 1 && ctl_submit_decode (reply, &answer, error, sizeof error) == 0)
+            s_answered (self, &answer, mono_now);
+        else
+            log_limited (&self->answer_log, "a bad answer from %s: %s", self->config.control,
+                         error);
+        wire_doc_destroy (&reply);
+    }
+}
+
+//  hugz carry the broker's epoch and boot id: any change means it
+//  restarted (or its database changed), however short the gap, and what
+//  was in flight may be lost.
+static void
+s_broker_identity (agent_t *self, const void *body, size_t size, int64_t mono_now)
+{
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (body, size, error, sizeof error);
+    epoch_t epoch;
+    bool present = false;
+    char *boot = NULL;
+    if (!doc || epoch_decode (wire_doc_root (doc), &epoch, &present, error, sizeof error)
+    ||  wire_get_name (wire_doc_root (doc), "boot", &boot, error, sizeof error)
+    ||  !present || !boot || strlen (boot) >= sizeof self->boot
+    ||  (self->identity_known && epoch_is_stale (&self->epoch, &epoch))) {
+        wire_doc_destroy (&doc);
+        mem_free (boot);
+        return;                     //  an older broker, or a stale one: nothing to go by
+    }
+    if (self->identity_known
+    &&  (!epoch_equal (&epoch, &self->epoch) || strcmp (boot, self->boot) != 0)) {
+        char before [64], after [64];
+        epoch_format (&self->epoch, before, sizeof before);
+        epoch_format (&epoch, after, sizeof after);
+        log_info ("broker at %s restarted (boot %s → %s, epoch %s → %s): resending every"
+                  " alert", self->config.events, self->boot, boot, before, after);
+        latest_table_forget (self->latest);
+        self->next_resync = mono_now;
+        self->next_retry = 0;
+    }
+    self->epoch = epoch;
+    snprintf (self->boot, sizeof self->boot, "%s", boot);
+    self->identity_known = true;
+    mem_free (boot);
+    wire_doc_destroy (&doc);
+}
+
+//  No answer for too long: whatever is in flight is sent again.
+static void
+s_watch_answers (agent_t *self, int64_t mono_now)
+{
+    int64_t oldest = latest_table_oldest_sent (self->latest);
+    if (!oldest || mono_now - oldest <= AGENT_SUBMIT_TIMEOUT_MS)
+        return;
+    log_warn ("no answer from %s to %zu batches in %d s: sending them again",
+              self->config.control, latest_table_in_flight (self->latest),
+              AGENT_SUBMIT_TIMEOUT_MS / 1000);
+    latest_table_forget (self->latest);
+    self->next_retry = 0;
+}
+
 static void
 s_read_hugz (agent_t *self, int64_t mono_now)
 {
-    void *socket = zsock_resolve (self->hugz);
-    char discard [64];
-    while (zmq_recv (socket, discard, sizeof discard, ZMQ_DONTWAIT) >= 0) {
-        int more = 0;
-        size_t more_size = sizeof more;
-        while (zmq_getsockopt (socket, ZMQ_RCVMORE, &more, &more_size) == 0 && more
-           &&  zmq_recv (socket, discard, sizeof discard, 0) >= 0)
-            ;   //  the body: only its arrival matters
+    zmsg_t *message;
+    for (int count = 0; count < AGENT_LOCAL_BATCH
+         && (zsock_events (self->hugz) & ZMQ_POLLIN) && (message = zmsg_recv (self->hugz));
+         count++) {
+        zframe_t *body = zmsg_size (message) == 2 ? zmsg_last (message) : NULL;
+        if (body)
+            s_broker_identity (self, zframe_data (body), zframe_size (body), mono_now);
+        zmsg_destroy (&message);
         if (!self->broker_up) {
             log_info ("broker at %s is there (hugz): resending every alert",
                       self->config.events);
@@ -402,6 +677,7 @@ s_keep_bound_settings (agent_t *self, agent_config_t *fresh)
     char **pairs [][2] = {
         { &fresh->broker, &self->config.broker }, { &fresh->events, &self->config.events },
         { &fresh->listen, &self->config.listen }, { &fresh->source, &self->config.source },
+        { &fresh->control, &self->config.control }, { &fresh->submit, &self->config.submit },
         { &fresh->state_dir, &self->config.state_dir },
     };
     for (size_t index = 0; index < sizeof pairs / sizeof pairs [0]; index++)
@@ -485,9 +761,8 @@ s_prepare_ipc (const char *endpoint, char *error, size_t error_size)
 static int
 s_open_sockets (agent_t *self, char *error, size_t error_size)
 {
-    self->push = bus_open (ZMQ_PUSH, self->config.broker, BUS_CONNECT_IMMEDIATE,
-                           error, error_size);
-    if (!self->push)
+    self->ctl = ctl_new (self->config.control, AGENT_CALL_TIMEOUT_MS, true, error, error_size);
+    if (!self->ctl)
         return -1;
     self->hugz = bus_open (ZMQ_SUB, self->config.events, BUS_CONNECT, error, error_size);
     if (!self->hugz)
@@ -496,7 +771,15 @@ s_open_sockets (agent_t *self, char *error, size_t error_size)
     if (s_prepare_ipc (self->config.listen, error, error_size))
         return -1;
     self->local = bus_open (ZMQ_PULL, self->config.listen, BUS_BIND, error, error_size);
-    return self->local ? 0 : -1;
+    if (!self->local)
+        return -1;
+    self->submit_endpoint = agent_submit_endpoint (&self->config);
+    if (!self->submit_endpoint)
+        return 0;
+    if (s_prepare_ipc (self->submit_endpoint, error, error_size))
+        return -1;
+    self->submit = bus_open (ZMQ_ROUTER, self->submit_endpoint, BUS_BIND, error, error_size);
+    return self->submit ? 0 : -1;
 }
 
 //  Loads what the last run held and keeps the table in state_dir.
@@ -529,7 +812,9 @@ agent_new (agent_config_t *config, char *error, size_t error_size)
     self->host [sizeof self->host - 1] = 0;
     self->latest = latest_table_new ((size_t) self->config.max_alerts);
     self->runner = check_runner_new ((int) self->config.max_running, s_check_done, self);
-    if (!self->latest || !self->runner) {
+    self->local_replies = zlist_new ();
+    wire_writer_init (&self->request);
+    if (!self->latest || !self->runner || !self->local_replies) {
         snprintf (error, error_size, "out of memory");
         agent_destroy (&self);
         return NULL;
@@ -549,9 +834,16 @@ agent_destroy (agent_t **self_p)
     agent_t *self = *self_p;
     check_runner_destroy (&self->runner);
     latest_table_destroy (&self->latest);
-    zsock_destroy (&self->push);
+    ctl_destroy (&self->ctl);
     zsock_destroy (&self->hugz);
     zsock_destroy (&self->local);
+    zsock_destroy (&self->submit);
+    mem_free (self->submit_endpoint);
+    zmsg_t *message;
+    while (self->local_replies && (message = zlist_pop (self->local_replies)))
+        zmsg_destroy (&message);
+    zlist_destroy (&self->local_replies);
+    wire_writer_free (&self->request);
     if (self->signal_fd >= 0)
         close (self->signal_fd);
     mem_free (self->check_due);
@@ -592,9 +884,12 @@ s_poll_timeout (agent_t *self, int64_t mono_now)
     int64_t wake = mono_now + AGENT_MAX_POLL_MS;
     if (self->config.heartbeat)
         s_earliest (&wake, self->next_heartbeat);
-    s_earliest (&wake, self->next_resync);
-    if (latest_table_dirty (self->latest))
+    s_earliest (&wake, self->next_resync > self->next_retry ? self->next_resync : self->next_retry);
+    if (latest_table_unsent (self->latest) && latest_table_in_flight (self->latest) < AGENT_WINDOW)
         s_earliest (&wake, self->next_retry ? self->next_retry : mono_now);
+    int64_t oldest = latest_table_oldest_sent (self->latest);
+    if (oldest)
+        s_earliest (&wake, oldest + AGENT_SUBMIT_TIMEOUT_MS + 1);
     if (self->broker_up)
         s_earliest (&wake, self->last_hugz + AGENT_HUGZ_SILENCE_MS + 1);
     if (latest_table_unsaved (self->latest))
@@ -635,17 +930,40 @@ s_turn (agent_t *self, int64_t mono_now)
 {
     s_read_hugz (self, mono_now);
     s_watch_broker (self, mono_now);
+    s_read_answers (self, mono_now);
+    s_watch_answers (self, mono_now);
     s_drain_local (self);
+    s_drain_submit (self);
     check_runner_work (self->runner, mono_now);
     if (self->config.heartbeat && mono_now >= self->next_heartbeat)
         s_heartbeat (self, mono_now);
     s_run_due_checks (self, mono_now);
-    if (mono_now >= self->next_resync)
+    if (mono_now >= self->next_resync && mono_now >= self->next_retry)
         s_flush (self, true, mono_now);
     else
-    if (latest_table_dirty (self->latest) && mono_now >= self->next_retry)
+    if (latest_table_unsent (self->latest) && mono_now >= self->next_retry
+    &&  latest_table_in_flight (self->latest) < AGENT_WINDOW)
         s_flush (self, false, mono_now);
     s_sync (self, mono_now);
+    s_answer_local (self);
+}
+
+//  At stop: submits what is unsent and waits a little for the answers;
+//  what stays unanswered is on disk, dirty, for the next start.
+static void
+s_hand_over (agent_t *self)
+{
+    if (latest_table_unsent (self->latest))
+        s_flush (self, false, zclock_mono ());
+    int64_t until = zclock_mono () + AGENT_STOP_WAIT_MS;
+    for (int count = 0; count < 100 && latest_table_in_flight (self->latest); count++) {
+        int64_t left = until - zclock_mono ();
+        if (left <= 0)
+            break;
+        zmq_pollitem_t item = { zsock_resolve (ctl_socket (self->ctl)), 0, ZMQ_POLLIN, 0 };
+        if (zmq_poll (&item, 1, (long) left) > 0)
+            s_read_answers (self, zclock_mono ());
+    }
 }
 
 int
@@ -661,16 +979,22 @@ agent_run (agent_t *self)
     self->next_heartbeat = mono_now;
     self->next_resync = mono_now + self->config.resync;
     self->check_due = s_check_schedule (NULL, NULL, &self->config, mono_now);
-    log_info ("ready: source %s, broker %s, hugz from %s, listening on %s, %zu checks,"
-              " state in %s", self->config.source, self->config.broker, self->config.events,
-              self->config.listen, self->config.check_count, self->config.state_dir);
+    log_info ("ready: source %s, submitting to %s, hugz from %s, listening on %s (submit"
+              " %s), %zu checks, state in %s", self->config.source, self->config.control,
+              self->config.events, self->config.listen,
+              self->submit_endpoint ? self->submit_endpoint : "off", self->config.check_count,
+              self->config.state_dir);
     while (!self->stopping) {
         zmq_pollitem_t items [AGENT_POLL_ITEMS] = {
             { zsock_resolve (self->hugz), 0, ZMQ_POLLIN, 0 },
             { zsock_resolve (self->local), 0, ZMQ_POLLIN, 0 },
             { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
+            { zsock_resolve (ctl_socket (self->ctl)), 0, ZMQ_POLLIN, 0 },
         };
-        size_t count = 3 + check_runner_poll_items (self->runner, items + 3, AGENT_POLL_ITEMS - 3);
+        size_t count = 4;
+        if (self->submit)
+            items [count++] = (zmq_pollitem_t) { zsock_resolve (self->submit), 0, ZMQ_POLLIN, 0 };
+        count += check_runner_poll_items (self->runner, items + count, AGENT_POLL_ITEMS - count);
         if (zmq_poll (items, (int) count, s_poll_timeout (self, zclock_mono ())) < 0
         &&  errno != EINTR)
             log_error ("poll failed: %s", zmq_strerror (errno));
@@ -680,10 +1004,10 @@ agent_run (agent_t *self)
         s_turn (self, mono_now);
     }
     check_runner_destroy (&self->runner);
-    if (latest_table_dirty (self->latest))
-        s_flush (self, false, zclock_mono ());
+    s_hand_over (self);
     self->next_sync = 0;
     s_sync (self, zclock_mono ());
+    s_answer_local (self);
     if (!latest_table_dirty (self->latest))
         log_info ("stopped");
     else

@@ -23,7 +23,8 @@
 
 static const char *const s_top_keys [] = { "agent", "heartbeat", "check", NULL };
 static const char *const s_agent_keys [] = {
-    "broker", "events", "listen", "source", "allow_other_sources", "max_alerts",
+    "broker", "control", "events", "listen", "submit", "source", "allow_other_sources",
+    "max_alerts",
     "resync", "max_running", "cert", "server_key", "state_dir", NULL
 };
 static const char *const s_heartbeat_keys [] = {
@@ -46,6 +47,22 @@ agent_default_listen (void)
     else
         snprintf (path, sizeof path, "ipc:///tmp/lilac-%u/agent.sock", (unsigned) geteuid ());
     return mem_strdup (path);
+}
+
+char *
+agent_submit_endpoint (const agent_config_t *config)
+{
+    if (config->submit && *config->submit)
+        return mem_strdup (config->submit);
+    const char *listen = config->listen;
+    if (!listen || strncmp (listen, "ipc://", 6) != 0)
+        return NULL;
+    size_t length = strlen (listen);
+    size_t stem = length > 5 && streq (listen + length - 5, ".sock") ? length - 5 : length;
+    char *endpoint = mem_alloc (stem + sizeof "-submit.sock");
+    memcpy (endpoint, listen, stem);
+    memcpy (endpoint + stem, "-submit.sock", sizeof "-submit.sock");
+    return endpoint;
 }
 
 char *
@@ -75,6 +92,8 @@ s_defaults (agent_config_t *config)
     host [sizeof host - 1] = 0;
     *config = (agent_config_t) {
         .broker = mem_strdup (BUS_DEFAULT_INGEST),
+        .control = mem_strdup (BUS_DEFAULT_CONTROL),
+        .submit = mem_strdup (""),
         .events = mem_strdup (BUS_DEFAULT_PUBLISH),
         .listen = agent_default_listen (),
         .state_dir = agent_default_state_dir (),
@@ -156,12 +175,13 @@ s_read_agent (agent_config_t *config, config_t *section, config_report_t *report
     char error [CONFIG_ERROR_SIZE];
     config_report_check_keys (report, section, s_agent_keys);
     const char *keys [] = { "broker", "events", "listen", "source", "state_dir", "cert",
-                            "server_key" };
+                            "server_key", "control", "submit" };
     char **settings [] = { &config->broker, &config->events, &config->listen, &config->source,
-                           &config->state_dir, &config->cert, &config->server_key };
+                           &config->state_dir, &config->cert, &config->server_key,
+                           &config->control, &config->submit };
     char **wheres [] = { &config->broker_at, &config->events_at, &config->listen_at,
                          &config->source_at, &config->state_dir_at, &config->cert_at,
-                         &config->server_key_at };
+                         &config->server_key_at, &config->control_at, &config->submit_at };
     for (size_t index = 0; index < sizeof keys / sizeof keys [0]; index++) {
         s_string (section, keys [index], settings [index]);
         mem_free (*wheres [index]);
@@ -363,6 +383,9 @@ agent_config_verify_bound (agent_config_t *config, config_report_t *report)
     config_check_endpoints (config->broker, s_at (config->broker_at, "agent/broker"), report);
     config_check_endpoints (config->events, s_at (config->events_at, "agent/events"), report);
     config_check_endpoints (config->listen, s_at (config->listen_at, "agent/listen"), report);
+    config_check_endpoints (config->control, s_at (config->control_at, "agent/control"), report);
+    if (*config->submit)
+        config_check_endpoints (config->submit, s_at (config->submit_at, "agent/submit"), report);
     s_curve_check (config, report);
     s_state_dir_check (config->state_dir, s_at (config->state_dir_at, "agent/state_dir"), report);
 }
@@ -505,6 +528,10 @@ agent_config_free (agent_config_t *config)
     mem_free (config->broker);
     mem_free (config->events);
     mem_free (config->listen);
+    mem_free (config->control);
+    mem_free (config->submit);
+    mem_free (config->control_at);
+    mem_free (config->submit_at);
     mem_free (config->source);
     mem_free (config->source_at);
     mem_free (config->broker_at);

@@ -35,15 +35,19 @@ typedef struct {
 
 typedef struct {
     char *config_file;             //  where it came from, or NULL
-    char *broker;                  //  the broker's ingest endpoint (PUSH to it)
+    char *broker;                  //  the broker's ingest endpoint (unused since submit; kept
+                                   //  so that older configs still load)
+    char *control;                 //  the broker's control endpoint (submit to it)
     char *events;                  //  the broker's publish endpoint (hugz)
     char *listen;                  //  local ingest endpoint (PULL)
+    char *submit;                  //  local submit endpoint (ROUTER), "" for the derived one
     char *source;                  //  our source name
     char *source_at;               //  where it was set: "FILE:LINE", "--source", or NULL
     char *state_dir;               //  where the held alerts are kept on disk
     char *cert;                    //  CURVE: our secret certificate file, or NULL
     char *server_key;              //  CURVE: the broker's public key or its file, or NULL
     char *broker_at, *events_at, *listen_at, *state_dir_at, *cert_at, *server_key_at;
+    char *control_at, *submit_at;
                                    //  where each was set, as source_at; NULL: default
     char *heartbeat_at;            //  "FILE:LINE" of heartbeat/interval (else raise), or NULL
     bool allow_other_sources;      //  may local senders claim another source?
@@ -82,6 +86,10 @@ void agent_config_free (agent_config_t *config);
 //  The default local endpoint: ipc:///run/lilac/agent.sock for root,
 //  else under $XDG_RUNTIME_DIR/lilac, else /tmp/lilac-UID. Fresh string.
 char *agent_default_listen (void);
+//  The local submit endpoint: agent/submit, else beside an ipc:// listen
+//  endpoint ("ipc://DIR/agent.sock" → "ipc://DIR/agent-submit.sock"),
+//  else NULL (no local submit). Caller frees.
+char *agent_submit_endpoint (const agent_config_t *config);
 //  The default state directory: /var/lib/lilac-agent for root (systemd's
 //  StateDirectory=lilac-agent), else $XDG_STATE_HOME/lilac/agent, else
 //  ~/.local/state/lilac/agent, else /tmp/lilac-UID/agent. Fresh string.

@@ -12,6 +12,16 @@
     against the wall time of the write. The keys of entries changed since
     the last sync are in `unsaved`; a key there whose entry is gone means
     "drop the row".
+
+    Acknowledgement: every put bumps an entry's version. A frame handed over
+    is recorded under its tx with the (key, version) of each dirty entry it
+    carried, and those entries are marked in flight (sent_version =
+    version): a dirty flush skips them. latest_table_acked(tx) cleans the
+    entries whose version is still the one sent; an entry put again since
+    stays dirty, and is sendable at once (its version moved past
+    sent_version). latest_table_forget drops every record, so what was in
+    flight is sendable again. `unsent` counts the dirty entries not in
+    flight, so the agent knows without a scan whether a flush has work.
 */
 #include <assert.h>
 #include <czmq.h>
@@ -34,13 +44,25 @@ typedef struct {
     char *source;                  //  whose alert
     wire_event_t event;            //  owned copy; times are offsets from stored_at
     int64_t stored_at;             //  monotonic ms when it was stored
-    bool dirty;                    //  not yet handed to the broker
+    bool dirty;                    //  not yet acknowledged by the broker
+    uint64_t version;              //  bumped at every put
+    uint64_t sent_version;         //  the version in flight, 0 when none
 } held_t;
+
+//  A frame handed over and not yet acknowledged.
+typedef struct {
+    char **keys;                   //  the dirty entries it carried
+    uint64_t *versions;            //  ... at these versions
+    size_t count;
+    int64_t sent_at;               //  monotonic ms
+} in_flight_t;
 
 struct _latest_table_t {
     zhashx_t *held;                //  key → held_t *, owned by the hash
     size_t max_alerts;             //  cap on entries
     size_t dirty;                  //  entries with dirty set
+    size_t unsent;                 //  dirty entries not in flight
+    zhashx_t *in_flight;           //  tx → in_flight_t *, owned by the hash
     log_limit_t full_log;          //  rate limit for "table full" lines
     latest_store_t *store;         //  the copy on disk, or NULL
     bool on_disk;                  //  a store is open or being opened: note changes
@@ -63,6 +85,25 @@ s_key_destroy (void **item)
 {
     mem_free (*item);
     *item = NULL;
+}
+
+static void
+s_in_flight_destroy (void **item)
+{
+    in_flight_t *record = *item;
+    for (size_t index = 0; index < record->count; index++)
+        mem_free (record->keys [index]);
+    mem_free (record->keys);
+    mem_free (record->versions);
+    mem_free (record);
+    *item = NULL;
+}
+
+//  Counted in `unsent`: dirty, and this version is not in flight.
+static bool
+s_unsent (const held_t *held)
+{
+    return held && held->dirty && held->sent_version != held->version;
 }
 
 static void
@@ -92,6 +133,14 @@ latest_table_new (size_t max_alerts)
         return NULL;
     }
     zhashx_set_destructor (self->unsaved, s_key_destroy);
+    self->in_flight = zhashx_new ();
+    if (!self->in_flight) {
+        zhashx_destroy (&self->held);
+        zhashx_destroy (&self->unsaved);
+        mem_free (self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->in_flight, s_in_flight_destroy);
     wire_writer_init (&self->row);
     self->max_alerts = max_alerts;
     return self;
@@ -105,6 +154,7 @@ latest_table_destroy (latest_table_t **self_p)
     latest_store_destroy (&(*self_p)->store);
     zhashx_destroy (&(*self_p)->held);
     zhashx_destroy (&(*self_p)->unsaved);
+    zhashx_destroy (&(*self_p)->in_flight);
     wire_writer_free (&(*self_p)->row);
     mem_free (*self_p);
     *self_p = NULL;
@@ -156,6 +206,7 @@ s_store (latest_table_t *self, const char *key, const char *source, const wire_e
          int64_t wall_now, int64_t mono_now, bool dirty)
 {
     held_t *held = zhashx_lookup (self->held, key);
+    bool unsent_before = s_unsent (held);
     if (!held) {
         if (zhashx_size (self->held) >= self->max_alerts)
             return -1;
@@ -173,6 +224,9 @@ s_store (latest_table_t *self, const char *key, const char *source, const wire_e
     if (!dirty && held->dirty)
         self->dirty--;
     held->dirty = dirty;
+    held->version++;
+    self->unsent += s_unsent (held);
+    self->unsent -= unsent_before;
     return 0;
 }
 
@@ -201,6 +255,8 @@ latest_table_remove (latest_table_t *self, const char *source, const char *id)
         return false;
     if (held->dirty)
         self->dirty--;
+    if (s_unsent (held))
+        self->unsent--;
     zhashx_delete (self->held, key);
     s_unsaved (self, key);
     return true;
@@ -216,6 +272,86 @@ size_t
 latest_table_dirty (latest_table_t *self)
 {
     return self->dirty;
+}
+
+size_t
+latest_table_unsent (latest_table_t *self)
+{
+    return self->unsent;
+}
+
+//  --- acknowledgements ---------------------------------------------------------------
+
+int
+latest_table_acked (latest_table_t *self, const char *tx)
+{
+    in_flight_t *record = zhashx_lookup (self->in_flight, tx);
+    if (!record)
+        return -1;
+    int cleaned = 0;
+    for (size_t index = 0; index < record->count; index++) {
+        held_t *held = zhashx_lookup (self->held, record->keys [index]);
+        if (!held || held->version != record->versions [index] || !held->dirty)
+            continue;
+        held->dirty = false;
+        held->sent_version = 0;
+        self->dirty--;
+        s_unsaved (self, record->keys [index]);
+        cleaned++;
+    }
+    zhashx_delete (self->in_flight, tx);
+    return cleaned;
+}
+
+//  The record's entries that are still in flight at the version it sent
+//  become sendable again.
+static void
+s_release (latest_table_t *self, const in_flight_t *record)
+{
+    for (size_t index = 0; index < record->count; index++) {
+        held_t *held = zhashx_lookup (self->held, record->keys [index]);
+        if (held && held->sent_version == record->versions [index]) {
+            held->sent_version = 0;
+            self->unsent += s_unsent (held);
+        }
+    }
+}
+
+bool
+latest_table_refused (latest_table_t *self, const char *tx)
+{
+    in_flight_t *record = zhashx_lookup (self->in_flight, tx);
+    if (!record)
+        return false;
+    s_release (self, record);
+    zhashx_delete (self->in_flight, tx);
+    return true;
+}
+
+void
+latest_table_forget (latest_table_t *self)
+{
+    for (in_flight_t *record = zhashx_first (self->in_flight); record;
+         record = zhashx_next (self->in_flight))
+        s_release (self, record);
+    zhashx_purge (self->in_flight);
+}
+
+size_t
+latest_table_in_flight (latest_table_t *self)
+{
+    return zhashx_size (self->in_flight);
+}
+
+int64_t
+latest_table_oldest_sent (latest_table_t *self)
+{
+    int64_t oldest = 0;
+    for (in_flight_t *record = zhashx_first (self->in_flight); record;
+         record = zhashx_next (self->in_flight))
+        if (!oldest || record->sent_at < oldest)
+            oldest = record->sent_at;
+    return oldest;
 }
 
 //  --- packing frames ---------------------------------------------------------------
@@ -249,11 +385,13 @@ s_pack_held (msgpack_packer *packer, const held_t *held, int64_t mono_now)
     //  The caller's clock may be read before the put it follows (a turn's
     //  start): a negative hold would move times into the future
     int64_t held_for = mono_now > held->stored_at ? mono_now - held->stored_at : 0;
-    size_t fields = 1 + event->has_raise + event->has_clear + event->has_suppress
+    size_t fields = 2 + event->has_raise + event->has_clear + event->has_suppress
                   + !!event->subject + !!event->summary + !!event->detail
                   + (event->level >= 0) + event->has_labels;
     msgpack_pack_map (packer, fields);
     wire_pack_key_string (packer, "id", event->id);
+    //  How long the agent has held it (DESIGN §10, "human acts win")
+    wire_pack_key_int (packer, "age", held_for);
     if (event->has_raise && event->raise_clear)
         wire_pack_key_string (packer, "raise", "clear");
     else
@@ -294,6 +432,30 @@ s_by_source (const void *left, const void *right)
     return strcmp ((*a)->source, (*b)->source);
 }
 
+//  Records the dirty entries of a frame handed over as in flight under tx.
+static void
+s_record (latest_table_t *self, flush_t *flush, size_t first, size_t last, const char *tx)
+{
+    in_flight_t *record = mem_alloc (sizeof (in_flight_t));
+    record->keys = mem_alloc ((last - first + 1) * sizeof (char *));
+    record->versions = mem_alloc ((last - first + 1) * sizeof (uint64_t));
+    record->sent_at = flush->mono_now;
+    for (size_t index = first; index < last; index++) {
+        held_t *held = flush->entries [index];
+        if (!held->dirty)
+            continue;
+        if (s_unsent (held))
+            self->unsent--;
+        held->sent_version = held->version;
+        char key [LATEST_KEY_SIZE];
+        s_key (key, held->source, held->event.id);
+        record->keys [record->count] = mem_strdup (key);
+        record->versions [record->count++] = held->version;
+    }
+    if (zhashx_insert (self->in_flight, tx, record))
+        log_fatal ("latest table: tx %s twice", tx);
+}
+
 //  Sends entries [first, last) as one frame. 0, or -1 if send refused.
 static int
 s_send_frame (latest_table_t *self, flush_t *flush, size_t first, size_t last, bool replace)
@@ -315,15 +477,7 @@ s_send_frame (latest_table_t *self, flush_t *flush, size_t first, size_t last, b
                            flush->items.buffer.size);
     if (flush->send (flush->frame.buffer.data, flush->frame.buffer.size, flush->arg))
         return -1;
-    for (size_t index = first; index < last; index++)
-        if (flush->entries [index]->dirty) {
-            held_t *held = flush->entries [index];
-            held->dirty = false;
-            self->dirty--;
-            char key [LATEST_KEY_SIZE];
-            s_key (key, held->source, held->event.id);
-            s_unsaved (self, key);
-        }
+    s_record (self, flush, first, last, tx);
     flush->frames++;
     return 0;
 }
@@ -361,7 +515,7 @@ s_collect (latest_table_t *self, flush_t *flush, bool everything)
 {
     flush->entries = mem_alloc ((zhashx_size (self->held) + 1) * sizeof (held_t *));
     for (held_t *held = zhashx_first (self->held); held; held = zhashx_next (self->held))
-        if (everything || held->dirty)
+        if (everything || s_unsent (held))
             flush->entries [flush->count++] = held;
     qsort (flush->entries, flush->count, sizeof (held_t *), s_by_source);
 }
@@ -399,6 +553,23 @@ typedef struct {
     size_t dropped;                //  rows past max_alerts
 } loading_t;
 
+//  The age its row's alert carried when written (0 when it has none).
+static int64_t
+s_row_age (const latest_row_t *row)
+{
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (row->frame, row->size, error, sizeof error);
+    const msgpack_object *alerts = doc ? wire_get (wire_doc_root (doc), "alerts") : NULL;
+    int64_t age = 0;
+    bool present = false;
+    if (alerts && alerts->type == MSGPACK_OBJECT_ARRAY && alerts->via.array.size == 1
+    &&  (wire_get_int (&alerts->via.array.ptr [0], "age", &present, &age, error, sizeof error)
+      || age < 0))
+        age = 0;
+    wire_doc_destroy (&doc);
+    return age;
+}
+
 static int
 s_load_row (const latest_row_t *row, void *arg)
 {
@@ -413,8 +584,12 @@ s_load_row (const latest_row_t *row, void *arg)
     if (readable) {
         char key [LATEST_KEY_SIZE];
         s_key (key, row->source, row->id);
-        if (s_store (self, key, row->source, &batch.events [0], loading->wall_now,
-                     loading->mono_now, row->dirty)) {
+        //  Held since before the row was written: keep counting its age
+        int64_t held_for = loading->wall_now - row->written_at + s_row_age (row);
+        if (held_for < 0)
+            held_for = 0;
+        if (s_store (self, key, row->source, &batch.events [0], loading->wall_now - held_for,
+                     loading->mono_now - held_for, row->dirty)) {
             loading->dropped++;
             s_unsaved (self, key);              //  not held: the next sync drops the row
         }

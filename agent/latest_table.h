@@ -18,8 +18,10 @@
     transaction — the agent calls it at the end of every turn, so what the
     agent read in a turn is on disk before the next one begins. A failed
     sync keeps them unsaved for the next one; memory stays the truth.
-    Restart loads every entry with its dirty flag (not yet handed over;
-    with acknowledged submits, not yet acknowledged).
+    Restart loads every entry with its dirty flag (not yet acknowledged by
+    the broker), and its age: the row holds how long it had been held when
+    it was written, so a resend after an agent restart still says how old
+    the event is.
 */
 #ifndef LILAC_LATEST_TABLE_H
 #define LILAC_LATEST_TABLE_H
@@ -66,15 +68,39 @@ int latest_table_put (latest_table_t *self, const char *source, const wire_event
 bool latest_table_remove (latest_table_t *self, const char *source, const char *id);
 
 size_t latest_table_size (latest_table_t *self);
+//  Entries not yet acknowledged (in flight or not).
 size_t latest_table_dirty (latest_table_t *self);
+//  Dirty entries not in flight: what a dirty flush would send.
+size_t latest_table_unsent (latest_table_t *self);
+
+//  --- acknowledgements ----------------------------------------------------------
+//
+//  A frame handed over by a flush is in flight under its tx until one of
+//  these: acked (its entries are clean unless put again since), refused
+//  (they are sendable again), or forgotten with every other one (a broker
+//  restart, a timeout).
+
+//  The batch tx was acknowledged: returns how many entries it cleaned, or
+//  -1 when tx is not in flight (a late answer after a forget).
+int latest_table_acked (latest_table_t *self, const char *tx);
+//  The batch tx was refused as a whole: its entries are sendable again.
+//  False when tx is not in flight.
+bool latest_table_refused (latest_table_t *self, const char *tx);
+//  Forgets every batch in flight: their entries are sendable again.
+void latest_table_forget (latest_table_t *self);
+//  Batches in flight, and the monotonic ms the oldest was sent (0: none).
+size_t latest_table_in_flight (latest_table_t *self);
+int64_t latest_table_oldest_sent (latest_table_t *self);
 
 //  Packs ingest frames and hands each to send(frame, size, arg), which
 //  returns 0 when the frame was handed over, -1 to stop. Only dirty entries
-//  unless everything is set; with everything and replace, each source's
-//  entries go in one replace=true frame when they fit (WIRE_MAX_BATCH and
-//  the frame budget), else in several frames without replace. Entries of a frame that
-//  was handed over are no longer dirty. Returns the number of frames sent,
-//  or -1 if send stopped (what was not sent stays dirty).
+//  not in flight unless everything is set; with everything and replace,
+//  each source's entries go in one replace=true frame when they fit
+//  (WIRE_MAX_BATCH and the frame budget), else in several frames without
+//  replace. Each alert carries `age`: how long the agent has held it, in
+//  ms. The dirty entries of a frame that was handed over are in flight
+//  under the frame's tx (see above); they stay dirty until acknowledged.
+//  Returns the number of frames sent, or -1 if send stopped.
 typedef int (latest_send_fn) (const void *frame, size_t size, void *arg);
 int latest_table_flush (latest_table_t *self, bool everything, bool replace,
                         int64_t mono_now, latest_send_fn *send, void *arg);

@@ -505,8 +505,11 @@ s_handle_control (broker_t *self, int64_t now)
     zframe_t *body = zmsg_last (request);      //  a ROUTER adds the sender's id first
     self->caller = NULL;
     self->caller_address = NULL;
+    self->caller_user_id = NULL;
+    self->reply_after_commit = false;
     if (self->security) {
-        self->caller = security_client (self->security, zframe_meta (body, "User-Id"));
+        self->caller_user_id = zframe_meta (body, "User-Id");
+        self->caller = security_client (self->security, self->caller_user_id);
         self->caller_address = zframe_meta (body, "Peer-Address");
     }
     wire_writer_t reply;
@@ -515,7 +518,15 @@ s_handle_control (broker_t *self, int64_t now)
     control_answer (self, zframe_data (body), zframe_size (body), &reply, now);
     self->caller = NULL;
     self->caller_address = NULL;
-    bool changed = self->change_count != changes_before || self->changed_count != changed_before;
+    self->caller_user_id = NULL;
+    //  A reply that waits for the commit: the op changed something (ack,
+    //  a submit with a change), or asked to wait (a repeated submit while
+    //  changes are still unwritten). A submit whose events were all
+    //  refreshes changed nothing that is published: it is answered now,
+    //  once applied, and restart grace covers the refresh until the
+    //  checkpoint writes it.
+    bool changed = self->change_count != changes_before || self->changed_count != changed_before
+                || self->reply_after_commit;
     zmsg_remove (request, body);
     zframe_destroy (&body);
     if (zmsg_addmem (request, reply.buffer.data, reply.buffer.size) == 0) {

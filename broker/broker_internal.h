@@ -37,6 +37,7 @@
 #define BROKER_COMMIT_CHUNK     4096               //  changes per transaction, at most
 #define BROKER_BACKLOG_CHANGES  20000              //  unwritten changes past which ingest pauses
 #define BROKER_BACKLOG_BYTES    (16 * 1024 * 1024) //  ... or unwritten change bodies past this
+#define BROKER_SUBMIT_RETRY_MS  1000               //  a submit refused while ingest pauses: retry after
 
 //  Counters reported by `stats`.
 typedef struct {
@@ -56,6 +57,7 @@ typedef struct {
     uint64_t unknown_clients;      //  frames or requests from a key not in the clients table
     uint64_t denied;               //  control requests the caller's role does not allow
     uint64_t handshake_failures;   //  CURVE handshakes refused (bad key, ZAP denial, plaintext)
+    uint64_t submits;              //  submit requests answered (any ok)
 } broker_stats_t;
 
 //  A change made this turn, waiting for COMMIT before it is published.
@@ -91,6 +93,11 @@ struct _broker_t {
     const security_client_t *caller;   //  who sent the control request being
                                    //  answered (NULL: unknown or plain broker)
     const char *caller_address;    //  its Peer-Address, or NULL
+    const char *caller_user_id;    //  its User-Id (CURVE public key), or NULL
+    const void *request;           //  the control request being answered (its bytes)
+    size_t request_size;           //  ... and their count
+    bool reply_after_commit;       //  the op asks for its reply to wait for the commit
+    int64_t retry_after;           //  ms an ok: false reply tells the caller to wait, or 0
     bool stopping;                 //  a signal arrived
     uint64_t seq;                  //  last seq handed out
     uint64_t published_seq;        //  last seq published (committed)
@@ -144,6 +151,17 @@ int broker_pack_identity (broker_t *self, msgpack_packer *out);
 
 //  Reads what waits on the ingest socket and applies it (ingest.c).
 void broker_drain_ingest (broker_t *self, int64_t now);
+//  The source a batch may speak for, as ingest checks it for every frame
+//  (and submit for every request): with security, the certificate's
+//  (client, looked up from user_id; NULL when unknown), any for a relay;
+//  plain, the batch's or "unknown". NULL when refused: counted, logged,
+//  and the reason in error.
+const char *ingest_authorize (broker_t *self, const wire_batch_t *batch,
+                              const security_client_t *client, const char *user_id,
+                              const char *peer, char *error, size_t error_size);
+//  Applies a decoded batch's events for source, as ingest applies a frame.
+void ingest_apply_batch (broker_t *self, const char *source, const wire_batch_t *batch,
+                         int64_t now);
 
 //  Answers one control request (the last frame of msg) into reply.
 void control_answer (broker_t *self, const void *request, size_t size,

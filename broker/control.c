@@ -12,6 +12,7 @@
 #include "broker_internal.h"
 #include "bus.h"
 #include "mem.h"
+#include "submit.h"
 #include "timespec.h"
 
 #define CONTROL_DEFAULT_LIMIT  1000
@@ -155,6 +156,7 @@ s_op_stats (broker_t *self, const msgpack_object *request, msgpack_packer *out,
         { "unknown_clients", (int64_t) stats->unknown_clients },
         { "denied", (int64_t) stats->denied },
         { "handshake_failures", (int64_t) stats->handshake_failures },
+        { "submits", (int64_t) stats->submits },
         { "due", (int64_t) due_heap_size (self->heap) },
         { "seq", (int64_t) self->published_seq },
         { "uptime_ms", now - self->started_at },
@@ -480,6 +482,72 @@ s_op_suppress (broker_t *self, const msgpack_object *request, msgpack_packer *ou
     return s_changed (self, entry, transition, NULL, out, now, error, error_size);
 }
 
+//  --- submit ------------------------------------------------------------------------------
+
+//  Packs the reply of a batch applied (or already applied): accepted and
+//  refused.
+static int
+s_submit_reply (msgpack_packer *out, size_t accepted, const submit_refusals_t *refused,
+                bool repeated)
+{
+    wire_pack_key_int (out, "accepted", (int64_t) accepted);
+    submit_refusals_pack (out, refused);
+    if (repeated)
+        wire_pack_key_bool (out, "repeated", true);
+    return 2 + repeated;
+}
+
+static int
+s_op_submit (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+             int64_t now, char *error, size_t error_size)
+{
+    char *tx = NULL;
+    if (wire_get_name (request, "tx", &tx, error, error_size))
+        return -1;
+    mem_free (tx);
+    if (!tx) {
+        snprintf (error, error_size, "tx: required for submit (a random id the reply echoes)");
+        return -1;
+    }
+    if (self->ingest_paused) {
+        self->retry_after = BROKER_SUBMIT_RETRY_MS;
+        snprintf (error, error_size, "degraded: %s; %zu changes not written yet: retry after "
+                  "%d ms", *self->degraded_reason ? self->degraded_reason : "commits failing",
+                  self->change_count, BROKER_SUBMIT_RETRY_MS);
+        return -1;
+    }
+    self->stats.frames_received++;
+    self->stats.submits++;
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
+    submit_refusals_t refused;
+    if (submit_decode (self->request, self->request_size, now, &batch, &refused,
+                       error, error_size)) {
+        self->stats.rejected++;
+        log_limited (&self->reject_log, "rejected a submit: %s", error);
+        wire_batch_free (&batch);
+        return -1;
+    }
+    int pairs = -1;
+    const char *source = ingest_authorize (self, &batch, self->caller, self->caller_user_id,
+                                           self->caller_address, error, error_size);
+    if (source) {
+        self->stats.events_received += batch.event_count;
+        self->stats.rejected += refused.count ? 1 : 0;
+        bool repeated = tx_window_seen (self->recent_tx, batch.tx, now);
+        if (repeated) {
+            self->stats.duplicates++;
+            //  The first may still wait for its commit
+            self->reply_after_commit = self->change_count || self->changed_count;
+        }
+        else
+            ingest_apply_batch (self, source, &batch, now);
+        pairs = s_submit_reply (out, batch.event_count, &refused, repeated);
+    }
+    submit_refusals_free (&refused);
+    wire_batch_free (&batch);
+    return pairs;
+}
+
 //  --- dispatch -----------------------------------------------------------------------------
 
 //  Each op with the least role that may run it when the broker is secured
@@ -494,6 +562,7 @@ static const struct {
     { "ack", s_op_ack, ROLE_ADMIN }, { "unack", s_op_unack, ROLE_ADMIN },
     { "clear", s_op_clear, ROLE_ADMIN }, { "suppress", s_op_suppress, ROLE_ADMIN },
     { "snapshot", s_op_snapshot, ROLE_READER }, { "since", s_op_since, ROLE_READER },
+    { "submit", s_op_submit, ROLE_AGENT },
 };
 
 static op_fn *
@@ -508,7 +577,8 @@ s_find_op (const char *name, role_t *role)
 }
 
 //  May the caller of the request being answered run op? Roles are ordered
-//  agent < reader < admin for control; relay is an agent here.
+//  agent < reader < admin for control; relay is an agent here. ROLE_AGENT:
+//  any certificate in the clients table (submit's source is checked then).
 static bool
 s_permitted (broker_t *self, const char *op, role_t needed, char *error, size_t error_size)
 {
@@ -516,7 +586,7 @@ s_permitted (broker_t *self, const char *op, role_t needed, char *error, size_t 
         return true;
     const security_client_t *caller = self->caller;
     int rank = !caller ? -1 : caller->role == ROLE_ADMIN ? 2 : caller->role == ROLE_READER ? 1 : 0;
-    int needed_rank = needed == ROLE_ADMIN ? 2 : 1;
+    int needed_rank = needed == ROLE_ADMIN ? 2 : needed == ROLE_READER ? 1 : 0;
     if (rank >= needed_rank)
         return true;
     self->stats.denied++;
@@ -533,13 +603,27 @@ s_permitted (broker_t *self, const char *op, role_t needed, char *error, size_t 
     return false;
 }
 
-static void
-s_pack_error (wire_writer_t *reply, const char *error)
+//  The request's tx, if it has a readable one (caller frees).
+static char *
+s_request_tx (wire_doc_t *doc)
 {
-    msgpack_pack_map (&reply->packer, 3);
+    char *tx = NULL, ignored [WIRE_ERROR_SIZE];
+    if (!doc || wire_get_name (wire_doc_root (doc), "tx", &tx, ignored, sizeof ignored))
+        return NULL;
+    return tx;
+}
+
+static void
+s_pack_error (wire_writer_t *reply, const char *error, const char *tx, int64_t retry_after)
+{
+    msgpack_pack_map (&reply->packer, 3 + (tx != NULL) + (retry_after > 0));
     wire_pack_key_int (&reply->packer, "v", WIRE_VERSION);
     wire_pack_key_bool (&reply->packer, "ok", false);
     wire_pack_key_string (&reply->packer, "error", error);
+    if (tx)
+        wire_pack_key_string (&reply->packer, "tx", tx);
+    if (retry_after > 0)
+        wire_pack_key_int (&reply->packer, "retry_after", retry_after);
 }
 
 //  Runs the op named in the request; -1 with error if there is none.
@@ -558,7 +642,7 @@ s_run_op (broker_t *self, const msgpack_object *request, wire_writer_t *fields,
     else
     if (!run)               //  (a refused op has its reason in error already)
         snprintf (error, error_size, "unknown op '%s' (try ping, stats, list, get, ack,"
-                  " unack, clear, suppress, snapshot, since)", name);
+                  " unack, clear, suppress, snapshot, since, submit)", name);
     mem_free (name);
     return pairs;
 }
@@ -573,23 +657,32 @@ control_answer (broker_t *self, const void *request, size_t size,
         self->stats.rejected++;
         self->stats.control_errors++;
         log_limited (&self->reject_log, "rejected control request: %s", error);
-        s_pack_error (reply, error);
+        s_pack_error (reply, error, NULL, 0);
         return;
     }
     wire_writer_t fields;
     wire_writer_init (&fields);
+    self->request = request;
+    self->request_size = size;
+    self->retry_after = 0;
     int pairs = s_run_op (self, wire_doc_root (doc), &fields, now, error, sizeof error);
+    self->request = NULL;
+    self->request_size = 0;
+    char *tx = s_request_tx (doc);
     if (pairs < 0) {
         self->stats.control_errors++;
         log_debug ("control request refused: %s", error);
-        s_pack_error (reply, error);
+        s_pack_error (reply, error, tx, self->retry_after);
     }
     else {
-        msgpack_pack_map (&reply->packer, 2 + (size_t) pairs);
+        msgpack_pack_map (&reply->packer, 2 + (size_t) pairs + (tx != NULL));
         wire_pack_key_int (&reply->packer, "v", WIRE_VERSION);
         wire_pack_key_bool (&reply->packer, "ok", true);
+        if (tx)
+            wire_pack_key_string (&reply->packer, "tx", tx);
         msgpack_sbuffer_write (&reply->buffer, fields.buffer.data, fields.buffer.size);
     }
+    mem_free (tx);
     wire_writer_free (&fields);
     wire_doc_destroy (&doc);
 }

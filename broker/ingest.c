@@ -69,29 +69,26 @@ s_replace (broker_t *self, const char *source, const wire_batch_t *batch, int64_
     }
     zhashx_destroy (&ids);
 }
-//  With security, the source a batch may name is the one of the sender's
-//  certificate (any for a relay); a batch without one gets it. NULL when
-//  the batch is refused (counted and logged).
-static const char *
-s_authorized_source (broker_t *self, const wire_batch_t *batch, const char *user_id,
-                     const char *peer)
+const char *
+ingest_authorize (broker_t *self, const wire_batch_t *batch, const security_client_t *client,
+                  const char *user_id, const char *peer, char *error, size_t error_size)
 {
     if (!self->security)
         return batch->source ? batch->source : "unknown";
-    const security_client_t *client = security_client (self->security, user_id);
     if (!client) {
         self->stats.rejected++;
         self->stats.unknown_clients++;
-        log_limited (&self->security_log, "rejected ingest frame from %s: key %s is not "
-                     "in the clients table (removed, or added without SIGHUP)",
-                     peer ? peer : "?", user_id ? user_id : "(none)");
+        snprintf (error, error_size, "key %s is not in the broker's clients table (removed, "
+                  "or added without SIGHUP)", user_id ? user_id : "(none)");
+        log_limited (&self->security_log, "rejected a batch from %s: %s", peer ? peer : "?",
+                     error);
         return NULL;
     }
     if (!batch->source && !client->source) {
         self->stats.rejected++;
-        log_limited (&self->security_log, "rejected ingest frame from %s (%s): no source "
-                     "in the batch, and none in the certificate", peer ? peer : "?",
-                     client->file);
+        snprintf (error, error_size, "no source in the batch, and none in the certificate");
+        log_limited (&self->security_log, "rejected a batch from %s (%s): %s",
+                     peer ? peer : "?", client->file, error);
         return NULL;
     }
     if (!batch->source)
@@ -100,10 +97,11 @@ s_authorized_source (broker_t *self, const wire_batch_t *batch, const char *user
     &&  (!client->source || strcmp (client->source, batch->source) != 0)) {
         self->stats.rejected++;
         self->stats.spoofed++;
-        log_limited (&self->security_log, "rejected ingest frame from %s: source '%s' "
-                     "claimed, but certificate %s is for '%s' (role %s)", peer ? peer : "?",
-                     batch->source, client->file, client->source ? client->source : "",
-                     role_name (client->role));
+        snprintf (error, error_size, "source '%s' claimed, but certificate %s is for '%s' "
+                  "(role %s)", batch->source, client->file, client->source ? client->source : "",
+                  role_name (client->role));
+        log_limited (&self->security_log, "rejected a batch from %s: %s", peer ? peer : "?",
+                     error);
         return NULL;
     }
     return batch->source;
@@ -122,7 +120,10 @@ s_accept_frame (broker_t *self, ingest_frame_t *frame, const void *data, size_t 
         s_reject (self, "ingest frame", error);
         return false;
     }
-    frame->source = s_authorized_source (self, &frame->batch, user_id, peer);
+    const security_client_t *client = self->security
+                                    ? security_client (self->security, user_id) : NULL;
+    frame->source = ingest_authorize (self, &frame->batch, client, user_id, peer,
+                                      error, sizeof error);
     if (!frame->source)
         return false;
     self->stats.events_received += frame->batch.event_count;
@@ -188,6 +189,24 @@ s_apply_span (broker_t *self, s_span_t *span, int64_t now)
     span->count = 0;
 }
 
+//  Adds one batch's events to the span, applying it whenever it is full; a
+//  replace runs after the batch's events.
+static void
+s_apply_frame (broker_t *self, s_span_t *span, const char *source, const wire_batch_t *batch,
+               int64_t now)
+{
+    for (size_t event = 0; event < batch->event_count; event++) {
+        if (span->count == BROKER_PREFETCH_SPAN)
+            s_apply_span (self, span, now);
+        span->source [span->count] = source;
+        span->event [span->count++] = &batch->events [event];
+    }
+    if (batch->replace) {
+        s_apply_span (self, span, now);
+        s_replace (self, source, batch, now);
+    }
+}
+
 //  Applies the events of the group's first `frames` frames in frame order;
 //  a replace runs after its frame's events, before the next frame's.
 static void
@@ -195,19 +214,17 @@ s_apply_group (broker_t *self, size_t frames, int64_t now)
 {
     s_span_t span;
     span.count = 0;
-    for (size_t index = 0; index < frames; index++) {
-        const ingest_frame_t *frame = &self->group [index];
-        for (size_t event = 0; event < frame->batch.event_count; event++) {
-            if (span.count == BROKER_PREFETCH_SPAN)
-                s_apply_span (self, &span, now);
-            span.source [span.count] = frame->source;
-            span.event [span.count++] = &frame->batch.events [event];
-        }
-        if (frame->batch.replace) {
-            s_apply_span (self, &span, now);
-            s_replace (self, frame->source, &frame->batch, now);
-        }
-    }
+    for (size_t index = 0; index < frames; index++)
+        s_apply_frame (self, &span, self->group [index].source, &self->group [index].batch, now);
+    s_apply_span (self, &span, now);
+}
+
+void
+ingest_apply_batch (broker_t *self, const char *source, const wire_batch_t *batch, int64_t now)
+{
+    s_span_t span;
+    span.count = 0;
+    s_apply_frame (self, &span, source, batch, now);
     s_apply_span (self, &span, now);
 }
 

@@ -1,7 +1,8 @@
 /*  control.c — the control-socket commands: list get ack unack clear
     suppress stats.
 
-    Each is one request and one reply through bus_call(), which never hangs:
+    Each is one request and one reply through the typed control client
+    (ctl.h), which never hangs:
     no reply within the deadline (-t, default 5 s) is an error and exit 1.
     One table (s_commands) says which options and how many positional
     arguments each command takes, so they share a single parser; every
@@ -24,6 +25,7 @@
 #include <string.h>
 #include "alert.h"
 #include "bus.h"
+#include "ctl.h"
 #include "cli.h"
 #include "control.h"
 #include "mem.h"
@@ -262,54 +264,32 @@ control_args_parse (control_args_t *self, const char *name, const cli_t *cli,
 
 //  --- request and reply -----------------------------------------------------
 
-static void
-s_pack_optional (msgpack_packer *packer, const char *key, const char *value)
+//  The command's request through the typed client.
+static wire_doc_t *
+s_request (const control_args_t *self, ctl_t *ctl, ctl_failure_t *failure,
+           char *error, size_t error_size)
 {
-    if (value)
-        wire_pack_key_string (packer, key, value);
-}
-
-//  Packs the request for the command into writer.
-static void
-s_pack_request (const control_args_t *self, wire_writer_t *writer)
-{
-    msgpack_packer *packer = &writer->packer;
     const control_command_t *command = self->command;
-    const char *op = command->name;
-    size_t entries = 2;            //  v, op
-    if (command == &s_list)
-        entries += (self->state != NULL) + (self->source_glob != NULL)
-                 + (self->id_glob != NULL) + (self->limit > 0);
-    if (command->positionals >= 2)
-        entries += 2;
-    if (command->options & S_BY)
-        entries += 1;
-    if (command == &s_ack)
-        entries += (self->until != NULL) + (self->note != NULL);
-    if (command == &s_suppress)
-        entries += 1;
-    msgpack_pack_map (packer, entries);
-    wire_pack_key_int (packer, "v", WIRE_VERSION);
-    wire_pack_key_string (packer, "op", op);
     if (command == &s_list) {
-        s_pack_optional (packer, "state", self->state);
-        s_pack_optional (packer, "source", self->source_glob);
-        s_pack_optional (packer, "id", self->id_glob);
-        if (self->limit > 0)
-            wire_pack_key_int (packer, "limit", self->limit);
+        ctl_list_filter_t filter = { .state = self->state, .source = self->source_glob,
+                                     .id = self->id_glob, .limit = self->limit };
+        return ctl_list (ctl, &filter, failure, error, error_size);
     }
-    if (command->positionals >= 2) {
-        wire_pack_key_string (packer, "source", self->positional [0]);
-        wire_pack_key_string (packer, "id", self->positional [1]);
-    }
+    if (command == &s_stats)
+        return ctl_stats (ctl, failure, error, error_size);
+    if (command == &s_get)
+        return ctl_get (ctl, self->positional [0], self->positional [1],
+                        failure, error, error_size);
+    ctl_act_t act = { .source = self->positional [0], .id = self->positional [1] };
     if (command->options & S_BY)
-        wire_pack_key_string (packer, "by", self->by);
+        act.by = self->by;
     if (command == &s_ack) {
-        s_pack_optional (packer, "until", self->until);
-        s_pack_optional (packer, "note", self->note);
+        act.until = self->until;
+        act.note = self->note;
     }
     if (command == &s_suppress)
-        wire_pack_key_string (packer, "until", self->positional [2]);
+        act.until = self->positional [2];
+    return ctl_act (ctl, command->name, &act, failure, error, error_size);
 }
 
 //  Sends the request and checks the reply. Returns the reply's document
@@ -318,15 +298,14 @@ static wire_doc_t *
 s_call (const control_args_t *self)
 {
     const char *name = self->command->name;
-    wire_writer_t writer;
-    wire_writer_init (&writer);
-    s_pack_request (self, &writer);
     char error [WIRE_ERROR_SIZE + 256] = "";
-    bus_failure_t failure;
-    wire_doc_t *doc = bus_request (self->endpoint, writer.buffer.data, writer.buffer.size,
-                                   self->timeout_ms, &failure, error, sizeof error);
-    wire_writer_free (&writer);
-    if (!doc && failure == BUS_REFUSED) {
+    ctl_failure_t failure = CTL_NO_REPLY;
+    wire_doc_t *doc = NULL;
+    ctl_t *ctl = ctl_new (self->endpoint, self->timeout_ms, false, error, sizeof error);
+    if (ctl)
+        doc = s_request (self, ctl, &failure, error, sizeof error);
+    ctl_destroy (&ctl);
+    if (!doc && failure == CTL_REFUSED) {
         fprintf (stderr, "lilac %s: ", name);
         cli_print_plain (stderr, error);        //  the broker's words: outside input
         fputc ('\n', stderr);

@@ -1,4 +1,5 @@
-/*  send.c — `lilac send`: one batch of events to the broker's ingest socket.
+/*  send.c — `lilac send`: one batch of events, submitted and answered, or
+    pushed.
 
     mauvesend's options, parsed with getopt_long in POSIX order ("+"): batch
     options (-b -o -p -t -v) may come anywhere, and each -i ID starts a new
@@ -13,11 +14,22 @@
     leaves. Times go out as the strings the user typed, because the broker
     resolves relative times against its receive time.
 
-    Delivery: a PUSH socket with ZMQ_IMMEDIATE, so a message is only queued
-    on a completed connection, and ZMQ_SNDTIMEO = -t: if no broker is
-    connected within the deadline, the send fails with EAGAIN and we say so
-    and exit 1 — never a silent loss. Linger is the same deadline, so a
-    queued batch gets that long to reach the wire at exit.
+    Delivery, by default: a `submit` (DESIGN §10) through the typed control
+    client (ctl.h) to -C (the broker's control endpoint, or an agent's
+    local submit endpoint), waiting up to -t for the answer. Exit 0 only
+    when the answer says every event was accepted: the broker answers after
+    its commit, an agent once the events are on its disk. A refused batch or
+    event prints the server's reason(s) and exits 1; no answer in time
+    exits 1 too (the batch may or may not have been taken: sending it again
+    is safe, the same tx is never applied twice within five minutes).
+
+    --no-wait (or -b, which names a PUSH endpoint and so implies it): the
+    old fire-and-forget. A PUSH socket with ZMQ_IMMEDIATE, so a message is
+    only queued on a completed connection, and ZMQ_SNDTIMEO = -t: if no
+    broker is connected within the deadline, the send fails with EAGAIN and
+    we say so and exit 1. Linger is the same deadline, so a queued batch
+    gets that long to reach the wire at exit; what happens to it after that
+    nobody says.
 
     Limits: at most WIRE_MAX_BATCH alerts and BUS_MAX_MESSAGE bytes per batch.
 
@@ -33,27 +45,37 @@
 #include "alert.h"
 #include "bus.h"
 #include "cli.h"
+#include "ctl.h"
 #include "mem.h"
 #include "send.h"
 #include "timespec.h"
 #include "wire.h"
 
-#define S_OPTION_LABEL 1000           //  getopt code of --label (no short form)
+#define S_OPTION_LABEL   1000         //  getopt code of --label (no short form)
+#define S_OPTION_NO_WAIT 1001         //  getopt code of --no-wait
 
 const char cli_send_usage[] =
-    "usage: lilac send [-b EP] [-o SOURCE] [-p] [-t SECONDS] [-v]\n"
+    "usage: lilac send [-C EP | --no-wait [-b EP]] [-o SOURCE] [-p] [-t SECONDS] [-v]\n"
     "                  -i ID [-r [TIME]] [-c [TIME]] [-e TIME] [-s SUMMARY]\n"
     "                  [-u SUBJECT] [-d DETAIL] [-l LEVEL] [--label K=V]... [-i ID ...]\n"
     "\n"
     "Sends one batch of events. Each -i starts an alert; the options after it\n"
-    "apply to that alert.\n"
+    "apply to that alert. By default the batch is submitted and lilac send\n"
+    "waits for the answer: exit 0 only when every event was accepted (the\n"
+    "broker answers once they are committed, an agent once they are on its\n"
+    "disk); otherwise the reasons are printed and the exit status is 1.\n"
     "\n"
-    "  -b, --broker EP      ingest endpoint (default $LILAC_BROKER, else "
-    "tcp://127.0.0.1:32741)\n"
+    "  -C, --control EP     where to submit: the broker's control endpoint, or an\n"
+    "                       agent's submit endpoint (default $LILAC_CONTROL, else\n"
+    "                       tcp://127.0.0.1:32743)\n"
+    "      --no-wait        fire and forget: PUSH the batch, wait for nobody\n"
+    "  -b, --broker EP      the PUSH endpoint, a broker's ingest or an agent's listen\n"
+    "                       (implies --no-wait; default $LILAC_BROKER, else\n"
+    "                       tcp://127.0.0.1:32741)\n"
     "  -o, --source NAME    who sends (default: the host name; with --cert, the\n"
     "                       source named in the certificate)\n"
     "  -p, --replace        clear every alert of this source not in the batch\n"
-    "  -t, --timeout SECS   give up if no broker takes the batch in time (default 5)\n"
+    "  -t, --timeout SECS   give up if no answer (--no-wait: no broker) in time (default 5)\n"
     "  -v, --verbose        print one line per alert sent\n"
     "  -i, --id ID          start an alert\n"
     "  -r, --raise [TIME]   raise at TIME (default now; 'clear' clears now)\n"
@@ -207,6 +229,8 @@ send_parse (send_request_t *self, int argc, char **argv)
 {
     static const struct option long_options [] = {
         { "broker", required_argument, NULL, 'b' },
+        { "control", required_argument, NULL, 'C' },
+        { "no-wait", no_argument, NULL, S_OPTION_NO_WAIT },
         { "source", required_argument, NULL, 'o' },
         { "replace", no_argument, NULL, 'p' },
         { "timeout", required_argument, NULL, 't' },
@@ -227,11 +251,13 @@ send_parse (send_request_t *self, int argc, char **argv)
     int peeked = -1;               //  element looked at after -r/-c and left
     const char *peeked_by = NULL;  //  ... by which option
     int option;
-    while ((option = getopt_long (argc, argv, "+:b:o:pt:vi:r::c::e:s:u:d:l:h",
+    while ((option = getopt_long (argc, argv, "+:b:C:o:pt:vi:r::c::e:s:u:d:l:h",
                                   long_options, NULL)) != -1) {
         int rc = 0;
         switch (option) {
-            case 'b': self->endpoint = optarg; break;
+            case 'b': self->endpoint = optarg; self->no_wait = true; break;
+            case 'C': self->control = optarg; break;
+            case S_OPTION_NO_WAIT: self->no_wait = true; break;
             case 'o':
                 self->source = optarg;
                 rc = cli_check_name ("-o", optarg, self->error, sizeof self->error);
@@ -274,6 +300,11 @@ send_parse (send_request_t *self, int argc, char **argv)
     }
     if (self->alert_count == 0) {
         snprintf (self->error, sizeof self->error, "nothing to send: give -i ID");
+        return -1;
+    }
+    if (self->no_wait && self->control) {
+        snprintf (self->error, sizeof self->error, "-C submits and waits; --no-wait (and -b) "
+                  "push: give one or the other");
         return -1;
     }
     return 0;
@@ -385,13 +416,62 @@ s_deliver (const char *endpoint, const void *data, size_t size, int timeout_ms)
     return status;
 }
 
+//  Prints what the answer refused; returns the exit status it means.
+static int
+s_answered (const send_request_t *self, const ctl_submit_reply_t *reply)
+{
+    if (!reply->ok) {
+        fputs ("lilac send: refused: ", stderr);
+        cli_print_plain (stderr, reply->error);     //  the server's words: outside input
+        fputc ('\n', stderr);
+        return CLI_EXIT_FAILURE;
+    }
+    for (size_t index = 0; index < reply->refused_count && index < CTL_MAX_REFUSED; index++) {
+        const ctl_refusal_t *refusal = &reply->refused [index];
+        fprintf (stderr, "lilac send: refused alert %lld (", (long long) refusal->index + 1);
+        cli_print_plain (stderr, refusal->id);
+        fputs ("): ", stderr);
+        cli_print_plain (stderr, refusal->reason);
+        fputc ('\n', stderr);
+    }
+    if (reply->refused_count > CTL_MAX_REFUSED)
+        fprintf (stderr, "lilac send: ... and %zu more refused\n",
+                 reply->refused_count - CTL_MAX_REFUSED);
+    if (reply->refused_count || reply->accepted != (int64_t) self->alert_count) {
+        if (!reply->refused_count)
+            fprintf (stderr, "lilac send: %lld of %zu alerts accepted\n",
+                     (long long) reply->accepted, self->alert_count);
+        return CLI_EXIT_FAILURE;
+    }
+    return CLI_EXIT_OK;
+}
+
+//  Submits the frame to the control endpoint and waits for the answer.
+static int
+s_submit (const send_request_t *self, const void *data, size_t size)
+{
+    char error [WIRE_ERROR_SIZE + 512];
+    ctl_t *ctl = ctl_new (self->control, self->timeout_ms, false, error, sizeof error);
+    if (!ctl)
+        return cli_fail ("send", "%s", error);
+    ctl_submit_reply_t reply;
+    ctl_failure_t failure;
+    int status;
+    if (ctl_submit (ctl, data, size, &reply, &failure, error, sizeof error) == 0)
+        status = s_answered (self, &reply);
+    else
+        status = cli_fail ("send", "%s", error);
+    ctl_destroy (&ctl);
+    return status;
+}
+
 static void
 s_print_sent (const send_request_t *self, const char *tx, const char *source)
 {
     for (size_t index = 0; index < self->alert_count; index++) {
         const send_alert_t *alert = &self->alerts [index];
-        printf ("sent %s %s tx=%s", source ? source : "(the certificate's source)",
-                alert->id, tx);
+        printf ("%s %s %s tx=%s", self->no_wait ? "sent" : "accepted",
+                source ? source : "(the certificate's source)", alert->id, tx);
         if (alert->raise)
             printf (" raise=%s", alert->raise);
         if (alert->clear)
@@ -435,7 +515,9 @@ s_send_run (const send_request_t *self)
         status = CLI_EXIT_USAGE;
     }
     else {
-        status = s_deliver (self->endpoint, writer.buffer.data, size, self->timeout_ms);
+        status = self->no_wait
+               ? s_deliver (self->endpoint, writer.buffer.data, size, self->timeout_ms)
+               : s_submit (self, writer.buffer.data, size);
         if (status == CLI_EXIT_OK && self->verbose)
             s_print_sent (self, tx, source);
     }
@@ -465,6 +547,8 @@ cli_send (cli_t *cli, int argc, char **argv)
     }
     else {
         send.endpoint = cli_endpoint (send.endpoint, "LILAC_BROKER", BUS_DEFAULT_INGEST);
+        send.control = cli_endpoint (send.control ? send.control : cli->control,
+                                     "LILAC_CONTROL", BUS_DEFAULT_CONTROL);
         status = s_send_run (&send);
     }
     send_request_free (&send);

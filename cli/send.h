@@ -31,7 +31,9 @@ typedef struct {
 
 //  A parsed `lilac send` command line.
 typedef struct {
-    const char *endpoint;          //  -b ingest endpoint, or NULL for the default
+    const char *endpoint;          //  -b PUSH endpoint (implies no_wait), or NULL for the default
+    const char *control;           //  -C submit endpoint, or NULL for the default
+    bool no_wait;                  //  --no-wait (or -b): PUSH, do not wait for an answer
     const char *source;            //  -o, or NULL for the host name
     bool replace;                  //  -p: clear this source's alerts not in the batch
     int timeout_ms;                //  -t deadline in ms (preset by the caller)

@@ -8,6 +8,9 @@
     bus_call() is the control-socket client: one request frame out on a fresh
     DEALER, one reply back within a deadline, or a clear error. It never hangs:
     an unreachable broker is "no reply from tcp://...: is lilac-broker running?".
+    New code uses the typed client (ctl.h: one persistent DEALER per program,
+    replies matched by ticket); bus_call and bus_request stay for the
+    callers not converted yet (change_feed.c, the notifiers, tests).
 */
 #ifndef LILAC_BUS_H
 #define LILAC_BUS_H

@@ -7,7 +7,8 @@
       while events pour in. Commits fail and the broker says `degraded`
       (ping, stats); past the backlog bound it stops reading ingest, so its
       memory stays bounded; once space is back every event is written and
-      every alert holds the last state sent. Mounting a tmpfs needs root,
+      every alert holds the last state sent. Meanwhile a `submit` is
+      answered at once "degraded ..., retry after" (DESIGN §10). Mounting a tmpfs needs root,
       as `make test` has (it installs packages); without it the case fails
       and says why;
     - four subscribers that never read while 20,000 changes of ~1.3 KB go
@@ -33,6 +34,8 @@
 #include <unistd.h>
 #include "../check.h"
 #include "../harness/harness.h"
+#include "ctl.h"
+#include "timespec.h"
 
 //  Under AddressSanitizer the broker's RSS is its allocator's (a quarantine
 //  of freed memory that malloc_trim does not reach): the figures are
@@ -155,6 +158,36 @@ s_count_wrong (broker_process_t *broker)
     return wrong;
 }
 
+//  While ingest is paused, a submit is answered at once: not ok, degraded,
+//  retry after a while, its tx echoed.
+static void
+s_submit_degraded (broker_process_t *broker)
+{
+    char error [512];
+    ctl_t *ctl = ctl_new (broker_process_control (broker), 5000, false, error, sizeof error);
+    event_spec_t event = { .id = "while-degraded", .raise = "now" };
+    batch_spec_t batch = { .source = "disk", .tx = "tx-degraded", .events = &event,
+                           .event_count = 1 };
+    wire_writer_t frame;
+    wire_writer_init (&frame);
+    batch_pack (&frame, &batch);
+    ctl_submit_reply_t reply;
+    int64_t sent_at = clock_now_ms ();
+    int rc = ctl ? ctl_submit (ctl, frame.buffer.data, frame.buffer.size, &reply, NULL,
+                               error, sizeof error) : -1;
+    int64_t took = clock_now_ms () - sent_at;
+    if (CHECK (rc == 0, "submit while degraded: no answer: %s", error)) {
+        harness_note ("submit while degraded, answered in %" PRId64 " ms: %s (retry after %"
+                      PRId64 " ms)", took, reply.error, reply.retry_after);
+        CHECK (!reply.ok && strstr (reply.error, "degraded") && strstr (reply.error, "retry after")
+               && reply.retry_after > 0 && streq (reply.tx, "tx-degraded"),
+               "submit while degraded: ok %d, '%s', retry_after %" PRId64, reply.ok, reply.error,
+               reply.retry_after);
+    }
+    wire_writer_free (&frame);
+    ctl_destroy (&ctl);
+}
+
 static void
 s_disk_full_under_load (broker_process_t *broker, const char *filler)
 {
@@ -174,6 +207,7 @@ s_disk_full_under_load (broker_process_t *broker, const char *filler)
     CHECK (degraded && reply_int (ping, "degraded_since", 0) > 0,
            "ping does not say degraded while commits fail");
     wire_doc_destroy (&ping);
+    s_submit_degraded (broker);
     harness_note ("disk full: %" PRId64 " commit failures, %" PRId64 " changes waiting",
                   broker_process_stat (broker, "commit_failures"),
                   broker_process_stat (broker, "commit_backlog"));

@@ -34,6 +34,8 @@ struct _agent_process_t {
     char listen [1100];            //  ipc://sandbox/agent.sock
     char broker [64];              //  the broker's ingest endpoint
     char events [64];              //  the broker's publish endpoint
+    char control [64];             //  the broker's control endpoint (submits)
+    char submit [1100];            //  ipc://sandbox/agent-submit.sock (local submits)
     broker_process_t *broker_process;  //  for readiness (borrowed)
     agent_process_config_t config; //  settings (strings borrowed from the caller)
     char source [256];             //  copy of the source
@@ -156,6 +158,7 @@ agent_process_write_checks (agent_process_t *self, const agent_check_spec_t *che
     fprintf (file, "agent\n");
     s_quoted_key (file, "broker", self->broker);
     s_quoted_key (file, "events", self->events);
+    s_quoted_key (file, "control", self->control);
     s_quoted_key (file, "listen", self->listen);
     if (!config->source_from_cert)
         s_key (file, "source", self->source);
@@ -205,6 +208,12 @@ agent_process_new (sandbox_t *sandbox, broker_process_t *broker,
     snprintf (self->listen, sizeof self->listen, "ipc://%s", self->socket_path);
     snprintf (self->broker, sizeof self->broker, "%s", broker_process_ingest (broker));
     snprintf (self->events, sizeof self->events, "%s", broker_process_publish (broker));
+    snprintf (self->control, sizeof self->control, "%s", broker_process_control (broker));
+    snprintf (self->submit, sizeof self->submit, "ipc://%s", self->socket_path);
+    //  the agent's default: beside listen, "agent.sock" → "agent-submit.sock"
+    char *suffix = strstr (self->submit, ".sock");
+    if (suffix)
+        snprintf (suffix, sizeof self->submit - (size_t) (suffix - self->submit), "-submit.sock");
     self->broker_process = broker;
     if (config)
         self->config = *config;
@@ -305,6 +314,7 @@ pid_t agent_process_pid (agent_process_t *self) { assert (self); return self->pi
 int64_t agent_process_spawned_at (agent_process_t *self) { assert (self); return self->spawned_at; }
 const char *agent_process_source (agent_process_t *self) { assert (self); return self->source; }
 const char *agent_process_listen (agent_process_t *self) { assert (self); return self->listen; }
+const char *agent_process_submit (agent_process_t *self) { assert (self); return self->submit; }
 const char *agent_process_config_path (agent_process_t *self) { assert (self); return self->config_path; }
 const char *agent_process_log_path (agent_process_t *self) { assert (self); return self->log_path; }
 const char *agent_process_state_dir (agent_process_t *self) { assert (self); return self->state_dir; }

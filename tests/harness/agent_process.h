@@ -91,6 +91,8 @@ int64_t agent_process_spawned_at (agent_process_t *self);
 //  Borrowed: the source, the local endpoint (ipc://...), the config path,
 //  the log path, the state directory.
 const char *agent_process_source (agent_process_t *self);
+//  Its local submit endpoint (ipc://SANDBOX/agent-submit.sock), borrowed.
+const char *agent_process_submit (agent_process_t *self);
 const char *agent_process_listen (agent_process_t *self);
 const char *agent_process_config_path (agent_process_t *self);
 const char *agent_process_log_path (agent_process_t *self);

@@ -33,6 +33,9 @@ typedef struct {
     bool web2_raise_clear;         //  web2's first alert had raise=clear
     wire_batch_t web1;             //  web1's frame
     char web1_raise [64];          //  the raw raise spec of web1's first alert
+    char tx [4][WIRE_TX_SIZE];     //  the tx of the first four frames
+    int frames;                    //  frames received
+    int64_t web1_age;              //  the age web1's alert carried, -1 if none
 } received_t;
 
 static int
@@ -47,6 +50,9 @@ s_receive (const void *frame, size_t size, void *arg)
         return -1;
     }
     received->alerts += batch.event_count;
+    if (received->frames < 4)
+        snprintf (received->tx [received->frames], WIRE_TX_SIZE, "%s", batch.tx);
+    received->frames++;
     if (streq (batch.source, "web2"))
         received->web2_raise_clear = batch.events [0].raise_clear;
     wire_batch_free (&batch);
@@ -62,6 +68,11 @@ s_receive (const void *frame, size_t size, void *arg)
         &&  wire_get_string (&alerts->via.array.ptr [0], "raise", 64, &raise, error, sizeof error) == 0
         &&  raise)
             snprintf (received->web1_raise, sizeof received->web1_raise, "%s", raise);
+        bool present = false;
+        if (alerts && alerts->via.array.size
+        &&  (wire_get_int (&alerts->via.array.ptr [0], "age", &present, &received->web1_age,
+                           error, sizeof error) || !present))
+            received->web1_age = -1;
     }
     mem_free (source);
     mem_free (raise);
@@ -174,6 +185,8 @@ s_round_trip (void)
         latest_table_flush (table, false, false, 0, s_receive, &received);
         CHECK (received.alerts == 2, "%zu alerts resent", received.alerts);
         CHECK (received.web2_raise_clear, "web2/load is not raise=clear");
+        //  Held 30 s before the restart: its age counts them
+        CHECK (received.web1_age == 30000, "age after a restart %lld", (long long) received.web1_age);
         CHECK (strcmp (received.web1_raise, "+270000ms") == 0, "raise +5m stored 30 s before"
                " went out as %s", received.web1_raise);
         wire_event_t *got = received.web1.event_count == 1 ? &received.web1.events [0] : NULL;
@@ -189,6 +202,9 @@ s_round_trip (void)
                    "labels");
         }
         wire_batch_free (&received.web1);
+        CHECK (s_sync (table, WALL + 30000) == 0, "sent is not acknowledged: nothing to write");
+        for (int frame = 0; frame < received.frames && frame < 4; frame++)
+            CHECK (latest_table_acked (table, received.tx [frame]) == 1, "ack of frame %d", frame);
         CHECK (s_sync (table, WALL + 30000) == 2, "the clean flags not written");
         latest_table_destroy (&table);
     }

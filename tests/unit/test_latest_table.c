@@ -1,5 +1,6 @@
 /*  test_latest_table.c — the agent's latest-state table: one entry per
-    alert, dirty until handed over, frames the broker's own decoder accepts,
+    alert, dirty until its batch is acknowledged (and then only if it was
+    not put again since), an age on every alert, frames the broker's own decoder accepts,
     times sent relative to how long they were held, replace only when a
     source's alerts fit one frame, and the cap on distinct alerts.
 */
@@ -18,6 +19,8 @@ typedef struct {
     int replaced;                  //  frames with replace=true
     char last_source [64];         //  source of the last frame
     char first_raise [64];         //  the raise spec of the first alert of the last frame
+    char tx [8][WIRE_TX_SIZE];     //  the tx of the first eight frames
+    bool ages;                     //  every alert carried an age >= 0
 } received_t;
 
 static int
@@ -33,6 +36,8 @@ s_receive (const void *frame, size_t size, void *arg)
         wire_batch_free (&batch);
         return -1;
     }
+    if (received->frames < 8)
+        snprintf (received->tx [received->frames], WIRE_TX_SIZE, "%s", batch.tx);
     received->frames++;
     received->alerts += batch.event_count;
     received->replaced += batch.replace;
@@ -47,6 +52,14 @@ s_receive (const void *frame, size_t size, void *arg)
     &&  raise)
         snprintf (received->first_raise, sizeof received->first_raise, "%s", raise);
     mem_free (raise);
+    received->ages = true;
+    for (uint32_t index = 0; alerts && index < alerts->via.array.size; index++) {
+        int64_t age = -1;
+        bool present = false;
+        if (wire_get_int (&alerts->via.array.ptr [index], "age", &present, &age,
+                          error, sizeof error) || !present || age < 0)
+            received->ages = false;
+    }
     wire_doc_destroy (&doc);
     return 0;
 }
@@ -75,8 +88,40 @@ main (void)
     received_t received = { .refuse_after = -1 };
     int frames = latest_table_flush (table, false, false, 0, s_receive, &received);
     CHECK (frames == 2 && received.alerts == 3, "%d frames, %zu alerts", frames, received.alerts);
-    CHECK (latest_table_dirty (table) == 0, "still dirty after a flush");
     CHECK (received.replaced == 0, "replace without asking");
+    CHECK (received.ages, "an alert without its age");
+
+    TEST ("sent is not clean: dirty until acknowledged, and not sent twice meanwhile");
+    CHECK (latest_table_dirty (table) == 3 && latest_table_unsent (table) == 0
+           && latest_table_in_flight (table) == 2, "dirty %zu unsent %zu in flight %zu",
+           latest_table_dirty (table), latest_table_unsent (table),
+           latest_table_in_flight (table));
+    received_t again = { .refuse_after = -1 };
+    CHECK (latest_table_flush (table, false, false, 0, s_receive, &again) == 0,
+           "in-flight entries sent again");
+    //  b is put again after its batch went out: the ack must leave it dirty
+    event = s_event ("b", 5000);
+    latest_table_put (table, "web1", &event, WALL, 0);
+    CHECK (latest_table_unsent (table) == 1, "b changed: unsent %zu", latest_table_unsent (table));
+    int cleaned = latest_table_acked (table, received.tx [0])
+                + latest_table_acked (table, received.tx [1]);
+    CHECK (cleaned == 2 && latest_table_dirty (table) == 1, "cleaned %d, dirty %zu", cleaned,
+           latest_table_dirty (table));
+    CHECK (latest_table_acked (table, received.tx [0]) == -1, "acked twice");
+    again = (received_t) { .refuse_after = -1 };
+    CHECK (latest_table_flush (table, false, false, 0, s_receive, &again) == 1
+           && again.alerts == 1, "b not sent again");
+    latest_table_forget (table);
+    CHECK (latest_table_unsent (table) == 1 && latest_table_in_flight (table) == 0,
+           "after forget: unsent %zu", latest_table_unsent (table));
+    again = (received_t) { .refuse_after = -1 };
+    CHECK (latest_table_flush (table, false, false, 0, s_receive, &again) == 1, "b after forget");
+    CHECK (latest_table_refused (table, again.tx [0]) && latest_table_unsent (table) == 1,
+           "refused: b not sendable again");
+    again = (received_t) { .refuse_after = -1 };
+    latest_table_flush (table, false, false, 0, s_receive, &again);
+    CHECK (latest_table_acked (table, again.tx [0]) == 1 && latest_table_dirty (table) == 0,
+           "b clean at last: dirty %zu", latest_table_dirty (table));
 
     TEST ("times go out relative to how long they were held");
     event = s_event ("d", 300000);
@@ -102,10 +147,14 @@ main (void)
     event = s_event ("e", 0);
     latest_table_put (table, "web4", &event, WALL, 0);
     received = (received_t) { .refuse_after = 0 };
+    latest_table_forget (table);
+    size_t dirty = latest_table_dirty (table);
     CHECK (latest_table_flush (table, false, false, 0, s_receive, &received) == -1, "no failure");
-    CHECK (latest_table_dirty (table) == 1, "dirty %zu", latest_table_dirty (table));
+    CHECK (latest_table_unsent (table) == dirty, "unsent %zu of %zu dirty",
+           latest_table_unsent (table), dirty);
     received = (received_t) { .refuse_after = -1 };
-    CHECK (latest_table_flush (table, false, false, 0, s_receive, &received) == 1, "not resent");
+    CHECK (latest_table_flush (table, false, false, 0, s_receive, &received) >= 1
+           && latest_table_unsent (table) == 0, "not resent");
 
     TEST ("everything with replace: one replace frame per source that fits");
     received = (received_t) { .refuse_after = -1 };
