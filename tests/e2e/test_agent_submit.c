@@ -17,6 +17,11 @@
     - the agent refuses a source it does not speak for, and lilac send
       exits 1 with its reason; `lilac send --no-wait` to the agent's
       listen endpoint still works.
+    - a human clear survives the agent's resend (item 4): `backup` raised
+      through the agent, cleared by a person, the broker restarted; the
+      agent resends everything it holds for the new boot, with each
+      event's age, and the broker drops the stale raise instead of paging
+      again.
     Every wait is on what the broker holds, with a deadline.
 */
 #include <signal.h>
@@ -176,6 +181,40 @@ s_send_through_agent (testbed_t *bed, agent_process_t **agent_p)
         alert_clear_fields (&row);
 }
 
+static void
+s_human_clear_survives (testbed_t *bed, agent_process_t *agent)
+{
+    const char *dir = sandbox_dir (bed->sandbox);
+    TEST ("a person's clear survives the agent's resend after a broker restart");
+    cli_result_t result;
+    cli_run (dir, CLI_MS, &result, "send", "-C", agent_process_submit (agent), "-o", SOURCE,
+             "-i", "backup", "-r", "now", "-s", "backup failed", NULL);
+    CHECK (result.status == 0, "send: exit %d: %s", result.status, result.err);
+    cli_result_free (&result);
+    alert_t row;
+    if (CHECK (wait_alert (bed->broker, SOURCE, "backup", ALERT_RAISED, -1, "backup failed",
+                           HEAL_MS, &row) == 0, "backup not raised"))
+        alert_clear_fields (&row);
+    wire_doc_t *reply = control_ok (bed->broker, "clear", ARG_STR ("source", SOURCE),
+                                    ARG_STR ("id", "backup"), ARG_STR ("by", "alice"), ARG_END);
+    CHECK (reply, "clear refused");
+    wire_doc_destroy (&reply);
+    CHECK (broker_process_stop (bed->broker) == 0 && broker_process_start (bed->broker) == 0,
+           "restart the broker");
+    int64_t stale = -1;
+    for (int64_t end = zclock_mono () + HEAL_MS; zclock_mono () < end && stale < 1; ) {
+        harness_pause_ms (100);
+        stale = broker_process_stat (bed->broker, "stale");
+    }
+    CHECK (stale >= 1, "the agent's resend never reached the broker (stale %lld)",
+           (long long) stale);
+    if (CHECK (control_get_alert (bed->broker, SOURCE, "backup", &row) == 0, "get backup")) {
+        CHECK (row.state == ALERT_CLEARED, "backup is %s again after the resend",
+               alert_state_name (row.state));
+        alert_clear_fields (&row);
+    }
+}
+
 int
 main (void)
 {
@@ -190,6 +229,7 @@ main (void)
     if (CHECK (agent, "agent did not start")) {
         s_short_restarts (bed, agent);
         s_send_through_agent (bed, &agent);
+        s_human_clear_survives (bed, agent);
         TEST ("agent and broker exit 0 on SIGTERM");
         CHECK (agent_process_stop (agent) == 0, "agent did not exit 0 on SIGTERM");
     }
