@@ -207,7 +207,7 @@ s_unmark_split_rows (broker_t *self, size_t count)
 static int
 s_write_chunk (broker_t *self, size_t count, uint64_t last_seq)
 {
-    if (store_begin (self->store))
+    if (store_begin (self->store, true))
         return -1;
     for (size_t index = 0; index < self->changed_count; index++) {
         entry_t *entry = self->changed [index];
@@ -447,7 +447,7 @@ s_refreshes_due (broker_t *self)
 static int
 s_write_refreshes (broker_t *self, size_t count)
 {
-    int written = store_begin (self->store);
+    int written = store_begin (self->store, false);
     for (size_t index = 0; written == 0 && index < count; index++) {
         int64_t since;
         entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
@@ -627,7 +627,7 @@ s_retain (broker_t *self, int64_t now)
     int history = 0;
     size_t alerts = 0;
     entry_t **expired = s_expired_alerts (self, cutoff, &alerts);
-    bool written = store_begin (self->store) == 0
+    bool written = store_begin (self->store, false) == 0
                 && store_prune_history (self->store, cutoff, BROKER_PRUNE_PER_RUN, &history) == 0;
     for (size_t index = 0; written && index < alerts; index++)
         written = store_delete_alert (self->store, expired [index]->alert.source,

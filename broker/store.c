@@ -86,7 +86,7 @@ static const char s_migrate_alerts [] =
 
 //  Every statement the broker runs, prepared once.
 typedef enum {
-    STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK,
+    STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK, STMT_SYNC_FULL, STMT_SYNC_NORMAL,
     STMT_PUT_ALERT, STMT_UPDATE_ALERT, STMT_DELETE_ALERT,
     STMT_PUT_TIMES, STMT_DELETE_TIMES, STMT_PUT_CHANGE, STMT_SET_SEQ,
     STMT_LOAD, STMT_LAST_SEQ, STMT_SINCE, STMT_OLDEST, STMT_PRUNE,
@@ -97,6 +97,8 @@ static const char *const s_sql [STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN",
     [STMT_COMMIT] = "COMMIT",
     [STMT_ROLLBACK] = "ROLLBACK",
+    [STMT_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    [STMT_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
     [STMT_PUT_ALERT] =
         "INSERT INTO alerts (source, id, state, level, changed_at, seq, row)"
         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
@@ -135,6 +137,8 @@ static const char *const s_sql [STMT_COUNT] = {
 
 struct _store_t {
     sqlite3 *db;                           //  the one writer connection
+    bool durable;                          //  durability = full: changes are synced
+    bool synced;                           //  synchronous is FULL now
     int lock_fd;                           //  PATH.lock, flock'd while we live, or -1
     char lock_before [256];                //  what PATH.lock held when we took it
     char *path;                            //  the database file
@@ -300,6 +304,7 @@ store_open (const char *path, bool durable, char *error, size_t error_size)
     store_t *self = mem_alloc (sizeof (store_t));
     self->lock_fd = -1;
     self->path = mem_strdup (path);
+    self->durable = self->synced = durable;
     wire_writer_init (&self->row);
     if (s_lock (self, path, error, error_size)) {
         store_destroy (&self);
@@ -371,9 +376,22 @@ s_run (store_t *self, statement_t which)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+//  With durability full, a transaction of changes is synced at COMMIT and
+//  one of refreshes (or retention) is not: SQLite's synchronous is a
+//  setting of the connection, switched between transactions only when it
+//  must change. A later synced commit syncs the log up to itself, earlier
+//  frames included, so order is kept. Refreshes wait behind no fsync: under
+//  100,000 refreshes/s a raised change's p99 was 2.6 ms with every commit
+//  synced, 1.8 ms this way (make bench; 1.0 ms with none synced).
 int
-store_begin (store_t *self)
+store_begin (store_t *self, bool durable)
 {
+    bool synced = self->durable && durable;
+    if (synced != self->synced) {
+        if (s_run (self, synced ? STMT_SYNC_FULL : STMT_SYNC_NORMAL))
+            return -1;
+        self->synced = synced;
+    }
     return s_run (self, STMT_BEGIN);
 }
 
@@ -770,7 +788,7 @@ store_epoch_start (store_t *self, uint64_t last_seq, epoch_t *epoch, const char 
     *why = s_next_epoch (self, epoch, found, found_clean && clean == 1, last_seq);
     if (!*epoch->db)
         return -1;
-    if (store_begin (self)
+    if (store_begin (self, true)
     ||  s_meta_set (self, "db_id", epoch->db, 0)
     ||  s_meta_set (self, "epoch", NULL, (int64_t) epoch->n)
     ||  s_meta_set (self, "epoch_first", NULL, (int64_t) epoch->first)
@@ -786,7 +804,8 @@ store_epoch_start (store_t *self, uint64_t last_seq, epoch_t *epoch, const char 
 int
 store_mark_clean (store_t *self, const epoch_t *epoch, uint64_t last_seq)
 {
-    if (store_begin (self) || s_meta_set (self, "clean_stop", NULL, 1) || store_commit (self)) {
+    if (store_begin (self, true) || s_meta_set (self, "clean_stop", NULL, 1)
+    ||  store_commit (self)) {
         store_rollback (self);
         return -1;
     }

@@ -68,7 +68,10 @@ int store_mark_clean (store_t *self, const epoch_t *epoch, uint64_t last_seq);
 //  not replaced)? 0, or -1 with what happened in why.
 int store_file_intact (store_t *self, char *why, size_t why_size);
 
-int store_begin (store_t *self);
+//  durable: a transaction whose changes are published or acknowledged after
+//  COMMIT (synced with durability full); false for refreshes and retention,
+//  which restart grace and the next run cover (never synced by themselves).
+int store_begin (store_t *self, bool durable);
 int store_commit (store_t *self);
 void store_rollback (store_t *self);
 //  Whether the log has grown enough to be copied into the database; then

@@ -66,7 +66,7 @@ s_alert (char *id, int64_t base)
 static int
 s_put (store_t *store, const alert_t *alert, int64_t *row_id, bool drop_times)
 {
-    return store_begin (store) || store_put_alert (store, alert, row_id, drop_times)
+    return store_begin (store, true) || store_put_alert (store, alert, row_id, drop_times)
         || store_commit (store) ? -1 : 0;
 }
 
@@ -173,7 +173,7 @@ main (void)
     alert.updated_at = 2000;
     alert.raise_at = 302000;
     alert.clear_at = 900000;
-    CHECK (store_begin (store) == 0 && store_put_times (store, &alert, row_id) == 0
+    CHECK (store_begin (store, true) == 0 && store_put_times (store, &alert, row_id) == 0
            && store_commit (store) == 0, "times: %s", store_error (store));
     if (CHECK (s_load (store, &loaded) == 1, "loaded %zu", loaded.count)) {
         const alert_t *got = &loaded.alerts [0];
@@ -209,7 +209,7 @@ main (void)
                    (long long) loaded.row_ids [index], loaded.alerts [index].id);
 
     TEST ("a deleted alert takes its times along: a new alert on its rowid has none");
-    CHECK (store_begin (store) == 0 && store_put_times (store, &other, wrong_row) == 0
+    CHECK (store_begin (store, true) == 0 && store_put_times (store, &other, wrong_row) == 0
            && store_delete_alert (store, other.source, other.id, wrong_row) == 0
            && store_commit (store) == 0, "delete: %s", store_error (store));
     alert_t fresh = s_alert ("load", 5000);
@@ -222,7 +222,7 @@ main (void)
                    (long long) wrong_row);
 
     TEST ("the log is copied when the broker asks, not inside a commit");
-    CHECK (store_begin (store) == 0, "begin");
+    CHECK (store_begin (store, true) == 0, "begin");
     for (int index = 0; index < 2000; index++) {
         char id [32];
         snprintf (id, sizeof id, "bulk-%d", index);
