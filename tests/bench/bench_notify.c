@@ -12,7 +12,7 @@
     of their raised changes arrives and the highest seq among them.
 
     The notifier delivers changes one at a time, in seq order, and its
-    cursor file ("SEQ\n", replaced by rename, proto/change_feed.c) moves
+    cursor file ("SEQ DB N FIRST\n", replaced by rename, proto/change_feed.c) moves
     past a change only once every action for it is done: its command
     exited, or was given up. So the cursor file reaching the last seq means
     every run is over; it is polled every BENCH_CURSOR_POLL_MS until then,
@@ -59,8 +59,8 @@ s_cursor_read (const char *path, uint64_t *seq)
     char *end = NULL;
     errno = 0;
     unsigned long long value = strtoull (text, &end, 10);
-    if (errno || end == text || (*end && *end != '\n'))
-        return -1;
+    if (errno || end == text || (*end && *end != '\n' && *end != ' '))
+        return -1;                 //  "SEQ\n", or "SEQ DB N FIRST\n" (the epoch after it)
     *seq = value;
     return 0;
 }
