@@ -63,6 +63,7 @@
 #include <strings.h>
 #include <unistd.h>
 #include "bus.h"
+#include "ctl.h"
 #include "json_scan.h"
 #include "log.h"
 #include "mem.h"
@@ -141,6 +142,7 @@ typedef struct {
     int64_t give_up_ms;                        //  after the first failure
     int64_t receipt_poll_ms;                   //  per receipt
     char *control;                             //  the broker's control endpoint
+    ctl_t *ctl;                                //  its client (one DEALER)
     CURL *curl;                                //  one handle, connections reused
     response_t response;                       //  the last exchange
     int64_t rate_until;                        //  mono ms: no request before this
@@ -425,6 +427,11 @@ s_open (config_t *section, const notifier_env_t *env, char *error, size_t error_
 {
     pushover_t *self = mem_alloc (sizeof (pushover_t));
     self->control = mem_strdup (env && env->control ? env->control : BUS_DEFAULT_CONTROL);
+    self->ctl = ctl_new (self->control, PUSHOVER_CALL_TIMEOUT_MS, false, error, error_size);
+    if (!self->ctl) {
+        s_close ((void **) &self);
+        return NULL;
+    }
     self->response.body = mem_alloc (PUSHOVER_BODY_MAX + 1);
     const char *api = NULL;
     if (section)
@@ -520,6 +527,7 @@ s_close (void **self_p)
     mem_free (self->url_base);
     mem_free (self->sound);
     mem_free (self->device);
+    ctl_destroy (&self->ctl);
     mem_free (self->control);
     mem_free (self->response.body);
     mem_free (self->receipts);
@@ -1070,19 +1078,11 @@ s_deliver (void *self_arg, const alert_change_t *change, const rule_action_t *ac
 static int
 s_alert_still_paging (pushover_t *self, const receipt_t *receipt)
 {
-    wire_writer_t writer;
-    wire_writer_init (&writer);
-    msgpack_pack_map (&writer.packer, 4);
-    wire_pack_key_int (&writer.packer, "v", WIRE_VERSION);
-    wire_pack_key_string (&writer.packer, "op", "get");
-    wire_pack_key_string (&writer.packer, "source", receipt->source);
-    wire_pack_key_string (&writer.packer, "id", receipt->id);
     char error [WIRE_ERROR_SIZE + 256];
-    bus_failure_t failure;
-    wire_doc_t *doc = bus_request (self->control, writer.buffer.data, writer.buffer.size,
-                                   PUSHOVER_CALL_TIMEOUT_MS, &failure, error, sizeof error);
-    wire_writer_free (&writer);
-    if (!doc && failure == BUS_REFUSED)
+    ctl_failure_t failure = 0;
+    wire_doc_t *doc = ctl_get (self->ctl, receipt->source, receipt->id, &failure,
+                               error, sizeof error);
+    if (!doc && failure == CTL_REFUSED)
         return 0;                       //  not found: nothing left to page about
     if (!doc) {
         log_limited (&self->log_limit, "receipt %s: cannot ask the broker about %s/%s: %s",
@@ -1106,21 +1106,11 @@ s_write_back_ack (pushover_t *self, const receipt_t *receipt, const char *by, co
 {
     char note [WIRE_MAX_NOTE];
     snprintf (note, sizeof note, "acknowledged in Pushover%s%s", *device ? " on " : "", device);
-    wire_writer_t writer;
-    wire_writer_init (&writer);
-    msgpack_pack_map (&writer.packer, 6);
-    wire_pack_key_int (&writer.packer, "v", WIRE_VERSION);
-    wire_pack_key_string (&writer.packer, "op", "ack");
-    wire_pack_key_string (&writer.packer, "source", receipt->source);
-    wire_pack_key_string (&writer.packer, "id", receipt->id);
-    wire_pack_key_string (&writer.packer, "by", by);
-    wire_pack_key_string (&writer.packer, "note", note);
     char error [WIRE_ERROR_SIZE + 256];
-    bus_failure_t failure;
-    wire_doc_t *doc = bus_request (self->control, writer.buffer.data, writer.buffer.size,
-                                   PUSHOVER_CALL_TIMEOUT_MS, &failure, error, sizeof error);
-    wire_writer_free (&writer);
-    if (!doc && failure == BUS_NO_REPLY) {
+    ctl_failure_t failure = 0;
+    ctl_act_t act = { .source = receipt->source, .id = receipt->id, .by = by, .note = note };
+    wire_doc_t *doc = ctl_act (self->ctl, "ack", &act, &failure, error, sizeof error);
+    if (!doc && failure == CTL_NO_REPLY) {
         log_warn ("receipt %s: acknowledged by %s, but the broker did not answer: %s;"
                   " will try again", receipt->receipt, by, error);
         return -1;

@@ -54,6 +54,7 @@
 #include <string.h>
 #include "bus.h"
 #include "change_feed.h"
+#include "ctl.h"
 #include "epoch.h"
 #include "error_text.h"
 #include "log.h"
@@ -75,6 +76,7 @@ struct _change_feed_t {
     char *cursor_file;             //  cursor file path (copy), or NULL
     int call_timeout_ms;           //  deadline of one control call
     zsock_t *sub;                  //  SUB to every change and hugz
+    ctl_t *ctl;                    //  the control client (one DEALER)
     uint64_t cursor;               //  last seq delivered DONE (or the start)
     epoch_t epoch;                 //  the epoch the cursor belongs to ("" not known yet)
     bool cursor_from_file;         //  cursor was read from the file
@@ -309,27 +311,11 @@ s_follow_epoch (change_feed_t *self, const epoch_t *seen)
 
 //  --- control calls -------------------------------------------------------------------
 
-//  Calls op with an optional integer argument. Returns the checked reply
-//  document when ok is true; NULL with the reason (the broker's error text
-//  when it said no) in error.
+//  A reply that failed: counted when it was malformed. Returns doc.
 static wire_doc_t *
-s_call (change_feed_t *self, const char *op, const char *key, int64_t value,
-        const char *key2, int64_t value2, char *error, size_t error_size)
+s_counted (change_feed_t *self, wire_doc_t *doc, ctl_failure_t failure)
 {
-    wire_writer_t request;
-    wire_writer_init (&request);
-    msgpack_pack_map (&request.packer, 2 + (key ? 1 : 0) + (key2 ? 1 : 0));
-    wire_pack_key_int (&request.packer, "v", WIRE_VERSION);
-    wire_pack_key_string (&request.packer, "op", op);
-    if (key)
-        wire_pack_key_int (&request.packer, key, value);
-    if (key2)
-        wire_pack_key_int (&request.packer, key2, value2);
-    bus_failure_t failure;
-    wire_doc_t *doc = bus_request (self->control, request.buffer.data, request.buffer.size,
-                                   self->call_timeout_ms, &failure, error, error_size);
-    wire_writer_free (&request);
-    if (!doc && failure == BUS_MALFORMED_REPLY)
+    if (!doc && failure == CTL_MALFORMED_REPLY)
         self->stats.malformed++;
     return doc;
 }
@@ -338,7 +324,9 @@ s_call (change_feed_t *self, const char *op, const char *key, int64_t value,
 static int
 s_ping (change_feed_t *self, uint64_t *seq, epoch_t *epoch, char *error, size_t error_size)
 {
-    wire_doc_t *reply = s_call (self, "ping", NULL, 0, NULL, 0, error, error_size);
+    ctl_failure_t failure = 0;
+    wire_doc_t *reply = s_counted (self, ctl_ping (self->ctl, &failure, error, error_size),
+                                   failure);
     if (!reply)
         return -1;
     bool present = false;
@@ -417,8 +405,9 @@ s_since_page (change_feed_t *self)
     char error [WIRE_ERROR_SIZE + 64];
     self->stats.catch_ups++;
     uint64_t from = self->horizon;
-    wire_doc_t *reply = s_call (self, "since", "seq", (int64_t) from,
-                                "limit", FEED_SINCE_LIMIT, error, sizeof error);
+    ctl_failure_t failure = 0;
+    wire_doc_t *reply = s_counted (self, ctl_since (self->ctl, from, NULL, FEED_SINCE_LIMIT,
+                                                    &failure, error, sizeof error), failure);
     if (!reply) {
         if (strstr (error, "snapshot"))
             return s_jump_to_broker (self, error) == 0 ? 0 : -1;
@@ -758,6 +747,11 @@ change_feed_new (const change_feed_config_t *config, char *error, size_t error_s
         return NULL;
     }
     self->horizon = self->cursor;
+    self->ctl = ctl_new (self->control, self->call_timeout_ms, false, error, error_size);
+    if (!self->ctl) {
+        change_feed_destroy (&self);
+        return NULL;
+    }
     self->sub = bus_open (ZMQ_SUB, self->events, BUS_CONNECT, error, error_size);
     if (!self->sub) {
         change_feed_destroy (&self);
@@ -782,6 +776,7 @@ change_feed_destroy (change_feed_t **self_p)
     s_queue_clear (self);
     mem_free (self->queue);
     zsock_destroy (&self->sub);
+    ctl_destroy (&self->ctl);
     mem_free (self->events);
     mem_free (self->control);
     mem_free (self->cursor_file);
@@ -911,7 +906,9 @@ change_feed_snapshot (change_feed_t *self, change_feed_alert_fn *each, void *arg
     int64_t cursor = 0;
     bool first = true;
     for (int pages = 0; pages < S_SNAPSHOT_PAGES_MAX; pages++) {
-        wire_doc_t *reply = s_call (self, "snapshot", "cursor", cursor, NULL, 0, error, error_size);
+        ctl_failure_t failure = 0;
+        wire_doc_t *reply = s_counted (self, ctl_snapshot (self->ctl, cursor, 0, &failure,
+                                                           error, error_size), failure);
         if (!reply)
             return -1;
         const msgpack_object *root = wire_doc_root (reply);
