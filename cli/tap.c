@@ -34,6 +34,7 @@
 #include "change_feed.h"
 #include "cli.h"
 #include "log.h"
+#include "signals.h"
 #include "mem.h"
 #include "timespec.h"
 #include "wire.h"
@@ -273,18 +274,6 @@ s_print_alert (const alert_t *alert, void *arg)
 }
 
 static int
-s_catch_signals (void)
-{
-    struct sigaction action;
-    memset (&action, 0, sizeof action);
-    action.sa_handler = s_on_signal;
-    sigemptyset (&action.sa_mask);
-    if (sigaction (SIGINT, &action, NULL) || sigaction (SIGTERM, &action, NULL))
-        return -1;
-    return 0;
-}
-
-static int
 s_follow (s_tap_t *self, change_feed_t *feed)
 {
     while (!s_interrupted && !s_enough (self)) {
@@ -304,7 +293,7 @@ s_tap_run (s_tap_t *self)
 {
     char error [256];
     log_init ("lilac", false);     //  the feed's lines (gaps, silence) go to stderr
-    if (s_catch_signals ())
+    if (signals_on_stop (s_on_signal))
         return cli_fail ("tap", "cannot catch signals: %s", strerror (errno));
     change_feed_config_t config = {
         .events = self->endpoint, .control = self->control,

@@ -434,20 +434,6 @@ s_on_stop_signal (int signal_number)
     s_stop_signal = signal_number;
 }
 
-//  SIGINT and SIGTERM reach s_on_stop_signal while unblocked (no
-//  SA_RESTART: a waiting poll returns EINTR). 0 or -1.
-static int
-s_stop_handler_set (void)
-{
-    struct sigaction action;
-    memset (&action, 0, sizeof action);
-    action.sa_handler = s_on_stop_signal;
-    sigemptyset (&action.sa_mask);
-    if (sigaction (SIGINT, &action, NULL) || sigaction (SIGTERM, &action, NULL))
-        return -1;
-    return 0;
-}
-
 //  Unblocks (during a turn) or blocks again SIGINT and SIGTERM.
 static void
 s_stop_signals_unblocked (bool unblocked)
@@ -591,7 +577,7 @@ s_start (notifier_t *self, char *error, size_t error_size)
         return -1;
     self->watch = broker_watch_new (s_broker_silence (self->config));
     self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM, SIGHUP }, 3);
-    if (self->signal_fd < 0 || s_stop_handler_set ()) {
+    if (self->signal_fd < 0 || signals_on_stop (s_on_stop_signal)) {
         snprintf (error, error_size, "cannot set up signals: %s", strerror (errno));
         return -1;
     }

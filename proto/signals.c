@@ -39,3 +39,15 @@ paths_make_dirs (const char *path, char *error, size_t error_size)
         *slash = '/';
     }
 }
+
+int
+signals_on_stop (void (*handler) (int signal_number))
+{
+    struct sigaction action;
+    memset (&action, 0, sizeof action);
+    action.sa_handler = handler;
+    sigemptyset (&action.sa_mask);
+    if (sigaction (SIGINT, &action, NULL) || sigaction (SIGTERM, &action, NULL))
+        return -1;
+    return 0;
+}

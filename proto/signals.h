@@ -14,6 +14,12 @@
 //  signalfd that reports them, or -1 (errno set).
 int signals_open_fd (const int *signals, int count);
 
+//  SIGINT and SIGTERM call handler (which should only set a flag) whenever
+//  they are not blocked, without SA_RESTART, so a wait in progress returns
+//  EINTR: for programs that block in a call (a control call with a
+//  deadline) and must still stop at once. 0, or -1 (errno set).
+int signals_on_stop (void (*handler) (int signal_number));
+
 //  Makes the directory path and any missing parents (mode 0755 for new
 //  ones). 0, or -1 with "cannot create DIR: why" in error.
 int paths_make_dirs (const char *path, char *error, size_t error_size);

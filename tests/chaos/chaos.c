@@ -59,13 +59,7 @@ typedef struct {
 static long
 s_rss_kb (pid_t pid)
 {
-    char path [64];
-    snprintf (path, sizeof path, "/proc/%ld/status", (long) pid);
-    char *status = file_read_all (path);
-    const char *line = strstr (status, "VmRSS:");
-    long kb = line ? strtol (line + 6, NULL, 10) : -1;
-    free (status);
-    return kb;
+    return pid ? (long) process_status_kb (pid, "VmRSS") : -1;
 }
 
 static void

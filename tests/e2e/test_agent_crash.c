@@ -38,36 +38,6 @@
 #define HOUR_MS           3600000LL
 #define SLACK_MS          1000     //  clock reads around a send, and the broker's rounding
 
-//  PUSHes IDS ids in frames of PER_FRAME: raise and summary as given.
-static int
-s_push_ids (agent_process_t *agent, const char *raise, const char *summary, const char *level)
-{
-    char error [256];
-    zsock_t *push = bus_open (ZMQ_PUSH, agent_process_listen (agent), BUS_CONNECT,
-                              error, sizeof error);
-    if (!push) {
-        harness_note ("PUSH to the agent: %s", error);
-        return -1;
-    }
-    zsock_set_sndtimeo (push, 5000);
-    static char ids [PER_FRAME][32];
-    event_spec_t events [PER_FRAME];
-    int sent = 0;
-    for (int frame = 0; frame < IDS / PER_FRAME; frame++) {
-        for (int index = 0; index < PER_FRAME; index++) {
-            snprintf (ids [index], sizeof ids [index], "crash-%03d", frame * PER_FRAME + index);
-            events [index] = (event_spec_t) { .id = ids [index], .raise = raise,
-                                              .summary = summary, .level = level };
-        }
-        batch_spec_t batch = { .source = SOURCE, .events = events, .event_count = PER_FRAME };
-        if (ingest_send (push, &batch) != 0)
-            break;
-        sent++;
-    }
-    zsock_destroy (&push);
-    return sent == IDS / PER_FRAME ? 0 : -1;
-}
-
 //  The count the query gives on the agent's state file, or -1.
 static int64_t
 s_disk_count (const char *path, const char *query)
@@ -132,8 +102,12 @@ s_crash (testbed_t *bed, agent_process_t *agent, const char *code_path)
     TEST ("agent kill -9: what the agent was handed during the outage is on disk; kill, restart");
     CHECK (broker_process_stop (bed->broker) == 0, "broker did not exit 0 on SIGTERM");
     CHECK (file_write_text (code_path, "2") == 0, "write the flip code");
-    CHECK (s_push_ids (agent, "+1h", "first", "low") == 0, "hand the agent %d ids", IDS);
-    CHECK (s_push_ids (agent, "now", "final", "urgent") == 0, "hand the agent %d ids again", IDS);
+    event_spec_t first = { .raise = "+1h", .summary = "first", .level = "low" };
+    event_spec_t final = { .raise = "now", .summary = "final", .level = "urgent" };
+    CHECK (agent_push_ids (agent, SOURCE, "crash-%03d", IDS, PER_FRAME, &first) == 0,
+           "hand the agent %d ids", IDS);
+    CHECK (agent_push_ids (agent, SOURCE, "crash-%03d", IDS, PER_FRAME, &final) == 0,
+           "hand the agent %d ids again", IDS);
     int64_t later_before = clock_now_ms ();
     cli_result_t result;
     cli_run (sandbox_dir (bed->sandbox), CLI_TIMEOUT_MS, &result, "send", "-b",

@@ -85,36 +85,6 @@ s_flip (agent_process_t *agent, const char *code_path, int code)
         harness_pause_ms ((int) (next - clock_now_ms ()));
 }
 
-//  100 frames of 100 new ids, PUSHed to the agent's local endpoint.
-static int
-s_push_bulk (agent_process_t *agent)
-{
-    char error [256];
-    zsock_t *push = bus_open (ZMQ_PUSH, agent_process_listen (agent), BUS_CONNECT,
-                              error, sizeof error);
-    if (!push) {
-        harness_note ("bulk PUSH: %s", error);
-        return -1;
-    }
-    zsock_set_sndtimeo (push, 5000);
-    static char ids [BULK_PER_FRAME][32];
-    event_spec_t events [BULK_PER_FRAME];
-    int sent = 0;
-    for (int frame = 0; frame < BULK_FRAMES; frame++) {
-        for (int index = 0; index < BULK_PER_FRAME; index++) {
-            snprintf (ids [index], sizeof ids [index], "bulk-%05d", frame * BULK_PER_FRAME + index);
-            events [index] = (event_spec_t) { .id = ids [index], .raise = "+1h",
-                                              .summary = "one of ten thousand" };
-        }
-        batch_spec_t batch = { .source = SOURCE, .events = events, .event_count = BULK_PER_FRAME };
-        if (ingest_send (push, &batch) != 0)
-            break;
-        sent++;
-    }
-    zsock_destroy (&push);
-    return sent == BULK_FRAMES ? 0 : -1;
-}
-
 //  The number of alerts of SOURCE whose id matches glob, or -1.
 static int64_t
 s_count (broker_process_t *broker, const char *glob)
@@ -190,7 +160,9 @@ main (void)
     int64_t outage_at = clock_now_ms ();
     CHECK (broker_process_stop (bed->broker) == 0, "broker did not exit 0 on SIGTERM");
     harness_note ("broker stopped; outage of %d s", OUTAGE_MS / 1000);
-    CHECK (s_push_bulk (agent) == 0, "could not hand the agent %d ids", BULK_IDS);
+    event_spec_t bulk = { .raise = "+1h", .summary = "one of ten thousand" };
+    CHECK (agent_push_ids (agent, SOURCE, "bulk-%05d", BULK_IDS, BULK_PER_FRAME, &bulk) == 0,
+           "could not hand the agent %d ids", BULK_IDS);
     s_flip (agent, code_path, 2);
     s_send (bed->sandbox, agent, "local1", "now", "local1 v2", "urgent");
     s_flip (agent, code_path, 1);

@@ -41,37 +41,6 @@
 #define HEAL_MS         15000           //  every id in its last state within this
 #define CLI_MS          10000
 
-//  One round: every id with summary "round N", PUSHed to the agent.
-static int
-s_push_round (agent_process_t *agent, int round)
-{
-    char error [256];
-    zsock_t *push = bus_open (ZMQ_PUSH, agent_process_listen (agent), BUS_CONNECT,
-                              error, sizeof error);
-    if (!push) {
-        harness_note ("PUSH to the agent: %s", error);
-        return -1;
-    }
-    zsock_set_sndtimeo (push, 5000);
-    static char ids [PER_FRAME][32];
-    char summary [32];
-    snprintf (summary, sizeof summary, "round %d", round);
-    event_spec_t events [PER_FRAME];
-    int sent = 0;
-    for (int first = 0; first < LOAD_IDS; first += PER_FRAME) {
-        for (int index = 0; index < PER_FRAME; index++) {
-            snprintf (ids [index], sizeof ids [index], "load-%04d", first + index);
-            events [index] = (event_spec_t) { .id = ids [index], .raise = "+1h",
-                                              .summary = summary };
-        }
-        batch_spec_t batch = { .source = SOURCE, .events = events, .event_count = PER_FRAME };
-        if (ingest_send (push, &batch) == 0)
-            sent++;
-    }
-    zsock_destroy (&push);
-    return sent * PER_FRAME == LOAD_IDS ? 0 : -1;
-}
-
 //  How many of the ids hold summary (pages of 100 by id glob); -1 on error.
 static int
 s_count_in_state (broker_process_t *broker, const char *summary)
@@ -123,7 +92,11 @@ s_short_restarts (testbed_t *bed, agent_process_t *agent)
     TEST ("agent: three 0.3 s broker restarts under load lose nothing (every id in its last state)");
     for (int round = 0; round < RESTARTS; round++) {
         int64_t pushed_at = clock_now_ms ();
-        CHECK (s_push_round (agent, round) == 0, "round %d not pushed", round);
+        char summary [32];
+        snprintf (summary, sizeof summary, "round %d", round);
+        event_spec_t event = { .raise = "+1h", .summary = summary };
+        CHECK (agent_push_ids (agent, SOURCE, "load-%04d", LOAD_IDS, PER_FRAME, &event) == 0,
+               "round %d not pushed", round);
         //  The broker takes what the agent sends, and dies before committing it
         CHECK (broker_process_signal (bed->broker, SIGSTOP) == 0, "SIGSTOP");
         harness_pause_ms (FREEZE_MS);       //  the restart's gap itself

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bus.h"
 #include "timespec.h"
 
 #define AGENT_POLL_MS        10     //  how often waits look at their condition
@@ -323,26 +324,7 @@ int64_t
 agent_process_status_kb (agent_process_t *self, const char *field)
 {
     assert (self && field);
-    if (!self->pid)
-        return -1;
-    char path [64];
-    snprintf (path, sizeof path, "/proc/%d/status", (int) self->pid);
-    char *text = file_read_all (path);
-    int64_t value = -1;
-    size_t length = strlen (field);
-    for (char *line = text; line && *line; ) {
-        if (strncmp (line, field, length) == 0 && line [length] == ':') {
-            long long kb;
-            if (sscanf (line + length + 1, " %lld", &kb) == 1)
-                value = kb;
-            break;
-        }
-        line = strchr (line, '\n');
-        if (line)
-            line++;
-    }
-    free (text);
-    return value;
+    return self->pid ? process_status_kb (self->pid, field) : -1;
 }
 
 int
@@ -398,4 +380,38 @@ agent_command_run (const char *dir, int timeout_ms, cli_result_t *result, const 
                            AGENT_STOP_DEADLINE_MS, result, arg, args);
     va_end (args);
     return rc;
+}
+
+int
+agent_push_ids (agent_process_t *self, const char *source, const char *id_format,
+                int count, int per_frame, const event_spec_t *event)
+{
+    assert (self && per_frame > 0 && per_frame <= 1000);
+    char error [256];
+    zsock_t *push = bus_open (ZMQ_PUSH, agent_process_listen (self), BUS_CONNECT,
+                              error, sizeof error);
+    if (!push) {
+        harness_note ("PUSH to the agent: %s", error);
+        return -1;
+    }
+    zsock_set_sndtimeo (push, 5000);
+    static char ids [1000][32];
+    static event_spec_t events [1000];
+    int sent = 0;
+    for (int first = 0; first < count; first += per_frame) {
+        int size = count - first < per_frame ? count - first : per_frame;
+        for (int index = 0; index < size; index++) {
+            snprintf (ids [index], sizeof ids [index], id_format, first + index);
+            events [index] = *event;
+            events [index].id = ids [index];
+        }
+        batch_spec_t batch = { .source = source, .events = events, .event_count = (size_t) size };
+        if (ingest_send (push, &batch) != 0) {
+            harness_note ("the agent did not take frame %d", first / per_frame);
+            break;
+        }
+        sent += size;
+    }
+    zsock_destroy (&push);
+    return sent == count ? 0 : -1;
 }

@@ -106,6 +106,13 @@ void agent_process_print_log (agent_process_t *self);
 //  Kills the agent if it still runs; prints its log if failed. NULL no-op.
 void agent_process_destroy (agent_process_t **self_p, bool failed);
 
+//  PUSHes count events to the agent's local endpoint, per_frame to a frame
+//  (at most 1000), all for source: event with its id replaced by
+//  id_format printed with 0, 1, ... ("bulk-%05d"). 0, or -1 (printed) when
+//  a frame was not taken within 5 s.
+int agent_push_ids (agent_process_t *self, const char *source, const char *id_format,
+                    int count, int per_frame, const event_spec_t *event);
+
 //  --- helpers --------------------------------------------------------------------
 
 //  Runs `$LILAC_BIN/lilac-agent ARGS...` (NULL-terminated) to completion

@@ -292,6 +292,30 @@ process_kill (pid_t *pid, int timeout_ms)
     return 0;
 }
 
+int64_t
+process_status_kb (pid_t pid, const char *field)
+{
+    assert (field);
+    char path [64];
+    snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
+    char *text = file_read_all (path);
+    int64_t value = -1;
+    size_t length = strlen (field);
+    for (char *line = text; line && *line; ) {
+        if (strncmp (line, field, length) == 0 && line [length] == ':') {
+            long long kb;
+            if (sscanf (line + length + 1, " %lld", &kb) == 1)
+                value = kb;
+            break;
+        }
+        line = strchr (line, '\n');
+        if (line)
+            line++;
+    }
+    free (text);
+    return value;
+}
+
 void
 log_print_tail (const char *name, const char *path, int max_lines)
 {

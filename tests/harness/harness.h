@@ -120,6 +120,8 @@ int process_stop (pid_t *pid, const char *name, int timeout_ms);
 //  SIGKILL and reap (waiting up to timeout_ms); *pid becomes 0. 0, or -1 if
 //  *pid was 0.
 int process_kill (pid_t *pid, int timeout_ms);
+//  A "Vm..." field of /proc/PID/status in KiB ("VmRSS", "VmHWM"), or -1.
+int64_t process_status_kb (pid_t pid, const char *field);
 //  Prints the last max_lines lines of the log at path as "#" lines, under
 //  "--- NAME log PATH (last N lines) ---".
 void log_print_tail (const char *name, const char *path, int max_lines);
