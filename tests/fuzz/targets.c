@@ -6,6 +6,8 @@
 #include "alert.h"
 #include "targets.h"
 #include "timespec.h"
+#include "epoch.h"
+#include "submit.h"
 #include "wire.h"
 
 //  Same type, same value; floats by their bits, so a NaN equals itself
@@ -103,6 +105,28 @@ s_same_batch (const wire_batch_t *ours, const wire_batch_t *theirs)
     return true;
 }
 
+//  The same bytes as a submit request (proto/submit.c): a frame the
+//  ingest decoder accepts whole is accepted whole; otherwise the valid
+//  events are kept and each other one is refused with a reason, or the
+//  whole request is refused.
+static void
+s_submit_decode (const uint8_t *data, size_t size, int ingest_rc)
+{
+    char error [WIRE_ERROR_SIZE] = "";
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
+    submit_refusals_t refused = { 0 };
+    int rc = submit_decode (data, size, FUZZ_NOW_MS, &batch, &refused, error, sizeof error);
+    if (ingest_rc == 0)
+        assert (rc == 0 && refused.count == 0);
+    if (rc == 0)
+        for (size_t index = 0; index < batch.event_count; index++)
+            assert (wire_name_valid (batch.events [index].id));
+    for (size_t index = 0; index < refused.count; index++)
+        assert (*refused.items [index].reason);
+    submit_refusals_free (&refused);
+    wire_batch_free (&batch);
+}
+
 int
 fuzz_ingest (const uint8_t *data, size_t size)
 {
@@ -127,6 +151,7 @@ fuzz_ingest (const uint8_t *data, size_t size)
     assert (rc == 0 || strcmp (error, reference_error) == 0);
     wire_batch_free (&reference);
     wire_batch_free (&batch);
+    s_submit_decode (data, size, rc);
     wire_doc_t *doc = wire_doc_new (data, size, error, sizeof error);
     if (doc)
         s_assert_unpacked_as_msgpack_c (data, size, wire_doc_root (doc));
@@ -196,6 +221,11 @@ fuzz_control (const uint8_t *data, size_t size)
         int64_t value = 0;
         wire_get_int (root, integers [index], &present, &value, error, sizeof error);
     }
+
+    //  The epoch of a hugz, a ping or a since reply, as a subscriber reads it.
+    epoch_t epoch;
+    if (epoch_decode (root, &epoch, &present, error, sizeof error) == 0 && present)
+        assert (strlen (epoch.db) == EPOCH_DB_SIZE - 1);
 
     //  A change body, as the subscriber library reads it.
     s_change_decode (root);
