@@ -553,6 +553,77 @@ s_wait_users (const char *words, const char *const *users, size_t count, int tim
     }
 }
 
+//  A second broker whose database is on a small tmpfs, filled: one message
+//  "degraded since ...: ... disk is full" per user key, then one "no
+//  longer degraded" once the filler is gone.
+static void
+s_broker_degraded_case (testbed_t *bed, const char *filler)
+{
+    char *state_dir = sandbox_path (bed->sandbox, "degraded-state");
+    char head [2048], config [4096];
+    notifier_process_broker_section (bed->broker, state_dir, head, sizeof head);
+    snprintf (config, sizeof config,
+              "%s"
+              "    broker_silence = 3s\n"
+              "pushover\n"
+              "    api = %s\n"
+              "    token = " TOKEN "\n"
+              "    timeout = 1s\n"
+              "rule = a\n    source = nothing-a\n    user = udegraded1\n",
+              head, pushover_fake_api (s_fake));
+    free (state_dir);
+    notifier_process_t *watcher = notifier_process_new (bed->sandbox, PROGRAM, "degraded", config);
+    if (!CHECK (watcher && notifier_process_start (watcher) == 0, "the notifier did not start")) {
+        notifier_process_destroy (&watcher, true);
+        return;
+    }
+    const char *users [] = { "udegraded1", NULL };
+    CHECK (disk_fill (filler) == 0, "cannot fill the broker's disk");
+    for (int event = 0; event < 100 && broker_process_stat (bed->broker, "commit_failures") <= 0;
+         event++) {
+        char id [32];
+        snprintf (id, sizeof id, "fill-%d", event);
+        CHECK (ingest_event (bed->push, "degraded-src", id, "now") == 0, "send");
+        harness_pause_ms (50);
+    }
+    CHECK (s_wait_users ("lilac broker degraded since", users, 1, 15000) == 0,
+           "the user key never heard that the broker is degraded");
+    CHECK (unlink (filler) == 0, "free the disk");
+    CHECK (s_wait_users ("lilac broker no longer degraded", users, 1, 15000) == 0,
+           "the user key never heard that the broker recovered");
+    size_t raised = s_count_for ("lilac broker degraded since", users [0]);
+    size_t cleared = s_count_for ("lilac broker no longer degraded", users [0]);
+    CHECK (raised == 1 && cleared == 1, "%zu degraded, %zu no longer degraded", raised, cleared);
+    CHECK (notifier_process_stop (watcher) == 0, "the watcher did not exit 0 on SIGTERM");
+    notifier_process_destroy (&watcher, check_case_failed);
+}
+
+static void
+s_broker_degraded (void)
+{
+    TEST ("pushover: broker_silence 3s: the broker's disk fills up → one \"degraded since ...:"
+          " ... disk is full\"; space back → one \"no longer degraded\"");
+    sandbox_t *box = sandbox_new ("pushover-degraded-disk");
+    if (!CHECK (box, "sandbox"))
+        return;
+    char *disk = sandbox_path (box, "disk");
+    char *database = sandbox_path (box, "disk/lilac.db");
+    char *filler = sandbox_path (box, "disk/filler");
+    if (CHECK (disk_mount (disk, "8m") == 0, "tmpfs")) {
+        broker_process_config_t config = { .reminder_interval = "1h", .grace = "2s",
+                                           .checkpoint = "500ms", .database = database };
+        testbed_t *bed = testbed_new ("pushover-degraded", &config);
+        if (CHECK (bed, "testbed"))
+            s_broker_degraded_case (bed, filler);
+        testbed_destroy (&bed, check_case_failed);
+        disk_unmount (disk);
+    }
+    free (disk);
+    free (database);
+    free (filler);
+    sandbox_destroy (&box, check_case_failed);
+}
+
 static void
 s_broker_silence (testbed_t *bed)
 {
@@ -693,6 +764,7 @@ main (void)
         s_emergency (bed);
         s_secrets ();
         s_broker_silence (bed);
+        s_broker_degraded ();
     }
     s_shipped_config (bed);
     s_no_user_key (bed);
