@@ -17,8 +17,8 @@
 # are read after `deps` has installed pkg-config and the libraries.
 
 DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev \
-               libcurl4-openssl-dev
-PKGS = libczmq libzmq msgpack sqlite3 libcurl
+               libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev curl
+PKGS = libczmq libzmq msgpack sqlite3 libcurl libmicrohttpd jansson
 
 CC ?= gcc
 BUILD ?= build
@@ -40,15 +40,17 @@ BROKER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(filter-out broker/main.c,$(wildcard 
 AGENT_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(filter-out agent/main.c,$(wildcard agent/*.c)))
 NOTIFY_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(filter-out notifiers/notify_%.c,$(wildcard notifiers/*.c)))
 CLI_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/main.c,$(wildcard cli/*.c)))
+WEB_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(filter-out web/main.c,$(wildcard web/*.c)))
 HARNESS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/harness/*.c))
 LIBLILAC    = $(BUILD)/liblilac.a
 LIBBROKER   = $(BUILD)/libbroker.a
 LIBCLI      = $(BUILD)/libcli.a
 LIBAGENT    = $(BUILD)/libagent.a
 LIBNOTIFY   = $(BUILD)/libnotify.a
+LIBWEB      = $(BUILD)/libweb.a
 
 NOTIFIERS  = $(patsubst notifiers/notify_%.c,$(BIN)/lilac-notify-%,$(wildcard notifiers/notify_*.c))
-PROGRAMS   = $(BIN)/lilac-broker $(BIN)/lilac $(BIN)/lilac-agent $(NOTIFIERS)
+PROGRAMS   = $(BIN)/lilac-broker $(BIN)/lilac $(BIN)/lilac-agent $(BIN)/lilac-web $(NOTIFIERS)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BIN)/test/%,$(wildcard tests/unit/*.c))
 E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/%,$(wildcard tests/e2e/*.c))
 #  Local fakes of services outside lilac (a Pushover API), started by tests.
@@ -97,6 +99,10 @@ $(LIBNOTIFY): $(NOTIFY_OBJ)
 	@mkdir -p $(dir $@)
 	$(AR) rcs $@ $^
 
+$(LIBWEB): $(WEB_OBJ)
+	@mkdir -p $(dir $@)
+	$(AR) rcs $@ $^
+
 $(BIN)/lilac-broker: $(BUILD)/broker/main.o $(LIBBROKER) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
@@ -109,11 +115,15 @@ $(BIN)/lilac-agent: $(BUILD)/agent/main.o $(LIBAGENT) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
+$(BIN)/lilac-web: $(BUILD)/web/main.o $(LIBWEB) $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
 $(BIN)/lilac-notify-%: $(BUILD)/notifiers/notify_%.o $(LIBNOTIFY) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
-$(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBNOTIFY) $(LIBAGENT) $(LIBCLI) $(LIBBROKER) $(LIBLILAC)
+$(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBWEB) $(LIBNOTIFY) $(LIBAGENT) $(LIBCLI) $(LIBBROKER) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 

@@ -319,6 +319,16 @@ s_pack_optional (msgpack_packer *packer, const char *key, const char *value)
         wire_pack_key_string (packer, key, value);
 }
 
+uint64_t
+ctl_send_op (ctl_t *self, const char *op, char *error, size_t error_size)
+{
+    wire_writer_t writer;
+    s_begin (&writer, op, 0);
+    uint64_t ticket = ctl_send (self, writer.buffer.data, writer.buffer.size, error, error_size);
+    wire_writer_free (&writer);
+    return ticket;
+}
+
 wire_doc_t *
 ctl_ping (ctl_t *self, ctl_failure_t *failure, char *error, size_t error_size)
 {

@@ -71,6 +71,9 @@ zsock_t *ctl_socket (ctl_t *self);
 //  connected; or the queue is full).
 uint64_t ctl_send (ctl_t *self, const void *request, size_t size,
                    char *error, size_t error_size);
+//  ctl_send of an op without arguments ({v, op}: ping, stats). Its ticket,
+//  or 0 with a reason in error.
+uint64_t ctl_send_op (ctl_t *self, const char *op, char *error, size_t error_size);
 //  Reads one reply without waiting. 1: *ticket and *reply (whatever its
 //  ok; caller destroys) are set; 0: nothing waiting; -1: a message that was
 //  not [empty, ticket, body] was read and dropped; WIRE_MALFORMED: a reply

@@ -1,0 +1,213 @@
+/*  test_web.c — lilac-web, end to end, with curl as the client.
+
+    A broker and a lilac-web on loopback ports; every request is made by
+    the real curl binary. Cases:
+    - -n: the shipped configs/web.conf is OK; a listen beyond loopback
+      without TLS, a bad listen, an endpoint without a transport and
+      unreadable TLS files are each reported, in one run, exit 1;
+      `insecure = yes` lets plain HTTP out, with a warning;
+    - /healthz is 200 "ok" while the broker answers, 503 naming it when
+      the broker is frozen (SIGSTOP), 200 again once it runs;
+    - while the broker is frozen, lilac-web still answers at once (its loop
+      never waits on the broker);
+    - /metrics carries the broker's stats and lilac-web's request counts;
+    - an unknown path is a 404 with a JSON error, a POST to /metrics a 405.
+*/
+#include <signal.h>
+#include "../check.h"
+#include "../harness/harness.h"
+#include "timespec.h"
+
+static testbed_t *s_bed;
+static char s_base [64];               //  http://127.0.0.1:PORT
+static pid_t s_web;                    //  lilac-web, 0 when not running
+
+typedef struct {
+    int status;                        //  curl's exit code
+    long code;                         //  the HTTP status, 0 when none
+    char *body;                        //  what it printed (owned)
+    int64_t elapsed_ms;
+} curl_result_t;
+
+//  curl -s -o BODY -w '%{http_code}' [-X method] URL; -m 5.
+static void
+s_curl (const char *method, const char *path, curl_result_t *result)
+{
+    char url [512], body_path [4200], code_path [4200];
+    snprintf (url, sizeof url, "%s%s", s_base, path);
+    snprintf (body_path, sizeof body_path, "%s/curl.body", sandbox_dir (s_bed->sandbox));
+    snprintf (code_path, sizeof code_path, "%s/curl.code", sandbox_dir (s_bed->sandbox));
+    unlink (body_path);
+    unlink (code_path);
+    char verb [16];
+    snprintf (verb, sizeof verb, "%s", method);
+    char *argv [] = { "/usr/bin/curl", "-s", "-m", "5", "-X", verb, "-o", body_path,
+                      "-w", "%{http_code}", url, NULL };
+    int64_t started = clock_now_ms ();
+    pid_t pid = process_spawn (argv, code_path, code_path);
+    result->status = pid > 0 ? process_wait (pid, 10000) : -1;
+    result->elapsed_ms = clock_now_ms () - started;
+    char *code = file_read_all (code_path);
+    result->code = strtol (code, NULL, 10);
+    free (code);
+    result->body = file_read_all (body_path);
+}
+
+static void
+s_start_web (void)
+{
+    char *config = sandbox_path (s_bed->sandbox, "web.conf");
+    char *state = sandbox_path (s_bed->sandbox, "web-state");
+    char *log = sandbox_path (s_bed->sandbox, "web.log");
+    int port = port_free ();
+    snprintf (s_base, sizeof s_base, "http://127.0.0.1:%d", port);
+    char text [2048];
+    snprintf (text, sizeof text, "web\n    listen = \"127.0.0.1:%d\"\n    control = \"%s\"\n"
+              "    events = \"%s\"\n    state_dir = \"%s\"\n", port,
+              broker_process_control (s_bed->broker), broker_process_publish (s_bed->broker),
+              state);
+    char program [1024];
+    snprintf (program, sizeof program, "%s/lilac-web", harness_bin_dir ());
+    if (file_write_text (config, text) == 0) {
+        char *argv [] = { program, "-c", config, NULL };
+        s_web = process_spawn (argv, log, log);
+    }
+    free (config);
+    free (state);
+    free (log);
+}
+
+//  Polls /healthz until it answers code. 0, or -1 at the deadline.
+static int
+s_wait_health (long code, int timeout_ms)
+{
+    for (int64_t end = clock_now_ms () + timeout_ms; clock_now_ms () < end; ) {
+        curl_result_t result;
+        s_curl ("GET", "/healthz", &result);
+        long got = result.code;
+        free (result.body);
+        if (got == code)
+            return 0;
+        harness_pause_ms (100);
+    }
+    return -1;
+}
+
+static void
+s_check_configs (void)
+{
+    TEST ("lilac-web -n: the shipped config is OK; every problem of a bad one in one run, exit 1");
+    cli_result_t result;
+    const char *dir = sandbox_dir (s_bed->sandbox);
+    command_run ("lilac-web", "web-n", dir, 10000, &result, "-n", "-c", "configs/web.conf", NULL);
+    CHECK (result.status == 0 && strstr (result.out, "configuration OK"), "exit %d: %s%s",
+           result.status, result.out, result.err);
+    cli_result_free (&result);
+    char *bad = sandbox_path (s_bed->sandbox, "bad-web.conf");
+    CHECK (file_write_text (bad, "web\n    listen = \"0.0.0.0:8080\"\n    control = \"127.0.0.1:1\"\n"
+                                 "    tls_key = \"/nonexistent/key.pem\"\n    colour = blue\n") == 0,
+           "write");
+    command_run ("lilac-web", "web-n", dir, 10000, &result, "-n", "-c", bad, NULL);
+    const char *wanted [] = { "bad-web.conf:5: unknown key 'colour'", "is not a loopback address",
+                              "control: '127.0.0.1:1' has no transport",
+                              "tls_cert and tls_key go together", "cannot read /nonexistent/key.pem" };
+    CHECK (result.status == 1, "exit %d", result.status);
+    for (size_t index = 0; index < sizeof wanted / sizeof wanted [0]; index++)
+        CHECK (strstr (result.err, wanted [index]), "-n does not say \"%s\": %s", wanted [index],
+               result.err);
+    cli_result_free (&result);
+    CHECK (file_write_text (bad, "web\n    listen = \"0.0.0.0:8080\"\n    insecure = yes\n") == 0,
+           "write");
+    command_run ("lilac-web", "web-n", dir, 10000, &result, "-n", "-c", bad, NULL);
+    CHECK (result.status == 0 && strstr (result.err, "INSECURE"), "insecure: exit %d: %s",
+           result.status, result.err);
+    cli_result_free (&result);
+    free (bad);
+}
+
+static void
+s_health (void)
+{
+    TEST ("/healthz: 200 while the broker answers, 503 naming it while frozen, 200 after");
+    CHECK (s_wait_health (200, 10000) == 0, "never healthy");
+    pid_t broker = broker_process_pid (s_bed->broker);
+    CHECK (kill (broker, SIGSTOP) == 0, "SIGSTOP");
+    CHECK (s_wait_health (503, 10000) == 0, "still 200 with the broker frozen");
+    curl_result_t result;
+    s_curl ("GET", "/healthz", &result);
+    CHECK (strstr (result.body, "broker unreachable") && strstr (result.body,
+           broker_process_control (s_bed->broker)), "503 says: %s", result.body);
+    free (result.body);
+
+    TEST ("lilac-web answers at once while the broker is frozen (its loop never waits)");
+    for (int request = 0; request < 5; request++) {
+        s_curl ("GET", "/metrics", &result);
+        CHECK (result.code == 200 && result.elapsed_ms < 1000, "/metrics: %ld after %lld ms",
+               result.code, (long long) result.elapsed_ms);
+        CHECK (strstr (result.body, "lilac_broker_up 0"), "not down: %.200s", result.body);
+        free (result.body);
+    }
+    CHECK (kill (broker, SIGCONT) == 0, "SIGCONT");
+    CHECK (s_wait_health (200, 10000) == 0, "not healthy again");
+}
+
+static void
+s_metrics (void)
+{
+    TEST ("/metrics: the broker's stats and lilac-web's request counts, Prometheus text");
+    CHECK (testbed_raise (s_bed, "web-host", "disk", NULL) == 0, "raise");
+    bool seen = false;
+    curl_result_t result = { 0 };
+    for (int64_t end = clock_now_ms () + 12000; !seen && clock_now_ms () < end; ) {
+        free (result.body);
+        s_curl ("GET", "/metrics", &result);
+        seen = strstr (result.body, "\nlilac_broker_raised 1\n") != NULL;
+        if (!seen)
+            harness_pause_ms (250);
+    }
+    CHECK (seen, "no lilac_broker_raised 1 in: %.400s", result.body);
+    CHECK (strstr (result.body, "# TYPE lilac_web_requests_total counter")
+           && strstr (result.body, "lilac_web_requests_total{code=\"200\"}")
+           && strstr (result.body, "lilac_broker_up 1"), "%.400s", result.body);
+    free (result.body);
+
+    TEST ("an unknown path: 404 with a JSON error; POST /metrics: 405");
+    s_curl ("GET", "/nowhere", &result);
+    CHECK (result.code == 404 && text_has (result.body, "{\"error\":\"no such path: /nowhere\"}"),
+           "%ld %s", result.code, result.body);
+    free (result.body);
+    s_curl ("POST", "/metrics", &result);
+    CHECK (result.code == 405 && strstr (result.body, "\"error\""), "%ld %s", result.code,
+           result.body);
+    free (result.body);
+}
+
+int
+main (void)
+{
+    s_bed = testbed_new ("web", NULL);
+    if (!s_bed) {
+        TEST ("testbed");
+        CHECK (false, "no testbed");
+        return check_done ();
+    }
+    s_check_configs ();
+    s_start_web ();
+    TEST ("lilac-web starts");
+    if (CHECK (s_web > 0, "not spawned")) {
+        s_health ();
+        s_metrics ();
+        TEST ("lilac-web exits 0 on SIGTERM");
+        CHECK (process_stop (&s_web, "lilac-web", 5000) == 0, "exit status");
+    }
+    bool failed = check_failed > 0 || check_case_failed;
+    if (failed) {
+        char *log = sandbox_path (s_bed->sandbox, "web.log");
+        log_print_tail ("lilac-web", log, 40);
+        free (log);
+    }
+    if (s_web)
+        process_kill (&s_web, 5000);
+    testbed_destroy (&s_bed, failed);
+    return check_done ();
+}

@@ -1,0 +1,102 @@
+/*  main.c — lilac-web: parse options, load the config, run.
+
+    `lilac-web [-c FILE] [--listen ADDR:PORT] [-n] [-v]`. -n runs every check
+    a start runs and reports every problem; errors before the loop exit 1,
+    usage errors 2.
+*/
+#include <czmq.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include "config_report.h"
+#include "log.h"
+#include "web.h"
+#include "web_config.h"
+
+static void
+s_usage (FILE *stream)
+{
+    fprintf (stream,
+        "usage: lilac-web [-c FILE] [--listen ADDR:PORT] [-n] [-v]\n"
+        "  -c, --config FILE     ZPL config file (section 'web'; see README)\n"
+        "      --listen ADDR:PORT  where to serve HTTP (default " WEB_DEFAULT_LISTEN ")\n"
+        "  -n                    check the configuration and exit\n"
+        "  -v                    log every request\n");
+}
+
+typedef struct {
+    const char *config_file;       //  -c
+    const char *listen;            //  --listen
+    bool check_only;               //  -n
+    bool verbose;                  //  -v
+} options_t;
+
+static void
+s_parse_options (int argc, char *argv [], options_t *options)
+{
+    enum { OPT_LISTEN = 256 };
+    static const struct option long_options [] = {
+        { "config", required_argument, NULL, 'c' },
+        { "listen", required_argument, NULL, OPT_LISTEN },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    int option;
+    while ((option = getopt_long (argc, argv, "c:nvh", long_options, NULL)) != -1)
+        switch (option) {
+            case 'c': options->config_file = optarg; break;
+            case OPT_LISTEN: options->listen = optarg; break;
+            case 'n': options->check_only = true; break;
+            case 'v': options->verbose = true; break;
+            case 'h': s_usage (stdout); exit (0);
+            default: s_usage (stderr); exit (2);
+        }
+    if (optind != argc) {
+        fprintf (stderr, "lilac-web: unexpected argument '%s'\n", argv [optind]);
+        s_usage (stderr);
+        exit (2);
+    }
+}
+
+int
+main (int argc, char *argv [])
+{
+    options_t options = { 0 };
+    s_parse_options (argc, argv, &options);
+    log_init ("lilac-web", options.verbose);
+    web_config_t config;
+    config_report_t report = { 0 };
+    web_config_load (&config, options.config_file, &report);
+    if (options.listen) {
+        web_config_set (&config.listen, options.listen);
+        web_config_set (&config.listen_at, "--listen");
+    }
+    bool exposed = false;
+    web_config_verify (&config, &exposed, &report);
+    config_report_log (&report, "");
+    if (report.errors) {
+        web_config_free (&config);
+        log_fatal ("%zu error%s in the configuration%s", report.errors,
+                   report.errors == 1 ? "" : "s", options.check_only ? "" : ": not starting");
+    }
+    if (exposed && !config.tls_cert)
+        log_warn ("INSECURE: serving plain HTTP on %s beyond loopback (insecure = yes)",
+                  config.listen);
+    if (options.check_only) {
+        printf ("configuration OK\n");
+        web_config_free (&config);
+        return 0;
+    }
+    zsys_handler_set (NULL);        //  signals come through the loop's signalfd
+    signal (SIGPIPE, SIG_IGN);      //  a client that hangs up must not kill us
+    char error [CONFIG_ERROR_SIZE];
+    web_t *web = web_new (&config, error, sizeof error);
+    web_config_free (&config);
+    if (!web)
+        log_fatal ("%s", error);
+    int rc = web_run (web);
+    web_destroy (&web);
+    zsys_shutdown ();
+    return rc ? 1 : 0;
+}

@@ -1,0 +1,455 @@
+/*  web.c — lilac-web's loop and its first routes. See web.h.
+
+    The loop polls three things: libmicrohttpd's epoll descriptor, the
+    control client's DEALER and a signalfd. Each turn runs MHD_run (which
+    in external epoll mode handles what is ready and returns), reads the
+    broker's answers, and sends the next ping or stats when due. The poll
+    sleeps until the earliest of MHD's own timeout and the next request to
+    the broker, never longer than WEB_PING_MS.
+
+    Responses are built whole in memory and handed to MHD, which frees them:
+    every page served so far is small. JSON goes through jansson.
+*/
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "ctl.h"
+#include "log.h"
+#include "mem.h"
+#include "signals.h"
+#include "web.h"
+
+//  The codes counted for /metrics, and a slot for the rest.
+static const unsigned s_codes [] = { 200, 400, 404, 405, 500, 503 };
+#define S_CODES (sizeof s_codes / sizeof s_codes [0])
+
+struct _web_t {
+    char *listen;                  //  ADDR:PORT, for logs
+    char *control;                 //  the broker's control endpoint, for messages
+    struct MHD_Daemon *daemon;     //  the HTTP server
+    int epoll_fd;                  //  its epoll descriptor, in our poll
+    ctl_t *ctl;                    //  the control client
+    int signal_fd;                 //  SIGINT, SIGTERM
+    bool stopping;                 //  a signal arrived
+    uint64_t ping_ticket;          //  the ping in flight, 0 none
+    int64_t ping_sent_at;          //  mono ms
+    uint64_t stats_ticket;         //  the stats in flight, 0 none
+    int64_t stats_sent_at;         //  mono ms
+    int64_t next_ping;             //  mono ms
+    int64_t next_stats;            //  mono ms
+    int64_t last_pong;             //  mono ms of the last ping answer, 0 never
+    char degraded [256];           //  the broker's last word on it, "" when well
+    wire_doc_t *stats;             //  the last stats reply, or NULL
+    uint64_t requests [S_CODES + 1];   //  answered, by code (the last: any other)
+    char *tls_cert;                //  PEM text, or NULL
+    char *tls_key;                 //  PEM text, or NULL
+};
+
+//  --- responses --------------------------------------------------------------------
+
+static void
+s_count (web_t *self, unsigned code)
+{
+    size_t index = 0;
+    while (index < S_CODES && s_codes [index] != code)
+        index++;
+    self->requests [index]++;
+}
+
+static enum MHD_Result
+s_reply (web_t *self, struct MHD_Connection *connection, unsigned code,
+         const char *content_type, const char *body)
+{
+    char *copy = mem_strdup (body);     //  MHD frees it (free) with the response
+    struct MHD_Response *response = MHD_create_response_from_buffer (strlen (copy), copy,
+                                                                     MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        mem_free (copy);
+        return MHD_NO;
+    }
+    enum MHD_Result rc = MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                                  content_type);
+    if (rc == MHD_YES)
+        rc = MHD_queue_response (connection, code, response);
+    MHD_destroy_response (response);
+    s_count (self, code);
+    return rc;
+}
+
+//  {"error": why} with code.
+static enum MHD_Result
+s_reply_error (web_t *self, struct MHD_Connection *connection, unsigned code, const char *why)
+{
+    json_t *body = json_pack ("{s:s}", "error", why);
+    char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
+    json_decref (body);
+    enum MHD_Result rc = s_reply (self, connection, code, "application/json",
+                                  text ? text : "{\"error\":\"out of memory\"}");
+    free (text);
+    return rc;
+}
+
+//  --- the broker's health -----------------------------------------------------------
+
+static bool
+s_broker_up (web_t *self)
+{
+    return self->last_pong && zclock_mono () - self->last_pong < WEB_BROKER_SILENCE_MS;
+}
+
+static enum MHD_Result
+s_healthz (web_t *self, struct MHD_Connection *connection)
+{
+    char text [600];
+    if (!s_broker_up (self)) {
+        snprintf (text, sizeof text, "broker unreachable: no answer from %s for %d s\n",
+                  self->control, WEB_BROKER_SILENCE_MS / 1000);
+        return s_reply (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", text);
+    }
+    if (*self->degraded) {
+        snprintf (text, sizeof text, "broker degraded: %s\n", self->degraded);
+        return s_reply (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", text);
+    }
+    return s_reply (self, connection, MHD_HTTP_OK, "text/plain", "ok\n");
+}
+
+//  Appends printf-style text to the growing buffer *text.
+static void
+s_append (char **text, size_t *size, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+static void
+s_append (char **text, size_t *size, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    char line [512];
+    int length = vsnprintf (line, sizeof line, format, args);
+    va_end (args);
+    if (length < 0)
+        return;
+    if ((size_t) length >= sizeof line)
+        length = sizeof line - 1;
+    *text = mem_realloc (*text, *size + (size_t) length + 1);
+    memcpy (*text + *size, line, (size_t) length + 1);
+    *size += (size_t) length;
+}
+
+//  The broker's stats as one gauge each: lilac_broker_NAME.
+static void
+s_metrics_stats (web_t *self, char **text, size_t *size)
+{
+    const msgpack_object *stats = self->stats ? wire_get (wire_doc_root (self->stats), "stats")
+                                              : NULL;
+    if (!stats || stats->type != MSGPACK_OBJECT_MAP)
+        return;
+    for (uint32_t index = 0; index < stats->via.map.size; index++) {
+        const msgpack_object_kv *pair = &stats->via.map.ptr [index];
+        if (pair->key.type != MSGPACK_OBJECT_STR || pair->key.via.str.size > 64)
+            continue;
+        int64_t value;
+        if (pair->val.type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+            value = (int64_t) pair->val.via.u64;
+        else
+        if (pair->val.type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+            value = pair->val.via.i64;
+        else
+            continue;
+        char name [80];
+        snprintf (name, sizeof name, "lilac_broker_%.*s", (int) pair->key.via.str.size,
+                  pair->key.via.str.ptr);
+        if (strspn (name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen (name))
+            continue;               //  not a Prometheus name: left out
+        s_append (text, size, "# TYPE %s gauge\n%s %" PRId64 "\n", name, name, value);
+    }
+}
+
+static enum MHD_Result
+s_metrics (web_t *self, struct MHD_Connection *connection)
+{
+    char *text = NULL;
+    size_t size = 0;
+    s_append (&text, &size, "# HELP lilac_broker_up 1 while the broker answers ping.\n"
+              "# TYPE lilac_broker_up gauge\nlilac_broker_up %d\n", s_broker_up (self));
+    s_append (&text, &size, "# HELP lilac_broker_degraded 1 while the broker says its "
+              "commits fail.\n# TYPE lilac_broker_degraded gauge\nlilac_broker_degraded %d\n",
+              *self->degraded != 0);
+    s_metrics_stats (self, &text, &size);
+    s_append (&text, &size, "# HELP lilac_web_requests_total HTTP requests answered, by code.\n"
+              "# TYPE lilac_web_requests_total counter\n");
+    for (size_t index = 0; index < S_CODES; index++)
+        s_append (&text, &size, "lilac_web_requests_total{code=\"%u\"} %" PRIu64 "\n",
+                  s_codes [index], self->requests [index]);
+    s_append (&text, &size, "lilac_web_requests_total{code=\"other\"} %" PRIu64 "\n",
+              self->requests [S_CODES]);
+    enum MHD_Result rc = s_reply (self, connection, MHD_HTTP_OK,
+                                  "text/plain; version=0.0.4", text);
+    mem_free (text);
+    return rc;
+}
+
+//  --- routing ----------------------------------------------------------------------------
+
+static enum MHD_Result
+s_answer (void *arg, struct MHD_Connection *connection, const char *url, const char *method,
+          const char *version, const char *upload_data, size_t *upload_data_size,
+          void **request_state)
+{
+    (void) version, (void) upload_data;
+    web_t *self = arg;
+    static int first_call;
+    if (!*request_state) {           //  headers only so far: come back for the body
+        *request_state = &first_call;
+        return MHD_YES;
+    }
+    if (*upload_data_size) {         //  no route takes a body yet
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    bool get = strcmp (method, MHD_HTTP_METHOD_GET) == 0
+            || strcmp (method, MHD_HTTP_METHOD_HEAD) == 0;
+    if (strcmp (url, "/healthz") == 0 || strcmp (url, "/metrics") == 0) {
+        if (!get)
+            return s_reply_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                  "only GET is allowed here");
+        return url [1] == 'h' ? s_healthz (self, connection) : s_metrics (self, connection);
+    }
+    char why [300];
+    snprintf (why, sizeof why, "no such path: %.200s", url);
+    return s_reply_error (self, connection, MHD_HTTP_NOT_FOUND, why);
+}
+
+//  --- watching the broker ---------------------------------------------------------------
+
+static void
+s_take_reply (web_t *self, uint64_t ticket, wire_doc_t *reply)
+{
+    if (ticket == self->ping_ticket) {
+        self->ping_ticket = 0;
+        self->last_pong = zclock_mono ();
+        char *degraded = NULL;
+        char error [WIRE_ERROR_SIZE];
+        if (wire_get_string (wire_doc_root (reply), "degraded", WIRE_MAX_SUMMARY, &degraded,
+                             error, sizeof error) == 0) {
+            if (!!degraded != !!*self->degraded)
+                log_info ("broker %s%s", degraded ? "degraded: " : "no longer degraded",
+                          degraded ? degraded : "");
+            snprintf (self->degraded, sizeof self->degraded, "%s", degraded ? degraded : "");
+        }
+        free (degraded);
+        wire_doc_destroy (&reply);
+    }
+    else
+    if (ticket == self->stats_ticket) {
+        self->stats_ticket = 0;
+        wire_doc_destroy (&self->stats);
+        self->stats = reply;
+    }
+    else
+        wire_doc_destroy (&reply);      //  an answer we gave up on
+}
+
+static void
+s_read_replies (web_t *self)
+{
+    for (int count = 0; count < 100; count++) {
+        uint64_t ticket = 0;
+        wire_doc_t *reply = NULL;
+        char error [WIRE_ERROR_SIZE];
+        int rc = ctl_receive (self->ctl, &ticket, &reply, error, sizeof error);
+        if (rc == 0)
+            return;
+        if (rc == 1)
+            s_take_reply (self, ticket, reply);
+    }
+}
+
+//  Sends op when due and nothing is in flight (or what is has timed out).
+static void
+s_request (web_t *self, const char *op, uint64_t *ticket, int64_t *sent_at, int64_t *next,
+           int64_t period, int64_t now)
+{
+    if (now < *next || (*ticket && now - *sent_at < WEB_CALL_TIMEOUT_MS))
+        return;
+    char error [256];
+    *ticket = ctl_send_op (self->ctl, op, error, sizeof error);
+    *sent_at = now;
+    *next = now + period;
+}
+
+static void
+s_watch_broker (web_t *self)
+{
+    int64_t now = zclock_mono ();
+    s_request (self, "ping", &self->ping_ticket, &self->ping_sent_at, &self->next_ping,
+               WEB_PING_MS, now);
+    s_request (self, "stats", &self->stats_ticket, &self->stats_sent_at, &self->next_stats,
+               WEB_STATS_MS, now);
+}
+
+//  --- the loop ------------------------------------------------------------------------------
+
+static long
+s_poll_timeout (web_t *self)
+{
+    int64_t now = zclock_mono ();
+    int64_t wait = self->next_ping - now;
+    if (self->next_stats - now < wait)
+        wait = self->next_stats - now;
+    MHD_UNSIGNED_LONG_LONG mhd = 0;
+    if (MHD_get_timeout (self->daemon, &mhd) == MHD_YES && (int64_t) mhd < wait)
+        wait = (int64_t) mhd;
+    return wait < 0 ? 0 : wait > WEB_PING_MS ? WEB_PING_MS : (long) wait;
+}
+
+static void
+s_read_signals (web_t *self)
+{
+    struct signalfd_siginfo info;
+    while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
+        log_info ("%s: exiting", strsignal ((int) info.ssi_signo));
+        self->stopping = true;
+    }
+}
+
+int
+web_run (web_t *self)
+{
+    self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM }, 2);
+    if (self->signal_fd < 0) {
+        log_error ("cannot set up signal handling: %s", strerror (errno));
+        return -1;
+    }
+    log_info ("ready: http%s://%s, broker %s", self->tls_cert ? "s" : "", self->listen,
+              self->control);
+    while (!self->stopping) {
+        zmq_pollitem_t items [3] = {
+            { NULL, self->epoll_fd, ZMQ_POLLIN, 0 },
+            { zsock_resolve (ctl_socket (self->ctl)), 0, ZMQ_POLLIN, 0 },
+            { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
+        };
+        if (zmq_poll (items, 3, s_poll_timeout (self)) < 0 && errno != EINTR) {
+            log_error ("poll failed: %s", zmq_strerror (errno));
+            continue;
+        }
+        if (MHD_run (self->daemon) != MHD_YES)
+            log_error ("the HTTP server failed a turn");
+        s_read_replies (self);
+        if (items [2].revents & ZMQ_POLLIN)
+            s_read_signals (self);
+        s_watch_broker (self);
+    }
+    return 0;
+}
+
+//  --- setting up ----------------------------------------------------------------------------
+
+static char *
+s_read_file (const char *path, char *error, size_t error_size)
+{
+    FILE *file = fopen (path, "r");
+    if (!file) {
+        snprintf (error, error_size, "cannot read %s: %s", path, strerror (errno));
+        return NULL;
+    }
+    char *text = NULL;
+    size_t size = 0, length;
+    char block [4096];
+    while ((length = fread (block, 1, sizeof block, file)) > 0 && size < 1024 * 1024) {
+        text = mem_realloc (text, size + length + 1);
+        memcpy (text + size, block, length);
+        size += length;
+        text [size] = 0;
+    }
+    fclose (file);
+    if (!text)
+        snprintf (error, error_size, "%s is empty", path);
+    return text;
+}
+
+static int
+s_start_http (web_t *self, const web_config_t *config, char *error, size_t error_size)
+{
+    struct sockaddr_storage address;
+    if (web_listen_address (config->listen, &address, error, error_size))
+        return -1;
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG
+                   | (address.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
+    if (config->tls_cert) {
+        self->tls_cert = s_read_file (config->tls_cert, error, error_size);
+        self->tls_key = self->tls_cert ? s_read_file (config->tls_key, error, error_size) : NULL;
+        if (!self->tls_key)
+            return -1;
+        flags |= MHD_USE_TLS;
+    }
+    struct MHD_OptionItem options [] = {
+        { MHD_OPTION_SOCK_ADDR, 0, &address },
+        { MHD_OPTION_CONNECTION_LIMIT, WEB_MAX_CONNECTIONS, NULL },
+        { MHD_OPTION_CONNECTION_TIMEOUT, WEB_CONNECTION_TIMEOUT, NULL },
+        { self->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, self->tls_cert },
+        { MHD_OPTION_HTTPS_MEM_KEY, 0, self->tls_key },
+        { MHD_OPTION_END, 0, NULL }
+    };
+    self->daemon = MHD_start_daemon (flags, 0, NULL, NULL, s_answer, self,
+                                     MHD_OPTION_ARRAY, options, MHD_OPTION_END);
+    if (!self->daemon) {
+        snprintf (error, error_size, "cannot serve HTTP on %s: %s", config->listen,
+                  errno ? strerror (errno) : "libmicrohttpd refused");
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
+                                                            MHD_DAEMON_INFO_EPOLL_FD);
+    if (!info) {
+        snprintf (error, error_size, "libmicrohttpd has no epoll descriptor");
+        return -1;
+    }
+    self->epoll_fd = info->epoll_fd;
+    return 0;
+}
+
+web_t *
+web_new (const web_config_t *config, char *error, size_t error_size)
+{
+    web_t *self = mem_alloc (sizeof (web_t));
+    self->signal_fd = -1;
+    self->listen = mem_strdup (config->listen);
+    self->control = mem_strdup (config->control);
+    char dirs_error [512];
+    if (paths_make_dirs (config->state_dir, dirs_error, sizeof dirs_error)) {
+        snprintf (error, error_size, "%s", dirs_error);
+        web_destroy (&self);
+        return NULL;
+    }
+    self->ctl = ctl_new (config->control, WEB_CALL_TIMEOUT_MS, false, error, error_size);
+    if (!self->ctl || s_start_http (self, config, error, error_size)) {
+        web_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+web_destroy (web_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    web_t *self = *self_p;
+    if (self->daemon)
+        MHD_stop_daemon (self->daemon);
+    ctl_destroy (&self->ctl);
+    wire_doc_destroy (&self->stats);
+    if (self->signal_fd >= 0)
+        close (self->signal_fd);
+    mem_free (self->listen);
+    mem_free (self->control);
+    mem_free (self->tls_cert);
+    mem_free (self->tls_key);
+    mem_free (self);
+    *self_p = NULL;
+}

@@ -1,0 +1,184 @@
+/*  web_config.c — lilac-web's settings. See web_config.h.
+*/
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "bus.h"
+#include "config.h"
+#include "mem.h"
+#include "web_config.h"
+
+static const char *const s_top_keys [] = { "web", NULL };
+static const char *const s_web_keys [] = {
+    "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", NULL
+};
+
+void
+web_config_set (char **setting, const char *value)
+{
+    mem_free (*setting);
+    *setting = mem_strdup (value);
+}
+
+static void
+s_defaults (web_config_t *config)
+{
+    *config = (web_config_t) {
+        .listen = mem_strdup (WEB_DEFAULT_LISTEN),
+        .control = mem_strdup (BUS_DEFAULT_CONTROL),
+        .events = mem_strdup (BUS_DEFAULT_PUBLISH),
+        .state_dir = mem_strdup ("var/web"),
+    };
+}
+
+//  A string key: set when present, an error when empty.
+static void
+s_string (config_t *section, const char *key, char **setting, char **origin,
+          config_report_t *report)
+{
+    config_t *node = config_locate (section, key);
+    if (!node)
+        return;
+    if (!*config_value (node)) {
+        config_report_at (report, node, "%s: empty", key);
+        return;
+    }
+    web_config_set (setting, config_value (node));
+    if (origin) {
+        char where [600];
+        snprintf (where, sizeof where, "%s:%d", config_file (node), config_line (node));
+        web_config_set (origin, where);
+    }
+}
+
+int
+web_config_load (web_config_t *config, const char *path, config_report_t *report)
+{
+    s_defaults (config);
+    if (!path)
+        return 0;
+    config->config_file = mem_strdup (path);
+    char error [CONFIG_ERROR_SIZE];
+    config_t *root = config_load (path, error, sizeof error);
+    if (!root) {
+        config_report_error (report, error);
+        return -1;
+    }
+    size_t errors = report->errors;
+    config_report_check_keys (report, root, s_top_keys);
+    config_t *section = config_locate (root, "web");
+    if (section) {
+        config_report_check_keys (report, section, s_web_keys);
+        s_string (section, "listen", &config->listen, &config->listen_at, report);
+        s_string (section, "control", &config->control, NULL, report);
+        s_string (section, "events", &config->events, NULL, report);
+        s_string (section, "state_dir", &config->state_dir, NULL, report);
+        s_string (section, "tls_cert", &config->tls_cert, NULL, report);
+        s_string (section, "tls_key", &config->tls_key, NULL, report);
+        if (config_boolean (section, "insecure", false, &config->insecure, error, sizeof error))
+            config_report_error (report, error);
+    }
+    config_destroy (&root);
+    return report->errors > errors ? -1 : 0;
+}
+
+int
+web_listen_address (const char *listen, struct sockaddr_storage *address,
+                    char *error, size_t error_size)
+{
+    char host [256];
+    const char *colon = strrchr (listen, ':');
+    if (!colon || colon == listen || (size_t) (colon - listen) >= sizeof host) {
+        snprintf (error, error_size, "'%s' is not ADDR:PORT (like 127.0.0.1:32744)", listen);
+        return -1;
+    }
+    char *end = NULL;
+    long port = strtol (colon + 1, &end, 10);
+    if (!colon [1] || *end || port < 1 || port > 65535) {
+        snprintf (error, error_size, "'%s': port must be 1-65535", listen);
+        return -1;
+    }
+    memcpy (host, listen, (size_t) (colon - listen));
+    host [colon - listen] = 0;
+    memset (address, 0, sizeof *address);
+    struct sockaddr_in *v4 = (struct sockaddr_in *) address;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *) address;
+    size_t length = strlen (host);
+    if (host [0] == '[' && length > 2 && host [length - 1] == ']') {
+        host [length - 1] = 0;
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons ((uint16_t) port);
+        if (inet_pton (AF_INET6, host + 1, &v6->sin6_addr) == 1)
+            return 0;
+    }
+    else {
+        if (strcmp (host, "localhost") == 0)
+            snprintf (host, sizeof host, "127.0.0.1");
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons ((uint16_t) port);
+        if (inet_pton (AF_INET, host, &v4->sin_addr) == 1)
+            return 0;
+    }
+    snprintf (error, error_size, "'%s': not a numeric IPv4 or [IPv6] address", listen);
+    return -1;
+}
+
+static bool
+s_is_loopback (const struct sockaddr_storage *address)
+{
+    if (address->ss_family == AF_INET)
+        return (ntohl (((const struct sockaddr_in *) address)->sin_addr.s_addr) >> 24) == 127;
+    return IN6_IS_ADDR_LOOPBACK (&((const struct sockaddr_in6 *) address)->sin6_addr);
+}
+
+static void
+s_check_readable (const char *path, const char *what, config_report_t *report)
+{
+    if (path && access (path, R_OK) != 0)
+        config_report_add (report, false, "%s: cannot read %s", what, path);
+}
+
+void
+web_config_verify (web_config_t *config, bool *exposed, config_report_t *report)
+{
+    const char *where = config->listen_at ? config->listen_at : "default";
+    struct sockaddr_storage address;
+    char error [CONFIG_ERROR_SIZE];
+    *exposed = false;
+    if (web_listen_address (config->listen, &address, error, sizeof error))
+        config_report_add (report, false, "%s: listen: %s", where, error);
+    else
+    if (!s_is_loopback (&address)) {
+        *exposed = true;
+        if (!config->tls_cert && !config->insecure)
+            config_report_add (report, false, "%s: listen: '%s' is not a loopback address: "
+                               "set tls_cert and tls_key (HTTPS), or insecure = yes to "
+                               "serve plain HTTP to anybody who can reach it",
+                               where, config->listen);
+    }
+    if (!config->tls_cert != !config->tls_key)
+        config_report_add (report, false, "web: tls_cert and tls_key go together");
+    s_check_readable (config->tls_cert, "web: tls_cert", report);
+    s_check_readable (config->tls_key, "web: tls_key", report);
+    config_check_endpoints (config->control, "web: control", report);
+    config_check_endpoints (config->events, "web: events", report);
+    config_check_dir (config->state_dir, "web: state_dir", report);
+}
+
+void
+web_config_free (web_config_t *config)
+{
+    mem_free (config->config_file);
+    mem_free (config->listen);
+    mem_free (config->listen_at);
+    mem_free (config->control);
+    mem_free (config->events);
+    mem_free (config->state_dir);
+    mem_free (config->tls_cert);
+    mem_free (config->tls_key);
+    *config = (web_config_t) { 0 };
+}

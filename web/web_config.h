@@ -1,0 +1,51 @@
+/*  web_config.h — lilac-web's settings, read from a ZPL file.
+
+    Section `web`:
+      listen       ADDR:PORT the HTTP server binds (default 127.0.0.1:32744)
+      control      the broker's control endpoint
+      events       the broker's publish endpoint
+      state_dir    where lilac-web keeps its own state (session keys, later)
+      tls_cert, tls_key   PEM files: HTTPS instead of HTTP
+      insecure     yes: may listen beyond loopback without TLS
+    Every problem goes to one config_report (file:line), for -n and start
+    alike. Listening beyond loopback needs TLS or `insecure = yes`: the API
+    acknowledges alerts and takes events, and passwords would cross the
+    network in the clear.
+*/
+#ifndef LILAC_WEB_CONFIG_H
+#define LILAC_WEB_CONFIG_H
+
+#include <stdbool.h>
+#include "config_report.h"
+
+#define WEB_DEFAULT_LISTEN  "127.0.0.1:32744"
+
+typedef struct {
+    char *config_file;             //  where these came from, or NULL
+    char *listen;                  //  ADDR:PORT
+    char *listen_at;               //  "FILE:LINE" or "--listen" of listen, or NULL
+    char *control;                 //  the broker's control endpoint
+    char *events;                  //  the broker's publish endpoint
+    char *state_dir;               //  lilac-web's state
+    char *tls_cert;                //  PEM certificate file, or NULL
+    char *tls_key;                 //  PEM key file, or NULL
+    bool insecure;                 //  may listen beyond loopback without TLS
+} web_config_t;
+
+//  Defaults, then the `web` section of path (NULL: defaults only). Every
+//  problem into report. 0, or -1 when it added errors.
+int web_config_load (web_config_t *config, const char *path, config_report_t *report);
+//  What a start needs beyond the file's syntax: listen parses and is
+//  loopback unless TLS or insecure; the endpoints name a transport; the TLS
+//  files are readable; the state directory can be made. Into report;
+//  *exposed says whether listen is beyond loopback.
+void web_config_verify (web_config_t *config, bool *exposed, config_report_t *report);
+//  Parses "ADDR:PORT" ("[::1]:PORT" for IPv6) into a socket address.
+//  0, or -1 with why in error.
+struct sockaddr_storage;
+int web_listen_address (const char *listen, struct sockaddr_storage *address,
+                        char *error, size_t error_size);
+void web_config_set (char **setting, const char *value);
+void web_config_free (web_config_t *config);
+
+#endif
