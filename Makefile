@@ -17,8 +17,8 @@
 # are read after `deps` has installed pkg-config and the libraries.
 
 DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev \
-               libcurl4-openssl-dev
-PKGS = libczmq libzmq msgpack sqlite3 libcurl
+               libcurl4-openssl-dev libjansson-dev
+PKGS = libczmq libzmq msgpack sqlite3 libcurl jansson
 
 CC ?= gcc
 BUILD ?= build
@@ -32,7 +32,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -MMD -MP $(WARNINGS) $(SANFLAGS) -Iproto $(PKG_CFLAGS) $(CFLAGS)
 #  --as-needed: a program records only the libraries it uses (libcurl is the
-#  Pushover notifier's alone).
+#  Pushover notifier's alone; jansson goes only where JSON is read or written).
 ALL_LDFLAGS = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
 
 PROTO_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard proto/*.c))
