@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "alert.h"
+#include "json.h"
 #include "targets.h"
 #include "timespec.h"
 #include "epoch.h"
@@ -232,7 +233,7 @@ fuzz_control (const uint8_t *data, size_t size)
     s_change_decode (wire_get (root, "alert"));
 
     //  lilac (the command) prints replies as JSON.
-    free (wire_json (root));
+    free (json_text_from_msgpack (root));
     wire_doc_destroy (&doc);
     assert (doc == NULL);
     return 0;
