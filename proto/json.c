@@ -24,10 +24,11 @@
 //  Writing
 
 //  A copy of size bytes with every byte that does not start a valid UTF-8
-//  sequence replaced by U+FFFD; *repaired_size its length. NULL when out
-//  of memory. The smallest valid prefix at an offset is one whole sequence.
+//  sequence (and every NUL, if key) replaced by U+FFFD; *repaired_size its
+//  length. NULL when out of memory. The smallest valid prefix at an offset
+//  is one whole sequence.
 static char *
-s_utf8_repaired (const char *text, size_t size, size_t *repaired_size)
+s_utf8_repaired (const char *text, size_t size, bool key, size_t *repaired_size)
 {
     if (size > (SIZE_MAX - 1) / 3)
         return NULL;
@@ -39,7 +40,7 @@ s_utf8_repaired (const char *text, size_t size, size_t *repaired_size)
         size_t length = 1;
         while (length <= 4 && offset + length <= size && !wire_utf8_valid (text + offset, length))
             length++;
-        if (length <= 4 && offset + length <= size) {
+        if (length <= 4 && offset + length <= size && !(key && text [offset] == 0)) {
             memcpy (repaired + used, text + offset, length);
             used += length;
             offset += length;
@@ -63,7 +64,7 @@ json_string_lossy (const char *text, size_t size)
     if (wire_utf8_valid (text, size))
         return json_stringn (text, size);
     size_t repaired_size;
-    char *repaired = s_utf8_repaired (text, size, &repaired_size);
+    char *repaired = s_utf8_repaired (text, size, false, &repaired_size);
     if (!repaired)
         return NULL;
     json_t *string = json_stringn_nocheck (repaired, repaired_size);
@@ -83,8 +84,8 @@ s_set (json_t *object, const msgpack_object *key, json_t *value, int depth)
     if (key->type == MSGPACK_OBJECT_STR || key->type == MSGPACK_OBJECT_BIN) {
         bytes = key->type == MSGPACK_OBJECT_STR ? key->via.str.ptr : key->via.bin.ptr;
         size = key->type == MSGPACK_OBJECT_STR ? key->via.str.size : key->via.bin.size;
-        if (!wire_utf8_valid (bytes, size))
-            bytes = owned = s_utf8_repaired (bytes, size, &size);
+        if (!wire_utf8_valid (bytes, size) || memchr (bytes, 0, size))
+            bytes = owned = s_utf8_repaired (bytes, size, true, &size);
     }
     else {
         json_t *rendered = s_value (key, depth);

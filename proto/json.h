@@ -14,8 +14,11 @@
     (jansson's integers are int64, and JSON readers hold numbers as doubles
     anyway); floats are reals, NaN and infinities null; strings and bin
     are strings, every byte that is not UTF-8 replaced by U+FFFD; ext is
-    null. A map key that is a string or bin is its bytes (U+FFFD as above);
-    any other key is its own compact JSON text (7 → "7", [1] → "[1]").
+    null. A map key that is a string or bin is its bytes (U+FFFD as above,
+    and for NUL bytes too: jansson, lilac's own reader, refuses keys with
+    NUL); any other key is its own compact JSON text (7 → "7", [1] → "[1]").
+    So every text written here reads back with jansson (JSON_ALLOW_NUL:
+    string values keep their NUL bytes, as \u0000).
     Values nested deeper than JSON_MSGPACK_DEPTH are null. msgpack_objects
     from wire_doc_new are at most WIRE_MAX_DEPTH deep; the bound is for
     objects msgpack-c unpacked itself (tap reads any frame on the bus).

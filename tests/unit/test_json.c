@@ -80,15 +80,21 @@ test_odd_msgpack (void)
     msgpack_object ext = { .type = MSGPACK_OBJECT_EXT, .via.ext = { .type = 1, .size = 1, .ptr = "e" } };
     msgpack_object bad_key = { .type = MSGPACK_OBJECT_STR, .via.str = { .size = 2, .ptr = "k\xfe" } };
     msgpack_object key_x = { .type = MSGPACK_OBJECT_STR, .via.str = { .size = 1, .ptr = "x" } };
+    msgpack_object nul_key = { .type = MSGPACK_OBJECT_STR, .via.str = { .size = 2, .ptr = "n\0" } };
     msgpack_object_kv pairs [] = {
         { seven, bad }, { list, bin }, { bad_key, ext }, { key_x, one }, { key_x, seven },
+        { nul_key, one },
     };
     msgpack_object map = { .type = MSGPACK_OBJECT_MAP,
-                           .via.map = { .size = 5, .ptr = pairs } };
+                           .via.map = { .size = 6, .ptr = pairs } };
     char *json = json_text_from_msgpack (&map);
     const char *expected = "{\"7\":\"a\xEF\xBF\xBD" "b\",\"[1]\":\"b\\u0000\xEF\xBF\xBD" "x\","
-                           "\"k\xEF\xBF\xBD\":null,\"x\":7}";
+                           "\"k\xEF\xBF\xBD\":null,\"x\":7,\"n\xEF\xBF\xBD\":1}";
     CHECK (json && strcmp (json, expected) == 0, "got      %s\n#   expected %s", json, expected);
+    //  and jansson reads it back (NUL kept in values only)
+    json_t *back = json ? json_loads (json, JSON_ALLOW_NUL, NULL) : NULL;
+    CHECK (back != NULL, "reads back");
+    json_decref (back);
     free (json);
 
     //  JSON_MSGPACK_DEPTH arrays deep are kept; one more level is null.
