@@ -7,7 +7,7 @@
 # make asan       the same tests under AddressSanitizer + UndefinedBehaviorSanitizer
 # make deps       install missing Debian packages with apt-get (silent when all present)
 # make fuzz       libFuzzer harnesses of tests/fuzz (clang), FUZZ_SECONDS each (default 60);
-#                 FUZZ_TARGETS picks some of: ingest control timespec
+#                 FUZZ_TARGETS picks some of: ingest control timespec json
 # make chaos      fault injection under load (kill -9, full disk, replaced database):
 #                 figures of what was lost; exit 1 on any loss (a few minutes, root)
 # make bench      the benchmarks of tests/bench against their raw baselines (a few minutes);
@@ -32,7 +32,7 @@ PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS = $(shell pkg-config --libs $(PKGS))
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -O2 -g -MMD -MP $(WARNINGS) $(SANFLAGS) -Iproto $(PKG_CFLAGS) $(CFLAGS)
 #  --as-needed: a program records only the libraries it uses (libcurl is the
-#  Pushover notifier's alone).
+#  Pushover notifier's alone; jansson goes only where JSON is read or written).
 ALL_LDFLAGS = $(SANFLAGS) -Wl,--as-needed $(LDFLAGS)
 
 PROTO_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(wildcard proto/*.c))
@@ -173,12 +173,14 @@ asan:
 #  to build/fuzz/corpus/NAME), crashes land in tests/fuzz/crashes/NAME/, then
 #  the committed corpus is replaced by the -merge=1 minimization of both.
 #  -max_len: 64 KiB for frames (a fast stand-in for the 256 KiB ZMQ_MAXMSGSIZE:
-#  the decoders' limits are all far below it), 64 bytes for time specs.
+#  the decoders' limits are all far below it) and for HTTP answers (Pushover's
+#  body limit), 64 bytes for time specs.
 FUZZ_PACKAGES = clang libclang-rt-dev
-FUZZ_TARGETS ?= ingest control timespec
+FUZZ_TARGETS ?= ingest control timespec json
 FUZZ_SECONDS ?= 60
 FUZZ_MAX_LEN_ingest = 65536
 FUZZ_MAX_LEN_control = 65536
+FUZZ_MAX_LEN_json = 65536
 FUZZ_MAX_LEN_timespec = 64
 
 fuzz-deps:
@@ -193,6 +195,7 @@ fuzz: fuzz-deps
 	  rm -rf $$merged; mkdir -p $$merged; \
 	  echo "make fuzz: $$name for $(FUZZ_SECONDS)s (log build/fuzz/$$name.log)"; \
 	  case $$name in ingest) len=$(FUZZ_MAX_LEN_ingest);; control) len=$(FUZZ_MAX_LEN_control);; \
+	    json) len=$(FUZZ_MAX_LEN_json);; \
 	    *) len=$(FUZZ_MAX_LEN_timespec);; esac; \
 	  build/fuzz/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -max_len=$$len -timeout=10 \
 	    -print_final_stats=1 -artifact_prefix=tests/fuzz/crashes/$$name/ \

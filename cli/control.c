@@ -16,7 +16,8 @@
     wire_doc_new and read with the typed getters and alert_decode before a
     byte is printed. `ok: false` prints the broker's error sentence as
     "lilac CMD: ..." and exits 1. --json prints the relevant part of the
-    reply as rendered by wire_json (a list is a JSON array).
+    reply as rendered by json_text_from_msgpack (json.h; a list is a JSON
+    array).
 */
 #include <assert.h>
 #include <czmq.h>
@@ -28,6 +29,7 @@
 #include "ctl.h"
 #include "cli.h"
 #include "control.h"
+#include "json.h"
 #include "mem.h"
 #include "timespec.h"
 #include "wire.h"
@@ -320,11 +322,11 @@ s_call (const control_args_t *self)
 static int
 s_print_json (const char *name, const msgpack_object *object)
 {
-    char *json = wire_json (object);
+    char *json = json_text_from_msgpack (object);
     if (!json)
         return cli_fail (name, "cannot render the reply as JSON");
     puts (json);
-    mem_free (json);
+    free (json);
     return CLI_EXIT_OK;
 }
 

@@ -33,9 +33,9 @@
 #include "bus.h"
 #include "change_feed.h"
 #include "cli.h"
+#include "json.h"
 #include "log.h"
 #include "signals.h"
-#include "mem.h"
 #include "timespec.h"
 #include "wire.h"
 
@@ -160,26 +160,25 @@ s_wanted (s_tap_t *self, const char *topic)
     return false;
 }
 
-//  Prints the map root as JSON with "topic" as the first key.
+//  Prints the map root as JSON with "topic" as the first key (a "topic"
+//  key of the body itself is left out: the bus topic is what tap shows).
 static int
 s_print_json (const char *topic, const msgpack_object *root)
 {
-    msgpack_object topic_object;
-    memset (&topic_object, 0, sizeof topic_object);
-    topic_object.type = MSGPACK_OBJECT_STR;
-    topic_object.via.str.ptr = topic;
-    topic_object.via.str.size = (uint32_t) strlen (topic);
-    char *topic_json = wire_json (&topic_object);
-    char *body_json = wire_json (root);
-    int rc = -1;
-    if (topic_json && body_json && body_json [0] == '{') {
-        const char *rest = body_json + 1;
-        printf ("{\"topic\":%s%s%s\n", topic_json, *rest == '}' ? "" : ",", rest);
-        rc = 0;
-    }
-    mem_free (topic_json);
-    mem_free (body_json);
-    return rc;
+    json_t *line = json_object ();
+    json_t *body = json_from_msgpack (root);
+    char *text = NULL;
+    if (line && json_is_object (body)
+    &&  json_object_set_new (line, "topic", json_string_lossy (topic, strlen (topic))) == 0
+    &&  json_object_update_missing (line, body) == 0)
+        text = json_text (line);
+    json_decref (body);
+    json_decref (line);
+    if (!text)
+        return -1;
+    puts (text);
+    free (text);
+    return 0;
 }
 
 //  Prints what writer holds (one packed map) as JSON with topic first.

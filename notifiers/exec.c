@@ -91,6 +91,7 @@
 #include "child.h"
 #include "error_text.h"
 #include "exec.h"
+#include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "wire.h"
@@ -308,12 +309,46 @@ s_subject_detail (const alert_change_t *change, const rule_action_t *action,
     *detail_out = detail;
 }
 
-static void
-s_pack_decimal (msgpack_packer *packer, const char *key, int64_t value)
+//  object[key] = a string (NULL: null), an integer, or an integer as
+//  decimal text (purppura's fields are all strings). 0, or -1 when out of
+//  memory. Strings come from decoded frames (valid UTF-8); any that were
+//  not would get U+FFFD rather than fail the delivery. Label keys are
+//  names the decoder checked.
+static int
+s_put_string (json_t *object, const char *key, const char *value)
+{
+    return json_object_set_new (object, key,
+                                json_string_lossy (value, value ? strlen (value) : 0));
+}
+
+static int
+s_put_int (json_t *object, const char *key, int64_t value)
+{
+    return json_object_set_new (object, key, json_integer (value));
+}
+
+static int
+s_put_decimal (json_t *object, const char *key, int64_t value)
 {
     char text [32];
     snprintf (text, sizeof text, "%" PRId64, value);
-    wire_pack_key_string (packer, key, text);
+    return s_put_string (object, key, text);
+}
+
+//  The alert's labels as an object; NULL when out of memory.
+static json_t *
+s_labels (const alert_t *alert)
+{
+    json_t *labels = json_object ();
+    for (size_t index = 0; labels && index < alert->label_count; index++) {
+        const wire_label_t *label = &alert->labels [index];
+        if (json_object_set_new (labels, label->key,
+                                 json_string_lossy (label->value, strlen (label->value)))) {
+            json_decref (labels);
+            labels = NULL;
+        }
+    }
+    return labels;
 }
 
 //  The change as one line of JSON with a newline; a fresh string (free()).
@@ -328,48 +363,34 @@ s_json (const alert_change_t *change, const rule_action_t *action, size_t *size)
                       detail_buffer, sizeof detail_buffer, &subject, &detail);
     const char *flood = s_flood_name (action->kind);
 
-    wire_writer_t writer;
-    wire_writer_init (&writer);
-    msgpack_packer *packer = &writer.packer;
-    msgpack_pack_map (packer, 9 + 11 + (flood ? 1 : 0) + (action->kind == ACTION_FLOOD_OVER ? 1 : 0));
+    json_t *object = json_object ();
     //  purppura's Alert, in its field order, every value a string.
-    wire_pack_key_string (packer, "Detail", detail);
-    wire_pack_key_string (packer, "ID", alert->id ? alert->id : "");
-    wire_pack_key_string (packer, "Raise", "");
-    wire_pack_key_string (packer, "Subject", subject);
-    wire_pack_key_string (packer, "Source", alert->source ? alert->source : "");
-    wire_pack_key_string (packer, "Status", s_purppura_status (alert->state));
-    s_pack_decimal (packer, "RaiseAt", alert->raise_at / 1000);
-    s_pack_decimal (packer, "NotifiedAt", alert->notified_at / 1000);
-    s_pack_decimal (packer, "NotifyCount", alert->notify_count);
+    bool ok = object
+        && s_put_string (object, "Detail", detail) == 0
+        && s_put_string (object, "ID", alert->id ? alert->id : "") == 0
+        && s_put_string (object, "Raise", "") == 0
+        && s_put_string (object, "Subject", subject) == 0
+        && s_put_string (object, "Source", alert->source ? alert->source : "") == 0
+        && s_put_string (object, "Status", s_purppura_status (alert->state)) == 0
+        && s_put_decimal (object, "RaiseAt", alert->raise_at / 1000) == 0
+        && s_put_decimal (object, "NotifiedAt", alert->notified_at / 1000) == 0
+        && s_put_decimal (object, "NotifyCount", alert->notify_count) == 0
     //  lilac's own.
-    wire_pack_key_string (packer, "event", change->event);
-    wire_pack_key_int (packer, "seq", (int64_t) change->seq);
-    wire_pack_key_int (packer, "at", change->at);
-    wire_pack_key_string (packer, "level", alert_level_name (alert->level));
-    wire_pack_key_string (packer, "state", alert_state_name (alert->state));
-    wire_pack_key (packer, "labels");
-    msgpack_pack_map (packer, alert->label_count);
-    for (size_t index = 0; index < alert->label_count; index++)
-        wire_pack_key_string (packer, alert->labels [index].key, alert->labels [index].value);
-    wire_pack_key_string (packer, "acked_by", alert->acked_by);
-    wire_pack_key_string (packer, "ack_note", alert->ack_note);
-    wire_pack_key_string (packer, "summary", alert->summary);
-    wire_pack_key_int (packer, "notify_count", alert->notify_count);
-    wire_pack_key_string (packer, "rule", action->rule);
-    if (flood)
-        wire_pack_key_string (packer, "flood", flood);
-    if (action->kind == ACTION_FLOOD_OVER)
-        wire_pack_key_int (packer, "held", action->held);
-
-    char *json = NULL;
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    if (msgpack_unpack_next (&unpacked, writer.buffer.data, writer.buffer.size, NULL)
-        == MSGPACK_UNPACK_SUCCESS)
-        json = wire_json (&unpacked.data);
-    msgpack_unpacked_destroy (&unpacked);
-    wire_writer_free (&writer);
+        && s_put_string (object, "event", change->event) == 0
+        && s_put_int (object, "seq", (int64_t) change->seq) == 0
+        && s_put_int (object, "at", change->at) == 0
+        && s_put_string (object, "level", alert_level_name (alert->level)) == 0
+        && s_put_string (object, "state", alert_state_name (alert->state)) == 0
+        && json_object_set_new (object, "labels", s_labels (alert)) == 0
+        && s_put_string (object, "acked_by", alert->acked_by) == 0
+        && s_put_string (object, "ack_note", alert->ack_note) == 0
+        && s_put_string (object, "summary", alert->summary) == 0
+        && s_put_int (object, "notify_count", alert->notify_count) == 0
+        && s_put_string (object, "rule", action->rule) == 0
+        && (!flood || s_put_string (object, "flood", flood) == 0)
+        && (action->kind != ACTION_FLOOD_OVER || s_put_int (object, "held", action->held) == 0);
+    char *json = ok ? json_text (object) : NULL;
+    json_decref (object);
     if (!json)
         return NULL;
     size_t length = strlen (json);

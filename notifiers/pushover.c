@@ -64,7 +64,7 @@
 #include <unistd.h>
 #include "bus.h"
 #include "ctl.h"
-#include "json_scan.h"
+#include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "pushover.h"
@@ -122,6 +122,8 @@ typedef struct {
     char *body;                                //  PUSHOVER_BODY_MAX + 1 bytes, NUL-terminated
     size_t body_size;                          //  bytes kept
     bool truncated;                            //  the body was longer
+    json_t *reply;                             //  the body as a JSON object, or NULL
+    char reply_error [128];                    //  why it is not one (jansson's words)
     int64_t limit_reset;                       //  X-Limit-App-Reset (epoch s), -1 absent
     int64_t limit_remaining;                   //  X-Limit-App-Remaining, -1 absent
     int64_t limit_limit;                       //  X-Limit-App-Limit, -1 absent
@@ -530,6 +532,7 @@ s_close (void **self_p)
     ctl_destroy (&self->ctl);
     mem_free (self->control);
     mem_free (self->response.body);
+    json_decref (self->response.reply);
     mem_free (self->receipts);
     mem_free (self);
     *self_p = NULL;
@@ -595,6 +598,9 @@ s_request (pushover_t *self, const char *url, const char *form)
     response->body_size = 0;
     response->body [0] = 0;
     response->truncated = false;
+    json_decref (response->reply);
+    response->reply = NULL;
+    response->reply_error [0] = 0;
     response->limit_reset = response->limit_remaining = response->limit_limit = -1;
     response->error [0] = 0;
     CURL *curl = self->curl;
@@ -627,6 +633,9 @@ s_request (pushover_t *self, const char *url, const char *form)
         return -1;
     }
     curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &response->status);
+    //  Read once, here: every answer of Pushover's API is a small object.
+    response->reply = json_read_object (response->body, response->body_size, PUSHOVER_BODY_MAX,
+                                        response->reply_error, sizeof response->reply_error);
     return 0;
 }
 
@@ -680,11 +689,14 @@ static void
 s_error_text (pushover_t *self, char *text, size_t size)
 {
     response_t *response = &self->response;
-    if (json_scan_strings (response->body, response->body_size, "errors", "; ", text, size) == 0
-        && *text)
+    if (json_get_strings (response->reply, "errors", "; ", text, size) == 0 && *text)
         return;
     if (response->body_size == 0)
         snprintf (text, size, "(empty body)");
+    else
+    if (!response->reply)
+        snprintf (text, size, "(a %zu-byte body that is not a JSON object: %s)",
+                  response->body_size, response->reply_error);
     else
         snprintf (text, size, "(no errors[] in a %zu-byte body)", response->body_size);
 }
@@ -1041,7 +1053,7 @@ s_deliver (void *self_arg, const alert_change_t *change, const rule_action_t *ac
     }
     int64_t status = 0;
     if (response->status / 100 != 2
-    ||  json_scan_int (response->body, response->body_size, "status", &status) != 0
+    ||  json_get_int (response->reply, "status", &status) != 0
     ||  status != 1) {
         char reason [700], errors [512];
         s_error_text (self, errors, sizeof errors);
@@ -1051,7 +1063,7 @@ s_deliver (void *self_arg, const alert_change_t *change, const rule_action_t *ac
     }
     if (priority == 2) {
         char receipt [PUSHOVER_RECEIPT_SIZE] = "";
-        json_scan_string (response->body, response->body_size, "receipt", receipt, sizeof receipt);
+        json_get_string (response->reply, "receipt", receipt, sizeof receipt, false);
         bool plain = *receipt != 0;
         for (const char *at = receipt; *at; at++)
             if (!isalnum ((unsigned char) *at))
@@ -1190,15 +1202,14 @@ s_read_receipt (pushover_t *self, const receipt_t *receipt, char *by, size_t by_
                   receipt->receipt, receipt->source, receipt->id, response->status, errors);
         return -2;
     }
-    int64_t acknowledged = 0, expired = 0;
-    json_scan_int (response->body, response->body_size, "acknowledged", &acknowledged);
-    json_scan_int (response->body, response->body_size, "expired", &expired);
+    int64_t acknowledged = 0, expired = 0;     //  absent or not integers: 0
+    json_get_int (response->reply, "acknowledged", &acknowledged);
+    json_get_int (response->reply, "expired", &expired);
     if (acknowledged == 1) {
         char user [PUSHOVER_SECRET_MAX + 1] = "";
-        json_scan_string (response->body, response->body_size, "acknowledged_by", user,
-                          sizeof user);
-        json_scan_string (response->body, response->body_size, "acknowledged_by_device",
-                          device, device_size);
+        //  absent, not a string or too long: left empty (an identifier cut short is wrong)
+        json_get_string (response->reply, "acknowledged_by", user, sizeof user, false);
+        json_get_string (response->reply, "acknowledged_by_device", device, device_size, false);
         if (!wire_name_valid (device))
             device [0] = 0;
         //  acknowledged_by is a user key: never write the one we sent to.

@@ -24,7 +24,6 @@
 */
 #include <assert.h>
 #include <inttypes.h>
-#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +37,6 @@
 
 #define WIRE_MAX_TIME_SPEC  64         //  bytes in a time spec string
 #define WIRE_MAX_LEVEL      16         //  bytes in a level name
-#define WIRE_JSON_DEPTH     64         //  deeper objects render as null
 
 struct _wire_doc_t {
     char *data;                        //  our copy of the frame; strings point into it
@@ -57,14 +55,6 @@ typedef struct {
 
 //  What one msgpack header announces.
 typedef enum { S_SCALAR, S_STRING, S_ARRAY, S_MAP } s_kind_t;
-
-//  A growable text for wire_json.
-typedef struct {
-    char *data;                        //  NUL-terminated when not failed
-    size_t size;                       //  bytes used, without the NUL
-    size_t capacity;                   //  bytes allocated
-    bool failed;                       //  an allocation failed: result is NULL
-} s_text_t;
 
 
 //  --------------------------------------------------------------------------
@@ -1439,185 +1429,6 @@ wire_batch_free (wire_batch_t *batch)
     if (batch->zone)
         msgpack_zone_free (batch->zone);
     *batch = (wire_batch_t) { 0 };
-}
-
-
-//  --------------------------------------------------------------------------
-//  JSON
-
-//  Appends size bytes; on failure the text is marked failed.
-static void
-s_text_append (s_text_t *text, const char *bytes, size_t size)
-{
-    if (text->failed || (size == 0 && text->data))
-        return;
-    if (text->size + size + 1 > text->capacity) {
-        size_t capacity = text->capacity ? text->capacity : 256;
-        while (capacity < text->size + size + 1)
-            capacity *= 2;
-        char *grown = (char *) realloc (text->data, capacity);
-        if (!grown) {
-            text->failed = true;
-            return;
-        }
-        text->data = grown;
-        text->capacity = capacity;
-    }
-    if (size > 0)
-        memcpy (text->data + text->size, bytes, size);
-    text->size += size;
-    text->data [text->size] = 0;
-}
-
-static void
-s_text_add (s_text_t *text, const char *string)
-{
-    s_text_append (text, string, strlen (string));
-}
-
-//  Appends bytes as a JSON string: \" \\ \n \t, \u00XX for other control
-//  characters, UTF-8 as is, and U+FFFD for any byte that is not UTF-8.
-static void
-s_json_string (s_text_t *text, const char *string, size_t size)
-{
-    const unsigned char *bytes = (const unsigned char *) string;
-    s_text_add (text, "\"");
-    size_t offset = 0;
-    while (offset < size) {
-        unsigned char byte = bytes [offset];
-        uint32_t code_point;
-        size_t length = s_utf8_sequence (bytes + offset, size - offset, &code_point);
-        char escape [8];
-        if (byte == '"' || byte == '\\') {
-            escape [0] = '\\'; escape [1] = (char) byte;
-            s_text_append (text, escape, 2);
-        }
-        else
-        if (byte == '\n')
-            s_text_add (text, "\\n");
-        else
-        if (byte == '\t')
-            s_text_add (text, "\\t");
-        else
-        if (byte < 0x20 || byte == 0x7f) {
-            snprintf (escape, sizeof escape, "\\u%04x", byte);
-            s_text_add (text, escape);
-        }
-        else
-        if (length == 0) {
-            s_text_add (text, "\\ufffd");
-            length = 1;
-        }
-        else
-            s_text_append (text, string + offset, length);
-        offset += length ? length : 1;
-    }
-    s_text_add (text, "\"");
-}
-
-static void s_json_value (s_text_t *text, const msgpack_object *object, int depth);
-
-//  A map key: strings as they are, anything else rendered then quoted.
-static void
-s_json_key (s_text_t *text, const msgpack_object *key, int depth)
-{
-    if (key->type == MSGPACK_OBJECT_STR) {
-        s_json_string (text, key->via.str.ptr, key->via.str.size);
-        return;
-    }
-    s_text_t rendered = { NULL, 0, 0, false };
-    s_json_value (&rendered, key, depth);
-    if (rendered.failed)
-        text->failed = true;
-    else
-        s_json_string (text, rendered.data, rendered.size);
-    free (rendered.data);
-}
-
-static void
-s_json_number (s_text_t *text, const msgpack_object *object)
-{
-    char number [40];
-    if (object->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        snprintf (number, sizeof number, "%" PRIu64, object->via.u64);
-    else
-    if (object->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        snprintf (number, sizeof number, "%" PRId64, object->via.i64);
-    else
-    if (isfinite (object->via.f64))
-        snprintf (number, sizeof number, "%.17g", object->via.f64);
-    else
-        snprintf (number, sizeof number, "null");
-    s_text_add (text, number);
-}
-
-static void
-s_json_container (s_text_t *text, const msgpack_object *object, int depth)
-{
-    if (object->type == MSGPACK_OBJECT_ARRAY) {
-        s_text_add (text, "[");
-        for (uint32_t index = 0; index < object->via.array.size; index++) {
-            if (index > 0)
-                s_text_add (text, ",");
-            s_json_value (text, &object->via.array.ptr [index], depth + 1);
-        }
-        s_text_add (text, "]");
-        return;
-    }
-    s_text_add (text, "{");
-    for (uint32_t index = 0; index < object->via.map.size; index++) {
-        if (index > 0)
-            s_text_add (text, ",");
-        s_json_key (text, &object->via.map.ptr [index].key, depth + 1);
-        s_text_add (text, ":");
-        s_json_value (text, &object->via.map.ptr [index].val, depth + 1);
-    }
-    s_text_add (text, "}");
-}
-
-static void
-s_json_value (s_text_t *text, const msgpack_object *object, int depth)
-{
-    if (!object || depth > WIRE_JSON_DEPTH) {
-        s_text_add (text, "null");
-        return;
-    }
-    switch (object->type) {
-        case MSGPACK_OBJECT_BOOLEAN:
-            s_text_add (text, object->via.boolean ? "true" : "false");
-            break;
-        case MSGPACK_OBJECT_POSITIVE_INTEGER:
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64:
-            s_json_number (text, object);
-            break;
-        case MSGPACK_OBJECT_STR:
-            s_json_string (text, object->via.str.ptr, object->via.str.size);
-            break;
-        case MSGPACK_OBJECT_BIN:
-            s_json_string (text, object->via.bin.ptr, object->via.bin.size);
-            break;
-        case MSGPACK_OBJECT_ARRAY:
-        case MSGPACK_OBJECT_MAP:
-            s_json_container (text, object, depth);
-            break;
-        default:                       //  nil, ext
-            s_text_add (text, "null");
-            break;
-    }
-}
-
-char *
-wire_json (const msgpack_object *object)
-{
-    s_text_t text = { NULL, 0, 0, false };
-    s_json_value (&text, object, 1);
-    if (text.failed) {
-        free (text.data);
-        return NULL;
-    }
-    return text.data;
 }
 
 //  --------------------------------------------------------------------------

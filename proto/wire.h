@@ -183,10 +183,4 @@ void wire_batch_free (wire_batch_t *batch);
 int wire_batch_decode_reference (const void *data, size_t size, int64_t now_ms,
                                  wire_batch_t *batch, char *error, size_t error_size);
 
-//  --- JSON -------------------------------------------------------------------
-
-//  Renders a msgpack object as one line of JSON (strings escaped, no newline).
-//  Returns a fresh string, caller frees.
-char *wire_json (const msgpack_object *object);
-
 #endif

@@ -42,6 +42,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
+#include "json.h"
 
 #define FAKE_REQUEST_MAX     (64 * 1024)
 #define FAKE_CONNECTIONS     32
@@ -144,60 +145,57 @@ s_field (field_t *fields, size_t count, const char *key)
     return NULL;
 }
 
-static void
-s_json_string (FILE *out, const char *text)
+//  object[key] = text (bytes that are not UTF-8 become U+FFFD). 0 or -1.
+static int
+s_put_text (json_t *object, const char *key, const char *text)
 {
-    fputc ('"', out);
-    for (const unsigned char *at = (const unsigned char *) text; *at; at++) {
-        if (*at == '"' || *at == '\\')
-            fprintf (out, "\\%c", *at);
-        else
-        if (*at == '\n')
-            fputs ("\\n", out);
-        else
-        if (*at == '\t')
-            fputs ("\\t", out);
-        else
-        if (*at < 0x20)
-            fprintf (out, "\\u%04x", *at);
-        else
-            fputc (*at, out);
-    }
-    fputc ('"', out);
+    return json_object_set_new (object, key, json_string_lossy (text, strlen (text)));
 }
 
 //  Appends one JSON line to the log, in one write.
 static void
 s_record (const char *method, const char *path, const char *answer, field_t *fields, size_t count)
 {
-    char *line = NULL;
-    size_t size = 0;
-    FILE *out = open_memstream (&line, &size);
-    if (!out)
-        return;
-    fprintf (out, "{\"n\":%d,\"at\":%lld,\"method\":", s_request_count, (long long) s_now_ms ());
-    s_json_string (out, method);
-    fputs (",\"path\":", out);
-    s_json_string (out, path);
-    fputs (",\"answer\":", out);
-    s_json_string (out, answer);
-    fputs (",\"fields\":{", out);
-    for (size_t index = 0; index < count; index++) {
-        if (index)
-            fputc (',', out);
-        s_json_string (out, fields [index].key);
-        fputc (':', out);
-        s_json_string (out, fields [index].value);
+    json_t *record = json_object ();
+    json_t *form = json_object ();
+    bool ok = record && form
+        && json_object_set_new (record, "n", json_integer (s_request_count)) == 0
+        && json_object_set_new (record, "at", json_integer (s_now_ms ())) == 0
+        && s_put_text (record, "method", method) == 0
+        && s_put_text (record, "path", path) == 0
+        && s_put_text (record, "answer", answer) == 0;
+    for (size_t index = 0; ok && index < count; index++) {
+        //  the key made UTF-8 the same way as the value
+        json_t *key = json_string_lossy (fields [index].key, strlen (fields [index].key));
+        ok = key && json_object_setn_new (form, json_string_value (key), json_string_length (key),
+                                          json_string_lossy (fields [index].value,
+                                                             strlen (fields [index].value))) == 0;
+        json_decref (key);
     }
-    fputs ("}}\n", out);
-    fclose (out);
+    ok = ok && json_object_set (record, "fields", form) == 0;
+    char *text = ok ? json_text (record) : NULL;
+    json_decref (form);
+    json_decref (record);
+    if (!text) {
+        fprintf (stderr, "fake_pushover: cannot write a log line (out of memory)\n");
+        return;
+    }
+    size_t size = strlen (text);
+    char *line = realloc (text, size + 2);
+    if (!line) {
+        free (text);
+        return;
+    }
+    line [size] = '\n';
+    line [size + 1] = 0;
+    text = line;
     int fd = open (s_log_path, O_WRONLY | O_APPEND | O_CREAT, 0644);
     if (fd >= 0) {
-        ssize_t written = write (fd, line, size);
+        ssize_t written = write (fd, text, size + 1);
         (void) written;
         close (fd);
     }
-    free (line);
+    free (text);
 }
 
 //  Takes the first line of the script (removing it). "200" when none.
@@ -247,21 +245,46 @@ s_send (int fd, int status, const char *reason, const char *extra_headers, const
         fprintf (stderr, "fake_pushover: send: %s\n", strerror (errno));
 }
 
+//  Sends body (a JSON object, taken) as the answer; 500 if it cannot be written.
+static void
+s_send_json (int fd, int status, const char *reason, const char *extra_headers, json_t *body)
+{
+    char *text = json_text (body);
+    json_decref (body);
+    if (!text) {
+        fprintf (stderr, "fake_pushover: cannot write a JSON body (out of memory)\n");
+        s_send (fd, 500, "Server Error", NULL, "{}");
+        return;
+    }
+    s_send (fd, status, reason, extra_headers, text);
+    free (text);
+}
+
+//  Pushover's shape of a refusal: {"errors":[TEXT],"status":0,"request":"req-N"}.
+static json_t *
+s_errors_body (const char *text)
+{
+    char request [32];
+    snprintf (request, sizeof request, "req-%d", s_request_count);
+    json_t *errors = json_array ();
+    json_t *body = json_object ();
+    bool ok = errors && body
+        && json_array_append_new (errors, json_string_lossy (text, strlen (text))) == 0
+        && json_object_set (body, "errors", errors) == 0
+        && json_object_set_new (body, "status", json_integer (0)) == 0
+        && json_object_set_new (body, "request", json_string (request)) == 0;
+    json_decref (errors);
+    if (!ok) {
+        json_decref (body);
+        return NULL;
+    }
+    return body;
+}
+
 static void
 s_send_error (int fd, int status, const char *reason, const char *text)
 {
-    char body [1024];
-    char escaped [700];
-    size_t used = 0;
-    for (const char *at = text; *at && used < sizeof escaped - 3; at++) {
-        if (*at == '"' || *at == '\\')
-            escaped [used++] = '\\';
-        escaped [used++] = *at;
-    }
-    escaped [used] = 0;
-    snprintf (body, sizeof body, "{\"errors\":[\"%s\"],\"status\":0,\"request\":\"req-%d\"}",
-              escaped, s_request_count);
-    s_send (fd, status, reason, NULL, body);
+    s_send_json (fd, status, reason, NULL, s_errors_body (text));
 }
 
 //  Returns true when the connection is to be kept open (hung).
@@ -290,17 +313,21 @@ s_answer_messages (int fd, const char *path, field_t *fields, size_t count)
     if (strcmp (answer, "hang") == 0)
         return true;
     if (code == 200) {
-        char headers [256], body [256];
+        char headers [256], request [32], receipt [32];
         snprintf (headers, sizeof headers,
                   "X-Limit-App-Limit: 10000\r\nX-Limit-App-Remaining: %d\r\n"
                   "X-Limit-App-Reset: %lld\r\n", 10000 - s_request_count,
                   (long long) (s_now_ms () / 1000 + 30 * 86400));
-        if (emergency)
-            snprintf (body, sizeof body, "{\"status\":1,\"request\":\"req-%d\",\"receipt\":\"r%d\"}",
-                      s_request_count, ++s_receipt_count);
-        else
-            snprintf (body, sizeof body, "{\"status\":1,\"request\":\"req-%d\"}", s_request_count);
-        s_send (fd, 200, "OK", headers, body);
+        snprintf (request, sizeof request, "req-%d", s_request_count);
+        json_t *body = json_pack ("{s:i, s:s}", "status", 1, "request", request);
+        if (emergency) {
+            snprintf (receipt, sizeof receipt, "r%d", ++s_receipt_count);
+            if (body && json_object_set_new (body, "receipt", json_string (receipt)) != 0) {
+                json_decref (body);
+                body = NULL;
+            }
+        }
+        s_send_json (fd, 200, "OK", headers, body);
     }
     else
     if (code == 429) {
@@ -310,10 +337,8 @@ s_answer_messages (int fd, const char *path, field_t *fields, size_t count)
                   "X-Limit-App-Limit: 10000\r\nX-Limit-App-Remaining: 0\r\n"
                   "X-Limit-App-Reset: %lld\r\n",
                   reset ? atoll (reset + 6) : (long long) (s_now_ms () / 1000 + 60));
-        char body [256];
-        snprintf (body, sizeof body, "{\"errors\":[\"application is over its message limit\"],"
-                  "\"status\":0,\"request\":\"req-%d\"}", s_request_count);
-        s_send (fd, 429, "Too Many Requests", headers, body);
+        s_send_json (fd, 429, "Too Many Requests", headers,
+                     s_errors_body ("application is over its message limit"));
     }
     else
     if (code >= 500)
@@ -338,22 +363,17 @@ s_answer_receipt (int fd, const char *path, field_t *fields, size_t count)
         return;
     }
     long long now = (long long) (s_now_ms () / 1000);
-    char body [512];
-    if (acknowledged)
-        snprintf (body, sizeof body,
-                  "{\"status\":1,\"acknowledged\":1,\"acknowledged_at\":%lld,"
-                  "\"acknowledged_by\":\"alice\",\"acknowledged_by_device\":\"phone\","
-                  "\"last_delivered_at\":%lld,\"expired\":0,\"expires_at\":%lld,"
-                  "\"called_back\":0,\"called_back_at\":0,\"request\":\"req-%d\"}",
-                  now, now, now + 3600, s_request_count);
-    else
-        snprintf (body, sizeof body,
-                  "{\"status\":1,\"acknowledged\":0,\"acknowledged_at\":0,"
-                  "\"acknowledged_by\":\"\",\"acknowledged_by_device\":\"\","
-                  "\"last_delivered_at\":%lld,\"expired\":0,\"expires_at\":%lld,"
-                  "\"called_back\":0,\"called_back_at\":0,\"request\":\"req-%d\"}",
-                  now, now + 3600, s_request_count);
-    s_send (fd, 200, "OK", NULL, body);
+    char request [32];
+    snprintf (request, sizeof request, "req-%d", s_request_count);
+    json_t *body = json_pack ("{s:i, s:i, s:I, s:s, s:s, s:I, s:i, s:I, s:i, s:i, s:s}",
+                              "status", 1, "acknowledged", acknowledged ? 1 : 0,
+                              "acknowledged_at", (json_int_t) (acknowledged ? now : 0),
+                              "acknowledged_by", acknowledged ? "alice" : "",
+                              "acknowledged_by_device", acknowledged ? "phone" : "",
+                              "last_delivered_at", (json_int_t) now, "expired", 0,
+                              "expires_at", (json_int_t) (now + 3600),
+                              "called_back", 0, "called_back_at", 0, "request", request);
+    s_send_json (fd, 200, "OK", NULL, body);
 }
 
 //  Handles one complete request. Returns true to keep the connection (hung).
@@ -386,10 +406,10 @@ s_handle (int fd, char *request, size_t header_size, size_t body_size)
     if (strcmp (method, "POST") == 0 && strncmp (target, "/1/receipts/cancel_by_tag/", 26) == 0
         && length > 31 && strcmp (target + length - 5, ".json") == 0) {
         s_record ("POST", target, "200", fields, count);
-        char body_text [128];
-        snprintf (body_text, sizeof body_text, "{\"status\":1,\"request\":\"req-%d\"}",
-                  s_request_count);
-        s_send (fd, 200, "OK", NULL, body_text);
+        char request_id [32];
+        snprintf (request_id, sizeof request_id, "req-%d", s_request_count);
+        s_send_json (fd, 200, "OK", NULL,
+                     json_pack ("{s:i, s:s}", "status", 1, "request", request_id));
         return false;
     }
     if (strcmp (method, "GET") == 0 && strncmp (target, "/1/receipts/", 12) == 0

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "alert.h"
+#include "json.h"
 #include "targets.h"
 #include "timespec.h"
 #include "epoch.h"
@@ -231,8 +232,12 @@ fuzz_control (const uint8_t *data, size_t size)
     s_change_decode (root);
     s_change_decode (wire_get (root, "alert"));
 
-    //  lilac (the command) prints replies as JSON.
-    free (wire_json (root));
+    //  lilac (the command) prints replies as JSON: always JSON a reader takes.
+    char *text = json_text_from_msgpack (root);
+    json_t *back = text ? json_loads (text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
+    assert (!text || back);
+    json_decref (back);
+    free (text);
     wire_doc_destroy (&doc);
     assert (doc == NULL);
     return 0;
@@ -271,5 +276,47 @@ fuzz_timespec (const uint8_t *data, size_t size)
         assert (duration_parse (formatted, &again) == 0);
         assert (again == ms);
     }
+    return 0;
+}
+
+//  A string getter's output: NUL-terminated within size, valid UTF-8.
+static void
+s_assert_text (const char *text, size_t size)
+{
+    size_t length = strnlen (text, size);
+    assert (length < size);
+    assert (wire_utf8_valid (text, length));
+}
+
+int
+fuzz_json (const uint8_t *data, size_t size)
+{
+    char error [128];
+    json_t *reply = json_read_object ((const char *) data, size, FUZZ_JSON_MAX,
+                                      error, sizeof error);
+    if (!reply)
+        return 0;
+    //  What lilac-notify-pushover reads of an answer (notifiers/pushover.c).
+    int64_t number;
+    json_get_int (reply, "status", &number);
+    json_get_int (reply, "acknowledged", &number);
+    json_get_int (reply, "expired", &number);
+    char receipt [64] = "", user [257] = "", device [256] = "", errors [512] = "";
+    json_get_string (reply, "receipt", receipt, sizeof receipt, false);
+    json_get_string (reply, "acknowledged_by", user, sizeof user, false);
+    json_get_string (reply, "acknowledged_by_device", device, sizeof device, false);
+    json_get_strings (reply, "errors", "; ", errors, sizeof errors);
+    s_assert_text (receipt, sizeof receipt);
+    s_assert_text (user, sizeof user);
+    s_assert_text (device, sizeof device);
+    s_assert_text (errors, sizeof errors);
+    //  What we read, we can write, and read back the same.
+    char *text = json_text (reply);
+    assert (text);
+    json_t *back = json_read_object (text, strlen (text), SIZE_MAX, error, sizeof error);
+    assert (back && json_equal (reply, back));
+    json_decref (back);
+    free (text);
+    json_decref (reply);
     return 0;
 }

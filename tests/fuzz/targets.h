@@ -16,6 +16,7 @@
 
 #define FUZZ_NOW_MS     INT64_C(1795000000000)    //  the fixed "receive time"
 #define FUZZ_SPEC_MAX   64                        //  bytes of a time spec tried
+#define FUZZ_JSON_MAX   (64 * 1024)               //  bytes of an HTTP answer read
 
 //  An ingest frame: wire_batch_decode at FUZZ_NOW_MS; checks that it agrees
 //  with wire_batch_decode_reference (its fast path decides nothing alone),
@@ -28,5 +29,10 @@ int fuzz_control (const uint8_t *data, size_t size);
 //  A time spec and a duration (timespec.h); checks the duration_format
 //  round trip. Inputs longer than FUZZ_SPEC_MAX bytes are skipped.
 int fuzz_timespec (const uint8_t *data, size_t size);
+//  An answer of an HTTP API as lilac-notify-pushover reads it: json_read_object
+//  (at most FUZZ_JSON_MAX bytes, Pushover's body limit) and the typed getters
+//  for its fields; checks that getters give NUL-terminated UTF-8 within their
+//  buffers and that a read object writes out and reads back equal.
+int fuzz_json (const uint8_t *data, size_t size);
 
 #endif

@@ -9,11 +9,13 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "json.h"
 #include "pushover_fake.h"
 #include "timespec.h"
 
 #define FAKE_POLL_MS       50
 #define FAKE_STOP_MS       3000
+#define FAKE_LINE_MAX      (1024 * 1024)   //  bytes of one log line read
 
 struct _pushover_fake_t {
     pid_t pid;                     //  the fake, 0 when gone
@@ -113,43 +115,24 @@ pushover_fake_set_flag (pushover_fake_t *self)
     return file && fclose (file) == 0 ? 0 : -1;
 }
 
-//  The string value of "key":"..." in line (undecoded JSON escapes), into out.
+//  The string member key of object (NULL: none) into out; false when absent.
 static bool
-s_json_field (const char *line, const char *key, char *out, size_t size)
+s_json_field (const json_t *object, const char *key, char *out, size_t size)
 {
-    char pattern [128];
-    snprintf (pattern, sizeof pattern, "\"%s\":\"", key);
-    const char *start = strstr (line, pattern);
-    if (!start)
-        return false;
-    start += strlen (pattern);
-    size_t used = 0;
-    for (const char *at = start; *at && *at != '"' && used + 1 < size; at++) {
-        if (*at == '\\' && at [1]) {
-            at++;
-            out [used++] = *at == 'n' ? '\n' : *at == 't' ? '\t' : *at;
-        }
-        else
-            out [used++] = *at;
-    }
-    out [used] = 0;
-    return true;
+    return json_get_string (object, key, out, size, true) == 0;
 }
 
 char *
 fake_request_field (const fake_request_t *request, const char *key)
 {
-    const char *fields = strstr (request->line, "\"fields\":{");
-    if (!fields)
-        return NULL;
-    size_t size = strlen (fields) + 1;
-    char *value = malloc (size);
-    assert (value);
-    if (!s_json_field (fields, key, value, size)) {
-        free (value);
-        return NULL;
-    }
-    return value;
+    char error [128];
+    json_t *record = json_read_object (request->line, strlen (request->line),
+                                       FAKE_LINE_MAX, error, sizeof error);
+    const json_t *value = json_object_get (json_object_get (record, "fields"), key);
+    char *text = json_is_string (value) ? strdup (json_string_value (value)) : NULL;
+    assert (text || !json_is_string (value));
+    json_decref (record);
+    return text;
 }
 
 size_t
@@ -163,11 +146,16 @@ pushover_fake_find (pushover_fake_t *self, const char *path_prefix, const char *
     for (char *line = strtok_r (text, "\n", &save); line; line = strtok_r (NULL, "\n", &save)) {
         fake_request_t request = { 0 };
         request.line = line;
-        const char *at = strstr (line, "\"at\":");
-        request.at = at ? atoll (at + 5) : 0;
-        s_json_field (line, "method", request.method, sizeof request.method);
-        s_json_field (line, "path", request.path, sizeof request.path);
-        s_json_field (line, "answer", request.answer, sizeof request.answer);
+        char error [128];
+        json_t *record = json_read_object (line, strlen (line), FAKE_LINE_MAX,
+                                           error, sizeof error);
+        if (!record)
+            harness_note ("fake log line is not a JSON object (%s): %s", error, line);
+        json_get_int (record, "at", &request.at);
+        s_json_field (record, "method", request.method, sizeof request.method);
+        s_json_field (record, "path", request.path, sizeof request.path);
+        s_json_field (record, "answer", request.answer, sizeof request.answer);
+        json_decref (record);
         if (path_prefix && strncmp (request.path, path_prefix, strlen (path_prefix)) != 0)
             continue;
         if (needle && !strstr (line, needle))

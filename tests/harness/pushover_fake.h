@@ -8,11 +8,11 @@
     acknowledgement flag at sandbox/pushover.flag; its own stderr goes to
     sandbox/pushover.log, printed as "#" lines when the test failed.
 
-    The request log holds one JSON line per request, written by the fake in
-    one fixed shape ({"n","at","method","path","answer","fields":{...}}), so
-    the readers here pick fields out of a line by their quoted key rather
-    than with a JSON library. Requests are selected by a path prefix and a
-    needle (a substring of the whole line, e.g. "\"user\":\"uboss\"").
+    The request log holds one JSON line per request, written by the fake
+    with jansson in one shape ({"n","at","method","path","answer",
+    "fields":{...}}, compact, in that order) and read here with jansson.
+    Requests are selected by a path prefix and a needle (a substring of the
+    whole line, e.g. "\"user\":\"uboss\"": compact JSON has no spaces).
     Every wait polls the log with a deadline.
 */
 #ifndef LILAC_PUSHOVER_FAKE_H

@@ -27,6 +27,7 @@ static const struct {
     { "ingest", fuzz_ingest },
     { "control", fuzz_control },
     { "timespec", fuzz_timespec },
+    { "json", fuzz_json },
 };
 
 //  Reads a whole file into a fresh buffer; NULL if unreadable or too large.

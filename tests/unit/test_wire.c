@@ -1,4 +1,5 @@
-/*  test_wire.c — wire_check, documents, getters, ingest batches and JSON.
+/*  test_wire.c — wire_check, documents, getters and ingest batches (JSON:
+    test_json.c).
 
     One case per class of hostile frame (DESIGN §3: "never a crash, never a
     stall"), round trips of frames packed with msgpack-c, and a bounded
@@ -6,10 +7,10 @@
     ASan with `make asan`).
 */
 #include <inttypes.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include "alert.h"
+#include "json.h"
 #include "../check.h"
 #include "../fuzz/targets.h"
 #include "wire.h"
@@ -783,63 +784,6 @@ test_batch_limits (void)
 }
 
 static void
-test_json (void)
-{
-    TEST ("JSON escaping and values");
-    wire_writer_t writer;
-    wire_writer_init (&writer);
-    msgpack_packer *packer = &writer.packer;
-    msgpack_pack_map (packer, 10);
-    wire_pack_key_string (packer, "s", "q\"b\\n\nt\tc\x01\x1f" "d\x7f" "é€/");
-    wire_pack_key_int (packer, "neg", -5);
-    wire_pack_key (packer, "big");
-    msgpack_pack_uint64 (packer, UINT64_MAX);
-    wire_pack_key (packer, "f");
-    msgpack_pack_double (packer, 0.1);
-    wire_pack_key (packer, "nan");
-    msgpack_pack_double (packer, NAN);
-    wire_pack_key (packer, "inf");
-    msgpack_pack_float (packer, -INFINITY);
-    wire_pack_key_string (packer, "nil", NULL);
-    wire_pack_key_bool (packer, "b", false);
-    wire_pack_key (packer, "a");
-    msgpack_pack_array (packer, 3);
-    msgpack_pack_int (packer, 1);
-    msgpack_pack_map (packer, 0);
-    msgpack_pack_array (packer, 0);
-    wire_pack_key (packer, "k\"ey");
-    msgpack_pack_true (packer);
-
-    msgpack_unpacked unpacked;
-    msgpack_unpacked_init (&unpacked);
-    size_t offset = 0;
-    CHECK (msgpack_unpack_next (&unpacked, writer.buffer.data, writer.buffer.size, &offset)
-           == MSGPACK_UNPACK_SUCCESS, "unpack");
-    char *json = wire_json (&unpacked.data);
-    const char *expected =
-        "{\"s\":\"q\\\"b\\\\n\\nt\\tc\\u0001\\u001fd\\u007fé€/\",\"neg\":-5,"
-        "\"big\":18446744073709551615,\"f\":0.10000000000000001,\"nan\":null,\"inf\":null,"
-        "\"nil\":null,\"b\":false,\"a\":[1,{},[]],\"k\\\"ey\":true}";
-    CHECK (json && strcmp (json, expected) == 0, "got      %s\n#   expected %s", json, expected);
-    free (json);
-
-    //  non-string keys and bytes that are not UTF-8 still make valid JSON
-    msgpack_object key = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 7 };
-    msgpack_object value = { .type = MSGPACK_OBJECT_STR,
-                             .via.str = { .size = 3, .ptr = "a\xff" "b" } };
-    msgpack_object_kv pair = { key, value };
-    msgpack_object map = { .type = MSGPACK_OBJECT_MAP, .via.map = { .size = 1, .ptr = &pair } };
-    json = wire_json (&map);
-    CHECK (json && strcmp (json, "{\"7\":\"a\\ufffdb\"}") == 0, "got %s", json);
-    free (json);
-    json = wire_json (NULL);
-    CHECK (json && strcmp (json, "null") == 0, "NULL object: %s", json);
-    free (json);
-    msgpack_unpacked_destroy (&unpacked);
-    wire_writer_free (&writer);
-}
-
-static void
 test_writer (void)
 {
     TEST ("writer: reset keeps memory, NULL packs nil, free twice is safe");
@@ -1002,7 +946,7 @@ test_random_frames (void)
             accepted++;
         wire_doc_t *doc = wire_doc_new (frame, size, error, sizeof error);
         if (doc) {
-            char *json = wire_json (wire_doc_root (doc));
+            char *json = json_text_from_msgpack (wire_doc_root (doc));
             free (json);
         }
         wire_doc_destroy (&doc);
@@ -1100,7 +1044,6 @@ main (void)
     test_batch_round_trip ();
     test_batch_failure_leaves_nothing ();
     test_batch_limits ();
-    test_json ();
     test_writer ();
     test_fast_path_agrees ();
     test_random_frames ();

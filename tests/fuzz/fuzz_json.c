@@ -1,0 +1,11 @@
+/*  fuzz_json.c — libFuzzer entry point for fuzz_json (targets.h).
+    Built only by `make fuzz`, with clang -fsanitize=fuzzer,address,undefined. */
+#include "targets.h"
+
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+    return fuzz_json (data, size);
+}
