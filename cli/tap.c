@@ -18,10 +18,16 @@
     in JSON {"topic":"snapshot","v":1,"alert":{...}}. hugz come from the
     feed's hugz callback.
 
-    SIGINT and SIGTERM set a flag (czmq's handler is off, see main.c); the
-    loop polls the feed's socket for at most S_POLL_MS, so it stops within
-    that, or within one control deadline (-t) while the feed is calling a
-    broker that does not answer.
+    --snapshot runs in the same loop as the changes (the feed's
+    change_feed_snapshot_start): its alerts print as pages arrive, the
+    changes after it follow; a snapshot that fails (no reply within -t)
+    ends tap with the reason, as before.
+
+    SIGINT and SIGTERM set a flag (czmq's handler is off, see main.c) from
+    a handler without SA_RESTART, so the poll returns at once; the loop
+    polls the feed's sockets for at most S_POLL_MS besides. The feed never
+    waits on the broker (change_feed.h), so tap stops at once even while the
+    broker does not answer.
 */
 #include <czmq.h>
 #include <errno.h>
@@ -88,6 +94,8 @@ typedef struct {
     char **prefixes;               //  borrowed from argv
     int prefix_count;
     long printed;                  //  lines printed so far
+    bool snapshot_failed;          //  --snapshot ended without every page
+    char snapshot_error [256];     //  and why
 } s_tap_t;
 
 static bool
@@ -272,18 +280,34 @@ s_print_alert (const alert_t *alert, void *arg)
     fflush (stdout);
 }
 
+//  The end of --snapshot: on a failure, tap stops with the reason.
+static void
+s_snapshot_done (int rc, uint64_t seq, const char *error, void *arg)
+{
+    (void) seq;
+    s_tap_t *self = arg;
+    if (rc != 0) {
+        self->snapshot_failed = true;
+        snprintf (self->snapshot_error, sizeof self->snapshot_error, "%s", error);
+    }
+    fflush (stdout);
+}
+
 static int
 s_follow (s_tap_t *self, change_feed_t *feed)
 {
-    while (!s_interrupted && !s_enough (self)) {
-        zmq_pollitem_t item = { zsock_resolve (change_feed_socket (feed)), 0, ZMQ_POLLIN, 0 };
+    while (!s_interrupted && !s_enough (self) && !self->snapshot_failed) {
+        zmq_pollitem_t items [FEED_POLL_ITEMS];
+        int count = change_feed_poll_items (feed, items, FEED_POLL_ITEMS);
         int64_t wait = change_feed_next_wakeup (feed, zclock_mono ());
-        int ready = zmq_poll (&item, 1, wait < S_POLL_MS ? wait : S_POLL_MS);
+        int ready = zmq_poll (items, count, wait < S_POLL_MS ? wait : S_POLL_MS);
         if (ready < 0 && zmq_errno () != EINTR)
             return cli_fail ("tap", "poll failed: %s", zmq_strerror (zmq_errno ()));
         if (!s_interrupted)
             change_feed_work (feed, zclock_mono (), s_deliver, self);
     }
+    if (self->snapshot_failed)
+        return cli_fail ("tap", "snapshot from %s: %s", self->control, self->snapshot_error);
     return CLI_EXIT_OK;
 }
 
@@ -304,9 +328,8 @@ s_tap_run (s_tap_t *self)
     change_feed_on_hugz (feed, s_on_hugz, self);
     int status = CLI_EXIT_OK;
     if (self->snapshot
-    &&  change_feed_snapshot (feed, s_print_alert, self, NULL, error, sizeof error) != 0)
-        status = cli_fail ("tap", "snapshot from %s: %s", self->control, error);
-    fflush (stdout);
+    &&  change_feed_snapshot_start (feed, s_print_alert, s_snapshot_done, self) != 0)
+        status = cli_fail ("tap", "a snapshot is already running");
     if (status == CLI_EXIT_OK)
         status = s_follow (self, feed);
     change_feed_destroy (&feed);

@@ -18,14 +18,20 @@
     runs being retried): a change to either is logged as taking effect
     after a restart.
 
+    The loop polls the feed's two sockets (its SUB and its control
+    DEALER: change_feed_poll_items) and the signalfd. The feed never waits
+    on the broker (its requests are in flight, their replies read when the
+    DEALER is readable), so an idle notifier is always in that poll.
+
     Signals: SIGHUP, SIGINT and SIGTERM are blocked and read from a
-    signalfd that the loop polls. While a turn runs (the feed's work, which
-    may wait up to its call timeout on a broker that is away, and the
-    destination's), SIGINT and SIGTERM are unblocked to a handler that only
-    sets a flag: the control call waiting on zmq_poll sees EINTR and gives
-    up at once, so SIGTERM is never held up by a broker that does not
-    answer. The feed's SUB is closed with linger 0 (a SUB has nothing worth
-    sending), so exit does not wait for a broker that is gone either.
+    signalfd that the loop polls. While a turn runs, SIGINT and SIGTERM are
+    unblocked to a handler that only sets a flag, for the destinations'
+    synchronous calls: Pushover asks the broker (get, ack: up to 3 s each
+    while it is away) and Pushover's API from its work and deliver; a call
+    waiting on zmq_poll sees EINTR and gives up at once, so SIGTERM is never
+    held up by a broker that does not answer. The feed's SUB is closed with
+    linger 0 (a SUB has nothing worth sending; its DEALER is closed so by
+    ctl_destroy), so exit does not wait for a broker that is gone either.
 */
 #include <czmq.h>
 #include <errno.h>
@@ -521,7 +527,7 @@ s_poll_timeout (notifier_t *self, int64_t mono_now)
 }
 
 //  One turn: the feed's work and the destination's, with SIGINT and
-//  SIGTERM able to cut a waiting control call short.
+//  SIGTERM able to cut a destination's waiting control call short.
 static void
 s_turn (notifier_t *self)
 {
@@ -544,11 +550,12 @@ s_run (notifier_t *self)
     log_info ("ready: changes from %s, control %s, %zu rules, cursor in %s",
               self->events, self->env.control, rules_count (self->rules), self->cursor_file);
     while (!self->stopping) {
-        zmq_pollitem_t items [] = {
-            { zsock_resolve (change_feed_socket (self->feed)), 0, ZMQ_POLLIN, 0 },
-            { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
-        };
-        if (zmq_poll (items, 2, s_poll_timeout (self, zclock_mono ())) < 0 && errno != EINTR)
+        zmq_pollitem_t items [FEED_POLL_ITEMS + 1];
+        int count = change_feed_poll_items (self->feed, items, FEED_POLL_ITEMS);
+        assert (count == FEED_POLL_ITEMS);
+        items [count] = (zmq_pollitem_t) { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
+        if (zmq_poll (items, count + 1, s_poll_timeout (self, zclock_mono ())) < 0
+        &&  errno != EINTR)
             log_error ("poll failed: %s", zmq_strerror (errno));
         s_read_signals (self);
         if (!self->stopping)

@@ -15,18 +15,26 @@
     pipe); a silence of FEED_SILENCE_MS means the broker or the path to it
     went away, and the first thing heard afterwards (or a periodic try while
     silent) starts a catch-up. A catch-up asks `since horizon` page by page
-    (FEED_SINCE_LIMIT, at most S_CALLS_PER_WORK calls per change_feed_work)
-    until a reply says `more: false`; changes on the SUB that arrive during a
-    catch-up are kept when they extend the queue and dropped otherwise —
-    `since` answers with everything up to the broker's current seq, so it
-    covers them.
+    (FEED_SINCE_LIMIT) until a reply says `more: false`; changes on the SUB
+    that arrive during a catch-up are kept when they extend the queue and
+    dropped otherwise — `since` answers with everything up to the broker's
+    current seq, so it covers them (one published after the broker answered
+    but read before its reply is a gap found by the next change or hugz).
 
-    First sync: nothing is read from the SUB before it (messages wait in the
-    SUB queue). With a cursor from the file, the first sync is a completed
-    catch-up from it; without, a `ping` gives the broker's seq and the feed
-    starts from now. Both are retried at most every S_RETRY_MS while the
-    broker is away; one control call never blocks longer than the call
-    timeout.
+    First sync: with a cursor from the file, it is a completed catch-up
+    from it; without, a `ping` gives the broker's seq and the feed starts
+    from now (or a snapshot's first page does). What the SUB brings before
+    it is dropped: the sync covers it.
+
+    Requests: one at a time, sent without waiting (ctl_send_*), its kind,
+    ticket and deadline kept; replies are read with ctl_receive when
+    change_feed_work runs, a reply with another ticket (to a request given
+    up) is dropped, and a request past its deadline is handled as failed.
+    Priority when nothing is in flight: a snapshot page, then the `ping` of
+    a jump (since said the history is gone), the first sync, a catch-up
+    page. A failed one is tried again after S_RETRY_MS (FEED_SILENCE_MS
+    while silent). A `since` reply asked from a horizon that has since been
+    rewound or jumped (`repositioned` moved) is dropped and asked again.
 
     Health: a hugz may also carry `degraded` (why the broker's commits
     fail) and `degraded_since` (wall ms) while that lasts; the last hugz's
@@ -44,8 +52,9 @@
     `since` replays bodies of older epochs as they were published; only the
     reply's own epoch (the broker's current one) is compared.
 
-    Limits: every control call blocks the caller for up to call_timeout_ms
-    when the broker is away.
+    Limits: one request in flight, so a catch-up moves one page (1,000
+    changes) per round trip; a snapshot pauses deliveries and catch-ups
+    until its last page.
 */
 #include <errno.h>
 #include <inttypes.h>
@@ -63,12 +72,21 @@
 
 #define S_DEFAULT_TIMEOUT_MS  5000     //  call_timeout_ms when 0
 #define S_RETRY_MS            1000     //  wait before a failed sync or catch-up is tried again
-#define S_CALLS_PER_WORK      10       //  `since` calls in one change_feed_work
+#define S_REPLIES_PER_WORK    100      //  control replies read in one change_feed_work
 #define S_READS_PER_WORK      2000     //  SUB messages read in one change_feed_work
 #define S_DELIVERIES_PER_WORK 10000    //  deliveries in one change_feed_work
 #define S_MAX_WAKEUP_MS       1000     //  change_feed_next_wakeup at most
 #define S_SNAPSHOT_PAGES_MAX  100000   //  snapshot pages followed at most
 #define S_CURSOR_TEXT_MAX     96       //  bytes of a cursor file we read
+
+//  What the request in flight asked for (at most one at a time).
+typedef enum {
+    S_ASK_NONE,
+    S_ASK_PING,                    //  the first sync: where does the stream stand?
+    S_ASK_JUMP,                    //  the same, after `since` said the history is gone
+    S_ASK_SINCE,                   //  a catch-up page
+    S_ASK_SNAPSHOT                 //  a snapshot page
+} s_ask_t;
 
 struct _change_feed_t {
     char *events;                  //  PUB endpoint (copy)
@@ -93,6 +111,23 @@ struct _change_feed_t {
     bool silent;                   //  FEED_SILENCE_MS passed without a message
     int64_t next_silent_try;       //  mono ms: next catch-up try while silent
     bool backlog;                  //  the last read stopped with messages left
+    s_ask_t ask;                   //  the request in flight, S_ASK_NONE if none
+    uint64_t ask_ticket;           //  its ticket
+    int64_t ask_deadline;          //  mono ms: given up after this
+    uint64_t ask_from;             //  a since: the horizon it asked from
+    uint64_t ask_repositioned;     //  repositioned when it was sent
+    uint64_t repositioned;         //  times the horizon was moved back or jumped
+    char jump_reason [WIRE_ERROR_SIZE + 256];   //  since said the history is gone, "" if not
+    bool replies_left;             //  the last read of replies stopped with some left
+    struct {
+        bool running;              //  change_feed_snapshot_start, until done is called
+        int64_t cursor;            //  the next page's cursor
+        int pages;                 //  pages read
+        uint64_t seq;              //  the first page's seq
+        change_feed_alert_fn *each;            //  the owner's functions
+        change_feed_snapshot_done_fn *done;
+        void *arg;
+    } snapshot;
     change_feed_stats_t stats;     //  counters
     log_limit_t malformed_log;     //  rate limit for malformed input
     log_limit_t cursor_log;        //  rate limit for cursor file failures
@@ -305,43 +340,9 @@ s_follow_epoch (change_feed_t *self, const epoch_t *seen)
     self->cursor = resume;
     s_cursor_set (self, resume);
     self->catch_up = true;
+    self->repositioned++;
     self->stats.epochs++;
     return S_EPOCH_REWOUND;
-}
-
-//  --- control calls -------------------------------------------------------------------
-
-//  A reply that failed: counted when it was malformed. Returns doc.
-static wire_doc_t *
-s_counted (change_feed_t *self, wire_doc_t *doc, ctl_failure_t failure)
-{
-    if (!doc && failure == CTL_MALFORMED_REPLY)
-        self->stats.malformed++;
-    return doc;
-}
-
-//  The broker's current seq and epoch from `ping`. 0, or -1 with error.
-static int
-s_ping (change_feed_t *self, uint64_t *seq, epoch_t *epoch, char *error, size_t error_size)
-{
-    ctl_failure_t failure = 0;
-    wire_doc_t *reply = s_counted (self, ctl_ping (self->ctl, &failure, error, error_size),
-                                   failure);
-    if (!reply)
-        return -1;
-    bool present = false;
-    int64_t value = 0;
-    int rc = wire_get_int (wire_doc_root (reply), "seq", &present, &value, error, error_size);
-    if (rc == 0 && (!present || value < 0))
-        rc = error_text (error, error_size, -1, "ping: reply without a seq");
-    if (rc == 0)
-        rc = epoch_decode (wire_doc_root (reply), epoch, &present, error, error_size);
-    if (rc == 0)
-        *seq = (uint64_t) value;
-    else
-        self->stats.malformed++;
-    wire_doc_destroy (&reply);
-    return rc ? -1 : 0;
 }
 
 //  --- catching up with `since` ------------------------------------------------------------
@@ -373,97 +374,367 @@ s_take_replayed (change_feed_t *self, const msgpack_object *body)
     return 0;
 }
 
-//  The history was pruned past our cursor: say so and start from the
-//  broker's seq. 0, or -1 when the broker could not be asked.
+//  --- the request in flight ---------------------------------------------------------
+
+//  Called with the reply to the request in flight (ok; the caller destroys
+//  it), or with NULL and why it failed (refused, malformed, no reply
+//  before its deadline).
+typedef void (s_reply_fn) (change_feed_t *self, wire_doc_t *reply, ctl_failure_t failure,
+                           const char *error, int64_t now);
+
+//  Reads seq and the epoch of a `ping` reply. 0, or -1 with error.
 static int
-s_jump_to_broker (change_feed_t *self, const char *reason)
+s_ping_decode (wire_doc_t *reply, uint64_t *seq, epoch_t *epoch, char *error, size_t error_size)
 {
-    char error [256];
-    uint64_t seq;
+    bool present = false;
+    int64_t value = 0;
+    int rc = wire_get_int (wire_doc_root (reply), "seq", &present, &value, error, error_size);
+    if (rc == 0 && (!present || value < 0))
+        rc = error_text (error, error_size, -1, "ping: reply without a seq");
+    if (rc == 0)
+        rc = epoch_decode (wire_doc_root (reply), epoch, &present, error, error_size);
+    if (rc == 0)
+        *seq = (uint64_t) value;
+    return rc ? -1 : 0;
+}
+
+//  When a failed first sync, catch-up or jump is tried again: the watchdog's
+//  pace while silent, else S_RETRY_MS.
+static void
+s_try_later (change_feed_t *self, int64_t now)
+{
+    self->next_try_at = now + (self->silent ? FEED_SILENCE_MS : S_RETRY_MS);
+}
+
+//  The first sync's `ping`: the feed starts at the broker's seq.
+static void
+s_on_ping (change_feed_t *self, wire_doc_t *reply, ctl_failure_t failure, const char *error,
+           int64_t now)
+{
+    (void) failure;
+    char reason [WIRE_ERROR_SIZE];
+    uint64_t seq = 0;
     epoch_t epoch;
-    if (s_ping (self, &seq, &epoch, error, sizeof error) != 0) {
+    if (reply && s_ping_decode (reply, &seq, &epoch, reason, sizeof reason) != 0) {
+        self->stats.malformed++;
+        error = reason;
+        reply = NULL;
+    }
+    if (!reply) {
         log_limited (&self->away_log, "cannot ask %s where the stream stands: %s",
                      self->control, error);
-        return -1;
+        s_try_later (self, now);
+        return;
+    }
+    if (self->synced || self->catch_up)
+        return;                    //  a snapshot started the feed meanwhile
+    self->epoch = epoch;
+    self->horizon = seq;
+    s_cursor_set (self, seq);
+    self->synced = true;
+    self->last_heard = now;
+}
+
+//  The `ping` after `since` said the history no longer reaches back to the
+//  horizon (retention): say so and start from the broker's seq.
+static void
+s_on_jump (change_feed_t *self, wire_doc_t *reply, ctl_failure_t failure, const char *error,
+           int64_t now)
+{
+    (void) failure;
+    char reason [WIRE_ERROR_SIZE];
+    uint64_t seq = 0;
+    epoch_t epoch;
+    if (reply && s_ping_decode (reply, &seq, &epoch, reason, sizeof reason) != 0) {
+        self->stats.malformed++;
+        error = reason;
+        reply = NULL;
+    }
+    if (!reply) {
+        log_limited (&self->away_log, "cannot ask %s where the stream stands: %s",
+                     self->control, error);
+        s_try_later (self, now);   //  jump_reason stays: asked again
+        return;
     }
     if (*epoch.db)
         self->epoch = epoch;
     log_error ("changes after seq %" PRIu64 " are lost: %s; resuming at seq %" PRIu64,
-               self->horizon, reason, seq);
+               self->horizon, self->jump_reason, seq);
+    *self->jump_reason = 0;
     s_queue_clear (self);
     self->horizon = seq;
     self->held_until = 0;
     s_cursor_set (self, seq);
-    return 0;
+    self->repositioned++;
+    self->catch_up = false;
+    self->synced = true;
 }
 
-//  One `since` page from the horizon. Returns 1 when more remains, 0 when
+//  Applies one `since` reply asked from `from`. 1 when more remains, 0 when
 //  caught up, -1 on failure (logged).
 static int
-s_since_page (change_feed_t *self)
+s_since_apply (change_feed_t *self, wire_doc_t *reply, uint64_t from)
 {
     char error [WIRE_ERROR_SIZE + 64];
-    self->stats.catch_ups++;
-    uint64_t from = self->horizon;
-    ctl_failure_t failure = 0;
-    wire_doc_t *reply = s_counted (self, ctl_since (self->ctl, from, NULL, FEED_SINCE_LIMIT,
-                                                    &failure, error, sizeof error), failure);
-    if (!reply) {
-        if (strstr (error, "snapshot"))
-            return s_jump_to_broker (self, error) == 0 ? 0 : -1;
-        log_limited (&self->away_log, "since %" PRIu64 " from %s failed: %s", from,
-                     self->control, error);
-        return -1;
-    }
     const msgpack_object *root = wire_doc_root (reply);
     epoch_t current;
     bool stamped = false;
     if (epoch_decode (root, &current, &stamped, error, sizeof error) == 0) {
         s_epoch_step_t step = s_follow_epoch (self, &current);
-        if (step != S_EPOCH_SAME) {
-            wire_doc_destroy (&reply);
+        if (step != S_EPOCH_SAME)
             return step == S_EPOCH_REWOUND ? 1 : -1;    //  again from the new horizon
-        }
     }
     const msgpack_object *changes = wire_get (root, "changes");
     bool present = false, more = false;
-    int rc = 0;
     if (!changes || changes->type != MSGPACK_OBJECT_ARRAY
     ||  wire_get_bool (root, "more", &present, &more, error, sizeof error) != 0) {
         self->stats.malformed++;
         log_warn ("since %" PRIu64 ": a reply without changes or more", from);
-        rc = -1;
+        return -1;
     }
-    for (uint32_t index = 0; rc == 0 && index < changes->via.array.size; index++)
+    for (uint32_t index = 0; index < changes->via.array.size; index++)
         if (s_take_replayed (self, &changes->via.array.ptr [index]) != 0)
-            rc = 1;                //  queue full: the rest after deliveries
-    if (rc == 0 && more && self->horizon == from) {
+            return 1;              //  queue full: the rest after deliveries
+    if (more && self->horizon == from) {
         log_error ("since %" PRIu64 ": the broker says more but sent nothing", from);
-        rc = -1;
+        return -1;
     }
-    if (rc == 0 && more)
-        rc = 1;
-    wire_doc_destroy (&reply);
-    return rc;
+    return more ? 1 : 0;
 }
 
-//  Runs up to S_CALLS_PER_WORK `since` pages while a catch-up is needed and
-//  the queue has room.
+//  A `since` page.
 static void
-s_catch_up (change_feed_t *self, int64_t now)
+s_on_since (change_feed_t *self, wire_doc_t *reply, ctl_failure_t failure, const char *error,
+            int64_t now)
 {
-    for (int calls = 0; calls < S_CALLS_PER_WORK && self->catch_up && now >= self->next_try_at
-         && self->queue_count < FEED_PENDING_MAX; calls++) {
-        int rc = s_since_page (self);
-        if (rc < 0)             //  while silent, the watchdog's pace
-            self->next_try_at = zclock_mono () + (self->silent ? FEED_SILENCE_MS : S_RETRY_MS);
-        else
-        if (rc == 0) {
-            self->catch_up = false;
-            self->synced = true;
+    if (!reply && failure == CTL_REFUSED && strstr (error, "snapshot")) {
+        snprintf (self->jump_reason, sizeof self->jump_reason, "%s", error);
+        return;                    //  a `ping` follows at once
+    }
+    if (!reply) {
+        log_limited (&self->away_log, "since %" PRIu64 " from %s failed: %s", self->ask_from,
+                     self->control, error);
+        s_try_later (self, now);
+        return;
+    }
+    if (self->ask_repositioned != self->repositioned)
+        return;                    //  asked from a horizon that is gone: asked again
+    int rc = s_since_apply (self, reply, self->ask_from);
+    if (rc < 0)
+        s_try_later (self, now);
+    if (rc == 0)
+        self->catch_up = false;
+    //  The feed knows where it stands once caught up, or once the queue is
+    //  full (deliveries then make room for the rest)
+    if (rc == 0 || self->queue_count >= FEED_PENDING_MAX)
+        self->synced = true;
+}
+
+//  Ends the snapshot and tells the owner.
+static void
+s_snapshot_finish (change_feed_t *self, int rc, const char *error)
+{
+    self->snapshot.running = false;
+    self->snapshot.done (rc, self->snapshot.seq, rc ? error : "", self->snapshot.arg);
+}
+
+//  Decodes the alerts of one snapshot page and hands each to the owner.
+static int
+s_snapshot_alerts (change_feed_t *self, const msgpack_object *root, char *error,
+                   size_t error_size)
+{
+    const msgpack_object *alerts = wire_get (root, "alerts");
+    if (!alerts || alerts->type != MSGPACK_OBJECT_ARRAY)
+        return error_text (error, error_size, -1, "snapshot: a reply without alerts");
+    for (uint32_t index = 0; index < alerts->via.array.size; index++) {
+        alert_t alert;
+        memset (&alert, 0, sizeof alert);
+        char reason [WIRE_ERROR_SIZE];
+        if (alert_decode (&alerts->via.array.ptr [index], &alert, reason, sizeof reason) != 0) {
+            self->stats.malformed++;
+            log_limited (&self->malformed_log, "snapshot: skipped a malformed alert: %s", reason);
+            continue;
         }
-        if (rc < 0)
+        self->snapshot.each (&alert, self->snapshot.arg);
+        alert_clear_fields (&alert);
+    }
+    return 0;
+}
+
+//  The first page starts a feed that has no position yet at its seq.
+static void
+s_snapshot_position (change_feed_t *self, uint64_t seq, int64_t now)
+{
+    self->snapshot.seq = seq;
+    if (self->synced || self->catch_up || self->cursor_from_file || self->queue_count)
+        return;
+    self->horizon = seq;
+    s_cursor_set (self, seq);
+    self->synced = true;
+    self->last_heard = now;
+}
+
+//  A `snapshot` page.
+static void
+s_on_snapshot (change_feed_t *self, wire_doc_t *reply, ctl_failure_t failure,
+               const char *error, int64_t now)
+{
+    (void) failure;
+    if (!reply) {
+        s_snapshot_finish (self, -1, error);
+        return;
+    }
+    char reason [WIRE_ERROR_SIZE];
+    const msgpack_object *root = wire_doc_root (reply);
+    bool present = false, has_next = false;
+    int64_t page_seq = 0, next = 0;
+    int rc = wire_get_int (root, "seq", &present, &page_seq, reason, sizeof reason);
+    if (rc == 0 && (!present || page_seq < 0))
+        rc = error_text (reason, sizeof reason, -1, "snapshot: a reply without seq");
+    if (rc == 0)
+        rc = wire_get_int (root, "cursor", &has_next, &next, reason, sizeof reason);
+    if (rc == 0 && has_next && next <= self->snapshot.cursor)
+        rc = error_text (reason, sizeof reason, -1, "snapshot: the cursor did not advance");
+    if (rc == 0 && self->snapshot.pages == 0)
+        s_snapshot_position (self, (uint64_t) page_seq, now);
+    if (rc == 0)
+        rc = s_snapshot_alerts (self, root, reason, sizeof reason);
+    if (rc != 0) {
+        self->stats.malformed++;
+        s_snapshot_finish (self, -1, reason);
+        return;
+    }
+    self->snapshot.pages++;
+    self->snapshot.cursor = next;
+    if (!has_next)
+        s_snapshot_finish (self, 0, "");
+    else
+    if (self->snapshot.pages >= S_SNAPSHOT_PAGES_MAX) {
+        snprintf (reason, sizeof reason, "snapshot: more than %d pages", S_SNAPSHOT_PAGES_MAX);
+        s_snapshot_finish (self, -1, reason);
+    }
+}
+
+//  The handler of a kind of request.
+static s_reply_fn *
+s_handler (s_ask_t ask)
+{
+    switch (ask) {
+        case S_ASK_PING:     return s_on_ping;
+        case S_ASK_JUMP:     return s_on_jump;
+        case S_ASK_SINCE:    return s_on_since;
+        case S_ASK_SNAPSHOT: return s_on_snapshot;
+        default:             return NULL;
+    }
+}
+
+//  Hands the request in flight its reply (or its failure) and forgets it.
+static void
+s_answered (change_feed_t *self, wire_doc_t *reply, ctl_failure_t failure, const char *error,
+            int64_t now)
+{
+    s_reply_fn *handler = s_handler (self->ask);
+    self->ask = S_ASK_NONE;
+    self->ask_ticket = 0;
+    assert (handler);
+    handler (self, reply, failure, error, now);
+}
+
+//  Reads the replies waiting on the DEALER: the one to the request in
+//  flight is handled; late ones (to requests given up) are dropped.
+static void
+s_read_replies (change_feed_t *self, int64_t now)
+{
+    int count = 0;
+    for (; count < S_REPLIES_PER_WORK; count++) {
+        char error [WIRE_ERROR_SIZE + 256];
+        uint64_t ticket = 0;
+        wire_doc_t *reply = NULL;
+        int rc = ctl_receive (self->ctl, &ticket, &reply, error, sizeof error);
+        if (rc == 0)
             break;
+        if (rc != 1) {
+            self->stats.malformed++;
+            log_limited (&self->malformed_log, "%s", error);
+            continue;              //  the request in flight waits for its deadline
+        }
+        if (self->ask == S_ASK_NONE || ticket != self->ask_ticket) {
+            wire_doc_destroy (&reply);
+            continue;
+        }
+        ctl_failure_t failure = 0;
+        reply = ctl_reply_ok (self->ctl, reply, &failure, error, sizeof error);
+        if (!reply && failure == CTL_MALFORMED_REPLY)
+            self->stats.malformed++;
+        s_answered (self, reply, failure, error, now);
+        wire_doc_destroy (&reply);
+    }
+    self->replies_left = count == S_REPLIES_PER_WORK;
+}
+
+//  Gives the request in flight up once its deadline has passed.
+static void
+s_expire (change_feed_t *self, int64_t now)
+{
+    if (self->ask == S_ASK_NONE || now < self->ask_deadline)
+        return;
+    char error [256];
+    snprintf (error, sizeof error, "no reply from %s within %d ms: is lilac-broker running?%s",
+              self->control, self->call_timeout_ms, bus_secured ()
+              ? " (if it is, the CURVE handshake may have failed: check the server key, "
+                "and that the broker allows our certificate)" : "");
+    s_answered (self, NULL, CTL_NO_REPLY, error, now);
+}
+
+//  Notes the request just sent (ticket 0: it could not be sent).
+static void
+s_asked (change_feed_t *self, s_ask_t ask, uint64_t ticket, const char *error, int64_t now)
+{
+    if (!ticket) {                 //  ctl_send failed: a failure like no reply
+        self->ask = ask;
+        s_answered (self, NULL, CTL_NO_REPLY, error, now);
+        return;
+    }
+    self->ask = ask;
+    self->ask_ticket = ticket;
+    self->ask_deadline = now + self->call_timeout_ms;
+    self->ask_repositioned = self->repositioned;
+}
+
+//  Sends the next request the feed needs, if none is in flight: a snapshot
+//  page first, then the jump's ping, the first sync, a catch-up page.
+static void
+s_ask_next (change_feed_t *self, int64_t now)
+{
+    char error [WIRE_ERROR_SIZE + 256] = "";
+    if (self->ask != S_ASK_NONE)
+        return;
+    if (self->snapshot.running) {
+        uint64_t ticket = ctl_send_snapshot (self->ctl, self->snapshot.cursor, 0,
+                                             error, sizeof error);
+        s_asked (self, S_ASK_SNAPSHOT, ticket, error, now);
+        return;
+    }
+    if (now < self->next_try_at)
+        return;
+    if (*self->jump_reason) {
+        s_asked (self, S_ASK_JUMP, ctl_send_ping (self->ctl, error, sizeof error), error, now);
+        return;
+    }
+    if (!self->synced && !self->catch_up) {
+        if (!self->cursor_from_file) {
+            s_asked (self, S_ASK_PING, ctl_send_ping (self->ctl, error, sizeof error), error,
+                     now);
+            return;
+        }
+        self->catch_up = true;     //  synced when the catch-up completes
+    }
+    if (self->catch_up && self->queue_count < FEED_PENDING_MAX) {
+        self->stats.catch_ups++;
+        self->ask_from = self->horizon;
+        uint64_t ticket = ctl_send_since (self->ctl, self->horizon, NULL, FEED_SINCE_LIMIT,
+                                          error, sizeof error);
+        s_asked (self, S_ASK_SINCE, ticket, error, now);
     }
 }
 
@@ -659,32 +930,7 @@ s_read (change_feed_t *self, int64_t now)
     }
 }
 
-//  --- the first sync and the silence watchdog ---------------------------------------------
-
-static void
-s_first_sync (change_feed_t *self, int64_t now)
-{
-    if (now < self->next_try_at)
-        return;
-    if (self->cursor_from_file) {
-        self->catch_up = true;     //  synced when the catch-up completes
-        return;
-    }
-    char error [256];
-    uint64_t seq;
-    epoch_t epoch;
-    if (s_ping (self, &seq, &epoch, error, sizeof error) != 0) {
-        log_limited (&self->away_log, "cannot ask %s where the stream stands: %s",
-                     self->control, error);
-        self->next_try_at = zclock_mono () + S_RETRY_MS;
-        return;
-    }
-    self->epoch = epoch;
-    self->horizon = seq;
-    s_cursor_set (self, seq);
-    self->synced = true;
-    self->last_heard = now;
-}
+//  --- the silence watchdog ---------------------------------------------
 
 static void
 s_watch_silence (change_feed_t *self, int64_t now)
@@ -791,19 +1037,49 @@ change_feed_socket (change_feed_t *self)
     return self->sub;
 }
 
+int
+change_feed_poll_items (change_feed_t *self, zmq_pollitem_t *items, int max)
+{
+    assert (self);
+    assert (items || max == 0);
+    if (max < FEED_POLL_ITEMS)
+        return -1;
+    memset (items, 0, FEED_POLL_ITEMS * sizeof *items);
+    items [0].socket = zsock_resolve (self->sub);
+    items [0].events = ZMQ_POLLIN;
+    items [1].socket = zsock_resolve (ctl_socket (self->ctl));
+    items [1].events = ZMQ_POLLIN;
+    return FEED_POLL_ITEMS;
+}
+
+//  Milliseconds until the next request may be sent, or S_MAX_WAKEUP_MS
+//  when none is wanted; while one is in flight, until its deadline (its
+//  reply wakes the owner through the DEALER before that).
+static int64_t
+s_request_wakeup (change_feed_t *self, int64_t mono_now)
+{
+    if (self->ask != S_ASK_NONE)
+        return self->ask_deadline - mono_now;
+    if (self->snapshot.running)
+        return 0;
+    if (*self->jump_reason || ((!self->synced || self->catch_up)
+                               && self->queue_count < FEED_PENDING_MAX))
+        return self->next_try_at - mono_now;
+    return S_MAX_WAKEUP_MS;
+}
+
 int64_t
 change_feed_next_wakeup (change_feed_t *self, int64_t mono_now)
 {
     assert (self);
-    int64_t wakeup = S_MAX_WAKEUP_MS;
+    int64_t wakeup = s_request_wakeup (self, mono_now);
     bool held = self->held_until && mono_now < self->held_until;
-    if ((!self->synced || self->catch_up) && self->queue_count < FEED_PENDING_MAX)
-        wakeup = self->next_try_at - mono_now;
-    if (self->backlog)
+    bool deliverable = self->synced && !self->snapshot.running && self->queue_count;
+    if (self->backlog || self->replies_left)
         wakeup = 0;
-    if (self->queue_count && !held)
+    if (deliverable && !held)
         wakeup = 0;
-    if (held && self->held_until - mono_now < wakeup)
+    if (deliverable && held && self->held_until - mono_now < wakeup)
         wakeup = self->held_until - mono_now;
     if (self->synced && !self->silent
     &&  self->last_heard + FEED_SILENCE_MS + 1 - mono_now < wakeup)
@@ -821,15 +1097,17 @@ change_feed_work (change_feed_t *self, int64_t mono_now,
 {
     assert (self);
     assert (deliver);
-    //  Read before a first sync too (what is read then is dropped: the
-    //  sync that follows covers it), so the SUB never stays readable.
+    //  Replies first: a first sync answered now lets the SUB's messages
+    //  that follow it be kept. The SUB is read before a first sync too
+    //  (what is read then is dropped: the sync covers it), so it never
+    //  stays readable.
+    s_read_replies (self, mono_now);
+    s_expire (self, mono_now);
     s_read (self, mono_now);
-    if (!self->synced && !self->catch_up)
-        s_first_sync (self, mono_now);
     if (self->synced)
         s_watch_silence (self, mono_now);
-    s_catch_up (self, mono_now);
-    if (self->synced)
+    s_ask_next (self, mono_now);
+    if (self->synced && !self->snapshot.running)
         s_deliver (self, zclock_mono (), deliver, arg);
     assert (s_invariants_hold (self));
 }
@@ -874,74 +1152,31 @@ change_feed_on_hugz (change_feed_t *self, change_feed_hugz_fn *fn, void *arg)
     self->on_hugz_arg = arg;
 }
 
-//  Decodes the alerts of one snapshot page and hands each to the caller.
-static int
-s_snapshot_page (change_feed_t *self, const msgpack_object *root, change_feed_alert_fn *each,
-                 void *arg, char *error, size_t error_size)
+int
+change_feed_snapshot_start (change_feed_t *self, change_feed_alert_fn *each,
+                            change_feed_snapshot_done_fn *done, void *arg)
 {
-    const msgpack_object *alerts = wire_get (root, "alerts");
-    if (!alerts || alerts->type != MSGPACK_OBJECT_ARRAY)
-        return error_text (error, error_size, -1, "snapshot: a reply without alerts");
-    for (uint32_t index = 0; index < alerts->via.array.size; index++) {
-        alert_t alert;
-        memset (&alert, 0, sizeof alert);
-        char reason [WIRE_ERROR_SIZE];
-        if (alert_decode (&alerts->via.array.ptr [index], &alert, reason, sizeof reason) != 0) {
-            self->stats.malformed++;
-            log_limited (&self->malformed_log, "snapshot: skipped a malformed alert: %s", reason);
-            continue;
-        }
-        each (&alert, arg);
-        alert_clear_fields (&alert);
+    assert (self);
+    assert (each && done);
+    if (self->snapshot.running)
+        return -1;
+    self->snapshot.running = true;
+    self->snapshot.cursor = 0;
+    self->snapshot.pages = 0;
+    self->snapshot.seq = 0;
+    self->snapshot.each = each;
+    self->snapshot.done = done;
+    self->snapshot.arg = arg;
+    if (self->ask == S_ASK_PING) {
+        self->ask = S_ASK_NONE;    //  the first page starts the feed instead
+        self->ask_ticket = 0;      //  (its late reply is dropped)
     }
     return 0;
 }
 
-int
-change_feed_snapshot (change_feed_t *self, change_feed_alert_fn *each, void *arg,
-                      uint64_t *seq, char *error, size_t error_size)
+bool
+change_feed_snapshot_running (change_feed_t *self)
 {
     assert (self);
-    assert (each);
-    int64_t cursor = 0;
-    bool first = true;
-    for (int pages = 0; pages < S_SNAPSHOT_PAGES_MAX; pages++) {
-        ctl_failure_t failure = 0;
-        wire_doc_t *reply = s_counted (self, ctl_snapshot (self->ctl, cursor, 0, &failure,
-                                                           error, error_size), failure);
-        if (!reply)
-            return -1;
-        const msgpack_object *root = wire_doc_root (reply);
-        bool present = false, has_next = false;
-        int64_t page_seq = 0, next = 0;
-        int rc = wire_get_int (root, "seq", &present, &page_seq, error, error_size);
-        if (rc == 0 && (!present || page_seq < 0))
-            rc = error_text (error, error_size, -1, "snapshot: a reply without seq");
-        if (rc == 0)
-            rc = wire_get_int (root, "cursor", &has_next, &next, error, error_size);
-        if (rc == 0 && has_next && next <= cursor)
-            rc = error_text (error, error_size, -1, "snapshot: the cursor did not advance");
-        if (rc == 0)
-            rc = s_snapshot_page (self, root, each, arg, error, error_size);
-        wire_doc_destroy (&reply);
-        if (rc != 0) {
-            self->stats.malformed++;
-            return -1;
-        }
-        if (first) {
-            if (seq)
-                *seq = (uint64_t) page_seq;
-            if (!self->synced && !self->cursor_from_file && self->queue_count == 0) {
-                self->horizon = (uint64_t) page_seq;
-                s_cursor_set (self, (uint64_t) page_seq);
-                self->synced = true;
-                self->last_heard = zclock_mono ();
-            }
-            first = false;
-        }
-        if (!has_next)
-            return 0;
-        cursor = next;
-    }
-    return error_text (error, error_size, -1, "snapshot: more than %d pages", S_SNAPSHOT_PAGES_MAX);
+    return self->snapshot.running;
 }

@@ -27,6 +27,31 @@
     `since` answering that the cursor is older than the history the broker
     keeps (retention) cannot be healed: the feed logs it as an error and
     resumes from the broker's current seq.
+
+    Never waiting. The feed lives in its owner's loop (a notifier, `lilac
+    tap`, lilac-web's one thread next to its HTTP server) and never blocks
+    it, whether the broker answers or not. Its control requests (`ping`
+    for the first sync, `since` pages, `snapshot` pages) go out on one
+    DEALER (ctl.h) without waiting, at most one at a time; the reply is read
+    when the DEALER is readable, and a request without a reply by its
+    deadline (call_timeout_ms) is given up and tried again at the feed's
+    pace (1 s, or 3 s while the broker is silent). So the owner polls two
+    sockets, the SUB and the DEALER (change_feed_poll_items), for at most
+    change_feed_next_wakeup ms (which counts the request's deadline), and
+    calls change_feed_work whenever either is readable or the time is up;
+    change_feed_work returns without waiting, always. An owner on a
+    ZMQ_FD-based loop (epoll) must call change_feed_work again while
+    change_feed_next_wakeup says 0: ZeroMQ's descriptors signal edges.
+
+    Snapshot. change_feed_snapshot_start pages through the broker's
+    `snapshot` in the same loop: each alert is handed to the owner as its
+    page arrives, and done is called once at the end (with the seq the
+    first page was consistent with) or on a failure (no reply by the
+    deadline, a refusal, a malformed page: the owner may start again).
+    While it runs, no change is delivered (they wait in the queue), so the
+    owner sees the snapshot first and then the changes after it. On a feed
+    with no position yet (not synced, no cursor file) the first page's seq
+    is where the feed starts: the Clone pattern.
 */
 #ifndef LILAC_CHANGE_FEED_H
 #define LILAC_CHANGE_FEED_H
@@ -67,13 +92,19 @@ typedef struct _change_feed_t change_feed_t;
 change_feed_t *change_feed_new (const change_feed_config_t *config, char *error, size_t error_size);
 void change_feed_destroy (change_feed_t **self_p);
 
-//  The SUB socket, for the owner's zmq_poll.
+//  The sockets the owner polls for input (ZMQ_POLLIN): the SUB and the
+//  control DEALER. Fills items [0 .. FEED_POLL_ITEMS) and returns
+//  FEED_POLL_ITEMS, or -1 when max is smaller.
+#define FEED_POLL_ITEMS  2
+int change_feed_poll_items (change_feed_t *self, zmq_pollitem_t *items, int max);
+//  The SUB socket alone (its linger, whether input is pending).
 zsock_t *change_feed_socket (change_feed_t *self);
 //  Milliseconds until the feed needs change_feed_work again even if nothing
-//  arrives (a held retry, the silence watchdog, a pending catch-up); at most
-//  1000.
+//  arrives on its sockets (a held retry, the silence watchdog, a request
+//  to send or the deadline of the one in flight); at most 1000.
 int64_t change_feed_next_wakeup (change_feed_t *self, int64_t mono_now);
-//  Reads what arrived, catches up where needed, and delivers in order.
+//  Reads the replies and changes that arrived, sends the request the feed
+//  needs next, and delivers in order. Never waits.
 void change_feed_work (change_feed_t *self, int64_t mono_now,
                        change_feed_deliver_fn *deliver, void *arg);
 
@@ -91,12 +122,18 @@ typedef struct {
 } change_feed_stats_t;
 change_feed_stats_t change_feed_stats (change_feed_t *self);
 
-//  Pages through the broker's `snapshot`, calling each(alert, arg) for every
-//  live alert, and sets *seq to the seq the first page was consistent with.
-//  For `lilac tap --snapshot` and, later, the web UI. 0, or -1 with error.
+//  Starts paging through the broker's `snapshot` (see above): each(alert,
+//  arg) for every live alert as its page arrives, then done once. 0, or -1
+//  when a snapshot is already running.
 typedef void (change_feed_alert_fn) (const alert_t *alert, void *arg);
-int change_feed_snapshot (change_feed_t *self, change_feed_alert_fn *each, void *arg,
-                          uint64_t *seq, char *error, size_t error_size);
+//  rc 0: every page came, seq is the first page's; rc -1: error says why
+//  (outside input: print it with care).
+typedef void (change_feed_snapshot_done_fn) (int rc, uint64_t seq, const char *error,
+                                             void *arg);
+int change_feed_snapshot_start (change_feed_t *self, change_feed_alert_fn *each,
+                                change_feed_snapshot_done_fn *done, void *arg);
+//  True from change_feed_snapshot_start until its done was called.
+bool change_feed_snapshot_running (change_feed_t *self);
 
 //  --- additions -----------------------------------------------------------------
 
@@ -119,10 +156,5 @@ typedef struct {
     int64_t degraded_since;        //  wall ms, as the broker said, 0 if not
 } change_feed_health_t;
 change_feed_health_t change_feed_health (change_feed_t *self);
-
-//  change_feed_snapshot on a feed that has not synced yet and has no cursor
-//  from a file also starts the feed at the snapshot's seq (the Clone
-//  pattern: changes above the snapshot follow), so the first
-//  change_feed_work does not ping.
 
 #endif

@@ -291,6 +291,16 @@ ctl_call (ctl_t *self, const void *request, size_t size, ctl_failure_t *failure,
     return reply ? s_check_ok (self, reply, failure, error, error_size) : NULL;
 }
 
+wire_doc_t *
+ctl_reply_ok (ctl_t *self, wire_doc_t *reply, ctl_failure_t *failure,
+              char *error, size_t error_size)
+{
+    ctl_failure_t ignored;
+    if (!failure)
+        failure = &ignored;
+    return reply ? s_check_ok (self, reply, failure, error, error_size) : NULL;
+}
+
 //  Sends the request packed in writer and frees it.
 static wire_doc_t *
 s_call_packed (ctl_t *self, wire_writer_t *writer, ctl_failure_t *failure,
@@ -319,13 +329,13 @@ s_pack_optional (msgpack_packer *packer, const char *key, const char *value)
         wire_pack_key_string (packer, key, value);
 }
 
-uint64_t
-ctl_send_op (ctl_t *self, const char *op, char *error, size_t error_size)
+//  Sends the request packed in writer without waiting and frees it.
+static uint64_t
+s_send_packed (ctl_t *self, wire_writer_t *writer, char *error, size_t error_size)
 {
-    wire_writer_t writer;
-    s_begin (&writer, op, 0);
-    uint64_t ticket = ctl_send (self, writer.buffer.data, writer.buffer.size, error, error_size);
-    wire_writer_free (&writer);
+    uint64_t ticket = ctl_send (self, writer->buffer.data, writer->buffer.size,
+                                error, error_size);
+    wire_writer_free (writer);
     return ticket;
 }
 
@@ -337,12 +347,28 @@ ctl_ping (ctl_t *self, ctl_failure_t *failure, char *error, size_t error_size)
     return s_call_packed (self, &writer, failure, error, error_size);
 }
 
+uint64_t
+ctl_send_ping (ctl_t *self, char *error, size_t error_size)
+{
+    wire_writer_t writer;
+    s_begin (&writer, "ping", 0);
+    return s_send_packed (self, &writer, error, error_size);
+}
+
 wire_doc_t *
 ctl_stats (ctl_t *self, ctl_failure_t *failure, char *error, size_t error_size)
 {
     wire_writer_t writer;
     s_begin (&writer, "stats", 0);
     return s_call_packed (self, &writer, failure, error, error_size);
+}
+
+uint64_t
+ctl_send_stats (ctl_t *self, char *error, size_t error_size)
+{
+    wire_writer_t writer;
+    s_begin (&writer, "stats", 0);
+    return s_send_packed (self, &writer, error, error_size);
 }
 
 wire_doc_t *
@@ -388,16 +414,42 @@ ctl_act (ctl_t *self, const char *op, const ctl_act_t *act, ctl_failure_t *failu
     return s_call_packed (self, &writer, failure, error, error_size);
 }
 
+static void
+s_pack_snapshot (wire_writer_t *writer, int64_t cursor, int64_t limit)
+{
+    s_begin (writer, "snapshot", 1 + (limit > 0));
+    wire_pack_key_int (&writer->packer, "cursor", cursor);
+    if (limit > 0)
+        wire_pack_key_int (&writer->packer, "limit", limit);
+}
+
 wire_doc_t *
 ctl_snapshot (ctl_t *self, int64_t cursor, int64_t limit, ctl_failure_t *failure,
               char *error, size_t error_size)
 {
     wire_writer_t writer;
-    s_begin (&writer, "snapshot", 1 + (limit > 0));
-    wire_pack_key_int (&writer.packer, "cursor", cursor);
-    if (limit > 0)
-        wire_pack_key_int (&writer.packer, "limit", limit);
+    s_pack_snapshot (&writer, cursor, limit);
     return s_call_packed (self, &writer, failure, error, error_size);
+}
+
+uint64_t
+ctl_send_snapshot (ctl_t *self, int64_t cursor, int64_t limit, char *error, size_t error_size)
+{
+    wire_writer_t writer;
+    s_pack_snapshot (&writer, cursor, limit);
+    return s_send_packed (self, &writer, error, error_size);
+}
+
+static void
+s_pack_since (wire_writer_t *writer, uint64_t seq, const epoch_t *epoch, int64_t limit)
+{
+    s_begin (writer, "since", 1 + (epoch != NULL) + (limit > 0));
+    wire_pack_key (&writer->packer, "seq");
+    msgpack_pack_uint64 (&writer->packer, seq);
+    if (epoch)
+        epoch_pack (&writer->packer, epoch);
+    if (limit > 0)
+        wire_pack_key_int (&writer->packer, "limit", limit);
 }
 
 wire_doc_t *
@@ -405,14 +457,17 @@ ctl_since (ctl_t *self, uint64_t seq, const epoch_t *epoch, int64_t limit,
            ctl_failure_t *failure, char *error, size_t error_size)
 {
     wire_writer_t writer;
-    s_begin (&writer, "since", 1 + (epoch != NULL) + (limit > 0));
-    wire_pack_key (&writer.packer, "seq");
-    msgpack_pack_uint64 (&writer.packer, seq);
-    if (epoch)
-        epoch_pack (&writer.packer, epoch);
-    if (limit > 0)
-        wire_pack_key_int (&writer.packer, "limit", limit);
+    s_pack_since (&writer, seq, epoch, limit);
     return s_call_packed (self, &writer, failure, error, error_size);
+}
+
+uint64_t
+ctl_send_since (ctl_t *self, uint64_t seq, const epoch_t *epoch, int64_t limit,
+                char *error, size_t error_size)
+{
+    wire_writer_t writer;
+    s_pack_since (&writer, seq, epoch, limit);
+    return s_send_packed (self, &writer, error, error_size);
 }
 
 //  --- submit -----------------------------------------------------------------------------

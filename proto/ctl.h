@@ -15,9 +15,11 @@
     - a call (ctl_ping, ctl_list, ..., ctl_submit): sends, and waits up to
       the client's timeout for *that* reply; replies to other tickets that
       arrive meanwhile are dropped. It never hangs.
-    - ctl_send / ctl_receive, for a loop with several requests in flight
-      (the agent's window of submits): poll ctl_socket for input, then
-      ctl_receive each reply with its ticket.
+    - ctl_send / ctl_receive, for a loop with requests in flight (the
+      agent's window of submits, the change feed's one request): poll
+      ctl_socket for input, then ctl_receive each reply with its ticket and
+      check it with ctl_reply_ok. ctl_send_ping, ctl_send_since and
+      ctl_send_snapshot pack the typed requests for it.
 
     A call returns the reply's document when it says ok (caller destroys),
     else NULL, with *failure (if not NULL) saying why and error holding a
@@ -71,15 +73,26 @@ zsock_t *ctl_socket (ctl_t *self);
 //  connected; or the queue is full).
 uint64_t ctl_send (ctl_t *self, const void *request, size_t size,
                    char *error, size_t error_size);
-//  ctl_send of an op without arguments ({v, op}: ping, stats). Its ticket,
-//  or 0 with a reason in error.
-uint64_t ctl_send_op (ctl_t *self, const char *op, char *error, size_t error_size);
 //  Reads one reply without waiting. 1: *ticket and *reply (whatever its
 //  ok; caller destroys) are set; 0: nothing waiting; -1: a message that was
 //  not [empty, ticket, body] was read and dropped; WIRE_MALFORMED: a reply
 //  whose body is not a valid {v: 1, ...} map was dropped (error says why).
 int ctl_receive (ctl_t *self, uint64_t *ticket, wire_doc_t **reply,
                  char *error, size_t error_size);
+//  A reply read with ctl_receive, checked as a call checks it: the reply
+//  when it says ok; else NULL (reply destroyed) with *failure (if not NULL)
+//  and error saying why. NULL reply: NULL.
+wire_doc_t *ctl_reply_ok (ctl_t *self, wire_doc_t *reply, ctl_failure_t *failure,
+                          char *error, size_t error_size);
+//  The requests of ctl_ping, ctl_snapshot and ctl_since (below), sent
+//  without waiting: the ticket, or 0 with a reason in error (ctl_send).
+//  For an owner whose loop must never wait (the change feed).
+uint64_t ctl_send_ping (ctl_t *self, char *error, size_t error_size);
+uint64_t ctl_send_stats (ctl_t *self, char *error, size_t error_size);
+uint64_t ctl_send_snapshot (ctl_t *self, int64_t cursor, int64_t limit,
+                            char *error, size_t error_size);
+uint64_t ctl_send_since (ctl_t *self, uint64_t seq, const epoch_t *epoch, int64_t limit,
+                         char *error, size_t error_size);
 
 //  --- calls --------------------------------------------------------------------------
 

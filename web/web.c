@@ -270,15 +270,18 @@ s_read_replies (web_t *self)
     }
 }
 
-//  Sends op when due and nothing is in flight (or what is has timed out).
+typedef uint64_t (s_send_fn) (ctl_t *ctl, char *error, size_t error_size);
+
+//  Sends a request when due and nothing is in flight (or what is has
+//  timed out).
 static void
-s_request (web_t *self, const char *op, uint64_t *ticket, int64_t *sent_at, int64_t *next,
+s_request (web_t *self, s_send_fn *send, uint64_t *ticket, int64_t *sent_at, int64_t *next,
            int64_t period, int64_t now)
 {
     if (now < *next || (*ticket && now - *sent_at < WEB_CALL_TIMEOUT_MS))
         return;
     char error [256];
-    *ticket = ctl_send_op (self->ctl, op, error, sizeof error);
+    *ticket = send (self->ctl, error, sizeof error);
     *sent_at = now;
     *next = now + period;
 }
@@ -287,9 +290,9 @@ static void
 s_watch_broker (web_t *self)
 {
     int64_t now = zclock_mono ();
-    s_request (self, "ping", &self->ping_ticket, &self->ping_sent_at, &self->next_ping,
+    s_request (self, ctl_send_ping, &self->ping_ticket, &self->ping_sent_at, &self->next_ping,
                WEB_PING_MS, now);
-    s_request (self, "stats", &self->stats_ticket, &self->stats_sent_at, &self->next_stats,
+    s_request (self, ctl_send_stats, &self->stats_ticket, &self->stats_sent_at, &self->next_stats,
                WEB_STATS_MS, now);
 }
 

@@ -16,7 +16,7 @@
     Anything else is a 404 (405 for a wrong method) with {"error": "..."}.
 
     The broker is watched without blocking: a `ping` goes out every
-    WEB_PING_MS and `stats` every WEB_STATS_MS through ctl_send, and their
+    WEB_PING_MS and `stats` every WEB_STATS_MS (ctl_send_ping, _stats), and their
     answers are read when the DEALER is readable.
 */
 #ifndef LILAC_WEB_H

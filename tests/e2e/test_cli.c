@@ -196,6 +196,20 @@ s_tap (void)
 }
 
 static void
+s_tap_snapshot (void)
+{
+    TEST ("cli: lilac tap --json --snapshot --count 1 prints a snapshot line first");
+    cli_result_t result;
+    RUN (result, 0, "tap", "--json", "--snapshot", "--count", "1");
+    if (CHECK (result.status == 0, "tap exit status %d", result.status))
+        CHECK (text_has (result.out, "{\"topic\":\"snapshot\",\"v\":1,\"alert\":{"),
+               "no snapshot line in: %.300s", result.out);
+    else
+        s_show ("tap", &result);
+    cli_result_free (&result);
+}
+
+static void
 s_errors (void)
 {
     cli_result_t result;
@@ -211,6 +225,14 @@ s_errors (void)
     CHECK (result.status == 1, "status %d", result.status);
     CHECK (result.elapsed_ms <= 2500, "took %lld ms", (long long) result.elapsed_ms);
     CHECK (*result.err, "no message on stderr");
+    cli_result_free (&result);
+
+    TEST ("cli: tap --snapshot from a dead endpoint with -t 1 exits 1 with the reason, no hang");
+    RUN (result, 1, "tap", "--snapshot", "-C", s_dead_endpoint, "-t", "1");
+    CHECK (result.status == 1, "status %d", result.status);
+    CHECK (result.elapsed_ms <= 2500, "took %lld ms", (long long) result.elapsed_ms);
+    CHECK (strstr (result.err, "snapshot from") && strstr (result.err, "no reply"),
+           "stderr: %.300s", result.err);
     cli_result_free (&result);
 
     TEST ("cli: usage errors exit 2, --help exits 0");
@@ -255,6 +277,7 @@ main (void)
     s_get_ack_clear ();
     s_stats ();
     s_tap ();
+    s_tap_snapshot ();
     s_errors ();
     TEST ("cli: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&s_bed, check_failed > 0 || check_case_failed) == 0,

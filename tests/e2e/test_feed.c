@@ -1,7 +1,7 @@
 /*  test_feed.c — the subscriber library (change_feed) against a real broker.
 
-    The feed runs in this process, on its own loop (s_run: zmq_poll on the
-    feed's SUB with change_feed_next_wakeup, then change_feed_work), and a
+    The feed runs in this process, on its own loop (s_turn: zmq_poll on the
+    feed's two sockets with change_feed_next_wakeup, then change_feed_work), and a
     consumer records every delivery. The broker is the real one, with
     reminders off the clock (reminder_interval 1h) so the only changes are
     the ones a case makes. Cases:
@@ -15,7 +15,11 @@
     - a broker restart: the changes made after it arrive, none skipped;
     - at least once: the cursor file never runs ahead of a DONE, and a
       change in flight when the feed goes away is delivered again first;
-    - snapshot pages 2,500 alerts, each once, and starts the feed there;
+    - the broker frozen (SIGSTOP): change_feed_work never waits (each turn
+      is timed) while the feed's requests go unanswered and are asked
+      again; after SIGCONT it catches up, nothing missed;
+    - snapshot pages 2,500 alerts, each once, in the owner's loop, and
+      starts the feed there;
     - a new database (deleted while the broker was stopped): its seqs start
       again at 1, far below the feed's cursor; the feed sees the new epoch,
       rewinds, and delivers them all.
@@ -151,16 +155,25 @@ s_wait_broker_seq (uint64_t seq, int timeout_ms)
     return -1;
 }
 
-//  One turn of the owner's loop.
+//  The longest change_feed_work so far, in ms (s_turn measures each).
+static int64_t s_longest_work;
+
+//  One turn of the owner's loop: poll the feed's sockets, then its work.
 static void
 s_turn (change_feed_t *feed, s_consumer_t *consumer)
 {
-    zmq_pollitem_t item = { zsock_resolve (change_feed_socket (feed)), 0, ZMQ_POLLIN, 0 };
+    zmq_pollitem_t items [FEED_POLL_ITEMS];
+    int count = change_feed_poll_items (feed, items, FEED_POLL_ITEMS);
+    CHECK (count == FEED_POLL_ITEMS, "poll items %d", count);
     int64_t wait = change_feed_next_wakeup (feed, zclock_mono ());
     CHECK (wait >= 0 && wait <= 1000, "next_wakeup %lld", (long long) wait);
-    if (zmq_poll (&item, 1, wait > 100 ? 100 : wait) < 0)
+    if (zmq_poll (items, count, wait > 100 ? 100 : wait) < 0)
         harness_pause_ms (1);
-    change_feed_work (feed, zclock_mono (), s_deliver, consumer);
+    int64_t started = zclock_mono ();
+    change_feed_work (feed, started, s_deliver, consumer);
+    int64_t took = zclock_mono () - started;
+    if (took > s_longest_work)
+        s_longest_work = took;
 }
 
 //  Runs the feed until it is synced. 0, or -1 at the deadline.
@@ -441,7 +454,21 @@ typedef struct {
     unsigned char *seen;           //  per alert number
     int twice;                     //  alerts seen twice
     int others;                    //  alerts of other sources
+    int done;                      //  times done was called
+    int rc;                        //  and what it said
+    uint64_t seq;
+    char error [256];
 } s_snapshot_seen_t;
+
+static void
+s_snapshot_done (int rc, uint64_t seq, const char *error, void *arg)
+{
+    s_snapshot_seen_t *self = arg;
+    self->done++;
+    self->rc = rc;
+    self->seq = seq;
+    snprintf (self->error, sizeof self->error, "%s", error);
+}
 
 static void
 s_snapshot_each (const alert_t *alert, void *arg)
@@ -460,7 +487,8 @@ s_snapshot_each (const alert_t *alert, void *arg)
 static void
 s_snapshot (void)
 {
-    TEST ("feed: snapshot pages 2,500 alerts, each once, and starts the feed at its seq");
+    TEST ("feed: snapshot pages 2,500 alerts in the owner's loop, each once, and starts the feed"
+          " at its seq");
     event_spec_t *events = calloc (S_SNAPSHOT_SIZE, sizeof *events);
     char (*ids) [8] = calloc (S_SNAPSHOT_SIZE, sizeof *ids);
     assert (events && ids);
@@ -480,10 +508,18 @@ s_snapshot (void)
         return;
     s_snapshot_seen_t seen = { .seen = calloc (S_SNAPSHOT_SIZE, 1) };
     assert (seen.seen);
-    uint64_t seq = 0;
-    char error [256] = "";
-    int rc = change_feed_snapshot (feed, s_snapshot_each, &seen, &seq, error, sizeof error);
-    CHECK (rc == 0, "snapshot: %s", error);
+    CHECK (change_feed_snapshot_start (feed, s_snapshot_each, s_snapshot_done, &seen) == 0,
+           "start");
+    CHECK (change_feed_snapshot_start (feed, s_snapshot_each, s_snapshot_done, &seen) == -1,
+           "a second snapshot while one runs");
+    s_consumer_t consumer;
+    s_consumer_init (&consumer);
+    int64_t deadline = zclock_mono () + 20000;
+    while (zclock_mono () < deadline && change_feed_snapshot_running (feed))
+        s_turn (feed, &consumer);
+    CHECK (seen.done == 1 && seen.rc == 0, "snapshot: done %d, rc %d: %s", seen.done, seen.rc,
+           seen.error);
+    uint64_t seq = seen.seq;
     int missing = 0;
     for (int index = 0; index < S_SNAPSHOT_SIZE; index++)
         missing += !seen.seen [index];
@@ -496,6 +532,58 @@ s_snapshot (void)
     harness_note ("snapshot: %d alerts of other sources", seen.others);
     free (seen.seen);
     change_feed_destroy (&feed);
+    s_consumer_free (&consumer);
+}
+
+static void
+s_broker_away (void)
+{
+    TEST ("feed: the owner's loop never waits while the broker does not answer (SIGSTOP);"
+          " the feed keeps asking, and once it is back catches up with nothing missed");
+    s_consumer_t consumer;
+    change_feed_t *feed = s_synced_feed (&consumer);
+    if (!feed)
+        return;
+    uint64_t start = change_feed_cursor (feed);
+    CHECK (s_events ("away", "w", 0, 3, "now") == 0, "send");
+    CHECK (s_wait_broker_seq (start + 3, 10000) == 0, "broker seq");
+    CHECK (s_run_to (feed, &consumer, start + 3, 10000) == 0, "before the broker stops");
+    //  Frozen, not gone: its sockets accept requests and never answer, the
+    //  worst case for a caller that waits for a reply.
+    if (!CHECK (broker_process_signal (s_bed->broker, SIGSTOP) == 0, "SIGSTOP")) {
+        change_feed_destroy (&feed);
+        s_consumer_free (&consumer);
+        return;
+    }
+    uint64_t asked = change_feed_stats (feed).catch_ups;
+    s_longest_work = 0;
+    int turns = 0;
+    //  Silent after 3 s: a `since`; no reply by its deadline (2 s), given
+    //  up; asked again 3 s later. Two requests sent while frozen.
+    int64_t deadline = zclock_mono () + 30000;
+    while (zclock_mono () < deadline && change_feed_stats (feed).catch_ups < asked + 2) {
+        s_turn (feed, &consumer);
+        turns++;
+    }
+    int64_t longest = s_longest_work;
+    CHECK (change_feed_stats (feed).catch_ups >= asked + 2, "%llu since requests while frozen",
+           (unsigned long long) (change_feed_stats (feed).catch_ups - asked));
+    //  A call that waits would take S_CALL_TIMEOUT_MS: a quarter of it is
+    //  room for a loaded machine, and far from that
+    CHECK (longest < S_CALL_TIMEOUT_MS / 4, "change_feed_work took %lld ms", (long long) longest);
+    harness_note ("broker frozen: %d turns, the longest change_feed_work %lld ms", turns,
+                  (long long) longest);
+    CHECK (s_events ("away", "z", 0, 4, "now") == 0, "send while frozen");
+    CHECK (broker_process_signal (s_bed->broker, SIGCONT) == 0, "SIGCONT");
+    CHECK (s_wait_broker_seq (start + 7, 10000) == 0, "broker seq after SIGCONT");
+    uint64_t head = s_broker_seq ();
+    CHECK (s_run_to (feed, &consumer, head, 20000) == 0, "the feed did not reach %llu",
+           (unsigned long long) head);
+    long done = s_done_run (&consumer, start + 1);
+    CHECK (done == (long) (head - start), "%ld deliveries for %llu changes", done,
+           (unsigned long long) (head - start));
+    change_feed_destroy (&feed);
+    s_consumer_free (&consumer);
 }
 
 static void
@@ -556,6 +644,7 @@ main (void)
     s_retry ();
     s_at_least_once ();
     s_restart ();
+    s_broker_away ();
     s_snapshot ();
     s_gap ();
     s_new_database ();

@@ -752,8 +752,9 @@ s_sigterm_at_once (void)
               "    source = \"*\"\n", events, control, sandbox_dir (sandbox));
     notifier_process_t *notifier = notifier_process_new (sandbox, PROGRAM, "notify", config);
     if (CHECK (notifier && notifier_process_start (notifier) == 0, "start")) {
-        //  Its first turn asks the broker where the stream stands (5 s
-        //  deadline): let that call begin, observed by the clock alone.
+        //  Its first turn asks the broker where the stream stands (a
+        //  request in flight with a 5 s deadline, which no loop waits on):
+        //  let it go out, observed by the clock alone.
         int64_t until = clock_now_ms () + 300;
         while (clock_now_ms () < until)
             harness_pause_ms (20);

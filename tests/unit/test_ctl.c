@@ -240,6 +240,42 @@ main (void)
         CHECK (in_order, "ping's reply was expected before hold's");
     }
 
+    TEST ("ctl: ctl_send_since / _snapshot / _ping go out without waiting; ctl_reply_ok checks");
+    if (ctl) {
+        uint64_t since = ctl_send_since (ctl, 7, NULL, 10, error, sizeof error);
+        uint64_t snapshot = ctl_send_snapshot (ctl, 0, 0, error, sizeof error);
+        uint64_t pinged = ctl_send_ping (ctl, error, sizeof error);
+        uint64_t refused = ctl_send (ctl, "\x82\xa1v\x01\xa2op\xa4nope", 12, error, sizeof error);
+        CHECK (since && snapshot > since && pinged > snapshot && refused > pinged,
+               "tickets: %s", error);
+        const char *wanted [4] = { "since", "snapshot", "ping", NULL };
+        uint64_t tickets [4] = { since, snapshot, pinged, refused };
+        int matched = 0, refusals = 0;
+        zpoller_t *poller = zpoller_new (ctl_socket (ctl), NULL);
+        int64_t deadline = zclock_mono () + CALL_MS;
+        while (matched + refusals < 4 && zclock_mono () < deadline) {
+            if (zpoller_wait (poller, 100) != ctl_socket (ctl))
+                continue;
+            uint64_t ticket;
+            wire_doc_t *reply = NULL;
+            while (ctl_receive (ctl, &ticket, &reply, error, sizeof error) == 1) {
+                reply = ctl_reply_ok (ctl, reply, &failure, error, sizeof error);
+                for (int index = 0; index < 4; index++)
+                    if (ticket == tickets [index] && wanted [index])
+                        matched += reply && s_op_is (reply, wanted [index]);
+                    else
+                    if (ticket == tickets [index])
+                        refusals += !reply && failure == CTL_REFUSED
+                                    && streq (error, "no such thing");
+                wire_doc_destroy (&reply);
+            }
+        }
+        zpoller_destroy (&poller);
+        CHECK (matched == 3 && refusals == 1, "%d of 3 replies matched, %d refusal", matched,
+               refusals);
+        CHECK (ctl_reply_ok (ctl, NULL, &failure, error, sizeof error) == NULL, "NULL reply");
+    }
+
     TEST ("ctl: a submit request is the ingest frame with op added; its reply decoded");
     if (ctl) {
         wire_writer_t frame, request;
