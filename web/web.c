@@ -24,11 +24,16 @@
 #include "log.h"
 #include "mem.h"
 #include "signals.h"
-#include "web.h"
+#include "web_internal.h"
 
-//  The codes counted for /metrics, and a slot for the rest.
-static const unsigned s_codes [] = { 200, 400, 404, 405, 500, 503 };
-#define S_CODES (sizeof s_codes / sizeof s_codes [0])
+//  An HTTP request waiting on the broker's answer to ticket.
+typedef struct {
+    uint64_t ticket;
+    int64_t deadline;              //  mono ms: given up then
+    http_request_t *request;
+    web_done_fn *done;
+    void *arg;
+} web_pending_t;
 
 struct _web_t {
     char *listen;                  //  ADDR:PORT, for logs
@@ -47,54 +52,13 @@ struct _web_t {
     int64_t last_pong;             //  mono ms of the last ping answer, 0 never
     char degraded [256];           //  the broker's last word on it, "" when well
     wire_doc_t *stats;             //  the last stats reply, or NULL
-    uint64_t requests [S_CODES + 1];   //  answered, by code (the last: any other)
+    http_counts_t counts;          //  answers by code, for /metrics
+    web_pending_t *pending;        //  HTTP requests waiting on the broker
+    size_t pending_count;
+    size_t pending_capacity;
     char *tls_cert;                //  PEM text, or NULL
     char *tls_key;                 //  PEM text, or NULL
 };
-
-//  --- responses --------------------------------------------------------------------
-
-static void
-s_count (web_t *self, unsigned code)
-{
-    size_t index = 0;
-    while (index < S_CODES && s_codes [index] != code)
-        index++;
-    self->requests [index]++;
-}
-
-static enum MHD_Result
-s_reply (web_t *self, struct MHD_Connection *connection, unsigned code,
-         const char *content_type, const char *body)
-{
-    char *copy = mem_strdup (body);     //  MHD frees it (free) with the response
-    struct MHD_Response *response = MHD_create_response_from_buffer (strlen (copy), copy,
-                                                                     MHD_RESPMEM_MUST_FREE);
-    if (!response) {
-        mem_free (copy);
-        return MHD_NO;
-    }
-    enum MHD_Result rc = MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                                  content_type);
-    if (rc == MHD_YES)
-        rc = MHD_queue_response (connection, code, response);
-    MHD_destroy_response (response);
-    s_count (self, code);
-    return rc;
-}
-
-//  {"error": why} with code.
-static enum MHD_Result
-s_reply_error (web_t *self, struct MHD_Connection *connection, unsigned code, const char *why)
-{
-    json_t *body = json_pack ("{s:s}", "error", why);
-    char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
-    json_decref (body);
-    enum MHD_Result rc = s_reply (self, connection, code, "application/json",
-                                  text ? text : "{\"error\":\"out of memory\"}");
-    free (text);
-    return rc;
-}
 
 //  --- the broker's health -----------------------------------------------------------
 
@@ -105,19 +69,19 @@ s_broker_up (web_t *self)
 }
 
 static enum MHD_Result
-s_healthz (web_t *self, struct MHD_Connection *connection)
+s_healthz (web_t *self, http_request_t *request)
 {
     char text [600];
     if (!s_broker_up (self)) {
         snprintf (text, sizeof text, "broker unreachable: no answer from %s for %d s\n",
                   self->control, WEB_BROKER_SILENCE_MS / 1000);
-        return s_reply (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", text);
+        return http_reply_text (request, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", text);
     }
     if (*self->degraded) {
         snprintf (text, sizeof text, "broker degraded: %s\n", self->degraded);
-        return s_reply (self, connection, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", text);
+        return http_reply_text (request, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", text);
     }
-    return s_reply (self, connection, MHD_HTTP_OK, "text/plain", "ok\n");
+    return http_reply_text (request, MHD_HTTP_OK, "text/plain", "ok\n");
 }
 
 //  Appends printf-style text to the growing buffer *text.
@@ -171,7 +135,7 @@ s_metrics_stats (web_t *self, char **text, size_t *size)
 }
 
 static enum MHD_Result
-s_metrics (web_t *self, struct MHD_Connection *connection)
+s_metrics (web_t *self, http_request_t *request)
 {
     char *text = NULL;
     size_t size = 0;
@@ -183,46 +147,126 @@ s_metrics (web_t *self, struct MHD_Connection *connection)
     s_metrics_stats (self, &text, &size);
     s_append (&text, &size, "# HELP lilac_web_requests_total HTTP requests answered, by code.\n"
               "# TYPE lilac_web_requests_total counter\n");
-    for (size_t index = 0; index < S_CODES; index++)
+    for (size_t index = 0; index < HTTP_CODES_COUNTED; index++)
         s_append (&text, &size, "lilac_web_requests_total{code=\"%u\"} %" PRIu64 "\n",
-                  s_codes [index], self->requests [index]);
+                  http_counted_codes [index], self->counts.by_code [index]);
     s_append (&text, &size, "lilac_web_requests_total{code=\"other\"} %" PRIu64 "\n",
-              self->requests [S_CODES]);
-    enum MHD_Result rc = s_reply (self, connection, MHD_HTTP_OK,
-                                  "text/plain; version=0.0.4", text);
+              self->counts.by_code [HTTP_CODES_COUNTED]);
+    enum MHD_Result rc = http_reply_text (request, MHD_HTTP_OK,
+                                          "text/plain; version=0.0.4", text);
     mem_free (text);
     return rc;
 }
 
 //  --- routing ----------------------------------------------------------------------------
 
+typedef struct {
+    const char *method;            //  GET also answers HEAD
+    const char *path;              //  exact
+    web_route_fn *run;
+} web_route_t;
+
+static const web_route_t s_routes [] = {
+    { MHD_HTTP_METHOD_GET, "/healthz", s_healthz },
+    { MHD_HTTP_METHOD_GET, "/metrics", s_metrics },
+};
+
+static enum MHD_Result
+s_route (web_t *self, http_request_t *request)
+{
+    bool path_known = false;
+    for (size_t index = 0; index < sizeof s_routes / sizeof s_routes [0]; index++) {
+        const web_route_t *route = &s_routes [index];
+        if (strcmp (http_path (request), route->path))
+            continue;
+        path_known = true;
+        if (http_is (request, route->method)
+        ||  (strcmp (route->method, MHD_HTTP_METHOD_GET) == 0
+             && http_is (request, MHD_HTTP_METHOD_HEAD)))
+            return route->run (self, request);
+    }
+    if (path_known)
+        return http_reply_error (request, MHD_HTTP_METHOD_NOT_ALLOWED,
+                                 "%s is not allowed on %s", http_method (request),
+                                 http_path (request));
+    return http_reply_error (request, MHD_HTTP_NOT_FOUND, "no such path: %.200s",
+                             http_path (request));
+}
+
 static enum MHD_Result
 s_answer (void *arg, struct MHD_Connection *connection, const char *url, const char *method,
           const char *version, const char *upload_data, size_t *upload_data_size,
           void **request_state)
 {
-    (void) version, (void) upload_data;
+    (void) version;
     web_t *self = arg;
-    static int first_call;
-    if (!*request_state) {           //  headers only so far: come back for the body
-        *request_state = &first_call;
-        return MHD_YES;
+    enum MHD_Result handled;
+    http_request_t *request = http_request_take (connection, url, method, upload_data,
+                                                 upload_data_size, request_state,
+                                                 HTTP_BODY_DEFAULT_MAX, &self->counts, &handled);
+    return request ? s_route (self, request) : handled;
+}
+
+//  --- requests waiting on the broker ------------------------------------------------------
+
+enum MHD_Result
+web_call (web_t *self, http_request_t *request, const void *body, size_t size,
+          web_done_fn *done, void *arg)
+{
+    char error [256];
+    uint64_t ticket = ctl_send (self->ctl, body, size, error, sizeof error);
+    if (!ticket)
+        return http_reply_error (request, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                 "cannot reach the broker: %s", error);
+    if (self->pending_count == self->pending_capacity) {
+        self->pending_capacity = self->pending_capacity ? self->pending_capacity * 2 : 64;
+        self->pending = mem_realloc (self->pending,
+                                     self->pending_capacity * sizeof (web_pending_t));
     }
-    if (*upload_data_size) {         //  no route takes a body yet
-        *upload_data_size = 0;
-        return MHD_YES;
+    self->pending [self->pending_count++] = (web_pending_t) {
+        .ticket = ticket, .deadline = zclock_mono () + WEB_CALL_TIMEOUT_MS,
+        .request = request, .done = done, .arg = arg
+    };
+    return http_suspend (request);
+}
+
+const char *
+web_control_endpoint (web_t *self)
+{
+    return self->control;
+}
+
+//  Hands reply to the request waiting for ticket. False if none does.
+static bool
+s_answer_pending (web_t *self, uint64_t ticket, wire_doc_t *reply)
+{
+    for (size_t index = 0; index < self->pending_count; index++)
+        if (self->pending [index].ticket == ticket) {
+            web_pending_t pending = self->pending [index];
+            self->pending [index] = self->pending [--self->pending_count];
+            pending.done (self, pending.request, reply, NULL, pending.arg);
+            return true;
+        }
+    return false;
+}
+
+//  Requests the broker did not answer in time: answered without it.
+static void
+s_expire_pending (web_t *self)
+{
+    int64_t now = zclock_mono ();
+    for (size_t index = 0; index < self->pending_count; ) {
+        if (self->pending [index].deadline > now) {
+            index++;
+            continue;
+        }
+        web_pending_t pending = self->pending [index];
+        self->pending [index] = self->pending [--self->pending_count];
+        char why [300];
+        snprintf (why, sizeof why, "no answer from the broker (%s) within %d s",
+                  self->control, WEB_CALL_TIMEOUT_MS / 1000);
+        pending.done (self, pending.request, NULL, why, pending.arg);
     }
-    bool get = strcmp (method, MHD_HTTP_METHOD_GET) == 0
-            || strcmp (method, MHD_HTTP_METHOD_HEAD) == 0;
-    if (strcmp (url, "/healthz") == 0 || strcmp (url, "/metrics") == 0) {
-        if (!get)
-            return s_reply_error (self, connection, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                  "only GET is allowed here");
-        return url [1] == 'h' ? s_healthz (self, connection) : s_metrics (self, connection);
-    }
-    char why [300];
-    snprintf (why, sizeof why, "no such path: %.200s", url);
-    return s_reply_error (self, connection, MHD_HTTP_NOT_FOUND, why);
 }
 
 //  --- watching the broker ---------------------------------------------------------------
@@ -252,6 +296,7 @@ s_take_reply (web_t *self, uint64_t ticket, wire_doc_t *reply)
         self->stats = reply;
     }
     else
+    if (!s_answer_pending (self, ticket, reply))
         wire_doc_destroy (&reply);      //  an answer we gave up on
 }
 
@@ -344,6 +389,7 @@ web_run (web_t *self)
         if (MHD_run (self->daemon) != MHD_YES)
             log_error ("the HTTP server failed a turn");
         s_read_replies (self);
+        s_expire_pending (self);
         if (items [2].revents & ZMQ_POLLIN)
             s_read_signals (self);
         s_watch_broker (self);
@@ -382,7 +428,7 @@ s_start_http (web_t *self, const web_config_t *config, char *error, size_t error
     struct sockaddr_storage address;
     if (web_listen_address (config->listen, &address, error, error_size))
         return -1;
-    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG
+    unsigned flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME
                    | (address.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0);
     if (config->tls_cert) {
         self->tls_cert = s_read_file (config->tls_cert, error, error_size);
@@ -395,6 +441,7 @@ s_start_http (web_t *self, const web_config_t *config, char *error, size_t error
         { MHD_OPTION_SOCK_ADDR, 0, &address },
         { MHD_OPTION_CONNECTION_LIMIT, WEB_MAX_CONNECTIONS, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, WEB_CONNECTION_TIMEOUT, NULL },
+        { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) http_request_completed, NULL },
         { self->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, self->tls_cert },
         { MHD_OPTION_HTTPS_MEM_KEY, 0, self->tls_key },
         { MHD_OPTION_END, 0, NULL }
@@ -447,6 +494,7 @@ web_destroy (web_t **self_p)
         MHD_stop_daemon (self->daemon);
     ctl_destroy (&self->ctl);
     wire_doc_destroy (&self->stats);
+    mem_free (self->pending);
     if (self->signal_fd >= 0)
         close (self->signal_fd);
     mem_free (self->listen);

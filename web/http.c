@@ -1,0 +1,195 @@
+/*  http.c — one HTTP request and its answer. See http.h.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "http.h"
+#include "mem.h"
+
+const unsigned http_counted_codes [HTTP_CODES_COUNTED] = {
+    200, 202, 400, 401, 403, 404, 405, 413, 500, 503
+};
+
+struct _http_request_t {
+    struct MHD_Connection *connection;
+    char *method;                  //  copy
+    char *path;                    //  copy
+    char *body;                    //  collected, NUL-terminated
+    size_t body_size;
+    size_t body_max;
+    bool too_large;                //  answered 413 already
+    bool suspended;                //  waiting on the broker
+    unsigned pending_code;         //  the answer to send once resumed, 0 none
+    char *pending_body;            //  its JSON text
+    http_counts_t *counts;         //  where answers are counted
+};
+
+static void
+s_count (http_request_t *self, unsigned code)
+{
+    size_t index = 0;
+    while (index < HTTP_CODES_COUNTED && http_counted_codes [index] != code)
+        index++;
+    self->counts->by_code [index]++;
+}
+
+//  Queues body (copied) with code and content type.
+static enum MHD_Result
+s_queue (http_request_t *self, unsigned code, const char *content_type, const char *body)
+{
+    char *copy = mem_strdup (body);     //  MHD frees it (free) with the response
+    struct MHD_Response *response = MHD_create_response_from_buffer (strlen (copy), copy,
+                                                                     MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        mem_free (copy);
+        return MHD_NO;
+    }
+    enum MHD_Result rc = MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                                  content_type);
+    if (rc == MHD_YES)
+        rc = MHD_queue_response (self->connection, code, response);
+    MHD_destroy_response (response);
+    s_count (self, code);
+    return rc;
+}
+
+static void
+s_free (http_request_t *self)
+{
+    mem_free (self->method);
+    mem_free (self->path);
+    mem_free (self->body);
+    mem_free (self->pending_body);
+    mem_free (self);
+}
+
+http_request_t *
+http_request_take (struct MHD_Connection *connection, const char *url, const char *method,
+                   const char *upload_data, size_t *upload_data_size, void **request_state,
+                   size_t body_max, http_counts_t *counts, enum MHD_Result *handled)
+{
+    http_request_t *self = *request_state;
+    *handled = MHD_YES;
+    if (!self) {                    //  the headers: the request begins
+        self = mem_alloc (sizeof (http_request_t));
+        self->connection = connection;
+        self->method = mem_strdup (method);
+        self->path = mem_strdup (url);
+        self->body = mem_strdup ("");
+        self->body_max = body_max;
+        self->counts = counts;
+        *request_state = self;
+        return NULL;
+    }
+    if (self->pending_code) {       //  resumed: send what the broker's answer made
+        self->suspended = false;
+        *handled = s_queue (self, self->pending_code, "application/json", self->pending_body);
+        self->pending_code = 0;
+        return NULL;
+    }
+    if (*upload_data_size) {        //  a piece of the body
+        size_t size = *upload_data_size;
+        *upload_data_size = 0;
+        if (self->too_large)
+            return NULL;
+        if (self->body_size + size > self->body_max) {
+            self->too_large = true;
+            return NULL;
+        }
+        self->body = mem_realloc (self->body, self->body_size + size + 1);
+        memcpy (self->body + self->body_size, upload_data, size);
+        self->body_size += size;
+        self->body [self->body_size] = 0;
+        return NULL;
+    }
+    if (self->suspended)
+        return NULL;
+    if (self->too_large) {
+        *handled = http_reply_error (self, MHD_HTTP_CONTENT_TOO_LARGE,
+                                     "the body is larger than %zu bytes", self->body_max);
+        return NULL;
+    }
+    return self;
+}
+
+void
+http_request_completed (void *arg, struct MHD_Connection *connection, void **request_state,
+                        enum MHD_RequestTerminationCode code)
+{
+    (void) arg, (void) connection, (void) code;
+    if (request_state && *request_state) {
+        s_free (*request_state);
+        *request_state = NULL;
+    }
+}
+
+const char *http_method (http_request_t *self) { return self->method; }
+const char *http_path (http_request_t *self) { return self->path; }
+const char *http_body (http_request_t *self) { return self->body; }
+size_t http_body_size (http_request_t *self) { return self->body_size; }
+
+bool
+http_is (http_request_t *self, const char *method)
+{
+    return strcmp (self->method, method) == 0;
+}
+
+const char *
+http_query (http_request_t *self, const char *key)
+{
+    return MHD_lookup_connection_value (self->connection, MHD_GET_ARGUMENT_KIND, key);
+}
+
+const char *
+http_header (http_request_t *self, const char *name)
+{
+    return MHD_lookup_connection_value (self->connection, MHD_HEADER_KIND, name);
+}
+
+enum MHD_Result
+http_reply_text (http_request_t *self, unsigned code, const char *content_type, const char *body)
+{
+    return s_queue (self, code, content_type, body);
+}
+
+enum MHD_Result
+http_reply_json (http_request_t *self, unsigned code, json_t *body)
+{
+    char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
+    json_decref (body);
+    enum MHD_Result rc = s_queue (self, code, "application/json",
+                                  text ? text : "{\"error\":\"out of memory\"}");
+    free (text);
+    return rc;
+}
+
+enum MHD_Result
+http_reply_error (http_request_t *self, unsigned code, const char *format, ...)
+{
+    char why [512];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (why, sizeof why, format, args);
+    va_end (args);
+    return http_reply_json (self, code, json_pack ("{s:s}", "error", why));
+}
+
+enum MHD_Result
+http_suspend (http_request_t *self)
+{
+    self->suspended = true;
+    MHD_suspend_connection (self->connection);
+    return MHD_YES;
+}
+
+void
+http_resume_json (http_request_t *self, unsigned code, json_t *body)
+{
+    char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
+    json_decref (body);
+    mem_free (self->pending_body);
+    self->pending_body = mem_strdup (text ? text : "{\"error\":\"out of memory\"}");
+    free (text);
+    self->pending_code = code;
+    MHD_resume_connection (self->connection);
+}

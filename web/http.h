@@ -1,0 +1,75 @@
+/*  http.h — one HTTP request as lilac-web's routes see it, and the ways to
+    answer it.
+
+    libmicrohttpd calls the access handler several times per request: once
+    with the headers, then with pieces of the body, then once more with
+    nothing left. http_request_take (web.c's handler calls it) collects the
+    body (up to the server's body limit: past it the request is answered
+    413 at once) and returns the request to route only on that last call.
+    A route answers exactly once, through http_reply_* — or later, for
+    requests that wait on the broker (http_suspend, then http_resume with
+    the reply queued), so the loop never waits.
+
+    Every answer is counted by code for /metrics. Errors are JSON
+    {"error": "..."} with a sentence a human can act on.
+*/
+#ifndef LILAC_HTTP_H
+#define LILAC_HTTP_H
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_BODY_DEFAULT_MAX  (1024 * 1024)   //  bytes of a request body, by default
+
+typedef struct _http_request_t http_request_t;
+
+//  Counts of answers by code, for /metrics.
+#define HTTP_CODES_COUNTED 10
+typedef struct {
+    uint64_t by_code [HTTP_CODES_COUNTED + 1];  //  http_counted_codes order; the last: others
+} http_counts_t;
+extern const unsigned http_counted_codes [HTTP_CODES_COUNTED];
+
+//  The access handler's work: keeps the request's state in *request_state
+//  (set it NULL before the first call; freed by http_request_completed),
+//  collects the body. Returns the request when it is whole and must be
+//  answered now, NULL when MHD should call again (or an answer, 413, was
+//  already queued: then *handled is set to the MHD result to return).
+http_request_t *http_request_take (struct MHD_Connection *connection, const char *url,
+                                   const char *method, const char *upload_data,
+                                   size_t *upload_data_size, void **request_state,
+                                   size_t body_max, http_counts_t *counts,
+                                   enum MHD_Result *handled);
+//  For MHD_OPTION_NOTIFY_COMPLETED: frees the request's state.
+void http_request_completed (void *arg, struct MHD_Connection *connection,
+                             void **request_state, enum MHD_RequestTerminationCode code);
+
+const char *http_method (http_request_t *self);
+const char *http_path (http_request_t *self);      //  as sent, percent-encoded
+//  A query argument (decoded), or NULL.
+const char *http_query (http_request_t *self, const char *key);
+//  A header, or NULL.
+const char *http_header (http_request_t *self, const char *name);
+const char *http_body (http_request_t *self);      //  NUL-terminated ("" when none)
+size_t http_body_size (http_request_t *self);
+bool http_is (http_request_t *self, const char *method);
+
+//  Answers. Each returns the MHD result for the handler to return.
+enum MHD_Result http_reply_text (http_request_t *self, unsigned code,
+                                 const char *content_type, const char *body);
+//  Takes a reference to body (json_decref'd here).
+enum MHD_Result http_reply_json (http_request_t *self, unsigned code, json_t *body);
+enum MHD_Result http_reply_error (http_request_t *self, unsigned code, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+
+//  A request whose answer waits on the broker: the route suspends it and
+//  returns MHD_YES; when the answer is known, http_resume_json queues it
+//  (MHD calls the handler again, which sends it). The server needs
+//  MHD_ALLOW_SUSPEND_RESUME. The request stays valid until answered.
+enum MHD_Result http_suspend (http_request_t *self);
+void http_resume_json (http_request_t *self, unsigned code, json_t *body);
+
+#endif

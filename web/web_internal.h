@@ -1,0 +1,35 @@
+/*  web_internal.h — what lilac-web's route files share with web.c.
+
+    A route is a function of (web, request) that answers the request once,
+    now or — when it waits on the broker — later: web_call sends a control
+    request without waiting and suspends the HTTP request; when the answer
+    comes (or WEB_CALL_TIMEOUT_MS passes without one) the route's done
+    function is called with the reply (NULL and a reason when there is
+    none) and answers with http_resume_json. So no route ever blocks the
+    loop.
+*/
+#ifndef LILAC_WEB_INTERNAL_H
+#define LILAC_WEB_INTERNAL_H
+
+#include "ctl.h"
+#include "http.h"
+#include "web.h"
+#include "wire.h"
+
+typedef enum MHD_Result (web_route_fn) (web_t *web, http_request_t *request);
+
+//  Called once with the broker's reply document (whatever its ok; owned by
+//  the callee) or with NULL and why there is none.
+typedef void (web_done_fn) (web_t *web, http_request_t *request, wire_doc_t *reply,
+                            const char *why, void *arg);
+
+//  Sends request (a packed control request) to the broker and suspends the
+//  HTTP request until done is called. Returns what the handler returns:
+//  MHD_YES, or an immediate 503 when the request could not even be sent.
+enum MHD_Result web_call (web_t *web, http_request_t *request, const void *body, size_t size,
+                          web_done_fn *done, void *arg);
+
+//  The broker's control endpoint, for messages.
+const char *web_control_endpoint (web_t *web);
+
+#endif
