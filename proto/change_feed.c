@@ -1112,6 +1112,12 @@ change_feed_work (change_feed_t *self, int64_t mono_now,
     assert (s_invariants_hold (self));
 }
 
+const epoch_t *
+change_feed_epoch (change_feed_t *self)
+{
+    return &self->epoch;
+}
+
 uint64_t
 change_feed_cursor (change_feed_t *self)
 {

@@ -61,6 +61,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "alert.h"
+#include "epoch.h"
 
 #define FEED_SILENCE_MS    3000        //  three missed hugz
 #define FEED_PENDING_MAX   100000      //  changes held in memory ahead of delivery
@@ -110,6 +111,8 @@ void change_feed_work (change_feed_t *self, int64_t mono_now,
 
 //  The seq of the last change delivered DONE (or where the feed started).
 uint64_t change_feed_cursor (change_feed_t *self);
+//  The epoch the cursor belongs to (zeroed until the feed learned one).
+const epoch_t *change_feed_epoch (change_feed_t *self);
 //  True once the feed knows where the stream stands (first sync done).
 bool change_feed_synced (change_feed_t *self);
 //  Counters: gaps detected, since calls made, malformed messages dropped.

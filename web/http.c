@@ -6,6 +6,8 @@
 #include "http.h"
 #include "mem.h"
 
+#define HTTP_DECODED_MAX 16         //  query values http_query decodes per request
+
 const unsigned http_counted_codes [HTTP_CODES_COUNTED] = {
     200, 202, 400, 401, 403, 404, 405, 413, 500, 503
 };
@@ -22,6 +24,8 @@ struct _http_request_t {
     unsigned pending_code;         //  the answer to send once resumed, 0 none
     char *pending_body;            //  its JSON text
     http_counts_t *counts;         //  where answers are counted
+    char *decoded [HTTP_DECODED_MAX];  //  query values decoded by http_query
+    size_t decoded_count;
 };
 
 static void
@@ -60,6 +64,8 @@ s_free (http_request_t *self)
     mem_free (self->path);
     mem_free (self->body);
     mem_free (self->pending_body);
+    for (size_t index = 0; index < self->decoded_count; index++)
+        mem_free (self->decoded [index]);
     mem_free (self);
 }
 
@@ -134,10 +140,115 @@ http_is (http_request_t *self, const char *method)
     return strcmp (self->method, method) == 0;
 }
 
+//  --- escapes -------------------------------------------------------------------------
+
+static int
+s_hex (char digit)
+{
+    return digit >= '0' && digit <= '9' ? digit - '0'
+         : digit >= 'a' && digit <= 'f' ? digit - 'a' + 10
+         : digit >= 'A' && digit <= 'F' ? digit - 'A' + 10 : -1;
+}
+
+//  Decodes %XX in text, in place; with keep_separators, %2F and %25 stay
+//  as they are. Returns the new length.
+static size_t
+s_decode (char *text, bool keep_separators)
+{
+    char *to = text;
+    for (const char *from = text; *from; ) {
+        int high = from [0] == '%' ? s_hex (from [1]) : -1;
+        int low = high >= 0 ? s_hex (from [2]) : -1;
+        int byte = low >= 0 ? high * 16 + low : -1;
+        if (byte > 0 && !(keep_separators && (byte == '/' || byte == '%'))) {
+            *to++ = (char) byte;
+            from += 3;
+        }
+        else
+            *to++ = *from++;
+    }
+    *to = 0;
+    return (size_t) (to - text);
+}
+
+size_t
+http_unescape (void *arg, struct MHD_Connection *connection, char *text)
+{
+    (void) arg, (void) connection;
+    return s_decode (text, true);
+}
+
+int
+http_segment (http_request_t *self, size_t index, char *buffer, size_t size)
+{
+    const char *start = self->path [0] == '/' ? self->path + 1 : self->path;
+    for (size_t skipped = 0; skipped < index; skipped++) {
+        start = strchr (start, '/');
+        if (!start)
+            return -1;
+        start++;
+    }
+    size_t length = strcspn (start, "/?");
+    if (length == 0 || length >= size)
+        return -1;
+    memcpy (buffer, start, length);
+    buffer [length] = 0;
+    s_decode (buffer, false);
+    return 0;
+}
+
+size_t
+http_segment_count (http_request_t *self)
+{
+    const char *path = self->path [0] == '/' ? self->path + 1 : self->path;
+    if (!*path)
+        return 0;
+    size_t count = 1;
+    for (const char *at = path; (at = strchr (at, '/')); at++)
+        count++;
+    return count;
+}
+
 const char *
 http_query (http_request_t *self, const char *key)
 {
-    return MHD_lookup_connection_value (self->connection, MHD_GET_ARGUMENT_KIND, key);
+    const char *value = MHD_lookup_connection_value (self->connection, MHD_GET_ARGUMENT_KIND,
+                                                     key);
+    if (!value || !strchr (value, '%'))
+        return value;
+    char *decoded = mem_strdup (value);
+    s_decode (decoded, false);
+    if (self->decoded_count < HTTP_DECODED_MAX) {
+        self->decoded [self->decoded_count++] = decoded;
+        return decoded;
+    }
+    mem_free (decoded);
+    return value;
+}
+
+typedef struct {
+    MHD_KeyValueIterator each;
+    void *arg;
+} s_each_t;
+
+static enum MHD_Result
+s_each_decoded (void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    s_each_t *each = arg;
+    if (!value || !strchr (value, '%'))
+        return each->each (each->arg, kind, key, value);
+    char *decoded = mem_strdup (value);
+    s_decode (decoded, false);
+    enum MHD_Result rc = each->each (each->arg, kind, key, decoded);
+    mem_free (decoded);
+    return rc;
+}
+
+void
+http_each_query (http_request_t *self, MHD_KeyValueIterator each, void *arg)
+{
+    s_each_t wrapped = { each, arg };
+    MHD_get_connection_values (self->connection, MHD_GET_ARGUMENT_KIND, s_each_decoded, &wrapped);
 }
 
 const char *

@@ -47,10 +47,24 @@ http_request_t *http_request_take (struct MHD_Connection *connection, const char
 void http_request_completed (void *arg, struct MHD_Connection *connection,
                              void **request_state, enum MHD_RequestTerminationCode code);
 
+//  Paths keep their segments apart: MHD_OPTION_UNESCAPE_CALLBACK with
+//  http_unescape decodes %XX everywhere except %2F and %25, so a '/' inside
+//  a segment (an id "disk-space-/", written disk-space-%2F) survives until
+//  http_segment decodes that one segment. Query values get the same two
+//  decoded by http_query and http_each_query.
+size_t http_unescape (void *arg, struct MHD_Connection *connection, char *text);
+
 const char *http_method (http_request_t *self);
-const char *http_path (http_request_t *self);      //  as sent, percent-encoded
-//  A query argument (decoded), or NULL.
+const char *http_path (http_request_t *self);      //  %2F and %25 still encoded
+//  Path segment index (0 is the one after the leading '/'), decoded, into
+//  buffer. 0, or -1 when there is no such segment or it does not fit.
+int http_segment (http_request_t *self, size_t index, char *buffer, size_t size);
+size_t http_segment_count (http_request_t *self);
+//  A query argument (decoded), or NULL. Valid until the request ends.
 const char *http_query (http_request_t *self, const char *key);
+//  Calls each (arg, MHD_GET_ARGUMENT_KIND, key, value) for every query
+//  argument, repeated keys included, value decoded (may be NULL).
+void http_each_query (http_request_t *self, MHD_KeyValueIterator each, void *arg);
 //  A header, or NULL.
 const char *http_header (http_request_t *self, const char *name);
 const char *http_body (http_request_t *self);      //  NUL-terminated ("" when none)

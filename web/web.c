@@ -24,6 +24,8 @@
 #include "log.h"
 #include "mem.h"
 #include "signals.h"
+#include "api_alerts.h"
+#include "mirror.h"
 #include "web_internal.h"
 
 //  An HTTP request waiting on the broker's answer to ticket.
@@ -41,6 +43,7 @@ struct _web_t {
     struct MHD_Daemon *daemon;     //  the HTTP server
     int epoll_fd;                  //  its epoll descriptor, in our poll
     ctl_t *ctl;                    //  the control client
+    mirror_t *mirror;              //  every alert, live
     int signal_fd;                 //  SIGINT, SIGTERM
     bool stopping;                 //  a signal arrived
     uint64_t ping_ticket;          //  the ping in flight, 0 none
@@ -166,10 +169,21 @@ typedef struct {
     web_route_fn *run;
 } web_route_t;
 
+//  A path ending in '/' matches every path it begins.
 static const web_route_t s_routes [] = {
     { MHD_HTTP_METHOD_GET, "/healthz", s_healthz },
     { MHD_HTTP_METHOD_GET, "/metrics", s_metrics },
+    { MHD_HTTP_METHOD_GET, "/api/alerts", api_alerts_list },
+    { MHD_HTTP_METHOD_GET, "/api/alerts/", api_alerts_one },
 };
+
+static bool
+s_path_matches (const web_route_t *route, const char *path)
+{
+    size_t length = strlen (route->path);
+    return route->path [length - 1] == '/' ? strncmp (path, route->path, length) == 0
+                                           : strcmp (path, route->path) == 0;
+}
 
 static enum MHD_Result
 s_route (web_t *self, http_request_t *request)
@@ -177,7 +191,7 @@ s_route (web_t *self, http_request_t *request)
     bool path_known = false;
     for (size_t index = 0; index < sizeof s_routes / sizeof s_routes [0]; index++) {
         const web_route_t *route = &s_routes [index];
-        if (strcmp (http_path (request), route->path))
+        if (!s_path_matches (route, http_path (request)))
             continue;
         path_known = true;
         if (http_is (request, route->method)
@@ -234,6 +248,12 @@ const char *
 web_control_endpoint (web_t *self)
 {
     return self->control;
+}
+
+mirror_t *
+web_mirror (web_t *self)
+{
+    return self->mirror;
 }
 
 //  Hands reply to the request waiting for ticket. False if none does.
@@ -350,6 +370,9 @@ s_poll_timeout (web_t *self)
     int64_t wait = self->next_ping - now;
     if (self->next_stats - now < wait)
         wait = self->next_stats - now;
+    int64_t mirror = mirror_next_wakeup (self->mirror, now);
+    if (mirror >= 0 && mirror < wait)
+        wait = mirror;
     MHD_UNSIGNED_LONG_LONG mhd = 0;
     if (MHD_get_timeout (self->daemon, &mhd) == MHD_YES && (int64_t) mhd < wait)
         wait = (int64_t) mhd;
@@ -377,12 +400,13 @@ web_run (web_t *self)
     log_info ("ready: http%s://%s, broker %s", self->tls_cert ? "s" : "", self->listen,
               self->control);
     while (!self->stopping) {
-        zmq_pollitem_t items [3] = {
+        zmq_pollitem_t items [3 + FEED_POLL_ITEMS] = {
             { NULL, self->epoll_fd, ZMQ_POLLIN, 0 },
             { zsock_resolve (ctl_socket (self->ctl)), 0, ZMQ_POLLIN, 0 },
             { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
         };
-        if (zmq_poll (items, 3, s_poll_timeout (self)) < 0 && errno != EINTR) {
+        int count = 3 + mirror_poll_items (self->mirror, items + 3, FEED_POLL_ITEMS);
+        if (zmq_poll (items, count, s_poll_timeout (self)) < 0 && errno != EINTR) {
             log_error ("poll failed: %s", zmq_strerror (errno));
             continue;
         }
@@ -390,6 +414,7 @@ web_run (web_t *self)
             log_error ("the HTTP server failed a turn");
         s_read_replies (self);
         s_expire_pending (self);
+        mirror_work (self->mirror, zclock_mono ());
         if (items [2].revents & ZMQ_POLLIN)
             s_read_signals (self);
         s_watch_broker (self);
@@ -442,6 +467,7 @@ s_start_http (web_t *self, const web_config_t *config, char *error, size_t error
         { MHD_OPTION_CONNECTION_LIMIT, WEB_MAX_CONNECTIONS, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, WEB_CONNECTION_TIMEOUT, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) http_request_completed, NULL },
+        { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t) http_unescape, NULL },
         { self->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, self->tls_cert },
         { MHD_OPTION_HTTPS_MEM_KEY, 0, self->tls_key },
         { MHD_OPTION_END, 0, NULL }
@@ -477,7 +503,9 @@ web_new (const web_config_t *config, char *error, size_t error_size)
         return NULL;
     }
     self->ctl = ctl_new (config->control, WEB_CALL_TIMEOUT_MS, false, error, error_size);
-    if (!self->ctl || s_start_http (self, config, error, error_size)) {
+    if (self->ctl)
+        self->mirror = mirror_new (config->events, config->control, error, error_size);
+    if (!self->ctl || !self->mirror || s_start_http (self, config, error, error_size)) {
         web_destroy (&self);
         return NULL;
     }
@@ -493,6 +521,7 @@ web_destroy (web_t **self_p)
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
     ctl_destroy (&self->ctl);
+    mirror_destroy (&self->mirror);
     wire_doc_destroy (&self->stats);
     mem_free (self->pending);
     if (self->signal_fd >= 0)

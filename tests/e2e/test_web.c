@@ -11,7 +11,11 @@
     - while the broker is frozen, lilac-web still answers at once (its loop
       never waits on the broker);
     - /metrics carries the broker's stats and lilac-web's request counts;
-    - an unknown path is a 404 with a JSON error, a POST to /metrics a 405.
+    - an unknown path is a 404 with a JSON error, a POST to /metrics a 405;
+    - GET /api/alerts from the live mirror: a change at the broker shows
+      within a deadline, with the epoch and seq the list is consistent
+      with; the state, label, q and glob filters; a bad filter is a 400;
+      GET /api/alerts/SOURCE/ID with an id holding a '/' (%2F); 404.
 */
 #include <signal.h>
 #include "../check.h"
@@ -182,6 +186,71 @@ s_metrics (void)
     free (result.body);
 }
 
+//  GET path until the body holds needle. 0, or -1 at the deadline (the
+//  last body printed).
+static int
+s_wait_body (const char *path, const char *needle, int timeout_ms)
+{
+    curl_result_t result = { 0 };
+    for (int64_t end = clock_now_ms () + timeout_ms; clock_now_ms () < end; ) {
+        free (result.body);
+        s_curl ("GET", path, &result);
+        if (result.code == 200 && text_has (result.body, needle)) {
+            free (result.body);
+            return 0;
+        }
+        harness_pause_ms (100);
+    }
+    harness_note ("GET %s: %ld %.300s", path, result.code, result.body);
+    free (result.body);
+    return -1;
+}
+
+static void
+s_api_alerts (void)
+{
+    TEST ("GET /api/alerts: a change at the broker shows, with the epoch and seq; filters");
+    cli_result_t sent;
+    cli_run (sandbox_dir (s_bed->sandbox), 10000, &sent, "send", "-C",
+             broker_process_control (s_bed->broker), "-o", "api-host", "-i", "disk-space-/",
+             "-r", "now", "-s", "disk full", "--label", "team=ops", "-i", "backup", "-r", "+1h",
+             NULL);
+    CHECK (sent.status == 0, "lilac send: %s", sent.err);
+    cli_result_free (&sent);
+    CHECK (s_wait_body ("/api/alerts?source=api-host", "\"count\":2", 10000) == 0,
+           "the two alerts never showed");
+    curl_result_t result;
+    s_curl ("GET", "/api/alerts?source=api-*&state=raised", &result);
+    CHECK (text_has (result.body, "\"count\":1") && text_has (result.body, "\"id\":\"disk-space-/\"")
+           && text_has (result.body, "\"epoch\":{\"db\":") && strstr (result.body, "\"seq\":"),
+           "%.400s", result.body);
+    free (result.body);
+    s_curl ("GET", "/api/alerts?label=team=ops&q=DISK%20FULL", &result);
+    CHECK (text_has (result.body, "\"count\":1"), "label and q: %.300s", result.body);
+    free (result.body);
+    s_curl ("GET", "/api/alerts?state=pending,raised&id=back*", &result);
+    CHECK (text_has (result.body, "\"count\":1") && text_has (result.body, "\"id\":\"backup\""),
+           "states and id glob: %.300s", result.body);
+    free (result.body);
+    s_curl ("GET", "/api/alerts?state=bogus", &result);
+    CHECK (result.code == 400 && strstr (result.body, "bogus"), "%ld %s", result.code, result.body);
+    free (result.body);
+
+    TEST ("GET /api/alerts/SOURCE/ID: an id with a '/' written %2F; 404 for none");
+    s_curl ("GET", "/api/alerts/api-host/disk-space-%2F", &result);
+    CHECK (result.code == 200 && text_has (result.body, "\"summary\":\"disk full\"")
+           && text_has (result.body, "\"labels\":{\"team\":\"ops\"}"), "%ld %.300s", result.code,
+           result.body);
+    free (result.body);
+    s_curl ("GET", "/api/alerts/api-host/nothing", &result);
+    CHECK (result.code == 404 && strstr (result.body, "no alert api-host/nothing"), "%ld %s",
+           result.code, result.body);
+    free (result.body);
+    CHECK (testbed_raise (s_bed, "api-host", "backup", NULL) == 0, "raise backup");
+    CHECK (s_wait_body ("/api/alerts/api-host/backup", "\"state\":\"raised\"", 10000) == 0,
+           "the raise never reached the mirror");
+}
+
 int
 main (void)
 {
@@ -197,6 +266,7 @@ main (void)
     if (CHECK (s_web > 0, "not spawned")) {
         s_health ();
         s_metrics ();
+        s_api_alerts ();
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (process_stop (&s_web, "lilac-web", 5000) == 0, "exit status");
     }

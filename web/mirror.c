@@ -1,0 +1,223 @@
+/*  mirror.c — lilac-web's live copy of every alert. See mirror.h.
+
+    Alerts are kept in a czmq hash keyed "LEN:SOURCE/ID" (the length makes
+    the key unambiguous though sources and ids may hold '/'), each value a
+    copy of the row made by packing it with the wire codec and decoding
+    that (alert_pack, alert_decode: the one codec, no field-by-field copy).
+*/
+#include <inttypes.h>
+#include "log.h"
+#include "mem.h"
+#include "mirror.h"
+#include "wire.h"
+
+#define MIRROR_CALL_TIMEOUT_MS  3000
+#define MIRROR_RETRY_MS         1000    //  a failed snapshot is tried again after
+
+struct _mirror_t {
+    change_feed_t *feed;           //  the broker's changes
+    zhashx_t *alerts;              //  "LEN:SOURCE/ID" -> alert_t *
+    bool ready;                    //  a snapshot came whole
+    bool snapshot_due;             //  a snapshot must (re)start
+    int64_t snapshot_at;           //  mono ms: not before
+    uint64_t epochs_seen;          //  the feed's epoch rewinds when the copy was made
+    uint64_t seq;                  //  last seq applied
+    epoch_t epoch;                 //  of the last change applied
+    wire_writer_t scratch;         //  for copying alerts
+};
+
+static void
+s_key (char *key, size_t size, const char *source, const char *id)
+{
+    snprintf (key, size, "%zu:%s/%s", strlen (source), source, id);
+}
+
+static void
+s_alert_destroy (void **item)
+{
+    alert_t *alert = *item;
+    if (alert) {
+        alert_clear_fields (alert);
+        mem_free (alert);
+    }
+    *item = NULL;
+}
+
+//  A copy of alert through the codec, or NULL (logged).
+static alert_t *
+s_copy (mirror_t *self, const alert_t *alert)
+{
+    wire_writer_reset (&self->scratch);
+    msgpack_pack_map (&self->scratch.packer, 2);        //  {v, alert}, as a stored row
+    wire_pack_key_int (&self->scratch.packer, "v", WIRE_VERSION);
+    wire_pack_key (&self->scratch.packer, "alert");
+    alert_pack (&self->scratch.packer, alert);
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (self->scratch.buffer.data, self->scratch.buffer.size,
+                                    error, sizeof error);
+    alert_t *copy = mem_alloc (sizeof (alert_t));
+    if (!doc || alert_decode (wire_get (wire_doc_root (doc), "alert"), copy,
+                              error, sizeof error)) {
+        log_error ("mirror: cannot copy %s/%s: %s", alert->source, alert->id, error);
+        mem_free (copy);
+        copy = NULL;
+    }
+    wire_doc_destroy (&doc);
+    return copy;
+}
+
+static void
+s_put (mirror_t *self, const alert_t *alert)
+{
+    char key [WIRE_MAX_NAME * 2 + 32];
+    s_key (key, sizeof key, alert->source, alert->id);
+    alert_t *copy = s_copy (self, alert);
+    if (copy)
+        zhashx_update (self->alerts, key, copy);
+}
+
+static void
+s_snapshot_alert (const alert_t *alert, void *arg)
+{
+    s_put (arg, alert);
+}
+
+static void
+s_snapshot_done (int rc, uint64_t seq, const char *error, void *arg)
+{
+    mirror_t *self = arg;
+    if (rc) {
+        log_warn ("mirror: snapshot failed: %s; trying again", error ? error : "?");
+        self->snapshot_due = true;
+        self->snapshot_at = zclock_mono () + MIRROR_RETRY_MS;
+        return;
+    }
+    if (seq > self->seq)
+        self->seq = seq;
+    if (!self->ready)
+        log_info ("mirror: %zu alerts at seq %" PRIu64, zhashx_size (self->alerts), seq);
+    self->ready = true;
+}
+
+static feed_result_t
+s_deliver (const alert_change_t *change, void *arg, int64_t *retry_at)
+{
+    (void) retry_at;
+    mirror_t *self = arg;
+    if (strcmp (change->event, "deleted") == 0) {
+        char key [WIRE_MAX_NAME * 2 + 32];
+        s_key (key, sizeof key, change->alert.source, change->alert.id);
+        zhashx_delete (self->alerts, key);
+    }
+    else
+        s_put (self, &change->alert);
+    self->seq = change->seq;
+    if (*change->epoch.db)
+        self->epoch = change->epoch;
+    return FEED_DONE;
+}
+
+mirror_t *
+mirror_new (const char *events, const char *control, char *error, size_t error_size)
+{
+    mirror_t *self = mem_alloc (sizeof (mirror_t));
+    wire_writer_init (&self->scratch);
+    self->alerts = zhashx_new ();
+    if (!self->alerts) {
+        snprintf (error, error_size, "out of memory");
+        mirror_destroy (&self);
+        return NULL;
+    }
+    zhashx_set_destructor (self->alerts, s_alert_destroy);
+    change_feed_config_t config = { .events = events, .control = control,
+                                    .call_timeout_ms = MIRROR_CALL_TIMEOUT_MS };
+    self->feed = change_feed_new (&config, error, error_size);
+    if (!self->feed) {
+        mirror_destroy (&self);
+        return NULL;
+    }
+    self->snapshot_due = true;
+    return self;
+}
+
+void
+mirror_destroy (mirror_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    mirror_t *self = *self_p;
+    change_feed_destroy (&self->feed);
+    zhashx_destroy (&self->alerts);
+    wire_writer_free (&self->scratch);
+    mem_free (self);
+    *self_p = NULL;
+}
+
+int
+mirror_poll_items (mirror_t *self, zmq_pollitem_t *items, int max)
+{
+    return change_feed_poll_items (self->feed, items, max);
+}
+
+int64_t
+mirror_next_wakeup (mirror_t *self, int64_t mono_now)
+{
+    int64_t wait = change_feed_next_wakeup (self->feed, mono_now);
+    if (self->snapshot_due && self->snapshot_at - mono_now < wait)
+        wait = self->snapshot_at > mono_now ? self->snapshot_at - mono_now : 0;
+    return wait;
+}
+
+//  A new epoch (a new or replaced database): the copy starts over.
+static void
+s_follow_epochs (mirror_t *self)
+{
+    uint64_t epochs = change_feed_stats (self->feed).epochs;
+    if (epochs == self->epochs_seen)
+        return;
+    self->epochs_seen = epochs;
+    log_info ("mirror: the broker's epoch changed; paging every alert in again");
+    zhashx_purge (self->alerts);
+    self->ready = false;
+    self->snapshot_due = true;
+}
+
+void
+mirror_work (mirror_t *self, int64_t mono_now)
+{
+    s_follow_epochs (self);
+    if (self->snapshot_due && mono_now >= self->snapshot_at
+    &&  !change_feed_snapshot_running (self->feed)
+    &&  change_feed_snapshot_start (self->feed, s_snapshot_alert, s_snapshot_done, self) == 0)
+        self->snapshot_due = false;
+    for (int round = 0; round < 100; round++) {
+        change_feed_work (self->feed, mono_now, s_deliver, self);
+        if (change_feed_next_wakeup (self->feed, mono_now) > 0)
+            break;                  //  nothing more to do at once
+    }
+}
+
+bool mirror_ready (mirror_t *self) { return self->ready; }
+uint64_t mirror_seq (mirror_t *self) { return self->seq; }
+const epoch_t *
+mirror_epoch (mirror_t *self)
+{
+    return *self->epoch.db ? &self->epoch : change_feed_epoch (self->feed);
+}
+size_t mirror_size (mirror_t *self) { return zhashx_size (self->alerts); }
+
+const alert_t *
+mirror_find (mirror_t *self, const char *source, const char *id)
+{
+    char key [WIRE_MAX_NAME * 2 + 32];
+    s_key (key, sizeof key, source, id);
+    return zhashx_lookup (self->alerts, key);
+}
+
+void
+mirror_each (mirror_t *self, mirror_each_fn *each, void *arg)
+{
+    for (alert_t *alert = zhashx_first (self->alerts); alert;
+         alert = zhashx_next (self->alerts))
+        each (alert, arg);
+}

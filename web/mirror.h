@@ -1,0 +1,45 @@
+/*  mirror.h — lilac-web's live copy of every alert (DESIGN §9).
+
+    The Clone pattern through the change feed: a snapshot pages in every
+    live alert, then every change after it updates the copy (a `deleted`
+    change drops the alert). Lists and, later, the UI and the SSE stream
+    read it, so a page view never asks the broker anything. When the feed
+    follows the broker into a new epoch (a new or replaced database), the
+    copy is dropped and paged in again.
+
+    It lives in lilac-web's loop: the owner polls mirror_poll_items, for
+    at most mirror_next_wakeup ms, and calls mirror_work; nothing waits.
+*/
+#ifndef LILAC_MIRROR_H
+#define LILAC_MIRROR_H
+
+#include <czmq.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "alert.h"
+#include "change_feed.h"
+#include "epoch.h"
+
+typedef struct _mirror_t mirror_t;
+
+//  Follows the broker at events (PUB) and control. NULL with a reason.
+mirror_t *mirror_new (const char *events, const char *control, char *error, size_t error_size);
+void mirror_destroy (mirror_t **self_p);
+
+int mirror_poll_items (mirror_t *self, zmq_pollitem_t *items, int max);
+int64_t mirror_next_wakeup (mirror_t *self, int64_t mono_now);
+void mirror_work (mirror_t *self, int64_t mono_now);
+
+//  True once a snapshot came whole (the copy is complete).
+bool mirror_ready (mirror_t *self);
+//  The seq the copy is consistent with, and its epoch.
+uint64_t mirror_seq (mirror_t *self);
+const epoch_t *mirror_epoch (mirror_t *self);
+size_t mirror_size (mirror_t *self);
+//  The alert, or NULL (borrowed until the next mirror_work).
+const alert_t *mirror_find (mirror_t *self, const char *source, const char *id);
+//  Calls each for every alert, in no order.
+typedef void (mirror_each_fn) (const alert_t *alert, void *arg);
+void mirror_each (mirror_t *self, mirror_each_fn *each, void *arg);
+
+#endif
