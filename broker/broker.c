@@ -602,9 +602,11 @@ s_expired_alerts (broker_t *self, int64_t cutoff, size_t *count)
 {
     entry_t **expired = mem_alloc (BROKER_PRUNE_PER_RUN * sizeof (entry_t *));
     *count = 0;
-    size_t size = alert_table_size (self->table);
-    for (size_t index = 0; index < size && *count < BROKER_PRUNE_PER_RUN; index++) {
-        entry_t *entry = alert_table_at (self->table, index);
+    size_t span = alert_table_span (self->table);
+    for (size_t position = 0; position < span && *count < BROKER_PRUNE_PER_RUN; position++) {
+        entry_t *entry = alert_table_at (self->table, position);
+        if (!entry)
+            continue;
         const alert_t *alert = &entry->alert;
         if (alert->state == ALERT_CLEARED && !entry->stale && !entry->refresh_queued
         &&  alert->changed_at < cutoff && alert->updated_at < cutoff)
@@ -616,13 +618,11 @@ s_expired_alerts (broker_t *self, int64_t cutoff, size_t *count)
 //  Deletes history and cleared alerts older than the retention, in bounded
 //  runs of its own transaction between turns (a long backlog is worked off
 //  over several turns); memory follows only once the deletion committed.
-//  Skipped while a snapshot may be paging (removal moves table entries).
+//  A snapshot paging meanwhile is not disturbed (alert_table.h).
 static void
 s_retain (broker_t *self, int64_t now)
 {
     self->next_retention = self->tick + self->retention_period;
-    if (self->last_snapshot_at && self->tick - self->last_snapshot_at < BROKER_SNAPSHOT_QUIET_MS)
-        return;
     int64_t cutoff = now - self->config.retention;
     int history = 0;
     size_t alerts = 0;

@@ -219,11 +219,11 @@ s_op_list (broker_t *self, const msgpack_object *request, msgpack_packer *out,
         rc = s_get_limit (request, &limit, error, error_size);
     if (rc == 0) {
         const alert_t **found = mem_alloc ((size_t) limit * sizeof (alert_t *));
-        size_t matched = 0, size = alert_table_size (self->table);
-        for (size_t index = 0; index < size; index++) {
-            const alert_t *alert = &alert_table_at (self->table, index)->alert;
-            if (s_matches (&filter, alert) && matched++ < (size_t) limit)
-                found [matched - 1] = alert;
+        size_t matched = 0, span = alert_table_span (self->table);
+        for (size_t position = 0; position < span; position++) {
+            const entry_t *entry = alert_table_at (self->table, position);
+            if (entry && s_matches (&filter, &entry->alert) && matched++ < (size_t) limit)
+                found [matched - 1] = &entry->alert;
         }
         size_t found_count = matched < (size_t) limit ? matched : (size_t) limit;
         size_t shown = 0;
@@ -266,24 +266,31 @@ s_op_snapshot (broker_t *self, const msgpack_object *request, msgpack_packer *ou
     if (wire_get_int (request, "cursor", &present, &cursor, error, error_size)
     ||  s_get_limit (request, &limit, error, error_size))
         return -1;
-    size_t size = alert_table_size (self->table);
-    if (cursor < 0 || (size_t) cursor > size) {
-        snprintf (error, error_size, "cursor: out of range (0 to %zu)", size);
+    if (cursor < 0) {
+        snprintf (error, error_size, "cursor: must be 0 or more");
         return -1;
     }
-    size_t end = (size_t) cursor + (size_t) limit < size ? (size_t) cursor + (size_t) limit : size;
-    self->last_snapshot_at = self->tick;
-    size_t next = (size_t) cursor;
+    //  The cursor is an ordinal, not a position: removals meanwhile (holes,
+    //  compaction) move no entry across it (alert_table.h).
+    size_t span = alert_table_span (self->table);
+    size_t next = alert_table_seek (self->table, (uint64_t) cursor);
+    size_t count = 0;
     wire_writer_t items;
     wire_writer_init (&items);
-    while (next < end && s_pack_if_fits (&items, &alert_table_at (self->table, next)->alert))
-        next++;
+    for (; next < span && count < (size_t) limit; next++) {
+        const entry_t *entry = alert_table_at (self->table, next);
+        if (!entry)
+            continue;
+        if (!s_pack_if_fits (&items, &entry->alert))
+            break;
+        count++;
+    }
     wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
-    s_pack_items (out, "alerts", &items, next - (size_t) cursor);
+    s_pack_items (out, "alerts", &items, count);
     wire_writer_free (&items);
-    if (next == size)
+    if (next == span)
         return 2;
-    wire_pack_key_int (out, "cursor", (int64_t) next);
+    wire_pack_key_int (out, "cursor", (int64_t) alert_table_ordinal (self->table, next));
     return 3;
 }
 
