@@ -78,6 +78,7 @@ static void
 s_queue_change (broker_t *self, entry_t *entry, const char *event, int64_t now)
 {
     alert_t *alert = &entry->alert;
+    uint64_t prev_seq = alert->seq;
     alert->seq = ++self->seq;
     wire_writer_reset (&self->scratch);
     alert_change_pack (&self->scratch.packer, alert->seq, now, event, alert, &self->epoch);
@@ -91,7 +92,7 @@ s_queue_change (broker_t *self, entry_t *entry, const char *event, int64_t now)
     char topic [WIRE_MAX_TOPIC];
     alert_topic (topic, sizeof topic, event, alert);
     *change = (pending_change_t) {
-        .seq = alert->seq, .at = now, .event = event, .entry = entry,
+        .seq = alert->seq, .prev_seq = prev_seq, .at = now, .event = event, .entry = entry,
         .source = mem_strdup (alert->source), .id = mem_strdup (alert->id),
         .topic = mem_strdup (topic),
         .body = mem_alloc (self->scratch.buffer.size), .size = self->scratch.buffer.size,
@@ -223,7 +224,7 @@ s_write_chunk (broker_t *self, size_t count, uint64_t last_seq)
         pending_change_t *change = &self->changes [index];
         alert_t key = { .source = change->source, .id = change->id };
         if (store_put_change (self->store, change->seq, change->at, change->event,
-                              &key, change->body, change->size))
+                              &key, change->body, change->size, change->prev_seq))
             return -1;
     }
     if (count && store_set_seq (self->store, last_seq))
@@ -631,7 +632,8 @@ s_write_deletions (broker_t *self, entry_t **expired, size_t count, int64_t now,
         alert_change_pack (&self->scratch.packer, row.seq, now, ALERT_EVENT_DELETED, &row,
                            &self->epoch);
         if (store_put_change (self->store, row.seq, now, ALERT_EVENT_DELETED, &row,
-                              self->scratch.buffer.data, self->scratch.buffer.size)
+                              self->scratch.buffer.data, self->scratch.buffer.size,
+                              entry->alert.seq)
         ||  store_delete_alert (self->store, row.source, row.id, entry->row_id))
             return -1;
         char topic [WIRE_MAX_TOPIC];

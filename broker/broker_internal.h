@@ -62,6 +62,7 @@ typedef struct {
 //  A change made this turn, waiting for COMMIT before it is published.
 typedef struct {
     uint64_t seq;                  //  its seq
+    uint64_t prev_seq;             //  the alert's change before, 0 for its first
     int64_t at;                    //  when
     const char *event;             //  static event name
     entry_t *entry;                //  the alert it changed (change_listed until written)
