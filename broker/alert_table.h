@@ -1,11 +1,19 @@
 /*  alert_table.h — every alert the broker holds, in memory.
 
     The broker keeps all its alerts in RAM (the SQLite file is their durable
-    copy): lookups by (source, id) go through a hash, and iteration through a
-    dense array, which also gives `snapshot` a stable cursor — a position in
-    that array. Removal moves the last entry into the hole, so it may shift
-    one entry below a running snapshot's cursor; the broker therefore only
-    removes (retention) when no snapshot was served recently.
+    copy): lookups by (source, id) go through a hash, and iteration through
+    an array of positions in *ordinal* order. Each entry gets an ordinal
+    when it is added, one more than the last, never reused; so entries only
+    ever join at the end. `snapshot` pages with an ordinal as its cursor
+    (alert_table_seek finds where to go on), not a position: a removal —
+    retention deletes while snapshots page, and a UI may page all the time —
+    leaves a hole there that iteration skips, and holes are closed by a
+    compaction that keeps the order, so positions change but no entry ever
+    moves across a cursor. A snapshot therefore sees every entry that lives
+    from its first page to its last exactly once, whatever is removed
+    meanwhile (entries added meanwhile come at the end: it sees them too).
+    The price: a hole's 16 bytes until the next compaction (when holes pass
+    a quarter of the array), and 8 bytes per entry for its ordinal.
 
     An entry is an alert plus the broker's bookkeeping: its place in the due
     heap, and whether its row must be written, and by which of the broker's
@@ -24,7 +32,7 @@
 typedef struct {
     int64_t due_at;                //  due time in the due heap, 0 when not there
     size_t heap_index;             //  position in the due heap, or NOWHERE
-    size_t table_index;            //  position in the table's dense array
+    size_t table_index;            //  position in the table's array
     int64_t row_id;                //  its rowid in the store, 0 before the first write
     uint32_t key_hash;             //  hash of (source, id), for the table
     bool times_stored : 1;         //  the store has an alert_times row for it
@@ -64,16 +72,25 @@ entry_t *alert_table_add (alert_table_t *self, const char *source, const char *i
 //  Adds an entry holding *alert, which it takes over (leaving *alert empty);
 //  the key must not be there yet.
 entry_t *alert_table_adopt (alert_table_t *self, alert_t *alert);
-//  Removes and frees entry; it must not be in the due heap.
+//  Removes and frees entry; it must not be in the due heap. Positions of
+//  other entries may change (compaction); their ordinals do not.
 void alert_table_remove (alert_table_t *self, entry_t *entry);
 
+//  Entries in the table.
 size_t alert_table_size (alert_table_t *self);
 //  Entries by state, as the table counts them: an entry is added cleared and
 //  counted again by alert_table_recount, which the owner calls after every
 //  state change, so `stats` needs no walk over a million entries.
 size_t alert_table_count (alert_table_t *self, alert_state_t state);
 void alert_table_recount (alert_table_t *self, entry_t *entry);
-//  Entry at position index < size (dense, unordered).
-entry_t *alert_table_at (alert_table_t *self, size_t index);
+//  Iteration: positions 0 to span - 1, in ordinal order, holes included.
+size_t alert_table_span (alert_table_t *self);
+//  The entry at position < span, or NULL for a hole (skip it).
+entry_t *alert_table_at (alert_table_t *self, size_t position);
+//  The ordinal at position < span (a hole keeps its removed entry's).
+uint64_t alert_table_ordinal (alert_table_t *self, size_t position);
+//  The first position whose ordinal is ordinal or more; span if none. The
+//  first entry's ordinal is 1, so seek (0) is position 0.
+size_t alert_table_seek (alert_table_t *self, uint64_t ordinal);
 
 #endif

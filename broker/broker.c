@@ -78,6 +78,7 @@ static void
 s_queue_change (broker_t *self, entry_t *entry, const char *event, int64_t now)
 {
     alert_t *alert = &entry->alert;
+    uint64_t prev_seq = alert->seq;
     alert->seq = ++self->seq;
     wire_writer_reset (&self->scratch);
     alert_change_pack (&self->scratch.packer, alert->seq, now, event, alert, &self->epoch);
@@ -91,7 +92,7 @@ s_queue_change (broker_t *self, entry_t *entry, const char *event, int64_t now)
     char topic [WIRE_MAX_TOPIC];
     alert_topic (topic, sizeof topic, event, alert);
     *change = (pending_change_t) {
-        .seq = alert->seq, .at = now, .event = event, .entry = entry,
+        .seq = alert->seq, .prev_seq = prev_seq, .at = now, .event = event, .entry = entry,
         .source = mem_strdup (alert->source), .id = mem_strdup (alert->id),
         .topic = mem_strdup (topic),
         .body = mem_alloc (self->scratch.buffer.size), .size = self->scratch.buffer.size,
@@ -223,7 +224,7 @@ s_write_chunk (broker_t *self, size_t count, uint64_t last_seq)
         pending_change_t *change = &self->changes [index];
         alert_t key = { .source = change->source, .id = change->id };
         if (store_put_change (self->store, change->seq, change->at, change->event,
-                              &key, change->body, change->size))
+                              &key, change->body, change->size, change->prev_seq))
             return -1;
     }
     if (count && store_set_seq (self->store, last_seq))
@@ -602,9 +603,11 @@ s_expired_alerts (broker_t *self, int64_t cutoff, size_t *count)
 {
     entry_t **expired = mem_alloc (BROKER_PRUNE_PER_RUN * sizeof (entry_t *));
     *count = 0;
-    size_t size = alert_table_size (self->table);
-    for (size_t index = 0; index < size && *count < BROKER_PRUNE_PER_RUN; index++) {
-        entry_t *entry = alert_table_at (self->table, index);
+    size_t span = alert_table_span (self->table);
+    for (size_t position = 0; position < span && *count < BROKER_PRUNE_PER_RUN; position++) {
+        entry_t *entry = alert_table_at (self->table, position);
+        if (!entry)
+            continue;
         const alert_t *alert = &entry->alert;
         if (alert->state == ALERT_CLEARED && !entry->stale && !entry->refresh_queued
         &&  alert->changed_at < cutoff && alert->updated_at < cutoff)
@@ -613,28 +616,72 @@ s_expired_alerts (broker_t *self, int64_t cutoff, size_t *count)
     return expired;
 }
 
+//  Writes the deletion of each expired alert as a change, inside the open
+//  transaction: the next seq, a history row whose body is the alert as it
+//  was with event "deleted", the row deleted. The changes to publish after
+//  COMMIT go into deletions (count of them). 0 / -1.
+static int
+s_write_deletions (broker_t *self, entry_t **expired, size_t count, int64_t now,
+                   pending_change_t *deletions)
+{
+    for (size_t index = 0; index < count; index++) {
+        entry_t *entry = expired [index];
+        alert_t row = entry->alert;         //  a shallow copy, to pack with the new seq
+        row.seq = self->seq + 1;
+        wire_writer_reset (&self->scratch);
+        alert_change_pack (&self->scratch.packer, row.seq, now, ALERT_EVENT_DELETED, &row,
+                           &self->epoch);
+        if (store_put_change (self->store, row.seq, now, ALERT_EVENT_DELETED, &row,
+                              self->scratch.buffer.data, self->scratch.buffer.size,
+                              entry->alert.seq)
+        ||  store_delete_alert (self->store, row.source, row.id, entry->row_id))
+            return -1;
+        char topic [WIRE_MAX_TOPIC];
+        alert_topic (topic, sizeof topic, ALERT_EVENT_DELETED, &row);
+        deletions [index] = (pending_change_t) {
+            .seq = ++self->seq, .at = now, .event = ALERT_EVENT_DELETED, .entry = entry,
+            .topic = mem_strdup (topic), .body = mem_alloc (self->scratch.buffer.size),
+            .size = self->scratch.buffer.size,
+        };
+        memcpy (deletions [index].body, self->scratch.buffer.data, deletions [index].size);
+    }
+    return count ? store_set_seq (self->store, self->seq) : 0;
+}
+
 //  Deletes history and cleared alerts older than the retention, in bounded
 //  runs of its own transaction between turns (a long backlog is worked off
-//  over several turns); memory follows only once the deletion committed.
-//  Skipped while a snapshot may be paging (removal moves table entries).
+//  over several turns). Each deleted alert is a `deleted` change, committed
+//  like any other (synced with durability full) and published after the
+//  COMMIT, so mirrors drop it; memory follows only once the deletion
+//  committed. A snapshot paging meanwhile is not disturbed (alert_table.h).
+//  While changes wait for their commit (writes failing) retention waits
+//  too: its seqs must come after theirs.
 static void
 s_retain (broker_t *self, int64_t now)
 {
     self->next_retention = self->tick + self->retention_period;
-    if (self->last_snapshot_at && self->tick - self->last_snapshot_at < BROKER_SNAPSHOT_QUIET_MS)
+    if (self->change_count || self->retry_commit_at)
         return;
+    assert (self->seq == self->published_seq);
     int64_t cutoff = now - self->config.retention;
     int history = 0;
-    size_t alerts = 0;
+    size_t alerts = 0, written_count = 0;
     entry_t **expired = s_expired_alerts (self, cutoff, &alerts);
-    bool written = store_begin (self->store, false) == 0
-                && store_prune_history (self->store, cutoff, BROKER_PRUNE_PER_RUN, &history) == 0;
-    for (size_t index = 0; written && index < alerts; index++)
-        written = store_delete_alert (self->store, expired [index]->alert.source,
-                                      expired [index]->alert.id, expired [index]->row_id) == 0;
+    pending_change_t *deletions = mem_alloc ((alerts ? alerts : 1) * sizeof (pending_change_t));
+    bool written = store_begin (self->store, alerts > 0) == 0
+                && store_prune_history (self->store, cutoff, BROKER_PRUNE_PER_RUN, &history) == 0
+                && s_write_deletions (self, expired, alerts, now, deletions) == 0;
+    written_count = self->seq - self->published_seq;
     if (written && store_commit (self->store) == 0) {
-        for (size_t index = 0; index < alerts; index++)
-            alert_table_remove (self->table, expired [index]);
+        for (size_t index = 0; index < alerts; index++) {
+            pending_change_t *deletion = &deletions [index];
+            if (s_publish (self, deletion->topic, deletion->body, deletion->size) == 0)
+                self->stats.published++;
+            self->published_seq = deletion->seq;
+            alert_table_remove (self->table, deletion->entry);
+        }
+        if (alerts)
+            self->stats.commits++;
         if (history == BROKER_PRUNE_PER_RUN || alerts == BROKER_PRUNE_PER_RUN)
             self->next_retention = self->tick;          //  more to do: next turn
         if (history || alerts) {
@@ -646,7 +693,13 @@ s_retain (broker_t *self, int64_t now)
     else {
         log_error ("retention failed: %s", store_error (self->store));
         store_rollback (self->store);
+        self->seq = self->published_seq;    //  the seqs handed out were not committed
     }
+    for (size_t index = 0; index < written_count; index++) {
+        mem_free (deletions [index].topic);
+        mem_free (deletions [index].body);
+    }
+    mem_free (deletions);
     mem_free (expired);
 }
 

@@ -22,7 +22,6 @@
 
 #define BROKER_HUGZ_MS          1000               //  hugz period
 #define BROKER_RETENTION_MS     (60 * 1000)        //  retention check period, at most
-#define BROKER_SNAPSHOT_QUIET_MS (10 * 1000)       //  no removals this soon after a snapshot
 #define BROKER_COMMIT_RETRY_MS  100                //  retry a failed commit after
 #define BROKER_FIRE_PER_TURN    10000              //  due alerts fired per turn at most
 #define BROKER_EVENTS_PER_TURN  20000              //  ingested events applied per turn, about
@@ -63,6 +62,7 @@ typedef struct {
 //  A change made this turn, waiting for COMMIT before it is published.
 typedef struct {
     uint64_t seq;                  //  its seq
+    uint64_t prev_seq;             //  the alert's change before, 0 for its first
     int64_t at;                    //  when
     const char *event;             //  static event name
     entry_t *entry;                //  the alert it changed (change_listed until written)
@@ -128,7 +128,6 @@ struct _broker_t {
     int64_t retention_period;      //  ms between retention runs: a minute, or less
                                    //  when the retention itself is shorter
     int64_t retry_commit_at;       //  tick, 0 unless a commit failed
-    int64_t last_snapshot_at;      //  tick when `snapshot` was last served, 0 never
     wire_writer_t scratch;         //  reused for bodies
     ingest_frame_t group [BROKER_GROUP_FRAMES];    //  frames read, their events not applied yet
     broker_stats_t stats;          //  counters

@@ -17,6 +17,8 @@
 
 #define CONTROL_DEFAULT_LIMIT  1000
 #define CONTROL_MAX_LIMIT      10000
+#define CONTROL_HISTORY_LIMIT  100     //  `history` entries by default
+#define CONTROL_HISTORY_MAX    1000    //  ... and at most
 //  Bytes of alerts or changes in one reply: clients drop frames larger than
 //  BUS_MAX_MESSAGE, so a long answer is cut here and says so (truncated,
 //  cursor, more). One alert is at most ~80 KiB (wire.h limits), so at least
@@ -219,11 +221,11 @@ s_op_list (broker_t *self, const msgpack_object *request, msgpack_packer *out,
         rc = s_get_limit (request, &limit, error, error_size);
     if (rc == 0) {
         const alert_t **found = mem_alloc ((size_t) limit * sizeof (alert_t *));
-        size_t matched = 0, size = alert_table_size (self->table);
-        for (size_t index = 0; index < size; index++) {
-            const alert_t *alert = &alert_table_at (self->table, index)->alert;
-            if (s_matches (&filter, alert) && matched++ < (size_t) limit)
-                found [matched - 1] = alert;
+        size_t matched = 0, span = alert_table_span (self->table);
+        for (size_t position = 0; position < span; position++) {
+            const entry_t *entry = alert_table_at (self->table, position);
+            if (entry && s_matches (&filter, &entry->alert) && matched++ < (size_t) limit)
+                found [matched - 1] = &entry->alert;
         }
         size_t found_count = matched < (size_t) limit ? matched : (size_t) limit;
         size_t shown = 0;
@@ -266,24 +268,31 @@ s_op_snapshot (broker_t *self, const msgpack_object *request, msgpack_packer *ou
     if (wire_get_int (request, "cursor", &present, &cursor, error, error_size)
     ||  s_get_limit (request, &limit, error, error_size))
         return -1;
-    size_t size = alert_table_size (self->table);
-    if (cursor < 0 || (size_t) cursor > size) {
-        snprintf (error, error_size, "cursor: out of range (0 to %zu)", size);
+    if (cursor < 0) {
+        snprintf (error, error_size, "cursor: must be 0 or more");
         return -1;
     }
-    size_t end = (size_t) cursor + (size_t) limit < size ? (size_t) cursor + (size_t) limit : size;
-    self->last_snapshot_at = self->tick;
-    size_t next = (size_t) cursor;
+    //  The cursor is an ordinal, not a position: removals meanwhile (holes,
+    //  compaction) move no entry across it (alert_table.h).
+    size_t span = alert_table_span (self->table);
+    size_t next = alert_table_seek (self->table, (uint64_t) cursor);
+    size_t count = 0;
     wire_writer_t items;
     wire_writer_init (&items);
-    while (next < end && s_pack_if_fits (&items, &alert_table_at (self->table, next)->alert))
-        next++;
+    for (; next < span && count < (size_t) limit; next++) {
+        const entry_t *entry = alert_table_at (self->table, next);
+        if (!entry)
+            continue;
+        if (!s_pack_if_fits (&items, &entry->alert))
+            break;
+        count++;
+    }
     wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
-    s_pack_items (out, "alerts", &items, next - (size_t) cursor);
+    s_pack_items (out, "alerts", &items, count);
     wire_writer_free (&items);
-    if (next == size)
+    if (next == span)
         return 2;
-    wire_pack_key_int (out, "cursor", (int64_t) next);
+    wire_pack_key_int (out, "cursor", (int64_t) alert_table_ordinal (self->table, next));
     return 3;
 }
 
@@ -385,6 +394,105 @@ s_op_since (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     epoch_pack (out, &self->epoch);
     msgpack_sbuffer_destroy (&reply.bodies);
     return 4;
+}
+
+//  --- history: one alert's changes, newest first ---------------------------------------
+
+//  The store's callback for a row only stepped over.
+static void
+s_skip_body (uint64_t seq, const void *body, size_t size, void *arg)
+{
+    (void) seq, (void) body, (void) size, (void) arg;
+}
+
+//  The alert's newest committed change: its seq, unless that change still
+//  waits for its commit (then the one before, and so on).
+static uint64_t
+s_newest_committed (broker_t *self, const entry_t *entry)
+{
+    uint64_t seq = entry->alert.seq;
+    for (size_t index = self->change_count; index-- > 0 && seq > self->published_seq; )
+        if (self->changes [index].seq == seq)
+            seq = self->changes [index].prev_seq;
+    return seq;
+}
+
+//  Where a page that ends before `before` starts: the change before row
+//  `before` when that row is the alert's (one lookup), else the newest of
+//  its changes below `before`, walked to. 0 / -1.
+static int
+s_history_start (broker_t *self, const alert_t *alert, uint64_t newest, uint64_t before,
+                 uint64_t *start)
+{
+    bool found = false;
+    uint64_t prev = 0;
+    *start = newest;
+    if (before <= newest
+    &&  store_history_row (self->store, before, alert->source, alert->id, s_skip_body, NULL,
+                           &found, &prev))
+        return -1;
+    if (found) {
+        *start = prev;
+        return 0;
+    }
+    while (*start >= before) {
+        if (store_history_row (self->store, *start, alert->source, alert->id, s_skip_body,
+                               NULL, &found, &prev))
+            return -1;
+        *start = found ? prev : 0;
+    }
+    return 0;
+}
+
+static int
+s_op_history (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+              int64_t now, char *error, size_t error_size)
+{
+    (void) now;
+    int64_t limit = CONTROL_HISTORY_LIMIT, before = 0;
+    bool present = false;
+    entry_t *entry = s_get_entry (self, request, error, error_size);
+    if (!entry
+    ||  wire_get_int (request, "limit", &present, &limit, error, error_size)
+    ||  wire_get_int (request, "before", &present, &before, error, error_size))
+        return -1;
+    if (limit < 1 || limit > CONTROL_HISTORY_MAX || before < 0) {
+        snprintf (error, error_size, limit < 1 || limit > CONTROL_HISTORY_MAX
+                  ? "limit: must be 1 to %d" : "before: must be a seq", CONTROL_HISTORY_MAX);
+        return -1;
+    }
+    const alert_t *alert = &entry->alert;
+    uint64_t seq = s_newest_committed (self, entry), last = 0;
+    since_reply_t reply = { .limit = (size_t) limit };
+    msgpack_sbuffer_init (&reply.bodies);
+    int rc = before ? s_history_start (self, alert, seq, (uint64_t) before, &seq) : 0;
+    while (rc == 0 && seq && !reply.more) {
+        bool found = false;
+        uint64_t prev = 0;
+        rc = store_history_row (self->store, seq, alert->source, alert->id, s_collect_body,
+                                &reply, &found, &prev);
+        if (!found)
+            break;              //  older changes were pruned by retention
+        if (!reply.more)
+            last = seq;
+        seq = prev;
+    }
+    if (rc) {
+        snprintf (error, error_size, "history of %s/%s is unreadable: %s", alert->source,
+                  alert->id, store_error (self->store));
+        log_limited (&self->store_log, "%s", error);
+        msgpack_sbuffer_destroy (&reply.bodies);
+        return -1;
+    }
+    wire_pack_key (out, "changes");
+    msgpack_pack_array (out, reply.count);
+    msgpack_sbuffer_write (out->data, reply.bodies.data, reply.bodies.size);
+    wire_pack_key_bool (out, "more", reply.more);
+    msgpack_sbuffer_destroy (&reply.bodies);
+    if (!reply.more)
+        return 2;
+    wire_pack_key_int (out, "before", (int64_t) last);
+    return 3;
 }
 
 //  --- ops that change an alert ----------------------------------------------------------
@@ -562,6 +670,7 @@ static const struct {
     { "ack", s_op_ack, ROLE_ADMIN }, { "unack", s_op_unack, ROLE_ADMIN },
     { "clear", s_op_clear, ROLE_ADMIN }, { "suppress", s_op_suppress, ROLE_ADMIN },
     { "snapshot", s_op_snapshot, ROLE_READER }, { "since", s_op_since, ROLE_READER },
+    { "history", s_op_history, ROLE_READER },
     { "submit", s_op_submit, ROLE_AGENT },
 };
 
@@ -642,7 +751,7 @@ s_run_op (broker_t *self, const msgpack_object *request, wire_writer_t *fields,
     else
     if (!run)               //  (a refused op has its reason in error already)
         snprintf (error, error_size, "unknown op '%s' (try ping, stats, list, get, ack,"
-                  " unack, clear, suppress, snapshot, since, submit)", name);
+                  " unack, clear, suppress, snapshot, since, history, submit)", name);
     mem_free (name);
     return pairs;
 }

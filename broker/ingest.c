@@ -59,10 +59,10 @@ s_replace (broker_t *self, const char *source, const wire_batch_t *batch, int64_
     for (size_t index = 0; index < batch->event_count; index++)
         if (zhashx_insert (ids, batch->events [index].id, (void *) 1))
             (void) 0;       //  duplicate id in the batch: already there
-    size_t size = alert_table_size (self->table);
-    for (size_t index = 0; index < size; index++) {
-        entry_t *entry = alert_table_at (self->table, index);
-        if (entry->alert.state != ALERT_CLEARED
+    size_t span = alert_table_span (self->table);
+    for (size_t position = 0; position < span; position++) {
+        entry_t *entry = alert_table_at (self->table, position);
+        if (entry && entry->alert.state != ALERT_CLEARED
         &&  strcmp (entry->alert.source, source) == 0
         &&  !zhashx_lookup (ids, entry->alert.id))
             broker_record (self, entry, lifecycle_clear (&entry->alert, now, false), now);

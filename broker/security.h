@@ -30,7 +30,7 @@
 typedef enum {
     ROLE_AGENT,                    //  sends events for its own source
     ROLE_RELAY,                    //  sends events for any source
-    ROLE_READER,                   //  + ping, stats, list, get, snapshot, since
+    ROLE_READER,                   //  + ping, stats, list, get, snapshot, since, history
     ROLE_ADMIN                     //  + ack, unack, clear, suppress
 } role_t;
 

@@ -61,9 +61,14 @@ static const char s_schema [] =
     "CREATE TABLE IF NOT EXISTS alert_times ("
     "  alert INTEGER PRIMARY KEY, updated_at INTEGER NOT NULL,"
     "  raise_at INTEGER NOT NULL, clear_at INTEGER NOT NULL);"
+    //  prev_seq: the seq of the same alert's change before this one (0 for
+    //  its first), so one alert's history is a chain walked by primary key
+    //  (store_history) — no index on (source, id), which would cost every
+    //  change a second b-tree insert.
     "CREATE TABLE IF NOT EXISTS history ("
     "  seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, event TEXT NOT NULL,"
-    "  source TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL);"
+    "  source TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL,"
+    "  prev_seq INTEGER NOT NULL DEFAULT 0);"
     //  No index on at: retention walks the oldest rows by seq (STMT_PRUNE),
     //  and each change saves a second b-tree insert (store_put_change fell
     //  from 18% to 13% of the content path, perf).
@@ -84,12 +89,26 @@ static const char s_migrate_alerts [] =
     "DROP TABLE alerts_without_rowid;"
     "COMMIT;";
 
+//  History written before prev_seq gets the column and its chains, once, in
+//  one transaction (a temporary index makes the back-fill one seek a row).
+static const char s_is_old_history [] =
+    "SELECT count (*) FROM pragma_table_info ('history') WHERE name = 'prev_seq'";
+static const char s_link_history [] =
+    "BEGIN;"
+    "ALTER TABLE history ADD COLUMN prev_seq INTEGER NOT NULL DEFAULT 0;"
+    "CREATE INDEX history_chain_migration ON history (source, id, seq);"
+    "UPDATE history SET prev_seq = coalesce ((SELECT max (older.seq) FROM history older"
+    "  WHERE older.source = history.source AND older.id = history.id"
+    "  AND older.seq < history.seq), 0);"
+    "DROP INDEX history_chain_migration;"
+    "COMMIT;";
+
 //  Every statement the broker runs, prepared once.
 typedef enum {
     STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK, STMT_SYNC_FULL, STMT_SYNC_NORMAL,
     STMT_PUT_ALERT, STMT_UPDATE_ALERT, STMT_DELETE_ALERT,
     STMT_PUT_TIMES, STMT_DELETE_TIMES, STMT_PUT_CHANGE, STMT_SET_SEQ,
-    STMT_LOAD, STMT_LAST_SEQ, STMT_SINCE, STMT_OLDEST, STMT_PRUNE,
+    STMT_LOAD, STMT_LAST_SEQ, STMT_SINCE, STMT_OLDEST, STMT_PRUNE, STMT_HISTORY_ROW,
     STMT_COUNT
 } statement_t;
 
@@ -116,8 +135,8 @@ static const char *const s_sql [STMT_COUNT] = {
         " clear_at = excluded.clear_at",
     [STMT_DELETE_TIMES] = "DELETE FROM alert_times WHERE alert = ?1",
     [STMT_PUT_CHANGE] =
-        "INSERT INTO history (seq, at, event, source, id, body)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO history (seq, at, event, source, id, body, prev_seq)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [STMT_SET_SEQ] =
         "INSERT INTO meta (key, value) VALUES ('seq', ?1)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -129,6 +148,7 @@ static const char *const s_sql [STMT_COUNT] = {
         " coalesce ((SELECT max (seq) FROM history), 0))",
     [STMT_SINCE] = "SELECT seq, body FROM history WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [STMT_OLDEST] = "SELECT coalesce (min (seq), 0) FROM history",
+    [STMT_HISTORY_ROW] = "SELECT source, id, prev_seq, body FROM history WHERE seq = ?1",
     //  Looks only at the ?2 oldest rows (seq order is time order, give or
     //  take a clock step), so a run is bounded with or without expired rows.
     [STMT_PRUNE] = "DELETE FROM history WHERE seq IN (SELECT seq FROM"
@@ -166,6 +186,35 @@ store_error (store_t *self)
     return sqlite3_errmsg (self->db);
 }
 
+//  Adds prev_seq to a history table without it (s_link_history), or does
+//  nothing. 0 / -1 with a reason in error.
+static int
+s_migrate_history (store_t *self, const char *path, char *error, size_t error_size)
+{
+    sqlite3_stmt *query;
+    bool old = false;
+    int rc = sqlite3_prepare_v2 (self->db, s_is_old_history, -1, &query, NULL);
+    if (rc == SQLITE_OK) {
+        old = sqlite3_step (query) == SQLITE_ROW && sqlite3_column_int (query, 0) == 0;
+        rc = sqlite3_finalize (query);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf (error, error_size, "cannot read the schema of %s: %s", path,
+                  sqlite3_errmsg (self->db));
+        return -1;
+    }
+    if (!old)
+        return 0;
+    log_info ("%s: linking each alert's history rows (once, from an older lilac)", path);
+    if (sqlite3_exec (self->db, s_link_history, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf (error, error_size, "cannot add prev_seq to the history of %s: %s",
+                  path, sqlite3_errmsg (self->db));
+        store_rollback (self);
+        return -1;
+    }
+    return 0;
+}
+
 //  Moves the rows of an old alerts table WITHOUT ROWID into the rowid table
 //  (s_migrate_alerts), or does nothing. 0 / -1 with a reason in error.
 static int
@@ -184,7 +233,7 @@ s_migrate (store_t *self, const char *path, char *error, size_t error_size)
         return -1;
     }
     if (!old)
-        return 0;
+        return s_migrate_history (self, path, error, error_size);
     log_info ("%s: moving alerts to the rowid table (once, from an older lilac)", path);
     if (sqlite3_exec (self->db, s_migrate_alerts, NULL, NULL, NULL) != SQLITE_OK) {
         snprintf (error, error_size, "cannot move the alerts of %s to the rowid table: %s",
@@ -192,7 +241,7 @@ s_migrate (store_t *self, const char *path, char *error, size_t error_size)
         store_rollback (self);
         return -1;
     }
-    return 0;
+    return s_migrate_history (self, path, error, error_size);
 }
 
 //  Rewrites PATH.lock: our pid, and (once the epoch is known) the line
@@ -555,7 +604,7 @@ store_delete_alert (store_t *self, const char *source, const char *id, int64_t r
 
 int
 store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event,
-                  const alert_t *alert, const void *body, size_t size)
+                  const alert_t *alert, const void *body, size_t size, uint64_t prev_seq)
 {
     sqlite3_stmt *statement = self->statements [STMT_PUT_CHANGE];
     if (s_bind_int (statement, 1, (int64_t) seq)
@@ -563,7 +612,8 @@ store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event,
     ||  s_bind_text (statement, 3, event)
     ||  s_bind_text (statement, 4, alert->source)
     ||  s_bind_text (statement, 5, alert->id)
-    ||  s_bind_blob (statement, 6, body, size))
+    ||  s_bind_blob (statement, 6, body, size)
+    ||  s_bind_int (statement, 7, (int64_t) prev_seq))
         return -1;
     return s_run (self, STMT_PUT_CHANGE);
 }
@@ -677,6 +727,33 @@ store_since (store_t *self, uint64_t after, size_t limit,
         size_t size = (size_t) sqlite3_column_bytes (statement, 1);
         each (seq, body, size, arg);
         (*count)++;
+    }
+    sqlite3_reset (statement);
+    sqlite3_clear_bindings (statement);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_history_row (store_t *self, uint64_t seq, const char *source, const char *id,
+                   store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq)
+{
+    sqlite3_stmt *statement = self->statements [STMT_HISTORY_ROW];
+    *found = false;
+    *prev_seq = 0;
+    if (s_bind_int (statement, 1, (int64_t) seq))
+        return -1;
+    int rc = sqlite3_step (statement);
+    if (rc == SQLITE_ROW) {
+        const char *row_source = (const char *) sqlite3_column_text (statement, 0);
+        const char *row_id = (const char *) sqlite3_column_text (statement, 1);
+        *found = row_source && row_id && strcmp (row_source, source) == 0
+              && strcmp (row_id, id) == 0;
+        if (*found) {
+            *prev_seq = (uint64_t) sqlite3_column_int64 (statement, 2);
+            each (seq, sqlite3_column_blob (statement, 3),
+                  (size_t) sqlite3_column_bytes (statement, 3), arg);
+        }
+        rc = sqlite3_step (statement);
     }
     sqlite3_reset (statement);
     sqlite3_clear_bindings (statement);

@@ -17,8 +17,10 @@
       written instead of the whole row (the broker's refresh checkpoint).
       Where present they are newer than the row's own: store_load lays
       them over it, and a full write of the row deletes them.
-    - history(seq, at, event, source, id, body): every published change,
-      body exactly as published, so `since` replays the bus byte for byte.
+    - history(seq, at, event, source, id, body, prev_seq): every published
+      change, body exactly as published, so `since` replays the bus byte for
+      byte; prev_seq is the seq of the alert's change before (0 for its
+      first), so one alert's history is walked back by primary key.
     - meta(key, value): "seq", the last seq handed out (history may be pruned
       empty, the counter must still never go back); "db_id", "epoch",
       "epoch_first" and "clean_stop" (store_epoch_start).
@@ -92,7 +94,7 @@ int store_put_alert (store_t *self, const alert_t *alert, int64_t *row_id, bool 
 int store_put_times (store_t *self, const alert_t *alert, int64_t row_id);
 int store_delete_alert (store_t *self, const char *source, const char *id, int64_t row_id);
 int store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event,
-                      const alert_t *alert, const void *body, size_t size);
+                      const alert_t *alert, const void *body, size_t size, uint64_t prev_seq);
 int store_set_seq (store_t *self, uint64_t seq);
 
 //  Calls each(seq, body, size, arg) for up to limit changes with seq > after,
@@ -100,6 +102,12 @@ int store_set_seq (store_t *self, uint64_t seq);
 typedef void (store_change_fn) (uint64_t seq, const void *body, size_t size, void *arg);
 int store_since (store_t *self, uint64_t after, size_t limit,
                  store_change_fn *each, void *arg, size_t *count);
+//  History row seq, when it is a change of (source, id): calls each(seq,
+//  body, size, arg) and sets *prev_seq (that alert's change before it, 0
+//  for none). *found is false when no such row is kept (pruned) or it is
+//  another alert's. One primary-key lookup. 0 / -1.
+int store_history_row (store_t *self, uint64_t seq, const char *source, const char *id,
+                       store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq);
 //  The oldest seq still in history, 0 when history is empty. 0 / -1.
 int store_oldest_seq (store_t *self, uint64_t *seq);
 //  Deletes up to limit history rows older than before (ms), oldest first.

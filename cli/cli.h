@@ -50,6 +50,7 @@ int cli_unack (cli_t *cli, int argc, char **argv);
 int cli_clear (cli_t *cli, int argc, char **argv);
 int cli_suppress (cli_t *cli, int argc, char **argv);
 int cli_stats (cli_t *cli, int argc, char **argv);
+int cli_history (cli_t *cli, int argc, char **argv);
 int cli_keygen (cli_t *cli, int argc, char **argv);
 
 extern const char cli_send_usage[];
@@ -61,6 +62,7 @@ extern const char cli_unack_usage[];
 extern const char cli_clear_usage[];
 extern const char cli_suppress_usage[];
 extern const char cli_stats_usage[];
+extern const char cli_history_usage[];
 extern const char cli_keygen_usage[];
 
 //  --- options.c: checking input, reporting errors --------------------------

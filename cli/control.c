@@ -1,4 +1,4 @@
-/*  control.c — the control-socket commands: list get ack unack clear
+/*  control.c — the control-socket commands: list get history ack unack clear
     suppress stats.
 
     Each is one request and one reply through the typed control client
@@ -22,6 +22,7 @@
 #include <assert.h>
 #include <czmq.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include "alert.h"
@@ -39,13 +40,13 @@
 //  Options a command may take (bits), beyond -C, -t and -h.
 enum {
     S_JSON = 1 << 0, S_STATE = 1 << 1, S_SOURCE = 1 << 2, S_ID = 1 << 3,
-    S_LIMIT = 1 << 4, S_UNTIL = 1 << 5, S_BY = 1 << 6, S_NOTE = 1 << 7
+    S_LIMIT = 1 << 4, S_UNTIL = 1 << 5, S_BY = 1 << 6, S_NOTE = 1 << 7, S_BEFORE = 1 << 8
 };
 
 //  getopt codes of the long-only options.
 enum {
     S_OPTION_JSON = 1000, S_OPTION_STATE, S_OPTION_SOURCE, S_OPTION_ID,
-    S_OPTION_LIMIT, S_OPTION_UNTIL, S_OPTION_BY, S_OPTION_NOTE
+    S_OPTION_LIMIT, S_OPTION_UNTIL, S_OPTION_BY, S_OPTION_NOTE, S_OPTION_BEFORE
 };
 
 const char cli_list_usage[] =
@@ -66,6 +67,14 @@ const char cli_get_usage[] =
     "usage: lilac [-C EP] [-t SECS] get SOURCE ID [--json]\n"
     "\n"
     "Shows one alert, one field a line, or as one JSON object with --json.\n";
+
+const char cli_history_usage[] =
+    "usage: lilac [-C EP] [-t SECS] history SOURCE ID [--limit N] [--before SEQ] [--json]\n"
+    "\n"
+    "One alert's changes, newest first: SEQ TIME EVENT STATE SUMMARY.\n"
+    "  --limit N       at most N changes (default 100, at most 1000)\n"
+    "  --before SEQ    only changes older than SEQ (the next page: stderr says which)\n"
+    "  --json          a JSON array of change bodies\n";
 
 const char cli_ack_usage[] =
     "usage: lilac [-C EP] [-t SECS] ack SOURCE ID [--until TIME] [--by NAME] [--note TEXT]\n"
@@ -105,6 +114,8 @@ struct control_command {
 static const control_command_t s_list = { "list", cli_list_usage,
                                           S_JSON | S_STATE | S_SOURCE | S_ID | S_LIMIT, 0 };
 static const control_command_t s_get = { "get", cli_get_usage, S_JSON, 2 };
+static const control_command_t s_history = { "history", cli_history_usage,
+                                             S_JSON | S_LIMIT | S_BEFORE, 2 };
 static const control_command_t s_ack = { "ack", cli_ack_usage, S_UNTIL | S_BY | S_NOTE, 2 };
 static const control_command_t s_unack = { "unack", cli_unack_usage, S_BY, 2 };
 static const control_command_t s_clear = { "clear", cli_clear_usage, S_BY, 2 };
@@ -113,7 +124,7 @@ static const control_command_t s_stats = { "stats", cli_stats_usage, S_JSON, 0 }
 
 //  The table, for control_args_parse to find a command by name.
 static const control_command_t *const s_commands [] = {
-    &s_list, &s_get, &s_ack, &s_unack, &s_clear, &s_suppress, &s_stats
+    &s_list, &s_get, &s_history, &s_ack, &s_unack, &s_clear, &s_suppress, &s_stats
 };
 
 //  --state: a state name (the broker takes no glob here), sent in the
@@ -162,6 +173,9 @@ s_take_option (control_args_t *self, int option, char *error, size_t error_size)
         case S_OPTION_NOTE:
             self->note = optarg;
             return cli_check_text ("--note", optarg, WIRE_MAX_NOTE, error, error_size);
+        case S_OPTION_BEFORE:
+            return cli_parse_count ("--before", optarg, 1, LONG_MAX, &self->before,
+                                    error, error_size);
         default:
             snprintf (error, error_size, "unknown option");
             return -1;
@@ -172,8 +186,8 @@ static bool
 s_option_allowed (const control_command_t *command, int option)
 {
     static const int bits [] = { S_JSON, S_STATE, S_SOURCE, S_ID, S_LIMIT,
-                                 S_UNTIL, S_BY, S_NOTE };
-    if (option < S_OPTION_JSON || option > S_OPTION_NOTE)
+                                 S_UNTIL, S_BY, S_NOTE, S_BEFORE };
+    if (option < S_OPTION_JSON || option > S_OPTION_BEFORE)
         return true;               //  -C, -t
     return (command->options & (unsigned) bits [option - S_OPTION_JSON]) != 0;
 }
@@ -219,6 +233,7 @@ s_args_parse (control_args_t *self, const control_command_t *command, const cli_
         { "until", required_argument, NULL, S_OPTION_UNTIL },
         { "by", required_argument, NULL, S_OPTION_BY },
         { "note", required_argument, NULL, S_OPTION_NOTE },
+        { "before", required_argument, NULL, S_OPTION_BEFORE },
         { NULL, 0, NULL, 0 }
     };
     memset (self, 0, sizeof *self);
@@ -282,6 +297,9 @@ s_request (const control_args_t *self, ctl_t *ctl, ctl_failure_t *failure,
     if (command == &s_get)
         return ctl_get (ctl, self->positional [0], self->positional [1],
                         failure, error, error_size);
+    if (command == &s_history)
+        return ctl_history (ctl, self->positional [0], self->positional [1], self->limit,
+                            (uint64_t) self->before, failure, error, error_size);
     ctl_act_t act = { .source = self->positional [0], .id = self->positional [1] };
     if (command->options & S_BY)
         act.by = self->by;
@@ -494,6 +512,39 @@ s_show_alert (const control_args_t *self, const msgpack_object *root)
     return status;
 }
 
+//  --- history ---------------------------------------------------------------------
+
+static int
+s_show_history (const control_args_t *self, const msgpack_object *root)
+{
+    const msgpack_object *array = wire_get (root, "changes");
+    char error [WIRE_ERROR_SIZE];
+    bool more = false, present = false;
+    int64_t before = 0;
+    if (!array || array->type != MSGPACK_OBJECT_ARRAY)
+        return cli_fail ("history", "malformed reply: 'changes' is not an array");
+    if (wire_get_bool (root, "more", &present, &more, error, sizeof error)
+    ||  wire_get_int (root, "before", &present, &before, error, sizeof error))
+        return cli_fail ("history", "malformed reply: %s", error);
+    for (uint32_t index = 0; index < array->via.array.size; index++) {
+        alert_change_t change;
+        if (alert_change_decode (&array->via.array.ptr [index], &change, error, sizeof error))
+            return cli_fail ("history", "malformed reply: changes[%u]: %s", index, error);
+        if (!self->json) {
+            char when [64];
+            printf ("%" PRIu64 " %s %s %s ", change.seq, time_format (change.at, when, sizeof when),
+                    change.event, alert_state_name (change.alert.state));
+            cli_print_plain (stdout, change.alert.summary ? change.alert.summary : "-");
+            putchar ('\n');
+        }
+        alert_change_free (&change);
+    }
+    int status = self->json ? s_print_json ("history", array) : CLI_EXIT_OK;
+    if (more)
+        fprintf (stderr, "lilac history: older changes with --before %" PRId64 "\n", before);
+    return status;
+}
+
 //  --- stats ---------------------------------------------------------------------
 
 static int
@@ -550,6 +601,9 @@ s_run (const control_command_t *command, cli_t *cli, int argc, char **argv)
     if (command == &s_stats)
         status = s_show_stats (&args, root);
     else
+    if (command == &s_history)
+        status = s_show_history (&args, root);
+    else
         status = s_show_alert (&args, root);
     fflush (stdout);
     wire_doc_destroy (&doc);
@@ -590,6 +644,12 @@ int
 cli_suppress (cli_t *cli, int argc, char **argv)
 {
     return s_run (&s_suppress, cli, argc, argv);
+}
+
+int
+cli_history (cli_t *cli, int argc, char **argv)
+{
+    return s_run (&s_history, cli, argc, argv);
 }
 
 int

@@ -30,6 +30,7 @@ typedef struct {
     const char *source_glob;       //  --source, or NULL
     const char *id_glob;           //  --id, or NULL
     long limit;                    //  --limit, 0 unset
+    long before;                   //  --before SEQ (history), 0 unset
     const char *until;             //  --until time spec, or NULL
     const char *by;                //  --by, else $USER...
     const char *note;              //  --note, or NULL

@@ -29,6 +29,7 @@ static const char s_usage[] =
     "  clear     clear an alert\n"
     "  suppress  suppress notifications for an alert until a time\n"
     "  stats     the broker's counters\n"
+    "  history   one alert's changes, newest first\n"
     "  keygen    write a CURVE certificate (lilac keygen --help)\n"
     "\n"
     "  -C, --control EP     control endpoint (default $LILAC_CONTROL, else "
@@ -54,6 +55,7 @@ static const s_command_t s_commands [] = {
     { "clear", cli_clear },
     { "suppress", cli_suppress },
     { "stats", cli_stats },
+    { "history", cli_history },
     { "keygen", cli_keygen },
 };
 

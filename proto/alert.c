@@ -12,7 +12,9 @@
     copies; on any failure the record is cleared, so nothing leaks.
 
     A change body wraps the row: {v, seq, at, event, alert}. Its topic,
-    "EVENT.LEVEL.SOURCE.ID", lets subscribers pick changes by prefix.
+    "EVENT.LEVEL.SOURCE.ID", lets subscribers pick changes by prefix. EVENT
+    is a transition's name, or ALERT_EVENT_DELETED for an alert retention
+    removed (the row is the alert as it was).
     Packing ignores msgpack_pack_* returns for the reason given in wire.c.
 */
 #include <inttypes.h>

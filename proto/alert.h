@@ -79,10 +79,16 @@ void alert_free_labels (wire_label_t **labels, size_t *count);
 
 //  --- change messages --------------------------------------------------------
 
+//  The change that says an alert is gone (retention deleted it): its body
+//  carries the alert as it was; a mirror drops the alert, and no notifier
+//  rule acts on it.
+#define ALERT_EVENT_DELETED "deleted"
+
 typedef struct {
     uint64_t seq;                  //  broker-wide sequence number
     int64_t at;                    //  broker time of the change, ms
     char *event;                   //  pending raised reminder acked unacked cleared updated
+                                   //  deleted
     alert_t alert;                 //  the whole row after the change
     epoch_t epoch;                 //  the epoch it was published in (zeroed: none given)
 } alert_change_t;

@@ -132,6 +132,12 @@ wire_doc_t *ctl_snapshot (ctl_t *self, int64_t cursor, int64_t limit,
                           ctl_failure_t *failure, char *error, size_t error_size);
 wire_doc_t *ctl_since (ctl_t *self, uint64_t seq, const epoch_t *epoch, int64_t limit,
                        ctl_failure_t *failure, char *error, size_t error_size);
+//  `history` of one alert: its changes newest first (the reply's `changes`,
+//  `more`, and `before` to pass for the next, older page); limit 0: the
+//  broker's default (100); before 0: from the newest.
+wire_doc_t *ctl_history (ctl_t *self, const char *source, const char *id, int64_t limit,
+                         uint64_t before, ctl_failure_t *failure, char *error,
+                         size_t error_size);
 
 //  --- submit --------------------------------------------------------------------------
 

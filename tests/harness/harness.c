@@ -1212,6 +1212,13 @@ cli_start (const char *dir, const char *arg, ...)
     return self;
 }
 
+const char *
+cli_out_path (cli_t *self)
+{
+    assert (self);
+    return self->out_path;
+}
+
 bool
 cli_exited (cli_t *self)
 {

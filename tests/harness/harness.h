@@ -308,6 +308,9 @@ typedef struct _cli_t cli_t;
 cli_t *cli_start (const char *dir, const char *arg, ...) __attribute__ ((sentinel));
 //  True once the process has exited (does not block).
 bool cli_exited (cli_t *self);
+//  The file its stdout goes to, borrowed: a test can wait on what a running
+//  command printed (file_wait_count).
+const char *cli_out_path (cli_t *self);
 //  Waits up to timeout_ms (then SIGKILL, status -1), fills *result, destroys
 //  the handle. 0, or -1 if the handle was NULL.
 int cli_finish (cli_t **self_p, int timeout_ms, cli_result_t *result);

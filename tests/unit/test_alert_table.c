@@ -16,6 +16,75 @@ typedef struct {
     entry_t *entry;                //  what the table should hold, or NULL
 } model_t;
 
+//  A snapshot's pager as control.c pages: from an ordinal cursor, `page`
+//  entries, holes skipped; returns the next cursor, 0 when done.
+static uint64_t
+s_page (alert_table_t *table, uint64_t cursor, size_t page, int *seen_counts, int keys)
+{
+    size_t span = alert_table_span (table);
+    size_t position = alert_table_seek (table, cursor);
+    for (size_t count = 0; position < span && count < page; position++) {
+        entry_t *entry = alert_table_at (table, position);
+        if (!entry)
+            continue;
+        int key = atoi (entry->alert.id);
+        if (key >= 0 && key < keys)
+            seen_counts [key]++;
+        count++;
+    }
+    return position < span ? alert_table_ordinal (table, position) : 0;
+}
+
+//  Paging slowly through thousands of entries while most of them are
+//  removed (retention) and others added between pages: every entry that
+//  lives from the first page to the last is seen exactly once.
+static void
+s_test_paging (void)
+{
+    TEST ("a snapshot paging while entries are removed and added sees each survivor once");
+    enum { PAGING_KEYS = 6000, PAGE = 25 };
+    static entry_t *entries [PAGING_KEYS + PAGING_KEYS];
+    static int seen_counts [PAGING_KEYS + PAGING_KEYS];
+    static bool removed [PAGING_KEYS + PAGING_KEYS];
+    alert_table_t *table = alert_table_new ();
+    char id [16];
+    for (int key = 0; key < PAGING_KEYS; key++) {
+        snprintf (id, sizeof id, "%d", key);
+        entries [key] = alert_table_add (table, "paged", id);
+    }
+    srand (13);
+    int added = PAGING_KEYS, removals = 0, pages = 0;
+    uint64_t cursor = 0;
+    do {
+        cursor = s_page (table, cursor, PAGE, seen_counts, PAGING_KEYS + PAGING_KEYS);
+        pages++;
+        //  Between two pages: remove some entries (on both sides of the
+        //  cursor) and add a few
+        for (int step = 0; step < 40; step++) {
+            int key = rand () % PAGING_KEYS;
+            if (!removed [key] && rand () % 4 != 0) {
+                alert_table_remove (table, entries [key]);
+                removed [key] = true;
+                removals++;
+            }
+        }
+        if (cursor && added < PAGING_KEYS + PAGING_KEYS) {
+            snprintf (id, sizeof id, "%d", added);
+            entries [added++] = alert_table_add (table, "paged", id);
+        }
+    } while (cursor && pages < 100000);
+    int twice = 0, missed = 0;
+    for (int key = 0; key < added; key++) {
+        twice += seen_counts [key] > 1;
+        missed += !removed [key] && seen_counts [key] != 1;
+    }
+    CHECK (removals > PAGING_KEYS / 2, "only %d removals while paging", removals);
+    CHECK (twice == 0, "%d entries seen twice", twice);
+    CHECK (missed == 0, "%d surviving entries missed (%d pages, %d removals)",
+           missed, pages, removals);
+    alert_table_destroy (&table);
+}
+
 int
 main (void)
 {
@@ -69,8 +138,10 @@ main (void)
                "a lookup under the wrong hash must miss");
 
     TEST ("counts by state follow adds, recounts and removals");
-    for (size_t index = 0; index < alert_table_size (table); index++) {
+    for (size_t index = 0; index < alert_table_span (table); index++) {
         entry_t *entry = alert_table_at (table, index);
+        if (!entry)
+            continue;
         entry->alert.state = (alert_state_t) (index % (ALERT_CLEARED + 1));
         alert_table_recount (table, entry);
     }
@@ -81,22 +152,33 @@ main (void)
             live--;
         }
     size_t scanned [ALERT_CLEARED + 1] = { 0 };
-    for (size_t index = 0; index < alert_table_size (table); index++)
-        scanned [alert_table_at (table, index)->alert.state]++;
+    for (size_t index = 0; index < alert_table_span (table); index++)
+        if (alert_table_at (table, index))
+            scanned [alert_table_at (table, index)->alert.state]++;
     for (int state = ALERT_PENDING; state <= ALERT_CLEARED; state++)
         CHECK (alert_table_count (table, (alert_state_t) state) == scanned [state],
                "%s: counted %zu, scanned %zu", alert_state_name ((alert_state_t) state),
                alert_table_count (table, (alert_state_t) state), scanned [state]);
 
-    TEST ("the dense array holds every live entry exactly once");
+    TEST ("the array holds every live entry exactly once, in ordinal order");
     size_t seen = 0;
-    for (size_t index = 0; index < alert_table_size (table); index++) {
+    for (size_t index = 0; index < alert_table_span (table); index++) {
+        if (index > 0)
+            CHECK (alert_table_ordinal (table, index - 1) < alert_table_ordinal (table, index),
+                   "ordinals out of order at %zu", index);
         entry_t *entry = alert_table_at (table, index);
+        if (!entry)
+            continue;
         CHECK (entry->table_index == index, "entry %zu says it is at %zu", index,
                entry->table_index);
         seen += alert_table_find (table, entry->alert.source, entry->alert.id) == entry;
     }
     CHECK (seen == live, "found %zu of %zu live entries", seen, live);
+    CHECK (alert_table_span (table) - alert_table_size (table) <= alert_table_span (table) / 4,
+           "%zu holes in %zu positions: not compacted",
+           alert_table_span (table) - alert_table_size (table), alert_table_span (table));
+
+    s_test_paging ();
 
     TEST ("the same id under two sources is two alerts");
     entry_t *one = alert_table_add (table, "a", "same");

@@ -309,7 +309,7 @@ s_test_days (void)
 static void
 s_test_on (void)
 {
-    TEST ("match: on-list, default raised,reminder; pending and updated never act");
+    TEST ("match: on-list, default raised,reminder; pending, updated and deleted never act");
     fixture_t fixture = s_load (
         "rule = default\n"
         "    user = default\n"
@@ -324,7 +324,7 @@ s_test_on (void)
     } cases [] = {
         { "raised", "default" }, { "reminder", "default" }, { "cleared", "changes" },
         { "acked", "changes" }, { "unacked", "changes" }, { "pending", "" },
-        { "updated", "" }, { "nonsense", "" }
+        { "updated", "" }, { ALERT_EVENT_DELETED, "" }, { "nonsense", "" }
     };
     for (size_t index = 0; index < sizeof cases / sizeof cases [0]; index++) {
         alert_change_t change = s_change (cases [index].event, "web1", "disk", S_NOON);

@@ -1,8 +1,9 @@
 /*  test_store.c — the broker's SQLite file, through store.h on a real file:
     rows written by rowid and by key, the alert_times a refresh writes laid
     over the row at load and dropped by a full write, a rowid that has come
-    to name another alert, the move of an old WITHOUT ROWID table, and the
-    log copied only when the broker asks.
+    to name another alert, the move of an old WITHOUT ROWID table, the
+    prev_seq chains added to an old history table, and the log copied only
+    when the broker asks.
 */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -139,6 +140,34 @@ s_old_tables (const char *path)
     return count;
 }
 
+//  A history table as lilac wrote it before prev_seq: seqs 1 and 3 are
+//  web1/a's, 2 is web1/b's.
+static int
+s_write_old_history (const char *path)
+{
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open (path, &db) == SQLITE_OK
+          && sqlite3_exec (db, "CREATE TABLE history (seq INTEGER PRIMARY KEY,"
+                           " at INTEGER NOT NULL, event TEXT NOT NULL, source TEXT NOT NULL,"
+                           " id TEXT NOT NULL, body BLOB NOT NULL);"
+                           "INSERT INTO history VALUES (1, 1, 'raised', 'web1', 'a', x'01'),"
+                           " (2, 2, 'raised', 'web1', 'b', x'02'),"
+                           " (3, 3, 'cleared', 'web1', 'a', x'03');", NULL, NULL, NULL) == SQLITE_OK
+          ? 0 : -1;
+    if (rc)
+        printf ("#   old history: %s\n", db ? sqlite3_errmsg (db) : "cannot open");
+    sqlite3_close (db);
+    return rc;
+}
+
+//  store_history_row's callback: the seq it saw.
+static void
+s_note_seq (uint64_t seq, const void *body, size_t size, void *arg)
+{
+    (void) body, (void) size;
+    *(uint64_t *) arg = seq;
+}
+
 static void
 s_remove_database (const char *path)
 {
@@ -263,6 +292,30 @@ main (void)
         store_destroy (&store);
     }
     s_loaded_free (&loaded);
+
+    TEST ("an old history table gets prev_seq, each row linked to its alert's previous");
+    s_remove_database (old_path);
+    CHECK (s_write_old_history (old_path) == 0, "old history");
+    store = s_open (old_path);
+    if (CHECK (store, "open the old database")) {
+        bool found = false;
+        uint64_t prev = 99, seen = 0;
+        CHECK (store_history_row (store, 3, "web1", "a", s_note_seq, &seen, &found, &prev) == 0
+               && found && prev == 1 && seen == 3, "row 3: found %d prev %llu", found,
+               (unsigned long long) prev);
+        CHECK (store_history_row (store, 1, "web1", "a", s_note_seq, &seen, &found, &prev) == 0
+               && found && prev == 0, "row 1: found %d prev %llu", found,
+               (unsigned long long) prev);
+        CHECK (store_history_row (store, 2, "web1", "a", s_note_seq, &seen, &found, &prev) == 0
+               && !found, "row 2 is web1/b's, not web1/a's");
+        alert_t next = s_alert ("a", 1000);
+        CHECK (store_begin (store, true) == 0
+               && store_put_change (store, 4, 4, "raised", &next, "x", 1, 3) == 0
+               && store_commit (store) == 0, "a new row: %s", store_error (store));
+        CHECK (store_history_row (store, 4, "web1", "a", s_note_seq, &seen, &found, &prev) == 0
+               && found && prev == 3, "row 4: prev %llu", (unsigned long long) prev);
+        store_destroy (&store);
+    }
 
     s_remove_database (path);
     s_remove_database (old_path);
