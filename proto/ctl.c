@@ -470,20 +470,27 @@ ctl_send_since (ctl_t *self, uint64_t seq, const epoch_t *epoch, int64_t limit,
     return s_send_packed (self, &writer, error, error_size);
 }
 
+void
+ctl_history_request (wire_writer_t *writer, const char *source, const char *id, int64_t limit,
+                     uint64_t before)
+{
+    s_begin (writer, "history", 2 + (limit > 0) + (before > 0));
+    wire_pack_key_string (&writer->packer, "source", source);
+    wire_pack_key_string (&writer->packer, "id", id);
+    if (limit > 0)
+        wire_pack_key_int (&writer->packer, "limit", limit);
+    if (before > 0) {
+        wire_pack_key (&writer->packer, "before");
+        msgpack_pack_uint64 (&writer->packer, before);
+    }
+}
+
 wire_doc_t *
 ctl_history (ctl_t *self, const char *source, const char *id, int64_t limit, uint64_t before,
              ctl_failure_t *failure, char *error, size_t error_size)
 {
     wire_writer_t writer;
-    s_begin (&writer, "history", 2 + (limit > 0) + (before > 0));
-    wire_pack_key_string (&writer.packer, "source", source);
-    wire_pack_key_string (&writer.packer, "id", id);
-    if (limit > 0)
-        wire_pack_key_int (&writer.packer, "limit", limit);
-    if (before > 0) {
-        wire_pack_key (&writer.packer, "before");
-        msgpack_pack_uint64 (&writer.packer, before);
-    }
+    ctl_history_request (&writer, source, id, limit, before);
     return s_call_packed (self, &writer, failure, error, error_size);
 }
 

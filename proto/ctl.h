@@ -135,6 +135,10 @@ wire_doc_t *ctl_since (ctl_t *self, uint64_t seq, const epoch_t *epoch, int64_t 
 //  `history` of one alert: its changes newest first (the reply's `changes`,
 //  `more`, and `before` to pass for the next, older page); limit 0: the
 //  broker's default (100); before 0: from the newest.
+//  The `history` request, packed into writer (initialized here; the caller
+//  frees it), for ctl_send or a caller's own queue.
+void ctl_history_request (wire_writer_t *writer, const char *source, const char *id,
+                          int64_t limit, uint64_t before);
 wire_doc_t *ctl_history (ctl_t *self, const char *source, const char *id, int64_t limit,
                          uint64_t before, ctl_failure_t *failure, char *error,
                          size_t error_size);

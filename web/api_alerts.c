@@ -207,14 +207,75 @@ api_alerts_list (web_t *web, http_request_t *request)
     return http_reply_json (request, MHD_HTTP_OK, body);
 }
 
+//  The broker's answer to `history`: its change bodies, as JSON.
+static void
+s_history_done (web_t *web, http_request_t *request, wire_doc_t *reply, const char *why,
+                void *arg)
+{
+    (void) arg;
+    if (!reply) {
+        http_resume_json (request, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          json_pack ("{s:s}", "error", why ? why : "no answer"));
+        return;
+    }
+    char error [WIRE_ERROR_SIZE];
+    ctl_failure_t failure = 0;
+    wire_doc_t *checked = ctl_reply_ok (web_ctl (web), reply, &failure, error, sizeof error);
+    if (!checked) {
+        bool unknown = strstr (error, "no alert") != NULL;
+        http_resume_json (request, unknown ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
+                          json_pack ("{s:s}", "error", error));
+        return;
+    }
+    const msgpack_object *root = wire_doc_root (checked);
+    json_t *changes = json_from_msgpack (wire_get (root, "changes"));
+    bool more = false, present = false;
+    wire_get_bool (root, "more", &present, &more, error, sizeof error);
+    int64_t before = 0;
+    wire_get_int (root, "before", &present, &before, error, sizeof error);
+    json_t *body = json_pack ("{s:o, s:b}", "changes", changes ? changes : json_array (),
+                              "more", more);
+    if (body && more)
+        json_object_set_new (body, "before", json_integer (before));
+    wire_doc_destroy (&checked);
+    http_resume_json (request, body ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                      body ? body : json_pack ("{s:s}", "error", "out of memory"));
+}
+
+//  GET /api/alerts/SOURCE/ID/history[?limit=N&before=SEQ], from the broker.
+static enum MHD_Result
+s_history (web_t *web, http_request_t *request, const char *source, const char *id)
+{
+    const char *limit_text = http_query (request, "limit");
+    const char *before_text = http_query (request, "before");
+    char *end = NULL;
+    long long limit = limit_text ? strtoll (limit_text, &end, 10) : 0;
+    if (limit_text && (*end || limit < 1 || limit > 1000))
+        return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "limit: 1 to 1000");
+    unsigned long long before = before_text ? strtoull (before_text, &end, 10) : 0;
+    if (before_text && (*end || !*before_text))
+        return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "before: a seq");
+    wire_writer_t writer;
+    ctl_history_request (&writer, source, id, limit, before);
+    enum MHD_Result rc = web_call (web, request, writer.buffer.data, writer.buffer.size,
+                                   s_history_done, NULL);
+    wire_writer_free (&writer);
+    return rc;
+}
+
 enum MHD_Result
 api_alerts_one (web_t *web, http_request_t *request)
 {
-    char source [WIRE_MAX_NAME + 1], id [WIRE_MAX_NAME + 1];
+    char source [WIRE_MAX_NAME + 1], id [WIRE_MAX_NAME + 1], tail [16] = "";
+    size_t segments = http_segment_count (request);
     if (http_segment (request, 2, source, sizeof source)
-    ||  http_segment (request, 3, id, sizeof id) || http_segment_count (request) != 4)
-        return http_reply_error (request, MHD_HTTP_NOT_FOUND,
-                                 "want /api/alerts/SOURCE/ID (a '/' inside written %%2F)");
+    ||  http_segment (request, 3, id, sizeof id) || segments < 4 || segments > 5
+    ||  (segments == 5 && (http_segment (request, 4, tail, sizeof tail)
+                           || strcmp (tail, "history"))))
+        return http_reply_error (request, MHD_HTTP_NOT_FOUND, "want /api/alerts/SOURCE/ID or "
+                                 "/api/alerts/SOURCE/ID/history (a '/' inside written %%2F)");
+    if (segments == 5)
+        return s_history (web, request, source, id);
     mirror_t *mirror = web_mirror (web);
     if (!mirror_ready (mirror))
         return http_reply_error (request, MHD_HTTP_SERVICE_UNAVAILABLE,

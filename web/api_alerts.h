@@ -8,6 +8,10 @@
           (urgent, normal, low), then acknowledged, pending, cleared; the
           epoch and seq are the ones the list is consistent with
       GET /api/alerts/SOURCE/ID       one alert → {alert: {...}}, or 404
+      GET /api/alerts/SOURCE/ID/history?limit=N&before=SEQ
+                                      its changes, newest first, from the
+                                      broker's `history` (asked without
+                                      waiting) → {changes, more, before?}
     Segments of the path are percent-decoded one by one, so an id may hold
     a '/' written %2F. Until the mirror has a whole snapshot: 503.
 */

@@ -250,6 +250,12 @@ web_control_endpoint (web_t *self)
     return self->control;
 }
 
+ctl_t *
+web_ctl (web_t *self)
+{
+    return self->ctl;
+}
+
 mirror_t *
 web_mirror (web_t *self)
 {

@@ -31,6 +31,8 @@ enum MHD_Result web_call (web_t *web, http_request_t *request, const void *body,
 
 //  The broker's control endpoint, for messages.
 const char *web_control_endpoint (web_t *web);
+//  The control client (to check replies with ctl_reply_ok).
+ctl_t *web_ctl (web_t *web);
 //  The live copy of every alert.
 struct _mirror_t;
 struct _mirror_t *web_mirror (web_t *web);

@@ -249,6 +249,28 @@ s_api_alerts (void)
     CHECK (testbed_raise (s_bed, "api-host", "backup", NULL) == 0, "raise backup");
     CHECK (s_wait_body ("/api/alerts/api-host/backup", "\"state\":\"raised\"", 10000) == 0,
            "the raise never reached the mirror");
+
+    TEST ("GET /api/alerts/SOURCE/ID/history: the broker's changes, newest first; 404; 503");
+    s_curl ("GET", "/api/alerts/api-host/backup/history", &result);
+    const char *raised = result.body ? strstr (result.body, "\"event\":\"raised\"") : NULL;
+    const char *first = result.body ? strstr (result.body, "\"event\":\"pending\"") : NULL;
+    CHECK (result.code == 200 && raised && first && raised < first
+           && text_has (result.body, "\"more\":false"), "%ld %.500s", result.code, result.body);
+    free (result.body);
+    s_curl ("GET", "/api/alerts/api-host/backup/history?limit=1", &result);
+    CHECK (result.code == 200 && text_has (result.body, "\"more\":true")
+           && strstr (result.body, "\"before\":"), "limit=1: %ld %.300s", result.code, result.body);
+    free (result.body);
+    s_curl ("GET", "/api/alerts/api-host/nothing/history", &result);
+    CHECK (result.code == 404, "unknown: %ld %s", result.code, result.body);
+    free (result.body);
+    pid_t broker = broker_process_pid (s_bed->broker);
+    CHECK (kill (broker, SIGSTOP) == 0, "SIGSTOP");
+    s_curl ("GET", "/api/alerts/api-host/backup/history", &result);
+    CHECK (result.code == 503 && strstr (result.body, "no answer from the broker"),
+           "frozen broker: %ld %s", result.code, result.body);
+    free (result.body);
+    CHECK (kill (broker, SIGCONT) == 0, "SIGCONT");
 }
 
 int
