@@ -5,113 +5,10 @@
     json_from_msgpack): the same fields, names and units as `lilac get
     --json` and the change bodies.
 */
-#include <ctype.h>
-#include <fnmatch.h>
-#include <strings.h>
 #include "api_alerts.h"
+#include "filter.h"
 #include "json.h"
 #include "mem.h"
-
-#define S_FILTER_VALUES 16         //  states or labels a list filter holds, at most
-
-typedef struct {
-    bool states [4];               //  alert_state_t wanted (all false: any)
-    const char *source;            //  glob or NULL
-    const char *id;                //  glob or NULL
-    const char *q;                 //  text or NULL
-    const char *labels [S_FILTER_VALUES];  //  "KEY=VALUE"
-    size_t label_count;
-    char error [200];              //  a bad filter, "" when all are good
-} s_filter_t;
-
-//  Query arguments, as MHD iterates them (a key may repeat).
-static enum MHD_Result
-s_read_argument (void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-    (void) kind;
-    s_filter_t *filter = arg;
-    if (!value)
-        value = "";
-    if (strcmp (key, "state") == 0) {
-        char states [256];
-        snprintf (states, sizeof states, "%s", value);
-        for (char *name = strtok (states, ","); name; name = strtok (NULL, ",")) {
-            alert_state_t state;
-            if (alert_state_parse (name, &state) == 0)
-                filter->states [state] = true;
-            else
-                snprintf (filter->error, sizeof filter->error, "state: '%.40s' is not pending,"
-                          " raised, acked or cleared", name);
-        }
-    }
-    else
-    if (strcmp (key, "source") == 0)
-        filter->source = value;
-    else
-    if (strcmp (key, "id") == 0)
-        filter->id = value;
-    else
-    if (strcmp (key, "q") == 0)
-        filter->q = value;
-    else
-    if (strcmp (key, "label") == 0) {
-        if (!strchr (value, '=') || filter->label_count == S_FILTER_VALUES)
-            snprintf (filter->error, sizeof filter->error,
-                      "label: KEY=VALUE, at most %d of them", S_FILTER_VALUES);
-        else
-            filter->labels [filter->label_count++] = value;
-    }
-    return MHD_YES;
-}
-
-static const char *
-s_label (const alert_t *alert, const char *key, size_t key_length)
-{
-    for (size_t index = 0; index < alert->label_count; index++)
-        if (strlen (alert->labels [index].key) == key_length
-        &&  strncmp (alert->labels [index].key, key, key_length) == 0)
-            return alert->labels [index].value;
-    return NULL;
-}
-
-static bool
-s_contains (const char *text, const char *needle)
-{
-    return text && strcasestr (text, needle) != NULL;
-}
-
-static bool
-s_text_matches (const alert_t *alert, const char *q)
-{
-    if (s_contains (alert->source, q) || s_contains (alert->id, q)
-    ||  s_contains (alert->subject, q) || s_contains (alert->summary, q))
-        return true;
-    for (size_t index = 0; index < alert->label_count; index++)
-        if (s_contains (alert->labels [index].value, q))
-            return true;
-    return false;
-}
-
-static bool
-s_matches (const s_filter_t *filter, const alert_t *alert)
-{
-    bool any_state = !filter->states [0] && !filter->states [1]
-                  && !filter->states [2] && !filter->states [3];
-    if (!any_state && !filter->states [alert->state])
-        return false;
-    if ((filter->source && fnmatch (filter->source, alert->source, 0))
-    ||  (filter->id && fnmatch (filter->id, alert->id, 0))
-    ||  (filter->q && *filter->q && !s_text_matches (alert, filter->q)))
-        return false;
-    for (size_t index = 0; index < filter->label_count; index++) {
-        const char *pair = filter->labels [index];
-        const char *equals = strchr (pair, '=');
-        const char *value = s_label (alert, pair, (size_t) (equals - pair));
-        if (!value || strcmp (value, equals + 1))
-            return false;
-    }
-    return true;
-}
 
 //  The alert's JSON: its wire form, converted.
 static json_t *
@@ -152,7 +49,7 @@ s_compare (const void *left, const void *right)
 }
 
 typedef struct {
-    const s_filter_t *filter;
+    const filter_t *filter;
     const alert_t **found;
     size_t count;
     size_t capacity;
@@ -162,7 +59,7 @@ static void
 s_collect (const alert_t *alert, void *arg)
 {
     s_collect_t *collect = arg;
-    if (!s_matches (collect->filter, alert))
+    if (!filter_matches (collect->filter, alert))
         return;
     if (collect->count == collect->capacity) {
         collect->capacity = collect->capacity ? collect->capacity * 2 : 256;
@@ -186,9 +83,8 @@ api_alerts_list (web_t *web, http_request_t *request)
         return http_reply_error (request, MHD_HTTP_SERVICE_UNAVAILABLE,
                                  "not in step with the broker yet (%s): try again shortly",
                                  web_control_endpoint (web));
-    s_filter_t filter = { .label_count = 0 };
-    http_each_query (request, s_read_argument, &filter);
-    if (*filter.error)
+    filter_t filter;
+    if (filter_read (&filter, request))
         return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s", filter.error);
     s_collect_t collect = { .filter = &filter };
     mirror_each (mirror, s_collect, &collect);

@@ -134,6 +134,19 @@ const char *http_path (http_request_t *self) { return self->path; }
 const char *http_body (http_request_t *self) { return self->body; }
 size_t http_body_size (http_request_t *self) { return self->body_size; }
 
+struct MHD_Connection *
+http_connection (http_request_t *self)
+{
+    return self->connection;
+}
+
+enum MHD_Result
+http_queue_response (http_request_t *self, unsigned code, struct MHD_Response *response)
+{
+    s_count (self, code);
+    return MHD_queue_response (self->connection, code, response);
+}
+
 bool
 http_is (http_request_t *self, const char *method)
 {

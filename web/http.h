@@ -70,6 +70,11 @@ const char *http_header (http_request_t *self, const char *name);
 const char *http_body (http_request_t *self);      //  NUL-terminated ("" when none)
 size_t http_body_size (http_request_t *self);
 bool http_is (http_request_t *self, const char *method);
+//  For a route that builds its own response (a stream).
+struct MHD_Connection *http_connection (http_request_t *self);
+//  Queues response with code and counts it.
+enum MHD_Result http_queue_response (http_request_t *self, unsigned code,
+                                     struct MHD_Response *response);
 
 //  Answers. Each returns the MHD result for the handler to return.
 enum MHD_Result http_reply_text (http_request_t *self, unsigned code,

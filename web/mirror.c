@@ -6,6 +6,7 @@
     that (alert_pack, alert_decode: the one codec, no field-by-field copy).
 */
 #include <inttypes.h>
+#include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "mirror.h"
@@ -24,7 +25,46 @@ struct _mirror_t {
     uint64_t seq;                  //  last seq applied
     epoch_t epoch;                 //  of the last change applied
     wire_writer_t scratch;         //  for copying alerts
+    struct {
+        uint64_t epoch_n, seq;
+        char event [16];
+        alert_t *alert;            //  owned copy
+        char *json;                //  owned
+    } recent [MIRROR_RECENT];      //  ring of the last changes
+    size_t recent_head;            //  the oldest
+    size_t recent_count;
+    mirror_change_fn *on_change;   //  listener, or NULL
+    void *on_change_arg;
 };
+
+//  The change's body as JSON text (fresh), from its wire form.
+static char *
+s_change_json (mirror_t *self, const alert_change_t *change)
+{
+    wire_writer_reset (&self->scratch);
+    alert_change_pack (&self->scratch.packer, change->seq, change->at, change->event,
+                       &change->alert, *change->epoch.db ? &change->epoch : NULL);
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (self->scratch.buffer.data, self->scratch.buffer.size,
+                                    error, sizeof error);
+    char *text = doc ? json_text_from_msgpack (wire_doc_root (doc)) : NULL;
+    wire_doc_destroy (&doc);
+    return text;
+}
+
+static void s_alert_destroy (void **item);
+
+static void
+s_recent_clear (mirror_t *self)
+{
+    for (size_t count = 0; count < self->recent_count; count++) {
+        size_t slot = (self->recent_head + count) % MIRROR_RECENT;
+        void *alert = self->recent [slot].alert;
+        s_alert_destroy (&alert);
+        free (self->recent [slot].json);
+    }
+    self->recent_head = self->recent_count = 0;
+}
 
 static void
 s_key (char *key, size_t size, const char *source, const char *id)
@@ -99,6 +139,42 @@ s_snapshot_done (int rc, uint64_t seq, const char *error, void *arg)
     self->ready = true;
 }
 
+static alert_t *s_copy (mirror_t *self, const alert_t *alert);
+
+//  Keeps the change in the ring and tells the listener.
+static void
+s_remember (mirror_t *self, const alert_change_t *change)
+{
+    char *json = s_change_json (self, change);
+    alert_t *alert = s_copy (self, &change->alert);
+    if (!json || !alert) {
+        free (json);
+        void *item = alert;
+        s_alert_destroy (&item);
+        return;
+    }
+    size_t slot;
+    if (self->recent_count == MIRROR_RECENT) {
+        slot = self->recent_head;
+        void *old = self->recent [slot].alert;
+        s_alert_destroy (&old);
+        free (self->recent [slot].json);
+        self->recent_head = (self->recent_head + 1) % MIRROR_RECENT;
+    }
+    else
+        slot = (self->recent_head + self->recent_count++) % MIRROR_RECENT;
+    self->recent [slot].epoch_n = self->epoch.n;
+    self->recent [slot].seq = change->seq;
+    snprintf (self->recent [slot].event, sizeof self->recent [slot].event, "%s", change->event);
+    self->recent [slot].alert = alert;
+    self->recent [slot].json = json;
+    if (self->on_change) {
+        mirror_change_t told = { self->epoch.n, change->seq, self->recent [slot].event,
+                                 alert, json };
+        self->on_change (&told, self->on_change_arg);
+    }
+}
+
 static feed_result_t
 s_deliver (const alert_change_t *change, void *arg, int64_t *retry_at)
 {
@@ -114,6 +190,7 @@ s_deliver (const alert_change_t *change, void *arg, int64_t *retry_at)
     self->seq = change->seq;
     if (*change->epoch.db)
         self->epoch = change->epoch;
+    s_remember (self, change);
     return FEED_DONE;
 }
 
@@ -147,6 +224,7 @@ mirror_destroy (mirror_t **self_p)
         return;
     mirror_t *self = *self_p;
     change_feed_destroy (&self->feed);
+    s_recent_clear (self);
     zhashx_destroy (&self->alerts);
     wire_writer_free (&self->scratch);
     mem_free (self);
@@ -178,8 +256,11 @@ s_follow_epochs (mirror_t *self)
     self->epochs_seen = epochs;
     log_info ("mirror: the broker's epoch changed; paging every alert in again");
     zhashx_purge (self->alerts);
+    s_recent_clear (self);
     self->ready = false;
     self->snapshot_due = true;
+    if (self->on_change)
+        self->on_change (NULL, self->on_change_arg);
 }
 
 void
@@ -220,4 +301,34 @@ mirror_each (mirror_t *self, mirror_each_fn *each, void *arg)
     for (alert_t *alert = zhashx_first (self->alerts); alert;
          alert = zhashx_next (self->alerts))
         each (alert, arg);
+}
+
+void
+mirror_on_change (mirror_t *self, mirror_change_fn *fn, void *arg)
+{
+    self->on_change = fn;
+    self->on_change_arg = arg;
+}
+
+bool
+mirror_replay (mirror_t *self, uint64_t epoch_n, uint64_t after,
+               mirror_change_fn *each, void *arg)
+{
+    if (epoch_n != mirror_epoch (self)->n || after > self->seq)
+        return false;
+    if (after == self->seq)
+        return true;
+    if (self->recent_count == 0
+    ||  after + 1 < self->recent [self->recent_head].seq)
+        return false;
+    for (size_t count = 0; count < self->recent_count; count++) {
+        size_t slot = (self->recent_head + count) % MIRROR_RECENT;
+        if (self->recent [slot].seq <= after || self->recent [slot].epoch_n != epoch_n)
+            continue;
+        mirror_change_t change = { self->recent [slot].epoch_n, self->recent [slot].seq,
+                                   self->recent [slot].event, self->recent [slot].alert,
+                                   self->recent [slot].json };
+        each (&change, arg);
+    }
+    return true;
 }

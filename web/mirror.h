@@ -42,4 +42,27 @@ const alert_t *mirror_find (mirror_t *self, const char *source, const char *id);
 typedef void (mirror_each_fn) (const alert_t *alert, void *arg);
 void mirror_each (mirror_t *self, mirror_each_fn *each, void *arg);
 
+//  --- the recent changes, for the SSE stream ---------------------------------------
+
+#define MIRROR_RECENT  4096            //  changes kept for clients that resume
+
+//  One change as the stream sends it.
+typedef struct {
+    uint64_t epoch_n;              //  the epoch's number
+    uint64_t seq;
+    const char *event;             //  "raised", "deleted", ...
+    const alert_t *alert;          //  the alert after it (borrowed)
+    const char *json;              //  {seq, at, event, alert} as JSON text (borrowed)
+} mirror_change_t;
+
+//  Called with every change applied, after the copy was updated; and with
+//  NULL when the copy starts over (a new epoch).
+typedef void (mirror_change_fn) (const mirror_change_t *change, void *arg);
+void mirror_on_change (mirror_t *self, mirror_change_fn *fn, void *arg);
+//  Calls each for every kept change with seq > after in epoch_n, in order.
+//  True when they are all there (after is at or past the oldest kept one
+//  less one, in the current epoch); false: the client must start over.
+bool mirror_replay (mirror_t *self, uint64_t epoch_n, uint64_t after,
+                    mirror_change_fn *each, void *arg);
+
 #endif

@@ -26,6 +26,7 @@
 #include "signals.h"
 #include "api_alerts.h"
 #include "mirror.h"
+#include "stream.h"
 #include "web_internal.h"
 
 //  An HTTP request waiting on the broker's answer to ticket.
@@ -44,6 +45,7 @@ struct _web_t {
     int epoll_fd;                  //  its epoll descriptor, in our poll
     ctl_t *ctl;                    //  the control client
     mirror_t *mirror;              //  every alert, live
+    stream_t *stream;              //  the SSE clients
     int signal_fd;                 //  SIGINT, SIGTERM
     bool stopping;                 //  a signal arrived
     uint64_t ping_ticket;          //  the ping in flight, 0 none
@@ -161,6 +163,12 @@ s_metrics (web_t *self, http_request_t *request)
     return rc;
 }
 
+static enum MHD_Result
+s_stream (web_t *self, http_request_t *request)
+{
+    return stream_open (self->stream, request);
+}
+
 //  --- routing ----------------------------------------------------------------------------
 
 typedef struct {
@@ -175,6 +183,7 @@ static const web_route_t s_routes [] = {
     { MHD_HTTP_METHOD_GET, "/metrics", s_metrics },
     { MHD_HTTP_METHOD_GET, "/api/alerts", api_alerts_list },
     { MHD_HTTP_METHOD_GET, "/api/alerts/", api_alerts_one },
+    { MHD_HTTP_METHOD_GET, "/api/stream", s_stream },
 };
 
 static bool
@@ -379,6 +388,9 @@ s_poll_timeout (web_t *self)
     int64_t mirror = mirror_next_wakeup (self->mirror, now);
     if (mirror >= 0 && mirror < wait)
         wait = mirror;
+    int64_t keepalive = stream_work (self->stream, now);
+    if (keepalive < wait)
+        wait = keepalive;
     MHD_UNSIGNED_LONG_LONG mhd = 0;
     if (MHD_get_timeout (self->daemon, &mhd) == MHD_YES && (int64_t) mhd < wait)
         wait = (int64_t) mhd;
@@ -421,6 +433,7 @@ web_run (web_t *self)
         s_read_replies (self);
         s_expire_pending (self);
         mirror_work (self->mirror, zclock_mono ());
+        stream_work (self->stream, zclock_mono ());
         if (items [2].revents & ZMQ_POLLIN)
             s_read_signals (self);
         s_watch_broker (self);
@@ -511,6 +524,8 @@ web_new (const web_config_t *config, char *error, size_t error_size)
     self->ctl = ctl_new (config->control, WEB_CALL_TIMEOUT_MS, false, error, error_size);
     if (self->ctl)
         self->mirror = mirror_new (config->events, config->control, error, error_size);
+    if (self->mirror)
+        self->stream = stream_new (self->mirror);
     if (!self->ctl || !self->mirror || s_start_http (self, config, error, error_size)) {
         web_destroy (&self);
         return NULL;
@@ -524,8 +539,18 @@ web_destroy (web_t **self_p)
     if (!self_p || !*self_p)
         return;
     web_t *self = *self_p;
-    if (self->daemon)
+    if (self->daemon) {
+        //  No connection may stay suspended when the server stops.
+        if (self->stream)
+            stream_release (self->stream);
+        while (self->pending_count) {
+            web_pending_t pending = self->pending [--self->pending_count];
+            pending.done (self, pending.request, NULL, "lilac-web is stopping", pending.arg);
+        }
+        MHD_run (self->daemon);
         MHD_stop_daemon (self->daemon);
+    }
+    stream_destroy (&self->stream);
     ctl_destroy (&self->ctl);
     mirror_destroy (&self->mirror);
     wire_doc_destroy (&self->stats);

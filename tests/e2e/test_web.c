@@ -15,7 +15,11 @@
     - GET /api/alerts from the live mirror: a change at the broker shows
       within a deadline, with the epoch and seq the list is consistent
       with; the state, label, q and glob filters; a bad filter is a 400;
-      GET /api/alerts/SOURCE/ID with an id holding a '/' (%2F); 404.
+      GET /api/alerts/SOURCE/ID with an id holding a '/' (%2F); 404;
+    - GET /api/stream (curl -N): changes arrive as events with id N:SEQ,
+      a filter keeps others out; a client that disconnects and comes back
+      with Last-Event-ID gets exactly what it missed; an unknown resume
+      point gets a reset.
 */
 #include <signal.h>
 #include "../check.h"
@@ -273,6 +277,60 @@ s_api_alerts (void)
     CHECK (kill (broker, SIGCONT) == 0, "SIGCONT");
 }
 
+//  curl -sN URL into the file at out, in the background; its pid.
+static pid_t
+s_stream_start (const char *query, const char *last_event_id, const char *out)
+{
+    char url [512], header [128];
+    snprintf (url, sizeof url, "%s/api/stream%s", s_base, query);
+    snprintf (header, sizeof header, "Last-Event-ID: %s", last_event_id ? last_event_id : "");
+    char *with [] = { "/usr/bin/curl", "-sN", "-H", header, url, NULL };
+    char *without [] = { "/usr/bin/curl", "-sN", url, NULL };
+    unlink (out);
+    pid_t pid = process_spawn (last_event_id ? with : without, out, out);
+    if (pid > 0 && file_wait_count (out, "lilac-web stream", 1, 5000))
+        harness_note ("the stream at %s never opened", url);
+    return pid;
+}
+
+static void
+s_stream (void)
+{
+    TEST ("GET /api/stream: events with id N:SEQ, filtered; a resume gets exactly what it missed");
+    char *all = sandbox_path (s_bed->sandbox, "stream-all");
+    char *urgent = sandbox_path (s_bed->sandbox, "stream-urgent");
+    char *again = sandbox_path (s_bed->sandbox, "stream-again");
+    pid_t all_pid = s_stream_start ("?source=stream-host", NULL, all);
+    pid_t urgent_pid = s_stream_start ("?source=stream-host&q=URGENT-ONE", NULL, urgent);
+    CHECK (testbed_raise (s_bed, "stream-host", "s1", NULL) == 0
+           && testbed_raise (s_bed, "stream-host", "urgent-one", NULL) == 0, "raise");
+    CHECK (file_wait_count (all, "event: change", 2, 5000) == 0, "two events never came");
+    CHECK (file_wait_count (urgent, "\"id\":\"urgent-one\"", 1, 5000) == 0
+           && file_count_text (urgent, "event: change") == 1, "the filter let others in");
+    wire_doc_t *ping = control_ok (s_bed->broker, "ping", ARG_END);
+    uint64_t seq = (uint64_t) reply_int (ping, "seq", 0);
+    wire_doc_destroy (&ping);
+    char last [64];
+    snprintf (last, sizeof last, "1:%" PRIu64, seq);
+    CHECK (file_has_text (all, last), "no event with id %s", last);
+    process_kill (&all_pid, 5000);
+    CHECK (testbed_raise (s_bed, "stream-host", "s2", NULL) == 0
+           && testbed_raise (s_bed, "stream-host", "s3", NULL) == 0, "raise while away");
+    pid_t again_pid = s_stream_start ("?source=stream-host", last, again);
+    CHECK (file_wait_count (again, "event: change", 2, 5000) == 0
+           && file_has_text (again, "\"id\":\"s2\"") && file_has_text (again, "\"id\":\"s3\"")
+           && !file_has_text (again, "\"id\":\"s1\"") && !file_has_text (again, "event: reset"),
+           "the resume did not bring exactly s2 and s3");
+    process_kill (&again_pid, 5000);
+    process_kill (&urgent_pid, 5000);
+    pid_t reset_pid = s_stream_start ("", "99:1", again);
+    CHECK (file_wait_count (again, "event: reset", 1, 5000) == 0, "no reset for 99:1");
+    process_kill (&reset_pid, 5000);
+    free (all);
+    free (urgent);
+    free (again);
+}
+
 int
 main (void)
 {
@@ -289,6 +347,7 @@ main (void)
         s_health ();
         s_metrics ();
         s_api_alerts ();
+        s_stream ();
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (process_stop (&s_web, "lilac-web", 5000) == 0, "exit status");
     }
