@@ -1,5 +1,6 @@
 /*  http.c — one HTTP request and its answer. See http.h.
 */
+#include <czmq.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +11,9 @@
 
 const unsigned http_counted_codes [HTTP_CODES_COUNTED] = {
     200, 202, 400, 401, 403, 404, 405, 413, 500, 503
+};
+const double http_buckets_s [HTTP_BUCKETS] = {
+    0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 3
 };
 
 struct _http_request_t {
@@ -24,6 +28,7 @@ struct _http_request_t {
     unsigned pending_code;         //  the answer to send once resumed, 0 none
     char *pending_body;            //  its JSON text
     http_counts_t *counts;         //  where answers are counted
+    int64_t started_us;            //  when the headers came (monotonic)
     char *decoded [HTTP_DECODED_MAX];  //  query values decoded by http_query
     size_t decoded_count;
 };
@@ -35,6 +40,13 @@ s_count (http_request_t *self, unsigned code)
     while (index < HTTP_CODES_COUNTED && http_counted_codes [index] != code)
         index++;
     self->counts->by_code [index]++;
+    double seconds = (double) (zclock_usecs () - self->started_us) / 1e6;
+    size_t bucket = 0;
+    while (bucket < HTTP_BUCKETS && seconds > http_buckets_s [bucket])
+        bucket++;
+    self->counts->by_time [bucket]++;
+    self->counts->seconds += seconds;
+    self->counts->count++;
 }
 
 //  Queues body (copied) with code and content type.
@@ -84,6 +96,7 @@ http_request_take (struct MHD_Connection *connection, const char *url, const cha
         self->body = mem_strdup ("");
         self->body_max = body_max;
         self->counts = counts;
+        self->started_us = zclock_usecs ();
         *request_state = self;
         return NULL;
     }

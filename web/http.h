@@ -26,12 +26,18 @@
 
 typedef struct _http_request_t http_request_t;
 
-//  Counts of answers by code, for /metrics.
+//  Counts of answers by code, and how long they took (from the headers to
+//  the answer queued), for /metrics.
 #define HTTP_CODES_COUNTED 10
+#define HTTP_BUCKETS       8
 typedef struct {
     uint64_t by_code [HTTP_CODES_COUNTED + 1];  //  http_counted_codes order; the last: others
+    uint64_t by_time [HTTP_BUCKETS + 1];        //  at or under http_buckets_s [i]; the last: more
+    double seconds;                             //  the sum of all
+    uint64_t count;
 } http_counts_t;
 extern const unsigned http_counted_codes [HTTP_CODES_COUNTED];
+extern const double http_buckets_s [HTTP_BUCKETS];
 
 //  The access handler's work: keeps the request's state in *request_state
 //  (set it NULL before the first call; freed by http_request_completed),

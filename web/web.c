@@ -139,6 +139,53 @@ s_metrics_stats (web_t *self, char **text, size_t *size)
     }
 }
 
+//  lilac_web_request_seconds: a histogram of the time from a request's
+//  headers to its answer.
+static void
+s_metrics_latency (web_t *self, char **text, size_t *size)
+{
+    s_append (text, size, "# HELP lilac_web_request_seconds From a request's headers to its"
+              " answer.\n# TYPE lilac_web_request_seconds histogram\n");
+    uint64_t cumulative = 0;
+    for (size_t index = 0; index < HTTP_BUCKETS; index++) {
+        cumulative += self->counts.by_time [index];
+        s_append (text, size, "lilac_web_request_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                  http_buckets_s [index], cumulative);
+    }
+    s_append (text, size, "lilac_web_request_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n"
+              "lilac_web_request_seconds_sum %.6f\nlilac_web_request_seconds_count %" PRIu64 "\n",
+              self->counts.count, self->counts.seconds, self->counts.count);
+}
+
+//  lilac_alerts{state, level}: the mirror's alerts, counted.
+typedef struct {
+    uint64_t by [4][3];            //  [alert_state_t][alert_level_t]
+} s_alert_counts_t;
+
+static void
+s_count_alert (const alert_t *alert, void *arg)
+{
+    s_alert_counts_t *counts = arg;
+    if ((unsigned) alert->state < 4 && (unsigned) alert->level < 3)
+        counts->by [alert->state][alert->level]++;
+}
+
+static void
+s_metrics_alerts (web_t *self, char **text, size_t *size)
+{
+    if (!mirror_ready (self->mirror))
+        return;
+    s_alert_counts_t counts = { { { 0 } } };
+    mirror_each (self->mirror, s_count_alert, &counts);
+    s_append (text, size, "# HELP lilac_alerts Live alerts by state and level (lilac-web's"
+              " copy).\n# TYPE lilac_alerts gauge\n");
+    for (int state = 0; state < 4; state++)
+        for (int level = 0; level < 3; level++)
+            s_append (text, size, "lilac_alerts{state=\"%s\",level=\"%s\"} %" PRIu64 "\n",
+                      alert_state_name ((alert_state_t) state),
+                      alert_level_name ((alert_level_t) level), counts.by [state][level]);
+}
+
 static enum MHD_Result
 s_metrics (web_t *self, http_request_t *request)
 {
@@ -157,6 +204,11 @@ s_metrics (web_t *self, http_request_t *request)
                   http_counted_codes [index], self->counts.by_code [index]);
     s_append (&text, &size, "lilac_web_requests_total{code=\"other\"} %" PRIu64 "\n",
               self->counts.by_code [HTTP_CODES_COUNTED]);
+    s_metrics_latency (self, &text, &size);
+    s_metrics_alerts (self, &text, &size);
+    s_append (&text, &size, "# HELP lilac_web_streams Open /api/stream clients.\n"
+              "# TYPE lilac_web_streams gauge\nlilac_web_streams %zu\n",
+              stream_clients (self->stream));
     enum MHD_Result rc = http_reply_text (request, MHD_HTTP_OK,
                                           "text/plain; version=0.0.4", text);
     mem_free (text);

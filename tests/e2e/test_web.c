@@ -176,7 +176,10 @@ s_metrics (void)
     CHECK (seen, "no lilac_broker_raised 1 in: %.400s", result.body);
     CHECK (strstr (result.body, "# TYPE lilac_web_requests_total counter")
            && strstr (result.body, "lilac_web_requests_total{code=\"200\"}")
-           && strstr (result.body, "lilac_broker_up 1"), "%.400s", result.body);
+           && strstr (result.body, "lilac_broker_up 1")
+           && strstr (result.body, "lilac_alerts{state=\"raised\",level=\"normal\"} 1\n")
+           && strstr (result.body, "lilac_web_request_seconds_bucket{le=\"+Inf\"}")
+           && strstr (result.body, "lilac_web_streams 0"), "%.400s", result.body);
     free (result.body);
 
     TEST ("an unknown path: 404 with a JSON error; POST /metrics: 405");
