@@ -279,6 +279,13 @@ mirror_work (mirror_t *self, int64_t mono_now)
 }
 
 bool mirror_ready (mirror_t *self) { return self->ready; }
+
+bool
+mirror_live (mirror_t *self, int64_t silence_ms)
+{
+    return self->ready
+        && zclock_mono () - change_feed_health (self->feed).last_heard < silence_ms;
+}
 uint64_t mirror_seq (mirror_t *self) { return self->seq; }
 const epoch_t *
 mirror_epoch (mirror_t *self)

@@ -32,6 +32,8 @@ void mirror_work (mirror_t *self, int64_t mono_now);
 
 //  True once a snapshot came whole (the copy is complete).
 bool mirror_ready (mirror_t *self);
+//  True while ready and the broker's bus was heard within silence_ms.
+bool mirror_live (mirror_t *self, int64_t silence_ms);
 //  The seq the copy is consistent with, and its epoch.
 uint64_t mirror_seq (mirror_t *self);
 const epoch_t *mirror_epoch (mirror_t *self);

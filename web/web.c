@@ -86,6 +86,11 @@ s_healthz (web_t *self, http_request_t *request)
         snprintf (text, sizeof text, "broker degraded: %s\n", self->degraded);
         return http_reply_text (request, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain", text);
     }
+    if (!mirror_live (self->mirror, WEB_BROKER_SILENCE_MS))
+        return http_reply_text (request, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain",
+                                mirror_ready (self->mirror)
+                                ? "the change feed is silent: no hugz for 3 s\n"
+                                : "the change feed has not synced yet\n");
     return http_reply_text (request, MHD_HTTP_OK, "text/plain", "ok\n");
 }
 

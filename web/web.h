@@ -9,8 +9,9 @@
 
     What it serves so far:
       GET /healthz   200 "ok" while the broker answers `ping` (within
-                     WEB_BROKER_SILENCE_MS) and is not degraded; 503 with
-                     the reason otherwise
+                     WEB_BROKER_SILENCE_MS), is not degraded, and the change
+                     feed is live (synced, heard within that time); 503
+                     with the reason otherwise
       GET /metrics   Prometheus text: the broker's `stats`, whether it is up
                      and degraded, and lilac-web's own request counts
     Anything else is a 404 (405 for a wrong method) with {"error": "..."}.
