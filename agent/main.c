@@ -158,12 +158,7 @@ main (int argc, char *argv [])
     s_apply_overrides (&config, &options, &report);
     agent_config_verify_bound (&config, &report);
     agent_config_verify_checks (&config, &report);
-    config_report_log (&report, "");
-    if (report.errors) {
-        agent_config_free (&config);
-        log_fatal ("%zu error%s in the configuration%s", report.errors,
-                   report.errors == 1 ? "" : "s", options.check_only ? "" : ": not starting");
-    }
+    config_report_conclude (&report, options.check_only);
     if (options.check_only) {
         s_print_config (&config, report.warnings);
         agent_config_free (&config);

@@ -43,8 +43,6 @@ typedef struct {
 //  sections of path (if path is not NULL). Every problem goes to report
 //  ("FILE:LINE: why"), not the first; 0, or -1 when it added errors.
 int broker_config_load (broker_config_t *config, const char *path, config_report_t *report);
-//  Replaces one string setting (command-line override).
-void broker_config_set (char **setting, const char *value);
 //  What a start needs beyond the file's syntax, checked at -n and at start
 //  alike (after the command-line overrides), every problem into report:
 //  each endpoint names a transport and an address; without a security

@@ -25,13 +25,6 @@ static const char *const s_known_keys [] = {
 };
 static const char *const s_security_keys [] = { "cert", "clients", NULL };
 
-void
-broker_config_set (char **setting, const char *value)
-{
-    mem_free (*setting);
-    *setting = mem_strdup (value);
-}
-
 static void
 s_defaults (broker_config_t *config)
 {
@@ -62,7 +55,7 @@ s_read_string (config_t *section, const char *key, char **setting, config_report
         return;
     }
     if (value)
-        broker_config_set (setting, value);
+        mem_replace (setting, value);
 }
 
 //  Where key was set, as "FILE:LINE", into *origin (kept if the key is absent).
@@ -74,7 +67,7 @@ s_note_origin (config_t *section, const char *key, char **origin)
         return;
     char text [600];
     snprintf (text, sizeof text, "%s:%d", config_file (node), config_line (node));
-    broker_config_set (origin, text);
+    mem_replace (origin, text);
 }
 
 static bool

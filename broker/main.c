@@ -12,6 +12,7 @@
 #include "broker.h"
 #include "config.h"
 #include "log.h"
+#include "mem.h"
 
 static void
 s_usage (FILE *stream)
@@ -75,20 +76,20 @@ static void
 s_apply_overrides (broker_config_t *config, const options_t *options)
 {
     if (options->database) {
-        broker_config_set (&config->database, options->database);
-        broker_config_set (&config->database_at, "--db");
+        mem_replace (&config->database, options->database);
+        mem_replace (&config->database_at, "--db");
     }
     if (options->ingest) {
-        broker_config_set (&config->ingest, options->ingest);
-        broker_config_set (&config->origins [0], "--ingest");
+        mem_replace (&config->ingest, options->ingest);
+        mem_replace (&config->origins [0], "--ingest");
     }
     if (options->publish) {
-        broker_config_set (&config->publish, options->publish);
-        broker_config_set (&config->origins [1], "--publish");
+        mem_replace (&config->publish, options->publish);
+        mem_replace (&config->origins [1], "--publish");
     }
     if (options->control) {
-        broker_config_set (&config->control, options->control);
-        broker_config_set (&config->origins [2], "--control");
+        mem_replace (&config->control, options->control);
+        mem_replace (&config->origins [2], "--control");
     }
 }
 
@@ -105,16 +106,12 @@ main (int argc, char *argv [])
     s_apply_overrides (&config, &options);
     bool exposed = false;
     broker_config_verify (&config, &exposed, &report);
-    config_report_log (&report, "");
-    if (report.errors) {
-        broker_config_free (&config);
-        log_fatal ("%zu error%s in the configuration%s", report.errors,
-                   report.errors == 1 ? "" : "s", options.check_only ? "" : ": not starting");
-    }
     if (exposed && !config.security_cert)
-        log_warn ("INSECURE: listening beyond loopback without a security section "
-                  "(insecure = yes): anybody who can reach %s, %s or %s may send, read "
-                  "and acknowledge anything", config.ingest, config.publish, config.control);
+        config_report_add (&report, true, "INSECURE: listening beyond loopback without a "
+                           "security section (insecure = yes): anybody who can reach %s, %s "
+                           "or %s may send, read and acknowledge anything", config.ingest,
+                           config.publish, config.control);
+    config_report_conclude (&report, options.check_only);
     if (options.check_only) {
         if (report.warnings)
             printf ("configuration OK, with %zu warning%s\n", report.warnings,

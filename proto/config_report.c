@@ -131,6 +131,15 @@ config_report_log (const config_report_t *report, const char *prefix)
 }
 
 void
+config_report_conclude (const config_report_t *report, bool check_only)
+{
+    config_report_log (report, "");
+    if (report->errors)
+        log_fatal ("%zu error%s in the configuration%s", report->errors,
+                   report->errors == 1 ? "" : "s", check_only ? "" : ": not starting");
+}
+
+void
 config_check_endpoints (const char *list, const char *where, config_report_t *report)
 {
     char error [CONFIG_ERROR_SIZE];

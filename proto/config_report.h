@@ -50,6 +50,10 @@ void config_report_check_keys (config_report_t *report, config_t *section,
 //  Logs every line (log_error, log_warn), each after prefix, and how many
 //  more were found than kept.
 void config_report_log (const config_report_t *report, const char *prefix);
+//  The end of a daemon's checks, at -n and at start alike: logs every line;
+//  with errors, a fatal "N errors in the configuration" (exit 1, ": not
+//  starting" unless check_only). Returns normally only without errors.
+void config_report_conclude (const config_report_t *report, bool check_only);
 
 //  bus_endpoint_check over the comma-separated list: its error goes to
 //  report, prefixed with where (e.g. "broker.conf:4: ingest").

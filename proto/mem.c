@@ -48,3 +48,10 @@ mem_free (void *pointer)
 {
     free (pointer);
 }
+
+void
+mem_replace (char **setting, const char *value)
+{
+    mem_free (*setting);
+    *setting = mem_strdup (value);
+}

@@ -16,4 +16,8 @@ void *mem_realloc (void *pointer, size_t size);
 char *mem_strdup (const char *text);            //  NULL stays NULL
 void mem_free (void *pointer);                  //  free(); NULL is a no-op
 
+//  Replaces the string at *setting by a copy of value (NULL allowed),
+//  freeing the old one: for settings read in layers (defaults, file, options).
+void mem_replace (char **setting, const char *value);
+
 #endif

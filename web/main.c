@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include "config_report.h"
 #include "log.h"
+#include "mem.h"
 #include "web.h"
 #include "web_config.h"
 
@@ -69,20 +70,15 @@ main (int argc, char *argv [])
     config_report_t report = { 0 };
     web_config_load (&config, options.config_file, &report);
     if (options.listen) {
-        web_config_set (&config.listen, options.listen);
-        web_config_set (&config.listen_at, "--listen");
+        mem_replace (&config.listen, options.listen);
+        mem_replace (&config.listen_at, "--listen");
     }
     bool exposed = false;
     web_config_verify (&config, &exposed, &report);
-    config_report_log (&report, "");
-    if (report.errors) {
-        web_config_free (&config);
-        log_fatal ("%zu error%s in the configuration%s", report.errors,
-                   report.errors == 1 ? "" : "s", options.check_only ? "" : ": not starting");
-    }
     if (exposed && !config.tls_cert)
-        log_warn ("INSECURE: serving plain HTTP on %s beyond loopback (insecure = yes)",
-                  config.listen);
+        config_report_add (&report, true, "INSECURE: serving plain HTTP on %s beyond loopback "
+                           "(insecure = yes)", config.listen);
+    config_report_conclude (&report, options.check_only);
     if (options.check_only) {
         printf ("configuration OK\n");
         web_config_free (&config);

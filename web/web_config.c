@@ -17,13 +17,6 @@ static const char *const s_web_keys [] = {
     "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", NULL
 };
 
-void
-web_config_set (char **setting, const char *value)
-{
-    mem_free (*setting);
-    *setting = mem_strdup (value);
-}
-
 static void
 s_defaults (web_config_t *config)
 {
@@ -47,11 +40,11 @@ s_string (config_t *section, const char *key, char **setting, char **origin,
         config_report_at (report, node, "%s: empty", key);
         return;
     }
-    web_config_set (setting, config_value (node));
+    mem_replace (setting, config_value (node));
     if (origin) {
         char where [600];
         snprintf (where, sizeof where, "%s:%d", config_file (node), config_line (node));
-        web_config_set (origin, where);
+        mem_replace (origin, where);
     }
 }
 

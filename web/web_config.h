@@ -45,7 +45,6 @@ void web_config_verify (web_config_t *config, bool *exposed, config_report_t *re
 struct sockaddr_storage;
 int web_listen_address (const char *listen, struct sockaddr_storage *address,
                         char *error, size_t error_size);
-void web_config_set (char **setting, const char *value);
 void web_config_free (web_config_t *config);
 
 #endif
