@@ -400,17 +400,23 @@ ctl_get (ctl_t *self, const char *source, const char *id, ctl_failure_t *failure
     return s_call_packed (self, &writer, failure, error, error_size);
 }
 
+void
+ctl_act_request (wire_writer_t *writer, const char *op, const ctl_act_t *act)
+{
+    s_begin (writer, op, 2 + (act->by != NULL) + (act->until != NULL) + (act->note != NULL));
+    wire_pack_key_string (&writer->packer, "source", act->source);
+    wire_pack_key_string (&writer->packer, "id", act->id);
+    s_pack_optional (&writer->packer, "by", act->by);
+    s_pack_optional (&writer->packer, "until", act->until);
+    s_pack_optional (&writer->packer, "note", act->note);
+}
+
 wire_doc_t *
 ctl_act (ctl_t *self, const char *op, const ctl_act_t *act, ctl_failure_t *failure,
          char *error, size_t error_size)
 {
     wire_writer_t writer;
-    s_begin (&writer, op, 2 + (act->by != NULL) + (act->until != NULL) + (act->note != NULL));
-    wire_pack_key_string (&writer.packer, "source", act->source);
-    wire_pack_key_string (&writer.packer, "id", act->id);
-    s_pack_optional (&writer.packer, "by", act->by);
-    s_pack_optional (&writer.packer, "until", act->until);
-    s_pack_optional (&writer.packer, "note", act->note);
+    ctl_act_request (&writer, op, act);
     return s_call_packed (self, &writer, failure, error, error_size);
 }
 

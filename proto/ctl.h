@@ -123,6 +123,9 @@ typedef struct {
     const char *until;             //  a time spec as typed, or NULL
     const char *note;              //  ack's note, or NULL
 } ctl_act_t;
+//  The act's request packed into writer (initialized here; the caller frees
+//  it), for ctl_send or a caller's own queue.
+void ctl_act_request (wire_writer_t *writer, const char *op, const ctl_act_t *act);
 wire_doc_t *ctl_act (ctl_t *self, const char *op, const ctl_act_t *act,
                      ctl_failure_t *failure, char *error, size_t error_size);
 

@@ -1,6 +1,8 @@
 /*  http.c — one HTTP request and its answer. See http.h.
 */
+#include <arpa/inet.h>
 #include <czmq.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -146,6 +148,24 @@ const char *http_method (http_request_t *self) { return self->method; }
 const char *http_path (http_request_t *self) { return self->path; }
 const char *http_body (http_request_t *self) { return self->body; }
 size_t http_body_size (http_request_t *self) { return self->body_size; }
+
+void
+http_peer_address (http_request_t *self, char *buffer, size_t size)
+{
+    snprintf (buffer, size, "?");
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (self->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (!info || !info->client_addr)
+        return;
+    const struct sockaddr *address = info->client_addr;
+    if (address->sa_family == AF_INET)
+        inet_ntop (AF_INET, &((const struct sockaddr_in *) (const void *) address)->sin_addr,
+                   buffer, (socklen_t) size);
+    else
+    if (address->sa_family == AF_INET6)
+        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *) (const void *) address)->sin6_addr,
+                   buffer, (socklen_t) size);
+}
 
 struct MHD_Connection *
 http_connection (http_request_t *self)

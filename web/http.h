@@ -76,6 +76,8 @@ const char *http_header (http_request_t *self, const char *name);
 const char *http_body (http_request_t *self);      //  NUL-terminated ("" when none)
 size_t http_body_size (http_request_t *self);
 bool http_is (http_request_t *self, const char *method);
+//  The client's address as text ("127.0.0.1", "::1"); "?" when unknown.
+void http_peer_address (http_request_t *self, char *buffer, size_t size);
 //  For a route that builds its own response (a stream).
 struct MHD_Connection *http_connection (http_request_t *self);
 //  Queues response with code and counts it.

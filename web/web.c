@@ -24,6 +24,7 @@
 #include "log.h"
 #include "mem.h"
 #include "signals.h"
+#include "api_acts.h"
 #include "api_alerts.h"
 #include "mirror.h"
 #include "stream.h"
@@ -241,6 +242,7 @@ static const web_route_t s_routes [] = {
     { MHD_HTTP_METHOD_GET, "/api/alerts", api_alerts_list },
     { MHD_HTTP_METHOD_GET, "/api/alerts/", api_alerts_one },
     { MHD_HTTP_METHOD_GET, "/api/stream", s_stream },
+    { MHD_HTTP_METHOD_POST, "/api/alerts/", api_acts_one },
 };
 
 static bool
@@ -314,6 +316,15 @@ const char *
 web_control_endpoint (web_t *self)
 {
     return self->control;
+}
+
+void
+web_user (web_t *self, http_request_t *request, char *by, size_t size)
+{
+    (void) self;
+    char address [64] = "?";
+    http_peer_address (request, address, sizeof address);
+    snprintf (by, size, "anonymous@%s", address);
 }
 
 ctl_t *

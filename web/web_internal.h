@@ -31,6 +31,9 @@ enum MHD_Result web_call (web_t *web, http_request_t *request, const void *body,
 
 //  The broker's control endpoint, for messages.
 const char *web_control_endpoint (web_t *web);
+//  Who made the request, for the `by` of an act: the authenticated user
+//  once authentication exists; until then "anonymous@ADDRESS".
+void web_user (web_t *web, http_request_t *request, char *by, size_t size);
 //  The control client (to check replies with ctl_reply_ok).
 ctl_t *web_ctl (web_t *web);
 //  The live copy of every alert.

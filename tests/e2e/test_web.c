@@ -16,6 +16,9 @@
       within a deadline, with the epoch and seq the list is consistent
       with; the state, label, q and glob filters; a bad filter is a 400;
       GET /api/alerts/SOURCE/ID with an id holding a '/' (%2F); 404;
+    - POST /api/alerts/SOURCE/ID/{ack,unack,clear,suppress}: the act at
+      the broker, `by` not the client's to choose; 409 for a refused act,
+      404 for no alert, 400 for a bad body;
     - GET /api/stream (curl -N): changes arrive as events with id N:SEQ,
       a filter keeps others out; a client that disconnects and comes back
       with Last-Event-ID gets exactly what it missed; an unknown resume
@@ -37,9 +40,19 @@ typedef struct {
     int64_t elapsed_ms;
 } curl_result_t;
 
+static void s_curl_body (const char *method, const char *path, const char *body,
+                         curl_result_t *result);
+
 //  curl -s -o BODY -w '%{http_code}' [-X method] URL; -m 5.
 static void
 s_curl (const char *method, const char *path, curl_result_t *result)
+{
+    s_curl_body (method, path, NULL, result);
+}
+
+//  The same with a JSON body (-d), when body is not NULL.
+static void
+s_curl_body (const char *method, const char *path, const char *body, curl_result_t *result)
 {
     char url [512], body_path [4200], code_path [4200];
     snprintf (url, sizeof url, "%s%s", s_base, path);
@@ -49,8 +62,11 @@ s_curl (const char *method, const char *path, curl_result_t *result)
     unlink (code_path);
     char verb [16];
     snprintf (verb, sizeof verb, "%s", method);
+    char data [1024];
+    snprintf (data, sizeof data, "%s", body ? body : "");
     char *argv [] = { "/usr/bin/curl", "-s", "-m", "5", "-X", verb, "-o", body_path,
-                      "-w", "%{http_code}", url, NULL };
+                      "-w", "%{http_code}", url, body ? "-H" : NULL,
+                      "Content-Type: application/json", "-d", data, NULL };
     int64_t started = clock_now_ms ();
     pid_t pid = process_spawn (argv, code_path, code_path);
     result->status = pid > 0 ? process_wait (pid, 10000) : -1;
@@ -334,6 +350,59 @@ s_stream (void)
     free (again);
 }
 
+static void
+s_acts (void)
+{
+    TEST ("POST /api/alerts/SOURCE/ID/ack, unack, clear, suppress: done at the broker");
+    CHECK (testbed_raise (s_bed, "act-host", "disk", NULL) == 0, "raise");
+    curl_result_t result;
+    s_curl_body ("POST", "/api/alerts/act-host/disk/ack",
+                 "{\"note\":\"on it\",\"until\":\"+1h\",\"by\":\"mallory\"}", &result);
+    CHECK (result.code == 200 && text_has (result.body, "\"state\":\"acked\"")
+           && text_has (result.body, "\"acked_by\":\"anonymous@127.0.0.1\"")
+           && text_has (result.body, "\"ack_note\":\"onit\""), "ack: %ld %.300s", result.code,
+           result.body);
+    free (result.body);
+    alert_t alert;
+    if (CHECK (control_get_alert (s_bed->broker, "act-host", "disk", &alert) == 0, "get")) {
+        CHECK (alert.state == ALERT_ACKED && alert.acked_by
+               && strcmp (alert.acked_by, "anonymous@127.0.0.1") == 0 && alert.ack_until > 0,
+               "at the broker: %s by %s", alert_state_name (alert.state),
+               alert.acked_by ? alert.acked_by : "-");
+        alert_clear_fields (&alert);
+    }
+    s_curl ("POST", "/api/alerts/act-host/disk/unack", &result);
+    CHECK (result.code == 200 && text_has (result.body, "\"state\":\"raised\""), "unack: %ld %s",
+           result.code, result.body);
+    free (result.body);
+    s_curl ("POST", "/api/alerts/act-host/disk/clear", &result);
+    CHECK (result.code == 200 && text_has (result.body, "\"state\":\"cleared\""), "clear: %ld %s",
+           result.code, result.body);
+    free (result.body);
+    s_curl ("POST", "/api/alerts/act-host/disk/ack", &result);
+    CHECK (result.code == 409 && strstr (result.body, "cleared"), "ack of a cleared alert: %ld %s",
+           result.code, result.body);
+    free (result.body);
+    s_curl ("POST", "/api/alerts/act-host/nothing/clear", &result);
+    CHECK (result.code == 404, "no such alert: %ld %s", result.code, result.body);
+    free (result.body);
+    s_curl ("POST", "/api/alerts/act-host/disk/suppress", &result);
+    CHECK (result.code == 400 && strstr (result.body, "until"), "suppress without until: %ld %s",
+           result.code, result.body);
+    free (result.body);
+    s_curl_body ("POST", "/api/alerts/act-host/disk/suppress", "{\"until\":\"+2h\"}", &result);
+    CHECK (result.code == 200 && strstr (result.body, "suppress_until"), "suppress: %ld %s",
+           result.code, result.body);
+    free (result.body);
+    s_curl_body ("POST", "/api/alerts/act-host/disk/ack", "[not json", &result);
+    CHECK (result.code == 400, "a bad body: %ld %s", result.code, result.body);
+    free (result.body);
+    s_curl ("POST", "/api/alerts/act-host/disk/explode", &result);
+    CHECK (result.code == 404 && strstr (result.body, "no act"), "unknown act: %ld %s",
+           result.code, result.body);
+    free (result.body);
+}
+
 int
 main (void)
 {
@@ -351,6 +420,7 @@ main (void)
         s_metrics ();
         s_api_alerts ();
         s_stream ();
+        s_acts ();
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (process_stop (&s_web, "lilac-web", 5000) == 0, "exit status");
     }
