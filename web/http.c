@@ -31,6 +31,7 @@ struct _http_request_t {
     char *pending_body;            //  its JSON text
     http_counts_t *counts;         //  where answers are counted
     int64_t started_us;            //  when the headers came (monotonic)
+    char user [160];               //  who, once authenticated
     char *decoded [HTTP_DECODED_MAX];  //  query values decoded by http_query
     size_t decoded_count;
 };
@@ -148,6 +149,43 @@ const char *http_method (http_request_t *self) { return self->method; }
 const char *http_path (http_request_t *self) { return self->path; }
 const char *http_body (http_request_t *self) { return self->body; }
 size_t http_body_size (http_request_t *self) { return self->body_size; }
+
+void
+http_set_user (http_request_t *self, const char *name)
+{
+    snprintf (self->user, sizeof self->user, "%s", name);
+}
+
+const char *
+http_user (http_request_t *self)
+{
+    return self->user;
+}
+
+enum MHD_Result
+http_reply_unauthorized (http_request_t *self, const char *why)
+{
+    json_t *body = json_pack ("{s:s}", "error", why);
+    char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
+    json_decref (body);
+    char *copy = mem_strdup (text ? text : "{\"error\":\"authentication required\"}");
+    free (text);
+    struct MHD_Response *response = MHD_create_response_from_buffer (strlen (copy), copy,
+                                                                     MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        mem_free (copy);
+        return MHD_NO;
+    }
+    enum MHD_Result rc = MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                                                  "application/json");
+    if (rc == MHD_YES)
+        rc = MHD_add_response_header (response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                      "Basic realm=\"lilac\"");
+    if (rc == MHD_YES)
+        rc = http_queue_response (self, MHD_HTTP_UNAUTHORIZED, response);
+    MHD_destroy_response (response);
+    return rc;
+}
 
 void
 http_peer_address (http_request_t *self, char *buffer, size_t size)

@@ -76,6 +76,11 @@ const char *http_header (http_request_t *self, const char *name);
 const char *http_body (http_request_t *self);      //  NUL-terminated ("" when none)
 size_t http_body_size (http_request_t *self);
 bool http_is (http_request_t *self, const char *method);
+//  Who the request is from, once authenticated ("" before).
+void http_set_user (http_request_t *self, const char *name);
+const char *http_user (http_request_t *self);
+//  401 with a Basic challenge and {"error": why}.
+enum MHD_Result http_reply_unauthorized (http_request_t *self, const char *why);
 //  The client's address as text ("127.0.0.1", "::1"); "?" when unknown.
 void http_peer_address (http_request_t *self, char *buffer, size_t size);
 //  For a route that builds its own response (a stream).

@@ -25,6 +25,7 @@
 #include "mem.h"
 #include "signals.h"
 #include "api_acts.h"
+#include "auth.h"
 #include "api_alerts.h"
 #include "mirror.h"
 #include "stream.h"
@@ -46,6 +47,7 @@ struct _web_t {
     int epoll_fd;                  //  its epoll descriptor, in our poll
     ctl_t *ctl;                    //  the control client
     mirror_t *mirror;              //  every alert, live
+    auth_t *auth;                  //  users, tokens, roles
     stream_t *stream;              //  the SSE clients
     int signal_fd;                 //  SIGINT, SIGTERM
     bool stopping;                 //  a signal arrived
@@ -231,18 +233,19 @@ s_stream (web_t *self, http_request_t *request)
 
 typedef struct {
     const char *method;            //  GET also answers HEAD
-    const char *path;              //  exact
+    const char *path;              //  exact, or a prefix when it ends in '/'
+    auth_need_t need;              //  what the caller's role must allow
     web_route_fn *run;
 } web_route_t;
 
 //  A path ending in '/' matches every path it begins.
 static const web_route_t s_routes [] = {
-    { MHD_HTTP_METHOD_GET, "/healthz", s_healthz },
-    { MHD_HTTP_METHOD_GET, "/metrics", s_metrics },
-    { MHD_HTTP_METHOD_GET, "/api/alerts", api_alerts_list },
-    { MHD_HTTP_METHOD_GET, "/api/alerts/", api_alerts_one },
-    { MHD_HTTP_METHOD_GET, "/api/stream", s_stream },
-    { MHD_HTTP_METHOD_POST, "/api/alerts/", api_acts_one },
+    { MHD_HTTP_METHOD_GET, "/healthz", AUTH_OPEN, s_healthz },
+    { MHD_HTTP_METHOD_GET, "/metrics", AUTH_READ, s_metrics },
+    { MHD_HTTP_METHOD_GET, "/api/alerts", AUTH_READ, api_alerts_list },
+    { MHD_HTTP_METHOD_GET, "/api/alerts/", AUTH_READ, api_alerts_one },
+    { MHD_HTTP_METHOD_GET, "/api/stream", AUTH_READ, s_stream },
+    { MHD_HTTP_METHOD_POST, "/api/alerts/", AUTH_ACT, api_acts_one },
 };
 
 static bool
@@ -251,6 +254,22 @@ s_path_matches (const web_route_t *route, const char *path)
     size_t length = strlen (route->path);
     return route->path [length - 1] == '/' ? strncmp (path, route->path, length) == 0
                                            : strcmp (path, route->path) == 0;
+}
+
+//  The route, if the caller may.
+static enum MHD_Result
+s_run_route (web_t *self, const web_route_t *route, http_request_t *request)
+{
+    auth_identity_t who;
+    unsigned code = 0;
+    char why [300];
+    if (auth_check (self->auth, request, route->need, &who, &code, why, sizeof why)) {
+        if (code == MHD_HTTP_UNAUTHORIZED)
+            return http_reply_unauthorized (request, why);
+        return http_reply_error (request, code, "%s", why);
+    }
+    http_set_user (request, who.name);
+    return route->run (self, request);
 }
 
 static enum MHD_Result
@@ -265,7 +284,7 @@ s_route (web_t *self, http_request_t *request)
         if (http_is (request, route->method)
         ||  (strcmp (route->method, MHD_HTTP_METHOD_GET) == 0
              && http_is (request, MHD_HTTP_METHOD_HEAD)))
-            return route->run (self, request);
+            return s_run_route (self, route, request);
     }
     if (path_known)
         return http_reply_error (request, MHD_HTTP_METHOD_NOT_ALLOWED,
@@ -322,6 +341,10 @@ void
 web_user (web_t *self, http_request_t *request, char *by, size_t size)
 {
     (void) self;
+    if (*http_user (request)) {
+        snprintf (by, size, "%s", http_user (request));
+        return;
+    }
     char address [64] = "?";
     http_peer_address (request, address, sizeof address);
     snprintf (by, size, "anonymous@%s", address);
@@ -589,6 +612,11 @@ web_new (const web_config_t *config, char *error, size_t error_size)
         web_destroy (&self);
         return NULL;
     }
+    self->auth = auth_new (config, error, error_size);
+    if (!self->auth) {
+        web_destroy (&self);
+        return NULL;
+    }
     self->ctl = ctl_new (config->control, WEB_CALL_TIMEOUT_MS, false, error, error_size);
     if (self->ctl)
         self->mirror = mirror_new (config->events, config->control, error, error_size);
@@ -619,6 +647,7 @@ web_destroy (web_t **self_p)
         MHD_stop_daemon (self->daemon);
     }
     stream_destroy (&self->stream);
+    auth_destroy (&self->auth);
     ctl_destroy (&self->ctl);
     mirror_destroy (&self->mirror);
     wire_doc_destroy (&self->stats);

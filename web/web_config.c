@@ -14,7 +14,8 @@
 
 static const char *const s_top_keys [] = { "web", NULL };
 static const char *const s_web_keys [] = {
-    "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", NULL
+    "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", "users",
+    "tokens", "admins", "readers", "senders", NULL
 };
 
 static void
@@ -72,6 +73,11 @@ web_config_load (web_config_t *config, const char *path, config_report_t *report
         s_string (section, "state_dir", &config->state_dir, NULL, report);
         s_string (section, "tls_cert", &config->tls_cert, NULL, report);
         s_string (section, "tls_key", &config->tls_key, NULL, report);
+        s_string (section, "users", &config->users_file, NULL, report);
+        s_string (section, "tokens", &config->tokens_file, NULL, report);
+        s_string (section, "admins", &config->admins, NULL, report);
+        s_string (section, "readers", &config->readers, NULL, report);
+        s_string (section, "senders", &config->senders, NULL, report);
         if (config_boolean (section, "insecure", false, &config->insecure, error, sizeof error))
             config_report_error (report, error);
     }
@@ -173,5 +179,10 @@ web_config_free (web_config_t *config)
     mem_free (config->state_dir);
     mem_free (config->tls_cert);
     mem_free (config->tls_key);
+    mem_free (config->users_file);
+    mem_free (config->tokens_file);
+    mem_free (config->admins);
+    mem_free (config->readers);
+    mem_free (config->senders);
     *config = (web_config_t) { 0 };
 }

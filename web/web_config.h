@@ -7,6 +7,9 @@
       state_dir    where lilac-web keeps its own state (session keys, later)
       tls_cert, tls_key   PEM files: HTTPS instead of HTTP
       insecure     yes: may listen beyond loopback without TLS
+      users        an htpasswd file (bcrypt entries): HTTP Basic users
+      tokens       a file of API tokens (auth.h)
+      admins, readers, senders   which users have which role (lists)
     Every problem goes to one config_report (file:line), for -n and start
     alike. Listening beyond loopback needs TLS or `insecure = yes`: the API
     acknowledges alerts and takes events, and passwords would cross the
@@ -30,6 +33,11 @@ typedef struct {
     char *tls_cert;                //  PEM certificate file, or NULL
     char *tls_key;                 //  PEM key file, or NULL
     bool insecure;                 //  may listen beyond loopback without TLS
+    char *users_file;              //  htpasswd (bcrypt) file, or NULL
+    char *tokens_file;             //  API tokens file, or NULL
+    char *admins;                  //  users with role admin (comma-separated), or NULL
+    char *readers;                 //  ... reader
+    char *senders;                 //  ... sender
 } web_config_t;
 
 //  Defaults, then the `web` section of path (NULL: defaults only). Every

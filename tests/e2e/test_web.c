@@ -22,7 +22,12 @@
     - GET /api/stream (curl -N): changes arrive as events with id N:SEQ,
       a filter keeps others out; a client that disconnects and comes back
       with Last-Event-ID gets exactly what it missed; an unknown resume
-      point gets a reset.
+      point gets a reset;
+    - authentication (a second lilac-web with users and tokens): a user
+      written by `lilac-web user add` (bcrypt), roles admin / reader /
+      sender, an API token (its SHA-256 in the tokens file), 401 without
+      credentials, 403 beyond the role, the act's `by` is the user, and
+      five failed logins from an address refuse it (429), logged.
 */
 #include <signal.h>
 #include "../check.h"
@@ -32,6 +37,8 @@
 static testbed_t *s_bed;
 static char s_base [64];               //  http://127.0.0.1:PORT
 static pid_t s_web;                    //  lilac-web, 0 when not running
+static char s_login [128];             //  curl -u USER:PASSWORD, "" for none
+static char s_token [128];             //  Authorization: Bearer TOKEN, "" for none
 
 typedef struct {
     int status;                        //  curl's exit code
@@ -64,9 +71,26 @@ s_curl_body (const char *method, const char *path, const char *body, curl_result
     snprintf (verb, sizeof verb, "%s", method);
     char data [1024];
     snprintf (data, sizeof data, "%s", body ? body : "");
-    char *argv [] = { "/usr/bin/curl", "-s", "-m", "5", "-X", verb, "-o", body_path,
-                      "-w", "%{http_code}", url, body ? "-H" : NULL,
-                      "Content-Type: application/json", "-d", data, NULL };
+    char bearer [160];
+    snprintf (bearer, sizeof bearer, "Authorization: Bearer %s", s_token);
+    char *argv [24] = { "/usr/bin/curl", "-s", "-m", "5", "-X", verb, "-o", body_path,
+                        "-w", "%{http_code}", url };
+    int count = 11;
+    if (*s_login) {
+        argv [count++] = "-u";
+        argv [count++] = s_login;
+    }
+    if (*s_token) {
+        argv [count++] = "-H";
+        argv [count++] = bearer;
+    }
+    if (body) {
+        argv [count++] = "-H";
+        argv [count++] = "Content-Type: application/json";
+        argv [count++] = "-d";
+        argv [count++] = data;
+    }
+    argv [count] = NULL;
     int64_t started = clock_now_ms ();
     pid_t pid = process_spawn (argv, code_path, code_path);
     result->status = pid > 0 ? process_wait (pid, 10000) : -1;
@@ -78,7 +102,7 @@ s_curl_body (const char *method, const char *path, const char *body, curl_result
 }
 
 static void
-s_start_web (void)
+s_start_web_with (const char *extra)
 {
     char *config = sandbox_path (s_bed->sandbox, "web.conf");
     char *state = sandbox_path (s_bed->sandbox, "web-state");
@@ -87,9 +111,9 @@ s_start_web (void)
     snprintf (s_base, sizeof s_base, "http://127.0.0.1:%d", port);
     char text [2048];
     snprintf (text, sizeof text, "web\n    listen = \"127.0.0.1:%d\"\n    control = \"%s\"\n"
-              "    events = \"%s\"\n    state_dir = \"%s\"\n", port,
+              "    events = \"%s\"\n    state_dir = \"%s\"\n%s", port,
               broker_process_control (s_bed->broker), broker_process_publish (s_bed->broker),
-              state);
+              state, extra);
     char program [1024];
     snprintf (program, sizeof program, "%s/lilac-web", harness_bin_dir ());
     if (file_write_text (config, text) == 0) {
@@ -99,6 +123,12 @@ s_start_web (void)
     free (config);
     free (state);
     free (log);
+}
+
+static void
+s_start_web (void)
+{
+    s_start_web_with ("");
 }
 
 //  Polls /healthz until it answers code. 0, or -1 at the deadline.
@@ -207,6 +237,18 @@ s_metrics (void)
     CHECK (result.code == 405 && strstr (result.body, "\"error\""), "%ld %s", result.code,
            result.body);
     free (result.body);
+}
+
+static int s_wait_body (const char *path, const char *needle, int timeout_ms);
+
+//  s_wait_body with a login.
+static int
+s_wait_body_as (const char *login, const char *path, const char *needle)
+{
+    snprintf (s_login, sizeof s_login, "%s", login);
+    int rc = s_wait_body (path, needle, 10000);
+    *s_login = 0;
+    return rc;
 }
 
 //  GET path until the body holds needle. 0, or -1 at the deadline (the
@@ -403,6 +445,87 @@ s_acts (void)
     free (result.body);
 }
 
+//  code of METHOD path with the credentials set in s_login / s_token.
+static long
+s_code_as (const char *login, const char *token, const char *method, const char *path)
+{
+    snprintf (s_login, sizeof s_login, "%s", login ? login : "");
+    snprintf (s_token, sizeof s_token, "%s", token ? token : "");
+    curl_result_t result;
+    s_curl (method, path, &result);
+    free (result.body);
+    *s_login = *s_token = 0;
+    return result.code;
+}
+
+static void
+s_auth (void)
+{
+    TEST ("authentication: users (bcrypt, lilac-web user add), tokens, roles, by, 401/403/429");
+    char *users = sandbox_path (s_bed->sandbox, "users");
+    char *tokens = sandbox_path (s_bed->sandbox, "tokens");
+    char extra [2048];
+    snprintf (extra, sizeof extra, "    users = \"%s\"\n    tokens = \"%s\"\n"
+              "    admins = alice\n    readers = carol\n", users, tokens);
+    CHECK (file_write_text (users, "") == 0 && file_write_text (tokens, "") == 0, "files");
+    s_start_web_with (extra);       //  writes the config; the users come first
+    process_kill (&s_web, 5000);
+    char *config = sandbox_path (s_bed->sandbox, "web.conf");
+    char password_file [4200];
+    snprintf (password_file, sizeof password_file, "%s/password", sandbox_dir (s_bed->sandbox));
+    const char *who [2][2] = { { "alice", "wonderland\n" }, { "carol", "secret\n" } };
+    char program [1024];
+    snprintf (program, sizeof program, "%s/lilac-web", harness_bin_dir ());
+    for (int index = 0; index < 2; index++) {
+        CHECK (file_write_text (password_file, who [index][1]) == 0, "password");
+        char command [8192];
+        snprintf (command, sizeof command, "%s -c %s user add %s < %s", program, config,
+                  who [index][0], password_file);
+        CHECK (system (command) == 0, "%s", command);
+    }
+    CHECK (file_has_text (users, "alice:$2b$12$"), "no bcrypt line for alice");
+    //  The real token's hash goes in the file, computed here with sha256sum.
+    char command [8192];
+    snprintf (command, sizeof command, "printf 'prom sender web9 %%s\\n' \"$(printf %%s prom-token"
+              " | sha256sum | cut -d' ' -f1)\" > %s", tokens);
+    CHECK (system (command) == 0, "token hash");
+    char *log = sandbox_path (s_bed->sandbox, "web.log");
+    char *argv [] = { program, "-c", config, NULL };
+    s_web = process_spawn (argv, log, log);
+    CHECK (s_wait_health (200, 10000) == 0, "not healthy (healthz is open)");
+    CHECK (s_code_as (NULL, NULL, "GET", "/api/alerts") == 401, "no credentials: not 401");
+    CHECK (s_code_as ("alice:wonderland", NULL, "GET", "/api/alerts") == 200, "admin read");
+    CHECK (s_code_as ("carol:secret", NULL, "GET", "/api/alerts") == 200, "reader read");
+    CHECK (testbed_raise (s_bed, "auth-host", "disk", NULL) == 0, "raise");
+    CHECK (s_wait_body_as ("alice:wonderland", "/api/alerts/auth-host/disk", "raised") == 0,
+           "the alert never showed");
+    CHECK (s_code_as ("carol:secret", NULL, "POST", "/api/alerts/auth-host/disk/ack") == 403,
+           "a reader acted");
+    CHECK (s_code_as (NULL, "prom-token", "GET", "/api/alerts") == 403, "a sender read");
+    CHECK (s_code_as (NULL, "wrong-token", "GET", "/api/alerts") == 401, "an unknown token");
+    CHECK (s_code_as ("alice:wonderland", NULL, "POST", "/api/alerts/auth-host/disk/ack") == 200,
+           "the admin could not act");
+    alert_t alert;
+    if (CHECK (control_get_alert (s_bed->broker, "auth-host", "disk", &alert) == 0, "get")) {
+        CHECK (alert.acked_by && strcmp (alert.acked_by, "alice") == 0, "acked by %s",
+               alert.acked_by ? alert.acked_by : "-");
+        alert_clear_fields (&alert);
+    }
+    //  Last: failures from this address, then refused for a minute.
+    long codes [6];
+    for (int attempt = 0; attempt < 6; attempt++)
+        codes [attempt] = s_code_as ("mallory:guess", NULL, "GET", "/api/alerts");
+    CHECK (codes [0] == 401 && codes [5] == 429, "failed logins: %ld ... %ld", codes [0],
+           codes [5]);
+    CHECK (s_code_as ("alice:wonderland", NULL, "GET", "/api/alerts") == 429,
+           "the address was not refused after the failures");
+    CHECK (file_has_text (log, "failed login from 127.0.0.1 as 'mallory'"), "not logged");
+    free (users);
+    free (tokens);
+    free (config);
+    free (log);
+}
+
 int
 main (void)
 {
@@ -423,6 +546,7 @@ main (void)
         s_acts ();
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (process_stop (&s_web, "lilac-web", 5000) == 0, "exit status");
+        s_auth ();
     }
     bool failed = check_failed > 0 || check_case_failed;
     if (failed) {
