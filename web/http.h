@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HTTP_BODY_DEFAULT_MAX  (1024 * 1024)   //  bytes of a request body, by default
 
@@ -49,8 +50,13 @@ void http_request_completed (void *arg, struct MHD_Connection *connection,
 
 const char *http_method (http_request_t *self);
 const char *http_path (http_request_t *self);      //  as sent, percent-encoded
-//  A query argument (decoded), or NULL.
+//  A query argument, percent-decoded (libmicrohttpd has read "+" as a
+//  space already, as forms send it), or NULL (also when its escapes are bad). Borrowed: it lives as long as the request.
 const char *http_query (http_request_t *self, const char *key);
+//  The peer's IP address as text ("127.0.0.1", "::1"). 0, or -1.
+int http_peer_address (http_request_t *self, char *out, size_t out_size);
+//  A 503 answered to this request from now on carries Retry-After: seconds.
+void http_retry_after (http_request_t *self, unsigned seconds);
 //  A header, or NULL.
 const char *http_header (http_request_t *self, const char *name);
 const char *http_body (http_request_t *self);      //  NUL-terminated ("" when none)
@@ -69,7 +75,22 @@ enum MHD_Result http_reply_error (http_request_t *self, unsigned code, const cha
 //  returns MHD_YES; when the answer is known, http_resume_json queues it
 //  (MHD calls the handler again, which sends it). The server needs
 //  MHD_ALLOW_SUSPEND_RESUME. The request stays valid until answered.
+//  Suspending a suspended request is a no-op.
 enum MHD_Result http_suspend (http_request_t *self);
+bool http_suspended (http_request_t *self);
 void http_resume_json (http_request_t *self, unsigned code, json_t *body);
+void http_resume_text (http_request_t *self, unsigned code, const char *content_type,
+                       const char *body);
+
+//  --- paths ---------------------------------------------------------------------------
+
+//  The server leaves URLs as sent (MHD_OPTION_UNESCAPE_CALLBACK with
+//  http_keep_escapes): a path is split on "/" first, then each segment is
+//  decoded, so an id may hold "/" as %2F. http_unescape decodes size bytes
+//  of text (%HH, either case; "+" stays "+") into out, NUL-terminated.
+//  The decoded length, or -1 for a bad escape, a NUL (%00) or no room.
+ssize_t http_unescape (const char *text, size_t size, char *out, size_t out_size);
+//  The unescape callback that changes nothing.
+size_t http_keep_escapes (void *arg, struct MHD_Connection *connection, char *text);
 
 #endif
