@@ -23,6 +23,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "mem.h"
+#include "ingest.h"
 #include "signals.h"
 #include "web_internal.h"
 
@@ -58,6 +59,7 @@ struct _web_t {
     size_t pending_capacity;
     char *tls_cert;                //  PEM text, or NULL
     char *tls_key;                 //  PEM text, or NULL
+    char *source_label;            //  Alertmanager: the label naming the source
 };
 
 //  --- the broker's health -----------------------------------------------------------
@@ -162,14 +164,28 @@ s_metrics (web_t *self, http_request_t *request)
 
 typedef struct {
     const char *method;            //  GET also answers HEAD
-    const char *path;              //  exact
+    const char *path;              //  exact; ending in "/": any path under it
     web_route_fn *run;
 } web_route_t;
 
 static const web_route_t s_routes [] = {
     { MHD_HTTP_METHOD_GET, "/healthz", s_healthz },
     { MHD_HTTP_METHOD_GET, "/metrics", s_metrics },
+    { MHD_HTTP_METHOD_POST, "/api/events", ingest_events },
+    { MHD_HTTP_METHOD_POST, "/events", ingest_purppura },
+    { MHD_HTTP_METHOD_GET, INGEST_PING_PREFIX, ingest_ping },
+    { MHD_HTTP_METHOD_POST, INGEST_PING_PREFIX, ingest_ping },
+    { MHD_HTTP_METHOD_POST, "/api/v2/alerts", ingest_alertmanager },
 };
+
+static bool
+s_path_matches (const char *path, const char *route)
+{
+    size_t length = strlen (route);
+    if (length > 1 && route [length - 1] == '/')
+        return strncmp (path, route, length) == 0;
+    return strcmp (path, route) == 0;
+}
 
 static enum MHD_Result
 s_route (web_t *self, http_request_t *request)
@@ -177,7 +193,7 @@ s_route (web_t *self, http_request_t *request)
     bool path_known = false;
     for (size_t index = 0; index < sizeof s_routes / sizeof s_routes [0]; index++) {
         const web_route_t *route = &s_routes [index];
-        if (strcmp (http_path (request), route->path))
+        if (!s_path_matches (http_path (request), route->path))
             continue;
         path_known = true;
         if (http_is (request, route->method)
@@ -234,6 +250,12 @@ const char *
 web_control_endpoint (web_t *self)
 {
     return self->control;
+}
+
+const char *
+web_source_label (web_t *self)
+{
+    return self->source_label;
 }
 
 //  Hands reply to the request waiting for ticket. False if none does.
@@ -442,6 +464,8 @@ s_start_http (web_t *self, const web_config_t *config, char *error, size_t error
         { MHD_OPTION_CONNECTION_LIMIT, WEB_MAX_CONNECTIONS, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, WEB_CONNECTION_TIMEOUT, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) http_request_completed, NULL },
+        //  Paths stay percent-encoded: routes split them, then decode each part
+        { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t) http_keep_escapes, NULL },
         { self->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, self->tls_cert },
         { MHD_OPTION_HTTPS_MEM_KEY, 0, self->tls_key },
         { MHD_OPTION_END, 0, NULL }
@@ -470,6 +494,7 @@ web_new (const web_config_t *config, char *error, size_t error_size)
     self->signal_fd = -1;
     self->listen = mem_strdup (config->listen);
     self->control = mem_strdup (config->control);
+    self->source_label = mem_strdup (config->source_label);
     char dirs_error [512];
     if (paths_make_dirs (config->state_dir, dirs_error, sizeof dirs_error)) {
         snprintf (error, error_size, "%s", dirs_error);
@@ -501,6 +526,7 @@ web_destroy (web_t **self_p)
     mem_free (self->control);
     mem_free (self->tls_cert);
     mem_free (self->tls_key);
+    mem_free (self->source_label);
     mem_free (self);
     *self_p = NULL;
 }

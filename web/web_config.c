@@ -14,7 +14,8 @@
 
 static const char *const s_top_keys [] = { "web", NULL };
 static const char *const s_web_keys [] = {
-    "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", NULL
+    "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure",
+    "source_label", NULL
 };
 
 void
@@ -32,6 +33,7 @@ s_defaults (web_config_t *config)
         .control = mem_strdup (BUS_DEFAULT_CONTROL),
         .events = mem_strdup (BUS_DEFAULT_PUBLISH),
         .state_dir = mem_strdup ("var/web"),
+        .source_label = mem_strdup (WEB_DEFAULT_SOURCE_LABEL),
     };
 }
 
@@ -79,6 +81,7 @@ web_config_load (web_config_t *config, const char *path, config_report_t *report
         s_string (section, "state_dir", &config->state_dir, NULL, report);
         s_string (section, "tls_cert", &config->tls_cert, NULL, report);
         s_string (section, "tls_key", &config->tls_key, NULL, report);
+        s_string (section, "source_label", &config->source_label, NULL, report);
         if (config_boolean (section, "insecure", false, &config->insecure, error, sizeof error))
             config_report_error (report, error);
     }
@@ -180,5 +183,6 @@ web_config_free (web_config_t *config)
     mem_free (config->state_dir);
     mem_free (config->tls_cert);
     mem_free (config->tls_key);
+    mem_free (config->source_label);
     *config = (web_config_t) { 0 };
 }

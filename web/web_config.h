@@ -7,6 +7,8 @@
       state_dir    where lilac-web keeps its own state (session keys, later)
       tls_cert, tls_key   PEM files: HTTPS instead of HTTP
       insecure     yes: may listen beyond loopback without TLS
+      source_label the Alertmanager label naming an alert's source
+                   (default "instance"; without it, the sender's address)
     Every problem goes to one config_report (file:line), for -n and start
     alike. Listening beyond loopback needs TLS or `insecure = yes`: the API
     acknowledges alerts and takes events, and passwords would cross the
@@ -30,7 +32,10 @@ typedef struct {
     char *tls_cert;                //  PEM certificate file, or NULL
     char *tls_key;                 //  PEM key file, or NULL
     bool insecure;                 //  may listen beyond loopback without TLS
+    char *source_label;            //  Alertmanager: the label naming the source
 } web_config_t;
+
+#define WEB_DEFAULT_SOURCE_LABEL  "instance"
 
 //  Defaults, then the `web` section of path (NULL: defaults only). Every
 //  problem into report. 0, or -1 when it added errors.

@@ -31,5 +31,7 @@ enum MHD_Result web_call (web_t *web, http_request_t *request, const void *body,
 
 //  The broker's control endpoint, for messages.
 const char *web_control_endpoint (web_t *web);
+//  The Alertmanager label that names an alert's source (config source_label).
+const char *web_source_label (web_t *web);
 
 #endif
