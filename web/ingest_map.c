@@ -315,6 +315,9 @@ s_map_events (json_t *root, const ingest_map_options_t *options, ingest_map_t *o
         return s_fail (error, error_size, "replace: not true or false");
     if (!json_is_array (alerts))
         return s_fail (error, error_size, "alerts: %s", alerts ? "not an array" : "missing");
+    if (json_array_size (alerts) == 0)
+        return s_fail (error, error_size, "alerts: empty (a batch holds 1-%d events)",
+                       WIRE_MAX_BATCH);
     if (json_array_size (alerts) > WIRE_MAX_BATCH)
         return s_fail (error, error_size, "alerts: more than %d in one batch", WIRE_MAX_BATCH);
     size_t count = json_array_size (alerts);
