@@ -79,7 +79,8 @@ s_compare_refusals (const void *left, const void *right)
 static json_t *
 s_result_json (s_call_t *call)
 {
-    qsort (call->refused, call->refused_count, sizeof (s_refusal_t), s_compare_refusals);
+    if (call->refused_count)
+        qsort (call->refused, call->refused_count, sizeof (s_refusal_t), s_compare_refusals);
     json_t *refused = json_array ();
     for (size_t index = 0; refused && index < call->refused_count; index++) {
         s_refusal_t *refusal = &call->refused [index];
