@@ -8,6 +8,7 @@
 # make deps       install missing Debian packages with apt-get (silent when all present)
 # make fuzz       libFuzzer harnesses of tests/fuzz (clang), FUZZ_SECONDS each (default 60);
 #                 FUZZ_TARGETS picks some of: ingest control timespec json
+#                 web_events web_purppura web_alertmanager
 # make chaos      fault injection under load (kill -9, full disk, replaced database):
 #                 figures of what was lost; exit 1 on any loss (a few minutes, root)
 # make bench      the benchmarks of tests/bench against their raw baselines (a few minutes);
@@ -128,8 +129,9 @@ $(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBWEB) $(LIBNOTIFY) $(LIBAGENT) $(LIBC
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
-#  The corpus replay and test_wire link the fuzz targets (tests/fuzz/targets.c).
-$(BIN)/test/test_fuzz_corpus $(BIN)/test/test_wire: $(BIN)/test/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/fuzz/targets.o $(LIBLILAC)
+#  The corpus replay and test_wire link the fuzz targets (tests/fuzz/targets.c),
+#  which also cover lilac-web's JSON mappers (web/ingest_map.c: pure, no MHD).
+$(BIN)/test/test_fuzz_corpus $(BIN)/test/test_wire: $(BIN)/test/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/fuzz/targets.o $(BUILD)/web/ingest_map.o $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
@@ -177,11 +179,12 @@ asan:
 #  the decoders' limits are all far below it) and for HTTP answers (Pushover's
 #  body limit), 64 bytes for time specs.
 FUZZ_PACKAGES = clang libclang-rt-dev
-FUZZ_TARGETS ?= ingest control timespec json
+FUZZ_TARGETS ?= ingest control timespec json web_events web_purppura web_alertmanager
 FUZZ_SECONDS ?= 60
 FUZZ_MAX_LEN_ingest = 65536
 FUZZ_MAX_LEN_control = 65536
 FUZZ_MAX_LEN_json = 65536
+FUZZ_MAX_LEN_web = 65536
 FUZZ_MAX_LEN_timespec = 64
 
 fuzz-deps:
@@ -196,7 +199,7 @@ fuzz: fuzz-deps
 	  rm -rf $$merged; mkdir -p $$merged; \
 	  echo "make fuzz: $$name for $(FUZZ_SECONDS)s (log build/fuzz/$$name.log)"; \
 	  case $$name in ingest) len=$(FUZZ_MAX_LEN_ingest);; control) len=$(FUZZ_MAX_LEN_control);; \
-	    json) len=$(FUZZ_MAX_LEN_json);; \
+	    json) len=$(FUZZ_MAX_LEN_json);; web_*) len=$(FUZZ_MAX_LEN_web);; \
 	    *) len=$(FUZZ_MAX_LEN_timespec);; esac; \
 	  build/fuzz/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -max_len=$$len -timeout=10 \
 	    -print_final_stats=1 -artifact_prefix=tests/fuzz/crashes/$$name/ \
@@ -210,7 +213,7 @@ fuzz: fuzz-deps
 	done; \
 	if [ -n "$$failed" ]; then echo "make fuzz: FINDINGS in$$failed (see tests/fuzz/crashes/)" >&2; exit 1; fi
 
-build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/tests/fuzz/targets.o build/fuzz/liblilac.a
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/tests/fuzz/targets.o build/fuzz/web/ingest_map.o build/fuzz/liblilac.a
 	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(PKG_LIBS) -lm -o $@
 
 clean:

@@ -364,8 +364,9 @@ auth_check (auth_t *self, http_request_t *request, auth_need_t need, auth_identi
             unsigned *code, char *why, size_t why_size)
 {
     memset (who, 0, sizeof *who);
-    char address [48];             //  INET6_ADDRSTRLEN
-    http_peer_address (request, address, sizeof address);
+    char address [48] = "?";       //  INET6_ADDRSTRLEN
+    if (http_peer_address (request, address, sizeof address))
+        snprintf (address, sizeof address, "?");
     if (!self->enabled) {
         snprintf (who->name, sizeof who->name, "anonymous@%s", address);
         who->role = AUTH_ROLE_ADMIN;

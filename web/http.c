@@ -9,8 +9,6 @@
 #include "http.h"
 #include "mem.h"
 
-#define HTTP_DECODED_MAX 16         //  query values http_query decodes per request
-
 const unsigned http_counted_codes [HTTP_CODES_COUNTED] = {
     200, 202, 400, 401, 403, 404, 405, 413, 500, 503
 };
@@ -28,12 +26,14 @@ struct _http_request_t {
     bool too_large;                //  answered 413 already
     bool suspended;                //  waiting on the broker
     unsigned pending_code;         //  the answer to send once resumed, 0 none
-    char *pending_body;            //  its JSON text
+    char *pending_body;            //  its text
+    char *pending_type;            //  its content type
+    unsigned retry_after;          //  seconds for Retry-After on a 503, 0 none
+    char **decoded;                //  query values decoded by http_query, freed with us
+    size_t decoded_count;
     http_counts_t *counts;         //  where answers are counted
     int64_t started_us;            //  when the headers came (monotonic)
     char user [160];               //  who, once authenticated
-    char *decoded [HTTP_DECODED_MAX];  //  query values decoded by http_query
-    size_t decoded_count;
 };
 
 static void
@@ -65,6 +65,11 @@ s_queue (http_request_t *self, unsigned code, const char *content_type, const ch
     }
     enum MHD_Result rc = MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE,
                                                   content_type);
+    if (rc == MHD_YES && code == MHD_HTTP_SERVICE_UNAVAILABLE && self->retry_after) {
+        char seconds [16];
+        snprintf (seconds, sizeof seconds, "%u", self->retry_after);
+        rc = MHD_add_response_header (response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
+    }
     if (rc == MHD_YES)
         rc = MHD_queue_response (self->connection, code, response);
     MHD_destroy_response (response);
@@ -79,8 +84,10 @@ s_free (http_request_t *self)
     mem_free (self->path);
     mem_free (self->body);
     mem_free (self->pending_body);
+    mem_free (self->pending_type);
     for (size_t index = 0; index < self->decoded_count; index++)
         mem_free (self->decoded [index]);
+    mem_free (self->decoded);
     mem_free (self);
 }
 
@@ -105,7 +112,7 @@ http_request_take (struct MHD_Connection *connection, const char *url, const cha
     }
     if (self->pending_code) {       //  resumed: send what the broker's answer made
         self->suspended = false;
-        *handled = s_queue (self, self->pending_code, "application/json", self->pending_body);
+        *handled = s_queue (self, self->pending_code, self->pending_type, self->pending_body);
         self->pending_code = 0;
         return NULL;
     }
@@ -187,24 +194,6 @@ http_reply_unauthorized (http_request_t *self, const char *why)
     return rc;
 }
 
-void
-http_peer_address (http_request_t *self, char *buffer, size_t size)
-{
-    snprintf (buffer, size, "?");
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info (self->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (!info || !info->client_addr)
-        return;
-    const struct sockaddr *address = info->client_addr;
-    if (address->sa_family == AF_INET)
-        inet_ntop (AF_INET, &((const struct sockaddr_in *) (const void *) address)->sin_addr,
-                   buffer, (socklen_t) size);
-    else
-    if (address->sa_family == AF_INET6)
-        inet_ntop (AF_INET6, &((const struct sockaddr_in6 *) (const void *) address)->sin6_addr,
-                   buffer, (socklen_t) size);
-}
-
 struct MHD_Connection *
 http_connection (http_request_t *self)
 {
@@ -226,42 +215,6 @@ http_is (http_request_t *self, const char *method)
 
 //  --- escapes -------------------------------------------------------------------------
 
-static int
-s_hex (char digit)
-{
-    return digit >= '0' && digit <= '9' ? digit - '0'
-         : digit >= 'a' && digit <= 'f' ? digit - 'a' + 10
-         : digit >= 'A' && digit <= 'F' ? digit - 'A' + 10 : -1;
-}
-
-//  Decodes %XX in text, in place; with keep_separators, %2F and %25 stay
-//  as they are. Returns the new length.
-static size_t
-s_decode (char *text, bool keep_separators)
-{
-    char *to = text;
-    for (const char *from = text; *from; ) {
-        int high = from [0] == '%' ? s_hex (from [1]) : -1;
-        int low = high >= 0 ? s_hex (from [2]) : -1;
-        int byte = low >= 0 ? high * 16 + low : -1;
-        if (byte > 0 && !(keep_separators && (byte == '/' || byte == '%'))) {
-            *to++ = (char) byte;
-            from += 3;
-        }
-        else
-            *to++ = *from++;
-    }
-    *to = 0;
-    return (size_t) (to - text);
-}
-
-size_t
-http_unescape (void *arg, struct MHD_Connection *connection, char *text)
-{
-    (void) arg, (void) connection;
-    return s_decode (text, true);
-}
-
 int
 http_segment (http_request_t *self, size_t index, char *buffer, size_t size)
 {
@@ -273,11 +226,8 @@ http_segment (http_request_t *self, size_t index, char *buffer, size_t size)
         start++;
     }
     size_t length = strcspn (start, "/?");
-    if (length == 0 || length >= size)
+    if (length == 0 || http_unescape (start, length, buffer, size) < 0)
         return -1;
-    memcpy (buffer, start, length);
-    buffer [length] = 0;
-    s_decode (buffer, false);
     return 0;
 }
 
@@ -296,18 +246,82 @@ http_segment_count (http_request_t *self)
 const char *
 http_query (http_request_t *self, const char *key)
 {
-    const char *value = MHD_lookup_connection_value (self->connection, MHD_GET_ARGUMENT_KIND,
-                                                     key);
-    if (!value || !strchr (value, '%'))
-        return value;
-    char *decoded = mem_strdup (value);
-    s_decode (decoded, false);
-    if (self->decoded_count < HTTP_DECODED_MAX) {
-        self->decoded [self->decoded_count++] = decoded;
-        return decoded;
+    const char *raw = MHD_lookup_connection_value (self->connection, MHD_GET_ARGUMENT_KIND, key);
+    if (!raw)
+        return NULL;
+    size_t size = strlen (raw);
+    char *value = mem_alloc (size + 1);
+    if (http_unescape (raw, size, value, size + 1) < 0) {
+        mem_free (value);
+        return NULL;
     }
-    mem_free (decoded);
+    self->decoded = mem_realloc (self->decoded, (self->decoded_count + 1) * sizeof (char *));
+    self->decoded [self->decoded_count++] = value;
     return value;
+}
+
+static int
+s_hex (char digit)
+{
+    return digit >= '0' && digit <= '9' ? digit - '0'
+         : digit >= 'a' && digit <= 'f' ? digit - 'a' + 10
+         : digit >= 'A' && digit <= 'F' ? digit - 'A' + 10 : -1;
+}
+
+ssize_t
+http_unescape (const char *text, size_t size, char *out, size_t out_size)
+{
+    size_t length = 0;
+    for (size_t index = 0; index < size; index++) {
+        char byte = text [index];
+        if (byte == '%') {
+            int high = index + 2 < size ? s_hex (text [index + 1]) : -1;
+            int low = high >= 0 ? s_hex (text [index + 2]) : -1;
+            if (low < 0 || (high == 0 && low == 0))
+                return -1;          //  a bad escape, or %00
+            byte = (char) (high * 16 + low);
+            index += 2;
+        }
+        else
+        if (byte == 0)
+            return -1;
+        if (length + 1 >= out_size)
+            return -1;
+        out [length++] = byte;
+    }
+    if (out_size == 0)
+        return -1;
+    out [length] = 0;
+    return (ssize_t) length;
+}
+
+size_t
+http_keep_escapes (void *arg, struct MHD_Connection *connection, char *text)
+{
+    (void) arg, (void) connection;
+    return strlen (text);
+}
+
+int
+http_peer_address (http_request_t *self, char *out, size_t out_size)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (self->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *address = info ? info->client_addr : NULL;
+    const void *bytes = !address ? NULL
+                      : address->sa_family == AF_INET
+                      ? (const void *) &((const struct sockaddr_in *) address)->sin_addr
+                      : address->sa_family == AF_INET6
+                      ? (const void *) &((const struct sockaddr_in6 *) address)->sin6_addr : NULL;
+    if (!bytes || !inet_ntop (address->sa_family, bytes, out, (socklen_t) out_size))
+        return -1;
+    return 0;
+}
+
+void
+http_retry_after (http_request_t *self, unsigned seconds)
+{
+    self->retry_after = seconds;
 }
 
 typedef struct {
@@ -321,9 +335,11 @@ s_each_decoded (void *arg, enum MHD_ValueKind kind, const char *key, const char 
     s_each_t *each = arg;
     if (!value || !strchr (value, '%'))
         return each->each (each->arg, kind, key, value);
-    char *decoded = mem_strdup (value);
-    s_decode (decoded, false);
-    enum MHD_Result rc = each->each (each->arg, kind, key, decoded);
+    size_t size = strlen (value);
+    char *decoded = mem_alloc (size + 1);
+    enum MHD_Result rc = http_unescape (value, size, decoded, size + 1) < 0
+                       ? MHD_YES           //  a bad escape: the argument is left out
+                       : each->each (each->arg, kind, key, decoded);
     mem_free (decoded);
     return rc;
 }
@@ -372,9 +388,29 @@ http_reply_error (http_request_t *self, unsigned code, const char *format, ...)
 enum MHD_Result
 http_suspend (http_request_t *self)
 {
-    self->suspended = true;
-    MHD_suspend_connection (self->connection);
+    if (!self->suspended) {         //  a second call (two requests to the broker) is a no-op
+        self->suspended = true;
+        MHD_suspend_connection (self->connection);
+    }
     return MHD_YES;
+}
+
+bool
+http_suspended (http_request_t *self)
+{
+    return self->suspended;
+}
+
+void
+http_resume_text (http_request_t *self, unsigned code, const char *content_type,
+                  const char *body)
+{
+    mem_free (self->pending_body);
+    mem_free (self->pending_type);
+    self->pending_body = mem_strdup (body);
+    self->pending_type = mem_strdup (content_type);
+    self->pending_code = code;
+    MHD_resume_connection (self->connection);
 }
 
 void
@@ -382,9 +418,7 @@ http_resume_json (http_request_t *self, unsigned code, json_t *body)
 {
     char *text = body ? json_dumps (body, JSON_COMPACT) : NULL;
     json_decref (body);
-    mem_free (self->pending_body);
-    self->pending_body = mem_strdup (text ? text : "{\"error\":\"out of memory\"}");
+    http_resume_text (self, code, "application/json",
+                      text ? text : "{\"error\":\"out of memory\"}");
     free (text);
-    self->pending_code = code;
-    MHD_resume_connection (self->connection);
 }

@@ -21,6 +21,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HTTP_BODY_DEFAULT_MAX  (1024 * 1024)   //  bytes of a request body, by default
 
@@ -53,17 +54,12 @@ http_request_t *http_request_take (struct MHD_Connection *connection, const char
 void http_request_completed (void *arg, struct MHD_Connection *connection,
                              void **request_state, enum MHD_RequestTerminationCode code);
 
-//  Paths keep their segments apart: MHD_OPTION_UNESCAPE_CALLBACK with
-//  http_unescape decodes %XX everywhere except %2F and %25, so a '/' inside
-//  a segment (an id "disk-space-/", written disk-space-%2F) survives until
-//  http_segment decodes that one segment. Query values get the same two
-//  decoded by http_query and http_each_query.
-size_t http_unescape (void *arg, struct MHD_Connection *connection, char *text);
-
 const char *http_method (http_request_t *self);
-const char *http_path (http_request_t *self);      //  %2F and %25 still encoded
-//  Path segment index (0 is the one after the leading '/'), decoded, into
-//  buffer. 0, or -1 when there is no such segment or it does not fit.
+const char *http_path (http_request_t *self);      //  as sent, percent-encoded
+//  Path segment index (0 is the one after the leading '/'), decoded on its
+//  own (so an id "disk-space-/" is written disk-space-%2F), into buffer.
+//  0, or -1 when there is no such segment, it does not fit or its escapes
+//  are bad.
 int http_segment (http_request_t *self, size_t index, char *buffer, size_t size);
 size_t http_segment_count (http_request_t *self);
 //  A query argument (decoded), or NULL. Valid until the request ends.
@@ -71,6 +67,10 @@ const char *http_query (http_request_t *self, const char *key);
 //  Calls each (arg, MHD_GET_ARGUMENT_KIND, key, value) for every query
 //  argument, repeated keys included, value decoded (may be NULL).
 void http_each_query (http_request_t *self, MHD_KeyValueIterator each, void *arg);
+//  The peer's IP address as text ("127.0.0.1", "::1"). 0, or -1.
+int http_peer_address (http_request_t *self, char *out, size_t out_size);
+//  A 503 answered to this request from now on carries Retry-After: seconds.
+void http_retry_after (http_request_t *self, unsigned seconds);
 //  A header, or NULL.
 const char *http_header (http_request_t *self, const char *name);
 const char *http_body (http_request_t *self);      //  NUL-terminated ("" when none)
@@ -81,8 +81,6 @@ void http_set_user (http_request_t *self, const char *name);
 const char *http_user (http_request_t *self);
 //  401 with a Basic challenge and {"error": why}.
 enum MHD_Result http_reply_unauthorized (http_request_t *self, const char *why);
-//  The client's address as text ("127.0.0.1", "::1"); "?" when unknown.
-void http_peer_address (http_request_t *self, char *buffer, size_t size);
 //  For a route that builds its own response (a stream).
 struct MHD_Connection *http_connection (http_request_t *self);
 //  Queues response with code and counts it.
@@ -101,7 +99,22 @@ enum MHD_Result http_reply_error (http_request_t *self, unsigned code, const cha
 //  returns MHD_YES; when the answer is known, http_resume_json queues it
 //  (MHD calls the handler again, which sends it). The server needs
 //  MHD_ALLOW_SUSPEND_RESUME. The request stays valid until answered.
+//  Suspending a suspended request is a no-op.
 enum MHD_Result http_suspend (http_request_t *self);
+bool http_suspended (http_request_t *self);
 void http_resume_json (http_request_t *self, unsigned code, json_t *body);
+void http_resume_text (http_request_t *self, unsigned code, const char *content_type,
+                       const char *body);
+
+//  --- paths ---------------------------------------------------------------------------
+
+//  The server leaves URLs as sent (MHD_OPTION_UNESCAPE_CALLBACK with
+//  http_keep_escapes): a path is split on "/" first, then each segment is
+//  decoded, so an id may hold "/" as %2F. http_unescape decodes size bytes
+//  of text (%HH, either case; "+" stays "+") into out, NUL-terminated.
+//  The decoded length, or -1 for a bad escape, a NUL (%00) or no room.
+ssize_t http_unescape (const char *text, size_t size, char *out, size_t out_size);
+//  The unescape callback that changes nothing.
+size_t http_keep_escapes (void *arg, struct MHD_Connection *connection, char *text);
 
 #endif

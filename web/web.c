@@ -23,6 +23,7 @@
 #include "ctl.h"
 #include "log.h"
 #include "mem.h"
+#include "ingest.h"
 #include "signals.h"
 #include "api_acts.h"
 #include "auth.h"
@@ -66,6 +67,7 @@ struct _web_t {
     size_t pending_capacity;
     char *tls_cert;                //  PEM text, or NULL
     char *tls_key;                 //  PEM text, or NULL
+    char *source_label;            //  Alertmanager: the label naming the source
 };
 
 //  --- the broker's health -----------------------------------------------------------
@@ -246,6 +248,11 @@ static const web_route_t s_routes [] = {
     { MHD_HTTP_METHOD_GET, "/api/alerts/", AUTH_READ, api_alerts_one },
     { MHD_HTTP_METHOD_GET, "/api/stream", AUTH_READ, s_stream },
     { MHD_HTTP_METHOD_POST, "/api/alerts/", AUTH_ACT, api_acts_one },
+    { MHD_HTTP_METHOD_POST, "/api/events", AUTH_SEND, ingest_events },
+    { MHD_HTTP_METHOD_POST, "/events", AUTH_SEND, ingest_purppura },
+    { MHD_HTTP_METHOD_GET, INGEST_PING_PREFIX, AUTH_SEND, ingest_ping },
+    { MHD_HTTP_METHOD_POST, INGEST_PING_PREFIX, AUTH_SEND, ingest_ping },
+    { MHD_HTTP_METHOD_POST, "/api/v2/alerts", AUTH_SEND, ingest_alertmanager },
 };
 
 static bool
@@ -346,7 +353,8 @@ web_user (web_t *self, http_request_t *request, char *by, size_t size)
         return;
     }
     char address [64] = "?";
-    http_peer_address (request, address, sizeof address);
+    if (http_peer_address (request, address, sizeof address))
+        snprintf (address, sizeof address, "?");
     snprintf (by, size, "anonymous@%s", address);
 }
 
@@ -360,6 +368,12 @@ mirror_t *
 web_mirror (web_t *self)
 {
     return self->mirror;
+}
+
+const char *
+web_source_label (web_t *self)
+{
+    return self->source_label;
 }
 
 //  Hands reply to the request waiting for ticket. False if none does.
@@ -577,7 +591,8 @@ s_start_http (web_t *self, const web_config_t *config, char *error, size_t error
         { MHD_OPTION_CONNECTION_LIMIT, WEB_MAX_CONNECTIONS, NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, WEB_CONNECTION_TIMEOUT, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) http_request_completed, NULL },
-        { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t) http_unescape, NULL },
+        //  Paths stay percent-encoded: routes split them, then decode each part
+        { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t) http_keep_escapes, NULL },
         { self->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, self->tls_cert },
         { MHD_OPTION_HTTPS_MEM_KEY, 0, self->tls_key },
         { MHD_OPTION_END, 0, NULL }
@@ -606,6 +621,7 @@ web_new (const web_config_t *config, char *error, size_t error_size)
     self->signal_fd = -1;
     self->listen = mem_strdup (config->listen);
     self->control = mem_strdup (config->control);
+    self->source_label = mem_strdup (config->source_label);
     char dirs_error [512];
     if (paths_make_dirs (config->state_dir, dirs_error, sizeof dirs_error)) {
         snprintf (error, error_size, "%s", dirs_error);
@@ -658,6 +674,7 @@ web_destroy (web_t **self_p)
     mem_free (self->control);
     mem_free (self->tls_cert);
     mem_free (self->tls_key);
+    mem_free (self->source_label);
     mem_free (self);
     *self_p = NULL;
 }

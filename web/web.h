@@ -14,6 +14,8 @@
                      with the reason otherwise
       GET /metrics   Prometheus text: the broker's `stats`, whether it is up
                      and degraded, and lilac-web's own request counts
+      POST /api/events, POST /events, GET|POST /ping/SOURCE/ID,
+      POST /api/v2/alerts   ingest (ingest.h)
     Anything else is a 404 (405 for a wrong method) with {"error": "..."}.
 
     The broker is watched without blocking: a `ping` goes out every

@@ -15,7 +15,7 @@
 static const char *const s_top_keys [] = { "web", NULL };
 static const char *const s_web_keys [] = {
     "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", "users",
-    "tokens", "admins", "readers", "senders", NULL
+    "tokens", "admins", "readers", "senders", "source_label", NULL
 };
 
 static void
@@ -26,6 +26,7 @@ s_defaults (web_config_t *config)
         .control = mem_strdup (BUS_DEFAULT_CONTROL),
         .events = mem_strdup (BUS_DEFAULT_PUBLISH),
         .state_dir = mem_strdup ("var/web"),
+        .source_label = mem_strdup (WEB_DEFAULT_SOURCE_LABEL),
     };
 }
 
@@ -78,6 +79,7 @@ web_config_load (web_config_t *config, const char *path, config_report_t *report
         s_string (section, "admins", &config->admins, NULL, report);
         s_string (section, "readers", &config->readers, NULL, report);
         s_string (section, "senders", &config->senders, NULL, report);
+        s_string (section, "source_label", &config->source_label, NULL, report);
         if (config_boolean (section, "insecure", false, &config->insecure, error, sizeof error))
             config_report_error (report, error);
     }
@@ -184,5 +186,6 @@ web_config_free (web_config_t *config)
     mem_free (config->admins);
     mem_free (config->readers);
     mem_free (config->senders);
+    mem_free (config->source_label);
     *config = (web_config_t) { 0 };
 }

@@ -10,6 +10,8 @@
       users        an htpasswd file (bcrypt entries): HTTP Basic users
       tokens       a file of API tokens (auth.h)
       admins, readers, senders   which users have which role (lists)
+      source_label the Alertmanager label naming an alert's source
+                   (default "instance"; without it, the sender's address)
     Every problem goes to one config_report (file:line), for -n and start
     alike. Listening beyond loopback needs TLS or `insecure = yes`: the API
     acknowledges alerts and takes events, and passwords would cross the
@@ -38,7 +40,10 @@ typedef struct {
     char *admins;                  //  users with role admin (comma-separated), or NULL
     char *readers;                 //  ... reader
     char *senders;                 //  ... sender
+    char *source_label;            //  Alertmanager: the label naming the source
 } web_config_t;
+
+#define WEB_DEFAULT_SOURCE_LABEL  "instance"
 
 //  Defaults, then the `web` section of path (NULL: defaults only). Every
 //  problem into report. 0, or -1 when it added errors.

@@ -39,5 +39,7 @@ ctl_t *web_ctl (web_t *web);
 //  The live copy of every alert.
 struct _mirror_t;
 struct _mirror_t *web_mirror (web_t *web);
+//  The Alertmanager label that names an alert's source (config source_label).
+const char *web_source_label (web_t *web);
 
 #endif

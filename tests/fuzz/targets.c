@@ -10,6 +10,7 @@
 #include "epoch.h"
 #include "submit.h"
 #include "wire.h"
+#include "../../web/ingest_map.h"
 
 //  Same type, same value; floats by their bits, so a NaN equals itself
 //  (msgpack_object_equal says it does not).
@@ -319,4 +320,77 @@ fuzz_json (const uint8_t *data, size_t size)
     free (text);
     json_decref (reply);
     return 0;
+}
+
+//  --- lilac-web's JSON mappers -------------------------------------------------------------
+
+typedef int (s_web_map_fn) (const char *text, size_t size, const ingest_map_options_t *options,
+                            ingest_map_t *out, char *error, size_t error_size);
+
+static int
+s_fuzz_web (s_web_map_fn *map, bool alertmanager, const uint8_t *data, size_t size)
+{
+    ingest_map_options_t options = { .peer = "192.0.2.1", .tx = "fuzz-tx",
+                                     .source_label = "instance" };
+    ingest_map_t out;
+    ingest_map_init (&out);
+    char error [WIRE_ERROR_SIZE];
+    if (map ((const char *) data, size, &options, &out, error, sizeof error)) {
+        assert (memchr (error, 0, sizeof error));
+        ingest_map_free (&out);
+        return 0;
+    }
+    size_t mapped = 0;
+    for (size_t index = 0; index < out.batch_count; index++) {
+        ingest_map_batch_t *batch = &out.batches [index];
+        if (batch->event_count == 0)
+            continue;               //  not sent
+        assert (wire_check (batch->frame.buffer.data, batch->frame.buffer.size,
+                            error, sizeof error) == 0);
+        wire_batch_t decoded = WIRE_BATCH_EMPTY;
+        submit_refusals_t refused;
+        int rc = submit_decode (batch->frame.buffer.data, batch->frame.buffer.size, FUZZ_NOW_MS,
+                                &decoded, &refused, error, sizeof error);
+        //  Refused whole only when every event is bad (submit_decode then
+        //  gives the first one's reason), never for the envelope
+        assert (rc == 0 || (!alertmanager && strncmp (error, "alerts[", 7) == 0));
+        if (rc == 0) {
+            assert (strcmp (decoded.source, batch->source) == 0);
+            assert (decoded.event_count + refused.count == batch->event_count);
+        }
+        if (alertmanager)
+            assert (refused.count == 0);
+        for (size_t event = 1; event < batch->event_count; event++)
+            assert (batch->origin [event] > batch->origin [event - 1]);
+        mapped += batch->event_count;
+        submit_refusals_free (&refused);
+        wire_batch_free (&decoded);
+    }
+    if (alertmanager) {             //  each alert mapped or refused, once
+        json_error_t parse_error;
+        json_t *root = json_loadb ((const char *) data, size, 0, &parse_error);
+        assert (root && json_is_array (root));
+        assert (mapped + out.refused_count == json_array_size (root));
+        json_decref (root);
+    }
+    ingest_map_free (&out);
+    return 0;
+}
+
+int
+fuzz_web_events (const uint8_t *data, size_t size)
+{
+    return s_fuzz_web (ingest_map_events, false, data, size);
+}
+
+int
+fuzz_web_purppura (const uint8_t *data, size_t size)
+{
+    return s_fuzz_web (ingest_map_purppura, false, data, size);
+}
+
+int
+fuzz_web_alertmanager (const uint8_t *data, size_t size)
+{
+    return s_fuzz_web (ingest_map_alertmanager, true, data, size);
 }

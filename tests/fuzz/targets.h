@@ -34,5 +34,16 @@ int fuzz_timespec (const uint8_t *data, size_t size);
 //  for its fields; checks that getters give NUL-terminated UTF-8 within their
 //  buffers and that a read object writes out and reads back equal.
 int fuzz_json (const uint8_t *data, size_t size);
+//  A body of lilac-web's ingest (web/ingest_map.h) through its mapper:
+//  lilac's JSON batch, purppura's events, Alertmanager's alerts. Checks
+//  that every frame made passes wire_check and that the broker's submit
+//  decoder takes it (refused whole only when each of its events is, never
+//  for the envelope: tx, source, v); for Alertmanager also that it
+//  refuses none of its events (the mapper checked them all), that each
+//  alert of the body is in a frame or refused, once, and that each frame
+//  holds one source.
+int fuzz_web_events (const uint8_t *data, size_t size);
+int fuzz_web_purppura (const uint8_t *data, size_t size);
+int fuzz_web_alertmanager (const uint8_t *data, size_t size);
 
 #endif

@@ -28,6 +28,9 @@ static const struct {
     { "control", fuzz_control },
     { "timespec", fuzz_timespec },
     { "json", fuzz_json },
+    { "web_events", fuzz_web_events },
+    { "web_purppura", fuzz_web_purppura },
+    { "web_alertmanager", fuzz_web_alertmanager },
 };
 
 //  Reads a whole file into a fresh buffer; NULL if unreadable or too large.
