@@ -29,6 +29,7 @@
 */
 #include <string.h>
 #include "broker_internal.h"
+#include "bus.h"
 #include "mem.h"
 #include "timespec.h"
 
@@ -254,12 +255,25 @@ silences_op_list (broker_t *self, const msgpack_object *request, msgpack_packer 
                   int64_t now, char *error, size_t error_size)
 {
     (void) request, (void) error, (void) error_size;
-    //  At most BROKER_MAX_SILENCES of at most ~12 KiB each: within a reply.
+    //  Clients drop frames over BUS_MAX_MESSAGE: a longer list is cut there
+    //  and says so (truncated); the newest silences are the ones left out.
+    wire_writer_t items;
+    wire_writer_init (&items);
+    size_t shown = 0;
+    for (; shown < self->silence_count; shown++) {
+        size_t before = items.buffer.size;
+        silence_pack (&items.packer, self->silences [shown], now);
+        if (items.buffer.size > BUS_MAX_MESSAGE - 32 * 1024) {
+            items.buffer.size = before;
+            break;
+        }
+    }
     wire_pack_key (out, "silences");
-    msgpack_pack_array (out, self->silence_count);
-    for (size_t index = 0; index < self->silence_count; index++)
-        silence_pack (out, self->silences [index], now);
-    return 1;
+    msgpack_pack_array (out, shown);
+    msgpack_sbuffer_write (out->data, items.buffer.data, items.buffer.size);
+    wire_pack_key_bool (out, "truncated", shown < self->silence_count);
+    wire_writer_free (&items);
+    return 2;
 }
 
 int
