@@ -14,6 +14,15 @@
     Restart grace: an alert not updated since start whose due time falls
     before started_at + grace is scheduled at started_at + grace instead
     (s_schedule). Nothing else in the broker knows about grace.
+
+    Silences (silences.c) are changes too: a silence's change takes the next
+    seq, is a pending_change_t with no entry, and is written in the same
+    chunk as its neighbours (its row in `silences`, its history row), so
+    commit, publish, `since` and the clean-stop logic treat it like any
+    other. Their start and end times are not in the due heap (which holds
+    one due time per alert): the broker keeps silence_due, the earliest
+    start or end to come among the few silences, and the loop wakes for it
+    as for the heap's top; silences_tick then walks the table once.
 */
 #include <assert.h>
 #include <errno.h>
@@ -104,6 +113,33 @@ s_queue_change (broker_t *self, entry_t *entry, const char *event, int64_t now)
 }
 
 void
+broker_record_silence (broker_t *self, silence_t *silence, int64_t now)
+{
+    uint64_t prev_seq = silence->seq;
+    silence->seq = ++self->seq;
+    snprintf (silence->announced, sizeof silence->announced, "%s", silence_state (silence, now));
+    wire_writer_reset (&self->scratch);
+    silence_change_pack (&self->scratch.packer, silence->seq, now, silence, &self->epoch);
+    if (self->change_count == self->change_capacity) {
+        self->change_capacity = self->change_capacity ? self->change_capacity * 2 : 256;
+        self->changes = mem_realloc (self->changes,
+                                     self->change_capacity * sizeof (pending_change_t));
+    }
+    pending_change_t *change = &self->changes [self->change_count++];
+    char topic [WIRE_MAX_TOPIC];
+    snprintf (topic, sizeof topic, SILENCE_TOPIC_PREFIX "%s", silence->id);
+    *change = (pending_change_t) {
+        .seq = silence->seq, .prev_seq = prev_seq, .at = now, .event = SILENCE_EVENT,
+        .id = mem_strdup (silence->id), .silence_ends = silence->ends,
+        .topic = mem_strdup (topic),
+        .body = mem_alloc (self->scratch.buffer.size), .size = self->scratch.buffer.size,
+    };
+    memcpy (change->body, self->scratch.buffer.data, change->size);
+    self->change_bytes += change->size;
+    log_debug ("silence %s %s seq %" PRIu64, silence->id, silence->announced, silence->seq);
+}
+
+void
 broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t now)
 {
     alert_table_recount (self->table, entry);
@@ -111,6 +147,7 @@ broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t 
         return;
     const char *event = transition_name (transition);
     if (event) {
+        silences_cover (self, &entry->alert, now);
         s_list_change (self, entry);
         s_queue_change (self, entry, event, now);
     }
@@ -153,7 +190,8 @@ s_changes_hold_invariant (broker_t *self)
 {
     uint64_t previous = self->published_seq;
     for (size_t index = 0; index < self->change_count; index++) {
-        if (self->changes [index].seq <= previous || !self->changes [index].entry->change_listed)
+        const entry_t *entry = self->changes [index].entry;
+        if (self->changes [index].seq <= previous || (entry && !entry->change_listed))
             return false;
         previous = self->changes [index].seq;
     }
@@ -187,7 +225,7 @@ s_put_split_rows (broker_t *self, size_t count, uint64_t last_seq)
 {
     for (size_t index = count; index-- > 0; ) {
         pending_change_t *change = &self->changes [index];
-        if (change->entry->alert.seq <= last_seq || change->entry->chunk_marked)
+        if (!change->entry || change->entry->alert.seq <= last_seq || change->entry->chunk_marked)
             continue;
         change->entry->chunk_marked = true;
         if (s_put_row_at (self, change))
@@ -200,7 +238,8 @@ static void
 s_unmark_split_rows (broker_t *self, size_t count)
 {
     for (size_t index = 0; index < count; index++)
-        self->changes [index].entry->chunk_marked = false;
+        if (self->changes [index].entry)
+            self->changes [index].entry->chunk_marked = false;
 }
 
 //  One chunk: the first count changes (ending at last_seq; every listed
@@ -222,7 +261,11 @@ s_write_chunk (broker_t *self, size_t count, uint64_t last_seq)
         return -1;
     for (size_t index = 0; index < count; index++) {
         pending_change_t *change = &self->changes [index];
-        alert_t key = { .source = change->source, .id = change->id };
+        alert_t key = { .source = change->source ? change->source : (char *) "", .id = change->id };
+        if (!change->entry
+        &&  store_put_silence (self->store, change->id, change->silence_ends, change->seq,
+                               change->body, change->size))
+            return -1;
         if (store_put_change (self->store, change->seq, change->at, change->event,
                               &key, change->body, change->size, change->prev_seq))
             return -1;
@@ -237,7 +280,8 @@ static void
 s_settle_rows (broker_t *self, size_t count, uint64_t last_seq)
 {
     for (size_t index = 0; index < count; index++)
-        self->changes [index].entry->times_stored = false;    //  the full row replaced them
+        if (self->changes [index].entry)
+            self->changes [index].entry->times_stored = false;    //  the full row replaced them
     size_t kept = 0;
     for (size_t index = 0; index < self->changed_count; index++) {
         entry_t *entry = self->changed [index];
@@ -668,8 +712,10 @@ s_retain (broker_t *self, int64_t now)
     size_t alerts = 0, written_count = 0;
     entry_t **expired = s_expired_alerts (self, cutoff, &alerts);
     pending_change_t *deletions = mem_alloc ((alerts ? alerts : 1) * sizeof (pending_change_t));
+    int silences = 0;
     bool written = store_begin (self->store, alerts > 0) == 0
                 && store_prune_history (self->store, cutoff, BROKER_PRUNE_PER_RUN, &history) == 0
+                && store_prune_silences (self->store, cutoff, &silences) == 0
                 && s_write_deletions (self, expired, alerts, now, deletions) == 0;
     written_count = self->seq - self->published_seq;
     if (written && store_commit (self->store) == 0) {
@@ -682,6 +728,8 @@ s_retain (broker_t *self, int64_t now)
         }
         if (alerts)
             self->stats.commits++;
+        if (silences)
+            silences_forget (self, cutoff);
         if (history == BROKER_PRUNE_PER_RUN || alerts == BROKER_PRUNE_PER_RUN)
             self->next_retention = self->tick;          //  more to do: next turn
         if (history || alerts) {
@@ -805,7 +853,8 @@ broker_new (const broker_config_t *config, char *error, size_t error_size)
     self->store = store_open (config->database, config->durability_full, error, error_size);
     if (!self->store
     ||  store_last_seq (self->store, &self->seq)
-    ||  store_load (self->store, s_adopt_loaded, self)) {
+    ||  store_load (self->store, s_adopt_loaded, self)
+    ||  silences_load (self)) {
         if (self->store)
             snprintf (error, error_size, "cannot load %s: %s", config->database,
                       store_error (self->store));
@@ -813,6 +862,7 @@ broker_new (const broker_config_t *config, char *error, size_t error_size)
         return NULL;
     }
     self->published_seq = self->seq;
+    self->silence_due = self->started_at;   //  the first turn checks every silenced_by
     const char *why = NULL;
     if (store_epoch_start (self->store, self->seq, &self->epoch, &why)
     ||  epoch_new_db_id (self->boot)) {
@@ -856,6 +906,7 @@ broker_destroy (broker_t **self_p)
     if (self->signal_fd >= 0)
         close (self->signal_fd);
     due_heap_destroy (&self->heap);
+    silences_destroy (self);
     alert_table_destroy (&self->table);
     tx_window_destroy (&self->recent_tx);
     store_destroy (&self->store);
@@ -921,6 +972,8 @@ s_poll_timeout (broker_t *self, int64_t now, int64_t tick)
     int64_t next_due = due_heap_next (self->heap);
     if (next_due)
         s_sooner (&wait, next_due - now);
+    if (self->silence_due)
+        s_sooner (&wait, self->silence_due - now);
     return wait < 0 ? 0 : (long) wait;
 }
 
@@ -955,6 +1008,8 @@ s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
                              failures == 1 ? "" : "s", what);
         }
     s_fire_due (self, now);
+    if (self->silence_due && now >= self->silence_due)
+        silences_tick (self, now);
     s_write (self);
     if (self->tick >= self->next_hugz) {
         s_check_file (self);

@@ -15,6 +15,7 @@
 #include "lifecycle.h"
 #include "refresh_queue.h"
 #include "security.h"
+#include "silence.h"
 #include "log.h"
 #include "store.h"
 #include "tx_window.h"
@@ -37,6 +38,7 @@
 #define BROKER_BACKLOG_CHANGES  20000              //  unwritten changes past which ingest pauses
 #define BROKER_BACKLOG_BYTES    (16 * 1024 * 1024) //  ... or unwritten change bodies past this
 #define BROKER_SUBMIT_RETRY_MS  1000               //  a submit refused while ingest pauses: retry after
+#define BROKER_MAX_SILENCES     10000              //  silences kept (expired ones until retention)
 
 //  Counters reported by `stats`.
 typedef struct {
@@ -65,9 +67,11 @@ typedef struct {
     uint64_t prev_seq;             //  the alert's change before, 0 for its first
     int64_t at;                    //  when
     const char *event;             //  static event name
-    entry_t *entry;                //  the alert it changed (change_listed until written)
-    char *source;                  //  copy of the alert's source
-    char *id;                      //  copy of the alert's id
+    entry_t *entry;                //  the alert it changed (change_listed until written),
+                                   //  NULL for a silence's change
+    char *source;                  //  copy of the alert's source (NULL: a silence's)
+    char *id;                      //  copy of the alert's id, or the silence's
+    int64_t silence_ends;          //  a silence's change: its ends, for its row
     char *topic;                   //  EVENT.LEVEL.SOURCE.ID
     void *body;                    //  msgpack body
     size_t size;                   //  bytes in body
@@ -130,6 +134,11 @@ struct _broker_t {
     int64_t retry_commit_at;       //  tick, 0 unless a commit failed
     wire_writer_t scratch;         //  reused for bodies
     ingest_frame_t group [BROKER_GROUP_FRAMES];    //  frames read, their events not applied yet
+    silence_t **silences;          //  every silence kept, in the order they were added
+    size_t silence_count;
+    size_t silence_capacity;
+    int64_t silence_due;           //  wall ms of the next silence start or end (or the
+                                   //  first turn's reconciliation), 0 for none
     broker_stats_t stats;          //  counters
     log_limit_t reject_log;        //  rate limit for bad input lines
     log_limit_t store_log;         //  rate limit for database errors
@@ -161,6 +170,31 @@ const char *ingest_authorize (broker_t *self, const wire_batch_t *batch,
 //  Applies a decoded batch's events for source, as ingest applies a frame.
 void ingest_apply_batch (broker_t *self, const char *source, const wire_batch_t *batch,
                          int64_t now);
+
+//  --- silences (silences.c) ---------------------------------------------------
+
+//  Queues a change of silence (its row and a history row, topic
+//  silence.ID) for the next commit, as broker_record does for an alert's.
+void broker_record_silence (broker_t *self, silence_t *silence, int64_t now);
+//  Sets the alert's silenced_by to the live silence that covers it (NULL
+//  for none, and always for a cleared alert). Called for every change
+//  broker_record publishes, before its body is packed.
+void silences_cover (broker_t *self, alert_t *alert, int64_t now);
+//  Loads the stored silences (at start). 0 / -1.
+int silences_load (broker_t *self);
+//  At silence_due: publishes each silence that started or ended, and gives
+//  every alert whose silenced_by is no longer right an `updated` change.
+void silences_tick (broker_t *self, int64_t now);
+//  Drops the silences that ended before cutoff (retention deleted their rows).
+void silences_forget (broker_t *self, int64_t cutoff);
+void silences_destroy (broker_t *self);
+//  Control ops silence_add, silence_list, silence_expire (as control.c's).
+int silences_op_add (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+                     int64_t now, char *error, size_t error_size);
+int silences_op_list (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+                      int64_t now, char *error, size_t error_size);
+int silences_op_expire (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+                        int64_t now, char *error, size_t error_size);
 
 //  Answers one control request (the last frame of msg) into reply.
 void control_answer (broker_t *self, const void *request, size_t size,

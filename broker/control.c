@@ -672,6 +672,9 @@ static const struct {
     { "snapshot", s_op_snapshot, ROLE_READER }, { "since", s_op_since, ROLE_READER },
     { "history", s_op_history, ROLE_READER },
     { "submit", s_op_submit, ROLE_AGENT },
+    { "silence_add", silences_op_add, ROLE_ADMIN },
+    { "silence_list", silences_op_list, ROLE_READER },
+    { "silence_expire", silences_op_expire, ROLE_ADMIN },
 };
 
 static op_fn *
@@ -751,7 +754,8 @@ s_run_op (broker_t *self, const msgpack_object *request, wire_writer_t *fields,
     else
     if (!run)               //  (a refused op has its reason in error already)
         snprintf (error, error_size, "unknown op '%s' (try ping, stats, list, get, ack,"
-                  " unack, clear, suppress, snapshot, since, history, submit)", name);
+                  " unack, clear, suppress, snapshot, since, history, submit, silence_add,"
+                  " silence_list, silence_expire)", name);
     mem_free (name);
     return pairs;
 }

@@ -73,7 +73,13 @@ static const char s_schema [] =
     //  and each change saves a second b-tree insert (store_put_change fell
     //  from 18% to 13% of the content path, perf).
     "DROP INDEX IF EXISTS history_at;"
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;";
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
+    //  One row per silence: body is its latest change body as published
+    //  (silence.h), rewritten with each of its changes in the same
+    //  transaction as their history rows; ends is for retention.
+    "CREATE TABLE IF NOT EXISTS silences ("
+    "  id TEXT PRIMARY KEY, ends INTEGER NOT NULL, seq INTEGER NOT NULL,"
+    "  body BLOB NOT NULL) WITHOUT ROWID;";
 
 //  Databases written before the rowid table kept alerts WITHOUT ROWID,
 //  keyed by (source, id); their rows move over once, in one transaction.
@@ -109,6 +115,7 @@ typedef enum {
     STMT_PUT_ALERT, STMT_UPDATE_ALERT, STMT_DELETE_ALERT,
     STMT_PUT_TIMES, STMT_DELETE_TIMES, STMT_PUT_CHANGE, STMT_SET_SEQ,
     STMT_LOAD, STMT_LAST_SEQ, STMT_SINCE, STMT_OLDEST, STMT_PRUNE, STMT_HISTORY_ROW,
+    STMT_PUT_SILENCE, STMT_LOAD_SILENCES, STMT_PRUNE_SILENCES,
     STMT_COUNT
 } statement_t;
 
@@ -149,6 +156,12 @@ static const char *const s_sql [STMT_COUNT] = {
     [STMT_SINCE] = "SELECT seq, body FROM history WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     [STMT_OLDEST] = "SELECT coalesce (min (seq), 0) FROM history",
     [STMT_HISTORY_ROW] = "SELECT source, id, prev_seq, body FROM history WHERE seq = ?1",
+    [STMT_PUT_SILENCE] =
+        "INSERT INTO silences (id, ends, seq, body) VALUES (?1, ?2, ?3, ?4)"
+        " ON CONFLICT (id) DO UPDATE SET ends = excluded.ends, seq = excluded.seq,"
+        " body = excluded.body",
+    [STMT_LOAD_SILENCES] = "SELECT body FROM silences ORDER BY seq",
+    [STMT_PRUNE_SILENCES] = "DELETE FROM silences WHERE ends < ?1",
     //  Looks only at the ?2 oldest rows (seq order is time order, give or
     //  take a clock step), so a run is bounded with or without expired rows.
     [STMT_PRUNE] = "DELETE FROM history WHERE seq IN (SELECT seq FROM"
@@ -767,6 +780,43 @@ store_prune_history (store_t *self, int64_t before, int limit, int *deleted)
     ||  s_bind_int (self->statements [STMT_PRUNE], 2, limit))
         return -1;
     if (s_run (self, STMT_PRUNE))
+        return -1;
+    *deleted = sqlite3_changes (self->db);
+    return 0;
+}
+
+//  --- silences ----------------------------------------------------------------------
+
+int
+store_put_silence (store_t *self, const char *id, int64_t ends, uint64_t seq,
+                   const void *body, size_t size)
+{
+    sqlite3_stmt *statement = self->statements [STMT_PUT_SILENCE];
+    if (s_bind_text (statement, 1, id)
+    ||  s_bind_int (statement, 2, ends)
+    ||  s_bind_int (statement, 3, (int64_t) seq)
+    ||  s_bind_blob (statement, 4, body, size))
+        return -1;
+    return s_run (self, STMT_PUT_SILENCE);
+}
+
+int
+store_load_silences (store_t *self, store_silence_fn *each, void *arg)
+{
+    sqlite3_stmt *statement = self->statements [STMT_LOAD_SILENCES];
+    int rc;
+    while ((rc = sqlite3_step (statement)) == SQLITE_ROW)
+        each (sqlite3_column_blob (statement, 0), (size_t) sqlite3_column_bytes (statement, 0),
+              arg);
+    sqlite3_reset (statement);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_prune_silences (store_t *self, int64_t before, int *deleted)
+{
+    if (s_bind_int (self->statements [STMT_PRUNE_SILENCES], 1, before)
+    ||  s_run (self, STMT_PRUNE_SILENCES))
         return -1;
     *deleted = sqlite3_changes (self->db);
     return 0;

@@ -21,6 +21,9 @@
       change, body exactly as published, so `since` replays the bus byte for
       byte; prev_seq is the seq of the alert's change before (0 for its
       first), so one alert's history is walked back by primary key.
+    - silences(id, ends, seq, body): one row per silence, body its latest
+      change body (silence.h), written with that change's history row; a
+      silence's history rows have source "" and id the silence's id.
     - meta(key, value): "seq", the last seq handed out (history may be pruned
       empty, the counter must still never go back); "db_id", "epoch",
       "epoch_first" and "clean_stop" (store_epoch_start).
@@ -113,5 +116,14 @@ int store_oldest_seq (store_t *self, uint64_t *seq);
 //  Deletes up to limit history rows older than before (ms), oldest first.
 //  *deleted says how many. 0 / -1.
 int store_prune_history (store_t *self, int64_t before, int limit, int *deleted);
+
+//  Inside a transaction: writes a silence's row (its latest change body). 0 / -1.
+int store_put_silence (store_t *self, const char *id, int64_t ends, uint64_t seq,
+                       const void *body, size_t size);
+//  Calls each(body, size, arg) for every stored silence, oldest change first. 0 / -1.
+typedef void (store_silence_fn) (const void *body, size_t size, void *arg);
+int store_load_silences (store_t *self, store_silence_fn *each, void *arg);
+//  Inside a transaction: deletes the silences that ended before before (ms). 0 / -1.
+int store_prune_silences (store_t *self, int64_t before, int *deleted);
 
 #endif

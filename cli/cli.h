@@ -2,8 +2,9 @@
 
     `lilac` is a thin dispatcher (main.c) over one file per family of
     subcommands: send.c (the ingest client), tap.c (a live view of the
-    change bus) and control.c (list get ack unack clear suppress stats, the
-    control-socket client). Global options (-C EP, -t SECONDS) are parsed by
+    change bus), control.c (list get ack unack clear suppress stats, the
+    control-socket client) and silence.c (silence add|list|expire).
+    Global options (-C EP, -t SECONDS) are parsed by
     main.c into a cli_t and may be repeated after the subcommand, where they
     override. Helpers for checking user input before anything is sent live
     in options.c, so that each family reports a bad time, level or name the
@@ -52,6 +53,7 @@ int cli_suppress (cli_t *cli, int argc, char **argv);
 int cli_stats (cli_t *cli, int argc, char **argv);
 int cli_history (cli_t *cli, int argc, char **argv);
 int cli_keygen (cli_t *cli, int argc, char **argv);
+int cli_silence (cli_t *cli, int argc, char **argv);
 
 extern const char cli_send_usage[];
 extern const char cli_tap_usage[];
@@ -64,6 +66,7 @@ extern const char cli_suppress_usage[];
 extern const char cli_stats_usage[];
 extern const char cli_history_usage[];
 extern const char cli_keygen_usage[];
+extern const char cli_silence_usage[];
 
 //  --- options.c: checking input, reporting errors --------------------------
 

@@ -30,6 +30,7 @@ static const char s_usage[] =
     "  suppress  suppress notifications for an alert until a time\n"
     "  stats     the broker's counters\n"
     "  history   one alert's changes, newest first\n"
+    "  silence   add, list or expire silences (lilac silence --help)\n"
     "  keygen    write a CURVE certificate (lilac keygen --help)\n"
     "\n"
     "  -C, --control EP     control endpoint (default $LILAC_CONTROL, else "
@@ -56,6 +57,7 @@ static const s_command_t s_commands [] = {
     { "suppress", cli_suppress },
     { "stats", cli_stats },
     { "history", cli_history },
+    { "silence", cli_silence },
     { "keygen", cli_keygen },
 };
 

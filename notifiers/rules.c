@@ -17,8 +17,8 @@
     destination key, when given, must not be empty; absent, it is "default".
 
     Deciding walks the rules in file order. A rule acts on a change when all
-    of these hold: the alert is not suppressed (suppress_until > now stops
-    every rule); source, id and subject (the source when the alert has none)
+    of these hold: the alert is not suppressed (suppress_until > now, or
+    silenced_by set by a live silence, stops every rule); source, id and subject (the source when the alert has none)
     match their globs (fnmatch, no flags, case-sensitive); the level is in
     its list; every label it names is on the alert and matches; the local
     hour and day of `now` are in its hours and days; the event is in its
@@ -903,7 +903,8 @@ rules_decide (rules_t *self, const alert_change_t *change, int64_t now,
     time_t seconds = (time_t) (now / 1000);
     struct tm local;
     bool known_time = localtime_r (&seconds, &local) != NULL;
-    bool suppressed = change->alert.suppress_until > now;
+    //  A silenced alert (a live silence covers it) is skipped as a suppressed one.
+    bool suppressed = change->alert.suppress_until > now || change->alert.silenced_by;
     size_t count = 0;
     self->serial++;
     for (size_t index = 0; index < self->count && event && known_time && !suppressed; index++) {

@@ -92,7 +92,8 @@ s_field_count (const alert_t *alert)
     //  level, state, notify_count, created_at, updated_at, changed_at, seq
     uint32_t count = 7;
     const char *strings [] = { alert->source, alert->id, alert->subject, alert->summary,
-                               alert->detail, alert->acked_by, alert->ack_note };
+                               alert->detail, alert->acked_by, alert->ack_note,
+                               alert->silenced_by };
     const int64_t times [] = { alert->raise_at, alert->clear_at, alert->suppress_until,
                                alert->acked_at, alert->ack_until, alert->notified_at,
                                alert->acted_at };
@@ -157,6 +158,7 @@ alert_pack (msgpack_packer *packer, const alert_t *alert)
     msgpack_pack_uint64 (packer, alert->seq);
     if (alert->label_count > 0)
         s_pack_labels (packer, alert->labels, alert->label_count);
+    s_pack_optional_string (packer, "silenced_by", alert->silenced_by);
 }
 
 
@@ -212,6 +214,8 @@ s_decode_strings (const msgpack_object *map, alert_t *alert, char *error, size_t
         rc = wire_get_name (map, "acked_by", &alert->acked_by, error, error_size);
     if (rc == 0)
         rc = wire_get_string (map, "ack_note", WIRE_MAX_NOTE, &alert->ack_note, error, error_size);
+    if (rc == 0)
+        rc = wire_get_name (map, "silenced_by", &alert->silenced_by, error, error_size);
     return rc;
 }
 
@@ -277,6 +281,7 @@ alert_clear_fields (alert_t *alert)
     free (alert->detail);
     free (alert->acked_by);
     free (alert->ack_note);
+    free (alert->silenced_by);
     alert_free_labels (&alert->labels, &alert->label_count);
     memset (alert, 0, sizeof (alert_t));
 }
@@ -392,6 +397,15 @@ alert_change_decode (const msgpack_object *map, alert_change_t *change,
     bool stamped = false;
     if (rc == 0)
         rc = epoch_decode (map, &change->epoch, &stamped, error, error_size);
+    if (rc == 0 && strcmp (change->event, "silence") == 0) {
+        rc = wire_get_name (wire_get (map, "silence"), "id", &change->silence_id,
+                            error, error_size);
+        if (rc == 0 && !change->silence_id)
+            rc = S_MALFORMED ("silence.id: missing");
+        if (rc)
+            alert_change_free (change);
+        return rc;
+    }
     const msgpack_object *alert = wire_get (map, "alert");
     if (rc == 0 && !alert)
         rc = S_MALFORMED ("alert: missing");
@@ -418,6 +432,7 @@ alert_change_free (alert_change_t *change)
     if (!change)
         return;
     free (change->event);
+    free (change->silence_id);
     alert_clear_fields (&change->alert);
     memset (change, 0, sizeof (alert_change_t));
 }
@@ -430,4 +445,13 @@ alert_topic (char *buffer, size_t size, const char *event, const alert_t *alert)
     snprintf (buffer, size, "%s.%s.%s.%s", event ? event : "",
               alert_level_name (alert->level),
               alert->source ? alert->source : "", alert->id ? alert->id : "");
+}
+
+void
+alert_change_topic (char *buffer, size_t size, const alert_change_t *change)
+{
+    if (change->silence_id)
+        snprintf (buffer, size, "silence.%s", change->silence_id);
+    else
+        alert_topic (buffer, size, change->event, &change->alert);
 }

@@ -8,7 +8,7 @@
 
     Wire keys: source id subject summary detail level state raise_at clear_at
     suppress_until acked_at ack_until acked_by ack_note notify_count
-    notified_at created_at updated_at changed_at seq labels{}.
+    notified_at created_at updated_at changed_at seq labels{} silenced_by.
     Times are ms since the epoch.
 */
 #ifndef LILAC_ALERT_H
@@ -55,6 +55,8 @@ typedef struct {
     int64_t updated_at;            //  last event received for this key
     int64_t changed_at;            //  last state change
     uint64_t seq;                  //  seq of this alert's last published change
+    char *silenced_by;             //  id of the live silence that covers it, or NULL
+                                   //  (notifiers skip it, as while suppressed)
     wire_label_t *labels;          //  label_count entries, owned
     size_t label_count;
 } alert_t;
@@ -89,18 +91,26 @@ typedef struct {
     int64_t at;                    //  broker time of the change, ms
     char *event;                   //  pending raised reminder acked unacked cleared updated
                                    //  deleted
-    alert_t alert;                 //  the whole row after the change
+    alert_t alert;                 //  the whole row after the change (empty for a
+                                   //  silence change)
+    char *silence_id;              //  a silence change (event "silence", topic
+                                   //  silence.ID): that silence's id; else NULL
     epoch_t epoch;                 //  the epoch it was published in (zeroed: none given)
 } alert_change_t;
 
 //  Packs a change body {v, seq, at, event, alert, epoch?} (epoch NULL: left out).
 void alert_change_pack (msgpack_packer *packer, uint64_t seq, int64_t at,
                         const char *event, const alert_t *alert, const epoch_t *epoch);
-//  Decodes a change body. Returns 0 or WIRE_MALFORMED.
+//  Decodes a change body: an alert's, or a silence's (event "silence":
+//  only its id is read, into silence_id; silence.h decodes the rest).
+//  Returns 0 or WIRE_MALFORMED.
 int alert_change_decode (const msgpack_object *map, alert_change_t *change,
                          char *error, size_t error_size);
 void alert_change_free (alert_change_t *change);
 //  Writes the topic "EVENT.LEVEL.SOURCE.ID" into buffer (truncated to size).
 void alert_topic (char *buffer, size_t size, const char *event, const alert_t *alert);
+//  The topic a decoded change was published on: alert_topic, or
+//  "silence.ID" for a silence change.
+void alert_change_topic (char *buffer, size_t size, const alert_change_t *change);
 
 #endif

@@ -858,7 +858,7 @@ s_on_message (change_feed_t *self, zmq_msg_t *topic_frame, zmq_msg_t *body_frame
             rc = -1;
         }
         else {
-            alert_topic (expected, sizeof expected, change->event, &change->alert);
+            alert_change_topic (expected, sizeof expected, change);
             if (!streq (expected, topic)) {
                 rc = error_text (error, error_size, -1, "topic does not match the body (%s)",
                                  expected);
@@ -958,7 +958,9 @@ s_deliver (change_feed_t *self, int64_t now, change_feed_deliver_fn *deliver, vo
     alert_change_t *head;
     for (int count = 0; count < S_DELIVERIES_PER_WORK && (head = s_queue_head (self)); count++) {
         int64_t retry_at = 0;
-        if (deliver (head, arg, &retry_at) == FEED_RETRY) {
+        //  A silence's own change is the broker's bookkeeping (the alerts it
+        //  covers get their `updated` changes): it moves the cursor only.
+        if (!head->silence_id && deliver (head, arg, &retry_at) == FEED_RETRY) {
             self->held_until = retry_at > now ? retry_at : now + 1;
             return;
         }

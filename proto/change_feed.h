@@ -16,6 +16,10 @@
     - no hugz for FEED_SILENCE_MS means the broker (or the path to it) is
       gone: when anything is heard again, the feed asks `since` its cursor.
 
+    A silence's own change (topic silence.ID, alert_change_t.silence_id
+    set) takes its seq like any other but is not handed to the owner: the
+    cursor steps over it (the alerts it covers get `updated` changes).
+
     Delivery is at least once. The owner's deliver function says DONE (acted
     on, or given up for good: the cursor moves past it and, with a cursor
     file, is saved) or RETRY at a time it names (the feed holds that change

@@ -639,3 +639,56 @@ ctl_submit (ctl_t *self, const void *frame, size_t size, ctl_submit_reply_t *out
         *failure = CTL_REFUSED;
     return 0;
 }
+
+//  --- silences ----------------------------------------------------------------------------
+
+void
+ctl_silence_add_request (wire_writer_t *writer, const ctl_silence_t *silence)
+{
+    size_t matchers = (silence->source != NULL) + (silence->id != NULL)
+                    + (silence->subject != NULL) + (silence->label_count > 0);
+    s_begin (writer, "silence_add", 3 + (silence->starts != NULL) + (silence->note != NULL));
+    wire_pack_key (&writer->packer, "matchers");
+    msgpack_pack_map (&writer->packer, matchers);
+    s_pack_optional (&writer->packer, "source", silence->source);
+    s_pack_optional (&writer->packer, "id", silence->id);
+    s_pack_optional (&writer->packer, "subject", silence->subject);
+    if (silence->label_count) {
+        wire_pack_key (&writer->packer, "labels");
+        msgpack_pack_array (&writer->packer, silence->label_count);
+        for (size_t index = 0; index < silence->label_count; index++)
+            wire_pack_string (&writer->packer, silence->labels [index]);
+    }
+    s_pack_optional (&writer->packer, "starts", silence->starts);
+    wire_pack_key_string (&writer->packer, "ends", silence->ends);
+    wire_pack_key_string (&writer->packer, "by", silence->by);
+    s_pack_optional (&writer->packer, "note", silence->note);
+}
+
+wire_doc_t *
+ctl_silence_add (ctl_t *self, const ctl_silence_t *silence, ctl_failure_t *failure,
+                 char *error, size_t error_size)
+{
+    wire_writer_t writer;
+    ctl_silence_add_request (&writer, silence);
+    return s_call_packed (self, &writer, failure, error, error_size);
+}
+
+wire_doc_t *
+ctl_silence_list (ctl_t *self, ctl_failure_t *failure, char *error, size_t error_size)
+{
+    wire_writer_t writer;
+    s_begin (&writer, "silence_list", 0);
+    return s_call_packed (self, &writer, failure, error, error_size);
+}
+
+wire_doc_t *
+ctl_silence_expire (ctl_t *self, const char *id, const char *by, ctl_failure_t *failure,
+                    char *error, size_t error_size)
+{
+    wire_writer_t writer;
+    s_begin (&writer, "silence_expire", 2);
+    wire_pack_key_string (&writer.packer, "id", id);
+    wire_pack_key_string (&writer.packer, "by", by);
+    return s_call_packed (self, &writer, failure, error, error_size);
+}

@@ -180,4 +180,33 @@ int ctl_submit_decode (wire_doc_t *reply, ctl_submit_reply_t *out,
 int ctl_submit (ctl_t *self, const void *frame, size_t size, ctl_submit_reply_t *out,
                 ctl_failure_t *failure, char *error, size_t error_size);
 
+//  --- silences ------------------------------------------------------------------------
+
+//  A silence to add: each matcher may be NULL (at least one is needed);
+//  labels are "NAME=VALUE", "NAME!=VALUE", "NAME=~RE", "NAME!~RE"; times
+//  are specs as typed (+2h, epoch seconds), starts NULL for now.
+typedef struct {
+    const char *source;            //  glob
+    const char *id;                //  glob
+    const char *subject;           //  glob
+    const char *const *labels;     //  label_count matchers
+    size_t label_count;
+    const char *starts;            //  or NULL
+    const char *ends;              //  required
+    const char *by;                //  required
+    const char *note;              //  or NULL
+} ctl_silence_t;
+//  The `silence_add` request, packed into writer (initialized here; the
+//  caller frees it).
+void ctl_silence_add_request (wire_writer_t *writer, const ctl_silence_t *silence);
+//  `silence_add`: the reply carries `silence` (its id, state, ...).
+wire_doc_t *ctl_silence_add (ctl_t *self, const ctl_silence_t *silence,
+                             ctl_failure_t *failure, char *error, size_t error_size);
+//  `silence_list`: the reply carries `silences`, in the order they were added.
+wire_doc_t *ctl_silence_list (ctl_t *self, ctl_failure_t *failure, char *error,
+                              size_t error_size);
+//  `silence_expire` id, by who: ends it now.
+wire_doc_t *ctl_silence_expire (ctl_t *self, const char *id, const char *by,
+                                ctl_failure_t *failure, char *error, size_t error_size);
+
 #endif

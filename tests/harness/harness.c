@@ -822,7 +822,7 @@ s_receive (subscriber_t *self, int timeout_ms, alert_change_t *change, int64_t *
             harness_note ("bus message '%s': bad change body: %s", topic_text, error);
         else {
             char expected [WIRE_MAX_TOPIC + 1];
-            alert_topic (expected, sizeof expected, change->event, &change->alert);
+            alert_change_topic (expected, sizeof expected, change);
             if (!streq (expected, topic_text)) {
                 harness_note ("topic '%s' does not match its body ('%s')", topic_text, expected);
                 alert_change_free (change);
