@@ -686,17 +686,16 @@ s_find_op (const char *name, role_t *role)
 }
 
 //  May the caller of the request being answered run op? Roles are ordered
-//  agent < reader < admin for control; relay is an agent here. ROLE_AGENT:
-//  any certificate in the clients table (submit's source is checked then).
+//  agent < reader < admin for control; relay is an agent here, gateway an
+//  admin (role_permits). ROLE_AGENT: any certificate in the clients table
+//  (submit's source is checked then).
 static bool
 s_permitted (broker_t *self, const char *op, role_t needed, char *error, size_t error_size)
 {
     if (!self->security)
         return true;
     const security_client_t *caller = self->caller;
-    int rank = !caller ? -1 : caller->role == ROLE_ADMIN ? 2 : caller->role == ROLE_READER ? 1 : 0;
-    int needed_rank = needed == ROLE_ADMIN ? 2 : needed == ROLE_READER ? 1 : 0;
-    if (rank >= needed_rank)
+    if (caller && role_permits (caller->role, needed))
         return true;
     self->stats.denied++;
     if (caller)

@@ -90,6 +90,31 @@ s_control_as (const char *name, cli_result_t *result, const char *op, const char
                     "-t", "3", op, a, b, c, NULL);
 }
 
+//  `lilac --cert NAME_secret ... -C CONTROL OP SOURCE ID ARG [VALUE]`: an
+//  act (--by BY; suppress's TIME, with value NULL).
+static int
+s_act_as (const char *name, const char *op, const char *source, const char *id,
+          const char *option, const char *value, cli_result_t *result)
+{
+    char cert [700];
+    snprintf (cert, sizeof cert, "%s_secret", s_path (name));
+    return cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, result, "--cert", cert,
+                    "--server-key", s_server_key, "-C", broker_process_control (s_broker),
+                    "-t", "3", op, source, id, option, value, NULL);
+}
+
+//  `lilac --cert NAME_secret ... send -C CONTROL -o SOURCE -i ID -r`: a
+//  submit, answered once the broker committed it.
+static int
+s_submit_as (const char *name, const char *source, const char *id, cli_result_t *result)
+{
+    char cert [700];
+    snprintf (cert, sizeof cert, "%s_secret", s_path (name));
+    return cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, result, "--cert", cert,
+                    "--server-key", s_server_key, "send", "-C", broker_process_control (s_broker),
+                    "-t", "3", "-o", source, "-i", id, "-r", NULL);
+}
+
 //  Polls a stats counter until it reaches at least min. Its last value.
 static int64_t
 s_wait_stat (const char *name, int64_t min, int timeout_ms)
@@ -209,6 +234,53 @@ s_roles (void)
                alert_state_name (alert.state));
         alert_clear_fields (&alert);
     }
+}
+
+//  Issue 13: certificates carry a name; `lilac keygen NAME` writes it.
+static void
+s_keygen_name (void)
+{
+    TEST ("security: `lilac keygen NAME` writes the name into the certificate, public and secret");
+    const char *const files [] = { "tester", "tester_secret", "web-gw" };
+    const char *const names [] = { "tester", "tester", "web-gw" };
+    for (int index = 0; index < 3; index++) {
+        zconfig_t *root = zconfig_load (s_path (files [index]));
+        const char *name = root ? zconfig_get (root, "metadata/name", "") : "?";
+        CHECK (streq (name, names [index]), "%s: name '%s'", files [index], name);
+        zconfig_destroy (&root);
+    }
+}
+
+//  Issue 13: the gateway role (lilac-web's): ingest for any source, like a
+//  relay, and every control op, like an admin.
+static void
+s_gateway (subscriber_t *sub)
+{
+    TEST ("security: a gateway may send (PUSH) and submit for any source");
+    cli_result_t result;
+    s_send_as ("web-gw", s_server_key, "gw-host", "pushed", &result);
+    CHECK (result.status == 0, "send: %s", result.err);
+    cli_result_free (&result);
+    alert_change_t change;
+    if (CHECK (expect_change (sub, "raised", "gw-host", "pushed", 5000, &change) == 0,
+               "the gateway's event for gw-host was not raised"))
+        alert_change_free (&change);
+    s_submit_as ("web-gw", "other-host", "submitted", &result);
+    CHECK (result.status == 0, "submit: %d %s %s", result.status, result.out, result.err);
+    cli_result_free (&result);
+    CHECK (s_stored ("other-host", "submitted"), "the gateway's submit for other-host was not stored");
+
+    TEST ("security: a gateway may run every control op");
+    s_control_as ("web-gw", &result, "list", "--source", "gw-host", NULL);
+    CHECK (result.status == 0 && text_has (result.out, "pushed"), "gateway list: %d %s %s",
+           result.status, result.out, result.err);
+    cli_result_free (&result);
+    s_act_as ("web-gw", "suppress", "gw-host", "pushed", "+1h", NULL, &result);
+    CHECK (result.status == 0, "gateway suppress: %d %s", result.status, result.err);
+    cli_result_free (&result);
+    s_control_as ("web-gw", &result, "history", "gw-host", "pushed", NULL);
+    CHECK (result.status == 0, "gateway history: %d %s", result.status, result.err);
+    cli_result_free (&result);
 }
 
 static void
@@ -546,7 +618,8 @@ main (void)
     snprintf (s_server_key, sizeof s_server_key, "%s", s_path ("broker"));
     CHECK (s_keygen ("tester", "admin", NULL) && s_keygen ("web1", "agent", NULL)
         && s_keygen ("nagios", "relay", NULL) && s_keygen ("reader1", "reader", NULL)
-        && s_keygen ("stranger", "agent", NULL) && s_keygen ("late", "agent", NULL), "keygen");
+        && s_keygen ("stranger", "agent", NULL) && s_keygen ("late", "agent", NULL)
+        && s_keygen ("web-gw", "gateway", NULL), "keygen");
     struct stat info;
     CHECK (stat (s_path ("web1_secret"), &info) == 0 && (info.st_mode & 0777) == 0600,
            "secret file mode %o", (unsigned) (info.st_mode & 0777));
@@ -557,8 +630,8 @@ main (void)
     char clients [700];
     snprintf (clients, sizeof clients, "%s/clients", sandbox_dir (s_sandbox));
     CHECK (mkdir (clients, 0755) == 0, "mkdir clients");
-    CHECK (s_allow ("tester") && s_allow ("web1") && s_allow ("nagios") && s_allow ("reader1"),
-           "allow");
+    CHECK (s_allow ("tester") && s_allow ("web1") && s_allow ("nagios") && s_allow ("reader1")
+        && s_allow ("web-gw"), "allow");
     char cert [700], error [512];
     snprintf (cert, sizeof cert, "%s_secret", s_path ("tester"));
     CHECK (bus_secure_client (cert, s_server_key, error, sizeof error) == 0, "%s", error);
@@ -577,6 +650,8 @@ main (void)
         s_spoofing (sub);
         s_relay (sub);
         s_roles ();
+        s_keygen_name ();
+        s_gateway (sub);
         s_wrong_server_key ();
         s_plaintext ();
         s_sighup (sub);
