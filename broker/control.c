@@ -77,6 +77,32 @@ s_get_required_name (const msgpack_object *request, const char *key, char **valu
     return 0;
 }
 
+//  Who acts (`by` on ack, unack, clear): on a secured broker, the caller's
+//  certificate name whatever the request says, unless its role passes on
+//  people it authenticated itself (gateway: lilac-web's user), whose `by`
+//  is required and kept; on a plain broker the request's `by`, required.
+//  A request's `by` that the certificate's name replaces is not an error
+//  (`lilac ack` sends $USER by default): it is logged, rate-limited.
+static int
+s_get_by (broker_t *self, const msgpack_object *request, const char *op, char **by,
+          char *error, size_t error_size)
+{
+    const security_client_t *caller = self->security ? self->caller : NULL;
+    if (!caller || role_trusts_by (caller->role))
+        return s_get_required_name (request, "by", by, error, error_size);
+    char *claimed = NULL;
+    if (wire_get_name (request, "by", &claimed, error, error_size))
+        return -1;
+    if (claimed && strcmp (claimed, caller->name) != 0)
+        log_limited (&self->security_log, "%s from %s: by '%s' in the request is not used: "
+                     "certificate %s (role %s) acts as '%s'", op,
+                     self->caller_address ? self->caller_address : "?", claimed, caller->file,
+                     role_name (caller->role), caller->name);
+    mem_free (claimed);
+    *by = mem_strdup (caller->name);
+    return 0;
+}
+
 static int
 s_get_until (const msgpack_object *request, bool required, int64_t now, int64_t *until,
              char *error, size_t error_size)
@@ -521,7 +547,7 @@ s_op_ack (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     int64_t until;
     int rc = -1;
     if (entry
-    &&  s_get_required_name (request, "by", &by, error, error_size) == 0
+    &&  s_get_by (self, request, "ack", &by, error, error_size) == 0
     &&  wire_get_string (request, "note", WIRE_MAX_NOTE, &note, error, error_size) == 0
     &&  s_get_until (request, false, now, &until, error, error_size) == 0) {
         const char *refusal = NULL;
@@ -546,7 +572,7 @@ s_op_unack (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     entry_t *entry = s_get_entry (self, request, error, error_size);
     char *by = NULL;
     int rc = -1;
-    if (entry && s_get_required_name (request, "by", &by, error, error_size) == 0) {
+    if (entry && s_get_by (self, request, "unack", &by, error, error_size) == 0) {
         const char *refusal = NULL;
         transition_t transition = lifecycle_unack (&entry->alert, now, &refusal);
         rc = s_changed (self, entry, transition, refusal, out, now, error, error_size);
@@ -564,7 +590,7 @@ s_op_clear (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     entry_t *entry = s_get_entry (self, request, error, error_size);
     char *by = NULL;
     int rc = -1;
-    if (entry && s_get_required_name (request, "by", &by, error, error_size) == 0) {
+    if (entry && s_get_by (self, request, "clear", &by, error, error_size) == 0) {
         bool was_cleared = entry->alert.state == ALERT_CLEARED;
         rc = s_changed (self, entry, lifecycle_clear (&entry->alert, now, true), NULL,
                         out, now, error, error_size);
