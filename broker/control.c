@@ -81,24 +81,23 @@ s_get_required_name (const msgpack_object *request, const char *key, char **valu
 //  certificate name whatever the request says, unless its role passes on
 //  people it authenticated itself (gateway: lilac-web's user), whose `by`
 //  is required and kept; on a plain broker the request's `by`, required.
-//  A request's `by` that the certificate's name replaces is not an error
-//  (`lilac ack` sends $USER by default): it is logged, rate-limited.
+//  `by` stays required either way, so a request means the same to a plain
+//  and a secured broker; one the certificate's name replaces is not an
+//  error (`lilac ack` sends $USER by default): it is logged, rate-limited.
 static int
 s_get_by (broker_t *self, const msgpack_object *request, const char *op, char **by,
           char *error, size_t error_size)
 {
-    const security_client_t *caller = self->security ? self->caller : NULL;
-    if (!caller || role_trusts_by (caller->role))
-        return s_get_required_name (request, "by", by, error, error_size);
-    char *claimed = NULL;
-    if (wire_get_name (request, "by", &claimed, error, error_size))
+    if (s_get_required_name (request, "by", by, error, error_size))
         return -1;
-    if (claimed && strcmp (claimed, caller->name) != 0)
-        log_limited (&self->security_log, "%s from %s: by '%s' in the request is not used: "
-                     "certificate %s (role %s) acts as '%s'", op,
-                     self->caller_address ? self->caller_address : "?", claimed, caller->file,
-                     role_name (caller->role), caller->name);
-    mem_free (claimed);
+    const security_client_t *caller = self->security ? self->caller : NULL;
+    if (!caller || role_trusts_by (caller->role) || strcmp (*by, caller->name) == 0)
+        return 0;
+    log_limited (&self->security_log, "%s from %s: by '%s' in the request is not used: "
+                 "certificate %s (role %s) acts as '%s'", op,
+                 self->caller_address ? self->caller_address : "?", *by, caller->file,
+                 role_name (caller->role), caller->name);
+    mem_free (*by);
     *by = mem_strdup (caller->name);
     return 0;
 }
