@@ -157,6 +157,12 @@ int broker_pack_health (broker_t *self, msgpack_packer *out);
 //  Packs `epoch` and `boot` (hugz, ping). Returns the number of keys: 2.
 int broker_pack_identity (broker_t *self, msgpack_packer *out);
 
+//  The `by` of an act (ack, unack, clear, silence_add, silence_expire):
+//  required; on a secured broker the caller's certificate name unless its
+//  role is trusted to pass on its own users (gateway). 0, or -1 with error.
+int broker_get_by (broker_t *self, const msgpack_object *request, const char *op, char **by,
+                   char *error, size_t error_size);
+
 //  Reads what waits on the ingest socket and applies it (ingest.c).
 void broker_drain_ingest (broker_t *self, int64_t now);
 //  The source a batch may speak for, as ingest checks it for every frame

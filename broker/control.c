@@ -77,6 +77,31 @@ s_get_required_name (const msgpack_object *request, const char *key, char **valu
     return 0;
 }
 
+//  Who acts (`by` on ack, unack, clear): on a secured broker, the caller's
+//  certificate name whatever the request says, unless its role passes on
+//  people it authenticated itself (gateway: lilac-web's user), whose `by`
+//  is required and kept; on a plain broker the request's `by`, required.
+//  `by` stays required either way, so a request means the same to a plain
+//  and a secured broker; one the certificate's name replaces is not an
+//  error (`lilac ack` sends $USER by default): it is logged, rate-limited.
+int
+broker_get_by (broker_t *self, const msgpack_object *request, const char *op, char **by,
+               char *error, size_t error_size)
+{
+    if (s_get_required_name (request, "by", by, error, error_size))
+        return -1;
+    const security_client_t *caller = self->security ? self->caller : NULL;
+    if (!caller || role_trusts_by (caller->role) || strcmp (*by, caller->name) == 0)
+        return 0;
+    log_limited (&self->security_log, "%s from %s: by '%s' in the request is not used: "
+                 "certificate %s (role %s) acts as '%s'", op,
+                 self->caller_address ? self->caller_address : "?", *by, caller->file,
+                 role_name (caller->role), caller->name);
+    mem_free (*by);
+    *by = mem_strdup (caller->name);
+    return 0;
+}
+
 static int
 s_get_until (const msgpack_object *request, bool required, int64_t now, int64_t *until,
              char *error, size_t error_size)
@@ -521,7 +546,7 @@ s_op_ack (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     int64_t until;
     int rc = -1;
     if (entry
-    &&  s_get_required_name (request, "by", &by, error, error_size) == 0
+    &&  broker_get_by (self, request, "ack", &by, error, error_size) == 0
     &&  wire_get_string (request, "note", WIRE_MAX_NOTE, &note, error, error_size) == 0
     &&  s_get_until (request, false, now, &until, error, error_size) == 0) {
         const char *refusal = NULL;
@@ -546,7 +571,7 @@ s_op_unack (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     entry_t *entry = s_get_entry (self, request, error, error_size);
     char *by = NULL;
     int rc = -1;
-    if (entry && s_get_required_name (request, "by", &by, error, error_size) == 0) {
+    if (entry && broker_get_by (self, request, "unack", &by, error, error_size) == 0) {
         const char *refusal = NULL;
         transition_t transition = lifecycle_unack (&entry->alert, now, &refusal);
         rc = s_changed (self, entry, transition, refusal, out, now, error, error_size);
@@ -564,7 +589,7 @@ s_op_clear (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     entry_t *entry = s_get_entry (self, request, error, error_size);
     char *by = NULL;
     int rc = -1;
-    if (entry && s_get_required_name (request, "by", &by, error, error_size) == 0) {
+    if (entry && broker_get_by (self, request, "clear", &by, error, error_size) == 0) {
         bool was_cleared = entry->alert.state == ALERT_CLEARED;
         rc = s_changed (self, entry, lifecycle_clear (&entry->alert, now, true), NULL,
                         out, now, error, error_size);
@@ -689,17 +714,16 @@ s_find_op (const char *name, role_t *role)
 }
 
 //  May the caller of the request being answered run op? Roles are ordered
-//  agent < reader < admin for control; relay is an agent here. ROLE_AGENT:
-//  any certificate in the clients table (submit's source is checked then).
+//  agent < reader < admin for control; relay is an agent here, gateway an
+//  admin (role_permits). ROLE_AGENT: any certificate in the clients table
+//  (submit's source is checked then).
 static bool
 s_permitted (broker_t *self, const char *op, role_t needed, char *error, size_t error_size)
 {
     if (!self->security)
         return true;
     const security_client_t *caller = self->caller;
-    int rank = !caller ? -1 : caller->role == ROLE_ADMIN ? 2 : caller->role == ROLE_READER ? 1 : 0;
-    int needed_rank = needed == ROLE_ADMIN ? 2 : needed == ROLE_READER ? 1 : 0;
-    if (rank >= needed_rank)
+    if (caller && role_permits (caller->role, needed))
         return true;
     self->stats.denied++;
     if (caller)

@@ -93,7 +93,7 @@ ingest_authorize (broker_t *self, const wire_batch_t *batch, const security_clie
     }
     if (!batch->source)
         return client->source;
-    if (client->role != ROLE_RELAY
+    if (!role_any_source (client->role)
     &&  (!client->source || strcmp (client->source, batch->source) != 0)) {
         self->stats.rejected++;
         self->stats.spoofed++;

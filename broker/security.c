@@ -2,7 +2,7 @@
     monitors. See security.h.
 
     The table maps a public key (Z85, 40 characters) to the certificate's
-    source and role. It is rebuilt whole from the directory at start and on
+    source, role and name. It is rebuilt whole from the directory at start and on
     SIGHUP; a file that is not a certificate, a `_secret` file, or a role
     we do not know is skipped with a warning, so one bad file does not lock
     everybody out. zauth is sent the same CURVE command again on SIGHUP,
@@ -33,18 +33,44 @@ struct _security_t {
     int monitor_count;
 };
 
-static const char *const s_role_names [] = { "agent", "relay", "reader", "admin" };
+static const char *const s_role_names [] = { "agent", "relay", "reader", "admin", "gateway" };
 
 const char *
 role_name (role_t role)
 {
-    return role <= ROLE_ADMIN ? s_role_names [role] : "?";
+    return role <= ROLE_GATEWAY ? s_role_names [role] : "?";
+}
+
+//  A role's place in the control ladder: agent (and relay) 0, reader 1,
+//  admin (and gateway) 2.
+static int
+s_control_rank (role_t role)
+{
+    return role == ROLE_ADMIN || role == ROLE_GATEWAY ? 2 : role == ROLE_READER ? 1 : 0;
+}
+
+bool
+role_permits (role_t role, role_t needed)
+{
+    return s_control_rank (role) >= s_control_rank (needed);
+}
+
+bool
+role_any_source (role_t role)
+{
+    return role == ROLE_RELAY || role == ROLE_GATEWAY;
+}
+
+bool
+role_trusts_by (role_t role)
+{
+    return role == ROLE_GATEWAY;
 }
 
 static int
 s_role_parse (const char *text, role_t *role)
 {
-    for (int index = 0; index <= ROLE_ADMIN; index++)
+    for (int index = 0; index <= ROLE_GATEWAY; index++)
         if (streq (text, s_role_names [index])) {
             *role = (role_t) index;
             return 0;
@@ -58,6 +84,7 @@ s_client_destroy (void **item)
     security_client_t *client = *item;
     if (client) {
         mem_free (client->source);
+        mem_free (client->name);
         mem_free (client->file);
         mem_free (client);
         *item = NULL;
@@ -69,6 +96,25 @@ s_ends_with (const char *text, const char *suffix)
 {
     size_t size = strlen (text), suffix_size = strlen (suffix);
     return size >= suffix_size && streq (text + size - suffix_size, suffix);
+}
+
+//  Sets client's name: the certificate's, else (made before names existed)
+//  its file's, which is logged. False, with a warning, if it is no name.
+static bool
+s_name_set (security_client_t *client, const char *name, const char *path)
+{
+    if (!name || !*name) {
+        const char *slash = strrchr (path, '/');
+        name = slash ? slash + 1 : path;
+        log_info ("security: %s has no name: acts by it are recorded as '%s', its file's "
+                  "name (make a new one with `lilac keygen NAME` to set one)", path, name);
+    }
+    if (!wire_name_valid (name)) {
+        log_warn ("security: %s: name '%s' is not a valid name: skipped", path, name);
+        return false;
+    }
+    client->name = mem_strdup (name);
+    return true;
 }
 
 //  Reads one certificate file into the table; false if it was skipped.
@@ -89,10 +135,11 @@ s_load_client (zhashx_t *table, const char *path)
     *client = (security_client_t) { .file = mem_strdup (path) };
     bool valid = s_role_parse (role, &client->role) == 0;
     if (!valid)
-        log_warn ("security: %s: role '%s' is not agent, relay, reader or admin: skipped",
-                  path, role);
+        log_warn ("security: %s: role '%s' is not agent, relay, reader, admin or gateway: "
+                  "skipped", path, role);
     else
-    if (source && *source) {
+        valid = s_name_set (client, zconfig_get (root, "metadata/name", NULL), path);
+    if (valid && source && *source) {
         if (wire_name_valid (source))
             client->source = mem_strdup (source);
         else {

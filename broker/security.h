@@ -7,11 +7,17 @@
     the message itself: libzmq stamps every message with the ZAP User-Id,
     which zauth sets to the client's public key (Z85), and the broker looks
     that key up in its own table of the same directory to learn the
-    certificate's `source` and `role`. zauth (czmq 4.2.1) also copies the
+    certificate's `source`, `role` and `name`. zauth (czmq 4.2.1) also copies the
     certificate's metadata into the message properties, but we do not read
     them: a property the certificate lacks could be filled in by the peer's
     own handshake metadata, and our table lets SIGHUP revoke a certificate
     for connections that are already open, not only for new handshakes.
+
+    The name is who the certificate speaks for: `by` on an act (ack,
+    unack, clear) from any role but gateway is the certificate's name,
+    whatever the request says. A gateway (lilac-web) authenticates people
+    itself, so the `by` it passes is trusted. A certificate made before
+    names existed has none: its file name stands in, logged at load.
 
     Refused handshakes are counted from socket monitors on the three bound
     sockets (ZMQ_EVENT_HANDSHAKE_FAILED_*). libzmq 4.3 names the local
@@ -27,16 +33,21 @@
 
 #define SECURITY_MONITORS_MAX  3   //  one per bound socket
 
+//  The order is the file format's (role names by index), not a ranking:
+//  ask role_permits and role_any_source.
 typedef enum {
     ROLE_AGENT,                    //  sends events for its own source
     ROLE_RELAY,                    //  sends events for any source
     ROLE_READER,                   //  + ping, stats, list, get, snapshot, since, history
-    ROLE_ADMIN                     //  + ack, unack, clear, suppress
+    ROLE_ADMIN,                    //  + ack, unack, clear, suppress
+    ROLE_GATEWAY                   //  relay + admin, and the `by` it passes is trusted
 } role_t;
 
 typedef struct {
     char *source;                  //  the certificate's source, or NULL
     role_t role;                   //  its role
+    char *name;                    //  who it speaks for: metadata `name`, else the
+                                   //  file's name (never NULL)
     char *file;                    //  the file it came from, for messages
 } security_client_t;
 
@@ -61,5 +72,14 @@ int security_monitor_count (security_t *self);
 //  refused handshakes, and writes a description of the last into what.
 int security_read_monitor (security_t *self, int index, char *what, size_t what_size);
 const char *role_name (role_t role);
+//  May a certificate of role run a control op that needs `needed` (agent,
+//  reader or admin)? agent < reader < admin; relay counts as an agent,
+//  gateway as an admin.
+bool role_permits (role_t role, role_t needed);
+//  May it send events for any source, not only its certificate's?
+bool role_any_source (role_t role);
+//  Is the `by` it passes on an act to be recorded as it is (gateway), rather
+//  than replaced by the certificate's name?
+bool role_trusts_by (role_t role);
 
 #endif

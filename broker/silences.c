@@ -196,13 +196,13 @@ s_get_time (const msgpack_object *request, const char *key, int64_t now, int64_t
 
 //  The arguments of silence_add into silence. 0, or -1 with error.
 static int
-s_read_add (const msgpack_object *request, silence_t *silence, int64_t now,
+s_read_add (broker_t *self, const msgpack_object *request, silence_t *silence, int64_t now,
             char *error, size_t error_size)
 {
     if (silence_matchers_decode (wire_get (request, "matchers"), silence, error, error_size)
     ||  s_get_time (request, "starts", now, &silence->starts, error, error_size)
     ||  s_get_time (request, "ends", now, &silence->ends, error, error_size)
-    ||  wire_get_name (request, "by", &silence->by, error, error_size)
+    ||  broker_get_by (self, request, "silence_add", &silence->by, error, error_size)
     ||  wire_get_string (request, "note", WIRE_MAX_NOTE, &silence->note, error, error_size))
         return -1;
     if (!silence->by) {
@@ -229,7 +229,7 @@ silences_op_add (broker_t *self, const msgpack_object *request, msgpack_packer *
         return -1;
     }
     silence_t *silence = silence_new ();
-    if (s_read_add (request, silence, now, error, error_size)
+    if (s_read_add (self, request, silence, now, error, error_size)
     ||  silence_make_id (silence->id)) {
         if (!*error)
             snprintf (error, error_size, "no randomness for an id");
@@ -283,7 +283,7 @@ silences_op_expire (broker_t *self, const msgpack_object *request, msgpack_packe
     char *id = NULL, *by = NULL;
     silence_t *silence = NULL;
     if (wire_get_name (request, "id", &id, error, error_size) == 0
-    &&  wire_get_name (request, "by", &by, error, error_size) == 0) {
+    &&  broker_get_by (self, request, "silence_expire", &by, error, error_size) == 0) {
         if (!id || !by)
             snprintf (error, error_size, "id and by are required");
         else

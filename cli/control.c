@@ -80,7 +80,8 @@ const char cli_ack_usage[] =
     "usage: lilac [-C EP] [-t SECS] ack SOURCE ID [--until TIME] [--by NAME] [--note TEXT]\n"
     "\n"
     "Acknowledges a raised alert, for ever or until TIME (now, +5m, +2h, +1d,\n"
-    "epoch seconds). --by defaults to $USER.\n";
+    "epoch seconds). --by defaults to $USER; a secured broker records the act\n"
+    "under the certificate's name instead (except a gateway's: README \"Security\").\n";
 
 const char cli_unack_usage[] =
     "usage: lilac [-C EP] [-t SECS] unack SOURCE ID [--by NAME]\n"

@@ -3,9 +3,10 @@
     A certificate is czmq's pair of files: NAME holds the public key and
     the metadata, NAME_secret the same plus the secret key, mode 0600. The
     broker's `security/clients` directory holds clients' PUBLIC files; its
-    metadata is what the broker trusts: `source` (the only source this
-    client may send for, unless its role is relay) and `role` (agent, relay,
-    reader, admin). `--server` makes the broker's own pair, "broker" and
+    metadata is what the broker trusts: `name` (NAME: who acts with it,
+    recorded as `by` on an ack, unack or clear), `source` (the only source
+    this client may send for, unless its role is relay or gateway) and
+    `role` (agent, relay, reader, admin, gateway). `--server` makes the broker's own pair, "broker" and
     "broker_secret": clients give the public file (or the key it prints) as
     --server-key.
 
@@ -34,12 +35,15 @@ const char cli_keygen_usage[] =
     "  -o, --source SOURCE  the source this client sends as (default NAME)\n"
     "  -r, --role ROLE      agent (default): sends events for its own source\n"
     "                       relay: sends events for any source\n"
-    "                       reader: may also ping, stats, list, get, snapshot, since\n"
+    "                       reader: may also ping, stats, list, get, snapshot, since,\n"
+    "                       history\n"
     "                       admin: a reader that may also ack, unack, clear, suppress\n"
+    "                       gateway: relay and admin in one, whose --by the broker\n"
+    "                       trusts (lilac-web; every other role acts as NAME)\n"
     "  -d, --dir DIR        where to write (default .)\n"
     "      --server         the broker's pair, DIR/broker and DIR/broker_secret\n";
 
-static const char *const s_roles [] = { "agent", "relay", "reader", "admin", NULL };
+static const char *const s_roles [] = { "agent", "relay", "reader", "admin", "gateway", NULL };
 
 static bool
 s_role_valid (const char *role)
@@ -73,6 +77,8 @@ s_write (const char *dir, const char *name, const char *source, const char *role
     zcert_t *cert = zcert_new ();
     if (!cert)
         return cli_fail ("keygen", "cannot make a key pair");
+    if (role)                      //  a client's: the broker's own pair has no name
+        zcert_set_meta (cert, "name", "%s", name);
     if (source)
         zcert_set_meta (cert, "source", "%s", source);
     if (role)
@@ -96,8 +102,8 @@ s_write (const char *dir, const char *name, const char *source, const char *role
     if (role)
         printf ("wrote %s (public: copy it into the broker's clients directory)\n"
                 "  and %s (secret, mode 0600: keep it on the client, give it as --cert)\n"
-                "  source %s, role %s, public key %s\n",
-                public_path, secret_path, source, role, zcert_public_txt (cert));
+                "  name %s, source %s, role %s, public key %s\n",
+                public_path, secret_path, name, source, role, zcert_public_txt (cert));
     else
         printf ("wrote %s (public: give it, or the key below, to clients as --server-key)\n"
                 "  and %s (secret, mode 0600: the broker's security/cert)\n"
@@ -160,6 +166,7 @@ cli_keygen (cli_t *cli, int argc, char **argv)
         role = "agent";
     if (!s_role_valid (role))
         return cli_usage_error ("keygen", cli_keygen_usage,
-                                "--role: '%s' is not agent, relay, reader or admin", role);
+                                "--role: '%s' is not agent, relay, reader, admin or gateway",
+                                role);
     return s_write (dir, name, source, role);
 }

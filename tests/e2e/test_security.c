@@ -62,6 +62,23 @@ s_allow (const char *name)
     return ok;
 }
 
+//  Copies sandbox/NAME into sandbox/clients/ without its `name` line, as a
+//  certificate made before certificates had names.
+static bool
+s_allow_unnamed (const char *name)
+{
+    char *text = file_read_all (s_path (name));
+    char *line = text ? strstr (text, "    name = ") : NULL;
+    char *end = line ? strchr (line, '\n') : NULL;
+    if (end)
+        memmove (line, end + 1, strlen (end + 1) + 1);
+    char target [700];
+    snprintf (target, sizeof target, "%s/clients/%s", sandbox_dir (s_sandbox), name);
+    bool ok = end && !strstr (text, "name =") && file_write_text (target, text) == 0;
+    free (text);
+    return ok;
+}
+
 //  `lilac --cert NAME_secret --server-key KEY send -b INGEST -t 2 ARGS...`
 static int
 s_send_as (const char *name, const char *server_key, const char *source, const char *id,
@@ -88,6 +105,53 @@ s_control_as (const char *name, cli_result_t *result, const char *op, const char
     return cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, result, "--cert", cert,
                     "--server-key", s_server_key, "-C", broker_process_control (s_broker),
                     "-t", "3", op, a, b, c, NULL);
+}
+
+//  `lilac --cert NAME_secret ... -C CONTROL OP SOURCE ID ARG [VALUE]`: an
+//  act (--by BY; suppress's TIME, with value NULL).
+static int
+s_act_as (const char *name, const char *op, const char *source, const char *id,
+          const char *option, const char *value, cli_result_t *result)
+{
+    char cert [700];
+    snprintf (cert, sizeof cert, "%s_secret", s_path (name));
+    return cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, result, "--cert", cert,
+                    "--server-key", s_server_key, "-C", broker_process_control (s_broker),
+                    "-t", "3", op, source, id, option, value, NULL);
+}
+
+//  `lilac --cert NAME_secret ... send -C CONTROL -o SOURCE -i ID -r`: a
+//  submit, answered once the broker committed it.
+static int
+s_submit_as (const char *name, const char *source, const char *id, cli_result_t *result)
+{
+    char cert [700];
+    snprintf (cert, sizeof cert, "%s_secret", s_path (name));
+    return cli_run (sandbox_dir (s_sandbox), CLI_DEADLINE_MS, result, "--cert", cert,
+                    "--server-key", s_server_key, "send", "-C", broker_process_control (s_broker),
+                    "-t", "3", "-o", source, "-i", id, "-r", NULL);
+}
+
+//  The alert's acked_by ("" if none, "?" if it cannot be read), as a
+//  static string.
+static const char *
+s_acked_by (const char *source, const char *id)
+{
+    static char by [300];
+    alert_t alert;
+    if (control_get_alert (s_broker, source, id, &alert) != 0)
+        return "?";
+    snprintf (by, sizeof by, "%s", alert.acked_by ? alert.acked_by : "");
+    alert_clear_fields (&alert);
+    return by;
+}
+
+//  Waits until the broker's log holds line (at least once more than
+//  before); true if it does.
+static bool
+s_logged (const char *line, int before)
+{
+    return file_wait_count (broker_process_log (s_broker), line, before + 1, 5000) == 0;
 }
 
 //  Polls a stats counter until it reaches at least min. Its last value.
@@ -209,6 +273,131 @@ s_roles (void)
                alert_state_name (alert.state));
         alert_clear_fields (&alert);
     }
+}
+
+//  Issue 13: certificates carry a name; `lilac keygen NAME` writes it.
+static void
+s_keygen_name (void)
+{
+    TEST ("security: `lilac keygen NAME` writes the name into the certificate, public and secret");
+    const char *const files [] = { "tester", "tester_secret", "web-gw" };
+    const char *const names [] = { "tester", "tester", "web-gw" };
+    for (int index = 0; index < 3; index++) {
+        zconfig_t *root = zconfig_load (s_path (files [index]));
+        const char *name = root ? zconfig_get (root, "metadata/name", "") : "?";
+        CHECK (streq (name, names [index]), "%s: name '%s'", files [index], name);
+        zconfig_destroy (&root);
+    }
+}
+
+//  Issue 13: the gateway role (lilac-web's): ingest for any source, like a
+//  relay, and every control op, like an admin.
+static void
+s_gateway (subscriber_t *sub)
+{
+    TEST ("security: a gateway may send (PUSH) and submit for any source");
+    cli_result_t result;
+    s_send_as ("web-gw", s_server_key, "gw-host", "pushed", &result);
+    CHECK (result.status == 0, "send: %s", result.err);
+    cli_result_free (&result);
+    alert_change_t change;
+    if (CHECK (expect_change (sub, "raised", "gw-host", "pushed", 5000, &change) == 0,
+               "the gateway's event for gw-host was not raised"))
+        alert_change_free (&change);
+    s_submit_as ("web-gw", "other-host", "submitted", &result);
+    CHECK (result.status == 0, "submit: %d %s %s", result.status, result.out, result.err);
+    cli_result_free (&result);
+    CHECK (s_stored ("other-host", "submitted"), "the gateway's submit for other-host was not stored");
+
+    TEST ("security: a gateway may run every control op");
+    s_control_as ("web-gw", &result, "list", "--source", "gw-host", NULL);
+    CHECK (result.status == 0 && text_has (result.out, "pushed"), "gateway list: %d %s %s",
+           result.status, result.out, result.err);
+    cli_result_free (&result);
+    s_act_as ("web-gw", "suppress", "gw-host", "pushed", "+1h", NULL, &result);
+    CHECK (result.status == 0, "gateway suppress: %d %s", result.status, result.err);
+    cli_result_free (&result);
+    s_control_as ("web-gw", &result, "history", "gw-host", "pushed", NULL);
+    CHECK (result.status == 0, "gateway history: %d %s", result.status, result.err);
+    cli_result_free (&result);
+}
+
+//  Issue 13: `by` on an act is the certificate's name, except for a
+//  gateway, which passes on the user it authenticated.
+static void
+s_acts_by (subscriber_t *sub)
+{
+    TEST ("security: an admin's ack with a forged --by is recorded under its certificate's name");
+    cli_result_t result;
+    const char *const ids [] = { "forged", "trusted", "unnamed" };
+    for (int index = 0; index < 3; index++) {
+        s_send_as ("nagios", s_server_key, "acts", ids [index], &result);
+        CHECK (result.status == 0, "send: %s", result.err);
+        cli_result_free (&result);
+        alert_change_t change;
+        if (CHECK (expect_change (sub, "raised", "acts", ids [index], 5000, &change) == 0,
+                   "acts/%s was not raised", ids [index]))
+            alert_change_free (&change);
+    }
+    const char *log = broker_process_log (s_broker);
+    int ignored = file_count_text (log, "by 'mallory' in the request is not used");
+    s_act_as ("tester", "ack", "acts", "forged", "--by", "mallory", &result);
+    CHECK (result.status == 0, "admin ack: %d %s", result.status, result.err);
+    cli_result_free (&result);
+    CHECK (streq (s_acked_by ("acts", "forged"), "tester"), "acked_by '%s', not 'tester'",
+           s_acked_by ("acts", "forged"));
+    CHECK (s_logged ("by 'mallory' in the request is not used", ignored),
+           "the ignored by was not logged");
+    int unacked = file_count_text (log, "acts/forged unacknowledged by tester");
+    s_act_as ("tester", "unack", "acts", "forged", "--by", "mallory", &result);
+    CHECK (result.status == 0, "admin unack: %d %s", result.status, result.err);
+    cli_result_free (&result);
+    CHECK (s_logged ("acts/forged unacknowledged by tester", unacked), "unack not logged by tester");
+    int cleared = file_count_text (log, "acts/forged cleared by tester");
+    s_act_as ("tester", "clear", "acts", "forged", "--by", "mallory", &result);
+    CHECK (result.status == 0, "admin clear: %d %s", result.status, result.err);
+    cli_result_free (&result);
+    CHECK (s_logged ("acts/forged cleared by tester", cleared), "clear not logged by tester");
+
+    TEST ("security: a gateway's --by is kept (the user lilac-web logged in)");
+    s_act_as ("web-gw", "ack", "acts", "trusted", "--by", "alice", &result);
+    CHECK (result.status == 0, "gateway ack: %d %s", result.status, result.err);
+    cli_result_free (&result);
+    CHECK (streq (s_acked_by ("acts", "trusted"), "alice"), "acked_by '%s', not 'alice'",
+           s_acked_by ("acts", "trusted"));
+    cleared = file_count_text (log, "acts/trusted cleared by alice");
+    s_act_as ("web-gw", "clear", "acts", "trusted", "--by", "alice", &result);
+    CHECK (result.status == 0, "gateway clear: %d %s", result.status, result.err);
+    cli_result_free (&result);
+    CHECK (s_logged ("acts/trusted cleared by alice", cleared), "clear not logged by alice");
+
+    TEST ("security: a certificate without a name (made before names) still works: its file's"
+          " name stands in, logged once at load");
+    CHECK (file_count_text (log, "oldops has no name") == 1, "'oldops has no name' logged %d times",
+           file_count_text (log, "oldops has no name"));
+    s_act_as ("oldops", "ack", "acts", "unnamed", "--by", "mallory", &result);
+    CHECK (result.status == 0, "old admin ack: %d %s", result.status, result.err);
+    cli_result_free (&result);
+    CHECK (streq (s_acked_by ("acts", "unnamed"), "oldops"), "acked_by '%s', not 'oldops'",
+           s_acked_by ("acts", "unnamed"));
+
+    TEST ("security: a reader and a relay cannot act (ack, unack, clear, suppress)");
+    int64_t denied = broker_process_stat (s_broker, "denied");
+    const char *const ops [] = { "ack", "unack", "clear", "suppress" };
+    const char *const callers [] = { "reader1", "nagios" };
+    for (int who = 0; who < 2; who++)
+        for (int index = 0; index < 4; index++) {
+            char expected [100];
+            s_act_as (callers [who], ops [index], "acts", "unnamed",
+                      index == 3 ? "+1h" : "--by", index == 3 ? NULL : "mallory", &result);
+            snprintf (expected, sizeof expected, "permission denied: role %s may not %s",
+                      who ? "relay" : "reader", ops [index]);
+            CHECK (result.status == 1 && text_has (result.err, expected), "%s %s: %d %s",
+                   callers [who], ops [index], result.status, result.err);
+            cli_result_free (&result);
+        }
+    CHECK (broker_process_stat (s_broker, "denied") == denied + 8, "denied did not grow by 8");
+    CHECK (streq (s_acked_by ("acts", "unnamed"), "oldops"), "a refused act changed the alert");
 }
 
 static void
@@ -546,7 +735,8 @@ main (void)
     snprintf (s_server_key, sizeof s_server_key, "%s", s_path ("broker"));
     CHECK (s_keygen ("tester", "admin", NULL) && s_keygen ("web1", "agent", NULL)
         && s_keygen ("nagios", "relay", NULL) && s_keygen ("reader1", "reader", NULL)
-        && s_keygen ("stranger", "agent", NULL) && s_keygen ("late", "agent", NULL), "keygen");
+        && s_keygen ("stranger", "agent", NULL) && s_keygen ("late", "agent", NULL)
+        && s_keygen ("web-gw", "gateway", NULL) && s_keygen ("oldops", "admin", NULL), "keygen");
     struct stat info;
     CHECK (stat (s_path ("web1_secret"), &info) == 0 && (info.st_mode & 0777) == 0600,
            "secret file mode %o", (unsigned) (info.st_mode & 0777));
@@ -557,8 +747,8 @@ main (void)
     char clients [700];
     snprintf (clients, sizeof clients, "%s/clients", sandbox_dir (s_sandbox));
     CHECK (mkdir (clients, 0755) == 0, "mkdir clients");
-    CHECK (s_allow ("tester") && s_allow ("web1") && s_allow ("nagios") && s_allow ("reader1"),
-           "allow");
+    CHECK (s_allow ("tester") && s_allow ("web1") && s_allow ("nagios") && s_allow ("reader1")
+        && s_allow ("web-gw") && s_allow_unnamed ("oldops"), "allow");
     char cert [700], error [512];
     snprintf (cert, sizeof cert, "%s_secret", s_path ("tester"));
     CHECK (bus_secure_client (cert, s_server_key, error, sizeof error) == 0, "%s", error);
@@ -577,6 +767,9 @@ main (void)
         s_spoofing (sub);
         s_relay (sub);
         s_roles ();
+        s_keygen_name ();
+        s_gateway (sub);
+        s_acts_by (sub);
         s_wrong_server_key ();
         s_plaintext ();
         s_sighup (sub);
