@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "bus.h"
 #include "ctl.h"
 #include "log.h"
 #include "mem.h"
@@ -625,6 +626,11 @@ web_new (const web_config_t *config, char *error, size_t error_size)
     char dirs_error [512];
     if (paths_make_dirs (config->state_dir, dirs_error, sizeof dirs_error)) {
         snprintf (error, error_size, "%s", dirs_error);
+        web_destroy (&self);
+        return NULL;
+    }
+    if (config->cert && bus_secure_client (config->cert, config->server_key,
+                                           error, error_size)) {
         web_destroy (&self);
         return NULL;
     }

@@ -15,7 +15,7 @@
 static const char *const s_top_keys [] = { "web", NULL };
 static const char *const s_web_keys [] = {
     "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", "users",
-    "tokens", "admins", "readers", "senders", "source_label", NULL
+    "tokens", "admins", "readers", "senders", "source_label", "cert", "server_key", NULL
 };
 
 static void
@@ -74,6 +74,8 @@ web_config_load (web_config_t *config, const char *path, config_report_t *report
         s_string (section, "state_dir", &config->state_dir, NULL, report);
         s_string (section, "tls_cert", &config->tls_cert, NULL, report);
         s_string (section, "tls_key", &config->tls_key, NULL, report);
+        s_string (section, "cert", &config->cert, NULL, report);
+        s_string (section, "server_key", &config->server_key, NULL, report);
         s_string (section, "users", &config->users_file, NULL, report);
         s_string (section, "tokens", &config->tokens_file, NULL, report);
         s_string (section, "admins", &config->admins, NULL, report);
@@ -165,6 +167,14 @@ web_config_verify (web_config_t *config, bool *exposed, config_report_t *report)
         config_report_add (report, false, "web: tls_cert and tls_key go together");
     s_check_readable (config->tls_cert, "web: tls_cert", report);
     s_check_readable (config->tls_key, "web: tls_key", report);
+    if (!config->cert != !config->server_key)
+        config_report_add (report, false, "web: cert and server_key go together (CURVE)");
+    else
+    if (config->cert) {
+        if (bus_secure_client (config->cert, config->server_key, error, sizeof error))
+            config_report_add (report, false, "web: cert: %s", error);
+        bus_secure_reset ();        //  a check only: web_new secures the sockets
+    }
     config_check_endpoints (config->control, "web: control", report);
     config_check_endpoints (config->events, "web: events", report);
     config_check_dir (config->state_dir, "web: state_dir", report);
@@ -181,6 +191,8 @@ web_config_free (web_config_t *config)
     mem_free (config->state_dir);
     mem_free (config->tls_cert);
     mem_free (config->tls_key);
+    mem_free (config->cert);
+    mem_free (config->server_key);
     mem_free (config->users_file);
     mem_free (config->tokens_file);
     mem_free (config->admins);

@@ -10,6 +10,9 @@
       users        an htpasswd file (bcrypt entries): HTTP Basic users
       tokens       a file of API tokens (auth.h)
       admins, readers, senders   which users have which role (lists)
+      cert, server_key   CURVE to a secured broker: lilac-web's secret
+                   certificate (`lilac keygen web --role gateway`) and the
+                   broker's public key; both or neither
       source_label the Alertmanager label naming an alert's source
                    (default "instance"; without it, the sender's address)
     Every problem goes to one config_report (file:line), for -n and start
@@ -41,6 +44,8 @@ typedef struct {
     char *readers;                 //  ... reader
     char *senders;                 //  ... sender
     char *source_label;            //  Alertmanager: the label naming the source
+    char *cert;                    //  CURVE: lilac-web's secret certificate (role gateway), or NULL
+    char *server_key;              //  CURVE: the broker's public key or certificate, or NULL
 } web_config_t;
 
 #define WEB_DEFAULT_SOURCE_LABEL  "instance"

@@ -720,6 +720,86 @@ s_loopback_rule (void)
     free (log);
 }
 
+//  curl METHOD URL (with -u login when not NULL): the HTTP code, the body
+//  into *body (caller frees).
+static long
+s_curl (const char *method, const char *url, const char *login, char **body)
+{
+    char out [4200], code [4200], verb [16], where [256];
+    snprintf (out, sizeof out, "%s", s_path ("curl.out"));
+    snprintf (code, sizeof code, "%s", s_path ("curl.code"));
+    snprintf (verb, sizeof verb, "%s", method);
+    snprintf (where, sizeof where, "%s", url);
+    unlink (out);
+    unlink (code);                 //  process_spawn appends
+    char user [128];
+    snprintf (user, sizeof user, "%s", login ? login : "");
+    char *argv [] = { "/usr/bin/curl", "-s", "-m", "5", "-X", verb, "-o", out, "-w",
+                      "%{http_code}", where, login ? "-u" : NULL, user, NULL };
+    pid_t pid = process_spawn (argv, code, code);
+    if (pid > 0)
+        process_wait (pid, 10000);
+    char *text = file_read_all (code);
+    long result = strtol (text, NULL, 10);
+    free (text);
+    *body = file_read_all (out);
+    return result;
+}
+
+//  Issue 13: lilac-web on a secured broker, with a gateway certificate:
+//  it reads, and an act is recorded under the user it authenticated.
+static void
+s_web_gateway (void)
+{
+    TEST ("security: lilac-web with a gateway certificate reads the secured broker and acts"
+          " as its logged-in user");
+    cli_result_t sent;
+    s_send_as ("web1", s_server_key, "web1", "web-disk", &sent);
+    CHECK (sent.status == 0, "send: %s", sent.err);
+    cli_result_free (&sent);
+    int port = port_free ();
+    char config [4096], url [256], secret [700], users [700], web_conf [700], state [700];
+    snprintf (web_conf, sizeof web_conf, "%s", s_path ("web.conf"));
+    snprintf (state, sizeof state, "%s", s_path ("web-state"));
+    snprintf (secret, sizeof secret, "%s_secret", s_path ("web-gw"));
+    snprintf (users, sizeof users, "%s", s_path ("web-users"));
+    snprintf (config, sizeof config, "web\n    listen = \"127.0.0.1:%d\"\n    control = \"%s\"\n"
+              "    events = \"%s\"\n    state_dir = \"%s\"\n    cert = \"%s\"\n"
+              "    server_key = \"%s\"\n    users = \"%s\"\n    admins = dana\n", port,
+              broker_process_control (s_broker), broker_process_publish (s_broker),
+              state, secret, s_server_key, users);
+    CHECK (file_write_text (web_conf, config) == 0
+           && file_write_text (s_path ("web-password"), "opensesame\n") == 0, "files");
+    char program [1024], command [8192];
+    snprintf (program, sizeof program, "%s/lilac-web", harness_bin_dir ());
+    snprintf (command, sizeof command, "%s -c %s user add dana < %s", program,
+              web_conf, s_path ("web-password"));
+    CHECK (system (command) == 0, "user add");
+    char *argv [] = { program, "-c", web_conf, NULL };
+    pid_t web = process_spawn (argv, s_path ("web.log"), s_path ("web.log"));
+    char *body = NULL;
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/api/alerts/web1/web-disk", port);
+    long code = 0;
+    for (int64_t end = zclock_mono () + 15000; code != 200 && zclock_mono () < end; ) {
+        free (body);
+        code = s_curl ("GET", url, "dana:opensesame", &body);
+        if (code != 200)
+            harness_pause_ms (200);
+    }
+    CHECK (code == 200 && text_has (body, "\"state\":\"raised\""), "%ld %.300s", code, body);
+    free (body);
+    snprintf (url, sizeof url, "http://127.0.0.1:%d/api/alerts/web1/web-disk/ack", port);
+    code = s_curl ("POST", url, "dana:opensesame", &body);
+    CHECK (code == 200, "ack through lilac-web: %ld %.300s", code, body);
+    free (body);
+    const char *by = s_acked_by ("web1", "web-disk");
+    CHECK (by && strcmp (by, "dana") == 0, "acked by %s, not dana", by ? by : "-");
+    if (web > 0)
+        CHECK (process_stop (&web, "lilac-web", 5000) == 0, "lilac-web exit");
+    if (check_case_failed)
+        log_print_tail ("lilac-web", s_path ("web.log"), 30);
+}
+
 int
 main (void)
 {
@@ -770,6 +850,7 @@ main (void)
         s_keygen_name ();
         s_gateway (sub);
         s_acts_by (sub);
+        s_web_gateway ();
         s_wrong_server_key ();
         s_plaintext ();
         s_sighup (sub);
