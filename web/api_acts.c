@@ -14,20 +14,9 @@ static void
 s_act_done (web_t *web, http_request_t *request, wire_doc_t *reply, const char *why, void *arg)
 {
     (void) arg;
-    if (!reply) {
-        http_resume_json (request, MHD_HTTP_SERVICE_UNAVAILABLE,
-                          json_pack ("{s:s}", "error", why ? why : "no answer"));
+    wire_doc_t *checked = web_reply_checked (web, request, reply, why, MHD_HTTP_CONFLICT);
+    if (!checked)
         return;
-    }
-    char error [WIRE_ERROR_SIZE];
-    ctl_failure_t failure = 0;
-    wire_doc_t *checked = ctl_reply_ok (web_ctl (web), reply, &failure, error, sizeof error);
-    if (!checked) {
-        unsigned code = strstr (error, "no alert") || strstr (error, "not found")
-                      ? MHD_HTTP_NOT_FOUND : MHD_HTTP_CONFLICT;
-        http_resume_json (request, code, json_pack ("{s:s}", "error", error));
-        return;
-    }
     json_t *alert = json_from_msgpack (wire_get (wire_doc_root (checked), "alert"));
     wire_doc_destroy (&checked);
     json_t *body = alert ? json_pack ("{s:o}", "alert", alert) : NULL;

@@ -109,20 +109,10 @@ s_history_done (web_t *web, http_request_t *request, wire_doc_t *reply, const ch
                 void *arg)
 {
     (void) arg;
-    if (!reply) {
-        http_resume_json (request, MHD_HTTP_SERVICE_UNAVAILABLE,
-                          json_pack ("{s:s}", "error", why ? why : "no answer"));
+    wire_doc_t *checked = web_reply_checked (web, request, reply, why, MHD_HTTP_BAD_REQUEST);
+    if (!checked)
         return;
-    }
     char error [WIRE_ERROR_SIZE];
-    ctl_failure_t failure = 0;
-    wire_doc_t *checked = ctl_reply_ok (web_ctl (web), reply, &failure, error, sizeof error);
-    if (!checked) {
-        bool unknown = strstr (error, "no alert") != NULL;
-        http_resume_json (request, unknown ? MHD_HTTP_NOT_FOUND : MHD_HTTP_BAD_REQUEST,
-                          json_pack ("{s:s}", "error", error));
-        return;
-    }
     const msgpack_object *root = wire_doc_root (checked);
     json_t *changes = json_from_msgpack (wire_get (root, "changes"));
     bool more = false, present = false;

@@ -359,6 +359,26 @@ web_user (web_t *self, http_request_t *request, char *by, size_t size)
     snprintf (by, size, "anonymous@%s", address);
 }
 
+wire_doc_t *
+web_reply_checked (web_t *self, http_request_t *request, wire_doc_t *reply, const char *why,
+                   unsigned refused_code)
+{
+    if (!reply) {
+        http_resume_json (request, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          json_pack ("{s:s}", "error", why ? why : "no answer"));
+        return NULL;
+    }
+    char error [WIRE_ERROR_SIZE];
+    ctl_failure_t failure = 0;
+    wire_doc_t *checked = ctl_reply_ok (self->ctl, reply, &failure, error, sizeof error);
+    if (!checked) {
+        unsigned code = strstr (error, "no alert") || strstr (error, "not found")
+                      ? MHD_HTTP_NOT_FOUND : refused_code;
+        http_resume_json (request, code, json_pack ("{s:s}", "error", error));
+    }
+    return checked;
+}
+
 ctl_t *
 web_ctl (web_t *self)
 {

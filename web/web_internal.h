@@ -29,6 +29,13 @@ typedef void (web_done_fn) (web_t *web, http_request_t *request, wire_doc_t *rep
 enum MHD_Result web_call (web_t *web, http_request_t *request, const void *body, size_t size,
                           web_done_fn *done, void *arg);
 
+//  For a done function: the reply when it says ok (caller destroys);
+//  otherwise NULL after the request was answered — 503 without a reply, 404
+//  when the broker says there is no such alert, refused_code for any other
+//  refusal — each with {"error"}.
+wire_doc_t *web_reply_checked (web_t *web, http_request_t *request, wire_doc_t *reply,
+                               const char *why, unsigned refused_code);
+
 //  The broker's control endpoint, for messages.
 const char *web_control_endpoint (web_t *web);
 //  Who made the request, for the `by` of an act: the authenticated user
