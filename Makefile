@@ -18,7 +18,7 @@
 # are read after `deps` has installed pkg-config and the libraries.
 
 DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev \
-               libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev curl libcrypt-dev \
+               libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev curl libcrypt-dev wrk \
                libgnutls28-dev
 PKGS = libczmq libzmq msgpack sqlite3 libcurl libmicrohttpd jansson gnutls libxcrypt
 

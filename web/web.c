@@ -560,6 +560,10 @@ web_run (web_t *self)
         s_expire_pending (self);
         mirror_work (self->mirror, zclock_mono ());
         stream_work (self->stream, zclock_mono ());
+        //  Requests resumed this turn (a broker's answer, a stream's event)
+        //  go out now, not at the next wake-up.
+        if (MHD_run (self->daemon) != MHD_YES)
+            log_error ("the HTTP server failed a turn");
         if (items [2].revents & ZMQ_POLLIN)
             s_read_signals (self);
         s_watch_broker (self);
