@@ -34,6 +34,7 @@ struct _http_request_t {
     http_counts_t *counts;         //  where answers are counted
     int64_t started_us;            //  when the headers came (monotonic)
     char user [160];               //  who, once authenticated
+    char source [160];             //  the source that sender is bound to, "" none
 };
 
 static void
@@ -158,9 +159,16 @@ const char *http_body (http_request_t *self) { return self->body; }
 size_t http_body_size (http_request_t *self) { return self->body_size; }
 
 void
-http_set_user (http_request_t *self, const char *name)
+http_set_user (http_request_t *self, const char *name, const char *source)
 {
     snprintf (self->user, sizeof self->user, "%s", name);
+    snprintf (self->source, sizeof self->source, "%s", source ? source : "");
+}
+
+const char *
+http_source (http_request_t *self)
+{
+    return self->source;
 }
 
 const char *

@@ -76,9 +76,11 @@ const char *http_header (http_request_t *self, const char *name);
 const char *http_body (http_request_t *self);      //  NUL-terminated ("" when none)
 size_t http_body_size (http_request_t *self);
 bool http_is (http_request_t *self, const char *method);
-//  Who the request is from, once authenticated ("" before).
-void http_set_user (http_request_t *self, const char *name);
+//  Who the request is from, once authenticated ("" before), and the source
+//  that sender is bound to ("" when none: it may name any).
+void http_set_user (http_request_t *self, const char *name, const char *source);
 const char *http_user (http_request_t *self);
+const char *http_source (http_request_t *self);
 //  401 with a Basic challenge and {"error": why}.
 enum MHD_Result http_reply_unauthorized (http_request_t *self, const char *why);
 //  For a route that builds its own response (a stream).

@@ -284,7 +284,8 @@ s_ingest_json (web_t *web, http_request_t *request, s_dialect_t dialect, s_map_f
         return http_reply_error (request, MHD_HTTP_INTERNAL_SERVER_ERROR,
                                  "no randomness for a transmission id");
     ingest_map_options_t options = { .peer = peer, .tx = tx,
-                                     .source_label = web_source_label (web) };
+                                     .source_label = web_source_label (web),
+                                     .bound_source = http_source (request) };
     s_call_t *call = mem_alloc (sizeof (s_call_t));
     call->dialect = dialect;
     ingest_map_init (&call->map);
@@ -394,6 +395,11 @@ ingest_ping (web_t *web, http_request_t *request)
     call->dialect = DIALECT_PING;
     ingest_map_init (&call->map);
     const char *detail = http_body_size (request) ? http_body (request) : NULL;
+    if (*http_source (request) && strcmp (http_source (request), segments [0])) {
+        s_call_destroy (&call);
+        return http_reply_error (request, MHD_HTTP_FORBIDDEN, "this sender may only ping as "
+                                 "'%s'", http_source (request));
+    }
     if (ingest_map_ping (segments [0], segments [1], status, raise, detail,
                          http_body_size (request), tx, &call->map, why, sizeof why)) {
         s_call_destroy (&call);

@@ -241,7 +241,14 @@ static ingest_map_batch_t *
 s_add_batch (ingest_map_t *out, const char *source, const char *tx,
              const ingest_map_options_t *options, char *error, size_t error_size)
 {
-    source = source ? source : options->peer;
+    const char *bound = options->bound_source && *options->bound_source
+                      ? options->bound_source : NULL;
+    if (bound && source && strcmp (source, bound)) {
+        s_fail (error, error_size, "source: this sender may only send as '%s', not '%s'",
+                bound, source);
+        return NULL;
+    }
+    source = bound ? bound : source ? source : options->peer;
     tx = tx ? tx : options->tx;
     if (!source || !wire_name_valid (source)) {
         s_fail (error, error_size, "source: must be 1-%d bytes of UTF-8 without control "

@@ -45,6 +45,8 @@ typedef struct {
     const char *peer;              //  the sender's address: the source when none is given
     const char *tx;                //  the batch's tx when the body has none
     const char *source_label;      //  Alertmanager: the label naming the source
+    const char *bound_source;      //  a sender bound to a source (a token's): only it,
+                                   //  whatever the body says; NULL or "" for none
 } ingest_map_options_t;
 
 //  One alert the mapper refused (Alertmanager only: the others say 400).

@@ -276,7 +276,7 @@ s_run_route (web_t *self, const web_route_t *route, http_request_t *request)
             return http_reply_unauthorized (request, why);
         return http_reply_error (request, code, "%s", why);
     }
-    http_set_user (request, who.name);
+    http_set_user (request, who.name, who.source);
     return route->run (self, request);
 }
 

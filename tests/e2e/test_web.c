@@ -516,6 +516,21 @@ s_auth (void)
                alert.acked_by ? alert.acked_by : "-");
         alert_clear_fields (&alert);
     }
+    //  The sender token is bound to web9: it sends as web9, and only so.
+    snprintf (s_token, sizeof s_token, "prom-token");
+    curl_result_t sent;
+    s_curl_body ("POST", "/api/events", "{\"alerts\":[{\"id\":\"bound\",\"raise\":\"now\"}]}",
+                 &sent);
+    CHECK (sent.code == 200, "a bound sender: %ld %s", sent.code, sent.body);
+    free (sent.body);
+    s_curl_body ("POST", "/api/events", "{\"source\":\"other\",\"alerts\":[{\"id\":\"x\"}]}",
+                 &sent);
+    CHECK (sent.code == 400 && strstr (sent.body, "may only send as 'web9'"),
+           "a bound sender claiming another source: %ld %s", sent.code, sent.body);
+    free (sent.body);
+    *s_token = 0;
+    CHECK (control_get_alert (s_bed->broker, "web9", "bound", &alert) == 0, "not sent as web9");
+    alert_clear_fields (&alert);
     //  Last: failures from this address, then refused for a minute.
     long codes [6];
     for (int attempt = 0; attempt < 6; attempt++)
