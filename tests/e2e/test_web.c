@@ -32,103 +32,30 @@
 #include <signal.h>
 #include "../check.h"
 #include "../harness/harness.h"
+#include "../harness/web_process.h"
 #include "timespec.h"
 
 static testbed_t *s_bed;
-static char s_base [64];               //  http://127.0.0.1:PORT
-static pid_t s_web;                    //  lilac-web, 0 when not running
-static char s_login [128];             //  curl -u USER:PASSWORD, "" for none
+static web_process_t *s_web;            //  lilac-web
+static char s_login [128];             //  -u USER:PASSWORD, "" for none
 static char s_token [128];             //  Authorization: Bearer TOKEN, "" for none
 
-typedef struct {
-    int status;                        //  curl's exit code
-    long code;                         //  the HTTP status, 0 when none
-    char *body;                        //  what it printed (owned)
-    int64_t elapsed_ms;
-} curl_result_t;
-
-static void s_curl_body (const char *method, const char *path, const char *body,
-                         curl_result_t *result);
-
-//  curl -s -o BODY -w '%{http_code}' [-X method] URL; -m 5.
+//  curl METHOD PATH against lilac-web with the credentials set in s_login
+//  and s_token, and body (NULL: none).
 static void
-s_curl (const char *method, const char *path, curl_result_t *result)
+s_curl_body (const char *method, const char *path, const char *body, http_result_t *result)
+{
+    char url [1024];
+    snprintf (url, sizeof url, "%s%s", web_process_base (s_web), path);
+    http_options_t options = { .login = *s_login ? s_login : NULL,
+                               .token = *s_token ? s_token : NULL, .body = body };
+    http_call (sandbox_dir (s_bed->sandbox), method, url, &options, result);
+}
+
+static void
+s_curl (const char *method, const char *path, http_result_t *result)
 {
     s_curl_body (method, path, NULL, result);
-}
-
-//  The same with a JSON body (-d), when body is not NULL.
-static void
-s_curl_body (const char *method, const char *path, const char *body, curl_result_t *result)
-{
-    char url [512], body_path [4200], code_path [4200];
-    snprintf (url, sizeof url, "%s%s", s_base, path);
-    snprintf (body_path, sizeof body_path, "%s/curl.body", sandbox_dir (s_bed->sandbox));
-    snprintf (code_path, sizeof code_path, "%s/curl.code", sandbox_dir (s_bed->sandbox));
-    unlink (body_path);
-    unlink (code_path);
-    char verb [16];
-    snprintf (verb, sizeof verb, "%s", method);
-    char data [1024];
-    snprintf (data, sizeof data, "%s", body ? body : "");
-    char bearer [160];
-    snprintf (bearer, sizeof bearer, "Authorization: Bearer %s", s_token);
-    char *argv [24] = { "/usr/bin/curl", "-s", "-m", "5", "-X", verb, "-o", body_path,
-                        "-w", "%{http_code}", url };
-    int count = 11;
-    if (*s_login) {
-        argv [count++] = "-u";
-        argv [count++] = s_login;
-    }
-    if (*s_token) {
-        argv [count++] = "-H";
-        argv [count++] = bearer;
-    }
-    if (body) {
-        argv [count++] = "-H";
-        argv [count++] = "Content-Type: application/json";
-        argv [count++] = "-d";
-        argv [count++] = data;
-    }
-    argv [count] = NULL;
-    int64_t started = clock_now_ms ();
-    pid_t pid = process_spawn (argv, code_path, code_path);
-    result->status = pid > 0 ? process_wait (pid, 10000) : -1;
-    result->elapsed_ms = clock_now_ms () - started;
-    char *code = file_read_all (code_path);
-    result->code = strtol (code, NULL, 10);
-    free (code);
-    result->body = file_read_all (body_path);
-}
-
-static void
-s_start_web_with (const char *extra)
-{
-    char *config = sandbox_path (s_bed->sandbox, "web.conf");
-    char *state = sandbox_path (s_bed->sandbox, "web-state");
-    char *log = sandbox_path (s_bed->sandbox, "web.log");
-    int port = port_free ();
-    snprintf (s_base, sizeof s_base, "http://127.0.0.1:%d", port);
-    char text [2048];
-    snprintf (text, sizeof text, "web\n    listen = \"127.0.0.1:%d\"\n    control = \"%s\"\n"
-              "    events = \"%s\"\n    state_dir = \"%s\"\n%s", port,
-              broker_process_control (s_bed->broker), broker_process_publish (s_bed->broker),
-              state, extra);
-    char program [1024];
-    snprintf (program, sizeof program, "%s/lilac-web", harness_bin_dir ());
-    if (file_write_text (config, text) == 0) {
-        char *argv [] = { program, "-c", config, NULL };
-        s_web = process_spawn (argv, log, log);
-    }
-    free (config);
-    free (state);
-    free (log);
-}
-
-static void
-s_start_web (void)
-{
-    s_start_web_with ("");
 }
 
 //  Polls /healthz until it answers code. 0, or -1 at the deadline.
@@ -136,10 +63,10 @@ static int
 s_wait_health (long code, int timeout_ms)
 {
     for (int64_t end = clock_now_ms () + timeout_ms; clock_now_ms () < end; ) {
-        curl_result_t result;
+        http_result_t result;
         s_curl ("GET", "/healthz", &result);
         long got = result.code;
-        free (result.body);
+        http_result_free (&result);
         if (got == code)
             return 0;
         harness_pause_ms (100);
@@ -187,11 +114,11 @@ s_health (void)
     pid_t broker = broker_process_pid (s_bed->broker);
     CHECK (kill (broker, SIGSTOP) == 0, "SIGSTOP");
     CHECK (s_wait_health (503, 10000) == 0, "still 200 with the broker frozen");
-    curl_result_t result;
+    http_result_t result;
     s_curl ("GET", "/healthz", &result);
     CHECK (strstr (result.body, "broker unreachable") && strstr (result.body,
            broker_process_control (s_bed->broker)), "503 says: %s", result.body);
-    free (result.body);
+    http_result_free (&result);
 
     TEST ("lilac-web answers at once while the broker is frozen (its loop never waits)");
     for (int request = 0; request < 5; request++) {
@@ -199,7 +126,7 @@ s_health (void)
         CHECK (result.code == 200 && result.elapsed_ms < 1000, "/metrics: %ld after %lld ms",
                result.code, (long long) result.elapsed_ms);
         CHECK (strstr (result.body, "lilac_broker_up 0"), "not down: %.200s", result.body);
-        free (result.body);
+        http_result_free (&result);
     }
     CHECK (kill (broker, SIGCONT) == 0, "SIGCONT");
     CHECK (s_wait_health (200, 10000) == 0, "not healthy again");
@@ -211,9 +138,9 @@ s_metrics (void)
     TEST ("/metrics: the broker's stats and lilac-web's request counts, Prometheus text");
     CHECK (testbed_raise (s_bed, "web-host", "disk", NULL) == 0, "raise");
     bool seen = false;
-    curl_result_t result = { 0 };
+    http_result_t result = { 0 };
     for (int64_t end = clock_now_ms () + 12000; !seen && clock_now_ms () < end; ) {
-        free (result.body);
+        http_result_free (&result);
         s_curl ("GET", "/metrics", &result);
         seen = strstr (result.body, "\nlilac_broker_raised 1\n") != NULL;
         if (!seen)
@@ -226,17 +153,17 @@ s_metrics (void)
            && strstr (result.body, "lilac_alerts{state=\"raised\",level=\"normal\"} 1\n")
            && strstr (result.body, "lilac_web_request_seconds_bucket{le=\"+Inf\"}")
            && strstr (result.body, "lilac_web_streams 0"), "%.400s", result.body);
-    free (result.body);
+    http_result_free (&result);
 
     TEST ("an unknown path: 404 with a JSON error; POST /metrics: 405");
     s_curl ("GET", "/nowhere", &result);
     CHECK (result.code == 404 && text_has (result.body, "{\"error\":\"no such path: /nowhere\"}"),
            "%ld %s", result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("POST", "/metrics", &result);
     CHECK (result.code == 405 && strstr (result.body, "\"error\""), "%ld %s", result.code,
            result.body);
-    free (result.body);
+    http_result_free (&result);
 }
 
 static int s_wait_body (const char *path, const char *needle, int timeout_ms);
@@ -256,18 +183,18 @@ s_wait_body_as (const char *login, const char *path, const char *needle)
 static int
 s_wait_body (const char *path, const char *needle, int timeout_ms)
 {
-    curl_result_t result = { 0 };
+    http_result_t result = { 0 };
     for (int64_t end = clock_now_ms () + timeout_ms; clock_now_ms () < end; ) {
-        free (result.body);
+        http_result_free (&result);
         s_curl ("GET", path, &result);
         if (result.code == 200 && text_has (result.body, needle)) {
-            free (result.body);
+            http_result_free (&result);
             return 0;
         }
         harness_pause_ms (100);
     }
     harness_note ("GET %s: %ld %.300s", path, result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     return -1;
 }
 
@@ -284,33 +211,33 @@ s_api_alerts (void)
     cli_result_free (&sent);
     CHECK (s_wait_body ("/api/alerts?source=api-host", "\"count\":2", 10000) == 0,
            "the two alerts never showed");
-    curl_result_t result;
+    http_result_t result;
     s_curl ("GET", "/api/alerts?source=api-*&state=raised", &result);
     CHECK (text_has (result.body, "\"count\":1") && text_has (result.body, "\"id\":\"disk-space-/\"")
            && text_has (result.body, "\"epoch\":{\"db\":") && strstr (result.body, "\"seq\":"),
            "%.400s", result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("GET", "/api/alerts?label=team=ops&q=DISK%20FULL", &result);
     CHECK (text_has (result.body, "\"count\":1"), "label and q: %.300s", result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("GET", "/api/alerts?state=pending,raised&id=back*", &result);
     CHECK (text_has (result.body, "\"count\":1") && text_has (result.body, "\"id\":\"backup\""),
            "states and id glob: %.300s", result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("GET", "/api/alerts?state=bogus", &result);
     CHECK (result.code == 400 && strstr (result.body, "bogus"), "%ld %s", result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
 
     TEST ("GET /api/alerts/SOURCE/ID: an id with a '/' written %2F; 404 for none");
     s_curl ("GET", "/api/alerts/api-host/disk-space-%2F", &result);
     CHECK (result.code == 200 && text_has (result.body, "\"summary\":\"disk full\"")
            && text_has (result.body, "\"labels\":{\"team\":\"ops\"}"), "%ld %.300s", result.code,
            result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("GET", "/api/alerts/api-host/nothing", &result);
     CHECK (result.code == 404 && strstr (result.body, "no alert api-host/nothing"), "%ld %s",
            result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     CHECK (testbed_raise (s_bed, "api-host", "backup", NULL) == 0, "raise backup");
     CHECK (s_wait_body ("/api/alerts/api-host/backup", "\"state\":\"raised\"", 10000) == 0,
            "the raise never reached the mirror");
@@ -321,20 +248,20 @@ s_api_alerts (void)
     const char *first = result.body ? strstr (result.body, "\"event\":\"pending\"") : NULL;
     CHECK (result.code == 200 && raised && first && raised < first
            && text_has (result.body, "\"more\":false"), "%ld %.500s", result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("GET", "/api/alerts/api-host/backup/history?limit=1", &result);
     CHECK (result.code == 200 && text_has (result.body, "\"more\":true")
            && strstr (result.body, "\"before\":"), "limit=1: %ld %.300s", result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("GET", "/api/alerts/api-host/nothing/history", &result);
     CHECK (result.code == 404, "unknown: %ld %s", result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     pid_t broker = broker_process_pid (s_bed->broker);
     CHECK (kill (broker, SIGSTOP) == 0, "SIGSTOP");
     s_curl ("GET", "/api/alerts/api-host/backup/history", &result);
     CHECK (result.code == 503 && strstr (result.body, "no answer from the broker"),
            "frozen broker: %ld %s", result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     CHECK (kill (broker, SIGCONT) == 0, "SIGCONT");
 }
 
@@ -343,7 +270,7 @@ static pid_t
 s_stream_start (const char *query, const char *last_event_id, const char *out)
 {
     char url [512], header [128];
-    snprintf (url, sizeof url, "%s/api/stream%s", s_base, query);
+    snprintf (url, sizeof url, "%s/api/stream%s", web_process_base (s_web), query);
     snprintf (header, sizeof header, "Last-Event-ID: %s", last_event_id ? last_event_id : "");
     char *with [] = { "/usr/bin/curl", "-sN", "-H", header, url, NULL };
     char *without [] = { "/usr/bin/curl", "-sN", url, NULL };
@@ -402,14 +329,14 @@ s_acts (void)
 {
     TEST ("POST /api/alerts/SOURCE/ID/ack, unack, clear, suppress: done at the broker");
     CHECK (testbed_raise (s_bed, "act-host", "disk", NULL) == 0, "raise");
-    curl_result_t result;
+    http_result_t result;
     s_curl_body ("POST", "/api/alerts/act-host/disk/ack",
                  "{\"note\":\"on it\",\"until\":\"+1h\",\"by\":\"mallory\"}", &result);
     CHECK (result.code == 200 && text_has (result.body, "\"state\":\"acked\"")
            && text_has (result.body, "\"acked_by\":\"anonymous@127.0.0.1\"")
            && text_has (result.body, "\"ack_note\":\"onit\""), "ack: %ld %.300s", result.code,
            result.body);
-    free (result.body);
+    http_result_free (&result);
     alert_t alert;
     if (CHECK (control_get_alert (s_bed->broker, "act-host", "disk", &alert) == 0, "get")) {
         CHECK (alert.state == ALERT_ACKED && alert.acked_by
@@ -421,33 +348,33 @@ s_acts (void)
     s_curl ("POST", "/api/alerts/act-host/disk/unack", &result);
     CHECK (result.code == 200 && text_has (result.body, "\"state\":\"raised\""), "unack: %ld %s",
            result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("POST", "/api/alerts/act-host/disk/clear", &result);
     CHECK (result.code == 200 && text_has (result.body, "\"state\":\"cleared\""), "clear: %ld %s",
            result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("POST", "/api/alerts/act-host/disk/ack", &result);
     CHECK (result.code == 409 && strstr (result.body, "cleared"), "ack of a cleared alert: %ld %s",
            result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("POST", "/api/alerts/act-host/nothing/clear", &result);
     CHECK (result.code == 404, "no such alert: %ld %s", result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("POST", "/api/alerts/act-host/disk/suppress", &result);
     CHECK (result.code == 400 && strstr (result.body, "until"), "suppress without until: %ld %s",
            result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl_body ("POST", "/api/alerts/act-host/disk/suppress", "{\"until\":\"+2h\"}", &result);
     CHECK (result.code == 200 && strstr (result.body, "suppress_until"), "suppress: %ld %s",
            result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl_body ("POST", "/api/alerts/act-host/disk/ack", "[not json", &result);
     CHECK (result.code == 400, "a bad body: %ld %s", result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
     s_curl ("POST", "/api/alerts/act-host/disk/explode", &result);
     CHECK (result.code == 404 && strstr (result.body, "no act"), "unknown act: %ld %s",
            result.code, result.body);
-    free (result.body);
+    http_result_free (&result);
 }
 
 //  code of METHOD path with the credentials set in s_login / s_token.
@@ -456,9 +383,9 @@ s_code_as (const char *login, const char *token, const char *method, const char 
 {
     snprintf (s_login, sizeof s_login, "%s", login ? login : "");
     snprintf (s_token, sizeof s_token, "%s", token ? token : "");
-    curl_result_t result;
+    http_result_t result;
     s_curl (method, path, &result);
-    free (result.body);
+    http_result_free (&result);
     *s_login = *s_token = 0;
     return result.code;
 }
@@ -473,9 +400,11 @@ s_auth (void)
     snprintf (extra, sizeof extra, "    users = \"%s\"\n    tokens = \"%s\"\n"
               "    admins = alice\n    readers = carol\n", users, tokens);
     CHECK (file_write_text (users, "") == 0 && file_write_text (tokens, "") == 0, "files");
-    s_start_web_with (extra);       //  writes the config; the users come first
-    process_kill (&s_web, 5000);
-    char *config = sandbox_path (s_bed->sandbox, "web.conf");
+    web_process_destroy (&s_web, false);
+    s_web = web_process_new (s_bed->sandbox, s_bed->broker, extra);    //  the users first
+    if (!CHECK (s_web, "no lilac-web"))
+        return;
+    const char *config = web_process_config (s_web);
     char password_file [4200];
     snprintf (password_file, sizeof password_file, "%s/password", sandbox_dir (s_bed->sandbox));
     const char *who [2][2] = { { "alice", "wonderland\n" }, { "carol", "secret\n" } };
@@ -494,10 +423,8 @@ s_auth (void)
     snprintf (command, sizeof command, "printf 'prom sender web9 %%s\\n' \"$(printf %%s prom-token"
               " | sha256sum | cut -d' ' -f1)\" > %s", tokens);
     CHECK (system (command) == 0, "token hash");
-    char *log = sandbox_path (s_bed->sandbox, "web.log");
-    char *argv [] = { program, "-c", config, NULL };
-    s_web = process_spawn (argv, log, log);
-    CHECK (s_wait_health (200, 10000) == 0, "not healthy (healthz is open)");
+    const char *log = web_process_log (s_web);
+    CHECK (web_process_start (s_web) == 0, "not healthy (healthz is open)");
     CHECK (s_code_as (NULL, NULL, "GET", "/api/alerts") == 401, "no credentials: not 401");
     CHECK (s_code_as ("alice:wonderland", NULL, "GET", "/api/alerts") == 200, "admin read");
     CHECK (s_code_as ("carol:secret", NULL, "GET", "/api/alerts") == 200, "reader read");
@@ -518,16 +445,16 @@ s_auth (void)
     }
     //  The sender token is bound to web9: it sends as web9, and only so.
     snprintf (s_token, sizeof s_token, "prom-token");
-    curl_result_t sent;
+    http_result_t sent;
     s_curl_body ("POST", "/api/events", "{\"alerts\":[{\"id\":\"bound\",\"raise\":\"now\"}]}",
                  &sent);
     CHECK (sent.code == 200, "a bound sender: %ld %s", sent.code, sent.body);
-    free (sent.body);
+    http_result_free (&sent);
     s_curl_body ("POST", "/api/events", "{\"source\":\"other\",\"alerts\":[{\"id\":\"x\"}]}",
                  &sent);
     CHECK (sent.code == 400 && strstr (sent.body, "may only send as 'web9'"),
            "a bound sender claiming another source: %ld %s", sent.code, sent.body);
-    free (sent.body);
+    http_result_free (&sent);
     *s_token = 0;
     CHECK (control_get_alert (s_bed->broker, "web9", "bound", &alert) == 0, "not sent as web9");
     alert_clear_fields (&alert);
@@ -542,8 +469,6 @@ s_auth (void)
     CHECK (file_has_text (log, "failed login from 127.0.0.1 as 'mallory'"), "not logged");
     free (users);
     free (tokens);
-    free (config);
-    free (log);
 }
 
 int
@@ -556,26 +481,20 @@ main (void)
         return check_done ();
     }
     s_check_configs ();
-    s_start_web ();
     TEST ("lilac-web starts");
-    if (CHECK (s_web > 0, "not spawned")) {
+    s_web = web_process_new (s_bed->sandbox, s_bed->broker, NULL);
+    if (CHECK (s_web && web_process_start (s_web) == 0, "lilac-web did not start")) {
         s_health ();
         s_metrics ();
         s_api_alerts ();
         s_stream ();
         s_acts ();
         TEST ("lilac-web exits 0 on SIGTERM");
-        CHECK (process_stop (&s_web, "lilac-web", 5000) == 0, "exit status");
+        CHECK (web_process_stop (s_web) == 0, "exit status");
         s_auth ();
     }
     bool failed = check_failed > 0 || check_case_failed;
-    if (failed) {
-        char *log = sandbox_path (s_bed->sandbox, "web.log");
-        log_print_tail ("lilac-web", log, 40);
-        free (log);
-    }
-    if (s_web)
-        process_kill (&s_web, 5000);
+    web_process_destroy (&s_web, failed);
     testbed_destroy (&s_bed, failed);
     return check_done ();
 }

@@ -21,110 +21,22 @@
 #include <signal.h>
 #include "../check.h"
 #include "../harness/harness.h"
+#include "../harness/web_process.h"
 #include "timespec.h"
 
 static testbed_t *s_bed;
-static char s_base [64];               //  http://127.0.0.1:PORT
-static pid_t s_web;                    //  lilac-web, 0 when not running
+static web_process_t *s_web;            //  lilac-web
 
-typedef struct {
-    int status;                        //  curl's exit code
-    long code;                         //  the HTTP status, 0 when none
-    char *body;                        //  what it printed (owned)
-    char *headers;                     //  the answer's headers (owned)
-    int64_t elapsed_ms;
-} curl_result_t;
-
-static void
-s_curl_free (curl_result_t *result)
-{
-    free (result->body);
-    free (result->headers);
-}
-
-//  curl -s -X METHOD [--data-binary @FILE] URL, the body from text (NULL:
-//  none) or from the file at body_file; -m 15.
+//  curl METHOD PATH against lilac-web, the body from text or body_file
+//  (both NULL: none).
 static void
 s_curl (const char *method, const char *path, const char *text, const char *body_file,
-        curl_result_t *result)
+        http_result_t *result)
 {
-    char url [1024], out_path [4200], code_path [4200], headers_path [4200], data_path [4200];
-    snprintf (url, sizeof url, "%s%s", s_base, path);
-    const char *dir = sandbox_dir (s_bed->sandbox);
-    snprintf (out_path, sizeof out_path, "%s/curl.body", dir);
-    snprintf (code_path, sizeof code_path, "%s/curl.code", dir);
-    snprintf (headers_path, sizeof headers_path, "%s/curl.headers", dir);
-    snprintf (data_path, sizeof data_path, "%s/curl.data", dir);
-    unlink (out_path);
-    unlink (code_path);
-    unlink (headers_path);
-    char data_arg [4300] = "";
-    if (text && file_write_text (data_path, text) == 0)
-        body_file = data_path;
-    if (body_file)
-        snprintf (data_arg, sizeof data_arg, "@%s", body_file);
-    char verb [16];
-    snprintf (verb, sizeof verb, "%s", method);
-    char *argv [20] = { "/usr/bin/curl", "-s", "-m", "15", "-X", verb, "-o", out_path,
-                        "-D", headers_path, "-w", "%{http_code}" };
-    size_t count = 12;
-    if (body_file) {
-        argv [count++] = "-H";
-        argv [count++] = "Content-Type: application/json";
-        argv [count++] = "--data-binary";
-        argv [count++] = data_arg;
-    }
-    argv [count++] = url;
-    argv [count] = NULL;
-    int64_t started = clock_now_ms ();
-    pid_t pid = process_spawn (argv, code_path, code_path);
-    result->status = pid > 0 ? process_wait (pid, 30000) : -1;
-    result->elapsed_ms = clock_now_ms () - started;
-    char *code = file_read_all (code_path);
-    result->code = strtol (code, NULL, 10);
-    free (code);
-    result->body = file_read_all (out_path);
-    result->headers = file_read_all (headers_path);
-}
-
-static void
-s_start_web (void)
-{
-    char *config = sandbox_path (s_bed->sandbox, "web.conf");
-    char *state = sandbox_path (s_bed->sandbox, "web-state");
-    char *log = sandbox_path (s_bed->sandbox, "web.log");
-    int port = port_free ();
-    snprintf (s_base, sizeof s_base, "http://127.0.0.1:%d", port);
-    char text [2048];
-    snprintf (text, sizeof text, "web\n    listen = \"127.0.0.1:%d\"\n    control = \"%s\"\n"
-              "    events = \"%s\"\n    state_dir = \"%s\"\n", port,
-              broker_process_control (s_bed->broker), broker_process_publish (s_bed->broker),
-              state);
-    char program [1024];
-    snprintf (program, sizeof program, "%s/lilac-web", harness_bin_dir ());
-    if (file_write_text (config, text) == 0) {
-        char *argv [] = { program, "-c", config, NULL };
-        s_web = process_spawn (argv, log, log);
-    }
-    free (config);
-    free (state);
-    free (log);
-}
-
-//  Polls /healthz until it answers 200. 0, or -1 at the deadline.
-static int
-s_wait_ready (int timeout_ms)
-{
-    for (int64_t end = clock_now_ms () + timeout_ms; clock_now_ms () < end; ) {
-        curl_result_t result;
-        s_curl ("GET", "/healthz", NULL, NULL, &result);
-        long got = result.code;
-        s_curl_free (&result);
-        if (got == 200)
-            return 0;
-        harness_pause_ms (100);
-    }
-    return -1;
+    char url [1024];
+    snprintf (url, sizeof url, "%s%s", web_process_base (s_web), path);
+    http_options_t options = { .body = text, .body_file = body_file };
+    http_call (sandbox_dir (s_bed->sandbox), method, url, &options, result);
 }
 
 //  The broker's alert; false (and a failed CHECK's message) when absent.
@@ -139,7 +51,7 @@ static void
 s_api_events (void)
 {
     TEST ("POST /api/events: accepted events reach the broker, a refused one says why");
-    curl_result_t result;
+    http_result_t result;
     s_curl ("POST", "/api/events", "{\"source\":\"web1\",\"alerts\":[{\"id\":\"disk\",\"raise\":"
             "\"now\",\"summary\":\"full\",\"level\":\"urgent\",\"labels\":{\"team\":\"ops\"}},"
             "{\"id\":\"bad\",\"raise\":\"+5x\"}]}", NULL, &result);
@@ -147,7 +59,7 @@ s_api_events (void)
            && text_has (result.body, "\"refused\":[{\"index\":1,\"id\":\"bad\",\"reason\":"
                         "\"raise: not a time spec") && strstr (result.body, "\"tx\":\""),
            "%ld %s", result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     alert_t alert;
     if (CHECK (s_get ("web1", "disk", &alert), "web1/disk not in the broker")) {
         CHECK (alert.state == ALERT_RAISED && alert.level == LEVEL_URGENT
@@ -162,7 +74,7 @@ s_api_events (void)
             &result);
     CHECK (result.code == 200 && text_has (result.body, "\"tx\":\"my-tx-1\""), "%ld %s",
            result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     CHECK (s_get ("127.0.0.1", "peer", &alert), "127.0.0.1/peer not in the broker");
     alert_clear_fields (&alert);
 
@@ -178,7 +90,7 @@ s_api_events (void)
         CHECK (result.code == 400 && strstr (result.body, "{\"error\":\"")
                && strstr (result.body, bad [index].error), "%s: %ld %s", bad [index].body,
                result.code, result.body);
-        s_curl_free (&result);
+        http_result_free (&result);
     }
     char *big_path = sandbox_path (s_bed->sandbox, "big.json");
     FILE *big = fopen (big_path, "w");
@@ -189,7 +101,7 @@ s_api_events (void)
         s_curl ("POST", "/api/events", NULL, big_path, &result);
         CHECK (result.code == 413 && strstr (result.body, "larger than 1048576 bytes"), "%ld %s",
                result.code, result.body);
-        s_curl_free (&result);
+        http_result_free (&result);
     }
     free (big_path);
 }
@@ -198,12 +110,12 @@ static void
 s_purppura (void)
 {
     TEST ("POST /events: purppura's fields in any case, subject as summary, the peer as source");
-    curl_result_t result;
+    http_result_t result;
     s_curl ("POST", "/events", "{\"ID\":\"heartbeat\",\"Subject\":\"late\",\"DETAIL\":\"d\","
             "\"rAiSe\":\"now\"}", NULL, &result);
     CHECK (result.code == 200 && strcmp (result.body, "OK") == 0, "%ld %s", result.code,
            result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     alert_t alert;
     if (CHECK (s_get ("127.0.0.1", "heartbeat", &alert), "127.0.0.1/heartbeat not there")) {
         CHECK (alert.state == ALERT_RAISED && strcmp (alert.summary, "late") == 0
@@ -215,7 +127,7 @@ s_purppura (void)
             "{\"Id\":\"b\",\"Source\":\"h1\",\"Raise\":\"clear\"}]", NULL, &result);
     CHECK (result.code == 200 && strcmp (result.body, "OK") == 0, "%ld %s", result.code,
            result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     if (CHECK (s_get ("h1", "a", &alert), "h1/a not there")) {
         CHECK (alert.state == ALERT_PENDING, "%s", alert_state_name (alert.state));
         alert_clear_fields (&alert);
@@ -229,12 +141,12 @@ s_purppura (void)
     s_curl ("POST", "/events", "{\"id\":3}", NULL, &result);
     CHECK (result.code == 400 && strstr (result.body, "events[0].id: not a string"), "%ld %s",
            result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     s_curl ("POST", "/events", "[{\"id\":\"ok\",\"raise\":\"now\"},{\"id\":\"x\",\"raise\":"
             "\"soon\"}]", NULL, &result);
     CHECK (result.code == 400 && strstr (result.body, "x: raise: not a time spec"), "%ld %s",
            result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
 }
 
 //  True if ms is within [from + offset, to + offset].
@@ -248,13 +160,13 @@ static void
 s_ping (void)
 {
     TEST ("GET /ping/SOURCE/ID: pending 25 h ahead; the id's %2F is a /; ?raise=+2h as typed");
-    curl_result_t result;
+    http_result_t result;
     int64_t before = clock_now_ms ();
     s_curl ("GET", "/ping/cron1/disk-space-%2F", NULL, NULL, &result);
     int64_t after = clock_now_ms ();
     CHECK (result.code == 200 && strcmp (result.body, "OK") == 0, "%ld %s", result.code,
            result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     alert_t alert;
     if (CHECK (s_get ("cron1", "disk-space-/", &alert), "cron1/disk-space-/ not there")) {
         CHECK (alert.state == ALERT_PENDING
@@ -266,7 +178,7 @@ s_ping (void)
     s_curl ("GET", "/ping/cron1/disk-space-%2F?raise=+2h", NULL, NULL, &result);
     after = clock_now_ms ();
     CHECK (result.code == 200, "%ld %s", result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     if (CHECK (s_get ("cron1", "disk-space-/", &alert), "gone")) {
         CHECK (s_between (alert.raise_at, before, after, 2 * 3600 * 1000LL), "raise_at %lld",
                (long long) alert.raise_at);
@@ -276,14 +188,14 @@ s_ping (void)
     TEST ("/ping/.../fail and /7 raise now; POST /0 clears (a cleared change), then refreshes");
     s_curl ("GET", "/ping/cron1/backup/fail", NULL, NULL, &result);
     CHECK (result.code == 200, "%ld %s", result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     if (CHECK (s_get ("cron1", "backup", &alert), "cron1/backup not there")) {
         CHECK (alert.state == ALERT_RAISED, "%s", alert_state_name (alert.state));
         alert_clear_fields (&alert);
     }
     s_curl ("POST", "/ping/cron1/backup/0", "all good", NULL, &result);
     CHECK (result.code == 200, "%ld %s", result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     alert_change_t change;
     if (CHECK (expect_change (s_bed->sub, "cleared", "cron1", "backup", 5000, &change) == 0,
                "no cleared change"))
@@ -296,7 +208,7 @@ s_ping (void)
     }
     s_curl ("POST", "/ping/cron1/backup/7", NULL, NULL, &result);
     CHECK (result.code == 200, "%ld %s", result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     if (CHECK (s_get ("cron1", "backup", &alert), "cron1/backup gone")) {
         CHECK (alert.state == ALERT_RAISED, "%s", alert_state_name (alert.state));
         alert_clear_fields (&alert);
@@ -306,17 +218,17 @@ s_ping (void)
     s_curl ("GET", "/ping/cron1/backup/oops", NULL, NULL, &result);
     CHECK (result.code == 400 && strstr (result.body, "/fail or an exit status"), "%ld %s",
            result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     s_curl ("GET", "/ping/cron1/backup?raise=tomorrow", NULL, NULL, &result);
     CHECK (result.code == 400 && strstr (result.body, "not a time spec"), "%ld %s", result.code,
            result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     char *body = malloc (11 * 1024);
     memset (body, 'x', 11 * 1024 - 1);
     body [11 * 1024 - 1] = 0;
     s_curl ("POST", "/ping/cron1/backup", body, NULL, &result);
     CHECK (result.code == 413, "%ld %s", result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     free (body);
 }
 
@@ -341,12 +253,12 @@ s_alertmanager (void)
               "{\"labels\":{\"alertname\":\"Manual\",\"severity\":\"info\"},\"startsAt\":"
               "\"0001-01-01T00:00:00Z\",\"endsAt\":\"0001-01-01T00:00:00Z\"},"
               "{\"labels\":{\"job\":\"no-name\"}}]", past, future, past, past);
-    curl_result_t result;
+    http_result_t result;
     s_curl ("POST", "/api/v2/alerts", body, NULL, &result);
     CHECK (result.code == 200 && text_has (result.body, "\"accepted\":3")
            && text_has (result.body, "\"refused\":[{\"index\":3,\"id\":\"\",\"reason\":"
                         "\"labels.alertname: missing\"}]"), "%ld %s", result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
     alert_t alert;
     if (CHECK (s_get ("node1:9100", "HighLoad{job=\"node\",severity=\"critical\"}", &alert),
                "node1:9100/HighLoad{...} not there")) {
@@ -380,20 +292,20 @@ s_frozen_broker (void)
         { "/api/v2/alerts", "[{\"labels\":{\"alertname\":\"Frozen\"}}]" },
     };
     for (size_t index = 0; index < sizeof posts / sizeof posts [0]; index++) {
-        curl_result_t result;
+        http_result_t result;
         s_curl ("POST", posts [index].path, posts [index].body, NULL, &result);
         //  lilac-web gives up after 3 s (WEB_CALL_TIMEOUT_MS); 12 s is the margin
         CHECK (result.code == 503 && strstr (result.headers, "Retry-After: ")
                && strstr (result.body, "no answer from the broker") && result.elapsed_ms < 15000,
                "%s: %ld after %lld ms: %s %s", posts [index].path, result.code,
                (long long) result.elapsed_ms, result.headers, result.body);
-        s_curl_free (&result);
+        http_result_free (&result);
     }
     CHECK (kill (broker, SIGCONT) == 0, "SIGCONT");
-    curl_result_t result;
+    http_result_t result;
     s_curl ("POST", "/api/events", "{\"alerts\":[{\"id\":\"thawed\"}]}", NULL, &result);
     CHECK (result.code == 200, "after SIGCONT: %ld %s", result.code, result.body);
-    s_curl_free (&result);
+    http_result_free (&result);
 }
 
 int
@@ -405,25 +317,19 @@ main (void)
         CHECK (false, "no testbed");
         return check_done ();
     }
-    s_start_web ();
     TEST ("lilac-web starts and answers");
-    if (CHECK (s_web > 0, "not spawned") && CHECK (s_wait_ready (15000) == 0, "never ready")) {
+    s_web = web_process_new (s_bed->sandbox, s_bed->broker, NULL);
+    if (CHECK (s_web && web_process_start (s_web) == 0, "lilac-web did not start")) {
         s_api_events ();
         s_purppura ();
         s_ping ();
         s_alertmanager ();
         s_frozen_broker ();
         TEST ("lilac-web exits 0 on SIGTERM");
-        CHECK (process_stop (&s_web, "lilac-web", 5000) == 0, "exit status");
+        CHECK (web_process_stop (s_web) == 0, "exit status");
     }
     bool failed = check_failed > 0 || check_case_failed;
-    if (failed) {
-        char *log = sandbox_path (s_bed->sandbox, "web.log");
-        log_print_tail ("lilac-web", log, 40);
-        free (log);
-    }
-    if (s_web)
-        process_kill (&s_web, 5000);
+    web_process_destroy (&s_web, failed);
     testbed_destroy (&s_bed, failed);
     return check_done ();
 }

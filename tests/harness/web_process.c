@@ -1,0 +1,170 @@
+/*  web_process.c — lilac-web and curl for the tests. See web_process.h.
+*/
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "timespec.h"
+#include "web_process.h"
+
+struct _web_process_t {
+    sandbox_t *sandbox;            //  borrowed
+    char *config;                  //  sandbox/web.conf
+    char *log;                     //  sandbox/web.log
+    char base [64];                //  http://127.0.0.1:PORT
+    pid_t pid;                     //  running, or 0
+};
+
+web_process_t *
+web_process_new (sandbox_t *sandbox, broker_process_t *broker, const char *extra)
+{
+    web_process_t *self = calloc (1, sizeof *self);
+    assert (self);
+    self->sandbox = sandbox;
+    self->config = sandbox_path (sandbox, "web.conf");
+    self->log = sandbox_path (sandbox, "web.log");
+    char *state = sandbox_path (sandbox, "web-state");
+    int port = port_free ();
+    snprintf (self->base, sizeof self->base, "http://127.0.0.1:%d", port);
+    char text [8192];
+    snprintf (text, sizeof text, "web\n    listen = \"127.0.0.1:%d\"\n    control = \"%s\"\n"
+              "    events = \"%s\"\n    state_dir = \"%s\"\n%s", port,
+              broker_process_control (broker), broker_process_publish (broker), state,
+              extra ? extra : "");
+    free (state);
+    if (port <= 0 || file_write_text (self->config, text)) {
+        web_process_destroy (&self, true);
+        return NULL;
+    }
+    return self;
+}
+
+int
+web_process_start (web_process_t *self)
+{
+    char program [1024];
+    snprintf (program, sizeof program, "%s/lilac-web", harness_bin_dir ());
+    char *argv [] = { program, "-c", self->config, NULL };
+    self->pid = process_spawn (argv, self->log, self->log);
+    if (self->pid <= 0)
+        return -1;
+    char url [128];
+    snprintf (url, sizeof url, "%s/healthz", self->base);
+    for (int64_t end = clock_now_ms () + WEB_START_DEADLINE_MS; clock_now_ms () < end; ) {
+        http_result_t result;
+        http_call (sandbox_dir (self->sandbox), "GET", url, NULL, &result);
+        long code = result.code;
+        http_result_free (&result);
+        if (code == 200)
+            return 0;
+        if (!process_running (&self->pid, "lilac-web"))
+            break;
+        harness_pause_ms (100);
+    }
+    harness_note ("lilac-web did not answer /healthz 200 within %d ms", WEB_START_DEADLINE_MS);
+    return -1;
+}
+
+int
+web_process_stop (web_process_t *self)
+{
+    return process_stop (&self->pid, "lilac-web", HARNESS_STOP_DEADLINE_MS);
+}
+
+int
+web_process_kill (web_process_t *self)
+{
+    return process_kill (&self->pid, HARNESS_STOP_DEADLINE_MS);
+}
+
+void
+web_process_destroy (web_process_t **self_p, bool failed)
+{
+    if (!self_p || !*self_p)
+        return;
+    web_process_t *self = *self_p;
+    if (self->pid)
+        process_kill (&self->pid, HARNESS_STOP_DEADLINE_MS);
+    if (failed && self->log)
+        log_print_tail ("lilac-web", self->log, HARNESS_LOG_TAIL_LINES);
+    free (self->config);
+    free (self->log);
+    free (self);
+    *self_p = NULL;
+}
+
+const char *web_process_base (web_process_t *self) { return self->base; }
+const char *web_process_config (web_process_t *self) { return self->config; }
+const char *web_process_log (web_process_t *self) { return self->log; }
+pid_t web_process_pid (web_process_t *self) { return self->pid; }
+
+int
+http_call (const char *dir, const char *method, const char *url,
+           const http_options_t *options, http_result_t *result)
+{
+    static const http_options_t none = { 0 };
+    options = options ? options : &none;
+    memset (result, 0, sizeof *result);
+    char out [4200], code_path [4200], headers [4200], data_path [4200], data [4300] = "";
+    snprintf (out, sizeof out, "%s/curl.body", dir);
+    snprintf (code_path, sizeof code_path, "%s/curl.code", dir);
+    snprintf (headers, sizeof headers, "%s/curl.headers", dir);
+    snprintf (data_path, sizeof data_path, "%s/curl.data", dir);
+    unlink (out);
+    unlink (code_path);             //  process_spawn appends
+    unlink (headers);
+    const char *body_file = options->body_file;
+    if (options->body && file_write_text (data_path, options->body) == 0)
+        body_file = data_path;
+    if (body_file)
+        snprintf (data, sizeof data, "@%s", body_file);
+    char verb [16], where [1024], login [256], bearer [300], extra [512];
+    snprintf (verb, sizeof verb, "%s", method);
+    snprintf (where, sizeof where, "%s", url);
+    snprintf (login, sizeof login, "%s", options->login ? options->login : "");
+    snprintf (bearer, sizeof bearer, "Authorization: Bearer %s",
+              options->token ? options->token : "");
+    snprintf (extra, sizeof extra, "%s", options->header ? options->header : "");
+    char *argv [32] = { "/usr/bin/curl", "-s", "-m", "15", "-X", verb, "-o", out,
+                        "-D", headers, "-w", "%{http_code}" };
+    int count = 12;
+    if (options->login) {
+        argv [count++] = "-u";
+        argv [count++] = login;
+    }
+    if (options->token) {
+        argv [count++] = "-H";
+        argv [count++] = bearer;
+    }
+    if (options->header) {
+        argv [count++] = "-H";
+        argv [count++] = extra;
+    }
+    if (body_file) {
+        argv [count++] = "-H";
+        argv [count++] = "Content-Type: application/json";
+        argv [count++] = "--data-binary";
+        argv [count++] = data;
+    }
+    argv [count++] = where;
+    argv [count] = NULL;
+    int64_t started = clock_now_ms ();
+    pid_t pid = process_spawn (argv, code_path, code_path);
+    result->status = pid > 0 ? process_wait (pid, 30000) : -1;
+    result->elapsed_ms = clock_now_ms () - started;
+    char *code = file_read_all (code_path);
+    result->code = strtol (code, NULL, 10);
+    free (code);
+    result->body = file_read_all (out);
+    result->headers = file_read_all (headers);
+    return pid > 0 ? 0 : -1;
+}
+
+void
+http_result_free (http_result_t *result)
+{
+    free (result->body);
+    free (result->headers);
+    result->body = result->headers = NULL;
+}
