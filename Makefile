@@ -19,7 +19,7 @@
 
 DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev \
                libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev curl libcrypt-dev \
-               libgnutls28-dev
+               libgnutls28-dev prometheus-alertmanager
 PKGS = libczmq libzmq msgpack sqlite3 libcurl libmicrohttpd jansson gnutls libxcrypt
 
 CC ?= gcc
