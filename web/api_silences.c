@@ -188,7 +188,8 @@ s_glob (const json_t *matchers, const char *key, char *out, size_t size, char *e
     json_t *member = json_object_get (matchers, key);
     if (!member)
         return 0;
-    if (json_get_string (matchers, key, out, size, false) == 0 && *out && strlen (out) <= WIRE_MAX_NAME)
+    if (json_get_string (matchers, key, out, size, false) == 0 && *out
+    &&  strlen (out) <= WIRE_MAX_NAME)
         return 0;
     snprintf (error, error_size, "matchers.%s: want a glob of 1-%d bytes", key, WIRE_MAX_NAME);
     return -1;
