@@ -19,6 +19,7 @@
 #define S_MATCHER_SIZE   (WIRE_MAX_LABEL_KEY + WIRE_MAX_LABEL_VALUE + 8)
 #define S_GLOB_SIZE      (2 * WIRE_MAX_NAME + 1)   //  a value with its escapes
 #define S_TIME_SIZE      40           //  a time spec or epoch seconds
+#define S_MAX_FILTERS    16           //  filter arguments of GET /api/v2/silences
 
 //  --- answering -------------------------------------------------------------------------
 
@@ -405,6 +406,102 @@ s_am_silence (web_t *web, const json_t *own)
                       "status", "state", state ? state : "expired");
 }
 
+//  The `filter` arguments of GET /api/v2/silences, as Alertmanager reads
+//  them: a silence is listed when, for each filter, it has a matcher of
+//  that name whose value the filter matches.
+typedef struct {
+    silence_label_t filters [S_MAX_FILTERS];   //  count of them, parsed
+    size_t count;
+    bool failed;                   //  one could not be read: error says why
+    char error [256];
+} s_filters_t;
+
+//  A filter (`name="value"`, `name=~"re"`, quotes optional) as the text
+//  silence_label_parse reads. 0, or -1.
+static int
+s_filter_text (const char *filter, char *out, size_t size)
+{
+    size_t name = strcspn (filter, "=!");
+    const char *op = filter + name;
+    size_t op_length = strncmp (op, "=~", 2) == 0 || strncmp (op, "!~", 2) == 0
+                    || strncmp (op, "!=", 2) == 0 ? 2 : *op == '=' ? 1 : 0;
+    if (!name || !op_length || name + op_length + 1 > size)
+        return -1;
+    const char *value = op + op_length;
+    size_t length = strlen (value), written = name + op_length;
+    memcpy (out, filter, written);
+    if (length >= 2 && value [0] == '"' && value [length - 1] == '"') {
+        for (const char *at = value + 1; at < value + length - 1 && written + 1 < size; at++) {
+            if (*at == '\\' && at + 1 < value + length - 1)
+                at++;
+            out [written++] = *at;
+        }
+        out [written] = '\0';
+    }
+    else
+        snprintf (out + written, size - written, "%s", value);
+    return 0;
+}
+
+static enum MHD_Result
+s_each_filter (void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    s_filters_t *self = arg;
+    if (strcmp (key, "filter") || self->failed)
+        return MHD_YES;
+    char text [S_MATCHER_SIZE + 1];
+    if (self->count == S_MAX_FILTERS)
+        snprintf (self->error, sizeof self->error, "filter: more than %d", S_MAX_FILTERS);
+    else
+    if (!value || s_filter_text (value, text, sizeof text))
+        snprintf (self->error, sizeof self->error, "filter: '%.64s' is not NAME=\"VALUE\" "
+                  "(or !=, =~, !~)", value ? value : "");
+    else
+    if (silence_label_parse (text, &self->filters [self->count], self->error,
+                             sizeof self->error) == 0) {
+        self->count++;
+        return MHD_YES;
+    }
+    self->failed = true;
+    return MHD_YES;
+}
+
+static void
+s_filters_read (http_request_t *request, s_filters_t *filters)
+{
+    memset (filters, 0, sizeof *filters);
+    http_each_query (request, s_each_filter, filters);
+}
+
+static void
+s_filters_free (s_filters_t *filters)
+{
+    for (size_t index = 0; index < filters->count; index++)
+        silence_label_free (&filters->filters [index]);
+    filters->count = 0;
+}
+
+//  Does the AM silence pass every filter?
+static bool
+s_am_selected (const json_t *silence, const s_filters_t *filters)
+{
+    for (size_t index = 0; index < filters->count; index++) {
+        const silence_label_t *filter = &filters->filters [index];
+        json_t *matcher;
+        size_t at;
+        bool held = false;
+        json_array_foreach (json_object_get (silence, "matchers"), at, matcher)
+            if (strcmp (json_string_value (json_object_get (matcher, "name")), filter->name) == 0
+            &&  silence_label_matches (filter,
+                                       json_string_value (json_object_get (matcher, "value"))))
+                held = true;
+        if (!held)
+            return false;
+    }
+    return true;
+}
+
 static void
 s_am_list_done (web_t *web, http_request_t *request, wire_doc_t *reply, const char *why,
                 void *arg)
@@ -413,19 +510,32 @@ s_am_list_done (web_t *web, http_request_t *request, wire_doc_t *reply, const ch
     wire_doc_t *checked = s_checked (web, request, reply, why);
     if (!checked)
         return;
+    s_filters_t filters;
+    s_filters_read (request, &filters);
     json_t *own = json_from_msgpack (wire_get (wire_doc_root (checked), "silences"));
     wire_doc_destroy (&checked);
     json_t *silences = json_array (), *silence;
     size_t index;
-    json_array_foreach (own, index, silence)
-        json_array_append_new (silences, s_am_silence (web, silence));
+    json_array_foreach (own, index, silence) {
+        json_t *converted = s_am_silence (web, silence);
+        if (converted && s_am_selected (converted, &filters))
+            json_array_append_new (silences, converted);
+        else
+            json_decref (converted);
+    }
     json_decref (own);
+    s_filters_free (&filters);
     http_resume_json (request, MHD_HTTP_OK, silences);
 }
 
 enum MHD_Result
 api_silences_am_list (web_t *web, http_request_t *request)
 {
+    s_filters_t filters;
+    s_filters_read (request, &filters);
+    s_filters_free (&filters);
+    if (filters.failed)
+        return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s", filters.error);
     wire_writer_t writer;
     ctl_silence_list_request (&writer);
     return s_send (web, request, &writer, s_am_list_done, NULL);

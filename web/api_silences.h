@@ -14,8 +14,8 @@
 
     Alertmanager API v2 (enough for `amtool silence add|query|expire`):
       GET    /api/v2/status           a minimal status (cluster "ready")
-      GET    /api/v2/silences         AM's silence objects (no filtering:
-                                      amtool filters expired ones itself)
+      GET    /api/v2/silences         AM's silence objects; `filter`
+                                      arguments as Alertmanager reads them
       POST   /api/v2/silences         AM's postable silence → {silenceID}
       DELETE /api/v2/silence/ID       → 200 (expires it)
 

@@ -13,7 +13,7 @@
       broker lists (`lilac silence list --json`: source web1, label
       alertname=X), an alert posted to /api/v2/alerts with those labels
       carries its id in silenced_by (one on web2 does not), `amtool
-      silence query` shows it, `amtool silence expire ID` ends it at the
+      silence query` shows it (and filters by matcher, as Alertmanager), `amtool silence expire ID` ends it at the
       broker and query no longer shows it; DELETE of an unknown id is 404.
 */
 #include <jansson.h>
@@ -225,11 +225,19 @@ s_amtool_silences (void)
     CHECK (s_wait_silenced_by ("web2", "X", "", got, sizeof got) == 0,
            "web2 silenced_by '%s'", got);
 
-    TEST ("amtool silence query shows it");
+    TEST ("amtool silence query shows it; a query by a matcher it lacks does not");
     s_amtool (&result, "silence", "query", NULL, NULL, NULL, NULL, NULL);
     CHECK (result.status == 0 && strstr (result.out, id)
            && strstr (result.out, "alertname=\"X\"") && strstr (result.out, "instance=\"web1\""),
            "status %d, out '%s', err '%s'", result.status, result.out, result.err);
+    cli_result_free (&result);
+    s_amtool (&result, "silence", "query", "-q", "alertname=~X|Z", NULL, NULL, NULL);
+    CHECK (result.status == 0 && strstr (result.out, id), "status %d, out '%s', err '%s'",
+           result.status, result.out, result.err);
+    cli_result_free (&result);
+    s_amtool (&result, "silence", "query", "-q", "alertname=Z", NULL, NULL, NULL);
+    CHECK (result.status == 0 && !strstr (result.out, id), "status %d, out '%s', err '%s'",
+           result.status, result.out, result.err);
     cli_result_free (&result);
 
     TEST ("amtool silence expire ends it at the broker; query no longer shows it");
