@@ -13,8 +13,9 @@
       broker lists (`lilac silence list --json`: source web1, label
       alertname=X), an alert posted to /api/v2/alerts with those labels
       carries its id in silenced_by (one on web2 does not), `amtool
-      silence query` shows it (and filters by matcher, as Alertmanager), `amtool silence expire ID` ends it at the
-      broker and query no longer shows it; DELETE of an unknown id is 404.
+      silence query` shows it (and filters by matcher, as Alertmanager
+      does), `amtool silence expire ID` ends it at the broker and query no
+      longer shows it; DELETE of an unknown id is 404.
 */
 #include <jansson.h>
 #include "../check.h"
