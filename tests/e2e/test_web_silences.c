@@ -15,7 +15,11 @@
       carries its id in silenced_by (one on web2 does not), `amtool
       silence query` shows it (and filters by matcher, as Alertmanager
       does), `amtool silence expire ID` ends it at the broker and query no
-      longer shows it; DELETE of an unknown id is 404.
+      longer shows it; DELETE of an unknown id is 404;
+    - with API tokens: a reader lists (both APIs) but may not add or
+      expire (403), no credentials is 401, an admin's silence is `by` the
+      token's name, and amtool with a bearer token in --http.config.file
+      adds one (without it, it fails).
 */
 #include <jansson.h>
 #include "../check.h"
@@ -258,6 +262,75 @@ s_amtool_silences (void)
     cli_result_free (&result);
 }
 
+#define S_ADMIN   "Authorization: Bearer ops-admin-token"
+#define S_READER  "Authorization: Bearer ops-reader-token"
+
+static long
+s_code_as (const char *header, const char *method, const char *path, const char *body)
+{
+    web_reply_t reply;
+    web_curl_with (s_bed->sandbox, s_base, header, method, path, body, &reply);
+    long code = reply.code;
+    web_reply_free (&reply);
+    return code;
+}
+
+//  A second lilac-web with API tokens: ops (admin), viewer (reader).
+static void
+s_auth (void)
+{
+    TEST ("with tokens: a reader lists but cannot add (403), none is 401, by is the admin's name");
+    char *tokens = sandbox_path (s_bed->sandbox, "tokens");
+    char *http_config = sandbox_path (s_bed->sandbox, "amtool-http.yml");
+    char extra [4200];
+    snprintf (extra, sizeof extra, "    tokens = \"%s\"\n", tokens);
+    CHECK (file_write_text (tokens, "ops admin - "
+               "a8bce09f0b71dc220a09b1604ecc78d06f75d060ef69abddf6e492d319e9a2ac\n"
+               "viewer reader - "
+               "1de0cd868516a52f83e3e7265d692853ccc829e5afeef1870c8d99098ff0a3dc\n") == 0
+           && file_write_text (http_config, "authorization:\n  type: Bearer\n"
+                               "  credentials: ops-admin-token\n") == 0, "files");
+    s_web = web_start (s_bed->sandbox, s_bed->broker, extra, s_base, sizeof s_base);
+    if (!CHECK (s_web > 0 && web_wait_ready (s_bed->sandbox, s_base, 10000) == 0, "not ready"))
+        goto done;
+    const char *body = "{\"matchers\": {\"source\": \"auth1\"}, \"ends\": \"+1h\"}";
+    CHECK (s_code_as (NULL, "GET", "/api/silences", NULL) == 401, "no credentials");
+    CHECK (s_code_as (S_READER, "GET", "/api/silences", NULL) == 200, "a reader could not list");
+    CHECK (s_code_as (S_READER, "GET", "/api/v2/silences", NULL) == 200, "reader, AM list");
+    CHECK (s_code_as (S_READER, "POST", "/api/silences", body) == 403, "a reader added");
+    CHECK (s_code_as (S_READER, "DELETE", "/api/v2/silence/00000000-0000-4000-8000-000000000000",
+                      NULL) == 403, "a reader expired");
+    web_reply_t reply;
+    web_curl_with (s_bed->sandbox, s_base, S_ADMIN, "POST", "/api/silences", body, &reply);
+    char by [128];
+    s_body_string (reply.body, "silence", "by", by, sizeof by);
+    CHECK (reply.code == 200 && strcmp (by, "ops") == 0, "%ld %s", reply.code, reply.body);
+    web_reply_free (&reply);
+
+    TEST ("with tokens: amtool with --http.config.file (a bearer token) adds a silence by it");
+    cli_result_t result;
+    char config_arg [4300];
+    snprintf (config_arg, sizeof config_arg, "--http.config.file=%s", http_config);
+    s_amtool (&result, config_arg, "silence", "add", "instance=auth2", "--duration=1h",
+              "--comment=auth", NULL);
+    char id [SILENCE_ID_SIZE + 1] = "";
+    sscanf (result.out, "%36s", id);
+    CHECK (result.status == 0 && silence_id_valid (id), "status %d, out '%s', err '%s'",
+           result.status, result.out, result.err);
+    cli_result_free (&result);
+    char *listed = s_cli_silences ();
+    CHECK (*id && strstr (listed, id) && text_has (listed, "\"by\":\"ops\""), "broker: %s",
+           listed);
+    free (listed);
+    s_amtool (&result, "silence", "add", "instance=auth3", "--duration=1h", "--comment=x", NULL,
+              NULL);
+    CHECK (result.status != 0, "amtool without credentials: status %d", result.status);
+    cli_result_free (&result);
+done:
+    free (tokens);
+    free (http_config);
+}
+
 int
 main (void)
 {
@@ -275,6 +348,9 @@ main (void)
         s_own_errors ();
         s_am_status ();
         s_amtool_silences ();
+        TEST ("lilac-web exits 0 on SIGTERM");
+        CHECK (process_stop (&s_web, "lilac-web", 5000) == 0, "exit status");
+        s_auth ();
     }
     bool failed = check_failed > 0 || check_case_failed;
     if (failed) {

@@ -62,6 +62,13 @@ void
 web_curl (sandbox_t *sandbox, const char *base, const char *method, const char *path,
           const char *body, web_reply_t *reply)
 {
+    web_curl_with (sandbox, base, NULL, method, path, body, reply);
+}
+
+void
+web_curl_with (sandbox_t *sandbox, const char *base, const char *header, const char *method,
+               const char *path, const char *body, web_reply_t *reply)
+{
     char url [1024], out_path [4200], code_path [4200], data_path [4200], data_arg [4300];
     const char *dir = sandbox_dir (sandbox);
     snprintf (url, sizeof url, "%s%s", base, path);
@@ -81,6 +88,10 @@ web_curl (sandbox_t *sandbox, const char *base, const char *method, const char *
         argv [count++] = "Content-Type: application/json";
         argv [count++] = "--data-binary";
         argv [count++] = data_arg;
+    }
+    if (header) {
+        argv [count++] = "-H";
+        argv [count++] = (char *) (uintptr_t) header;
     }
     argv [count++] = url;
     argv [count] = NULL;

@@ -28,6 +28,9 @@ int web_wait_ready (sandbox_t *sandbox, const char *base, int timeout_ms);
 //  BODY] BASE PATH. Fills *reply.
 void web_curl (sandbox_t *sandbox, const char *base, const char *method, const char *path,
                const char *body, web_reply_t *reply);
+//  web_curl with one more header ("Authorization: Bearer TOKEN"; NULL: none).
+void web_curl_with (sandbox_t *sandbox, const char *base, const char *header,
+                    const char *method, const char *path, const char *body, web_reply_t *reply);
 void web_reply_free (web_reply_t *reply);
 
 //  Runs the program at an absolute path (args NULL-terminated, at most 30)
