@@ -674,12 +674,26 @@ ctl_silence_add (ctl_t *self, const ctl_silence_t *silence, ctl_failure_t *failu
     return s_call_packed (self, &writer, failure, error, error_size);
 }
 
+void
+ctl_silence_list_request (wire_writer_t *writer)
+{
+    s_begin (writer, "silence_list", 0);
+}
+
 wire_doc_t *
 ctl_silence_list (ctl_t *self, ctl_failure_t *failure, char *error, size_t error_size)
 {
     wire_writer_t writer;
-    s_begin (&writer, "silence_list", 0);
+    ctl_silence_list_request (&writer);
     return s_call_packed (self, &writer, failure, error, error_size);
+}
+
+void
+ctl_silence_expire_request (wire_writer_t *writer, const char *id, const char *by)
+{
+    s_begin (writer, "silence_expire", 2);
+    wire_pack_key_string (&writer->packer, "id", id);
+    wire_pack_key_string (&writer->packer, "by", by);
 }
 
 wire_doc_t *
@@ -687,8 +701,6 @@ ctl_silence_expire (ctl_t *self, const char *id, const char *by, ctl_failure_t *
                     char *error, size_t error_size)
 {
     wire_writer_t writer;
-    s_begin (&writer, "silence_expire", 2);
-    wire_pack_key_string (&writer.packer, "id", id);
-    wire_pack_key_string (&writer.packer, "by", by);
+    ctl_silence_expire_request (&writer, id, by);
     return s_call_packed (self, &writer, failure, error, error_size);
 }

@@ -202,6 +202,11 @@ void ctl_silence_add_request (wire_writer_t *writer, const ctl_silence_t *silenc
 //  `silence_add`: the reply carries `silence` (its id, state, ...).
 wire_doc_t *ctl_silence_add (ctl_t *self, const ctl_silence_t *silence,
                              ctl_failure_t *failure, char *error, size_t error_size);
+//  The `silence_list` and `silence_expire` requests, packed into writer
+//  (initialized here; the caller frees it): for callers that send without
+//  waiting (lilac-web's web_call).
+void ctl_silence_list_request (wire_writer_t *writer);
+void ctl_silence_expire_request (wire_writer_t *writer, const char *id, const char *by);
 //  `silence_list`: the reply carries `silences`, in the order they were added.
 wire_doc_t *ctl_silence_list (ctl_t *self, ctl_failure_t *failure, char *error,
                               size_t error_size);

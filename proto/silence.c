@@ -125,10 +125,9 @@ s_label_value (const alert_t *alert, const char *name)
     return "";
 }
 
-static bool
-s_label_matches (const silence_label_t *label, const alert_t *alert)
+bool
+silence_label_matches (const silence_label_t *label, const char *value)
 {
-    const char *value = s_label_value (alert, label->name);
     switch (label->op) {
         case SILENCE_EQUAL:     return strcmp (value, label->value) == 0;
         case SILENCE_NOT_EQUAL: return strcmp (value, label->value) != 0;
@@ -136,6 +135,12 @@ s_label_matches (const silence_label_t *label, const alert_t *alert)
         case SILENCE_NOT_REGEX: return regexec (&label->regex, value, 0, NULL, 0) != 0;
     }
     return false;
+}
+
+static bool
+s_label_matches (const silence_label_t *label, const alert_t *alert)
+{
+    return silence_label_matches (label, s_label_value (alert, label->name));
 }
 
 //  --- the silence ---------------------------------------------------------------------

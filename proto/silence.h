@@ -76,6 +76,8 @@ typedef struct {
 int silence_label_parse (const char *text, silence_label_t *label,
                          char *error, size_t error_size);
 void silence_label_free (silence_label_t *label);
+//  Does the matcher hold for value (a label's value, "" when absent)?
+bool silence_label_matches (const silence_label_t *label, const char *value);
 //  "NAME=VALUE" again, into buffer.
 void silence_label_format (const silence_label_t *label, char *buffer, size_t size);
 

@@ -27,6 +27,7 @@
 #include "ingest.h"
 #include "signals.h"
 #include "api_acts.h"
+#include "api_silences.h"
 #include "auth.h"
 #include "api_alerts.h"
 #include "mirror.h"
@@ -254,6 +255,13 @@ static const web_route_t s_routes [] = {
     { MHD_HTTP_METHOD_GET, INGEST_PING_PREFIX, AUTH_SEND, ingest_ping },
     { MHD_HTTP_METHOD_POST, INGEST_PING_PREFIX, AUTH_SEND, ingest_ping },
     { MHD_HTTP_METHOD_POST, "/api/v2/alerts", AUTH_SEND, ingest_alertmanager },
+    { MHD_HTTP_METHOD_GET, "/api/silences", AUTH_READ, api_silences_list },
+    { MHD_HTTP_METHOD_POST, "/api/silences", AUTH_ACT, api_silences_add },
+    { MHD_HTTP_METHOD_POST, "/api/silences/", AUTH_ACT, api_silences_expire },
+    { MHD_HTTP_METHOD_GET, "/api/v2/status", AUTH_READ, api_silences_am_status },
+    { MHD_HTTP_METHOD_GET, "/api/v2/silences", AUTH_READ, api_silences_am_list },
+    { MHD_HTTP_METHOD_POST, "/api/v2/silences", AUTH_ACT, api_silences_am_add },
+    { MHD_HTTP_METHOD_DELETE, "/api/v2/silence/", AUTH_ACT, api_silences_am_delete },
 };
 
 static bool
