@@ -24,6 +24,7 @@
 #include <signal.h>
 #include "../check.h"
 #include "../harness/harness.h"
+#include "../harness/web_process.h"
 #include "timespec.h"
 
 #define PROMETHEUS "/usr/bin/prometheus"
@@ -39,22 +40,15 @@ static pid_t s_prom;                   //  prometheus, 0 when not running
 static int s_web_port;
 static int s_prom_port;
 
-//  curl -s -o /dev/null -w %{http_code} URL: the HTTP status, 0 for none.
+//  GET URL with curl: the HTTP status, 0 for none.
 static long
 s_http_code (char *url)
 {
-    char *code_path = sandbox_path (s_bed->sandbox, "curl.code");
-    unlink (code_path);
-    char *argv [] = { "/usr/bin/curl", "-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}",
-                      url, NULL };
-    pid_t pid = process_spawn (argv, code_path, code_path);
-    if (pid > 0)
-        process_wait (pid, 10000);
-    char *code = file_read_all (code_path);
-    long result = code ? strtol (code, NULL, 10) : 0;
-    free (code);
-    free (code_path);
-    return result;
+    http_options_t options = { 0 };
+    http_result_t result;
+    http_call (sandbox_dir (s_bed->sandbox), "GET", url, &options, &result);
+    http_result_free (&result);
+    return result.code;
 }
 
 //  Polls URL until it answers 200. 0, or -1 at the deadline.

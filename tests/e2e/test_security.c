@@ -13,6 +13,7 @@
 #include "../check.h"
 #include "../harness/harness.h"
 #include "../harness/agent_process.h"
+#include "../harness/web_process.h"
 #include "bus.h"
 #include "timespec.h"
 
@@ -725,25 +726,12 @@ s_loopback_rule (void)
 static long
 s_curl (const char *method, const char *url, const char *login, char **body)
 {
-    char out [4200], code [4200], verb [16], where [256];
-    snprintf (out, sizeof out, "%s", s_path ("curl.out"));
-    snprintf (code, sizeof code, "%s", s_path ("curl.code"));
-    snprintf (verb, sizeof verb, "%s", method);
-    snprintf (where, sizeof where, "%s", url);
-    unlink (out);
-    unlink (code);                 //  process_spawn appends
-    char user [128];
-    snprintf (user, sizeof user, "%s", login ? login : "");
-    char *argv [] = { "/usr/bin/curl", "-s", "-m", "5", "-X", verb, "-o", out, "-w",
-                      "%{http_code}", where, login ? "-u" : NULL, user, NULL };
-    pid_t pid = process_spawn (argv, code, code);
-    if (pid > 0)
-        process_wait (pid, 10000);
-    char *text = file_read_all (code);
-    long result = strtol (text, NULL, 10);
-    free (text);
-    *body = file_read_all (out);
-    return result;
+    http_options_t options = { .login = login };
+    http_result_t result;
+    http_call (sandbox_dir (s_sandbox), method, url, &options, &result);
+    *body = result.body;
+    free (result.headers);
+    return result.code;
 }
 
 //  Issue 13: lilac-web on a secured broker, with a gateway certificate:

@@ -24,7 +24,7 @@
 #include <jansson.h>
 #include "../check.h"
 #include "../harness/harness.h"
-#include "../harness/web_client.h"
+#include "../harness/web_process.h"
 #include "silence.h"
 #include "timespec.h"
 
@@ -32,13 +32,24 @@
 #define S_DEADLINE   10000         //  ms to see a change at the broker
 
 static testbed_t *s_bed;
-static char s_base [64];           //  http://127.0.0.1:PORT
-static pid_t s_web;                //  lilac-web, 0 when not running
+static web_process_t *s_web;       //  the lilac-web under test
+
+//  METHOD PATH with a JSON body (or NULL) and one more header (or NULL).
+static void
+s_call (const char *header, const char *method, const char *path, const char *body,
+        http_result_t *reply)
+{
+    char url [256];
+    snprintf (url, sizeof url, "%s%s", web_process_base (s_web), path);
+    http_options_t options = { .body = body, .header = header };
+    if (http_call (sandbox_dir (s_bed->sandbox), method, url, &options, reply) != 0)
+        reply->code = 0;
+}
 
 static void
-s_curl (const char *method, const char *path, const char *body, web_reply_t *reply)
+s_curl (const char *method, const char *path, const char *body, http_result_t *reply)
 {
-    web_curl (s_bed->sandbox, s_base, method, path, body, reply);
+    s_call (NULL, method, path, body, reply);
 }
 
 //  The string at key inside the member object of the reply body (member
@@ -94,10 +105,10 @@ s_post_am_alert (const char *alertname, const char *instance)
     char body [512];
     snprintf (body, sizeof body, "[{\"labels\": {\"alertname\": \"%s\", \"instance\": \"%s\"}}]",
               alertname, instance);
-    web_reply_t reply;
+    http_result_t reply;
     s_curl ("POST", "/api/v2/alerts", body, &reply);
     long code = reply.code;
-    web_reply_free (&reply);
+    http_result_free (&reply);
     return code;
 }
 
@@ -113,29 +124,29 @@ s_own_errors (void)
     };
     static const char *const needles [] = { "regex", "matchers", "ends", "body" };
     for (size_t index = 0; index < 4; index++) {
-        web_reply_t reply;
+        http_result_t reply;
         s_curl ("POST", "/api/silences", bodies [index], &reply);
         CHECK (reply.code == 400 && strstr (reply.body, "\"error\"")
                && strstr (reply.body, needles [index]), "%s: %ld %s", bodies [index],
                reply.code, reply.body);
-        web_reply_free (&reply);
+        http_result_free (&reply);
     }
     TEST ("POST /api/silences/ID/expire: 404 for an unknown id or a bad path");
-    web_reply_t reply;
+    http_result_t reply;
     s_curl ("POST", "/api/silences/00000000-0000-4000-8000-000000000000/expire", "{}", &reply);
     CHECK (reply.code == 404 && strstr (reply.body, "no silence"), "%ld %s", reply.code,
            reply.body);
-    web_reply_free (&reply);
+    http_result_free (&reply);
     s_curl ("POST", "/api/silences/nothing/unexpire", "{}", &reply);
     CHECK (reply.code == 404, "%ld %s", reply.code, reply.body);
-    web_reply_free (&reply);
+    http_result_free (&reply);
 }
 
 static void
 s_own (void)
 {
     TEST ("POST /api/silences adds a silence at the broker, by lilac-web's user");
-    web_reply_t reply;
+    http_result_t reply;
     s_curl ("POST", "/api/silences", "{\"matchers\": {\"source\": \"db*\", \"labels\": "
             "[\"alertname=Disk\"]}, \"ends\": \"+1h\", \"note\": \"maintenance\", "
             "\"by\": \"mallory\"}", &reply);
@@ -145,7 +156,7 @@ s_own (void)
     CHECK (reply.code == 200 && silence_id_valid (id), "%ld %s", reply.code, reply.body);
     CHECK (strcmp (by, "anonymous@127.0.0.1") == 0, "by '%s'", by);
     CHECK (text_has (reply.body, "\"state\":\"active\""), "not active: %s", reply.body);
-    web_reply_free (&reply);
+    http_result_free (&reply);
     char *listed = s_cli_silences ();
     CHECK (strstr (listed, id) && strstr (listed, "maintenance"), "broker: %s", listed);
     free (listed);
@@ -154,7 +165,7 @@ s_own (void)
     s_curl ("GET", "/api/silences", NULL, &reply);
     CHECK (reply.code == 200 && strstr (reply.body, "\"silences\"") && strstr (reply.body, id),
            "%ld %s", reply.code, reply.body);
-    web_reply_free (&reply);
+    http_result_free (&reply);
 
     TEST ("an alert the silence matches carries silenced_by");
     CHECK (s_post_am_alert ("Disk", "db1") == 200, "POST /api/v2/alerts");
@@ -169,7 +180,7 @@ s_own (void)
     s_curl ("POST", path, "{}", &reply);
     CHECK (reply.code == 200 && text_has (reply.body, "\"state\":\"expired\""), "%ld %s",
            reply.code, reply.body);
-    web_reply_free (&reply);
+    http_result_free (&reply);
     CHECK (s_wait_silenced_by ("db1", "Disk", "", got, sizeof got) == 0,
            "still silenced_by '%s'", got);
 }
@@ -178,15 +189,15 @@ static void
 s_am_status (void)
 {
     TEST ("GET /api/v2/status: cluster ready, versionInfo, config.original");
-    web_reply_t reply;
+    http_result_t reply;
     s_curl ("GET", "/api/v2/status", NULL, &reply);
     CHECK (reply.code == 200 && text_has (reply.body, "\"status\":\"ready\"")
            && strstr (reply.body, "versionInfo") && text_has (reply.body, "\"original\":\"\""),
            "%ld %s", reply.code, reply.body);
-    web_reply_free (&reply);
+    http_result_free (&reply);
     s_curl ("DELETE", "/api/v2/silence/00000000-0000-4000-8000-000000000000", NULL, &reply);
     CHECK (reply.code == 404, "DELETE unknown: %ld %s", reply.code, reply.body);
-    web_reply_free (&reply);
+    http_result_free (&reply);
 }
 
 //  amtool --alertmanager.url=BASE ARGS...
@@ -195,9 +206,9 @@ s_amtool (cli_result_t *result, const char *a, const char *b, const char *c, con
           const char *e, const char *f, const char *g)
 {
     char url [128];
-    snprintf (url, sizeof url, "--alertmanager.url=%s", s_base);
-    return program_run (s_bed->sandbox, S_AMTOOL, 20000, result, url, a, b, c, d, e, f, g,
-                        NULL);
+    snprintf (url, sizeof url, "--alertmanager.url=%s", web_process_base (s_web));
+    return command_run (S_AMTOOL, "amtool", sandbox_dir (s_bed->sandbox), 20000, result, url,
+                        a, b, c, d, e, f, g, NULL);
 }
 
 static void
@@ -268,10 +279,10 @@ s_amtool_silences (void)
 static long
 s_code_as (const char *header, const char *method, const char *path, const char *body)
 {
-    web_reply_t reply;
-    web_curl_with (s_bed->sandbox, s_base, header, method, path, body, &reply);
+    http_result_t reply;
+    s_call (header, method, path, body, &reply);
     long code = reply.code;
-    web_reply_free (&reply);
+    http_result_free (&reply);
     return code;
 }
 
@@ -290,8 +301,8 @@ s_auth (void)
                "1de0cd868516a52f83e3e7265d692853ccc829e5afeef1870c8d99098ff0a3dc\n") == 0
            && file_write_text (http_config, "authorization:\n  type: Bearer\n"
                                "  credentials: ops-admin-token\n") == 0, "files");
-    s_web = web_start (s_bed->sandbox, s_bed->broker, extra, s_base, sizeof s_base);
-    if (!CHECK (s_web > 0 && web_wait_ready (s_bed->sandbox, s_base, 10000) == 0, "not ready"))
+    s_web = web_process_new (s_bed->sandbox, s_bed->broker, extra);
+    if (!CHECK (s_web && web_process_start (s_web) == 0, "not ready"))
         goto done;
     const char *body = "{\"matchers\": {\"source\": \"auth1\"}, \"ends\": \"+1h\"}";
     CHECK (s_code_as (NULL, "GET", "/api/silences", NULL) == 401, "no credentials");
@@ -300,12 +311,12 @@ s_auth (void)
     CHECK (s_code_as (S_READER, "POST", "/api/silences", body) == 403, "a reader added");
     CHECK (s_code_as (S_READER, "DELETE", "/api/v2/silence/00000000-0000-4000-8000-000000000000",
                       NULL) == 403, "a reader expired");
-    web_reply_t reply;
-    web_curl_with (s_bed->sandbox, s_base, S_ADMIN, "POST", "/api/silences", body, &reply);
+    http_result_t reply;
+    s_call (S_ADMIN, "POST", "/api/silences", body, &reply);
     char by [128];
     s_body_string (reply.body, "silence", "by", by, sizeof by);
     CHECK (reply.code == 200 && strcmp (by, "ops") == 0, "%ld %s", reply.code, reply.body);
-    web_reply_free (&reply);
+    http_result_free (&reply);
 
     TEST ("with tokens: amtool with --http.config.file (a bearer token) adds a silence by it");
     cli_result_t result;
@@ -340,26 +351,21 @@ main (void)
         CHECK (false, "no testbed");
         return check_done ();
     }
-    s_web = web_start (s_bed->sandbox, s_bed->broker, NULL, s_base, sizeof s_base);
+    s_web = web_process_new (s_bed->sandbox, s_bed->broker, NULL);
     TEST ("lilac-web starts");
-    if (CHECK (s_web > 0, "not spawned")
-    &&  CHECK (web_wait_ready (s_bed->sandbox, s_base, 10000) == 0, "not ready")) {
+    if (CHECK (s_web, "no web process")
+    &&  CHECK (web_process_start (s_web) == 0, "not ready")) {
         s_own ();
         s_own_errors ();
         s_am_status ();
         s_amtool_silences ();
         TEST ("lilac-web exits 0 on SIGTERM");
-        CHECK (process_stop (&s_web, "lilac-web", 5000) == 0, "exit status");
+        CHECK (web_process_stop (s_web) == 0, "exit status");
+        web_process_destroy (&s_web, false);
         s_auth ();
     }
     bool failed = check_failed > 0 || check_case_failed;
-    if (failed) {
-        char *log = sandbox_path (s_bed->sandbox, "web.log");
-        log_print_tail ("lilac-web", log, 40);
-        free (log);
-    }
-    if (s_web)
-        process_stop (&s_web, "lilac-web", 5000);
+    web_process_destroy (&s_web, failed);
     testbed_destroy (&s_bed, failed);
     return check_done ();
 }

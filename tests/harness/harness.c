@@ -1312,7 +1312,10 @@ command_runv (const char *program, const char *stem, const char *dir, int timeou
     serial++;
     memset (result, 0, sizeof *result);
     char binary [HARNESS_PATH_MAX];
-    snprintf (binary, sizeof binary, "%s/%s", harness_bin_dir (), program);
+    if (*program == '/')                                //  not ours: amtool, promtool
+        snprintf (binary, sizeof binary, "%s", program);
+    else
+        snprintf (binary, sizeof binary, "%s/%s", harness_bin_dir (), program);
     char *argv [COMMAND_MAX_ARGS + 2];
     int count = 0;
     argv [count++] = binary;

@@ -318,7 +318,8 @@ int cli_finish (cli_t **self_p, int timeout_ms, cli_result_t *result);
 int cli_run (const char *dir, int timeout_ms, cli_result_t *result,
              const char *arg, ...) __attribute__ ((sentinel));
 void cli_result_free (cli_result_t *result);
-//  Runs `$LILAC_BIN/PROGRAM ARGS...` (args NULL-terminated, at most 32) to
+//  Runs `$LILAC_BIN/PROGRAM ARGS...` (PROGRAM itself when it is an absolute
+//  path: a real client that is not ours; args NULL-terminated, at most 32) to
 //  completion within timeout_ms (then SIGKILL, reaped within
 //  kill_timeout_ms, status -1), stdout/stderr captured through
 //  DIR/STEM-N.out and DIR/STEM-N.err. Fills *result (free with
