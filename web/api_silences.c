@@ -541,6 +541,46 @@ api_silences_am_list (web_t *web, http_request_t *request)
     return s_send (web, request, &writer, s_am_list_done, NULL);
 }
 
+//  GET /api/v2/silence/ID: the one silence out of silence_list, 404 when
+//  the broker does not list it.
+static void
+s_am_get_done (web_t *web, http_request_t *request, wire_doc_t *reply, const char *why,
+               void *arg)
+{
+    (void) arg;
+    wire_doc_t *checked = s_checked (web, request, reply, why);
+    if (!checked)
+        return;
+    char id [SILENCE_ID_SIZE + 1] = "";
+    http_segment (request, 3, id, sizeof id);
+    json_t *own = json_from_msgpack (wire_get (wire_doc_root (checked), "silences"));
+    wire_doc_destroy (&checked);
+    json_t *found = NULL, *silence;
+    size_t index;
+    json_array_foreach (own, index, silence) {
+        const char *listed = json_string_value (json_object_get (silence, "id"));
+        if (!found && listed && strcmp (listed, id) == 0)
+            found = s_am_silence (web, silence);
+    }
+    json_decref (own);
+    if (found)
+        http_resume_json (request, MHD_HTTP_OK, found);
+    else
+        http_resume_json (request, MHD_HTTP_NOT_FOUND,
+                          json_pack ("{s:s+}", "error", "no silence ", id));
+}
+
+enum MHD_Result
+api_silences_am_get (web_t *web, http_request_t *request)
+{
+    char id [SILENCE_ID_SIZE + 1];
+    if (http_segment_count (request) != 4 || http_segment (request, 3, id, sizeof id))
+        return http_reply_error (request, MHD_HTTP_NOT_FOUND, "want GET /api/v2/silence/ID");
+    wire_writer_t writer;
+    ctl_silence_list_request (&writer);
+    return s_send (web, request, &writer, s_am_get_done, NULL);
+}
+
 //  Escapes glob characters, so value matches itself only. -1 if too long.
 static int
 s_glob_escape (const char *value, char *out, size_t size)

@@ -43,6 +43,7 @@ enum MHD_Result api_silences_expire (web_t *web, http_request_t *request);
 enum MHD_Result api_silences_am_status (web_t *web, http_request_t *request);
 enum MHD_Result api_silences_am_list (web_t *web, http_request_t *request);
 enum MHD_Result api_silences_am_add (web_t *web, http_request_t *request);
+enum MHD_Result api_silences_am_get (web_t *web, http_request_t *request);
 enum MHD_Result api_silences_am_delete (web_t *web, http_request_t *request);
 
 #endif

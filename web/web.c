@@ -261,6 +261,7 @@ static const web_route_t s_routes [] = {
     { MHD_HTTP_METHOD_GET, "/api/v2/status", AUTH_READ, api_silences_am_status },
     { MHD_HTTP_METHOD_GET, "/api/v2/silences", AUTH_READ, api_silences_am_list },
     { MHD_HTTP_METHOD_POST, "/api/v2/silences", AUTH_ACT, api_silences_am_add },
+    { MHD_HTTP_METHOD_GET, "/api/v2/silence/", AUTH_READ, api_silences_am_get },
     { MHD_HTTP_METHOD_DELETE, "/api/v2/silence/", AUTH_ACT, api_silences_am_delete },
 };
 

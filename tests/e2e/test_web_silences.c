@@ -14,8 +14,9 @@
       alertname=X), an alert posted to /api/v2/alerts with those labels
       carries its id in silenced_by (one on web2 does not), `amtool
       silence query` shows it (and filters by matcher, as Alertmanager
-      does), `amtool silence expire ID` ends it at the broker and query no
-      longer shows it; DELETE of an unknown id is 404;
+      does), GET /api/v2/silence/ID answers it, `amtool silence expire ID`
+      ends it at the broker and query no longer shows it; GET and DELETE
+      of an unknown id are 404;
     - with API tokens: a reader lists (both APIs) but may not add or
       expire (403), no credentials is 401, an admin's silence is `by` the
       token's name, and amtool with a bearer token in --http.config.file
@@ -198,6 +199,9 @@ s_am_status (void)
     s_curl ("DELETE", "/api/v2/silence/00000000-0000-4000-8000-000000000000", NULL, &reply);
     CHECK (reply.code == 404, "DELETE unknown: %ld %s", reply.code, reply.body);
     http_result_free (&reply);
+    s_curl ("GET", "/api/v2/silence/00000000-0000-4000-8000-000000000000", NULL, &reply);
+    CHECK (reply.code == 404, "GET unknown: %ld %s", reply.code, reply.body);
+    http_result_free (&reply);
 }
 
 //  amtool --alertmanager.url=BASE ARGS...
@@ -255,6 +259,18 @@ s_amtool_silences (void)
     CHECK (result.status == 0 && !strstr (result.out, id), "status %d, out '%s', err '%s'",
            result.status, result.out, result.err);
     cli_result_free (&result);
+
+    TEST ("GET /api/v2/silence/ID: that one silence, as Alertmanager writes it");
+    char path [96];
+    snprintf (path, sizeof path, "/api/v2/silence/%s", id);
+    http_result_t reply;
+    s_curl ("GET", path, NULL, &reply);
+    char field [128];
+    s_body_string (reply.body, NULL, "id", field, sizeof field);
+    CHECK (reply.code == 200 && strcmp (field, id) == 0
+           && text_has (reply.body, "\"state\":\"active\"")
+           && text_has (reply.body, "\"comment\":\"test\""), "%ld %s", reply.code, reply.body);
+    http_result_free (&reply);
 
     TEST ("amtool silence expire ends it at the broker; query no longer shows it");
     s_amtool (&result, "silence", "expire", id, NULL, NULL, NULL, NULL);
