@@ -35,6 +35,7 @@ struct _http_request_t {
     int64_t started_us;            //  when the headers came (monotonic)
     char user [160];               //  who, once authenticated
     char source [160];             //  the source that sender is bound to, "" none
+    const char *trusted_proxies;   //  whose X-Forwarded-For counts, or NULL
 };
 
 static void
@@ -310,8 +311,9 @@ http_keep_escapes (void *arg, struct MHD_Connection *connection, char *text)
     return strlen (text);
 }
 
-int
-http_peer_address (http_request_t *self, char *out, size_t out_size)
+//  The socket peer's address as text. 0, or -1.
+static int
+s_socket_peer (http_request_t *self, char *out, size_t out_size)
 {
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info (self->connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -324,6 +326,94 @@ http_peer_address (http_request_t *self, char *out, size_t out_size)
     if (!bytes || !inet_ntop (address->sa_family, bytes, out, (socklen_t) out_size))
         return -1;
     return 0;
+}
+
+const char *
+http_address_next (const char *text, char *out, size_t out_size)
+{
+    text += strspn (text, ", \t");
+    size_t length = strcspn (text, ", \t");
+    if (!length)
+        return NULL;
+    snprintf (out, out_size, "%.*s", (int) length, text);
+    return text + length;
+}
+
+//  The address's bytes (16, IPv4 mapped into IPv6), so "::ffff:127.0.0.1"
+//  and "127.0.0.1" compare equal. false if text is not an address.
+static bool
+s_address_bytes (const char *text, unsigned char bytes [16])
+{
+    struct in_addr v4;
+    if (inet_pton (AF_INET, text, &v4) == 1) {
+        memset (bytes, 0, 10);
+        bytes [10] = bytes [11] = 0xff;
+        memcpy (bytes + 12, &v4, 4);
+        return true;
+    }
+    return inet_pton (AF_INET6, text, bytes) == 1;
+}
+
+bool
+http_address_valid (const char *text)
+{
+    unsigned char bytes [16];
+    return s_address_bytes (text, bytes);
+}
+
+static bool
+s_trusted (const char *list, const char *address)
+{
+    unsigned char want [16], entry_bytes [16];
+    char entry [INET6_ADDRSTRLEN + 1];
+    if (!list || !s_address_bytes (address, want))
+        return false;
+    for (const char *next = list; (next = http_address_next (next, entry, sizeof entry)); )
+        if (s_address_bytes (entry, entry_bytes) && memcmp (want, entry_bytes, 16) == 0)
+            return true;
+    return false;
+}
+
+int
+http_peer_address (http_request_t *self, char *out, size_t out_size)
+{
+    if (s_socket_peer (self, out, out_size))
+        return -1;
+    const char *forwarded = self->trusted_proxies
+        ? MHD_lookup_connection_value (self->connection, MHD_HEADER_KIND, "X-Forwarded-For")
+        : NULL;
+    if (!forwarded || !s_trusted (self->trusted_proxies, out))
+        return 0;
+    //  Right to left: the proxies' own entries come last.
+    for (size_t end = strlen (forwarded); end > 0; ) {
+        size_t start = end;
+        while (start > 0 && forwarded [start - 1] != ',')
+            start--;
+        const char *from = forwarded + start;
+        size_t length = end - start;
+        while (length && (*from == ' ' || *from == '\t'))
+            from++, length--;
+        while (length && (from [length - 1] == ' ' || from [length - 1] == '\t'))
+            length--;
+        char entry [INET6_ADDRSTRLEN + 1];
+        if (!length || length >= sizeof entry)
+            break;                              //  garbage: keep the last trusted hop
+        memcpy (entry, from, length);
+        entry [length] = '\0';
+        if (!http_address_valid (entry))
+            break;
+        snprintf (out, out_size, "%s", entry);
+        if (!s_trusted (self->trusted_proxies, entry))
+            break;
+        end = start > 0 ? start - 1 : 0;
+    }
+    return 0;
+}
+
+void
+http_trust_proxies (http_request_t *self, const char *list)
+{
+    self->trusted_proxies = list;
 }
 
 void

@@ -70,6 +70,7 @@ struct _web_t {
     char *tls_cert;                //  PEM text, or NULL
     char *tls_key;                 //  PEM text, or NULL
     char *source_label;            //  Alertmanager: the label naming the source
+    char *trusted_proxies;         //  whose X-Forwarded-For counts, or NULL
 };
 
 //  --- the broker's health -----------------------------------------------------------
@@ -322,7 +323,10 @@ s_answer (void *arg, struct MHD_Connection *connection, const char *url, const c
     http_request_t *request = http_request_take (connection, url, method, upload_data,
                                                  upload_data_size, request_state,
                                                  HTTP_BODY_DEFAULT_MAX, &self->counts, &handled);
-    return request ? s_route (self, request) : handled;
+    if (!request)
+        return handled;
+    http_trust_proxies (request, self->trusted_proxies);
+    return s_route (self, request);
 }
 
 //  --- requests waiting on the broker ------------------------------------------------------
@@ -656,6 +660,8 @@ web_new (const web_config_t *config, char *error, size_t error_size)
     self->listen = mem_strdup (config->listen);
     self->control = mem_strdup (config->control);
     self->source_label = mem_strdup (config->source_label);
+    if (config->trusted_proxies)
+        self->trusted_proxies = mem_strdup (config->trusted_proxies);
     char dirs_error [512];
     if (paths_make_dirs (config->state_dir, dirs_error, sizeof dirs_error)) {
         snprintf (error, error_size, "%s", dirs_error);
@@ -714,6 +720,7 @@ web_destroy (web_t **self_p)
     mem_free (self->tls_cert);
     mem_free (self->tls_key);
     mem_free (self->source_label);
+    mem_free (self->trusted_proxies);
     mem_free (self);
     *self_p = NULL;
 }

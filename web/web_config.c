@@ -9,13 +9,15 @@
 #include <unistd.h>
 #include "bus.h"
 #include "config.h"
+#include "http.h"
 #include "mem.h"
 #include "web_config.h"
 
 static const char *const s_top_keys [] = { "web", NULL };
 static const char *const s_web_keys [] = {
     "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", "users",
-    "tokens", "admins", "readers", "senders", "source_label", "cert", "server_key", NULL
+    "tokens", "admins", "readers", "senders", "source_label", "cert", "server_key",
+    "trusted_proxies", NULL
 };
 
 static void
@@ -82,6 +84,7 @@ web_config_load (web_config_t *config, const char *path, config_report_t *report
         s_string (section, "readers", &config->readers, NULL, report);
         s_string (section, "senders", &config->senders, NULL, report);
         s_string (section, "source_label", &config->source_label, NULL, report);
+        s_string (section, "trusted_proxies", &config->trusted_proxies, NULL, report);
         if (config_boolean (section, "insecure", false, &config->insecure, error, sizeof error))
             config_report_error (report, error);
     }
@@ -130,6 +133,18 @@ web_listen_address (const char *listen, struct sockaddr_storage *address,
     return -1;
 }
 
+//  Every entry of trusted_proxies must be a numeric address.
+static void
+s_check_proxies (const char *list, config_report_t *report)
+{
+    char entry [INET6_ADDRSTRLEN + 1];
+    for (const char *next = list; next && (next = http_address_next (next, entry,
+                                                                      sizeof entry)); )
+        if (!http_address_valid (entry))
+            config_report_add (report, false, "web: trusted_proxies: '%s' is not a numeric "
+                               "IPv4 or IPv6 address (no names, no ranges)", entry);
+}
+
 static bool
 s_is_loopback (const struct sockaddr_storage *address)
 {
@@ -175,6 +190,7 @@ web_config_verify (web_config_t *config, bool *exposed, config_report_t *report)
             config_report_add (report, false, "web: cert: %s", error);
         bus_secure_reset ();        //  a check only: web_new secures the sockets
     }
+    s_check_proxies (config->trusted_proxies, report);
     config_check_endpoints (config->control, "web: control", report);
     config_check_endpoints (config->events, "web: events", report);
     config_check_dir (config->state_dir, "web: state_dir", report);
@@ -199,5 +215,6 @@ web_config_free (web_config_t *config)
     mem_free (config->readers);
     mem_free (config->senders);
     mem_free (config->source_label);
+    mem_free (config->trusted_proxies);
     *config = (web_config_t) { 0 };
 }

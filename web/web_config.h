@@ -15,6 +15,9 @@
                    broker's public key; both or neither
       source_label the Alertmanager label naming an alert's source
                    (default "instance"; without it, the sender's address)
+      trusted_proxies  addresses (a list) of reverse proxies whose
+                   X-Forwarded-For names the client; from anyone else the
+                   header is ignored
     Every problem goes to one config_report (file:line), for -n and start
     alike. Listening beyond loopback needs TLS or `insecure = yes`: the API
     acknowledges alerts and takes events, and passwords would cross the
@@ -46,6 +49,7 @@ typedef struct {
     char *source_label;            //  Alertmanager: the label naming the source
     char *cert;                    //  CURVE: lilac-web's secret certificate (role gateway), or NULL
     char *server_key;              //  CURVE: the broker's public key or certificate, or NULL
+    char *trusted_proxies;         //  numeric addresses, comma or space separated, or NULL
 } web_config_t;
 
 #define WEB_DEFAULT_SOURCE_LABEL  "instance"

@@ -15,6 +15,10 @@
       instance as source, severity as level, endsAt as the clear time (in
       the past: cleared at once), amtool's zero time absent, a bad alert
       refused alone with a 200;
+    - X-Forwarded-For: ignored from a peer that is not in trusted_proxies;
+      from one that is, the rightmost entry that is not a proxy is the
+      source (IPv4 or IPv6), and an entry that is not an address stops
+      the walk at the proxy;
     - a frozen broker (SIGSTOP): 503 with Retry-After, within the call
       timeout and a margin, for /api/events and /api/v2/alerts.
 */
@@ -280,6 +284,51 @@ s_alertmanager (void)
     }
 }
 
+//  POST /events (no source) with X-Forwarded-For: forwarded; true if the
+//  broker then has the alert id under source.
+static bool
+s_forwarded_source (const char *forwarded, const char *id, const char *source)
+{
+    char url [1024], body [256], header [256];
+    snprintf (url, sizeof url, "%s/events", web_process_base (s_web));
+    snprintf (body, sizeof body, "{\"id\":\"%s\",\"raise\":\"now\"}", id);
+    snprintf (header, sizeof header, "X-Forwarded-For: %s", forwarded);
+    http_options_t options = { .body = body, .header = header };
+    http_result_t result;
+    http_call (sandbox_dir (s_bed->sandbox), "POST", url, &options, &result);
+    bool sent = result.code == 200;
+    http_result_free (&result);
+    alert_t alert;
+    bool found = sent && s_get (source, id, &alert);
+    if (found)
+        alert_clear_fields (&alert);
+    return found;
+}
+
+//  Run with no trusted_proxies: the header is anybody's to write.
+static void
+s_forwarded_ignored (void)
+{
+    TEST ("X-Forwarded-For from a peer that is not a trusted proxy is ignored");
+    CHECK (s_forwarded_source ("203.0.113.7", "xff-ignored", "127.0.0.1"),
+           "127.0.0.1/xff-ignored not in the broker");
+    alert_t alert;
+    CHECK (!s_get ("203.0.113.7", "xff-ignored", &alert), "the header named the source");
+}
+
+//  Run with trusted_proxies = "::1 127.0.0.1" (curl comes from 127.0.0.1).
+static void
+s_forwarded_trusted (void)
+{
+    TEST ("trusted_proxies: the rightmost X-Forwarded-For entry that is not a proxy is the "
+          "client; garbage stops at the proxy");
+    CHECK (s_forwarded_source ("203.0.113.7", "xff-one", "203.0.113.7"), "one hop");
+    CHECK (s_forwarded_source ("198.51.100.1, 2001:db8::5, 127.0.0.1", "xff-chain",
+                               "2001:db8::5"), "a chain through a trusted proxy");
+    CHECK (s_forwarded_source ("198.51.100.1, not-an-address", "xff-garbage", "127.0.0.1"),
+           "garbage");
+}
+
 static void
 s_frozen_broker (void)
 {
@@ -324,11 +373,19 @@ main (void)
         s_purppura ();
         s_ping ();
         s_alertmanager ();
+        s_forwarded_ignored ();
         s_frozen_broker ();
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (web_process_stop (s_web) == 0, "exit status");
     }
     bool failed = check_failed > 0 || check_case_failed;
+    web_process_destroy (&s_web, failed);
+    TEST ("lilac-web with trusted_proxies starts");
+    s_web = web_process_new (s_bed->sandbox, s_bed->broker,
+                             "    trusted_proxies = \"::1 127.0.0.1\"\n");
+    if (CHECK (s_web && web_process_start (s_web) == 0, "lilac-web did not start"))
+        s_forwarded_trusted ();
+    failed = check_failed > 0 || check_case_failed;
     web_process_destroy (&s_web, failed);
     testbed_destroy (&s_bed, failed);
     return check_done ();
