@@ -251,6 +251,7 @@ static const web_route_t s_routes [] = {
     { MHD_HTTP_METHOD_GET, "/api/alerts/", AUTH_READ, api_alerts_one },
     { MHD_HTTP_METHOD_GET, "/api/stream", AUTH_READ, s_stream },
     { MHD_HTTP_METHOD_POST, "/api/alerts/", AUTH_ACT, api_acts_one },
+    { MHD_HTTP_METHOD_POST, "/api/actions", AUTH_ACT, api_acts_many },
     { MHD_HTTP_METHOD_POST, "/api/events", AUTH_SEND, ingest_events },
     { MHD_HTTP_METHOD_POST, "/events", AUTH_SEND, ingest_purppura },
     { MHD_HTTP_METHOD_GET, INGEST_PING_PREFIX, AUTH_SEND, ingest_ping },
@@ -331,15 +332,13 @@ s_answer (void *arg, struct MHD_Connection *connection, const char *url, const c
 
 //  --- requests waiting on the broker ------------------------------------------------------
 
-enum MHD_Result
-web_call (web_t *self, http_request_t *request, const void *body, size_t size,
-          web_done_fn *done, void *arg)
+int
+web_send (web_t *self, http_request_t *request, const void *body, size_t size,
+          web_done_fn *done, void *arg, char *error, size_t error_size)
 {
-    char error [256];
-    uint64_t ticket = ctl_send (self->ctl, body, size, error, sizeof error);
+    uint64_t ticket = ctl_send (self->ctl, body, size, error, error_size);
     if (!ticket)
-        return http_reply_error (request, MHD_HTTP_SERVICE_UNAVAILABLE,
-                                 "cannot reach the broker: %s", error);
+        return -1;
     if (self->pending_count == self->pending_capacity) {
         self->pending_capacity = self->pending_capacity ? self->pending_capacity * 2 : 64;
         self->pending = mem_realloc (self->pending,
@@ -349,7 +348,19 @@ web_call (web_t *self, http_request_t *request, const void *body, size_t size,
         .ticket = ticket, .deadline = zclock_mono () + WEB_CALL_TIMEOUT_MS,
         .request = request, .done = done, .arg = arg
     };
-    return http_suspend (request);
+    http_suspend (request);
+    return 0;
+}
+
+enum MHD_Result
+web_call (web_t *self, http_request_t *request, const void *body, size_t size,
+          web_done_fn *done, void *arg)
+{
+    char error [256];
+    if (web_send (self, request, body, size, done, arg, error, sizeof error))
+        return http_reply_error (request, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                 "cannot reach the broker: %s", error);
+    return MHD_YES;
 }
 
 const char *

@@ -29,6 +29,12 @@ typedef void (web_done_fn) (web_t *web, http_request_t *request, wire_doc_t *rep
 enum MHD_Result web_call (web_t *web, http_request_t *request, const void *body, size_t size,
                           web_done_fn *done, void *arg);
 
+//  web_call's first half, for a request already suspended (the next of a
+//  chain, sent from a done function): sends and suspends, never answers.
+//  0, or -1 with why in error (then done will not be called).
+int web_send (web_t *web, http_request_t *request, const void *body, size_t size,
+              web_done_fn *done, void *arg, char *error, size_t error_size);
+
 //  For a done function: the reply when it says ok (caller destroys);
 //  otherwise NULL after the request was answered — 503 without a reply, 404
 //  when the broker says there is no such alert, refused_code for any other

@@ -16,6 +16,9 @@
       within a deadline, with the epoch and seq the list is consistent
       with; the state, label, q and glob filters; a bad filter is a 400;
       GET /api/alerts/SOURCE/ID with an id holding a '/' (%2F); 404;
+    - POST /api/actions: an ack of three alerts and one unknown (done 3,
+      the unknown failed alone, each acked at the broker), a chain of 300
+      clears, 400 for every bad body;
     - POST /api/alerts/SOURCE/ID/{ack,unack,clear,suppress}: the act at
       the broker, `by` not the client's to choose; 409 for a refused act,
       404 for no alert, 400 for a bad body;
@@ -377,6 +380,65 @@ s_acts (void)
     http_result_free (&result);
 }
 
+static void
+s_actions (void)
+{
+    TEST ("POST /api/actions: one act on many alerts; an unknown one fails alone; 400s");
+    const char *ids [] = { "many-1", "many-2", "many-3" };
+    for (size_t index = 0; index < 3; index++)
+        CHECK (testbed_raise (s_bed, "act-host", ids [index], NULL) == 0, "raise");
+    http_result_t result;
+    s_curl_body ("POST", "/api/actions", "{\"act\":\"ack\",\"note\":\"batch\",\"alerts\":["
+                 "{\"source\":\"act-host\",\"id\":\"many-1\"},"
+                 "{\"source\":\"act-host\",\"id\":\"nothing\"},"
+                 "{\"source\":\"act-host\",\"id\":\"many-2\"},"
+                 "{\"source\":\"act-host\",\"id\":\"many-3\"}]}", &result);
+    CHECK (result.code == 200 && text_has (result.body, "\"done\":3")
+           && text_has (result.body, "\"failed\":[{\"source\":\"act-host\",\"id\":"
+                        "\"nothing\",\"error\":"), "%ld %s", result.code, result.body);
+    http_result_free (&result);
+    for (size_t index = 0; index < 3; index++) {
+        alert_t alert;
+        if (CHECK (control_get_alert (s_bed->broker, "act-host", ids [index], &alert) == 0,
+                   "get %s", ids [index])) {
+            CHECK (alert.state == ALERT_ACKED && alert.acked_by
+                   && strcmp (alert.acked_by, "anonymous@127.0.0.1") == 0
+                   && alert.ack_note && strcmp (alert.ack_note, "batch") == 0,
+                   "%s: %s by %s", ids [index], alert_state_name (alert.state),
+                   alert.acked_by ? alert.acked_by : "-");
+            alert_clear_fields (&alert);
+        }
+    }
+    //  A long chain: each act goes out from the reply to the one before.
+    size_t size = 64 + 300 * 48;
+    char *body = malloc (size), *at = body;
+    assert (body);
+    at += sprintf (at, "{\"act\":\"clear\",\"alerts\":[");
+    for (int index = 0; index < 300; index++)
+        at += sprintf (at, "%s{\"source\":\"act-host\",\"id\":\"absent-%d\"}",
+                       index ? "," : "", index);
+    sprintf (at, "]}");
+    s_curl_body ("POST", "/api/actions", body, &result);
+    CHECK (result.code == 200 && text_has (result.body, "\"done\":0")
+           && strstr (result.body, "absent-299"), "%ld %.300s", result.code, result.body);
+    http_result_free (&result);
+    free (body);
+    static const char *const bad [] = {
+        "{\"alerts\":[{\"source\":\"a\",\"id\":\"b\"}]}",
+        "{\"act\":\"explode\",\"alerts\":[{\"source\":\"a\",\"id\":\"b\"}]}",
+        "{\"act\":\"ack\",\"alerts\":[]}",
+        "{\"act\":\"ack\",\"alerts\":[{\"source\":\"a\"}]}",
+        "{\"act\":\"suppress\",\"alerts\":[{\"source\":\"a\",\"id\":\"b\"}]}",
+        "[not json",
+    };
+    for (size_t index = 0; index < sizeof bad / sizeof bad [0]; index++) {
+        s_curl_body ("POST", "/api/actions", bad [index], &result);
+        CHECK (result.code == 400 && strstr (result.body, "\"error\""), "%s: %ld %s",
+               bad [index], result.code, result.body);
+        http_result_free (&result);
+    }
+}
+
 //  code of METHOD path with the credentials set in s_login / s_token.
 static long
 s_code_as (const char *login, const char *token, const char *method, const char *path)
@@ -489,6 +551,7 @@ main (void)
         s_api_alerts ();
         s_stream ();
         s_acts ();
+        s_actions ();
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (web_process_stop (s_web) == 0, "exit status");
         s_auth ();
