@@ -241,24 +241,32 @@ s_submit (web_t *web, http_request_t *request, s_call_t *call)
     }
     else {
         //  Every part is counted before the first goes out: a reply cannot
-        //  come before this function returns, but a failed send answers now.
-        //  web_call answers 503 at once when it cannot send (the DEALER's
-        //  queue is full): then the request is not suspended, and nothing
-        //  else goes out. (A later part of an Alertmanager POST failing so
-        //  after the first went out is not caught: see the README.)
+        //  come before this function returns. When the first cannot be sent
+        //  (the DEALER's queue is full) the request is answered 503 now and
+        //  nothing else goes out; a later part that cannot be sent is taken
+        //  as unanswered, so the last reply answers 503 for the whole.
         call->waiting = sending;
         http_retry_after (request, INGEST_RETRY_AFTER_S);
-        bool first = true;
-        for (size_t index = 0; index < call->map.batch_count && rc == MHD_YES; index++)
-            if (requests [index].buffer.size) {
-                rc = web_call (web, request, requests [index].buffer.data,
-                               requests [index].buffer.size, s_done, &call->parts [index]);
-                if (first && !http_suspended (request)) {
-                    sending = 0;
-                    break;
-                }
-                first = false;
+        size_t sent = 0;
+        for (size_t index = 0; index < call->map.batch_count; index++) {
+            if (!requests [index].buffer.size)
+                continue;
+            char error [256], why [300];
+            if (web_send (web, request, requests [index].buffer.data,
+                          requests [index].buffer.size, s_done, &call->parts [index],
+                          error, sizeof error) == 0) {
+                sent++;
+                continue;
             }
+            snprintf (why, sizeof why, "cannot reach the broker: %s", error);
+            if (sent == 0) {
+                rc = http_reply_error (request, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", why);
+                sending = 0;
+                break;
+            }
+            s_take_reply (call, index, NULL, why, request);
+            call->waiting--;
+        }
     }
     for (size_t index = 0; index < call->map.batch_count; index++)
         wire_writer_free (&requests [index]);
