@@ -569,6 +569,17 @@ s_duplicate_key (config_t *self, config_t *key, char *error, size_t error_size)
     return 0;
 }
 
+const char *
+config_list_next (const char *text, char *out, size_t out_size)
+{
+    text += strspn (text, ", \t\r\n");
+    size_t length = strcspn (text, ", \t\r\n");
+    if (!length)
+        return NULL;
+    snprintf (out, out_size, "%.*s", (int) length, text);
+    return text + length;
+}
+
 int
 config_check_keys (config_t *self, const char *const *known,
                    char *error, size_t error_size)

@@ -54,6 +54,12 @@ int config_integer (config_t *self, const char *path, int64_t fallback,
 int config_boolean (config_t *self, const char *path, bool fallback,
                     bool *value, char *error, size_t error_size);
 
+//  The items of a list setting ("alice, bob", "::1 127.0.0.1"): the next
+//  item of text, separated by commas or white space, into out (cut to
+//  fit). Returns where the one after starts, or NULL when none is left.
+//      for (const char *at = list; (at = config_list_next (at, item, sizeof item)); )
+const char *config_list_next (const char *text, char *out, size_t out_size);
+
 //  Every child of self must be named in `known` (NULL-terminated), and no
 //  key (a child without children) may be set twice. Returns 0, or -1 with
 //  "FILE:LINE: unknown key 'x' in section 'y'" or "FILE:LINE: 'x' is set

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include "auth.h"
+#include "config.h"
 #include "log.h"
 #include "mem.h"
 
@@ -75,20 +76,14 @@ s_sha256_hex (const void *data, size_t size, char hex [65])
     return 0;
 }
 
-//  Is name in the comma-separated list?
+//  Is name in the list (commas or spaces between names)?
 static bool
 s_listed (const char *list, const char *name)
 {
-    if (!list)
-        return false;
-    size_t length = strlen (name);
-    for (const char *at = list; *at; ) {
-        at += strspn (at, " ,");
-        size_t item = strcspn (at, " ,");
-        if (item == length && strncmp (at, name, length) == 0)
+    char item [512];
+    for (const char *at = list; at && (at = config_list_next (at, item, sizeof item)); )
+        if (strlen (item) < sizeof item - 1 && strcmp (item, name) == 0)   //  a cut one never
             return true;
-        at += item;
-    }
     return false;
 }
 

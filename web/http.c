@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include "config.h"
 #include "http.h"
 #include "mem.h"
 
@@ -328,17 +329,6 @@ s_socket_peer (http_request_t *self, char *out, size_t out_size)
     return 0;
 }
 
-const char *
-http_address_next (const char *text, char *out, size_t out_size)
-{
-    text += strspn (text, ", \t");
-    size_t length = strcspn (text, ", \t");
-    if (!length)
-        return NULL;
-    snprintf (out, out_size, "%.*s", (int) length, text);
-    return text + length;
-}
-
 //  The address's bytes (16, IPv4 mapped into IPv6), so "::ffff:127.0.0.1"
 //  and "127.0.0.1" compare equal. false if text is not an address.
 static bool
@@ -368,7 +358,7 @@ s_trusted (const char *list, const char *address)
     char entry [INET6_ADDRSTRLEN + 1];
     if (!list || !s_address_bytes (address, want))
         return false;
-    for (const char *next = list; (next = http_address_next (next, entry, sizeof entry)); )
+    for (const char *next = list; (next = config_list_next (next, entry, sizeof entry)); )
         if (s_address_bytes (entry, entry_bytes) && memcmp (want, entry_bytes, 16) == 0)
             return true;
     return false;

@@ -73,12 +73,9 @@ void http_each_query (http_request_t *self, MHD_KeyValueIterator each, void *arg
 //  what is left of them the client could have written). An entry that is
 //  not an address stops the walk at the last trusted hop. 0, or -1.
 int http_peer_address (http_request_t *self, char *out, size_t out_size);
-//  The proxies (a list as in http_address_next) whose X-Forwarded-For this
+//  The proxies (a list as config_list_next reads it) whose X-Forwarded-For this
 //  request believes; NULL: none. The text must outlive the request.
 void http_trust_proxies (http_request_t *self, const char *list);
-//  The entry of a comma- or space-separated list at text into out (cut to
-//  fit); returns where the next one starts, or NULL when none is left.
-const char *http_address_next (const char *text, char *out, size_t out_size);
 //  True if text is a numeric IPv4 or IPv6 address.
 bool http_address_valid (const char *text);
 //  A 503 answered to this request from now on carries Retry-After: seconds.

@@ -138,8 +138,8 @@ static void
 s_check_proxies (const char *list, config_report_t *report)
 {
     char entry [INET6_ADDRSTRLEN + 1];
-    for (const char *next = list; next && (next = http_address_next (next, entry,
-                                                                      sizeof entry)); )
+    for (const char *next = list; next && (next = config_list_next (next, entry,
+                                                                     sizeof entry)); )
         if (!http_address_valid (entry))
             config_report_add (report, false, "web: trusted_proxies: '%s' is not a numeric "
                                "IPv4 or IPv6 address (no names, no ranges)", entry);

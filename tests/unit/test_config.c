@@ -237,6 +237,18 @@ main (void)
         used += (size_t) snprintf (deep + used, sizeof deep - used, "%*sn\n", level * 4, "");
     s_check_rejects (deep, "test.conf:33: nested deeper than 32 levels");
 
+    TEST ("config_list_next: commas and white space separate, a long item is cut");
+    {
+        char item [8], joined [64] = "";
+        for (const char *at = " alice,bob\t, ::1  127.0.0.1 ,";
+             (at = config_list_next (at, item, sizeof item)); ) {
+            strcat (joined, item);
+            strcat (joined, "|");
+        }
+        CHECK (strcmp (joined, "alice|bob|::1|127.0.0|") == 0, "'%s'", joined);
+        CHECK (config_list_next (" , ,", item, sizeof item) == NULL, "an empty list has items");
+    }
+
     TEST ("config_load: a real file, a missing file, NUL bytes");
     char path [] = "/tmp/lilac-test-config-XXXXXX";
     int fd = mkstemp (path);
