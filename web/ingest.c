@@ -293,6 +293,7 @@ s_ingest_json (web_t *web, http_request_t *request, s_dialect_t dialect, s_map_f
                                  "no randomness for a transmission id");
     ingest_map_options_t options = { .peer = peer, .tx = tx,
                                      .source_label = web_source_label (web),
+                                     .severity_levels = web_severity_levels (web),
                                      .bound_source = http_source (request) };
     s_call_t *call = mem_alloc (sizeof (s_call_t));
     call->dialect = dialect;

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "alert.h"
+#include "config.h"
 #include "ingest_map.h"
 #include "mem.h"
 
@@ -704,18 +706,42 @@ s_am_time (json_t *alert, const char *key, bool round_up, int64_t *seconds)
     return 0;
 }
 
+//  The level the severity label names in levels ("NAME=LEVEL ...", NULL:
+//  INGEST_MAP_SEVERITY_LEVELS; names compared without case), or NULL for
+//  none (the broker's default).
 static const char *
-s_am_level (const char *severity)
+s_am_level (const char *severity, const char *levels)
 {
+    char item [128];
     if (!severity)
         return NULL;
-    if (strcasecmp (severity, "critical") == 0 || strcasecmp (severity, "page") == 0)
-        return "urgent";
-    if (strcasecmp (severity, "warning") == 0)
-        return "normal";
-    if (strcasecmp (severity, "info") == 0)
-        return "low";
+    for (const char *at = levels ? levels : INGEST_MAP_SEVERITY_LEVELS;
+         (at = config_list_next (at, item, sizeof item)); ) {
+        char *equals = strchr (item, '=');
+        alert_level_t level;
+        if (!equals)
+            continue;
+        *equals = '\0';
+        if (strcasecmp (item, severity) == 0 && alert_level_parse (equals + 1, &level) == 0)
+            return alert_level_name (level);
+    }
     return NULL;
+}
+
+int
+ingest_map_severity_levels_check (const char *levels, char *error, size_t error_size)
+{
+    char item [128];
+    for (const char *at = levels; at && (at = config_list_next (at, item, sizeof item)); ) {
+        char *equals = strchr (item, '=');
+        alert_level_t level;
+        if (!equals || equals == item || alert_level_parse (equals + 1, &level)) {
+            snprintf (error, error_size, "'%s' is not SEVERITY=LEVEL (a level: low, normal, "
+                      "urgent)", item);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 //  An annotation string, or NULL; -1 when not a string.
@@ -757,9 +783,10 @@ s_am_labels (json_t *labels, const char *source_label, const char **keys,
 
 //  Reads one alert; "" in reason when it maps, else why not.
 static void
-s_am_alert (json_t *alert, const char *source_label, const char *peer,
-            s_am_alert_t *out, char *source, char *reason, size_t reason_size)
+s_am_alert (json_t *alert, const ingest_map_options_t *options, s_am_alert_t *out, char *source,
+            char *reason, size_t reason_size)
 {
+    const char *source_label = options->source_label;
     memset (out, 0, sizeof *out);
     json_t *labels = json_is_object (alert) ? json_object_get (alert, "labels") : NULL;
     if (!json_is_object (alert)) {
@@ -778,8 +805,8 @@ s_am_alert (json_t *alert, const char *source_label, const char *peer,
     const char *severity = json_object_get (labels, "severity")
                          ? json_string_value (json_object_get (labels, "severity")) : NULL;
     out->labels = labels;
-    out->level = s_am_level (severity);
-    snprintf (source, WIRE_MAX_NAME + 1, "%s", label_source ? label_source : peer);
+    out->level = s_am_level (severity, options->severity_levels);
+    snprintf (source, WIRE_MAX_NAME + 1, "%s", label_source ? label_source : options->peer);
     if (*reason)
         ;
     else
@@ -896,8 +923,8 @@ s_map_alertmanager (json_t *root, const ingest_map_options_t *options, ingest_ma
     bool *mapped = mem_alloc ((count ? count : 1) * sizeof (bool));
     for (size_t index = 0; index < count; index++) {
         char reason [WIRE_ERROR_SIZE];
-        s_am_alert (json_array_get (root, index), options->source_label, options->peer,
-                    &alerts [index], sources [index], reason, sizeof reason);
+        s_am_alert (json_array_get (root, index), options, &alerts [index], sources [index],
+                    reason, sizeof reason);
         if (!*reason && mapped_count == WIRE_MAX_BATCH)
             snprintf (reason, sizeof reason, "more than %d alerts in one request",
                       WIRE_MAX_BATCH);

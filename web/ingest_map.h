@@ -40,14 +40,22 @@
 #define INGEST_MAP_TIME_MAX    64                  //  bytes of a time spec string
 #define INGEST_MAP_HASH_MARK   '#'                 //  between alertname and labels' hash
 
+//  Alertmanager's severity label → lilac's level, unless configured.
+#define INGEST_MAP_SEVERITY_LEVELS "critical=urgent page=urgent warning=normal info=low"
+
 //  Who sent the body, and what to use when it does not say.
 typedef struct {
     const char *peer;              //  the sender's address: the source when none is given
     const char *tx;                //  the batch's tx when the body has none
     const char *source_label;      //  Alertmanager: the label naming the source
+    const char *severity_levels;   //  Alertmanager: "SEVERITY=LEVEL ..." (NULL: the default)
     const char *bound_source;      //  a sender bound to a source (a token's): only it,
                                    //  whatever the body says; NULL or "" for none
 } ingest_map_options_t;
+
+//  Checks a severity_levels setting: every item SEVERITY=LEVEL. 0, or -1
+//  with why in error.
+int ingest_map_severity_levels_check (const char *levels, char *error, size_t error_size);
 
 //  One alert the mapper refused (Alertmanager only: the others say 400).
 typedef struct {

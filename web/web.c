@@ -71,6 +71,7 @@ struct _web_t {
     char *tls_key;                 //  PEM text, or NULL
     char *source_label;            //  Alertmanager: the label naming the source
     char *trusted_proxies;         //  whose X-Forwarded-For counts, or NULL
+    char *severity_levels;         //  Alertmanager: severity → level, or NULL (the default)
 };
 
 //  --- the broker's health -----------------------------------------------------------
@@ -421,6 +422,12 @@ web_source_label (web_t *self)
     return self->source_label;
 }
 
+const char *
+web_severity_levels (web_t *self)
+{
+    return self->severity_levels;
+}
+
 //  Hands reply to the request waiting for ticket. False if none does.
 static bool
 s_answer_pending (web_t *self, uint64_t ticket, wire_doc_t *reply)
@@ -673,6 +680,8 @@ web_new (const web_config_t *config, char *error, size_t error_size)
     self->source_label = mem_strdup (config->source_label);
     if (config->trusted_proxies)
         self->trusted_proxies = mem_strdup (config->trusted_proxies);
+    if (config->severity_levels)
+        self->severity_levels = mem_strdup (config->severity_levels);
     char dirs_error [512];
     if (paths_make_dirs (config->state_dir, dirs_error, sizeof dirs_error)) {
         snprintf (error, error_size, "%s", dirs_error);
@@ -732,6 +741,7 @@ web_destroy (web_t **self_p)
     mem_free (self->tls_key);
     mem_free (self->source_label);
     mem_free (self->trusted_proxies);
+    mem_free (self->severity_levels);
     mem_free (self);
     *self_p = NULL;
 }

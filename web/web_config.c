@@ -10,6 +10,7 @@
 #include "bus.h"
 #include "config.h"
 #include "http.h"
+#include "ingest_map.h"
 #include "mem.h"
 #include "web_config.h"
 
@@ -17,7 +18,7 @@ static const char *const s_top_keys [] = { "web", NULL };
 static const char *const s_web_keys [] = {
     "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", "users",
     "tokens", "admins", "readers", "senders", "source_label", "cert", "server_key",
-    "trusted_proxies", NULL
+    "trusted_proxies", "severity_levels", NULL
 };
 
 static void
@@ -85,6 +86,7 @@ web_config_load (web_config_t *config, const char *path, config_report_t *report
         s_string (section, "senders", &config->senders, NULL, report);
         s_string (section, "source_label", &config->source_label, NULL, report);
         s_string (section, "trusted_proxies", &config->trusted_proxies, NULL, report);
+        s_string (section, "severity_levels", &config->severity_levels, NULL, report);
         if (config_boolean (section, "insecure", false, &config->insecure, error, sizeof error))
             config_report_error (report, error);
     }
@@ -191,6 +193,8 @@ web_config_verify (web_config_t *config, bool *exposed, config_report_t *report)
         bus_secure_reset ();        //  a check only: web_new secures the sockets
     }
     s_check_proxies (config->trusted_proxies, report);
+    if (ingest_map_severity_levels_check (config->severity_levels, error, sizeof error))
+        config_report_add (report, false, "web: severity_levels: %s", error);
     config_check_endpoints (config->control, "web: control", report);
     config_check_endpoints (config->events, "web: events", report);
     config_check_dir (config->state_dir, "web: state_dir", report);
@@ -216,5 +220,6 @@ web_config_free (web_config_t *config)
     mem_free (config->senders);
     mem_free (config->source_label);
     mem_free (config->trusted_proxies);
+    mem_free (config->severity_levels);
     *config = (web_config_t) { 0 };
 }

@@ -15,6 +15,9 @@
                    broker's public key; both or neither
       source_label the Alertmanager label naming an alert's source
                    (default "instance"; without it, the sender's address)
+      severity_levels  Alertmanager's severity label → level, as
+                   "critical=urgent page=urgent warning=normal info=low"
+                   (that is the default; another severity: no level)
       trusted_proxies  addresses (a list) of reverse proxies whose
                    X-Forwarded-For names the client; from anyone else the
                    header is ignored
@@ -50,6 +53,7 @@ typedef struct {
     char *cert;                    //  CURVE: lilac-web's secret certificate (role gateway), or NULL
     char *server_key;              //  CURVE: the broker's public key or certificate, or NULL
     char *trusted_proxies;         //  numeric addresses, comma or space separated, or NULL
+    char *severity_levels;         //  "SEVERITY=LEVEL ...", or NULL for the default
 } web_config_t;
 
 #define WEB_DEFAULT_SOURCE_LABEL  "instance"

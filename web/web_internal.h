@@ -54,5 +54,7 @@ struct _mirror_t;
 struct _mirror_t *web_mirror (web_t *web);
 //  The Alertmanager label that names an alert's source (config source_label).
 const char *web_source_label (web_t *web);
+//  Alertmanager's severity → level setting, or NULL for the default.
+const char *web_severity_levels (web_t *web);
 
 #endif

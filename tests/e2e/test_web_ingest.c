@@ -19,6 +19,8 @@
       from one that is, the rightmost entry that is not a proxy is the
       source (IPv4 or IPv6), and an entry that is not an address stops
       the walk at the proxy;
+    - severity_levels: a configured map sets the level (case aside), a
+      severity it does not name gets the default level;
     - a frozen broker (SIGSTOP): 503 with Retry-After, within the call
       timeout and a margin, for /api/events and /api/v2/alerts.
 */
@@ -329,6 +331,37 @@ s_forwarded_trusted (void)
            "garbage");
 }
 
+//  Run with severity_levels = "disaster=urgent warning=low".
+static void
+s_severity_levels (void)
+{
+    TEST ("severity_levels: the configured map, not the default, sets the level");
+    http_result_t result;
+    s_curl ("POST", "/api/v2/alerts", "["
+            "{\"labels\":{\"alertname\":\"Sev\",\"instance\":\"sev1\","
+            "\"severity\":\"DISASTER\"}},"
+            "{\"labels\":{\"alertname\":\"Sev\",\"instance\":\"sev2\","
+            "\"severity\":\"warning\"}},"
+            "{\"labels\":{\"alertname\":\"Sev\",\"instance\":\"sev3\","
+            "\"severity\":\"critical\"}}]", NULL, &result);
+    CHECK (result.code == 200, "%ld %s", result.code, result.body);
+    http_result_free (&result);
+    static const struct { const char *source; alert_level_t level; } want [] = {
+        { "sev1", LEVEL_URGENT }, { "sev2", LEVEL_LOW }, { "sev3", LEVEL_NORMAL },
+    };
+    for (size_t index = 0; index < 3; index++) {
+        alert_t alert;
+        if (CHECK (s_get (want [index].source, "Sev{severity=\"DISASTER\"}", &alert)
+                   || s_get (want [index].source, "Sev{severity=\"warning\"}", &alert)
+                   || s_get (want [index].source, "Sev{severity=\"critical\"}", &alert),
+                   "%s/Sev not there", want [index].source)) {
+            CHECK (alert.level == want [index].level, "%s: %s", want [index].source,
+                   alert_level_name (alert.level));
+            alert_clear_fields (&alert);
+        }
+    }
+}
+
 static void
 s_frozen_broker (void)
 {
@@ -382,9 +415,12 @@ main (void)
     web_process_destroy (&s_web, failed);
     TEST ("lilac-web with trusted_proxies starts");
     s_web = web_process_new (s_bed->sandbox, s_bed->broker,
-                             "    trusted_proxies = \"::1 127.0.0.1\"\n");
-    if (CHECK (s_web && web_process_start (s_web) == 0, "lilac-web did not start"))
+                             "    trusted_proxies = \"::1 127.0.0.1\"\n"
+                             "    severity_levels = \"disaster=urgent warning=low\"\n");
+    if (CHECK (s_web && web_process_start (s_web) == 0, "lilac-web did not start")) {
         s_forwarded_trusted ();
+        s_severity_levels ();
+    }
     failed = check_failed > 0 || check_case_failed;
     web_process_destroy (&s_web, failed);
     testbed_destroy (&s_bed, failed);
