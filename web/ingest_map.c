@@ -102,6 +102,24 @@ s_parse (const char *text, size_t size, char *error, size_t error_size)
     return root;
 }
 
+typedef int (s_map_fn) (json_t *root, const ingest_map_options_t *options, ingest_map_t *out,
+                        char *error, size_t error_size);
+
+//  Parses text (s_parse) and maps the tree with map: what map returns, or
+//  WIRE_MALFORMED when the text is not JSON.
+static int
+s_parse_and_map (const char *text, size_t size, s_map_fn *map,
+                 const ingest_map_options_t *options, ingest_map_t *out, char *error,
+                 size_t error_size)
+{
+    json_t *root = s_parse (text, size, error, error_size);
+    if (!root)
+        return WIRE_MALFORMED;
+    int rc = map (root, options, out, error, error_size);
+    json_decref (root);
+    return rc;
+}
+
 //  A string member at most max bytes; null counts as absent (*value NULL).
 static int
 s_string (json_t *member, const char *path, const char *key, size_t max,
@@ -352,12 +370,7 @@ int
 ingest_map_events (const char *text, size_t size, const ingest_map_options_t *options,
                    ingest_map_t *out, char *error, size_t error_size)
 {
-    json_t *root = s_parse (text, size, error, error_size);
-    if (!root)
-        return WIRE_MALFORMED;
-    int rc = s_map_events (root, options, out, error, error_size);
-    json_decref (root);
-    return rc;
+    return s_parse_and_map (text, size, s_map_events, options, out, error, error_size);
 }
 
 //  --- purppura -------------------------------------------------------------------------
@@ -444,12 +457,7 @@ int
 ingest_map_purppura (const char *text, size_t size, const ingest_map_options_t *options,
                      ingest_map_t *out, char *error, size_t error_size)
 {
-    json_t *root = s_parse (text, size, error, error_size);
-    if (!root)
-        return WIRE_MALFORMED;
-    int rc = s_map_purppura (root, options, out, error, error_size);
-    json_decref (root);
-    return rc;
+    return s_parse_and_map (text, size, s_map_purppura, options, out, error, error_size);
 }
 
 //  --- ping ------------------------------------------------------------------------------
@@ -964,10 +972,5 @@ int
 ingest_map_alertmanager (const char *text, size_t size, const ingest_map_options_t *options,
                          ingest_map_t *out, char *error, size_t error_size)
 {
-    json_t *root = s_parse (text, size, error, error_size);
-    if (!root)
-        return WIRE_MALFORMED;
-    int rc = s_map_alertmanager (root, options, out, error, error_size);
-    json_decref (root);
-    return rc;
+    return s_parse_and_map (text, size, s_map_alertmanager, options, out, error, error_size);
 }
