@@ -406,16 +406,14 @@ s_try_later (change_feed_t *self, int64_t now)
     self->next_try_at = now + (self->silent ? FEED_SILENCE_MS : S_RETRY_MS);
 }
 
-//  The first sync's `ping`: the feed starts at the broker's seq.
-static void
-s_on_ping (change_feed_t *self, wire_doc_t *reply, ctl_failure_t failure, const char *error,
-           int64_t now)
+//  A `ping` reply's seq and epoch. false when there is none or it is
+//  malformed: logged (rate-limited) and asked again later.
+static bool
+s_ping_reply (change_feed_t *self, wire_doc_t *reply, const char *error, int64_t now,
+              uint64_t *seq, epoch_t *epoch)
 {
-    (void) failure;
     char reason [WIRE_ERROR_SIZE];
-    uint64_t seq = 0;
-    epoch_t epoch;
-    if (reply && s_ping_decode (reply, &seq, &epoch, reason, sizeof reason) != 0) {
+    if (reply && s_ping_decode (reply, seq, epoch, reason, sizeof reason) != 0) {
         self->stats.malformed++;
         error = reason;
         reply = NULL;
@@ -424,8 +422,21 @@ s_on_ping (change_feed_t *self, wire_doc_t *reply, ctl_failure_t failure, const 
         log_limited (&self->away_log, "cannot ask %s where the stream stands: %s",
                      self->control, error);
         s_try_later (self, now);
-        return;
+        return false;
     }
+    return true;
+}
+
+//  The first sync's `ping`: the feed starts at the broker's seq.
+static void
+s_on_ping (change_feed_t *self, wire_doc_t *reply, ctl_failure_t failure, const char *error,
+           int64_t now)
+{
+    (void) failure;
+    uint64_t seq = 0;
+    epoch_t epoch;
+    if (!s_ping_reply (self, reply, error, now, &seq, &epoch))
+        return;
     if (self->synced || self->catch_up)
         return;                    //  a snapshot started the feed meanwhile
     self->epoch = epoch;
@@ -442,20 +453,10 @@ s_on_jump (change_feed_t *self, wire_doc_t *reply, ctl_failure_t failure, const 
            int64_t now)
 {
     (void) failure;
-    char reason [WIRE_ERROR_SIZE];
     uint64_t seq = 0;
     epoch_t epoch;
-    if (reply && s_ping_decode (reply, &seq, &epoch, reason, sizeof reason) != 0) {
-        self->stats.malformed++;
-        error = reason;
-        reply = NULL;
-    }
-    if (!reply) {
-        log_limited (&self->away_log, "cannot ask %s where the stream stands: %s",
-                     self->control, error);
-        s_try_later (self, now);   //  jump_reason stays: asked again
-        return;
-    }
+    if (!s_ping_reply (self, reply, error, now, &seq, &epoch))
+        return;                    //  jump_reason stays: asked again
     if (*epoch.db)
         self->epoch = epoch;
     log_error ("changes after seq %" PRIu64 " are lost: %s; resuming at seq %" PRIu64,
