@@ -881,7 +881,7 @@ s_broker_silence (testbed_t *bed)
 #define UNDEGRADED   "\"summary\":\"lilac broker no longer degraded"
 
 //  A broker whose database is on a small tmpfs, and the notifier beside it.
-static void
+static bool
 s_broker_degraded_case (testbed_t *bed, const char *filler)
 {
     exec_case_t test;           //  its one rule's command (warm) is the one destination
@@ -890,7 +890,7 @@ s_broker_degraded_case (testbed_t *bed, const char *filler)
     s_notifier_extra = "";
     if (!ok) {
         s_case_finish (&test);
-        return;
+        return check_case_failed;
     }
     CHECK (disk_fill (filler) == 0, "cannot fill the broker's disk");
     for (int event = 0; event < 100 && broker_process_stat (bed->broker, "commit_failures") <= 0;
@@ -914,6 +914,7 @@ s_broker_degraded_case (testbed_t *bed, const char *filler)
            "told %d times of the trouble and %d of the recovery",
            s_count (test.warm, "out", DEGRADED), s_count (test.warm, "out", UNDEGRADED));
     s_case_finish (&test);
+    return check_case_failed;
 }
 
 static void
@@ -921,25 +922,10 @@ s_broker_degraded (void)
 {
     TEST ("exec: broker_silence 3s: the broker's disk fills up → one raised \"degraded since"
           " ...: ... disk is full\"; space back → one cleared \"no longer degraded\"");
-    sandbox_t *box = sandbox_new ("exec-degraded-disk");
-    if (!CHECK (box, "sandbox"))
-        return;
-    char *disk = sandbox_path (box, "disk");
-    char *database = sandbox_path (box, "disk/lilac.db");
-    char *filler = sandbox_path (box, "disk/filler");
-    if (CHECK (disk_mount (disk, "8m") == 0, "tmpfs")) {
-        broker_process_config_t config = { .reminder_interval = "1h", .grace = "2s",
-                                           .checkpoint = "500ms", .database = database };
-        testbed_t *bed = testbed_new ("exec-degraded", &config);
-        if (CHECK (bed, "testbed"))
-            s_broker_degraded_case (bed, filler);
-        testbed_destroy (&bed, s_failed ());
-        disk_unmount (disk);
-    }
-    free (disk);
-    free (database);
-    free (filler);
-    sandbox_destroy (&box, s_failed ());
+    broker_process_config_t config = { .reminder_interval = "1h", .grace = "2s",
+                                       .checkpoint = "500ms" };
+    CHECK (testbed_on_tmpfs ("exec-degraded", "8m", config, s_broker_degraded_case) == 0,
+           "sandbox, tmpfs or testbed");
 }
 
 //  --- 8. -n and bad configs -------------------------------------------------------------------

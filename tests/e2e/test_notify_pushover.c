@@ -556,7 +556,7 @@ s_wait_users (const char *words, const char *const *users, size_t count, int tim
 //  A second broker whose database is on a small tmpfs, filled: one message
 //  "degraded since ...: ... disk is full" per user key, then one "no
 //  longer degraded" once the filler is gone.
-static void
+static bool
 s_broker_degraded_case (testbed_t *bed, const char *filler)
 {
     char *state_dir = sandbox_path (bed->sandbox, "degraded-state");
@@ -575,7 +575,7 @@ s_broker_degraded_case (testbed_t *bed, const char *filler)
     notifier_process_t *watcher = notifier_process_new (bed->sandbox, PROGRAM, "degraded", config);
     if (!CHECK (watcher && notifier_process_start (watcher) == 0, "the notifier did not start")) {
         notifier_process_destroy (&watcher, true);
-        return;
+        return check_case_failed;
     }
     const char *users [] = { "udegraded1", NULL };
     CHECK (disk_fill (filler) == 0, "cannot fill the broker's disk");
@@ -596,6 +596,7 @@ s_broker_degraded_case (testbed_t *bed, const char *filler)
     CHECK (raised == 1 && cleared == 1, "%zu degraded, %zu no longer degraded", raised, cleared);
     CHECK (notifier_process_stop (watcher) == 0, "the watcher did not exit 0 on SIGTERM");
     notifier_process_destroy (&watcher, check_case_failed);
+    return check_case_failed;
 }
 
 static void
@@ -603,25 +604,10 @@ s_broker_degraded (void)
 {
     TEST ("pushover: broker_silence 3s: the broker's disk fills up → one \"degraded since ...:"
           " ... disk is full\"; space back → one \"no longer degraded\"");
-    sandbox_t *box = sandbox_new ("pushover-degraded-disk");
-    if (!CHECK (box, "sandbox"))
-        return;
-    char *disk = sandbox_path (box, "disk");
-    char *database = sandbox_path (box, "disk/lilac.db");
-    char *filler = sandbox_path (box, "disk/filler");
-    if (CHECK (disk_mount (disk, "8m") == 0, "tmpfs")) {
-        broker_process_config_t config = { .reminder_interval = "1h", .grace = "2s",
-                                           .checkpoint = "500ms", .database = database };
-        testbed_t *bed = testbed_new ("pushover-degraded", &config);
-        if (CHECK (bed, "testbed"))
-            s_broker_degraded_case (bed, filler);
-        testbed_destroy (&bed, check_case_failed);
-        disk_unmount (disk);
-    }
-    free (disk);
-    free (database);
-    free (filler);
-    sandbox_destroy (&box, check_case_failed);
+    broker_process_config_t config = { .reminder_interval = "1h", .grace = "2s",
+                                       .checkpoint = "500ms" };
+    CHECK (testbed_on_tmpfs ("pushover-degraded", "8m", config, s_broker_degraded_case) == 0,
+           "sandbox, tmpfs or testbed");
 }
 
 static void

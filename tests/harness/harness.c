@@ -1452,3 +1452,34 @@ testbed_destroy (testbed_t **self_p, bool failed)
     *self_p = NULL;
     return rc;
 }
+
+int
+testbed_on_tmpfs (const char *name, const char *size, broker_process_config_t config,
+                  bool (*body) (testbed_t *bed, const char *filler))
+{
+    char box_name [256];
+    snprintf (box_name, sizeof box_name, "%s-disk", name);
+    sandbox_t *box = sandbox_new (box_name);
+    if (!box)
+        return -1;
+    char *disk = sandbox_path (box, "disk");
+    char *database = sandbox_path (box, "disk/lilac.db");
+    char *filler = sandbox_path (box, "disk/filler");
+    int rc = -1;
+    bool failed = true;
+    if (disk_mount (disk, size) == 0) {
+        config.database = database;
+        testbed_t *bed = testbed_new (name, &config);
+        if (bed) {
+            failed = body (bed, filler);
+            rc = 0;
+        }
+        testbed_destroy (&bed, failed);
+        disk_unmount (disk);
+    }
+    free (disk);
+    free (database);
+    free (filler);
+    sandbox_destroy (&box, failed);
+    return rc;
+}

@@ -357,5 +357,13 @@ int testbed_rejoin (testbed_t *self);
 //  Returns 0, or -1 if the broker had died or did not exit 0 on SIGTERM.
 //  NULL is a no-op (returns 0).
 int testbed_destroy (testbed_t **self_p, bool failed);
+//  A testbed whose database is on a tmpfs of size (disk_mount) in a sandbox
+//  of its own, NAME-disk: config's database is set to DISK/lilac.db, and
+//  body gets DISK/filler, a path to fill the disk with. body returns whether
+//  its case failed (then both sandboxes and the broker log are kept). The
+//  tmpfs is unmounted after. 0, or -1 when the sandbox, the tmpfs or the
+//  testbed could not be made (printed; body not run).
+int testbed_on_tmpfs (const char *name, const char *size, broker_process_config_t config,
+                      bool (*body) (testbed_t *bed, const char *filler));
 
 #endif
