@@ -11,6 +11,7 @@
 #include "api_silences.h"
 #include "ingest_map.h"
 #include "json.h"
+#include "log.h"
 #include "mem.h"
 #include "silence.h"
 #include "timespec.h"
@@ -45,6 +46,18 @@ s_checked (web_t *web, http_request_t *request, wire_doc_t *reply, const char *w
     return checked;
 }
 
+//  Did the broker leave silences out of its silence_list reply (it fills
+//  one message; the newest are the ones left out)?
+static bool
+s_truncated (wire_doc_t *checked)
+{
+    bool present = false, truncated = false;
+    char error [WIRE_ERROR_SIZE];
+    wire_get_bool (wire_doc_root (checked), "truncated", &present, &truncated, error,
+                   sizeof error);
+    return present && truncated;
+}
+
 //  Answers {key: the reply's member key as JSON}.
 static void
 s_answer_member (http_request_t *request, wire_doc_t *checked, const char *key)
@@ -64,6 +77,24 @@ s_member_done (web_t *web, http_request_t *request, wire_doc_t *reply, const cha
         s_answer_member (request, checked, arg);
         wire_doc_destroy (&checked);
     }
+}
+
+//  {silences, truncated}: lilac's own list says when the broker left the
+//  newest out.
+static void
+s_list_done (web_t *web, http_request_t *request, wire_doc_t *reply, const char *why,
+             void *arg)
+{
+    (void) arg;
+    wire_doc_t *checked = s_checked (web, request, reply, why);
+    if (!checked)
+        return;
+    json_t *silences = json_from_msgpack (wire_get (wire_doc_root (checked), "silences"));
+    json_t *body = silences ? json_pack ("{s:o,s:b}", "silences", silences, "truncated",
+                                         s_truncated (checked)) : NULL;
+    wire_doc_destroy (&checked);
+    http_resume_json (request, body ? MHD_HTTP_OK : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                      body ? body : json_pack ("{s:s}", "error", "out of memory"));
 }
 
 //  Sends the packed request (and frees it); done gets arg.
@@ -122,7 +153,7 @@ api_silences_list (web_t *web, http_request_t *request)
 {
     wire_writer_t writer;
     ctl_silence_list_request (&writer);
-    return s_send (web, request, &writer, s_member_done, "silences");
+    return s_send (web, request, &writer, s_list_done, NULL);
 }
 
 //  The silence request's strings, kept while it is packed.
@@ -512,6 +543,10 @@ s_am_list_done (web_t *web, http_request_t *request, wire_doc_t *reply, const ch
         return;
     s_filters_t filters;
     s_filters_read (request, &filters);
+    static log_limit_t truncated_log;
+    if (s_truncated (checked))          //  Alertmanager's list has no place to say so
+        log_limited (&truncated_log, "GET /api/v2/silences: the broker's silence_list is "
+                     "full; the newest silences are left out of the answer");
     json_t *own = json_from_msgpack (wire_get (wire_doc_root (checked), "silences"));
     wire_doc_destroy (&checked);
     json_t *silences = json_array (), *silence;
@@ -553,6 +588,7 @@ s_am_get_done (web_t *web, http_request_t *request, wire_doc_t *reply, const cha
         return;
     char id [SILENCE_ID_SIZE + 1] = "";
     http_segment (request, 3, id, sizeof id);
+    bool truncated = s_truncated (checked);
     json_t *own = json_from_msgpack (wire_get (wire_doc_root (checked), "silences"));
     wire_doc_destroy (&checked);
     json_t *found = NULL, *silence;
@@ -565,6 +601,12 @@ s_am_get_done (web_t *web, http_request_t *request, wire_doc_t *reply, const cha
     json_decref (own);
     if (found)
         http_resume_json (request, MHD_HTTP_OK, found);
+    else
+    if (truncated)                      //  it may be one the broker left out
+        http_resume_json (request, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                          json_pack ("{s:s}", "error", "the broker's silence list is full and "
+                                     "leaves the newest out: cannot tell whether this one "
+                                     "exists"));
     else
         http_resume_json (request, MHD_HTTP_NOT_FOUND,
                           json_pack ("{s:s+}", "error", "no silence ", id));

@@ -162,10 +162,10 @@ s_own (void)
     CHECK (strstr (listed, id) && strstr (listed, "maintenance"), "broker: %s", listed);
     free (listed);
 
-    TEST ("GET /api/silences lists it");
+    TEST ("GET /api/silences lists it, and says the list is whole");
     s_curl ("GET", "/api/silences", NULL, &reply);
-    CHECK (reply.code == 200 && strstr (reply.body, "\"silences\"") && strstr (reply.body, id),
-           "%ld %s", reply.code, reply.body);
+    CHECK (reply.code == 200 && strstr (reply.body, "\"silences\"") && strstr (reply.body, id)
+           && text_has (reply.body, "\"truncated\":false"), "%ld %s", reply.code, reply.body);
     http_result_free (&reply);
 
     TEST ("an alert the silence matches carries silenced_by");
