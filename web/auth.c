@@ -6,6 +6,12 @@
     already links) and holds the identity until its time is up; it is swept
     when it grows past AUTH_CACHE_MAX. Failed logins are counted per
     address in a small table swept the same way.
+
+    Browser sessions (session.h) exist when there is a users file: a login
+    checks the password as Basic does (same cache, same failure count) and
+    gives a cookie bound to the user's bcrypt hash; a request with the
+    cookie and no Authorization header is that user, with the role the
+    config gives them now.
 */
 #include <crypt.h>
 #include <czmq.h>
@@ -19,6 +25,8 @@
 #include "config.h"
 #include "log.h"
 #include "mem.h"
+#include "session.h"
+#include "timespec.h"
 
 #define AUTH_CACHE_MAX   10000
 #define AUTH_LINE_MAX    1024
@@ -44,6 +52,8 @@ struct _auth_t {
     zhashx_t *tokens;              //  sha256 hex -> s_entry_t
     zhashx_t *cache;               //  sha256 hex of "user:password" -> s_cached_t
     zhashx_t *failures;            //  address -> s_failures_t
+    session_t *session;            //  browser sessions' key, NULL without users
+    int64_t session_lifetime_ms;
 };
 
 const char *
@@ -241,6 +251,14 @@ auth_new (const web_config_t *config, char *error, size_t error_size)
         auth_destroy (&self);
         return NULL;
     }
+    if (config->users_file) {
+        self->session = session_new (config->state_dir, error, error_size);
+        if (!self->session) {
+            auth_destroy (&self);
+            return NULL;
+        }
+    }
+    self->session_lifetime_ms = config->session_lifetime_ms;
     self->enabled = config->users_file || config->tokens_file;
     if (self->enabled)
         log_info ("authentication: %zu users, %zu tokens", zhashx_size (self->users),
@@ -258,6 +276,7 @@ auth_destroy (auth_t **self_p)
     zhashx_destroy (&self->tokens);
     zhashx_destroy (&self->cache);
     zhashx_destroy (&self->failures);
+    session_destroy (&self->session);
     mem_free (self);
     *self_p = NULL;
 }
@@ -354,6 +373,21 @@ s_check_password (auth_t *self, const char *user, const char *password, auth_ide
     return 0;
 }
 
+//  A session cookie: 0 with *who (by_session set), -1 not valid.
+static int
+s_check_session (auth_t *self, const char *cookie, auth_identity_t *who)
+{
+    char name [AUTH_NAME_MAX + 1];
+    if (!self->session || session_name (cookie, name, sizeof name))
+        return -1;
+    s_entry_t *entry = zhashx_lookup (self->users, name);
+    if (!entry || !session_valid (self->session, cookie, entry->hash, clock_now_ms () / 1000))
+        return -1;
+    *who = entry->identity;
+    who->by_session = true;
+    return 0;
+}
+
 int
 auth_check (auth_t *self, http_request_t *request, auth_need_t need, auth_identity_t *who,
             unsigned *code, char *why, size_t why_size)
@@ -367,8 +401,12 @@ auth_check (auth_t *self, http_request_t *request, auth_need_t need, auth_identi
         who->role = AUTH_ROLE_ADMIN;
         return 0;
     }
-    if (need == AUTH_OPEN)
+    if (need == AUTH_OPEN) {       //  open to all; a session still says who
+        const char *cookie = http_cookie (request, SESSION_COOKIE);
+        if (cookie && s_check_session (self, cookie, who))
+            memset (who, 0, sizeof *who);
         return 0;
+    }
     if (s_blocked (self, address, false)) {
         *code = MHD_HTTP_TOO_MANY_REQUESTS;
         snprintf (why, why_size, "too many failed logins from %s: wait a minute", address);
@@ -395,6 +433,16 @@ auth_check (auth_t *self, http_request_t *request, auth_need_t need, auth_identi
         MHD_free (user);
         MHD_free (password);
     }
+    else {
+        const char *cookie = http_cookie (request, SESSION_COOKIE);
+        if (cookie && need == AUTH_SEND)
+            tried = "a browser session: events need a token or a password";
+        else
+        if (cookie) {
+            rc = s_check_session (self, cookie, who);
+            tried = "the session has expired or is not valid: log in again";
+        }
+    }
     if (rc) {
         if (header && s_blocked (self, address, true))
             log_warn ("%d failed logins from %s: refusing it for a minute", AUTH_FAILURES_MAX,
@@ -409,6 +457,47 @@ auth_check (auth_t *self, http_request_t *request, auth_need_t need, auth_identi
                   auth_role_name (who->role));
         return -1;
     }
+    return 0;
+}
+
+int
+auth_login (auth_t *self, http_request_t *request, const char *user, const char *password,
+            auth_identity_t *who, char *cookie, size_t cookie_size, int64_t *expires_s,
+            unsigned *code, char *why, size_t why_size)
+{
+    memset (who, 0, sizeof *who);
+    char address [48] = "?";
+    if (http_peer_address (request, address, sizeof address))
+        snprintf (address, sizeof address, "?");
+    if (!self->session) {
+        *code = MHD_HTTP_NOT_FOUND;
+        snprintf (why, why_size, "there is nothing to log in to: lilac-web has no users file");
+        return -1;
+    }
+    if (s_blocked (self, address, false)) {
+        *code = MHD_HTTP_TOO_MANY_REQUESTS;
+        snprintf (why, why_size, "too many failed logins from %s: wait a minute", address);
+        return -1;
+    }
+    if (s_check_password (self, user, password, who)) {
+        log_warn ("failed login from %s as '%.64s'", address, user);
+        if (s_blocked (self, address, true))
+            log_warn ("%d failed logins from %s: refusing it for a minute", AUTH_FAILURES_MAX,
+                      address);
+        *code = MHD_HTTP_UNAUTHORIZED;
+        snprintf (why, why_size, "wrong user or password");
+        return -1;
+    }
+    s_entry_t *entry = zhashx_lookup (self->users, who->name);
+    *expires_s = (clock_now_ms () + self->session_lifetime_ms) / 1000;
+    if (!entry || session_make (self->session, who->name, entry->hash, *expires_s,
+                                cookie, cookie_size)) {
+        *code = MHD_HTTP_INTERNAL_SERVER_ERROR;
+        snprintf (why, why_size, "cannot sign a session");
+        return -1;
+    }
+    who->by_session = true;
+    log_info ("%s logged in from %s (%s)", who->name, address, auth_role_name (who->role));
     return 0;
 }
 

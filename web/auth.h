@@ -7,6 +7,10 @@
     - tokens: one line per API token, "NAME ROLE SOURCE|- SHA256-HEX", the
       hash of the token sent as `Authorization: Bearer TOKEN` (for scripts
       and Prometheus); the token itself is never stored.
+    Browsers log in once and carry a signed session cookie (session.h); a
+    cookie reads and acts as its user, never sends events (that is what
+    tokens are for), and its state-changing requests obey the CSRF rule
+    web.c enforces.
     Roles: admin (read and act, and send), reader (read), sender (send
     events only). A user's role comes from the config's admins, readers and
     senders lists. A sender bound to a source (tokens' SOURCE) sends as it.
@@ -26,6 +30,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "config_report.h"
 #include "http.h"
 #include "web_config.h"
@@ -43,6 +48,7 @@ typedef struct {
     char name [AUTH_NAME_MAX + 1];
     auth_role_t role;
     char source [AUTH_NAME_MAX + 1];   //  a bound source, "" when none
+    bool by_session;               //  came with a session cookie (the CSRF rule applies)
 } auth_identity_t;
 
 typedef struct _auth_t auth_t;
@@ -54,6 +60,13 @@ bool auth_enabled (auth_t *self);
 //  Who sent request, and may they do what route needs? 0 with *who set;
 //  else the code to answer (401 with a challenge, 403, 429) and why.
 int auth_check (auth_t *self, http_request_t *request, auth_need_t need, auth_identity_t *who,
+                unsigned *code, char *why, size_t why_size);
+//  A browser's login (POST /api/session): the password checked as Basic is
+//  (the same cache, failure count and 429), then a session cookie value
+//  (session.h) valid until *expires_s. 0 with *who; else the code (401,
+//  404 without a users file, 429, 500) and why. Every outcome is logged.
+int auth_login (auth_t *self, http_request_t *request, const char *user, const char *password,
+                auth_identity_t *who, char *cookie, size_t cookie_size, int64_t *expires_s,
                 unsigned *code, char *why, size_t why_size);
 //  At -n and start: the files parse and every listed user exists.
 void auth_verify (const web_config_t *config, config_report_t *report);

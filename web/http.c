@@ -36,7 +36,10 @@ struct _http_request_t {
     int64_t started_us;            //  when the headers came (monotonic)
     char user [160];               //  who, once authenticated
     char source [160];             //  the source that sender is bound to, "" none
+    const char *role;              //  the sender's role name, "" before
+    bool by_session;               //  authenticated by a session cookie
     const char *trusted_proxies;   //  whose X-Forwarded-For counts, or NULL
+    char *set_cookie;              //  a Set-Cookie for the answer, or NULL
 };
 
 static void
@@ -73,6 +76,8 @@ s_queue (http_request_t *self, unsigned code, const char *content_type, const ch
         snprintf (seconds, sizeof seconds, "%u", self->retry_after);
         rc = MHD_add_response_header (response, MHD_HTTP_HEADER_RETRY_AFTER, seconds);
     }
+    if (rc == MHD_YES && self->set_cookie)
+        rc = MHD_add_response_header (response, MHD_HTTP_HEADER_SET_COOKIE, self->set_cookie);
     if (rc == MHD_YES)
         rc = MHD_queue_response (self->connection, code, response);
     MHD_destroy_response (response);
@@ -88,6 +93,7 @@ s_free (http_request_t *self)
     mem_free (self->body);
     mem_free (self->pending_body);
     mem_free (self->pending_type);
+    mem_free (self->set_cookie);
     for (size_t index = 0; index < self->decoded_count; index++)
         mem_free (self->decoded [index]);
     mem_free (self->decoded);
@@ -107,6 +113,7 @@ http_request_take (struct MHD_Connection *connection, const char *url, const cha
         self->method = mem_strdup (method);
         self->path = mem_strdup (url);
         self->body = mem_strdup ("");
+        self->role = "";
         self->body_max = body_max;
         self->counts = counts;
         self->started_us = zclock_usecs ();
@@ -165,6 +172,25 @@ http_set_user (http_request_t *self, const char *name, const char *source)
 {
     snprintf (self->user, sizeof self->user, "%s", name);
     snprintf (self->source, sizeof self->source, "%s", source ? source : "");
+}
+
+void
+http_set_role (http_request_t *self, const char *role, bool by_session)
+{
+    self->role = role;
+    self->by_session = by_session;
+}
+
+bool
+http_by_session (http_request_t *self)
+{
+    return self->by_session;
+}
+
+const char *
+http_role (http_request_t *self)
+{
+    return self->role;
 }
 
 const char *
@@ -406,6 +432,14 @@ http_trust_proxies (http_request_t *self, const char *list)
     self->trusted_proxies = list;
 }
 
+bool
+http_from_trusted_proxy (http_request_t *self)
+{
+    char peer [INET6_ADDRSTRLEN + 1];
+    return self->trusted_proxies && s_socket_peer (self, peer, sizeof peer) == 0
+        && s_trusted (self->trusted_proxies, peer);
+}
+
 void
 http_retry_after (http_request_t *self, unsigned seconds)
 {
@@ -443,6 +477,18 @@ const char *
 http_header (http_request_t *self, const char *name)
 {
     return MHD_lookup_connection_value (self->connection, MHD_HEADER_KIND, name);
+}
+
+const char *
+http_cookie (http_request_t *self, const char *name)
+{
+    return MHD_lookup_connection_value (self->connection, MHD_COOKIE_KIND, name);
+}
+
+void
+http_set_cookie (http_request_t *self, const char *cookie)
+{
+    mem_replace (&self->set_cookie, cookie);
 }
 
 enum MHD_Result

@@ -78,10 +78,16 @@ int http_peer_address (http_request_t *self, char *out, size_t out_size);
 void http_trust_proxies (http_request_t *self, const char *list);
 //  True if text is a numeric IPv4 or IPv6 address.
 bool http_address_valid (const char *text);
+//  Did the request come straight from a trusted proxy (its socket peer)?
+bool http_from_trusted_proxy (http_request_t *self);
 //  A 503 answered to this request from now on carries Retry-After: seconds.
 void http_retry_after (http_request_t *self, unsigned seconds);
 //  A header, or NULL.
 const char *http_header (http_request_t *self, const char *name);
+//  A cookie the request carries, or NULL.
+const char *http_cookie (http_request_t *self, const char *name);
+//  The answer carries Set-Cookie: cookie (the whole header value).
+void http_set_cookie (http_request_t *self, const char *cookie);
 const char *http_body (http_request_t *self);      //  NUL-terminated ("" when none)
 size_t http_body_size (http_request_t *self);
 bool http_is (http_request_t *self, const char *method);
@@ -90,6 +96,11 @@ bool http_is (http_request_t *self, const char *method);
 void http_set_user (http_request_t *self, const char *name, const char *source);
 const char *http_user (http_request_t *self);
 const char *http_source (http_request_t *self);
+//  The sender's role's name (static text: auth_role_name), "" before, and
+//  whether a session cookie said so.
+void http_set_role (http_request_t *self, const char *role, bool by_session);
+const char *http_role (http_request_t *self);
+bool http_by_session (http_request_t *self);
 //  401 with a Basic challenge and {"error": why}.
 enum MHD_Result http_reply_unauthorized (http_request_t *self, const char *why);
 //  For a route that builds its own response (a stream).

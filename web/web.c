@@ -27,8 +27,10 @@
 #include "ingest.h"
 #include "signals.h"
 #include "api_acts.h"
+#include "api_session.h"
 #include "api_silences.h"
 #include "auth.h"
+#include "session.h"
 #include "api_alerts.h"
 #include "mirror.h"
 #include "stream.h"
@@ -247,6 +249,10 @@ typedef struct {
 //  A path ending in '/' matches every path it begins.
 static const web_route_t s_routes [] = {
     { MHD_HTTP_METHOD_GET, "/healthz", AUTH_OPEN, s_healthz },
+    { MHD_HTTP_METHOD_GET, "/login", AUTH_OPEN, api_session_login_page },
+    { MHD_HTTP_METHOD_GET, "/api/session", AUTH_OPEN, api_session_who },
+    { MHD_HTTP_METHOD_POST, "/api/session", AUTH_OPEN, api_session_login },
+    { MHD_HTTP_METHOD_DELETE, "/api/session", AUTH_OPEN, api_session_logout },
     { MHD_HTTP_METHOD_GET, "/metrics", AUTH_READ, s_metrics },
     { MHD_HTTP_METHOD_GET, "/api/alerts", AUTH_READ, api_alerts_list },
     { MHD_HTTP_METHOD_GET, "/api/alerts/", AUTH_READ, api_alerts_one },
@@ -276,6 +282,43 @@ s_path_matches (const web_route_t *route, const char *path)
                                            : strcmp (path, route->path) == 0;
 }
 
+//  The CSRF rule. A request that may change state (not GET or HEAD) and
+//  carries an Origin must carry ours: a browser adds it, and a page of
+//  another site must not act with the credentials the browser keeps for
+//  us (a session cookie, or Basic ones it remembers). With a session it
+//  must also carry an Origin at all and a JSON body (Content-Type
+//  application/json, which another site cannot send without asking us
+//  first, and we never say yes). Tools (curl, Prometheus, amtool) send no
+//  Origin. True, with why, when the request must be refused.
+static bool
+s_cross_site (web_t *self, http_request_t *request, const auth_identity_t *who,
+              char *why, size_t why_size)
+{
+    if (http_is (request, MHD_HTTP_METHOD_GET) || http_is (request, MHD_HTTP_METHOD_HEAD))
+        return false;
+    const char *origin = http_header (request, MHD_HTTP_HEADER_ORIGIN);
+    const char *host = http_header (request, MHD_HTTP_HEADER_HOST);
+    const char *type = http_header (request, MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *scheme = web_https (self, request) ? "https://" : "http://";
+    if (origin && !(host && strncasecmp (origin, scheme, strlen (scheme)) == 0
+                    && strcasecmp (origin + strlen (scheme), host) == 0)) {
+        snprintf (why, why_size, "cross-origin request refused: Origin %.100s is not %s%.100s",
+                  origin, scheme, host ? host : "(no Host)");
+        return true;
+    }
+    if (who->by_session && !origin) {
+        snprintf (why, why_size, "a browser session's change needs an Origin header");
+        return true;
+    }
+    if (who->by_session && (!type || strncasecmp (type, "application/json", 16)
+                            || (type [16] && type [16] != ';' && type [16] != ' '))) {
+        snprintf (why, why_size, "a browser session's change needs Content-Type: "
+                  "application/json");
+        return true;
+    }
+    return false;
+}
+
 //  The route, if the caller may.
 static enum MHD_Result
 s_run_route (web_t *self, const web_route_t *route, http_request_t *request)
@@ -284,11 +327,20 @@ s_run_route (web_t *self, const web_route_t *route, http_request_t *request)
     unsigned code = 0;
     char why [300];
     if (auth_check (self->auth, request, route->need, &who, &code, why, sizeof why)) {
-        if (code == MHD_HTTP_UNAUTHORIZED)
+        if (code == MHD_HTTP_UNAUTHORIZED && !http_cookie (request, SESSION_COOKIE))
             return http_reply_unauthorized (request, why);
         return http_reply_error (request, code, "%s", why);
     }
+    if (s_cross_site (self, request, &who, why, sizeof why)) {
+        char address [64] = "?";
+        if (http_peer_address (request, address, sizeof address))
+            snprintf (address, sizeof address, "?");
+        log_warn ("%s %s from %s: %s", http_method (request), http_path (request), address, why);
+        return http_reply_error (request, MHD_HTTP_FORBIDDEN, "%s", why);
+    }
     http_set_user (request, who.name, who.source);
+    if (*who.name)
+        http_set_role (request, auth_role_name (who.role), who.by_session);
     return route->run (self, request);
 }
 
@@ -402,6 +454,22 @@ web_reply_checked (web_t *self, http_request_t *request, wire_doc_t *reply, cons
         http_resume_json (request, code, json_pack ("{s:s}", "error", error));
     }
     return checked;
+}
+
+auth_t *
+web_auth (web_t *self)
+{
+    return self->auth;
+}
+
+bool
+web_https (web_t *self, http_request_t *request)
+{
+    if (http_from_trusted_proxy (request)) {
+        const char *proto = http_header (request, "X-Forwarded-Proto");
+        return proto && strcasecmp (proto, "https") == 0;
+    }
+    return self->tls_cert != NULL;
 }
 
 ctl_t *

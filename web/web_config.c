@@ -12,13 +12,15 @@
 #include "http.h"
 #include "ingest_map.h"
 #include "mem.h"
+#include "session.h"
+#include "timespec.h"
 #include "web_config.h"
 
 static const char *const s_top_keys [] = { "web", NULL };
 static const char *const s_web_keys [] = {
     "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", "users",
     "tokens", "admins", "readers", "senders", "source_label", "cert", "server_key",
-    "trusted_proxies", "severity_levels", NULL
+    "trusted_proxies", "severity_levels", "session_lifetime", NULL
 };
 
 static void
@@ -30,6 +32,7 @@ s_defaults (web_config_t *config)
         .events = mem_strdup (BUS_DEFAULT_PUBLISH),
         .state_dir = mem_strdup ("var/web"),
         .source_label = mem_strdup (WEB_DEFAULT_SOURCE_LABEL),
+        .session_lifetime_ms = SESSION_DEFAULT_LIFETIME_MS,
     };
 }
 
@@ -51,6 +54,22 @@ s_string (config_t *section, const char *key, char **setting, char **origin,
         snprintf (where, sizeof where, "%s:%d", config_file (node), config_line (node));
         mem_replace (origin, where);
     }
+}
+
+//  session_lifetime: a duration from a minute to a year.
+static void
+s_session_lifetime (config_t *section, web_config_t *config, config_report_t *report)
+{
+    config_t *node = config_locate (section, "session_lifetime");
+    if (!node)
+        return;
+    int64_t ms;
+    if (duration_parse (config_value (node), &ms) || ms < 60 * 1000
+    ||  ms > INT64_C (366) * 24 * 3600 * 1000)
+        config_report_at (report, node, "session_lifetime: '%s' is not a duration from 1m to "
+                          "365d (like 12h)", config_value (node));
+    else
+        config->session_lifetime_ms = ms;
 }
 
 int
@@ -89,6 +108,7 @@ web_config_load (web_config_t *config, const char *path, config_report_t *report
         s_string (section, "severity_levels", &config->severity_levels, NULL, report);
         if (config_boolean (section, "insecure", false, &config->insecure, error, sizeof error))
             config_report_error (report, error);
+        s_session_lifetime (section, config, report);
     }
     config_destroy (&root);
     return report->errors > errors ? -1 : 0;

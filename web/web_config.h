@@ -4,7 +4,7 @@
       listen       ADDR:PORT the HTTP server binds (default 127.0.0.1:32744)
       control      the broker's control endpoint
       events       the broker's publish endpoint
-      state_dir    where lilac-web keeps its own state (session keys, later)
+      state_dir    where lilac-web keeps its own state (session.key)
       tls_cert, tls_key   PEM files: HTTPS instead of HTTP
       insecure     yes: may listen beyond loopback without TLS
       users        an htpasswd file (bcrypt entries): HTTP Basic users
@@ -18,6 +18,8 @@
       severity_levels  Alertmanager's severity label → level, as
                    "critical=urgent page=urgent warning=normal info=low"
                    (that is the default; another severity: no level)
+      session_lifetime  how long a browser's login lasts (default 12h; a
+                   duration as timespec.h reads it)
       trusted_proxies  addresses (a list) of reverse proxies whose
                    X-Forwarded-For names the client; from anyone else the
                    header is ignored
@@ -30,6 +32,7 @@
 #define LILAC_WEB_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include "config_report.h"
 
 #define WEB_DEFAULT_LISTEN  "127.0.0.1:32744"
@@ -54,6 +57,7 @@ typedef struct {
     char *server_key;              //  CURVE: the broker's public key or certificate, or NULL
     char *trusted_proxies;         //  numeric addresses, comma or space separated, or NULL
     char *severity_levels;         //  "SEVERITY=LEVEL ...", or NULL for the default
+    int64_t session_lifetime_ms;   //  a browser session lasts this long
 } web_config_t;
 
 #define WEB_DEFAULT_SOURCE_LABEL  "instance"

@@ -47,6 +47,12 @@ const char *web_control_endpoint (web_t *web);
 //  Who made the request, for the `by` of an act: the authenticated user
 //  once authentication exists; until then "anonymous@ADDRESS".
 void web_user (web_t *web, http_request_t *request, char *by, size_t size);
+//  Users, tokens and sessions.
+struct _auth_t;
+struct _auth_t *web_auth (web_t *web);
+//  Did the browser reach us over HTTPS? Ours under TLS; through a trusted
+//  proxy, what its X-Forwarded-Proto says.
+bool web_https (web_t *web, http_request_t *request);
 //  The control client (to check replies with ctl_reply_ok).
 ctl_t *web_ctl (web_t *web);
 //  The live copy of every alert.

@@ -89,12 +89,14 @@ s_check_configs (void)
     cli_result_free (&result);
     char *bad = sandbox_path (s_bed->sandbox, "bad-web.conf");
     CHECK (file_write_text (bad, "web\n    listen = \"0.0.0.0:8080\"\n    control = \"127.0.0.1:1\"\n"
-                                 "    tls_key = \"/nonexistent/key.pem\"\n    colour = blue\n") == 0,
+                                 "    tls_key = \"/nonexistent/key.pem\"\n    colour = blue\n"
+                                 "    session_lifetime = 5s\n") == 0,
            "write");
     command_run ("lilac-web", "web-n", dir, 10000, &result, "-n", "-c", bad, NULL);
     const char *wanted [] = { "bad-web.conf:5: unknown key 'colour'", "is not a loopback address",
                               "control: '127.0.0.1:1' has no transport",
-                              "tls_cert and tls_key go together", "cannot read /nonexistent/key.pem" };
+                              "tls_cert and tls_key go together", "cannot read /nonexistent/key.pem",
+                              "bad-web.conf:6: session_lifetime: '5s' is not a duration" };
     CHECK (result.status == 1, "exit %d", result.status);
     for (size_t index = 0; index < sizeof wanted / sizeof wanted [0]; index++)
         CHECK (strstr (result.err, wanted [index]), "-n does not say \"%s\": %s", wanted [index],

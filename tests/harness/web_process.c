@@ -119,7 +119,7 @@ http_call (const char *dir, const char *method, const char *url,
         body_file = data_path;
     if (body_file)
         snprintf (data, sizeof data, "@%s", body_file);
-    char verb [16], where [1024], login [256], bearer [300], extra [512];
+    char verb [16], where [1024], login [256], bearer [300], extra [1024];
     snprintf (verb, sizeof verb, "%s", method);
     snprintf (where, sizeof where, "%s", url);
     snprintf (login, sizeof login, "%s", options->login ? options->login : "");
@@ -137,9 +137,14 @@ http_call (const char *dir, const char *method, const char *url,
         argv [count++] = "-H";
         argv [count++] = bearer;
     }
-    if (options->header) {
+    //  Header lines, split on '\n', one -H each (at most 6).
+    for (char *line = options->header ? extra : NULL, *next; line && *line && count < 24;
+         line = next) {
+        next = strchr (line, '\n');
+        if (next)
+            *next++ = 0;
         argv [count++] = "-H";
-        argv [count++] = extra;
+        argv [count++] = line;
     }
     if (body_file) {
         argv [count++] = "-H";

@@ -41,7 +41,7 @@ typedef struct {
     const char *token;             //  Authorization: Bearer TOKEN
     const char *body;              //  a JSON body (Content-Type: application/json)
     const char *body_file;         //  ... or one read from this file
-    const char *header;            //  one more header line ("Last-Event-ID: 1:5")
+    const char *header;            //  more header lines, '\n' between ("Last-Event-ID: 1:5")
 } http_options_t;
 
 typedef struct {
