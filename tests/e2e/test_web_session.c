@@ -19,7 +19,9 @@
     - the session survives a restart of lilac-web; a changed password ends
       it; DELETE /api/session drops the cookie;
     - five failed logins from one address: the sixth is 429, and the right
-      password too, until the window ends.
+      password too, until the window ends;
+    - behind a trusted proxy that says X-Forwarded-Proto: https, the cookie
+      is Secure and an https Origin is ours (an http one is not).
 */
 #include "../check.h"
 #include "../harness/harness.h"
@@ -241,6 +243,50 @@ s_rate_limit (void)
            "not logged");
 }
 
+//  Behind a TLS-terminating proxy (trusted_proxies): what it says of the
+//  scheme makes the cookie Secure and the https Origin ours.
+static void
+s_behind_proxy (void)
+{
+    TEST ("behind a trusted proxy saying X-Forwarded-Proto: https: Secure, https Origin");
+    char extra [4400];
+    snprintf (extra, sizeof extra, "    users = \"%s\"\n    admins = alice\n"
+              "    trusted_proxies = 127.0.0.1\n", s_users);
+    web_process_destroy (&s_web, false);
+    s_web = web_process_new (s_bed->sandbox, s_bed->broker, extra);
+    if (!CHECK (s_web && web_process_start (s_web) == 0, "lilac-web did not start"))
+        return;
+    char url [1024], headers [512];
+    snprintf (url, sizeof url, "%s/api/session", web_process_base (s_web));
+    snprintf (headers, sizeof headers, "X-Forwarded-Proto: https");
+    http_options_t options = { .body = "{\"user\":\"alice\",\"password\":\"looking-glass\"}",
+                               .header = headers };
+    http_result_t result;
+    http_call (sandbox_dir (s_bed->sandbox), "POST", url, &options, &result);
+    CHECK (result.code == 200 && text_has (result.headers, "; Secure"), "%ld %s", result.code,
+           result.headers);
+    char cookie [512] = "";
+    const char *at = result.headers ? strstr (result.headers, "lilac_session=") : NULL;
+    if (at)
+        snprintf (cookie, sizeof cookie, "%.*s", (int) strcspn (at + 14, ";\r\n"), at + 14);
+    http_result_free (&result);
+    const char *host = web_process_base (s_web) + strlen ("http://");
+    snprintf (url, sizeof url, "%s/api/alerts/web-host/disk/ack", web_process_base (s_web));
+    char more [1024];
+    snprintf (more, sizeof more, "X-Forwarded-Proto: https\nCookie: lilac_session=%s\n"
+              "Origin: https://%s", cookie, host);
+    options = (http_options_t) { .body = "{}", .header = more };
+    http_call (sandbox_dir (s_bed->sandbox), "POST", url, &options, &result);
+    CHECK (result.code == 200, "https Origin through the proxy: %ld %s", result.code,
+           result.body);
+    http_result_free (&result);
+    snprintf (more, sizeof more, "X-Forwarded-Proto: https\nCookie: lilac_session=%s\n"
+              "Origin: http://%s", cookie, host);
+    http_call (sandbox_dir (s_bed->sandbox), "POST", url, &options, &result);
+    CHECK (result.code == 403, "http Origin when the proxy says https: %ld", result.code);
+    http_result_free (&result);
+}
+
 int
 main (void)
 {
@@ -268,6 +314,7 @@ main (void)
         s_forged (alice, carol, origin);
         s_restart (alice, origin);
         s_rate_limit ();
+        s_behind_proxy ();
     }
     bool failed = check_failed > 0 || check_case_failed;
     web_process_destroy (&s_web, failed);
