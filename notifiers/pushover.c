@@ -43,7 +43,9 @@
     receipt (GET API/receipts/R.json), and once acknowledged it sends `ack`
     to the broker with by = "pushover:" + acknowledged_by (the device name
     instead when acknowledged_by is the user key we sent to: the key is a
-    secret) and forgets the receipt. A cleared change delivered to this
+    secret) and a note naming the person and device (on a secured broker
+    `by` is this notifier's certificate name, so the note is what keeps
+    who) and forgets the receipt. A cleared change delivered to this
     destination cancels at once, through the same path. A cancel that fails
     is tried again every receipt_poll; a receipt past its expire time is
     dropped without asking (Pushover has stopped by then).
@@ -1116,8 +1118,12 @@ s_alert_still_paging (pushover_t *self, const receipt_t *receipt)
 static int
 s_write_back_ack (pushover_t *self, const receipt_t *receipt, const char *by, const char *device)
 {
+    //  The note names the person too: on a secured broker, `by` becomes
+    //  this notifier's certificate name, and the history must still say who.
     char note [WIRE_MAX_NOTE];
-    snprintf (note, sizeof note, "acknowledged in Pushover%s%s", *device ? " on " : "", device);
+    const char *who = strncmp (by, "pushover:", 9) == 0 ? by + 9 : by;
+    snprintf (note, sizeof note, "acknowledged in Pushover by %s%s%s", who,
+              *device ? " on " : "", device);
     char error [WIRE_ERROR_SIZE + 256];
     ctl_failure_t failure = 0;
     ctl_act_t act = { .source = receipt->source, .id = receipt->id, .by = by, .note = note };

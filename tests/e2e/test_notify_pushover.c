@@ -465,6 +465,8 @@ s_emergency (testbed_t *bed)
            "emerg-a is %s at the broker", row.source ? alert_state_name (row.state) : "(none)");
     CHECK (row.acked_by && strcmp (row.acked_by, "pushover:alice") == 0, "acked_by '%s'",
            row.acked_by ? row.acked_by : "");
+    CHECK (row.ack_note && strncmp (row.ack_note, "acknowledged in Pushover by alice", 33) == 0,
+           "ack_note '%s'", row.ack_note ? row.ack_note : "");
     alert_clear_fields (&row);
     CHECK (pushover_fake_find (s_fake, PUSHOVER_FAKE_RECEIPTS "r", NULL, NULL, 0) >= 1,
            "no receipt was read");
