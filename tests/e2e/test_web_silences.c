@@ -17,6 +17,18 @@
       does), GET /api/v2/silence/ID answers it, `amtool silence expire ID`
       ends it at the broker and query no longer shows it; GET and DELETE
       of an unknown id are 404;
+    - the SSE stream (curl -N, filtered to one source): a silence added
+      (POST /api/silences) and expired comes as two `event: silence`, data
+      equal to what POST answered and GET /api/silences lists, each
+      followed by the alert's `updated` change (silenced_by set, then
+      gone), every id N:SEQ above the one before; silences=no gets the
+      alerts' changes and no silence event, silences=maybe is a 400; a
+      client away while a silence (`lilac silence add`, +2s) started and
+      ended gets both, in order, when it comes back with Last-Event-ID or
+      ?since= (no reset), and none with silences=no; a silence added
+      while lilac-web was stopped and its SUB overflowed (60,000 changes
+      before it, so the bus dropped it: the feed's gap is before its seq)
+      is fetched with `since` and streamed;
     - with API tokens: a reader lists (both APIs) but may not add or
       expire (403), no credentials is 401, an admin's silence is `by` the
       token's name, and amtool with a bearer token in --http.config.file
