@@ -136,9 +136,9 @@ struct _change_feed_t {
     log_limit_t cursor_log;        //  rate limit for cursor file failures
     log_limit_t away_log;          //  rate limit for "the broker does not answer"
     void (*on_hugz) (uint64_t seq, int64_t at, void *arg);   //  hugz callback, or NULL
+    void *on_hugz_arg;             //  its argument
     change_feed_silence_fn *on_silence;   //  the owner's silence changes, or NULL
     void *on_silence_arg;          //  its argument
-    void *on_hugz_arg;             //  its argument
     bool degraded;                 //  the last hugz carried `degraded`
     char degraded_reason [FEED_REASON_MAX];   //  its text, cut to fit
     int64_t degraded_since;        //  and `degraded_since`, wall ms

@@ -8,10 +8,11 @@
     The ring of recent changes holds the alerts' changes and the silences'
     (the feed hands those over too: on_silence), each with the JSON the
     stream sends. A silence's is the silence alone, written as GET
-    /api/silences writes one: silence_pack (state as at the change) and
-    json_from_msgpack, the broker's packer (in silence_change_pack) and
-    the one msgpack-to-JSON writer. Silences are not kept otherwise: /api/silences asks the broker.
-    Either kind moves seq, so a resume point is a seq of either.
+    /api/silences writes one: the broker's packer (silence_pack, inside
+    silence_change_pack: state as at the change) and the one msgpack-to-
+    JSON writer (json_from_msgpack). Silences are not kept otherwise:
+    /api/silences asks the broker. Either kind moves seq, so a resume
+    point is a seq of either.
 */
 #include <inttypes.h>
 #include "json.h"

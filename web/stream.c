@@ -3,11 +3,12 @@
     The clients form a list; the mirror tells the stream of every change
     (mirror_on_change), and each client whose filter takes the alert gets
     the event appended to its buffer; a silence's change goes, as `event:
-    silence`, to every client that did not say silences=no. libmicrohttpd pulls from the buffer
-    through the response's content reader; an empty buffer suspends the
-    connection (the reader returns 0 then, as MHD asks in external-poll
-    mode), a new event resumes it. The response's free callback unlinks
-    the client when the connection ends, whoever ended it.
+    silence`, to every client that did not say silences=no (s_wanted).
+    libmicrohttpd pulls from the buffer through the response's content
+    reader; an empty buffer suspends the connection (the reader returns 0
+    then, as MHD asks in external-poll mode), a new event resumes it. The
+    response's free callback unlinks the client when the connection ends,
+    whoever ended it.
 */
 #include <inttypes.h>
 #include <stdio.h>
