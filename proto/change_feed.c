@@ -1,7 +1,9 @@
 /*  change_feed.c — following the broker's changes without missing one.
 
     What it keeps: the cursor (last seq delivered DONE, saved to the cursor
-    file), and a queue of decoded changes waiting for delivery. The queue
+    file), and a queue of decoded changes waiting for delivery (a silence's
+    change with its silence decoded too when the owner takes them, so the
+    SUB and `since` hand over the same thing; else only its id). The queue
     holds exactly the seqs cursor+1 .. horizon, in order, with no hole: every
     change is appended only when its seq is horizon + 1 (or, from a `since`
     reply, whatever the broker's history says comes next), so delivery is a
@@ -68,6 +70,7 @@
 #include "error_text.h"
 #include "log.h"
 #include "mem.h"
+#include "silence.h"
 #include "wire.h"
 
 #define S_DEFAULT_TIMEOUT_MS  5000     //  call_timeout_ms when 0
@@ -100,7 +103,7 @@ struct _change_feed_t {
     bool cursor_from_file;         //  cursor was read from the file
     bool synced;                   //  first sync done
     uint64_t horizon;              //  seq of the queue's tail (cursor when empty)
-    alert_change_t **queue;        //  ring of pending changes, cursor+1 .. horizon
+    struct _s_pending_t **queue;   //  ring of pending changes, cursor+1 .. horizon
     size_t queue_capacity;         //  slots in queue
     size_t queue_head;             //  index of the oldest
     size_t queue_count;            //  changes held
@@ -134,10 +137,55 @@ struct _change_feed_t {
     log_limit_t away_log;          //  rate limit for "the broker does not answer"
     void (*on_hugz) (uint64_t seq, int64_t at, void *arg);   //  hugz callback, or NULL
     void *on_hugz_arg;             //  its argument
+    change_feed_silence_fn *on_silence;   //  the owner's silence changes, or NULL
+    void *on_silence_arg;          //  its argument
     bool degraded;                 //  the last hugz carried `degraded`
     char degraded_reason [FEED_REASON_MAX];   //  its text, cut to fit
     int64_t degraded_since;        //  and `degraded_since`, wall ms
 };
+
+//  --- a pending change ------------------------------------------------------------
+
+//  One change waiting in the queue, with its silence decoded when it is a
+//  silence's change and the owner takes them (on_silence); else NULL.
+typedef struct _s_pending_t {
+    alert_change_t change;         //  the change (silence_id set for a silence's)
+    silence_t *silence;            //  the silence it carries, or NULL
+} s_pending_t;
+
+static void
+s_pending_destroy (s_pending_t **pending_p)
+{
+    if (*pending_p) {
+        alert_change_free (&(*pending_p)->change);
+        silence_destroy (&(*pending_p)->silence);
+        mem_free (*pending_p);
+        *pending_p = NULL;
+    }
+}
+
+//  Decodes a change body (from the SUB or a `since` reply), and the silence
+//  of a silence's change when the owner takes them. The change, or NULL
+//  with why in error.
+static s_pending_t *
+s_pending_decode (change_feed_t *self, const msgpack_object *body, char *error,
+                  size_t error_size)
+{
+    s_pending_t *pending = mem_alloc (sizeof *pending);
+    if (alert_change_decode (body, &pending->change, error, error_size) != 0) {
+        mem_free (pending);
+        return NULL;
+    }
+    if (pending->change.silence_id && self->on_silence) {
+        char reason [WIRE_ERROR_SIZE];
+        pending->silence = silence_decode (wire_get (body, "silence"), reason, sizeof reason);
+        if (!pending->silence) {
+            error_text (error, error_size, -1, "silence: %s", reason);
+            s_pending_destroy (&pending);
+        }
+    }
+    return pending;
+}
 
 //  --- the pending queue ---------------------------------------------------------
 
@@ -148,11 +196,11 @@ s_invariants_hold (change_feed_t *self)
 {
     if (self->queue_count == 0)
         return self->horizon >= self->cursor;
-    alert_change_t *head = self->queue [self->queue_head];
+    const alert_change_t *head = &self->queue [self->queue_head]->change;
     return head->seq > self->cursor && self->horizon >= head->seq;
 }
 
-static alert_change_t *
+static s_pending_t *
 s_queue_head (change_feed_t *self)
 {
     return self->queue_count ? self->queue [self->queue_head] : NULL;
@@ -160,7 +208,7 @@ s_queue_head (change_feed_t *self)
 
 //  Appends a change (taking it) if there is room. Returns 0, or -1 when full.
 static int
-s_queue_push (change_feed_t *self, alert_change_t *change)
+s_queue_push (change_feed_t *self, s_pending_t *pending)
 {
     if (self->queue_count >= FEED_PENDING_MAX)
         return -1;
@@ -168,7 +216,7 @@ s_queue_push (change_feed_t *self, alert_change_t *change)
         size_t capacity = self->queue_capacity ? self->queue_capacity * 2 : 64;
         if (capacity > FEED_PENDING_MAX)
             capacity = FEED_PENDING_MAX;
-        alert_change_t **grown = mem_alloc (capacity * sizeof *grown);
+        s_pending_t **grown = mem_alloc (capacity * sizeof *grown);
         for (size_t index = 0; index < self->queue_count; index++)
             grown [index] = self->queue [(self->queue_head + index) % self->queue_capacity];
         mem_free (self->queue);
@@ -176,27 +224,17 @@ s_queue_push (change_feed_t *self, alert_change_t *change)
         self->queue_capacity = capacity;
         self->queue_head = 0;
     }
-    self->queue [(self->queue_head + self->queue_count) % self->queue_capacity] = change;
+    self->queue [(self->queue_head + self->queue_count) % self->queue_capacity] = pending;
     self->queue_count++;
-    self->horizon = change->seq;
+    self->horizon = pending->change.seq;
     return 0;
-}
-
-static void
-s_change_destroy (alert_change_t **change_p)
-{
-    if (*change_p) {
-        alert_change_free (*change_p);
-        mem_free (*change_p);
-        *change_p = NULL;
-    }
 }
 
 static void
 s_queue_pop (change_feed_t *self)
 {
     assert (self->queue_count > 0);
-    s_change_destroy (&self->queue [self->queue_head]);
+    s_pending_destroy (&self->queue [self->queue_head]);
     self->queue_head = (self->queue_head + 1) % self->queue_capacity;
     self->queue_count--;
 }
@@ -353,22 +391,22 @@ static int
 s_take_replayed (change_feed_t *self, const msgpack_object *body)
 {
     char error [WIRE_ERROR_SIZE];
-    alert_change_t *change = mem_alloc (sizeof *change);
-    if (alert_change_decode (body, change, error, sizeof error) != 0) {
+    s_pending_t *pending = s_pending_decode (self, body, error, sizeof error);
+    if (!pending) {
         self->stats.malformed++;
         log_limited (&self->malformed_log, "since: skipped a malformed change: %s", error);
-        mem_free (change);
         return 0;
     }
-    if (change->seq <= self->horizon) {
-        s_change_destroy (&change);
+    uint64_t seq = pending->change.seq;
+    if (seq <= self->horizon) {
+        s_pending_destroy (&pending);
         return 0;
     }
-    if (change->seq != self->horizon + 1)
+    if (seq != self->horizon + 1)
         log_limited (&self->malformed_log, "since: the history goes from seq %" PRIu64
-                     " to %" PRIu64 "; following it", self->horizon, change->seq);
-    if (s_queue_push (self, change) != 0) {
-        s_change_destroy (&change);
+                     " to %" PRIu64 "; following it", self->horizon, seq);
+    if (s_queue_push (self, pending) != 0) {
+        s_pending_destroy (&pending);
         return -1;
     }
     return 0;
@@ -753,21 +791,22 @@ s_mark_gap (change_feed_t *self, const char *what, uint64_t seq)
 }
 
 static void
-s_on_change (change_feed_t *self, alert_change_t *change)
+s_on_change (change_feed_t *self, s_pending_t *pending)
 {
-    if (!self->synced || s_follow_epoch (self, &change->epoch) != S_EPOCH_SAME
-    ||  change->seq <= self->horizon) {
-        s_change_destroy (&change);              //  a repeat, or not for us
+    uint64_t seq = pending->change.seq;
+    if (!self->synced || s_follow_epoch (self, &pending->change.epoch) != S_EPOCH_SAME
+    ||  seq <= self->horizon) {
+        s_pending_destroy (&pending);            //  a repeat, or not for us
         return;
     }
-    if (change->seq == self->horizon + 1) {
-        if (s_queue_push (self, change) == 0)
+    if (seq == self->horizon + 1) {
+        if (s_queue_push (self, pending) == 0)
             return;
         self->catch_up = true;                   //  no room: fetch it again later
     }
     else
-        s_mark_gap (self, "", change->seq);
-    s_change_destroy (&change);
+        s_mark_gap (self, "", seq);
+    s_pending_destroy (&pending);
 }
 
 static void
@@ -852,21 +891,19 @@ s_on_message (change_feed_t *self, zmq_msg_t *topic_frame, zmq_msg_t *body_frame
             s_on_hugz (self, (uint64_t) seq, at, &epoch);
     }
     else {
-        alert_change_t *change = mem_alloc (sizeof *change);
+        s_pending_t *pending = s_pending_decode (self, root, error, error_size);
         char expected [WIRE_MAX_TOPIC + 1];
-        if (alert_change_decode (root, change, error, error_size) != 0) {
-            mem_free (change);
+        if (!pending)
             rc = -1;
-        }
         else {
-            alert_change_topic (expected, sizeof expected, change);
+            alert_change_topic (expected, sizeof expected, &pending->change);
             if (!streq (expected, topic)) {
                 rc = error_text (error, error_size, -1, "topic does not match the body (%s)",
                                  expected);
-                s_change_destroy (&change);
+                s_pending_destroy (&pending);
             }
             else
-                s_on_change (self, change);
+                s_on_change (self, pending);
         }
     }
     wire_doc_destroy (&doc);
@@ -950,23 +987,38 @@ s_watch_silence (change_feed_t *self, int64_t now)
 
 //  --- delivery ------------------------------------------------------------------------------
 
+//  Hands one change to the owner: an alert's to deliver, a silence's to
+//  on_silence. An owner without on_silence never sees a silence's change
+//  (the alerts it covers get their `updated` changes): it moves the cursor
+//  only, as a DONE.
+static feed_result_t
+s_hand_over (change_feed_t *self, const s_pending_t *pending,
+             change_feed_deliver_fn *deliver, void *arg, int64_t *retry_at)
+{
+    if (!pending->change.silence_id)
+        return deliver (&pending->change, arg, retry_at);
+    if (!self->on_silence)
+        return FEED_DONE;
+    assert (pending->silence);     //  decoded with the change (s_pending_decode)
+    return self->on_silence (&pending->change, pending->silence, self->on_silence_arg,
+                             retry_at);
+}
+
 static void
 s_deliver (change_feed_t *self, int64_t now, change_feed_deliver_fn *deliver, void *arg)
 {
     if (self->held_until && now < self->held_until)
         return;
     self->held_until = 0;
-    alert_change_t *head;
+    s_pending_t *head;
     for (int count = 0; count < S_DELIVERIES_PER_WORK && (head = s_queue_head (self)); count++) {
         int64_t retry_at = 0;
-        //  A silence's own change is the broker's bookkeeping (the alerts it
-        //  covers get their `updated` changes): it moves the cursor only.
-        if (!head->silence_id && deliver (head, arg, &retry_at) == FEED_RETRY) {
+        if (s_hand_over (self, head, deliver, arg, &retry_at) == FEED_RETRY) {
             self->held_until = retry_at > now ? retry_at : now + 1;
             return;
         }
         self->stats.delivered++;
-        uint64_t seq = head->seq;
+        uint64_t seq = head->change.seq;
         s_queue_pop (self);
         s_cursor_set (self, seq);
         assert (s_invariants_hold (self));
@@ -989,6 +1041,8 @@ change_feed_new (const change_feed_config_t *config, char *error, size_t error_s
     self->cursor_file = mem_strdup (config->cursor_file);
     self->call_timeout_ms = config->call_timeout_ms > 0 ? config->call_timeout_ms
                                                         : S_DEFAULT_TIMEOUT_MS;
+    self->on_silence = config->on_silence;
+    self->on_silence_arg = config->on_silence_arg;
     if (self->cursor_file
     &&  s_cursor_read (self->cursor_file, &self->cursor_from_file, &self->cursor,
                        &self->epoch, error, error_size) != 0) {

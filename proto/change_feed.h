@@ -17,8 +17,12 @@
       gone: when anything is heard again, the feed asks `since` its cursor.
 
     A silence's own change (topic silence.ID, alert_change_t.silence_id
-    set) takes its seq like any other but is not handed to the owner: the
-    cursor steps over it (the alerts it covers get `updated` changes).
+    set) takes its seq like any other, from the SUB or from `since`. It is
+    handed over only to an owner that asked for them (on_silence in the
+    config: lilac-web's SSE stream), with the silence decoded, in seq order
+    among the alerts' changes and with the same DONE / RETRY contract. For
+    every other owner (the notifiers, `lilac tap`) the cursor steps over it
+    as if it were DONE: the alerts it covers get `updated` changes.
 
     Delivery is at least once. The owner's deliver function says DONE (acted
     on, or given up for good: the cursor moves past it and, with a cursor
@@ -66,17 +70,11 @@
 #include <stdint.h>
 #include "alert.h"
 #include "epoch.h"
+#include "silence.h"
 
 #define FEED_SILENCE_MS    3000        //  three missed hugz
 #define FEED_PENDING_MAX   100000      //  changes held in memory ahead of delivery
 #define FEED_SINCE_LIMIT   1000        //  changes asked for per `since` call
-
-typedef struct {
-    const char *events;            //  the broker's PUB endpoint
-    const char *control;           //  the broker's control endpoint
-    const char *cursor_file;       //  where the cursor is kept, or NULL (memory only)
-    int call_timeout_ms;           //  deadline of one control call (0: 5000)
-} change_feed_config_t;
 
 typedef enum {
     FEED_DONE,                     //  acted on or given up: move the cursor past it
@@ -87,6 +85,23 @@ typedef enum {
 //  (zclock_mono) the owner sets when it returns FEED_RETRY.
 typedef feed_result_t (change_feed_deliver_fn) (const alert_change_t *change, void *arg,
                                                 int64_t *retry_at);
+//  Called, for an owner that takes them, with each silence's change in its
+//  place in seq order: the change (silence_id set, alert empty) and the
+//  silence as the broker published it (its state as at change->at; both
+//  borrowed for the call). DONE / RETRY as for deliver.
+typedef feed_result_t (change_feed_silence_fn) (const alert_change_t *change,
+                                                const silence_t *silence, void *arg,
+                                                int64_t *retry_at);
+
+typedef struct {
+    const char *events;            //  the broker's PUB endpoint
+    const char *control;           //  the broker's control endpoint
+    const char *cursor_file;       //  where the cursor is kept, or NULL (memory only)
+    int call_timeout_ms;           //  deadline of one control call (0: 5000)
+    change_feed_silence_fn *on_silence;   //  silences' changes go here; NULL (the
+                                          //  default): stepped over, never seen
+    void *on_silence_arg;          //  its argument
+} change_feed_config_t;
 
 typedef struct _change_feed_t change_feed_t;
 

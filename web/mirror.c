@@ -4,12 +4,22 @@
     the key unambiguous though sources and ids may hold '/'), each value a
     copy of the row made by packing it with the wire codec and decoding
     that (alert_pack, alert_decode: the one codec, no field-by-field copy).
+
+    The ring of recent changes holds the alerts' changes and the silences'
+    (the feed hands those over too: on_silence), each with the JSON the
+    stream sends. A silence's is the silence alone, written as GET
+    /api/silences writes one: the broker's packer (silence_pack, inside
+    silence_change_pack: state as at the change) and the one msgpack-to-
+    JSON writer (json_from_msgpack). Silences are not kept otherwise:
+    /api/silences asks the broker. Either kind moves seq, so a resume
+    point is a seq of either.
 */
 #include <inttypes.h>
 #include "json.h"
 #include "log.h"
 #include "mem.h"
 #include "mirror.h"
+#include "silence.h"
 #include "wire.h"
 
 #define MIRROR_CALL_TIMEOUT_MS  3000
@@ -28,7 +38,7 @@ struct _mirror_t {
     struct {
         uint64_t epoch_n, seq;
         char event [16];
-        alert_t *alert;            //  owned copy
+        alert_t *alert;            //  owned copy; NULL for a silence's change
         char *json;                //  owned
     } recent [MIRROR_RECENT];      //  ring of the last changes
     size_t recent_head;            //  the oldest
@@ -37,6 +47,23 @@ struct _mirror_t {
     void *on_change_arg;
 };
 
+//  The change body the scratch writer holds (that of seq) as JSON text
+//  (fresh): the whole body, or its member key. NULL when it cannot be
+//  written (logged: the stream will not have it).
+static char *
+s_scratch_json (mirror_t *self, const char *key, uint64_t seq)
+{
+    char error [WIRE_ERROR_SIZE] = "out of memory";
+    wire_doc_t *doc = wire_doc_new (self->scratch.buffer.data, self->scratch.buffer.size,
+                                    error, sizeof error);
+    const msgpack_object *root = doc ? wire_doc_root (doc) : NULL;
+    char *text = root ? json_text_from_msgpack (key ? wire_get (root, key) : root) : NULL;
+    wire_doc_destroy (&doc);
+    if (!text)
+        log_error ("mirror: change %" PRIu64 " is not kept for the stream: %s", seq, error);
+    return text;
+}
+
 //  The change's body as JSON text (fresh), from its wire form.
 static char *
 s_change_json (mirror_t *self, const alert_change_t *change)
@@ -44,12 +71,19 @@ s_change_json (mirror_t *self, const alert_change_t *change)
     wire_writer_reset (&self->scratch);
     alert_change_pack (&self->scratch.packer, change->seq, change->at, change->event,
                        &change->alert, *change->epoch.db ? &change->epoch : NULL);
-    char error [WIRE_ERROR_SIZE];
-    wire_doc_t *doc = wire_doc_new (self->scratch.buffer.data, self->scratch.buffer.size,
-                                    error, sizeof error);
-    char *text = doc ? json_text_from_msgpack (wire_doc_root (doc)) : NULL;
-    wire_doc_destroy (&doc);
-    return text;
+    return s_scratch_json (self, NULL, change->seq);
+}
+
+//  The silence of a silence's change as JSON text (fresh), as GET
+//  /api/silences writes one: packed in its change body as the broker
+//  packs it (silence_change_pack: its state as at the change).
+static char *
+s_silence_json (mirror_t *self, const alert_change_t *change, const silence_t *silence)
+{
+    wire_writer_reset (&self->scratch);
+    silence_change_pack (&self->scratch.packer, change->seq, change->at, silence,
+                         *change->epoch.db ? &change->epoch : NULL);
+    return s_scratch_json (self, "silence", change->seq);
 }
 
 static void s_alert_destroy (void **item);
@@ -141,18 +175,11 @@ s_snapshot_done (int rc, uint64_t seq, const char *error, void *arg)
 
 static alert_t *s_copy (mirror_t *self, const alert_t *alert);
 
-//  Keeps the change in the ring and tells the listener.
+//  Keeps the change in the ring, taking alert (NULL for a silence's) and
+//  json, and tells the listener.
 static void
-s_remember (mirror_t *self, const alert_change_t *change)
+s_keep (mirror_t *self, const alert_change_t *change, alert_t *alert, char *json)
 {
-    char *json = s_change_json (self, change);
-    alert_t *alert = s_copy (self, &change->alert);
-    if (!json || !alert) {
-        free (json);
-        void *item = alert;
-        s_alert_destroy (&item);
-        return;
-    }
     size_t slot;
     if (self->recent_count == MIRROR_RECENT) {
         slot = self->recent_head;
@@ -175,6 +202,30 @@ s_remember (mirror_t *self, const alert_change_t *change)
     }
 }
 
+//  An alert's change into the ring.
+static void
+s_remember (mirror_t *self, const alert_change_t *change)
+{
+    char *json = s_change_json (self, change);
+    alert_t *alert = s_copy (self, &change->alert);
+    if (!json || !alert) {
+        free (json);
+        void *item = alert;
+        s_alert_destroy (&item);
+        return;
+    }
+    s_keep (self, change, alert, json);
+}
+
+//  The position the copy is consistent with: the change's seq and epoch.
+static void
+s_advance (mirror_t *self, const alert_change_t *change)
+{
+    self->seq = change->seq;
+    if (*change->epoch.db)
+        self->epoch = change->epoch;
+}
+
 static feed_result_t
 s_deliver (const alert_change_t *change, void *arg, int64_t *retry_at)
 {
@@ -187,10 +238,23 @@ s_deliver (const alert_change_t *change, void *arg, int64_t *retry_at)
     }
     else
         s_put (self, &change->alert);
-    self->seq = change->seq;
-    if (*change->epoch.db)
-        self->epoch = change->epoch;
+    s_advance (self, change);
     s_remember (self, change);
+    return FEED_DONE;
+}
+
+//  A silence's change: nothing in the copy changes (its alerts get their
+//  own `updated` changes); it moves seq and goes into the ring.
+static feed_result_t
+s_deliver_silence (const alert_change_t *change, const silence_t *silence, void *arg,
+                   int64_t *retry_at)
+{
+    (void) retry_at;
+    mirror_t *self = arg;
+    s_advance (self, change);
+    char *json = s_silence_json (self, change, silence);
+    if (json)
+        s_keep (self, change, NULL, json);
     return FEED_DONE;
 }
 
@@ -207,7 +271,8 @@ mirror_new (const char *events, const char *control, char *error, size_t error_s
     }
     zhashx_set_destructor (self->alerts, s_alert_destroy);
     change_feed_config_t config = { .events = events, .control = control,
-                                    .call_timeout_ms = MIRROR_CALL_TIMEOUT_MS };
+                                    .call_timeout_ms = MIRROR_CALL_TIMEOUT_MS,
+                                    .on_silence = s_deliver_silence, .on_silence_arg = self };
     self->feed = change_feed_new (&config, error, error_size);
     if (!self->feed) {
         mirror_destroy (&self);

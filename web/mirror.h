@@ -7,6 +7,11 @@
     follows the broker into a new epoch (a new or replaced database), the
     copy is dropped and paged in again.
 
+    The feed hands it the silences' changes too (change_feed on_silence):
+    they change no alert here (the alerts a silence covers get `updated`
+    changes of their own), but they move the seq and go to the stream in
+    their place among the alerts' changes, kept in the same ring.
+
     It lives in lilac-web's loop: the owner polls mirror_poll_items, for
     at most mirror_next_wakeup ms, and calls mirror_work; nothing waits.
 */
@@ -34,7 +39,8 @@ void mirror_work (mirror_t *self, int64_t mono_now);
 bool mirror_ready (mirror_t *self);
 //  True while ready and the broker's bus was heard within silence_ms.
 bool mirror_live (mirror_t *self, int64_t silence_ms);
-//  The seq the copy is consistent with, and its epoch.
+//  The seq the copy is consistent with (the last change, an alert's or a
+//  silence's), and its epoch.
 uint64_t mirror_seq (mirror_t *self);
 const epoch_t *mirror_epoch (mirror_t *self);
 size_t mirror_size (mirror_t *self);
@@ -48,17 +54,20 @@ void mirror_each (mirror_t *self, mirror_each_fn *each, void *arg);
 
 #define MIRROR_RECENT  4096            //  changes kept for clients that resume
 
-//  One change as the stream sends it.
+//  One change as the stream sends it: an alert's, or a silence's (event
+//  "silence", alert NULL).
 typedef struct {
     uint64_t epoch_n;              //  the epoch's number
     uint64_t seq;
-    const char *event;             //  "raised", "deleted", ...
-    const alert_t *alert;          //  the alert after it (borrowed)
-    const char *json;              //  {seq, at, event, alert} as JSON text (borrowed)
+    const char *event;             //  "raised", "deleted", ..., "silence"
+    const alert_t *alert;          //  the alert after it (borrowed); NULL for a silence
+    const char *json;              //  {seq, at, event, alert} as JSON text, or for a
+                                   //  silence the silence as GET /api/silences writes
+                                   //  one, state as at the change (borrowed)
 } mirror_change_t;
 
-//  Called with every change applied, after the copy was updated; and with
-//  NULL when the copy starts over (a new epoch).
+//  Called with every change applied (a silence's too), after the copy was
+//  updated; and with NULL when the copy starts over (a new epoch).
 typedef void (mirror_change_fn) (const mirror_change_t *change, void *arg);
 void mirror_on_change (mirror_t *self, mirror_change_fn *fn, void *arg);
 //  Calls each for every kept change with seq > after in epoch_n, in order.

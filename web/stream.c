@@ -2,11 +2,13 @@
 
     The clients form a list; the mirror tells the stream of every change
     (mirror_on_change), and each client whose filter takes the alert gets
-    the event appended to its buffer. libmicrohttpd pulls from the buffer
-    through the response's content reader; an empty buffer suspends the
-    connection (the reader returns 0 then, as MHD asks in external-poll
-    mode), a new event resumes it. The response's free callback unlinks
-    the client when the connection ends, whoever ended it.
+    the event appended to its buffer; a silence's change goes, as `event:
+    silence`, to every client that did not say silences=no (s_wanted).
+    libmicrohttpd pulls from the buffer through the response's content
+    reader; an empty buffer suspends the connection (the reader returns 0
+    then, as MHD asks in external-poll mode), a new event resumes it. The
+    response's free callback unlinks the client when the connection ends,
+    whoever ended it.
 */
 #include <inttypes.h>
 #include <stdio.h>
@@ -21,6 +23,7 @@ struct _stream_client_t {
     stream_t *stream;              //  owner
     struct MHD_Connection *connection;
     filter_t filter;
+    bool silences;                 //  silences' changes wanted (not silences=no)
     char *buffer;                  //  unsent bytes: buffer [sent .. size)
     size_t size;
     size_t sent;
@@ -59,6 +62,14 @@ s_append (stream_client_t *client, const char *text)
     }
 }
 
+//  Does the client take the change? Filters apply to alerts; a silence's
+//  change goes to every client that did not opt out.
+static bool
+s_wanted (const stream_client_t *client, const mirror_change_t *change)
+{
+    return change->alert ? filter_matches (&client->filter, change->alert) : client->silences;
+}
+
 static void
 s_append_change (stream_client_t *client, const mirror_change_t *change)
 {
@@ -66,11 +77,11 @@ s_append_change (stream_client_t *client, const mirror_change_t *change)
         s_append (client, "event: reset\ndata: {\"why\":\"a new epoch\"}\n\n");
         return;
     }
-    if (!filter_matches (&client->filter, change->alert))
+    if (!s_wanted (client, change))
         return;
     char head [96];
-    snprintf (head, sizeof head, "event: change\nid: %" PRIu64 ":%" PRIu64 "\ndata: ",
-              change->epoch_n, change->seq);
+    snprintf (head, sizeof head, "event: %s\nid: %" PRIu64 ":%" PRIu64 "\ndata: ",
+              change->alert ? "change" : "silence", change->epoch_n, change->seq);
     s_append (client, head);
     s_append (client, change->json);
     s_append (client, "\n\n");
@@ -139,6 +150,25 @@ s_parse_position (const char *text, uint64_t *epoch_n, uint64_t *seq)
     return 0;
 }
 
+//  Reads the query: the alert filters, and silences=yes|no (absent: yes).
+//  0, or -1 with why in error.
+static int
+s_read_query (stream_client_t *client, http_request_t *request, char *error,
+              size_t error_size)
+{
+    if (filter_read (&client->filter, request)) {
+        snprintf (error, error_size, "%s", client->filter.error);
+        return -1;
+    }
+    const char *silences = http_query (request, "silences");
+    client->silences = !silences || strcmp (silences, "yes") == 0;
+    if (silences && !client->silences && strcmp (silences, "no") != 0) {
+        snprintf (error, error_size, "silences: yes or no");
+        return -1;
+    }
+    return 0;
+}
+
 enum MHD_Result
 stream_open (stream_t *self, http_request_t *request)
 {
@@ -151,11 +181,10 @@ stream_open (stream_t *self, http_request_t *request)
     stream_client_t *client = mem_alloc (sizeof (stream_client_t));
     client->stream = self;
     client->connection = http_connection (request);
-    if (filter_read (&client->filter, request)) {
-        enum MHD_Result rc = http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s",
-                                               client->filter.error);
+    char error [sizeof client->filter.error];
+    if (s_read_query (client, request, error, sizeof error)) {
         mem_free (client);
-        return rc;
+        return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s", error);
     }
     const char *resume = http_header (request, "Last-Event-ID");
     if (!resume)

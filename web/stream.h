@@ -1,18 +1,34 @@
 /*  stream.h — GET /api/stream: every change as a Server-Sent Event.
 
-      GET /api/stream[?since=N:SEQ][&filters of /api/alerts]
+      GET /api/stream[?since=N:SEQ][&silences=no][&filters of /api/alerts]
         event: change   id: N:SEQ (the epoch's number and the seq)
                         data: {seq, at, event, alert, epoch}
+        event: silence  id: N:SEQ (the same numbering: one seq for both)
+                        data: the silence as GET /api/silences lists one
+                        ({id, matchers, starts, ends, created_at, by, note?,
+                        expired_by?, seq, state}), state as at the change
         event: reset    data: {} — the client must reload its list
                         (a new epoch, or a resume point no longer kept)
         ": keepalive" comment lines every STREAM_KEEPALIVE_MS
+
+    Silences. Each change of a silence (added, expired, started or ended at
+    its time) comes as `event: silence` in its place in seq order, to every
+    client unless it asked silences=no (alerts only; a value other than yes
+    or no is a 400). The filters (state, source, id, label, q) are alert
+    filters and never hold a silence back: a silence has no state or source
+    of its own to match, and a page of alerts wants to know why one went
+    quiet. The alerts a silence starts or stops covering come after it as
+    their own `updated` changes (silenced_by), through the filters as usual.
 
     A client resumes after `since` (its first connection: EventSource
     cannot send Last-Event-ID then) or the Last-Event-ID header (every
     reconnection): the changes after it are replayed from the mirror's
     recent changes (MIRROR_RECENT), or, when they are no longer all kept or
-    the epoch differs, a `reset` comes first. Nothing is lost either way:
-    a client that reloads on reset and applies changes by seq is complete.
+    the epoch differs, a `reset` comes first. Silences' changes are replayed
+    with the alerts', in order (and skipped for silences=no). Nothing is
+    lost either way: a client that reloads its alerts (and GET
+    /api/silences) on reset and applies changes by seq, silences by their
+    id, is complete.
 
     Each client has its own buffer of unsent events; its connection is
     suspended while the buffer is empty and resumed when an event is added,

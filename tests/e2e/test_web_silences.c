@@ -17,12 +17,25 @@
       does), GET /api/v2/silence/ID answers it, `amtool silence expire ID`
       ends it at the broker and query no longer shows it; GET and DELETE
       of an unknown id are 404;
+    - the SSE stream (curl -N, filtered to one source): a silence added
+      (POST /api/silences) and expired comes as two `event: silence`, data
+      equal to what POST answered and GET /api/silences lists, each
+      followed by the alert's `updated` change (silenced_by set, then
+      gone), every id N:SEQ above the one before; silences=no gets the
+      alerts' changes and no silence event, silences=maybe is a 400; a
+      client away while a silence (`lilac silence add`, +2s) started and
+      ended gets both, in order, when it comes back with Last-Event-ID or
+      ?since= (no reset), and none with silences=no; a silence added
+      while lilac-web was stopped and its SUB overflowed (60,000 changes
+      before it, so the bus dropped it: the feed's gap is before its seq)
+      is fetched with `since` and streamed;
     - with API tokens: a reader lists (both APIs) but may not add or
       expire (403), no credentials is 401, an admin's silence is `by` the
       token's name, and amtool with a bearer token in --http.config.file
       adds one (without it, it fails).
 */
 #include <jansson.h>
+#include <signal.h>
 #include "../check.h"
 #include "../harness/harness.h"
 #include "../harness/web_process.h"
@@ -289,6 +302,482 @@ s_amtool_silences (void)
     cli_result_free (&result);
 }
 
+//  --- the SSE stream -------------------------------------------------------------------
+
+#define S_STREAM_EVENTS  4096      //  events of one capture read at most
+#define S_BURST_FRAMES   6         //  ingest frames that overflow lilac-web's SUB
+#define S_BURST_SIZE     10000     //  alerts per frame (WIRE_MAX_BATCH)
+
+//  One event of a captured stream.
+typedef struct {
+    char event [16];               //  "change", "silence", "reset"
+    uint64_t epoch_n, seq;         //  its id N:SEQ (0:0 without one)
+    json_t *data;                  //  its data parsed, or NULL
+} s_event_t;
+
+typedef struct {
+    s_event_t *events;
+    size_t count;
+} s_capture_t;
+
+static void
+s_capture_free (s_capture_t *capture)
+{
+    for (size_t index = 0; index < capture->count; index++)
+        json_decref (capture->events [index].data);
+    free (capture->events);
+    capture->events = NULL;
+    capture->count = 0;
+}
+
+//  One line of an event block into event.
+static void
+s_event_line (s_event_t *event, const char *line, size_t length)
+{
+    char *text = strndup (line, length);
+    unsigned long long n, seq;
+    if (!text)
+        return;
+    if (strncmp (text, "event: ", 7) == 0)
+        snprintf (event->event, sizeof event->event, "%s", text + 7);
+    else
+    if (sscanf (text, "id: %llu:%llu", &n, &seq) == 2) {
+        event->epoch_n = n;
+        event->seq = seq;
+    }
+    else
+    if (strncmp (text, "data: ", 6) == 0)
+        event->data = json_loads (text + 6, 0, NULL);
+    free (text);
+}
+
+//  The events of the SSE capture at path, in order (comments left out).
+static s_capture_t
+s_capture_read (const char *path)
+{
+    s_capture_t capture = { calloc (S_STREAM_EVENTS, sizeof (s_event_t)), 0 };
+    char *text = capture.events ? file_read_all (path) : NULL;
+    for (const char *block = text; block && *block && capture.count < S_STREAM_EVENTS; ) {
+        const char *end = strstr (block, "\n\n");
+        if (!end)
+            break;                 //  an event still being written
+        s_event_t *event = &capture.events [capture.count];
+        for (const char *line = block; line < end; ) {
+            size_t length = strcspn (line, "\n");
+            s_event_line (event, line, length);
+            line += length + 1;
+        }
+        if (*event->event)
+            capture.count++;
+        else
+            json_decref (event->data);
+        block = end + 2;
+    }
+    free (text);
+    return capture;
+}
+
+//  The string at key in an event's data ("" when absent).
+static const char *
+s_data_string (const s_event_t *event, const char *key)
+{
+    const char *value = json_string_value (json_object_get (event->data, key));
+    return value ? value : "";
+}
+
+//  The index of the first `silence` event at or after from for silence id
+//  in state, or -1.
+static long
+s_find_silence (const s_capture_t *capture, size_t from, const char *id, const char *state)
+{
+    for (size_t index = from; index < capture->count; index++) {
+        const s_event_t *event = &capture->events [index];
+        if (strcmp (event->event, "silence") == 0 && strcmp (s_data_string (event, "id"), id) == 0
+        &&  strcmp (s_data_string (event, "state"), state) == 0)
+            return (long) index;
+    }
+    return -1;
+}
+
+//  The index of the first `change` event at or after from whose change is
+//  kind (an event name) of alert id, with silenced_by as given ("" none),
+//  or -1.
+static long
+s_find_change (const s_capture_t *capture, size_t from, const char *kind, const char *id,
+               const char *silenced_by)
+{
+    for (size_t index = from; index < capture->count; index++) {
+        const s_event_t *event = &capture->events [index];
+        json_t *alert = json_object_get (event->data, "alert");
+        const char *alert_id = json_string_value (json_object_get (alert, "id"));
+        const char *by = json_string_value (json_object_get (alert, "silenced_by"));
+        if (strcmp (event->event, "change") == 0 && strcmp (s_data_string (event, "event"), kind) == 0
+        &&  alert_id && strcmp (alert_id, id) == 0 && strcmp (by ? by : "", silenced_by) == 0)
+            return (long) index;
+    }
+    return -1;
+}
+
+//  How many events of the capture are of kind ("change", "silence"...).
+static size_t
+s_count_kind (const s_capture_t *capture, const char *kind)
+{
+    size_t count = 0;
+    for (size_t index = 0; index < capture->count; index++)
+        count += strcmp (capture->events [index].event, kind) == 0;
+    return count;
+}
+
+//  True when every event has an id N:SEQ of one epoch, each seq above the
+//  one before and above after.
+static bool
+s_ids_increase (const s_capture_t *capture, uint64_t after)
+{
+    for (size_t index = 0; index < capture->count; index++) {
+        const s_event_t *event = &capture->events [index];
+        if (event->seq <= after || event->epoch_n != capture->events [0].epoch_n)
+            return false;
+        after = event->seq;
+    }
+    return true;
+}
+
+//  Waits until the capture at path holds the silence id in state. 0, or
+//  -1 at the deadline.
+static int
+s_wait_silence (const char *path, const char *id, const char *state)
+{
+    for (int64_t end = clock_now_ms () + S_DEADLINE; clock_now_ms () < end; ) {
+        s_capture_t capture = s_capture_read (path);
+        long found = s_find_silence (&capture, 0, id, state);
+        s_capture_free (&capture);
+        if (found >= 0)
+            return 0;
+        harness_pause_ms (50);
+    }
+    return -1;
+}
+
+//  Waits until the capture at path holds a change kind of alert id with
+//  silenced_by ("" none). 0, or -1 at the deadline.
+static int
+s_wait_change (const char *path, const char *kind, const char *id, const char *silenced_by)
+{
+    for (int64_t end = clock_now_ms () + S_DEADLINE; clock_now_ms () < end; ) {
+        s_capture_t capture = s_capture_read (path);
+        long found = s_find_change (&capture, 0, kind, id, silenced_by);
+        s_capture_free (&capture);
+        if (found >= 0)
+            return 0;
+        harness_pause_ms (50);
+    }
+    return -1;
+}
+
+//  curl -sN BASE/api/stream?QUERY into the file at out, in the background
+//  (with Last-Event-ID when last_event_id is not NULL); its pid, once the
+//  stream opened.
+static pid_t
+s_stream_start (const char *query, const char *last_event_id, const char *out)
+{
+    char url [512], header [128];
+    snprintf (url, sizeof url, "%s/api/stream%s", web_process_base (s_web), query);
+    snprintf (header, sizeof header, "Last-Event-ID: %s", last_event_id ? last_event_id : "");
+    char *with [] = { "/usr/bin/curl", "-sN", "-H", header, url, NULL };
+    char *without [] = { "/usr/bin/curl", "-sN", url, NULL };
+    unlink (out);
+    pid_t pid = process_spawn (last_event_id ? with : without, out, out);
+    if (pid > 0 && file_wait_count (out, "lilac-web stream", 1, 5000))
+        harness_note ("the stream at %s never opened", url);
+    return pid;
+}
+
+//  `lilac silence add --source SOURCE --id ID --ends ENDS`: the new id
+//  into id ("" on failure).
+static void
+s_cli_silence_add (const char *source, const char *alert_id, const char *ends, char *id,
+                   size_t size)
+{
+    cli_result_t result;
+    cli_run (sandbox_dir (s_bed->sandbox), 10000, &result, "-C",
+             broker_process_control (s_bed->broker), "silence", "add", "--source", source,
+             "--id", alert_id, "--ends", ends, "--note", "sse", NULL);
+    *id = '\0';
+    if (result.status == 0)
+        snprintf (id, size, "%.*s", (int) strcspn (result.out, " \n"), result.out);
+    cli_result_free (&result);
+}
+
+//  The streams the cases share: one that watches every change of
+//  sse-host (and every silence), one that asked silences=no.
+static char *s_watch_path, *s_quiet_path;
+static pid_t s_watch_pid, s_quiet_pid;
+
+//  The silence id's object in GET /api/silences (NULL when not there).
+static json_t *
+s_listed_silence (const char *id)
+{
+    http_result_t reply;
+    s_curl ("GET", "/api/silences", NULL, &reply);
+    json_t *root = json_loads (reply.body ? reply.body : "", 0, NULL);
+    http_result_free (&reply);
+    json_t *silences = json_object_get (root, "silences"), *found = NULL;
+    for (size_t index = 0; index < json_array_size (silences); index++) {
+        json_t *silence = json_array_get (silences, index);
+        const char *its = json_string_value (json_object_get (silence, "id"));
+        if (its && strcmp (its, id) == 0)
+            found = json_incref (silence);
+    }
+    json_decref (root);
+    return found;
+}
+
+//  A silence added and expired: both as `event: silence`, in seq order
+//  with the alert's `updated` changes, its data as /api/silences writes it.
+static void
+s_stream_silences (void)
+{
+    TEST ("GET /api/stream: event: silence for a silence added and expired, ids N:SEQ in "
+          "order with the alert's updated changes (silenced_by), data as /api/silences");
+    s_watch_path = sandbox_path (s_bed->sandbox, "stream-watch");
+    s_quiet_path = sandbox_path (s_bed->sandbox, "stream-quiet");
+    s_watch_pid = s_stream_start ("?source=sse-host", NULL, s_watch_path);
+    s_quiet_pid = s_stream_start ("?source=sse-host&silences=no", NULL, s_quiet_path);
+    CHECK (testbed_raise (s_bed, "sse-host", "disk", NULL) == 0, "raise");
+    CHECK (s_wait_change (s_watch_path, "raised", "disk", "") == 0, "no raised change");
+    http_result_t reply;
+    s_curl ("POST", "/api/silences", "{\"matchers\": {\"source\": \"sse-host\"}, "
+            "\"ends\": \"+1h\", \"note\": \"stream\"}", &reply);
+    json_t *added = json_loads (reply.body ? reply.body : "", 0, NULL);
+    http_result_free (&reply);
+    const char *id = json_string_value (json_object_get (json_object_get (added, "silence"),
+                                                         "id"));
+    if (!CHECK (id && silence_id_valid (id), "POST /api/silences failed")) {
+        json_decref (added);
+        return;
+    }
+    CHECK (s_wait_change (s_watch_path, "updated", "disk", id) == 0, "no updated change "
+           "with silenced_by %s", id);
+    char path [128];
+    snprintf (path, sizeof path, "/api/silences/%s/expire", id);
+    s_curl ("POST", path, "{}", &reply);
+    CHECK (reply.code == 200, "expire: %ld %s", reply.code, reply.body);
+    http_result_free (&reply);
+    CHECK (s_wait_change (s_watch_path, "updated", "disk", "") == 0, "no updated change "
+           "without silenced_by");
+    s_capture_t capture = s_capture_read (s_watch_path);
+    long active = s_find_silence (&capture, 0, id, "active");
+    long covered = active < 0 ? -1 : s_find_change (&capture, active, "updated", "disk", id);
+    long expired = covered < 0 ? -1 : s_find_silence (&capture, covered, id, "expired");
+    long freed = expired < 0 ? -1 : s_find_change (&capture, expired, "updated", "disk", "");
+    CHECK (active >= 0 && covered > active && expired > covered && freed > expired,
+           "silence %ld, updated %ld, expired %ld, updated %ld", active, covered, expired,
+           freed);
+    CHECK (s_ids_increase (&capture, 0), "the ids N:SEQ do not increase");
+    CHECK (active >= 0 && json_equal (capture.events [active].data,
+                                      json_object_get (added, "silence")),
+           "the silence event is not what POST /api/silences answered");
+    json_t *listed = s_listed_silence (id);
+    CHECK (expired >= 0 && listed && json_equal (capture.events [expired].data, listed),
+           "the expired event is not what GET /api/silences lists");
+    json_decref (listed);
+    s_capture_free (&capture);
+    json_decref (added);
+}
+
+//  silences=no: the alerts' changes only; any other value is a 400.
+static void
+s_stream_quiet (void)
+{
+    TEST ("GET /api/stream?silences=no: the alerts' changes (silenced_by too), no silence "
+          "event; silences=maybe is a 400");
+    CHECK (s_wait_change (s_quiet_path, "updated", "disk", "") == 0, "the alerts' changes "
+           "never came");
+    s_capture_t capture = s_capture_read (s_quiet_path);
+    CHECK (s_count_kind (&capture, "silence") == 0, "%zu silence events",
+           s_count_kind (&capture, "silence"));
+    CHECK (s_find_change (&capture, 0, "raised", "disk", "") >= 0
+           && s_count_kind (&capture, "change") >= 3, "%zu change events",
+           s_count_kind (&capture, "change"));
+    s_capture_free (&capture);
+    http_result_t reply;
+    s_curl ("GET", "/api/stream?silences=maybe", NULL, &reply);
+    CHECK (reply.code == 400 && strstr (reply.body, "silences"), "%ld %.200s", reply.code,
+           reply.body);
+    http_result_free (&reply);
+}
+
+//  The id N:SEQ of the last event of the capture at path, into last.
+static void
+s_last_id (const char *path, char *last, size_t size)
+{
+    s_capture_t capture = s_capture_read (path);
+    *last = '\0';
+    if (capture.count)
+        snprintf (last, size, "%llu:%llu",
+                  (unsigned long long) capture.events [capture.count - 1].epoch_n,
+                  (unsigned long long) capture.events [capture.count - 1].seq);
+    s_capture_free (&capture);
+}
+
+//  A resumed capture holds the silence id's changes (started, ended by
+//  itself) and the updated changes between, all after last, no reset.
+static bool
+s_resumed_whole (const char *path, const char *id, const char *last)
+{
+    unsigned long long n = 0, after = 0;
+    sscanf (last, "%llu:%llu", &n, &after);
+    s_capture_t capture = s_capture_read (path);
+    long active = s_find_silence (&capture, 0, id, "active");
+    long covered = active < 0 ? -1 : s_find_change (&capture, active, "updated", "resume", id);
+    long expired = covered < 0 ? -1 : s_find_silence (&capture, covered, id, "expired");
+    bool whole = expired > covered && covered > active && active >= 0
+              && s_count_kind (&capture, "reset") == 0 && s_ids_increase (&capture, after)
+              && capture.events [0].epoch_n == n;
+    if (!whole)
+        harness_note ("%s: %zu events, silence %ld, updated %ld, expired %ld, %zu resets",
+                      path, capture.count, active, covered, expired,
+                      s_count_kind (&capture, "reset"));
+    s_capture_free (&capture);
+    return whole;
+}
+
+//  A client away while a silence starts and ends gets both when it comes
+//  back (Last-Event-ID, or ?since= on a first connection); silences=no
+//  gets the alert's changes alone.
+static void
+s_stream_resume (void)
+{
+    TEST ("GET /api/stream: a client that comes back (Last-Event-ID, ?since=) gets the "
+          "silence changes it missed, in order; with silences=no none");
+    char *away = sandbox_path (s_bed->sandbox, "stream-away");
+    pid_t away_pid = s_stream_start ("?source=sse-host", NULL, away);
+    CHECK (testbed_raise (s_bed, "sse-host", "resume", NULL) == 0, "raise");
+    CHECK (s_wait_change (away, "raised", "resume", "") == 0, "no raised change");
+    process_kill (&away_pid, 5000);
+    char last [64], id [SILENCE_ID_SIZE + 8];
+    s_last_id (away, last, sizeof last);
+    s_cli_silence_add ("sse-host", "resume", "+2s", id, sizeof id);
+    CHECK (silence_id_valid (id), "lilac silence add: '%s'", id);
+    //  Seen by the watcher: lilac-web has it all in its recent changes.
+    CHECK (s_wait_silence (s_watch_path, id, "expired") == 0
+           && s_wait_change (s_watch_path, "updated", "resume", "") == 0,
+           "the watcher did not see the silence start and end");
+    pid_t header_pid = s_stream_start ("?source=sse-host", last, away);
+    CHECK (s_wait_silence (away, id, "expired") == 0 && s_resumed_whole (away, id, last),
+           "Last-Event-ID %s did not bring the silence's changes", last);
+    process_kill (&header_pid, 5000);
+    char query [128];
+    snprintf (query, sizeof query, "?since=%s&source=sse-host", last);
+    pid_t since_pid = s_stream_start (query, NULL, away);
+    CHECK (s_wait_silence (away, id, "expired") == 0 && s_resumed_whole (away, id, last),
+           "?since=%s did not bring the silence's changes", last);
+    process_kill (&since_pid, 5000);
+    pid_t quiet_pid = s_stream_start ("?source=sse-host&silences=no", last, away);
+    CHECK (s_wait_change (away, "updated", "resume", "") == 0, "silences=no: no updated");
+    CHECK (!file_has_text (away, "event: silence"), "silences=no got silence events");
+    process_kill (&quiet_pid, 5000);
+    free (away);
+}
+
+//  The broker's seq (ping).
+static uint64_t
+s_broker_seq (void)
+{
+    wire_doc_t *reply = control_ok (s_bed->broker, "ping", ARG_END);
+    uint64_t seq = (uint64_t) reply_int (reply, "seq", 0);
+    wire_doc_destroy (&reply);
+    return seq;
+}
+
+//  S_BURST_FRAMES × S_BURST_SIZE cleared alerts of source burst, and the
+//  broker's seq once it has published them all. 0 on failure.
+static uint64_t
+s_burst (void)
+{
+    uint64_t base = s_broker_seq ();
+    event_spec_t *events = calloc (S_BURST_SIZE, sizeof *events);
+    char (*ids) [16] = calloc (S_BURST_SIZE, sizeof *ids);
+    int sent = 0;
+    for (int frame = 0; events && ids && frame < S_BURST_FRAMES; frame++) {
+        for (int index = 0; index < S_BURST_SIZE; index++) {
+            snprintf (ids [index], sizeof ids [index], "b%d-%05d", frame, index);
+            events [index].id = ids [index];
+            events [index].raise = "clear";
+        }
+        batch_spec_t batch = { .source = "burst", .events = events, .event_count = S_BURST_SIZE };
+        sent += ingest_send (s_bed->push, &batch) == 0;
+    }
+    free (events);
+    free (ids);
+    uint64_t want = base + S_BURST_FRAMES * S_BURST_SIZE;
+    for (int64_t end = clock_now_ms () + 60000; sent == S_BURST_FRAMES && clock_now_ms () < end; ) {
+        uint64_t seq = s_broker_seq ();
+        if (seq >= want)
+            return seq;
+        harness_pause_ms (50);
+    }
+    return 0;
+}
+
+//  Where lilac-web's feed stood at its gap number skip + 1 (the seq in
+//  "gap: ... after SEQ" of its log), or 0 when there is none.
+static uint64_t
+s_gap_horizon (int skip)
+{
+    char *log = file_read_all (web_process_log (s_web));
+    const char *at = log;
+    for (int count = 0; at && (at = strstr (at, "gap:")) && count < skip; count++)
+        at += 4;
+    const char *after = at ? strstr (at, " after ") : NULL;
+    unsigned long long horizon = 0;
+    if (after && sscanf (after, " after %llu", &horizon) != 1)
+        horizon = 0;
+    free (log);
+    return horizon;
+}
+
+//  A silence's change that lilac-web's feed lost on the bus (its SUB full
+//  while it was stopped) is fetched with `since` and still streamed.
+static void
+s_stream_gap (void)
+{
+    TEST ("GET /api/stream: a silence change lost on the bus (a PUB gap while lilac-web was "
+          "stopped) is fetched with since and streamed");
+    pid_t web = web_process_pid (s_web);
+    int gaps = file_count_text (web_process_log (s_web), "gap:");
+    if (!CHECK (kill (web, SIGSTOP) == 0, "SIGSTOP"))
+        return;
+    uint64_t published = s_burst ();
+    CHECK (published > 0, "the broker did not publish the burst");
+    char id [SILENCE_ID_SIZE + 8];
+    s_cli_silence_add ("sse-gap", "*", "+1h", id, sizeof id);
+    CHECK (silence_id_valid (id), "lilac silence add: '%s'", id);
+    CHECK (kill (web, SIGCONT) == 0, "SIGCONT");
+    CHECK (s_wait_silence (s_watch_path, id, "active") == 0, "the silence never came");
+    uint64_t horizon = s_gap_horizon (gaps);
+    s_capture_t capture = s_capture_read (s_watch_path);
+    long found = s_find_silence (&capture, 0, id, "active");
+    uint64_t seq = found >= 0 ? capture.events [found].seq : 0;
+    harness_note ("burst to seq %llu; the feed's gap after seq %llu; the silence at seq %llu",
+                  (unsigned long long) published, (unsigned long long) horizon,
+                  (unsigned long long) seq);
+    CHECK (found < 0 || (horizon > 0 && horizon < seq), "the silence was not behind the gap: "
+           "the burst did not overflow lilac-web's SUB");
+    CHECK (s_ids_increase (&capture, 0) && s_count_kind (&capture, "reset") == 0,
+           "the ids do not increase, or a reset came");
+    s_capture_free (&capture);
+}
+
+static void
+s_stream_stop (void)
+{
+    process_kill (&s_watch_pid, 5000);
+    process_kill (&s_quiet_pid, 5000);
+    free (s_watch_path);
+    free (s_quiet_path);
+}
+
 #define S_ADMIN   "Authorization: Bearer ops-admin-token"
 #define S_READER  "Authorization: Bearer ops-reader-token"
 
@@ -375,6 +864,11 @@ main (void)
         s_own_errors ();
         s_am_status ();
         s_amtool_silences ();
+        s_stream_silences ();
+        s_stream_quiet ();
+        s_stream_resume ();
+        s_stream_gap ();
+        s_stream_stop ();
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (web_process_stop (s_web) == 0, "exit status");
         web_process_destroy (&s_web, false);
