@@ -60,7 +60,8 @@ s_scratch_json (mirror_t *self, const char *key, uint64_t seq)
     char *text = root ? json_text_from_msgpack (key ? wire_get (root, key) : root) : NULL;
     wire_doc_destroy (&doc);
     if (!text)
-        log_error ("mirror: change %" PRIu64 " is not kept for the stream: %s", seq, error);
+        log_error ("mirror: change %" PRIu64 " cannot be kept for the stream (%s): its "
+                   "clients are told to reload", seq, error);
     return text;
 }
 
@@ -173,8 +174,6 @@ s_snapshot_done (int rc, uint64_t seq, const char *error, void *arg)
     self->ready = true;
 }
 
-static alert_t *s_copy (mirror_t *self, const alert_t *alert);
-
 //  Keeps the change in the ring, taking alert (NULL for a silence's) and
 //  json, and tells the listener.
 static void
@@ -202,6 +201,18 @@ s_keep (mirror_t *self, const alert_change_t *change, alert_t *alert, char *json
     }
 }
 
+//  A change that could not be kept for the stream (its JSON could not be
+//  written): no client may go on as if it had seen everything, so the ring
+//  starts over (no resume point before it stays) and every client is told
+//  to reload.
+static void
+s_lost (mirror_t *self)
+{
+    s_recent_clear (self);
+    if (self->on_change)
+        self->on_change (NULL, self->on_change_arg);
+}
+
 //  An alert's change into the ring.
 static void
 s_remember (mirror_t *self, const alert_change_t *change)
@@ -212,6 +223,7 @@ s_remember (mirror_t *self, const alert_change_t *change)
         free (json);
         void *item = alert;
         s_alert_destroy (&item);
+        s_lost (self);
         return;
     }
     s_keep (self, change, alert, json);
@@ -255,6 +267,8 @@ s_deliver_silence (const alert_change_t *change, const silence_t *silence, void 
     char *json = s_silence_json (self, change, silence);
     if (json)
         s_keep (self, change, NULL, json);
+    else
+        s_lost (self);
     return FEED_DONE;
 }
 

@@ -67,7 +67,8 @@ typedef struct {
 } mirror_change_t;
 
 //  Called with every change applied (a silence's too), after the copy was
-//  updated; and with NULL when the copy starts over (a new epoch).
+//  updated; and with NULL when listeners must reload: the copy starts over
+//  (a new epoch), or a change could not be kept for them (logged).
 typedef void (mirror_change_fn) (const mirror_change_t *change, void *arg);
 void mirror_on_change (mirror_t *self, mirror_change_fn *fn, void *arg);
 //  Calls each for every kept change with seq > after in epoch_n, in order.

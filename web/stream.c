@@ -74,7 +74,8 @@ static void
 s_append_change (stream_client_t *client, const mirror_change_t *change)
 {
     if (!change) {
-        s_append (client, "event: reset\ndata: {\"why\":\"a new epoch\"}\n\n");
+        s_append (client, "event: reset\ndata: {\"why\":\"a new epoch, or a change lilac-web "
+                          "could not keep\"}\n\n");
         return;
     }
     if (!s_wanted (client, change))
