@@ -132,23 +132,13 @@ s_done_run (s_consumer_t *self, uint64_t first_seq)
     return done;
 }
 
-//  The broker's current seq, or 0.
-static uint64_t
-s_broker_seq (void)
-{
-    wire_doc_t *reply = control_ok (s_bed->broker, "ping", ARG_END);
-    uint64_t seq = (uint64_t) reply_int (reply, "seq", 0);
-    wire_doc_destroy (&reply);
-    return seq;
-}
-
 //  Waits until the broker's seq is at least seq. 0, or -1 at the deadline.
 static int
 s_wait_broker_seq (uint64_t seq, int timeout_ms)
 {
     int64_t deadline = zclock_mono () + timeout_ms;
     for (int poll = 0; poll < 10000 && zclock_mono () < deadline; poll++) {
-        if (s_broker_seq () >= seq)
+        if (control_seq (s_bed->broker) >= seq)
             return 0;
         harness_pause_ms (20);
     }
@@ -276,7 +266,7 @@ s_gap (void)
     uint64_t total = S_BURST_FRAMES * S_BURST_SIZE;
     CHECK (s_wait_broker_seq (base + total, 60000) == 0, "the broker did not publish %llu changes",
            (unsigned long long) total);
-    uint64_t head = s_broker_seq ();
+    uint64_t head = control_seq (s_bed->broker);
     CHECK (s_run_to (feed, &consumer, head, 60000) == 0, "the feed did not reach seq %llu",
            (unsigned long long) head);
     long done = s_done_run (&consumer, base + 1);
@@ -310,7 +300,7 @@ s_cursor_file (void)
            (unsigned long long) s_file_cursor (path), (unsigned long long) start);
     CHECK (s_events ("resume", "r", 0, 5, "now") == 0, "send");
     CHECK (s_wait_broker_seq (start + 5, 10000) == 0, "broker seq");
-    uint64_t head = s_broker_seq ();
+    uint64_t head = control_seq (s_bed->broker);
     CHECK (s_run_to (feed, &consumer, head, 10000) == 0, "first feed did not reach %llu",
            (unsigned long long) head);
     uint64_t saved = change_feed_cursor (feed);
@@ -320,7 +310,7 @@ s_cursor_file (void)
 
     CHECK (s_events ("resume", "r", 5, 12, "now") == 0, "send");
     CHECK (s_wait_broker_seq (saved + 7, 10000) == 0, "broker seq");
-    head = s_broker_seq ();
+    head = control_seq (s_bed->broker);
     s_consumer_free (&consumer);
     s_consumer_init (&consumer);
     feed = s_feed_new (path);
@@ -352,7 +342,7 @@ s_retry (void)
     consumer.retry_delay_ms = 600;
     CHECK (s_events ("retry", "t", 0, 4, "now") == 0, "send");
     CHECK (s_wait_broker_seq (start + 4, 10000) == 0, "broker seq");
-    uint64_t head = s_broker_seq ();
+    uint64_t head = control_seq (s_bed->broker);
     CHECK (s_run_to (feed, &consumer, head, 10000) == 0, "feed did not reach %llu",
            (unsigned long long) head);
     if (CHECK (consumer.count >= 3, "%zu attempts", consumer.count)) {
@@ -379,7 +369,7 @@ s_restart (void)
     uint64_t start = change_feed_cursor (feed);
     CHECK (s_events ("restart", "x", 0, 3, "now") == 0, "send");
     CHECK (s_wait_broker_seq (start + 3, 10000) == 0, "broker seq");
-    CHECK (s_run_to (feed, &consumer, s_broker_seq (), 10000) == 0, "before the restart");
+    CHECK (s_run_to (feed, &consumer, control_seq (s_bed->broker), 10000) == 0, "before the restart");
     CHECK (broker_process_stop (s_bed->broker) == 0, "broker did not exit 0");
     if (!CHECK (broker_process_start (s_bed->broker) == 0, "broker did not restart")
     ||  !CHECK (testbed_rejoin (s_bed) == 0, "rejoin")) {
@@ -387,10 +377,10 @@ s_restart (void)
         s_consumer_free (&consumer);
         return;
     }
-    uint64_t before = s_broker_seq ();
+    uint64_t before = control_seq (s_bed->broker);
     CHECK (s_events ("restart", "y", 0, 5, "now") == 0, "send");
     CHECK (s_wait_broker_seq (before + 5, 10000) == 0, "broker seq");
-    uint64_t head = s_broker_seq ();
+    uint64_t head = control_seq (s_bed->broker);
     CHECK (s_run_to (feed, &consumer, head, 20000) == 0, "feed did not reach %llu after the restart",
            (unsigned long long) head);
     long done = s_done_run (&consumer, start + 1);
@@ -430,7 +420,7 @@ s_at_least_once (void)
     CHECK (consumer.cursor_ahead == 0, "cursor file ahead of DONE %d times", consumer.cursor_ahead);
     change_feed_destroy (&feed);
 
-    uint64_t head = s_broker_seq ();
+    uint64_t head = control_seq (s_bed->broker);
     consumer.retry_seq = 0;
     consumer.count = 0;
     feed = s_feed_new (path);
@@ -497,7 +487,7 @@ s_snapshot (void)
         events [index].id = ids [index];
         events [index].raise = "+1h";
     }
-    uint64_t before = s_broker_seq ();
+    uint64_t before = control_seq (s_bed->broker);
     batch_spec_t batch = { .source = "snap", .events = events, .event_count = S_SNAPSHOT_SIZE };
     CHECK (ingest_send (s_bed->push, &batch) == 0, "send");
     free (events);
@@ -576,7 +566,7 @@ s_broker_away (void)
     CHECK (s_events ("away", "z", 0, 4, "now") == 0, "send while frozen");
     CHECK (broker_process_signal (s_bed->broker, SIGCONT) == 0, "SIGCONT");
     CHECK (s_wait_broker_seq (start + 7, 10000) == 0, "broker seq after SIGCONT");
-    uint64_t head = s_broker_seq ();
+    uint64_t head = control_seq (s_bed->broker);
     CHECK (s_run_to (feed, &consumer, head, 20000) == 0, "the feed did not reach %llu",
            (unsigned long long) head);
     long done = s_done_run (&consumer, start + 1);

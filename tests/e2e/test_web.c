@@ -270,22 +270,6 @@ s_api_alerts (void)
     CHECK (kill (broker, SIGCONT) == 0, "SIGCONT");
 }
 
-//  curl -sN URL into the file at out, in the background; its pid.
-static pid_t
-s_stream_start (const char *query, const char *last_event_id, const char *out)
-{
-    char url [512], header [128];
-    snprintf (url, sizeof url, "%s/api/stream%s", web_process_base (s_web), query);
-    snprintf (header, sizeof header, "Last-Event-ID: %s", last_event_id ? last_event_id : "");
-    char *with [] = { "/usr/bin/curl", "-sN", "-H", header, url, NULL };
-    char *without [] = { "/usr/bin/curl", "-sN", url, NULL };
-    unlink (out);
-    pid_t pid = process_spawn (last_event_id ? with : without, out, out);
-    if (pid > 0 && file_wait_count (out, "lilac-web stream", 1, 5000))
-        harness_note ("the stream at %s never opened", url);
-    return pid;
-}
-
 static void
 s_stream (void)
 {
@@ -293,8 +277,8 @@ s_stream (void)
     char *all = sandbox_path (s_bed->sandbox, "stream-all");
     char *urgent = sandbox_path (s_bed->sandbox, "stream-urgent");
     char *again = sandbox_path (s_bed->sandbox, "stream-again");
-    pid_t all_pid = s_stream_start ("?source=stream-host", NULL, all);
-    pid_t urgent_pid = s_stream_start ("?source=stream-host&q=URGENT-ONE", NULL, urgent);
+    pid_t all_pid = web_process_stream (s_web, "?source=stream-host", NULL, all);
+    pid_t urgent_pid = web_process_stream (s_web, "?source=stream-host&q=URGENT-ONE", NULL, urgent);
     CHECK (testbed_raise (s_bed, "stream-host", "s1", NULL) == 0
            && testbed_raise (s_bed, "stream-host", "urgent-one", NULL) == 0, "raise");
     CHECK (file_wait_count (all, "event: change", 2, 5000) == 0, "two events never came");
@@ -314,14 +298,14 @@ s_stream (void)
     process_kill (&all_pid, 5000);
     CHECK (testbed_raise (s_bed, "stream-host", "s2", NULL) == 0
            && testbed_raise (s_bed, "stream-host", "s3", NULL) == 0, "raise while away");
-    pid_t again_pid = s_stream_start ("?source=stream-host", last, again);
+    pid_t again_pid = web_process_stream (s_web, "?source=stream-host", last, again);
     CHECK (file_wait_count (again, "event: change", 2, 5000) == 0
            && file_has_text (again, "\"id\":\"s2\"") && file_has_text (again, "\"id\":\"s3\"")
            && !file_has_text (again, "\"id\":\"s1\"") && !file_has_text (again, "event: reset"),
            "the resume did not bring exactly s2 and s3");
     process_kill (&again_pid, 5000);
     process_kill (&urgent_pid, 5000);
-    pid_t reset_pid = s_stream_start ("", "99:1", again);
+    pid_t reset_pid = web_process_stream (s_web, "", "99:1", again);
     CHECK (file_wait_count (again, "event: reset", 1, 5000) == 0, "no reset for 99:1");
     process_kill (&reset_pid, 5000);
     free (all);

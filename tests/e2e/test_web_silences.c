@@ -32,7 +32,10 @@
     - with API tokens: a reader lists (both APIs) but may not add or
       expire (403), no credentials is 401, an admin's silence is `by` the
       token's name, and amtool with a bearer token in --http.config.file
-      adds one (without it, it fails).
+      adds one (without it, it fails);
+    - last, more silences than one broker reply holds: /api/silences says
+      truncated, GET /api/v2/silence/ID of one left out is a 500 (not a
+      wrong 404), the Alertmanager list is answered and the cut logged.
 */
 #include <jansson.h>
 #include <signal.h>
@@ -474,24 +477,6 @@ s_wait_change (const char *path, const char *kind, const char *id, const char *s
     return -1;
 }
 
-//  curl -sN BASE/api/stream?QUERY into the file at out, in the background
-//  (with Last-Event-ID when last_event_id is not NULL); its pid, once the
-//  stream opened.
-static pid_t
-s_stream_start (const char *query, const char *last_event_id, const char *out)
-{
-    char url [512], header [128];
-    snprintf (url, sizeof url, "%s/api/stream%s", web_process_base (s_web), query);
-    snprintf (header, sizeof header, "Last-Event-ID: %s", last_event_id ? last_event_id : "");
-    char *with [] = { "/usr/bin/curl", "-sN", "-H", header, url, NULL };
-    char *without [] = { "/usr/bin/curl", "-sN", url, NULL };
-    unlink (out);
-    pid_t pid = process_spawn (last_event_id ? with : without, out, out);
-    if (pid > 0 && file_wait_count (out, "lilac-web stream", 1, 5000))
-        harness_note ("the stream at %s never opened", url);
-    return pid;
-}
-
 //  `lilac silence add --source SOURCE --id ID --ends ENDS`: the new id
 //  into id ("" on failure).
 static void
@@ -541,8 +526,8 @@ s_stream_silences (void)
           "order with the alert's updated changes (silenced_by), data as /api/silences");
     s_watch_path = sandbox_path (s_bed->sandbox, "stream-watch");
     s_quiet_path = sandbox_path (s_bed->sandbox, "stream-quiet");
-    s_watch_pid = s_stream_start ("?source=sse-host", NULL, s_watch_path);
-    s_quiet_pid = s_stream_start ("?source=sse-host&silences=no", NULL, s_quiet_path);
+    s_watch_pid = web_process_stream (s_web, "?source=sse-host", NULL, s_watch_path);
+    s_quiet_pid = web_process_stream (s_web, "?source=sse-host&silences=no", NULL, s_quiet_path);
     CHECK (testbed_raise (s_bed, "sse-host", "disk", NULL) == 0, "raise");
     CHECK (s_wait_change (s_watch_path, "raised", "disk", "") == 0, "no raised change");
     http_result_t reply;
@@ -651,7 +636,7 @@ s_stream_resume (void)
     TEST ("GET /api/stream: a client that comes back (Last-Event-ID, ?since=) gets the "
           "silence changes it missed, in order; with silences=no none");
     char *away = sandbox_path (s_bed->sandbox, "stream-away");
-    pid_t away_pid = s_stream_start ("?source=sse-host", NULL, away);
+    pid_t away_pid = web_process_stream (s_web, "?source=sse-host", NULL, away);
     CHECK (testbed_raise (s_bed, "sse-host", "resume", NULL) == 0, "raise");
     CHECK (s_wait_change (away, "raised", "resume", "") == 0, "no raised change");
     process_kill (&away_pid, 5000);
@@ -663,31 +648,21 @@ s_stream_resume (void)
     CHECK (s_wait_silence (s_watch_path, id, "expired") == 0
            && s_wait_change (s_watch_path, "updated", "resume", "") == 0,
            "the watcher did not see the silence start and end");
-    pid_t header_pid = s_stream_start ("?source=sse-host", last, away);
+    pid_t header_pid = web_process_stream (s_web, "?source=sse-host", last, away);
     CHECK (s_wait_silence (away, id, "expired") == 0 && s_resumed_whole (away, id, last),
            "Last-Event-ID %s did not bring the silence's changes", last);
     process_kill (&header_pid, 5000);
     char query [128];
     snprintf (query, sizeof query, "?since=%s&source=sse-host", last);
-    pid_t since_pid = s_stream_start (query, NULL, away);
+    pid_t since_pid = web_process_stream (s_web, query, NULL, away);
     CHECK (s_wait_silence (away, id, "expired") == 0 && s_resumed_whole (away, id, last),
            "?since=%s did not bring the silence's changes", last);
     process_kill (&since_pid, 5000);
-    pid_t quiet_pid = s_stream_start ("?source=sse-host&silences=no", last, away);
+    pid_t quiet_pid = web_process_stream (s_web, "?source=sse-host&silences=no", last, away);
     CHECK (s_wait_change (away, "updated", "resume", "") == 0, "silences=no: no updated");
     CHECK (!file_has_text (away, "event: silence"), "silences=no got silence events");
     process_kill (&quiet_pid, 5000);
     free (away);
-}
-
-//  The broker's seq (ping).
-static uint64_t
-s_broker_seq (void)
-{
-    wire_doc_t *reply = control_ok (s_bed->broker, "ping", ARG_END);
-    uint64_t seq = (uint64_t) reply_int (reply, "seq", 0);
-    wire_doc_destroy (&reply);
-    return seq;
 }
 
 //  S_BURST_FRAMES × S_BURST_SIZE cleared alerts of source burst, and the
@@ -695,7 +670,7 @@ s_broker_seq (void)
 static uint64_t
 s_burst (void)
 {
-    uint64_t base = s_broker_seq ();
+    uint64_t base = control_seq (s_bed->broker);
     event_spec_t *events = calloc (S_BURST_SIZE, sizeof *events);
     char (*ids) [16] = calloc (S_BURST_SIZE, sizeof *ids);
     int sent = 0;
@@ -712,7 +687,7 @@ s_burst (void)
     free (ids);
     uint64_t want = base + S_BURST_FRAMES * S_BURST_SIZE;
     for (int64_t end = clock_now_ms () + 60000; sent == S_BURST_FRAMES && clock_now_ms () < end; ) {
-        uint64_t seq = s_broker_seq ();
+        uint64_t seq = control_seq (s_bed->broker);
         if (seq >= want)
             return seq;
         harness_pause_ms (50);
@@ -847,6 +822,51 @@ done:
     free (http_config);
 }
 
+//  More silences than one broker reply holds (each with a 1,000-byte note
+//  and long globs matching nothing): the list says truncated, an id the
+//  broker left out is a 500 (not a wrong 404), Alertmanager's list is
+//  answered and the cut is logged.
+static void
+s_truncated_list (void)
+{
+    TEST ("a silence list longer than one reply: truncated, GET /api/v2/silence/ID 500, logged");
+    char note [1001], glob [201], body [2048], last [SILENCE_ID_SIZE + 1] = "";
+    memset (note, 'n', sizeof note - 1);
+    note [sizeof note - 1] = 0;
+    memset (glob, 'g', sizeof glob - 1);
+    glob [sizeof glob - 1] = 0;
+    bool truncated = false;
+    http_result_t reply;
+    for (int added = 0; !truncated && added < 400; added++) {
+        snprintf (body, sizeof body, "{\"matchers\": {\"source\": \"nothing-%s\", \"id\": "
+                  "\"%s\", \"subject\": \"%s\"}, \"ends\": \"+1h\", \"note\": \"%s\"}",
+                  glob, glob, glob, note);
+        s_curl ("POST", "/api/silences", body, &reply);
+        s_body_string (reply.body, "silence", "id", last, sizeof last);
+        bool ok = reply.code == 200;
+        http_result_free (&reply);
+        if (!CHECK (ok, "silence %d refused", added))
+            return;
+        if (added % 20 == 19) {
+            s_curl ("GET", "/api/silences", NULL, &reply);
+            truncated = text_has (reply.body, "\"truncated\":true");
+            http_result_free (&reply);
+        }
+    }
+    CHECK (truncated, "400 silences of 2 KB and the list is still whole");
+    char path [128];
+    snprintf (path, sizeof path, "/api/v2/silence/%s", last);
+    s_curl ("GET", path, NULL, &reply);
+    CHECK (reply.code == 500 && text_has (reply.body, "cannot tell whether this one exists"),
+           "the newest, left out: %ld %.200s", reply.code, reply.body);
+    http_result_free (&reply);
+    s_curl ("GET", "/api/v2/silences", NULL, &reply);
+    CHECK (reply.code == 200, "the Alertmanager list: %ld", reply.code);
+    http_result_free (&reply);
+    CHECK (file_has_text (web_process_log (s_web), "the broker's silence_list is full"),
+           "the cut Alertmanager list was not logged");
+}
+
 int
 main (void)
 {
@@ -873,6 +893,11 @@ main (void)
         CHECK (web_process_stop (s_web) == 0, "exit status");
         web_process_destroy (&s_web, false);
         s_auth ();
+        //  Last: the broker's list stays over-long from here on.
+        web_process_destroy (&s_web, false);
+        s_web = web_process_new (s_bed->sandbox, s_bed->broker, NULL);
+        if (CHECK (s_web && web_process_start (s_web) == 0, "lilac-web did not start again"))
+            s_truncated_list ();
     }
     bool failed = check_failed > 0 || check_case_failed;
     web_process_destroy (&s_web, failed);

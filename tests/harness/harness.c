@@ -1483,3 +1483,12 @@ testbed_on_tmpfs (const char *name, const char *size, broker_process_config_t co
     sandbox_destroy (&box, failed);
     return rc;
 }
+
+uint64_t
+control_seq (broker_process_t *broker)
+{
+    wire_doc_t *reply = control_ok (broker, "ping", ARG_END);
+    uint64_t seq = (uint64_t) reply_int (reply, "seq", 0);
+    wire_doc_destroy (&reply);
+    return seq;
+}

@@ -279,6 +279,8 @@ bool reply_ok (wire_doc_t *reply);
 const char *reply_error (wire_doc_t *reply);
 //  An integer field, or fallback when absent or not an integer.
 int64_t reply_int (wire_doc_t *reply, const char *key, int64_t fallback);
+//  The broker's current seq (its ping answer), or 0 when it does not answer.
+uint64_t control_seq (broker_process_t *broker);
 //  A bool field, or fallback.
 bool reply_bool (wire_doc_t *reply, const char *key, bool fallback);
 //  reply[key] as msgpack object (e.g. an array), or NULL.

@@ -173,3 +173,19 @@ http_result_free (http_result_t *result)
     free (result->headers);
     result->body = result->headers = NULL;
 }
+
+pid_t
+web_process_stream (web_process_t *self, const char *query, const char *last_event_id,
+                    const char *out)
+{
+    char url [512], header [128];
+    snprintf (url, sizeof url, "%s/api/stream%s", self->base, query);
+    snprintf (header, sizeof header, "Last-Event-ID: %s", last_event_id ? last_event_id : "");
+    char *with [] = { "/usr/bin/curl", "-sN", "-H", header, url, NULL };
+    char *without [] = { "/usr/bin/curl", "-sN", url, NULL };
+    unlink (out);
+    pid_t pid = process_spawn (last_event_id ? with : without, out, out);
+    if (pid > 0 && file_wait_count (out, "lilac-web stream", 1, 5000))
+        harness_note ("the stream at %s never opened", url);
+    return pid;
+}

@@ -34,6 +34,11 @@ const char *web_process_base (web_process_t *self);     //  http://127.0.0.1:POR
 const char *web_process_config (web_process_t *self);   //  the config file
 const char *web_process_log (web_process_t *self);      //  its output
 pid_t web_process_pid (web_process_t *self);
+//  curl -sN BASE/api/stream + query ("?state=raised", or "") into the file
+//  at out, in the background, with Last-Event-ID when last_event_id is not
+//  NULL; its pid once the stream opened (noted when it did not in 5 s).
+pid_t web_process_stream (web_process_t *self, const char *query, const char *last_event_id,
+                          const char *out);
 
 //  What one request sends beyond its method and URL; every field may be NULL.
 typedef struct {
