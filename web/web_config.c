@@ -1,6 +1,7 @@
 /*  web_config.c — lilac-web's settings. See web_config.h.
 */
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -162,6 +163,27 @@ s_check_readable (const char *path, const char *what, config_report_t *report)
         config_report_add (report, false, "%s: cannot read %s", what, path);
 }
 
+//  The certificate and key as the HTTPS server will load them (GnuTLS,
+//  PEM): a key that is not PEM or not the certificate's is an error here,
+//  at -n and before the start, with GnuTLS's reason.
+static void
+s_check_tls_pair (const char *cert, const char *key, config_report_t *report)
+{
+    if (!cert || !key || access (cert, R_OK) != 0 || access (key, R_OK) != 0)
+        return;                     //  reported already
+    gnutls_certificate_credentials_t credentials;
+    if (gnutls_certificate_allocate_credentials (&credentials) != GNUTLS_E_SUCCESS) {
+        config_report_add (report, false, "web: tls_cert: GnuTLS cannot allocate credentials");
+        return;
+    }
+    int rc = gnutls_certificate_set_x509_key_file (credentials, cert, key, GNUTLS_X509_FMT_PEM);
+    if (rc < 0)
+        config_report_add (report, false, "web: tls_cert %s with tls_key %s: %s (they must be "
+                           "a PEM certificate and its unencrypted PEM private key)", cert, key,
+                           gnutls_strerror (rc));
+    gnutls_certificate_free_credentials (credentials);
+}
+
 void
 web_config_verify (web_config_t *config, bool *exposed, config_report_t *report)
 {
@@ -184,6 +206,7 @@ web_config_verify (web_config_t *config, bool *exposed, config_report_t *report)
         config_report_add (report, false, "web: tls_cert and tls_key go together");
     s_check_readable (config->tls_cert, "web: tls_cert", report);
     s_check_readable (config->tls_key, "web: tls_key", report);
+    s_check_tls_pair (config->tls_cert, config->tls_key, report);
     if (!config->cert != !config->server_key)
         config_report_add (report, false, "web: cert and server_key go together (CURVE)");
     else

@@ -5,7 +5,9 @@
       control      the broker's control endpoint
       events       the broker's publish endpoint
       state_dir    where lilac-web keeps its own state (session keys, later)
-      tls_cert, tls_key   PEM files: HTTPS instead of HTTP
+      tls_cert, tls_key   PEM files: HTTPS instead of HTTP (loaded as a pair
+                   with GnuTLS at -n and start: a foreign or non-PEM key
+                   is an error)
       insecure     yes: may listen beyond loopback without TLS
       users        an htpasswd file (bcrypt entries): HTTP Basic users
       tokens       a file of API tokens (auth.h)
