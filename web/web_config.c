@@ -2,10 +2,12 @@
 */
 #include <arpa/inet.h>
 #include <gnutls/gnutls.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "bus.h"
@@ -19,7 +21,7 @@ static const char *const s_top_keys [] = { "web", NULL };
 static const char *const s_web_keys [] = {
     "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", "users",
     "tokens", "admins", "readers", "senders", "source_label", "cert", "server_key",
-    "trusted_proxies", "severity_levels", NULL
+    "trusted_proxies", "severity_levels", "max_connections", NULL
 };
 
 static void
@@ -31,6 +33,7 @@ s_defaults (web_config_t *config)
         .events = mem_strdup (BUS_DEFAULT_PUBLISH),
         .state_dir = mem_strdup ("var/web"),
         .source_label = mem_strdup (WEB_DEFAULT_SOURCE_LABEL),
+        .max_connections = WEB_DEFAULT_MAX_CONNECTIONS,
     };
 }
 
@@ -89,6 +92,9 @@ web_config_load (web_config_t *config, const char *path, config_report_t *report
         s_string (section, "trusted_proxies", &config->trusted_proxies, NULL, report);
         s_string (section, "severity_levels", &config->severity_levels, NULL, report);
         if (config_boolean (section, "insecure", false, &config->insecure, error, sizeof error))
+            config_report_error (report, error);
+        if (config_integer (section, "max_connections", config->max_connections, 16, 1000000,
+                            &config->max_connections, error, sizeof error))
             config_report_error (report, error);
     }
     config_destroy (&root);
@@ -184,6 +190,24 @@ s_check_tls_pair (const char *cert, const char *key, config_report_t *report)
     gnutls_certificate_free_credentials (credentials);
 }
 
+//  max_connections and lilac-web's other descriptors within the hard
+//  RLIMIT_NOFILE (the start raises the soft one): a warning when they do
+//  not fit, as the start then takes fewer connections.
+static void
+s_check_descriptors (int64_t max_connections, config_report_t *report)
+{
+    struct rlimit limit;
+    rlim_t needed = (rlim_t) max_connections + WEB_FD_MARGIN;
+    if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_max == RLIM_INFINITY
+    ||  limit.rlim_max >= needed)
+        return;
+    config_report_add (report, true, "web: max_connections %" PRId64 " needs %lu descriptors; "
+                       "the hard limit (LimitNOFILE=, ulimit -Hn) is %lu: at most %lu "
+                       "connections", max_connections, (unsigned long) needed,
+                       (unsigned long) limit.rlim_max, limit.rlim_max > WEB_FD_MARGIN
+                       ? (unsigned long) (limit.rlim_max - WEB_FD_MARGIN) : 0UL);
+}
+
 void
 web_config_verify (web_config_t *config, bool *exposed, config_report_t *report)
 {
@@ -207,6 +231,7 @@ web_config_verify (web_config_t *config, bool *exposed, config_report_t *report)
     s_check_readable (config->tls_cert, "web: tls_cert", report);
     s_check_readable (config->tls_key, "web: tls_key", report);
     s_check_tls_pair (config->tls_cert, config->tls_key, report);
+    s_check_descriptors (config->max_connections, report);
     if (!config->cert != !config->server_key)
         config_report_add (report, false, "web: cert and server_key go together (CURVE)");
     else
