@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -695,6 +696,39 @@ s_read_file (const char *path, char *error, size_t error_size)
     return text;
 }
 
+//  max_connections, once the soft descriptor limit is raised to fit it
+//  (within the hard limit); fewer, and a warning, when it cannot be.
+static unsigned
+s_connection_limit (const web_config_t *config)
+{
+    struct rlimit limit;
+    rlim_t needed = (rlim_t) config->max_connections + WEB_FD_MARGIN;
+    if (getrlimit (RLIMIT_NOFILE, &limit)) {
+        log_error ("getrlimit: %s", strerror (errno));
+        return (unsigned) config->max_connections;
+    }
+    if (limit.rlim_cur >= needed)
+        return (unsigned) config->max_connections;
+    rlim_t wanted = limit.rlim_max != RLIM_INFINITY && limit.rlim_max < needed
+                  ? limit.rlim_max : needed;
+    if (wanted > limit.rlim_cur) {
+        struct rlimit raised = { .rlim_cur = wanted, .rlim_max = limit.rlim_max };
+        if (setrlimit (RLIMIT_NOFILE, &raised) == 0)
+            limit.rlim_cur = wanted;
+        else
+            log_error ("cannot raise the descriptor limit to %lu: %s", (unsigned long) wanted,
+                       strerror (errno));
+    }
+    if (limit.rlim_cur >= needed)
+        return (unsigned) config->max_connections;
+    unsigned fit = limit.rlim_cur > WEB_FD_MARGIN + 16 ? (unsigned) (limit.rlim_cur - WEB_FD_MARGIN)
+                                                       : 16;
+    log_warn ("max_connections %" PRId64 " needs %lu descriptors, the limit is %lu: taking %u "
+              "connections", config->max_connections, (unsigned long) needed,
+              (unsigned long) limit.rlim_cur, fit);
+    return fit;
+}
+
 static int
 s_start_http (web_t *self, const web_config_t *config, char *error, size_t error_size)
 {
@@ -712,7 +746,7 @@ s_start_http (web_t *self, const web_config_t *config, char *error, size_t error
     }
     struct MHD_OptionItem options [] = {
         { MHD_OPTION_SOCK_ADDR, 0, &address },
-        { MHD_OPTION_CONNECTION_LIMIT, WEB_MAX_CONNECTIONS, NULL },
+        { MHD_OPTION_CONNECTION_LIMIT, s_connection_limit (config), NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, WEB_CONNECTION_TIMEOUT, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) http_request_completed, NULL },
         //  Paths stay percent-encoded: routes split them, then decode each part

@@ -31,7 +31,6 @@
 #define WEB_STATS_MS           5000    //  stats for /metrics this often
 #define WEB_CALL_TIMEOUT_MS    3000    //  a request unanswered this long is given up
 #define WEB_BROKER_SILENCE_MS  3000    //  no answer this long: the broker is unreachable
-#define WEB_MAX_CONNECTIONS    1000    //  HTTP connections at once
 #define WEB_CONNECTION_TIMEOUT 30      //  seconds an idle HTTP connection is kept
 
 typedef struct _web_t web_t;

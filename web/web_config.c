@@ -1,10 +1,13 @@
 /*  web_config.c — lilac-web's settings. See web_config.h.
 */
 #include <arpa/inet.h>
+#include <gnutls/gnutls.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "bus.h"
@@ -20,7 +23,7 @@ static const char *const s_top_keys [] = { "web", NULL };
 static const char *const s_web_keys [] = {
     "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", "users",
     "tokens", "admins", "readers", "senders", "source_label", "cert", "server_key",
-    "trusted_proxies", "severity_levels", "session_lifetime", NULL
+    "trusted_proxies", "severity_levels", "session_lifetime", "max_connections", NULL
 };
 
 static void
@@ -33,6 +36,7 @@ s_defaults (web_config_t *config)
         .state_dir = mem_strdup ("var/web"),
         .source_label = mem_strdup (WEB_DEFAULT_SOURCE_LABEL),
         .session_lifetime_ms = SESSION_DEFAULT_LIFETIME_MS,
+        .max_connections = WEB_DEFAULT_MAX_CONNECTIONS,
     };
 }
 
@@ -109,6 +113,9 @@ web_config_load (web_config_t *config, const char *path, config_report_t *report
         if (config_boolean (section, "insecure", false, &config->insecure, error, sizeof error))
             config_report_error (report, error);
         s_session_lifetime (section, config, report);
+        if (config_integer (section, "max_connections", config->max_connections, 16, 1000000,
+                            &config->max_connections, error, sizeof error))
+            config_report_error (report, error);
     }
     config_destroy (&root);
     return report->errors > errors ? -1 : 0;
@@ -182,6 +189,45 @@ s_check_readable (const char *path, const char *what, config_report_t *report)
         config_report_add (report, false, "%s: cannot read %s", what, path);
 }
 
+//  The certificate and key as the HTTPS server will load them (GnuTLS,
+//  PEM): a key that is not PEM or not the certificate's is an error here,
+//  at -n and before the start, with GnuTLS's reason.
+static void
+s_check_tls_pair (const char *cert, const char *key, config_report_t *report)
+{
+    if (!cert || !key || access (cert, R_OK) != 0 || access (key, R_OK) != 0)
+        return;                     //  reported already
+    gnutls_certificate_credentials_t credentials;
+    if (gnutls_certificate_allocate_credentials (&credentials) != GNUTLS_E_SUCCESS) {
+        config_report_add (report, false, "web: tls_cert: GnuTLS cannot allocate credentials");
+        return;
+    }
+    int rc = gnutls_certificate_set_x509_key_file (credentials, cert, key, GNUTLS_X509_FMT_PEM);
+    if (rc < 0)
+        config_report_add (report, false, "web: tls_cert %s with tls_key %s: %s (they must be "
+                           "a PEM certificate and its unencrypted PEM private key)", cert, key,
+                           gnutls_strerror (rc));
+    gnutls_certificate_free_credentials (credentials);
+}
+
+//  max_connections and lilac-web's other descriptors within the hard
+//  RLIMIT_NOFILE (the start raises the soft one): a warning when they do
+//  not fit, as the start then takes fewer connections.
+static void
+s_check_descriptors (int64_t max_connections, config_report_t *report)
+{
+    struct rlimit limit;
+    rlim_t needed = (rlim_t) max_connections + WEB_FD_MARGIN;
+    if (getrlimit (RLIMIT_NOFILE, &limit) != 0 || limit.rlim_max == RLIM_INFINITY
+    ||  limit.rlim_max >= needed)
+        return;
+    config_report_add (report, true, "web: max_connections %" PRId64 " needs %lu descriptors; "
+                       "the hard limit (LimitNOFILE=, ulimit -Hn) is %lu: at most %lu "
+                       "connections", max_connections, (unsigned long) needed,
+                       (unsigned long) limit.rlim_max, limit.rlim_max > WEB_FD_MARGIN
+                       ? (unsigned long) (limit.rlim_max - WEB_FD_MARGIN) : 0UL);
+}
+
 void
 web_config_verify (web_config_t *config, bool *exposed, config_report_t *report)
 {
@@ -204,6 +250,8 @@ web_config_verify (web_config_t *config, bool *exposed, config_report_t *report)
         config_report_add (report, false, "web: tls_cert and tls_key go together");
     s_check_readable (config->tls_cert, "web: tls_cert", report);
     s_check_readable (config->tls_key, "web: tls_key", report);
+    s_check_tls_pair (config->tls_cert, config->tls_key, report);
+    s_check_descriptors (config->max_connections, report);
     if (!config->cert != !config->server_key)
         config_report_add (report, false, "web: cert and server_key go together (CURVE)");
     else

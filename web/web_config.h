@@ -5,8 +5,15 @@
       control      the broker's control endpoint
       events       the broker's publish endpoint
       state_dir    where lilac-web keeps its own state (session.key)
-      tls_cert, tls_key   PEM files: HTTPS instead of HTTP
+      tls_cert, tls_key   PEM files: HTTPS instead of HTTP (loaded as a pair
+                   with GnuTLS at -n and start: a foreign or non-PEM key
+                   is an error)
       insecure     yes: may listen beyond loopback without TLS
+      max_connections  HTTP connections at once, SSE streams included
+                   (default WEB_DEFAULT_MAX_CONNECTIONS: room for the most
+                   streams lilac-web allows, STREAM_CLIENTS_MAX, and as many
+                   other requests again, so streams never lock out ingest or
+                   /healthz); the descriptor limit is raised to fit
       users        an htpasswd file (bcrypt entries): HTTP Basic users
       tokens       a file of API tokens (auth.h)
       admins, readers, senders   which users have which role (lists)
@@ -36,6 +43,8 @@
 #include "config_report.h"
 
 #define WEB_DEFAULT_LISTEN  "127.0.0.1:32744"
+#define WEB_DEFAULT_MAX_CONNECTIONS  4096
+#define WEB_FD_MARGIN       64      //  descriptors lilac-web needs beside its connections
 
 typedef struct {
     char *config_file;             //  where these came from, or NULL
@@ -47,6 +56,7 @@ typedef struct {
     char *tls_cert;                //  PEM certificate file, or NULL
     char *tls_key;                 //  PEM key file, or NULL
     bool insecure;                 //  may listen beyond loopback without TLS
+    int64_t max_connections;       //  HTTP connections at once
     char *users_file;              //  htpasswd (bcrypt) file, or NULL
     char *tokens_file;             //  API tokens file, or NULL
     char *admins;                  //  users with role admin (comma-separated), or NULL
@@ -67,7 +77,8 @@ typedef struct {
 int web_config_load (web_config_t *config, const char *path, config_report_t *report);
 //  What a start needs beyond the file's syntax: listen parses and is
 //  loopback unless TLS or insecure; the endpoints name a transport; the TLS
-//  files are readable; the state directory can be made. Into report;
+//  files are readable and a pair; the descriptor limit fits max_connections
+//  (a warning); the state directory can be made. Into report;
 //  *exposed says whether listen is beyond loopback.
 void web_config_verify (web_config_t *config, bool *exposed, config_report_t *report);
 //  Parses "ADDR:PORT" ("[::1]:PORT" for IPv6) into a socket address.

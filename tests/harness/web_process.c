@@ -12,32 +12,54 @@ struct _web_process_t {
     sandbox_t *sandbox;            //  borrowed
     char *config;                  //  sandbox/web.conf
     char *log;                     //  sandbox/web.log
-    char base [64];                //  http://127.0.0.1:PORT
+    char base [64];                //  http(s)://127.0.0.1:PORT
+    char *ca_file;                 //  HTTPS: the certificate curl trusts, else NULL
     pid_t pid;                     //  running, or 0
 };
 
-web_process_t *
-web_process_new (sandbox_t *sandbox, broker_process_t *broker, const char *extra)
+//  The config file with tls (the tls_cert and tls_key lines, or "") and
+//  extra in the `web` section; the base URL's scheme from cert.
+static web_process_t *
+s_new (sandbox_t *sandbox, broker_process_t *broker, const char *cert, const char *tls,
+       const char *extra)
 {
     web_process_t *self = calloc (1, sizeof *self);
     assert (self);
     self->sandbox = sandbox;
     self->config = sandbox_path (sandbox, "web.conf");
     self->log = sandbox_path (sandbox, "web.log");
+    if (cert)
+        self->ca_file = strdup (cert);
     char *state = sandbox_path (sandbox, "web-state");
     int port = port_free ();
-    snprintf (self->base, sizeof self->base, "http://127.0.0.1:%d", port);
+    snprintf (self->base, sizeof self->base, "%s://127.0.0.1:%d", cert ? "https" : "http",
+              port);
     char text [8192];
     snprintf (text, sizeof text, "web\n    listen = \"127.0.0.1:%d\"\n    control = \"%s\"\n"
-              "    events = \"%s\"\n    state_dir = \"%s\"\n%s", port,
-              broker_process_control (broker), broker_process_publish (broker), state,
+              "    events = \"%s\"\n    state_dir = \"%s\"\n%s%s", port,
+              broker_process_control (broker), broker_process_publish (broker), state, tls,
               extra ? extra : "");
     free (state);
-    if (port <= 0 || file_write_text (self->config, text)) {
+    if (port <= 0 || (cert && !self->ca_file) || file_write_text (self->config, text)) {
         web_process_destroy (&self, true);
         return NULL;
     }
     return self;
+}
+
+web_process_t *
+web_process_new (sandbox_t *sandbox, broker_process_t *broker, const char *extra)
+{
+    return s_new (sandbox, broker, NULL, "", extra);
+}
+
+web_process_t *
+web_process_new_tls (sandbox_t *sandbox, broker_process_t *broker, const char *cert,
+                     const char *key, const char *extra)
+{
+    char tls [4200];
+    snprintf (tls, sizeof tls, "    tls_cert = \"%s\"\n    tls_key = \"%s\"\n", cert, key);
+    return s_new (sandbox, broker, cert, tls, extra);
 }
 
 int
@@ -51,9 +73,10 @@ web_process_start (web_process_t *self)
         return -1;
     char url [128];
     snprintf (url, sizeof url, "%s/healthz", self->base);
+    http_options_t options = { .ca_file = self->ca_file };
     for (int64_t end = clock_now_ms () + WEB_START_DEADLINE_MS; clock_now_ms () < end; ) {
         http_result_t result;
-        http_call (sandbox_dir (self->sandbox), "GET", url, NULL, &result);
+        http_call (sandbox_dir (self->sandbox), "GET", url, &options, &result);
         long code = result.code;
         http_result_free (&result);
         if (code == 200)
@@ -90,6 +113,7 @@ web_process_destroy (web_process_t **self_p, bool failed)
         log_print_tail ("lilac-web", self->log, HARNESS_LOG_TAIL_LINES);
     free (self->config);
     free (self->log);
+    free (self->ca_file);
     free (self);
     *self_p = NULL;
 }
@@ -119,13 +143,14 @@ http_call (const char *dir, const char *method, const char *url,
         body_file = data_path;
     if (body_file)
         snprintf (data, sizeof data, "@%s", body_file);
-    char verb [16], where [1024], login [256], bearer [300], extra [1024];
+    char verb [16], where [1024], login [256], bearer [300], extra [1024], ca_file [4200];
     snprintf (verb, sizeof verb, "%s", method);
     snprintf (where, sizeof where, "%s", url);
     snprintf (login, sizeof login, "%s", options->login ? options->login : "");
     snprintf (bearer, sizeof bearer, "Authorization: Bearer %s",
               options->token ? options->token : "");
     snprintf (extra, sizeof extra, "%s", options->header ? options->header : "");
+    snprintf (ca_file, sizeof ca_file, "%s", options->ca_file ? options->ca_file : "");
     char *argv [32] = { "/usr/bin/curl", "-s", "-m", "15", "-X", verb, "-o", out,
                         "-D", headers, "-w", "%{http_code}" };
     int count = 12;
@@ -137,14 +162,18 @@ http_call (const char *dir, const char *method, const char *url,
         argv [count++] = "-H";
         argv [count++] = bearer;
     }
-    //  Header lines, split on '\n', one -H each (at most 6).
-    for (char *line = options->header ? extra : NULL, *next; line && *line && count < 24;
+    //  Header lines, split on '\\n', one -H each (at most 4 after -u and -H Bearer).
+    for (char *line = options->header ? extra : NULL, *next; line && *line && count < 20;
          line = next) {
         next = strchr (line, '\n');
         if (next)
             *next++ = 0;
         argv [count++] = "-H";
         argv [count++] = line;
+    }
+    if (options->ca_file) {
+        argv [count++] = "--cacert";
+        argv [count++] = ca_file;
     }
     if (body_file) {
         argv [count++] = "-H";

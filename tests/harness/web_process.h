@@ -5,8 +5,11 @@
     broker's endpoints, a state directory, and any lines the test adds),
     spawns `$LILAC_BIN/lilac-web -c FILE` with its output in sandbox/web.log,
     and waits for /healthz to answer 200 (open whatever the authentication).
-    http_call runs /usr/bin/curl once: the code, the body and the headers
-    come back in an http_result_t. Every wait has a deadline.
+    web_process_new_tls adds tls_cert and tls_key: lilac-web serves HTTPS,
+    the base is https://127.0.0.1:PORT, and the /healthz wait verifies the
+    server against the certificate (curl --cacert: a self-signed one is its
+    own authority). http_call runs /usr/bin/curl once: the code, the body
+    and the headers come back in an http_result_t. Every wait has a deadline.
 */
 #ifndef LILAC_WEB_PROCESS_H
 #define LILAC_WEB_PROCESS_H
@@ -22,6 +25,10 @@ typedef struct _web_process_t web_process_t;
 
 //  extra: lines added to the `web` section ("    users = ...\n"), or NULL.
 web_process_t *web_process_new (sandbox_t *sandbox, broker_process_t *broker, const char *extra);
+//  As web_process_new, serving HTTPS with the PEM files cert and key; curl
+//  trusts cert (--cacert) when it waits for /healthz.
+web_process_t *web_process_new_tls (sandbox_t *sandbox, broker_process_t *broker,
+                                    const char *cert, const char *key, const char *extra);
 //  Spawns it and waits for /healthz 200. 0, or -1 (printed).
 int web_process_start (web_process_t *self);
 //  SIGTERM and wait: its exit status, or -1.
@@ -30,7 +37,7 @@ int web_process_stop (web_process_t *self);
 int web_process_kill (web_process_t *self);
 //  Kills it if it runs; prints its log when failed. NULL is a no-op.
 void web_process_destroy (web_process_t **self_p, bool failed);
-const char *web_process_base (web_process_t *self);     //  http://127.0.0.1:PORT
+const char *web_process_base (web_process_t *self);     //  http(s)://127.0.0.1:PORT
 const char *web_process_config (web_process_t *self);   //  the config file
 const char *web_process_log (web_process_t *self);      //  its output
 pid_t web_process_pid (web_process_t *self);
@@ -47,6 +54,7 @@ typedef struct {
     const char *body;              //  a JSON body (Content-Type: application/json)
     const char *body_file;         //  ... or one read from this file
     const char *header;            //  more header lines, '\n' between ("Last-Event-ID: 1:5")
+    const char *ca_file;           //  --cacert FILE: what vouches for an https server
 } http_options_t;
 
 typedef struct {
