@@ -18,7 +18,9 @@
     - plain http:// to the TLS port gets no HTTP answer, and lilac-web
       serves HTTPS on after it;
     - POST /api/v2/alerts over TLS: the alert is at the broker (`get`);
-    - GET /api/stream over TLS (curl -N): a change arrives as an event.
+    - GET /api/stream over TLS (curl -N): a change arrives as an event;
+    - a browser's login over HTTPS: the session cookie is Secure, and
+      https://HOST is the Origin a cookie's change must carry.
 */
 #include "../check.h"
 #include "../harness/harness.h"
@@ -254,6 +256,52 @@ s_stream (void)
     free (out);
 }
 
+//  A browser session over HTTPS: the cookie is Secure, and the https
+//  Origin is ours (an http one is not).
+static void
+s_session (void)
+{
+    TEST ("a login over HTTPS: the session cookie is Secure; https://HOST is our Origin");
+    char *users = sandbox_path (s_bed->sandbox, "users");
+    char *password = sandbox_path (s_bed->sandbox, "password");
+    char extra [9000], command [9000];
+    snprintf (extra, sizeof extra, "    users = \"%s\"\n    admins = alice\n", users);
+    web_process_destroy (&s_web, false);
+    s_web = web_process_new_tls (s_bed->sandbox, s_bed->broker, s_cert, s_key, extra);
+    snprintf (command, sizeof command, "%s/lilac-web -c %s user add alice < %s",
+              harness_bin_dir (), s_web ? web_process_config (s_web) : "?", password);
+    if (!CHECK (s_web && file_write_text (password, "wonderland\n") == 0
+                && system (command) == 0 && web_process_start (s_web) == 0, "no lilac-web"))
+        goto done;
+    char url [1024], cookie [512] = "", headers [1024];
+    snprintf (url, sizeof url, "%s/api/session", web_process_base (s_web));
+    http_options_t options = { .ca_file = s_cert,
+                               .body = "{\"user\":\"alice\",\"password\":\"wonderland\"}" };
+    http_result_t result;
+    http_call (sandbox_dir (s_bed->sandbox), "POST", url, &options, &result);
+    CHECK (result.code == 200 && text_has (result.headers, "; Secure"), "login: %ld %s",
+           result.code, result.headers);
+    const char *at = result.headers ? strstr (result.headers, "lilac_session=") : NULL;
+    if (at)
+        snprintf (cookie, sizeof cookie, "%.*s", (int) strcspn (at + 14, ";\r\n"), at + 14);
+    http_result_free (&result);
+    const char *host = web_process_base (s_web) + strlen ("https://");
+    snprintf (headers, sizeof headers, "Cookie: lilac_session=%s\nOrigin: http://%s", cookie,
+              host);
+    options = (http_options_t) { .ca_file = s_cert, .body = "{}", .header = headers };
+    http_call (sandbox_dir (s_bed->sandbox), "DELETE", url, &options, &result);
+    CHECK (result.code == 403, "an http Origin on https: %ld", result.code);
+    http_result_free (&result);
+    snprintf (headers, sizeof headers, "Cookie: lilac_session=%s\nOrigin: https://%s", cookie,
+              host);
+    http_call (sandbox_dir (s_bed->sandbox), "DELETE", url, &options, &result);
+    CHECK (result.code == 200, "our https Origin: %ld %s", result.code, result.body);
+    http_result_free (&result);
+done:
+    free (users);
+    free (password);
+}
+
 int
 main (void)
 {
@@ -275,6 +323,7 @@ main (void)
             s_stream ();
             TEST ("lilac-web exits 0 on SIGTERM");
             CHECK (web_process_stop (s_web) == 0, "exit status");
+            s_session ();
         }
     }
     bool failed = check_failed > 0 || check_case_failed;

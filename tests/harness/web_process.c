@@ -162,7 +162,7 @@ http_call (const char *dir, const char *method, const char *url,
         argv [count++] = "-H";
         argv [count++] = bearer;
     }
-    //  Header lines, split on '\\n', one -H each (at most 4 after -u and -H Bearer).
+    //  Header lines, split on '\n', one -H each (at most 4 after -u and -H Bearer).
     for (char *line = options->header ? extra : NULL, *next; line && *line && count < 20;
          line = next) {
         next = strchr (line, '\n');
