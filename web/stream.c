@@ -12,6 +12,7 @@
 */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "filter.h"
 #include "log.h"
@@ -27,6 +28,7 @@ struct _stream_client_t {
     char *buffer;                  //  unsent bytes: buffer [sent .. size)
     size_t size;
     size_t sent;
+    size_t capacity;               //  bytes allocated
     bool suspended;                //  waiting for an event
     bool overflowed;               //  too far behind: a reset is queued, nothing more
     stream_client_t *next;
@@ -39,10 +41,35 @@ struct _stream_t {
     int64_t next_keepalive;        //  mono ms
 };
 
+#define S_BUFFER_KEEP  (64 * 1024)    //  a drained buffer larger than this is freed
+
+//  Room for length more bytes in the client's buffer: the sent part is
+//  dropped first (moved out when it is most of the buffer), then the
+//  capacity at least doubles, so a backlog is not copied at every append.
 static void
-s_append (stream_client_t *client, const char *text)
+s_reserve (stream_client_t *client, size_t length)
 {
-    size_t length = strlen (text);
+    if (client->sent == client->size)
+        client->size = client->sent = 0;
+    else
+    if (client->sent > client->size / 2) {
+        memmove (client->buffer, client->buffer + client->sent, client->size - client->sent);
+        client->size -= client->sent;
+        client->sent = 0;
+    }
+    if (client->size + length <= client->capacity)
+        return;
+    size_t capacity = client->capacity ? client->capacity : 1024;
+    while (capacity < client->size + length)
+        capacity *= 2;
+    client->buffer = mem_realloc (client->buffer, capacity);
+    client->capacity = capacity;
+}
+
+//  Queues length bytes of text for the client and wakes it.
+static void
+s_append_bytes (stream_client_t *client, const char *text, size_t length)
+{
     if (client->overflowed)
         return;
     if (client->size - client->sent + length > STREAM_BUFFER_MAX) {
@@ -51,15 +78,19 @@ s_append (stream_client_t *client, const char *text)
         text = "event: reset\ndata: {\"why\":\"too far behind\"}\n\n";
         length = strlen (text);
     }
-    if (client->sent && client->sent == client->size)
-        client->size = client->sent = 0;
-    client->buffer = mem_realloc (client->buffer, client->size + length + 1);
-    memcpy (client->buffer + client->size, text, length + 1);
+    s_reserve (client, length);
+    memcpy (client->buffer + client->size, text, length);
     client->size += length;
     if (client->suspended) {
         client->suspended = false;
         MHD_resume_connection (client->connection);
     }
+}
+
+static void
+s_append (stream_client_t *client, const char *text)
+{
+    s_append_bytes (client, text, strlen (text));
 }
 
 //  Does the client take the change? Filters apply to alerts; a silence's
@@ -70,30 +101,56 @@ s_wanted (const stream_client_t *client, const mirror_change_t *change)
     return change->alert ? filter_matches (&client->filter, change->alert) : client->silences;
 }
 
+//  The change as one SSE event, "event: KIND\nid: N:SEQ\ndata: JSON\n\n"
+//  (fresh; NULL when out of memory), written once for every client.
+static char *
+s_event_text (const mirror_change_t *change, size_t *length)
+{
+    char *text = NULL;
+    int written = asprintf (&text, "event: %s\nid: %" PRIu64 ":%" PRIu64 "\ndata: %s\n\n",
+                            change->alert ? "change" : "silence", change->epoch_n, change->seq,
+                            change->json);
+    if (written < 0)
+        return NULL;
+    *length = (size_t) written;
+    return text;
+}
+
+static const char s_reset_reload [] =
+    "event: reset\ndata: {\"why\":\"a new epoch, or a change lilac-web could not keep\"}\n\n";
+
+//  The change (NULL: everyone must reload) to client, if it takes it.
 static void
 s_append_change (stream_client_t *client, const mirror_change_t *change)
 {
     if (!change) {
-        s_append (client, "event: reset\ndata: {\"why\":\"a new epoch, or a change lilac-web "
-                          "could not keep\"}\n\n");
+        s_append (client, s_reset_reload);
         return;
     }
     if (!s_wanted (client, change))
         return;
-    char head [96];
-    snprintf (head, sizeof head, "event: %s\nid: %" PRIu64 ":%" PRIu64 "\ndata: ",
-              change->alert ? "change" : "silence", change->epoch_n, change->seq);
-    s_append (client, head);
-    s_append (client, change->json);
-    s_append (client, "\n\n");
+    size_t length;
+    char *text = s_event_text (change, &length);
+    if (text)
+        s_append_bytes (client, text, length);
+    else
+        s_append (client, s_reset_reload);
+    free (text);
 }
 
 static void
 s_on_change (const mirror_change_t *change, void *arg)
 {
     stream_t *self = arg;
+    size_t length = 0;
+    char *text = change ? s_event_text (change, &length) : NULL;
     for (stream_client_t *client = self->clients; client; client = client->next)
-        s_append_change (client, change);
+        if (!text)
+            s_append (client, s_reset_reload);
+        else
+        if (s_wanted (client, change))
+            s_append_bytes (client, text, length);
+    free (text);
 }
 
 static void
@@ -110,6 +167,11 @@ s_read (void *arg, uint64_t position, char *buffer, size_t max)
     if (client->sent == client->size) {
         if (client->overflowed)
             return MHD_CONTENT_READER_END_OF_STREAM;
+        if (client->capacity > S_BUFFER_KEEP) {     //  a burst is over: give it back
+            mem_free (client->buffer);
+            client->buffer = NULL;
+            client->size = client->sent = client->capacity = 0;
+        }
         client->suspended = true;
         MHD_suspend_connection (client->connection);
         return 0;
