@@ -729,6 +729,20 @@ s_connection_limit (const web_config_t *config)
     return fit;
 }
 
+//  libmicrohttpd's own messages (a client's broken TLS handshake, a stream
+//  that went away mid-write) into our log, as warnings through a limit:
+//  any client can cause them, so none may flood the journal.
+static void
+s_mhd_log (void *arg, const char *format, va_list args)
+{
+    (void) arg;
+    static log_limit_t limit;
+    char text [512];
+    vsnprintf (text, sizeof text, format, args);
+    text [strcspn (text, "\r\n")] = 0;
+    log_limited (&limit, "libmicrohttpd: %s", text);
+}
+
 static int
 s_start_http (web_t *self, const web_config_t *config, char *error, size_t error_size)
 {
@@ -751,6 +765,7 @@ s_start_http (web_t *self, const web_config_t *config, char *error, size_t error
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) http_request_completed, NULL },
         //  Paths stay percent-encoded: routes split them, then decode each part
         { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t) http_keep_escapes, NULL },
+        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) s_mhd_log, NULL },
         { self->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, self->tls_cert },
         { MHD_OPTION_HTTPS_MEM_KEY, 0, self->tls_key },
         { MHD_OPTION_END, 0, NULL }

@@ -16,7 +16,8 @@
       200 with the certificate verified; without --cacert curl refuses it
       (so the check is real);
     - plain http:// to the TLS port gets no HTTP answer, and lilac-web
-      serves HTTPS on after it;
+      serves HTTPS on after it; libmicrohttpd's complaint is a line of
+      lilac's log (a warning, rate-limited), not raw stderr;
     - POST /api/v2/alerts over TLS: the alert is at the broker (`get`);
     - GET /api/stream over TLS (curl -N): a change arrives as an event;
     - a browser's login over HTTPS: the session cookie is Secure, and
@@ -208,6 +209,9 @@ s_plain_http (void)
     s_get ("/healthz", s_cert, &result);
     CHECK (result.code == 200, "after plain HTTP: HTTP %ld", result.code);
     http_result_free (&result);
+    //  libmicrohttpd's complaint is a line of our log, not raw stderr.
+    CHECK (file_has_text (web_process_log (s_web), "warn: libmicrohttpd: "),
+           "libmicrohttpd's message did not go through lilac's log");
 }
 
 static void
