@@ -12,6 +12,7 @@
 #include "error_text.h"
 #include "json.h"
 #include "mem.h"
+#include "timespec.h"
 
 static const char *const s_acts [] = { "ack", "unack", "clear", "suppress", NULL };
 
@@ -26,20 +27,54 @@ api_act_known (const char *op)
     return false;
 }
 
-//  until and note of a body object into out (left "" when absent).
-static void
-s_read_until_note (const json_t *body, api_act_body_t *out)
+//  until of a body object into out (left "" when absent, null or ""): a
+//  time spec the broker takes at now_ms (never "clear"), or epoch seconds
+//  (a positive integer), that fits out. 0, or -1 with why.
+static int
+s_read_until (const json_t *body, int64_t now_ms, char *out, size_t out_size, char *error,
+              size_t error_size)
 {
-    int64_t seconds;
-    if (json_get_string (body, "until", out->until, sizeof out->until, false) != 0
-    &&  json_get_int (body, "until", &seconds) == 0)
-        snprintf (out->until, sizeof out->until, "%lld", (long long) seconds);
-    json_get_string (body, "note", out->note, sizeof out->note, false);
+    const json_t *until = json_object_get (body, "until");
+    if (!until || json_is_null (until) || (json_is_string (until) && !json_string_length (until)))
+        return 0;
+    if (json_is_integer (until) && json_integer_value (until) > 0)
+        snprintf (out, out_size, "%lld", (long long) json_integer_value (until));
+    else
+    if (json_is_string (until) && json_string_length (until) < out_size)
+        snprintf (out, out_size, "%s", json_string_value (until));
+    int64_t when;
+    if (*out && time_spec_parse (out, now_ms, &when) == 0)
+        return 0;
+    *out = '\0';
+    return error_text (error, error_size, -1, "until: want a time such as +2h, now or epoch "
+                       "seconds");
+}
+
+//  The note of a body object into out (left "" when absent or null): a
+//  string that fits, never cut. 0, or -1 with why.
+static int
+s_read_note (const json_t *body, char *out, size_t out_size, char *error, size_t error_size)
+{
+    const json_t *note = json_object_get (body, "note");
+    if (!note || json_is_null (note) || json_get_string (body, "note", out, out_size, false) == 0)
+        return 0;
+    return error_text (error, error_size, -1, "note: want a string of at most %zu bytes",
+                       out_size - 1);
+}
+
+//  until and note of a body object into out. 0, or -1 with why.
+static int
+s_read_until_note (const json_t *body, int64_t now_ms, api_act_body_t *out, char *error,
+                   size_t error_size)
+{
+    if (s_read_until (body, now_ms, out->until, sizeof out->until, error, error_size))
+        return -1;
+    return s_read_note (body, out->note, sizeof out->note, error, error_size);
 }
 
 int
-api_act_parse (const char *op, const char *body, size_t size, api_act_body_t *out,
-               char *error, size_t error_size)
+api_act_parse (const char *op, const char *body, size_t size, int64_t now_ms,
+               api_act_body_t *out, char *error, size_t error_size)
 {
     memset (out, 0, sizeof *out);
     if (!api_act_known (op))
@@ -50,8 +85,10 @@ api_act_parse (const char *op, const char *body, size_t size, api_act_body_t *ou
         json_t *object = json_read_object (body, size, API_ACT_BODY_MAX, why, sizeof why);
         if (!object)
             return error_text (error, error_size, -1, "the body: %s", why);
-        s_read_until_note (object, out);
+        int rc = s_read_until_note (object, now_ms, out, error, error_size);
         json_decref (object);
+        if (rc)
+            return -1;
     }
     if (strcmp (op, "suppress") == 0 && !*out->until)
         return error_text (error, error_size, -1, "suppress wants {\"until\": \"+2h\"} "
@@ -85,13 +122,15 @@ s_read_alerts (const json_t *body, api_actions_t *out, char *error, size_t error
 
 //  The act, until, note and alerts of a body object. 0, or -1 with why.
 static int
-s_read_actions (const json_t *body, api_actions_t *out, char *error, size_t error_size)
+s_read_actions (const json_t *body, int64_t now_ms, api_actions_t *out, char *error,
+                size_t error_size)
 {
     if (json_get_string (body, "act", out->op, sizeof out->op, false) != 0
     ||  !api_act_known (out->op))
         return error_text (error, error_size, -1, "act: want \"ack\", \"unack\", \"clear\" "
                            "or \"suppress\"");
-    s_read_until_note (body, &out->body);
+    if (s_read_until_note (body, now_ms, &out->body, error, error_size))
+        return -1;
     if (strcmp (out->op, "suppress") == 0 && !*out->body.until)
         return error_text (error, error_size, -1, "suppress wants \"until\": \"+2h\" "
                            "(\"now\" lifts it)");
@@ -99,15 +138,15 @@ s_read_actions (const json_t *body, api_actions_t *out, char *error, size_t erro
 }
 
 int
-api_actions_parse (const char *body, size_t size, api_actions_t *out, char *error,
-                   size_t error_size)
+api_actions_parse (const char *body, size_t size, int64_t now_ms, api_actions_t *out,
+                   char *error, size_t error_size)
 {
     memset (out, 0, sizeof *out);
     char why [WIRE_ERROR_SIZE];
     json_t *object = json_read_object (body, size, API_ACTIONS_BODY_MAX, why, sizeof why);
     if (!object)
         return error_text (error, error_size, -1, "the body: %s", why);
-    int rc = s_read_actions (object, out, error, error_size);
+    int rc = s_read_actions (object, now_ms, out, error, error_size);
     json_decref (object);
     return rc;
 }
@@ -163,8 +202,8 @@ api_acts_one (web_t *web, http_request_t *request)
                                  "suppress)", op);
     api_act_body_t body;
     char error [WIRE_ERROR_SIZE];
-    if (api_act_parse (op, http_body (request), http_body_size (request), &body, error,
-                       sizeof error))
+    if (api_act_parse (op, http_body (request), http_body_size (request), clock_now_ms (),
+                       &body, error, sizeof error))
         return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s", error);
     char by [WIRE_MAX_NAME + 1];
     web_user (web, request, by, sizeof by);
@@ -284,8 +323,8 @@ api_acts_many (web_t *web, http_request_t *request)
 {
     s_actions_t *self = mem_alloc (sizeof (s_actions_t));
     char error [WIRE_ERROR_SIZE + 64];
-    if (api_actions_parse (http_body (request), http_body_size (request), &self->actions,
-                           error, sizeof error)) {
+    if (api_actions_parse (http_body (request), http_body_size (request), clock_now_ms (),
+                           &self->actions, error, sizeof error)) {
         s_actions_destroy (&self);
         return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s", error);
     }

@@ -17,8 +17,10 @@
 
     The body is a JSON object (or empty); `until` is a time spec ("+1h",
     "2026-12-07T09:00:00Z" is not one: seconds since the epoch or a spec)
-    as the broker reads it. `by` is who lilac-web says made the request
-    (web_user): never a field the client chooses.
+    as the broker reads it, checked here: a bad one is a 400, as is a note
+    longer than the broker keeps (never cut, never dropped). `by` is who
+    lilac-web says made the request (web_user): never a field the client
+    chooses.
 
     The bodies are read by pure functions (api_act_parse, api_actions_parse:
     bytes in, a typed result or a sentence out; no HTTP, no broker), which
@@ -59,13 +61,17 @@ typedef struct {
 bool api_act_known (const char *op);
 //  Reads the body of POST /api/alerts/SOURCE/ID/OP (size bytes, not
 //  necessarily NUL-terminated; none when size is 0) for act op into *out.
-//  0, or -1 with a sentence in error (out is then unspecified).
-int api_act_parse (const char *op, const char *body, size_t size, api_act_body_t *out,
-                   char *error, size_t error_size);
-//  Reads the body of POST /api/actions into *out (api_actions_free it,
-//  whatever the result). 0, or -1 with a sentence in error.
-int api_actions_parse (const char *body, size_t size, api_actions_t *out, char *error,
-                       size_t error_size);
+//  until must be a time the broker takes (checked at now_ms: a spec but
+//  "clear", or positive epoch seconds); until and note of the wrong type
+//  or too long are refused, never dropped or cut. 0, or -1 with a sentence
+//  in error (out is then unspecified).
+int api_act_parse (const char *op, const char *body, size_t size, int64_t now_ms,
+                   api_act_body_t *out, char *error, size_t error_size);
+//  Reads the body of POST /api/actions into *out, as api_act_parse reads
+//  until and note (api_actions_free it, whatever the result). 0, or -1
+//  with a sentence in error.
+int api_actions_parse (const char *body, size_t size, int64_t now_ms, api_actions_t *out,
+                       char *error, size_t error_size);
 //  Frees what api_actions_parse allocated; the result is empty again.
 void api_actions_free (api_actions_t *self);
 

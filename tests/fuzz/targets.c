@@ -514,7 +514,7 @@ fuzz_web_act (const uint8_t *data, size_t size)
     for (size_t index = 0; index < sizeof ops / sizeof ops [0]; index++) {
         api_act_body_t body;
         char error [WIRE_ERROR_SIZE];
-        if (api_act_parse (ops [index], (const char *) data, size, &body, error,
+        if (api_act_parse (ops [index], (const char *) data, size, FUZZ_NOW_MS, &body, error,
                            sizeof error)) {
             s_assert_refused (error, sizeof error);
             continue;
@@ -532,7 +532,8 @@ fuzz_web_actions (const uint8_t *data, size_t size)
 {
     api_actions_t actions;
     char error [WIRE_ERROR_SIZE];
-    if (api_actions_parse ((const char *) data, size, &actions, error, sizeof error)) {
+    if (api_actions_parse ((const char *) data, size, FUZZ_NOW_MS, &actions, error,
+                           sizeof error)) {
         s_assert_refused (error, sizeof error);
         api_actions_free (&actions);
         return 0;
