@@ -22,9 +22,10 @@
 
 //  --- the bodies, read -----------------------------------------------------------------
 
-//  A time member (absent: ""): a spec or epoch seconds as the broker reads
-//  them, or RFC 3339 (turned into epoch seconds; Go's zero time is absent).
-//  round_up for an end (never earlier than asked). 0, or -1 with why.
+//  A time member (absent: ""): a spec or epoch seconds (a positive
+//  integer) as the broker reads them, or RFC 3339 (turned into epoch
+//  seconds; Go's zero time is absent). round_up for an end (never earlier
+//  than asked). The text only: s_check_times resolves it. 0, or -1 with why.
 static int
 s_time (const json_t *body, const char *key, bool round_up, char *out, size_t out_size,
         char *error, size_t error_size)
@@ -34,7 +35,7 @@ s_time (const json_t *body, const char *key, bool round_up, char *out, size_t ou
     int64_t ms, seconds;
     if (!member || json_is_null (member))
         return 0;
-    if (json_is_integer (member))
+    if (json_is_integer (member) && json_integer_value (member) > 0)
         snprintf (out, out_size, "%lld", (long long) json_integer_value (member));
     else
     if (json_is_string (member) && ingest_map_rfc3339 (json_string_value (member), &ms) == 0) {
@@ -204,41 +205,99 @@ s_read_object (const char *body, size_t size, char *error, size_t error_size)
     return object;
 }
 
-typedef int (s_read_fn) (const char *source_label, const json_t *body, api_silence_t *silence,
-                         char *error, size_t error_size);
+//  A dialect of silence bodies: its reader and the names of its times.
+typedef struct {
+    int (*read) (const char *source_label, const json_t *body, api_silence_t *silence,
+                 char *error, size_t error_size);
+    const char *starts;            //  the key of the start, for messages
+    const char *ends;              //  the key of the end
+} s_dialect_t;
 
-//  The body read by read into out; ends is required (its name in missing).
+static const s_dialect_t s_own = { s_read_own, "starts", "ends" };
+static const s_dialect_t s_am = { s_read_am, "startsAt", "endsAt" };
+
+//  Each label matcher as the broker will parse it (a regex compiled).
+//  0, or -1 with why.
 static int
-s_parse (s_read_fn *read, const char *source_label, const char *body, size_t size,
-         const char *missing, api_silence_t *out, char *error, size_t error_size)
+s_check_labels (const api_silence_t *silence, char *error, size_t error_size)
+{
+    for (size_t index = 0; index < silence->label_count; index++) {
+        silence_label_t label;
+        if (silence_label_parse (silence->labels [index], &label, error, error_size))
+            return -1;
+        silence_label_free (&label);
+    }
+    return 0;
+}
+
+//  The times resolved at now_ms as the broker will resolve them: ends
+//  required, each a time (never "clear"), ends after starts and now.
+//  0, or -1 with why.
+static int
+s_check_times (const api_silence_t *silence, const s_dialect_t *dialect, int64_t now_ms,
+               char *error, size_t error_size)
+{
+    int64_t starts = now_ms, ends = 0;
+    if (!*silence->ends)
+        return error_text (error, error_size, -1, "%s: required (+2h, epoch seconds, "
+                           "RFC 3339)", dialect->ends);
+    if (*silence->starts && time_spec_parse (silence->starts, now_ms, &starts) != 0)
+        return error_text (error, error_size, -1, "%s: want a time (+2h, epoch seconds, "
+                           "RFC 3339)", dialect->starts);
+    if (time_spec_parse (silence->ends, now_ms, &ends) != 0)
+        return error_text (error, error_size, -1, "%s: want a time (+2h, epoch seconds, "
+                           "RFC 3339)", dialect->ends);
+    if (ends <= (starts > now_ms ? starts : now_ms))
+        return error_text (error, error_size, -1, "%s: must be after %s and now",
+                           dialect->ends, dialect->starts);
+    return 0;
+}
+
+//  What the broker would refuse in a silence read, refused here: no
+//  matcher, a label matcher it cannot parse, times it cannot take.
+//  0, or -1 with why.
+static int
+s_check (const api_silence_t *silence, const s_dialect_t *dialect, int64_t now_ms,
+         char *error, size_t error_size)
+{
+    if (!*silence->source && !*silence->id && !*silence->subject && !silence->label_count)
+        return error_text (error, error_size, -1, "matchers: want at least one (source, id, "
+                           "subject or a label)");
+    if (s_check_labels (silence, error, error_size))
+        return -1;
+    return s_check_times (silence, dialect, now_ms, error, error_size);
+}
+
+//  The body read in dialect into out, and checked.
+static int
+s_parse (const s_dialect_t *dialect, const char *source_label, const char *body, size_t size,
+         int64_t now_ms, api_silence_t *out, char *error, size_t error_size)
 {
     memset (out, 0, sizeof *out);
     json_t *object = s_read_object (body, size, error, error_size);
     if (!object)
         return -1;
-    int rc = read (source_label, object, out, error, error_size);
+    int rc = dialect->read (source_label, object, out, error, error_size);
     json_decref (object);
-    if (rc == 0 && !*out->ends)
-        rc = error_text (error, error_size, -1, "%s", missing);
+    if (rc == 0)
+        rc = s_check (out, dialect, now_ms, error, error_size);
     if (rc)
         api_silence_free (out);
     return rc;
 }
 
 int
-api_silence_parse (const char *body, size_t size, api_silence_t *out, char *error,
-                   size_t error_size)
+api_silence_parse (const char *body, size_t size, int64_t now_ms, api_silence_t *out,
+                   char *error, size_t error_size)
 {
-    return s_parse (s_read_own, NULL, body, size, "ends: required (+2h, epoch seconds, "
-                    "RFC 3339)", out, error, error_size);
+    return s_parse (&s_own, NULL, body, size, now_ms, out, error, error_size);
 }
 
 int
 api_silence_parse_am (const char *body, size_t size, const char *source_label,
-                      api_silence_t *out, char *error, size_t error_size)
+                      int64_t now_ms, api_silence_t *out, char *error, size_t error_size)
 {
-    return s_parse (s_read_am, source_label, body, size, "endsAt: required", out, error,
-                    error_size);
+    return s_parse (&s_am, source_label, body, size, now_ms, out, error, error_size);
 }
 
 void
@@ -379,8 +438,8 @@ api_silences_add (web_t *web, http_request_t *request)
 {
     api_silence_t silence;
     char error [WIRE_ERROR_SIZE];
-    if (api_silence_parse (http_body (request), http_body_size (request), &silence, error,
-                           sizeof error))
+    if (api_silence_parse (http_body (request), http_body_size (request), clock_now_ms (),
+                           &silence, error, sizeof error))
         return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s", error);
     return s_send_add (web, request, &silence, s_member_done, "silence");
 }
@@ -731,7 +790,8 @@ api_silences_am_add (web_t *web, http_request_t *request)
     api_silence_t silence;
     char error [WIRE_ERROR_SIZE];
     if (api_silence_parse_am (http_body (request), http_body_size (request),
-                              web_source_label (web), &silence, error, sizeof error))
+                              web_source_label (web), clock_now_ms (), &silence, error,
+                              sizeof error))
         return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s", error);
     return s_send_add (web, request, &silence, s_am_add_done, NULL);
 }

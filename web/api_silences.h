@@ -61,14 +61,17 @@ typedef struct {
 } api_silence_t;
 
 //  Reads the body of POST /api/silences (size bytes, not necessarily
-//  NUL-terminated) into *out. 0, or -1 with a sentence in error (then
-//  nothing is left to free).
-int api_silence_parse (const char *body, size_t size, api_silence_t *out, char *error,
-                       size_t error_size);
+//  NUL-terminated) into *out, and refuses what the broker would: no
+//  matcher, a label matcher silence_label_parse refuses (a bad regex),
+//  times that are not times at now_ms, or an end not after the start and
+//  now_ms. 0, or -1 with a sentence in error (then nothing is left to
+//  free).
+int api_silence_parse (const char *body, size_t size, int64_t now_ms, api_silence_t *out,
+                       char *error, size_t error_size);
 //  The same for Alertmanager's POST /api/v2/silences; source_label is the
 //  label that names an alert's source (config source_label).
 int api_silence_parse_am (const char *body, size_t size, const char *source_label,
-                          api_silence_t *out, char *error, size_t error_size);
+                          int64_t now_ms, api_silence_t *out, char *error, size_t error_size);
 //  Frees the label matchers of a silence read.
 void api_silence_free (api_silence_t *self);
 

@@ -662,7 +662,8 @@ fuzz_web_silence (const uint8_t *data, size_t size)
 {
     api_silence_t silence;
     char error [WIRE_ERROR_SIZE];
-    if (api_silence_parse ((const char *) data, size, &silence, error, sizeof error)) {
+    if (api_silence_parse ((const char *) data, size, FUZZ_NOW_MS, &silence, error,
+                           sizeof error)) {
         s_assert_refused (error, sizeof error);
         return 0;
     }
@@ -760,8 +761,8 @@ fuzz_web_am_silence (const uint8_t *data, size_t size)
 {
     api_silence_t silence;
     char error [WIRE_ERROR_SIZE];
-    if (api_silence_parse_am ((const char *) data, size, S_SOURCE_LABEL, &silence, error,
-                              sizeof error)) {
+    if (api_silence_parse_am ((const char *) data, size, S_SOURCE_LABEL, FUZZ_NOW_MS,
+                              &silence, error, sizeof error)) {
         s_assert_refused (error, sizeof error);
         return 0;
     }
