@@ -140,31 +140,87 @@ s_glob_escape (const char *value, char *out, size_t size)
     return length > WIRE_MAX_NAME ? -1 : 0;
 }
 
-//  One AM matcher into silence. 0, or -1 with why.
+//  A flag of an AM matcher into *flag: absent or null is fallback (as in
+//  Alertmanager), a boolean itself. 0, or -1 for anything else.
+static int
+s_am_flag (const json_t *matcher, const char *key, bool fallback, bool *flag)
+{
+    const json_t *member = json_object_get (matcher, key);
+    *flag = !member || json_is_null (member) ? fallback : json_is_true (member);
+    return !member || json_is_null (member) || json_is_boolean (member) ? 0 : -1;
+}
+
+//  The label matcher text of an AM matcher: its name, operator (=, !=, =~,
+//  !~) and value, into text (size bytes). An equal value that starts with
+//  '~' is written as the regex of itself ("NAME=~V" would read as a
+//  regex). 0, or -1 when it does not fit.
+static int
+s_am_label_text (const char *name, const char *value, bool equal, bool regex, char *text,
+                 size_t size)
+{
+    static const char *const operators [2][2] = { { "!=", "!~" }, { "=", "=~" } };
+    bool literal = equal && !regex && *value == '~';
+    size_t length = (size_t) snprintf (text, size, "%s%s", name,
+                                       operators [equal][regex || literal]);
+    for (const char *at = value; *at && length < size; at++) {
+        if (literal && strchr ("\\^$.|?*+()[]{}", *at))
+            text [length++] = '\\';
+        if (length < size)
+            text [length++] = *at;
+    }
+    if (length >= size)
+        return -1;
+    text [length] = '\0';
+    return 0;
+}
+
+//  One AM matcher into silence: the first equal one of the source label
+//  (with a value) is the source glob, any other a label matcher of the
+//  same meaning. 0, or -1 with why.
 static int
 s_read_am_matcher (const char *source_label, const json_t *matcher, api_silence_t *silence,
                    char *error, size_t error_size)
 {
     const char *name = json_string_value (json_object_get (matcher, "name"));
     const char *value = json_string_value (json_object_get (matcher, "value"));
-    json_t *is_equal = json_object_get (matcher, "isEqual");
-    bool regex = json_is_true (json_object_get (matcher, "isRegex"));
-    bool equal = !is_equal || json_is_true (is_equal);
-    if (!name || !*name || !value) {
-        snprintf (error, error_size, "matchers: each wants a name and a value");
-        return -1;
-    }
-    if (equal && !regex && strcmp (name, source_label) == 0 && !*silence->source) {
+    bool equal, regex;
+    if (!name || !*name || !value)
+        return error_text (error, error_size, -1, "matchers: each wants a name and a value");
+    if (strpbrk (name, "=!"))               //  "a=b" would read as a=b...
+        return error_text (error, error_size, -1, "matchers: '%.64s' is not a label name",
+                           name);
+    if (s_am_flag (matcher, "isEqual", true, &equal)
+    ||  s_am_flag (matcher, "isRegex", false, &regex))
+        return error_text (error, error_size, -1, "matchers: %.64s: isEqual and isRegex want "
+                           "true or false", name);
+    if (equal && !regex && *value && strcmp (name, source_label) == 0 && !*silence->source) {
         if (s_glob_escape (value, silence->source, sizeof silence->source) == 0)
             return 0;
-        snprintf (error, error_size, "matchers: %s: not a source (1-%d bytes)", name,
-                  WIRE_MAX_NAME);
-        return -1;
+        return error_text (error, error_size, -1, "matchers: %s: not a source (1-%d bytes)",
+                           name, WIRE_MAX_NAME);
     }
-    char text [API_MATCHER_SIZE + 1];
-    snprintf (text, sizeof text, "%s%s%s", name, equal ? (regex ? "=~" : "=")
-              : (regex ? "!~" : "!="), value);
+    char text [API_MATCHER_SIZE];
+    if (s_am_label_text (name, value, equal, regex, text, sizeof text))
+        return error_text (error, error_size, -1, "matchers: a label matcher is too long");
     return s_add_label (silence, text, error, error_size);
+}
+
+//  id and comment of AM's postableSilence: an id says an update (refused
+//  unless empty), the comment is the note (cut to fit). 0, or -1 with why.
+static int
+s_read_am_id_comment (const json_t *body, api_silence_t *silence, char *error,
+                      size_t error_size)
+{
+    const json_t *id = json_object_get (body, "id"), *comment = json_object_get (body, "comment");
+    if (id && !json_is_null (id) && !json_is_string (id))
+        return error_text (error, error_size, -1, "id: want a string");
+    if (json_string_length (id))
+        return error_text (error, error_size, -1, "id: updating a silence is not supported "
+                           "(expire it and add a new one)");
+    if (comment && !json_is_null (comment) && !json_is_string (comment))
+        return error_text (error, error_size, -1, "comment: want a string");
+    json_get_string (body, "comment", silence->note, sizeof silence->note, true);
+    return 0;
 }
 
 //  AM's postableSilence into silence. 0, or -1 with why.
@@ -173,15 +229,10 @@ s_read_am (const char *source_label, const json_t *body, api_silence_t *silence,
            size_t error_size)
 {
     json_t *matchers = json_object_get (body, "matchers"), *matcher;
-    if (!json_is_array (matchers) || json_array_size (matchers) == 0) {
-        snprintf (error, error_size, "matchers: want a non-empty array");
+    if (!json_is_array (matchers) || json_array_size (matchers) == 0)
+        return error_text (error, error_size, -1, "matchers: want a non-empty array");
+    if (s_read_am_id_comment (body, silence, error, error_size))
         return -1;
-    }
-    if (json_object_get (body, "id") && json_string_length (json_object_get (body, "id"))) {
-        snprintf (error, error_size, "id: updating a silence is not supported (expire it and "
-                  "add a new one)");
-        return -1;
-    }
     size_t index;
     json_array_foreach (matchers, index, matcher)
         if (s_read_am_matcher (source_label, matcher, silence, error, error_size))
@@ -190,7 +241,6 @@ s_read_am (const char *source_label, const json_t *body, api_silence_t *silence,
                 error_size)
     ||  s_time (body, "endsAt", true, silence->ends, sizeof silence->ends, error, error_size))
         return -1;
-    json_get_string (body, "comment", silence->note, sizeof silence->note, true);
     return 0;
 }
 

@@ -20,12 +20,16 @@
       DELETE /api/v2/silence/ID       → 200 (expires it)
 
     The mapping of an AM matcher {name, value, isRegex, isEqual}: the
-    source label (config source_label, `instance` by default) with `=` is
-    the source glob (the value, glob characters escaped), so it covers
-    alerts from any ingest; every other matcher is a label matcher with the
-    same operator (=, !=, =~, !~). Alertmanager-ingested alerts keep all
-    their labels (alertname too), so `alertname=X` matches them. Regexes
-    are POSIX extended (anchored), not Go's RE2: the common subset agrees.
+    source label (config source_label, `instance` by default) with `=` and
+    a value is the source glob (the value, glob characters escaped), so it
+    covers alerts from any ingest; every other matcher is a label matcher
+    with the same operator (=, !=, =~, !~), and the same meaning: a name
+    with '=' or '!' is refused, an `=` value that starts with '~' becomes
+    the regex of itself, isEqual and isRegex are booleans (absent or null:
+    true and false, Alertmanager's defaults). Alertmanager-ingested alerts
+    keep all their labels (alertname too), so `alertname=X` matches them.
+    Regexes are POSIX extended (anchored), not Go's RE2: the common subset
+    agrees.
     Back out, the source glob and the id and subject globs are matchers
     named source_label, `id` and `subject` (a regex when the glob has
     wildcards). `createdBy` is who lilac-web says made the request
