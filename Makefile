@@ -8,7 +8,8 @@
 # make deps       install missing Debian packages with apt-get (silent when all present)
 # make fuzz       libFuzzer harnesses of tests/fuzz (clang), FUZZ_SECONDS each (default 60);
 #                 FUZZ_TARGETS picks some of: ingest control timespec json
-#                 web_events web_purppura web_alertmanager
+#                 web_events web_purppura web_alertmanager web_act web_actions
+#                 web_silence web_am_silence web_forwarded
 # make chaos      fault injection under load (kill -9, full disk, replaced database):
 #                 figures of what was lost; exit 1 on any loss (a few minutes, root)
 # make bench      the benchmarks of tests/bench against their raw baselines (a few minutes);
@@ -130,8 +131,13 @@ $(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBWEB) $(LIBNOTIFY) $(LIBAGENT) $(LIBC
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
 #  The corpus replay and test_wire link the fuzz targets (tests/fuzz/targets.c),
-#  which also cover lilac-web's JSON mappers (web/ingest_map.c: pure, no MHD).
-$(BIN)/test/test_fuzz_corpus $(BIN)/test/test_wire: $(BIN)/test/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/fuzz/targets.o $(BUILD)/web/ingest_map.o $(LIBLILAC)
+#  which also cover lilac-web's decoders: its JSON mappers (web/ingest_map.c)
+#  and the pure parsers of api_acts.c, api_silences.c and http.c. Those files
+#  hold routes too, which call into web.c: tests/fuzz/web_stubs.c stands in
+#  for it (each stub aborts; no target calls a route), so the rest of the
+#  server stays out.
+FUZZ_WEB_OBJ = tests/fuzz/web_stubs.o web/api_acts.o web/api_silences.o web/http.o web/ingest_map.o
+$(BIN)/test/test_fuzz_corpus $(BIN)/test/test_wire: $(BIN)/test/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/fuzz/targets.o $(addprefix $(BUILD)/,$(FUZZ_WEB_OBJ)) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
@@ -177,14 +183,17 @@ asan:
 #  the committed corpus is replaced by the -merge=1 minimization of both.
 #  -max_len: 64 KiB for frames (a fast stand-in for the 256 KiB ZMQ_MAXMSGSIZE:
 #  the decoders' limits are all far below it) and for HTTP answers (Pushover's
-#  body limit), 64 bytes for time specs.
+#  body limit), 64 bytes for time specs, 4 KiB for a forwarded case (its
+#  target skips longer inputs).
 FUZZ_PACKAGES = clang libclang-rt-dev
-FUZZ_TARGETS ?= ingest control timespec json web_events web_purppura web_alertmanager
+FUZZ_TARGETS ?= ingest control timespec json web_events web_purppura web_alertmanager \
+                web_act web_actions web_silence web_am_silence web_forwarded
 FUZZ_SECONDS ?= 60
 FUZZ_MAX_LEN_ingest = 65536
 FUZZ_MAX_LEN_control = 65536
 FUZZ_MAX_LEN_json = 65536
 FUZZ_MAX_LEN_web = 65536
+FUZZ_MAX_LEN_web_forwarded = 4096
 FUZZ_MAX_LEN_timespec = 64
 
 fuzz-deps:
@@ -199,7 +208,8 @@ fuzz: fuzz-deps
 	  rm -rf $$merged; mkdir -p $$merged; \
 	  echo "make fuzz: $$name for $(FUZZ_SECONDS)s (log build/fuzz/$$name.log)"; \
 	  case $$name in ingest) len=$(FUZZ_MAX_LEN_ingest);; control) len=$(FUZZ_MAX_LEN_control);; \
-	    json) len=$(FUZZ_MAX_LEN_json);; web_*) len=$(FUZZ_MAX_LEN_web);; \
+	    json) len=$(FUZZ_MAX_LEN_json);; web_forwarded) len=$(FUZZ_MAX_LEN_web_forwarded);; \
+	    web_*) len=$(FUZZ_MAX_LEN_web);; \
 	    *) len=$(FUZZ_MAX_LEN_timespec);; esac; \
 	  build/fuzz/fuzz_$$name -max_total_time=$(FUZZ_SECONDS) -max_len=$$len -timeout=10 \
 	    -print_final_stats=1 -artifact_prefix=tests/fuzz/crashes/$$name/ \
@@ -213,7 +223,7 @@ fuzz: fuzz-deps
 	done; \
 	if [ -n "$$failed" ]; then echo "make fuzz: FINDINGS in$$failed (see tests/fuzz/crashes/)" >&2; exit 1; fi
 
-build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/tests/fuzz/targets.o build/fuzz/web/ingest_map.o build/fuzz/liblilac.a
+build/fuzz/fuzz_%: build/fuzz/tests/fuzz/fuzz_%.o build/fuzz/tests/fuzz/targets.o $(addprefix build/fuzz/,$(FUZZ_WEB_OBJ)) build/fuzz/liblilac.a
 	$(CC) $(ALL_LDFLAGS) -fsanitize=fuzzer $^ $(PKG_LIBS) -lm -o $@
 
 clean:

@@ -5,6 +5,16 @@
     compile by itself (so "a)|(.*" cannot escape the anchors by closing the
     group they add), and anchored as "^(RE)$", which is what matches. Both
     use REG_EXTENDED | REG_NOSUB: only whether it matches counts.
+
+    Before that, two kinds of regex are refused, because a silence comes
+    from outside and glibc's regex costs grow without bound on them:
+    repetitions of repetitions — regcomp copies what a repetition repeats
+    (x+ is xx*, x{5} five x), so "z" and twenty '+' take gigabytes, and its
+    closures grow with how deep repetitions nest (a*** or ((a*)*)*: eighty
+    take seconds) — s_regex_cost counts both against S_REGEX_COST_MAX and
+    S_REGEX_REPEATS; and back-references (\1..\9), with which one regexec
+    can take minutes on a short value. Alertmanager's RE2 refuses a** and
+    back-references too.
 */
 #include <fnmatch.h>
 #include <inttypes.h>
@@ -35,10 +45,143 @@ s_strndup (const char *text, size_t length)
     return copy;
 }
 
+#define S_REGEX_COST_MAX  1000     //  nodes a label regex may expand to in regcomp
+#define S_REGEX_NESTING   32       //  groups open at once, at most
+#define S_REGEX_REPEATS   4        //  repetitions nested in each other, at most
+
+//  A group of a regex, as s_regex_cost walks it.
+typedef struct {
+    size_t cost;                   //  its cost so far
+    size_t repeats;                //  the deepest nesting of repetitions in it so far
+    size_t last_cost;              //  its last item's, which a repetition copies
+    size_t last_repeats;           //  its last item's nesting of repetitions
+} s_regex_group_t;
+
+//  value, or S_REGEX_COST_MAX + 1 when above it (so products cannot overflow).
+static size_t
+s_cost_cap (size_t value)
+{
+    return value > S_REGEX_COST_MAX ? S_REGEX_COST_MAX + 1 : value;
+}
+
+//  Adds an item (an atom, a group) of cost and nesting repeats to group.
+static void
+s_regex_item (s_regex_group_t *group, size_t cost, size_t repeats)
+{
+    group->cost = s_cost_cap (group->cost + cost);
+    group->last_cost = cost;
+    group->last_repeats = repeats;
+    if (repeats > group->repeats)
+        group->repeats = repeats;
+}
+
+//  Repeats the last item of group: copies of it, and one more level.
+static void
+s_regex_repeat (s_regex_group_t *group, size_t copies)
+{
+    group->cost = s_cost_cap (group->cost + group->last_cost * (copies - 1) + 1);
+    group->last_cost = s_cost_cap (group->last_cost * copies + 1);
+    if (++group->last_repeats > group->repeats)
+        group->repeats = group->last_repeats;
+}
+
+//  The repetition at text (*, ?, +, {m}, {m,}, {m,n}): how many copies of
+//  the item before it regcomp makes (capped), its length in *length; 0 if
+//  text is no repetition.
+static size_t
+s_regex_copies (const char *text, size_t *length)
+{
+    *length = 1;
+    if (*text == '*' || *text == '?' || *text == '+')
+        return *text == '+' ? 2 : 1;
+    char *end = NULL;
+    if (*text != '{' || text [1] < '0' || text [1] > '9')
+        return 0;
+    unsigned long low = strtoul (text + 1, &end, 10), high = low;
+    if (*end == ',' && end [1] >= '0' && end [1] <= '9')
+        high = strtoul (end + 1, &end, 10);
+    else
+    if (*end == ',') {
+        high = low + 1;             //  {m,}: m copies and a star
+        end++;
+    }
+    if (*end != '}')
+        return 0;
+    *length = (size_t) (end + 1 - text);
+    return s_cost_cap (high > low ? high : low > 0 ? low : 1);
+}
+
+//  The length of the bracket expression at text ("[a-z]", "[]a]", "[^]a]",
+//  "[[:alpha:]]"), or 1 when it does not end (regcomp refuses it then).
+static size_t
+s_bracket_length (const char *text)
+{
+    const char *at = text + 1;
+    at += *at == '^';
+    at += *at == ']';
+    for (; *at && *at != ']'; at++)
+        if (*at == '[' && (at [1] == ':' || at [1] == '.' || at [1] == '=')) {
+            const char *close = strstr (at + 2, (const char []) { at [1], ']', '\0' });
+            if (!close)
+                return 1;
+            at = close + 1;
+        }
+    return *at ? (size_t) (at - text) + 1 : 1;
+}
+
+//  Roughly how many nodes regcomp builds for the extended regex text
+//  (capped at S_REGEX_COST_MAX + 1): an atom, an escape or a bracket
+//  expression costs 1, a group what is inside it, and a repetition copies
+//  the item it repeats. Past S_REGEX_REPEATS repetitions nested in each
+//  other (a** or ((a*)*)*: regcomp's closures grow with the nesting) it
+//  is over the cap too; SIZE_MAX for a back-reference.
+static size_t
+s_regex_cost (const char *text)
+{
+    s_regex_group_t groups [S_REGEX_NESTING + 1] = { { 0, 0, 0, 0 } };
+    size_t depth = 0, length = 1, copies;
+    for (const char *at = text; *at; at += length) {
+        s_regex_group_t *group = &groups [depth];
+        if ((copies = s_regex_copies (at, &length)))
+            s_regex_repeat (group, copies);
+        else
+        if (*at == '\\' && at [1] >= '1' && at [1] <= '9')
+            return SIZE_MAX;
+        else
+        if (*at == '(' && depth == S_REGEX_NESTING)
+            return S_REGEX_COST_MAX + 1;
+        else
+        if (*at == '(')
+            groups [++depth] = (s_regex_group_t) { 0, 0, 0, 0 };
+        else
+        if (*at == ')' && depth > 0) {
+            depth--;
+            s_regex_item (&groups [depth], group->cost + 1, group->repeats);
+        }
+        else {
+            length = *at == '[' ? s_bracket_length (at) : *at == '\\' && at [1] ? 2 : 1;
+            s_regex_item (group, 1, 0);
+            group->last_cost = *at == '|' ? 0 : 1;      //  nothing before '|' to repeat
+        }
+        if (groups [depth].repeats > S_REGEX_REPEATS)
+            return S_REGEX_COST_MAX + 1;
+    }
+    size_t cost = 0;
+    for (size_t level = 0; level <= depth; level++)
+        cost = s_cost_cap (cost + groups [level].cost);
+    return cost;
+}
+
 //  Compiles value anchored into label->regex. 0, or -1 with why.
 static int
 s_compile (silence_label_t *label, char *error, size_t error_size)
 {
+    size_t cost = s_regex_cost (label->value);
+    if (cost > S_REGEX_COST_MAX)
+        return error_text (error, error_size, -1, "labels: '%s%s%s': bad regex: %s",
+                           label->name, s_op_texts [label->op], label->value,
+                           cost == SIZE_MAX ? "back-references are not supported"
+                           : "too costly (repetitions nested or copied too often)");
     regex_t alone;
     int rc = regcomp (&alone, label->value, REG_EXTENDED | REG_NOSUB);
     if (rc == 0) {

@@ -21,7 +21,9 @@
     A silence change body is {v, seq, at, event: "silence", silence, epoch}.
 
     Limits: SILENCE_MAX_LABELS label matchers, each string within wire.h's
-    label limits.
+    label limits; a regex neither too costly for glibc (repetitions of
+    repetitions: regcomp copies what it repeats) nor with back-references
+    (silence.c says why).
 */
 #ifndef LILAC_SILENCE_H
 #define LILAC_SILENCE_H

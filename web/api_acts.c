@@ -1,20 +1,178 @@
 /*  api_acts.c — POST /api/alerts/SOURCE/ID/{ack,unack,clear,suppress}
-    and POST /api/actions. See api_acts.h. An act goes to the broker with
-    web_call (the HTTP request waits, the loop does not) and its reply is
-    answered as JSON. /api/actions sends its acts one after another, each
-    from the reply to the one before (web_send), so a thousand acts never
-    fill the broker's queue; the last reply answers the request.
+    and POST /api/actions. See api_acts.h. The bodies are read first, by the
+    pure parsers at the top (jansson, limits, types; nothing of HTTP). An
+    act goes to the broker with web_call (the HTTP request waits, the loop
+    does not) and its reply is answered as JSON. /api/actions sends its acts
+    one after another, each from the reply to the one before (web_send), so
+    a thousand acts never fill the broker's queue; the last reply answers
+    the request.
 */
 #include <string.h>
 #include "api_acts.h"
+#include "error_text.h"
 #include "json.h"
 #include "mem.h"
-
-#define S_BODY_MAX     (16 * 1024)            //  an act's body, at most
-#define S_ACTIONS_MAX  1000                   //  alerts in one POST /api/actions
-#define S_ACTIONS_BODY (S_ACTIONS_MAX * 700)   //  its body, at most
+#include "timespec.h"
 
 static const char *const s_acts [] = { "ack", "unack", "clear", "suppress", NULL };
+
+//  --- the bodies, read ------------------------------------------------------------------
+
+bool
+api_act_known (const char *op)
+{
+    for (size_t index = 0; s_acts [index]; index++)
+        if (strcmp (s_acts [index], op) == 0)
+            return true;
+    return false;
+}
+
+//  until of a body object into out (left "" when absent, null or ""): a
+//  time spec the broker takes at now_ms (never "clear"), or epoch seconds
+//  (a positive integer), that fits out. 0, or -1 with why.
+static int
+s_read_until (const json_t *body, int64_t now_ms, char *out, size_t out_size, char *error,
+              size_t error_size)
+{
+    const json_t *until = json_object_get (body, "until");
+    if (!until || json_is_null (until) || (json_is_string (until) && !json_string_length (until)))
+        return 0;
+    if (json_is_integer (until) && json_integer_value (until) > 0)
+        snprintf (out, out_size, "%lld", (long long) json_integer_value (until));
+    else
+    if (json_is_string (until) && json_string_length (until) < out_size)
+        snprintf (out, out_size, "%s", json_string_value (until));
+    int64_t when;
+    if (*out && time_spec_parse (out, now_ms, &when) == 0)
+        return 0;
+    *out = '\0';
+    return error_text (error, error_size, -1, "until: want a time such as +2h, now or epoch "
+                       "seconds");
+}
+
+//  The note of a body object into out (left "" when absent or null): a
+//  string that fits, never cut. 0, or -1 with why.
+static int
+s_read_note (const json_t *body, char *out, size_t out_size, char *error, size_t error_size)
+{
+    const json_t *note = json_object_get (body, "note");
+    if (!note || json_is_null (note) || json_get_string (body, "note", out, out_size, false) == 0)
+        return 0;
+    return error_text (error, error_size, -1, "note: want a string of at most %zu bytes",
+                       out_size - 1);
+}
+
+//  until and note of a body object into out. 0, or -1 with why.
+static int
+s_read_until_note (const json_t *body, int64_t now_ms, api_act_body_t *out, char *error,
+                   size_t error_size)
+{
+    if (s_read_until (body, now_ms, out->until, sizeof out->until, error, error_size))
+        return -1;
+    return s_read_note (body, out->note, sizeof out->note, error, error_size);
+}
+
+int
+api_act_parse (const char *op, const char *body, size_t size, int64_t now_ms,
+               api_act_body_t *out, char *error, size_t error_size)
+{
+    memset (out, 0, sizeof *out);
+    if (!api_act_known (op))
+        return error_text (error, error_size, -1, "no act '%.15s' (ack, unack, clear, "
+                           "suppress)", op);
+    if (size > 0) {
+        char why [WIRE_ERROR_SIZE];
+        json_t *object = json_read_object (body, size, API_ACT_BODY_MAX, why, sizeof why);
+        if (!object)
+            return error_text (error, error_size, -1, "the body: %s", why);
+        int rc = s_read_until_note (object, now_ms, out, error, error_size);
+        json_decref (object);
+        if (rc)
+            return -1;
+    }
+    if (strcmp (op, "suppress") == 0 && !*out->until)
+        return error_text (error, error_size, -1, "suppress wants {\"until\": \"+2h\"} "
+                           "(\"now\" lifts it)");
+    return 0;
+}
+
+//  The body's alerts: an array of 1..API_ACTIONS_MAX objects, each with a
+//  source and an id that fit, into out. 0, or -1 with why.
+static int
+s_read_alerts (const json_t *body, api_actions_t *out, char *error, size_t error_size)
+{
+    json_t *alerts = json_object_get (body, "alerts"), *alert;
+    size_t count = json_array_size (alerts), index;
+    if (!json_is_array (alerts) || count == 0 || count > API_ACTIONS_MAX)
+        return error_text (error, error_size, -1, "alerts: want an array of 1 to %d "
+                           "{\"source\", \"id\"}", API_ACTIONS_MAX);
+    out->alerts = mem_alloc (count * sizeof *out->alerts);
+    json_array_foreach (alerts, index, alert) {
+        api_act_alert_t *target = &out->alerts [index];
+        if (json_get_string (alert, "source", target->source, sizeof target->source, false)
+        ||  json_get_string (alert, "id", target->id, sizeof target->id, false)
+        ||  !*target->source || !*target->id)
+            return error_text (error, error_size, -1, "alerts [%zu]: want {\"source\": "
+                               "\"...\", \"id\": \"...\"} (each at most %d bytes)", index,
+                               WIRE_MAX_NAME);
+        out->alert_count++;
+    }
+    return 0;
+}
+
+//  The act, until, note and alerts of a body object. 0, or -1 with why.
+static int
+s_read_actions (const json_t *body, int64_t now_ms, api_actions_t *out, char *error,
+                size_t error_size)
+{
+    if (json_get_string (body, "act", out->op, sizeof out->op, false) != 0
+    ||  !api_act_known (out->op))
+        return error_text (error, error_size, -1, "act: want \"ack\", \"unack\", \"clear\" "
+                           "or \"suppress\"");
+    if (s_read_until_note (body, now_ms, &out->body, error, error_size))
+        return -1;
+    if (strcmp (out->op, "suppress") == 0 && !*out->body.until)
+        return error_text (error, error_size, -1, "suppress wants \"until\": \"+2h\" "
+                           "(\"now\" lifts it)");
+    return s_read_alerts (body, out, error, error_size);
+}
+
+int
+api_actions_parse (const char *body, size_t size, int64_t now_ms, api_actions_t *out,
+                   char *error, size_t error_size)
+{
+    memset (out, 0, sizeof *out);
+    char why [WIRE_ERROR_SIZE];
+    json_t *object = json_read_object (body, size, API_ACTIONS_BODY_MAX, why, sizeof why);
+    if (!object)
+        return error_text (error, error_size, -1, "the body: %s", why);
+    int rc = s_read_actions (object, now_ms, out, error, error_size);
+    json_decref (object);
+    return rc;
+}
+
+void
+api_actions_free (api_actions_t *self)
+{
+    mem_free (self->alerts);
+    self->alerts = NULL;
+    self->alert_count = 0;
+}
+
+//  --- POST /api/alerts/SOURCE/ID/ACT ----------------------------------------------------
+
+//  Packs act op on source/id into writer as the broker takes it: by for
+//  every act but suppress, until for ack and suppress, the note for ack.
+static void
+s_act_request (wire_writer_t *writer, const char *op, const char *source, const char *id,
+               const char *by, const api_act_body_t *body)
+{
+    bool suppress = strcmp (op, "suppress") == 0, ack = strcmp (op, "ack") == 0;
+    ctl_act_t act = { .source = source, .id = id, .by = suppress ? NULL : by,
+                      .until = *body->until && (suppress || ack) ? body->until : NULL,
+                      .note = *body->note && ack ? body->note : NULL };
+    ctl_act_request (writer, op, &act);
+}
 
 static void
 s_act_done (web_t *web, http_request_t *request, wire_doc_t *reply, const char *why, void *arg)
@@ -30,55 +188,27 @@ s_act_done (web_t *web, http_request_t *request, wire_doc_t *reply, const char *
                       body ? body : json_pack ("{s:s}", "error", "out of memory"));
 }
 
-//  until and note from the body (an object, or nothing). 0, or -1 with why.
-static int
-s_read_body (http_request_t *request, char *until, size_t until_size, char *note,
-             size_t note_size, char *error, size_t error_size)
-{
-    if (http_body_size (request) == 0)
-        return 0;
-    json_t *body = json_read_object (http_body (request), http_body_size (request), S_BODY_MAX,
-                                     error, error_size);
-    if (!body)
-        return -1;
-    int64_t seconds;
-    if (json_get_string (body, "until", until, until_size, false) != 0
-    &&  json_get_int (body, "until", &seconds) == 0)
-        snprintf (until, until_size, "%lld", (long long) seconds);
-    json_get_string (body, "note", note, note_size, false);
-    json_decref (body);
-    return 0;
-}
-
 enum MHD_Result
 api_acts_one (web_t *web, http_request_t *request)
 {
-    char source [WIRE_MAX_NAME + 1], id [WIRE_MAX_NAME + 1], op [16];
+    char source [WIRE_MAX_NAME + 1], id [WIRE_MAX_NAME + 1], op [API_OP_SIZE];
     if (http_segment_count (request) != 5 || http_segment (request, 2, source, sizeof source)
     ||  http_segment (request, 3, id, sizeof id) || http_segment (request, 4, op, sizeof op))
         return http_reply_error (request, MHD_HTTP_NOT_FOUND,
                                  "want POST /api/alerts/SOURCE/ID/ACT (ack, unack, clear, "
                                  "suppress)");
-    size_t known = 0;
-    while (s_acts [known] && strcmp (s_acts [known], op))
-        known++;
-    if (!s_acts [known])
+    if (!api_act_known (op))
         return http_reply_error (request, MHD_HTTP_NOT_FOUND, "no act '%s' (ack, unack, clear, "
                                  "suppress)", op);
-    char until [64] = "", note [WIRE_MAX_NOTE + 1] = "", error [WIRE_ERROR_SIZE];
-    if (s_read_body (request, until, sizeof until, note, sizeof note, error, sizeof error))
-        return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "the body: %s", error);
-    bool suppress = strcmp (op, "suppress") == 0;
-    if (suppress && !*until)
-        return http_reply_error (request, MHD_HTTP_BAD_REQUEST,
-                                 "suppress wants {\"until\": \"+2h\"} (\"now\" lifts it)");
+    api_act_body_t body;
+    char error [WIRE_ERROR_SIZE];
+    if (api_act_parse (op, http_body (request), http_body_size (request), clock_now_ms (),
+                       &body, error, sizeof error))
+        return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s", error);
     char by [WIRE_MAX_NAME + 1];
     web_user (web, request, by, sizeof by);
-    ctl_act_t act = { .source = source, .id = id, .by = suppress ? NULL : by,
-                      .until = *until && (suppress || strcmp (op, "ack") == 0) ? until : NULL,
-                      .note = *note && strcmp (op, "ack") == 0 ? note : NULL };
     wire_writer_t writer;
-    ctl_act_request (&writer, op, &act);
+    s_act_request (&writer, op, source, id, by, &body);
     enum MHD_Result rc = web_call (web, request, writer.buffer.data, writer.buffer.size,
                                    s_act_done, NULL);
     wire_writer_free (&writer);
@@ -87,14 +217,11 @@ api_acts_one (web_t *web, http_request_t *request)
 
 //  --- POST /api/actions ----------------------------------------------------------------
 
-//  One POST /api/actions while its acts go out: the alerts, which one is
-//  next, and what came back so far.
+//  One POST /api/actions while its acts go out: what the body asked, which
+//  alert is next, and what came back so far.
 typedef struct {
-    char op [16];
+    api_actions_t actions;         //  the act, until, note and alerts, read
     char by [WIRE_MAX_NAME + 1];
-    char until [64];
-    char note [WIRE_MAX_NOTE + 1];
-    json_t *alerts;                //  [{source, id}], checked
     size_t next;                   //  the alert whose reply is awaited
     size_t done;                   //  acts the broker committed
     json_t *failed;                //  [{source, id, error}]
@@ -104,7 +231,7 @@ static void
 s_actions_destroy (s_actions_t **self_p)
 {
     if (*self_p) {
-        json_decref ((*self_p)->alerts);
+        api_actions_free (&(*self_p)->actions);
         json_decref ((*self_p)->failed);
         mem_free (*self_p);
         *self_p = NULL;
@@ -114,25 +241,18 @@ s_actions_destroy (s_actions_t **self_p)
 static void
 s_actions_fail (s_actions_t *self, size_t index, const char *error)
 {
-    json_t *alert = json_array_get (self->alerts, index);
-    json_array_append_new (self->failed, json_pack ("{s:O,s:O,s:s}",
-                           "source", json_object_get (alert, "source"),
-                           "id", json_object_get (alert, "id"), "error", error));
+    const api_act_alert_t *alert = &self->actions.alerts [index];
+    json_array_append_new (self->failed, json_pack ("{s:s,s:s,s:s}", "source", alert->source,
+                                                    "id", alert->id, "error", error));
 }
 
 //  Packs the act on alert index into writer.
 static void
 s_actions_request (s_actions_t *self, size_t index, wire_writer_t *writer)
 {
-    json_t *alert = json_array_get (self->alerts, index);
-    bool suppress = strcmp (self->op, "suppress") == 0;
-    ctl_act_t act = {
-        .source = json_string_value (json_object_get (alert, "source")),
-        .id = json_string_value (json_object_get (alert, "id")),
-        .by = suppress ? NULL : self->by,
-        .until = *self->until && (suppress || strcmp (self->op, "ack") == 0) ? self->until : NULL,
-        .note = *self->note && strcmp (self->op, "ack") == 0 ? self->note : NULL };
-    ctl_act_request (writer, self->op, &act);
+    const api_act_alert_t *alert = &self->actions.alerts [index];
+    s_act_request (writer, self->actions.op, alert->source, alert->id, self->by,
+                   &self->actions.body);
 }
 
 static void s_actions_done (web_t *web, http_request_t *request, wire_doc_t *reply,
@@ -182,7 +302,7 @@ s_actions_done (web_t *web, http_request_t *request, wire_doc_t *reply, const ch
         s_actions_fail (self, self->next, reply ? error : why ? why : "no answer");
     wire_doc_destroy (&checked);
     //  No answer: the broker is away, and the rest would wait in turn.
-    while (++self->next < json_array_size (self->alerts)) {
+    while (++self->next < self->actions.alert_count) {
         if (unavailable)
             s_actions_fail (self, self->next, why ? why : "no answer");
         else
@@ -198,70 +318,13 @@ s_actions_done (web_t *web, http_request_t *request, wire_doc_t *reply, const ch
     s_actions_destroy (&self);
 }
 
-//  The body's alerts: an array of 1..S_ACTIONS_MAX objects, each with a
-//  source and an id that fit. A new reference, or NULL with why.
-static json_t *
-s_actions_alerts (const json_t *body, char *error, size_t error_size)
-{
-    json_t *alerts = json_object_get (body, "alerts");
-    size_t count = json_array_size (alerts);
-    if (!json_is_array (alerts) || count == 0 || count > S_ACTIONS_MAX) {
-        snprintf (error, error_size, "alerts: want an array of 1 to %d {\"source\", \"id\"}",
-                  S_ACTIONS_MAX);
-        return NULL;
-    }
-    json_t *alert;
-    size_t index;
-    json_array_foreach (alerts, index, alert) {
-        char source [WIRE_MAX_NAME + 1], id [WIRE_MAX_NAME + 1];
-        if (json_get_string (alert, "source", source, sizeof source, false)
-        ||  json_get_string (alert, "id", id, sizeof id, false) || !*source || !*id) {
-            snprintf (error, error_size, "alerts [%zu]: want {\"source\": \"...\", "
-                      "\"id\": \"...\"} (each at most %d bytes)", index, WIRE_MAX_NAME);
-            return NULL;
-        }
-    }
-    return json_incref (alerts);
-}
-
-//  The act, until and note of the body. 0, or -1 with why.
-static int
-s_actions_read (const json_t *body, s_actions_t *self, char *error, size_t error_size)
-{
-    size_t known = 0;
-    if (json_get_string (body, "act", self->op, sizeof self->op, false) == 0)
-        while (s_acts [known] && strcmp (s_acts [known], self->op))
-            known++;
-    if (!*self->op || !s_acts [known]) {
-        snprintf (error, error_size, "act: want \"ack\", \"unack\", \"clear\" or "
-                  "\"suppress\"");
-        return -1;
-    }
-    int64_t seconds;
-    if (json_get_string (body, "until", self->until, sizeof self->until, false) != 0
-    &&  json_get_int (body, "until", &seconds) == 0)
-        snprintf (self->until, sizeof self->until, "%lld", (long long) seconds);
-    json_get_string (body, "note", self->note, sizeof self->note, false);
-    if (strcmp (self->op, "suppress") == 0 && !*self->until) {
-        snprintf (error, error_size, "suppress wants \"until\": \"+2h\" (\"now\" lifts it)");
-        return -1;
-    }
-    self->alerts = s_actions_alerts (body, error, error_size);
-    return self->alerts ? 0 : -1;
-}
-
 enum MHD_Result
 api_acts_many (web_t *web, http_request_t *request)
 {
-    char error [WIRE_ERROR_SIZE + 64];
-    json_t *body = json_read_object (http_body (request), http_body_size (request),
-                                     S_ACTIONS_BODY, error, sizeof error);
-    if (!body)
-        return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "the body: %s", error);
     s_actions_t *self = mem_alloc (sizeof (s_actions_t));
-    int rc = s_actions_read (body, self, error, sizeof error);
-    json_decref (body);
-    if (rc) {
+    char error [WIRE_ERROR_SIZE + 64];
+    if (api_actions_parse (http_body (request), http_body_size (request), clock_now_ms (),
+                           &self->actions, error, sizeof error)) {
         s_actions_destroy (&self);
         return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s", error);
     }

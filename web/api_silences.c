@@ -4,11 +4,13 @@
     silence_expire) and sends it with web_call; the HTTP request waits, the
     loop does not. The done functions turn the broker's reply into lilac's
     JSON (json_from_msgpack of the silence) or into Alertmanager's shapes.
-    Bodies are read with jansson and checked field by field; strings past
-    the wire's limits are refused, never cut.
+    Bodies are read first, by the pure parsers at the top (jansson, checked
+    field by field, nothing of HTTP); strings past the wire's limits are
+    refused, never cut (but for Alertmanager's comment, which is only words).
 */
 #include <string.h>
 #include "api_silences.h"
+#include "error_text.h"
 #include "ingest_map.h"
 #include "json.h"
 #include "log.h"
@@ -16,11 +18,345 @@
 #include "silence.h"
 #include "timespec.h"
 
-#define S_BODY_MAX       (64 * 1024)  //  a silence's body, at most
-#define S_MATCHER_SIZE   (WIRE_MAX_LABEL_KEY + WIRE_MAX_LABEL_VALUE + 8)
-#define S_GLOB_SIZE      (2 * WIRE_MAX_NAME + 1)   //  a value with its escapes
-#define S_TIME_SIZE      40           //  a time spec or epoch seconds
 #define S_MAX_FILTERS    16           //  filter arguments of GET /api/v2/silences
+
+//  --- the bodies, read -----------------------------------------------------------------
+
+//  A time member (absent: ""): a spec or epoch seconds (a positive
+//  integer) as the broker reads them, or RFC 3339 (turned into epoch
+//  seconds; Go's zero time is absent). round_up for an end (never earlier
+//  than asked). The text only: s_check_times resolves it. 0, or -1 with why.
+static int
+s_time (const json_t *body, const char *key, bool round_up, char *out, size_t out_size,
+        char *error, size_t error_size)
+{
+    *out = '\0';
+    json_t *member = json_object_get (body, key);
+    int64_t ms, seconds;
+    if (!member || json_is_null (member))
+        return 0;
+    if (json_is_integer (member) && json_integer_value (member) > 0)
+        snprintf (out, out_size, "%lld", (long long) json_integer_value (member));
+    else
+    if (json_is_string (member) && ingest_map_rfc3339 (json_string_value (member), &ms) == 0) {
+        seconds = ms <= 0 ? 0 : round_up ? (ms + 999) / 1000 : ms / 1000;
+        if (seconds > 0)
+            snprintf (out, out_size, "%lld", (long long) seconds);
+    }
+    else
+    if (json_get_string (body, key, out, out_size, false) != 0) {
+        snprintf (error, error_size, "%s: want a time (+2h, epoch seconds, RFC 3339)", key);
+        return -1;
+    }
+    return 0;
+}
+
+//  Adds a label matcher (a copy). 0, or -1 with why.
+static int
+s_add_label (api_silence_t *self, const char *text, char *error, size_t error_size)
+{
+    if (self->label_count == SILENCE_MAX_LABELS) {
+        snprintf (error, error_size, "matchers: more than %d labels", SILENCE_MAX_LABELS);
+        return -1;
+    }
+    if (strlen (text) >= API_MATCHER_SIZE) {
+        snprintf (error, error_size, "matchers: a label matcher is too long");
+        return -1;
+    }
+    self->labels [self->label_count++] = mem_strdup (text);
+    return 0;
+}
+
+//  One glob of lilac's matchers. 0 (absent or read), -1 with why.
+static int
+s_glob (const json_t *matchers, const char *key, char *out, size_t size, char *error,
+        size_t error_size)
+{
+    json_t *member = json_object_get (matchers, key);
+    if (!member)
+        return 0;
+    if (json_get_string (matchers, key, out, size, false) == 0 && *out
+    &&  strlen (out) <= WIRE_MAX_NAME)
+        return 0;
+    snprintf (error, error_size, "matchers.%s: want a glob of 1-%d bytes", key, WIRE_MAX_NAME);
+    return -1;
+}
+
+//  lilac's {matchers, starts?, ends, note?} into silence. 0, or -1 with why.
+static int
+s_read_own (const char *source_label, const json_t *body, api_silence_t *silence, char *error,
+            size_t error_size)
+{
+    (void) source_label;
+    json_t *matchers = json_object_get (body, "matchers");
+    if (!json_is_object (matchers)) {
+        snprintf (error, error_size, "matchers: want an object {source?, id?, subject?, "
+                  "labels?: [\"K=V\", ...]}");
+        return -1;
+    }
+    if (s_glob (matchers, "source", silence->source, sizeof silence->source, error, error_size)
+    ||  s_glob (matchers, "id", silence->id, sizeof silence->id, error, error_size)
+    ||  s_glob (matchers, "subject", silence->subject, sizeof silence->subject, error,
+                error_size))
+        return -1;
+    json_t *labels = json_object_get (matchers, "labels"), *label;
+    if (labels && !json_is_array (labels)) {
+        snprintf (error, error_size, "matchers.labels: want an array of strings");
+        return -1;
+    }
+    size_t index;
+    json_array_foreach (labels, index, label)
+        if (!json_is_string (label)
+        ||  s_add_label (silence, json_string_value (label), error, error_size)) {
+            if (!json_is_string (label))
+                snprintf (error, error_size, "matchers.labels: want an array of strings");
+            return -1;
+        }
+    if (s_time (body, "starts", false, silence->starts, sizeof silence->starts, error,
+                error_size)
+    ||  s_time (body, "ends", true, silence->ends, sizeof silence->ends, error, error_size))
+        return -1;
+    if (json_object_get (body, "note")
+    &&  json_get_string (body, "note", silence->note, sizeof silence->note, false)) {
+        snprintf (error, error_size, "note: want a string of at most %d bytes", WIRE_MAX_NOTE);
+        return -1;
+    }
+    return 0;
+}
+
+//  Escapes glob characters, so value matches itself only. -1 if too long.
+static int
+s_glob_escape (const char *value, char *out, size_t size)
+{
+    size_t length = 0;
+    for (const char *at = value; *at; at++) {
+        if (length + 3 > size)
+            return -1;
+        if (strchr ("*?[]\\", *at))
+            out [length++] = '\\';
+        out [length++] = *at;
+    }
+    out [length] = '\0';
+    return length > WIRE_MAX_NAME ? -1 : 0;
+}
+
+//  A flag of an AM matcher into *flag: absent or null is fallback (as in
+//  Alertmanager), a boolean itself. 0, or -1 for anything else.
+static int
+s_am_flag (const json_t *matcher, const char *key, bool fallback, bool *flag)
+{
+    const json_t *member = json_object_get (matcher, key);
+    *flag = !member || json_is_null (member) ? fallback : json_is_true (member);
+    return !member || json_is_null (member) || json_is_boolean (member) ? 0 : -1;
+}
+
+//  The label matcher text of an AM matcher: its name, operator (=, !=, =~,
+//  !~) and value, into text (size bytes). An equal value that starts with
+//  '~' is written as the regex of itself ("NAME=~V" would read as a
+//  regex). 0, or -1 when it does not fit.
+static int
+s_am_label_text (const char *name, const char *value, bool equal, bool regex, char *text,
+                 size_t size)
+{
+    static const char *const operators [2][2] = { { "!=", "!~" }, { "=", "=~" } };
+    bool literal = equal && !regex && *value == '~';
+    size_t length = (size_t) snprintf (text, size, "%s%s", name,
+                                       operators [equal][regex || literal]);
+    for (const char *at = value; *at && length < size; at++) {
+        if (literal && strchr ("\\^$.|?*+()[]{}", *at))
+            text [length++] = '\\';
+        if (length < size)
+            text [length++] = *at;
+    }
+    if (length >= size)
+        return -1;
+    text [length] = '\0';
+    return 0;
+}
+
+//  One AM matcher into silence: the first equal one of the source label
+//  (with a value) is the source glob, any other a label matcher of the
+//  same meaning. 0, or -1 with why.
+static int
+s_read_am_matcher (const char *source_label, const json_t *matcher, api_silence_t *silence,
+                   char *error, size_t error_size)
+{
+    const char *name = json_string_value (json_object_get (matcher, "name"));
+    const char *value = json_string_value (json_object_get (matcher, "value"));
+    bool equal, regex;
+    if (!name || !*name || !value)
+        return error_text (error, error_size, -1, "matchers: each wants a name and a value");
+    if (strpbrk (name, "=!"))               //  "a=b" would read as a=b...
+        return error_text (error, error_size, -1, "matchers: '%.64s' is not a label name",
+                           name);
+    if (s_am_flag (matcher, "isEqual", true, &equal)
+    ||  s_am_flag (matcher, "isRegex", false, &regex))
+        return error_text (error, error_size, -1, "matchers: %.64s: isEqual and isRegex want "
+                           "true or false", name);
+    if (equal && !regex && *value && strcmp (name, source_label) == 0 && !*silence->source) {
+        if (s_glob_escape (value, silence->source, sizeof silence->source) == 0)
+            return 0;
+        return error_text (error, error_size, -1, "matchers: %s: not a source (1-%d bytes)",
+                           name, WIRE_MAX_NAME);
+    }
+    char text [API_MATCHER_SIZE];
+    if (s_am_label_text (name, value, equal, regex, text, sizeof text))
+        return error_text (error, error_size, -1, "matchers: a label matcher is too long");
+    return s_add_label (silence, text, error, error_size);
+}
+
+//  id and comment of AM's postableSilence: an id says an update (refused
+//  unless empty), the comment is the note (cut to fit). 0, or -1 with why.
+static int
+s_read_am_id_comment (const json_t *body, api_silence_t *silence, char *error,
+                      size_t error_size)
+{
+    const json_t *id = json_object_get (body, "id"), *comment = json_object_get (body, "comment");
+    if (id && !json_is_null (id) && !json_is_string (id))
+        return error_text (error, error_size, -1, "id: want a string");
+    if (json_string_length (id))
+        return error_text (error, error_size, -1, "id: updating a silence is not supported "
+                           "(expire it and add a new one)");
+    if (comment && !json_is_null (comment) && !json_is_string (comment))
+        return error_text (error, error_size, -1, "comment: want a string");
+    json_get_string (body, "comment", silence->note, sizeof silence->note, true);
+    return 0;
+}
+
+//  AM's postableSilence into silence. 0, or -1 with why.
+static int
+s_read_am (const char *source_label, const json_t *body, api_silence_t *silence, char *error,
+           size_t error_size)
+{
+    json_t *matchers = json_object_get (body, "matchers"), *matcher;
+    if (!json_is_array (matchers) || json_array_size (matchers) == 0)
+        return error_text (error, error_size, -1, "matchers: want a non-empty array");
+    if (s_read_am_id_comment (body, silence, error, error_size))
+        return -1;
+    size_t index;
+    json_array_foreach (matchers, index, matcher)
+        if (s_read_am_matcher (source_label, matcher, silence, error, error_size))
+            return -1;
+    if (s_time (body, "startsAt", false, silence->starts, sizeof silence->starts, error,
+                error_size)
+    ||  s_time (body, "endsAt", true, silence->ends, sizeof silence->ends, error, error_size))
+        return -1;
+    return 0;
+}
+
+//  The body as a JSON object, or NULL with why.
+static json_t *
+s_read_object (const char *body, size_t size, char *error, size_t error_size)
+{
+    char why [WIRE_ERROR_SIZE];
+    json_t *object = json_read_object (body, size, API_SILENCE_BODY_MAX, why, sizeof why);
+    if (!object)
+        error_text (error, error_size, -1, "the body: %s", why);
+    return object;
+}
+
+//  A dialect of silence bodies: its reader and the names of its times.
+typedef struct {
+    int (*read) (const char *source_label, const json_t *body, api_silence_t *silence,
+                 char *error, size_t error_size);
+    const char *starts;            //  the key of the start, for messages
+    const char *ends;              //  the key of the end
+} s_dialect_t;
+
+static const s_dialect_t s_own = { s_read_own, "starts", "ends" };
+static const s_dialect_t s_am = { s_read_am, "startsAt", "endsAt" };
+
+//  Each label matcher as the broker will parse it (a regex compiled).
+//  0, or -1 with why.
+static int
+s_check_labels (const api_silence_t *silence, char *error, size_t error_size)
+{
+    for (size_t index = 0; index < silence->label_count; index++) {
+        silence_label_t label;
+        if (silence_label_parse (silence->labels [index], &label, error, error_size))
+            return -1;
+        silence_label_free (&label);
+    }
+    return 0;
+}
+
+//  The times resolved at now_ms as the broker will resolve them: ends
+//  required, each a time (never "clear"), ends after starts and now.
+//  0, or -1 with why.
+static int
+s_check_times (const api_silence_t *silence, const s_dialect_t *dialect, int64_t now_ms,
+               char *error, size_t error_size)
+{
+    int64_t starts = now_ms, ends = 0;
+    if (!*silence->ends)
+        return error_text (error, error_size, -1, "%s: required (+2h, epoch seconds, "
+                           "RFC 3339)", dialect->ends);
+    if (*silence->starts && time_spec_parse (silence->starts, now_ms, &starts) != 0)
+        return error_text (error, error_size, -1, "%s: want a time (+2h, epoch seconds, "
+                           "RFC 3339)", dialect->starts);
+    if (time_spec_parse (silence->ends, now_ms, &ends) != 0)
+        return error_text (error, error_size, -1, "%s: want a time (+2h, epoch seconds, "
+                           "RFC 3339)", dialect->ends);
+    if (ends <= (starts > now_ms ? starts : now_ms))
+        return error_text (error, error_size, -1, "%s: must be after %s and now",
+                           dialect->ends, dialect->starts);
+    return 0;
+}
+
+//  What the broker would refuse in a silence read, refused here: no
+//  matcher, a label matcher it cannot parse, times it cannot take.
+//  0, or -1 with why.
+static int
+s_check (const api_silence_t *silence, const s_dialect_t *dialect, int64_t now_ms,
+         char *error, size_t error_size)
+{
+    if (!*silence->source && !*silence->id && !*silence->subject && !silence->label_count)
+        return error_text (error, error_size, -1, "matchers: want at least one (source, id, "
+                           "subject or a label)");
+    if (s_check_labels (silence, error, error_size))
+        return -1;
+    return s_check_times (silence, dialect, now_ms, error, error_size);
+}
+
+//  The body read in dialect into out, and checked.
+static int
+s_parse (const s_dialect_t *dialect, const char *source_label, const char *body, size_t size,
+         int64_t now_ms, api_silence_t *out, char *error, size_t error_size)
+{
+    memset (out, 0, sizeof *out);
+    json_t *object = s_read_object (body, size, error, error_size);
+    if (!object)
+        return -1;
+    int rc = dialect->read (source_label, object, out, error, error_size);
+    json_decref (object);
+    if (rc == 0)
+        rc = s_check (out, dialect, now_ms, error, error_size);
+    if (rc)
+        api_silence_free (out);
+    return rc;
+}
+
+int
+api_silence_parse (const char *body, size_t size, int64_t now_ms, api_silence_t *out,
+                   char *error, size_t error_size)
+{
+    return s_parse (&s_own, NULL, body, size, now_ms, out, error, error_size);
+}
+
+int
+api_silence_parse_am (const char *body, size_t size, const char *source_label,
+                      int64_t now_ms, api_silence_t *out, char *error, size_t error_size)
+{
+    return s_parse (&s_am, source_label, body, size, now_ms, out, error, error_size);
+}
+
+void
+api_silence_free (api_silence_t *self)
+{
+    for (size_t index = 0; index < self->label_count; index++)
+        mem_free (self->labels [index]);
+    self->label_count = 0;
+}
 
 //  --- answering -------------------------------------------------------------------------
 
@@ -108,36 +444,6 @@ s_send (web_t *web, http_request_t *request, wire_writer_t *writer, web_done_fn 
     return rc;
 }
 
-//  --- times ---------------------------------------------------------------------------------
-
-//  A time member (absent: ""): a spec or epoch seconds as the broker reads
-//  them, or RFC 3339 (turned into epoch seconds; Go's zero time is absent).
-//  round_up for an end (never earlier than asked). 0, or -1 with why.
-static int
-s_time (const json_t *body, const char *key, bool round_up, char *out, size_t out_size,
-        char *error, size_t error_size)
-{
-    *out = '\0';
-    json_t *member = json_object_get (body, key);
-    int64_t ms, seconds;
-    if (!member || json_is_null (member))
-        return 0;
-    if (json_is_integer (member))
-        snprintf (out, out_size, "%lld", (long long) json_integer_value (member));
-    else
-    if (json_is_string (member) && ingest_map_rfc3339 (json_string_value (member), &ms) == 0) {
-        seconds = ms <= 0 ? 0 : round_up ? (ms + 999) / 1000 : ms / 1000;
-        if (seconds > 0)
-            snprintf (out, out_size, "%lld", (long long) seconds);
-    }
-    else
-    if (json_get_string (body, key, out, out_size, false) != 0) {
-        snprintf (error, error_size, "%s: want a time (+2h, epoch seconds, RFC 3339)", key);
-        return -1;
-    }
-    return 0;
-}
-
 //  ms since the epoch as RFC 3339 ("0001-01-01T00:00:00Z" for none).
 static json_t *
 s_rfc3339 (int64_t ms)
@@ -156,148 +462,35 @@ api_silences_list (web_t *web, http_request_t *request)
     return s_send (web, request, &writer, s_list_done, NULL);
 }
 
-//  The silence request's strings, kept while it is packed.
-typedef struct {
-    char source [S_GLOB_SIZE];
-    char id [S_GLOB_SIZE];
-    char subject [S_GLOB_SIZE];
-    char *labels [SILENCE_MAX_LABELS];   //  label_count matchers, owned
-    size_t label_count;
-    char starts [S_TIME_SIZE];
-    char ends [S_TIME_SIZE];
-    char note [WIRE_MAX_NOTE + 1];
-    char by [WIRE_MAX_NAME + 1];
-} s_silence_t;
-
-static void
-s_silence_free (s_silence_t *self)
-{
-    for (size_t index = 0; index < self->label_count; index++)
-        mem_free (self->labels [index]);
-    self->label_count = 0;
-}
-
-//  Adds a label matcher (a copy). 0, or -1 with why.
-static int
-s_add_label (s_silence_t *self, const char *text, char *error, size_t error_size)
-{
-    if (self->label_count == SILENCE_MAX_LABELS) {
-        snprintf (error, error_size, "matchers: more than %d labels", SILENCE_MAX_LABELS);
-        return -1;
-    }
-    if (strlen (text) >= S_MATCHER_SIZE) {
-        snprintf (error, error_size, "matchers: a label matcher is too long");
-        return -1;
-    }
-    self->labels [self->label_count++] = mem_strdup (text);
-    return 0;
-}
-
-//  Sends silence_add; the reply goes to done with arg.
+//  Sends silence_add by the request's user (and frees silence); the reply
+//  goes to done with arg.
 static enum MHD_Result
-s_send_add (web_t *web, http_request_t *request, s_silence_t *silence, web_done_fn *done,
+s_send_add (web_t *web, http_request_t *request, api_silence_t *silence, web_done_fn *done,
             void *arg)
 {
-    web_user (web, request, silence->by, sizeof silence->by);
+    char by [WIRE_MAX_NAME + 1];
+    web_user (web, request, by, sizeof by);
     ctl_silence_t add = {
         .source = *silence->source ? silence->source : NULL,
         .id = *silence->id ? silence->id : NULL,
         .subject = *silence->subject ? silence->subject : NULL,
         .labels = (const char *const *) silence->labels, .label_count = silence->label_count,
         .starts = *silence->starts ? silence->starts : NULL, .ends = silence->ends,
-        .by = silence->by, .note = *silence->note ? silence->note : NULL };
+        .by = by, .note = *silence->note ? silence->note : NULL };
     wire_writer_t writer;
     ctl_silence_add_request (&writer, &add);
-    s_silence_free (silence);
+    api_silence_free (silence);
     return s_send (web, request, &writer, done, arg);
-}
-
-//  One glob of lilac's matchers. 0 (absent or read), -1 with why.
-static int
-s_glob (const json_t *matchers, const char *key, char *out, size_t size, char *error,
-        size_t error_size)
-{
-    json_t *member = json_object_get (matchers, key);
-    if (!member)
-        return 0;
-    if (json_get_string (matchers, key, out, size, false) == 0 && *out
-    &&  strlen (out) <= WIRE_MAX_NAME)
-        return 0;
-    snprintf (error, error_size, "matchers.%s: want a glob of 1-%d bytes", key, WIRE_MAX_NAME);
-    return -1;
-}
-
-//  lilac's {matchers, starts?, ends, note?} into silence. 0, or -1 with why.
-static int
-s_read_own (const json_t *body, s_silence_t *silence, char *error, size_t error_size)
-{
-    json_t *matchers = json_object_get (body, "matchers");
-    if (!json_is_object (matchers)) {
-        snprintf (error, error_size, "matchers: want an object {source?, id?, subject?, "
-                  "labels?: [\"K=V\", ...]}");
-        return -1;
-    }
-    if (s_glob (matchers, "source", silence->source, sizeof silence->source, error, error_size)
-    ||  s_glob (matchers, "id", silence->id, sizeof silence->id, error, error_size)
-    ||  s_glob (matchers, "subject", silence->subject, sizeof silence->subject, error,
-                error_size))
-        return -1;
-    json_t *labels = json_object_get (matchers, "labels"), *label;
-    if (labels && !json_is_array (labels)) {
-        snprintf (error, error_size, "matchers.labels: want an array of strings");
-        return -1;
-    }
-    size_t index;
-    json_array_foreach (labels, index, label)
-        if (!json_is_string (label)
-        ||  s_add_label (silence, json_string_value (label), error, error_size)) {
-            if (!json_is_string (label))
-                snprintf (error, error_size, "matchers.labels: want an array of strings");
-            return -1;
-        }
-    if (s_time (body, "starts", false, silence->starts, sizeof silence->starts, error,
-                error_size)
-    ||  s_time (body, "ends", true, silence->ends, sizeof silence->ends, error, error_size))
-        return -1;
-    if (json_object_get (body, "note")
-    &&  json_get_string (body, "note", silence->note, sizeof silence->note, false)) {
-        snprintf (error, error_size, "note: want a string of at most %d bytes", WIRE_MAX_NOTE);
-        return -1;
-    }
-    return 0;
-}
-
-//  The body as a JSON object, or NULL once answered 400.
-static json_t *
-s_read_body (http_request_t *request)
-{
-    char error [WIRE_ERROR_SIZE];
-    json_t *body = json_read_object (http_body (request), http_body_size (request), S_BODY_MAX,
-                                     error, sizeof error);
-    if (!body)
-        http_reply_error (request, MHD_HTTP_BAD_REQUEST, "the body: %s", error);
-    return body;
 }
 
 enum MHD_Result
 api_silences_add (web_t *web, http_request_t *request)
 {
-    json_t *body = s_read_body (request);
-    if (!body)
-        return MHD_YES;
-    s_silence_t silence = { .label_count = 0 };
+    api_silence_t silence;
     char error [WIRE_ERROR_SIZE];
-    int rc = s_read_own (body, &silence, error, sizeof error);
-    json_decref (body);
-    if (rc) {
-        s_silence_free (&silence);
+    if (api_silence_parse (http_body (request), http_body_size (request), clock_now_ms (),
+                           &silence, error, sizeof error))
         return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s", error);
-    }
-    if (!*silence.ends) {
-        s_silence_free (&silence);
-        return http_reply_error (request, MHD_HTTP_BAD_REQUEST,
-                                 "ends: required (+2h, epoch seconds, RFC 3339)");
-    }
     return s_send_add (web, request, &silence, s_member_done, "silence");
 }
 
@@ -379,7 +572,7 @@ s_am_glob (json_t *matchers, const json_t *own, const char *key, const char *nam
     const char *glob = json_string_value (json_object_get (own, key));
     if (!glob)
         return;
-    char value [2 * S_GLOB_SIZE];
+    char value [2 * API_GLOB_SIZE];
     bool is_regex;
     s_glob_to_value (glob, value, sizeof value, &is_regex);
     json_array_append_new (matchers, json_pack ("{s:s, s:s, s:b, s:b}", "name", name,
@@ -481,7 +674,7 @@ s_each_filter (void *arg, enum MHD_ValueKind kind, const char *key, const char *
     s_filters_t *self = arg;
     if (strcmp (key, "filter") || self->failed)
         return MHD_YES;
-    char text [S_MATCHER_SIZE + 1];
+    char text [API_MATCHER_SIZE + 1];
     if (self->count == S_MAX_FILTERS)
         snprintf (self->error, sizeof self->error, "filter: more than %d", S_MAX_FILTERS);
     else
@@ -623,76 +816,6 @@ api_silences_am_get (web_t *web, http_request_t *request)
     return s_send (web, request, &writer, s_am_get_done, NULL);
 }
 
-//  Escapes glob characters, so value matches itself only. -1 if too long.
-static int
-s_glob_escape (const char *value, char *out, size_t size)
-{
-    size_t length = 0;
-    for (const char *at = value; *at; at++) {
-        if (length + 3 > size)
-            return -1;
-        if (strchr ("*?[]\\", *at))
-            out [length++] = '\\';
-        out [length++] = *at;
-    }
-    out [length] = '\0';
-    return length > WIRE_MAX_NAME ? -1 : 0;
-}
-
-//  One AM matcher into silence. 0, or -1 with why.
-static int
-s_read_am_matcher (web_t *web, const json_t *matcher, s_silence_t *silence, char *error,
-                   size_t error_size)
-{
-    const char *name = json_string_value (json_object_get (matcher, "name"));
-    const char *value = json_string_value (json_object_get (matcher, "value"));
-    json_t *is_equal = json_object_get (matcher, "isEqual");
-    bool regex = json_is_true (json_object_get (matcher, "isRegex"));
-    bool equal = !is_equal || json_is_true (is_equal);
-    if (!name || !*name || !value) {
-        snprintf (error, error_size, "matchers: each wants a name and a value");
-        return -1;
-    }
-    if (equal && !regex && strcmp (name, web_source_label (web)) == 0 && !*silence->source) {
-        if (s_glob_escape (value, silence->source, sizeof silence->source) == 0)
-            return 0;
-        snprintf (error, error_size, "matchers: %s: not a source (1-%d bytes)", name,
-                  WIRE_MAX_NAME);
-        return -1;
-    }
-    char text [S_MATCHER_SIZE + 1];
-    snprintf (text, sizeof text, "%s%s%s", name, equal ? (regex ? "=~" : "=")
-              : (regex ? "!~" : "!="), value);
-    return s_add_label (silence, text, error, error_size);
-}
-
-//  AM's postableSilence into silence. 0, or -1 with why.
-static int
-s_read_am (web_t *web, const json_t *body, s_silence_t *silence, char *error,
-           size_t error_size)
-{
-    json_t *matchers = json_object_get (body, "matchers"), *matcher;
-    if (!json_is_array (matchers) || json_array_size (matchers) == 0) {
-        snprintf (error, error_size, "matchers: want a non-empty array");
-        return -1;
-    }
-    if (json_object_get (body, "id") && json_string_length (json_object_get (body, "id"))) {
-        snprintf (error, error_size, "id: updating a silence is not supported (expire it and "
-                  "add a new one)");
-        return -1;
-    }
-    size_t index;
-    json_array_foreach (matchers, index, matcher)
-        if (s_read_am_matcher (web, matcher, silence, error, error_size))
-            return -1;
-    if (s_time (body, "startsAt", false, silence->starts, sizeof silence->starts, error,
-                error_size)
-    ||  s_time (body, "endsAt", true, silence->ends, sizeof silence->ends, error, error_size))
-        return -1;
-    json_get_string (body, "comment", silence->note, sizeof silence->note, true);
-    return 0;
-}
-
 static void
 s_am_add_done (web_t *web, http_request_t *request, wire_doc_t *reply, const char *why,
                void *arg)
@@ -714,21 +837,12 @@ s_am_add_done (web_t *web, http_request_t *request, wire_doc_t *reply, const cha
 enum MHD_Result
 api_silences_am_add (web_t *web, http_request_t *request)
 {
-    json_t *body = s_read_body (request);
-    if (!body)
-        return MHD_YES;
-    s_silence_t silence = { .label_count = 0 };
+    api_silence_t silence;
     char error [WIRE_ERROR_SIZE];
-    int rc = s_read_am (web, body, &silence, error, sizeof error);
-    json_decref (body);
-    if (rc) {
-        s_silence_free (&silence);
+    if (api_silence_parse_am (http_body (request), http_body_size (request),
+                              web_source_label (web), clock_now_ms (), &silence, error,
+                              sizeof error))
         return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "%s", error);
-    }
-    if (!*silence.ends) {
-        s_silence_free (&silence);
-        return http_reply_error (request, MHD_HTTP_BAD_REQUEST, "endsAt: required");
-    }
     return s_send_add (web, request, &silence, s_am_add_done, NULL);
 }
 

@@ -390,40 +390,60 @@ s_trusted (const char *list, const char *address)
     return false;
 }
 
+//  The entry of header that ends at end (at a comma or the end), without
+//  its blanks, into entry; where it starts in *start. false if it is not
+//  an address (empty, too long for entry, anything else).
+static bool
+s_forwarded_entry (const char *header, size_t end, size_t *start, char *entry,
+                   size_t entry_size)
+{
+    *start = end;
+    while (*start > 0 && header [*start - 1] != ',')
+        (*start)--;
+    const char *from = header + *start;
+    size_t length = end - *start;
+    while (length && (*from == ' ' || *from == '\t'))
+        from++, length--;
+    while (length && (from [length - 1] == ' ' || from [length - 1] == '\t'))
+        length--;
+    if (!length || length >= entry_size)
+        return false;
+    memcpy (entry, from, length);
+    entry [length] = '\0';
+    return http_address_valid (entry);
+}
+
+int
+http_forwarded_client (const char *header, const char *peer, const char *trusted_proxies,
+                       char *out, size_t out_size)
+{
+    if ((size_t) snprintf (out, out_size, "%s", peer) >= out_size)
+        return -1;
+    if (!header || !s_trusted (trusted_proxies, peer))
+        return 0;
+    //  Right to left: the proxies' own entries come last.
+    for (size_t end = strlen (header), start = 0; end > 0; end = start > 0 ? start - 1 : 0) {
+        char entry [INET6_ADDRSTRLEN + 1];
+        if (!s_forwarded_entry (header, end, &start, entry, sizeof entry))
+            break;                              //  garbage: keep the last trusted hop
+        if ((size_t) snprintf (out, out_size, "%s", entry) >= out_size)
+            return -1;
+        if (!s_trusted (trusted_proxies, entry))
+            break;
+    }
+    return 0;
+}
+
 int
 http_peer_address (http_request_t *self, char *out, size_t out_size)
 {
-    if (s_socket_peer (self, out, out_size))
+    char peer [INET6_ADDRSTRLEN + 1];
+    if (s_socket_peer (self, peer, sizeof peer))
         return -1;
     const char *forwarded = self->trusted_proxies
         ? MHD_lookup_connection_value (self->connection, MHD_HEADER_KIND, "X-Forwarded-For")
         : NULL;
-    if (!forwarded || !s_trusted (self->trusted_proxies, out))
-        return 0;
-    //  Right to left: the proxies' own entries come last.
-    for (size_t end = strlen (forwarded); end > 0; ) {
-        size_t start = end;
-        while (start > 0 && forwarded [start - 1] != ',')
-            start--;
-        const char *from = forwarded + start;
-        size_t length = end - start;
-        while (length && (*from == ' ' || *from == '\t'))
-            from++, length--;
-        while (length && (from [length - 1] == ' ' || from [length - 1] == '\t'))
-            length--;
-        char entry [INET6_ADDRSTRLEN + 1];
-        if (!length || length >= sizeof entry)
-            break;                              //  garbage: keep the last trusted hop
-        memcpy (entry, from, length);
-        entry [length] = '\0';
-        if (!http_address_valid (entry))
-            break;
-        snprintf (out, out_size, "%s", entry);
-        if (!s_trusted (self->trusted_proxies, entry))
-            break;
-        end = start > 0 ? start - 1 : 0;
-    }
-    return 0;
+    return http_forwarded_client (forwarded, peer, self->trusted_proxies, out, out_size);
 }
 
 void

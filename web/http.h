@@ -73,6 +73,12 @@ void http_each_query (http_request_t *self, MHD_KeyValueIterator each, void *arg
 //  what is left of them the client could have written). An entry that is
 //  not an address stops the walk at the last trusted hop. 0, or -1.
 int http_peer_address (http_request_t *self, char *out, size_t out_size);
+//  That walk alone, a pure function of its text: the client of a request
+//  from peer (an address) whose X-Forwarded-For is header (NULL: none),
+//  believing the proxies of trusted_proxies (NULL: none), into out. 0, or
+//  -1 when out_size cannot hold it.
+int http_forwarded_client (const char *header, const char *peer, const char *trusted_proxies,
+                           char *out, size_t out_size);
 //  The proxies (a list as config_list_next reads it) whose X-Forwarded-For this
 //  request believes; NULL: none. The text must outlive the request.
 void http_trust_proxies (http_request_t *self, const char *list);

@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
 """make_seeds.py — writes the hand-made seeds of the fuzz corpus.
 
-Run from the repository root: python3 tests/fuzz/make_seeds.py
+Run from the repository root: python3 tests/fuzz/make_seeds.py [FAMILY...]
+(only the families named, e.g. web_act; all of them by default).
 Writes tests/fuzz/corpus/{ingest,control,timespec}/seed-*: a few valid frames
 of each family (DESIGN §3) and a few broken ones. Packs msgpack by hand (no
 module needed): maps, arrays, strings, ints, bools and nil are all we use.
-`make fuzz` later minimizes the corpus, which may rename or drop seeds.
+Also lilac-web's request bodies (web_act, web_actions, web_silence,
+web_am_silence: JSON text) and X-Forwarded-For cases (web_forwarded:
+"TRUSTED\nPEER\nHEADER", or a header alone), each family a handful of valid
+and broken ones. `make fuzz` later minimizes the corpus, which may rename or
+drop seeds.
 """
+import json
 import os
 import struct
+import sys
 
 def pack(value):
     if value is None:
@@ -90,7 +97,74 @@ TIMESPEC = {name: text.encode() for name, text in {
     "junk": "5m ", "upper": "+5M", "fraction": "+1.5h", "empty": "",
 }.items()}
 
-for family, seeds in (("ingest", INGEST), ("control", CONTROL), ("timespec", TIMESPEC)):
+def text(value):
+    """JSON text of value (or value itself when it is already text)."""
+    return (value if isinstance(value, str) else json.dumps(value)).encode("utf-8")
+
+#  FUZZ_NOW_MS is 2026-11-18T11:06:40Z: the silences below end after it.
+WEB_ACT = {name: text(body) for name, body in {
+    "empty": "", "ack": {"until": "+1h", "note": "on it"}, "epoch": {"until": 1795003600},
+    "now": {"until": "now"}, "note": {"note": "looking \u00e9"},
+    "by-ignored": {"until": "+2h", "by": "mallory"}, "not-object": [], "broken": "{\"until",
+    "duplicate": '{"note": "a", "note": "b"}',
+}.items()}
+
+ALERTS = [{"source": "web1", "id": "disk"}, {"source": "db1", "id": "load"}]
+WEB_ACTIONS = {name: text(body) for name, body in {
+    "ack": {"act": "ack", "note": "batch", "alerts": ALERTS},
+    "suppress": {"act": "suppress", "until": "+2h", "alerts": ALERTS[:1]},
+    "clear": {"act": "clear", "alerts": ALERTS},
+    "no-alerts": {"act": "clear", "alerts": []}, "unknown-act": {"act": "reboot", "alerts": ALERTS},
+    "no-id": {"act": "unack", "alerts": [{"source": "web1"}]},
+    "suppress-no-until": {"act": "suppress", "alerts": ALERTS},
+}.items()}
+
+WEB_SILENCE = {name: text(body) for name, body in {
+    "labels": {"matchers": {"source": "db*", "labels": ["alertname=Disk"]}, "ends": "+1h",
+               "note": "maintenance"},
+    "operators": {"matchers": {"id": "disk", "subject": "/var",
+                               "labels": ["team!=ops", "dc=~ams|fra", "env!~dev.*"]},
+                  "starts": "+1h", "ends": "+3h"},
+    "rfc3339": {"matchers": {"source": "web1"}, "starts": "2026-11-24T10:00:00Z",
+                "ends": "2027-01-01T12:00:00.5+01:00"},
+    "epoch": {"matchers": {"source": "web1"}, "ends": 1795007200},
+    "no-ends": {"matchers": {"source": "db1"}}, "labels-not-array": {"matchers": {"labels": "a=b"},
+                                                                    "ends": "+1h"},
+    "broken": "{\"matchers\": {",
+}.items()}
+
+WEB_AM_SILENCE = {name: text(body) for name, body in {
+    "amtool": {"matchers": [{"name": "alertname", "value": "Disk", "isRegex": False,
+                             "isEqual": True},
+                            {"name": "instance", "value": "web1:9100", "isRegex": False}],
+               "startsAt": "2026-11-18T11:06:40.000Z", "endsAt": "2027-01-01T00:00:00Z",
+               "createdBy": "ana", "comment": "maintenance", "id": ""},
+    "regex": {"matchers": [{"name": "job", "value": "node|db", "isRegex": True},
+                           {"name": "env", "value": "dev", "isEqual": False}],
+              "startsAt": "0001-01-01T00:00:00Z", "endsAt": "2027-01-01T00:00:00Z",
+              "comment": "x"},
+    "update": {"id": "0b6a1a4e-9d5f-4f8e-9a51-2f2d0c5e8a10",
+               "matchers": [{"name": "job", "value": "node"}], "endsAt": "2027-01-01T00:00:00Z"},
+    "no-matchers": {"matchers": [], "endsAt": "2027-01-01T00:00:00Z"},
+    "no-ends": {"matchers": [{"name": "job", "value": "node"}]},
+}.items()}
+
+WEB_FORWARDED = {name: data.encode() for name, data in {
+    "client": "203.0.113.9, 10.0.0.1",
+    "mapped": "10.0.0.1 ::1\n::1\n198.51.100.7, ::ffff:10.0.0.1",
+    "untrusted-peer": "10.0.0.1\n192.0.2.99\n203.0.113.9",
+    "garbage": "10.0.0.1\n10.0.0.1\nunknown, 10.0.0.1",
+    "no-header": "10.0.0.1\n10.0.0.1",
+    "blanks": "  2001:db8::1 ,\t10.0.0.1",
+    "all-trusted": "10.0.0.1, 192.0.2.7",
+}.items()}
+
+for family, seeds in (("ingest", INGEST), ("control", CONTROL), ("timespec", TIMESPEC),
+                      ("web_act", WEB_ACT), ("web_actions", WEB_ACTIONS),
+                      ("web_silence", WEB_SILENCE), ("web_am_silence", WEB_AM_SILENCE),
+                      ("web_forwarded", WEB_FORWARDED)):
+    if len(sys.argv) > 1 and family not in sys.argv[1:]:
+        continue
     directory = os.path.join("tests", "fuzz", "corpus", family)
     os.makedirs(directory, exist_ok=True)
     for name, data in seeds.items():

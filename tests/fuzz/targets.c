@@ -1,5 +1,7 @@
 /*  targets.c — see targets.h. */
+#include <arpa/inet.h>
 #include <assert.h>
+#include <fnmatch.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,9 @@
 #include "epoch.h"
 #include "submit.h"
 #include "wire.h"
+#include "../../web/api_acts.h"
+#include "../../web/api_silences.h"
+#include "../../web/http.h"
 #include "../../web/ingest_map.h"
 
 //  Same type, same value; floats by their bits, so a NaN equals itself
@@ -393,4 +398,491 @@ int
 fuzz_web_alertmanager (const uint8_t *data, size_t size)
 {
     return s_fuzz_web (ingest_map_alertmanager, true, data, size);
+}
+
+//  --- lilac-web's requests ----------------------------------------------------------------
+
+#define S_SOURCE_LABEL  "instance"          //  lilac-web's default source_label
+
+//  A refusal's sentence: not empty, NUL-terminated within its buffer.
+static void
+s_assert_refused (const char *error, size_t size)
+{
+    assert (memchr (error, 0, size) && *error);
+}
+
+//  The body read again, as the target's own reference (any JSON value), or
+//  NULL for none.
+static json_t *
+s_reference_body (const uint8_t *data, size_t size)
+{
+    return size ? json_loadb ((const char *) data, size, JSON_DECODE_ANY, NULL) : NULL;
+}
+
+//  kept is what the body said of member: a string as it is; nothing ("")
+//  when it said nothing (absent or null).
+static void
+s_assert_said (const json_t *member, const char *kept)
+{
+    assert (json_is_string (member) ? strcmp (kept, json_string_value (member)) == 0
+                                    : (!member || json_is_null (member)) && !*kept);
+}
+
+//  A control request lilac-web packed, opened as the broker opens it.
+static wire_doc_t *
+s_request_doc (wire_writer_t *writer)
+{
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (writer->buffer.data, writer->buffer.size, error,
+                                    sizeof error);
+    assert (doc);
+    return doc;
+}
+
+//  The time of key in a request, read as the broker reads it at FUZZ_NOW_MS:
+//  a time (never "clear"), present when required.
+static void
+s_assert_broker_time (const msgpack_object *request, const char *key, bool required)
+{
+    char error [WIRE_ERROR_SIZE];
+    bool present = false, is_clear = false;
+    int64_t when = 0;
+    assert (wire_get_time (request, key, FUZZ_NOW_MS, &present, &when, &is_clear, error,
+                           sizeof error) == 0);
+    assert (!is_clear && (present || !required) && (!present || when > 0));
+}
+
+//  The note of a request, read as the broker reads it.
+static void
+s_assert_broker_note (const msgpack_object *request)
+{
+    char error [WIRE_ERROR_SIZE], *note = NULL;
+    assert (wire_get_string (request, "note", WIRE_MAX_NOTE, &note, error, sizeof error) == 0);
+    s_free_string (&note);
+}
+
+//  until and note as an act body gave them: NUL-terminated UTF-8 within
+//  their buffers, and what the body said — until a string as it is or a
+//  positive integer as its digits, the note as it is.
+static void
+s_assert_act_body (const json_t *root, const api_act_body_t *body)
+{
+    s_assert_text (body->until, sizeof body->until);
+    s_assert_text (body->note, sizeof body->note);
+    const json_t *until = json_object_get (root, "until");
+    if (json_is_integer (until)) {
+        char digits [32];
+        snprintf (digits, sizeof digits, "%lld", (long long) json_integer_value (until));
+        assert (json_integer_value (until) > 0 && strcmp (body->until, digits) == 0);
+    }
+    else
+        s_assert_said (until, body->until);
+    s_assert_said (json_object_get (root, "note"), body->note);
+}
+
+//  Act op on source/id packed as lilac-web sends it (api_acts.c) and read
+//  back as the broker's control.c reads it: the until of ack and suppress
+//  is a time (suppress's required), ack's note fits.
+static void
+s_assert_act_sent (const char *op, const char *source, const char *id,
+                   const api_act_body_t *body)
+{
+    bool suppress = strcmp (op, "suppress") == 0, ack = strcmp (op, "ack") == 0;
+    ctl_act_t act = { .source = source, .id = id, .by = suppress ? NULL : "fuzz",
+                      .until = *body->until && (suppress || ack) ? body->until : NULL,
+                      .note = *body->note && ack ? body->note : NULL };
+    wire_writer_t writer;
+    ctl_act_request (&writer, op, &act);
+    wire_doc_t *doc = s_request_doc (&writer);
+    const msgpack_object *request = wire_doc_root (doc);
+    char error [WIRE_ERROR_SIZE], *name = NULL;
+    assert (wire_get_string (request, "source", WIRE_MAX_NAME, &name, error, sizeof error) == 0);
+    s_free_string (&name);
+    assert (wire_get_string (request, "id", WIRE_MAX_NAME, &name, error, sizeof error) == 0);
+    s_free_string (&name);
+    s_assert_broker_time (request, "until", suppress);
+    s_assert_broker_note (request);
+    wire_doc_destroy (&doc);
+    wire_writer_free (&writer);
+}
+
+int
+fuzz_web_act (const uint8_t *data, size_t size)
+{
+    json_t *root = s_reference_body (data, size);
+    static const char *const ops [] = { "ack", "unack", "clear", "suppress" };
+    for (size_t index = 0; index < sizeof ops / sizeof ops [0]; index++) {
+        api_act_body_t body;
+        char error [WIRE_ERROR_SIZE];
+        if (api_act_parse (ops [index], (const char *) data, size, FUZZ_NOW_MS, &body, error,
+                           sizeof error)) {
+            s_assert_refused (error, sizeof error);
+            continue;
+        }
+        assert (size == 0 || json_is_object (root));
+        s_assert_act_body (root, &body);
+        s_assert_act_sent (ops [index], "web1", "disk", &body);
+    }
+    json_decref (root);
+    return 0;
+}
+
+int
+fuzz_web_actions (const uint8_t *data, size_t size)
+{
+    api_actions_t actions;
+    char error [WIRE_ERROR_SIZE];
+    if (api_actions_parse ((const char *) data, size, FUZZ_NOW_MS, &actions, error,
+                           sizeof error)) {
+        s_assert_refused (error, sizeof error);
+        api_actions_free (&actions);
+        return 0;
+    }
+    json_t *root = s_reference_body (data, size);
+    assert (json_is_object (root) && api_act_known (actions.op));
+    s_assert_act_body (root, &actions.body);
+    //  Every alert of the body, in its order, each a source and an id that fit.
+    const json_t *alerts = json_object_get (root, "alerts");
+    assert (actions.alert_count >= 1 && actions.alert_count <= API_ACTIONS_MAX);
+    assert (actions.alert_count == json_array_size (alerts));
+    for (size_t index = 0; index < actions.alert_count; index++) {
+        const api_act_alert_t *alert = &actions.alerts [index];
+        s_assert_text (alert->source, sizeof alert->source);
+        s_assert_text (alert->id, sizeof alert->id);
+        assert (*alert->source && *alert->id);
+        const json_t *said = json_array_get (alerts, index);
+        s_assert_said (json_object_get (said, "source"), alert->source);
+        s_assert_said (json_object_get (said, "id"), alert->id);
+    }
+    //  The first and the last as the broker reads them.
+    s_assert_act_sent (actions.op, actions.alerts [0].source, actions.alerts [0].id,
+                       &actions.body);
+    const api_act_alert_t *last = &actions.alerts [actions.alert_count - 1];
+    s_assert_act_sent (actions.op, last->source, last->id, &actions.body);
+    json_decref (root);
+    api_actions_free (&actions);
+    return 0;
+}
+
+//  The times of a silence, resolved at FUZZ_NOW_MS as the broker will:
+//  ends a time, starts none or a time, and ends after both starts and now.
+static void
+s_assert_silence_times (const api_silence_t *silence)
+{
+    s_assert_text (silence->starts, sizeof silence->starts);
+    s_assert_text (silence->ends, sizeof silence->ends);
+    int64_t starts = FUZZ_NOW_MS, ends = 0;
+    if (*silence->starts)
+        assert (time_spec_parse (silence->starts, FUZZ_NOW_MS, &starts) == 0);
+    assert (time_spec_parse (silence->ends, FUZZ_NOW_MS, &ends) == 0);
+    assert (ends > (starts > FUZZ_NOW_MS ? starts : FUZZ_NOW_MS));
+}
+
+//  A silence accepted: at least one matcher, globs that fit, each label
+//  matcher one the broker parses (its regex compiled), times as above, a
+//  note that fits.
+static void
+s_assert_silence (const api_silence_t *silence)
+{
+    const char *globs [] = { silence->source, silence->id, silence->subject };
+    for (size_t index = 0; index < 3; index++) {
+        s_assert_text (globs [index], API_GLOB_SIZE);
+        assert (strlen (globs [index]) <= WIRE_MAX_NAME);
+    }
+    assert (*silence->source || *silence->id || *silence->subject || silence->label_count);
+    assert (silence->label_count <= SILENCE_MAX_LABELS);
+    for (size_t index = 0; index < silence->label_count; index++) {
+        silence_label_t label;
+        char error [256];
+        assert (wire_utf8_valid (silence->labels [index], strlen (silence->labels [index])));
+        assert (silence_label_parse (silence->labels [index], &label, error, sizeof error) == 0);
+        silence_label_free (&label);
+    }
+    s_assert_silence_times (silence);
+    s_assert_text (silence->note, sizeof silence->note);
+}
+
+//  The silence packed as lilac-web sends it (api_silences.c) and read back
+//  as the broker's silences.c reads it.
+static void
+s_assert_silence_sent (const api_silence_t *silence)
+{
+    ctl_silence_t add = {
+        .source = *silence->source ? silence->source : NULL,
+        .id = *silence->id ? silence->id : NULL,
+        .subject = *silence->subject ? silence->subject : NULL,
+        .labels = (const char *const *) silence->labels, .label_count = silence->label_count,
+        .starts = *silence->starts ? silence->starts : NULL, .ends = silence->ends,
+        .by = "fuzz", .note = *silence->note ? silence->note : NULL };
+    wire_writer_t writer;
+    ctl_silence_add_request (&writer, &add);
+    wire_doc_t *doc = s_request_doc (&writer);
+    const msgpack_object *request = wire_doc_root (doc);
+    silence_t *decoded = silence_new ();
+    char error [WIRE_ERROR_SIZE];
+    assert (silence_matchers_decode (wire_get (request, "matchers"), decoded, error,
+                                     sizeof error) == 0);
+    assert (decoded->label_count == silence->label_count);
+    s_assert_broker_time (request, "starts", false);
+    s_assert_broker_time (request, "ends", true);
+    s_assert_broker_note (request);
+    silence_destroy (&decoded);
+    wire_doc_destroy (&doc);
+    wire_writer_free (&writer);
+}
+
+//  A time member as sent: a positive integer as its digits, RFC 3339 as
+//  epoch seconds within a second of it (rounded up for an end), any other
+//  string as it is; nothing for none, null or a time at or before 1970.
+static void
+s_assert_time_said (const json_t *member, const char *kept, bool round_up)
+{
+    int64_t ms = 0, seconds = 0;
+    if (json_is_integer (member)) {
+        char digits [32];
+        snprintf (digits, sizeof digits, "%lld", (long long) json_integer_value (member));
+        assert (json_integer_value (member) > 0 && strcmp (kept, digits) == 0);
+    }
+    else
+    if (json_is_string (member) && ingest_map_rfc3339 (json_string_value (member), &ms) == 0) {
+        if (!*kept)
+            assert (ms <= 0);
+        else {
+            assert (time_spec_parse (kept, FUZZ_NOW_MS, &seconds) == 0);
+            assert (round_up ? seconds >= ms && seconds - ms < 1000
+                             : seconds <= ms && ms - seconds < 1000);
+        }
+    }
+    else
+        s_assert_said (member, kept);
+}
+
+int
+fuzz_web_silence (const uint8_t *data, size_t size)
+{
+    api_silence_t silence;
+    char error [WIRE_ERROR_SIZE];
+    if (api_silence_parse ((const char *) data, size, FUZZ_NOW_MS, &silence, error,
+                           sizeof error)) {
+        s_assert_refused (error, sizeof error);
+        return 0;
+    }
+    s_assert_silence (&silence);
+    s_assert_silence_sent (&silence);
+    //  What the body said, kept as it said it.
+    json_t *root = s_reference_body (data, size);
+    const json_t *matchers = json_object_get (root, "matchers");
+    s_assert_said (json_object_get (matchers, "source"), silence.source);
+    s_assert_said (json_object_get (matchers, "id"), silence.id);
+    s_assert_said (json_object_get (matchers, "subject"), silence.subject);
+    const json_t *labels = json_object_get (matchers, "labels");
+    assert (json_array_size (labels) == silence.label_count);
+    for (size_t index = 0; index < silence.label_count; index++)
+        s_assert_said (json_array_get (labels, index), silence.labels [index]);
+    s_assert_time_said (json_object_get (root, "starts"), silence.starts, false);
+    s_assert_time_said (json_object_get (root, "ends"), silence.ends, true);
+    s_assert_said (json_object_get (root, "note"), silence.note);
+    json_decref (root);
+    api_silence_free (&silence);
+    return 0;
+}
+
+//  glob (escaped by lilac-web) matches value and nothing else: without its
+//  escapes it is value.
+static void
+s_assert_exact_glob (const char *glob, const char *value)
+{
+    assert (fnmatch (glob, value, 0) == 0);
+    const char *at = glob;
+    for (; *at && *value; at++, value++) {
+        if (*at == '\\')
+            at++;
+        assert (*at == *value);
+    }
+    assert (!*at && !*value);
+}
+
+//  An Alertmanager matcher {name, value, isRegex, isEqual} became the
+//  label matcher text of the same meaning: its name, and a regex as
+//  written, or a match of value itself (for = and !=).
+static void
+s_assert_am_label (const char *text, const char *name, const char *value, bool equal,
+                   bool regex)
+{
+    silence_label_t label;
+    char error [256], other [WIRE_MAX_LABEL_VALUE + 2];
+    assert (silence_label_parse (text, &label, error, sizeof error) == 0);
+    assert (strcmp (label.name, name) == 0);
+    if (regex) {
+        assert (label.op == (equal ? SILENCE_REGEX : SILENCE_NOT_REGEX));
+        assert (strcmp (label.value, value) == 0);
+    }
+    else {
+        snprintf (other, sizeof other, "%sx", value);
+        assert (silence_label_matches (&label, value) == equal);
+        assert (silence_label_matches (&label, other) == !equal);
+    }
+    silence_label_free (&label);
+}
+
+//  Each matcher of an Alertmanager body, in its order, became one of the
+//  silence: the first `instance="V"` (V not empty) the source glob V, the
+//  others label matchers of the same meaning. isEqual absent or null is
+//  true, as in Alertmanager.
+static void
+s_assert_am_matchers (const json_t *matchers, const api_silence_t *silence)
+{
+    const json_t *matcher;
+    size_t index, labels = 0;
+    bool source = false;
+    json_array_foreach (matchers, index, matcher) {
+        const json_t *is_equal = json_object_get (matcher, "isEqual");
+        const json_t *is_regex = json_object_get (matcher, "isRegex");
+        assert (!is_equal || json_is_null (is_equal) || json_is_boolean (is_equal));
+        assert (!is_regex || json_is_null (is_regex) || json_is_boolean (is_regex));
+        const char *name = json_string_value (json_object_get (matcher, "name"));
+        const char *value = json_string_value (json_object_get (matcher, "value"));
+        bool equal = !json_is_false (is_equal), regex = json_is_true (is_regex);
+        assert (name && value);
+        if (equal && !regex && !source && *value && strcmp (name, S_SOURCE_LABEL) == 0) {
+            s_assert_exact_glob (silence->source, value);
+            source = true;
+            continue;
+        }
+        assert (labels < silence->label_count);
+        s_assert_am_label (silence->labels [labels++], name, value, equal, regex);
+    }
+    assert (labels == silence->label_count && source == (*silence->source != '\0'));
+    assert (!*silence->id && !*silence->subject);
+}
+
+int
+fuzz_web_am_silence (const uint8_t *data, size_t size)
+{
+    api_silence_t silence;
+    char error [WIRE_ERROR_SIZE];
+    if (api_silence_parse_am ((const char *) data, size, S_SOURCE_LABEL, FUZZ_NOW_MS,
+                              &silence, error, sizeof error)) {
+        s_assert_refused (error, sizeof error);
+        return 0;
+    }
+    s_assert_silence (&silence);
+    s_assert_silence_sent (&silence);
+    json_t *root = s_reference_body (data, size);
+    s_assert_am_matchers (json_object_get (root, "matchers"), &silence);
+    s_assert_time_said (json_object_get (root, "startsAt"), silence.starts, false);
+    s_assert_time_said (json_object_get (root, "endsAt"), silence.ends, true);
+    //  An update (a non-empty id) is refused; the comment is the note, cut
+    //  at a character boundary.
+    const json_t *id = json_object_get (root, "id"), *comment = json_object_get (root, "comment");
+    assert (!id || json_is_null (id) || (json_is_string (id) && !json_string_length (id)));
+    assert (!comment || json_is_null (comment) || json_is_string (comment));
+    assert (strncmp (silence.note, json_is_string (comment) ? json_string_value (comment) : "",
+                     strlen (silence.note)) == 0);
+    json_decref (root);
+    api_silence_free (&silence);
+    return 0;
+}
+
+//  The address's 16 bytes (IPv4 mapped into IPv6); false if text is not a
+//  numeric address. The target's own reading, to check http.c's.
+static bool
+s_address (const char *text, unsigned char bytes [16])
+{
+    static const unsigned char mapped [12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+    if (inet_pton (AF_INET, text, bytes + 12) == 1) {
+        memcpy (bytes, mapped, sizeof mapped);
+        return true;
+    }
+    return inet_pton (AF_INET6, text, bytes) == 1;
+}
+
+//  Is address one of list's (split at commas and white space)?
+static bool
+s_listed (const char *list, const char *address)
+{
+    unsigned char want [16], have [16];
+    char copy [FUZZ_FORWARDED_MAX + 1], *rest = NULL;
+    if (!list || !s_address (address, want))
+        return false;
+    snprintf (copy, sizeof copy, "%s", list);
+    for (char *item = strtok_r (copy, ", \t\r\n", &rest); item;
+         item = strtok_r (NULL, ", \t\r\n", &rest))
+        if (s_address (item, have) && memcmp (want, have, 16) == 0)
+            return true;
+    return false;
+}
+
+//  Hop index of header (entries between commas, counted from the left;
+//  blanks trimmed) into out; false if it is not an address.
+static bool
+s_hop (const char *header, size_t index, char *out, size_t out_size)
+{
+    const char *from = header;
+    while (index-- > 0)
+        from = strchr (from, ',') + 1;
+    size_t length = strcspn (from, ",");
+    while (length && (*from == ' ' || *from == '\t'))
+        from++, length--;
+    while (length && (from [length - 1] == ' ' || from [length - 1] == '\t'))
+        length--;
+    if (length >= out_size)
+        return false;               //  longer than any address
+    memcpy (out, from, length);
+    out [length] = '\0';
+    unsigned char bytes [16];
+    return s_address (out, bytes);
+}
+
+//  The client by the rule, computed another way: from a trusted peer, walk
+//  the hops from the right while they are addresses; the client is the
+//  first that is not trusted, else the last address seen (the leftmost
+//  hop, or the last before garbage: only then a trusted proxy), else the
+//  peer.
+static void
+s_expected_client (const char *header, const char *peer, const char *trusted, char *out,
+                   size_t out_size)
+{
+    snprintf (out, out_size, "%s", peer);
+    if (!header || !s_listed (trusted, peer))
+        return;
+    size_t hops = 1;
+    for (const char *at = header; (at = strchr (at, ',')); at++)
+        hops++;
+    char hop [64];
+    while (hops-- > 0 && s_hop (header, hops, hop, sizeof hop)) {
+        snprintf (out, out_size, "%s", hop);
+        if (!s_listed (trusted, hop))
+            return;
+    }
+}
+
+int
+fuzz_web_forwarded (const uint8_t *data, size_t size)
+{
+    if (size > FUZZ_FORWARDED_MAX)
+        return 0;
+    //  "TRUSTED\nPEER\nHEADER" ("TRUSTED\nPEER": no header), or a header alone
+    //  from a trusted peer.
+    char text [FUZZ_FORWARDED_MAX + 1];
+    memcpy (text, data, size);
+    text [size] = '\0';
+    const char *trusted = "10.0.0.1, ::1 192.0.2.7", *peer = "10.0.0.1";
+    char *header = text, *newline = strchr (text, '\n');
+    if (newline) {
+        *newline = '\0';
+        trusted = text;
+        peer = newline + 1;
+        header = strchr (newline + 1, '\n');
+        if (header)
+            *header++ = '\0';
+    }
+    unsigned char bytes [16];
+    if (!s_address (peer, bytes))
+        return 0;                   //  a socket's peer is always an address
+    char client [64], expected [64];
+    assert (http_forwarded_client (header, peer, trusted, client, sizeof client) == 0);
+    s_expected_client (header, peer, trusted, expected, sizeof expected);
+    assert (strcmp (client, expected) == 0);
+    return 0;
 }

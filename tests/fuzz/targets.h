@@ -17,6 +17,7 @@
 #define FUZZ_NOW_MS     INT64_C(1795000000000)    //  the fixed "receive time"
 #define FUZZ_SPEC_MAX   64                        //  bytes of a time spec tried
 #define FUZZ_JSON_MAX   (64 * 1024)               //  bytes of an HTTP answer read
+#define FUZZ_FORWARDED_MAX 4096                   //  bytes of a forwarded case tried
 
 //  An ingest frame: wire_batch_decode at FUZZ_NOW_MS; checks that it agrees
 //  with wire_batch_decode_reference (its fast path decides nothing alone),
@@ -45,5 +46,33 @@ int fuzz_json (const uint8_t *data, size_t size);
 int fuzz_web_events (const uint8_t *data, size_t size);
 int fuzz_web_purppura (const uint8_t *data, size_t size);
 int fuzz_web_alertmanager (const uint8_t *data, size_t size);
+//  lilac-web's request bodies, through the pure parsers its routes call
+//  (web/api_acts.h, web/api_silences.h). For each: a refused body has a
+//  sentence; an accepted one gives NUL-terminated UTF-8 within its limits,
+//  keeps what the body said (nothing dropped, nothing made up), and packs
+//  into a control request the broker reads as lilac-web meant it
+//  (wire_get_* and silence_matchers_decode, as control.c and silences.c).
+//  The act body of POST /api/alerts/SOURCE/ID/ACT, for each act: until a
+//  time the broker takes (never "clear"; suppress's required), the note
+//  within WIRE_MAX_NOTE.
+int fuzz_web_act (const uint8_t *data, size_t size);
+//  The body of POST /api/actions: as above, and 1..API_ACTIONS_MAX alerts,
+//  each a source and an id of the body, in its order.
+int fuzz_web_actions (const uint8_t *data, size_t size);
+//  Silences, lilac's POST /api/silences and Alertmanager's POST
+//  /api/v2/silences: at least one matcher, every label matcher parsed by
+//  silence_label_parse (its regex compiled), ends a time after starts and
+//  FUZZ_NOW_MS. Alertmanager's: each of its matchers became one of the same
+//  meaning (the source glob matches its value alone; a label matcher its
+//  name, operator and value), an update (id) is refused.
+int fuzz_web_silence (const uint8_t *data, size_t size);
+int fuzz_web_am_silence (const uint8_t *data, size_t size);
+//  The X-Forwarded-For walk (http_forwarded_client): "TRUSTED\nPEER\nHEADER"
+//  (or "TRUSTED\nPEER": no header; or a header alone, from a trusted peer),
+//  at most FUZZ_FORWARDED_MAX bytes. The client is the one the rule gives,
+//  computed another way: the peer, or one of the header's addresses, never
+//  a trusted proxy unless every hop from the right up to garbage (or the
+//  leftmost) is one.
+int fuzz_web_forwarded (const uint8_t *data, size_t size);
 
 #endif

@@ -31,6 +31,11 @@ static const struct {
     { "web_events", fuzz_web_events },
     { "web_purppura", fuzz_web_purppura },
     { "web_alertmanager", fuzz_web_alertmanager },
+    { "web_act", fuzz_web_act },
+    { "web_actions", fuzz_web_actions },
+    { "web_silence", fuzz_web_silence },
+    { "web_am_silence", fuzz_web_am_silence },
+    { "web_forwarded", fuzz_web_forwarded },
 };
 
 //  Reads a whole file into a fresh buffer; NULL if unreadable or too large.
