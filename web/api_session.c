@@ -2,9 +2,10 @@
 
     The login page is one small HTML document with its script inline: it
     posts the form as JSON (the CSRF rule: state changes come as JSON) and
-    then goes to `next`, which is taken only when it is a path on this
-    server ("/alerts/x", never "//elsewhere"): the page cannot be used to
-    send a user off-site after a login.
+    then goes to `next`, which is taken only when the browser itself
+    resolves it to this origin (a pattern on the text would miss what
+    browsers strip, like "/\t/elsewhere"): the page cannot be used to send
+    a user off-site after a login.
 */
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +14,6 @@
 #include "json.h"
 #include "log.h"
 #include "session.h"
-#include "timespec.h"
 
 #define S_BODY_MAX  4096
 
@@ -47,8 +47,10 @@ static const char s_login_page [] =
     "    const answer = await fetch('/api/session', {method: 'POST', body: body,\n"
     "      headers: {'Content-Type': 'application/json'}, credentials: 'same-origin'});\n"
     "    if (answer.ok) {\n"
-    "      const next = new URLSearchParams(location.search).get('next') || '/';\n"
-    "      location.assign(/^\\/(?![\\/\\\\])/.test(next) ? next : '/');\n"
+    "      const next = new URL(new URLSearchParams(location.search).get('next') || '/',\n"
+    "                           location.origin);\n"
+    "      location.assign(next.origin === location.origin\n"
+    "                      ? next.pathname + next.search + next.hash : '/');\n"
     "      return;\n"
     "    }\n"
     "    const reply = await answer.json().catch(() => ({}));\n"
@@ -91,8 +93,9 @@ api_session_login (web_t *web, http_request_t *request)
     if (!complete) {
         explicit_bzero (password, sizeof password);
         return http_reply_error (request, MHD_HTTP_BAD_REQUEST,
-                                 "want {\"user\": NAME, \"password\": TEXT} (strings, a name of "
-                                 "at most %d bytes)", AUTH_NAME_MAX);
+                                 "want {\"user\": NAME, \"password\": TEXT} (strings: a name of "
+                                 "at most %d bytes, a password of at most %zu)", AUTH_NAME_MAX,
+                                 sizeof password - 1);
     }
     auth_identity_t who;
     char cookie [SESSION_COOKIE_MAX], why [300];
@@ -104,7 +107,7 @@ api_session_login (web_t *web, http_request_t *request)
     if (rc)
         return http_reply_error (request, code, "%s", why);
     char header [SESSION_COOKIE_MAX + 128];
-    s_cookie_header (web, request, cookie, expires_s - clock_now_ms () / 1000, header,
+    s_cookie_header (web, request, cookie, auth_session_lifetime_s (web_auth (web)), header,
                      sizeof header);
     http_set_cookie (request, header);
     return http_reply_json (request, MHD_HTTP_OK,
@@ -129,7 +132,11 @@ api_session_who (web_t *web, http_request_t *request)
 enum MHD_Result
 api_session_logout (web_t *web, http_request_t *request)
 {
-    char header [256];
+    char header [256], why [300];
+    if (http_by_session (request)
+    &&  auth_logout (web_auth (web), http_user (request), why, sizeof why))
+        return http_reply_error (request, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                 "the session could not be ended: %s", why);
     s_cookie_header (web, request, "", 0, header, sizeof header);
     http_set_cookie (request, header);
     return http_reply_json (request, MHD_HTTP_OK, json_pack ("{s:b}", "ok", true));

@@ -12,7 +12,11 @@
                              Basic challenge: a page asks this). With
                              authentication off: the anonymous admin,
                              session false.
-      DELETE /api/session    → 200, and the cookie is dropped
+      DELETE /api/session    → 200: every session of the cookie's user
+                             issued until now ends (not only this
+                             browser's: a cookie holds no id to end alone),
+                             and the cookie is dropped; 500 when the end
+                             could not be written down (then nothing ended)
 
     The session itself is a signed cookie (session.h), checked by auth.c on
     every request that carries it and no Authorization header.

@@ -53,7 +53,7 @@ struct _auth_t {
     zhashx_t *cache;               //  sha256 hex of "user:password" -> s_cached_t
     zhashx_t *failures;            //  address -> s_failures_t
     session_t *session;            //  browser sessions' key, NULL without users
-    int64_t session_lifetime_ms;
+    char decoy_hash [AUTH_LINE_MAX];   //  a bcrypt hash an unknown user's password is tried on
 };
 
 const char *
@@ -230,6 +230,32 @@ s_hash_new (void)
     return hash;
 }
 
+//  A cost-12 bcrypt hash of random bytes, as costly to try as a user's.
+//  0, or -1 with why.
+static int
+s_decoy_make (auth_t *self, char *error, size_t error_size)
+{
+    unsigned char random [16];
+    char password [33], salt [CRYPT_GENSALT_OUTPUT_SIZE];
+    struct crypt_data data;
+    memset (&data, 0, sizeof data);
+    if (getrandom (random, sizeof random, 0) != sizeof random
+    ||  !crypt_gensalt_rn ("$2b$", 12, NULL, 0, salt, sizeof salt)) {
+        snprintf (error, error_size, "cannot make a bcrypt salt: %s", strerror (errno));
+        return -1;
+    }
+    for (size_t index = 0; index < sizeof random; index++)
+        snprintf (password + 2 * index, 3, "%02x", random [index]);
+    const char *hashed = crypt_r (password, salt, &data);
+    if (!hashed || hashed [0] == '*') {
+        snprintf (error, error_size, "bcrypt failed: %s", strerror (errno));
+        return -1;
+    }
+    snprintf (self->decoy_hash, sizeof self->decoy_hash, "%s", hashed);
+    explicit_bzero (&data, sizeof data);
+    return 0;
+}
+
 auth_t *
 auth_new (const web_config_t *config, char *error, size_t error_size)
 {
@@ -252,13 +278,13 @@ auth_new (const web_config_t *config, char *error, size_t error_size)
         return NULL;
     }
     if (config->users_file) {
-        self->session = session_new (config->state_dir, error, error_size);
-        if (!self->session) {
+        self->session = session_new (config->state_dir, config->session_lifetime_ms,
+                                     error, error_size);
+        if (!self->session || s_decoy_make (self, error, error_size)) {
             auth_destroy (&self);
             return NULL;
         }
     }
-    self->session_lifetime_ms = config->session_lifetime_ms;
     self->enabled = config->users_file || config->tokens_file;
     if (self->enabled)
         log_info ("authentication: %zu users, %zu tokens", zhashx_size (self->users),
@@ -344,22 +370,24 @@ s_check_password (auth_t *self, const char *user, const char *password, auth_ide
 {
     char key [AUTH_LINE_MAX], hex [65];
     int length = snprintf (key, sizeof key, "%s:%s", user, password);
-    if (length < 0 || (size_t) length >= sizeof key
-    ||  s_sha256_hex (key, (size_t) length, hex))
-        return -1;
+    bool hashed_key = length >= 0 && (size_t) length < sizeof key
+                   && s_sha256_hex (key, (size_t) length, hex) == 0;
     explicit_bzero (key, sizeof key);
+    if (!hashed_key)
+        return -1;
     s_cached_t *cached = zhashx_lookup (self->cache, hex);
     if (cached && cached->expires > zclock_mono ()) {
         *who = cached->identity;
         return 0;
     }
+    //  An unknown user costs a bcrypt too: the time of a refusal must not
+    //  say which names exist.
     s_entry_t *entry = zhashx_lookup (self->users, user);
-    if (!entry)
-        return -1;
+    const char *against = entry ? entry->hash : self->decoy_hash;
     struct crypt_data data;
     memset (&data, 0, sizeof data);
-    const char *hashed = crypt_r (password, entry->hash, &data);
-    bool good = hashed && hashed [0] != '*' && strcmp (hashed, entry->hash) == 0;
+    const char *hashed = crypt_r (password, against, &data);
+    bool good = entry && hashed && hashed [0] != '*' && strcmp (hashed, entry->hash) == 0;
     explicit_bzero (&data, sizeof data);
     if (!good)
         return -1;
@@ -381,7 +409,7 @@ s_check_session (auth_t *self, const char *cookie, auth_identity_t *who)
     if (!self->session || session_name (cookie, name, sizeof name))
         return -1;
     s_entry_t *entry = zhashx_lookup (self->users, name);
-    if (!entry || !session_valid (self->session, cookie, entry->hash, clock_now_ms () / 1000))
+    if (!entry || !session_valid (self->session, cookie, entry->hash, clock_now_ms ()))
         return -1;
     *who = entry->identity;
     who->by_session = true;
@@ -489,8 +517,9 @@ auth_login (auth_t *self, http_request_t *request, const char *user, const char 
         return -1;
     }
     s_entry_t *entry = zhashx_lookup (self->users, who->name);
-    *expires_s = (clock_now_ms () + self->session_lifetime_ms) / 1000;
-    if (!entry || session_make (self->session, who->name, entry->hash, *expires_s,
+    int64_t now_ms = clock_now_ms ();
+    *expires_s = now_ms / 1000 + session_lifetime_s (self->session);
+    if (!entry || session_make (self->session, who->name, entry->hash, now_ms,
                                 cookie, cookie_size)) {
         *code = MHD_HTTP_INTERNAL_SERVER_ERROR;
         snprintf (why, why_size, "cannot sign a session");
@@ -499,6 +528,25 @@ auth_login (auth_t *self, http_request_t *request, const char *user, const char 
     who->by_session = true;
     log_info ("%s logged in from %s (%s)", who->name, address, auth_role_name (who->role));
     return 0;
+}
+
+int
+auth_logout (auth_t *self, const char *name, char *error, size_t error_size)
+{
+    if (!self->session) {
+        snprintf (error, error_size, "no sessions: lilac-web has no users file");
+        return -1;
+    }
+    if (session_revoke (self->session, name, clock_now_ms (), error, error_size))
+        return -1;
+    log_info ("%s logged out: every session of theirs until now has ended", name);
+    return 0;
+}
+
+int64_t
+auth_session_lifetime_s (auth_t *self)
+{
+    return self->session ? session_lifetime_s (self->session) : 0;
 }
 
 //  --- lilac-web user add -------------------------------------------------------------------

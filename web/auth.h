@@ -68,6 +68,11 @@ int auth_check (auth_t *self, http_request_t *request, auth_need_t need, auth_id
 int auth_login (auth_t *self, http_request_t *request, const char *user, const char *password,
                 auth_identity_t *who, char *cookie, size_t cookie_size, int64_t *expires_s,
                 unsigned *code, char *why, size_t why_size);
+//  A logout: every session of name issued until now ends. 0, or -1 with
+//  why (nothing ended).
+int auth_logout (auth_t *self, const char *name, char *error, size_t error_size);
+//  How long a session lasts, in seconds (0 without sessions).
+int64_t auth_session_lifetime_s (auth_t *self);
 //  At -n and start: the files parse and every listed user exists.
 void auth_verify (const web_config_t *config, config_report_t *report);
 //  `lilac-web user add NAME`: writes NAME:BCRYPT(password) into the users

@@ -44,15 +44,17 @@ struct _stream_t {
 #define S_BUFFER_KEEP  (64 * 1024)    //  a drained buffer larger than this is freed
 
 //  Room for length more bytes in the client's buffer: the sent part is
-//  dropped first (moved out when it is most of the buffer), then the
-//  capacity at least doubles, so a backlog is not copied at every append.
+//  dropped first (moved out when it is most of the buffer, or before any
+//  growth), then the capacity at least doubles, so a backlog is not copied
+//  at every append and never takes more than twice STREAM_BUFFER_MAX.
 static void
 s_reserve (stream_client_t *client, size_t length)
 {
     if (client->sent == client->size)
         client->size = client->sent = 0;
     else
-    if (client->sent > client->size / 2) {
+    if (client->sent > client->size / 2
+    ||  (client->sent && client->size + length > client->capacity)) {
         memmove (client->buffer, client->buffer + client->sent, client->size - client->sent);
         client->size -= client->sent;
         client->sent = 0;
@@ -66,6 +68,22 @@ s_reserve (stream_client_t *client, size_t length)
     client->capacity = capacity;
 }
 
+//  Drops what the client has not been given, but the rest of the event MHD
+//  has begun to send: a reset glued to half an event would be read as part
+//  of it (a change with broken JSON, its id taken as seen).
+static void
+s_drop_backlog (stream_client_t *client)
+{
+    size_t keep = client->sent;
+    bool between = keep == 0 || (keep >= 2 && client->buffer [keep - 1] == '\n'
+                                 && client->buffer [keep - 2] == '\n');
+    if (!between) {
+        const char *end = memmem (client->buffer + keep, client->size - keep, "\n\n", 2);
+        keep = end ? (size_t) (end + 2 - client->buffer) : client->size;
+    }
+    client->size = keep;
+}
+
 //  Queues length bytes of text for the client and wakes it.
 static void
 s_append_bytes (stream_client_t *client, const char *text, size_t length)
@@ -74,7 +92,7 @@ s_append_bytes (stream_client_t *client, const char *text, size_t length)
         return;
     if (client->size - client->sent + length > STREAM_BUFFER_MAX) {
         client->overflowed = true;
-        client->size = client->sent = 0;
+        s_drop_backlog (client);
         text = "event: reset\ndata: {\"why\":\"too far behind\"}\n\n";
         length = strlen (text);
     }

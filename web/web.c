@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "bus.h"
+#include "config.h"
 #include "ctl.h"
 #include "log.h"
 #include "mem.h"
@@ -75,6 +76,7 @@ struct _web_t {
     char *source_label;            //  Alertmanager: the label naming the source
     char *trusted_proxies;         //  whose X-Forwarded-For counts, or NULL
     char *severity_levels;         //  Alertmanager: severity → level, or NULL (the default)
+    char *server_names;            //  Host names accepted with authentication off, or NULL
 };
 
 //  --- the broker's health -----------------------------------------------------------
@@ -320,6 +322,54 @@ s_cross_site (web_t *self, http_request_t *request, const auth_identity_t *who,
     return false;
 }
 
+//  The one GET that changes state (/ping, for cron) must not be one a page
+//  elsewhere makes a browser send (an <img src>): browsers say where a
+//  request comes from in Sec-Fetch-Site, tools send none. True with why
+//  when refused.
+static bool
+s_cross_site_get (const web_route_t *route, http_request_t *request, char *why,
+                  size_t why_size)
+{
+    if (route->need != AUTH_SEND || !(http_is (request, MHD_HTTP_METHOD_GET)
+                                      || http_is (request, MHD_HTTP_METHOD_HEAD)))
+        return false;
+    const char *site = http_header (request, "Sec-Fetch-Site");
+    if (!site || strcmp (site, "same-origin") == 0 || strcmp (site, "none") == 0)
+        return false;
+    snprintf (why, why_size, "a %.40s request may not send a heartbeat (Sec-Fetch-Site)", site);
+    return true;
+}
+
+//  With authentication off, anyone who can reach lilac-web may act, so a
+//  browser must not be led to it under a foreign name (DNS rebinding: a
+//  page's name made to point at 127.0.0.1, whose Origin then matches its
+//  Host). The Host must be an address, localhost, or a name in
+//  server_names. With authentication on, the credentials are the guard.
+static bool
+s_host_refused (web_t *self, http_request_t *request, char *why, size_t why_size)
+{
+    if (auth_enabled (self->auth))
+        return false;
+    const char *host = http_header (request, MHD_HTTP_HEADER_HOST);
+    if (!host)
+        return false;                   //  HTTP/1.0 without Host: no browser
+    char name [300];
+    size_t length = *host == '[' ? strcspn (host, "]") + 1 : strcspn (host, ":");
+    snprintf (name, sizeof name, "%.*s", (int) length, host);
+    if (*name == '[' && length >= 2)
+        snprintf (name, sizeof name, "%.*s", (int) length - 2, host + 1);
+    if (http_address_valid (name) || strcasecmp (name, "localhost") == 0)
+        return false;
+    char listed [300];
+    for (const char *at = self->server_names; at && (at = config_list_next (at, listed,
+                                                                             sizeof listed)); )
+        if (strcasecmp (listed, name) == 0)
+            return false;
+    snprintf (why, why_size, "Host %.100s is not one of lilac-web's names (an address, "
+              "localhost, or server_names)", host);
+    return true;
+}
+
 //  The route, if the caller may.
 static enum MHD_Result
 s_run_route (web_t *self, const web_route_t *route, http_request_t *request)
@@ -327,12 +377,17 @@ s_run_route (web_t *self, const web_route_t *route, http_request_t *request)
     auth_identity_t who;
     unsigned code = 0;
     char why [300];
+    if (s_host_refused (self, request, why, sizeof why)) {
+        log_warn ("%s %s: %s", http_method (request), http_path (request), why);
+        return http_reply_error (request, MHD_HTTP_MISDIRECTED_REQUEST, "%s", why);
+    }
     if (auth_check (self->auth, request, route->need, &who, &code, why, sizeof why)) {
         if (code == MHD_HTTP_UNAUTHORIZED && !http_cookie (request, SESSION_COOKIE))
             return http_reply_unauthorized (request, why);
         return http_reply_error (request, code, "%s", why);
     }
-    if (s_cross_site (self, request, &who, why, sizeof why)) {
+    if (s_cross_site (self, request, &who, why, sizeof why)
+    ||  s_cross_site_get (route, request, why, sizeof why)) {
         char address [64] = "?";
         if (http_peer_address (request, address, sizeof address))
             snprintf (address, sizeof address, "?");
@@ -466,9 +521,13 @@ web_auth (web_t *self)
 bool
 web_https (web_t *self, http_request_t *request)
 {
-    if (http_from_trusted_proxy (request)) {
-        const char *proto = http_header (request, "X-Forwarded-Proto");
-        return proto && strcasecmp (proto, "https") == 0;
+    //  A trusted proxy's word on the browser's scheme: the first of its
+    //  list (the hop nearest the browser); without one, our own.
+    const char *proto = http_from_trusted_proxy (request)
+                      ? http_header (request, "X-Forwarded-Proto") : NULL;
+    if (proto) {
+        size_t length = strcspn (proto, ", \t");
+        return length == 5 && strncasecmp (proto, "https", 5) == 0;
     }
     return self->tls_cert != NULL;
 }
@@ -759,13 +818,13 @@ s_start_http (web_t *self, const web_config_t *config, char *error, size_t error
         flags |= MHD_USE_TLS;
     }
     struct MHD_OptionItem options [] = {
+        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) s_mhd_log, NULL },      //  first, as MHD asks
         { MHD_OPTION_SOCK_ADDR, 0, &address },
         { MHD_OPTION_CONNECTION_LIMIT, s_connection_limit (config), NULL },
         { MHD_OPTION_CONNECTION_TIMEOUT, WEB_CONNECTION_TIMEOUT, NULL },
         { MHD_OPTION_NOTIFY_COMPLETED, (intptr_t) http_request_completed, NULL },
         //  Paths stay percent-encoded: routes split them, then decode each part
         { MHD_OPTION_UNESCAPE_CALLBACK, (intptr_t) http_keep_escapes, NULL },
-        { MHD_OPTION_EXTERNAL_LOGGER, (intptr_t) s_mhd_log, NULL },
         { self->tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, self->tls_cert },
         { MHD_OPTION_HTTPS_MEM_KEY, 0, self->tls_key },
         { MHD_OPTION_END, 0, NULL }
@@ -799,6 +858,8 @@ web_new (const web_config_t *config, char *error, size_t error_size)
         self->trusted_proxies = mem_strdup (config->trusted_proxies);
     if (config->severity_levels)
         self->severity_levels = mem_strdup (config->severity_levels);
+    if (config->server_names)
+        self->server_names = mem_strdup (config->server_names);
     char dirs_error [512];
     if (paths_make_dirs (config->state_dir, dirs_error, sizeof dirs_error)) {
         snprintf (error, error_size, "%s", dirs_error);
@@ -859,6 +920,7 @@ web_destroy (web_t **self_p)
     mem_free (self->source_label);
     mem_free (self->trusted_proxies);
     mem_free (self->severity_levels);
+    mem_free (self->server_names);
     mem_free (self);
     *self_p = NULL;
 }

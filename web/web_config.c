@@ -23,7 +23,7 @@ static const char *const s_top_keys [] = { "web", NULL };
 static const char *const s_web_keys [] = {
     "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", "users",
     "tokens", "admins", "readers", "senders", "source_label", "cert", "server_key",
-    "trusted_proxies", "severity_levels", "session_lifetime", "max_connections", NULL
+    "trusted_proxies", "severity_levels", "session_lifetime", "max_connections", "server_names", NULL
 };
 
 static void
@@ -110,6 +110,7 @@ web_config_load (web_config_t *config, const char *path, config_report_t *report
         s_string (section, "source_label", &config->source_label, NULL, report);
         s_string (section, "trusted_proxies", &config->trusted_proxies, NULL, report);
         s_string (section, "severity_levels", &config->severity_levels, NULL, report);
+        s_string (section, "server_names", &config->server_names, NULL, report);
         if (config_boolean (section, "insecure", false, &config->insecure, error, sizeof error))
             config_report_error (report, error);
         s_session_lifetime (section, config, report);
@@ -289,5 +290,6 @@ web_config_free (web_config_t *config)
     mem_free (config->source_label);
     mem_free (config->trusted_proxies);
     mem_free (config->severity_levels);
+    mem_free (config->server_names);
     *config = (web_config_t) { 0 };
 }

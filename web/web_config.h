@@ -27,6 +27,10 @@
                    (that is the default; another severity: no level)
       session_lifetime  how long a browser's login lasts (default 12h; a
                    duration as timespec.h reads it)
+      server_names the names (a list) lilac-web answers to with
+                   authentication off, beyond addresses and localhost (a
+                   browser led there under another name is refused, 421:
+                   DNS rebinding)
       trusted_proxies  addresses (a list) of reverse proxies whose
                    X-Forwarded-For names the client; from anyone else the
                    header is ignored
@@ -67,6 +71,7 @@ typedef struct {
     char *server_key;              //  CURVE: the broker's public key or certificate, or NULL
     char *trusted_proxies;         //  numeric addresses, comma or space separated, or NULL
     char *severity_levels;         //  "SEVERITY=LEVEL ...", or NULL for the default
+    char *server_names;            //  Host names accepted with authentication off, or NULL
     int64_t session_lifetime_ms;   //  a browser session lasts this long
 } web_config_t;
 

@@ -26,6 +26,8 @@
       a filter keeps others out; a client that disconnects and comes back
       with Last-Event-ID gets exactly what it missed; an unknown resume
       point gets a reset;
+    - with authentication off, a Host that is not an address, localhost or
+      a server_names name is 421 (DNS rebinding), logged;
     - authentication (a second lilac-web with users and tokens): a user
       written by `lilac-web user add` (bcrypt), roles admin / reader /
       sender, an API token (its SHA-256 in the tokens file), 401 without
@@ -425,6 +427,31 @@ s_actions (void)
     }
 }
 
+//  With authentication off, a browser led to lilac-web under a foreign name
+//  (DNS rebinding) is refused; addresses, localhost and server_names are
+//  lilac-web's own names.
+static void
+s_host_names (void)
+{
+    TEST ("authentication off: a Host that is not an address, localhost or in server_names "
+          "is 421 (DNS rebinding)");
+    const char *port = strrchr (web_process_base (s_web), ':') + 1;
+    const char *hosts [] = { "evil.example", "localhost", "127.0.0.1", "[::1]" };
+    const long wanted [] = { 421, 200, 200, 200 };
+    for (size_t index = 0; index < 4; index++) {
+        char header [128], url [256];
+        snprintf (header, sizeof header, "Host: %s:%s", hosts [index], port);
+        snprintf (url, sizeof url, "%s/api/alerts", web_process_base (s_web));
+        http_options_t options = { .header = header };
+        http_result_t result;
+        http_call (sandbox_dir (s_bed->sandbox), "GET", url, &options, &result);
+        CHECK (result.code == wanted [index], "%s: %ld %.200s", header, result.code,
+               result.body);
+        http_result_free (&result);
+    }
+    CHECK (file_has_text (web_process_log (s_web), "Host evil.example:"), "not logged");
+}
+
 //  code of METHOD path with the credentials set in s_login / s_token.
 static long
 s_code_as (const char *login, const char *token, const char *method, const char *path)
@@ -538,6 +565,7 @@ main (void)
         s_stream ();
         s_acts ();
         s_actions ();
+        s_host_names ();
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (web_process_stop (s_web) == 0, "exit status");
         s_auth ();

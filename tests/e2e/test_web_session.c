@@ -16,8 +16,12 @@
       but cannot act;
     - a cookie changed in one character, or carrying another user's name,
       is 401 (without a Basic challenge: a page asked);
-    - the session survives a restart of lilac-web; a changed password ends
-      it; DELETE /api/session drops the cookie;
+    - GET /ping (the one GET that changes state) from a page elsewhere
+      (Sec-Fetch-Site: cross-site) is 403 with Basic credentials, 200
+      same-origin;
+    - the session survives a restart of lilac-web; DELETE /api/session
+      drops the cookie and ends it (a copy is 401, after a restart too; a
+      new login works); a changed password ends it;
     - five failed logins from one address: the sixth is 429, and the right
       password too, until the window ends;
     - behind a trusted proxy that says X-Forwarded-Proto: https, the cookie
@@ -177,6 +181,19 @@ s_session_acts (const char *alice, const char *origin)
                    "{}") == 200, "Basic without Origin (a tool) refused");
     CHECK (s_code ("POST", "/api/events", alice, origin, NULL,
                    "{\"alerts\":[{\"id\":\"x\"}]}") == 401, "a cookie sent events");
+    //  The heartbeat GET: not from a page elsewhere (an <img>), with any
+    //  credentials the browser holds; from tools and our own pages, yes.
+    http_options_t options = { .login = "alice:wonderland",
+                               .header = "Sec-Fetch-Site: cross-site" };
+    char url [1024];
+    snprintf (url, sizeof url, "%s/ping/web-host/backup/fail", web_process_base (s_web));
+    http_call (sandbox_dir (s_bed->sandbox), "GET", url, &options, &result);
+    CHECK (result.code == 403, "a cross-site GET /ping: %ld", result.code);
+    http_result_free (&result);
+    options.header = "Sec-Fetch-Site: same-origin";
+    http_call (sandbox_dir (s_bed->sandbox), "GET", url, &options, &result);
+    CHECK (result.code == 200, "a same-origin GET /ping: %ld %s", result.code, result.body);
+    http_result_free (&result);
 }
 
 static void
@@ -208,7 +225,7 @@ s_forged (const char *alice, const char *carol, const char *origin)
 static void
 s_restart (const char *alice, const char *origin)
 {
-    TEST ("a session survives a restart; a new password ends it; logout drops the cookie");
+    TEST ("a session survives a restart; logout ends it (copies too); a new password ends it");
     CHECK (web_process_stop (s_web) == 0 && web_process_start (s_web) == 0, "restart");
     CHECK (s_code ("GET", "/api/alerts", alice, NULL, NULL, NULL) == 200,
            "the session did not survive a restart");
@@ -218,6 +235,16 @@ s_restart (const char *alice, const char *origin)
            && text_has (result.headers, "Max-Age=0"), "logout: %ld %s", result.code,
            result.headers);
     http_result_free (&result);
+    //  A copy of the cookie kept elsewhere is ended too, restart or not.
+    CHECK (s_code ("GET", "/api/alerts", alice, NULL, NULL, NULL) == 401,
+           "the cookie lived on after the logout");
+    CHECK (web_process_stop (s_web) == 0 && web_process_start (s_web) == 0, "restart");
+    CHECK (s_code ("GET", "/api/alerts", alice, NULL, NULL, NULL) == 401,
+           "the logout was forgotten at a restart");
+    char fresh [512];
+    CHECK (s_login ("alice", "wonderland", fresh, sizeof fresh, NULL) == 200
+           && s_code ("GET", "/api/alerts", fresh, NULL, NULL, NULL) == 200,
+           "a login after the logout");
     CHECK (s_user_add ("alice", "looking-glass\n") == 0, "user add");
     CHECK (web_process_stop (s_web) == 0 && web_process_start (s_web) == 0, "restart");
     CHECK (s_code ("GET", "/api/alerts", alice, NULL, NULL, NULL) == 401,
