@@ -22,9 +22,14 @@
     - severity_levels: a configured map sets the level (case aside), a
       severity it does not name gets the default level;
     - a frozen broker (SIGSTOP): 503 with Retry-After, within the call
-      timeout and a margin, for /api/events and /api/v2/alerts.
+      timeout and a margin, for /api/events and /api/v2/alerts;
+    - group commit: requests held back (lilac-web stopped while curl
+      connects) and let go in one turn share submits (the broker counts
+      fewer submits than requests), and each answer still names only its
+      own refusals and counts only its own events.
 */
 #include <signal.h>
+#include <stdlib.h>
 #include "../check.h"
 #include "../harness/harness.h"
 #include "../harness/web_process.h"
@@ -362,6 +367,106 @@ s_severity_levels (void)
     }
 }
 
+//  Connections waiting in the accept queue of the listening socket on
+//  port (IPv4), from /proc/net/tcp; -1 when it is not found.
+static int
+s_accept_queue (int port)
+{
+    char *table = file_read_all ("/proc/net/tcp");
+    int queued = -1;
+    for (char *line = strchr (table, '\n'); line && queued < 0; line = strchr (line + 1, '\n')) {
+        unsigned local_port, state, tx_queue, rx_queue;
+        if (sscanf (line, " %*d: %*x:%x %*x:%*x %x %x:%x", &local_port, &state, &tx_queue,
+                    &rx_queue) == 4 && (int) local_port == port && state == 0x0A)
+            queued = (int) rx_queue;
+    }
+    free (table);
+    return queued;
+}
+
+#define JOINED_REQUESTS  6              //  held back, then let go in one turn
+
+//  One round: JOINED_REQUESTS curls (even: purppura, two events, one the
+//  broker refuses; odd: Alertmanager, one alert) connect while lilac-web
+//  is stopped, then it goes on. Checks each answer; the submits the broker
+//  counted for them into *submits. False if the round could not run.
+static bool
+s_joined_round (int round, int64_t *submits)
+{
+    pid_t web = web_process_pid (s_web);
+    int port = atoi (strrchr (web_process_base (s_web), ':') + 1);
+    int64_t before = broker_process_stat (s_bed->broker, "submits");
+    if (!CHECK (before >= 0 && kill (web, SIGSTOP) == 0, "stats, SIGSTOP"))
+        return false;
+    pid_t curls [JOINED_REQUESTS];
+    char *outputs [JOINED_REQUESTS], *codes [JOINED_REQUESTS];
+    for (int index = 0; index < JOINED_REQUESTS; index++) {
+        char name [64], body [512], url [1024];
+        snprintf (name, sizeof name, "joined-%d-%d.body", round, index);
+        outputs [index] = sandbox_path (s_bed->sandbox, name);
+        snprintf (name, sizeof name, "joined-%d-%d.code", round, index);
+        codes [index] = sandbox_path (s_bed->sandbox, name);
+        if (index % 2 == 0) {
+            snprintf (body, sizeof body, "[{\"id\":\"joined-%d-%d\",\"raise\":\"now\"},"
+                      "{\"id\":\"joined-%d-%d-bad\",\"raise\":\"+5x\"}]", round, index,
+                      round, index);
+            snprintf (url, sizeof url, "%s/events", web_process_base (s_web));
+        }
+        else {
+            snprintf (body, sizeof body, "[{\"labels\":{\"alertname\":\"Joined\","
+                      "\"n\":\"%d-%d\"}}]", round, index);
+            snprintf (url, sizeof url, "%s/api/v2/alerts", web_process_base (s_web));
+        }
+        char *argv [] = { "/usr/bin/curl", "-s", "-m", "15", "-o", outputs [index], "-w", "%{http_code}",
+                          "-H", "Content-Type: application/json", "--data-binary", body, url,
+                          NULL };
+        curls [index] = process_spawn (argv, codes [index], codes [index]);
+    }
+    //  Every connection waits to be accepted before lilac-web goes on
+    int64_t end = clock_now_ms () + 10000;
+    while (s_accept_queue (port) < JOINED_REQUESTS && clock_now_ms () < end)
+        zclock_sleep (5);
+    CHECK (kill (web, SIGCONT) == 0, "SIGCONT");
+    for (int index = 0; index < JOINED_REQUESTS; index++) {
+        CHECK (curls [index] > 0 && process_wait (curls [index], 20000) == 0, "curl %d", index);
+        char *code = file_read_all (codes [index]), *answer = file_read_all (outputs [index]);
+        char own [96], other [96];
+        snprintf (own, sizeof own, "joined-%d-%d-bad: raise: not a time spec", round, index);
+        snprintf (other, sizeof other, "joined-%d-%d-bad", round, (index + 2) % JOINED_REQUESTS);
+        if (index % 2 == 0)
+            CHECK (strcmp (code, "400") == 0 && strstr (answer, own) && !strstr (answer, other)
+                   && !strstr (answer, ";"), "purppura %d: %s %s", index, code, answer);
+        else
+            CHECK (strcmp (code, "200") == 0
+                   && text_has (answer, "{\"accepted\":1,\"refused\":[]}"),
+                   "Alertmanager %d: %s %s", index, code, answer);
+        free (code);
+        free (answer);
+        free (outputs [index]);
+        free (codes [index]);
+        alert_t alert;
+        char id [64];
+        snprintf (id, sizeof id, index % 2 ? "Joined{n=\"%d-%d\"}" : "joined-%d-%d", round, index);
+        if (CHECK (s_get ("127.0.0.1", id, &alert), "%s not in the broker", id))
+            alert_clear_fields (&alert);
+    }
+    *submits = broker_process_stat (s_bed->broker, "submits") - before;
+    return true;
+}
+
+static void
+s_joined (void)
+{
+    TEST ("group commit: requests of one turn share submits, each answered with its own "
+          "refusals and count");
+    int64_t submits = JOINED_REQUESTS;
+    for (int round = 0; round < 3 && submits >= JOINED_REQUESTS; round++)
+        if (!s_joined_round (round, &submits))
+            return;
+    CHECK (submits < JOINED_REQUESTS, "%lld submits for %d requests held back together",
+           (long long) submits, JOINED_REQUESTS);
+}
+
 static void
 s_frozen_broker (void)
 {
@@ -407,6 +512,7 @@ main (void)
         s_ping ();
         s_alertmanager ();
         s_forwarded_ignored ();
+        s_joined ();
         s_frozen_broker ();
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (web_process_stop (s_web) == 0, "exit status");
