@@ -22,7 +22,6 @@
 */
 #include <assert.h>
 #include <errno.h>
-#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,6 +210,22 @@ s_put_bytes (s_text_t *text, const char *bytes, size_t size)
     text->data [text->size] = 0;
 }
 
+//  An integer in decimal, as "%" PRId64 writes it (snprintf was a tenth of
+//  the text's time).
+static void
+s_put_integer (s_text_t *text, int64_t value)
+{
+    char digits [24];
+    size_t at = sizeof digits;
+    uint64_t magnitude = value < 0 ? (uint64_t) 0 - (uint64_t) value : (uint64_t) value;
+    do
+        digits [--at] = (char) ('0' + magnitude % 10);
+    while ((magnitude /= 10));
+    if (value < 0)
+        digits [--at] = '-';
+    s_put_bytes (text, digits + at, sizeof digits - at);
+}
+
 //  A JSON string of valid UTF-8, escaped as jansson's dump escapes.
 static void
 s_put_string (s_text_t *text, const char *bytes, size_t size)
@@ -296,7 +311,6 @@ s_put_container (s_text_t *text, const msgpack_object *object, int depth)
 static void
 s_put_value (s_text_t *text, const msgpack_object *object, int depth)
 {
-    char number [24];
     if (!object || depth > JSON_MSGPACK_DEPTH || object->type == MSGPACK_OBJECT_NIL) {
         s_put_bytes (text, "null", 4);
         return;
@@ -310,8 +324,7 @@ s_put_value (s_text_t *text, const msgpack_object *object, int depth)
         case MSGPACK_OBJECT_NEGATIVE_INTEGER:
             if (object->type == MSGPACK_OBJECT_POSITIVE_INTEGER && object->via.u64 > INT64_MAX)
                 break;
-            snprintf (number, sizeof number, "%" PRId64, object->via.i64);
-            s_put_bytes (text, number, strlen (number));
+            s_put_integer (text, object->via.i64);
             return;
         case MSGPACK_OBJECT_STR:
         case MSGPACK_OBJECT_BIN: {
