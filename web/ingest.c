@@ -17,7 +17,10 @@
     refusals whose index falls in its own range (its accepted count is its
     events less those). Nothing is answered before the broker's reply, so
     nothing before its commit; a reply that is missing, malformed or
-    degraded answers every part 503 with Retry-After.
+    degraded answers every part 503 with Retry-After. A joined submit the
+    broker refuses whole (it does so when every event is refused, with the
+    first one's reason) applied nothing: its parts go again, each alone,
+    so each request is answered with its own reason.
 
     What is joined: Alertmanager, purppura and ping frames, whose tx is
     ours. lilac's own POST /api/events is sent alone (its tx is the
@@ -297,17 +300,30 @@ s_submit_destroy (s_submit_t **submit_p)
     *submit_p = NULL;
 }
 
+static void s_queue (ingest_t *self, s_part_t *part, bool shares);
+
 //  The reply (or NULL and why) to every part of submit, which it frees.
+//  A joined submit refused whole (every event refused, or something of
+//  the frame: nothing was applied, and the reason may name another
+//  request's event) goes again part by part, each alone, at the next
+//  flush (self NULL: lilac-web is stopping, and they are answered 503).
 static void
-s_take_reply (s_submit_t *submit, wire_doc_t *reply, const char *why)
+s_take_reply (ingest_t *self, s_submit_t *submit, wire_doc_t *reply, const char *why)
 {
     ctl_submit_reply_t *out = mem_alloc (sizeof (ctl_submit_reply_t));
     char words [WIRE_ERROR_SIZE + 64];
     unsigned retry_s;
     s_verdict_t verdict = s_read_reply (submit, reply, why, out, words, sizeof words, &retry_s);
+    if (verdict == VERDICT_REFUSED && submit->part_count > 1 && !self) {
+        verdict = VERDICT_UNAVAILABLE;
+        snprintf (words, sizeof words, "lilac-web is stopping");
+    }
     for (size_t index = 0; index < submit->part_count; index++)
-        s_take_part (submit->parts [index], verdict, out, words, retry_s,
-                     submit->part_count == 1);
+        if (verdict == VERDICT_REFUSED && submit->part_count > 1)
+            s_queue (self, submit->parts [index], false);
+        else
+            s_take_part (submit->parts [index], verdict, out, words, retry_s,
+                         submit->part_count == 1);
     mem_free (out);
     s_submit_destroy (&submit);
 }
@@ -315,8 +331,8 @@ s_take_reply (s_submit_t *submit, wire_doc_t *reply, const char *why)
 static void
 s_done (web_t *web, http_request_t *request, wire_doc_t *reply, const char *why, void *arg)
 {
-    (void) web, (void) request;
-    s_take_reply (arg, reply, why);
+    (void) request;
+    s_take_reply (web_ingest (web), arg, reply, why);
     wire_doc_destroy (&reply);
 }
 
@@ -338,7 +354,7 @@ ingest_destroy (ingest_t **self_p)
         return;
     ingest_t *self = *self_p;
     for (size_t index = 0; index < self->queued_count; index++)
-        s_take_reply (self->queued [index], NULL, "lilac-web is stopping");
+        s_take_reply (NULL, self->queued [index], NULL, "lilac-web is stopping");
     mem_free (self->queued);
     wire_writer_free (&self->joined);
     wire_writer_free (&self->request);
@@ -419,13 +435,13 @@ ingest_flush (ingest_t *self, web_t *web)
         char error [256], why [300];
         wire_writer_reset (&self->request);
         if (ctl_submit_request (&self->request, frame->buffer.data, frame->buffer.size)) {
-            s_take_reply (submit, NULL, "lilac-web made a frame that is not a map (a bug)");
+            s_take_reply (self, submit, NULL, "lilac-web made a frame that is not a map (a bug)");
             continue;
         }
         if (web_send (web, submit->parts [0]->call->request, self->request.buffer.data,
                       self->request.buffer.size, s_done, submit, error, sizeof error)) {
             snprintf (why, sizeof why, "cannot reach the broker: %s", error);
-            s_take_reply (submit, NULL, why);
+            s_take_reply (self, submit, NULL, why);
         }
     }
     self->queued_count = 0;
@@ -438,6 +454,10 @@ static enum MHD_Result
 s_submit (web_t *web, http_request_t *request, s_call_t *call)
 {
     ingest_t *self = web_ingest (web);
+    if (!self) {                    //  web_destroy's last HTTP turn
+        s_call_destroy (&call);
+        return http_reply_error (request, MHD_HTTP_SERVICE_UNAVAILABLE, "lilac-web is stopping");
+    }
     call->request = request;
     call->parts = mem_alloc ((call->map.batch_count ? call->map.batch_count : 1)
                              * sizeof (s_part_t));
