@@ -11,16 +11,17 @@
     web.c calls after each MHD_run), and the frames of one source that
     arrived in that turn go out as one submit — one request to the broker,
     one decode, one reply, one commit shared — instead of one per POST. The
-    joined frame is the first part's head and tx (a random tx of ours, sent
-    once) with every part's events after it, in arrival order; each part
-    knows where its events begin in it, and takes from the reply the
-    refusals whose index falls in its own range (its accepted count is its
-    events less those). Nothing is answered before the broker's reply, so
-    nothing before its commit; a reply that is missing, malformed or
-    degraded answers every part 503 with Retry-After. A joined submit the
-    broker refuses whole (it does so when every event is refused, with the
-    first one's reason) applied nothing: its parts go again, each alone,
-    so each request is answered with its own reason.
+    joined frame is the first part's head, its tx marked "+N" (N parts: a
+    tx no frame had alone), with every part's events after it, in arrival
+    order; each part knows where its events begin in it, and takes from
+    the reply the refusals whose index falls in its own range (its
+    accepted count is its events less those). Nothing is answered before
+    the broker's reply, so nothing before its commit; a reply that is
+    missing, malformed or degraded answers every part 503 with
+    Retry-After. A joined submit the broker refuses whole (it does so when
+    every event is refused, with the first one's reason) applied nothing:
+    its parts go again, each alone, so each request is answered with its
+    own reason.
 
     What is joined: Alertmanager, purppura and ping frames, whose tx is
     ours. lilac's own POST /api/events is sent alone (its tx is the
@@ -409,11 +410,14 @@ s_frame (ingest_t *self, s_submit_t *submit)
     ingest_map_batch_t *first = &submit->parts [0]->call->map.batches [submit->parts [0]->batch];
     if (submit->part_count == 1)
         return &first->frame;
+    //  A tx no frame had alone: a part sent again alone keeps its own
+    char tx [WIRE_MAX_NAME + 1];
+    snprintf (tx, sizeof tx, "%.240s+%zu", first->tx, submit->part_count);
     msgpack_packer *packer = &self->joined.packer;
     wire_writer_reset (&self->joined);
     msgpack_pack_map (packer, 4);
     wire_pack_key_int (packer, "v", WIRE_VERSION);
-    wire_pack_key_string (packer, "tx", first->tx);
+    wire_pack_key_string (packer, "tx", tx);
     wire_pack_key_string (packer, "source", submit->source);
     wire_pack_key (packer, "alerts");
     msgpack_pack_array (packer, submit->event_count);
