@@ -95,7 +95,7 @@ s_set (json_t *object, const msgpack_object *key, json_t *value, int depth)
     if (key->type == MSGPACK_OBJECT_STR || key->type == MSGPACK_OBJECT_BIN) {
         bytes = key->type == MSGPACK_OBJECT_STR ? key->via.str.ptr : key->via.bin.ptr;
         size = key->type == MSGPACK_OBJECT_STR ? key->via.str.size : key->via.bin.size;
-        if (!wire_utf8_valid (bytes, size) || memchr (bytes, 0, size))
+        if (!wire_utf8_valid (bytes, size) || (size && memchr (bytes, 0, size)))
             bytes = owned = s_utf8_repaired (bytes, size, true, &size);
     }
     else {
