@@ -119,7 +119,9 @@ static int
 s_compare_refusals (const void *left, const void *right)
 {
     int64_t a = ((const s_refusal_t *) left)->index, b = ((const s_refusal_t *) right)->index;
-    return (a < 0) - (b < 0) ? (a < 0) - (b < 0) : (a > b) - (a < b);
+    if ((a < 0) != (b < 0))
+        return a < 0 ? 1 : -1;          //  "and N more" (index -1) goes last
+    return (a > b) - (a < b);
 }
 
 //  {tx?, accepted, refused: [{index, id, reason}]}, or NULL out of memory.
