@@ -34,6 +34,7 @@
 #define BROKER_GROUP_EVENTS     64                 //  ... or fewer, once they hold this many events
 #define BROKER_PREFETCH_SPAN    32                 //  events whose lookups are prefetched together
 #define BROKER_TRIM_MS          5000               //  freed memory goes back to the system this often
+#define BROKER_TRIM_THRESHOLD   (4 * 1024 * 1024)  //  bytes free atop the heap kept until then
 #define BROKER_COMMIT_CHUNK     4096               //  changes per transaction, at most
 #define BROKER_BACKLOG_CHANGES  20000              //  unwritten changes past which ingest pauses
 #define BROKER_BACKLOG_BYTES    (16 * 1024 * 1024) //  ... or unwritten change bodies past this

@@ -1,13 +1,38 @@
 /*  ingest.c — lilac-web's ingest routes. See ingest.h.
 
-    A route maps the body (ingest_map.c), sends each frame as a submit
-    request (web_call; an Alertmanager POST makes one per source) and keeps
-    an s_call_t until every reply is in: the accepted count, the refusals
-    (local ones and the broker's, each at its place in the body), and
-    whether the broker was away or refused a batch whole. The last reply
-    answers the HTTP request. The broker's reply lists at most
-    CTL_MAX_REFUSED refusals per batch; beyond that a refusal without an
-    index says how many more there were.
+    A route maps the body (ingest_map.c) into one frame per source and
+    keeps an s_call_t until every frame's reply is in: the accepted count,
+    the refusals (local ones and the broker's, each at its place in the
+    body), and whether the broker was away or refused a batch whole. The
+    last reply answers the HTTP request.
+
+    Group commit. The frames do not go out from the route: they wait in
+    the ingest_t for the end of the loop's HTTP turn (ingest_flush, which
+    web.c calls after each MHD_run), and the frames of one source that
+    arrived in that turn go out as one submit — one request to the broker,
+    one decode, one reply, one commit shared — instead of one per POST. The
+    joined frame is the first part's head, its tx marked "+N" (N parts: a
+    tx no frame had alone), with every part's events after it, in arrival
+    order; each part knows where its events begin in it, and takes from
+    the reply the refusals whose index falls in its own range (its
+    accepted count is its events less those). Nothing is answered before
+    the broker's reply, so nothing before its commit; a reply that is
+    missing, malformed or degraded answers every part 503 with
+    Retry-After. A joined submit the broker refuses whole (it does so when
+    every event is refused, with the first one's reason) applied nothing:
+    its parts go again, each alone, so each request is answered with its
+    own reason.
+
+    What is joined: Alertmanager, purppura and ping frames, whose tx is
+    ours. lilac's own POST /api/events is sent alone (its tx is the
+    client's, echoed and used by the broker to drop a repeat, and it may
+    replace a source). A joined frame holds at most INGEST_JOIN_EVENTS
+    events, so the broker's reply, which is read for CTL_MAX_REFUSED
+    refusals, names every refusal and each lands on its own request; a
+    frame with more events goes alone, and a refusal past the ones read
+    is "and N more refused" as before. Frames leave in arrival order, and a
+    part joins only the last frame of its source, so the broker applies
+    one source's events in the order the requests came.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,10 +46,12 @@ typedef enum { DIALECT_EVENTS, DIALECT_PURPPURA, DIALECT_PING, DIALECT_ALERTMANA
 
 typedef struct _s_call_t s_call_t;
 
-//  One submit in flight: its call and which batch of the map it carries.
+//  One frame of a call's map, and where its events begin in the submit
+//  that carries it.
 typedef struct {
     s_call_t *call;
-    size_t batch;
+    size_t batch;                  //  index in call->map.batches
+    size_t first;                  //  its first event's index in the submit's alerts
 } s_part_t;
 
 //  One refusal, at its place in the body.
@@ -36,6 +63,7 @@ typedef struct {
 
 struct _s_call_t {
     s_dialect_t dialect;
+    http_request_t *request;       //  answered once waiting is 0
     ingest_map_t map;              //  the frames and the local refusals
     s_part_t *parts;               //  one per batch
     size_t waiting;                //  replies still to come
@@ -45,6 +73,25 @@ struct _s_call_t {
     bool unavailable;              //  no answer, or degraded: 503
     bool refused_whole;            //  a batch refused whole: 400
     char why [WIRE_ERROR_SIZE + 64];   //  the broker's words for either
+};
+
+//  One submit: the parts it carries (all of one source), waiting for the
+//  end of the turn, then for the broker's reply.
+typedef struct {
+    char source [WIRE_MAX_NAME + 1];
+    s_part_t **parts;              //  part_count, in arrival order
+    size_t part_count;
+    size_t event_count;            //  in all parts
+    size_t size;                   //  bytes of all parts' events
+    bool alone;                    //  takes no other part
+} s_submit_t;
+
+struct _ingest_t {
+    s_submit_t **queued;           //  this turn's submits, in arrival order
+    size_t queued_count;
+    size_t queued_capacity;
+    wire_writer_t joined;          //  a joined frame, reused
+    wire_writer_t request;         //  a submit request, reused
 };
 
 static void
@@ -72,7 +119,9 @@ static int
 s_compare_refusals (const void *left, const void *right)
 {
     int64_t a = ((const s_refusal_t *) left)->index, b = ((const s_refusal_t *) right)->index;
-    return (a < 0) - (b < 0) ? (a < 0) - (b < 0) : (a > b) - (a < b);
+    if ((a < 0) != (b < 0))
+        return a < 0 ? 1 : -1;          //  "and N more" (index -1) goes last
+    return (a > b) - (a < b);
 }
 
 //  {tx?, accepted, refused: [{index, id, reason}]}, or NULL out of memory.
@@ -121,8 +170,9 @@ s_refusals_text (s_call_t *call, char *text, size_t size)
 
 //  The HTTP answer, once every reply is in.
 static void
-s_answer (http_request_t *request, s_call_t *call)
+s_answer (s_call_t *call)
 {
+    http_request_t *request = call->request;
     char text [2048];
     if (call->unavailable) {
         snprintf (text, sizeof text, "the broker cannot take events now (%s): try again later",
@@ -144,87 +194,288 @@ s_answer (http_request_t *request, s_call_t *call)
         http_resume_text (request, MHD_HTTP_OK, "text/plain", "OK");
 }
 
-//  What one submit reply says, into the call.
+//  --- replies ---------------------------------------------------------------------------
+
+//  What a submit's reply says for all its parts.
+typedef enum { VERDICT_APPLIED, VERDICT_UNAVAILABLE, VERDICT_REFUSED } s_verdict_t;
+
+//  Reads a submit reply (NULL: none, and why) into out; the verdict, with
+//  the words for a 503 or a 400 in words, and the seconds of a Retry-After
+//  in *retry_s (0: the default).
+static s_verdict_t
+s_read_reply (s_submit_t *submit, wire_doc_t *reply, const char *why, ctl_submit_reply_t *out,
+              char *words, size_t words_size, unsigned *retry_s)
+{
+    char error [WIRE_ERROR_SIZE];
+    *retry_s = 0;
+    if (!reply) {
+        snprintf (words, words_size, "%s", why);
+        return VERDICT_UNAVAILABLE;
+    }
+    if (ctl_submit_decode (reply, out, error, sizeof error)) {
+        snprintf (words, words_size, "a malformed reply: %s", error);
+        return VERDICT_UNAVAILABLE;
+    }
+    if (!out->ok && (out->retry_after > 0 || strncmp (out->error, "degraded", 8) == 0)) {
+        snprintf (words, words_size, "%s", out->error);
+        int64_t seconds = (out->retry_after + 999) / 1000;
+        *retry_s = seconds < 1 ? 1 : seconds > 3600 ? 3600 : (unsigned) seconds;
+        return VERDICT_UNAVAILABLE;
+    }
+    if (!out->ok) {
+        snprintf (words, words_size, "%s", out->error);
+        return VERDICT_REFUSED;
+    }
+    //  A joined submit has at most INGEST_JOIN_EVENTS events, so a broker
+    //  that lists fewer refusals than it counts is not one we understand
+    if (submit->part_count > 1 && out->refused_count > CTL_MAX_REFUSED) {
+        snprintf (words, words_size, "a malformed reply: %zu refusals for %zu events",
+                  out->refused_count, submit->event_count);
+        return VERDICT_UNAVAILABLE;
+    }
+    return VERDICT_APPLIED;
+}
+
+//  An applied submit's reply, for one part: the refusals in its range, at
+//  their places in the body; accepted, its events less those (alone: the
+//  broker's count, and a note for the refusals past the ones read).
 static void
-s_take_reply (s_call_t *call, size_t batch_index, wire_doc_t *reply, const char *why,
-              http_request_t *request)
+s_take_applied (s_part_t *part, const ctl_submit_reply_t *out, bool alone)
+{
+    s_call_t *call = part->call;
+    ingest_map_batch_t *batch = &call->map.batches [part->batch];
+    size_t read = out->refused_count < CTL_MAX_REFUSED ? out->refused_count : CTL_MAX_REFUSED;
+    int64_t first = (int64_t) part->first, end = first + (int64_t) batch->event_count;
+    int64_t mine = 0;
+    for (size_t index = 0; index < read; index++) {
+        const ctl_refusal_t *refusal = &out->refused [index];
+        bool inside = refusal->index >= first && refusal->index < end;
+        if (!inside && !alone)
+            continue;                   //  another request's
+        mine++;
+        s_refuse (call, inside ? (int64_t) batch->origin [refusal->index - first]
+                               : refusal->index, refusal->id, refusal->reason);
+    }
+    if (!alone) {
+        call->accepted += (int64_t) batch->event_count - mine;
+        return;
+    }
+    call->accepted += out->accepted;
+    if (out->refused_count > read) {
+        char note [64];
+        snprintf (note, sizeof note, "and %zu more refused", out->refused_count - read);
+        s_refuse (call, -1, NULL, note);
+    }
+}
+
+//  One part's share of its submit's reply; answers the request when it
+//  was the last.
+static void
+s_take_part (s_part_t *part, s_verdict_t verdict, const ctl_submit_reply_t *out,
+             const char *words, unsigned retry_s, bool alone)
+{
+    s_call_t *call = part->call;
+    if (verdict == VERDICT_UNAVAILABLE) {
+        call->unavailable = true;
+        snprintf (call->why, sizeof call->why, "%s", words);
+        if (retry_s)
+            http_retry_after (call->request, retry_s);
+    }
+    else
+    if (verdict == VERDICT_REFUSED) {
+        call->refused_whole = true;
+        snprintf (call->why, sizeof call->why, "%s", words);
+    }
+    else
+        s_take_applied (part, out, alone);
+    if (--call->waiting == 0) {
+        s_answer (call);
+        s_call_destroy (&call);
+    }
+}
+
+static void
+s_submit_destroy (s_submit_t **submit_p)
+{
+    s_submit_t *submit = *submit_p;
+    mem_free (submit->parts);
+    mem_free (submit);
+    *submit_p = NULL;
+}
+
+static void s_queue (ingest_t *self, s_part_t *part, bool shares);
+
+//  The reply (or NULL and why) to every part of submit, which it frees.
+//  A joined submit refused whole (every event refused, or something of
+//  the frame: nothing was applied, and the reason may name another
+//  request's event) goes again part by part, each alone, at the next
+//  flush (self NULL: lilac-web is stopping, and they are answered 503).
+static void
+s_take_reply (ingest_t *self, s_submit_t *submit, wire_doc_t *reply, const char *why)
 {
     ctl_submit_reply_t *out = mem_alloc (sizeof (ctl_submit_reply_t));
-    char error [WIRE_ERROR_SIZE];
-    if (!reply) {
-        call->unavailable = true;
-        snprintf (call->why, sizeof call->why, "%s", why);
+    char words [WIRE_ERROR_SIZE + 64];
+    unsigned retry_s;
+    s_verdict_t verdict = s_read_reply (submit, reply, why, out, words, sizeof words, &retry_s);
+    if (verdict == VERDICT_REFUSED && submit->part_count > 1 && !self) {
+        verdict = VERDICT_UNAVAILABLE;
+        snprintf (words, sizeof words, "lilac-web is stopping");
     }
-    else
-    if (ctl_submit_decode (reply, out, error, sizeof error)) {
-        call->unavailable = true;
-        snprintf (call->why, sizeof call->why, "a malformed reply: %s", error);
-    }
-    else
-    if (!out->ok && (out->retry_after > 0 || strncmp (out->error, "degraded", 8) == 0)) {
-        call->unavailable = true;
-        snprintf (call->why, sizeof call->why, "%s", out->error);
-        int64_t seconds = (out->retry_after + 999) / 1000;
-        http_retry_after (request, seconds < 1 ? 1 : seconds > 3600 ? 3600 : (unsigned) seconds);
-    }
-    else
-    if (!out->ok) {
-        call->refused_whole = true;
-        snprintf (call->why, sizeof call->why, "%s", out->error);
-    }
-    else {
-        ingest_map_batch_t *batch = &call->map.batches [batch_index];
-        call->accepted += out->accepted;
-        size_t read = out->refused_count < CTL_MAX_REFUSED ? out->refused_count : CTL_MAX_REFUSED;
-        for (size_t index = 0; index < read; index++) {
-            ctl_refusal_t *refusal = &out->refused [index];
-            int64_t at = refusal->index >= 0 && (size_t) refusal->index < batch->event_count
-                       ? (int64_t) batch->origin [refusal->index] : refusal->index;
-            s_refuse (call, at, refusal->id, refusal->reason);
-        }
-        if (out->refused_count > read) {
-            snprintf (error, sizeof error, "and %zu more refused", out->refused_count - read);
-            s_refuse (call, -1, NULL, error);
-        }
-    }
+    for (size_t index = 0; index < submit->part_count; index++)
+        if (verdict == VERDICT_REFUSED && submit->part_count > 1)
+            s_queue (self, submit->parts [index], false);
+        else
+            s_take_part (submit->parts [index], verdict, out, words, retry_s,
+                         submit->part_count == 1);
     mem_free (out);
+    s_submit_destroy (&submit);
 }
 
 static void
 s_done (web_t *web, http_request_t *request, wire_doc_t *reply, const char *why, void *arg)
 {
-    (void) web;
-    s_part_t *part = arg;
-    s_call_t *call = part->call;
-    s_take_reply (call, part->batch, reply, why, request);
+    (void) request;
+    s_take_reply (web_ingest (web), arg, reply, why);
     wire_doc_destroy (&reply);
-    if (--call->waiting == 0) {
-        s_answer (request, call);
-        s_call_destroy (&call);
-    }
 }
 
-//  Sends every batch of the call's map that has events (or all, for
-//  lilac's own: an empty batch with replace clears a source); answers
-//  at once when none goes out.
+//  --- the turn's submits -----------------------------------------------------------------
+
+ingest_t *
+ingest_new (void)
+{
+    ingest_t *self = mem_alloc (sizeof (ingest_t));
+    wire_writer_init (&self->joined);
+    wire_writer_init (&self->request);
+    return self;
+}
+
+void
+ingest_destroy (ingest_t **self_p)
+{
+    if (!self_p || !*self_p)
+        return;
+    ingest_t *self = *self_p;
+    for (size_t index = 0; index < self->queued_count; index++)
+        s_take_reply (NULL, self->queued [index], NULL, "lilac-web is stopping");
+    mem_free (self->queued);
+    wire_writer_free (&self->joined);
+    wire_writer_free (&self->request);
+    mem_free (self);
+    *self_p = NULL;
+}
+
+//  May part ride in submit? Same source, both may share, and the joined
+//  frame stays within INGEST_JOIN_EVENTS events and the bus's size.
+static bool
+s_joins (const s_submit_t *submit, const ingest_map_batch_t *batch, bool shares)
+{
+    size_t size = batch->frame.buffer.size - batch->events_at;
+    return shares && !submit->alone && strcmp (submit->source, batch->source) == 0
+        && submit->event_count + batch->event_count <= INGEST_JOIN_EVENTS
+        && submit->size + size + INGEST_JOIN_HEAD_MAX <= BUS_MAX_MESSAGE;
+}
+
+//  Queues part for the end of the turn: into the last submit of its
+//  source when it may join it, else into a new one.
+static void
+s_queue (ingest_t *self, s_part_t *part, bool shares)
+{
+    ingest_map_batch_t *batch = &part->call->map.batches [part->batch];
+    s_submit_t *submit = NULL;
+    for (size_t index = self->queued_count; index > 0 && !submit; index--)
+        if (strcmp (self->queued [index - 1]->source, batch->source) == 0)
+            submit = self->queued [index - 1];
+    if (!submit || !s_joins (submit, batch, shares)) {
+        submit = mem_alloc (sizeof (s_submit_t));
+        snprintf (submit->source, sizeof submit->source, "%s", batch->source);
+        submit->alone = !shares || batch->event_count > INGEST_JOIN_EVENTS;
+        if (self->queued_count == self->queued_capacity) {
+            self->queued_capacity = self->queued_capacity ? self->queued_capacity * 2 : 16;
+            self->queued = mem_realloc (self->queued,
+                                        self->queued_capacity * sizeof (s_submit_t *));
+        }
+        self->queued [self->queued_count++] = submit;
+    }
+    part->first = submit->event_count;
+    submit->parts = mem_realloc (submit->parts, (submit->part_count + 1) * sizeof (s_part_t *));
+    submit->parts [submit->part_count++] = part;
+    submit->event_count += batch->event_count;
+    submit->size += batch->frame.buffer.size - batch->events_at;
+}
+
+//  The frame of submit: a part's own, or the first part's head over every
+//  part's events. Borrowed from self or the part.
+static const wire_writer_t *
+s_frame (ingest_t *self, s_submit_t *submit)
+{
+    ingest_map_batch_t *first = &submit->parts [0]->call->map.batches [submit->parts [0]->batch];
+    if (submit->part_count == 1)
+        return &first->frame;
+    //  A tx no frame had alone: a part sent again alone keeps its own
+    char tx [WIRE_MAX_NAME + 1];
+    snprintf (tx, sizeof tx, "%.240s+%zu", first->tx, submit->part_count);
+    msgpack_packer *packer = &self->joined.packer;
+    wire_writer_reset (&self->joined);
+    msgpack_pack_map (packer, 4);
+    wire_pack_key_int (packer, "v", WIRE_VERSION);
+    wire_pack_key_string (packer, "tx", tx);
+    wire_pack_key_string (packer, "source", submit->source);
+    wire_pack_key (packer, "alerts");
+    msgpack_pack_array (packer, submit->event_count);
+    for (size_t index = 0; index < submit->part_count; index++) {
+        s_part_t *part = submit->parts [index];
+        ingest_map_batch_t *batch = &part->call->map.batches [part->batch];
+        msgpack_sbuffer_write (&self->joined.buffer, batch->frame.buffer.data + batch->events_at,
+                               batch->frame.buffer.size - batch->events_at);
+    }
+    return &self->joined;
+}
+
+void
+ingest_flush (ingest_t *self, web_t *web)
+{
+    for (size_t index = 0; index < self->queued_count; index++) {
+        s_submit_t *submit = self->queued [index];
+        const wire_writer_t *frame = s_frame (self, submit);
+        char error [256], why [300];
+        wire_writer_reset (&self->request);
+        if (ctl_submit_request (&self->request, frame->buffer.data, frame->buffer.size)) {
+            s_take_reply (self, submit, NULL, "lilac-web made a frame that is not a map (a bug)");
+            continue;
+        }
+        if (web_send (web, submit->parts [0]->call->request, self->request.buffer.data,
+                      self->request.buffer.size, s_done, submit, error, sizeof error)) {
+            snprintf (why, sizeof why, "cannot reach the broker: %s", error);
+            s_take_reply (self, submit, NULL, why);
+        }
+    }
+    self->queued_count = 0;
+}
+
+//  Queues every batch of the call's map that has events (or all, for
+//  lilac's own: an empty batch with replace clears a source) for the end
+//  of the turn; answers at once when none goes out, or one is too large.
 static enum MHD_Result
 s_submit (web_t *web, http_request_t *request, s_call_t *call)
 {
-    wire_writer_t *requests = mem_alloc ((call->map.batch_count ? call->map.batch_count : 1)
-                                         * sizeof (wire_writer_t));
+    ingest_t *self = web_ingest (web);
+    if (!self) {                    //  web_destroy's last HTTP turn
+        s_call_destroy (&call);
+        return http_reply_error (request, MHD_HTTP_SERVICE_UNAVAILABLE, "lilac-web is stopping");
+    }
+    call->request = request;
     call->parts = mem_alloc ((call->map.batch_count ? call->map.batch_count : 1)
                              * sizeof (s_part_t));
     size_t sending = 0, too_large = 0;
     for (size_t index = 0; index < call->map.batch_count; index++) {
         ingest_map_batch_t *batch = &call->map.batches [index];
-        wire_writer_init (&requests [index]);
         if (batch->event_count == 0 && call->dialect != DIALECT_EVENTS)
             continue;
-        if (ctl_submit_request (&requests [index], batch->frame.buffer.data,
-                                batch->frame.buffer.size) || requests [index].buffer.size
-                                > BUS_MAX_MESSAGE)
-            too_large = requests [index].buffer.size;
-        call->parts [index] = (s_part_t) { call, index };
+        wire_writer_reset (&self->request);
+        if (ctl_submit_request (&self->request, batch->frame.buffer.data, batch->frame.buffer.size)
+        ||  self->request.buffer.size > BUS_MAX_MESSAGE)
+            too_large = self->request.buffer.size;
         sending++;
     }
     enum MHD_Result rc = MHD_YES;
@@ -240,39 +491,21 @@ s_submit (web_t *web, http_request_t *request, s_call_t *call)
                     : http_reply_text (request, MHD_HTTP_OK, "text/plain", "OK");
     }
     else {
-        //  Every part is counted before the first goes out: a reply cannot
-        //  come before this function returns. When the first cannot be sent
-        //  (the DEALER's queue is full) the request is answered 503 now and
-        //  nothing else goes out; a later part that cannot be sent is taken
-        //  as unanswered, so the last reply answers 503 for the whole.
+        //  Every part is counted before the first is queued: no reply can
+        //  come before the turn's flush
         call->waiting = sending;
         http_retry_after (request, INGEST_RETRY_AFTER_S);
-        size_t sent = 0;
+        http_suspend (request);
         for (size_t index = 0; index < call->map.batch_count; index++) {
-            if (!requests [index].buffer.size)
+            ingest_map_batch_t *batch = &call->map.batches [index];
+            if (batch->event_count == 0 && call->dialect != DIALECT_EVENTS)
                 continue;
-            char error [256], why [300];
-            if (web_send (web, request, requests [index].buffer.data,
-                          requests [index].buffer.size, s_done, &call->parts [index],
-                          error, sizeof error) == 0) {
-                sent++;
-                continue;
-            }
-            snprintf (why, sizeof why, "cannot reach the broker: %s", error);
-            if (sent == 0) {
-                rc = http_reply_error (request, MHD_HTTP_SERVICE_UNAVAILABLE, "%s", why);
-                sending = 0;
-                break;
-            }
-            s_take_reply (call, index, NULL, why, request);
-            call->waiting--;
+            call->parts [index] = (s_part_t) { call, index, 0 };
+            s_queue (self, &call->parts [index], call->dialect != DIALECT_EVENTS);
         }
+        return MHD_YES;
     }
-    for (size_t index = 0; index < call->map.batch_count; index++)
-        wire_writer_free (&requests [index]);
-    mem_free (requests);
-    if (too_large || sending == 0)
-        s_call_destroy (&call);     //  answered already
+    s_call_destroy (&call);         //  answered already
     return rc;
 }
 

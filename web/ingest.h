@@ -17,6 +17,10 @@
     WEB_CALL_TIMEOUT_MS, or answers degraded, the answer is 503 with
     Retry-After, so curl --retry and Prometheus try again.
 
+    Group commit: the frames of one source that arrive in one turn of the
+    loop go to the broker as one submit (ingest_flush, at the end of the
+    turn), and each request is answered from its share of the reply.
+
     Source of the events: the body's (`source`, the Alertmanager source
     label, the ping's path), else the peer's IP address. Once lilac-web
     authenticates senders the rule becomes: the sender's bound source, else
@@ -31,6 +35,19 @@
 #define INGEST_PING_DEFAULT_RAISE "+25h"           //  a daily cron job, with an hour to spare
 #define INGEST_PING_BODY_MAX     (10 * 1024)       //  bytes of a ping's body (its detail)
 #define INGEST_RETRY_AFTER_S     5                 //  Retry-After when the broker is away
+#define INGEST_JOIN_EVENTS       CTL_MAX_REFUSED   //  events in a joined submit: every
+                                                   //  refusal of its reply is read
+#define INGEST_JOIN_HEAD_MAX     1024              //  bytes of a joined frame's head, at most
+
+//  The submits of the loop's current turn, waiting to go out.
+typedef struct _ingest_t ingest_t;
+
+ingest_t *ingest_new (void);
+//  Answers what is still queued 503 ("lilac-web is stopping").
+void ingest_destroy (ingest_t **self_p);
+//  Sends the turn's submits, one per source (and one per request that
+//  may not share); web.c calls it after each MHD_run.
+void ingest_flush (ingest_t *self, web_t *web);
 
 web_route_fn ingest_events;
 web_route_fn ingest_purppura;

@@ -225,6 +225,7 @@ s_pack_head (ingest_map_batch_t *batch, bool replace, size_t count)
         wire_pack_key_bool (packer, "replace", true);
     wire_pack_key (packer, "alerts");
     msgpack_pack_array (packer, count);
+    batch->events_at = batch->frame.buffer.size;
     batch->origin = mem_realloc (batch->origin, (count ? count : 1) * sizeof (size_t));
     batch->event_count = 0;
 }

@@ -70,6 +70,9 @@ typedef struct {
     char tx [WIRE_MAX_NAME + 1];   //  its tx
     char source [WIRE_MAX_NAME + 1];   //  its source
     size_t event_count;            //  events in the frame
+    size_t events_at;              //  bytes of the frame before its first event: the
+                                   //  events are the rest, whole msgpack maps, so
+                                   //  frames of one source can be joined (ingest.c)
     size_t *origin;                //  per event: its place in the body
 } ingest_map_batch_t;
 

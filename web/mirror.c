@@ -4,6 +4,10 @@
     the key unambiguous though sources and ids may hold '/'), each value a
     copy of the row made by packing it with the wire codec and decoding
     that (alert_pack, alert_decode: the one codec, no field-by-field copy).
+    An alert's change is packed once, as its body: the alert copy and the
+    JSON text the ring keeps are both read from that one document, and the
+    hash and the ring share the copy (s_kept_t counts its holders), so a
+    change costs one pack, one decode and one JSON text.
 
     The ring of recent changes holds the alerts' changes and the silences'
     (the feed hands those over too: on_silence), each with the JSON the
@@ -65,16 +69,6 @@ s_scratch_json (mirror_t *self, const char *key, uint64_t seq)
     return text;
 }
 
-//  The change's body as JSON text (fresh), from its wire form.
-static char *
-s_change_json (mirror_t *self, const alert_change_t *change)
-{
-    wire_writer_reset (&self->scratch);
-    alert_change_pack (&self->scratch.packer, change->seq, change->at, change->event,
-                       &change->alert, *change->epoch.db ? &change->epoch : NULL);
-    return s_scratch_json (self, NULL, change->seq);
-}
-
 //  The silence of a silence's change as JSON text (fresh), as GET
 //  /api/silences writes one: packed in its change body as the broker
 //  packs it (silence_change_pack: its state as at the change).
@@ -86,6 +80,12 @@ s_silence_json (mirror_t *self, const alert_change_t *change, const silence_t *s
                          *change->epoch.db ? &change->epoch : NULL);
     return s_scratch_json (self, "silence", change->seq);
 }
+
+//  An alert copy the hash and the ring share: freed with its last holder.
+typedef struct {
+    alert_t alert;                 //  first: an s_kept_t * is its alert_t *
+    size_t holders;
+} s_kept_t;
 
 static void s_alert_destroy (void **item);
 
@@ -107,54 +107,64 @@ s_key (char *key, size_t size, const char *source, const char *id)
     snprintf (key, size, "%zu:%s/%s", strlen (source), source, id);
 }
 
+//  Lets go of a copy (the hash's destructor); NULL is a no-op.
 static void
 s_alert_destroy (void **item)
 {
-    alert_t *alert = *item;
-    if (alert) {
-        alert_clear_fields (alert);
-        mem_free (alert);
+    s_kept_t *kept = *item;
+    if (kept && --kept->holders == 0) {
+        alert_clear_fields (&kept->alert);
+        mem_free (kept);
     }
     *item = NULL;
 }
 
-//  A copy of alert through the codec, or NULL (logged).
-static alert_t *
-s_copy (mirror_t *self, const alert_t *alert)
+//  A copy (one holder) of the alert packed at row, or NULL (logged).
+static s_kept_t *
+s_decode (const msgpack_object *row, const alert_t *alert)
 {
+    char error [WIRE_ERROR_SIZE] = "no alert";
+    s_kept_t *kept = mem_alloc (sizeof (s_kept_t));
+    if (!row || alert_decode (row, &kept->alert, error, sizeof error)) {
+        log_error ("mirror: cannot copy %s/%s: %s", alert->source, alert->id, error);
+        mem_free (kept);
+        return NULL;
+    }
+    kept->holders = 1;
+    return kept;
+}
+
+//  The hash takes a holder of kept (NULL: nothing changes).
+static void
+s_put (mirror_t *self, s_kept_t *kept)
+{
+    char key [WIRE_MAX_NAME * 2 + 32];
+    if (!kept)
+        return;
+    s_key (key, sizeof key, kept->alert.source, kept->alert.id);
+    kept->holders++;
+    zhashx_update (self->alerts, key, kept);
+}
+
+//  A snapshot's alert, copied through the codec as a stored row {v, alert}.
+static void
+s_snapshot_alert (const alert_t *alert, void *arg)
+{
+    mirror_t *self = arg;
     wire_writer_reset (&self->scratch);
-    msgpack_pack_map (&self->scratch.packer, 2);        //  {v, alert}, as a stored row
+    msgpack_pack_map (&self->scratch.packer, 2);
     wire_pack_key_int (&self->scratch.packer, "v", WIRE_VERSION);
     wire_pack_key (&self->scratch.packer, "alert");
     alert_pack (&self->scratch.packer, alert);
     char error [WIRE_ERROR_SIZE];
     wire_doc_t *doc = wire_doc_new (self->scratch.buffer.data, self->scratch.buffer.size,
                                     error, sizeof error);
-    alert_t *copy = mem_alloc (sizeof (alert_t));
-    if (!doc || alert_decode (wire_get (wire_doc_root (doc), "alert"), copy,
-                              error, sizeof error)) {
+    if (!doc)
         log_error ("mirror: cannot copy %s/%s: %s", alert->source, alert->id, error);
-        mem_free (copy);
-        copy = NULL;
-    }
+    void *kept = doc ? s_decode (wire_get (wire_doc_root (doc), "alert"), alert) : NULL;
+    s_put (self, kept);
+    s_alert_destroy (&kept);
     wire_doc_destroy (&doc);
-    return copy;
-}
-
-static void
-s_put (mirror_t *self, const alert_t *alert)
-{
-    char key [WIRE_MAX_NAME * 2 + 32];
-    s_key (key, sizeof key, alert->source, alert->id);
-    alert_t *copy = s_copy (self, alert);
-    if (copy)
-        zhashx_update (self->alerts, key, copy);
-}
-
-static void
-s_snapshot_alert (const alert_t *alert, void *arg)
-{
-    s_put (arg, alert);
 }
 
 static void
@@ -213,20 +223,17 @@ s_lost (mirror_t *self)
         self->on_change (NULL, self->on_change_arg);
 }
 
-//  An alert's change into the ring.
+//  An alert's change into the ring (taking a holder of kept, and json).
 static void
-s_remember (mirror_t *self, const alert_change_t *change)
+s_remember (mirror_t *self, const alert_change_t *change, s_kept_t *kept, char *json)
 {
-    char *json = s_change_json (self, change);
-    alert_t *alert = s_copy (self, &change->alert);
-    if (!json || !alert) {
+    if (!json || !kept) {
         free (json);
-        void *item = alert;
-        s_alert_destroy (&item);
         s_lost (self);
         return;
     }
-    s_keep (self, change, alert, json);
+    kept->holders++;
+    s_keep (self, change, &kept->alert, json);
 }
 
 //  The position the copy is consistent with: the change's seq and epoch.
@@ -243,15 +250,29 @@ s_deliver (const alert_change_t *change, void *arg, int64_t *retry_at)
 {
     (void) retry_at;
     mirror_t *self = arg;
+    wire_writer_reset (&self->scratch);
+    alert_change_pack (&self->scratch.packer, change->seq, change->at, change->event,
+                       &change->alert, *change->epoch.db ? &change->epoch : NULL);
+    char error [WIRE_ERROR_SIZE] = "out of memory";
+    wire_doc_t *body = wire_doc_new (self->scratch.buffer.data, self->scratch.buffer.size,
+                                     error, sizeof error);
+    const msgpack_object *root = body ? wire_doc_root (body) : NULL;
+    void *kept = root ? s_decode (wire_get (root, "alert"), &change->alert) : NULL;
+    char *json = root ? json_text_from_msgpack (root) : NULL;
+    wire_doc_destroy (&body);
+    if (!json)
+        log_error ("mirror: change %" PRIu64 " cannot be kept for the stream (%s): its "
+                   "clients are told to reload", change->seq, error);
     if (strcmp (change->event, "deleted") == 0) {
         char key [WIRE_MAX_NAME * 2 + 32];
         s_key (key, sizeof key, change->alert.source, change->alert.id);
         zhashx_delete (self->alerts, key);
     }
     else
-        s_put (self, &change->alert);
+        s_put (self, kept);
     s_advance (self, change);
-    s_remember (self, change);
+    s_remember (self, change, kept, json);
+    s_alert_destroy (&kept);
     return FEED_DONE;
 }
 

@@ -54,6 +54,7 @@ struct _web_t {
     int epoll_fd;                  //  its epoll descriptor, in our poll
     ctl_t *ctl;                    //  the control client
     mirror_t *mirror;              //  every alert, live
+    ingest_t *ingest;              //  the turn's submits (group commit)
     auth_t *auth;                  //  users, tokens, roles
     stream_t *stream;              //  the SSE clients
     int signal_fd;                 //  SIGINT, SIGTERM
@@ -538,6 +539,12 @@ web_ctl (web_t *self)
     return self->ctl;
 }
 
+ingest_t *
+web_ingest (web_t *self)
+{
+    return self->ingest;
+}
+
 mirror_t *
 web_mirror (web_t *self)
 {
@@ -715,6 +722,7 @@ web_run (web_t *self)
         }
         if (MHD_run (self->daemon) != MHD_YES)
             log_error ("the HTTP server failed a turn");
+        ingest_flush (self->ingest, self);
         s_read_replies (self);
         s_expire_pending (self);
         mirror_work (self->mirror, zclock_mono ());
@@ -723,6 +731,7 @@ web_run (web_t *self)
         //  go out now, not at the next wake-up.
         if (MHD_run (self->daemon) != MHD_YES)
             log_error ("the HTTP server failed a turn");
+        ingest_flush (self->ingest, self);
         if (items [2].revents & ZMQ_POLLIN)
             s_read_signals (self);
         s_watch_broker (self);
@@ -881,6 +890,7 @@ web_new (const web_config_t *config, char *error, size_t error_size)
         self->mirror = mirror_new (config->events, config->control, error, error_size);
     if (self->mirror)
         self->stream = stream_new (self->mirror);
+    self->ingest = ingest_new ();
     if (!self->ctl || !self->mirror || s_start_http (self, config, error, error_size)) {
         web_destroy (&self);
         return NULL;
@@ -898,6 +908,7 @@ web_destroy (web_t **self_p)
         //  No connection may stay suspended when the server stops.
         if (self->stream)
             stream_release (self->stream);
+        ingest_destroy (&self->ingest);
         while (self->pending_count) {
             web_pending_t pending = self->pending [--self->pending_count];
             pending.done (self, pending.request, NULL, "lilac-web is stopping", pending.arg);
@@ -906,6 +917,7 @@ web_destroy (web_t **self_p)
         MHD_stop_daemon (self->daemon);
     }
     stream_destroy (&self->stream);
+    ingest_destroy (&self->ingest);
     auth_destroy (&self->auth);
     ctl_destroy (&self->ctl);
     mirror_destroy (&self->mirror);

@@ -58,6 +58,10 @@ ctl_t *web_ctl (web_t *web);
 //  The live copy of every alert.
 struct _mirror_t;
 struct _mirror_t *web_mirror (web_t *web);
+//  The ingest routes' submits of this turn (ingest.h); NULL once
+//  lilac-web is stopping.
+struct _ingest_t;
+struct _ingest_t *web_ingest (web_t *web);
 //  The Alertmanager label that names an alert's source (config source_label).
 const char *web_source_label (web_t *web);
 //  Alertmanager's severity → level setting, or NULL for the default.

@@ -22,9 +22,18 @@
     - severity_levels: a configured map sets the level (case aside), a
       severity it does not name gets the default level;
     - a frozen broker (SIGSTOP): 503 with Retry-After, within the call
-      timeout and a margin, for /api/events and /api/v2/alerts.
+      timeout and a margin, for /api/events and /api/v2/alerts;
+    - group commit: requests held back (lilac-web stopped while curl
+      connects) and let go in one turn share submits (the broker counts
+      fewer submits than requests), and each answer still names only its
+      own refusals and counts only its own events; two whose events are
+      all refused are refused whole together, sent again one by one, and
+      each answered with its own reason.
 */
+#include <assert.h>
 #include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include "../check.h"
 #include "../harness/harness.h"
 #include "../harness/web_process.h"
@@ -362,6 +371,172 @@ s_severity_levels (void)
     }
 }
 
+//  Connections waiting in the accept queue of the listening socket on
+//  port (IPv4), from /proc/net/tcp; -1 when it is not found.
+static int
+s_accept_queue (int port)
+{
+    char *table = file_read_all ("/proc/net/tcp");
+    int queued = -1;
+    for (char *line = strchr (table, '\n'); line && queued < 0; line = strchr (line + 1, '\n')) {
+        unsigned local_port, state, tx_queue, rx_queue;
+        if (sscanf (line, " %*d: %*x:%x %*x:%*x %x %x:%x", &local_port, &state, &tx_queue,
+                    &rx_queue) == 4 && (int) local_port == port && state == 0x0A)
+            queued = (int) rx_queue;
+    }
+    free (table);
+    return queued;
+}
+
+#define HELD_MAX  8                     //  requests held back at once, at most
+
+//  Requests held back: each POSTs bodies [i] to paths [i] with curl while
+//  lilac-web is stopped (SIGSTOP), so that it finds them all at once when
+//  it goes on (SIGCONT). codes [i] and answers [i] get the status and the
+//  body (caller frees); returns the submits the broker counted meanwhile,
+//  or -1 when the round could not run.
+static int64_t
+s_held_back (size_t count, const char *const *paths, char *const *bodies, char **codes,
+             char **answers)
+{
+    assert (count <= HELD_MAX);
+    pid_t web = web_process_pid (s_web);
+    int port = atoi (strrchr (web_process_base (s_web), ':') + 1);
+    int64_t before = broker_process_stat (s_bed->broker, "submits");
+    if (!CHECK (before >= 0 && kill (web, SIGSTOP) == 0, "stats, SIGSTOP"))
+        return -1;
+    pid_t curls [HELD_MAX];
+    char *code_paths [HELD_MAX], *answer_paths [HELD_MAX];
+    for (size_t index = 0; index < count; index++) {
+        char name [64], url [1024];
+        snprintf (name, sizeof name, "held-%zu.body", index);
+        answer_paths [index] = sandbox_path (s_bed->sandbox, name);
+        snprintf (name, sizeof name, "held-%zu.code", index);
+        code_paths [index] = sandbox_path (s_bed->sandbox, name);
+        unlink (answer_paths [index]);
+        unlink (code_paths [index]);
+        snprintf (url, sizeof url, "%s%s", web_process_base (s_web), paths [index]);
+        char *argv [] = { "/usr/bin/curl", "-s", "-m", "15", "-o", answer_paths [index],
+                          "-w", "%{http_code}", "-H", "Content-Type: application/json",
+                          "--data-binary", bodies [index], url, NULL };
+        curls [index] = process_spawn (argv, code_paths [index], code_paths [index]);
+    }
+    //  Every connection waits to be accepted before lilac-web goes on
+    int64_t end = clock_now_ms () + 10000;
+    while (s_accept_queue (port) < (int) count && clock_now_ms () < end)
+        zclock_sleep (5);
+    CHECK (kill (web, SIGCONT) == 0, "SIGCONT");
+    for (size_t index = 0; index < count; index++) {
+        CHECK (curls [index] > 0 && process_wait (curls [index], 20000) == 0, "curl %zu", index);
+        codes [index] = file_read_all (code_paths [index]);
+        answers [index] = file_read_all (answer_paths [index]);
+        free (code_paths [index]);
+        free (answer_paths [index]);
+    }
+    return broker_process_stat (s_bed->broker, "submits") - before;
+}
+
+#define JOINED_REQUESTS  6
+
+//  One round: JOINED_REQUESTS requests held back (even: purppura, two
+//  events, one the broker refuses; odd: Alertmanager, one alert); checks
+//  each answer. The submits they made, or -1.
+static int64_t
+s_joined_round (int round)
+{
+    const char *paths [JOINED_REQUESTS];
+    char *bodies [JOINED_REQUESTS], *codes [JOINED_REQUESTS], *answers [JOINED_REQUESTS];
+    for (int index = 0; index < JOINED_REQUESTS; index++) {
+        char body [512];
+        if (index % 2 == 0)
+            snprintf (body, sizeof body, "[{\"id\":\"joined-%d-%d\",\"raise\":\"now\"},"
+                      "{\"id\":\"joined-%d-%d-bad\",\"raise\":\"+5x\"}]", round, index,
+                      round, index);
+        else
+            snprintf (body, sizeof body, "[{\"labels\":{\"alertname\":\"Joined\","
+                      "\"n\":\"%d-%d\"}}]", round, index);
+        paths [index] = index % 2 == 0 ? "/events" : "/api/v2/alerts";
+        bodies [index] = strdup (body);
+    }
+    int64_t submits = s_held_back (JOINED_REQUESTS, paths, bodies, codes, answers);
+    for (int index = 0; submits >= 0 && index < JOINED_REQUESTS; index++) {
+        char own [96], other [96];
+        snprintf (own, sizeof own, "joined-%d-%d-bad: raise: not a time spec", round, index);
+        snprintf (other, sizeof other, "joined-%d-%d-bad", round, (index + 2) % JOINED_REQUESTS);
+        if (index % 2 == 0)
+            CHECK (strcmp (codes [index], "400") == 0 && strstr (answers [index], own)
+                   && !strstr (answers [index], other) && !strstr (answers [index], ";"),
+                   "purppura %d: %s %s", index, codes [index], answers [index]);
+        else
+            CHECK (strcmp (codes [index], "200") == 0
+                   && text_has (answers [index], "{\"accepted\":1,\"refused\":[]}"),
+                   "Alertmanager %d: %s %s", index, codes [index], answers [index]);
+        alert_t alert;
+        char id [64];
+        snprintf (id, sizeof id, index % 2 ? "Joined{n=\"%d-%d\"}" : "joined-%d-%d", round, index);
+        if (CHECK (s_get ("127.0.0.1", id, &alert), "%s not in the broker", id))
+            alert_clear_fields (&alert);
+    }
+    for (int index = 0; index < JOINED_REQUESTS; index++) {
+        free (bodies [index]);
+        if (submits >= 0) {
+            free (codes [index]);
+            free (answers [index]);
+        }
+    }
+    return submits;
+}
+
+//  Two purppura requests whose every event the broker refuses, for
+//  different reasons, held back: joined, the submit is refused whole,
+//  then each goes again alone (3 submits). Each answer must give its own
+//  reason. The submits they made, or -1.
+static int64_t
+s_refused_whole_round (int round)
+{
+    const char *paths [2] = { "/events", "/events" };
+    char body_raise [128], body_id [128], *codes [2], *answers [2];
+    snprintf (body_raise, sizeof body_raise, "{\"id\":\"whole-%d\",\"raise\":\"+5x\"}", round);
+    snprintf (body_id, sizeof body_id, "{\"id\":\"whole-%d\\u0007\"}", round);
+    char *bodies [2] = { body_raise, body_id };
+    int64_t submits = s_held_back (2, paths, bodies, codes, answers);
+    if (submits < 0)
+        return -1;
+    CHECK (strcmp (codes [0], "400") == 0 && strstr (answers [0], "raise: not a time spec")
+           && !strstr (answers [0], "control characters"), "bad raise: %s %s", codes [0],
+           answers [0]);
+    CHECK (strcmp (codes [1], "400") == 0 && strstr (answers [1], "id: ")
+           && strstr (answers [1], "control characters") && !strstr (answers [1], "raise"),
+           "bad id: %s %s", codes [1], answers [1]);
+    for (int index = 0; index < 2; index++) {
+        free (codes [index]);
+        free (answers [index]);
+    }
+    return submits;
+}
+
+static void
+s_joined (void)
+{
+    TEST ("group commit: requests of one turn share submits, each answered with its own "
+          "refusals and count");
+    int64_t submits = JOINED_REQUESTS;
+    for (int round = 0; round < 3 && submits >= JOINED_REQUESTS; round++)
+        if ((submits = s_joined_round (round)) < 0)
+            return;
+    CHECK (submits < JOINED_REQUESTS, "%lld submits for %d requests held back together",
+           (long long) submits, JOINED_REQUESTS);
+
+    TEST ("group commit: a joined submit refused whole goes again part by part, each request "
+          "answered with its own reason");
+    submits = 2;
+    for (int round = 0; round < 3 && submits == 2; round++)
+        if ((submits = s_refused_whole_round (round)) < 0)
+            return;
+    CHECK (submits == 3, "%lld submits for 2 requests held back together (3: joined, then "
+           "each alone)", (long long) submits);
+}
+
 static void
 s_frozen_broker (void)
 {
@@ -407,6 +582,7 @@ main (void)
         s_ping ();
         s_alertmanager ();
         s_forwarded_ignored ();
+        s_joined ();
         s_frozen_broker ();
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (web_process_stop (s_web) == 0, "exit status");

@@ -1,6 +1,7 @@
 /*  test_json.c — proto/json.c: msgpack rendered as JSON text (what `lilac`
     and `lilac tap` print), and JSON objects read from outside with their
-    typed getters (Pushover's answers).
+    typed getters (Pushover's answers). The text written without a tree
+    is checked against the tree's dump on random objects.
 */
 #include <math.h>
 #include <stdlib.h>
@@ -186,6 +187,128 @@ test_getters (void)
     json_decref (object);
 }
 
+static uint64_t s_seed = 0x9e3779b97f4a7c15ULL;
+
+//  A pseudo-random number below bound (xorshift64*): the same run each time.
+static uint32_t
+s_random (uint32_t bound)
+{
+    s_seed ^= s_seed >> 12;
+    s_seed ^= s_seed << 25;
+    s_seed ^= s_seed >> 27;
+    return (uint32_t) ((s_seed * 2685821657736338717ULL) >> 33) % bound;
+}
+
+//  Random bytes from pieces that matter to JSON: plain text, quotes and
+//  backslashes, control characters, NUL, UTF-8 of 2 to 4 bytes, and now
+//  and then a byte that is not UTF-8.
+static void
+s_pack_random_text (msgpack_packer *packer, bool bin, bool broken)
+{
+    static const char *const pieces [] = {
+        "a", "key", "\"", "\\", "/", "\n", "\t", "\b", "\f", "\r", "\x01", "\x1f", "\x7f",
+        "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xef\xbf\xbd", " ", "{}",
+    };
+    char text [64];
+    size_t size = 0;
+    for (uint32_t count = s_random (5); count > 0; count--) {
+        const char *piece = pieces [s_random (sizeof pieces / sizeof pieces [0])];
+        memcpy (text + size, piece, strlen (piece));
+        size += strlen (piece);
+    }
+    if (broken && s_random (4) == 0)
+        text [size++] = s_random (2) ? (char) 0xff : '\0';
+    if (bin) {
+        msgpack_pack_bin (packer, size);
+        msgpack_pack_bin_body (packer, text, size);
+    }
+    else {
+        msgpack_pack_str (packer, size);
+        msgpack_pack_str_body (packer, text, size);
+    }
+}
+
+static void
+s_pack_random (msgpack_packer *packer, int depth)
+{
+    switch (s_random (depth > 6 ? 8 : 10)) {
+        case 0: msgpack_pack_nil (packer); break;
+        case 1: s_random (2) ? msgpack_pack_true (packer) : msgpack_pack_false (packer); break;
+        case 2: msgpack_pack_int64 (packer, (int64_t) s_random (1000) - 500); break;
+        case 3: msgpack_pack_uint64 (packer, s_random (8) ? s_random (100000)
+                                             : UINT64_MAX - s_random (10)); break;
+        case 4: msgpack_pack_int64 (packer, s_random (2) ? INT64_MIN : INT64_MAX); break;
+        case 5: s_pack_random_text (packer, s_random (8) == 0, true); break;
+        case 6: s_random (30) ? s_pack_random_text (packer, false, false)
+                              : msgpack_pack_double (packer, 0.5); break;
+        case 7: s_random (40) ? msgpack_pack_str (packer, 0)
+                              : msgpack_pack_ext (packer, 0, 1); break;
+        case 8: {
+            uint32_t count = s_random (4);
+            msgpack_pack_array (packer, count);
+            while (count--)
+                s_pack_random (packer, depth + 1);
+            break;
+        }
+        default: {
+            uint32_t count = s_random (5);
+            msgpack_pack_map (packer, count);
+            while (count--) {
+                if (s_random (25) == 0)
+                    msgpack_pack_int (packer, (int) s_random (3));
+                else
+                    s_pack_random_text (packer, s_random (10) == 0, s_random (10) == 0);
+                s_pack_random (packer, depth + 1);
+            }
+        }
+    }
+}
+
+static void
+test_direct_text (void)
+{
+    TEST ("msgpack to JSON without the tree: the same text as the tree's dump");
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    int differ = 0, compared = 0;
+    for (int round = 0; round < 20000; round++) {
+        wire_writer_reset (&writer);
+        s_pack_random (&writer.packer, 0);
+        msgpack_unpacked unpacked;
+        msgpack_unpacked_init (&unpacked);
+        if (msgpack_unpack_next (&unpacked, writer.buffer.data, writer.buffer.size, NULL)
+            == MSGPACK_UNPACK_SUCCESS) {
+            json_t *tree = json_from_msgpack (&unpacked.data);
+            char *dumped = json_text (tree), *written = json_text_from_msgpack (&unpacked.data);
+            compared++;
+            if (!dumped != !written || (dumped && strcmp (dumped, written))) {
+                if (differ++ < 3)
+                    CHECK (false, "tree %s\n#   text %s", dumped, written);
+            }
+            json_decref (tree);
+            free (dumped);
+            free (written);
+        }
+        msgpack_unpacked_destroy (&unpacked);
+    }
+    CHECK (differ == 0 && compared == 20000, "%d of %d differ", differ, compared);
+    wire_writer_free (&writer);
+    //  Deeper than JSON_MSGPACK_DEPTH (msgpack-c itself unpacks less deep)
+    msgpack_object chain [JSON_MSGPACK_DEPTH + 3];
+    for (int depth = 0; depth < JSON_MSGPACK_DEPTH + 2; depth++)
+        chain [depth] = (msgpack_object) { .type = MSGPACK_OBJECT_ARRAY,
+                                           .via.array = { 1, &chain [depth + 1] } };
+    chain [JSON_MSGPACK_DEPTH + 2] = (msgpack_object) { .type = MSGPACK_OBJECT_POSITIVE_INTEGER,
+                                                        .via.u64 = 7 };
+    json_t *tree = json_from_msgpack (chain);
+    char *dumped = json_text (tree), *written = json_text_from_msgpack (chain);
+    CHECK (dumped && written && strcmp (dumped, written) == 0 && strstr (written, "[null]")
+           && !strchr (written, '7'), "tree %s\n#   text %s", dumped, written);
+    json_decref (tree);
+    free (dumped);
+    free (written);
+}
+
 int
 main (void)
 {
@@ -193,5 +316,6 @@ main (void)
     test_odd_msgpack ();
     test_read_object ();
     test_getters ();
+    test_direct_text ();
     return check_done ();
 }
