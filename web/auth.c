@@ -416,6 +416,27 @@ s_check_session (auth_t *self, const char *cookie, auth_identity_t *who)
     return 0;
 }
 
+typedef struct {
+    auth_t *self;
+    auth_identity_t *who;
+} s_session_try_t;
+
+static bool
+s_session_try (const char *cookie, void *arg)
+{
+    s_session_try_t *try = arg;
+    return s_check_session (try->self, cookie, try->who) == 0;
+}
+
+//  The first valid session cookie of the request (a stale duplicate, say
+//  one a sibling domain set, is passed over). 0 with *who, -1 none.
+static int
+s_find_session (auth_t *self, http_request_t *request, auth_identity_t *who)
+{
+    s_session_try_t try = { self, who };
+    return http_cookie_find (request, SESSION_COOKIE, s_session_try, &try) ? 0 : -1;
+}
+
 int
 auth_check (auth_t *self, http_request_t *request, auth_need_t need, auth_identity_t *who,
             unsigned *code, char *why, size_t why_size)
@@ -430,8 +451,7 @@ auth_check (auth_t *self, http_request_t *request, auth_need_t need, auth_identi
         return 0;
     }
     if (need == AUTH_OPEN) {       //  open to all; a session still says who
-        const char *cookie = http_cookie (request, SESSION_COOKIE);
-        if (cookie && s_check_session (self, cookie, who))
+        if (s_find_session (self, request, who))
             memset (who, 0, sizeof *who);
         return 0;
     }
@@ -461,13 +481,12 @@ auth_check (auth_t *self, http_request_t *request, auth_need_t need, auth_identi
         MHD_free (user);
         MHD_free (password);
     }
-    else {
-        const char *cookie = http_cookie (request, SESSION_COOKIE);
-        if (cookie && need == AUTH_SEND)
+    else
+    if (http_has_cookie (request, SESSION_COOKIE)) {
+        if (need == AUTH_SEND)
             tried = "a browser session: events need a token or a password";
-        else
-        if (cookie) {
-            rc = s_check_session (self, cookie, who);
+        else {
+            rc = s_find_session (self, request, who);
             tried = "the session has expired or is not valid: log in again";
         }
     }

@@ -499,10 +499,75 @@ http_header (http_request_t *self, const char *name)
     return MHD_lookup_connection_value (self->connection, MHD_HEADER_KIND, name);
 }
 
-const char *
-http_cookie (http_request_t *self, const char *name)
+//  One Cookie header's "NAME=VALUE; ..." pairs: each whose name is exactly
+//  name goes to each (its value unquoted) until it says yes.
+static bool
+s_cookie_pairs (const char *header, const char *name, http_cookie_fn *each, void *arg)
 {
-    return MHD_lookup_connection_value (self->connection, MHD_COOKIE_KIND, name);
+    size_t name_length = strlen (name);
+    for (const char *at = header; at && *at; ) {
+        at += strspn (at, " \t;");
+        size_t pair = strcspn (at, ";");
+        const char *equals = memchr (at, '=', pair);
+        if (equals && (size_t) (equals - at) == name_length && memcmp (at, name, name_length) == 0) {
+            char value [1024];
+            const char *from = equals + 1;
+            size_t length = pair - (size_t) (from - at);
+            while (length && (from [length - 1] == ' ' || from [length - 1] == '\t'))
+                length--;
+            if (length >= 2 && from [0] == '"' && from [length - 1] == '"')
+                from++, length -= 2;
+            if (length < sizeof value) {
+                memcpy (value, from, length);
+                value [length] = 0;
+                if (each (value, arg))
+                    return true;
+            }
+        }
+        at += pair;
+    }
+    return false;
+}
+
+typedef struct {
+    const char *name;
+    http_cookie_fn *each;
+    void *arg;
+    bool found;
+} s_cookie_walk_t;
+
+static enum MHD_Result
+s_cookie_header (void *arg, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    (void) kind;
+    s_cookie_walk_t *walk = arg;
+    if (strcasecmp (key, MHD_HTTP_HEADER_COOKIE) == 0 && value
+    &&  s_cookie_pairs (value, walk->name, walk->each, walk->arg)) {
+        walk->found = true;
+        return MHD_NO;                  //  stop
+    }
+    return MHD_YES;
+}
+
+bool
+http_cookie_find (http_request_t *self, const char *name, http_cookie_fn *each, void *arg)
+{
+    s_cookie_walk_t walk = { name, each, arg, false };
+    MHD_get_connection_values (self->connection, MHD_HEADER_KIND, s_cookie_header, &walk);
+    return walk.found;
+}
+
+static bool
+s_any (const char *value, void *arg)
+{
+    (void) value, (void) arg;
+    return true;
+}
+
+bool
+http_has_cookie (http_request_t *self, const char *name)
+{
+    return http_cookie_find (self, name, s_any, NULL);
 }
 
 void

@@ -90,8 +90,14 @@ bool http_from_trusted_proxy (http_request_t *self);
 void http_retry_after (http_request_t *self, unsigned seconds);
 //  A header, or NULL.
 const char *http_header (http_request_t *self, const char *name);
-//  A cookie the request carries, or NULL.
-const char *http_cookie (http_request_t *self, const char *name);
+//  The request's cookies named exactly name (case matters; every one of
+//  duplicates, in order) go to each until it returns true: true if one did.
+//  libmicrohttpd's own cookie table is not used: it matches names without
+//  case and keeps only the first of duplicates.
+typedef bool (http_cookie_fn) (const char *value, void *arg);
+bool http_cookie_find (http_request_t *self, const char *name, http_cookie_fn *each, void *arg);
+//  Does the request carry a cookie named exactly name?
+bool http_has_cookie (http_request_t *self, const char *name);
 //  The answer carries Set-Cookie: cookie (the whole header value).
 void http_set_cookie (http_request_t *self, const char *cookie);
 const char *http_body (http_request_t *self);      //  NUL-terminated ("" when none)

@@ -383,7 +383,7 @@ s_run_route (web_t *self, const web_route_t *route, http_request_t *request)
         return http_reply_error (request, MHD_HTTP_MISDIRECTED_REQUEST, "%s", why);
     }
     if (auth_check (self->auth, request, route->need, &who, &code, why, sizeof why)) {
-        if (code == MHD_HTTP_UNAUTHORIZED && !http_cookie (request, SESSION_COOKIE))
+        if (code == MHD_HTTP_UNAUTHORIZED && !http_has_cookie (request, SESSION_COOKIE))
             return http_reply_unauthorized (request, why);
         return http_reply_error (request, code, "%s", why);
     }

@@ -15,7 +15,9 @@
       it acts; a cookie cannot send events (401); a reader's cookie reads
       but cannot act;
     - a cookie changed in one character, or carrying another user's name,
-      is 401 (without a Basic challenge: a page asked);
+      is 401 (without a Basic challenge: a page asked); cookie names are
+      exact (LILAC_SESSION is not ours), and a stale duplicate before the
+      good cookie does not hide it;
     - GET /ping (the one GET that changes state) from a page elsewhere
       (Sec-Fetch-Site: cross-site) is 403 with Basic credentials, 200
       same-origin;
@@ -208,6 +210,21 @@ s_forged (const char *alice, const char *carol, const char *origin)
     size_t last = strlen (changed) - 1;
     changed [last] = changed [last] == '0' ? '1' : '0';
     CHECK (s_code ("GET", "/api/alerts", changed, NULL, NULL, NULL) == 401, "a changed MAC");
+    //  Cookie names are exact, and a stale duplicate (one a sibling domain
+    //  set, say) does not hide the good one.
+    char url [1024], header [1024];
+    snprintf (url, sizeof url, "%s/api/alerts", web_process_base (s_web));
+    snprintf (header, sizeof header, "Cookie: LILAC_SESSION=%s", alice);
+    http_options_t options = { .header = header };
+    http_result_t result;
+    http_call (sandbox_dir (s_bed->sandbox), "GET", url, &options, &result);
+    CHECK (result.code == 401, "LILAC_SESSION taken for lilac_session: %ld", result.code);
+    http_result_free (&result);
+    snprintf (header, sizeof header, "Cookie: lilac_session=%s; other=1; lilac_session=%s",
+              changed, alice);
+    http_call (sandbox_dir (s_bed->sandbox), "GET", url, &options, &result);
+    CHECK (result.code == 200, "a stale duplicate hid the good cookie: %ld", result.code);
+    http_result_free (&result);
     //  carol's cookie with alice's name in it: v1.EXPIRES.HEXNAME.MAC
     char borrowed [512];
     const char *carol_name = strchr (carol + 3, '.');
