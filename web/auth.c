@@ -327,11 +327,48 @@ s_allows (const auth_identity_t *who, auth_need_t need)
     return false;
 }
 
+#define S_OVERFLOW_KEY  "*"         //  the failures of addresses the table has no room for
+
+//  Drops the counts whose window has ended.
+static void
+s_failures_sweep (auth_t *self, int64_t now)
+{
+    zlistx_t *ended = zlistx_new ();
+    if (!ended)
+        return;
+    zlistx_set_destructor (ended, s_free_item);
+    for (s_failures_t *failures = zhashx_first (self->failures); failures;
+         failures = zhashx_next (self->failures))
+        if (failures->window_end <= now)
+            zlistx_add_end (ended, mem_strdup (zhashx_cursor (self->failures)));
+    for (const char *key = zlistx_first (ended); key; key = zlistx_next (ended))
+        zhashx_delete (self->failures, key);
+    zlistx_destroy (&ended);
+}
+
+//  Where address's failures are counted: its own entry, or, when the table
+//  is full of live counts (many addresses failing at once), one shared
+//  entry, so no flood of addresses can empty the table and reset everyone.
+static const char *
+s_failures_key (auth_t *self, const char *address, int64_t now)
+{
+    if (zhashx_lookup (self->failures, address) || zhashx_size (self->failures) < AUTH_CACHE_MAX)
+        return address;
+    s_failures_sweep (self, now);
+    if (zhashx_size (self->failures) < AUTH_CACHE_MAX)
+        return address;
+    static log_limit_t full_log;
+    log_limited (&full_log, "%d addresses failed logins within a minute: more are counted "
+                 "together", AUTH_CACHE_MAX);
+    return S_OVERFLOW_KEY;
+}
+
 //  Is address in a penalty window? Counts a failure when failed.
 static bool
 s_blocked (auth_t *self, const char *address, bool failed)
 {
     int64_t now = zclock_mono ();
+    address = s_failures_key (self, address, now);
     s_failures_t *failures = zhashx_lookup (self->failures, address);
     if (failures && failures->window_end <= now) {
         zhashx_delete (self->failures, address);
@@ -340,8 +377,6 @@ s_blocked (auth_t *self, const char *address, bool failed)
     if (!failed)
         return failures && failures->count >= AUTH_FAILURES_MAX;
     if (!failures) {
-        if (zhashx_size (self->failures) > AUTH_CACHE_MAX)
-            zhashx_purge (self->failures);
         failures = mem_alloc (sizeof (s_failures_t));
         failures->window_end = now + AUTH_FAILURE_WINDOW_MS;
         zhashx_insert (self->failures, address, failures);
