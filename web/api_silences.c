@@ -462,6 +462,19 @@ api_silences_list (web_t *web, http_request_t *request)
     return s_send (web, request, &writer, s_list_done, NULL);
 }
 
+void
+api_silence_request (const api_silence_t *silence, const char *by, wire_writer_t *writer)
+{
+    ctl_silence_t add = {
+        .source = *silence->source ? silence->source : NULL,
+        .id = *silence->id ? silence->id : NULL,
+        .subject = *silence->subject ? silence->subject : NULL,
+        .labels = (const char *const *) silence->labels, .label_count = silence->label_count,
+        .starts = *silence->starts ? silence->starts : NULL, .ends = silence->ends,
+        .by = by, .note = *silence->note ? silence->note : NULL };
+    ctl_silence_add_request (writer, &add);
+}
+
 //  Sends silence_add by the request's user (and frees silence); the reply
 //  goes to done with arg.
 static enum MHD_Result
@@ -470,15 +483,8 @@ s_send_add (web_t *web, http_request_t *request, api_silence_t *silence, web_don
 {
     char by [WIRE_MAX_NAME + 1];
     web_user (web, request, by, sizeof by);
-    ctl_silence_t add = {
-        .source = *silence->source ? silence->source : NULL,
-        .id = *silence->id ? silence->id : NULL,
-        .subject = *silence->subject ? silence->subject : NULL,
-        .labels = (const char *const *) silence->labels, .label_count = silence->label_count,
-        .starts = *silence->starts ? silence->starts : NULL, .ends = silence->ends,
-        .by = by, .note = *silence->note ? silence->note : NULL };
     wire_writer_t writer;
-    ctl_silence_add_request (&writer, &add);
+    api_silence_request (silence, by, &writer);
     api_silence_free (silence);
     return s_send (web, request, &writer, done, arg);
 }

@@ -78,6 +78,10 @@ int api_silence_parse_am (const char *body, size_t size, const char *source_labe
                           int64_t now_ms, api_silence_t *out, char *error, size_t error_size);
 //  Frees the label matchers of a silence read.
 void api_silence_free (api_silence_t *self);
+//  The broker's silence_add request for a silence read, by by, into writer
+//  (initialized here; the caller frees it). The route and the fuzz target
+//  pack through this one function.
+void api_silence_request (const api_silence_t *silence, const char *by, wire_writer_t *writer);
 
 enum MHD_Result api_silences_list (web_t *web, http_request_t *request);
 enum MHD_Result api_silences_add (web_t *web, http_request_t *request);

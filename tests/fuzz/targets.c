@@ -607,15 +607,8 @@ s_assert_silence (const api_silence_t *silence)
 static void
 s_assert_silence_sent (const api_silence_t *silence)
 {
-    ctl_silence_t add = {
-        .source = *silence->source ? silence->source : NULL,
-        .id = *silence->id ? silence->id : NULL,
-        .subject = *silence->subject ? silence->subject : NULL,
-        .labels = (const char *const *) silence->labels, .label_count = silence->label_count,
-        .starts = *silence->starts ? silence->starts : NULL, .ends = silence->ends,
-        .by = "fuzz", .note = *silence->note ? silence->note : NULL };
     wire_writer_t writer;
-    ctl_silence_add_request (&writer, &add);
+    api_silence_request (silence, "fuzz", &writer);
     wire_doc_t *doc = s_request_doc (&writer);
     const msgpack_object *request = wire_doc_root (doc);
     silence_t *decoded = silence_new ();
