@@ -43,7 +43,10 @@ BROKER_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(filter-out broker/main.c,$(wildcard 
 AGENT_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(filter-out agent/main.c,$(wildcard agent/*.c)))
 NOTIFY_OBJ  = $(patsubst %.c,$(BUILD)/%.o,$(filter-out notifiers/notify_%.c,$(wildcard notifiers/*.c)))
 CLI_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(filter-out cli/main.c,$(wildcard cli/*.c)))
-WEB_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(filter-out web/main.c,$(wildcard web/*.c)))
+#  The web UI's files (web/ui) become C through tools/embed at build time.
+UI_FILES    = $(sort $(wildcard web/ui/*))
+WEB_OBJ     = $(patsubst %.c,$(BUILD)/%.o,$(filter-out web/main.c,$(wildcard web/*.c))) \
+              $(BUILD)/gen/web_assets.o
 HARNESS_OBJ = $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/harness/*.c))
 LIBLILAC    = $(BUILD)/liblilac.a
 LIBBROKER   = $(BUILD)/libbroker.a
@@ -101,6 +104,17 @@ $(LIBAGENT): $(AGENT_OBJ)
 $(LIBNOTIFY): $(NOTIFY_OBJ)
 	@mkdir -p $(dir $@)
 	rm -f $@ && $(AR) rcs $@ $^
+
+$(BUILD)/tools/embed: tools/embed.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< -o $@
+
+$(BUILD)/gen/web_assets.c: $(BUILD)/tools/embed $(UI_FILES)
+	@mkdir -p $(dir $@)
+	$(BUILD)/tools/embed $@ $(UI_FILES)
+
+$(BUILD)/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	$(CC) $(ALL_CFLAGS) -Iweb -c $< -o $@
 
 $(LIBWEB): $(WEB_OBJ)
 	@mkdir -p $(dir $@)

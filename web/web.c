@@ -30,6 +30,7 @@
 #include "signals.h"
 #include "api_acts.h"
 #include "api_session.h"
+#include "api_ui.h"
 #include "api_silences.h"
 #include "auth.h"
 #include "session.h"
@@ -250,8 +251,10 @@ typedef struct {
     web_route_fn *run;
 } web_route_t;
 
-//  A path ending in '/' matches every path it begins.
+//  A path ending in '/' matches every path it begins ("/" itself only "/").
 static const web_route_t s_routes [] = {
+    { MHD_HTTP_METHOD_GET, "/", AUTH_OPEN, api_ui_index },
+    { MHD_HTTP_METHOD_GET, "/ui/", AUTH_OPEN, api_ui_file },
     { MHD_HTTP_METHOD_GET, "/healthz", AUTH_OPEN, s_healthz },
     { MHD_HTTP_METHOD_GET, "/login", AUTH_OPEN, api_session_login_page },
     { MHD_HTTP_METHOD_GET, "/api/session", AUTH_OPEN, api_session_who },
@@ -282,8 +285,8 @@ static bool
 s_path_matches (const web_route_t *route, const char *path)
 {
     size_t length = strlen (route->path);
-    return route->path [length - 1] == '/' ? strncmp (path, route->path, length) == 0
-                                           : strcmp (path, route->path) == 0;
+    return length > 1 && route->path [length - 1] == '/'
+         ? strncmp (path, route->path, length) == 0 : strcmp (path, route->path) == 0;
 }
 
 //  The CSRF rule. A request that may change state (not GET or HEAD) and

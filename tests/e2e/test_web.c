@@ -26,6 +26,9 @@
       a filter keeps others out; a client that disconnects and comes back
       with Last-Event-ID gets exactly what it missed; an unknown resume
       point gets a reset;
+    - GET / and /ui/FILE serve the UI's files from the binary with an ETag
+      (If-None-Match: 304), a Content-Security-Policy and their types;
+      unknown files, "..", and a path under a file are 404;
     - with authentication off, a Host that is not an address, localhost or
       a server_names name is 421 (DNS rebinding), logged;
     - authentication (a second lilac-web with users and tokens): a user
@@ -452,6 +455,54 @@ s_host_names (void)
     CHECK (file_has_text (web_process_log (s_web), "Host evil.example:"), "not logged");
 }
 
+//  The header's value in a curl -D dump ("" when absent) into out.
+static void
+s_header_value (const char *headers, const char *name, char *out, size_t size)
+{
+    *out = 0;
+    const char *at = headers ? strcasestr (headers, name) : NULL;
+    if (at && at [strlen (name)] == ':') {
+        at += strlen (name) + 1;
+        at += strspn (at, " ");
+        snprintf (out, size, "%.*s", (int) strcspn (at, "\r\n"), at);
+    }
+}
+
+static void
+s_ui_files (void)
+{
+    TEST ("GET / and /ui/FILE: the UI's files from the binary, with ETag (304), CSP, types");
+    http_result_t result;
+    s_curl ("GET", "/", &result);
+    char etag [128], csp [256], type [128];
+    s_header_value (result.headers, "ETag", etag, sizeof etag);
+    s_header_value (result.headers, "Content-Security-Policy", csp, sizeof csp);
+    s_header_value (result.headers, "Content-Type", type, sizeof type);
+    CHECK (result.code == 200 && text_has (result.body, "src=\"/ui/app.js\"") && *etag
+           && strstr (csp, "default-src 'self'") && strstr (type, "text/html"),
+           "GET /: %ld etag '%s' csp '%s' type '%s'", result.code, etag, csp, type);
+    http_result_free (&result);
+    char header [200];
+    snprintf (header, sizeof header, "If-None-Match: %s", etag);
+    char url [256];
+    snprintf (url, sizeof url, "%s/", web_process_base (s_web));
+    http_options_t options = { .header = header };
+    http_call (sandbox_dir (s_bed->sandbox), "GET", url, &options, &result);
+    CHECK (result.code == 304 && !*result.body, "If-None-Match: %ld", result.code);
+    http_result_free (&result);
+    s_curl ("GET", "/ui/app.js", &result);
+    s_header_value (result.headers, "Content-Type", type, sizeof type);
+    CHECK (result.code == 200 && strstr (type, "text/javascript")
+           && text_has (result.body, "EventSource"), "app.js: %ld '%s'", result.code, type);
+    http_result_free (&result);
+    const char *missing [] = { "/ui/nope.js", "/ui/..%2Fweb.conf", "/ui/app.js/x", "/ui/" };
+    for (size_t index = 0; index < 4; index++) {
+        s_curl ("GET", missing [index], &result);
+        CHECK (result.code == 404, "%s: %ld", missing [index], result.code);
+        http_result_free (&result);
+    }
+}
+
 //  code of METHOD path with the credentials set in s_login / s_token.
 static long
 s_code_as (const char *login, const char *token, const char *method, const char *path)
@@ -566,6 +617,7 @@ main (void)
         s_acts ();
         s_actions ();
         s_host_names ();
+        s_ui_files ();
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (web_process_stop (s_web) == 0, "exit status");
         s_auth ();
