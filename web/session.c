@@ -202,6 +202,19 @@ session_lifetime_s (session_t *self)
 
 //  --- cookies -------------------------------------------------------------------------------
 
+//  size bytes as lowercase hex into out (2 * size + 1 bytes).
+static void
+s_hex (const void *bytes, size_t size, char *out)
+{
+    static const char digits [] = "0123456789abcdef";
+    const unsigned char *at = bytes;
+    for (size_t index = 0; index < size; index++) {
+        out [2 * index] = digits [at [index] >> 4];
+        out [2 * index + 1] = digits [at [index] & 15];
+    }
+    out [2 * size] = 0;
+}
+
 //  The MAC of "signed" (the cookie up to its last '.') and bind, in hex.
 static int
 s_mac (session_t *self, const char *signed_part, size_t signed_size, const char *bind,
@@ -219,8 +232,7 @@ s_mac (session_t *self, const char *signed_part, size_t signed_size, const char 
     gnutls_hmac_deinit (hmac, digest);
     if (rc < 0)
         return -1;
-    for (int index = 0; index < 32; index++)
-        snprintf (hex + 2 * index, 3, "%02x", digest [index]);
+    s_hex (digest, sizeof digest, hex);
     return 0;
 }
 
@@ -233,14 +245,12 @@ session_make (session_t *self, const char *name, const char *bind, int64_t now_m
         return -1;
     //  Issued after the user's last logout, even within its millisecond.
     char hex [2 * SESSION_NAME_MAX + 1];
-    for (size_t index = 0; index < length; index++)
-        snprintf (hex + 2 * index, 3, "%02x", (unsigned char) name [index]);
+    s_hex (name, length, hex);
     const int64_t *revoked = zhashx_lookup (self->revoked, hex);
     if (revoked && now_ms <= *revoked)
         now_ms = *revoked + 1;
-    size_t used = (size_t) snprintf (cookie, cookie_size, SESSION_PREFIX "%" PRId64 ".", now_ms);
-    for (size_t index = 0; index < length; index++, used += 2)
-        snprintf (cookie + used, cookie_size - used, "%02x", (unsigned char) name [index]);
+    size_t used = (size_t) snprintf (cookie, cookie_size, SESSION_PREFIX "%" PRId64 ".%s",
+                                     now_ms, hex);
     char mac [65];
     if (s_mac (self, cookie, used, bind, mac))
         return -1;
@@ -329,8 +339,7 @@ session_revoke (session_t *self, const char *name, int64_t now_ms, char *error,
         snprintf (error, error_size, "not a user name");
         return -1;
     }
-    for (size_t index = 0; index < length; index++)
-        snprintf (hex + 2 * index, 3, "%02x", (unsigned char) name [index]);
+    s_hex (name, length, hex);
     int64_t *at = zhashx_lookup (self->revoked, hex);
     int64_t before = at ? *at : -1;
     if (!at) {
