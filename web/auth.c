@@ -230,30 +230,42 @@ s_hash_new (void)
     return hash;
 }
 
-//  A cost-12 bcrypt hash of random bytes, as costly to try as a user's.
-//  0, or -1 with why.
+//  password's cost-12 bcrypt hash with a new salt into hash. 0, or -1 with why.
+static int
+s_bcrypt (const char *password, char *hash, size_t hash_size, char *error, size_t error_size)
+{
+    char salt [CRYPT_GENSALT_OUTPUT_SIZE];
+    struct crypt_data data;
+    memset (&data, 0, sizeof data);
+    if (!crypt_gensalt_rn ("$2b$", 12, NULL, 0, salt, sizeof salt)) {
+        snprintf (error, error_size, "cannot make a bcrypt salt: %s", strerror (errno));
+        return -1;
+    }
+    const char *hashed = crypt_r (password, salt, &data);
+    int rc = hashed && hashed [0] != '*' ? 0 : -1;
+    if (rc)
+        snprintf (error, error_size, "bcrypt failed: %s", strerror (errno));
+    else
+        snprintf (hash, hash_size, "%s", hashed);
+    explicit_bzero (&data, sizeof data);
+    return rc;
+}
+
+//  A bcrypt hash of random bytes, as costly to try as a user's. 0, or -1
+//  with why.
 static int
 s_decoy_make (auth_t *self, char *error, size_t error_size)
 {
     unsigned char random [16];
-    char password [33], salt [CRYPT_GENSALT_OUTPUT_SIZE];
-    struct crypt_data data;
-    memset (&data, 0, sizeof data);
-    if (getrandom (random, sizeof random, 0) != sizeof random
-    ||  !crypt_gensalt_rn ("$2b$", 12, NULL, 0, salt, sizeof salt)) {
-        snprintf (error, error_size, "cannot make a bcrypt salt: %s", strerror (errno));
+    char password [33];
+    if (getrandom (random, sizeof random, 0) != sizeof random) {
+        snprintf (error, error_size, "no random bytes for a decoy password: %s",
+                  strerror (errno));
         return -1;
     }
     for (size_t index = 0; index < sizeof random; index++)
         snprintf (password + 2 * index, 3, "%02x", random [index]);
-    const char *hashed = crypt_r (password, salt, &data);
-    if (!hashed || hashed [0] == '*') {
-        snprintf (error, error_size, "bcrypt failed: %s", strerror (errno));
-        return -1;
-    }
-    snprintf (self->decoy_hash, sizeof self->decoy_hash, "%s", hashed);
-    explicit_bzero (&data, sizeof data);
-    return 0;
+    return s_bcrypt (password, self->decoy_hash, sizeof self->decoy_hash, error, error_size);
 }
 
 auth_t *
@@ -614,18 +626,9 @@ auth_user_add (const char *path, const char *name, const char *password,
                   AUTH_NAME_MAX);
         return -1;
     }
-    char salt [CRYPT_GENSALT_OUTPUT_SIZE];
-    struct crypt_data data;
-    memset (&data, 0, sizeof data);
-    if (!crypt_gensalt_rn ("$2b$", 12, NULL, 0, salt, sizeof salt)) {
-        snprintf (error, error_size, "cannot make a bcrypt salt: %s", strerror (errno));
+    char hashed [AUTH_LINE_MAX];
+    if (s_bcrypt (password, hashed, sizeof hashed, error, error_size))
         return -1;
-    }
-    const char *hashed = crypt_r (password, salt, &data);
-    if (!hashed || hashed [0] == '*') {
-        snprintf (error, error_size, "bcrypt failed: %s", strerror (errno));
-        return -1;
-    }
     //  The file again, without NAME's line, then NAME's new line.
     char *kept = NULL;
     size_t kept_size = 0;
@@ -640,7 +643,6 @@ auth_user_add (const char *path, const char *name, const char *password,
         fclose (old);
     if (text)
         fprintf (text, "%s:%s\n", name, hashed);
-    explicit_bzero (&data, sizeof data);
     if (!text || fclose (text)) {
         free (kept);
         snprintf (error, error_size, "out of memory");
