@@ -160,6 +160,8 @@ static void
 s_on_change (const mirror_change_t *change, void *arg)
 {
     stream_t *self = arg;
+    if (!self->clients)                 //  nobody to tell: no event text to write
+        return;
     size_t length = 0;
     char *text = change ? s_event_text (change, &length) : NULL;
     for (stream_client_t *client = self->clients; client; client = client->next)
