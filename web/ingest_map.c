@@ -324,6 +324,23 @@ s_event_fields (json_t *alert, size_t index, json_t *fields [FIELD_COUNT],
     return 0;
 }
 
+//  One frame of count events whose fields are read: the batch of source
+//  (NULL: the sender's) and tx, its head and each event. 0, or
+//  WIRE_MALFORMED with why.
+static int
+s_batch_of_fields (ingest_map_t *out, const char *source, const char *tx, bool replace,
+                   json_t *(*fields) [FIELD_COUNT], size_t count,
+                   const ingest_map_options_t *options, char *error, size_t error_size)
+{
+    ingest_map_batch_t *batch = s_add_batch (out, source, tx, options, error, error_size);
+    if (!batch)
+        return WIRE_MALFORMED;
+    s_pack_head (batch, replace, count);
+    for (size_t index = 0; index < count; index++)
+        s_pack_event (batch, fields [index], index);
+    return 0;
+}
+
 static int
 s_map_events (json_t *root, const ingest_map_options_t *options, ingest_map_t *out,
               char *error, size_t error_size)
@@ -353,16 +370,10 @@ s_map_events (json_t *root, const ingest_map_options_t *options, ingest_map_t *o
     for (size_t index = 0; index < count && !rc; index++)
         rc = s_event_fields (json_array_get (alerts, index), index, fields [index],
                              error, error_size);
-    ingest_map_batch_t *batch = NULL;
-    if (!rc && !(batch = s_add_batch (out, source ? json_string_value (source) : NULL,
-                                      tx ? json_string_value (tx) : NULL, options,
-                                      error, error_size)))
-        rc = WIRE_MALFORMED;
-    if (!rc) {
-        s_pack_head (batch, json_is_true (replace), count);
-        for (size_t index = 0; index < count; index++)
-            s_pack_event (batch, fields [index], index);
-    }
+    if (!rc)
+        rc = s_batch_of_fields (out, source ? json_string_value (source) : NULL,
+                                tx ? json_string_value (tx) : NULL, json_is_true (replace),
+                                fields, count, options, error, error_size);
     mem_free (fields);
     return rc;
 }
@@ -441,15 +452,9 @@ s_map_purppura (json_t *root, const ingest_map_options_t *options, ingest_map_t 
                          "must have the same source", index);
         batch_source = source;
     }
-    ingest_map_batch_t *batch = NULL;
-    if (!rc && !(batch = s_add_batch (out, batch_source ? json_string_value (batch_source) : NULL,
-                                      NULL, options, error, error_size)))
-        rc = WIRE_MALFORMED;
-    if (!rc) {
-        s_pack_head (batch, false, count);
-        for (size_t index = 0; index < count; index++)
-            s_pack_event (batch, fields [index], index);
-    }
+    if (!rc)
+        rc = s_batch_of_fields (out, batch_source ? json_string_value (batch_source) : NULL,
+                                NULL, false, fields, count, options, error, error_size);
     mem_free (fields);
     return rc;
 }
