@@ -603,8 +603,10 @@ auth_logout (auth_t *self, const char *name, char *error, size_t error_size)
         snprintf (error, error_size, "no sessions: lilac-web has no users file");
         return -1;
     }
-    if (session_revoke (self->session, name, clock_now_ms (), error, error_size))
+    if (session_revoke (self->session, name, clock_now_ms (), error, error_size)) {
+        log_error ("%s logged out, but their sessions could not be ended: %s", name, error);
         return -1;
+    }
     log_info ("%s logged out: every session of theirs until now has ended", name);
     return 0;
 }
