@@ -23,7 +23,8 @@
       same-origin;
     - the session survives a restart of lilac-web; DELETE /api/session
       drops the cookie and ends it (a copy is 401, after a restart too; a
-      new login works); a changed password ends it;
+      new login works); a logout that cannot be written down is a 500,
+      logged, and ends nothing; a changed password ends it;
     - five failed logins from one address: the sixth is 429, and the right
       password too, until the window ends;
     - behind a trusted proxy that says X-Forwarded-Proto: https, the cookie
@@ -247,6 +248,19 @@ s_restart (const char *alice, const char *origin)
     CHECK (s_code ("GET", "/api/alerts", alice, NULL, NULL, NULL) == 200,
            "the session did not survive a restart");
     http_result_t result;
+    //  A logout that cannot be written down (a directory where its file is
+    //  written first) ends nothing and says so, to the browser and the log.
+    char *blocker = sandbox_path (s_bed->sandbox, "web-state/session.revoked.tmp");
+    CHECK (mkdir (blocker, 0700) == 0, "mkdir %s", blocker);
+    s_call ("DELETE", "/api/session", alice, origin, NULL, "{}", &result);
+    CHECK (result.code == 500 && text_has (result.body, "could not be ended"),
+           "an unwritable logout: %ld %s", result.code, result.body);
+    http_result_free (&result);
+    CHECK (file_has_text (web_process_log (s_web), "sessions could not be ended"), "not logged");
+    CHECK (s_code ("GET", "/api/alerts", alice, NULL, NULL, NULL) == 200,
+           "a logout that failed ended the session anyway");
+    CHECK (rmdir (blocker) == 0, "rmdir");
+    free (blocker);
     s_call ("DELETE", "/api/session", alice, origin, NULL, "{}", &result);
     CHECK (result.code == 200 && text_has (result.headers, "lilac_session=;")
            && text_has (result.headers, "Max-Age=0"), "logout: %ld %s", result.code,
