@@ -20,7 +20,8 @@
 
 DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev \
                libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev curl libcrypt-dev wrk \
-               libgnutls28-dev openssl prometheus prometheus-alertmanager
+               libgnutls28-dev openssl prometheus prometheus-alertmanager \
+               chromium chromium-driver python3-selenium fonts-dejavu-core
 PKGS = libczmq libzmq msgpack sqlite3 libcurl libmicrohttpd jansson gnutls libxcrypt
 
 CC ?= gcc
@@ -59,6 +60,9 @@ NOTIFIERS  = $(patsubst notifiers/notify_%.c,$(BIN)/lilac-notify-%,$(wildcard no
 PROGRAMS   = $(BIN)/lilac-broker $(BIN)/lilac $(BIN)/lilac-agent $(BIN)/lilac-web $(NOTIFIERS)
 UNIT_TESTS = $(patsubst tests/unit/%.c,$(BIN)/test/%,$(wildcard tests/unit/*.c))
 E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/%,$(wildcard tests/e2e/*.c))
+#  The web UI in a real headless Chromium, driven by Selenium (Python scripts
+#  that report "ok - " lines like the C tests).
+UI_TESTS   = $(sort $(wildcard tests/ui/test_*.py))
 #  Local fakes of services outside lilac (a Pushover API), started by tests.
 FAKES      = $(patsubst tests/fakes/%.c,$(BIN)/fakes/%,$(wildcard tests/fakes/*.c))
 #  The fault-injection run of `make chaos`.
@@ -176,7 +180,7 @@ run: $(PROGRAMS)
 	$(BIN)/lilac-broker -c configs/broker.conf
 
 test: $(PROGRAMS) $(UNIT_TESTS) $(E2E_TESTS) $(FAKES)
-	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS)
+	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS) $(UI_TESTS)
 
 #  kill -9 of broker, agent and notifier under load, a full disk, a replaced
 #  database; prints what was sent, lost, published, delivered; exit 1 on

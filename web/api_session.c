@@ -1,11 +1,7 @@
 /*  api_session.c — browsers log in and out. See api_session.h.
 
-    The login page is one small HTML document with its script inline: it
-    posts the form as JSON (the CSRF rule: state changes come as JSON) and
-    then goes to `next`, which is taken only when the browser itself
-    resolves it to this origin (a pattern on the text would miss what
-    browsers strip, like "/\t/elsewhere"): the page cannot be used to send
-    a user off-site after a login.
+    The login page itself is one of the UI's files (web/ui/login.html and
+    login.js, served by api_ui.c): it posts the form here as JSON.
 */
 #include <stdio.h>
 #include <string.h>
@@ -16,57 +12,6 @@
 #include "session.h"
 
 #define S_BODY_MAX  4096
-
-static const char s_login_page [] =
-    "<!doctype html>\n"
-    "<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
-    "<meta name=\"color-scheme\" content=\"light dark\">\n"
-    "<title>lilac: log in</title>\n"
-    "<style>body{font:16px system-ui,sans-serif;max-width:22em;margin:4em auto;padding:0 1em}"
-    "label,input,button{display:block;width:100%;box-sizing:border-box;margin:.3em 0}"
-    "input,button{padding:.5em;font:inherit}#error{color:#c00;min-height:1.5em}</style>\n"
-    "</head><body><main>\n"
-    "<h1>lilac</h1>\n"
-    "<form id=\"login\">\n"
-    "<label for=\"user\">User</label>"
-    "<input id=\"user\" name=\"user\" autocomplete=\"username\" required autofocus>\n"
-    "<label for=\"password\">Password</label>"
-    "<input id=\"password\" name=\"password\" type=\"password\" "
-    "autocomplete=\"current-password\" required>\n"
-    "<p id=\"error\" role=\"alert\"></p>\n"
-    "<button type=\"submit\">Log in</button>\n"
-    "</form></main>\n"
-    "<script>\n"
-    "document.getElementById('login').addEventListener('submit', async function (event) {\n"
-    "  event.preventDefault();\n"
-    "  const error = document.getElementById('error');\n"
-    "  error.textContent = '';\n"
-    "  const body = JSON.stringify({user: this.user.value, password: this.password.value});\n"
-    "  try {\n"
-    "    const answer = await fetch('/api/session', {method: 'POST', body: body,\n"
-    "      headers: {'Content-Type': 'application/json'}, credentials: 'same-origin'});\n"
-    "    if (answer.ok) {\n"
-    "      const next = new URL(new URLSearchParams(location.search).get('next') || '/',\n"
-    "                           location.origin);\n"
-    "      location.assign(next.origin === location.origin\n"
-    "                      ? next.pathname + next.search + next.hash : '/');\n"
-    "      return;\n"
-    "    }\n"
-    "    const reply = await answer.json().catch(() => ({}));\n"
-    "    error.textContent = reply.error || ('login failed: ' + answer.status);\n"
-    "  } catch (failure) {\n"
-    "    error.textContent = 'lilac-web did not answer: ' + failure.message;\n"
-    "  }\n"
-    "});\n"
-    "</script></body></html>\n";
-
-enum MHD_Result
-api_session_login_page (web_t *web, http_request_t *request)
-{
-    (void) web;
-    return http_reply_text (request, MHD_HTTP_OK, "text/html; charset=utf-8", s_login_page);
-}
 
 //  "lilac_session=VALUE; ..." for Set-Cookie: max_age seconds (0 drops it).
 static void

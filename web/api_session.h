@@ -1,6 +1,5 @@
 /*  api_session.h — browsers log in and out.
 
-      GET    /login          a plain login form (the web UI replaces it)
       POST   /api/session    {user, password} → 200 {user, role, expires}
                              with Set-Cookie: lilac_session=...; HttpOnly;
                              SameSite=Strict; Path=/; Max-Age; Secure under
@@ -26,7 +25,6 @@
 
 #include "web_internal.h"
 
-enum MHD_Result api_session_login_page (web_t *web, http_request_t *request);
 enum MHD_Result api_session_login (web_t *web, http_request_t *request);
 enum MHD_Result api_session_who (web_t *web, http_request_t *request);
 enum MHD_Result api_session_logout (web_t *web, http_request_t *request);

@@ -43,14 +43,29 @@ s_serve (http_request_t *request, const web_asset_t *asset)
     return rc;
 }
 
+static enum MHD_Result
+s_serve_named (http_request_t *request, const char *name)
+{
+    const web_asset_t *asset = web_asset_find (name);
+    if (!asset)
+        return http_reply_error (request, MHD_HTTP_NOT_FOUND, "this lilac-web has no UI");
+    return s_serve (request, asset);
+}
+
+//  The page's own views are paths of their own (/alerts/SOURCE/ID,
+//  /silences) so they can be linked to; the page reads the path.
 enum MHD_Result
 api_ui_index (web_t *web, http_request_t *request)
 {
     (void) web;
-    const web_asset_t *asset = web_asset_find ("index.html");
-    if (!asset)
-        return http_reply_error (request, MHD_HTTP_NOT_FOUND, "this lilac-web has no UI");
-    return s_serve (request, asset);
+    return s_serve_named (request, "index.html");
+}
+
+enum MHD_Result
+api_ui_login (web_t *web, http_request_t *request)
+{
+    (void) web;
+    return s_serve_named (request, "login.html");
 }
 
 enum MHD_Result

@@ -254,9 +254,11 @@ typedef struct {
 //  A path ending in '/' matches every path it begins ("/" itself only "/").
 static const web_route_t s_routes [] = {
     { MHD_HTTP_METHOD_GET, "/", AUTH_OPEN, api_ui_index },
+    { MHD_HTTP_METHOD_GET, "/alerts/", AUTH_OPEN, api_ui_index },
+    { MHD_HTTP_METHOD_GET, "/silences", AUTH_OPEN, api_ui_index },
     { MHD_HTTP_METHOD_GET, "/ui/", AUTH_OPEN, api_ui_file },
     { MHD_HTTP_METHOD_GET, "/healthz", AUTH_OPEN, s_healthz },
-    { MHD_HTTP_METHOD_GET, "/login", AUTH_OPEN, api_session_login_page },
+    { MHD_HTTP_METHOD_GET, "/login", AUTH_OPEN, api_ui_login },
     { MHD_HTTP_METHOD_GET, "/api/session", AUTH_OPEN, api_session_who },
     { MHD_HTTP_METHOD_POST, "/api/session", AUTH_OPEN, api_session_login },
     { MHD_HTTP_METHOD_DELETE, "/api/session", AUTH_OPEN, api_session_logout },

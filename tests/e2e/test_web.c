@@ -490,13 +490,26 @@ s_ui_files (void)
     http_call (sandbox_dir (s_bed->sandbox), "GET", url, &options, &result);
     CHECK (result.code == 304 && !*result.body, "If-None-Match: %ld", result.code);
     http_result_free (&result);
-    s_curl ("GET", "/ui/app.js", &result);
+    s_curl ("GET", "/ui/store.js", &result);
     s_header_value (result.headers, "Content-Type", type, sizeof type);
     CHECK (result.code == 200 && strstr (type, "text/javascript")
-           && text_has (result.body, "EventSource"), "app.js: %ld '%s'", result.code, type);
+           && text_has (result.body, "EventSource"), "store.js: %ld '%s'", result.code, type);
     http_result_free (&result);
-    const char *missing [] = { "/ui/nope.js", "/ui/..%2Fweb.conf", "/ui/app.js/x", "/ui/" };
-    for (size_t index = 0; index < 4; index++) {
+    //  The page's views are paths of their own, for links; the login page
+    //  is a UI file too, under the same CSP (no inline script).
+    const char *pages [][2] = { { "/alerts/web1/disk-space-%2F", "src=\"/ui/app.js\"" },
+                                { "/silences", "src=\"/ui/app.js\"" },
+                                { "/login", "src=\"/ui/login.js\"" } };
+    for (size_t index = 0; index < 3; index++) {
+        s_curl ("GET", pages [index][0], &result);
+        s_header_value (result.headers, "Content-Security-Policy", csp, sizeof csp);
+        CHECK (result.code == 200 && text_has (result.body, pages [index][1])
+               && strstr (csp, "default-src 'self'"), "%s: %ld", pages [index][0], result.code);
+        http_result_free (&result);
+    }
+    const char *missing [] = { "/ui/nope.js", "/ui/..%2Fweb.conf", "/ui/app.js/x", "/ui/",
+                              "/silences/x" };
+    for (size_t index = 0; index < 5; index++) {
         s_curl ("GET", missing [index], &result);
         CHECK (result.code == 404, "%s: %ld", missing [index], result.code);
         http_result_free (&result);

@@ -1,75 +1,113 @@
-// app.js — lilac's first page: every alert that is not cleared, live.
+// app.js — lilac's page: who is looking, which view, and the live store.
 //
-// The list comes from GET /api/alerts with the position it is consistent
-// with; the stream then starts exactly there (?since=N:SEQ), so nothing
-// between the two is missed; a reset reloads. Alert text is untrusted: it
-// is only ever set as textContent.
+// One document serves three views, chosen by the path: `/` the alert list,
+// `/alerts/SOURCE/ID` one alert (its own URL, so a Pushover message or an
+// e-mail can link to it), `/silences`. Links inside the page change the
+// view without a reload, so the live stream (store.js) stays open. Who we
+// are comes from GET /api/session: without a session (authentication on)
+// lilac-web answers 401 and we go to /login, which comes back. Only an
+// admin sees the buttons that act; lilac-web refuses the acts of anybody
+// else anyway, whatever a page sends.
 
-const alerts = new Map();                  // "source\0id" -> alert
-const order = { raised: 0, acked: 1, pending: 2 };
-const levels = { urgent: 0, normal: 1, low: 2 };
+import { api, login } from './api.js';
+import { alertShow, alertHide } from './alert.js';
+import { listShow, listHide, overview, setTitle } from './list.js';
+import { silencesShow, silencesHide } from './silences.js';
+import { onChange, loadAlerts } from './store.js';
+import { say } from './acts.js';
 
-function key (alert) {
-    return alert.source + '\0' + alert.id;
+window.lilac = { ready: false, loadMs: null, renderMs: null, renders: 0 };
+
+let session = null;
+
+function navigate (url) {
+    history.pushState (null, '', url);
+    route ();
 }
 
-function cell (row, text) {
-    const td = document.createElement('td');
-    td.textContent = text == null ? '' : String(text);
-    row.appendChild(td);
+function route () {
+    const path = location.pathname;
+    const parts = path.split ('/');
+    listHide ();
+    alertHide ();
+    silencesHide ();
+    for (const link of document.querySelectorAll ('nav a'))
+        link.removeAttribute ('aria-current');
+    if (path === '/') {
+        document.getElementById ('nav-alerts').setAttribute ('aria-current', 'page');
+        listShow (session, navigate);
+        overview ();
+    } else if (parts.length === 4 && parts [1] === 'alerts') {
+        alertShow (session, navigate, decodeURIComponent (parts [2]), decodeURIComponent (parts [3]));
+    } else if (path === '/silences') {
+        document.getElementById ('nav-silences').setAttribute ('aria-current', 'page');
+        setTitle ('silences · lilac');
+        silencesShow (session);
+    } else {
+        say (`no page at ${path}`, true);
+    }
 }
 
-function render () {
-    const shown = [...alerts.values ()].filter (a => a.state in order);
-    shown.sort ((a, b) => order [a.state] - order [b.state]
-                       || (levels [a.level] ?? 3) - (levels [b.level] ?? 3)
-                       || key (a).localeCompare (key (b)));
-    const body = document.querySelector ('#alerts tbody');
-    body.replaceChildren (...shown.map (alert => {
-        const row = document.createElement ('tr');
-        row.className = alert.state;
-        for (const text of [alert.state, alert.level, alert.source, alert.id,
-                            alert.summary || alert.subject])
-            cell (row, text);
-        return row;
-    }));
-    const raised = shown.filter (a => a.state === 'raised').length;
-    document.title = raised ? `(${raised}) lilac` : 'lilac';
-    document.getElementById ('counts').textContent =
-        `${raised} raised, ${shown.length - raised} acknowledged or pending`;
+// Same-origin links that are ours change the view in place.
+function follow (event) {
+    const link = event.target.closest ('a[href]');
+    if (!link || event.defaultPrevented || event.button !== 0 || event.ctrlKey || event.metaKey
+        || event.shiftKey || event.altKey || link.target)
+        return;
+    const url = new URL (link.href);
+    if (url.origin !== location.origin || url.pathname.startsWith ('/api/')
+        || url.pathname === '/login')
+        return;
+    event.preventDefault ();
+    navigate (url.pathname + url.search);
 }
 
-function follow (since) {
-    const stream = new EventSource ('/api/stream?silences=no&since=' + encodeURIComponent (since));
-    const banner = document.getElementById ('banner');
-    stream.onopen = () => { banner.hidden = true; };
-    stream.onerror = () => { banner.hidden = false; };
-    stream.addEventListener ('change', event => {
-        const change = JSON.parse (event.data);
-        if (change.event === 'deleted')
-            alerts.delete (key (change.alert));
-        else
-            alerts.set (key (change.alert), change.alert);
-        render ();
-    });
-    stream.addEventListener ('reset', () => {
-        stream.close ();
-        load ();
-    });
-}
-
-async function load () {
-    const answer = await fetch ('/api/alerts', { credentials: 'same-origin' });
-    if (answer.status === 401) {
-        location.assign ('/login?next=/');
+async function logout () {
+    try {
+        await api ('DELETE', '/api/session');
+    } catch (failure) {
+        say (`logout failed: ${failure.message}`, true);
         return;
     }
-    const list = await answer.json ();
-    alerts.clear ();
-    for (const alert of list.alerts)
-        alerts.set (key (alert), alert);
-    render ();
-    follow (`${list.epoch.n}:${list.seq}`);
+    login ();
 }
 
-load ();
+async function start () {
+    try {
+        session = await api ('GET', '/api/session');
+    } catch (failure) {
+        if (failure.status === 401)
+            return login ();
+        document.getElementById ('banner').hidden = false;
+        document.getElementById ('banner').textContent = `lilac-web: ${failure.message}`;
+        return;
+    }
+    session.canAct = session.role === 'admin';
+    document.body.classList.toggle ('reader', !session.canAct);
+    document.getElementById ('whoami').textContent = `${session.user} (${session.role})`;
+    const button = document.getElementById ('logout');
+    button.hidden = !session.session;
+    button.addEventListener ('click', logout);
+    document.addEventListener ('click', follow);
+    window.addEventListener ('popstate', route);
+    let counting = null;           //  the overview follows changes, 10 times a second at most
+    onChange (kind => {
+        if ((kind === 'reload' || kind === 'alert') && !counting)
+            counting = setTimeout (() => { counting = null; overview (); }, 100);
+    });
+    for (;;) {
+        try {
+            await loadAlerts ();
+            break;
+        } catch (failure) {
+            if (failure.status === 401)
+                return;
+            document.getElementById ('banner').hidden = false;
+            await new Promise (resolve => setTimeout (resolve, 2000));
+        }
+    }
+    route ();
+    window.lilac.ready = true;     //  (the list sets it, and loadMs, at its first render)
+}
+
+start ();
