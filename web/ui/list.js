@@ -371,9 +371,10 @@ function tick () {
 function footer (count, total) {
     const more = document.getElementById ('more');
     more.hidden = count >= total;
-    more.textContent = `Show ${Math.min (PAGE, total - count)} more (${count} of ${total} shown)`;
+    const shown = count.toLocaleString (), all = total.toLocaleString ();
+    more.textContent = `Show ${Math.min (PAGE, total - count)} more (${shown} of ${all} shown)`;
     document.getElementById ('shown-count').textContent =
-        total === count ? `${total} shown` : `${count} of ${total} shown`;
+        total === count ? `${all} shown` : `${shown} of ${all} shown`;
 }
 
 // The grouping choices: the fixed ones and every label name present.

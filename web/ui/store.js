@@ -13,7 +13,7 @@
 // Views subscribe with onChange (kind, key): kind 'alert' (key its
 // "source\0id"), 'silence' (key its id), 'reload' (everything), 'live'.
 
-import { api } from './api.js';
+import { api, login } from './api.js';
 import { alertKey } from './dom.js';
 
 const RETRY_MS = 2000;
@@ -96,7 +96,7 @@ function follow () {
     stream.onerror = () => {
         setLive (false);
         if (stream.readyState === EventSource.CLOSED)
-            retry = setTimeout (follow, RETRY_MS);
+            retry = setTimeout (resume, RETRY_MS);
     };
     stream.addEventListener ('change', applyChange);
     stream.addEventListener ('silence', applySilence);
@@ -104,6 +104,18 @@ function follow () {
         stream.close ();
         reload ();
     });
+}
+
+// lilac-web refused the stream: restarting (503 until it is synced), or
+// the session ended (401), which EventSource does not tell apart.
+async function resume () {
+    try {
+        await api ('GET', '/api/session');
+    } catch (failure) {
+        if (failure.status === 401)
+            return login ();
+    }
+    follow ();
 }
 
 // A reload that fails (lilac-web away) is tried again until it works.
