@@ -802,9 +802,9 @@ s_connection_limit (const web_config_t *config)
     return fit;
 }
 
-//  libmicrohttpd's own messages (a client's broken TLS handshake, a stream
-//  that went away mid-write) into our log, as warnings through a limit:
-//  any client can cause them, so none may flood the journal.
+//  libmicrohttpd's own messages (a client's broken TLS handshake, a
+//  request cut short) into our log, as warnings through a limit: any
+//  client can cause them, so none may flood the journal.
 static void
 s_mhd_log (void *arg, const char *format, va_list args)
 {
@@ -813,7 +813,12 @@ s_mhd_log (void *arg, const char *format, va_list args)
     char text [512];
     vsnprintf (text, sizeof text, format, args);
     text [strcspn (text, "\r\n")] = 0;
-    log_limited (&limit, "libmicrohttpd: %s", text);
+    //  A browser leaving a page closes its stream while we write to it:
+    //  that is the normal end of a stream, not a fault to warn about.
+    if (strstr (text, "no longer available for sending"))
+        log_debug ("libmicrohttpd: %s", text);
+    else
+        log_limited (&limit, "libmicrohttpd: %s", text);
 }
 
 static int

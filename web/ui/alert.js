@@ -89,9 +89,11 @@ async function show () {
         h ('p', { id: 'alert-labels' },
            Object.keys (alert.labels ?? {}).length === 0 ? 'No labels.'
            : Object.entries (alert.labels).map (([name, value]) =>
-               h ('a', { class: 'chip', dataset: { label: `${name}=${value}` },
-                         href: '/?label=' + encodeURIComponent (`${name}=${value}`) },
-                 `${name}=${value}`))),
+               h ('button', { type: 'button', class: 'chip', dataset: { label: `${name}=${value}` },
+                              title: `list the alerts with ${name}=${value}`,
+                              onclick: () => page.navigate ('/?label='
+                                                            + encodeURIComponent (`${name}=${value}`)) },
+                  `${name}=${value}`))),
         h ('h3', {}, 'History'),
         h ('ol', { id: 'timeline' }, items (page.changes)),
         h ('p', {}, h ('button', { type: 'button', id: 'timeline-more', hidden: !page.more,

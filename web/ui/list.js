@@ -158,8 +158,9 @@ function matches (alert, text, labels) {
     if (alert.state === 'cleared' && !view.filter.cleared)
         return false;
     for (const label of labels) {
-        const at = label.indexOf ('=');
-        if (alert.labels?.[label.slice (0, at)] !== label.slice (at + 1))
+        const at = label.indexOf ('=');                  //  "team=ops"; "team" alone: any value
+        const value = alert.labels?.[at < 0 ? label : label.slice (0, at)];
+        if (value === undefined || (at >= 0 && value !== label.slice (at + 1)))
             return false;
     }
     if (!text)

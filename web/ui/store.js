@@ -73,11 +73,13 @@ function applyChange (event) {
     store.lastId = event.lastEventId || store.lastId;
     const change = JSON.parse (event.data);
     const key = alertKey (change.alert);
-    if (change.event === 'deleted')
+    if (change.event === 'deleted') {
         store.alerts.delete (key);
-    else
+        store.changedAt.delete (key);
+    } else {
         store.alerts.set (key, change.alert);
-    store.changedAt.set (key, Date.now ());
+        store.changedAt.set (key, Date.now ());
+    }
     emit ('alert', key);
 }
 
@@ -105,6 +107,20 @@ function follow () {
         reload ();
     });
 }
+
+// A page left for another lets go of its stream at once (Chrome keeps six
+// connections to one server: six pages in the back/forward cache holding
+// theirs would leave none for the next page), and takes it up again from
+// where it was when it is shown again.
+window.addEventListener ('pagehide', () => {
+    clearTimeout (retry);
+    stream?.close ();
+    stream = null;
+});
+window.addEventListener ('pageshow', event => {
+    if (event.persisted && store.lastId)
+        follow ();
+});
 
 // lilac-web refused the stream: restarting (503 until it is synced), or
 // the session ended (401), which EventSource does not tell apart.
