@@ -58,7 +58,8 @@ struct _web_t {
     ingest_t *ingest;              //  the turn's submits (group commit)
     auth_t *auth;                  //  users, tokens, roles
     stream_t *stream;              //  the SSE clients
-    int signal_fd;                 //  SIGINT, SIGTERM
+    int signal_fd;                 //  SIGINT, SIGTERM, SIGHUP
+    char *config_file;             //  what SIGHUP reads again, or NULL
     bool stopping;                 //  a signal arrived
     uint64_t ping_ticket;          //  the ping in flight, 0 none
     int64_t ping_sent_at;          //  mono ms
@@ -694,11 +695,54 @@ s_poll_timeout (web_t *self)
     return wait < 0 ? 0 : wait > WEB_PING_MS ? WEB_PING_MS : (long) wait;
 }
 
+//  SIGHUP (systemctl reload): the config file again, and with it the
+//  users and tokens files and the roles, so a new password, a revoked
+//  token or a new admin takes effect without a restart. Everything else
+//  (listen, TLS, the broker's endpoints) is read at start only, and a
+//  reload says so. A file that does not load keeps the running set, with
+//  the reasons logged: a typo must not lock every user out.
+static void
+s_reload (web_t *self)
+{
+    if (!self->config_file) {
+        log_info ("SIGHUP: no config file to reload");
+        return;
+    }
+    web_config_t config;
+    config_report_t report = { 0 };
+    bool exposed = false;
+    web_config_load (&config, self->config_file, &report);
+    if (!report.errors) {
+        web_config_verify (&config, &exposed, &report);
+        auth_verify (&config, &report);
+    }
+    config_report_log (&report, "SIGHUP: ");
+    char error [CONFIG_ERROR_SIZE];
+    auth_t *fresh = report.errors ? NULL : auth_new (&config, error, sizeof error);
+    if (report.errors)
+        log_error ("SIGHUP: %zu errors in %s — keeping the running users, tokens and roles",
+                   report.errors, self->config_file);
+    else
+    if (!fresh)
+        log_error ("SIGHUP: %s — keeping the running users, tokens and roles", error);
+    else {
+        auth_destroy (&self->auth);
+        self->auth = fresh;
+        log_info ("SIGHUP: reloaded users, tokens and roles from %s (other settings take "
+                  "a restart)", self->config_file);
+    }
+    web_config_free (&config);
+}
+
 static void
 s_read_signals (web_t *self)
 {
     struct signalfd_siginfo info;
     while (read (self->signal_fd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo == SIGHUP) {
+            s_reload (self);
+            continue;
+        }
         log_info ("%s: exiting", strsignal ((int) info.ssi_signo));
         self->stopping = true;
     }
@@ -707,7 +751,7 @@ s_read_signals (web_t *self)
 int
 web_run (web_t *self)
 {
-    self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM }, 2);
+    self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM, SIGHUP }, 3);
     if (self->signal_fd < 0) {
         log_error ("cannot set up signal handling: %s", strerror (errno));
         return -1;
@@ -871,6 +915,8 @@ web_new (const web_config_t *config, char *error, size_t error_size)
     web_t *self = mem_alloc (sizeof (web_t));
     self->signal_fd = -1;
     self->listen = mem_strdup (config->listen);
+    if (config->config_file)
+        self->config_file = mem_strdup (config->config_file);
     self->control = mem_strdup (config->control);
     self->source_label = mem_strdup (config->source_label);
     if (config->trusted_proxies)
@@ -936,6 +982,7 @@ web_destroy (web_t **self_p)
     if (self->signal_fd >= 0)
         close (self->signal_fd);
     mem_free (self->listen);
+    mem_free (self->config_file);
     mem_free (self->control);
     mem_free (self->tls_cert);
     mem_free (self->tls_key);

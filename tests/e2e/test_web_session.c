@@ -28,8 +28,11 @@
     - five failed logins from one address: the sixth is 429, and the right
       password too, until the window ends;
     - behind a trusted proxy that says X-Forwarded-Proto: https, the cookie
-      is Secure and an https Origin is ours (an http one is not).
+      is Secure and an https Origin is ours (an http one is not);
+    - SIGHUP reads the users file again: a new password works at once, the
+      old one no longer; a broken file keeps the running users (logged).
 */
+#include <signal.h>
 #include "../check.h"
 #include "../harness/harness.h"
 #include "../harness/web_process.h"
@@ -345,6 +348,36 @@ s_behind_proxy (void)
     http_result_free (&result);
 }
 
+//  SIGHUP (systemctl reload) reads the users file again: a new password
+//  works without a restart, the old one no longer does; a users file
+//  broken meanwhile keeps the running users, and says so in the log.
+static void
+s_reload (void)
+{
+    TEST ("SIGHUP: a new password works at once; a broken users file keeps the running users");
+    char cookie [512];
+    CHECK (s_user_add ("alice", "mirror\n") == 0, "user add");
+    CHECK (s_login ("alice", "looking-glass", cookie, sizeof cookie, NULL) == 200,
+           "the running users changed before the reload");
+    CHECK (kill (web_process_pid (s_web), SIGHUP) == 0
+           && file_wait_count (web_process_log (s_web), "SIGHUP: reloaded users", 1, 5000) == 0,
+           "no reload logged");
+    CHECK (s_login ("alice", "mirror", cookie, sizeof cookie, NULL) == 200, "the new password");
+    CHECK (s_login ("alice", "looking-glass", cookie, sizeof cookie, NULL) == 401,
+           "the old password still works");
+    char *users = file_read_all (s_users);
+    char broken [8192];
+    snprintf (broken, sizeof broken, "%sno hash here\n", users ? users : "");
+    free (users);
+    CHECK (file_write_text (s_users, broken) == 0
+           && kill (web_process_pid (s_web), SIGHUP) == 0
+           && file_wait_count (web_process_log (s_web), "keeping the running users", 1, 5000) == 0,
+           "a broken users file not reported");
+    CHECK (file_has_text (web_process_log (s_web), "not NAME:HASH"), "the reason not logged");
+    CHECK (s_login ("alice", "mirror", cookie, sizeof cookie, NULL) == 200,
+           "the running users were dropped");
+}
+
 int
 main (void)
 {
@@ -373,6 +406,7 @@ main (void)
         s_restart (alice, origin);
         s_rate_limit ();
         s_behind_proxy ();
+        s_reload ();
     }
     bool failed = check_failed > 0 || check_case_failed;
     web_process_destroy (&s_web, failed);
