@@ -12,6 +12,8 @@
 #                 web_silence web_am_silence web_forwarded
 # make chaos      fault injection under load (kill -9, full disk, replaced database):
 #                 figures of what was lost; exit 1 on any loss (a few minutes, root)
+# make install    programs, configs (never overwriting an edited one), systemd units and
+#                 the lilac user's sysusers.d entry into DESTDIR/PREFIX (tools/install.sh)
 # make bench      the benchmarks of tests/bench against their raw baselines (a few minutes);
 #                 the table goes to tests/bench/results.txt
 #
@@ -63,6 +65,8 @@ E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/%,$(wildcard tests/e2e/*.c))
 #  The web UI in a real headless Chromium, driven by Selenium (Python scripts
 #  that report "ok - " lines like the C tests).
 UI_TESTS   = $(sort $(wildcard tests/ui/test_*.py))
+#  make install into a scratch root, its units checked, its programs run.
+INSTALL_TESTS = $(sort $(wildcard tests/install/test_*.sh))
 #  Local fakes of services outside lilac (a Pushover API), started by tests.
 FAKES      = $(patsubst tests/fakes/%.c,$(BIN)/fakes/%,$(wildcard tests/fakes/*.c))
 #  The fault-injection run of `make chaos`.
@@ -70,7 +74,7 @@ CHAOS      = $(BIN)/chaos/chaos
 #  Load generators and raw baselines, run by tests/bench/run.
 BENCHES    = $(patsubst tests/bench/%.c,$(BIN)/bench/%,$(wildcard tests/bench/*.c))
 
-.PHONY: all deps run test asan clean fuzz fuzz-deps bench chaos
+.PHONY: all deps run test asan clean fuzz fuzz-deps bench chaos install
 all: $(PROGRAMS)
 
 deps:
@@ -175,12 +179,20 @@ $(BIN)/bench/%: $(BUILD)/tests/bench/%.o $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
+#  PREFIX /usr/local; DESTDIR a staging root. Without DESTDIR, the lilac
+#  user and group are made (systemd-sysusers) for the units' User=lilac.
+PREFIX ?= /usr/local
+install: $(PROGRAMS)
+	@DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" tools/install.sh $(BIN)
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
+	  systemd-sysusers $(PREFIX)/lib/sysusers.d/lilac.conf; fi
+
 run: $(PROGRAMS)
 	@mkdir -p var
 	$(BIN)/lilac-broker -c configs/broker.conf
 
 test: $(PROGRAMS) $(UNIT_TESTS) $(E2E_TESTS) $(FAKES)
-	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS) $(UI_TESTS)
+	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS) $(UI_TESTS) $(INSTALL_TESTS)
 
 #  kill -9 of broker, agent and notifier under load, a full disk, a replaced
 #  database; prints what was sent, lost, published, delivered; exit 1 on

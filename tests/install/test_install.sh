@@ -1,0 +1,219 @@
+#!/bin/bash
+# tests/install/test_install.sh — lilac as `make install` lays it out, and
+# its systemd units, checked without touching the host.
+#
+# tools/install.sh (what `make install` runs) installs into a scratch root
+# (DESTDIR, PREFIX=/usr, as the packages will). Cases:
+#   - the file list and every mode;
+#   - an edited config survives a second install (the new one beside it as
+#     .dist), an unedited one is left alone;
+#   - `systemd-analyze verify --root` passes every unit without a word
+#     (the root gets the host's own systemd units and /bin/kill, as on a
+#     real system); `systemd-analyze security --offline` rates the broker,
+#     lilac-web and both notifiers at most 2.5 and the agent at most 2.5;
+#   - the services start as shipped: each unit's ExecStart line, with its
+#     UMask, run as an unprivileged uid (no user is made on the host) in a
+#     chroot of the scratch root (the host's libraries and /usr/bin bound
+#     in read-only, inside a private mount namespace), its state
+#     directories made as systemd's StateDirectory= would. An event sent
+#     with the installed `lilac` reaches the broker, lilac-web's API and the
+#     exec notifier's command; one sent through the agent's socket by
+#     another uid of the group lilac (the socket is 0770, group only) does
+#     too; every service exits 0 on SIGTERM.
+# There is no systemd PID 1 here, so that is as far as "starts" can be shown.
+# The installed configs use the shipped ports (32741-32744): the last case
+# says so when they are taken. Needs root (chroot, mount), as make test does.
+set -u
+repo=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${LILAC_BIN:-bin}
+case $bin in /*) ;; *) bin=$repo/$bin ;; esac
+root=$(mktemp -d "${TMPDIR:-/tmp}/lilac-install.XXXXXX")
+chmod 0755 "$root"                     # a root file system, open to its users
+failures=0
+service_uid=64741                      # the "lilac" user of the scratch root
+sender_uid=64742                       # a script's user, in group lilac
+gid=64741
+
+ok () { echo "ok - $1"; }
+not_ok () { echo "not ok - $1"; shift; for line in "$@"; do echo "#   $line"; done; failures=$((failures + 1)); }
+finish () {
+    if [ "$failures" -eq 0 ]; then rm -rf "$root"; else echo "# scratch root kept: $root"; fi
+}
+trap finish EXIT
+
+# --- 1. the layout ---------------------------------------------------------------
+DESTDIR=$root PREFIX=/usr "$repo/tools/install.sh" "$bin" >"$root.install.log" 2>&1
+status=$?
+expected="0644 etc/lilac/agent.conf
+0644 etc/lilac/broker.conf
+0644 etc/lilac/notify-exec.conf
+0644 etc/lilac/notify-pushover.conf
+0644 etc/lilac/web.conf
+0755 usr/bin/lilac
+0644 usr/lib/systemd/system/lilac-agent.service
+0644 usr/lib/systemd/system/lilac-broker.service
+0644 usr/lib/systemd/system/lilac-notify@.service
+0644 usr/lib/systemd/system/lilac-web.service
+0644 usr/lib/sysusers.d/lilac.conf
+0755 usr/sbin/lilac-agent
+0755 usr/sbin/lilac-broker
+0755 usr/sbin/lilac-notify-exec
+0755 usr/sbin/lilac-notify-pushover
+0755 usr/sbin/lilac-web
+0644 usr/share/doc/lilac/README.md
+0644 usr/share/doc/lilac/architecture.md
+0755 usr/share/lilac/notify-example.sh"
+found=$(cd "$root" && find . -type f -printf '%m %P\n' | sed 's/^\([0-7][0-7][0-7]\) /0\1 /' | sort -k2)
+if [ "$status" -eq 0 ] && [ "$found" = "$expected" ] \
+   && grep -q '^    database = /var/lib/lilac/lilac.db$' "$root/etc/lilac/broker.conf" \
+   && grep -q '^    listen = ipc:///run/lilac/agent.sock$' "$root/etc/lilac/agent.conf" \
+   && grep -q '^ExecStart=/usr/sbin/lilac-web -c /etc/lilac/web.conf$' \
+              "$root/usr/lib/systemd/system/lilac-web.service"; then
+    ok "install: the file list, modes, and the system's paths in configs and units"
+else
+    not_ok "install: the file list, modes, and the system's paths in configs and units" \
+        "install.sh exit $status: $(tail -n 3 "$root.install.log")" \
+        "found:" "$found"
+fi
+rm -f "$root.install.log"
+
+# --- 2. configs are the admin's --------------------------------------------------
+conf=$root/etc/lilac
+web_before=$(stat -c %Y "$conf/web.conf")
+echo "# edited by the admin" >>"$conf/broker.conf"
+said=$(DESTDIR=$root PREFIX=/usr "$repo/tools/install.sh" "$bin" 2>&1)
+if grep -q '^# edited by the admin$' "$conf/broker.conf" && [ -f "$conf/broker.conf.dist" ] \
+   && ! grep -q 'edited' "$conf/broker.conf.dist" && [ ! -e "$conf/web.conf.dist" ] \
+   && [ "$(stat -c %Y "$conf/web.conf")" = "$web_before" ] \
+   && [[ $said == *"kept $conf/broker.conf (edited); the new one is $conf/broker.conf.dist"* ]]; then
+    ok "a second install keeps an edited config (the new one as .dist, said) and leaves the others"
+else
+    not_ok "a second install keeps an edited config (the new one as .dist, said) and leaves the others" \
+        "install said: $said" "$(ls "$conf")"
+fi
+mv "$conf/broker.conf.dist" "$conf/broker.conf"
+
+# --- 3. the units ------------------------------------------------------------------
+units="lilac-broker.service lilac-web.service lilac-agent.service lilac-notify@pushover.service lilac-notify@exec.service"
+mkdir -p "$root/usr/lib/systemd/system" "$root/bin"
+cp -an /usr/lib/systemd/system/. "$root/usr/lib/systemd/system/"   # the system ours run on
+cp /bin/kill "$root/bin/kill"                                      # their ExecReload
+# shellcheck disable=SC2086
+verify=$(systemd-analyze verify --root="$root" $units 2>&1)
+if [ $? -eq 0 ] && [ -z "$verify" ]; then
+    ok "systemd-analyze verify: every unit, not a warning"
+else
+    not_ok "systemd-analyze verify: every unit, not a warning" "$verify"
+fi
+# shellcheck disable=SC2086
+scores=$(systemd-analyze security --offline=yes --root="$root" $units 2>&1 \
+         | sed -n 's/^→ Overall exposure level for \([^:]*\): \([0-9.]*\).*/\1 \2/p')
+high=$(echo "$scores" | awk '$2 > 2.5')
+if [ "$(echo "$scores" | wc -l)" -eq 5 ] && [ -z "$high" ]; then
+    ok "systemd-analyze security: every unit at most 2.5 ($(echo $scores))"
+else
+    not_ok "systemd-analyze security: every unit at most 2.5" "scores: $(echo $scores)"
+fi
+
+# --- 4. the services start as shipped ------------------------------------------------
+for port in 32741 32742 32743 32744; do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+        not_ok "installed services: end to end" "port $port is taken (a lilac running here?):" \
+               "the installed configs use the shipped ports 32741-32744"
+        exit 1
+    fi
+done
+# shellcheck disable=SC2016
+script='
+set -u
+root=$1; service=$2; sender=$3; gid=$4; log=$5
+mkdir -p "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib64" "$root/dev" "$root/proc" "$root/tmp"
+mount --bind -o ro /usr/lib/x86_64-linux-gnu "$root/usr/lib/x86_64-linux-gnu"
+mount --bind -o ro /usr/lib64 "$root/usr/lib64"
+ln -sfn usr/lib64 "$root/lib64"; ln -sfn usr/lib "$root/lib"
+mount --bind -o ro /usr/bin "$root/bin"
+mount --rbind /dev "$root/dev"
+mount -t proc proc "$root/proc"
+chmod 1777 "$root/tmp"
+# What StateDirectory= and RuntimeDirectory= make, owned by the service user.
+for dir in var/lib/lilac var/lib/lilac/web var/lib/lilac/notify-exec var/lib/lilac-agent run/lilac; do
+    mkdir -p "$root/$dir"; chown "$service:$gid" "$root/$dir"; chmod 0750 "$root/$dir"
+done
+pids=""
+start () {                 # UNIT [INSTANCE]: its ExecStart, as its User would, with its UMask
+    local unit=$root/usr/lib/systemd/system/$1
+    local line umask
+    line=$(sed -n "s/^ExecStart=//p" "$unit"); line=${line//%i/${2:-}}
+    umask=$(sed -n "s/^UMask=//p" "$unit")
+    (umask "$umask"; exec chroot --userspec="$service:$gid" "$root" \
+        env -C "$(sed -n "s/^WorkingDirectory=//p" "$unit" | sed "s/%i/${2:-}/")" PATH=/bin $line) \
+        >>"$log/${1%.service}${2:+-$2}.log" 2>&1 &
+    pids="$pids $!"
+}
+as () {                    # UID COMMAND...: the installed programs, as that user
+    local uid=$1; shift
+    chroot --userspec="$uid:$gid" --groups="$gid" "$root" env PATH=/bin:/usr/bin "$@"
+}
+wait_for () {              # SECONDS COMMAND...: until it succeeds
+    local deadline=$(( $(date +%s) + $1 )); shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -ge "$deadline" ] && return 1
+        sleep 0.1
+    done
+}
+result () { echo "$1 - $2"; }
+start lilac-broker.service
+if wait_for 10 as "$service" /usr/bin/lilac stats; then result ok "the broker starts as shipped, as an unprivileged user"
+else result "not ok" "the broker starts as shipped, as an unprivileged user"; fi
+start lilac-web.service
+start lilac-notify@.service exec
+start lilac-agent.service
+healthy () { curl -fsS -m 2 http://127.0.0.1:32744/healthz; }
+alert_listed () { curl -fsS -m 2 "http://127.0.0.1:32744/api/alerts/web1/disk" | grep -q "\"state\":\"raised\""; }
+delivered () { grep -q "disk" "$root/var/lib/lilac/notify-exec/notifications.jsonl"; }
+if wait_for 10 healthy \
+   && as "$service" /usr/bin/lilac send -o web1 -i disk -l urgent --label env=production -s "/ is full" \
+   && as "$service" /usr/bin/lilac get web1 disk | grep -q raised \
+   && wait_for 10 alert_listed && wait_for 15 delivered; then
+    result ok "installed: lilac send reaches the broker, lilac-web'"'"'s API and the exec notifier'"'"'s command"
+else
+    result "not ok" "installed: lilac send reaches the broker, lilac-web'"'"'s API and the exec notifier'"'"'s command"
+fi
+socket=$root/run/lilac/agent.sock
+submitted () { as "$sender" /usr/bin/lilac send -C ipc:///run/lilac/agent-submit.sock -i backup -r now; }
+reached () { as "$service" /usr/bin/lilac get "$(uname -n)" backup; }      # the agent speaks for its host
+if wait_for 10 test -S "$socket" \
+   && [ "$(stat -c "%a %g" "$socket")" = "770 $gid" ] \
+   && wait_for 10 submitted && wait_for 10 reached; then
+    result ok "the agent'"'"'s sockets are the group'"'"'s (0770): another user of group lilac sends through it"
+else
+    result "not ok" "the agent'"'"'s sockets are the group'"'"'s (0770): another user of group lilac sends through it ($(stat -c "%a %g" "$socket" 2>&1))"
+fi
+bad=""
+for pid in $pids; do
+    kill -TERM "$pid" 2>/dev/null
+done
+for pid in $pids; do
+    wait "$pid"; status=$?
+    [ "$status" -ne 0 ] && bad="$bad $pid:$status"
+done
+if [ -z "$bad" ]; then result ok "every installed service exits 0 on SIGTERM"
+else result "not ok" "every installed service exits 0 on SIGTERM (pid:status$bad)"; fi
+'
+logs=$root/logs
+mkdir -p "$logs"
+output=$(unshare --mount --propagation private --fork \
+         bash -c "$script" run "$root" "$service_uid" "$sender_uid" "$gid" "$logs" 2>&1)
+echo "$output" | grep -E '^(ok|not ok) - '
+bad=$(echo "$output" | grep -c '^not ok - ')
+ran=$(echo "$output" | grep -cE '^(ok|not ok) - ')
+if [ "$bad" -ne 0 ] || [ "$ran" -ne 4 ]; then
+    failures=$((failures + 1))
+    [ "$ran" -ne 4 ] && echo "not ok - installed services: $ran of 4 cases ran"
+    echo "$output" | grep -vE '^(ok|not ok) - ' | sed 's/^/# /' | tail -n 20
+    for file in "$logs"/*.log; do
+        echo "# --- $(basename "$file") ---"
+        tail -n 15 "$file" | sed 's/^/# /'
+    done
+fi
+[ "$failures" -eq 0 ]
