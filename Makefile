@@ -23,7 +23,7 @@
 DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev \
                libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev curl libcrypt-dev wrk \
                libgnutls28-dev openssl prometheus prometheus-alertmanager \
-               chromium chromium-driver python3-selenium fonts-dejavu-core
+               chromium chromium-driver python3-selenium fonts-dejavu-core systemd
 PKGS = libczmq libzmq msgpack sqlite3 libcurl libmicrohttpd jansson gnutls libxcrypt
 
 CC ?= gcc
