@@ -14,6 +14,7 @@
 #                 figures of what was lost; exit 1 on any loss (a few minutes, root)
 # make install    programs, configs (never overwriting an edited one), systemd units and
 #                 the lilac user's sysusers.d entry into DESTDIR/PREFIX (tools/install.sh)
+# make deb        the Debian packages lilac and lilac-agent (debian/, dpkg-buildpackage) into ..
 # make bench      the benchmarks of tests/bench against their raw baselines (a few minutes);
 #                 the table goes to tests/bench/results.txt
 #
@@ -23,7 +24,8 @@
 DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev \
                libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev curl libcrypt-dev wrk \
                libgnutls28-dev openssl prometheus prometheus-alertmanager \
-               chromium chromium-driver python3-selenium fonts-dejavu-core systemd
+               chromium chromium-driver python3-selenium fonts-dejavu-core systemd \
+               debhelper lintian
 PKGS = libczmq libzmq msgpack sqlite3 libcurl libmicrohttpd jansson gnutls libxcrypt
 
 CC ?= gcc
@@ -74,7 +76,7 @@ CHAOS      = $(BIN)/chaos/chaos
 #  Load generators and raw baselines, run by tests/bench/run.
 BENCHES    = $(patsubst tests/bench/%.c,$(BIN)/bench/%,$(wildcard tests/bench/*.c))
 
-.PHONY: all deps run test asan clean fuzz fuzz-deps bench chaos install
+.PHONY: all deps run test asan clean fuzz fuzz-deps bench chaos install deb
 all: $(PROGRAMS)
 
 deps:
@@ -186,6 +188,10 @@ install: $(PROGRAMS)
 	@DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" tools/install.sh $(BIN)
 	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
 	  systemd-sysusers $(PREFIX)/lib/sysusers.d/lilac.conf; fi
+
+#  Binary packages, unsigned, into the parent directory (dpkg-buildpackage's way).
+deb: deps
+	dpkg-buildpackage -b -us -uc
 
 run: $(PROGRAMS)
 	@mkdir -p var

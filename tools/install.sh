@@ -30,17 +30,19 @@ paths () {                  # the checkout's paths → the installed ones
         -e "s|ipc:///tmp/lilac-agent|ipc:///run/lilac/agent|" \
         -e "s|^    #   state_dir = /var/lib/lilac-agent\$|    state_dir = /var/lib/lilac-agent|" \
         -e "s|/usr/sbin/|$prefix/sbin/|g" \
-        -e "s|/usr/share/doc/lilac/|$prefix/share/doc/lilac/|g" "$1"
+        -e "s|/usr/share/doc/lilac|$prefix/share/doc/lilac|g" "$1"
 }
 
 install -d "$destdir$prefix/bin" "$destdir$prefix/sbin" "$destdir$sysconfdir/lilac" \
            "$destdir$unitdir" "$destdir$prefix/share/doc/lilac" "$destdir$prefix/share/lilac" \
+           "$destdir$prefix/share/doc/lilac-agent" \
            "$destdir$prefix/lib/sysusers.d"
 install -m 0755 "$bin/lilac" "$destdir$prefix/bin/"
 for program in "$bin"/lilac-*; do
     install -m 0755 "$program" "$destdir$prefix/sbin/"
 done
 install -m 0644 "$here/README.md" "$here/docs/architecture.md" "$destdir$prefix/share/doc/lilac/"
+install -m 0644 "$here/README.md" "$destdir$prefix/share/doc/lilac-agent/"   # the agent's unit links it
 install -m 0755 "$here/configs/notify-example.sh" "$destdir$prefix/share/lilac/"
 install -m 0644 "$here/configs/lilac.sysusers" "$destdir$prefix/lib/sysusers.d/lilac.conf"
 for unit in "$here"/configs/*.service; do

@@ -1,25 +1,35 @@
 #!/bin/bash
-# tests/install/test_install.sh — lilac as `make install` lays it out, and
-# its systemd units, checked without touching the host.
+# tests/install/test_install.sh — lilac as `make install` and the Debian
+# packages lay it out, and its systemd units, checked without touching the
+# host (no package installed, no user made, nothing written outside a
+# scratch directory but the packaging's own build files in debian/, which
+# dh_clean removes).
 #
-# tools/install.sh (what `make install` runs) installs into a scratch root
-# (DESTDIR, PREFIX=/usr, as the packages will). Cases:
-#   - the file list and every mode;
+# Cases:
+#   - tools/install.sh (what `make install` runs) into a scratch root
+#     (DESTDIR, PREFIX=/usr): the file list and every mode, the system's
+#     paths in configs and units;
 #   - an edited config survives a second install (the new one beside it as
-#     .dist), an unedited one is left alone;
-#   - `systemd-analyze verify --root` passes every unit without a word
-#     (the root gets the host's own systemd units and /bin/kill, as on a
-#     real system); `systemd-analyze security --offline` rates the broker,
-#     lilac-web and both notifiers at most 2.5 and the agent at most 2.5;
+#     .dist, said), an unedited one is left alone;
+#   - `debian/rules binary` builds lilac and lilac-agent (no test suite
+#     inside), each with its file list, modes and conffiles; their
+#     maintainer scripts make the user lilac (systemd-sysusers) and enable
+#     and start the services; lintian finds nothing but the missing man
+#     pages. The packages are unpacked (dpkg -x) into a package root and
+#     the postinst's user made there (systemd-sysusers --root);
+#   - `systemd-analyze verify --root` passes every unit of the package root
+#     without a word (the root gets the host's own systemd units and
+#     /bin/kill, as on a real system); `systemd-analyze security --offline`
+#     rates the broker, lilac-web, both notifiers and the agent at most 2.5;
 #   - the services start as shipped: each unit's ExecStart line, with its
-#     UMask, run as an unprivileged uid (no user is made on the host) in a
-#     chroot of the scratch root (the host's libraries and /usr/bin bound
-#     in read-only, inside a private mount namespace), its state
-#     directories made as systemd's StateDirectory= would. An event sent
-#     with the installed `lilac` reaches the broker, lilac-web's API and the
-#     exec notifier's command; one sent through the agent's socket by
-#     another uid of the group lilac (the socket is 0770, group only) does
-#     too; every service exits 0 on SIGTERM.
+#     UMask and WorkingDirectory, run as the package root's user lilac in a
+#     chroot of that root (the host's libraries and /usr/bin bound in
+#     read-only, inside a private mount namespace), its state directories
+#     made as systemd's StateDirectory= would. An event sent with the
+#     installed `lilac` reaches the broker, lilac-web's API and the exec
+#     notifier's command; one sent through the agent's socket by another
+#     uid of the group lilac (the socket is 0770, group only) does too;
+#     every service exits 0 on SIGTERM.
 # There is no systemd PID 1 here, so that is as far as "starts" can be shown.
 # The installed configs use the shipped ports (32741-32744): the last case
 # says so when they are taken. Needs root (chroot, mount), as make test does.
@@ -29,15 +39,17 @@ bin=${LILAC_BIN:-bin}
 case $bin in /*) ;; *) bin=$repo/$bin ;; esac
 root=$(mktemp -d "${TMPDIR:-/tmp}/lilac-install.XXXXXX")
 chmod 0755 "$root"                     # a root file system, open to its users
+top=$root                              # the scratch directory, whatever root becomes
 failures=0
-service_uid=64741                      # the "lilac" user of the scratch root
+pkgroot=$root/package                  # the packages, unpacked (inside the first root:
+                                       # the file list of case 1 is taken before)
 sender_uid=64742                       # a script's user, in group lilac
-gid=64741
 
 ok () { echo "ok - $1"; }
 not_ok () { echo "not ok - $1"; shift; for line in "$@"; do echo "#   $line"; done; failures=$((failures + 1)); }
 finish () {
-    if [ "$failures" -eq 0 ]; then rm -rf "$root"; else echo "# scratch root kept: $root"; fi
+    (cd "$repo" && dh_clean >/dev/null 2>&1)
+    if [ "$failures" -eq 0 ]; then rm -rf "$top"; else echo "# scratch directory kept: $top"; fi
 }
 trap finish EXIT
 
@@ -60,10 +72,11 @@ expected="0644 etc/lilac/agent.conf
 0755 usr/sbin/lilac-notify-exec
 0755 usr/sbin/lilac-notify-pushover
 0755 usr/sbin/lilac-web
+0644 usr/share/doc/lilac-agent/README.md
 0644 usr/share/doc/lilac/README.md
 0644 usr/share/doc/lilac/architecture.md
 0755 usr/share/lilac/notify-example.sh"
-found=$(cd "$root" && find . -type f -printf '%m %P\n' | sed 's/^\([0-7][0-7][0-7]\) /0\1 /' | sort -k2)
+found=$(cd "$root" && find . -type f -printf '%m %P\n' | sed 's/^\([0-7][0-7][0-7]\) /0\1 /' | LC_ALL=C sort -k2)
 if [ "$status" -eq 0 ] && [ "$found" = "$expected" ] \
    && grep -q '^    database = /var/lib/lilac/lilac.db$' "$root/etc/lilac/broker.conf" \
    && grep -q '^    listen = ipc:///run/lilac/agent.sock$' "$root/etc/lilac/agent.conf" \
@@ -93,7 +106,87 @@ else
 fi
 mv "$conf/broker.conf.dist" "$conf/broker.conf"
 
-# --- 3. the units ------------------------------------------------------------------
+# --- 3. the packages -----------------------------------------------------------------
+debs=$root/debs
+mkdir -p "$debs" "$pkgroot"
+(cd "$repo" && LILAC_DEB_DIR=$debs debian/rules binary) >"$root/deb.log" 2>&1
+status=$?
+listing () { dpkg-deb -c "$1" | awk '$6 !~ /\/$/ { print $1, $6 }' | LC_ALL=C sort -k2; }
+control () { dpkg-deb -e "$1" "$root/control" && cat "$root/control/$2"; rm -rf "$root/control"; }
+lilac_deb=$(ls "$debs"/lilac_*_*.deb 2>/dev/null)
+agent_deb=$(ls "$debs"/lilac-agent_*_*.deb 2>/dev/null)
+lilac_expected="-rw-r--r-- ./etc/lilac/broker.conf
+-rw-r--r-- ./etc/lilac/notify-exec.conf
+-rw-r--r-- ./etc/lilac/notify-pushover.conf
+-rw-r--r-- ./etc/lilac/web.conf
+-rw-r--r-- ./lib/systemd/system/lilac-broker.service
+-rw-r--r-- ./lib/systemd/system/lilac-notify@.service
+-rw-r--r-- ./lib/systemd/system/lilac-web.service
+-rwxr-xr-x ./usr/sbin/lilac-broker
+-rwxr-xr-x ./usr/sbin/lilac-notify-exec
+-rwxr-xr-x ./usr/sbin/lilac-notify-pushover
+-rwxr-xr-x ./usr/sbin/lilac-web
+-rw-r--r-- ./usr/share/doc/lilac/README.md
+-rw-r--r-- ./usr/share/doc/lilac/architecture.md
+-rw-r--r-- ./usr/share/doc/lilac/changelog.gz
+-rw-r--r-- ./usr/share/doc/lilac/copyright
+-rwxr-xr-x ./usr/share/lilac/notify-example.sh"
+agent_expected="-rw-r--r-- ./etc/lilac/agent.conf
+-rw-r--r-- ./lib/systemd/system/lilac-agent.service
+-rwxr-xr-x ./usr/bin/lilac
+-rw-r--r-- ./usr/lib/sysusers.d/lilac-agent.conf
+-rwxr-xr-x ./usr/sbin/lilac-agent
+-rw-r--r-- ./usr/share/doc/lilac-agent/README.md
+-rw-r--r-- ./usr/share/doc/lilac-agent/changelog.gz
+-rw-r--r-- ./usr/share/doc/lilac-agent/copyright"
+if [ "$status" -eq 0 ] && [ -n "$lilac_deb" ] && [ -n "$agent_deb" ] \
+   && [ "$(listing "$lilac_deb")" = "$lilac_expected" ] \
+   && [ "$(listing "$agent_deb")" = "$agent_expected" ] \
+   && [ "$(control "$lilac_deb" conffiles | sort)" = "$(printf '/etc/lilac/%s\n' broker.conf notify-exec.conf notify-pushover.conf web.conf)" ] \
+   && [ "$(control "$agent_deb" conffiles)" = "/etc/lilac/agent.conf" ] \
+   && dpkg-deb -f "$lilac_deb" Depends | grep -q 'lilac-agent (= '; then
+    ok "packages: lilac and lilac-agent, their files, modes and conffiles (lilac needs lilac-agent)"
+else
+    not_ok "packages: lilac and lilac-agent, their files, modes and conffiles (lilac needs lilac-agent)" \
+        "debian/rules binary exit $status: $(tail -n 5 "$root/deb.log")" \
+        "lilac: $(listing "$lilac_deb" 2>&1)" "lilac-agent: $(listing "$agent_deb" 2>&1)"
+fi
+agent_postinst=$(control "$agent_deb" postinst 2>&1)
+lilac_postinst=$(control "$lilac_deb" postinst 2>&1)
+if [[ $agent_postinst == *"systemd-sysusers"*"lilac-agent.conf"* ]] \
+   && [[ $agent_postinst == *"deb-systemd-helper enable 'lilac-agent.service'"* ]] \
+   && [[ $lilac_postinst == *"enable 'lilac-broker.service'"* ]] \
+   && [[ $lilac_postinst == *"enable 'lilac-web.service'"* ]] \
+   && [[ $lilac_postinst == *"deb-systemd-invoke \$_dh_action 'lilac-broker.service'"* ]]; then
+    ok "packages: the postinst makes the user lilac, enables and starts the services"
+else
+    not_ok "packages: the postinst makes the user lilac, enables and starts the services" \
+        "lilac-agent postinst: $agent_postinst" "lilac postinst: $lilac_postinst"
+fi
+if command -v lintian >/dev/null; then
+    tags=$(lintian "$lilac_deb" "$agent_deb" 2>&1 | grep -E '^[EWI]: ' | grep -v ' no-manual-page ')
+    if [ -z "$tags" ]; then ok "lintian: nothing but the man pages not written yet"
+    else not_ok "lintian: nothing but the man pages not written yet" "$tags"; fi
+else
+    not_ok "lintian: nothing but the man pages not written yet" "lintian is missing (make deps)"
+fi
+dpkg -x "$lilac_deb" "$pkgroot" && dpkg -x "$agent_deb" "$pkgroot"
+chmod 0755 "$pkgroot"
+mkdir -p "$pkgroot/etc"
+: >"$pkgroot/etc/passwd"; : >"$pkgroot/etc/group"
+systemd-sysusers --root="$pkgroot" lilac-agent.conf >"$root/sysusers.log" 2>&1   # the postinst's line
+service_uid=$(awk -F: '$1 == "lilac" { print $3 }' "$pkgroot/etc/passwd")
+gid=$(awk -F: '$1 == "lilac" { print $3 }' "$pkgroot/etc/group")
+if [ -n "$service_uid" ] && [ -n "$gid" ] && [ "$service_uid" -lt 1000 ]; then
+    ok "systemd-sysusers, as the postinst runs it, makes the system user lilac ($service_uid:$gid)"
+else
+    not_ok "systemd-sysusers, as the postinst runs it, makes the system user lilac" \
+        "$(cat "$root/sysusers.log")" "passwd: $(cat "$pkgroot/etc/passwd")"
+    exit 1
+fi
+
+# --- 4. the units ------------------------------------------------------------------
+root=$pkgroot
 units="lilac-broker.service lilac-web.service lilac-agent.service lilac-notify@pushover.service lilac-notify@exec.service"
 mkdir -p "$root/usr/lib/systemd/system" "$root/bin"
 cp -an /usr/lib/systemd/system/. "$root/usr/lib/systemd/system/"   # the system ours run on
@@ -115,7 +208,7 @@ else
     not_ok "systemd-analyze security: every unit at most 2.5" "scores: $(echo $scores)"
 fi
 
-# --- 4. the services start as shipped ------------------------------------------------
+# --- 5. the services start as shipped ------------------------------------------------
 for port in 32741 32742 32743 32744; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
         not_ok "installed services: end to end" "port $port is taken (a lilac running here?):" \
@@ -129,8 +222,10 @@ set -u
 root=$1; service=$2; sender=$3; gid=$4; log=$5
 mkdir -p "$root/usr/lib/x86_64-linux-gnu" "$root/usr/lib64" "$root/dev" "$root/proc" "$root/tmp"
 mount --bind -o ro /usr/lib/x86_64-linux-gnu "$root/usr/lib/x86_64-linux-gnu"
+mkdir -p "$root/lib/x86_64-linux-gnu"          # the loader is linked there (a package root
+mount --bind -o ro /usr/lib/x86_64-linux-gnu "$root/lib/x86_64-linux-gnu"   # has its own /lib)
 mount --bind -o ro /usr/lib64 "$root/usr/lib64"
-ln -sfn usr/lib64 "$root/lib64"; ln -sfn usr/lib "$root/lib"
+ln -sfn usr/lib64 "$root/lib64"
 mount --bind -o ro /usr/bin "$root/bin"
 mount --rbind /dev "$root/dev"
 mount -t proc proc "$root/proc"
@@ -141,7 +236,7 @@ for dir in var/lib/lilac var/lib/lilac/web var/lib/lilac/notify-exec var/lib/lil
 done
 pids=""
 start () {                 # UNIT [INSTANCE]: its ExecStart, as its User would, with its UMask
-    local unit=$root/usr/lib/systemd/system/$1
+    local unit=$root/lib/systemd/system/$1
     local line umask
     line=$(sed -n "s/^ExecStart=//p" "$unit"); line=${line//%i/${2:-}}
     umask=$(sed -n "s/^UMask=//p" "$unit")
@@ -200,7 +295,7 @@ done
 if [ -z "$bad" ]; then result ok "every installed service exits 0 on SIGTERM"
 else result "not ok" "every installed service exits 0 on SIGTERM (pid:status$bad)"; fi
 '
-logs=$root/logs
+logs=$top/logs
 mkdir -p "$logs"
 output=$(unshare --mount --propagation private --fork \
          bash -c "$script" run "$root" "$service_uid" "$sender_uid" "$gid" "$logs" 2>&1)
