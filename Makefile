@@ -62,8 +62,10 @@ LIBWEB      = $(BUILD)/libweb.a
 
 NOTIFIERS  = $(patsubst notifiers/notify_%.c,$(BIN)/lilac-notify-%,$(wildcard notifiers/notify_*.c))
 PROGRAMS   = $(BIN)/lilac-broker $(BIN)/lilac $(BIN)/lilac-agent $(BIN)/lilac-web $(NOTIFIERS)
-UNIT_TESTS = $(patsubst tests/unit/%.c,$(BIN)/test/%,$(wildcard tests/unit/*.c))
-E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/%,$(wildcard tests/e2e/*.c))
+#  Unit and end-to-end tests build into directories of their own, so one
+#  cannot replace another of the same name.
+UNIT_TESTS = $(patsubst tests/unit/%.c,$(BIN)/test/unit/%,$(wildcard tests/unit/*.c))
+E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/e2e/%,$(wildcard tests/e2e/*.c))
 #  The web UI in a real headless Chromium, driven by Selenium (Python scripts
 #  that report "ok - " lines like the C tests).
 UI_TESTS   = $(sort $(wildcard tests/ui/test_*.py))
@@ -150,7 +152,7 @@ $(BIN)/lilac-notify-%: $(BUILD)/notifiers/notify_%.o $(LIBNOTIFY) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
-$(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBWEB) $(LIBNOTIFY) $(LIBAGENT) $(LIBCLI) $(LIBBROKER) $(LIBLILAC)
+$(BIN)/test/unit/%: $(BUILD)/tests/unit/%.o $(LIBWEB) $(LIBNOTIFY) $(LIBAGENT) $(LIBCLI) $(LIBBROKER) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
@@ -161,11 +163,11 @@ $(BIN)/test/%: $(BUILD)/tests/unit/%.o $(LIBWEB) $(LIBNOTIFY) $(LIBAGENT) $(LIBC
 #  for it (each stub aborts; no target calls a route), so the rest of the
 #  server stays out.
 FUZZ_WEB_OBJ = tests/fuzz/web_stubs.o web/api_acts.o web/api_silences.o web/http.o web/ingest_map.o
-$(BIN)/test/test_fuzz_corpus $(BIN)/test/test_wire: $(BIN)/test/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/fuzz/targets.o $(addprefix $(BUILD)/,$(FUZZ_WEB_OBJ)) $(LIBLILAC)
+$(BIN)/test/unit/test_fuzz_corpus $(BIN)/test/unit/test_wire: $(BIN)/test/unit/%: $(BUILD)/tests/unit/%.o $(BUILD)/tests/fuzz/targets.o $(addprefix $(BUILD)/,$(FUZZ_WEB_OBJ)) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
-$(BIN)/test/%: $(BUILD)/tests/e2e/%.o $(HARNESS_OBJ) $(LIBLILAC)
+$(BIN)/test/e2e/%: $(BUILD)/tests/e2e/%.o $(HARNESS_OBJ) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
