@@ -25,7 +25,7 @@ DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-
                libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev curl libcrypt-dev wrk \
                libgnutls28-dev openssl prometheus prometheus-alertmanager \
                chromium chromium-driver python3-selenium fonts-dejavu-core systemd \
-               debhelper lintian
+               debhelper lintian scdoc
 PKGS = libczmq libzmq msgpack sqlite3 libcurl libmicrohttpd jansson gnutls libxcrypt
 
 CC ?= gcc
@@ -60,6 +60,8 @@ LIBAGENT    = $(BUILD)/libagent.a
 LIBNOTIFY   = $(BUILD)/libnotify.a
 LIBWEB      = $(BUILD)/libweb.a
 
+#  Man pages (scdoc) into $(BIN)/man, installed with the programs.
+MAN_PAGES  = $(patsubst docs/man/%.scd,$(BIN)/man/%,$(wildcard docs/man/*.scd))
 NOTIFIERS  = $(patsubst notifiers/notify_%.c,$(BIN)/lilac-notify-%,$(wildcard notifiers/notify_*.c))
 PROGRAMS   = $(BIN)/lilac-broker $(BIN)/lilac $(BIN)/lilac-agent $(BIN)/lilac-web $(NOTIFIERS)
 #  Unit and end-to-end tests build into directories of their own, so one
@@ -79,7 +81,11 @@ CHAOS      = $(BIN)/chaos/chaos
 BENCHES    = $(patsubst tests/bench/%.c,$(BIN)/bench/%,$(wildcard tests/bench/*.c))
 
 .PHONY: all deps run test asan clean fuzz fuzz-deps bench chaos install deb
-all: $(PROGRAMS)
+all: $(PROGRAMS) $(MAN_PAGES)
+
+$(BIN)/man/%: docs/man/%.scd | deps
+	@mkdir -p $(dir $@)
+	scdoc < $< > $@
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do \
@@ -186,7 +192,7 @@ $(BIN)/bench/%: $(BUILD)/tests/bench/%.o $(LIBLILAC)
 #  PREFIX /usr/local; DESTDIR a staging root. Without DESTDIR, the lilac
 #  user and group are made (systemd-sysusers) for the units' User=lilac.
 PREFIX ?= /usr/local
-install: $(PROGRAMS)
+install: $(PROGRAMS) $(MAN_PAGES)
 	@DESTDIR="$(DESTDIR)" PREFIX="$(PREFIX)" tools/install.sh $(BIN)
 	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null; then \
 	  systemd-sysusers $(PREFIX)/lib/sysusers.d/lilac.conf; fi
@@ -199,7 +205,7 @@ run: $(PROGRAMS)
 	@mkdir -p var
 	$(BIN)/lilac-broker -c configs/broker.conf
 
-test: $(PROGRAMS) $(UNIT_TESTS) $(E2E_TESTS) $(FAKES)
+test: $(PROGRAMS) $(MAN_PAGES) $(UNIT_TESTS) $(E2E_TESTS) $(FAKES)
 	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS) $(UI_TESTS) $(INSTALL_TESTS)
 
 #  kill -9 of broker, agent and notifier under load, a full disk, a replaced

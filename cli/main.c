@@ -32,6 +32,7 @@ static const char s_usage[] =
     "  history   one alert's changes, newest first\n"
     "  silence   add, list or expire silences (lilac silence --help)\n"
     "  keygen    write a CURVE certificate (lilac keygen --help)\n"
+    "  help      this text, or a command's: lilac help COMMAND (man lilac for more)\n"
     "\n"
     "  -C, --control EP     control endpoint (default $LILAC_CONTROL, else "
     "tcp://127.0.0.1:32743)\n"
@@ -137,6 +138,25 @@ s_secure (void)
     return -1;
 }
 
+//  `lilac help`: the usage; `lilac help COMMAND`: what `lilac COMMAND
+//  --help` prints, from the command itself, so the two cannot differ.
+static int
+s_help (cli_t *cli, int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs (s_usage, stdout);
+        return CLI_EXIT_OK;
+    }
+    if (argc > 2)
+        return cli_usage_error (NULL, s_usage, "help takes one command, not '%s'", argv [2]);
+    const s_command_t *command = s_command_find (argv [1]);
+    if (!command)
+        return cli_usage_error (NULL, s_usage, "help: unknown command '%s'", argv [1]);
+    char *help_argv [] = { argv [1], (char *) "--help", NULL };
+    optind = 0;
+    return command->run (cli, 2, help_argv);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -147,6 +167,8 @@ main (int argc, char **argv)
         return status;
     if (optind >= argc)
         return cli_usage_error (NULL, s_usage, "which command?");
+    if (streq (argv [optind], "help"))
+        return s_help (&cli, argc - optind, argv + optind);
     const s_command_t *command = s_command_find (argv [optind]);
     if (!command)
         return cli_usage_error (NULL, s_usage, "unknown command '%s'", argv [optind]);

@@ -1,6 +1,7 @@
 #!/bin/sh
-# tools/install.sh BIN — what `make install` does: lilac's programs, configs,
-# systemd units, sysusers entry and documents into DESTDIR/PREFIX.
+# tools/install.sh BIN — what `make install` does: lilac's programs (and the
+# man pages make built into BIN/man), configs, systemd units, sysusers
+# entry and documents into DESTDIR/PREFIX.
 #
 # The configs in configs/ are written for a checkout (`make run`: a database
 # in var/, the agent's socket in /tmp); installed, their paths become the
@@ -44,6 +45,11 @@ done
 install -m 0644 "$here/README.md" "$here/docs/architecture.md" "$destdir$prefix/share/doc/lilac/"
 install -m 0644 "$here/README.md" "$destdir$prefix/share/doc/lilac-agent/"   # the agent's unit links it
 install -m 0755 "$here/configs/notify-example.sh" "$destdir$prefix/share/lilac/"
+for page in "$bin"/man/*.[158]; do                  # built by make from docs/man
+    section=${page##*.}
+    install -d "$destdir$prefix/share/man/man$section"
+    install -m 0644 "$page" "$destdir$prefix/share/man/man$section/"
+done
 install -m 0644 "$here/configs/lilac.sysusers" "$destdir$prefix/lib/sysusers.d/lilac.conf"
 for unit in "$here"/configs/*.service; do
     paths "$unit" >"$destdir$unitdir/$(basename "$unit")"

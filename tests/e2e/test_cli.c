@@ -235,7 +235,7 @@ s_errors (void)
            "stderr: %.300s", result.err);
     cli_result_free (&result);
 
-    TEST ("cli: usage errors exit 2, --help exits 0");
+    TEST ("cli: usage errors exit 2, --help exits 0, lilac help COMMAND is COMMAND --help");
     CHECK (RUN (result, 2, "frobnicate") == 2, "lilac frobnicate: status %d", result.status);
     CHECK (*result.err || *result.out, "no usage printed");
     cli_result_free (&result);
@@ -248,6 +248,24 @@ s_errors (void)
     CHECK (RUN (result, 2, "send", "-i", "x", "--raise=+5x") == 2, "--raise=+5x: status %d", result.status);
     cli_result_free (&result);
     CHECK (RUN (result, 2, "get", "only-a-source") == 2, "get with one argument: status %d", result.status);
+    cli_result_free (&result);
+    //  `lilac help COMMAND` is the command's own --help, word for word.
+    const char *commands [] = { "send", "tap", "list", "get", "ack", "unack", "clear",
+                                "suppress", "stats", "history", "silence", "keygen" };
+    for (size_t index = 0; index < sizeof commands / sizeof commands [0]; index++) {
+        cli_result_t help;
+        RUN (help, 0, "help", commands [index]);
+        RUN (result, 0, commands [index], "--help");
+        CHECK (help.status == 0 && *help.out && streq (help.out, result.out),
+               "lilac help %s: status %d, not what --help prints", commands [index], help.status);
+        cli_result_free (&help);
+        cli_result_free (&result);
+    }
+    CHECK (RUN (result, 0, "help") == 0 && strstr (result.out, "help      this text"),
+           "lilac help: status %d", result.status);
+    cli_result_free (&result);
+    CHECK (RUN (result, 2, "help", "frobnicate") == 2 && strstr (result.err, "frobnicate"),
+           "lilac help frobnicate: status %d", result.status);
     cli_result_free (&result);
     //  None of these may have reached the broker.
     alert_t row;
