@@ -12,6 +12,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "version.h"
 #include "agent.h"
 #include "bus.h"
 #include "config.h"
@@ -57,6 +58,7 @@ s_parse_options (int argc, char *argv [], options_t *options)
         { "cert", required_argument, NULL, 260 },
         { "server-key", required_argument, NULL, 261 },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     int option;
@@ -75,6 +77,11 @@ s_parse_options (int argc, char *argv [], options_t *options)
         else
         if (option == 'h') {
             s_usage (stdout);
+            exit (0);
+        }
+        else
+        if (option == 'V') {
+            printf ("lilac-agent %s\n", LILAC_VERSION);
             exit (0);
         }
         else {

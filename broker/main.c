@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "version.h"
 #include "broker.h"
 #include "config.h"
 #include "log.h"
@@ -50,11 +51,13 @@ s_parse_options (int argc, char *argv [], options_t *options)
         { "publish", required_argument, NULL, OPT_PUBLISH },
         { "control", required_argument, NULL, OPT_CONTROL },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     int option;
     while ((option = getopt_long (argc, argv, "c:nvh", long_options, NULL)) != -1)
         switch (option) {
+            case 'V': printf ("lilac-broker %s\n", LILAC_VERSION); exit (0);
             case 'c': options->config_file = optarg; break;
             case OPT_DB: options->database = optarg; break;
             case OPT_INGEST: options->ingest = optarg; break;

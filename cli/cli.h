@@ -70,8 +70,9 @@ extern const char cli_silence_usage[];
 
 //  --- options.c: checking input, reporting errors --------------------------
 
-//  Prints "lilac COMMAND: message" on stderr, then the usage, and returns
-//  CLI_EXIT_USAGE. A NULL format prints only the usage.
+//  Prints "lilac COMMAND: message" and "try 'lilac COMMAND --help'" on
+//  stderr (one line of what is wrong, not a page of usage), and returns
+//  CLI_EXIT_USAGE. A NULL format prints the usage instead.
 int cli_usage_error (const char *command, const char *usage, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
 //  Prints "lilac COMMAND: message" on stderr and returns CLI_EXIT_FAILURE.

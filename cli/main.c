@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include "version.h"
 #include "bus.h"
 #include "cli.h"
 
@@ -40,7 +41,8 @@ static const char s_usage[] =
     "      --cert FILE      this client's secret certificate (default $LILAC_CERT)\n"
     "      --server-key KEY the broker's public key: 40 Z85 characters or its\n"
     "                       public certificate file (default $LILAC_SERVER_KEY)\n"
-    "  -h, --help           this text; `lilac COMMAND --help` for a command\n";
+    "  -h, --help           this text; `lilac COMMAND --help` for a command\n"
+    "      --version        lilac's version\n";
 
 typedef struct {
     const char *name;              //  as typed after `lilac`
@@ -87,6 +89,7 @@ s_parse_globals (cli_t *cli, int argc, char **argv)
         { "control", required_argument, NULL, 'C' },
         { "timeout", required_argument, NULL, 't' },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     char error [256];
@@ -109,6 +112,9 @@ s_parse_globals (cli_t *cli, int argc, char **argv)
                 break;
             case 'h':
                 fputs (s_usage, stdout);
+                return CLI_EXIT_OK;
+            case 'V':
+                printf ("lilac %s\n", LILAC_VERSION);
                 return CLI_EXIT_OK;
             default:
                 return cli_option_error (NULL, s_usage, option, argc, argv);
@@ -166,7 +172,7 @@ main (int argc, char **argv)
     if (status >= 0)
         return status;
     if (optind >= argc)
-        return cli_usage_error (NULL, s_usage, "which command?");
+        return cli_usage_error (NULL, s_usage, NULL);
     if (streq (argv [optind], "help"))
         return s_help (&cli, argc - optind, argv + optind);
     const s_command_t *command = s_command_find (argv [optind]);

@@ -27,15 +27,16 @@
 int
 cli_usage_error (const char *command, const char *usage, const char *format, ...)
 {
-    if (format) {
-        fprintf (stderr, "lilac%s%s: ", command ? " " : "", command ? command : "");
-        va_list args;
-        va_start (args, format);
-        vfprintf (stderr, format, args);
-        va_end (args);
-        fputc ('\n', stderr);
+    if (!format) {
+        fputs (usage, stderr);
+        return CLI_EXIT_USAGE;
     }
-    fputs (usage, stderr);
+    fprintf (stderr, "lilac%s%s: ", command ? " " : "", command ? command : "");
+    va_list args;
+    va_start (args, format);
+    vfprintf (stderr, format, args);
+    va_end (args);
+    fprintf (stderr, "\ntry 'lilac%s%s --help'\n", command ? " " : "", command ? command : "");
     return CLI_EXIT_USAGE;
 }
 

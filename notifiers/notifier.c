@@ -40,6 +40,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
+#include "version.h"
 #include "bus.h"
 #include "log.h"
 #include "mem.h"
@@ -106,10 +107,16 @@ s_parse_options (int argc, char *argv [], const char *program, options_t *option
     static const struct option long_options [] = {
         { "config", required_argument, NULL, 'c' },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     int option;
     while ((option = getopt_long (argc, argv, "c:nvh", long_options, NULL)) != -1)
+        if (option == 'V') {
+            printf ("%s %s\n", program, LILAC_VERSION);
+            exit (0);
+        }
+        else
         if (option == 'c')
             options->config_file = optarg;
         else

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "version.h"
 #include "auth.h"
 #include "config_report.h"
 #include "log.h"
@@ -45,6 +46,7 @@ s_parse_options (int argc, char *argv [], options_t *options)
         { "config", required_argument, NULL, 'c' },
         { "listen", required_argument, NULL, OPT_LISTEN },
         { "help", no_argument, NULL, 'h' },
+        { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
     };
     int option;
@@ -55,6 +57,7 @@ s_parse_options (int argc, char *argv [], options_t *options)
             case 'n': options->check_only = true; break;
             case 'v': options->verbose = true; break;
             case 'h': s_usage (stdout); exit (0);
+            case 'V': printf ("lilac-web %s\n", LILAC_VERSION); exit (0);
             default: s_usage (stderr); exit (2);
         }
     if (optind + 3 == argc && strcmp (argv [optind], "user") == 0

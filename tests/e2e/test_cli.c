@@ -6,6 +6,7 @@
     not only through the command's own output. Exit codes per README: 0 ok,
     1 an unreachable broker (never a hang), 2 wrong usage.
 */
+#include "version.h"
 #include "../check.h"
 #include "../harness/harness.h"
 #include "timespec.h"
@@ -246,7 +247,27 @@ s_errors (void)
            result.status);
     cli_result_free (&result);
     CHECK (RUN (result, 2, "send", "-i", "x", "--raise=+5x") == 2, "--raise=+5x: status %d", result.status);
+    //  One line of what is wrong and where to look, not a page of usage.
+    CHECK (streq (result.err, "lilac send: -r: '+5x' is not a time (try now, +5m, -10s, "
+                              "clear or epoch seconds)\ntry 'lilac send --help'\n"),
+           "a bad value printed: %s", result.err);
     cli_result_free (&result);
+    CHECK (RUN (result, 2, "list", "--bogus") == 2
+           && streq (result.err, "lilac list: unknown option '--bogus'\ntry 'lilac list --help'\n"),
+           "an unknown option printed: %s", result.err);
+    cli_result_free (&result);
+    //  --version, on every program: one line, NAME VERSION.
+    const char *programs [] = { "lilac", "lilac-broker", "lilac-agent", "lilac-web",
+                                "lilac-notify-pushover", "lilac-notify-exec" };
+    for (size_t index = 0; index < sizeof programs / sizeof programs [0]; index++) {
+        char want [128];
+        snprintf (want, sizeof want, "%s " LILAC_VERSION "\n", programs [index]);
+        CHECK (command_run (programs [index], "version", s_dir (), CLI_TIMEOUT_MS, &result,
+                            "--version", NULL) == 0
+               && result.status == 0 && streq (result.out, want),
+               "%s --version: status %d, '%s'", programs [index], result.status, result.out);
+        cli_result_free (&result);
+    }
     CHECK (RUN (result, 2, "get", "only-a-source") == 2, "get with one argument: status %d", result.status);
     cli_result_free (&result);
     //  `lilac help COMMAND` is the command's own --help, word for word.

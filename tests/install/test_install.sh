@@ -185,6 +185,16 @@ else
 fi
 dpkg -x "$lilac_deb" "$pkgroot" && dpkg -x "$agent_deb" "$pkgroot"
 chmod 0755 "$pkgroot"
+version=$(dpkg-deb -f "$lilac_deb" Version)
+said=$(for program in usr/bin/lilac usr/sbin/lilac-broker usr/sbin/lilac-agent usr/sbin/lilac-web \
+                      usr/sbin/lilac-notify-exec usr/sbin/lilac-notify-pushover; do
+           "$pkgroot/$program" --version; done 2>&1)
+if [ "$(echo "$said" | awk '{ print $2 }' | sort -u)" = "$version" ] \
+   && [ "$(echo "$said" | wc -l)" -eq 6 ]; then
+    ok "every packaged program's --version is the package's ($version)"
+else
+    not_ok "every packaged program's --version is the package's ($version)" "$said"
+fi
 mkdir -p "$pkgroot/etc"
 : >"$pkgroot/etc/passwd"; : >"$pkgroot/etc/group"
 systemd-sysusers --root="$pkgroot" lilac-agent.conf >"$root/sysusers.log" 2>&1   # the postinst's line
