@@ -30,7 +30,6 @@
 
 #define CLI_DEFAULT_TIMEOUT_MS  5000      //  -t default: 5 s
 #define CLI_MAX_TIMEOUT_MS      86400000  //  -t at most one day
-#define CLI_TIME_HINT         "(try now, +5m, -10s, clear or epoch seconds)"
 
 //  Settings shared by every subcommand.
 typedef struct {
@@ -85,7 +84,10 @@ int cli_option_error (const char *command, const char *usage, int result,
 
 //  Each check returns 0, or -1 with a sentence in error ("-r: 'xyz' is not
 //  a time (try ...)") naming the option as `what`.
-int cli_check_time (const char *what, const char *text, char *error, size_t error_size);
+//  A time in local time ("tomorrow 09:00", an ISO time without a zone) is
+//  the user's zone, not the broker's: it is rewritten in place as epoch
+//  seconds, which is never longer than such a spec (text is argv's).
+int cli_check_time (const char *what, char *text, char *error, size_t error_size);
 int cli_check_name (const char *what, const char *text, char *error, size_t error_size);
 int cli_check_text (const char *what, const char *text, size_t max_bytes,
                     char *error, size_t error_size);

@@ -34,7 +34,7 @@ typedef struct {
     const char *until;             //  --until time spec, or NULL
     const char *by;                //  --by, else $USER...
     const char *note;              //  --note, or NULL
-    const char *positional [CONTROL_MAX_POSITIONALS];   //  SOURCE ID [TIME]
+    char *positional [CONTROL_MAX_POSITIONALS];   //  SOURCE ID [TIME], argv's (a time may be rewritten)
 } control_args_t;
 
 //  Parses argv (argv[0] is the command's name) for the control command

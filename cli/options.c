@@ -9,6 +9,7 @@
     give every subcommand the same "lilac CMD: why" shape, and the defaults
     for endpoints, the deadline and the acting user's name.
 */
+#include <assert.h>
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -70,13 +71,19 @@ cli_option_error (const char *command, const char *usage, int result,
 }
 
 int
-cli_check_time (const char *what, const char *text, char *error, size_t error_size)
+cli_check_time (const char *what, char *text, char *error, size_t error_size)
 {
     int64_t when;
     if (!text || time_spec_parse (text, clock_now_ms (), &when) < 0) {
-        snprintf (error, error_size, "%s: '%s' is not a time " CLI_TIME_HINT,
-                  what, text ? text : "");
+        snprintf (error, error_size, "%s: '%s': %s", what, text ? text : "",
+                  time_spec_why (text));
         return -1;
+    }
+    if (time_spec_is_local (text)) {
+        char seconds [32];
+        snprintf (seconds, sizeof seconds, "%lld", (long long) (when / 1000));
+        assert (strlen (seconds) <= strlen (text));
+        strcpy (text, seconds);
     }
     return 0;
 }

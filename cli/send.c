@@ -158,10 +158,11 @@ s_optional_time (send_request_t *self, const char *what, int argc, char **argv,
         return cli_check_time (what, optarg, self->error, sizeof self->error);
     }
     int64_t when;
-    if (optind < argc && time_spec_parse (argv [optind], clock_now_ms (), &when) >= 0)
+    if (optind < argc && time_spec_parse (argv [optind], clock_now_ms (), &when) >= 0) {
         *value = argv [optind++];
-    else
-        *value = fallback;
+        return cli_check_time (what, argv [optind - 1], self->error, sizeof self->error);
+    }
+    *value = fallback;
     return 0;
 }
 

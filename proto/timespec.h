@@ -1,13 +1,15 @@
 /*  timespec.h — the one parser of times and durations.
 
     A time spec says when something happens, in the words of mauvesend and
-    purppura: "now", "clear" (for a raise: clear now instead), "+5m", "-10s",
-    "+2h", "+1d", "+90" (seconds), or bare seconds since the epoch
-    ("1795000000"). Relative specs resolve against the `now` the caller gives:
-    the broker passes its receive time, so senders' clocks do not matter.
-    Relative specs take the units of durations ("+500ms", "+30s"); a bare
-    number is always epoch seconds, so "5m" without a sign is not a time spec.
-    Spaces, upper case and fractions are rejected.
+    purppura and what people type: "now", "clear" (for a raise: clear now
+    instead), "+5m", "-10s", "+2h", "+1d", "+1w", "+1h30m", "+90" (seconds),
+    "5m" (from now, like "+5m"), bare seconds since the epoch
+    ("1795000000"), ISO 8601 ("2026-12-24T09:00", "2026-12-24T09:00:00Z",
+    "2026-12-24 09:00+01:00"; without a zone, local time) and "today 18:00"
+    or "tomorrow 09:00" (local time). Relative specs resolve against the
+    `now` the caller gives: the broker passes its receive time, so senders'
+    clocks do not matter. A bare number too long to be seconds is refused
+    (it is milliseconds); time_spec_why says so.
 
     A duration is a config value: "30", "30s", "5m", "2h", "7d" (also "500ms"),
     never negative.
@@ -17,14 +19,23 @@
 #ifndef LILAC_TIMESPEC_H
 #define LILAC_TIMESPEC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #define TIMESPEC_CLEAR 1    //  time_spec_parse: the spec was "clear"
+#define TIMESPEC_SECONDS_MAX 99999999999LL  //  epoch seconds beyond: milliseconds
 
 //  Parses text into *when (ms since epoch). Returns 0, TIMESPEC_CLEAR for
 //  "clear" (*when is set to now), or -1 if the text is not a time spec
 //  (empty, junk, trailing characters, overflow, at or before 1970).
 int time_spec_parse (const char *text, int64_t now_ms, int64_t *when_ms);
+
+//  True when text is a time spec in local time (an ISO time without a zone,
+//  "today HH:MM", "tomorrow HH:MM"): one the sender must resolve itself.
+bool time_spec_is_local (const char *text);
+
+//  Why text is not a time spec, for a user: a fixed sentence.
+const char *time_spec_why (const char *text);
 
 //  Parses a duration into *ms. Returns 0 or -1 on bad text or overflow.
 int duration_parse (const char *text, int64_t *ms);

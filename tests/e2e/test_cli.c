@@ -248,8 +248,9 @@ s_errors (void)
     cli_result_free (&result);
     CHECK (RUN (result, 2, "send", "-i", "x", "--raise=+5x") == 2, "--raise=+5x: status %d", result.status);
     //  One line of what is wrong and where to look, not a page of usage.
-    CHECK (streq (result.err, "lilac send: -r: '+5x' is not a time (try now, +5m, -10s, "
-                              "clear or epoch seconds)\ntry 'lilac send --help'\n"),
+    CHECK (streq (result.err, "lilac send: -r: '+5x': not a time (try now, +5m, 1h30m, +1w, "
+                              "clear, 2026-12-24T09:00, tomorrow 09:00 or epoch seconds)\n"
+                              "try 'lilac send --help'\n"),
            "a bad value printed: %s", result.err);
     cli_result_free (&result);
     CHECK (RUN (result, 2, "list", "--bogus") == 2
@@ -288,10 +289,44 @@ s_errors (void)
     CHECK (RUN (result, 2, "help", "frobnicate") == 2 && strstr (result.err, "frobnicate"),
            "lilac help frobnicate: status %d", result.status);
     cli_result_free (&result);
+    CHECK (RUN (result, 2, "send", "-i", "x", "-r", "1796548168289") == 2
+           && strstr (result.err, "milliseconds"), "milliseconds as a time: %s", result.err);
+    cli_result_free (&result);
     //  None of these may have reached the broker.
     alert_t row;
     CHECK (control_get_alert (s_bed->broker, s_host, "x", &row) == 0 && row.state == ALERT_CLEARED,
            "a refused send changed %s/x", s_host);
+    alert_clear_fields (&row);
+}
+
+//  A local time is the user's: lilac resolves it in its own zone (TZ) and
+//  sends epoch seconds, whatever the broker's zone (here UTC).
+static void
+s_local_time (void)
+{
+    TEST ("cli: -r 2026-12-24T10:00 in TZ=UTC+1 raises at 09:00Z; +1h30m and 5m are offsets");
+    cli_result_t result;
+    setenv ("TZ", "CET-1", 1);
+    CHECK (RUN (result, 0, "send", "-i", "local", "-r", "2026-12-24T10:00") == 0, "send: %d",
+           result.status);
+    cli_result_free (&result);
+    unsetenv ("TZ");
+    alert_t row;
+    CHECK (control_get_alert (s_bed->broker, s_host, "local", &row) == 0
+           && row.raise_at == INT64_C(1798102800000), "raise_at %lld",
+           (long long) row.raise_at);
+    alert_clear_fields (&row);
+    int64_t before = clock_now_ms ();
+    CHECK (RUN (result, 0, "send", "-i", "offset", "-r", "+1h30m", "-i", "short", "-r", "5m") == 0,
+           "send: %d", result.status);
+    cli_result_free (&result);
+    CHECK (control_get_alert (s_bed->broker, s_host, "offset", &row) == 0
+           && row.raise_at >= before + 5400000 && row.raise_at < before + 5400000 + 60000,
+           "+1h30m: raise_at %lld, sent at %lld", (long long) row.raise_at, (long long) before);
+    alert_clear_fields (&row);
+    CHECK (control_get_alert (s_bed->broker, s_host, "short", &row) == 0
+           && row.raise_at >= before + 300000 && row.raise_at < before + 300000 + 60000,
+           "5m: raise_at %lld", (long long) row.raise_at);
     alert_clear_fields (&row);
 }
 
@@ -318,6 +353,7 @@ main (void)
     s_tap ();
     s_tap_snapshot ();
     s_errors ();
+    s_local_time ();
     TEST ("cli: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&s_bed, check_failed > 0 || check_case_failed) == 0,
            "broker did not exit cleanly");

@@ -4,7 +4,9 @@
     edges of int64 arithmetic, against a fixed `now` so results are exact.
 */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "../check.h"
 #include "timespec.h"
 
@@ -57,10 +59,58 @@ main (void)
     s_check_spec ("1", 0, 1000);
     s_check_spec ("1", 0, 1000);
 
+    TEST ("time spec: what people type: 5m, +1w, +1h30m");
+    s_check_spec ("5m", 0, NOW + 5 * 60000);
+    s_check_spec ("5s", 0, NOW + 5000);
+    s_check_spec ("+1w", 0, NOW + 7 * INT64_C(86400000));
+    s_check_spec ("+1h30m", 0, NOW + 90 * 60000);
+    s_check_spec ("1h30m", 0, NOW + 90 * 60000);
+    s_check_spec ("-1d12h", 0, NOW - 36 * 3600000);
+    s_check_spec ("2w3d4h5m6s7ms", 0, NOW + ((((17 * INT64_C(24) + 4) * 60 + 5) * 60 + 6) * 1000 + 7));
+    const char *half [] = { "+1h30", "1h30", "90x", "+1h 30m", "1hh", "h1", "+1h-30m", NULL };
+    for (int index = 0; half [index]; index++)
+        s_check_spec (half [index], -1, 0);
+
+    TEST ("time spec: ISO 8601 with a zone, and local without (TZ)");
+    setenv ("TZ", "CET-1", 1);                  //  UTC+1, no summer time: no tzdata needed
+    tzset ();
+    const int64_t christmas = INT64_C(1798102800000);     //  2026-12-24T09:00:00Z
+    s_check_spec ("2026-12-24T09:00:00Z", 0, christmas);
+    s_check_spec ("2026-12-24T09:00Z", 0, christmas);
+    s_check_spec ("2026-12-24T10:00+01:00", 0, christmas);
+    s_check_spec ("2026-12-24 04:30-0430", 0, christmas);
+    s_check_spec ("2026-12-24T10:00", 0, christmas);         //  local: UTC+1
+    s_check_spec ("2026-12-24T10:00:30", 0, christmas + 30000);
+    CHECK (time_spec_is_local ("2026-12-24T10:00") && !time_spec_is_local ("2026-12-24T10:00Z")
+           && !time_spec_is_local ("+5m") && time_spec_is_local ("tomorrow 09:00"),
+           "time_spec_is_local");
+    const char *dates [] = { "2026-02-30T09:00Z", "2026-13-01T00:00Z", "2026-12-24T24:00Z",
+                             "2026-12-24T09:60Z", "2026-12-24", "2026-12-24T9:00Z",
+                             "2026-12-24T09:00+1", "2026-12-24T09:00Zx", "26-12-24T09:00Z",
+                             "2026-12-24t09:00Z", NULL };
+    for (int index = 0; dates [index]; index++)
+        s_check_spec (dates [index], -1, 0);
+
+    TEST ("time spec: today HH:MM and tomorrow HH:MM, local");
+    //  NOW is 2026-11-18T11:06:40Z, 12:06:40 in UTC+1
+    s_check_spec ("tomorrow 09:00", 0, INT64_C(1795075200000));     //  11-19T08:00Z
+    s_check_spec ("today 21:00", 0, INT64_C(1795032000000));        //  11-18T20:00Z
+    s_check_spec ("today 09:00:30", 0, INT64_C(1794988830000));     //  past: still today
+    s_check_spec ("today 25:00", -1, 0);
+    s_check_spec ("tomorrow", -1, 0);
+    s_check_spec ("tomorrow  09:00", -1, 0);
+
+    TEST ("time spec: milliseconds since the epoch are refused, and said so");
+    s_check_spec ("1796548168289", -1, 0);
+    CHECK (strstr (time_spec_why ("1796548168289"), "milliseconds"), "why: %s",
+           time_spec_why ("1796548168289"));
+    CHECK (strstr (time_spec_why ("yesterday"), "not a time"), "why: %s", time_spec_why ("yesterday"));
+    s_check_spec ("99999999999", 0, INT64_C(99999999999000));
+
     TEST ("time spec: rejects junk");
     const char *junk [] = {
         "", "+", "-", "+m", "+5x", "+5M", "+5 m", " +5m", "+5m ", "+5mm",
-        "+5ms5", "5m", "5s", "NOW", "nowx", "now ", "clear!", "+-5", "-+5",
+        "+5ms5", "NOW", "nowx", "now ", "clear!", "+-5", "-+5",
         "++5", "1795000000.5", "abc", "1e9", "0x10", "+5m#", "+\t5", "+5d1",
         "- 5", "+ 5",
         NULL
@@ -73,7 +123,7 @@ main (void)
 
     TEST ("time spec: overflow and before 1970");
     s_check_spec ("9223372036854775807", -1, 0);            //  * 1000 overflows
-    s_check_spec ("9223372036854775", 0, INT64_C(9223372036854775000));
+    s_check_spec ("9223372036854775", -1, 0);               //  that long: milliseconds
     s_check_spec ("9223372036854776", -1, 0);
     s_check_spec ("99999999999999999999999", -1, 0);        //  digits overflow
     s_check_spec ("+9223372036854775807ms", -1, 0);         //  now + x overflows
