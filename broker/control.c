@@ -199,8 +199,7 @@ s_op_stats (broker_t *self, const msgpack_object *request, msgpack_packer *out,
 }
 
 typedef struct {
-    bool any_state;                //  no state filter
-    alert_state_t state;           //  the state filter
+    unsigned states;               //  1 << alert_state_t of each state wanted; 0: any
     char *source;                  //  glob or NULL
     char *id;                      //  glob or NULL
 } list_filter_t;
@@ -208,30 +207,45 @@ typedef struct {
 static bool
 s_matches (const list_filter_t *filter, const alert_t *alert)
 {
-    return (filter->any_state || alert->state == filter->state)
+    return (!filter->states || (filter->states & (1u << alert->state)))
         && (!filter->source || fnmatch (filter->source, alert->source, 0) == 0)
         && (!filter->id || fnmatch (filter->id, alert->id, 0) == 0);
+}
+
+//  "raised" or "raised,acked,pending" into a mask of states. -1 with why.
+static int
+s_parse_states (const char *text, unsigned *states, char *error, size_t error_size)
+{
+    *states = 0;
+    const char *at = text;
+    do {
+        size_t length = strcspn (at, ",");
+        char name [16];
+        alert_state_t state;
+        snprintf (name, sizeof name, "%.*s", (int) (length < 15 ? length : 15), at);
+        if (length >= sizeof name || alert_state_parse (name, &state)) {
+            snprintf (error, error_size, "state: '%.*s' is not one of pending, raised, "
+                      "acked, cleared", (int) (length < 64 ? length : 64), at);
+            return -1;
+        }
+        *states |= 1u << state;
+        at += length;
+    } while (*at++ == ',');
+    return 0;
 }
 
 static int
 s_get_filter (const msgpack_object *request, list_filter_t *filter, char *error, size_t error_size)
 {
     char *state = NULL;
-    *filter = (list_filter_t) { .any_state = true };
+    *filter = (list_filter_t) { 0 };
     if (wire_get_string (request, "state", WIRE_MAX_NAME, &state, error, error_size)
     ||  wire_get_string (request, "source", WIRE_MAX_NAME, &filter->source, error, error_size)
     ||  wire_get_string (request, "id", WIRE_MAX_NAME, &filter->id, error, error_size))
         return -1;
-    if (state) {
-        filter->any_state = false;
-        int rc = alert_state_parse (state, &filter->state);
-        if (rc)
-            snprintf (error, error_size,
-                      "state: '%s' is not one of pending, raised, acked, cleared", state);
-        mem_free (state);
-        return rc ? -1 : 0;
-    }
-    return 0;
+    int rc = state ? s_parse_states (state, &filter->states, error, error_size) : 0;
+    mem_free (state);
+    return rc;
 }
 
 static int

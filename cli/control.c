@@ -40,21 +40,30 @@
 //  Options a command may take (bits), beyond -C, -t and -h.
 enum {
     S_JSON = 1 << 0, S_STATE = 1 << 1, S_SOURCE = 1 << 2, S_ID = 1 << 3,
-    S_LIMIT = 1 << 4, S_UNTIL = 1 << 5, S_BY = 1 << 6, S_NOTE = 1 << 7, S_BEFORE = 1 << 8
+    S_LIMIT = 1 << 4, S_UNTIL = 1 << 5, S_BY = 1 << 6, S_NOTE = 1 << 7, S_BEFORE = 1 << 8,
+    S_ALL = 1 << 9, S_UTC = 1 << 10
 };
 
 //  getopt codes of the long-only options.
 enum {
     S_OPTION_JSON = 1000, S_OPTION_STATE, S_OPTION_SOURCE, S_OPTION_ID,
-    S_OPTION_LIMIT, S_OPTION_UNTIL, S_OPTION_BY, S_OPTION_NOTE, S_OPTION_BEFORE
+    S_OPTION_LIMIT, S_OPTION_UNTIL, S_OPTION_BY, S_OPTION_NOTE, S_OPTION_BEFORE,
+    S_OPTION_ALL, S_OPTION_UTC
 };
 
+//  What `lilac list` shows without --state or --all: what needs attention.
+#define S_OPEN_STATES  "raised,acked,pending"
+
 const char cli_list_usage[] =
-    "usage: lilac [-C EP] [-t SECS] list [--state S] [--source GLOB] [--id GLOB]\n"
-    "                                  [--limit N] [--json]\n"
+    "usage: lilac [-C EP] [-t SECS] list [--state S[,S...]] [--all] [--source GLOB]\n"
+    "                                  [--id GLOB] [--limit N] [--utc] [--json]\n"
     "\n"
-    "Lists alerts: STATE LEVEL SOURCE ID SINCE SUMMARY.\n"
-    "  --state S       pending, raised, acked or cleared\n"
+    "Lists the open alerts (raised, acked, pending), raised first, then by\n"
+    "level and the oldest first: STATE LEVEL SOURCE ID SUBJECT SINCE ACKED-BY\n"
+    "SUMMARY, times in local time ($TZ).\n"
+    "  --state S,...   only these: pending, raised, acked, cleared\n"
+    "  --all           every alert, cleared ones too\n"
+    "  --utc           times in UTC\n"
     "  --source GLOB   only these sources\n"
     "  --id GLOB       only these ids\n"
     "  --limit N       at most N alerts (default 1000, at most 10000)\n"
@@ -64,9 +73,10 @@ const char cli_list_usage[] =
     "  -t SECS         deadline for the reply (default 5)\n";
 
 const char cli_get_usage[] =
-    "usage: lilac [-C EP] [-t SECS] get SOURCE ID [--json]\n"
+    "usage: lilac [-C EP] [-t SECS] get SOURCE ID [--utc] [--json]\n"
     "\n"
-    "Shows one alert, one field a line, or as one JSON object with --json.\n";
+    "Shows one alert, one field a line (times in local time, $TZ; --utc for\n"
+    "UTC), or as one JSON object with --json.\n";
 
 const char cli_history_usage[] =
     "usage: lilac [-C EP] [-t SECS] history SOURCE ID [--limit N] [--before SEQ] [--json]\n"
@@ -113,8 +123,9 @@ struct control_command {
 };
 
 static const control_command_t s_list = { "list", cli_list_usage,
-                                          S_JSON | S_STATE | S_SOURCE | S_ID | S_LIMIT, 0 };
-static const control_command_t s_get = { "get", cli_get_usage, S_JSON, 2 };
+                                          S_JSON | S_STATE | S_SOURCE | S_ID | S_LIMIT
+                                          | S_ALL | S_UTC, 0 };
+static const control_command_t s_get = { "get", cli_get_usage, S_JSON | S_UTC, 2 };
 static const control_command_t s_history = { "history", cli_history_usage,
                                              S_JSON | S_LIMIT | S_BEFORE, 2 };
 static const control_command_t s_ack = { "ack", cli_ack_usage, S_UNTIL | S_BY | S_NOTE, 2 };
@@ -128,22 +139,31 @@ static const control_command_t *const s_commands [] = {
     &s_list, &s_get, &s_history, &s_ack, &s_unack, &s_clear, &s_suppress, &s_stats
 };
 
-//  --state: a state name (the broker takes no glob here), sent in the
-//  canonical form; "acknowledged" is accepted for "acked".
+//  --state: state names, comma-separated (or the option repeated), sent in
+//  the canonical form; "acknowledged" is accepted for "acked".
 static int
 s_check_state (control_args_t *self, const char *text, char *error, size_t error_size)
 {
-    alert_state_t state;
-    if (alert_state_parse (text, &state) == 0)
-        self->state = alert_state_name (state);
-    else
-    if (streq (text, "acknowledged"))
-        self->state = alert_state_name (ALERT_ACKED);
-    else {
-        snprintf (error, error_size,
-                  "--state: '%s' is not a state (pending, raised, acked or cleared)", text);
-        return -1;
-    }
+    const char *at = text;
+    do {
+        size_t length = strcspn (at, ",");
+        char name [16];
+        alert_state_t state;
+        snprintf (name, sizeof name, "%.*s", (int) (length < 15 ? length : 15), at);
+        if (streq (name, "acknowledged"))
+            snprintf (name, sizeof name, "acked");
+        if (length >= sizeof name || alert_state_parse (name, &state)) {
+            snprintf (error, error_size, "--state: '%.*s' is not a state (pending, raised, "
+                      "acked or cleared)", (int) (length < 64 ? length : 64), at);
+            return -1;
+        }
+        if (!strstr (self->state, alert_state_name (state))) {
+            size_t used = strlen (self->state);
+            snprintf (self->state + used, sizeof self->state - used, "%s%s", used ? "," : "",
+                      alert_state_name (state));
+        }
+        at += length;
+    } while (*at++ == ',');
     return 0;
 }
 
@@ -155,6 +175,8 @@ s_take_option (control_args_t *self, int option, char *error, size_t error_size)
         case 'C': self->endpoint = optarg; return 0;
         case 't': return cli_parse_timeout ("-t", optarg, &self->timeout_ms, error, error_size);
         case S_OPTION_JSON: self->json = true; return 0;
+        case S_OPTION_ALL: self->all = true; return 0;
+        case S_OPTION_UTC: self->utc = true; return 0;
         case S_OPTION_STATE: return s_check_state (self, optarg, error, error_size);
         case S_OPTION_SOURCE:
             self->source_glob = optarg;
@@ -187,8 +209,8 @@ static bool
 s_option_allowed (const control_command_t *command, int option)
 {
     static const int bits [] = { S_JSON, S_STATE, S_SOURCE, S_ID, S_LIMIT,
-                                 S_UNTIL, S_BY, S_NOTE, S_BEFORE };
-    if (option < S_OPTION_JSON || option > S_OPTION_BEFORE)
+                                 S_UNTIL, S_BY, S_NOTE, S_BEFORE, S_ALL, S_UTC };
+    if (option < S_OPTION_JSON || option > S_OPTION_UTC)
         return true;               //  -C, -t
     return (command->options & (unsigned) bits [option - S_OPTION_JSON]) != 0;
 }
@@ -235,6 +257,8 @@ s_args_parse (control_args_t *self, const control_command_t *command, const cli_
         { "by", required_argument, NULL, S_OPTION_BY },
         { "note", required_argument, NULL, S_OPTION_NOTE },
         { "before", required_argument, NULL, S_OPTION_BEFORE },
+        { "all", no_argument, NULL, S_OPTION_ALL },
+        { "utc", no_argument, NULL, S_OPTION_UTC },
         { NULL, 0, NULL, 0 }
     };
     memset (self, 0, sizeof *self);
@@ -289,7 +313,8 @@ s_request (const control_args_t *self, ctl_t *ctl, ctl_failure_t *failure,
 {
     const control_command_t *command = self->command;
     if (command == &s_list) {
-        ctl_list_filter_t filter = { .state = self->state, .source = self->source_glob,
+        const char *states = *self->state ? self->state : self->all ? NULL : S_OPEN_STATES;
+        ctl_list_filter_t filter = { .state = states, .source = self->source_glob,
                                      .id = self->id_glob, .limit = self->limit };
         return ctl_list (ctl, &filter, failure, error, error_size);
     }
@@ -351,26 +376,66 @@ s_print_json (const char *name, const msgpack_object *object)
 
 //  --- list --------------------------------------------------------------------
 
-static void
-s_print_table (const alert_t *alerts, size_t count)
+//  A time as people read it: local ("2026-12-06 10:09:28 CET", $TZ) or,
+//  with utc, ISO 8601 UTC with milliseconds.
+static char *
+s_time_text (int64_t ms, bool utc, char *buffer, size_t size)
 {
-    int source_width = 6, id_width = 2;
+    time_t seconds = (time_t) (ms / 1000);
+    struct tm local;
+    if (utc || !localtime_r (&seconds, &local)
+    ||  strftime (buffer, size, "%Y-%m-%d %H:%M:%S %Z", &local) == 0)
+        return time_format (ms, buffer, (int) size);
+    return buffer;
+}
+
+//  Raised first, then acked, pending, cleared; urgent before normal before
+//  low; the oldest change first (it has waited longest).
+static int
+s_by_attention (const void *left, const void *right)
+{
+    static const int state_rank [] = { [ALERT_RAISED] = 0, [ALERT_ACKED] = 1,
+                                       [ALERT_PENDING] = 2, [ALERT_CLEARED] = 3 };
+    const alert_t *a = left, *b = right;
+    if (state_rank [a->state] != state_rank [b->state])
+        return state_rank [a->state] - state_rank [b->state];
+    if (a->level != b->level)
+        return (int) b->level - (int) a->level;          //  urgent is the highest
+    return a->changed_at < b->changed_at ? -1 : a->changed_at > b->changed_at;
+}
+
+static int
+s_width (const alert_t *alerts, size_t count, size_t field_offset, int minimum)
+{
+    int width = minimum;
     for (size_t index = 0; index < count; index++) {
-        int source_size = (int) strlen (alerts [index].source);
-        int id_size = (int) strlen (alerts [index].id);
-        if (source_size > source_width)
-            source_width = source_size < S_MAX_COLUMN ? source_size : S_MAX_COLUMN;
-        if (id_size > id_width)
-            id_width = id_size < S_MAX_COLUMN ? id_size : S_MAX_COLUMN;
+        const char *text = *(const char *const *) ((const char *) &alerts [index] + field_offset);
+        int size = text ? (int) strlen (text) : 1;
+        if (size > width)
+            width = size < S_MAX_COLUMN ? size : S_MAX_COLUMN;
     }
-    printf ("%-9s %-6s %-*s %-*s %-24s %s\n", "STATE", "LEVEL",
-            source_width, "SOURCE", id_width, "ID", "SINCE", "SUMMARY");
+    return width;
+}
+
+static void
+s_print_table (alert_t *alerts, size_t count, bool utc)
+{
+    qsort (alerts, count, sizeof (alert_t), s_by_attention);
+    int source_width = s_width (alerts, count, offsetof (alert_t, source), 6);
+    int id_width = s_width (alerts, count, offsetof (alert_t, id), 2);
+    int subject_width = s_width (alerts, count, offsetof (alert_t, subject), 7);
+    int acked_width = s_width (alerts, count, offsetof (alert_t, acked_by), 8);
+    printf ("%-9s %-6s %-*s %-*s %-*s %-23s %-*s %s\n", "STATE", "LEVEL",
+            source_width, "SOURCE", id_width, "ID", subject_width, "SUBJECT", "SINCE",
+            acked_width, "ACKED-BY", "SUMMARY");
     for (size_t index = 0; index < count; index++) {
         const alert_t *alert = &alerts [index];
         char since [64];
-        printf ("%-9s %-6s %-*s %-*s %-24s ", alert_state_name (alert->state),
+        printf ("%-9s %-6s %-*s %-*s %-*s %-23s %-*s ", alert_state_name (alert->state),
                 alert_level_name (alert->level), source_width, alert->source,
-                id_width, alert->id, time_format (alert->changed_at, since, sizeof since));
+                id_width, alert->id, subject_width, alert->subject ? alert->subject : alert->source,
+                s_time_text (alert->changed_at, utc, since, sizeof since),
+                acked_width, alert->acked_by ? alert->acked_by : "-");
         cli_print_plain (stdout, alert->summary ? alert->summary : "-");
         putchar ('\n');
     }
@@ -421,7 +486,7 @@ s_show_list (const control_args_t *self, const msgpack_object *root)
         if (self->json)
             status = s_print_json ("list", array);
         else
-            s_print_table (alerts, count);
+            s_print_table (alerts, count, self->utc);
         if (truncated)
             fprintf (stderr, "lilac list: showing %zu of %" PRId64 " alerts "
                      "(--limit to see more)\n", count, has_total ? total : (int64_t) count);
@@ -451,15 +516,15 @@ s_print_field (const char *key, const char *value)
 }
 
 static void
-s_print_time (const char *key, int64_t ms)
+s_print_time (const char *key, int64_t ms, bool utc)
 {
     char when [64];
     if (ms)
-        printf ("%s: %s\n", key, time_format (ms, when, sizeof when));
+        printf ("%s: %s\n", key, s_time_text (ms, utc, when, sizeof when));
 }
 
 static void
-s_print_alert (const alert_t *alert)
+s_print_alert (const alert_t *alert, bool utc)
 {
     s_print_field ("source", alert->source);
     s_print_field ("id", alert->id);
@@ -467,18 +532,18 @@ s_print_alert (const alert_t *alert)
     s_print_field ("summary", alert->summary);
     s_print_field ("level", alert_level_name (alert->level));
     s_print_field ("state", alert_state_name (alert->state));
-    s_print_time ("raise_at", alert->raise_at);
-    s_print_time ("clear_at", alert->clear_at);
-    s_print_time ("suppress_until", alert->suppress_until);
-    s_print_time ("acked_at", alert->acked_at);
-    s_print_time ("ack_until", alert->ack_until);
+    s_print_time ("raise_at", alert->raise_at, utc);
+    s_print_time ("clear_at", alert->clear_at, utc);
+    s_print_time ("suppress_until", alert->suppress_until, utc);
+    s_print_time ("acked_at", alert->acked_at, utc);
+    s_print_time ("ack_until", alert->ack_until, utc);
     s_print_field ("acked_by", alert->acked_by);
     s_print_field ("ack_note", alert->ack_note);
     printf ("notify_count: %" PRId64 "\n", alert->notify_count);
-    s_print_time ("notified_at", alert->notified_at);
-    s_print_time ("created_at", alert->created_at);
-    s_print_time ("updated_at", alert->updated_at);
-    s_print_time ("changed_at", alert->changed_at);
+    s_print_time ("notified_at", alert->notified_at, utc);
+    s_print_time ("created_at", alert->created_at, utc);
+    s_print_time ("updated_at", alert->updated_at, utc);
+    s_print_time ("changed_at", alert->changed_at, utc);
     printf ("seq: %" PRIu64 "\n", alert->seq);
     for (size_t index = 0; index < alert->label_count; index++) {
         printf ("label ");
@@ -506,7 +571,7 @@ s_show_alert (const control_args_t *self, const msgpack_object *root)
         status = s_print_json (name, map);
     else
     if (self->command == &s_get)
-        s_print_alert (&alert);
+        s_print_alert (&alert, self->utc);
     else
         printf ("%s %s is %s\n", alert.source, alert.id, alert_state_name (alert.state));
     alert_clear_fields (&alert);

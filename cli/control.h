@@ -26,7 +26,9 @@ typedef struct {
     const char *endpoint;          //  control endpoint: -C, $LILAC_CONTROL or default
     int timeout_ms;                //  deadline for the reply
     bool json;                     //  --json: print the reply as JSON
-    const char *state;             //  --state, normalized ("acked"), or NULL
+    char state [64];               //  --state, normalized ("raised,acked"), or ""
+    bool all;                      //  list --all: cleared ones too
+    bool utc;                      //  --utc: times in UTC, not local time
     const char *source_glob;       //  --source, or NULL
     const char *id_glob;           //  --id, or NULL
     long limit;                    //  --limit, 0 unset

@@ -330,6 +330,51 @@ s_local_time (void)
     alert_clear_fields (&row);
 }
 
+//  `lilac list` shows what needs attention: open alerts, raised first,
+//  urgent before low, with subject and who acknowledged; --all adds the
+//  cleared; --state takes several; times are local unless --utc.
+static void
+s_list_attention (void)
+{
+    TEST ("cli: list: open alerts by default, raised first by level, subject and acked-by; "
+          "--all, --state a,b, local time and --utc");
+    cli_result_t result;
+    RUN (result, 0, "send", "-o", "att", "-i", "low", "-l", "low", "-u", "tape",
+         "-i", "urgent", "-l", "urgent", "-u", "disk");
+    cli_result_free (&result);
+    RUN (result, 0, "send", "-o", "att", "-i", "later", "-r", "+1h",
+         "-i", "gone", "-r", "clear", "-i", "seen", "-l", "urgent");
+    cli_result_free (&result);
+    RUN (result, 0, "ack", "att", "seen", "--by", "carol");
+    cli_result_free (&result);
+    setenv ("TZ", "CET-1", 1);
+    if (CHECK (RUN (result, 0, "list", "--source", "att") == 0, "list: %d", result.status)) {
+        const char *urgent = strstr (result.out, "urgent att    urgent");
+        const char *low = strstr (result.out, "low    att    low");
+        const char *seen = strstr (result.out, "acked     urgent att    seen");
+        const char *later = strstr (result.out, "pending   normal att    later");
+        CHECK (urgent && low && seen && later && urgent < low && low < seen && seen < later
+               && !strstr (result.out, "gone") && strstr (result.out, "SUBJECT")
+               && strstr (result.out, " disk ") && strstr (result.out, "carol")
+               && strstr (result.out, " CET "), "list:\n%s", result.out);
+    }
+    cli_result_free (&result);
+    unsetenv ("TZ");
+    CHECK (RUN (result, 0, "list", "--source", "att", "--all", "--utc") == 0
+           && strstr (result.out, "gone") && strstr (result.out, "Z "), "--all --utc:\n%s",
+           result.out);
+    cli_result_free (&result);
+    CHECK (RUN (result, 0, "list", "--source", "att", "--state", "acked,pending") == 0
+           && strstr (result.out, "seen") && strstr (result.out, "later")
+           && !strstr (result.out, "urgent att    urgent"), "--state acked,pending:\n%s",
+           result.out);
+    cli_result_free (&result);
+    CHECK (RUN (result, 2, "list", "--state", "raised,bogus") == 2
+           && strstr (result.err, "'bogus' is not a state"), "--state raised,bogus: %s",
+           result.err);
+    cli_result_free (&result);
+}
+
 int
 main (void)
 {
@@ -354,6 +399,7 @@ main (void)
     s_tap_snapshot ();
     s_errors ();
     s_local_time ();
+    s_list_attention ();
     TEST ("cli: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&s_bed, check_failed > 0 || check_case_failed) == 0,
            "broker did not exit cleanly");
