@@ -206,9 +206,9 @@ static void
 s_print_line (int64_t at, const char *event, const alert_t *alert)
 {
     char when [64];
-    printf ("%s %s %s %s %s %s ", time_format (at, when, sizeof when), event,
+    printf ("%s %s %s %s %s %s #%" PRId64 " ", time_format (at, when, sizeof when), event,
             alert_level_name (alert->level), alert->source, alert->id,
-            alert_state_name (alert->state));
+            alert_state_name (alert->state), alert->notify_count);
     cli_print_plain (stdout, alert->summary ? alert->summary : "-");
     putchar ('\n');
 }

@@ -196,6 +196,30 @@ s_tap (void)
     cli_result_free (&result);
 }
 
+//  tap's human line: time, event, level, source, id, state, #notify count,
+//  summary. The raise of a new alert is its first notification.
+static void
+s_tap_line (void)
+{
+    TEST ("cli: lilac tap prints a line a change with the notify count (raised ... #1)");
+    cli_t *tap = cli_start (s_dir (), "tap", "--count", "1", "raised.", NULL);
+    if (!CHECK (tap, "tap did not start"))
+        return;
+    int64_t deadline = clock_now_ms () + 8000;
+    char id [32];
+    for (int round = 0; round < 100 && !cli_exited (tap) && clock_now_ms () < deadline; round++) {
+        snprintf (id, sizeof id, "line-%d", round);
+        ingest_event (s_bed->push, "tap-host", id, "now");
+        for (int poll = 0; poll < 10 && !cli_exited (tap); poll++)
+            harness_pause_ms (20);
+    }
+    cli_result_t result;
+    cli_finish (&tap, 2000, &result);
+    CHECK (result.status == 0 && strstr (result.out, " raised normal tap-host line-")
+           && strstr (result.out, " raised #1 -\n"), "tap printed: %s", result.out);
+    cli_result_free (&result);
+}
+
 static void
 s_tap_snapshot (void)
 {
@@ -396,6 +420,7 @@ main (void)
     s_get_ack_clear ();
     s_stats ();
     s_tap ();
+    s_tap_line ();
     s_tap_snapshot ();
     s_errors ();
     s_local_time ();
