@@ -109,6 +109,14 @@ const char cli_suppress_usage[] =
     "No notifications for the alert until TIME (+2h, epoch seconds...);\n"
     "`now` lifts the suppression.\n";
 
+const char cli_ping_usage[] =
+    "usage: lilac [-C EP] [-t SECS] ping [--json]\n"
+    "\n"
+    "Asks the broker (or an agent's submit endpoint) whether it is there:\n"
+    "`pong from EP in N ms: seq N`. Exit 0 when it answers and is healthy; 1\n"
+    "when it does not answer within -t, or answers that it is degraded (its\n"
+    "writes fail), with the reason.\n";
+
 const char cli_stats_usage[] =
     "usage: lilac [-C EP] [-t SECS] stats [--json]\n"
     "\n"
@@ -133,10 +141,11 @@ static const control_command_t s_unack = { "unack", cli_unack_usage, S_BY, 2 };
 static const control_command_t s_clear = { "clear", cli_clear_usage, S_BY, 2 };
 static const control_command_t s_suppress = { "suppress", cli_suppress_usage, 0, 3 };
 static const control_command_t s_stats = { "stats", cli_stats_usage, S_JSON, 0 };
+static const control_command_t s_ping = { "ping", cli_ping_usage, S_JSON, 0 };
 
 //  The table, for control_args_parse to find a command by name.
 static const control_command_t *const s_commands [] = {
-    &s_list, &s_get, &s_history, &s_ack, &s_unack, &s_clear, &s_suppress, &s_stats
+    &s_list, &s_get, &s_history, &s_ack, &s_unack, &s_clear, &s_suppress, &s_stats, &s_ping
 };
 
 //  --state: state names, comma-separated (or the option repeated), sent in
@@ -320,6 +329,8 @@ s_request (const control_args_t *self, ctl_t *ctl, ctl_failure_t *failure,
     }
     if (command == &s_stats)
         return ctl_stats (ctl, failure, error, error_size);
+    if (command == &s_ping)
+        return ctl_ping (ctl, failure, error, error_size);
     if (command == &s_get)
         return ctl_get (ctl, self->positional [0], self->positional [1],
                         failure, error, error_size);
@@ -578,6 +589,27 @@ s_show_alert (const control_args_t *self, const msgpack_object *root)
     return status;
 }
 
+//  --- ping -----------------------------------------------------------------------------
+
+//  The broker's ping answer: there, and healthy or degraded (exit 1).
+static int
+s_show_ping (const control_args_t *self, const msgpack_object *root, int64_t round_trip_ms)
+{
+    char error [WIRE_ERROR_SIZE];
+    bool present = false, degraded = false, has_seq = false;
+    int64_t seq = 0;
+    if (wire_get_int (root, "seq", &has_seq, &seq, error, sizeof error)
+    ||  wire_get_bool (root, "degraded", &present, &degraded, error, sizeof error))
+        return cli_fail ("ping", "malformed reply: %s", error);
+    if (self->json) {
+        int status = s_print_json ("ping", root);
+        return degraded ? CLI_EXIT_FAILURE : status;
+    }
+    printf ("pong from %s in %" PRId64 " ms: seq %" PRId64 "%s\n", self->endpoint,
+            round_trip_ms, seq, degraded ? ", DEGRADED: its writes fail" : "");
+    return degraded ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+}
+
 //  --- history ---------------------------------------------------------------------
 
 static int
@@ -657,10 +689,14 @@ s_run (const control_command_t *command, cli_t *cli, int argc, char **argv)
     int status = s_args_parse (&args, command, cli, argc, argv);
     if (status >= 0)
         return status;
+    int64_t asked = zclock_mono ();
     wire_doc_t *doc = s_call (&args);
     if (!doc)
         return CLI_EXIT_FAILURE;
     const msgpack_object *root = wire_doc_root (doc);
+    if (command == &s_ping)
+        status = s_show_ping (&args, root, zclock_mono () - asked);
+    else
     if (command == &s_list)
         status = s_show_list (&args, root);
     else
@@ -674,6 +710,12 @@ s_run (const control_command_t *command, cli_t *cli, int argc, char **argv)
     fflush (stdout);
     wire_doc_destroy (&doc);
     return status;
+}
+
+int
+cli_ping (cli_t *cli, int argc, char **argv)
+{
+    return s_run (&s_ping, cli, argc, argv);
 }
 
 int

@@ -30,6 +30,7 @@ static const char s_usage[] =
     "  clear     clear an alert\n"
     "  suppress  suppress notifications for an alert until a time\n"
     "  stats     the broker's counters\n"
+    "  ping      is the broker there, and healthy?\n"
     "  history   one alert's changes, newest first\n"
     "  silence   add, list or expire silences (lilac silence --help)\n"
     "  keygen    write a CURVE certificate (lilac keygen --help)\n"
@@ -59,6 +60,7 @@ static const s_command_t s_commands [] = {
     { "clear", cli_clear },
     { "suppress", cli_suppress },
     { "stats", cli_stats },
+    { "ping", cli_ping },
     { "history", cli_history },
     { "silence", cli_silence },
     { "keygen", cli_keygen },
