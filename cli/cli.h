@@ -70,6 +70,12 @@ extern const char cli_silence_usage[];
 
 //  --- options.c: checking input, reporting errors --------------------------
 
+//  The control client every command uses: ctl_new, watching the connection
+//  so a refused connection or a failed handshake is said at once, by name
+//  (ctl_watch_connection). NULL with the reason in error.
+struct _ctl_t *cli_ctl_open (const char *endpoint, int timeout_ms, char *error,
+                             size_t error_size);
+
 //  Prints "lilac COMMAND: message" and "try 'lilac COMMAND --help'" on
 //  stderr (one line of what is wrong, not a page of usage), and returns
 //  CLI_EXIT_USAGE. A NULL format prints the usage instead.

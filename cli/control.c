@@ -358,7 +358,7 @@ s_call (const control_args_t *self)
     char error [WIRE_ERROR_SIZE + 256] = "";
     ctl_failure_t failure = CTL_NO_REPLY;
     wire_doc_t *doc = NULL;
-    ctl_t *ctl = ctl_new (self->endpoint, self->timeout_ms, false, error, sizeof error);
+    ctl_t *ctl = cli_ctl_open (self->endpoint, self->timeout_ms, error, sizeof error);
     if (ctl)
         doc = s_request (self, ctl, &failure, error, sizeof error);
     ctl_destroy (&ctl);

@@ -125,6 +125,44 @@ s_parse_globals (cli_t *cli, int argc, char **argv)
     return -1;
 }
 
+//  --cert and --server-key may come anywhere on the line, after the command
+//  too (`lilac ping --cert F --server-key K`): they are taken out of argv
+//  (up to a "--") before the command reads its own options. Returns the
+//  new argc, or -1 with a message printed (a value missing).
+static int
+s_take_security_anywhere (int argc, char **argv, int first)
+{
+    int kept = first;
+    for (int index = first; index < argc; index++) {
+        const char **target = NULL;
+        const char *name = argv [index];
+        if (streq (name, "--")) {
+            while (index < argc)
+                argv [kept++] = argv [index++];
+            break;
+        }
+        if (strncmp (name, "--cert", 6) == 0 && (!name [6] || name [6] == '='))
+            target = &s_cert;
+        else
+        if (strncmp (name, "--server-key", 12) == 0 && (!name [12] || name [12] == '='))
+            target = &s_server_key;
+        if (!target) {
+            argv [kept++] = argv [index];
+            continue;
+        }
+        const char *equals = strchr (name, '=');
+        if (equals)
+            *target = equals + 1;
+        else
+        if (index + 1 < argc)
+            *target = argv [++index];
+        else
+            return cli_usage_error (NULL, s_usage, "option %s needs a value", name), -1;
+    }
+    argv [kept] = NULL;
+    return kept;
+}
+
 //  With a certificate and the broker's key (options, else environment),
 //  every socket the command connects is a CURVE client. -1 to go on, else
 //  an exit status.
@@ -180,6 +218,11 @@ main (int argc, char **argv)
     const s_command_t *command = s_command_find (argv [optind]);
     if (!command)
         return cli_usage_error (NULL, s_usage, "unknown command '%s'", argv [optind]);
+    if (command->run != cli_keygen) {
+        argc = s_take_security_anywhere (argc, argv, optind + 1);
+        if (argc < 0)
+            return CLI_EXIT_USAGE;
+    }
     if (command->run != cli_keygen && (status = s_secure ()) >= 0)
         return status;
     int first = optind;

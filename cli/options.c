@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "ctl.h"
 #include "alert.h"
 #include "cli.h"
 #include "mem.h"
@@ -39,6 +40,15 @@ cli_usage_error (const char *command, const char *usage, const char *format, ...
     va_end (args);
     fprintf (stderr, "\ntry 'lilac%s%s --help'\n", command ? " " : "", command ? command : "");
     return CLI_EXIT_USAGE;
+}
+
+ctl_t *
+cli_ctl_open (const char *endpoint, int timeout_ms, char *error, size_t error_size)
+{
+    ctl_t *ctl = ctl_new (endpoint, timeout_ms, false, error, error_size);
+    if (ctl && ctl_watch_connection (ctl, error, error_size))
+        ctl_destroy (&ctl);
+    return ctl;
 }
 
 int

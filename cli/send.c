@@ -389,30 +389,45 @@ s_source (const send_request_t *self, char *host, size_t size, const char **sour
     return 0;
 }
 
-//  Hands the frame to a connected broker within the deadline.
+//  Hands the frame to a connected broker within the deadline. A refused
+//  connection or a failed handshake ends the wait at once, said by name.
 static int
 s_deliver (const char *endpoint, const void *data, size_t size, int timeout_ms)
 {
-    char error [256];
-    zsock_t *push = bus_open (ZMQ_PUSH, endpoint, BUS_CONNECT_IMMEDIATE, error, sizeof error);
-    if (!push)
+    char error [512];
+    if (bus_endpoint_probe (endpoint, error, sizeof error))
         return cli_fail ("send", "%s", error);
-    //  The send waits up to the deadline for a connected broker; once handed
-    //  over, closing waits as long again for libzmq to write it out.
-    zsock_set_sndtimeo (push, timeout_ms);
+    zsock_t *push = bus_open (ZMQ_PUSH, endpoint, BUS_CONNECT_IMMEDIATE, error, sizeof error);
+    zsock_t *monitor = push ? bus_watch (push, error, sizeof error) : NULL;
+    if (!monitor) {
+        zsock_destroy (&push);
+        return cli_fail ("send", "%s", error);
+    }
+    //  Once handed over, closing waits up to the deadline for libzmq to write it out.
     zsock_set_linger (push, timeout_ms);
-    int status = CLI_EXIT_OK;
-    if (zmq_send (zsock_resolve (push), data, size, 0) < 0) {
-        if (zmq_errno () == EAGAIN)
-            status = cli_fail ("send", "could not hand the batch to a broker at %s "
-                               "within %g s: is lilac-broker running?%s",
-                               endpoint, timeout_ms / 1000.0, bus_secured ()
-                               ? " If it is, the CURVE handshake may have failed: check "
-                                 "--server-key, and that the broker allows --cert" : "");
+    int status = -1;
+    int64_t deadline = zclock_mono () + timeout_ms;
+    while (status < 0) {
+        if (zmq_send (zsock_resolve (push), data, size, ZMQ_DONTWAIT) >= 0)
+            status = CLI_EXIT_OK;
         else
+        if (zmq_errno () != EAGAIN)
             status = cli_fail ("send", "sending to %s failed: %s", endpoint,
                                zmq_strerror (zmq_errno ()));
+        else
+        if (zclock_mono () >= deadline)
+            status = cli_fail ("send", "could not hand the batch to a broker at %s within "
+                               "%g s: is lilac-broker running?", endpoint, timeout_ms / 1000.0);
+        else {
+            zmq_pollitem_t items [] = { { zsock_resolve (push), 0, ZMQ_POLLOUT, 0 },
+                                        { zsock_resolve (monitor), 0, ZMQ_POLLIN, 0 } };
+            if (zmq_poll (items, 2, (long) (deadline - zclock_mono ())) > 0
+            &&  (items [1].revents & ZMQ_POLLIN)
+            &&  bus_watch_failure (monitor, endpoint, error, sizeof error))
+                status = cli_fail ("send", "%s", error);
+        }
     }
+    zsock_destroy (&monitor);
     zsock_destroy (&push);
     return status;
 }
@@ -452,7 +467,7 @@ static int
 s_submit (const send_request_t *self, const void *data, size_t size)
 {
     char error [WIRE_ERROR_SIZE + 512];
-    ctl_t *ctl = ctl_new (self->control, self->timeout_ms, false, error, sizeof error);
+    ctl_t *ctl = cli_ctl_open (self->control, self->timeout_ms, error, sizeof error);
     if (!ctl)
         return cli_fail ("send", "%s", error);
     ctl_submit_reply_t reply;

@@ -146,7 +146,7 @@ s_request (const char *verb, const s_args_t *args)
     char error [WIRE_ERROR_SIZE + 256] = "";
     ctl_failure_t failure = CTL_NO_REPLY;
     wire_doc_t *reply = NULL;
-    ctl_t *ctl = ctl_new (args->endpoint, args->timeout_ms, false, error, sizeof error);
+    ctl_t *ctl = cli_ctl_open (args->endpoint, args->timeout_ms, error, sizeof error);
     if (ctl && streq (verb, "add"))
         reply = ctl_silence_add (ctl, &args->silence, &failure, error, sizeof error);
     else

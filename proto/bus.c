@@ -39,8 +39,10 @@
     refused at start with the file's name. Secret keys are never logged.
 */
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "bus.h"
 #include "error_text.h"
@@ -586,4 +588,105 @@ bus_request (const char *endpoint, const void *request, size_t size, int timeout
         error_text (error, error_size, -1, "%s", text);
     free (text);
     return s_failed (failure, BUS_REFUSED, &doc);
+}
+
+//  --- saying at once what is wrong with a connection ------------------------------------------
+
+//  An ipc:// endpoint's socket file: there, and ours to write. 0 / -1.
+static int
+s_probe_ipc (const char *path, char *error, size_t error_size)
+{
+    struct stat status;
+    if (stat (path, &status) != 0) {
+        error_text (error, error_size, -1, "no socket at %s (%s): is lilac-agent running, "
+                    "and is this its endpoint?", path, strerror (errno));
+        return -1;
+    }
+    if (access (path, W_OK) != 0) {
+        error_text (error, error_size, -1, "permission denied on %s: its owner and group "
+                    "may send (ls -l %s; a member of group lilac can)", path, path);
+        return -1;
+    }
+    return 0;
+}
+
+//  A tcp:// endpoint's host resolves ("*" and addresses need no lookup).
+static int
+s_probe_tcp (const char *address, char *error, size_t error_size)
+{
+    const char *colon = strrchr (address, ':');
+    char host [256];
+    if (!colon || (size_t) (colon - address) >= sizeof host)
+        return 0;                   //  bus_open says what is wrong with it
+    snprintf (host, sizeof host, "%.*s", (int) (colon - address), address);
+    if (*host == '[' || strcmp (host, "*") == 0)
+        return 0;
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *found = NULL;
+    int rc = getaddrinfo (host, NULL, &hints, &found);
+    if (found)
+        freeaddrinfo (found);
+    if (rc != 0) {
+        error_text (error, error_size, -1, "cannot resolve '%s' (%s): %s", host,
+                    address, gai_strerror (rc));
+        return -1;
+    }
+    return 0;
+}
+
+int
+bus_endpoint_probe (const char *endpoint, char *error, size_t error_size)
+{
+    if (!endpoint || strchr (endpoint, ','))
+        return 0;                   //  a list: each may be away, the others there
+    if (strncmp (endpoint, "ipc://", 6) == 0)
+        return s_probe_ipc (endpoint + 6, error, error_size);
+    if (strncmp (endpoint, "tcp://", 6) == 0)
+        return s_probe_tcp (endpoint + 6, error, error_size);
+    return 0;
+}
+
+zsock_t *
+bus_watch (zsock_t *socket, char *error, size_t error_size)
+{
+    static unsigned serial;
+    char address [64];
+    snprintf (address, sizeof address, "inproc://bus-watch-%u", ++serial);
+    int events = ZMQ_EVENT_CONNECT_RETRIED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+               | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    zsock_t *monitor = NULL;
+    if (zmq_socket_monitor (zsock_resolve (socket), address, events) != 0
+    ||  !(monitor = zsock_new_pair (address)))
+        error_text (error, error_size, -1, "cannot watch a connection: %s",
+                    zmq_strerror (zmq_errno ()));
+    return monitor;
+}
+
+int
+bus_watch_failure (zsock_t *monitor, const char *endpoint, char *error, size_t error_size)
+{
+    zmq_msg_t frames [2];
+    zmq_msg_init (&frames [0]);
+    zmq_msg_init (&frames [1]);
+    void *socket = zsock_resolve (monitor);
+    int rc = 0;
+    if (zmq_msg_recv (&frames [0], socket, ZMQ_DONTWAIT) >= 0 && zmq_msg_more (&frames [0])
+    &&  zmq_msg_recv (&frames [1], socket, ZMQ_DONTWAIT) >= 0 && zmq_msg_size (&frames [0]) >= 6) {
+        uint16_t event;
+        memcpy (&event, zmq_msg_data (&frames [0]), sizeof event);
+        rc = 1;
+        if (event == ZMQ_EVENT_CONNECT_RETRIED)
+            error_text (error, error_size, -1, "connection refused by %s: nothing listens "
+                        "there (is lilac-broker, or lilac-agent, running?)", endpoint);
+        else
+        if (event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+            error_text (error, error_size, -1, "%s refused this client's certificate: the "
+                        "broker does not list it among its clients", endpoint);
+        else
+            error_text (error, error_size, -1, "the handshake with %s failed: %s", endpoint,
+                        bus_secured () ? "a wrong --server-key, or a broker without CURVE"
+                                       : "the broker wants CURVE (give --cert and --server-key)");
+    }
+    zmq_msg_close (&frames [0]);
+    zmq_msg_close (&frames [1]);
+    return rc;
 }

@@ -90,6 +90,19 @@ const char *bus_endpoint_next (const char **cursor, size_t *length);
 //  The caller adds FILE:LINE.
 int bus_endpoint_check (const char *endpoints, char *error, size_t error_size);
 
+//  --- saying at once what is wrong with a connection, for commands people wait on ---
+//
+//  bus_endpoint_probe checks what can be checked before connecting: an
+//  ipc:// socket file is there and writable by us, a tcp:// host name
+//  resolves. bus_watch returns a PAIR socket that receives the socket's
+//  connection failures (a refused connection, a failed handshake);
+//  bus_watch_failure reads one and writes what it means. Daemons do not
+//  use these: they wait for a server that may come back.
+int bus_endpoint_probe (const char *endpoint, char *error, size_t error_size);
+zsock_t *bus_watch (zsock_t *socket, char *error, size_t error_size);
+//  1 with the reason in error when the event read means giving up; else 0.
+int bus_watch_failure (zsock_t *monitor, const char *endpoint, char *error, size_t error_size);
+
 //  Sends request (one msgpack frame) to the control endpoint and waits up to
 //  timeout_ms for the reply frame. Returns the reply (caller destroys), or
 //  NULL with a human-readable reason in error.

@@ -31,6 +31,7 @@
 
 struct _ctl_t {
     zsock_t *dealer;               //  connected to endpoint
+    zsock_t *monitor;              //  the dealer's connection events, or NULL
     char *endpoint;                //  as given
     int timeout_ms;                //  bound on each call
     uint64_t last_ticket;          //  the last ticket handed out
@@ -64,10 +65,20 @@ ctl_destroy (ctl_t **self_p)
     int linger = 0;
     if (zmq_setsockopt (zsock_resolve (self->dealer), ZMQ_LINGER, &linger, sizeof linger))
         linger = BUS_LINGER_MS;         //  the default linger applies: not an error
+    zsock_destroy (&self->monitor);
     zsock_destroy (&self->dealer);
     mem_free (self->endpoint);
     mem_free (self);
     *self_p = NULL;
+}
+
+int
+ctl_watch_connection (ctl_t *self, char *error, size_t error_size)
+{
+    if (bus_endpoint_probe (self->endpoint, error, error_size))
+        return -1;
+    self->monitor = bus_watch (self->dealer, error, error_size);
+    return self->monitor ? 0 : -1;
 }
 
 const char *
@@ -190,7 +201,7 @@ static wire_doc_t *
 s_wait_reply (ctl_t *self, uint64_t ticket, int64_t deadline, ctl_failure_t *failure,
               char *error, size_t error_size)
 {
-    zpoller_t *poller = zpoller_new (self->dealer, NULL);
+    zpoller_t *poller = zpoller_new (self->dealer, self->monitor, NULL);
     if (!poller) {
         *failure = CTL_NO_REPLY;
         error_text (error, error_size, -1, "cannot poll: %s", zmq_strerror (zmq_errno ()));
@@ -204,7 +215,13 @@ s_wait_reply (ctl_t *self, uint64_t ticket, int64_t deadline, ctl_failure_t *fai
                 "--server-key, and that the broker allows --cert)" : "");
     while (!reply) {
         int64_t remaining = deadline - zclock_mono ();
-        if (zpoller_wait (poller, (int) (remaining > 0 ? remaining : 0)) != self->dealer) {
+        void *ready = zpoller_wait (poller, (int) (remaining > 0 ? remaining : 0));
+        if (ready && ready == self->monitor) {
+            if (bus_watch_failure (self->monitor, self->endpoint, error, error_size))
+                break;
+            continue;
+        }
+        if (ready != self->dealer) {
             if (zpoller_terminated (poller))
                 error_text (error, error_size, -1, "interrupted while waiting for %s",
                             self->endpoint);

@@ -61,6 +61,15 @@ ctl_t *ctl_new (const char *endpoint, int timeout_ms, bool immediate,
                 char *error, size_t error_size);
 //  Closes the socket without waiting for unsent requests. NULL is a no-op.
 void ctl_destroy (ctl_t **self_p);
+//  For a command a person waits on: a call fails at once, saying what
+//  happened, instead of waiting out its deadline, when the connection is
+//  refused (nothing listens there), or its handshake fails (the server
+//  refused our certificate; plaintext against CURVE or the reverse, a
+//  wrong server key). An ipc:// endpoint is checked first: no socket at
+//  the path, or no permission on it, is -1 with the reason in error (the
+//  caller stops there). Long-lived clients do not call it: they wait for a
+//  server that may come back. 0 / -1.
+int ctl_watch_connection (ctl_t *self, char *error, size_t error_size);
 //  The endpoint it was made with (borrowed).
 const char *ctl_endpoint (ctl_t *self);
 //  The DEALER, to poll for replies (borrowed).

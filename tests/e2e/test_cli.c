@@ -6,6 +6,7 @@
     not only through the command's own output. Exit codes per README: 0 ok,
     1 an unreachable broker (never a hang), 2 wrong usage.
 */
+#include <sys/stat.h>
 #include "version.h"
 #include "../check.h"
 #include "../harness/harness.h"
@@ -323,6 +324,46 @@ s_errors (void)
     alert_clear_fields (&row);
 }
 
+//  What went wrong is said at once and by name, not after -t.
+static void
+s_fast_errors (void)
+{
+    TEST ("cli: refused, unresolvable, no ipc socket, no permission on it: said at once, by name");
+    cli_result_t result;
+    CHECK (RUN (result, 1, "-t", "5", "-C", s_dead_endpoint, "ping") == 1
+           && strstr (result.err, "connection refused by") && result.elapsed_ms < 1000,
+           "refused: %lld ms: %s", (long long) result.elapsed_ms, result.err);
+    cli_result_free (&result);
+    CHECK (RUN (result, 1, "send", "-t", "5", "-b", s_dead_endpoint, "-i", "x") == 1
+           && strstr (result.err, "connection refused by") && result.elapsed_ms < 1000,
+           "refused push: %lld ms: %s", (long long) result.elapsed_ms, result.err);
+    cli_result_free (&result);
+    CHECK (RUN (result, 1, "-C", "tcp://no-such-host.invalid:32743", "list") == 1
+           && strstr (result.err, "cannot resolve 'no-such-host.invalid'"), "dns: %s", result.err);
+    cli_result_free (&result);
+    char socket [1024], endpoint [1100];
+    snprintf (socket, sizeof socket, "%s/nobody.sock", s_dir ());
+    snprintf (endpoint, sizeof endpoint, "ipc://%s", socket);
+    CHECK (RUN (result, 1, "send", "-C", endpoint, "-i", "x") == 1
+           && strstr (result.err, "no socket at"), "no ipc socket: %s", result.err);
+    cli_result_free (&result);
+    //  A socket file only its owner may write, and a user who is not it
+    //  (running a copy of lilac in the sandbox: the checkout may be closed
+    //  to that user)
+    char lilac [1024], copy [2200];
+    snprintf (lilac, sizeof lilac, "%s/lilac", s_dir ());
+    snprintf (copy, sizeof copy, "cp %s/lilac %s && chmod 0755 %s", harness_bin_dir (), lilac, lilac);
+    if (CHECK (file_write_text (socket, "") == 0 && chmod (socket, 0600) == 0
+               && chmod (s_dir (), 0755) == 0 && system (copy) == 0, "the socket file")) {
+        command_run ("/usr/bin/setpriv", "setpriv", s_dir (), CLI_TIMEOUT_MS, &result,
+                     "--reuid=65534", "--regid=65534", "--clear-groups", lilac, "send", "-C",
+                     endpoint, "-i", "x", NULL);
+        CHECK (result.status == 1 && strstr (result.err, "permission denied on"),
+               "no permission: %d %s", result.status, result.err);
+        cli_result_free (&result);
+    }
+}
+
 //  A local time is the user's: lilac resolves it in its own zone (TZ) and
 //  sends epoch seconds, whatever the broker's zone (here UTC).
 static void
@@ -424,6 +465,7 @@ main (void)
     s_tap_snapshot ();
     s_errors ();
     s_local_time ();
+    s_fast_errors ();
     s_list_attention ();
     TEST ("cli: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&s_bed, check_failed > 0 || check_case_failed) == 0,
