@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "cli.h"
+#include "signals.h"
 #include "wire.h"
 
 #define KEYGEN_PATH_MAX 1024
@@ -40,7 +41,7 @@ const char cli_keygen_usage[] =
     "                       admin: a reader that may also ack, unack, clear, suppress\n"
     "                       gateway: relay and admin in one, whose --by the broker\n"
     "                       trusts (lilac-web; every other role acts as NAME)\n"
-    "  -d, --dir DIR        where to write (default .)\n"
+    "  -d, --dir DIR        where to write (default .; made when missing)\n"
     "      --server         the broker's pair, DIR/broker and DIR/broker_secret\n";
 
 static const char *const s_roles [] = { "agent", "relay", "reader", "admin", "gateway", NULL };
@@ -69,6 +70,9 @@ s_write (const char *dir, const char *name, const char *source, const char *role
     snprintf (public_path, sizeof public_path, "%s/%s", dir, name);
     snprintf (secret_path, sizeof secret_path, "%s/%s_secret", dir, name);
     struct stat info;
+    char error [512];
+    if (stat (dir, &info) != 0 && paths_make_dirs (dir, error, sizeof error))
+        return cli_fail ("keygen", "%s", error);          //  -d DIR is made when missing
     if (stat (dir, &info) != 0 || !S_ISDIR (info.st_mode))
         return cli_fail ("keygen", "%s is not a directory", dir);
     if (access (public_path, F_OK) == 0 || access (secret_path, F_OK) == 0)

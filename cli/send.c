@@ -423,7 +423,7 @@ s_deliver (const char *endpoint, const void *data, size_t size, int timeout_ms)
                                         { zsock_resolve (monitor), 0, ZMQ_POLLIN, 0 } };
             if (zmq_poll (items, 2, (long) (deadline - zclock_mono ())) > 0
             &&  (items [1].revents & ZMQ_POLLIN)
-            &&  bus_watch_failure (monitor, endpoint, error, sizeof error))
+            &&  bus_watch_failure (monitor, endpoint, deadline - timeout_ms, error, sizeof error))
                 status = cli_fail ("send", "%s", error);
         }
     }

@@ -592,16 +592,13 @@ bus_request (const char *endpoint, const void *request, size_t size, int timeout
 
 //  --- saying at once what is wrong with a connection ------------------------------------------
 
-//  An ipc:// endpoint's socket file: there, and ours to write. 0 / -1.
+//  An ipc:// endpoint's socket file, when there, ours to write. 0 / -1.
 static int
 s_probe_ipc (const char *path, char *error, size_t error_size)
 {
     struct stat status;
-    if (stat (path, &status) != 0) {
-        error_text (error, error_size, -1, "no socket at %s (%s): is lilac-agent running, "
-                    "and is this its endpoint?", path, strerror (errno));
-        return -1;
-    }
+    if (stat (path, &status) != 0)
+        return 0;                   //  not there yet: the connection's refusal says so
     if (access (path, W_OK) != 0) {
         error_text (error, error_size, -1, "permission denied on %s: its owner and group "
                     "may send (ls -l %s; a member of group lilac can)", path, path);
@@ -662,7 +659,8 @@ bus_watch (zsock_t *socket, char *error, size_t error_size)
 }
 
 int
-bus_watch_failure (zsock_t *monitor, const char *endpoint, char *error, size_t error_size)
+bus_watch_failure (zsock_t *monitor, const char *endpoint, int64_t watched_at,
+                   char *error, size_t error_size)
 {
     zmq_msg_t frames [2];
     zmq_msg_init (&frames [0]);
@@ -674,6 +672,10 @@ bus_watch_failure (zsock_t *monitor, const char *endpoint, char *error, size_t e
         uint16_t event;
         memcpy (&event, zmq_msg_data (&frames [0]), sizeof event);
         rc = 1;
+        if (event == ZMQ_EVENT_CONNECT_RETRIED
+        &&  zclock_mono () - watched_at < BUS_REFUSED_GRACE_MS)
+            rc = 0;                 //  a server that is just starting: try again
+        else
         if (event == ZMQ_EVENT_CONNECT_RETRIED)
             error_text (error, error_size, -1, "connection refused by %s: nothing listens "
                         "there (is lilac-broker, or lilac-agent, running?)", endpoint);

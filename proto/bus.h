@@ -93,7 +93,7 @@ int bus_endpoint_check (const char *endpoints, char *error, size_t error_size);
 //  --- saying at once what is wrong with a connection, for commands people wait on ---
 //
 //  bus_endpoint_probe checks what can be checked before connecting: an
-//  ipc:// socket file is there and writable by us, a tcp:// host name
+//  ipc:// socket file, when there, is writable by us; a tcp:// host name
 //  resolves. bus_watch returns a PAIR socket that receives the socket's
 //  connection failures (a refused connection, a failed handshake);
 //  bus_watch_failure reads one and writes what it means. Daemons do not
@@ -101,7 +101,12 @@ int bus_endpoint_check (const char *endpoints, char *error, size_t error_size);
 int bus_endpoint_probe (const char *endpoint, char *error, size_t error_size);
 zsock_t *bus_watch (zsock_t *socket, char *error, size_t error_size);
 //  1 with the reason in error when the event read means giving up; else 0.
-int bus_watch_failure (zsock_t *monitor, const char *endpoint, char *error, size_t error_size);
+//  A refusal within BUS_REFUSED_GRACE_MS of watched_at (zclock_mono) is
+//  not one yet: a server started just before (`lilac-agent &; lilac send`)
+//  is given its first reconnection (libzmq retries every 100 ms).
+#define BUS_REFUSED_GRACE_MS 300
+int bus_watch_failure (zsock_t *monitor, const char *endpoint, int64_t watched_at,
+                       char *error, size_t error_size);
 
 //  Sends request (one msgpack frame) to the control endpoint and waits up to
 //  timeout_ms for the reply frame. Returns the reply (caller destroys), or

@@ -32,6 +32,7 @@
 struct _ctl_t {
     zsock_t *dealer;               //  connected to endpoint
     zsock_t *monitor;              //  the dealer's connection events, or NULL
+    int64_t watched_at;            //  when the monitor began (zclock_mono)
     char *endpoint;                //  as given
     int timeout_ms;                //  bound on each call
     uint64_t last_ticket;          //  the last ticket handed out
@@ -78,6 +79,7 @@ ctl_watch_connection (ctl_t *self, char *error, size_t error_size)
     if (bus_endpoint_probe (self->endpoint, error, error_size))
         return -1;
     self->monitor = bus_watch (self->dealer, error, error_size);
+    self->watched_at = zclock_mono ();
     return self->monitor ? 0 : -1;
 }
 
@@ -217,7 +219,8 @@ s_wait_reply (ctl_t *self, uint64_t ticket, int64_t deadline, ctl_failure_t *fai
         int64_t remaining = deadline - zclock_mono ();
         void *ready = zpoller_wait (poller, (int) (remaining > 0 ? remaining : 0));
         if (ready && ready == self->monitor) {
-            if (bus_watch_failure (self->monitor, self->endpoint, error, error_size))
+            if (bus_watch_failure (self->monitor, self->endpoint, self->watched_at,
+                                   error, error_size))
                 break;
             continue;
         }

@@ -65,10 +65,12 @@ void ctl_destroy (ctl_t **self_p);
 //  happened, instead of waiting out its deadline, when the connection is
 //  refused (nothing listens there), or its handshake fails (the server
 //  refused our certificate; plaintext against CURVE or the reverse, a
-//  wrong server key). An ipc:// endpoint is checked first: no socket at
-//  the path, or no permission on it, is -1 with the reason in error (the
-//  caller stops there). Long-lived clients do not call it: they wait for a
-//  server that may come back. 0 / -1.
+//  wrong server key; a refusal within BUS_REFUSED_GRACE_MS counts only
+//  once retried). The endpoint is probed first (bus_endpoint_probe): no
+//  permission on an ipc:// socket, a host name that does not resolve, is
+//  -1 with the reason in error (the caller stops there). Long-lived
+//  clients do not call it: they wait for a server that may come back.
+//  0 / -1.
 int ctl_watch_connection (ctl_t *self, char *error, size_t error_size);
 //  The endpoint it was made with (borrowed).
 const char *ctl_endpoint (ctl_t *self);
