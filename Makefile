@@ -25,7 +25,7 @@ DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-
                libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev curl libcrypt-dev wrk \
                libgnutls28-dev openssl prometheus prometheus-alertmanager \
                chromium chromium-driver python3-selenium fonts-dejavu-core systemd \
-               debhelper lintian scdoc
+               debhelper lintian scdoc iproute2
 PKGS = libczmq libzmq msgpack sqlite3 libcurl libmicrohttpd jansson gnutls libxcrypt
 
 CC ?= gcc
@@ -71,8 +71,9 @@ E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/e2e/%,$(wildcard tests/e2e/*.c
 #  The web UI in a real headless Chromium, driven by Selenium (Python scripts
 #  that report "ok - " lines like the C tests).
 UI_TESTS   = $(sort $(wildcard tests/ui/test_*.py))
-#  make install into a scratch root, its units checked, its programs run.
-INSTALL_TESTS = $(sort $(wildcard tests/install/test_*.sh))
+#  make install into a scratch root, its units checked, its programs run;
+#  the README's tour run as written.
+INSTALL_TESTS = $(sort $(wildcard tests/install/test_*.sh tests/readme/test_*.sh))
 #  Local fakes of services outside lilac (a Pushover API), started by tests.
 FAKES      = $(patsubst tests/fakes/%.c,$(BIN)/fakes/%,$(wildcard tests/fakes/*.c))
 #  The fault-injection run of `make chaos`.
