@@ -194,6 +194,22 @@ s_failure_summary (const check_result_t *result, const char *said, char *summary
     snprintf (summary, size, "%s%s%.*s", reason, *said ? ": " : "", (int) (size / 2), said);
 }
 
+//  A check whose output differs from its last run only after the first
+//  line (a timestamp, a list in another order), with the same state, level
+//  and summary, keeps the detail it had: otherwise every run would be an
+//  `updated` change at the broker, for nothing a person needs to see.
+static void
+s_keep_quiet_detail (agent_t *self, wire_event_t *event, char **detail)
+{
+    const wire_event_t *held = latest_table_get (self->latest, self->config.source, event->id);
+    if (held && held->raise_clear == event->raise_clear && held->level == event->level
+    &&  held->summary && event->summary && strcmp (held->summary, event->summary) == 0) {
+        mem_free (*detail);         //  a copy: the put replaces what is held
+        *detail = held->detail ? mem_strdup (held->detail) : NULL;
+        event->detail = *detail;
+    }
+}
+
 static void
 s_check_done (const check_result_t *result, void *arg)
 {
@@ -221,6 +237,7 @@ s_check_done (const check_result_t *result, void *arg)
         event.level = (int) check->warning_level;
     log_debug ("check %s: exit %d outcome %d in %" PRId64 " ms: %s", result->name,
                result->exit_code, (int) result->outcome, result->duration_ms, summary);
+    s_keep_quiet_detail (self, &event, &detail);
     s_hold (self, self->config.source, &event);
     mem_free (detail);
 }

@@ -245,6 +245,15 @@ latest_table_put (latest_table_t *self, const char *source, const wire_event_t *
     return 0;
 }
 
+const wire_event_t *
+latest_table_get (latest_table_t *self, const char *source, const char *id)
+{
+    char key [LATEST_KEY_SIZE];
+    s_key (key, source, id);
+    held_t *held = zhashx_lookup (self->held, key);
+    return held ? &held->event : NULL;
+}
+
 bool
 latest_table_remove (latest_table_t *self, const char *source, const char *id)
 {

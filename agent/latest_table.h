@@ -64,6 +64,9 @@ const char *latest_table_path (latest_table_t *self);
 //  and the id is new (the event is dropped).
 int latest_table_put (latest_table_t *self, const char *source, const wire_event_t *event,
                       int64_t wall_now, int64_t mono_now);
+//  The event held for (source, id), or NULL (borrowed: valid until the next
+//  put or remove of that key). Its times are offsets, not absolute.
+const wire_event_t *latest_table_get (latest_table_t *self, const char *source, const char *id);
 //  Drops the entry for (source, id); true if there was one.
 bool latest_table_remove (latest_table_t *self, const char *source, const char *id);
 

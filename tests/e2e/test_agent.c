@@ -259,6 +259,65 @@ s_checks (testbed_t *bed)
 
 //  --- 5. SIGHUP ------------------------------------------------------------------------
 
+//  A check whose output changes on every run only after its first line
+//  keeps its alert still at the broker (refreshed, no `updated` change); one
+//  whose first line changes is updated each run.
+static void
+s_quiet_detail (testbed_t *bed)
+{
+    const char *source = "quiet-host";
+    TEST ("agent checks: output changing only after the first line makes no `updated` noise;"
+          " a changing first line still updates");
+    agent_check_spec_t checks [] = {
+        { .name = "steady", .command = "echo disk is fine; date +%N; exit 1", .interval = "1s",
+          .timeout = "2s" },
+        { .name = "moving", .command = "date +%N; exit 1", .interval = "1s", .timeout = "2s" },
+    };
+    sandbox_t *sandbox;
+    agent_process_t *agent = s_agent_new (&sandbox, bed, "agent-quiet", source, checks, 2);
+    if (!CHECK (agent, "agent did not start")) {
+        sandbox_destroy (&sandbox, true);
+        return;
+    }
+    alert_t first, moving, row;
+    memset (&first, 0, sizeof first);
+    memset (&moving, 0, sizeof moving);
+    if (CHECK (wait_alert (bed->broker, source, "steady", ALERT_RAISED, LEVEL_NORMAL, "disk is fine",
+                           ROW_DEADLINE_MS, &first) == 0, "steady not raised")
+    &&  CHECK (control_get_alert (bed->broker, source, "moving", &moving) == 0, "moving")) {
+        //  Three more runs of each: steady's updated_at moves, its seq does not
+        int64_t deadline = clock_now_ms () + 8000;
+        bool refreshed = false;
+        while (!refreshed && clock_now_ms () < deadline) {
+            harness_pause_ms (100);
+            if (control_get_alert (bed->broker, source, "steady", &row) == 0) {
+                refreshed = row.updated_at >= first.updated_at + 2500;
+                if (refreshed)
+                    CHECK (row.detail && first.detail && streq (row.detail, first.detail),
+                           "steady's detail changed: '%s' -> '%s'",
+                           first.detail ? first.detail : "", row.detail ? row.detail : "");
+                alert_clear_fields (&row);
+            }
+        }
+        CHECK (refreshed, "steady was not refreshed three times in 8 s");
+        //  Its history: raised, then reminders (reminder_interval 1s), no update
+        cli_result_t history;
+        cli_run (sandbox_dir (sandbox), 5000, &history, "-C", broker_process_control (bed->broker),
+                 "history", source, "steady", NULL);
+        CHECK (history.status == 0 && strstr (history.out, " raised ")
+               && !strstr (history.out, " updated "), "steady's history:\n%s", history.out);
+        cli_result_free (&history);
+        cli_run (sandbox_dir (sandbox), 5000, &history, "-C", broker_process_control (bed->broker),
+                 "history", source, "moving", NULL);
+        CHECK (history.status == 0 && strstr (history.out, " updated "),
+               "moving's history:\n%s", history.out);
+        cli_result_free (&history);
+    }
+    alert_clear_fields (&first);
+    alert_clear_fields (&moving);
+    s_agent_finish (&sandbox, &agent);
+}
+
 static void
 s_reload (testbed_t *bed)
 {
@@ -503,6 +562,7 @@ main (void)
         return check_done ();
     s_heartbeat (bed);
     s_checks (bed);
+    s_quiet_detail (bed);
     s_reload (bed);
     s_check_shipped ();
     s_check_everything ();
