@@ -1,6 +1,6 @@
-/*  agent.c — the agent's loop. See agent.h and DESIGN §5.
+/*  agent.c — the agent's loop. See agent.h and architecture §5.
 
-    Sending: acknowledged submits (DESIGN §10) through the typed control
+    Sending: acknowledged submits (architecture §10) through the typed control
     client (ctl.h) to the broker's control endpoint, one DEALER that queues
     only on a completed connection (ZMQ_IMMEDIATE), so while the broker is
     away a send fails at once and the entries stay dirty; the loop retries

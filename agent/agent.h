@@ -5,7 +5,7 @@
     endpoint for `lilac send -b ipc://...`, the pipes of running checks and a
     signalfd. Everything the agent hears — its heartbeat, its checks' results,
     local senders' events — goes into the latest-state table, and the loop
-    hands dirty entries to the broker whenever it can. See DESIGN §5.
+    hands dirty entries to the broker whenever it can. See architecture §5.
 */
 #ifndef LILAC_AGENT_H
 #define LILAC_AGENT_H

@@ -399,7 +399,7 @@ s_pack_held (msgpack_packer *packer, const held_t *held, int64_t mono_now)
                   + (event->level >= 0) + event->has_labels;
     msgpack_pack_map (packer, fields);
     wire_pack_key_string (packer, "id", event->id);
-    //  How long the agent has held it (DESIGN §10, "human acts win")
+    //  How long the agent has held it (architecture §10, "human acts win")
     wire_pack_key_int (packer, "age", held_for);
     if (event->has_raise && event->raise_clear)
         wire_pack_key_string (packer, "raise", "clear");

@@ -1,4 +1,4 @@
-/*  broker.h — lilac-broker: one thread, one loop, no locks (DESIGN §4).
+/*  broker.h — lilac-broker: one thread, one loop, no locks (architecture §4).
 
     The loop polls the ingest PULL, the control ROUTER and a signalfd, and
     sleeps exactly until the earliest of: the first due alert, the next hugz,

@@ -2,7 +2,7 @@
 
     Everything that moves an alert between pending, raised, acked and cleared
     is here, and nothing else is: no I/O, no clock (callers pass `now`), no
-    broker. That keeps the rules of DESIGN §2 in one place, testable against
+    broker. That keeps the rules of architecture §2 in one place, testable against
     a reference model (tests/unit/test_lifecycle.c).
 
     Each function returns the transition it made, which names the change the

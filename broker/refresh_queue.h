@@ -1,7 +1,7 @@
 /*  refresh_queue.h — heartbeat refreshes waiting to be written, oldest first.
 
     A refresh only moves an alert's times and publishes nothing, so its row
-    may wait for the next checkpoint (DESIGN §4). The broker queues each
+    may wait for the next checkpoint (architecture §4). The broker queues each
     such entry once, with the tick it was first refreshed at, and writes the
     queue from its head in short slices (broker.c), so that no commit
     carrying a published change also carries a second's worth of refreshes.

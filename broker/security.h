@@ -1,4 +1,4 @@
-/*  security.h — the broker's CURVE side (README "Security", DESIGN §7).
+/*  security.h — the broker's CURVE side (README "Security", architecture §7).
 
     With a `security` section the broker runs czmq's zauth actor with the
     directory of allowed client certificates, started before any socket is

@@ -14,7 +14,7 @@
     leaves. Times go out as the strings the user typed, because the broker
     resolves relative times against its receive time.
 
-    Delivery, by default: a `submit` (DESIGN §10) through the typed control
+    Delivery, by default: a `submit` (architecture §10) through the typed control
     client (ctl.h) to -C (the broker's control endpoint, or an agent's
     local submit endpoint), waiting up to -t for the answer. Exit 0 only
     when the answer says every event was accepted: the broker answers after

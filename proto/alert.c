@@ -55,7 +55,7 @@ alert_state_parse (const char *name, alert_state_t *state)
             *state = (alert_state_t) index;
             return 0;
         }
-    if (strcmp (name, "acknowledged") == 0) {       //  DESIGN's long name
+    if (strcmp (name, "acknowledged") == 0) {       //  the long name people write
         *state = ALERT_ACKED;
         return 0;
     }

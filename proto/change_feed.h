@@ -1,6 +1,6 @@
 /*  change_feed.h — following the broker's changes without missing one.
 
-    The subscriber side of DESIGN §3 (the Clone pattern), shared by the
+    The subscriber side of architecture §3 (the Clone pattern), shared by the
     notifiers and `lilac tap`. A feed subscribes to the broker's PUB socket
     first, then asks the control socket where the stream stands (or, with a
     cursor saved on disk, for everything `since` that cursor), and then

@@ -1,4 +1,4 @@
-/*  ctl.h — the typed client of the control protocol (DESIGN §3, §10).
+/*  ctl.h — the typed client of the control protocol (architecture §3, §10).
 
     One ctl_t is one persistent DEALER connected to a control endpoint (the
     broker's ROUTER, or an agent's local submit endpoint), kept for the

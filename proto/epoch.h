@@ -1,5 +1,5 @@
 /*  epoch.h — which database, and which unbroken run of its seqs, a message
-    belongs to (DESIGN §10).
+    belongs to (architecture §10).
 
     A seq alone cannot tell a subscriber that the broker's history was
     replaced under it: a deleted or restored database, or a power loss with

@@ -1,7 +1,7 @@
 /*  json.h — every JSON lilac reads or writes, through jansson.
 
     jansson (libjansson-dev) is the one JSON library of the project
-    (DESIGN.md §1); this module is the little lilac adds on top of it:
+    (README "Two commands": why each dependency is there); this module is the little lilac adds on top of it:
     - writing: a msgpack object (a reply, a change, a frame seen by tap)
       becomes a json_t, and a json_t becomes one line of compact text;
     - reading: a JSON object from outside (an HTTP API's answer), with a

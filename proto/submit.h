@@ -1,5 +1,5 @@
 /*  submit.h — reading a submit request: an ingest batch whose bad events
-    are refused one by one instead of sinking the whole batch (DESIGN §10).
+    are refused one by one instead of sinking the whole batch (architecture §10).
 
     A PUSH sender never hears why a frame was dropped, so ingest refuses a
     frame whole at its first bad event. A submit is answered, so a bad

@@ -1,5 +1,5 @@
 /*  wire.h — lilac's msgpack protocol: checking untrusted frames, reading and
-    writing the three message families of DESIGN §3.
+    writing the three message families of architecture §3.
 
     Every frame from outside goes through wire_check() before msgpack-c sees
     it. msgpack-c allocates for a declared array/map count before reading the

@@ -1,4 +1,4 @@
-/*  ingest.h — lilac-web's ingest routes (issue 13, DESIGN §9 and §10).
+/*  ingest.h — lilac-web's ingest routes (issue 13, architecture §9 and §10).
 
     Four ways in, each a route of web.c's table:
       POST /api/events       lilac's own batch in JSON; 200 {tx, accepted,

@@ -1,4 +1,4 @@
-/*  mirror.h — lilac-web's live copy of every alert (DESIGN §9).
+/*  mirror.h — lilac-web's live copy of every alert (architecture §9).
 
     The Clone pattern through the change feed: a snapshot pages in every
     live alert, then every change after it updates the copy (a `deleted`

@@ -1,4 +1,4 @@
-/*  web.h — lilac-web: the HTTP face of lilac (DESIGN §9).
+/*  web.h — lilac-web: the HTTP face of lilac (architecture §9).
 
     A process of its own, like a notifier, that reaches the broker only
     through the bus. One thread, one loop: libmicrohttpd runs in external

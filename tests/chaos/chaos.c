@@ -287,7 +287,7 @@ s_report_delivery (chaos_t *self, const char *phase)
 
 //  Every id once more, in order, with the broker killed and restarted
 //  half way: the events its socket held at the kill are not superseded
-//  by later ones, so only a resend can save them (DESIGN §10).
+//  by later ones, so only a resend can save them (architecture §10).
 static void
 s_final_round (chaos_t *self)
 {

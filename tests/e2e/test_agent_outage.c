@@ -3,7 +3,7 @@
     One broker, one agent (source web1, heartbeat 500ms/+2s, check `flip`
     every 1s reading its exit code from a file). Before the outage the
     broker holds flip cleared and three local alerts. Then the broker is
-    stopped with SIGTERM for 30 s (DESIGN §5 / issue 3), and meanwhile:
+    stopped with SIGTERM for 30 s (architecture §5 / issue 3), and meanwhile:
       - flip goes 0 → 2 → 1 → 0 → 2, each step waited for in the agent's
         log (-v logs every check result), at least 1.5 s apart;
       - `lilac send -b ipc://...` (no -o: the host name, which the agent

@@ -1,5 +1,5 @@
 /*  test_agent_submit.c — the agent's acknowledged submits, end to end
-    (issue 12 item 2, DESIGN §10).
+    (issue 12 item 2, architecture §10).
 
     - Three short broker restarts under load: 1,000 ids are pushed through
       the agent's local endpoint, a round at a time (every id, summary

@@ -1,4 +1,4 @@
-/*  test_epoch.c — the broker's epoch (DESIGN §10), end to end.
+/*  test_epoch.c — the broker's epoch (architecture §10), end to end.
 
     One broker, restarted in every way that matters, with `ping` read after
     each start:

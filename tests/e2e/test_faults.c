@@ -8,7 +8,7 @@
       (ping, stats); past the backlog bound it stops reading ingest, so its
       memory stays bounded; once space is back every event is written and
       every alert holds the last state sent. Meanwhile a `submit` is
-      answered at once "degraded ..., retry after" (DESIGN §10). Mounting a tmpfs needs root,
+      answered at once "degraded ..., retry after" (architecture §10). Mounting a tmpfs needs root,
       as `make test` has (it installs packages); without it the case fails
       and says why;
     - four subscribers that never read while 20,000 changes of ~1.3 KB go

@@ -1,4 +1,4 @@
-/*  test_submit.c — the acknowledged submit (DESIGN §10), end to end.
+/*  test_submit.c — the acknowledged submit (architecture §10), end to end.
 
     One broker. Submits go through the typed client (ctl.h) as the agent's
     and `lilac send`'s do; the frames are the harness's ingest frames.

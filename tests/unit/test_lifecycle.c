@@ -1,6 +1,6 @@
 /*  test_lifecycle.c — the alert state machine against a reference model.
 
-    The model below restates DESIGN §2 as plainly as possible — a state, a
+    The model below restates architecture §2 as plainly as possible — a state, a
     few times, a counter — without sharing code with broker/lifecycle.c.
     A seeded random walk drives both with events, human acts and the passing
     of time, and after every step they must agree on the state, the

@@ -1,7 +1,7 @@
 /*  test_wire.c — wire_check, documents, getters and ingest batches (JSON:
     test_json.c).
 
-    One case per class of hostile frame (DESIGN §3: "never a crash, never a
+    One case per class of hostile frame (architecture §3: "never a crash, never a
     stall"), round trips of frames packed with msgpack-c, and a bounded
     random-bytes loop with a fixed seed that must never crash (run it under
     ASan with `make asan`).
