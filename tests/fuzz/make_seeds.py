@@ -4,7 +4,7 @@
 Run from the repository root: python3 tests/fuzz/make_seeds.py [FAMILY...]
 (only the families named, e.g. web_act; all of them by default).
 Writes tests/fuzz/corpus/{ingest,control,timespec}/seed-*: a few valid frames
-of each family (DESIGN §3) and a few broken ones. Packs msgpack by hand (no
+of each family (docs/architecture.md §3) and a few broken ones. Packs msgpack by hand (no
 module needed): maps, arrays, strings, ints, bools and nil are all we use.
 Also lilac-web's request bodies (web_act, web_actions, web_silence,
 web_am_silence: JSON text) and X-Forwarded-For cases (web_forwarded:
