@@ -692,6 +692,43 @@ s_write_deletions (broker_t *self, entry_t **expired, size_t count, int64_t now,
     return count ? store_set_seq (self->store, self->seq) : 0;
 }
 
+int
+broker_delete_alert (broker_t *self, entry_t *entry, int64_t now, char *error, size_t error_size)
+{
+    s_write (self);
+    if (self->change_count || self->retry_commit_at) {
+        snprintf (error, error_size, "the broker cannot write now (degraded): try again later");
+        return -1;
+    }
+    if (entry->stale || entry->refresh_queued) {
+        snprintf (error, error_size, "%s/%s is being written: try again in a second",
+                  entry->alert.source, entry->alert.id);
+        return -1;
+    }
+    assert (self->seq == self->published_seq);
+    pending_change_t deletion = { 0 };
+    int rc = -1;
+    if (store_begin (self->store, true) == 0
+    &&  s_write_deletions (self, &entry, 1, now, &deletion) == 0
+    &&  store_commit (self->store) == 0) {
+        if (s_publish (self, deletion.topic, deletion.body, deletion.size) == 0)
+            self->stats.published++;
+        self->published_seq = deletion.seq;
+        self->stats.commits++;
+        due_heap_set (self->heap, entry, 0);
+        alert_table_remove (self->table, entry);
+        rc = 0;
+    }
+    else {
+        snprintf (error, error_size, "the deletion was not written: %s", store_error (self->store));
+        store_rollback (self->store);
+        self->seq = self->published_seq;
+    }
+    mem_free (deletion.topic);
+    mem_free (deletion.body);
+    return rc;
+}
+
 //  Deletes history and cleared alerts older than the retention, in bounded
 //  runs of its own transaction between turns (a long backlog is worked off
 //  over several turns). Each deleted alert is a `deleted` change, committed

@@ -150,6 +150,13 @@ struct _broker_t {
 //  publishing and the row for the next commit (a REFRESH only for the
 //  refresh queue; NONE does nothing) and reschedules it.
 void broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t now);
+//  A person's `delete` of one cleared alert: what was applied before is
+//  committed first, then the alert's `deleted` change is written in its own
+//  transaction (as retention writes it), published, and the entry freed.
+//  0, or -1 with why in error (writes failing; the alert in the middle of
+//  a write: try again); the entry is gone only on 0.
+int broker_delete_alert (broker_t *self, entry_t *entry, int64_t now,
+                         char *error, size_t error_size);
 
 //  Packs the broker's health into a reply or hugz map: nothing while
 //  commits succeed, else `degraded` (why) and `degraded_since` (wall ms).

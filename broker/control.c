@@ -614,6 +614,36 @@ s_op_clear (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     return rc;
 }
 
+//  `delete`: a cleared alert goes now, not at the end of retention (a
+//  decommissioned server's, a typo's). Only a cleared one: what is still
+//  raised must be cleared first, by a person who sees that it is.
+static int
+s_op_delete (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+             int64_t now, char *error, size_t error_size)
+{
+    entry_t *entry = s_get_entry (self, request, error, error_size);
+    char *by = NULL, *source = NULL, *id = NULL;
+    int rc = -1;
+    if (entry && broker_get_by (self, request, "delete", &by, error, error_size) == 0) {
+        source = mem_strdup (entry->alert.source);
+        id = mem_strdup (entry->alert.id);
+        if (entry->alert.state != ALERT_CLEARED)
+            snprintf (error, error_size, "%s/%s is %s: clear it first, then delete it", source, id,
+                      alert_state_name (entry->alert.state));
+        else
+        if (broker_delete_alert (self, entry, now, error, error_size) == 0) {
+            log_info ("%s/%s deleted by %s", source, id, by);
+            wire_pack_key_string (out, "source", source);
+            wire_pack_key_string (out, "id", id);
+            rc = 2;
+        }
+    }
+    mem_free (by);
+    mem_free (source);
+    mem_free (id);
+    return rc;
+}
+
 static int
 s_op_suppress (broker_t *self, const msgpack_object *request, msgpack_packer *out,
                int64_t now, char *error, size_t error_size)
@@ -708,6 +738,7 @@ static const struct {
     { "list", s_op_list, ROLE_READER }, { "get", s_op_get, ROLE_READER },
     { "ack", s_op_ack, ROLE_ADMIN }, { "unack", s_op_unack, ROLE_ADMIN },
     { "clear", s_op_clear, ROLE_ADMIN }, { "suppress", s_op_suppress, ROLE_ADMIN },
+    { "delete", s_op_delete, ROLE_ADMIN },
     { "snapshot", s_op_snapshot, ROLE_READER }, { "since", s_op_since, ROLE_READER },
     { "history", s_op_history, ROLE_READER },
     { "submit", s_op_submit, ROLE_AGENT },

@@ -51,6 +51,7 @@ int cli_clear (cli_t *cli, int argc, char **argv);
 int cli_suppress (cli_t *cli, int argc, char **argv);
 int cli_stats (cli_t *cli, int argc, char **argv);
 int cli_ping (cli_t *cli, int argc, char **argv);
+int cli_delete (cli_t *cli, int argc, char **argv);
 int cli_history (cli_t *cli, int argc, char **argv);
 int cli_keygen (cli_t *cli, int argc, char **argv);
 int cli_silence (cli_t *cli, int argc, char **argv);

@@ -103,6 +103,14 @@ const char cli_clear_usage[] =
     "\n"
     "Clears an alert now.\n";
 
+const char cli_delete_usage[] =
+    "usage: lilac [-C EP] [-t SECS] delete SOURCE ID [--by NAME]\n"
+    "\n"
+    "Deletes a cleared alert now, instead of at the end of the retention (an\n"
+    "admin's act): its row goes and a `deleted` change is published, so mirrors\n"
+    "drop it; its history rows go with the retention. A raised, acked or\n"
+    "pending alert is refused: clear it first.\n";
+
 const char cli_suppress_usage[] =
     "usage: lilac [-C EP] [-t SECS] suppress SOURCE ID TIME\n"
     "\n"
@@ -140,12 +148,14 @@ static const control_command_t s_ack = { "ack", cli_ack_usage, S_UNTIL | S_BY | 
 static const control_command_t s_unack = { "unack", cli_unack_usage, S_BY, 2 };
 static const control_command_t s_clear = { "clear", cli_clear_usage, S_BY, 2 };
 static const control_command_t s_suppress = { "suppress", cli_suppress_usage, 0, 3 };
+static const control_command_t s_delete = { "delete", cli_delete_usage, S_BY, 2 };
 static const control_command_t s_stats = { "stats", cli_stats_usage, S_JSON, 0 };
 static const control_command_t s_ping = { "ping", cli_ping_usage, S_JSON, 0 };
 
 //  The table, for control_args_parse to find a command by name.
 static const control_command_t *const s_commands [] = {
-    &s_list, &s_get, &s_history, &s_ack, &s_unack, &s_clear, &s_suppress, &s_stats, &s_ping
+    &s_list, &s_get, &s_history, &s_ack, &s_unack, &s_clear, &s_suppress, &s_stats, &s_ping,
+    &s_delete
 };
 
 //  --state: state names, comma-separated (or the option repeated), sent in
@@ -697,6 +707,11 @@ s_run (const control_command_t *command, cli_t *cli, int argc, char **argv)
     if (command == &s_ping)
         status = s_show_ping (&args, root, zclock_mono () - asked);
     else
+    if (command == &s_delete) {
+        printf ("%s %s deleted\n", args.positional [0], args.positional [1]);
+        status = CLI_EXIT_OK;
+    }
+    else
     if (command == &s_list)
         status = s_show_list (&args, root);
     else
@@ -710,6 +725,12 @@ s_run (const control_command_t *command, cli_t *cli, int argc, char **argv)
     fflush (stdout);
     wire_doc_destroy (&doc);
     return status;
+}
+
+int
+cli_delete (cli_t *cli, int argc, char **argv)
+{
+    return s_run (&s_delete, cli, argc, argv);
 }
 
 int

@@ -31,6 +31,7 @@ static const char s_usage[] =
     "  suppress  suppress notifications for an alert until a time\n"
     "  stats     the broker's counters\n"
     "  ping      is the broker there, and healthy?\n"
+    "  delete    delete a cleared alert now (admin)\n"
     "  history   one alert's changes, newest first\n"
     "  silence   add, list or expire silences (lilac silence --help)\n"
     "  keygen    write a CURVE certificate (lilac keygen --help)\n"
@@ -61,6 +62,7 @@ static const s_command_t s_commands [] = {
     { "suppress", cli_suppress },
     { "stats", cli_stats },
     { "ping", cli_ping },
+    { "delete", cli_delete },
     { "history", cli_history },
     { "silence", cli_silence },
     { "keygen", cli_keygen },

@@ -324,6 +324,37 @@ s_errors (void)
     alert_clear_fields (&row);
 }
 
+//  `lilac delete`: a cleared alert goes now (a `deleted` change); one still
+//  raised is refused, and stays.
+static void
+s_delete (void)
+{
+    TEST ("cli: lilac delete: a raised alert is refused (clear it first); a cleared one is "
+          "deleted, published as deleted, gone from get");
+    cli_result_t result;
+    RUN (result, 0, "send", "-o", "decommissioned", "-i", "disk", "-r", "now");
+    cli_result_free (&result);
+    CHECK (RUN (result, 1, "delete", "decommissioned", "disk") == 1
+           && strstr (result.err, "is raised: clear it first"), "delete raised: %s", result.err);
+    cli_result_free (&result);
+    subscriber_t *sub = subscriber_new (s_bed->broker, "deleted.");
+    RUN (result, 0, "clear", "decommissioned", "disk");
+    cli_result_free (&result);
+    CHECK (RUN (result, 0, "delete", "decommissioned", "disk") == 0
+           && streq (result.out, "decommissioned disk deleted\n"), "delete: %d %s%s",
+           result.status, result.out, result.err);
+    cli_result_free (&result);
+    alert_change_t change;
+    CHECK (sub && expect_change (sub, "deleted", "decommissioned", "disk", 3000, &change) == 0,
+           "no deleted change published");
+    if (sub)
+        alert_change_free (&change);
+    subscriber_destroy (&sub);
+    CHECK (RUN (result, 1, "get", "decommissioned", "disk") == 1
+           && strstr (result.err, "no alert"), "get after delete: %s", result.err);
+    cli_result_free (&result);
+}
+
 //  What went wrong is said at once and by name, not after -t.
 static void
 s_fast_errors (void)
@@ -468,6 +499,7 @@ main (void)
     s_errors ();
     s_local_time ();
     s_fast_errors ();
+    s_delete ();
     s_list_attention ();
     TEST ("cli: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&s_bed, check_failed > 0 || check_case_failed) == 0,
