@@ -44,6 +44,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include "agent.h"
@@ -775,6 +776,19 @@ s_prepare_ipc (const char *endpoint, char *error, size_t error_size)
     return paths_make_dirs (directory, error, error_size);
 }
 
+//  A local socket file is its owner's and group's (0660): on a packaged
+//  server, the scripts of group lilac may send, nobody else.
+static int
+s_share_ipc (const char *endpoint, char *error, size_t error_size)
+{
+    if (strncmp (endpoint, "ipc://", 6) == 0 && chmod (endpoint + 6, 0660) != 0) {
+        snprintf (error, error_size, "cannot make %s group-writable: %s", endpoint + 6,
+                  strerror (errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_open_sockets (agent_t *self, char *error, size_t error_size)
 {
@@ -788,7 +802,7 @@ s_open_sockets (agent_t *self, char *error, size_t error_size)
     if (s_prepare_ipc (self->config.listen, error, error_size))
         return -1;
     self->local = bus_open (ZMQ_PULL, self->config.listen, BUS_BIND, error, error_size);
-    if (!self->local)
+    if (!self->local || s_share_ipc (self->config.listen, error, error_size))
         return -1;
     self->submit_endpoint = agent_submit_endpoint (&self->config);
     if (!self->submit_endpoint)
@@ -796,7 +810,7 @@ s_open_sockets (agent_t *self, char *error, size_t error_size)
     if (s_prepare_ipc (self->submit_endpoint, error, error_size))
         return -1;
     self->submit = bus_open (ZMQ_ROUTER, self->submit_endpoint, BUS_BIND, error, error_size);
-    return self->submit ? 0 : -1;
+    return self->submit && s_share_ipc (self->submit_endpoint, error, error_size) == 0 ? 0 : -1;
 }
 
 //  Loads what the last run held and keeps the table in state_dir.

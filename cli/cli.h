@@ -35,6 +35,7 @@
 typedef struct {
     const char *control;           //  -C endpoint, or NULL for $LILAC_CONTROL / default
     int timeout_ms;                //  -t deadline in ms, or 0 for the default
+    const char *broker;            //  -b before the command (send's PUSH endpoint), or NULL
 } cli_t;
 
 //  One subcommand: name, entry point (argv[0] is the subcommand's name),

@@ -40,6 +40,7 @@ static const char s_usage[] =
     "  -C, --control EP     control endpoint (default $LILAC_CONTROL, else "
     "tcp://127.0.0.1:32743)\n"
     "  -t, --timeout SECS   deadline for the broker's answer (default 5)\n"
+    "  -b, --broker EP      send's PUSH endpoint (lilac send --help)\n"
     "      --cert FILE      this client's secret certificate (default $LILAC_CERT)\n"
     "      --server-key KEY the broker's public key: 40 Z85 characters or its\n"
     "                       public certificate file (default $LILAC_SERVER_KEY)\n"
@@ -92,6 +93,7 @@ s_parse_globals (cli_t *cli, int argc, char **argv)
         { "server-key", required_argument, NULL, OPT_SERVER_KEY },
         { "control", required_argument, NULL, 'C' },
         { "timeout", required_argument, NULL, 't' },
+        { "broker", required_argument, NULL, 'b' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -99,10 +101,13 @@ s_parse_globals (cli_t *cli, int argc, char **argv)
     char error [256];
     opterr = 0;
     int option;
-    while ((option = getopt_long (argc, argv, "+:C:t:h", long_options, NULL)) != -1) {
+    while ((option = getopt_long (argc, argv, "+:C:t:b:h", long_options, NULL)) != -1) {
         switch (option) {
             case 'C':
                 cli->control = optarg;
+                break;
+            case 'b':
+                cli->broker = optarg;
                 break;
             case 't':
                 if (cli_parse_timeout ("-t", optarg, &cli->timeout_ms, error, sizeof error))
@@ -209,7 +214,7 @@ int
 main (int argc, char **argv)
 {
     zsys_handler_set (NULL);
-    cli_t cli = { NULL, 0 };
+    cli_t cli = { NULL, 0, NULL };
     int status = s_parse_globals (&cli, argc, argv);
     if (status >= 0)
         return status;

@@ -562,6 +562,10 @@ cli_send (cli_t *cli, int argc, char **argv)
         status = CLI_EXIT_OK;
     }
     else {
+        if (!send.endpoint && cli->broker) {        //  `lilac -b EP send ...`
+            send.endpoint = cli->broker;
+            send.no_wait = true;
+        }
         send.endpoint = cli_endpoint (send.endpoint, "LILAC_BROKER", BUS_DEFAULT_INGEST);
         send.control = cli_endpoint (send.control ? send.control : cli->control,
                                      "LILAC_CONTROL", BUS_DEFAULT_CONTROL);

@@ -324,6 +324,25 @@ s_errors (void)
     alert_clear_fields (&row);
 }
 
+//  -b before the command is send's PUSH endpoint, as after it.
+static void
+s_global_broker (void)
+{
+    TEST ("cli: lilac -b EP send ... pushes to EP, as lilac send -b EP does");
+    cli_result_t result;
+    CHECK (RUN (result, 0, "-b", broker_process_ingest (s_bed->broker), "send", "-o", "global",
+                "-i", "pushed") == 0, "lilac -b EP send: %d %s", result.status, result.err);
+    cli_result_free (&result);
+    alert_t row;
+    memset (&row, 0, sizeof row);
+    int64_t deadline = clock_now_ms () + 3000;
+    while (control_get_alert (s_bed->broker, "global", "pushed", &row) != 0
+           && clock_now_ms () < deadline)
+        harness_pause_ms (20);
+    CHECK (row.source && row.state == ALERT_RAISED, "the pushed alert did not arrive");
+    alert_clear_fields (&row);
+}
+
 //  `lilac delete`: a cleared alert goes now (a `deleted` change); one still
 //  raised is refused, and stays.
 static void
@@ -500,6 +519,7 @@ main (void)
     s_local_time ();
     s_fast_errors ();
     s_delete ();
+    s_global_broker ();
     s_list_attention ();
     TEST ("cli: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&s_bed, check_failed > 0 || check_case_failed) == 0,
