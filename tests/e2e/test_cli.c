@@ -324,6 +324,39 @@ s_errors (void)
     alert_clear_fields (&row);
 }
 
+//  lilac(1)'s synopsis names every command `lilac --help` lists (the man
+//  page make built from docs/man/lilac.1.scd, next to the binaries).
+static void
+s_man_page (void)
+{
+    TEST ("cli: lilac(1) has a synopsis line for every command lilac --help lists");
+    char path [1024];
+    snprintf (path, sizeof path, "%s/man/lilac.1", harness_bin_dir ());
+    char *page = file_read_all (path);
+    cli_result_t result;
+    RUN (result, 0, "--help");
+    if (CHECK (page && result.out, "no man page at %s", path)) {
+        //  The command lines of the usage: two spaces, then a lower-case name
+        int commands = 0;
+        for (const char *line = result.out; line && *line; line = strchr (line, '\n')) {
+            line += *line == '\n';
+            if (line [0] != ' ' || line [1] != ' ' || line [2] < 'a' || line [2] > 'z')
+                continue;
+            char name [32], lilac_name [64], alternative [64];
+            if (sscanf (line + 2, "%31s", name) != 1)
+                continue;
+            commands++;
+            snprintf (lilac_name, sizeof lilac_name, "lilac %s", name);
+            snprintf (alternative, sizeof alternative, "|\\fB%s", name);
+            CHECK (strstr (page, lilac_name) || strstr (page, alternative),
+                   "lilac(1) has no synopsis for %s", name);
+        }
+        CHECK (commands >= 14, "read %d commands from lilac --help", commands);
+    }
+    cli_result_free (&result);
+    free (page);
+}
+
 //  -b before the command is send's PUSH endpoint, as after it.
 static void
 s_global_broker (void)
@@ -520,6 +553,7 @@ main (void)
     s_fast_errors ();
     s_delete ();
     s_global_broker ();
+    s_man_page ();
     s_list_attention ();
     TEST ("cli: broker exits 0 on SIGTERM");
     CHECK (testbed_destroy (&s_bed, check_failed > 0 || check_case_failed) == 0,
