@@ -212,28 +212,6 @@ s_matches (const list_filter_t *filter, const alert_t *alert)
         && (!filter->id || fnmatch (filter->id, alert->id, 0) == 0);
 }
 
-//  "raised" or "raised,acked,pending" into a mask of states. -1 with why.
-static int
-s_parse_states (const char *text, unsigned *states, char *error, size_t error_size)
-{
-    *states = 0;
-    const char *at = text;
-    do {
-        size_t length = strcspn (at, ",");
-        char name [16];
-        alert_state_t state;
-        snprintf (name, sizeof name, "%.*s", (int) (length < 15 ? length : 15), at);
-        if (length >= sizeof name || alert_state_parse (name, &state)) {
-            snprintf (error, error_size, "state: '%.*s' is not one of pending, raised, "
-                      "acked, cleared", (int) (length < 64 ? length : 64), at);
-            return -1;
-        }
-        *states |= 1u << state;
-        at += length;
-    } while (*at++ == ',');
-    return 0;
-}
-
 static int
 s_get_filter (const msgpack_object *request, list_filter_t *filter, char *error, size_t error_size)
 {
@@ -243,7 +221,10 @@ s_get_filter (const msgpack_object *request, list_filter_t *filter, char *error,
     ||  wire_get_string (request, "source", WIRE_MAX_NAME, &filter->source, error, error_size)
     ||  wire_get_string (request, "id", WIRE_MAX_NAME, &filter->id, error, error_size))
         return -1;
-    int rc = state ? s_parse_states (state, &filter->states, error, error_size) : 0;
+    char why [128];
+    int rc = state ? alert_states_parse (state, &filter->states, why, sizeof why) : 0;
+    if (rc)
+        snprintf (error, error_size, "state: %s", why);
     mem_free (state);
     return rc;
 }

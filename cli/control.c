@@ -159,30 +159,24 @@ static const control_command_t *const s_commands [] = {
 };
 
 //  --state: state names, comma-separated (or the option repeated), sent in
-//  the canonical form; "acknowledged" is accepted for "acked".
+//  the canonical form ("acknowledged" is "acked"), each once.
 static int
 s_check_state (control_args_t *self, const char *text, char *error, size_t error_size)
 {
-    const char *at = text;
-    do {
-        size_t length = strcspn (at, ",");
-        char name [16];
-        alert_state_t state;
-        snprintf (name, sizeof name, "%.*s", (int) (length < 15 ? length : 15), at);
-        if (streq (name, "acknowledged"))
-            snprintf (name, sizeof name, "acked");
-        if (length >= sizeof name || alert_state_parse (name, &state)) {
-            snprintf (error, error_size, "--state: '%.*s' is not a state (pending, raised, "
-                      "acked or cleared)", (int) (length < 64 ? length : 64), at);
-            return -1;
-        }
-        if (!strstr (self->state, alert_state_name (state))) {
+    unsigned states;
+    char why [128];
+    if (alert_states_parse (text, &states, why, sizeof why)) {
+        snprintf (error, error_size, "--state: %s", why);
+        return -1;
+    }
+    for (alert_state_t state = ALERT_PENDING; state <= ALERT_CLEARED; state++) {
+        const char *name = alert_state_name (state);
+        if ((states & (1u << state)) && !strstr (self->state, name)) {
             size_t used = strlen (self->state);
-            snprintf (self->state + used, sizeof self->state - used, "%s%s", used ? "," : "",
-                      alert_state_name (state));
+            snprintf (self->state + used, sizeof self->state - used, "%s%s",
+                      used ? "," : "", name);
         }
-        at += length;
-    } while (*at++ == ',');
+    }
     return 0;
 }
 

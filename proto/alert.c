@@ -62,6 +62,27 @@ alert_state_parse (const char *name, alert_state_t *state)
     return -1;
 }
 
+int
+alert_states_parse (const char *text, unsigned *states, char *error, size_t error_size)
+{
+    *states = 0;
+    const char *at = text ? text : "";
+    do {
+        size_t length = strcspn (at, ",");
+        char name [16];
+        alert_state_t state;
+        snprintf (name, sizeof name, "%.*s", (int) (length < 15 ? length : 15), at);
+        if (length >= sizeof name || alert_state_parse (name, &state)) {
+            snprintf (error, error_size, "'%.*s' is not a state (pending, raised, acked or "
+                      "cleared)", (int) (length < 64 ? length : 64), at);
+            return -1;
+        }
+        *states |= 1u << state;
+        at += length;
+    } while (*at++ == ',');
+    return 0;
+}
+
 const char *
 alert_level_name (alert_level_t level)
 {

@@ -63,6 +63,9 @@ typedef struct {
 
 const char *alert_state_name (alert_state_t state);      //  "pending", ...
 int alert_state_parse (const char *name, alert_state_t *state);   //  0 / -1
+//  "raised" or "raised,acked,pending" into *states, a bit (1 << state) for
+//  each. 0, or -1 with "'NAME' is not a state (...)" in error.
+int alert_states_parse (const char *text, unsigned *states, char *error, size_t error_size);
 const char *alert_level_name (alert_level_t level);      //  "urgent", ...
 int alert_level_parse (const char *name, alert_level_t *level);   //  0 / -1
 
