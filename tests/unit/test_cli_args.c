@@ -133,7 +133,7 @@ static void
 s_test_control_parse (void)
 {
     TEST ("control: positionals, -C after the command, --by and option sets");
-    cli_t cli = { "tcp://127.0.0.1:1", 0 };
+    cli_t cli = { .control = "tcp://127.0.0.1:1" };
     control_args_t args;
     char *ack [] = { "ack", "web1", "disk", "--until", "+1h", "-C", "tcp://127.0.0.1:2",
                      "--note", "n", "--by", "alice", NULL };
