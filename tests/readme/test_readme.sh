@@ -22,12 +22,13 @@ set -u
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=${LILAC_BIN:-bin}
 case $bin in /*) ;; *) bin=$repo/$bin ;; esac
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/lilac-readme.XXXXXX")
+#  Not under /tmp: the namespace covers /tmp, and this must stay reachable
+scratch=$(mktemp -d /var/tmp/lilac-readme.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 
 # The tour's ```sh blocks, one file each: scratch/var/block-N.sh. Inside the
 # namespace scratch/var is the checkout's var/ (the empty /tmp hides the rest).
-mkdir -p "$scratch/var" "$scratch/tmp" "$scratch/lib-upper" "$scratch/lib-work"
+mkdir -p "$scratch/var" "$scratch/tmp" "$scratch/lib-upper" "$scratch/lib-work" "$scratch/repo"
 awk -v dir="$scratch/var" '
     /^## / { in_tour = ($0 == "## A five-minute tour") }
     in_tour && /^```sh$/ { block++; file = dir "/block-" block ".sh"; printf "" > file; next }
@@ -42,9 +43,12 @@ set -u
 repo=$1; bin=$2; host=$3
 ip link set lo up
 mkdir -p "$repo/var"
-#  (the overlay first: its directories are under $host, which /tmp hides next)
+#  A checkout under /tmp (a CI clone) is held aside and put back on top of
+#  the empty /tmp, at the same path.
 mount -t overlay overlay -o "lowerdir=/var/lib,upperdir=$host/lib-upper,workdir=$host/lib-work" /var/lib \
-&& mount --bind "$host/var" "$repo/var" && mount --bind "$host/tmp" /tmp \
+&& mount --bind "$repo" "$host/repo" && mount --bind "$host/tmp" /tmp \
+&& { [ -d "$repo" ] || { mkdir -p "$repo" && mount --bind "$host/repo" "$repo"; }; } \
+&& mount --bind "$host/var" "$repo/var" \
 || { echo "not ok - tour: the namespace could not be set up (mounts failed)"; exit 1; }
 scratch=$repo/var
 chmod 1777 /tmp
