@@ -602,6 +602,53 @@ def _():
         browser.viewport(1280, 800)
 
 
+#   WCAG's contrast ratio of the text of each element against the page's
+#   background, as the browser computed them (colours are rgb()/rgba()).
+CONTRAST = """
+const channel = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; };
+const rgb = text => text.match(/[\\d.]+/g).slice(0, 3).map(Number);
+const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+const page = luminance(rgb(getComputedStyle(document.body).backgroundColor));
+return arguments[0].map(css => {
+    const element = document.querySelector(css);
+    if (!element) return [css, null];
+    const text = luminance(rgb(getComputedStyle(element).color));
+    const [light, dark] = text > page ? [text, page] : [page, text];
+    return [css, (light + 0.05) / (dark + 0.05)];
+});
+"""
+TEXTS = ['tr.alert[data-state=raised] td.state', 'tr.alert[data-state=acked] td.state',
+         'tr.alert[data-state=pending] td.state', 'td.summary', '#counts .levels',
+         'td.labels .chip', 'th.summary', 'a.open']
+
+
+@case('10d dark when the system is (prefers-color-scheme), light otherwise; the list\'s '
+      'text keeps a contrast of 4.5:1 or more in both')
+def _():
+    def scheme(name):
+        browser.driver.execute_cdp_cmd('Emulation.setEmulatedMedia', {
+            'features': [{'name': 'prefers-color-scheme', 'value': name}]})
+    backgrounds = {}
+    try:
+        for name in ('light', 'dark'):
+            scheme(name)
+            open_list('/')
+            browser.wait(lambda: browser.js("return document.querySelectorAll("
+                                            "'tr.alert[data-state=raised]').length > 0"),
+                         'raised rows listed')
+            backgrounds[name] = browser.js('return getComputedStyle(document.body)'
+                                           '.backgroundColor')
+            for css, ratio in browser.js(CONTRAST, TEXTS):
+                assert ratio is not None, f'{name}: nothing matches {css}'
+                assert ratio >= 4.5, f'{name}: {css} has a contrast of {ratio:.2f}:1'
+    finally:
+        scheme('light')
+    assert backgrounds['light'] != backgrounds['dark'], \
+        f'the same background in both schemes: {backgrounds}'
+    dark = [int(v) for v in backgrounds['dark'].split('(')[1].split(')')[0].split(',')[:3]]
+    assert sum(dark) < 3 * 80, f'the dark background is not dark: {backgrounds["dark"]}'
+
+
 @case('11 silences: "silence alerts like this" fills the form; the silence is made, '
       'listed live and expired, at the broker too; the alert\'s timeline shows both')
 def _():
