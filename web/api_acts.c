@@ -72,6 +72,16 @@ s_read_until_note (const json_t *body, int64_t now_ms, api_act_body_t *out, char
     return s_read_note (body, out->note, sizeof out->note, error, error_size);
 }
 
+//  A suppress needs its until ("now" lifts it). 0, or -1 with why.
+static int
+s_check_suppress (const char *op, const api_act_body_t *body, char *error, size_t error_size)
+{
+    if (strcmp (op, "suppress") == 0 && !*body->until)
+        return error_text (error, error_size, -1, "suppress wants \"until\": \"+2h\" "
+                           "(\"now\" lifts it)");
+    return 0;
+}
+
 int
 api_act_parse (const char *op, const char *body, size_t size, int64_t now_ms,
                api_act_body_t *out, char *error, size_t error_size)
@@ -90,10 +100,7 @@ api_act_parse (const char *op, const char *body, size_t size, int64_t now_ms,
         if (rc)
             return -1;
     }
-    if (strcmp (op, "suppress") == 0 && !*out->until)
-        return error_text (error, error_size, -1, "suppress wants {\"until\": \"+2h\"} "
-                           "(\"now\" lifts it)");
-    return 0;
+    return s_check_suppress (op, out, error, error_size);
 }
 
 //  The body's alerts: an array of 1..API_ACTIONS_MAX objects, each with a
@@ -129,11 +136,9 @@ s_read_actions (const json_t *body, int64_t now_ms, api_actions_t *out, char *er
     ||  !api_act_known (out->op))
         return error_text (error, error_size, -1, "act: want \"ack\", \"unack\", \"clear\" "
                            "or \"suppress\"");
-    if (s_read_until_note (body, now_ms, &out->body, error, error_size))
+    if (s_read_until_note (body, now_ms, &out->body, error, error_size)
+    ||  s_check_suppress (out->op, &out->body, error, error_size))
         return -1;
-    if (strcmp (out->op, "suppress") == 0 && !*out->body.until)
-        return error_text (error, error_size, -1, "suppress wants \"until\": \"+2h\" "
-                           "(\"now\" lifts it)");
     return s_read_alerts (body, out, error, error_size);
 }
 
