@@ -419,27 +419,26 @@ s_by_attention (const void *left, const void *right)
     return a->changed_at < b->changed_at ? -1 : a->changed_at > b->changed_at;
 }
 
-static int
-s_width (const alert_t *alerts, size_t count, size_t field_offset, int minimum)
+//  A column as wide as its widest text, up to S_MAX_COLUMN.
+static void
+s_widen (int *width, const char *text)
 {
-    int width = minimum;
-    for (size_t index = 0; index < count; index++) {
-        const char *text = *(const char *const *) ((const char *) &alerts [index] + field_offset);
-        int size = text ? (int) strlen (text) : 1;
-        if (size > width)
-            width = size < S_MAX_COLUMN ? size : S_MAX_COLUMN;
-    }
-    return width;
+    int size = text ? (int) strlen (text) : 1;
+    if (size > *width)
+        *width = size < S_MAX_COLUMN ? size : S_MAX_COLUMN;
 }
 
 static void
 s_print_table (alert_t *alerts, size_t count, bool utc)
 {
     qsort (alerts, count, sizeof (alert_t), s_by_attention);
-    int source_width = s_width (alerts, count, offsetof (alert_t, source), 6);
-    int id_width = s_width (alerts, count, offsetof (alert_t, id), 2);
-    int subject_width = s_width (alerts, count, offsetof (alert_t, subject), 7);
-    int acked_width = s_width (alerts, count, offsetof (alert_t, acked_by), 8);
+    int source_width = 6, id_width = 2, subject_width = 7, acked_width = 8;
+    for (size_t index = 0; index < count; index++) {
+        s_widen (&source_width, alerts [index].source);
+        s_widen (&id_width, alerts [index].id);
+        s_widen (&subject_width, alerts [index].subject);
+        s_widen (&acked_width, alerts [index].acked_by);
+    }
     printf ("%-9s %-6s %-*s %-*s %-*s %-23s %-*s %s\n", "STATE", "LEVEL",
             source_width, "SOURCE", id_width, "ID", subject_width, "SUBJECT", "SINCE",
             acked_width, "ACKED-BY", "SUMMARY");
