@@ -44,35 +44,29 @@
       SIGPIPE; a child must not inherit either). Every fd the notifier holds
       is close-on-exec, so the command inherits no socket.
 
-    Outcome: exit 0 is done. A non-zero exit, death by a signal, the timeout,
-    or a failure to start (no such file, ...) is retried with back-off: 1 s,
-    doubling up to 5 min, each ±20 % jitter, until retry_for has passed since
-    the first failure of that action; the last attempt is made at that
-    moment, and if it fails too the action is given up: "giving up on seq N
-    for rule R after 1h: exit status 3".
+    Outcome: exit 0 is DELIVERED. A non-zero exit, death by a signal, the
+    timeout, or a failure to start (no such file, ...) is RETRY: the
+    delivery core (delivery.h) tries again with back-off until retry_for
+    after the first failure, then logs it as given up ("giving up after 9
+    attempts in 1h: exit status 3"). No usable command is GIVE_UP at once.
 
-    Blocking: deliver runs the command to its end, so it blocks the
-    notifier for up to `timeout`. A notifier does one thing, in order, and
-    the feed holds later changes until this one is done anyway; the broker
-    is not held up (its PUB drops for a slow subscriber, and the feed
-    catches up with `since`). Keep the timeout well under FEED_SILENCE_MS ×
-    a few if reminders must stay timely.
+    Never waiting: a command is started and left to run; the loop watches
+    its pidfd (exit) and its stdin pipe (room to write), and work() kills
+    it at its timeout. Commands for different destinations (rules with
+    their own `command`) run side by side; one destination's runs are one
+    at a time, in order. A hung command holds only its own destination.
 
-    Reaping: the command is reaped by pid (waitpid, never -1), woken by a
-    pidfd (Linux ≥ 5.3) or, without one, polled every EXEC_POLL_STEP_MS.
-    After a timeout the group is SIGKILLed and the command waited for up to
-    EXEC_KILL_WAIT_MS; one that still has not died (stuck in the kernel) is
-    kept in a short list and reaped later (work(), every second), so no
-    zombie is left behind. Whatever a command leaves running in the
-    background after it exits 0 is its own business; it is not killed.
+    Reaping: the command is reaped by pid (waitpid, never -1) when its
+    pidfd (Linux ≥ 5.3) says it exited or, without one, at every
+    EXEC_POLL_STEP_MS. At its timeout its group is SIGKILLed; one that has
+    not died yet (stuck in the kernel) is kept in a short list and reaped
+    later (work(), every second), so no zombie is left behind. Whatever a
+    command leaves running in the background after it exits 0 is its own
+    business; it is not killed. At exit, runs still going are killed and
+    waited for up to EXEC_KILL_WAIT_MS.
 
-    Retry state: one entry per failing action (seq, kind, rule), at most
-    RULES_MAX_ACTIONS (the actions of the one change in flight); entries of
-    older changes are dropped. It lives in memory: a restarted notifier
-    starts the back-off and the retry_for clock afresh.
-
-    The spawning mirrors agent/check_runner.c (process group, mask, signal
-    defaults, fds above stdio); a shared proto/ helper would serve both.
+    The spawning is proto/child.c's (process group, mask, signal
+    defaults, fds above stdio), shared with the agent's checks.
 */
 #include <assert.h>
 #include <czmq.h>
@@ -92,18 +86,16 @@
 #include "error_text.h"
 #include "exec.h"
 #include "json.h"
+#include "loop.h"
 #include "log.h"
 #include "mem.h"
 #include "wire.h"
 
 #define EXEC_TIMEOUT_DEFAULT_MS    (30 * 1000)          //  `timeout`
 #define EXEC_RETRY_FOR_DEFAULT_MS  (60 * 60 * 1000)     //  `retry_for`
-#define EXEC_BACKOFF_FIRST_MS      1000                 //  first retry after about this
-#define EXEC_BACKOFF_MAX_MS        (5 * 60 * 1000)      //  back-off stops doubling here
-#define EXEC_JITTER_PERCENT        20                   //  ± this much on every delay
 #define EXEC_MAX_ARGS              64                   //  words in an argv command
 #define EXEC_ORPHANS_MAX           16                   //  killed runs not yet reaped
-#define EXEC_KILL_WAIT_MS          2000                 //  wait for a SIGKILLed run
+#define EXEC_KILL_WAIT_MS          2000                 //  at exit, wait for killed runs
 #define EXEC_POLL_STEP_MS          10                   //  reap polling without a pidfd
 #define EXEC_ORPHAN_CHECK_MS       1000                 //  how often orphans are reaped
 #define EXEC_REASON_SIZE           512                  //  why a run failed, as text
@@ -121,33 +113,38 @@ static const char *const s_env_names [] = {
 #define EXEC_ENV_MAX 12                 //  entries in s_env_names
 
 //  A command split into words.
+typedef struct _exec_t exec_t;
+
 typedef struct {
     char *words;                   //  the words, NUL-separated (owned)
     char *argv [EXEC_MAX_ARGS + 1];    //  pointers into words, NULL-terminated
     size_t argc;                   //  words
 } command_line_t;
 
-//  One action that failed and is being retried.
-typedef struct {
-    uint64_t seq;                  //  the change
-    rule_action_kind_t kind;       //  which of its actions
-    char *rule;                    //  the rule's name (owned copy)
-    int64_t first_failure;         //  monotonic ms of the first failed run
-    int64_t backoff;               //  next delay before jitter, ms
-    int attempts;                  //  failed runs so far
-} failing_t;
+//  One command running for one delivery.
+typedef struct _run_t run_t;
+struct _run_t {
+    exec_t *owner;
+    delivery_t *delivery;          //  finished when the run ends
+    pid_t pid;                     //  its process group too
+    int pidfd;                     //  readable once it exits, or -1
+    int write_fd;                  //  its stdin, until all is written; -1 then
+    char *data;                    //  the JSON it reads
+    size_t size, sent;
+    int64_t started;               //  mono ms
+    int64_t deadline;              //  mono ms: killed after this
+    run_t *next;
+};
 
-typedef struct {
+struct _exec_t {
     char *command;                 //  the section's command, or NULL
     bool shell;                    //  run commands with /bin/sh -c
     int64_t timeout_ms;            //  a run is killed after this
-    int64_t retry_for_ms;          //  a failing action is given up after this
-    failing_t failing [RULES_MAX_ACTIONS];  //  actions being retried
-    size_t failing_count;          //  entries in failing
+    loop_t *loop;                  //  watches pidfds and stdin pipes
+    run_t *runs;                   //  running now
     pid_t orphans [EXEC_ORPHANS_MAX];   //  killed, not reaped yet
     size_t orphan_count;           //  entries in orphans
-    uint64_t random_state;         //  xorshift64 state for jitter
-} exec_t;
+};
 
 //  --- small helpers ------------------------------------------------------------------
 
@@ -166,27 +163,6 @@ s_duration_text (int64_t ms, char *buffer, size_t size)
     else
         snprintf (buffer, size, "%" PRId64 "ms", ms);
     return buffer;
-}
-
-static uint64_t
-s_random (exec_t *self)
-{
-    uint64_t x = self->random_state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    self->random_state = x;
-    return x;
-}
-
-//  delay ± EXEC_JITTER_PERCENT, at least 1 ms.
-static int64_t
-s_jitter (exec_t *self, int64_t delay)
-{
-    int64_t spread = delay * EXEC_JITTER_PERCENT / 100;
-    if (spread > 0)
-        delay += (int64_t) (s_random (self) % (uint64_t) (2 * spread + 1)) - spread;
-    return delay > 0 ? delay : 1;
 }
 
 //  Splits text into words (see the file comment). 0, or -1 with why.
@@ -554,23 +530,6 @@ s_feed_stdin (int *fd, const char *data, size_t size, size_t *sent)
         s_close (fd);
 }
 
-//  Waits up to wait_ms for pid to exit, woken by pidfd when there is one.
-static bool
-s_wait_exit (pid_t pid, int pidfd, int64_t wait_ms, int *status)
-{
-    int64_t deadline = zclock_mono () + wait_ms;
-    while (!s_reap (pid, status)) {
-        int64_t left = deadline - zclock_mono ();
-        if (left <= 0)
-            return false;
-        struct pollfd item = { pidfd, POLLIN, 0 };
-        if (pidfd < 0 && left > EXEC_POLL_STEP_MS)
-            left = EXEC_POLL_STEP_MS;
-        poll (&item, pidfd >= 0 ? 1 : 0, (int) left);
-    }
-    return true;
-}
-
 static void
 s_keep_orphan (exec_t *self, pid_t pid)
 {
@@ -596,67 +555,31 @@ s_reap_orphans (exec_t *self)
     self->orphan_count = kept;
 }
 
-//  Runs one command to its end or its timeout, feeding it data on stdin.
-//  true when it exited 0; else false with why in reason.
-static bool
-s_run (exec_t *self, const char *file, bool search, char *const argv [], char *const envp [],
-       const char *data, size_t size, char *reason, size_t reason_size)
+//  --- runs --------------------------------------------------------------------------
+
+static void
+s_run_free (run_t *run)
 {
-    int read_fd, write_fd;
-    if (child_pipe (&read_fd, &write_fd, false, true)) {    //  ours is the write end
-        snprintf (reason, reason_size, "cannot make a pipe: %s", strerror (errno));
-        return false;
-    }
-    pid_t pid = 0;
-    int rc = s_spawn (file, search, argv, envp, read_fd, write_fd, &pid);
-    s_close (&read_fd);
-    if (rc) {
-        s_close (&write_fd);
-        snprintf (reason, reason_size, "cannot run %s: %s", file, strerror (rc));
-        return false;
-    }
-    int64_t started = zclock_mono ();
-    int64_t deadline = started + self->timeout_ms;
-    int pidfd = s_pidfd (pid);
-    size_t sent = 0;
-    int status = 0;
-    bool reaped = false;
-    s_feed_stdin (&write_fd, data, size, &sent);
-    while (!(reaped = s_reap (pid, &status))) {
-        int64_t now = zclock_mono ();
-        if (now >= deadline)
+    exec_t *self = run->owner;
+    for (run_t **link = &self->runs; *link; link = &(*link)->next)
+        if (*link == run) {
+            *link = run->next;
             break;
-        struct pollfd items [2];
-        nfds_t count = 0;
-        if (write_fd >= 0)
-            items [count++] = (struct pollfd) { write_fd, POLLOUT, 0 };
-        if (pidfd >= 0)
-            items [count++] = (struct pollfd) { pidfd, POLLIN, 0 };
-        int64_t wait = deadline - now;
-        if (pidfd < 0 && wait > EXEC_POLL_STEP_MS)
-            wait = EXEC_POLL_STEP_MS;
-        if (poll (items, count, (int) wait) < 0 && errno != EINTR)
-            log_warn ("poll failed: %s", strerror (errno));
-        if (write_fd >= 0)
-            s_feed_stdin (&write_fd, data, size, &sent);
-    }
-    s_close (&write_fd);
-    char text [32];
-    if (!reaped) {
-        child_kill_group (pid);
-        reaped = s_wait_exit (pid, pidfd, EXEC_KILL_WAIT_MS, &status);
-        if (!reaped) {
-            log_warn ("pid %d did not die within %d ms of SIGKILL; reaping it later",
-                      (int) pid, EXEC_KILL_WAIT_MS);
-            s_keep_orphan (self, pid);
         }
-        snprintf (reason, reason_size, "timed out after %s (process group %d killed)",
-                  s_duration_text (self->timeout_ms, text, sizeof text), (int) pid);
-        s_close (&pidfd);
-        return false;
-    }
-    s_close (&pidfd);
-    log_debug ("%s (pid %d) ended after %" PRId64 " ms", file, (int) pid, zclock_mono () - started);
+    if (run->pidfd >= 0)
+        loop_unwatch (self->loop, run->pidfd);
+    if (run->write_fd >= 0)
+        loop_unwatch (self->loop, run->write_fd);
+    s_close (&run->pidfd);
+    s_close (&run->write_fd);
+    free (run->data);
+    mem_free (run);
+}
+
+//  A wait status as the reason a delivery failed; true when it is success.
+static bool
+s_exit_status (int status, char *reason, size_t reason_size)
+{
     if (status == -1)
         snprintf (reason, reason_size, "its exit status was lost (is SIGCHLD ignored?)");
     else
@@ -674,12 +597,99 @@ s_run (exec_t *self, const char *file, bool search, char *const argv [], char *c
     return false;
 }
 
-//  One attempt at one action. true when done; else false with the reason,
-//  and *permanent when retrying cannot help (no usable command).
-static bool
-s_attempt (exec_t *self, const alert_change_t *change, const rule_action_t *action,
-           char *reason, size_t reason_size, bool *permanent)
+//  Looks at one run: exited (finished, freed), out of time (killed,
+//  finished, freed; reaped now or later as an orphan), or still going.
+static void
+s_run_check (run_t *run, int64_t now)
 {
+    exec_t *self = run->owner;
+    int status = 0;
+    char reason [EXEC_REASON_SIZE], text [32];
+    if (s_reap (run->pid, &status)) {
+        log_debug ("pid %d ended after %" PRId64 " ms", (int) run->pid, now - run->started);
+        if (s_exit_status (status, reason, sizeof reason))
+            delivery_finish (run->delivery, DELIVERY_DELIVERED, 0, NULL);
+        else
+            delivery_finish (run->delivery, DELIVERY_RETRY, 0, "%s", reason);
+        s_run_free (run);
+        return;
+    }
+    if (now < run->deadline)
+        return;
+    child_kill_group (run->pid);
+    if (!s_reap (run->pid, &status))
+        s_keep_orphan (self, run->pid);        //  reaped by work() once it died
+    delivery_finish (run->delivery, DELIVERY_RETRY, 0,
+                     "timed out after %s (process group %d killed)",
+                     s_duration_text (self->timeout_ms, text, sizeof text), (int) run->pid);
+    s_run_free (run);
+}
+
+static void
+s_on_pidfd (int fd, short revents, void *arg)
+{
+    (void) fd;
+    (void) revents;
+    s_run_check (arg, zclock_mono ());
+}
+
+static void
+s_on_stdin (int fd, short revents, void *arg)
+{
+    (void) fd;
+    (void) revents;
+    run_t *run = arg;
+    int was = run->write_fd;
+    s_feed_stdin (&run->write_fd, run->data, run->size, &run->sent);
+    if (run->write_fd < 0)
+        loop_unwatch (run->owner->loop, was);
+}
+
+//  Starts one command for delivery, feeding it data (taken over) on
+//  stdin. 0, or -1 with why in reason (nothing runs; data freed).
+static int
+s_run_start (exec_t *self, delivery_t *delivery, const char *file, bool search,
+             char *const argv [], char *const envp [], char *data, size_t size,
+             char *reason, size_t reason_size)
+{
+    int read_fd, write_fd;
+    if (child_pipe (&read_fd, &write_fd, false, true)) {    //  ours is the write end
+        free (data);
+        return error_text (reason, reason_size, -1, "cannot make a pipe: %s", strerror (errno));
+    }
+    pid_t pid = 0;
+    int rc = s_spawn (file, search, argv, envp, read_fd, write_fd, &pid);
+    s_close (&read_fd);
+    if (rc) {
+        s_close (&write_fd);
+        free (data);
+        return error_text (reason, reason_size, -1, "cannot run %s: %s", file, strerror (rc));
+    }
+    run_t *run = mem_alloc (sizeof *run);
+    *run = (run_t) { .owner = self, .delivery = delivery, .pid = pid, .pidfd = s_pidfd (pid),
+                     .write_fd = write_fd, .data = data, .size = size,
+                     .started = zclock_mono (), .next = self->runs };
+    run->deadline = run->started + self->timeout_ms;
+    self->runs = run;
+    if (run->pidfd >= 0 && loop_watch (self->loop, run->pidfd, ZMQ_POLLIN, s_on_pidfd, run))
+        s_close (&run->pidfd);         //  the table is full: work() polls it
+    s_feed_stdin (&run->write_fd, data, size, &run->sent);
+    if (run->write_fd >= 0
+    &&  loop_watch (self->loop, run->write_fd, ZMQ_POLLOUT, s_on_stdin, run)) {
+        log_warn ("pid %d: too many fds to watch; its stdin is cut short", (int) pid);
+        s_close (&run->write_fd);
+    }
+    return 0;
+}
+
+//  Starts the command of one action. 0 when it runs; else -1 with the
+//  reason, and *permanent when retrying cannot help (no usable command).
+static int
+s_attempt (exec_t *self, delivery_t *delivery, char *reason, size_t reason_size,
+           bool *permanent)
+{
+    const alert_change_t *change = delivery_change (delivery);
+    const rule_action_t *action = delivery_action (delivery);
     *permanent = false;
     const char *command = NULL;
     config_t *node = NULL;
@@ -692,7 +702,7 @@ s_attempt (exec_t *self, const alert_change_t *change, const rule_action_t *acti
     if (!command) {
         snprintf (reason, reason_size, "no command: set one in section `exec` or in the rule");
         *permanent = true;
-        return false;
+        return -1;
     }
     command_line_t line = { 0 };
     const char *file = EXEC_SHELL;
@@ -710,7 +720,7 @@ s_attempt (exec_t *self, const alert_change_t *change, const rule_action_t *acti
                 snprintf (reason, reason_size, "command: %s", why);
             *permanent = true;
             mem_free (shell_command);
-            return false;
+            return -1;
         }
         file = line.argv [0];
         search = strchr (file, '/') == NULL;
@@ -722,114 +732,28 @@ s_attempt (exec_t *self, const alert_change_t *change, const rule_action_t *acti
         s_command_free (&line);
         mem_free (shell_command);
         snprintf (reason, reason_size, "out of memory for the JSON");
-        return false;
+        return -1;
     }
     size_t own_from;
     char **envp = s_environment (change, action, &own_from);
-    bool ok = s_run (self, file, search, argv, envp, json, size, reason, reason_size);
+    int rc = s_run_start (self, delivery, file, search, argv, envp, json, size,
+                          reason, reason_size);
     s_env_free (envp, own_from);
-    free (json);
     s_command_free (&line);
     mem_free (shell_command);
-    return ok;
-}
-
-//  --- retry bookkeeping -------------------------------------------------------------------
-
-static failing_t *
-s_failing_find (exec_t *self, uint64_t seq, const rule_action_t *action)
-{
-    for (size_t index = 0; index < self->failing_count; index++) {
-        failing_t *failing = &self->failing [index];
-        if (failing->seq == seq && failing->kind == action->kind
-        &&  strcmp (failing->rule, action->rule ? action->rule : "") == 0)
-            return failing;
-    }
-    return NULL;
-}
-
-static void
-s_failing_drop (exec_t *self, failing_t *failing)
-{
-    size_t index = (size_t) (failing - self->failing);
-    assert (index < self->failing_count);
-    mem_free (failing->rule);
-    self->failing [index] = self->failing [--self->failing_count];
-}
-
-//  Entries of changes before seq are stale (the notifier moved on).
-static void
-s_failing_forget_before (exec_t *self, uint64_t seq)
-{
-    for (size_t index = self->failing_count; index-- > 0; )
-        if (self->failing [index].seq < seq)
-            s_failing_drop (self, &self->failing [index]);
-}
-
-static failing_t *
-s_failing_add (exec_t *self, uint64_t seq, const rule_action_t *action, int64_t now)
-{
-    if (self->failing_count == RULES_MAX_ACTIONS)
-        s_failing_drop (self, &self->failing [0]);      //  cannot happen: one change in flight
-    failing_t *failing = &self->failing [self->failing_count++];
-    *failing = (failing_t) {
-        .seq = seq, .kind = action->kind, .rule = mem_strdup (action->rule ? action->rule : ""),
-        .first_failure = now, .backoff = EXEC_BACKOFF_FIRST_MS
-    };
-    return failing;
+    return rc;
 }
 
 //  --- the destination ---------------------------------------------------------------------
 
-static feed_result_t
-s_deliver (void *self_, const alert_change_t *change, const rule_action_t *action,
-           int64_t *retry_at)
+static void
+s_start (void *self_, delivery_t *delivery)
 {
     exec_t *self = self_;
-    assert (self && change && action && retry_at);
-    s_reap_orphans (self);
-    s_failing_forget_before (self, change->seq);
-    const char *rule = action->rule ? action->rule : "";
-    const char *flood = s_flood_name (action->kind);
     char reason [EXEC_REASON_SIZE];
-    bool permanent;
-    bool ok = s_attempt (self, change, action, reason, sizeof reason, &permanent);
-    failing_t *failing = s_failing_find (self, change->seq, action);
-    if (ok) {
-        log_info ("seq %" PRIu64 " %s %s/%s%s%s: rule %s: delivered%s", change->seq, change->event,
-                  change->alert.source, change->alert.id, flood ? " flood " : "",
-                  flood ? flood : "", rule, failing ? " after retrying" : "");
-        if (failing)
-            s_failing_drop (self, failing);
-        return FEED_DONE;
-    }
-    char text [32];
-    if (permanent) {
-        log_error ("giving up on seq %" PRIu64 " for rule %s: %s", change->seq, rule, reason);
-        if (failing)
-            s_failing_drop (self, failing);
-        return FEED_DONE;
-    }
-    int64_t now = zclock_mono ();
-    if (!failing)
-        failing = s_failing_add (self, change->seq, action, now);
-    failing->attempts++;
-    int64_t give_up_at = failing->first_failure + self->retry_for_ms;
-    if (now >= give_up_at) {
-        log_error ("giving up on seq %" PRIu64 " for rule %s after %s: %s", change->seq, rule,
-                   s_duration_text (self->retry_for_ms, text, sizeof text), reason);
-        s_failing_drop (self, failing);
-        return FEED_DONE;
-    }
-    int64_t delay = s_jitter (self, failing->backoff);
-    failing->backoff = failing->backoff * 2 < EXEC_BACKOFF_MAX_MS
-                     ? failing->backoff * 2 : EXEC_BACKOFF_MAX_MS;
-    if (now + delay > give_up_at)
-        delay = give_up_at - now;     //  the last attempt, right at the give-up time
-    *retry_at = now + delay;
-    log_warn ("seq %" PRIu64 " for rule %s: %s; attempt %d failed, retrying in %" PRId64 " ms",
-              change->seq, rule, reason, failing->attempts, delay);
-    return FEED_RETRY;
+    bool permanent = false;
+    if (s_attempt (self, delivery, reason, sizeof reason, &permanent))
+        delivery_finish (delivery, permanent ? DELIVERY_GIVE_UP : DELIVERY_RETRY, 0, "%s", reason);
 }
 
 //  "FILE:LINE: key: why" for a key of section.
@@ -849,6 +773,11 @@ s_close_destination (void **self_p)
     exec_t *self = *self_p;
     if (!self)
         return;
+    while (self->runs) {                //  cut short, not finished (the core is closing)
+        child_kill_group (self->runs->pid);
+        s_keep_orphan (self, self->runs->pid);
+        s_run_free (self->runs);
+    }
     for (size_t index = 0; index < self->orphan_count; index++)
         child_kill_group (self->orphans [index]);
     int64_t give_up = zclock_mono () + EXEC_KILL_WAIT_MS;
@@ -857,22 +786,18 @@ s_close_destination (void **self_p)
         struct timespec step = { 0, EXEC_POLL_STEP_MS * 1000000L };
         nanosleep (&step, NULL);
     }
-    while (self->failing_count)
-        s_failing_drop (self, &self->failing [0]);
     mem_free (self->command);
     mem_free (self);
     *self_p = NULL;
 }
 
 static void *
-s_open (config_t *section, const notifier_env_t *env, char *error, size_t error_size)
+s_open (config_t *section, notifier_env_t *env, char *error, size_t error_size)
 {
-    (void) env;
     exec_t *self = mem_alloc (sizeof *self);
     self->timeout_ms = EXEC_TIMEOUT_DEFAULT_MS;
-    self->retry_for_ms = EXEC_RETRY_FOR_DEFAULT_MS;
-    self->random_state = ((uint64_t) zclock_mono () << 16) ^ (uint64_t) getpid ()
-                       ^ (uint64_t) zclock_time () ^ 0x9e3779b97f4a7c15ull;
+    self->loop = env->loop;
+    env->retry_for_ms = EXEC_RETRY_FOR_DEFAULT_MS;
     if (section) {
         const char *command = NULL;
         if (config_check_keys (section, s_section_keys, error, error_size)
@@ -880,13 +805,13 @@ s_open (config_t *section, const notifier_env_t *env, char *error, size_t error_
         ||  config_duration (section, "timeout", EXEC_TIMEOUT_DEFAULT_MS, &self->timeout_ms,
                              error, error_size)
         ||  config_duration (section, "retry_for", EXEC_RETRY_FOR_DEFAULT_MS,
-                             &self->retry_for_ms, error, error_size))
+                             &env->retry_for_ms, error, error_size))
             goto failed;
         if (self->timeout_ms <= 0) {
             s_section_error (section, "timeout", "must be more than 0", error, error_size);
             goto failed;
         }
-        if (self->retry_for_ms < 0) {
+        if (env->retry_for_ms < 0) {
             s_section_error (section, "retry_for", "must not be negative", error, error_size);
             goto failed;
         }
@@ -907,7 +832,7 @@ s_open (config_t *section, const notifier_env_t *env, char *error, size_t error_
     char timeout [32], retry_for [32];
     log_info ("commands run %s, timeout %s, retried for %s", self->shell ? "with /bin/sh -c" : "directly",
               s_duration_text (self->timeout_ms, timeout, sizeof timeout),
-              s_duration_text (self->retry_for_ms, retry_for, sizeof retry_for));
+              s_duration_text (env->retry_for_ms, retry_for, sizeof retry_for));
     return self;
 failed:
     {
@@ -1006,18 +931,31 @@ s_check (config_t *root, config_report_t *errors)
     }
 }
 
+//  Runs out of time, runs without a pidfd, orphans.
 static void
 s_work (void *self_, int64_t mono_now)
 {
-    (void) mono_now;
-    s_reap_orphans ((exec_t *) self_);
+    exec_t *self = self_;
+    for (run_t *run = self->runs, *next; run; run = next) {
+        next = run->next;
+        if (run->pidfd < 0 || mono_now >= run->deadline)
+            s_run_check (run, mono_now);
+    }
+    s_reap_orphans (self);
 }
 
 static int64_t
 s_next_wakeup (void *self_, int64_t mono_now)
 {
-    (void) mono_now;
-    return ((exec_t *) self_)->orphan_count ? EXEC_ORPHAN_CHECK_MS : -1;
+    exec_t *self = self_;
+    int64_t wait = self->orphan_count ? EXEC_ORPHAN_CHECK_MS : -1;
+    for (run_t *run = self->runs; run; run = run->next) {
+        int64_t left = run->pidfd < 0 ? EXEC_POLL_STEP_MS
+                     : run->deadline > mono_now ? run->deadline - mono_now : 0;
+        if (wait < 0 || left < wait)
+            wait = left;
+    }
+    return wait;
 }
 
 const destination_class_t exec_destination = {
@@ -1029,7 +967,7 @@ const destination_class_t exec_destination = {
     .check = s_check,
     .open = s_open,
     .close = s_close_destination,
-    .deliver = s_deliver,
+    .start = s_start,
     .work = s_work,
     .next_wakeup = s_next_wakeup,
 };

@@ -1,37 +1,34 @@
 /*  notifier.c — the program every lilac notifier is: options, config, the
     change feed, the rules, the loop. See notifier.h.
 
-    For each change, in seq order, the rules are asked once what to do (they
-    keep state: reminders thinned, flood windows) and the answer is kept as
-    the change "in flight" with one done-flag per action. A destination that
-    asks to retry gets only its unfinished actions again, so a change is
-    never told twice to a destination that already had it — unless the
-    process dies in between, which at-least-once delivery allows.
+    For each change, in seq order, the destination may observe it, then
+    the rules are asked once what to do (they keep state: reminders
+    thinned, flood windows) and the actions go to the delivery core
+    (delivery.h) with a copy of the change. The core runs them per
+    destination, in order, without waiting, and retries what failed; the
+    cursor file is held below the oldest change not finished everywhere
+    (change_feed_hold), so a change is told at least once — twice only
+    when the process dies in between.
 
     SIGHUP reloads the rules from the config file. A file that does not
     load is logged ("SIGHUP: FILE:LINE: why") and the running rules stay.
     A good one replaces the rules, whose memory (reminders thinned, flood
-    windows, escalations) starts afresh; the change in flight keeps the
-    actions it was given, so the old rules and their config are kept
-    ("retired") until it is done. The notifier and destination sections
-    are bound to open sockets and destination state (Pushover receipts,
-    runs being retried): a change to either is logged as taking effect
-    after a restart.
+    windows, escalations) starts afresh. Changes in flight keep the
+    actions they were given: each holds a reference to the rules and
+    config they were decided with (ruleset_t), freed with the last. The
+    notifier and destination sections are bound to open sockets and
+    destination state (Pushover receipts, runs being retried): a change
+    to either is logged as taking effect after a restart.
 
     The loop polls the feed's two sockets (its SUB and its control
-    DEALER: change_feed_poll_items) and the signalfd. The feed never waits
-    on the broker (its requests are in flight, their replies read when the
-    DEALER is readable), so an idle notifier is always in that poll.
+    DEALER: change_feed_poll_items), the signalfd, and the fds the
+    destination watches (loop.h). Nothing in a turn waits: the feed's
+    requests, libcurl's transfers (http.h) and commands (exec) all end in
+    this poll. So SIGTERM is read at the next turn, at once.
 
-    Signals: SIGHUP, SIGINT and SIGTERM are blocked and read from a
-    signalfd that the loop polls. While a turn runs, SIGINT and SIGTERM are
-    unblocked to a handler that only sets a flag, for the destinations'
-    synchronous calls: Pushover asks the broker (get, ack: up to 3 s each
-    while it is away) and Pushover's API from its work and deliver; a call
-    waiting on zmq_poll sees EINTR and gives up at once, so SIGTERM is never
-    held up by a broker that does not answer. The feed's SUB is closed with
-    linger 0 (a SUB has nothing worth sending; its DEALER is closed so by
-    ctl_destroy), so exit does not wait for a broker that is gone either.
+    The feed's SUB is closed with linger 0 (a SUB has nothing worth
+    sending; its DEALER is closed so by ctl_destroy), so exit does not
+    wait for a broker that is gone either.
 */
 #include <czmq.h>
 #include <errno.h>
@@ -49,39 +46,68 @@
 #include "notifier.h"
 
 #define NOTIFIER_MAX_SLEEP_MS 1000
+#define NOTIFIER_RETRY_FOR_MS (60 * 60 * 1000)     //  unless the destination says
 
 static const char *const s_notifier_keys [] = {
     "events", "control", "state_dir", "cert", "server_key", "broker_silence", NULL
 };
 
+//  A config and the rules read from it, shared by the changes decided
+//  with them (refs); freed with the last once replaced.
+typedef struct {
+    config_t *config;
+    rules_t *rules;
+    int refs;
+} ruleset_t;
+
 typedef struct {
     const destination_class_t *class;  //  the destination's functions
     void *destination;                 //  its state
-    config_t *config;                  //  the whole file; rules borrow from it
-    rules_t *rules;                    //  what to act on
+    ruleset_t *ruleset;                //  the running config and rules
+    config_t *config;                  //  = ruleset->config
+    rules_t *rules;                    //  = ruleset->rules
     change_feed_t *feed;               //  the broker's changes, in order
+    loop_t *loop;                      //  fds the destination watches
+    http_t *http;                      //  libcurl, in the loop
+    deliveries_t *deliveries;          //  the delivery core
     notifier_env_t env;                //  what destinations may ask for
     char *events;                      //  the broker's PUB endpoint
     char *control;                     //  the broker's control endpoint (env borrows it)
     char *state_dir;                   //  where the cursor lives (env borrows it)
     char *cursor_file;                 //  state_dir/cursor
     const char *config_file;           //  the -c path, for SIGHUP (argv's)
-    config_t *retired_config;          //  a reloaded config the change in flight uses
-    rules_t *retired_rules;            //  and its rules, or NULL
     int signal_fd;                     //  SIGINT, SIGTERM, SIGHUP
     bool stopping;                     //  a signal arrived
-    uint64_t inflight_seq;             //  the change whose actions are below, 0 none
-    rule_action_t actions [RULES_MAX_ACTIONS];  //  what the rules said for it
-    bool done [RULES_MAX_ACTIONS];     //  which of them are done
-    size_t action_count;
     broker_watch_t *watch;             //  broker_silence: our own word about the broker
-    alert_change_t health;             //  that word, while being delivered
-    bool health_pending;               //  health holds a message not yet delivered everywhere
-    rule_action_t health_actions [RULES_MAX_ACTIONS];   //  one per destination
-    bool health_done [RULES_MAX_ACTIONS];
-    size_t health_count;
-    int64_t health_retry_at;           //  mono ms: next attempt at what is not done
 } notifier_t;
+
+static ruleset_t *
+s_ruleset_new (config_t *config, rules_t *rules)
+{
+    ruleset_t *ruleset = mem_alloc (sizeof *ruleset);
+    ruleset->config = config;
+    ruleset->rules = rules;
+    ruleset->refs = 1;
+    return ruleset;
+}
+
+static ruleset_t *
+s_ruleset_take (ruleset_t *ruleset)
+{
+    ruleset->refs++;
+    return ruleset;
+}
+
+static void
+s_ruleset_release (void *hold)
+{
+    ruleset_t *ruleset = hold;
+    if (ruleset && --ruleset->refs == 0) {
+        rules_destroy (&ruleset->rules);
+        config_destroy (&ruleset->config);
+        mem_free (ruleset);
+    }
+}
 
 //  --- options and config --------------------------------------------------------
 
@@ -290,69 +316,32 @@ s_load_config (notifier_t *self, const char *path)
         log_fatal ("%s: %zu error%s", path, count, count == 1 ? "" : "s");
     }
     config_report_destroy (&errors);
+    self->ruleset = s_ruleset_new (self->config, self->rules);
     s_read_notifier_section (self);
 }
 
 //  --- broker_silence ---------------------------------------------------------------------
 
-//  The health message's actions: one per destination any rule names, all
-//  to do again.
-static void
-s_health_actions (notifier_t *self)
-{
-    self->health_count = rules_destinations (self->rules, self->health_actions,
-                                             RULES_MAX_ACTIONS);
-    for (size_t index = 0; index < self->health_count; index++)
-        self->health_actions [index].rule = "broker_silence";
-    memset (self->health_done, 0, sizeof self->health_done);
-    self->health_retry_at = 0;
-}
-
-static void
-s_health_drop (notifier_t *self)
-{
-    if (self->health_pending)
-        alert_change_free (&self->health);
-    self->health_pending = false;
-}
-
-//  Delivers what is not done of the health message; a retry waits.
-static void
-s_health_deliver (notifier_t *self, int64_t mono_now)
-{
-    if (!self->health_pending || mono_now < self->health_retry_at)
-        return;
-    for (size_t index = 0; index < self->health_count; index++) {
-        if (self->health_done [index])
-            continue;
-        int64_t retry_at = 0;
-        if (self->class->deliver (self->destination, &self->health,
-                                  &self->health_actions [index], &retry_at) == FEED_RETRY) {
-            self->health_retry_at = retry_at > mono_now ? retry_at : mono_now + 1;
-            return;
-        }
-        self->health_done [index] = true;
-    }
-    s_health_drop (self);
-}
-
-//  Asks the watch whether the broker's condition changed; a new message
-//  replaces one not yet delivered everywhere.
+//  Asks the watch whether the broker's condition changed; if so, the
+//  message goes to every destination any rule names, through the core.
 static void
 s_watch_broker (notifier_t *self, int64_t mono_now)
 {
     change_feed_health_t health = change_feed_health (self->feed);
     bool pending = (zsock_events (change_feed_socket (self->feed)) & ZMQ_POLLIN) != 0;
     alert_change_t change;
-    if (broker_watch_update (self->watch, &health, pending, mono_now, zclock_time (), &change)) {
-        s_health_drop (self);
-        self->health = change;
-        self->health_pending = true;
-        s_health_actions (self);
-        log_info ("broker_silence: telling %zu destination%s", self->health_count,
-                  self->health_count == 1 ? "" : "s");
-    }
-    s_health_deliver (self, mono_now);
+    if (!broker_watch_update (self->watch, &health, pending, mono_now, zclock_time (), &change))
+        return;
+    rule_action_t actions [RULES_MAX_ACTIONS];
+    size_t count = rules_destinations (self->rules, actions, RULES_MAX_ACTIONS);
+    for (size_t index = 0; index < count; index++)
+        actions [index].rule = "broker_silence";
+    log_info ("broker_silence: telling %zu destination%s", count, count == 1 ? "" : "s");
+    if (count && deliveries_add (self->deliveries, &change, actions, count, false,
+                                 s_ruleset_take (self->ruleset)))
+        log_error ("broker_silence: %zu changes in flight: the message about the broker "
+                   "is dropped", deliveries_count (self->deliveries));
+    alert_change_free (&change);
 }
 
 //  --- SIGHUP ----------------------------------------------------------------------------
@@ -393,15 +382,6 @@ s_section_changed (config_t *old_root, config_t *new_root, const char *path)
     return changed;
 }
 
-//  The config and rules the change in flight was decided with, once it is
-//  done (or at exit).
-static void
-s_retired_free (notifier_t *self)
-{
-    rules_destroy (&self->retired_rules);
-    config_destroy (&self->retired_config);
-}
-
 static void
 s_reload (notifier_t *self)
 {
@@ -422,41 +402,12 @@ s_reload (notifier_t *self)
         if (s_section_changed (self->config, config, bound [index]))
             log_warn ("SIGHUP: section %s changed: that takes effect after a restart",
                       bound [index]);
-    if (self->inflight_seq && !self->retired_rules) {
-        self->retired_rules = self->rules;          //  the change in flight uses them
-        self->retired_config = self->config;
-    }
-    else {
-        rules_destroy (&self->rules);
-        config_destroy (&self->config);
-    }
+    s_ruleset_release (self->ruleset);              //  changes in flight may keep it
+    self->ruleset = s_ruleset_new (config, rules);
     self->rules = rules;
     self->config = config;
     broker_watch_set_silence (self->watch, s_broker_silence (config));
-    if (self->health_pending)
-        s_health_actions (self);        //  the old ones borrowed the old rules
     log_info ("SIGHUP: reloaded %s: %zu rules", self->config_file, rules_count (rules));
-}
-
-//  Set by the handler SIGINT and SIGTERM have while a turn runs.
-static volatile sig_atomic_t s_stop_signal;
-
-static void
-s_on_stop_signal (int signal_number)
-{
-    s_stop_signal = signal_number;
-}
-
-//  Unblocks (during a turn) or blocks again SIGINT and SIGTERM.
-static void
-s_stop_signals_unblocked (bool unblocked)
-{
-    sigset_t set;
-    sigemptyset (&set);
-    sigaddset (&set, SIGINT);
-    sigaddset (&set, SIGTERM);
-    if (sigprocmask (unblocked ? SIG_UNBLOCK : SIG_BLOCK, &set, NULL))
-        log_error ("sigprocmask failed: %s", strerror (errno));
 }
 
 static void
@@ -480,76 +431,78 @@ s_read_signals (notifier_t *self)
 
 //  --- delivering ---------------------------------------------------------------------
 
-//  The feed's callback: decide once per change, then deliver what is not
-//  done yet; a retry keeps the change in flight.
+//  The feed's callback: the destination observes the change, the rules
+//  decide once, and the actions go to the core with the change. DONE
+//  moves the feed on; the cursor file is held below what is unfinished.
 static feed_result_t
-s_deliver (const alert_change_t *change, void *arg, int64_t *retry_at)
+s_take (const alert_change_t *change, void *arg, int64_t *retry_at)
 {
     notifier_t *self = arg;
-    if (s_stop_signal) {                //  SIGTERM during the turn: no more
-        *retry_at = zclock_mono () + 1;
+    if (deliveries_full (self->deliveries)) {
+        *retry_at = zclock_mono () + 100;           //  settling frees room first
         return FEED_RETRY;
     }
-    if (self->inflight_seq != change->seq) {
-        self->action_count = rules_decide (self->rules, change, change->at,
-                                           self->actions, RULES_MAX_ACTIONS);
-        memset (self->done, 0, sizeof self->done);
-        self->inflight_seq = change->seq;
-        log_debug ("seq %" PRIu64 " %s %s/%s: %zu actions", change->seq, change->event,
-                   change->alert.source, change->alert.id, self->action_count);
+    if (self->class->observe)
+        self->class->observe (self->destination, change);
+    rule_action_t actions [RULES_MAX_ACTIONS];
+    size_t count = rules_decide (self->rules, change, change->at, actions, RULES_MAX_ACTIONS);
+    log_debug ("seq %" PRIu64 " %s %s/%s: %zu actions", change->seq, change->event,
+               change->alert.source, change->alert.id, count);
+    if (count && deliveries_add (self->deliveries, change, actions, count, true,
+                                 s_ruleset_take (self->ruleset))) {
+        s_ruleset_release (self->ruleset);
+        *retry_at = zclock_mono () + 100;
+        return FEED_RETRY;
     }
-    for (size_t index = 0; index < self->action_count; index++) {
-        if (self->done [index])
-            continue;
-        if (self->class->deliver (self->destination, change, &self->actions [index], retry_at)
-            == FEED_RETRY)
-            return FEED_RETRY;
-        self->done [index] = true;
-    }
-    self->inflight_seq = 0;
-    s_retired_free (self);
     return FEED_DONE;
 }
 
+//  The cursor file may not pass the oldest change not finished.
+static void
+s_hold_cursor (notifier_t *self)
+{
+    uint64_t oldest = deliveries_oldest (self->deliveries);
+    change_feed_hold (self->feed, oldest ? oldest - 1 : UINT64_MAX);
+}
+
 //  --- the loop --------------------------------------------------------------------------
+
+static int64_t
+s_sooner (int64_t wait, int64_t other)
+{
+    return other >= 0 && other < wait ? other : wait;
+}
 
 static long
 s_poll_timeout (notifier_t *self, int64_t mono_now)
 {
     int64_t wait = change_feed_next_wakeup (self->feed, mono_now);
-    if (self->class->next_wakeup) {
-        int64_t destination = self->class->next_wakeup (self->destination, mono_now);
-        if (destination >= 0 && destination < wait)
-            wait = destination;
-    }
+    if (self->class->next_wakeup)
+        wait = s_sooner (wait, self->class->next_wakeup (self->destination, mono_now));
+    wait = s_sooner (wait, http_next_wakeup (self->http, mono_now));
+    wait = s_sooner (wait, deliveries_next_wakeup (self->deliveries, mono_now));
     change_feed_health_t health = change_feed_health (self->feed);
-    int64_t watch = broker_watch_next_wakeup (self->watch, &health, mono_now);
-    if (watch >= 0 && watch < wait)
-        wait = watch;
-    if (self->health_pending && self->health_retry_at - mono_now < wait)
-        wait = self->health_retry_at - mono_now;
+    wait = s_sooner (wait, broker_watch_next_wakeup (self->watch, &health, mono_now));
     if (wait > NOTIFIER_MAX_SLEEP_MS)
         wait = NOTIFIER_MAX_SLEEP_MS;
     return wait < 0 ? 0 : (long) wait;
 }
 
-//  One turn: the feed's work and the destination's, with SIGINT and
-//  SIGTERM able to cut a destination's waiting control call short.
+//  One turn: libcurl, the destination's own work, the feed, the core.
 static void
 s_turn (notifier_t *self)
 {
-    s_stop_signals_unblocked (true);
     int64_t mono_now = zclock_mono ();
-    if (!s_stop_signal)
-        change_feed_work (self->feed, mono_now, s_deliver, self);
-    if (self->class->work && !s_stop_signal)
+    http_work (self->http, mono_now);
+    if (self->class->work)
         self->class->work (self->destination, mono_now);
-    if (!s_stop_signal)
-        s_watch_broker (self, zclock_mono ());
-    s_stop_signals_unblocked (false);
-    if (s_stop_signal)
-        s_stop (self, s_stop_signal);
+    change_feed_work (self->feed, mono_now, s_take, self);
+    s_watch_broker (self, zclock_mono ());
+    deliveries_work (self->deliveries, zclock_mono ());
+    s_hold_cursor (self);
 }
+
+#define S_POLL_ITEMS (FEED_POLL_ITEMS + 1 + LOOP_MAX_WATCHES)
 
 static void
 s_run (notifier_t *self)
@@ -557,20 +510,51 @@ s_run (notifier_t *self)
     log_info ("ready: changes from %s, control %s, %zu rules, cursor in %s",
               self->events, self->env.control, rules_count (self->rules), self->cursor_file);
     while (!self->stopping) {
-        zmq_pollitem_t items [FEED_POLL_ITEMS + 1];
+        zmq_pollitem_t items [S_POLL_ITEMS];
         int count = change_feed_poll_items (self->feed, items, FEED_POLL_ITEMS);
         assert (count == FEED_POLL_ITEMS);
-        items [count] = (zmq_pollitem_t) { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
-        if (zmq_poll (items, count + 1, s_poll_timeout (self, zclock_mono ())) < 0
+        items [count++] = (zmq_pollitem_t) { NULL, self->signal_fd, ZMQ_POLLIN, 0 };
+        int first_watch = count;
+        count += loop_items (self->loop, items + count, S_POLL_ITEMS - count);
+        if (zmq_poll (items, count, s_poll_timeout (self, zclock_mono ())) < 0
         &&  errno != EINTR)
             log_error ("poll failed: %s", zmq_strerror (errno));
         s_read_signals (self);
-        if (!self->stopping)
-            s_turn (self);
+        if (self->stopping)
+            break;
+        loop_dispatch (self->loop, items + first_watch, count - first_watch);
+        s_turn (self);
     }
 }
 
 //  --- start and stop ----------------------------------------------------------------------
+
+//  The loop, libcurl, the destination and the core behind it.
+static int
+s_open_destination (notifier_t *self, char *error, size_t error_size)
+{
+    self->loop = loop_new ();
+    self->http = http_new (self->loop, error, error_size);
+    if (!self->http)
+        return -1;
+    self->env.loop = self->loop;
+    self->env.http = self->http;
+    self->env.retry_for_ms = NOTIFIER_RETRY_FOR_MS;
+    self->env.lane_window = 1;
+    self->destination = self->class->open (config_locate (self->config, self->class->section),
+                                           &self->env, error, error_size);
+    if (!self->destination)
+        return -1;
+    deliveries_config_t config = {
+        .start = self->class->start, .destination = self->destination,
+        .retry_for_ms = self->env.retry_for_ms,
+        .lane_window = self->env.lane_window ? self->env.lane_window : 1,
+        .secret_lanes = self->class->destination_is_secret,
+        .release = s_ruleset_release
+    };
+    self->deliveries = deliveries_new (&config);
+    return 0;
+}
 
 static int
 s_start (notifier_t *self, char *error, size_t error_size)
@@ -580,9 +564,7 @@ s_start (notifier_t *self, char *error, size_t error_size)
     char cursor_file [600];
     snprintf (cursor_file, sizeof cursor_file, "%s/cursor", self->env.state_dir);
     self->cursor_file = mem_strdup (cursor_file);
-    self->destination = self->class->open (config_locate (self->config, self->class->section),
-                                           &self->env, error, error_size);
-    if (!self->destination)
+    if (s_open_destination (self, error, error_size))
         return -1;
     change_feed_config_t feed = { .events = self->events, .control = self->env.control,
                                   .cursor_file = self->cursor_file };
@@ -591,7 +573,7 @@ s_start (notifier_t *self, char *error, size_t error_size)
         return -1;
     self->watch = broker_watch_new (s_broker_silence (self->config));
     self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM, SIGHUP }, 3);
-    if (self->signal_fd < 0 || signals_on_stop (s_on_stop_signal)) {
+    if (self->signal_fd < 0) {
         snprintf (error, error_size, "cannot set up signals: %s", strerror (errno));
         return -1;
     }
@@ -608,13 +590,13 @@ s_destroy (notifier_t *self)
             log_warn ("cannot drop the SUB's linger: %s", zmq_strerror (zmq_errno ()));
     }
     change_feed_destroy (&self->feed);
-    s_health_drop (self);
     broker_watch_destroy (&self->watch);
     if (self->destination)
-        self->class->close (&self->destination);
-    rules_destroy (&self->rules);
-    config_destroy (&self->config);
-    s_retired_free (self);
+        self->class->close (&self->destination);    //  cancels what it started
+    deliveries_destroy (&self->deliveries);         //  then what was in flight
+    http_destroy (&self->http);
+    loop_destroy (&self->loop);
+    s_ruleset_release (self->ruleset);
     if (self->signal_fd >= 0)
         close (self->signal_fd);
     mem_free (self->events);
@@ -635,9 +617,7 @@ notifier_main (int argc, char *argv [], const destination_class_t *destination)
     s_load_config (&self, options.config_file);
     if (options.check_only) {
         //  The destination reads its own section when it opens: do that too
-        self.destination = destination->open (config_locate (self.config, destination->section),
-                                              &self.env, error, sizeof error);
-        if (!self.destination) {
+        if (s_open_destination (&self, error, sizeof error)) {
             s_destroy (&self);
             log_fatal ("%s", error);
         }

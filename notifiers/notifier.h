@@ -9,17 +9,16 @@
       DEST        the destination's own section (`pushover`, `exec`)
       rule = NAME any number (see rules.h), with the destination's rule keys
 
-    The loop polls the feed's SUB socket; for each change, in order, it asks
-    the rules once what to do, then hands each action to the destination.
-    A destination that answers FEED_RETRY gets the same action again at the
-    time it names (actions already done for that change are not repeated);
-    when every action of a change is done or given up, the cursor moves on.
+    The loop polls the feed's sockets, the signalfd and the fds the
+    destination watches (loop.h: libcurl's sockets, a command's pidfd).
+    For each change, in order, the destination may observe it, the rules
+    are asked once what to do, and the actions go to the delivery core
+    (delivery.h), which runs them per destination, retries and gives up;
+    the cursor file stays below the oldest change not finished everywhere.
     Each turn also asks the broker watch (broker_watch.h) whether the
     destinations must hear about the broker itself; that message goes to
-    one action per destination (rules_destinations), retried the same way
-    but beside the feed, never holding it. A destination sees it as a
-    change with seq 0 (its retry bookkeeping by seq may then start afresh
-    for the change in flight: a longer back-off at worst).
+    one action per destination (rules_destinations) through the same core,
+    as a change with seq 0 that never holds the cursor.
 */
 #ifndef LILAC_NOTIFIER_H
 #define LILAC_NOTIFIER_H
@@ -29,13 +28,21 @@
 #include "change_feed.h"
 #include "config.h"
 #include "config_report.h"
+#include "delivery.h"
+#include "http.h"
+#include "loop.h"
 #include "rules.h"
 
-//  What a destination may need from the notifier it runs in.
+//  What a destination may need from the notifier it runs in; open may
+//  set the last two.
 typedef struct {
     const char *program;           //  "lilac-notify-pushover", for logs
     const char *control;           //  the broker's control endpoint (to ack, say)
     const char *state_dir;         //  the notifier's own state directory
+    loop_t *loop;                  //  the loop's watched fds (a command's pidfd)
+    http_t *http;                  //  the one libcurl multi handle, in the loop
+    int64_t retry_for_ms;          //  give up a failing delivery after this (1 h)
+    size_t lane_window;            //  deliveries at once per destination (1)
 } notifier_env_t;
 
 typedef struct {
@@ -46,19 +53,23 @@ typedef struct {
     const char *destination_key;           //  the rule key naming the destination, or NULL
     bool destination_is_secret;            //  never print destinations (user keys)
     //  Optional (may be NULL): checks the destination's section and the
-    //  rules' destination keys in root as open and deliver would use them
+    //  rules' destination keys in root as open and start would use them
     //  (commands that can run, a user key for every rule), adding each
     //  problem to errors as "FILE:LINE: why". Runs at -n, at start and on
     //  SIGHUP, before open; it logs nothing.
     void (*check) (config_t *root, config_report_t *errors);
     //  Reads its section (NULL if the file has none) and gets ready. Returns
     //  its state, or NULL with "FILE:LINE: why" (or another reason) in error.
-    void *(*open) (config_t *section, const notifier_env_t *env, char *error, size_t error_size);
+    void *(*open) (config_t *section, notifier_env_t *env, char *error, size_t error_size);
+    //  Stops what it started (HTTP calls, commands) without finishing
+    //  their deliveries, and frees.
     void (*close) (void **self_p);
-    //  Acts on one action for one change: FEED_DONE when done or given up
-    //  for good (logged), FEED_RETRY with *retry_at (zclock_mono ms).
-    feed_result_t (*deliver) (void *self, const alert_change_t *change,
-                              const rule_action_t *action, int64_t *retry_at);
+    //  Starts one delivery (delivery.h): ends it with delivery_finish, at
+    //  once or later from its loop work. Never waits.
+    void (*start) (void *self, delivery_t *delivery);
+    //  Optional: sees every change of the feed, in order, whatever the
+    //  rules decide (Pushover: a clear cancels an emergency at once).
+    void (*observe) (void *self, const alert_change_t *change);
     //  Optional (may be NULL): background work, e.g. polling Pushover
     //  receipts, and how soon it is next needed (ms, -1 for never).
     void (*work) (void *self, int64_t mono_now);

@@ -70,6 +70,7 @@
 #include "log.h"
 #include "mem.h"
 #include "pushover.h"
+#include "http.h"
 #include "timespec.h"
 #include "wire.h"
 
@@ -92,47 +93,57 @@
 #define PUSHOVER_EXPIRE_MAX_S      10800       //  Pushover's rule for emergencies
 #define PUSHOVER_POLL_MIN_MS       5000        //  Pushover's rule for receipts
 #define PUSHOVER_POLLS_PER_WORK    8           //  receipts taken per work() call
-#define PUSHOVER_CALL_TIMEOUT_MS   3000        //  one control call to the broker
+#define PUSHOVER_CALL_TIMEOUT_MS   3000        //  an `ack` to the broker
+#define PUSHOVER_KEY_SIZE          30          //  characters of a user or group key
 #define PUSHOVER_ELLIPSIS          "\xE2\x80\xA6"
 #define PUSHOVER_NO_TOKEN          "no Pushover application token: set token or token_file" \
                                    " in section pushover, or $PUSHOVER_TOKEN"
 
-//  An emergency message whose receipt we follow.
-typedef struct {
+typedef struct _pushover_t pushover_t;
+
+//  An emergency message whose receipt we follow. Heap nodes in a list:
+//  a call in flight points at its receipt.
+typedef struct _receipt_t receipt_t;
+struct _receipt_t {
+    pushover_t *owner;
     char source [WIRE_MAX_NAME + 1];           //  the alert's key
     char id [WIRE_MAX_NAME + 1];
     char receipt [PUSHOVER_RECEIPT_SIZE];      //  Pushover's receipt id
     char tag [PUSHOVER_TAG_SIZE];              //  the tag it was sent with
     char user_hash [17];                       //  hash of the user key it went to
     int64_t next_poll;                         //  mono ms: when work() takes it next
-    int64_t expires_at;                        //  mono ms: Pushover stops retrying
+    int64_t expires_wall;                      //  wall ms: Pushover stops retrying
     bool cancel;                               //  cancel by tag, not poll
-} receipt_t;
+    http_call_t *call;                         //  a poll or cancel in flight
+    uint64_t ack_ticket;                       //  an `ack` to the broker in flight, 0 none
+    int64_t ack_deadline;                      //  mono ms
+    char by [WIRE_MAX_NAME + 1];               //  who acknowledged (while acking)
+    receipt_t *next;
+};
 
-//  Failures of one action of the change in flight (for back-off and give-up).
-typedef struct {
-    uint64_t seq;                              //  the change, 0 when unused
-    const rule_action_t *action;               //  the action (stable while in flight)
-    int attempts;                              //  failed attempts so far
-    int64_t first_failure;                     //  mono ms
-} attempt_t;
+//  A message being sent: what its answer needs.
+typedef struct _sending_t sending_t;
+struct _sending_t {
+    pushover_t *owner;
+    delivery_t *delivery;
+    http_call_t *call;
+    int64_t priority;
+    char tag [PUSHOVER_TAG_SIZE];
+    char user_hash [17];
+    sending_t *prev, *next;
+};
 
-//  What one HTTP exchange gave.
+//  What one HTTP exchange gave, read from http.h's response.
 typedef struct {
-    CURLcode code;                             //  CURLE_OK when a response came
     long status;                               //  HTTP status, 0 when none
-    char *body;                                //  PUSHOVER_BODY_MAX + 1 bytes, NUL-terminated
-    size_t body_size;                          //  bytes kept
-    bool truncated;                            //  the body was longer
     json_t *reply;                             //  the body as a JSON object, or NULL
     char reply_error [128];                    //  why it is not one (jansson's words)
+    size_t body_size;
     int64_t limit_reset;                       //  X-Limit-App-Reset (epoch s), -1 absent
     int64_t limit_remaining;                   //  X-Limit-App-Remaining, -1 absent
-    int64_t limit_limit;                       //  X-Limit-App-Limit, -1 absent
-    char error [CURL_ERROR_SIZE];              //  curl's text for a failure
 } response_t;
 
-typedef struct {
+struct _pushover_t {
     char *api;                                 //  base URL without trailing '/'
     char *token;                               //  application token (secret)
     char *user;                                //  default user key (secret), or NULL
@@ -146,16 +157,15 @@ typedef struct {
     int64_t give_up_ms;                        //  after the first failure
     int64_t receipt_poll_ms;                   //  per receipt
     char *control;                             //  the broker's control endpoint
-    ctl_t *ctl;                                //  its client (one DEALER)
-    CURL *curl;                                //  one handle, connections reused
-    response_t response;                       //  the last exchange
+    ctl_t *ctl;                                //  its client (one DEALER, never waited on)
+    http_t *http;                              //  the notifier's libcurl
+    char *receipts_file;                       //  state_dir/pushover-receipts
     int64_t rate_until;                        //  mono ms: no request before this
-    attempt_t attempts [RULES_MAX_ACTIONS];    //  failures in the change in flight
-    receipt_t *receipts;                       //  receipt_count entries
+    sending_t *sendings;                       //  messages in flight
+    receipt_t *receipts;                       //  followed, newest first
     size_t receipt_count;
-    size_t receipt_capacity;
     log_limit_t log_limit;                     //  for repeated complaints
-} pushover_t;
+};
 
 static const char *const s_section_keys [] = {
     "api", "token", "token_file", "user", "user_file", "priority_urgent", "priority_normal",
@@ -164,7 +174,6 @@ static const char *const s_section_keys [] = {
 };
 static const char *const s_rule_keys [] = { "user", "device", "sound", "priority", NULL };
 
-static int s_curl_users;               //  open instances sharing curl_global_init
 
 //  --- small helpers --------------------------------------------------------------------
 
@@ -358,6 +367,19 @@ s_optional_string (config_t *section, const char *key)
 
 static void s_close (void **self_p);
 
+//  A Pushover user or group key: 30 letters and digits.
+static bool
+s_key_valid (const char *key)
+{
+    size_t length = 0;
+    for (; key [length]; length++)
+        if (!isalnum ((unsigned char) key [length]))
+            return false;
+    return length == PUSHOVER_KEY_SIZE;
+}
+
+static void s_receipts_load (pushover_t *self);
+
 //  A secret read for the check only: added to errors when bad; true when set.
 static bool
 s_check_secret (config_t *section, const char *key, const char *file_key, const char *variable,
@@ -419,7 +441,12 @@ s_check (config_t *root, config_report_t *errors)
         int64_t priority;
         if (config_integer (rule, "priority", 0, -2, 2, &priority, error, sizeof error))
             config_report_error (errors, error);
-        if (!config_locate (rule, "user") && !default_user)
+        config_t *user = config_locate (rule, "user");
+        if (user && !s_key_valid (config_value (user)))
+            config_report_at (errors, user, "rule %s: user: a Pushover user or group key is %d"
+                              " letters and digits (this one is not: %zu characters)",
+                              config_value (rule), PUSHOVER_KEY_SIZE, strlen (config_value (user)));
+        if (!user && !default_user)
             config_report_at (errors, rule, "rule %s has no user key, and there is no default"
                               " (user or user_file in section pushover, or $PUSHOVER_USER):"
                               " it could never notify", config_value (rule));
@@ -427,16 +454,16 @@ s_check (config_t *root, config_report_t *errors)
 }
 
 static void *
-s_open (config_t *section, const notifier_env_t *env, char *error, size_t error_size)
+s_open (config_t *section, notifier_env_t *env, char *error, size_t error_size)
 {
     pushover_t *self = mem_alloc (sizeof (pushover_t));
+    self->http = env->http;
     self->control = mem_strdup (env && env->control ? env->control : BUS_DEFAULT_CONTROL);
     self->ctl = ctl_new (self->control, PUSHOVER_CALL_TIMEOUT_MS, false, error, error_size);
     if (!self->ctl) {
         s_close ((void **) &self);
         return NULL;
     }
-    self->response.body = mem_alloc (PUSHOVER_BODY_MAX + 1);
     const char *api = NULL;
     if (section)
         config_string (section, "api", PUSHOVER_DEFAULT_API, &api);
@@ -489,17 +516,16 @@ s_open (config_t *section, const notifier_env_t *env, char *error, size_t error_
     }
     if (!self->user)
         log_info ("no default user key: rules without `user` cannot be delivered");
-    if (s_curl_users++ == 0 && curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        s_curl_users--;
-        snprintf (error, error_size, "curl_global_init failed");
+    if (self->user && !s_key_valid (self->user)) {
+        snprintf (error, error_size, "the default user key is not a Pushover key (%d letters"
+                  " and digits)", PUSHOVER_KEY_SIZE);
         goto failed;
     }
-    self->curl = curl_easy_init ();
-    if (!self->curl) {
-        snprintf (error, error_size, "curl_easy_init failed");
-        goto failed;
-    }
-    srandom ((unsigned) (s_mono () ^ (int64_t) getpid () << 16));
+    env->retry_for_ms = self->give_up_ms;
+    char *file = zsys_sprintf ("%s/pushover-receipts", env->state_dir ? env->state_dir : ".");
+    self->receipts_file = mem_strdup (file);
+    zstr_free (&file);
+    s_receipts_load (self);
     log_info ("Pushover API %s, timeout %" PRId64 " ms, give up after %" PRId64 " s,"
               " receipts polled every %" PRId64 " s", self->api, self->timeout_ms,
               self->give_up_ms / 1000, self->receipt_poll_ms / 1000);
@@ -516,11 +542,19 @@ s_close (void **self_p)
     if (!self_p || !*self_p)
         return;
     pushover_t *self = *self_p;
-    if (self->curl) {
-        curl_easy_cleanup (self->curl);
-        if (--s_curl_users == 0)
-            curl_global_cleanup ();
+    while (self->sendings) {
+        sending_t *sending = self->sendings;
+        self->sendings = sending->next;
+        http_cancel (self->http, sending->call);    //  not finished: the core is closing
+        mem_free (sending);
     }
+    while (self->receipts) {
+        receipt_t *receipt = self->receipts;
+        self->receipts = receipt->next;
+        http_cancel (self->http, receipt->call);
+        mem_free (receipt);
+    }
+    mem_free (self->receipts_file);
     if (self->token)
         explicit_bzero (self->token, strlen (self->token));
     if (self->user)
@@ -533,112 +567,64 @@ s_close (void **self_p)
     mem_free (self->device);
     ctl_destroy (&self->ctl);
     mem_free (self->control);
-    mem_free (self->response.body);
-    json_decref (self->response.reply);
-    mem_free (self->receipts);
     mem_free (self);
     *self_p = NULL;
 }
 
 //  --- HTTP --------------------------------------------------------------------------------
 
-static size_t
-s_on_body (char *data, size_t size, size_t count, void *arg)
+//  X-Limit-App-*: a number, or -1 when absent.
+static int64_t
+s_header_number (const http_call_t *call, const char *name)
 {
-    response_t *response = arg;
-    size_t bytes = size * count;
-    size_t room = PUSHOVER_BODY_MAX - response->body_size;
-    size_t keep = bytes < room ? bytes : room;
-    memcpy (response->body + response->body_size, data, keep);
-    response->body_size += keep;
-    response->body [response->body_size] = 0;
-    if (keep < bytes)
-        response->truncated = true;
-    return bytes;                      //  the rest is read and dropped, not an error
-}
-
-//  X-Limit-App-*: a number after the colon, or the field is left as it was.
-static void
-s_header_number (const char *line, size_t size, const char *name, int64_t *value)
-{
-    size_t name_length = strlen (name);
-    if (size <= name_length || strncasecmp (line, name, name_length) != 0)
-        return;
-    const char *at = line + name_length, *end = line + size;
-    while (at < end && (*at == ' ' || *at == '\t'))
-        at++;
+    char value [32];
+    if (http_response_header (call, name, value, sizeof value))
+        return -1;
     int64_t number = 0;
     int digits = 0;
-    while (at < end && *at >= '0' && *at <= '9' && digits < 18) {
-        number = number * 10 + (*at++ - '0');
-        digits++;
-    }
-    if (digits)
-        *value = number;
+    for (const char *at = value; *at >= '0' && *at <= '9' && digits < 18; at++, digits++)
+        number = number * 10 + (*at - '0');
+    return digits ? number : -1;
 }
 
-static size_t
-s_on_header (char *data, size_t size, size_t count, void *arg)
+//  What Pushover answered (any status); free with s_response_free.
+static response_t
+s_response_read (const http_response_t *answer, const http_call_t *call)
 {
-    response_t *response = arg;
-    size_t bytes = size * count;
-    s_header_number (data, bytes, "X-Limit-App-Reset:", &response->limit_reset);
-    s_header_number (data, bytes, "X-Limit-App-Remaining:", &response->limit_remaining);
-    s_header_number (data, bytes, "X-Limit-App-Limit:", &response->limit_limit);
-    return bytes;
+    response_t response = { .status = answer->code == CURLE_OK ? answer->status : 0,
+                            .body_size = answer->body_size };
+    response.limit_reset = s_header_number (call, "X-Limit-App-Reset");
+    response.limit_remaining = s_header_number (call, "X-Limit-App-Remaining");
+    //  Read once, here: every answer of Pushover's API is a small object.
+    if (answer->code == CURLE_OK)
+        response.reply = json_read_object (answer->body, answer->body_size, HTTP_BODY_MAX,
+                                           response.reply_error, sizeof response.reply_error);
+    return response;
 }
 
-//  One exchange: GET url, or POST url with an url-encoded form. Fills
-//  self->response. Returns 0 when an HTTP response came (any status), -1
-//  on a network failure or timeout (the reason in response.error).
-static int
-s_request (pushover_t *self, const char *url, const char *form)
+static void
+s_response_free (response_t *response)
 {
-    response_t *response = &self->response;
-    response->code = CURLE_OK;
-    response->status = 0;
-    response->body_size = 0;
-    response->body [0] = 0;
-    response->truncated = false;
     json_decref (response->reply);
     response->reply = NULL;
-    response->reply_error [0] = 0;
-    response->limit_reset = response->limit_remaining = response->limit_limit = -1;
-    response->error [0] = 0;
-    CURL *curl = self->curl;
-    curl_easy_reset (curl);
-    curl_easy_setopt (curl, CURLOPT_URL, url);
-    curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, (long) self->timeout_ms);
-    curl_easy_setopt (curl, CURLOPT_CONNECTTIMEOUT_MS, (long) self->timeout_ms);
-    curl_easy_setopt (curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt (curl, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt (curl, CURLOPT_USERAGENT, "lilac-notify-pushover");
-    curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, response->error);
-    curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, s_on_body);
-    curl_easy_setopt (curl, CURLOPT_WRITEDATA, response);
-    curl_easy_setopt (curl, CURLOPT_HEADERFUNCTION, s_on_header);
-    curl_easy_setopt (curl, CURLOPT_HEADERDATA, response);
-    if (form) {
-        curl_easy_setopt (curl, CURLOPT_POST, 1L);
-        curl_easy_setopt (curl, CURLOPT_POSTFIELDS, form);
-        curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE, (long) strlen (form));
-    }
-    else
-        curl_easy_setopt (curl, CURLOPT_HTTPGET, 1L);
-    response->code = curl_easy_perform (curl);
-    curl_easy_setopt (curl, CURLOPT_ERRORBUFFER, NULL);
-    if (response->code != CURLE_OK) {
-        if (!response->error [0])
-            snprintf (response->error, sizeof response->error, "%s",
-                      curl_easy_strerror (response->code));
-        return -1;
-    }
-    curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &response->status);
-    //  Read once, here: every answer of Pushover's API is a small object.
-    response->reply = json_read_object (response->body, response->body_size, PUSHOVER_BODY_MAX,
-                                        response->reply_error, sizeof response->reply_error);
-    return 0;
+}
+
+//  Starts one exchange with Pushover's API: GET url, or POST url with an
+//  url-encoded form. NULL (logged) when it could not start.
+static http_call_t *
+s_request (pushover_t *self, const char *url, const char *form, http_done_fn *done, void *arg)
+{
+    http_request_t request = {
+        .method = form ? "POST" : "GET", .url = url,
+        .content_type = form ? "application/x-www-form-urlencoded" : NULL,
+        .body = form, .body_size = form ? strlen (form) : 0,
+        .timeout_ms = self->timeout_ms, .user_agent = "lilac-notify-pushover"
+    };
+    char error [256];
+    http_call_t *call = http_start (self->http, &request, done, arg, error, sizeof error);
+    if (!call)
+        log_limited (&self->log_limit, "cannot start a request to Pushover: %s", error);
+    return call;
 }
 
 //  A growable application/x-www-form-urlencoded body.
@@ -649,15 +635,11 @@ typedef struct {
 } form_t;
 
 static void
-s_form_add (pushover_t *self, form_t *form, const char *key, const char *value)
+s_form_add (form_t *form, const char *key, const char *value)
 {
     if (!value)
         return;
-    char *escaped = curl_easy_escape (self->curl, value, 0);
-    if (!escaped) {
-        log_error ("out of memory escaping a form field");
-        exit (1);
-    }
+    char *escaped = http_escape (value);
     size_t need = form->size + strlen (key) + strlen (escaped) + 3;
     if (need > form->capacity) {
         form->capacity = need * 2;
@@ -665,15 +647,16 @@ s_form_add (pushover_t *self, form_t *form, const char *key, const char *value)
     }
     form->size += (size_t) sprintf (form->text + form->size, "%s%s=%s",
                                     form->size ? "&" : "", key, escaped);
-    curl_free (escaped);
+    explicit_bzero (escaped, strlen (escaped));
+    mem_free (escaped);
 }
 
 static void
-s_form_add_int (pushover_t *self, form_t *form, const char *key, int64_t value)
+s_form_add_int (form_t *form, const char *key, int64_t value)
 {
     char text [24];
     snprintf (text, sizeof text, "%" PRId64, value);
-    s_form_add (self, form, key, text);
+    s_form_add (form, key, text);
 }
 
 static void
@@ -688,9 +671,8 @@ s_form_free (form_t *form)
 
 //  Pushover's errors[] (or a short description of the body) into text.
 static void
-s_error_text (pushover_t *self, char *text, size_t size)
+s_error_text (const response_t *response, char *text, size_t size)
 {
-    response_t *response = &self->response;
     if (json_get_strings (response->reply, "errors", "; ", text, size) == 0 && *text)
         return;
     if (response->body_size == 0)
@@ -763,127 +745,179 @@ s_make_message (const alert_t *alert, char *out, size_t size)
 static void
 s_make_url (pushover_t *self, const alert_t *alert, char *out, size_t size)
 {
-    char *source = curl_easy_escape (self->curl, alert->source, 0);
-    char *id = curl_easy_escape (self->curl, alert->id, 0);
+    char *source = http_escape (alert->source);
+    char *id = http_escape (alert->id);
     char *url = mem_alloc (strlen (self->url_base) + (source ? strlen (source) : 0)
                            + (id ? strlen (id) : 0) + 16);
     sprintf (url, "%s/alerts/%s/%s", self->url_base, source ? source : "", id ? id : "");
     s_utf8_cut (url, PUSHOVER_URL_MAX, out, size);
     mem_free (url);
-    curl_free (source);
-    curl_free (id);
+    mem_free (source);
+    mem_free (id);
 }
 
+//  --- receipts kept ----------------------------------------------------------------------
+
+//  The first receipt of the alert after `after` (NULL: from the start).
 static receipt_t *
-s_receipt_find (pushover_t *self, const char *source, const char *id, size_t from)
+s_receipt_find (pushover_t *self, const char *source, const char *id, receipt_t *after)
 {
-    for (size_t index = from; index < self->receipt_count; index++)
-        if (streq (self->receipts [index].source, source) && streq (self->receipts [index].id, id))
-            return &self->receipts [index];
+    for (receipt_t *receipt = after ? after->next : self->receipts; receipt;
+         receipt = receipt->next)
+        if (streq (receipt->source, source) && streq (receipt->id, id))
+            return receipt;
     return NULL;
 }
 
+//  Writes every receipt to the receipts file (a temporary name renamed
+//  over it): one JSON object per line. A failure is logged; the receipts
+//  stay followed in memory.
 static void
-s_receipt_forget (pushover_t *self, receipt_t *receipt)
+s_receipts_save (pushover_t *self)
 {
-    size_t index = (size_t) (receipt - self->receipts);
-    assert (index < self->receipt_count);
-    memmove (receipt, receipt + 1, (self->receipt_count - index - 1) * sizeof (receipt_t));
-    self->receipt_count--;
+    char *temporary = zsys_sprintf ("%s.tmp", self->receipts_file);
+    FILE *file = temporary ? fopen (temporary, "w") : NULL;
+    bool written = file != NULL;
+    for (receipt_t *receipt = self->receipts; receipt && written; receipt = receipt->next) {
+        json_t *line = json_pack ("{s:s, s:s, s:s, s:s, s:s, s:I, s:b}",
+                                  "source", receipt->source, "id", receipt->id,
+                                  "receipt", receipt->receipt, "tag", receipt->tag,
+                                  "user_hash", receipt->user_hash,
+                                  "expires", (json_int_t) receipt->expires_wall,
+                                  "cancel", receipt->cancel);
+        char *text = line ? json_text (line) : NULL;
+        written = text && fprintf (file, "%s\n", text) > 0;
+        free (text);
+        json_decref (line);
+    }
+    if (file && fclose (file) != 0)
+        written = false;
+    if (!written || rename (temporary, self->receipts_file) != 0)
+        log_limited (&self->log_limit, "cannot save the emergency receipts in %s: %s",
+                     self->receipts_file, strerror (errno));
+    zstr_free (&temporary);
+}
+
+static receipt_t *
+s_receipt_new (pushover_t *self)
+{
+    if (self->receipt_count == PUSHOVER_RECEIPTS_MAX) {
+        receipt_t *oldest = self->receipts;
+        while (oldest->next)
+            oldest = oldest->next;
+        log_warn ("%d emergency receipts followed already: no longer following %s's (%s/%s)",
+                  PUSHOVER_RECEIPTS_MAX, oldest->receipt, oldest->source, oldest->id);
+        oldest->expires_wall = 0;           //  work() drops it
+    }
+    receipt_t *receipt = mem_alloc (sizeof *receipt);
+    receipt->owner = self;
+    receipt->next = self->receipts;
+    self->receipts = receipt;
+    self->receipt_count++;
+    return receipt;
+}
+
+//  Reads the receipts a previous run followed; those expired are dropped.
+static void
+s_receipts_load (pushover_t *self)
+{
+    FILE *file = fopen (self->receipts_file, "r");
+    if (!file) {
+        if (errno != ENOENT)
+            log_error ("cannot read the emergency receipts in %s: %s", self->receipts_file,
+                       strerror (errno));
+        return;
+    }
+    char line [2048];
+    size_t count = 0, bad = 0;
+    int64_t now = clock_now_ms ();
+    while (fgets (line, sizeof line, file)) {
+        char error [128];
+        json_t *object = json_read_object (line, strlen (line), sizeof line, error, sizeof error);
+        receipt_t loaded = { 0 };
+        int64_t expires = 0, cancel = 0;
+        if (!object
+        ||  json_get_string (object, "source", loaded.source, sizeof loaded.source, false)
+        ||  json_get_string (object, "id", loaded.id, sizeof loaded.id, false)
+        ||  json_get_string (object, "receipt", loaded.receipt, sizeof loaded.receipt, false)
+        ||  json_get_string (object, "tag", loaded.tag, sizeof loaded.tag, false)
+        ||  json_get_string (object, "user_hash", loaded.user_hash, sizeof loaded.user_hash, false)
+        ||  json_get_int (object, "expires", &expires))
+            bad++;
+        else
+        if (expires > now) {
+            json_get_int (object, "cancel", &cancel);
+            receipt_t *receipt = s_receipt_new (self);
+            receipt_t *next = receipt->next;
+            *receipt = loaded;
+            receipt->owner = self;
+            receipt->next = next;
+            receipt->expires_wall = expires;
+            receipt->cancel = cancel != 0;
+            receipt->next_poll = zclock_mono ();
+            count++;
+        }
+        json_decref (object);
+    }
+    fclose (file);
+    if (bad)
+        log_error ("%s: %zu lines are not receipts; skipped", self->receipts_file, bad);
+    if (count)
+        log_info ("following %zu emergency receipts of an earlier run", count);
 }
 
 static void
-s_receipt_add (pushover_t *self, const alert_t *alert, const char *receipt, const char *tag,
-               const char *user)
+s_receipt_add (pushover_t *self, const alert_t *alert, const char *receipt_id, const char *tag,
+               const char *user_hash)
 {
-    if (self->receipt_count == PUSHOVER_RECEIPTS_MAX) {
-        log_warn ("%d emergency receipts followed already: no longer following %s's (%s/%s)",
-                  PUSHOVER_RECEIPTS_MAX, self->receipts [0].receipt,
-                  self->receipts [0].source, self->receipts [0].id);
-        s_receipt_forget (self, &self->receipts [0]);
-    }
-    if (self->receipt_count == self->receipt_capacity) {
-        self->receipt_capacity = self->receipt_capacity ? self->receipt_capacity * 2 : 8;
-        self->receipts = mem_realloc (self->receipts,
-                                      self->receipt_capacity * sizeof (receipt_t));
-    }
-    receipt_t *entry = &self->receipts [self->receipt_count++];
-    memset (entry, 0, sizeof *entry);
-    snprintf (entry->source, sizeof entry->source, "%s", alert->source);
-    snprintf (entry->id, sizeof entry->id, "%s", alert->id);
-    snprintf (entry->receipt, sizeof entry->receipt, "%s", receipt);
-    snprintf (entry->tag, sizeof entry->tag, "%s", tag);
-    s_hash_hex (user, NULL, entry->user_hash);
-    entry->next_poll = s_mono () + self->receipt_poll_ms;
-    entry->expires_at = s_mono () + self->expire_s * 1000;
+    receipt_t *receipt = s_receipt_new (self);
+    snprintf (receipt->source, sizeof receipt->source, "%s", alert->source);
+    snprintf (receipt->id, sizeof receipt->id, "%s", alert->id);
+    snprintf (receipt->receipt, sizeof receipt->receipt, "%s", receipt_id);
+    snprintf (receipt->tag, sizeof receipt->tag, "%s", tag);
+    memcpy (receipt->user_hash, user_hash, sizeof receipt->user_hash);
+    receipt->next_poll = s_mono () + self->receipt_poll_ms;
+    receipt->expires_wall = clock_now_ms () + self->expire_s * 1000;
+    s_receipts_save (self);
+}
+
+//  Stops following the receipt (a call in flight is dropped).
+static void
+s_receipt_forget (pushover_t *self, receipt_t *receipt)
+{
+    for (receipt_t **link = &self->receipts; *link; link = &(*link)->next)
+        if (*link == receipt) {
+            *link = receipt->next;
+            break;
+        }
+    http_cancel (self->http, receipt->call);
+    mem_free (receipt);
+    self->receipt_count--;
+}
+
+//  Every receipt of the alert goes: one ack or cancel is enough.
+static void
+s_receipts_forget_alert (pushover_t *self, const char *source, const char *id)
+{
+    char key_source [WIRE_MAX_NAME + 1], key_id [WIRE_MAX_NAME + 1];
+    snprintf (key_source, sizeof key_source, "%s", source);
+    snprintf (key_id, sizeof key_id, "%s", id);
+    receipt_t *receipt;
+    while ((receipt = s_receipt_find (self, key_source, key_id, NULL)))
+        s_receipt_forget (self, receipt);
+    s_receipts_save (self);
 }
 
 //  --- delivering --------------------------------------------------------------------------
 
-static attempt_t *
-s_attempt (pushover_t *self, const alert_change_t *change, const rule_action_t *action)
-{
-    attempt_t *free_slot = NULL;
-    for (size_t index = 0; index < RULES_MAX_ACTIONS; index++) {
-        attempt_t *attempt = &self->attempts [index];
-        if (attempt->seq && attempt->seq != change->seq)
-            memset (attempt, 0, sizeof *attempt);      //  an older change is done
-        if (attempt->seq == change->seq && attempt->action == action)
-            return attempt;
-        if (!attempt->seq && !free_slot)
-            free_slot = attempt;
-    }
-    if (!free_slot)
-        free_slot = &self->attempts [0];
-    free_slot->seq = change->seq;
-    free_slot->action = action;
-    free_slot->attempts = 0;
-    free_slot->first_failure = 0;
-    return free_slot;
-}
-
-//  A failed attempt that may be retried: FEED_RETRY at the back-off time,
-//  or FEED_DONE if the give-up time has come. wait_until (mono ms, 0 for
-//  the back-off) is used instead of the back-off when given (429).
-static feed_result_t
-s_failed (pushover_t *self, attempt_t *attempt, const char *what, const char *why,
-          int64_t wait_until, int64_t *retry_at)
-{
-    int64_t now = s_mono ();
-    if (attempt->attempts++ == 0)
-        attempt->first_failure = now;
-    int64_t give_up_at = attempt->first_failure + self->give_up_ms;
-    int64_t at = wait_until;
-    if (!at) {
-        int64_t delay = PUSHOVER_BACKOFF_FIRST_MS;
-        for (int count = 1; count < attempt->attempts && delay < PUSHOVER_BACKOFF_MAX_MS; count++)
-            delay *= 2;
-        if (delay > PUSHOVER_BACKOFF_MAX_MS)
-            delay = PUSHOVER_BACKOFF_MAX_MS;
-        delay += random () % (delay / 4 + 1);
-        at = now + delay;
-        if (at > give_up_at && now < give_up_at)
-            at = give_up_at;                    //  one last try at the give-up time
-    }
-    if (now >= give_up_at || at > give_up_at) {
-        log_error ("%s: %s; giving up after %d attempts in %" PRId64 " s", what, why,
-                   attempt->attempts, (now - attempt->first_failure) / 1000);
-        return FEED_DONE;
-    }
-    log_warn ("%s: %s; attempt %d, next in %" PRId64 " ms", what, why, attempt->attempts,
-              at - now);
-    *retry_at = at;
-    return FEED_RETRY;
-}
-
-//  Mono time until which the rate limit holds, from the last response.
+//  Mono time until which the rate limit holds, from a response.
 static int64_t
-s_rate_limit_until (pushover_t *self)
+s_rate_limit_until (const response_t *response)
 {
     int64_t now = s_mono ();
-    if (self->response.limit_reset > 0) {
+    if (response->limit_reset > 0) {
         int64_t wall = clock_now_ms ();
-        int64_t wait = self->response.limit_reset * 1000 - wall + PUSHOVER_RATE_MARGIN_MS;
+        int64_t wait = response->limit_reset * 1000 - wall + PUSHOVER_RATE_MARGIN_MS;
         if (wait < PUSHOVER_RATE_MARGIN_MS)
             wait = PUSHOVER_RATE_MARGIN_MS;
         return now + wait;
@@ -897,53 +931,105 @@ s_event_is (const alert_change_t *change, const char *event)
     return change->event && streq (change->event, event);
 }
 
-static feed_result_t
-s_deliver (void *self_arg, const alert_change_t *change, const rule_action_t *action,
-           int64_t *retry_at)
+static void
+s_sending_free (pushover_t *self, sending_t *sending)
+{
+    if (sending->prev)
+        sending->prev->next = sending->next;
+    else
+        self->sendings = sending->next;
+    if (sending->next)
+        sending->next->prev = sending->prev;
+    mem_free (sending);
+}
+
+//  An emergency message went out: follow its receipt.
+static void
+s_follow_receipt (pushover_t *self, const sending_t *sending, const response_t *response)
+{
+    const alert_t *alert = &delivery_change (sending->delivery)->alert;
+    char receipt [PUSHOVER_RECEIPT_SIZE] = "";
+    json_get_string (response->reply, "receipt", receipt, sizeof receipt, false);
+    bool plain = *receipt != 0;
+    for (const char *at = receipt; *at; at++)
+        if (!isalnum ((unsigned char) *at))
+            plain = false;
+    if (!plain) {
+        delivery_finish (sending->delivery, DELIVERY_DELIVERED, 0,
+                         "emergency priority, but no usable receipt came back");
+        return;
+    }
+    s_receipt_add (self, alert, receipt, sending->tag, sending->user_hash);
+    delivery_finish (sending->delivery, DELIVERY_DELIVERED, 0,
+                     "emergency priority, receipt %s, tag %s", receipt, sending->tag);
+}
+
+//  Pushover's answer to a message: finishes its delivery.
+static void
+s_on_sent (const http_response_t *answer, http_call_t *call, void *arg)
+{
+    sending_t *sending = arg;
+    pushover_t *self = sending->owner;
+    delivery_t *delivery = sending->delivery;
+    response_t response = s_response_read (answer, call);
+    char errors [512];
+    s_error_text (&response, errors, sizeof errors);
+    int64_t status = 0;
+    if (answer->code != CURLE_OK)
+        delivery_finish (delivery, DELIVERY_RETRY, 0, "%s", answer->error);
+    else
+    if (response.status == 429) {
+        self->rate_until = s_rate_limit_until (&response);
+        delivery_finish (delivery, DELIVERY_RETRY, self->rate_until,
+                         "429 over Pushover's message limit: %s", errors);
+    }
+    else
+    if (response.status >= 400 && response.status < 500)
+        delivery_finish (delivery, DELIVERY_GIVE_UP, 0, "Pushover refused it (%ld): %s",
+                         response.status, errors);
+    else
+    if (response.status / 100 != 2 || json_get_int (response.reply, "status", &status) != 0
+    ||  status != 1)
+        delivery_finish (delivery, DELIVERY_RETRY, 0, "HTTP %ld, status %" PRId64 ": %s",
+                         response.status, status, errors);
+    else {
+        if (response.limit_remaining == 0)
+            self->rate_until = s_rate_limit_until (&response);
+        if (sending->priority == 2)
+            s_follow_receipt (self, sending, &response);
+        else
+            delivery_finish (delivery, DELIVERY_DELIVERED, 0, "priority %" PRId64,
+                             sending->priority);
+    }
+    s_response_free (&response);
+    s_sending_free (self, sending);
+}
+
+static void
+s_start (void *self_arg, delivery_t *delivery)
 {
     pushover_t *self = self_arg;
+    const alert_change_t *change = delivery_change (delivery);
+    const rule_action_t *action = delivery_action (delivery);
     const alert_t *alert = &change->alert;
     const char *rule = action->rule ? action->rule : "?";
-    //  A cleared alert's emergency is cancelled by work(), at once.
-    if (s_event_is (change, "cleared") || alert->state == ALERT_CLEARED)
-        for (receipt_t *receipt = s_receipt_find (self, alert->source, alert->id, 0); receipt;
-             receipt = s_receipt_find (self, alert->source, alert->id,
-                                       (size_t) (receipt - self->receipts) + 1)) {
-            if (!receipt->cancel)
-                receipt->next_poll = s_mono ();
-            receipt->cancel = true;
-        }
-
     const char *user = action->destination && *action->destination
                        && !streq (action->destination, "default") ? action->destination : self->user;
-    char what [WIRE_MAX_NAME * 2 + 128];
-    if (action->kind == ACTION_NOTIFY)
-        snprintf (what, sizeof what, "rule %s: %s %s/%s", rule, change->event, alert->source,
-                  alert->id);
-    else
-        snprintf (what, sizeof what, "rule %s: flood %s", rule,
-                  action->kind == ACTION_FLOOD_HELD ? "held" : "over");
     if (!user) {
-        log_error ("%s: no user key (set user in the rule, user or user_file in section"
-                   " pushover, or $PUSHOVER_USER): not sent", what);
-        return FEED_DONE;
+        delivery_finish (delivery, DELIVERY_GIVE_UP, 0, "no user key (set user in the rule,"
+                         " user or user_file in section pushover, or $PUSHOVER_USER)");
+        return;
     }
-    attempt_t *attempt = s_attempt (self, change, action);
     int64_t now = s_mono ();
     if (now < self->rate_until) {
-        if (attempt->attempts == 0) {
-            attempt->attempts = 1;
-            attempt->first_failure = now;
-        }
-        if (self->rate_until > attempt->first_failure + self->give_up_ms) {
-            log_error ("%s: Pushover's message limit holds for %" PRId64 " s more, beyond"
-                       " give_up: not sent", what, (self->rate_until - now) / 1000);
-            return FEED_DONE;
-        }
-        *retry_at = self->rate_until;
-        return FEED_RETRY;
+        if (self->rate_until - now > self->give_up_ms)
+            delivery_finish (delivery, DELIVERY_GIVE_UP, 0, "Pushover's message limit holds"
+                             " for %" PRId64 " s more, beyond give_up", (self->rate_until - now) / 1000);
+        else
+            delivery_finish (delivery, DELIVERY_RETRY, self->rate_until,
+                             "over Pushover's message limit");
+        return;
     }
-
     //  Settings: the rule's, else the section's.
     const char *sound = self->sound, *device = self->device, *value = NULL;
     if (action->settings && config_string (action->settings, "sound", NULL, &value) == 0
@@ -966,7 +1052,7 @@ s_deliver (void *self_arg, const alert_change_t *change, const rule_action_t *ac
     }
     bool paging = s_event_is (change, "raised") || s_event_is (change, "reminder");
     if (priority == 2 && (!paging || action->kind != ACTION_NOTIFY
-                          || s_receipt_find (self, alert->source, alert->id, 0)))
+                          || s_receipt_find (self, alert->source, alert->id, NULL)))
         priority = 1;
 
     //  The message.
@@ -1007,116 +1093,78 @@ s_deliver (void *self_arg, const alert_change_t *change, const rule_action_t *ac
         memcpy (title, cut, sizeof cut);
     }
     form_t form = { 0 };
-    s_form_add (self, &form, "token", self->token);
-    s_form_add (self, &form, "user", user);
-    s_form_add (self, &form, "title", title);
-    s_form_add (self, &form, "message", message);
-    s_form_add_int (self, &form, "priority", priority);
-    s_form_add_int (self, &form, "timestamp", change->at / 1000);
-    s_form_add (self, &form, "html", "0");
+    s_form_add (&form, "token", self->token);
+    s_form_add (&form, "user", user);
+    s_form_add (&form, "title", title);
+    s_form_add (&form, "message", message);
+    s_form_add_int (&form, "priority", priority);
+    s_form_add_int (&form, "timestamp", change->at / 1000);
+    s_form_add (&form, "html", "0");
     if (*url) {
-        s_form_add (self, &form, "url", url);
-        s_form_add (self, &form, "url_title", url_title);
+        s_form_add (&form, "url", url);
+        s_form_add (&form, "url_title", url_title);
     }
     if (sound)
-        s_form_add (self, &form, "sound", sound);
+        s_form_add (&form, "sound", sound);
     if (device)
-        s_form_add (self, &form, "device", device);
+        s_form_add (&form, "device", device);
     if (priority == 2) {
         s_make_tag (alert->source, alert->id, tag, sizeof tag);
-        s_form_add_int (self, &form, "retry", self->retry_s);
-        s_form_add_int (self, &form, "expire", self->expire_s);
-        s_form_add (self, &form, "tags", tag);
+        s_form_add_int (&form, "retry", self->retry_s);
+        s_form_add_int (&form, "expire", self->expire_s);
+        s_form_add (&form, "tags", tag);
     }
+    sending_t *sending = mem_alloc (sizeof *sending);
+    sending->owner = self;
+    sending->delivery = delivery;
+    sending->priority = priority;
+    memcpy (sending->tag, tag, sizeof tag);
+    s_hash_hex (user, NULL, sending->user_hash);
     char *endpoint = mem_alloc (strlen (self->api) + 32);
     sprintf (endpoint, "%s/messages.json", self->api);
-    int rc = s_request (self, endpoint, form.text);
+    sending->call = s_request (self, endpoint, form.text, s_on_sent, sending);
     mem_free (endpoint);
     s_form_free (&form);
-
-    response_t *response = &self->response;
-    if (rc != 0)
-        return s_failed (self, attempt, what, response->error, 0, retry_at);
-    if (response->limit_remaining == 0 && response->status / 100 == 2)
-        self->rate_until = s_rate_limit_until (self);
-    if (response->status == 429) {
-        self->rate_until = s_rate_limit_until (self);
-        char errors [512], reason [600];
-        s_error_text (self, errors, sizeof errors);
-        snprintf (reason, sizeof reason, "429 over Pushover's message limit: %s", errors);
-        return s_failed (self, attempt, what, reason, self->rate_until, retry_at);
+    if (!sending->call) {
+        mem_free (sending);
+        delivery_finish (delivery, DELIVERY_RETRY, 0, "the request could not start");
+        return;
     }
-    if (response->status >= 400 && response->status < 500) {
-        char errors [1024];
-        s_error_text (self, errors, sizeof errors);
-        log_error ("%s: Pushover refused it (%ld): %s; not retried", what, response->status,
-                   errors);
-        return FEED_DONE;
-    }
-    int64_t status = 0;
-    if (response->status / 100 != 2
-    ||  json_get_int (response->reply, "status", &status) != 0
-    ||  status != 1) {
-        char reason [700], errors [512];
-        s_error_text (self, errors, sizeof errors);
-        snprintf (reason, sizeof reason, "HTTP %ld, status %" PRId64 ": %s",
-                  response->status, status, errors);
-        return s_failed (self, attempt, what, reason, 0, retry_at);
-    }
-    if (priority == 2) {
-        char receipt [PUSHOVER_RECEIPT_SIZE] = "";
-        json_get_string (response->reply, "receipt", receipt, sizeof receipt, false);
-        bool plain = *receipt != 0;
-        for (const char *at = receipt; *at; at++)
-            if (!isalnum ((unsigned char) *at))
-                plain = false;
-        if (plain) {
-            s_receipt_add (self, alert, receipt, tag, user);
-            log_info ("%s: sent at emergency priority, receipt %s, tag %s", what, receipt, tag);
-        }
-        else
-            log_warn ("%s: sent at emergency priority, but no usable receipt came back", what);
-    }
-    else
-        log_info ("%s: sent (priority %" PRId64 ")", what, priority);
-    if (attempt->attempts)
-        log_info ("%s: delivered after %d failed attempts", what, attempt->attempts);
-    memset (attempt, 0, sizeof *attempt);
-    return FEED_DONE;
+    sending->next = self->sendings;
+    if (self->sendings)
+        self->sendings->prev = sending;
+    self->sendings = sending;
 }
 
-//  --- receipts -----------------------------------------------------------------------------
-
-//  Asks the broker for the alert: 1 raised and not acknowledged, 0 cleared,
-//  gone or acknowledged, -1 no answer.
-static int
-s_alert_still_paging (pushover_t *self, const receipt_t *receipt)
+//  Sees every change: one that ends an alert's page (cleared, acked,
+//  deleted) cancels its emergency retries at once.
+static void
+s_observe (void *self_arg, const alert_change_t *change)
 {
-    char error [WIRE_ERROR_SIZE + 256];
-    ctl_failure_t failure = 0;
-    wire_doc_t *doc = ctl_get (self->ctl, receipt->source, receipt->id, &failure,
-                               error, sizeof error);
-    if (!doc && failure == CTL_REFUSED)
-        return 0;                       //  not found: nothing left to page about
-    if (!doc) {
-        log_limited (&self->log_limit, "receipt %s: cannot ask the broker about %s/%s: %s",
-                     receipt->receipt, receipt->source, receipt->id, error);
-        return -1;
-    }
-    int result = -1;
-    const msgpack_object *map = wire_get (wire_doc_root (doc), "alert");
-    alert_t alert = { 0 };
-    if (map && alert_decode (map, &alert, error, sizeof error) == 0)
-        result = alert.state == ALERT_RAISED ? 1 : 0;
-    alert_clear_fields (&alert);
-    wire_doc_destroy (&doc);
-    return result;
+    pushover_t *self = self_arg;
+    const alert_t *alert = &change->alert;
+    if (!self->receipts || !alert->source || !alert->id
+    ||  !(alert->state == ALERT_CLEARED || alert->state == ALERT_ACKED
+          || s_event_is (change, ALERT_EVENT_DELETED)))
+        return;
+    bool changed = false;
+    for (receipt_t *receipt = s_receipt_find (self, alert->source, alert->id, NULL); receipt;
+         receipt = s_receipt_find (self, alert->source, alert->id, receipt))
+        if (!receipt->cancel) {
+            receipt->cancel = true;
+            receipt->next_poll = s_mono ();
+            changed = true;
+        }
+    if (changed)
+        s_receipts_save (self);
 }
 
-//  Sends `ack` for the receipt's alert. 0 when the broker answered (ok or a
-//  refusal: either way we are done), -1 when it did not.
-static int
-s_write_back_ack (pushover_t *self, const receipt_t *receipt, const char *by, const char *device)
+//  --- receipts ---------------------------------------------------------------------------
+
+//  Sends `ack` for the receipt's alert to the broker, without waiting:
+//  the reply is read by s_read_acks. by is kept for the log.
+static void
+s_send_ack (pushover_t *self, receipt_t *receipt, const char *by, const char *device)
 {
     //  The note names the person too: on a secured broker, `by` becomes
     //  this notifier's certificate name, and the history must still say who.
@@ -1124,86 +1172,101 @@ s_write_back_ack (pushover_t *self, const receipt_t *receipt, const char *by, co
     const char *who = strncmp (by, "pushover:", 9) == 0 ? by + 9 : by;
     snprintf (note, sizeof note, "acknowledged in Pushover by %s%s%s", who,
               *device ? " on " : "", device);
-    char error [WIRE_ERROR_SIZE + 256];
-    ctl_failure_t failure = 0;
     ctl_act_t act = { .source = receipt->source, .id = receipt->id, .by = by, .note = note };
-    wire_doc_t *doc = ctl_act (self->ctl, "ack", &act, &failure, error, sizeof error);
-    if (!doc && failure == CTL_NO_REPLY) {
-        log_warn ("receipt %s: acknowledged by %s, but the broker did not answer: %s;"
+    wire_writer_t writer;
+    ctl_act_request (&writer, "ack", &act);
+    char error [WIRE_ERROR_SIZE + 256];
+    receipt->ack_ticket = ctl_send (self->ctl, writer.buffer.data,
+                                    writer.buffer.size, error, sizeof error);
+    wire_writer_free (&writer);
+    snprintf (receipt->by, sizeof receipt->by, "%s", by);
+    receipt->ack_deadline = s_mono () + PUSHOVER_CALL_TIMEOUT_MS;
+    if (!receipt->ack_ticket)
+        log_warn ("receipt %s: acknowledged by %s, but the ack cannot be sent: %s;"
                   " will try again", receipt->receipt, by, error);
-        return -1;
-    }
-    bool ok = doc != NULL;
-    wire_doc_destroy (&doc);
-    if (ok)
-        log_info ("%s/%s acknowledged by %s in Pushover (receipt %s)", receipt->source,
-                  receipt->id, by, receipt->receipt);
-    else
-        log_warn ("%s/%s acknowledged by %s in Pushover, the broker refused the ack: %s",
-                  receipt->source, receipt->id, by, error);
-    return 0;
 }
 
-//  Cancels the emergency retries of the receipt's tag. 0 done or refused
-//  for good, -1 to try again later.
-static int
-s_cancel (pushover_t *self, const receipt_t *receipt)
+static receipt_t *
+s_receipt_by_ticket (pushover_t *self, uint64_t ticket)
 {
-    char *tag = curl_easy_escape (self->curl, receipt->tag, 0);
-    char *url = mem_alloc (strlen (self->api) + strlen (tag ? tag : "") + 48);
-    sprintf (url, "%s/receipts/cancel_by_tag/%s.json", self->api, tag ? tag : "");
-    curl_free (tag);
-    form_t form = { 0 };
-    s_form_add (self, &form, "token", self->token);
-    int rc = s_request (self, url, form.text);
-    s_form_free (&form);
-    mem_free (url);
-    response_t *response = &self->response;
-    if (rc != 0 || response->status / 100 == 5 || response->status == 429) {
+    for (receipt_t *receipt = self->receipts; receipt; receipt = receipt->next)
+        if (receipt->ack_ticket == ticket)
+            return receipt;
+    return NULL;
+}
+
+//  The broker's replies to our acks; an ack answered (ok or refused: either
+//  way we are done) ends the alert's receipts.
+static void
+s_read_acks (pushover_t *self)
+{
+    uint64_t ticket;
+    wire_doc_t *reply;
+    char error [WIRE_ERROR_SIZE + 256];
+    int rc;
+    while ((rc = ctl_receive (self->ctl, &ticket, &reply, error, sizeof error)) != 0) {
+        if (rc != 1)
+            continue;
+        receipt_t *receipt = s_receipt_by_ticket (self, ticket);
+        if (!receipt) {
+            wire_doc_destroy (&reply);
+            continue;
+        }
+        ctl_failure_t failure = 0;
+        wire_doc_t *ok = ctl_reply_ok (self->ctl, reply, &failure, error, sizeof error);
+        if (ok)
+            log_info ("%s/%s acknowledged by %s in Pushover (receipt %s)", receipt->source,
+                      receipt->id, receipt->by, receipt->receipt);
+        else
+            log_warn ("%s/%s acknowledged by %s in Pushover, the broker refused the ack: %s",
+                      receipt->source, receipt->id, receipt->by, error);
+        wire_doc_destroy (&ok);
+        s_receipts_forget_alert (self, receipt->source, receipt->id);
+    }
+}
+
+//  A cancel by tag answered: done (or refused for good), or again later.
+static void
+s_on_cancelled (const http_response_t *answer, http_call_t *call, void *arg)
+{
+    receipt_t *receipt = arg;
+    pushover_t *self = receipt->owner;
+    receipt->call = NULL;
+    response_t response = s_response_read (answer, call);
+    if (answer->code != CURLE_OK || response.status / 100 == 5 || response.status == 429)
         log_warn ("%s/%s: cancelling the emergency retries (tag %s) failed: %s; will try again",
                   receipt->source, receipt->id, receipt->tag,
-                  rc ? response->error : response->status == 429 ? "429" : "5xx");
-        return -1;
-    }
-    if (response->status / 100 != 2) {
+                  answer->code != CURLE_OK ? answer->error
+                  : response.status == 429 ? "429" : "5xx");
+    else {
         char errors [512];
-        s_error_text (self, errors, sizeof errors);
-        log_error ("%s/%s: Pushover refused to cancel tag %s (%ld): %s", receipt->source,
-                   receipt->id, receipt->tag, response->status, errors);
-        return 0;
+        s_error_text (&response, errors, sizeof errors);
+        if (response.status / 100 != 2)
+            log_error ("%s/%s: Pushover refused to cancel tag %s (%ld): %s", receipt->source,
+                       receipt->id, receipt->tag, response.status, errors);
+        else
+            log_info ("%s/%s: emergency retries cancelled (tag %s)", receipt->source,
+                      receipt->id, receipt->tag);
+        s_receipts_forget_alert (self, receipt->source, receipt->id);
     }
-    log_info ("%s/%s: emergency retries cancelled (tag %s)", receipt->source, receipt->id,
-              receipt->tag);
-    return 0;
+    s_response_free (&response);
 }
 
-//  Reads the receipt. 1 acknowledged (by filled), 0 not yet, -1 failed (try
-//  later), -2 gone for good (expired, unknown).
+//  Reads a polled receipt's answer: 1 acknowledged (by, device filled),
+//  0 not yet, -1 failed (try later), -2 gone for good (expired, unknown).
 static int
-s_read_receipt (pushover_t *self, const receipt_t *receipt, char *by, size_t by_size,
-                char *device, size_t device_size)
+s_receipt_state (const receipt_t *receipt, const http_response_t *answer,
+                 const response_t *response, char *by, size_t by_size,
+                 char *device, size_t device_size)
 {
-    char *token = curl_easy_escape (self->curl, self->token, 0);
-    size_t size = strlen (self->api) + strlen (receipt->receipt) + strlen (token ? token : "") + 48;
-    char *url = mem_alloc (size);
-    snprintf (url, size, "%s/receipts/%s.json?token=%s", self->api, receipt->receipt,
-              token ? token : "");
-    if (token) {
-        explicit_bzero (token, strlen (token));
-        curl_free (token);
-    }
-    int rc = s_request (self, url, NULL);
-    explicit_bzero (url, size);
-    mem_free (url);
-    response_t *response = &self->response;
-    if (rc != 0 || response->status / 100 == 5 || response->status == 429) {
-        log_limited (&self->log_limit, "receipt %s: %s", receipt->receipt,
-                     rc ? response->error : "the server failed; will try again");
+    if (answer->code != CURLE_OK || response->status / 100 == 5 || response->status == 429) {
+        log_limited (&receipt->owner->log_limit, "receipt %s: %s", receipt->receipt,
+                     answer->code != CURLE_OK ? answer->error : "the server failed; will try again");
         return -1;
     }
     if (response->status / 100 != 2) {
         char errors [512];
-        s_error_text (self, errors, sizeof errors);
+        s_error_text (response, errors, sizeof errors);
         log_warn ("receipt %s (%s/%s): Pushover says %ld: %s; no longer followed",
                   receipt->receipt, receipt->source, receipt->id, response->status, errors);
         return -2;
@@ -1238,62 +1301,81 @@ s_read_receipt (pushover_t *self, const receipt_t *receipt, char *by, size_t by_
 }
 
 static void
+s_on_polled (const http_response_t *answer, http_call_t *call, void *arg)
+{
+    receipt_t *receipt = arg;
+    pushover_t *self = receipt->owner;
+    receipt->call = NULL;
+    response_t response = s_response_read (answer, call);
+    char by [WIRE_MAX_NAME + 1], device [WIRE_MAX_NAME + 1] = "";
+    int state = s_receipt_state (receipt, answer, &response, by, sizeof by, device, sizeof device);
+    s_response_free (&response);
+    if (state == 1)
+        s_send_ack (self, receipt, by, device);
+    else
+    if (state == -2)
+        s_receipts_forget_alert (self, receipt->source, receipt->id);
+}
+
+//  Starts what one due receipt needs: a cancel, a poll, or an ack again.
+static void
+s_receipt_step (pushover_t *self, receipt_t *receipt, int64_t now)
+{
+    receipt->next_poll = now + self->receipt_poll_ms;
+    if (receipt->cancel && now < self->rate_until) {
+        receipt->next_poll = self->rate_until;
+        return;
+    }
+    if (receipt->cancel) {
+        char *tag = http_escape (receipt->tag);
+        char *url = zsys_sprintf ("%s/receipts/cancel_by_tag/%s.json", self->api, tag);
+        form_t form = { 0 };
+        s_form_add (&form, "token", self->token);
+        receipt->call = s_request (self, url, form.text, s_on_cancelled, receipt);
+        s_form_free (&form);
+        zstr_free (&url);
+        mem_free (tag);
+        return;
+    }
+    if (*receipt->by) {                         //  acknowledged: the broker did not answer
+        s_send_ack (self, receipt, receipt->by, "");
+        return;
+    }
+    char *token = http_escape (self->token);
+    char *url = zsys_sprintf ("%s/receipts/%s.json?token=%s", self->api, receipt->receipt, token);
+    receipt->call = s_request (self, url, NULL, s_on_polled, receipt);
+    explicit_bzero (url, strlen (url));
+    explicit_bzero (token, strlen (token));
+    zstr_free (&url);
+    mem_free (token);
+}
+
+static void
 s_work (void *self_arg, int64_t mono_now)
 {
     pushover_t *self = self_arg;
-    (void) mono_now;
+    s_read_acks (self);
+    int64_t wall = clock_now_ms ();
     int taken = 0;
-    size_t index = 0;
-    while (index < self->receipt_count && taken < PUSHOVER_POLLS_PER_WORK) {
-        receipt_t *receipt = &self->receipts [index];
-        int64_t now = s_mono ();
-        if (receipt->next_poll > now) {
-            index++;
-            continue;
+    for (receipt_t *receipt = self->receipts, *next; receipt; receipt = next) {
+        next = receipt->next;
+        if (receipt->ack_ticket && mono_now >= receipt->ack_deadline) {
+            log_warn ("receipt %s: acknowledged by %s, but the broker did not answer within"
+                      " %d ms; will try again", receipt->receipt, receipt->by,
+                      PUSHOVER_CALL_TIMEOUT_MS);
+            receipt->ack_ticket = 0;
         }
-        taken++;
-        receipt->next_poll = now + self->receipt_poll_ms;
-        bool forget = false;
-        if (now >= receipt->expires_at) {
+        if (receipt->call || receipt->ack_ticket || receipt->next_poll > mono_now)
+            continue;
+        if (wall >= receipt->expires_wall) {
             log_info ("receipt %s (%s/%s): past its expire time, no longer followed",
                       receipt->receipt, receipt->source, receipt->id);
-            forget = true;
-        }
-        else
-        if (!receipt->cancel) {
-            int paging = s_alert_still_paging (self, receipt);
-            if (paging == 0)
-                receipt->cancel = true;
-        }
-        if (!forget && receipt->cancel) {
-            if (now < self->rate_until)
-                receipt->next_poll = self->rate_until;
-            else
-                forget = s_cancel (self, receipt) == 0;
-        }
-        else
-        if (!forget) {
-            char by [WIRE_MAX_NAME + 1], device [WIRE_MAX_NAME + 1] = "";
-            int state = s_read_receipt (self, receipt, by, sizeof by, device, sizeof device);
-            if (state == 1)
-                forget = s_write_back_ack (self, receipt, by, device) == 0;
-            else
-            if (state == -2)
-                forget = true;
-        }
-        if (forget) {
-            //  Every receipt of this alert goes with it: one ack is enough.
-            char source [sizeof receipt->source], id [sizeof receipt->id];
-            memcpy (source, receipt->source, sizeof source);
-            memcpy (id, receipt->id, sizeof id);
             s_receipt_forget (self, receipt);
-            for (receipt_t *other = s_receipt_find (self, source, id, 0); other;
-                 other = s_receipt_find (self, source, id, 0))
-                s_receipt_forget (self, other);
-            index = 0;                      //  the array moved: start over
+            s_receipts_save (self);
+            continue;
         }
-        else
-            index++;
+        if (taken++ < PUSHOVER_POLLS_PER_WORK)
+            s_receipt_step (self, receipt, mono_now);
     }
 }
 
@@ -1301,14 +1383,12 @@ static int64_t
 s_next_wakeup (void *self_arg, int64_t mono_now)
 {
     pushover_t *self = self_arg;
-    (void) mono_now;
-    int64_t now = s_mono ();
     int64_t wait = -1;
-    for (size_t index = 0; index < self->receipt_count; index++) {
-        const receipt_t *receipt = &self->receipts [index];
-        int64_t due = receipt->next_poll - now;
-        if (receipt->cancel && self->rate_until > receipt->next_poll)
-            due = self->rate_until - now;
+    for (const receipt_t *receipt = self->receipts; receipt; receipt = receipt->next) {
+        int64_t due = receipt->ack_ticket ? 50           //  its reply is read in work()
+                    : receipt->call ? -1 : receipt->next_poll - mono_now;
+        if (receipt->call && !receipt->ack_ticket)
+            continue;
         if (due < 0)
             due = 0;
         if (wait < 0 || due < wait)
@@ -1327,7 +1407,8 @@ const destination_class_t pushover_destination = {
     .check = s_check,
     .open = s_open,
     .close = s_close,
-    .deliver = s_deliver,
+    .start = s_start,
+    .observe = s_observe,
     .work = s_work,
     .next_wakeup = s_next_wakeup,
 };

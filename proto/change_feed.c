@@ -99,6 +99,7 @@ struct _change_feed_t {
     zsock_t *sub;                  //  SUB to every change and hugz
     ctl_t *ctl;                    //  the control client (one DEALER)
     uint64_t cursor;               //  last seq delivered DONE (or the start)
+    uint64_t hold;                     //  the owner needs what is after this (change_feed_hold)
     epoch_t epoch;                 //  the epoch the cursor belongs to ("" not known yet)
     bool cursor_from_file;         //  cursor was read from the file
     bool synced;                   //  first sync done
@@ -292,7 +293,7 @@ s_cursor_read (const char *path, bool *found, uint64_t *seq, epoch_t *epoch,
     return 0;
 }
 
-//  Writes "SEQ\n" to FILE.tmp and renames it over FILE. Returns 0 or -1
+//  Writes "SEQ\n" (the cursor, or the owner's hold when lower) to FILE.tmp and renames it over FILE. Returns 0 or -1
 //  (logged, rate-limited): the old cursor stays, so delivery stays at
 //  least once.
 static int
@@ -310,10 +311,11 @@ s_cursor_save (change_feed_t *self)
     FILE *file = fopen (temporary, "w");
     if (file) {
         failed_step = "write";
+        uint64_t saved = self->cursor < self->hold ? self->cursor : self->hold;
         bool written = *self->epoch.db
-            ? fprintf (file, "%" PRIu64 " %s %" PRIu64 " %" PRIu64 "\n", self->cursor,
+            ? fprintf (file, "%" PRIu64 " %s %" PRIu64 " %" PRIu64 "\n", saved,
                        self->epoch.db, self->epoch.n, self->epoch.first) > 0
-            : fprintf (file, "%" PRIu64 "\n", self->cursor) > 0;
+            : fprintf (file, "%" PRIu64 "\n", saved) > 0;
         if (fclose (file) != 0)
             written = false;
         if (written) {
@@ -1036,6 +1038,7 @@ change_feed_new (const change_feed_config_t *config, char *error, size_t error_s
         return NULL;
     }
     change_feed_t *self = mem_alloc (sizeof *self);
+    self->hold = UINT64_MAX;
     self->events = mem_strdup (config->events);
     self->control = mem_strdup (config->control);
     self->cursor_file = mem_strdup (config->cursor_file);
@@ -1242,4 +1245,17 @@ change_feed_snapshot_running (change_feed_t *self)
 {
     assert (self);
     return self->snapshot.running;
+}
+
+void
+change_feed_hold (change_feed_t *self, uint64_t seq)
+{
+    assert (self);
+    uint64_t before = self->cursor < self->hold ? self->cursor : self->hold;
+    self->hold = seq;
+    uint64_t after = self->cursor < self->hold ? self->cursor : self->hold;
+    if (after != before) {
+        int rc = s_cursor_save (self);
+        (void) rc;                     //  logged; the old cursor is still safe
+    }
 }

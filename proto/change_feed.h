@@ -128,6 +128,11 @@ int64_t change_feed_next_wakeup (change_feed_t *self, int64_t mono_now);
 void change_feed_work (change_feed_t *self, int64_t mono_now,
                        change_feed_deliver_fn *deliver, void *arg);
 
+//  An owner that takes changes (DONE) before it has finished them (the
+//  notifiers' delivery core) says which it still needs: the cursor file is
+//  never moved past seq, so a restart repeats them. UINT64_MAX (the
+//  default): no hold. The feed's own position is not changed.
+void change_feed_hold (change_feed_t *self, uint64_t seq);
 //  The seq of the last change delivered DONE (or where the feed started).
 uint64_t change_feed_cursor (change_feed_t *self);
 //  The epoch the cursor belongs to (zeroed until the feed learned one).

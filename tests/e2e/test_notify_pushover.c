@@ -6,12 +6,12 @@
     One broker (testbed: reminder_interval 1s), one fake, one notifier
     (timeout 1s, receipt_poll 5s) whose rules route alerts by id to
     different user keys, so each case reads only its own requests:
-      warmup   id warmup    → uwarm    raised,reminder (until the feed is synced)
-      sync     id sync-*    → usync    raised (a barrier, see s_barrier)
-      basic    id basic-*   → ubasic   raised,reminder,cleared, every 2s
-      boss     id basic-*   → uboss    after 2s (escalation)
-      errors   id err-*     → uerr     raised
-      emerg    id emerg-*   → uemerg   priority 2, raised,cleared
+      warmup   id warmup    → uwarmKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0K    raised,reminder (until the feed is synced)
+      sync     id sync-*    → usyncKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0K    raised (a barrier, see s_barrier)
+      basic    id basic-*   → ubasicKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0   raised,reminder,cleared, every 2s
+      boss     id basic-*   → ubossKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0K    after 2s (escalation)
+      errors   id err-*     → uerrKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0Kk     raised
+      emerg    id emerg-*   → uemergKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0   priority 2, raised,cleared
     The token comes from a file and the default user key from
     $PUSHOVER_USER; neither may appear in the notifier's log.
 
@@ -145,20 +145,20 @@ s_config (testbed_t *bed)
         "    url_base = " URL_BASE "/\n"
         "rule = warmup\n"
         "    id = warmup\n"
-        "    user = uwarm\n"
+        "    user = uwarmKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0K\n"
         "    on = raised,reminder\n"
         "rule = sync\n"
         "    id = sync-*\n"
-        "    user = usync\n"
+        "    user = usyncKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0K\n"
         "    on = raised\n"
         "rule = basic\n"
         "    id = basic-*\n"
-        "    user = ubasic\n"
+        "    user = ubasicKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0\n"
         "    on = raised,reminder,cleared\n"
         "    every = 2s\n"
         "rule = boss\n"
         "    id = basic-*\n"
-        "    user = uboss\n"
+        "    user = ubossKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0K\n"
         "    after = 2s\n"
         "    every = 60s\n"
         "rule = errors\n"
@@ -166,7 +166,7 @@ s_config (testbed_t *bed)
         "    on = raised\n"
         "rule = emerg\n"
         "    id = emerg-*\n"
-        "    user = uemerg\n"
+        "    user = uemergKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0\n"
         "    priority = 2\n"
         "    on = raised,cleared\n",
         head, pushover_fake_api (s_fake), token_file);
@@ -197,7 +197,7 @@ s_start (testbed_t *bed)
     //  A fresh notifier starts where the stream stands once it has asked:
     //  the warmup alert's reminders reach it even if the raise did not.
     CHECK (s_raise (bed, "warmup", "warmup", "warmup", NULL, "low", NULL) == 0, "raise warmup");
-    CHECK (pushover_fake_wait (s_fake, PUSHOVER_FAKE_MESSAGES, "\"user\":\"uwarm\"", 1, 10000) == 0,
+    CHECK (pushover_fake_wait (s_fake, PUSHOVER_FAKE_MESSAGES, "\"user\":\"uwarmKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0K\"", 1, 10000) == 0,
            "no POST for the warmup alert within 10 s");
     CHECK (s_clear (bed, "warmup", "warmup") == 0, "clear warmup");
     CHECK (s_barrier (bed) == 0, "barrier");
@@ -212,8 +212,8 @@ s_lifecycle (testbed_t *bed)
           " escalation only after 2s; ack stops them; clear sends CLEARED");
     char needle [256], basic [300], boss [300];
     s_needle ("web1", "basic-1", needle, sizeof needle);
-    snprintf (basic, sizeof basic, "\"user\":\"ubasic\"");
-    snprintf (boss, sizeof boss, "\"user\":\"uboss\"");
+    snprintf (basic, sizeof basic, "\"user\":\"ubasicKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0\"");
+    snprintf (boss, sizeof boss, "\"user\":\"ubossKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0K\"");
     alert_change_t raised;
     if (!CHECK (s_raise (bed, "web1", "basic-1", "disk full", "db1", "urgent", &raised) == 0,
                 "raise basic-1"))
@@ -228,7 +228,7 @@ s_lifecycle (testbed_t *bed)
         char timestamp [32];
         snprintf (timestamp, sizeof timestamp, "%lld", (long long) (raised_at / 1000));
         CHECK (s_field_is (&requests [0], "token", TOKEN), "token");
-        CHECK (s_field_is (&requests [0], "user", "ubasic"), "user");
+        CHECK (s_field_is (&requests [0], "user", "ubasicKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0"), "user");
         CHECK (s_field_is (&requests [0], "title", "RAISED: db1"), "title");
         CHECK (s_field_is (&requests [0], "message", "disk full\nweb1"), "message");
         CHECK (s_field_is (&requests [0], "priority", "1"), "priority of an urgent alert");
@@ -244,7 +244,7 @@ s_lifecycle (testbed_t *bed)
 
     //  Reminders: the broker reminds every 1s, the rule passes one per 2s.
     CHECK (pushover_fake_wait (s_fake, PUSHOVER_FAKE_MESSAGES, basic, 3, 9000) == 0,
-           "fewer than 3 POSTs (raised + 2 reminders) for ubasic within 9 s");
+           "fewer than 3 POSTs (raised + 2 reminders) for ubasicKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0 within 9 s");
     count = pushover_fake_find (s_fake, PUSHOVER_FAKE_MESSAGES, basic, requests,
                                 PUSHOVER_FAKE_MAX_REQUESTS);
     for (size_t index = 1; index < count && index < 3; index++) {
@@ -441,7 +441,7 @@ s_emergency (testbed_t *bed)
         CHECK (s_field_is (&requests [0], "priority", "2"), "priority");
         CHECK (s_field_is (&requests [0], "retry", "30"), "retry");
         CHECK (s_field_is (&requests [0], "expire", "600"), "expire");
-        CHECK (s_field_is (&requests [0], "user", "uemerg"), "user");
+        CHECK (s_field_is (&requests [0], "user", "uemergKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0"), "user");
         tag = fake_request_field (&requests [0], "tags");
         CHECK (tag && strncmp (tag, "src-eb_emerg-b-", 15) == 0, "tags '%s'", tag ? tag : "");
     }
@@ -484,7 +484,7 @@ static void
 s_secrets (void)
 {
     TEST ("pushover: neither the token nor a user key is in the notifier's log");
-    const char *secrets [] = { TOKEN, DEFAULT_USER, "ubasic", "uboss", "uemerg", "uerr" };
+    const char *secrets [] = { TOKEN, DEFAULT_USER, "ubasicKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0", "ubossKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0K", "uemergKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0", "uerrKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0Kk" };
     for (size_t index = 0; index < sizeof secrets / sizeof secrets [0]; index++)
         CHECK (notifier_process_count_log (s_notifier, secrets [index]) == 0,
                "the log holds '%s'", secrets [index]);
@@ -571,7 +571,7 @@ s_broker_degraded_case (testbed_t *bed, const char *filler)
               "    api = %s\n"
               "    token = " TOKEN "\n"
               "    timeout = 1s\n"
-              "rule = a\n    source = nothing-a\n    user = udegraded1\n",
+              "rule = a\n    source = nothing-a\n    user = udegraded1Kk0Kk0Kk0Kk0Kk0Kk0Kk\n",
               head, pushover_fake_api (s_fake));
     free (state_dir);
     notifier_process_t *watcher = notifier_process_new (bed->sandbox, PROGRAM, "degraded", config);
@@ -579,7 +579,7 @@ s_broker_degraded_case (testbed_t *bed, const char *filler)
         notifier_process_destroy (&watcher, true);
         return check_case_failed;
     }
-    const char *users [] = { "udegraded1", NULL };
+    const char *users [] = { "udegraded1Kk0Kk0Kk0Kk0Kk0Kk0Kk", NULL };
     CHECK (disk_fill (filler) == 0, "cannot fill the broker's disk");
     for (int event = 0; event < 100 && broker_process_stat (bed->broker, "commit_failures") <= 0;
          event++) {
@@ -631,9 +631,9 @@ s_broker_silence (testbed_t *bed)
               "    api = %s\n"
               "    token = " TOKEN "\n"
               "    timeout = 1s\n"
-              "rule = a\n    source = nothing-a\n    user = usilence1\n"
-              "rule = b\n    source = nothing-b\n    user = usilence1\n"
-              "rule = c\n    source = nothing-c\n    user = usilence2\n    hours = %d\n"
+              "rule = a\n    source = nothing-a\n    user = usilence1Kk0Kk0Kk0Kk0Kk0Kk0Kk0\n"
+              "rule = b\n    source = nothing-b\n    user = usilence1Kk0Kk0Kk0Kk0Kk0Kk0Kk0\n"
+              "rule = c\n    source = nothing-c\n    user = usilence2Kk0Kk0Kk0Kk0Kk0Kk0Kk0\n    hours = %d\n"
               "    limit = \"1 per 1h\"\n"
               "rule = d\n    source = nothing-d\n",
               head, pushover_fake_api (s_fake), (local.tm_hour + 2) % 24);
@@ -645,7 +645,7 @@ s_broker_silence (testbed_t *bed)
     }
     //  Whether or not it heard the broker before the kill, the silence
     //  counts from its start at the latest.
-    const char *users [] = { "usilence1", "usilence2", DEFAULT_USER, NULL };
+    const char *users [] = { "usilence1Kk0Kk0Kk0Kk0Kk0Kk0Kk0", "usilence2Kk0Kk0Kk0Kk0Kk0Kk0Kk0", DEFAULT_USER, NULL };
     int64_t killed_at = clock_now_ms ();
     CHECK (broker_process_kill (bed->broker) == 0, "kill -9 the broker");
     CHECK (s_wait_users ("lilac broker unreachable since", users, 1, 15000) == 0,

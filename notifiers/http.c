@@ -1,0 +1,508 @@
+/*  http.c — the one libcurl module of the notifiers. See http.h.
+
+    libcurl's multi "socket" interface: curl tells us which sockets it
+    wants watched (s_on_socket → loop_watch) and when its next timer is
+    due (s_on_timer); we tell it which socket is ready
+    (curl_multi_socket_action) and, every turn, whether its timer ran out.
+    Finished transfers are collected after each such call (s_collect),
+    outside curl's own callbacks, so a done-callback may start or cancel
+    other calls freely.
+
+    Each call owns its easy handle, its header and recipient lists, and a
+    copy of its body (curl reads the body while the transfer runs, after
+    http_start returned). Calls are kept in a list, so http_destroy can
+    cancel what is still in flight.
+*/
+#include <assert.h>
+#include <czmq.h>
+#include <string.h>
+#include <strings.h>
+#include "error_text.h"
+#include "log.h"
+#include "mem.h"
+#include "http.h"
+
+#define HTTP_DEFAULT_TIMEOUT_MS  30000
+
+struct _http_call_t {
+    http_t *owner;
+    CURL *easy;
+    struct curl_slist *headers;        //  request headers
+    struct curl_slist *rcpt;           //  SMTP recipients
+    char *body;                        //  the request body (a copy)
+    size_t body_size;
+    size_t body_sent;                  //  SMTP: bytes handed to curl
+    char *response_body;               //  HTTP_BODY_MAX + 1
+    size_t response_size;
+    char *response_headers;            //  HTTP_HEADERS_MAX + 1
+    size_t headers_size;
+    bool truncated;
+    char error [CURL_ERROR_SIZE];
+    int64_t started;                   //  mono ms
+    http_done_fn *done;
+    void *arg;
+    http_call_t *prev, *next;          //  the owner's calls
+};
+
+struct _http_t {
+    CURLM *multi;
+    loop_t *loop;
+    int64_t timer_at;                  //  mono ms of curl's timer, -1 none
+    http_call_t *calls;                //  in flight
+    size_t count;
+};
+
+static int s_curl_users;               //  http_t instances sharing curl_global_init
+
+//  --- curl's callbacks ----------------------------------------------------------------------
+
+static void s_collect (http_t *self);
+
+static void
+s_on_fd (int fd, short revents, void *arg)
+{
+    http_t *self = arg;
+    int mask = (revents & ZMQ_POLLIN ? CURL_CSELECT_IN : 0)
+             | (revents & ZMQ_POLLOUT ? CURL_CSELECT_OUT : 0)
+             | (revents & ZMQ_POLLERR ? CURL_CSELECT_ERR : 0);
+    int running;
+    CURLMcode code = curl_multi_socket_action (self->multi, fd, mask, &running);
+    if (code != CURLM_OK)
+        log_error ("curl: %s", curl_multi_strerror (code));
+    s_collect (self);
+}
+
+static int
+s_on_socket (CURL *easy, curl_socket_t fd, int what, void *arg, void *socket_arg)
+{
+    (void) easy;
+    (void) socket_arg;
+    http_t *self = arg;
+    if (what == CURL_POLL_REMOVE) {
+        loop_unwatch (self->loop, fd);
+        return 0;
+    }
+    short events = (short) ((what & CURL_POLL_IN ? ZMQ_POLLIN : 0)
+                          | (what & CURL_POLL_OUT ? ZMQ_POLLOUT : 0));
+    if (loop_watch (self->loop, fd, events, s_on_fd, self)) {
+        log_error ("curl: more than %d sockets to watch; a request will time out",
+                   LOOP_MAX_WATCHES);
+        return -1;
+    }
+    return 0;
+}
+
+static int
+s_on_timer (CURLM *multi, long timeout_ms, void *arg)
+{
+    (void) multi;
+    http_t *self = arg;
+    self->timer_at = timeout_ms < 0 ? -1 : zclock_mono () + timeout_ms;
+    return 0;
+}
+
+static size_t
+s_on_body (char *data, size_t size, size_t count, void *arg)
+{
+    http_call_t *call = arg;
+    size_t bytes = size * count;
+    size_t room = HTTP_BODY_MAX - call->response_size;
+    size_t keep = bytes < room ? bytes : room;
+    memcpy (call->response_body + call->response_size, data, keep);
+    call->response_size += keep;
+    call->response_body [call->response_size] = 0;
+    if (keep < bytes)
+        call->truncated = true;
+    return bytes;                      //  the rest is read and dropped, not an error
+}
+
+static size_t
+s_on_header (char *data, size_t size, size_t count, void *arg)
+{
+    http_call_t *call = arg;
+    size_t bytes = size * count;
+    size_t room = HTTP_HEADERS_MAX - call->headers_size;
+    size_t keep = bytes < room ? bytes : room;
+    memcpy (call->response_headers + call->headers_size, data, keep);
+    call->headers_size += keep;
+    call->response_headers [call->headers_size] = 0;
+    if (keep < bytes)
+        call->truncated = true;
+    return bytes;
+}
+
+//  SMTP: the message, as curl asks for it.
+static size_t
+s_on_read (char *buffer, size_t size, size_t count, void *arg)
+{
+    http_call_t *call = arg;
+    size_t room = size * count;
+    size_t left = call->body_size - call->body_sent;
+    size_t give = left < room ? left : room;
+    memcpy (buffer, call->body + call->body_sent, give);
+    call->body_sent += give;
+    return give;
+}
+
+//  --- calls ------------------------------------------------------------------------------
+
+static void
+s_call_free (http_t *self, http_call_t *call)
+{
+    if (call->prev)
+        call->prev->next = call->next;
+    else
+        self->calls = call->next;
+    if (call->next)
+        call->next->prev = call->prev;
+    self->count--;
+    if (call->easy) {
+        CURLMcode code = curl_multi_remove_handle (self->multi, call->easy);
+        if (code != CURLM_OK)
+            log_error ("curl: %s", curl_multi_strerror (code));
+        curl_easy_cleanup (call->easy);
+    }
+    curl_slist_free_all (call->headers);
+    curl_slist_free_all (call->rcpt);
+    if (call->body)
+        explicit_bzero (call->body, call->body_size);      //  forms carry tokens
+    mem_free (call->body);
+    mem_free (call->response_body);
+    mem_free (call->response_headers);
+    mem_free (call);
+}
+
+static void
+s_finish (http_t *self, http_call_t *call, CURLcode code)
+{
+    http_response_t response = {
+        .code = code, .body = call->response_body, .body_size = call->response_size,
+        .truncated = call->truncated, .error = call->error,
+        .elapsed_ms = zclock_mono () - call->started
+    };
+    if (code != CURLE_OK && !call->error [0])
+        snprintf (call->error, sizeof call->error, "%s", curl_easy_strerror (code));
+    curl_easy_getinfo (call->easy, CURLINFO_RESPONSE_CODE, &response.status);
+    call->done (&response, call, call->arg);
+    s_call_free (self, call);
+}
+
+static void
+s_collect (http_t *self)
+{
+    CURLMsg *message;
+    int left;
+    while ((message = curl_multi_info_read (self->multi, &left)))
+        if (message->msg == CURLMSG_DONE) {
+            http_call_t *call = NULL;
+            curl_easy_getinfo (message->easy_handle, CURLINFO_PRIVATE, (char **) &call);
+            assert (call);
+            s_finish (self, call, message->data.result);
+        }
+}
+
+static int
+s_append (struct curl_slist **list, const char *line)
+{
+    struct curl_slist *longer = curl_slist_append (*list, line);
+    if (!longer)
+        return -1;
+    *list = longer;
+    return 0;
+}
+
+//  The request's headers, as one list; -1 out of memory or too many.
+static int
+s_headers (http_call_t *call, const http_request_t *request)
+{
+    if (request->header_count > HTTP_MAX_HEADERS)
+        return -1;
+    char line [1024];
+    if (request->content_type) {
+        snprintf (line, sizeof line, "Content-Type: %s", request->content_type);
+        if (s_append (&call->headers, line))
+            return -1;
+    }
+    if (request->bearer) {
+        char *bearer = zsys_sprintf ("Authorization: Bearer %s", request->bearer);
+        int rc = bearer ? s_append (&call->headers, bearer) : -1;
+        if (bearer)
+            explicit_bzero (bearer, strlen (bearer));
+        zstr_free (&bearer);
+        if (rc)
+            return -1;
+    }
+    for (size_t index = 0; index < request->header_count; index++)
+        if (s_append (&call->headers, request->headers [index]))
+            return -1;
+    if (s_append (&call->headers, "Expect:"))      //  no 100-continue round trip
+        return -1;
+    return 0;
+}
+
+static bool
+s_is_smtp (const char *url)
+{
+    return strncasecmp (url, "smtp://", 7) == 0 || strncasecmp (url, "smtps://", 8) == 0;
+}
+
+static bool
+s_is_http (const char *url)
+{
+    return strncasecmp (url, "http://", 7) == 0 || strncasecmp (url, "https://", 8) == 0;
+}
+
+static int
+s_set_smtp (http_call_t *call, const http_request_t *request, char *error, size_t error_size)
+{
+    if (!request->mail_from || request->rcpt_count == 0 || request->rcpt_count > HTTP_MAX_RCPT) {
+        snprintf (error, error_size, "an SMTP request needs a sender and 1 to %d recipients",
+                  HTTP_MAX_RCPT);
+        return -1;
+    }
+    for (size_t index = 0; index < request->rcpt_count; index++)
+        if (s_append (&call->rcpt, request->mail_rcpt [index]))
+            return error_text (error, error_size, -1, "out of memory");
+    CURL *easy = call->easy;
+    curl_easy_setopt (easy, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
+    curl_easy_setopt (easy, CURLOPT_MAIL_FROM, request->mail_from);
+    curl_easy_setopt (easy, CURLOPT_MAIL_RCPT, call->rcpt);
+    curl_easy_setopt (easy, CURLOPT_UPLOAD, 1L);
+    curl_easy_setopt (easy, CURLOPT_READFUNCTION, s_on_read);
+    curl_easy_setopt (easy, CURLOPT_READDATA, call);
+    curl_easy_setopt (easy, CURLOPT_INFILESIZE_LARGE, (curl_off_t) call->body_size);
+    if (request->require_tls)
+        curl_easy_setopt (easy, CURLOPT_USE_SSL, (long) CURLUSESSL_ALL);
+    return 0;
+}
+
+static void
+s_set_http (http_call_t *call, const http_request_t *request)
+{
+    CURL *easy = call->easy;
+    curl_easy_setopt (easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt (easy, CURLOPT_HTTPHEADER, call->headers);
+    const char *method = request->method ? request->method : request->body ? "POST" : "GET";
+    if (call->body || strcmp (method, "GET") != 0) {
+        curl_easy_setopt (easy, CURLOPT_POSTFIELDS, call->body ? call->body : "");
+        curl_easy_setopt (easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) call->body_size);
+        if (strcmp (method, "POST") != 0)
+            curl_easy_setopt (easy, CURLOPT_CUSTOMREQUEST, method);
+    }
+    else
+        curl_easy_setopt (easy, CURLOPT_HTTPGET, 1L);
+}
+
+static void
+s_set_common (http_call_t *call, const http_request_t *request)
+{
+    CURL *easy = call->easy;
+    long timeout = (long) (request->timeout_ms > 0 ? request->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS);
+    curl_easy_setopt (easy, CURLOPT_URL, request->url);
+    curl_easy_setopt (easy, CURLOPT_PRIVATE, call);
+    curl_easy_setopt (easy, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt (easy, CURLOPT_TIMEOUT_MS, timeout);
+    curl_easy_setopt (easy, CURLOPT_CONNECTTIMEOUT_MS, timeout);
+    curl_easy_setopt (easy, CURLOPT_FOLLOWLOCATION, 0L);
+    curl_easy_setopt (easy, CURLOPT_ERRORBUFFER, call->error);
+    curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_on_body);
+    curl_easy_setopt (easy, CURLOPT_WRITEDATA, call);
+    curl_easy_setopt (easy, CURLOPT_HEADERFUNCTION, s_on_header);
+    curl_easy_setopt (easy, CURLOPT_HEADERDATA, call);
+    if (request->user_agent)
+        curl_easy_setopt (easy, CURLOPT_USERAGENT, request->user_agent);
+    if (request->username) {
+        curl_easy_setopt (easy, CURLOPT_USERNAME, request->username);
+        curl_easy_setopt (easy, CURLOPT_PASSWORD, request->password ? request->password : "");
+    }
+    if (request->ca_file)
+        curl_easy_setopt (easy, CURLOPT_CAINFO, request->ca_file);
+}
+
+//  --- the API ----------------------------------------------------------------------------
+
+http_t *
+http_new (loop_t *loop, char *error, size_t error_size)
+{
+    assert (loop);
+    if (s_curl_users == 0 && curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf (error, error_size, "curl_global_init failed");
+        return NULL;
+    }
+    s_curl_users++;
+    http_t *self = mem_alloc (sizeof *self);
+    self->loop = loop;
+    self->timer_at = -1;
+    return self;
+}
+
+//  The multi handle, made at the first request: it holds a socketpair
+//  that is not close-on-exec, and a notifier that never calls out (exec)
+//  must not hand it to its commands. 0 / -1.
+static int
+s_multi (http_t *self)
+{
+    if (self->multi)
+        return 0;
+    self->multi = curl_multi_init ();
+    if (!self->multi)
+        return -1;
+    curl_multi_setopt (self->multi, CURLMOPT_SOCKETFUNCTION, s_on_socket);
+    curl_multi_setopt (self->multi, CURLMOPT_SOCKETDATA, self);
+    curl_multi_setopt (self->multi, CURLMOPT_TIMERFUNCTION, s_on_timer);
+    curl_multi_setopt (self->multi, CURLMOPT_TIMERDATA, self);
+    return 0;
+}
+
+void
+http_destroy (http_t **self_p)
+{
+    assert (self_p);
+    http_t *self = *self_p;
+    if (!self)
+        return;
+    while (self->calls)
+        s_call_free (self, self->calls);
+    if (self->multi)
+        curl_multi_cleanup (self->multi);
+    mem_free (self);
+    *self_p = NULL;
+    if (--s_curl_users == 0)
+        curl_global_cleanup ();
+}
+
+http_call_t *
+http_start (http_t *self, const http_request_t *request, http_done_fn *done, void *arg,
+            char *error, size_t error_size)
+{
+    assert (self && request && request->url && done);
+    bool smtp = s_is_smtp (request->url);
+    if (!smtp && !s_is_http (request->url)) {
+        snprintf (error, error_size, "a URL must start with http://, https://, smtp:// or smtps://");
+        return NULL;
+    }
+    if (s_multi (self)) {
+        snprintf (error, error_size, "curl_multi_init failed");
+        return NULL;
+    }
+    http_call_t *call = mem_alloc (sizeof *call);
+    call->owner = self;
+    call->done = done;
+    call->arg = arg;
+    call->started = zclock_mono ();
+    call->response_body = mem_alloc (HTTP_BODY_MAX + 1);
+    call->response_headers = mem_alloc (HTTP_HEADERS_MAX + 1);
+    if (request->body) {
+        call->body = mem_alloc (request->body_size + 1);
+        memcpy (call->body, request->body, request->body_size);
+        call->body_size = request->body_size;
+    }
+    call->next = self->calls;
+    if (self->calls)
+        self->calls->prev = call;
+    self->calls = call;
+    self->count++;
+    call->easy = curl_easy_init ();
+    if (!call->easy) {
+        s_call_free (self, call);
+        snprintf (error, error_size, "curl_easy_init failed");
+        return NULL;
+    }
+    s_set_common (call, request);
+    if (smtp ? s_set_smtp (call, request, error, error_size) : 0) {
+        s_call_free (self, call);
+        return NULL;
+    }
+    if (!smtp) {
+        if (s_headers (call, request)) {
+            s_call_free (self, call);
+            snprintf (error, error_size, "out of memory, or more than %d headers", HTTP_MAX_HEADERS);
+            return NULL;
+        }
+        s_set_http (call, request);
+    }
+    CURLMcode code = curl_multi_add_handle (self->multi, call->easy);
+    if (code != CURLM_OK) {
+        curl_easy_cleanup (call->easy);
+        call->easy = NULL;
+        s_call_free (self, call);
+        snprintf (error, error_size, "curl: %s", curl_multi_strerror (code));
+        return NULL;
+    }
+    return call;
+}
+
+void
+http_cancel (http_t *self, http_call_t *call)
+{
+    assert (self);
+    if (call)
+        s_call_free (self, call);
+}
+
+int
+http_response_header (const http_call_t *call, const char *name, char *out, size_t out_size)
+{
+    assert (call && name && out && out_size);
+    size_t length = strlen (name);
+    const char *line = call->response_headers;
+    while (line && *line) {
+        const char *end = strchr (line, '\n');
+        size_t size = end ? (size_t) (end - line) : strlen (line);
+        if (size > length && strncasecmp (line, name, length) == 0 && line [length] == ':') {
+            const char *value = line + length + 1;
+            const char *stop = line + size;
+            while (value < stop && (*value == ' ' || *value == '\t'))
+                value++;
+            while (stop > value && (stop [-1] == '\r' || stop [-1] == ' ' || stop [-1] == '\t'))
+                stop--;
+            snprintf (out, out_size, "%.*s", (int) (stop - value), value);
+            return 0;
+        }
+        line = end ? end + 1 : NULL;
+    }
+    return -1;
+}
+
+void
+http_work (http_t *self, int64_t mono_now)
+{
+    assert (self);
+    if (!self->multi)
+        return;
+    if (self->timer_at >= 0 && mono_now >= self->timer_at) {
+        self->timer_at = -1;
+        int running;
+        CURLMcode code = curl_multi_socket_action (self->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+        if (code != CURLM_OK)
+            log_error ("curl: %s", curl_multi_strerror (code));
+    }
+    s_collect (self);
+}
+
+int64_t
+http_next_wakeup (http_t *self, int64_t mono_now)
+{
+    assert (self);
+    if (self->timer_at < 0)
+        return -1;
+    return self->timer_at > mono_now ? self->timer_at - mono_now : 0;
+}
+
+size_t
+http_in_flight (http_t *self)
+{
+    assert (self);
+    return self->count;
+}
+
+char *
+http_escape (const char *text)
+{
+    char *escaped = curl_easy_escape (NULL, text ? text : "", 0);
+    if (!escaped)
+        log_fatal ("out of memory escaping a URL part");
+    char *copy = mem_strdup (escaped);
+    curl_free (escaped);
+    return copy;
+}
