@@ -669,6 +669,38 @@ s_give_up (testbed_t *bed)
 //  --- 9. SIGHUP and SIGTERM ---------------------------------------------------------------
 
 //  The line (1-based) of text on which needle starts, or 0.
+//  --- 7b. a hung destination holds back only itself --------------------------------------------
+
+static void
+s_lanes (testbed_t *bed)
+{
+    TEST ("exec: a command that hangs (rule slow, its own command) holds back only its own"
+          " destination: a change raised after it is delivered to the other command at once");
+    exec_case_t test;
+    if (!s_case_start (&test, bed, "lane-src", false, "    timeout = 20s\n",
+                       "rule = slow\n    source = \"lane-slow\"\n    on = raised\n"
+                       "    command = \"/bin/sleep 15\"\n"
+                       "rule = main\n    source = \"lane-src\"\n    on = raised\n")) {
+        s_case_finish (&test);
+        return;
+    }
+    uint64_t slow = s_raise (bed, "lane-slow", "x", "x", NULL, NULL);
+    int64_t raised_at = clock_now_ms ();
+    uint64_t fast = s_raise (bed, "lane-src", "y", "y", NULL, NULL);
+    CHECK (slow > 0 && fast > slow, "no raised changes");
+    char needle [64];
+    snprintf (needle, sizeof needle, "\"seq\":%llu,", (unsigned long long) fast);
+    CHECK (file_wait_count (s_file (test.dir, "out"), needle, 1, 5000) == 0,
+           "seq %llu was not delivered while the slow command ran", (unsigned long long) fast);
+    int64_t took = clock_now_ms () - raised_at;
+    CHECK (notifier_process_count_log (test.notifier, "timed out") == 0
+       &&  notifier_process_count_log (test.notifier, "rule slow: delivered") == 0,
+           "the slow command ended before the other was delivered");
+    harness_note ("delivered %lld ms after the raise, the slow command still running",
+                  (long long) took);
+    s_case_finish (&test);
+}
+
 static int
 s_line_of (const char *text, const char *needle)
 {
@@ -1079,6 +1111,7 @@ main (void)
     s_crash (bed);
     s_large (bed);
     s_give_up (bed);
+    s_lanes (bed);
     s_broker_restart (bed);
     s_sighup (bed);
     s_broker_silence (bed);
