@@ -177,7 +177,7 @@ s_finish (http_t *self, http_call_t *call, CURLcode code)
 {
     http_response_t response = {
         .code = code, .body = call->response_body, .body_size = call->response_size,
-        .truncated = call->truncated, .error = call->error,
+        .truncated = call->truncated, .error = call->error, .replies = call->response_headers,
         .elapsed_ms = zclock_mono () - call->started
     };
     if (code != CURLE_OK && !call->error [0])

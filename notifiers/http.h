@@ -64,6 +64,8 @@ typedef struct {
     size_t body_size;
     bool truncated;                //  body or headers were longer than kept
     const char *error;             //  curl's words for a failure, "" when none
+    const char *replies;           //  the response's header lines; for SMTP, every
+                                   //  reply line of the server (its words on a refusal)
     int64_t elapsed_ms;            //  from start to end
 } http_response_t;
 

@@ -70,6 +70,7 @@
 #include "log.h"
 #include "mem.h"
 #include "pushover.h"
+#include "secret.h"
 #include "http.h"
 #include "timespec.h"
 #include "wire.h"
@@ -253,81 +254,6 @@ s_utf8_chars (const char *text)
 
 //  --- config --------------------------------------------------------------------------
 
-//  Reads a secret (token, user key): the key itself, else the file named by
-//  file_key (first line), else the environment. Says where it came from,
-//  never what it is. *value NULL when none of the three is set.
-static int
-s_read_secret (config_t *section, const char *key, const char *file_key, const char *variable,
-               bool quiet, char **value, char *error, size_t error_size)
-{
-    const char *inline_value = NULL, *file = NULL;
-    if (section) {
-        config_string (section, key, NULL, &inline_value);
-        config_string (section, file_key, NULL, &file);
-    }
-    char where [400];
-    char text [PUSHOVER_SECRET_MAX + 2] = "";
-    *value = NULL;
-    if (inline_value && *inline_value && file && *file) {
-        s_where (section, file_key, where, sizeof where);
-        snprintf (error, error_size, "%s: %s is set too: give one of them", where, key);
-        return -1;
-    }
-    if (inline_value && *inline_value) {
-        snprintf (text, sizeof text, "%s", inline_value);
-        if (!quiet)
-            log_info ("%s from the config file", key);
-    }
-    else
-    if (file && *file) {
-        s_where (section, file_key, where, sizeof where);
-        FILE *handle = fopen (file, "r");
-        if (!handle) {
-            snprintf (error, error_size, "%s: cannot read %s: %s", where, file, strerror (errno));
-            return -1;
-        }
-        if (!fgets (text, sizeof text, handle))
-            text [0] = 0;
-        fclose (handle);
-        text [strcspn (text, "\r\n")] = 0;
-        if (!*text) {
-            snprintf (error, error_size, "%s: %s holds no %s on its first line", where, file, key);
-            return -1;
-        }
-        if (!quiet)
-            log_info ("%s from file %s", key, file);
-    }
-    else
-    if (getenv (variable) && *getenv (variable)) {
-        snprintf (text, sizeof text, "%s", getenv (variable));
-        if (!quiet)
-            log_info ("%s from $%s", key, variable);
-    }
-    else
-        return 0;
-    //  Trim, then insist on one plain word: it goes into a form and a URL.
-    size_t length = strlen (text);
-    while (length && isspace ((unsigned char) text [length - 1]))
-        text [--length] = 0;
-    const char *start = text;
-    while (isspace ((unsigned char) *start))
-        start++;
-    bool plain = *start != 0 && strlen (start) <= PUSHOVER_SECRET_MAX;
-    for (const char *at = start; *at; at++)
-        if (!isgraph ((unsigned char) *at))
-            plain = false;
-    if (!plain) {
-        s_where (section, inline_value && *inline_value ? key : file_key, where, sizeof where);
-        snprintf (error, error_size, "%s: the %s must be one word of printable characters"
-                  " (at most %d)", where, key, PUSHOVER_SECRET_MAX);
-        explicit_bzero (text, sizeof text);
-        return -1;
-    }
-    *value = mem_strdup (start);
-    explicit_bzero (text, sizeof text);
-    return 0;
-}
-
 static int
 s_read_priority (config_t *section, const char *key, int fallback, int *priority,
                  char *error, size_t error_size)
@@ -387,7 +313,7 @@ s_check_secret (config_t *section, const char *key, const char *file_key, const 
 {
     char error [CONFIG_ERROR_SIZE + 512];
     char *value = NULL;
-    if (s_read_secret (section, key, file_key, variable, true, &value, error, sizeof error))
+    if (secret_read (section, key, file_key, variable, true, &value, error, sizeof error))
         config_report_error (errors, error);
     bool found = value != NULL;
     if (value)
@@ -505,9 +431,9 @@ s_open (config_t *section, notifier_env_t *env, char *error, size_t error_size)
         goto failed;
     self->retry_s = retry_ms / 1000;
     self->expire_s = expire_ms / 1000;
-    if (s_read_secret (section, "token", "token_file", "PUSHOVER_TOKEN", false, &self->token,
+    if (secret_read (section, "token", "token_file", "PUSHOVER_TOKEN", false, &self->token,
                        error, error_size)
-    ||  s_read_secret (section, "user", "user_file", "PUSHOVER_USER", false, &self->user,
+    ||  secret_read (section, "user", "user_file", "PUSHOVER_USER", false, &self->user,
                        error, error_size))
         goto failed;
     if (!self->token) {
