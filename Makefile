@@ -25,7 +25,7 @@ DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-
                libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev curl libcrypt-dev wrk \
                libgnutls28-dev openssl prometheus prometheus-alertmanager \
                chromium chromium-driver python3-selenium fonts-dejavu-core systemd \
-               debhelper lintian scdoc iproute2
+               debhelper lintian scdoc iproute2 python3-aiosmtpd
 PKGS = libczmq libzmq msgpack sqlite3 libcurl libmicrohttpd jansson gnutls libxcrypt
 
 CC ?= gcc
@@ -71,6 +71,9 @@ E2E_TESTS  = $(patsubst tests/e2e/%.c,$(BIN)/test/e2e/%,$(wildcard tests/e2e/*.c
 #  The web UI in a real headless Chromium, driven by Selenium (Python scripts
 #  that report "ok - " lines like the C tests).
 UI_TESTS   = $(sort $(wildcard tests/ui/test_*.py))
+#  Notifiers against local fakes of the services they call (an SMTP server
+#  with python3-aiosmtpd, chat and webhook receivers): Python scripts too.
+NOTIFY_TESTS = $(sort $(wildcard tests/notify/test_*.py))
 #  make install into a scratch root, its units checked, its programs run;
 #  the README's tour run as written.
 INSTALL_TESTS = $(sort $(wildcard tests/install/test_*.sh tests/readme/test_*.sh))
@@ -207,7 +210,7 @@ run: $(PROGRAMS)
 	$(BIN)/lilac-broker -c configs/broker.conf
 
 test: $(PROGRAMS) $(MAN_PAGES) $(UNIT_TESTS) $(E2E_TESTS) $(FAKES)
-	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS) $(UI_TESTS) $(INSTALL_TESTS)
+	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS) $(NOTIFY_TESTS) $(UI_TESTS) $(INSTALL_TESTS)
 
 #  kill -9 of broker, agent and notifier under load, a full disk, a replaced
 #  database; prints what was sent, lost, published, delivered; exit 1 on
