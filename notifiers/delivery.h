@@ -1,5 +1,5 @@
 /*  delivery.h — the notifier's delivery core: what every destination
-    gets done for it (architecture §9).
+    gets done for it (architecture §6).
 
     A destination only says how to deliver one action of one change. The
     core owns everything else: which deliveries run now, their order,

@@ -1,7 +1,7 @@
 /*  http.h — the one libcurl module of the notifiers: HTTP(S) requests for
     Pushover and the webhooks, and SMTP submissions for e-mail, all driven
     by one curl multi handle inside the notifier's loop (loop.h), so no
-    request ever waits outside its poll (architecture §9).
+    request ever waits outside its poll (architecture §6).
 
     A request is started with http_start and ends with its callback,
     called exactly once from http_work or a watched fd's callback — never

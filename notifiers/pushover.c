@@ -22,37 +22,36 @@
     that all is well.
 
     Errors. A network failure, a timeout (`timeout` per request) or a 5xx is
-    retried: FEED_RETRY at 1 s, 2 s, 4 s ... up to 5 min apart, with up to a
-    quarter more of random jitter, until `give_up` after the first failure,
-    then the action is logged as given up and done. 429 (and a success that
-    says X-Limit-App-Remaining: 0) holds every request until
-    X-Limit-App-Reset (or a minute when the header is missing); when that is
-    beyond the give-up time (the monthly limit), the action is given up at
-    once rather than holding the feed for days. Any other 4xx is permanent:
-    Pushover's own error text (errors[]) is logged and the action is done.
-    Nothing here ever logs the token, the user key or a URL carrying them.
+    RETRY for the delivery core (delivery.h: back-off with jitter until
+    `give_up` after the first failure). 429 (and a success that says
+    X-Limit-App-Remaining: 0) holds every message until X-Limit-App-Reset
+    (or a minute when the header is missing): RETRY not before then, or
+    GIVE_UP at once when that is beyond give_up (the monthly limit). Any
+    other 4xx is GIVE_UP with Pushover's own error text (errors[]).
+    Nothing here ever logs the token, the user key or a URL carrying them;
+    user keys are checked at load (30 letters and digits).
 
-    Receipts (emergency priority). Kept in memory only, at most
-    PUSHOVER_RECEIPTS_MAX (the oldest is dropped past that): a restart loses
-    them, so the phone keeps ringing until Pushover's expire while the
-    broker's own reminders still flow. `work` takes each receipt at most
-    every receipt_poll (never faster than 5 s): first it asks the broker
-    (`get`) whether the alert is still raised — cleared, gone, or
-    acknowledged in lilac means the emergency retries are cancelled by tag
-    (POST API/receipts/cancel_by_tag/TAG.json); otherwise it reads the
-    receipt (GET API/receipts/R.json), and once acknowledged it sends `ack`
-    to the broker with by = "pushover:" + acknowledged_by (the device name
+    Receipts (emergency priority). At most PUSHOVER_RECEIPTS_MAX (the
+    oldest is dropped past that), kept in state_dir/pushover-receipts (one
+    JSON object per line, rewritten on every change) so a restart goes on
+    following them. Every change the notifier reads is observed (observe):
+    one that leaves the alert cleared, acknowledged or deleted marks its
+    receipts for cancelling at once, whatever the rules route here. `work`
+    takes each receipt at most every receipt_poll (never faster than 5 s):
+    one to cancel is cancelled by tag (POST API/receipts/cancel_by_tag/
+    TAG.json, again at the next poll if that failed); another is read (GET
+    API/receipts/R.json), and once acknowledged an `ack` goes to the
+    broker with by = "pushover:" + acknowledged_by (the device name
     instead when acknowledged_by is the user key we sent to: the key is a
     secret) and a note naming the person and device (on a secured broker
     `by` is this notifier's certificate name, so the note is what keeps
-    who) and forgets the receipt. A cleared change delivered to this
-    destination cancels at once, through the same path. A cancel that fails
-    is tried again every receipt_poll; a receipt past its expire time is
-    dropped without asking (Pushover has stopped by then).
+    who); when the broker answers, the alert's receipts are forgotten. A
+    receipt past its expire time is dropped without asking (Pushover has
+    stopped by then).
 
-    Every request is synchronous and bounded by `timeout`; the loop is
-    single-threaded, so one slow request delays the next change by at most
-    that much.
+    Never waiting: messages, polls and cancels are requests of the
+    notifier's one libcurl multi handle (http.h), and the ack goes out on
+    the control DEALER without waiting; its reply is read by work().
 */
 #include <assert.h>
 #include <curl/curl.h>

@@ -58,8 +58,10 @@ DESTDIR=$root PREFIX=/usr "$repo/tools/install.sh" "$bin" >"$root.install.log" 2
 status=$?
 expected="0644 etc/lilac/agent.conf
 0644 etc/lilac/broker.conf
+0644 etc/lilac/notify-email.conf
 0644 etc/lilac/notify-exec.conf
 0644 etc/lilac/notify-pushover.conf
+0644 etc/lilac/notify-webhook.conf
 0644 etc/lilac/web.conf
 0755 usr/bin/lilac
 0644 usr/lib/systemd/system/lilac-agent.service
@@ -69,8 +71,10 @@ expected="0644 etc/lilac/agent.conf
 0644 usr/lib/sysusers.d/lilac.conf
 0755 usr/sbin/lilac-agent
 0755 usr/sbin/lilac-broker
+0755 usr/sbin/lilac-notify-email
 0755 usr/sbin/lilac-notify-exec
 0755 usr/sbin/lilac-notify-pushover
+0755 usr/sbin/lilac-notify-webhook
 0755 usr/sbin/lilac-web
 0644 usr/share/doc/lilac-agent/README.md
 0644 usr/share/doc/lilac/README.md
@@ -80,8 +84,10 @@ expected="0644 etc/lilac/agent.conf
 0644 usr/share/man/man5/lilac.conf.5
 0644 usr/share/man/man8/lilac-agent.8
 0644 usr/share/man/man8/lilac-broker.8
+0644 usr/share/man/man8/lilac-notify-email.8
 0644 usr/share/man/man8/lilac-notify-exec.8
 0644 usr/share/man/man8/lilac-notify-pushover.8
+0644 usr/share/man/man8/lilac-notify-webhook.8
 0644 usr/share/man/man8/lilac-web.8"
 found=$(cd "$root" && find . -type f -printf '%m %P\n' | sed 's/^\([0-7][0-7][0-7]\) /0\1 /' | LC_ALL=C sort -k2)
 if [ "$status" -eq 0 ] && [ "$found" = "$expected" ] \
@@ -123,15 +129,19 @@ control () { dpkg-deb -e "$1" "$root/control" && cat "$root/control/$2"; rm -rf 
 lilac_deb=$(ls "$debs"/lilac_*_*.deb 2>/dev/null)
 agent_deb=$(ls "$debs"/lilac-agent_*_*.deb 2>/dev/null)
 lilac_expected="-rw-r--r-- ./etc/lilac/broker.conf
+-rw-r--r-- ./etc/lilac/notify-email.conf
 -rw-r--r-- ./etc/lilac/notify-exec.conf
 -rw-r--r-- ./etc/lilac/notify-pushover.conf
+-rw-r--r-- ./etc/lilac/notify-webhook.conf
 -rw-r--r-- ./etc/lilac/web.conf
 -rw-r--r-- ./lib/systemd/system/lilac-broker.service
 -rw-r--r-- ./lib/systemd/system/lilac-notify@.service
 -rw-r--r-- ./lib/systemd/system/lilac-web.service
 -rwxr-xr-x ./usr/sbin/lilac-broker
+-rwxr-xr-x ./usr/sbin/lilac-notify-email
 -rwxr-xr-x ./usr/sbin/lilac-notify-exec
 -rwxr-xr-x ./usr/sbin/lilac-notify-pushover
+-rwxr-xr-x ./usr/sbin/lilac-notify-webhook
 -rwxr-xr-x ./usr/sbin/lilac-web
 -rw-r--r-- ./usr/share/doc/lilac/README.md
 -rw-r--r-- ./usr/share/doc/lilac/architecture.md
@@ -140,8 +150,10 @@ lilac_expected="-rw-r--r-- ./etc/lilac/broker.conf
 -rwxr-xr-x ./usr/share/lilac/notify-example.sh
 -rw-r--r-- ./usr/share/man/man5/lilac.conf.5.gz
 -rw-r--r-- ./usr/share/man/man8/lilac-broker.8.gz
+-rw-r--r-- ./usr/share/man/man8/lilac-notify-email.8.gz
 -rw-r--r-- ./usr/share/man/man8/lilac-notify-exec.8.gz
 -rw-r--r-- ./usr/share/man/man8/lilac-notify-pushover.8.gz
+-rw-r--r-- ./usr/share/man/man8/lilac-notify-webhook.8.gz
 -rw-r--r-- ./usr/share/man/man8/lilac-web.8.gz"
 agent_expected="-rw-r--r-- ./etc/lilac/agent.conf
 -rw-r--r-- ./lib/systemd/system/lilac-agent.service
@@ -156,7 +168,7 @@ agent_expected="-rw-r--r-- ./etc/lilac/agent.conf
 if [ "$status" -eq 0 ] && [ -n "$lilac_deb" ] && [ -n "$agent_deb" ] \
    && [ "$(listing "$lilac_deb")" = "$lilac_expected" ] \
    && [ "$(listing "$agent_deb")" = "$agent_expected" ] \
-   && [ "$(control "$lilac_deb" conffiles | sort)" = "$(printf '/etc/lilac/%s\n' broker.conf notify-exec.conf notify-pushover.conf web.conf)" ] \
+   && [ "$(control "$lilac_deb" conffiles | sort)" = "$(printf '/etc/lilac/%s\n' broker.conf notify-email.conf notify-exec.conf notify-pushover.conf notify-webhook.conf web.conf)" ] \
    && [ "$(control "$agent_deb" conffiles)" = "/etc/lilac/agent.conf" ] \
    && dpkg-deb -f "$lilac_deb" Depends | grep -q 'lilac-agent (= '; then
     ok "packages: lilac and lilac-agent, their files, modes and conffiles (lilac needs lilac-agent)"
@@ -188,10 +200,11 @@ dpkg -x "$lilac_deb" "$pkgroot" && dpkg -x "$agent_deb" "$pkgroot"
 chmod 0755 "$pkgroot"
 version=$(dpkg-deb -f "$lilac_deb" Version)
 said=$(for program in usr/bin/lilac usr/sbin/lilac-broker usr/sbin/lilac-agent usr/sbin/lilac-web \
-                      usr/sbin/lilac-notify-exec usr/sbin/lilac-notify-pushover; do
+                      usr/sbin/lilac-notify-exec usr/sbin/lilac-notify-pushover \
+                      usr/sbin/lilac-notify-email usr/sbin/lilac-notify-webhook; do
            "$pkgroot/$program" --version; done 2>&1)
 if [ "$(echo "$said" | awk '{ print $2 }' | sort -u)" = "$version" ] \
-   && [ "$(echo "$said" | wc -l)" -eq 6 ]; then
+   && [ "$(echo "$said" | wc -l)" -eq 8 ]; then
     ok "every packaged program's --version is the package's ($version)"
 else
     not_ok "every packaged program's --version is the package's ($version)" "$said"
