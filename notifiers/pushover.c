@@ -779,7 +779,7 @@ s_receipts_load (pushover_t *self)
             receipt->next = next;
             receipt->expires_wall = expires;
             receipt->cancel = cancel != 0;
-            receipt->next_poll = zclock_mono ();
+            receipt->next_poll = zclock_mono () + (receipt->cancel ? 0 : self->receipt_poll_ms);
             count++;
         }
         json_decref (object);
