@@ -1,6 +1,6 @@
 /*  loop.h — the file descriptors a notifier's one loop watches for its
     destinations: libcurl's sockets (http.h), a command's pidfd and stdin
-    pipe (exec). Architecture §9: one thread, one loop, nothing that
+    pipe (exec). Architecture §6: one thread, one loop, nothing that
     waits outside its poll.
 
     A watch is (fd, events, callback). The notifier's loop adds the

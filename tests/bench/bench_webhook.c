@@ -3,7 +3,7 @@
     how long a change takes from the broker to the receiver, with and
     without a hung receiver beside it.
 
-    bench_webhook INGEST PUBLISH PORT COUNT
+    bench_webhook INGEST PUBLISH PORT COUNT RATE
     The driver starts lilac-notify-webhook first (format lilac, a rule for
     source "webhook" to http://127.0.0.1:PORT/ok, and for the second run
     also a rule to http://127.0.0.1:PORT/hung) and waits for it to sync.
@@ -11,8 +11,12 @@
     bench tool, not lilac): /ok answers 200 and notes, for each body,
     now − its change's `at` (the broker's wall clock, the same machine's);
     /hung reads the request and never answers (the connection is suspended
-    until exit). It sends COUNT raise-now events with fresh ids in frames of
-    BENCH_WEBHOOK_BATCH and waits until COUNT requests reached /ok.
+    until exit). It sends COUNT raise-now events with fresh ids, at once in frames
+    of BENCH_WEBHOOK_BATCH (RATE 0: the throughput) or RATE per second in
+    frames of BENCH_PACED_BATCH (the latency of one change, not of a
+    queue), and waits until COUNT requests reached /ok. The daemon is not
+    stopped at the end (libmicrohttpd aborts on a suspended connection):
+    exit closes everything.
 
     Output, one line:
       count=N received=N seconds=S rate=N p50_ms=X p99_ms=X max_ms=X hung=N
@@ -31,6 +35,7 @@
 
 #define BENCH_SOURCE              "webhook"
 #define BENCH_WEBHOOK_BATCH       50
+#define BENCH_PACED_BATCH         10
 #define BENCH_WEBHOOK_DEADLINE_S  120
 #define BENCH_COUNT_MAX           1000000
 #define BENCH_DEADLINE_S          300
@@ -115,13 +120,15 @@ s_compare (const void *left, const void *right)
 int
 main (int argc, char *argv [])
 {
-    if (argc != 5) {
-        fprintf (stderr, "usage: bench_webhook INGEST PUBLISH PORT COUNT\n");
+    if (argc != 6) {
+        fprintf (stderr, "usage: bench_webhook INGEST PUBLISH PORT COUNT RATE\n");
         return 2;
     }
     int port = atoi (argv [3]);
     long count = atol (argv [4]);
-    if (port <= 0 || port > 65535 || count < 1 || count > BENCH_COUNT_MAX) {
+    long rate = atol (argv [5]);
+    if (port <= 0 || port > 65535 || count < 1 || count > BENCH_COUNT_MAX || rate < 0
+    ||  rate > 100000) {
         fprintf (stderr, "bench_webhook: bad arguments\n");
         return 2;
     }
@@ -145,11 +152,18 @@ main (int argc, char *argv [])
     snprintf (prefix, sizeof prefix, "hook-%s-", bench_run_tag ());
     wire_writer_t writer;
     wire_writer_init (&writer);
-    for (long first = 0; first < count; first += BENCH_WEBHOOK_BATCH)
+    long batch = rate ? BENCH_PACED_BATCH : BENCH_WEBHOOK_BATCH;
+    double started = bench_mono_s ();
+    for (long first = 0; first < count; first += batch) {
+        if (rate) {                    //  frame k leaves at started + k·batch/rate
+            double due = started + (double) first / (double) rate;
+            while (bench_mono_s () < due)
+                zclock_sleep (1);
+        }
         if (bench_send_raises (push, &writer, BENCH_SOURCE, prefix, first,
-                               count - first < BENCH_WEBHOOK_BATCH ? count - first
-                                                                   : BENCH_WEBHOOK_BATCH, "now"))
+                               count - first < batch ? count - first : batch, "now"))
             return 1;
+    }
     wire_writer_free (&writer);
     double deadline = bench_mono_s () + BENCH_WEBHOOK_DEADLINE_S;
     for (long step = 0; step < BENCH_WEBHOOK_DEADLINE_S * 1000L && atomic_load (&s_received) < count
@@ -157,7 +171,6 @@ main (int argc, char *argv [])
         zclock_sleep (1);
     long received = atomic_load (&s_received);
     long hung = atomic_load (&s_hung);
-    MHD_stop_daemon (daemon);
     long kept = received < count ? received : count;
     qsort (s_latencies, (size_t) kept, sizeof *s_latencies, s_compare);
     double seconds = received > 1 ? s_last_s - s_first_s : 0;
