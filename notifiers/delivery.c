@@ -31,6 +31,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "mem.h"
+#include "timespec.h"
 #include "delivery.h"
 
 #define S_ROUNDS_PER_WORK  64          //  start/settle rounds in one work call
@@ -104,22 +105,6 @@ s_jitter (deliveries_t *self, int64_t delay)
     if (span <= 0)
         return delay;
     return delay - span + (int64_t) (s_random (self) % (uint64_t) (2 * span + 1));
-}
-
-static const char *
-s_duration_text (int64_t ms, char *buffer, size_t size)
-{
-    if (ms > 0 && ms % 3600000 == 0)
-        snprintf (buffer, size, "%" PRId64 "h", ms / 3600000);
-    else
-    if (ms > 0 && ms % 60000 == 0)
-        snprintf (buffer, size, "%" PRId64 "m", ms / 60000);
-    else
-    if (ms % 1000 == 0)
-        snprintf (buffer, size, "%" PRId64 "s", ms / 1000);
-    else
-        snprintf (buffer, size, "%" PRId64 "ms", ms);
-    return buffer;
 }
 
 //  The lane's name as logs show it: a secret one (a Pushover user key)
@@ -297,7 +282,7 @@ s_give_up (deliveries_t *self, delivery_t *delivery, const char *why, bool timed
     if (timed_out)
         log_error ("giving up on seq %" PRIu64 " for rule %s after %s: %s (%s, %d attempts, to %s)",
                    delivery->entry->change.seq, s_rule (delivery),
-                   s_duration_text (self->config.retry_for_ms, text, sizeof text), why,
+                   duration_format (self->config.retry_for_ms, text, (int) sizeof text), why,
                    described, delivery->attempts, lane);
     else
         log_error ("giving up on seq %" PRIu64 " for rule %s: %s (%s, to %s)",

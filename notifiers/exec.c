@@ -89,6 +89,7 @@
 #include "loop.h"
 #include "log.h"
 #include "mem.h"
+#include "timespec.h"
 #include "wire.h"
 
 #define EXEC_TIMEOUT_DEFAULT_MS    (30 * 1000)          //  `timeout`
@@ -147,23 +148,6 @@ struct _exec_t {
 };
 
 //  --- small helpers ------------------------------------------------------------------
-
-//  "1h", "5m", "30s", "1500ms": for logs.
-static const char *
-s_duration_text (int64_t ms, char *buffer, size_t size)
-{
-    if (ms > 0 && ms % 3600000 == 0)
-        snprintf (buffer, size, "%" PRId64 "h", ms / 3600000);
-    else
-    if (ms > 0 && ms % 60000 == 0)
-        snprintf (buffer, size, "%" PRId64 "m", ms / 60000);
-    else
-    if (ms % 1000 == 0)
-        snprintf (buffer, size, "%" PRId64 "s", ms / 1000);
-    else
-        snprintf (buffer, size, "%" PRId64 "ms", ms);
-    return buffer;
-}
 
 //  Splits text into words (see the file comment). 0, or -1 with why.
 static int
@@ -621,7 +605,7 @@ s_run_check (run_t *run, int64_t now)
         s_keep_orphan (self, run->pid);        //  reaped by work() once it died
     delivery_finish (run->delivery, DELIVERY_RETRY, 0,
                      "timed out after %s (process group %d killed)",
-                     s_duration_text (self->timeout_ms, text, sizeof text), (int) run->pid);
+                     duration_format (self->timeout_ms, text, (int) sizeof text), (int) run->pid);
     s_run_free (run);
 }
 
@@ -831,8 +815,8 @@ s_open (config_t *section, notifier_env_t *env, char *error, size_t error_size)
         log_warn ("section `exec` has no command: every rule needs its own");
     char timeout [32], retry_for [32];
     log_info ("commands run %s, timeout %s, retried for %s", self->shell ? "with /bin/sh -c" : "directly",
-              s_duration_text (self->timeout_ms, timeout, sizeof timeout),
-              s_duration_text (env->retry_for_ms, retry_for, sizeof retry_for));
+              duration_format (self->timeout_ms, timeout, (int) sizeof timeout),
+              duration_format (env->retry_for_ms, retry_for, (int) sizeof retry_for));
     return self;
 failed:
     {
