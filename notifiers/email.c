@@ -87,15 +87,6 @@ struct _email_t {
 
 //  --- config -------------------------------------------------------------------------
 
-static char *
-s_string (config_t *section, const char *key)
-{
-    const char *value = NULL;
-    if (section)
-        config_string (section, key, NULL, &value);
-    return value && *value ? mem_strdup (value) : NULL;
-}
-
 //  "FILE:LINE: email/KEY: " + why, for a key of section.
 static int
 s_key_error (config_t *section, const char *key, char *error, size_t error_size,
@@ -154,7 +145,7 @@ s_read (email_t *self, config_t *section, notifier_env_t *env, bool quiet,
         return -1;
     if (env)
         env->retry_for_ms = retry_for;
-    self->url = s_string (section, "url");
+    self->url = config_string_copy (section, "url");
     if (!self->url)
         return s_key_error (section, "url", error, error_size,
                             "no SMTP server: set url = smtp://HOST:587 or smtps://HOST:465");
@@ -163,19 +154,19 @@ s_read (email_t *self, config_t *section, notifier_env_t *env, bool quiet,
                             "an SMTP URL starts with smtp:// or smtps://");
     if (strncasecmp (self->url, "smtps://", 8) == 0)
         self->require_tls = false;     //  TLS from the first byte already
-    self->from = s_string (section, "from");
+    self->from = config_string_copy (section, "from");
     char why [256];
     if (!self->from)
         return s_key_error (section, "from", error, error_size, "no sender: set from");
     if (mail_address (self->from, self->from_address, sizeof self->from_address, why, sizeof why))
         return s_key_error (section, "from", error, error_size, why);
-    self->to = s_string (section, "to");
+    self->to = config_string_copy (section, "to");
     if (self->to && s_check_list (self->to, why, sizeof why))
         return s_key_error (section, "to", error, error_size, why);
-    self->username = s_string (section, "username");
-    self->ca_file = s_string (section, "ca_file");
-    self->url_base = s_string (section, "url_base");
-    self->domain = s_string (section, "domain");
+    self->username = config_string_copy (section, "username");
+    self->ca_file = config_string_copy (section, "ca_file");
+    self->url_base = config_string_copy (section, "url_base");
+    self->domain = config_string_copy (section, "domain");
     if (secret_read (section, "password", "password_file", "LILAC_SMTP_PASSWORD", quiet,
                      &self->password, error, error_size))
         return -1;

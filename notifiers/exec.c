@@ -223,17 +223,6 @@ s_flood_name (rule_action_kind_t kind)
     return kind == ACTION_FLOOD_HELD ? "held" : kind == ACTION_FLOOD_OVER ? "over" : NULL;
 }
 
-//  The one line for a phone: the summary, else the subject, else the id.
-static const char *
-s_headline (const alert_t *alert)
-{
-    if (alert->summary && *alert->summary)
-        return alert->summary;
-    if (alert->subject && *alert->subject)
-        return alert->subject;
-    return alert->id ? alert->id : "";
-}
-
 //  purppura's Subject and Detail: the alert's, or for flood actions words
 //  saying what happened. Writes into the caller's buffers.
 static void
@@ -243,8 +232,8 @@ s_subject_detail (const alert_change_t *change, const rule_action_t *action,
 {
     const alert_t *alert = &change->alert;
     if (action->kind == ACTION_NOTIFY) {
-        *subject_out = s_headline (alert);
-        *detail_out = alert->detail && *alert->detail ? alert->detail : s_headline (alert);
+        *subject_out = alert_headline (alert);
+        *detail_out = alert->detail && *alert->detail ? alert->detail : alert_headline (alert);
         return;
     }
     const char *limit = NULL;
@@ -255,7 +244,7 @@ s_subject_detail (const alert_change_t *change, const rule_action_t *action,
                   action->rule, limit ? " (limit " : "", limit ? limit : "", limit ? ")" : "");
         snprintf (detail, detail_size, "Too many alerts matched rule %s; the last one was"
                   " %s/%s: %s. Further alerts of this rule are held back until the rate drops.",
-                  action->rule, alert->source, alert->id, s_headline (alert));
+                  action->rule, alert->source, alert->id, alert_headline (alert));
     }
     else {
         snprintf (subject, subject_size, "lilac: normal service resumes for rule %s;"
@@ -263,7 +252,7 @@ s_subject_detail (const alert_change_t *change, const rule_action_t *action,
                   action->held == 1 ? " was" : "s were");
         snprintf (detail, detail_size, "Alerts of rule %s are sent again; %" PRId64
                   " were held back. This one: %s/%s: %s.", action->rule, action->held,
-                  alert->source, alert->id, s_headline (alert));
+                  alert->source, alert->id, alert_headline (alert));
     }
     *subject_out = subject;
     *detail_out = detail;

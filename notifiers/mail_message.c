@@ -1411,17 +1411,6 @@ s_host_part (const char *hostname, char *out)
 
 //  --- bodies -------------------------------------------------------------------------
 
-//  The line for a phone: the summary, else the subject, else the id.
-static const char *
-s_headline (const alert_t *alert)
-{
-    if (alert->summary && *alert->summary)
-        return alert->summary;
-    if (alert->subject && *alert->subject)
-        return alert->subject;
-    return alert->id ? alert->id : "";
-}
-
 //  "source/id" as one line.
 static void
 s_add_key (text_t *text, const alert_t *alert)
@@ -1491,7 +1480,7 @@ s_body_default (text_t *body, const expand_context_t *context)
 {
     const alert_t *alert = &context->change->alert;
     text_t line = { 0 };
-    s_add_line (body, s_headline (alert));
+    s_add_line (body, alert_headline (alert));
     s_text_puts (body, "\r\n\r\n");
     s_add_key (&line, alert);
     s_body_field (body, "Alert:", line.data);
@@ -1556,7 +1545,7 @@ s_body_flood (text_t *body, const expand_context_t *context)
     }
     s_add_key (body, alert);
     s_text_puts (body, ": ");
-    s_add_line (body, s_headline (alert));
+    s_add_line (body, alert_headline (alert));
     s_text_puts (body, ".\r\n");
     if (action->kind == ACTION_FLOOD_HELD)
         s_text_puts (body, "Further alerts of this rule are held back until the rate drops.\r\n");
@@ -1580,7 +1569,7 @@ s_digest_entry (text_t *body, const expand_context_t *context)
         s_text_puts (body, " ");
         s_add_key (body, &change->alert);
         s_text_puts (body, ": ");
-        s_add_line (body, s_headline (&change->alert));
+        s_add_line (body, alert_headline (&change->alert));
     }
     s_text_puts (body, "\r\n  ");
     s_add_time (body, change->at);

@@ -281,15 +281,6 @@ s_read_duration (config_t *section, const char *key, int64_t fallback, int64_t m
     return 0;
 }
 
-static char *
-s_optional_string (config_t *section, const char *key)
-{
-    const char *value = NULL;
-    if (section)
-        config_string (section, key, NULL, &value);
-    return value && *value ? mem_strdup (value) : NULL;
-}
-
 static void s_close (void **self_p);
 
 //  A Pushover user or group key: 30 letters and digits.
@@ -404,14 +395,14 @@ s_open (config_t *section, notifier_env_t *env, char *error, size_t error_size)
         snprintf (error, error_size, "%s: '%s' is not an http:// or https:// URL", where, self->api);
         goto failed;
     }
-    self->url_base = s_optional_string (section, "url_base");
+    self->url_base = config_string_copy (section, "url_base");
     if (self->url_base) {
         length = strlen (self->url_base);
         while (length > 0 && self->url_base [length - 1] == '/')
             self->url_base [--length] = 0;
     }
-    self->sound = s_optional_string (section, "sound");
-    self->device = s_optional_string (section, "device");
+    self->sound = config_string_copy (section, "sound");
+    self->device = config_string_copy (section, "device");
     if (s_read_priority (section, "priority_urgent", 1, &self->priority [LEVEL_URGENT], error, error_size)
     ||  s_read_priority (section, "priority_normal", 0, &self->priority [LEVEL_NORMAL], error, error_size)
     ||  s_read_priority (section, "priority_low", -1, &self->priority [LEVEL_LOW], error, error_size))

@@ -85,15 +85,6 @@ struct _webhook_t {
 
 //  --- config -------------------------------------------------------------------------
 
-static char *
-s_string (config_t *section, const char *key)
-{
-    const char *value = NULL;
-    if (section)
-        config_string (section, key, NULL, &value);
-    return value && *value ? mem_strdup (value) : NULL;
-}
-
 //  The target a rule's action goes to: the section's, with the rule's
 //  url, format, room and to when it has them.
 static webhook_target_t
@@ -236,13 +227,13 @@ s_open (config_t *section, notifier_env_t *env, char *error, size_t error_size)
     ||  secret_read (section, "secret", "secret_file", "LILAC_WEBHOOK_SECRET", false,
                      &self->secret, error, error_size))
         goto failed;
-    self->url = s_string (section, "url");
-    self->url_base = s_string (section, "url_base");
-    self->room = s_string (section, "room");
-    self->account_sid = s_string (section, "account_sid");
-    self->from = s_string (section, "from");
-    self->to = s_string (section, "to");
-    self->signature_header = s_string (section, "signature_header");
+    self->url = config_string_copy (section, "url");
+    self->url_base = config_string_copy (section, "url_base");
+    self->room = config_string_copy (section, "room");
+    self->account_sid = config_string_copy (section, "account_sid");
+    self->from = config_string_copy (section, "from");
+    self->to = config_string_copy (section, "to");
+    self->signature_header = config_string_copy (section, "signature_header");
     if (!self->signature_header)
         self->signature_header = mem_strdup (WEBHOOK_SIGNATURE_DEFAULT);
     config_t *headers = section ? config_locate (section, "headers") : NULL;

@@ -40,6 +40,16 @@ static const char *s_level_names [] = { "low", "normal", "urgent" };
 //  Names
 
 const char *
+alert_headline (const alert_t *alert)
+{
+    if (alert->summary && *alert->summary)
+        return alert->summary;
+    if (alert->subject && *alert->subject)
+        return alert->subject;
+    return alert->id ? alert->id : "";
+}
+
+const char *
 alert_state_name (alert_state_t state)
 {
     return (unsigned) state < S_STATES ? s_state_names [state] : "unknown";

@@ -62,6 +62,9 @@ typedef struct {
 } alert_t;
 
 const char *alert_state_name (alert_state_t state);      //  "pending", ...
+//  The line for a phone: the summary, else the subject, else the id
+//  (never NULL).
+const char *alert_headline (const alert_t *alert);
 int alert_state_parse (const char *name, alert_state_t *state);   //  0 / -1
 //  "raised" or "raised,acked,pending" into *states, a bit (1 << state) for
 //  each. 0, or -1 with "'NAME' is not a state (...)" in error.

@@ -453,6 +453,13 @@ config_string (config_t *self, const char *path, const char *fallback,
     return 0;
 }
 
+char *
+config_string_copy (config_t *self, const char *path)
+{
+    config_t *node = self ? config_locate (self, path) : NULL;
+    return node && node->value && *node->value ? mem_strdup (node->value) : NULL;
+}
+
 int
 config_duration (config_t *self, const char *path, int64_t fallback_ms,
                  int64_t *ms, char *error, size_t error_size)

@@ -46,6 +46,9 @@ const char *config_file (config_t *self);
 //  returns 0; a bad value returns -1 with "FILE:LINE: path: why" in error.
 int config_string (config_t *self, const char *path, const char *fallback,
                    const char **value);
+//  A fresh copy (mem_free it) of the string at path, or NULL when self is
+//  NULL, the key is missing or its value is empty: optional settings.
+char *config_string_copy (config_t *self, const char *path);
 int config_duration (config_t *self, const char *path, int64_t fallback_ms,
                      int64_t *ms, char *error, size_t error_size);
 int config_integer (config_t *self, const char *path, int64_t fallback,
