@@ -35,7 +35,6 @@
 #include "delivery.h"
 
 #define S_ROUNDS_PER_WORK  64          //  start/settle rounds in one work call
-#define S_SECRET_SHOWN     3           //  characters of a secret lane name in logs
 
 typedef struct _entry_t entry_t;
 typedef struct _lane_t lane_t;
@@ -107,14 +106,14 @@ s_jitter (deliveries_t *self, int64_t delay)
     return delay - span + (int64_t) (s_random (self) % (uint64_t) (2 * span + 1));
 }
 
-//  The lane's name as logs show it: a secret one (a Pushover user key)
-//  by its first characters only.
+//  The lane's name as logs show it: the destination's class says how
+//  (a Pushover user key by its first characters, a webhook URL by its host).
 static void
 s_lane_shown (const delivery_t *delivery, char *out, size_t size)
 {
     const char *lane = delivery->lane->name;
-    if (delivery->owner->config.secret_lanes)
-        snprintf (out, size, "%.*s…", S_SECRET_SHOWN, lane);
+    if (delivery->owner->config.lane_shown)
+        delivery->owner->config.lane_shown (lane, out, size);
     else
         snprintf (out, size, "%s", lane);
 }

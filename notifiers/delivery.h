@@ -83,7 +83,7 @@ typedef struct {
     void *destination;
     int64_t retry_for_ms;          //  give up this long after the first failure
     size_t lane_window;            //  deliveries at once per lane (≥ 1)
-    bool secret_lanes;             //  lane names are secrets (Pushover user keys)
+    rules_shown_fn *lane_shown;    //  how a lane's name is logged (NULL: as it is)
     //  Called when a change is finished everywhere, with the hold given
     //  to deliveries_add (the rules it was decided with), or NULL.
     void (*release) (void *hold);

@@ -549,7 +549,7 @@ s_open_destination (notifier_t *self, char *error, size_t error_size)
         .start = self->class->start, .destination = self->destination,
         .retry_for_ms = self->env.retry_for_ms,
         .lane_window = self->env.lane_window ? self->env.lane_window : 1,
-        .secret_lanes = self->class->destination_is_secret,
+        .lane_shown = self->class->destination_shown,
         .release = s_ruleset_release
     };
     self->deliveries = deliveries_new (&config);
@@ -621,7 +621,7 @@ notifier_main (int argc, char *argv [], const destination_class_t *destination)
             s_destroy (&self);
             log_fatal ("%s", error);
         }
-        rules_describe (self.rules, stdout, destination->destination_is_secret);
+        rules_describe (self.rules, stdout, destination->destination_shown);
         printf ("configuration OK\n");
         s_destroy (&self);
         return 0;

@@ -50,8 +50,8 @@ typedef struct {
     const char *section;                   //  its config section, e.g. "exec"
     const char *const *section_keys;       //  keys allowed in that section
     const char *const *rule_keys;          //  extra keys allowed in rules
-    const char *destination_key;           //  the rule key naming the destination, or NULL
-    bool destination_is_secret;            //  never print destinations (user keys)
+    const char *destination_key;           //  the rule key(s) naming the destination (rules.h)
+    rules_shown_fn *destination_shown;     //  how logs and -n show one (NULL: as it is)
     //  Optional (may be NULL): checks the destination's section and the
     //  rules' destination keys in root as open and start would use them
     //  (commands that can run, a user key for every rule), adding each

@@ -115,7 +115,9 @@ typedef struct {
 typedef struct {
     const char *name;              //  the rule's name (the config's string)
     config_t *settings;            //  its section
-    const char *destination;       //  destination key's value, or "default"
+    const char *destination;       //  destination key's value, or "default" (and the
+                                   //  refining keys' values: destination_text)
+    char *destination_text;        //  owned, when refining keys made it
     const char *source;            //  glob
     const char *id;                //  glob
     const char *subject;           //  glob
@@ -451,6 +453,7 @@ s_rule_free (rule_t *rule)
     }
     mem_free (rule->labels);
     mem_free (rule->window);
+    mem_free (rule->destination_text);
     zhashx_destroy (&rule->acted);
 }
 
@@ -491,18 +494,44 @@ s_rule_lists (rule_t *rule, config_report_t *errors)
         s_step (errors, s_parse_limit (node, rule, error, sizeof error), error);
 }
 
+//  The rule's destination: the first key of destination_key ("url" of
+//  "url,format,room,to"), else "default"; each further key the rule sets
+//  adds " KEY=VALUE" (two rules to one URL in other formats or rooms are
+//  two destinations).
 static int
 s_rule_destination (rule_t *rule, const char *destination_key,
                     char *error, size_t error_size)
 {
     rule->destination = "default";
-    config_t *node = destination_key ? config_locate (rule->settings, destination_key) : NULL;
-    if (!node)
+    if (!destination_key)
         return 0;
-    if (!*config_value (node))
+    char key [64];
+    const char *rest = config_list_next (destination_key, key, sizeof key);
+    config_t *node = config_locate (rule->settings, key);
+    if (node && !*config_value (node))
         return s_key_error (node, error, error_size,
                             "is empty (leave it out for the default destination)");
-    rule->destination = config_value (node);
+    if (node)
+        rule->destination = config_value (node);
+    zchunk_t *text = NULL;
+    while (rest && (rest = config_list_next (rest, key, sizeof key))) {
+        config_t *refining = config_locate (rule->settings, key);
+        if (!refining || !*config_value (refining))
+            continue;
+        if (!text) {
+            text = zchunk_new (rule->destination, strlen (rule->destination));
+        }
+        char *part = zsys_sprintf (" %s=%s", key, config_value (refining));
+        if (part)
+            zchunk_extend (text, part, strlen (part));
+        zstr_free (&part);
+    }
+    if (text) {
+        zchunk_extend (text, "", 1);
+        rule->destination_text = mem_strdup ((const char *) zchunk_data (text));
+        rule->destination = rule->destination_text;
+        zchunk_destroy (&text);
+    }
     return 0;
 }
 
@@ -556,7 +585,7 @@ s_known_keys (const char *const *extra_keys, const char *destination_key)
         known [count++] = s_rule_keys [index];
     for (size_t index = 0; index < extra; index++)
         known [count++] = extra_keys [index];
-    if (destination_key)
+    if (destination_key)                //  its first key; the others are in extra_keys
         known [count++] = destination_key;
     known [count] = NULL;
     return known;
@@ -646,14 +675,25 @@ rules_count (rules_t *self)
 //  --------------------------------------------------------------------------
 //  Describing
 
-static void
-s_describe_rule (rule_t *rule, FILE *out, bool hide_destination)
+void
+rules_shown_secret (const char *destination, char *out, size_t size)
 {
-    if (hide_destination && strcmp (rule->destination, "default") != 0)
-        fprintf (out, "rule %s → destination %.3s… (%zu characters, not shown): ", rule->name,
-                 rule->destination, strlen (rule->destination));
+    if (strcmp (destination, "default") == 0)
+        snprintf (out, size, "default");
     else
-        fprintf (out, "rule %s → destination %s: ", rule->name, rule->destination);
+        snprintf (out, size, "%.3s… (%zu characters, not shown)", destination,
+                  strlen (destination));
+}
+
+static void
+s_describe_rule (rule_t *rule, FILE *out, rules_shown_fn *shown)
+{
+    char destination [1024];
+    if (shown)
+        shown (rule->destination, destination, sizeof destination);
+    else
+        snprintf (destination, sizeof destination, "%s", rule->destination);
+    fprintf (out, "rule %s → destination %s: ", rule->name, destination);
     const char *separator = "";
     for (size_t index = 0; index < S_EVENT_COUNT; index++)
         if (rule->events & s_events [index].bit) {
@@ -684,12 +724,12 @@ s_describe_rule (rule_t *rule, FILE *out, bool hide_destination)
 }
 
 void
-rules_describe (rules_t *self, FILE *out, bool hide_destinations)
+rules_describe (rules_t *self, FILE *out, rules_shown_fn *shown)
 {
     if (!self || !out)
         return;
     for (size_t index = 0; index < self->count; index++)
-        s_describe_rule (&self->rules [index], out, hide_destinations);
+        s_describe_rule (&self->rules [index], out, shown);
 }
 
 //  --------------------------------------------------------------------------

@@ -54,8 +54,10 @@ typedef struct {
 typedef struct _rules_t rules_t;
 
 //  Reads every `rule = NAME` section of root. extra_keys (NULL-terminated)
-//  are the destination's own keys a rule may carry; destination_key (one of
-//  them, or NULL) names the destination. Every error is "FILE:LINE: why".
+//  are the destination's own keys a rule may carry; destination_key (or
+//  NULL) names the destination: one key ("user"), or a list ("url,format,
+//  room,to") whose first key names it and whose others, when a rule sets
+//  them, refine it ("URL room=!a:x"); the others must be in extra_keys. Every error is "FILE:LINE: why".
 //  A config with no rule at all is an error too (a notifier that can never
 //  notify is a mistake). The rules borrow root's strings and sections:
 //  destroy them before root.
@@ -67,10 +69,14 @@ rules_t *rules_load_all (config_t *root, const char *const *extra_keys,
                          const char *destination_key, config_report_t *errors);
 void rules_destroy (rules_t **self_p);
 size_t rules_count (rules_t *self);
-//  One paragraph per rule, saying what it understood (for `-n`). With
-//  hide_destinations, destinations are secrets (Pushover user keys): only
-//  their first three characters are shown.
-void rules_describe (rules_t *self, FILE *out, bool hide_destinations);
+//  How a destination is shown in logs and by -n, when it may hold a secret
+//  (a Pushover user key, a webhook URL with its token): into out.
+typedef void (rules_shown_fn) (const char *destination, char *out, size_t size);
+//  Its first three characters and its length.
+void rules_shown_secret (const char *destination, char *out, size_t size);
+//  One paragraph per rule, saying what it understood (for `-n`);
+//  destinations as shown says (NULL: as they are).
+void rules_describe (rules_t *self, FILE *out, rules_shown_fn *shown);
 
 //  Decides what to do about one change, at wall time now (ms): fills at most
 //  capacity actions and returns how many. Updates the rules' state, so call

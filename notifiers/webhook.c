@@ -28,11 +28,14 @@
     408 or a 429 is RETRY (a 429's Retry-After seconds are honoured);
     any other 4xx is GIVE_UP, logged with the status and the first words
     of the server's answer (control characters dropped). Secrets
-    (tokens, the HMAC key, Twilio's auth token) are never logged; a URL
-    is logged without its query.
+    (tokens, the HMAC key, Twilio's auth token) are never logged, and a
+    URL is logged by its scheme and host and a hash (s_shown): Slack's and
+    Discord's carry their secret in the path.
 
-    Each distinct URL is a lane of the delivery core: one request at a
-    time, in order; a slow receiver holds back only itself.
+    Each destination — a URL, and the format, room and recipient a rule
+    adds to it — is a lane of the delivery core: one request at a time,
+    in order; a slow receiver holds back only itself. Two rules to one
+    URL in two rooms are two destinations, each told.
 */
 #include <assert.h>
 #include <czmq.h>
@@ -187,6 +190,12 @@ s_check (config_t *root, config_report_t *errors)
         if (!target.url && target.format != WEBHOOK_TWILIO)
             config_report_at (errors, rule, "rule %s has no url, and section webhook has"
                               " none: it could never notify", config_value (rule));
+        else
+        if ((target.format == WEBHOOK_MATRIX || target.format == WEBHOOK_GOTIFY
+             || target.format == WEBHOOK_TWILIO) && target.url && strpbrk (target.url, "?#"))
+            config_report_at (errors, rule, "rule %s (format %s): url is the server's base"
+                              " (paths are added to it): no query or fragment",
+                              config_value (rule), webhook_format_name (target.format));
         else
         if (webhook_target_check (&target, error, sizeof error))
             config_report_at (errors, rule, "rule %s (format %s): %s", config_value (rule),
@@ -415,12 +424,35 @@ s_start (void *self_arg, delivery_t *delivery)
     self->sendings = sending;
 }
 
+//  A destination as logs and -n show it: a webhook URL is often a
+//  credential (Slack's and Discord's carry their secret in the path, ntfy's
+//  may in the query), so only its scheme and host, with a short hash that
+//  tells destinations apart, and the refining keys (room, to, format).
+static void
+s_shown (const char *destination, char *out, size_t size)
+{
+    const char *host = strstr (destination, "://");
+    size_t url_length = strcspn (destination, " ");
+    if (!host || (size_t) (host - destination) > url_length) {
+        snprintf (out, size, "%s", destination);     //  "default ..."
+        return;
+    }
+    host += 3;
+    size_t host_length = strcspn (host, "/?# ");
+    uint64_t hash = 14695981039346656037ULL;           //  FNV-1a of the whole URL
+    for (size_t index = 0; index < url_length; index++)
+        hash = (hash ^ (unsigned char) destination [index]) * 1099511628211ULL;
+    snprintf (out, size, "%.*s%.*s/…#%08" PRIx64 "%s", (int) (host - destination), destination,
+              (int) host_length, host, hash >> 32, destination + url_length);
+}
+
 const destination_class_t webhook_destination = {
     .program = "lilac-notify-webhook",
     .section = "webhook",
     .section_keys = s_section_keys,
     .rule_keys = s_rule_keys,
-    .destination_key = "url",
+    .destination_key = "url,format,room,to",
+    .destination_shown = s_shown,
     .check = s_check,
     .open = s_open,
     .close = s_close,

@@ -4,38 +4,31 @@ The tests in tests/ui/test_*.py drive the real programs: a lilac-broker and
 a lilac-web started here as children, on free 127.0.0.1 ports, in a temp
 directory (the sandbox), and a headless Chromium through chromedriver
 (python3-selenium, never Selenium Manager: nothing is fetched from the
-network). This module keeps what every such test needs:
+network). What is not about the browser or lilac-web — the sandbox,
+free_port, Process, Broker (its config and the CLI), @case, wait_until,
+holds_for, finish — is tests/lib/lilactest.py's, and is also to be had
+from here under the same names. This module adds:
 
-- the sandbox, removed at exit — kept, with the tail of each log printed,
-  when a case failed;
-- Broker and Web: the two processes, their config files, the CLI (`lilac
-  send`, `lilac get`...) and the HTTP API as the tests call them;
+- Web: a lilac-web, its config file and the HTTP API as the tests call it;
 - Browser: a Chromium with the few helpers the cases use (log in, find an
   alert's row, wait for a condition, click, press keys, screenshots);
-- @case(NAME): runs a function as one case and prints `ok - NAME` or
-  `not ok - NAME` with the traceback as `# ` lines, and what the browser
-  saw (its address, console and a screenshot in the sandbox);
-- wait_until: every wait polls a condition against a deadline — no sleep
-  is ever taken as a sign that something happened.
+- to @case: before each case the browsers' consoles are drained; after a
+  failed one, what each browser saw (its address, console and a
+  screenshot in the sandbox) is noted;
+- to every wait: Selenium's "not there yet" exceptions count as false.
 
-Children are killed at exit (atexit, SIGTERM and SIGINT turned into a normal
-exit, and PR_SET_PDEATHSIG should this process be killed outright), so a
-test never leaves a broker, a lilac-web or a chromedriver behind.
+Children are killed at exit (lilactest: atexit, SIGTERM and SIGINT turned
+into a normal exit, and PR_SET_PDEATHSIG should this process be killed
+outright); the browsers are quit first, so a test never leaves a broker, a
+lilac-web or a chromedriver behind.
 """
 
-import atexit
 import base64
-import ctypes
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import traceback
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -55,294 +48,57 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(os.path.dirname(HERE))
-BIN = os.path.join(REPO, os.environ.get('LILAC_BIN', 'bin'))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'lib'))
+import lilactest                    # noqa: E402
+from lilactest import (BIN, DEADLINE, REPO, Broker, Process, Sandbox,   # noqa: E402,F401
+                       Timeout, case, die_with_parent, finish, free_port, holds_for,
+                       note, program, wait_until)
+
+_die_with_parent = die_with_parent
 SCREENSHOTS = os.environ.get('UI_SCREENSHOTS') == '1'
 SCREENSHOT_DIR = os.path.join(HERE, 'screenshots')
 
-#   How long a condition may take before the case fails: what the UI shows
-#   after a change at the broker, or the broker after an act in the UI.
-DEADLINE = 5.0
 #   How long a page load may take (a page that never loads is a failure).
 PAGE_LOAD = 10.0
 #   A file must end well within tests/run's 120 s even when every case runs
 #   into its deadline: past this many seconds, cases are reported failed
 #   without being run.
-BUDGET = float(os.environ.get('UI_BUDGET', '95'))
+BUDGET = lilactest.BUDGET = float(os.environ.get('UI_BUDGET', '95'))
 
 #   UI_CASES="01 06": run only the cases whose names begin so (while
 #   working on the UI; the others are skipped, and say so).
-_only = os.environ.get('UI_CASES', '').replace(',', ' ').split()
+if os.environ.get('UI_CASES'):
+    lilactest.ONLY = os.environ['UI_CASES'].replace(',', ' ').split()
 
-_started = time.monotonic()
-_failed = []                    # names of the failed cases
-_processes = []                 # Process objects still to stop at exit
 _browsers = []                  # Browser objects still to quit at exit
-_sandbox = None
 
-sys.stdout.reconfigure(line_buffering=True)
-
-
-def note(text):
-    """A diagnostic line (or lines) in the TAP output."""
-    for line in str(text).splitlines() or ['']:
-        print('# ' + line)
+#   An element re-rendered or not there yet is "not yet" to every wait.
+lilactest.NOT_YET += [StaleElementReferenceException, NoSuchElementException]
 
 
-# ----------------------------------------------------------------- waiting
-
-class Timeout(AssertionError):
-    pass
-
-
-def wait_until(condition, what, timeout=DEADLINE, interval=0.05):
-    """Polls condition() until it returns a true value, which is returned.
-    Exceptions that mean "not yet" (an element re-rendered or not there yet)
-    count as false. Past timeout: Timeout naming what was awaited and the
-    last value seen."""
-    end = time.monotonic() + timeout
-    last = None
-    while True:
-        try:
-            last = condition()
-            if last:
-                return last
-        except (StaleElementReferenceException, NoSuchElementException) as error:
-            last = f'{type(error).__name__}'
-        if time.monotonic() >= end:
-            raise Timeout(f'timed out after {timeout:g} s waiting for {what} (last: {last!r})')
-        time.sleep(interval)
+def _drain_consoles():
+    for browser in _browsers:
+        browser.drain_console()
 
 
-def holds_for(condition, what, seconds, interval=0.05):
-    """Asserts condition() stays true for seconds: for what must not happen
-    (a script running late, say), there is nothing else to wait for."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        value = condition()
-        assert value, f'{what} (got {value!r})'
-        time.sleep(interval)
+def _diagnose_browsers(failures):
+    for number, browser in enumerate(_browsers):
+        browser.diagnose(f'fail-{failures}-{number}')
 
 
-# ----------------------------------------------------------------- cases
-
-def case(name):
-    """A decorator that runs the function at once as one case: `ok - NAME`,
-    or `not ok - NAME` with the exception, the browsers' state and a
-    screenshot in the sandbox. The function is replaced by whether it
-    passed. Past the file's time budget the case is reported failed
-    without being run.
-
-        @case('the list shows an alert')
-        def _():
-            ...
-    """
-    def run(body):
-        if _only and name.split()[0] not in _only:
-            note(f'skipped (UI_CASES): {name}')
-            return False
-        for browser in _browsers:
-            browser.drain_console()
-        if time.monotonic() - _started > BUDGET:
-            _failed.append(name)
-            print(f'not ok - {name}')
-            note(f"not run: the file's time budget ({BUDGET:g} s) is spent")
-            return False
-        start = time.monotonic()
-        try:
-            body()
-        except Exception:
-            _failed.append(name)
-            print(f'not ok - {name}')
-            note(traceback.format_exc().rstrip())
-            note(f'after {time.monotonic() - start:.1f} s')
-            for process in _processes:
-                if not process.running():
-                    note(f'{process.name} is not running: exit status {process.popen.returncode}')
-            for number, browser in enumerate(_browsers):
-                browser.diagnose(f'fail-{len(_failed)}-{number}')
-            return False
-        print(f'ok - {name}')
-        return True
-    return run
+def _quit_browsers():
+    for browser in list(_browsers):
+        browser.quit()
 
 
-def finish():
-    """Stops everything; the exit status for the test file."""
-    _cleanup()
-    return 1 if _failed else 0
-
-
-# ----------------------------------------------------------------- sandbox
-
-class Sandbox:
-    """A temp directory for configs, databases and logs."""
-
-    def __init__(self):
-        self.path = tempfile.mkdtemp(prefix='lilac-ui.')
-
-    def file(self, name):
-        return os.path.join(self.path, name)
-
-    def write(self, name, text):
-        with open(self.file(name), 'w') as out:
-            out.write(text)
-        return self.file(name)
-
-    def close(self, keep):
-        if not keep:
-            shutil.rmtree(self.path, ignore_errors=True)
-            return
-        note(f'sandbox kept: {self.path}')
-        for name in sorted(os.listdir(self.path)):
-            if name.endswith('.log') and not name.endswith('.driver.log'):
-                note(f'--- {name} (last 30 lines) ---')
-                with open(self.file(name), errors='replace') as log:
-                    note(''.join(log.readlines()[-30:]).rstrip())
+lilactest.before_case.append(_drain_consoles)
+lilactest.after_failure.append(_diagnose_browsers)
+lilactest.at_cleanup.append(_quit_browsers)
 
 
 def sandbox():
     """The one sandbox of this test file."""
-    global _sandbox
-    if _sandbox is None:
-        _sandbox = Sandbox()
-    return _sandbox
-
-
-_ports = set()
-
-
-def free_port():
-    """A port no one listens on now (bound on 127.0.0.1:0 and released);
-    never the same twice in one file."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind(('127.0.0.1', 0))
-            port = probe.getsockname()[1]
-        if port not in _ports:
-            _ports.add(port)
-            return port
-
-
-# ----------------------------------------------------------------- processes
-
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent():
-    """In a child before exec: SIGKILL it when this process dies, whatever
-    kills it."""
-    _libc.prctl(1, signal.SIGKILL)          # PR_SET_PDEATHSIG
-
-
-class Process:
-    """One child program, its output in a log file of the sandbox."""
-
-    def __init__(self, name, argv, log):
-        self.name, self.argv, self.log = name, argv, log
-        self.popen = None
-
-    def start(self):
-        with open(self.log, 'a') as log:
-            self.popen = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=log,
-                                          stderr=subprocess.STDOUT,
-                                          preexec_fn=_die_with_parent)
-        _processes.append(self)
-
-    def running(self):
-        return self.popen is not None and self.popen.poll() is None
-
-    def stop(self, sig=signal.SIGTERM, timeout=5.0):
-        """Signals the child (by its pid) and reaps it; SIGKILL when it does
-        not end within timeout."""
-        if self.popen is None:
-            return
-        if self.popen.poll() is None:
-            self.popen.send_signal(sig)
-            try:
-                self.popen.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-        if self in _processes:
-            _processes.remove(self)
-        self.popen = None
-
-
-def program(name):
-    return os.path.join(BIN, name)
-
-
-class Broker:
-    """A lilac-broker of its own, and the CLI pointed at it."""
-
-    def __init__(self, box):
-        self.box = box
-        self.ingest, self.publish, self.control = (
-            f'tcp://127.0.0.1:{free_port()}' for _ in range(3))
-        self.config = box.write('broker.conf', (
-            'broker\n'
-            f'    ingest = {self.ingest}\n'
-            f'    publish = {self.publish}\n'
-            f'    control = {self.control}\n'
-            f'    database = {box.file("lilac.db")}\n'))
-        self.process = Process('lilac-broker', [program('lilac-broker'), '-c', self.config],
-                               box.file('broker.log'))
-
-    def start(self):
-        self.process.start()
-        wait_until(lambda: self.lilac('stats', check=False).returncode == 0
-                   or not self.process.running(),
-                   'lilac stats to answer', timeout=10)
-        assert self.process.running(), 'lilac-broker exited at start (see broker.log)'
-
-    def stop(self):
-        self.process.stop()
-
-    def lilac(self, *args, check=True):
-        """`lilac -C CONTROL ARGS...`; with check, a non-zero exit raises
-        with its stderr."""
-        result = subprocess.run([program('lilac'), '-C', self.control, *args],
-                                capture_output=True, text=True, timeout=15)
-        if check and result.returncode != 0:
-            raise AssertionError(f'lilac {" ".join(args)}: exit {result.returncode}: '
-                                 f'{result.stderr.strip()}')
-        return result
-
-    def send(self, source, id, raise_='now', summary=None, level=None, labels=None,
-             subject=None, detail=None):
-        """`lilac send` of one event; returns time.time() when it returned
-        (the broker has committed it)."""
-        args = ['send', '-o', source, '-i', id, '-r', raise_]
-        for option, value in (('-s', summary), ('-l', level), ('-u', subject),
-                              ('-d', detail)):
-            if value is not None:
-                args += [option, value]
-        for key, value in (labels or {}).items():
-            args += ['--label', f'{key}={value}']
-        self.lilac(*args)
-        return time.time()
-
-    def get(self, source, id):
-        """The alert as `lilac get --json` prints it, or None."""
-        result = self.lilac('get', source, id, '--json', check=False)
-        return json.loads(result.stdout) if result.returncode == 0 else None
-
-    def wait_alert(self, source, id, condition, what, timeout=DEADLINE):
-        """Polls `lilac get` until condition(alert) holds; the alert."""
-        seen = {}
-
-        def check():
-            seen['alert'] = self.get(source, id)
-            return seen['alert'] is not None and condition(seen['alert'])
-        try:
-            wait_until(check, what, timeout, interval=0.1)
-        except Timeout as error:
-            raise Timeout(f'{error}; at the broker: {json.dumps(seen.get("alert"))}') from None
-        return seen['alert']
-
-    def silences(self):
-        return json.loads(self.lilac('silence', 'list', '--json').stdout or '[]')
+    return lilactest.sandbox('lilac-ui.')
 
 
 class Web:
@@ -750,39 +506,3 @@ class Browser:
             note(f'screenshot: {shot}')
         except Exception as error:
             note(f'{self.name}: no diagnostics: {error}')
-
-
-# ----------------------------------------------------------------- exit
-
-_cleaned = False
-
-
-def _cleanup():
-    """Quits the browsers, stops the children, removes (or keeps) the
-    sandbox. Runs once: from finish(), else at exit."""
-    global _cleaned
-    if _cleaned:
-        return
-    _cleaned = True
-    try:
-        for browser in list(_browsers):
-            browser.quit()
-    finally:
-        for process in list(reversed(_processes)):
-            process.stop()
-        if _sandbox is not None:
-            _sandbox.close(keep=bool(_failed))
-
-
-def _on_signal(number, frame):
-    """SIGTERM (tests/run's time limit) or SIGINT: a failure, reported, and
-    an exit through _cleanup, which keeps the sandbox and shows the logs."""
-    name = f'interrupted by {signal.Signals(number).name}'
-    _failed.append(name)
-    print(f'not ok - {name}')
-    raise SystemExit(128 + number)
-
-
-atexit.register(_cleanup)
-signal.signal(signal.SIGTERM, _on_signal)
-signal.signal(signal.SIGINT, _on_signal)

@@ -135,7 +135,7 @@ s_test_load_and_describe (void)
     char *text = NULL;
     size_t size = 0;
     FILE *out = open_memstream (&text, &size);
-    rules_describe (fixture.rules, out, false);
+    rules_describe (fixture.rules, out, NULL);
     fclose (out);
     const char *expected =
         "rule oncall → destination u123: raised, reminder of source web* id * level "
@@ -145,7 +145,7 @@ s_test_load_and_describe (void)
     CHECK (strcmp (text, expected) == 0, "described:\n%s", text);
     free (text);
     out = open_memstream (&text, &size);
-    rules_describe (fixture.rules, out, true);      //  destinations are secrets
+    rules_describe (fixture.rules, out, rules_shown_secret);    //  destinations are secrets
     fclose (out);
     CHECK (strstr (text, "u12… (4 characters, not shown)") && !strstr (text, "u123"),
            "a secret destination was printed:\n%s", text);
