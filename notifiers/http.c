@@ -12,9 +12,28 @@
     copy of its body (curl reads the body while the transfer runs, after
     http_start returned). Calls are kept in a list, so http_destroy can
     cancel what is still in flight.
+
+    SMTP runs in a child. libcurl's SMTP (7.88) waits for the server's
+    answer to the end of DATA, and for its answer to QUIT, in a blocking
+    poll inside the multi handle's call: one hung server would hold the
+    whole notifier for `timeout`, and its exit for minutes. So an SMTP
+    submission is forked (s_smtp_child): the child runs curl_easy_perform
+    on the call's handle, writes what came back to a pipe ("CODE STATUS\n",
+    curl's error line, the server's reply lines), and _exits without any
+    cleanup (no QUIT). The parent watches the pipe in the loop, reaps the
+    child at its end of file, and kills it at timeout + S_CHILD_GRACE_MS.
+    Each submission has a connection of its own: none is reused after a
+    failure. The child only runs libcurl and writes: it touches none of
+    the parent's ZeroMQ sockets, and dies with the parent (PDEATHSIG).
 */
 #include <assert.h>
 #include <czmq.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <string.h>
 #include <strings.h>
 #include "error_text.h"
@@ -23,6 +42,7 @@
 #include "http.h"
 
 #define HTTP_DEFAULT_TIMEOUT_MS  30000
+#define S_CHILD_GRACE_MS         5000      //  an SMTP child past its timeout is killed after this
 
 struct _http_call_t {
     http_t *owner;
@@ -39,6 +59,12 @@ struct _http_call_t {
     bool truncated;
     char error [CURL_ERROR_SIZE];
     int64_t started;                   //  mono ms
+    bool in_multi;                     //  easy was added to the multi handle
+    pid_t child;                       //  SMTP: the submitting child, 0 none
+    int child_fd;                      //  its pipe (what it says), -1 none
+    char *child_output;                //  read so far, HTTP_HEADERS_MAX + 512
+    size_t child_size;
+    int64_t child_deadline;            //  mono ms: killed then
     http_done_fn *done;
     void *arg;
     http_call_t *prev, *next;          //  the owner's calls
@@ -156,12 +182,24 @@ s_call_free (http_t *self, http_call_t *call)
     if (call->next)
         call->next->prev = call->prev;
     self->count--;
-    if (call->easy) {
+    if (call->child > 0) {             //  cancelled while it runs
+        kill (call->child, SIGKILL);
+        int status;
+        while (waitpid (call->child, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    if (call->child_fd >= 0) {
+        loop_unwatch (self->loop, call->child_fd);
+        close (call->child_fd);
+    }
+    mem_free (call->child_output);
+    if (call->in_multi) {
         CURLMcode code = curl_multi_remove_handle (self->multi, call->easy);
         if (code != CURLM_OK)
             log_error ("curl: %s", curl_multi_strerror (code));
-        curl_easy_cleanup (call->easy);
     }
+    if (call->easy)
+        curl_easy_cleanup (call->easy);
     curl_slist_free_all (call->headers);
     curl_slist_free_all (call->rcpt);
     if (call->body)
@@ -319,6 +357,133 @@ s_set_common (http_call_t *call, const http_request_t *request)
         curl_easy_setopt (easy, CURLOPT_CAINFO, request->ca_file);
 }
 
+//  --- SMTP in a child ----------------------------------------------------------------------
+
+//  In the child: the submission, its outcome to fd, and _exit.
+static void
+s_smtp_submit (http_call_t *call, int fd)
+{
+    prctl (PR_SET_PDEATHSIG, SIGKILL);
+    CURLcode code = curl_easy_perform (call->easy);
+    long status = 0;
+    curl_easy_getinfo (call->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (code != CURLE_OK && !call->error [0])
+        snprintf (call->error, sizeof call->error, "%s", curl_easy_strerror (code));
+    char head [64 + CURL_ERROR_SIZE];
+    int size = snprintf (head, sizeof head, "%d %ld\n%s\n", (int) code, status,
+                         code == CURLE_OK ? "" : call->error);
+    if (size > 0 && write (fd, head, (size_t) size) == size)
+        if (write (fd, call->response_headers, call->headers_size) < 0)
+            _exit (2);
+    _exit (0);
+}
+
+//  The child said all it had (end of file): the call's outcome.
+static void
+s_smtp_done (http_t *self, http_call_t *call)
+{
+    int status;
+    while (waitpid (call->child, &status, 0) < 0 && errno == EINTR)
+        ;
+    call->child = 0;
+    int code = CURLE_RECV_ERROR;
+    long smtp_status = 0;
+    char *text = call->child_output;
+    text [call->child_size] = 0;
+    char *error = strchr (text, '\n');
+    char *replies = error ? strchr (error + 1, '\n') : NULL;
+    if (!error || !replies || sscanf (text, "%d %ld", &code, &smtp_status) != 2) {
+        code = CURLE_RECV_ERROR;
+        if (!call->error [0])
+            snprintf (call->error, sizeof call->error, "the SMTP submission ended without an"
+                      " outcome (wait status 0x%x)", (unsigned) status);
+        replies = NULL;
+    }
+    else {
+        *replies++ = 0;
+        snprintf (call->error, sizeof call->error, "%s", error + 1);
+        size_t size = strlen (replies);
+        memcpy (call->response_headers, replies, size + 1);
+        call->headers_size = size;
+    }
+    http_response_t response = {
+        .code = (CURLcode) code, .status = smtp_status, .body = call->response_body,
+        .error = call->error, .replies = call->response_headers,
+        .elapsed_ms = zclock_mono () - call->started
+    };
+    call->done (&response, call, call->arg);
+    s_call_free (self, call);
+}
+
+static void
+s_on_child_output (int fd, short revents, void *arg)
+{
+    (void) revents;
+    http_call_t *call = arg;
+    size_t room = HTTP_HEADERS_MAX + 512 - call->child_size;
+    ssize_t got = read (fd, call->child_output + call->child_size, room);
+    if (got > 0) {
+        call->child_size += (size_t) got;
+        if ((size_t) got < room)
+            return;
+    }
+    else
+    if (got < 0 && (errno == EAGAIN || errno == EINTR))
+        return;
+    loop_unwatch (call->owner->loop, fd);          //  end of file, an error, or full
+    close (fd);
+    call->child_fd = -1;
+    s_smtp_done (call->owner, call);
+}
+
+//  Forks the submission. 0, or -1 with why in error.
+static int
+s_smtp_child (http_t *self, http_call_t *call, int64_t timeout_ms, char *error,
+              size_t error_size)
+{
+    int fds [2];
+    if (pipe2 (fds, O_CLOEXEC))
+        return error_text (error, error_size, -1, "cannot make a pipe: %s", strerror (errno));
+    call->child_output = mem_alloc (HTTP_HEADERS_MAX + 512 + 1);
+    pid_t pid = fork ();
+    if (pid < 0) {
+        close (fds [0]);
+        close (fds [1]);
+        return error_text (error, error_size, -1, "cannot fork: %s", strerror (errno));
+    }
+    if (pid == 0) {
+        close (fds [0]);
+        s_smtp_submit (call, fds [1]);
+    }
+    close (fds [1]);
+    call->child = pid;
+    call->child_fd = fds [0];
+    call->child_deadline = zclock_mono () + timeout_ms + S_CHILD_GRACE_MS;
+    if (fcntl (fds [0], F_SETFL, O_NONBLOCK) || loop_watch (self->loop, fds [0], ZMQ_POLLIN,
+                                                            s_on_child_output, call))
+        return error_text (error, error_size, -1, "cannot watch the SMTP child");
+    return 0;
+}
+
+//  Children past their deadline are killed; their calls fail.
+static void
+s_smtp_deadlines (http_t *self, int64_t now)
+{
+    for (http_call_t *call = self->calls, *next; call; call = next) {
+        next = call->next;
+        if (call->child > 0 && now >= call->child_deadline) {
+            snprintf (call->error, sizeof call->error, "the SMTP submission did not end"
+                      " within its timeout (killed)");
+            kill (call->child, SIGKILL);
+            loop_unwatch (self->loop, call->child_fd);
+            close (call->child_fd);
+            call->child_fd = -1;
+            call->child_size = 0;
+            s_smtp_done (self, call);
+        }
+    }
+}
+
 //  --- the API ----------------------------------------------------------------------------
 
 http_t *
@@ -381,11 +546,12 @@ http_start (http_t *self, const http_request_t *request, http_done_fn *done, voi
         snprintf (error, error_size, "a URL must start with http://, https://, smtp:// or smtps://");
         return NULL;
     }
-    if (s_multi (self)) {
+    if (!smtp && s_multi (self)) {
         snprintf (error, error_size, "curl_multi_init failed");
         return NULL;
     }
     http_call_t *call = mem_alloc (sizeof *call);
+    call->child_fd = -1;
     call->owner = self;
     call->done = done;
     call->arg = arg;
@@ -409,9 +575,14 @@ http_start (http_t *self, const http_request_t *request, http_done_fn *done, voi
         return NULL;
     }
     s_set_common (call, request);
-    if (smtp ? s_set_smtp (call, request, error, error_size) : 0) {
-        s_call_free (self, call);
-        return NULL;
+    if (smtp) {
+        int64_t timeout = request->timeout_ms > 0 ? request->timeout_ms : HTTP_DEFAULT_TIMEOUT_MS;
+        if (s_set_smtp (call, request, error, error_size)
+        ||  s_smtp_child (self, call, timeout, error, error_size)) {
+            s_call_free (self, call);
+            return NULL;
+        }
+        return call;
     }
     if (!smtp) {
         if (s_headers (call, request)) {
@@ -422,6 +593,7 @@ http_start (http_t *self, const http_request_t *request, http_done_fn *done, voi
         s_set_http (call, request);
     }
     CURLMcode code = curl_multi_add_handle (self->multi, call->easy);
+    call->in_multi = code == CURLM_OK;
     if (code != CURLM_OK) {
         curl_easy_cleanup (call->easy);
         call->easy = NULL;
@@ -468,6 +640,7 @@ void
 http_work (http_t *self, int64_t mono_now)
 {
     assert (self);
+    s_smtp_deadlines (self, mono_now);
     if (!self->multi)
         return;
     if (self->timer_at >= 0 && mono_now >= self->timer_at) {
@@ -484,9 +657,15 @@ int64_t
 http_next_wakeup (http_t *self, int64_t mono_now)
 {
     assert (self);
-    if (self->timer_at < 0)
-        return -1;
-    return self->timer_at > mono_now ? self->timer_at - mono_now : 0;
+    int64_t wait = self->timer_at < 0 ? -1
+                 : self->timer_at > mono_now ? self->timer_at - mono_now : 0;
+    for (http_call_t *call = self->calls; call; call = call->next)
+        if (call->child > 0) {
+            int64_t left = call->child_deadline > mono_now ? call->child_deadline - mono_now : 0;
+            if (wait < 0 || left < wait)
+                wait = left;
+        }
+    return wait;
 }
 
 size_t
