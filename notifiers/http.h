@@ -1,6 +1,7 @@
 /*  http.h — the one libcurl module of the notifiers: HTTP(S) requests for
-    Pushover and the webhooks, and SMTP submissions for e-mail, all driven
-    by one curl multi handle inside the notifier's loop (loop.h), so no
+    Pushover and the webhooks, driven by one curl multi handle inside the
+    notifier's loop (loop.h), and SMTP submissions for e-mail, each in a
+    forked child whose pipe the loop watches (http.c says why), so no
     request ever waits outside its poll (architecture §6).
 
     A request is started with http_start and ends with its callback,
