@@ -92,7 +92,7 @@ deadline=$(( $(date +%s) + 10 ))
 until relayed || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.2; done
 if relayed; then result ok "tour: the agent relayed the backup alert to the broker"
 else result "not ok" "tour: the agent relayed the backup alert: $(cat "$scratch/out-6" | tr "\n" " ")"; fi
-kill $tap 2>/dev/null
+kill -TERM $(pgrep -P $tap) $tap 2>/dev/null      #  the block shell and its lilac tap
 pkill -TERM -f "lilac-agent -c configs/agent.conf"
 kill -TERM $(pgrep -P $broker) $broker 2>/dev/null
 pkill -TERM -f "lilac-broker -c configs/broker.conf"
