@@ -168,7 +168,12 @@ s_config (testbed_t *bed)
         "    id = emerg-*\n"
         "    user = uemergKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0\n"
         "    priority = 2\n"
-        "    on = raised,cleared\n",
+        "    on = raised,cleared\n"
+        "rule = siren\n"
+        "    id = siren-*\n"
+        "    user = uemergKk0Kk0Kk0Kk0Kk0Kk0Kk0Kk0\n"
+        "    priority = 2\n"
+        "    on = raised\n",
         head, pushover_fake_api (s_fake), token_file);
     free (state_dir);
     free (token_file);
@@ -490,6 +495,37 @@ s_emergency (testbed_t *bed)
 
 //  --- 5. secrets and the shipped config ----------------------------------------------------------
 
+//  An emergency whose rule does not route the clear: the notifier still
+//  sees the clear (observe) and cancels at once, not at the next poll.
+static void
+s_siren (testbed_t *bed)
+{
+    TEST ("pushover: a clear that no rule routes to Pushover (on = raised) still cancels the"
+          " emergency at once, well before the next receipt poll (5s)");
+    char needle [256];
+    s_needle ("src-siren", "siren-1", needle, sizeof needle);
+    CHECK (s_raise (bed, "src-siren", "siren-1", "pager", NULL, "urgent", NULL) == 0, "raise");
+    CHECK (pushover_fake_wait (s_fake, PUSHOVER_FAKE_MESSAGES, needle, 1, POST_DEADLINE_MS) == 0,
+           "no emergency POST");
+    fake_request_t requests [PUSHOVER_FAKE_MAX_REQUESTS];
+    size_t count = pushover_fake_find (s_fake, PUSHOVER_FAKE_MESSAGES, needle, requests, 1);
+    char *tag = count >= 1 ? fake_request_field (&requests [0], "tags") : NULL;
+    fake_requests_free (requests, count < 1 ? count : 1);
+    CHECK (tag != NULL, "no tag");
+    CHECK (notifier_process_wait_log (s_notifier, "tag src-siren_siren-1", 1,
+                                      POST_DEADLINE_MS) == 0, "the receipt is not followed");
+    int64_t cleared_at = clock_now_ms ();
+    CHECK (s_clear (bed, "src-siren", "siren-1") == 0, "clear");
+    char cancel [300];
+    snprintf (cancel, sizeof cancel, PUSHOVER_FAKE_CANCEL "%s.json", tag ? tag : "?");
+    CHECK (pushover_fake_wait (s_fake, cancel, NULL, 1, 2500) == 0,
+           "no POST %s within 2.5 s of the clear", cancel);
+    harness_note ("cancelled %lld ms after the clear", (long long) (clock_now_ms () - cleared_at));
+    CHECK (pushover_fake_find (s_fake, PUSHOVER_FAKE_MESSAGES, "\"title\":\"CLEARED: src-siren\"",
+                               NULL, 0) == 0, "a CLEARED message went out (the rule does not route it)");
+    free (tag);
+}
+
 static void
 s_secrets (void)
 {
@@ -760,6 +796,7 @@ main (void)
         s_error_hang (bed);
         s_killed (bed);
         s_emergency (bed);
+        s_siren (bed);
         s_secrets ();
         s_broker_silence (bed);
         s_broker_degraded ();
