@@ -80,6 +80,7 @@ struct _email_t {
     bool require_tls;
     mail_template_t *subject, *body;
     int64_t timeout_ms;
+    int64_t retry_for_ms;
     int64_t group_wait_ms;
     char hostname [256];
     batch_t *batches;                  //  collecting or sending
@@ -127,24 +128,35 @@ s_check_list (const char *list, char *why, size_t why_size)
 
 static void s_close (void **self_p);
 
-//  Reads the section into self (shared by check and open). 0 / -1.
+//  Reading the section, in steps (shared by check and open): each reads
+//  its keys into self and returns 0, or -1 with "FILE:LINE: email/KEY:
+//  why" in error. Open stops at the first failing step; the check runs
+//  them all, so -n names every problem at once.
+typedef int (s_step_fn) (email_t *self, config_t *section, bool quiet,
+                         char *error, size_t error_size);
+
 static int
-s_read (email_t *self, config_t *section, notifier_env_t *env, bool quiet,
-        char *error, size_t error_size)
+s_read_times (email_t *self, config_t *section, bool quiet, char *error, size_t error_size)
 {
-    int64_t retry_for = EMAIL_RETRY_FOR_DEFAULT_MS;
+    (void) quiet;
     self->timeout_ms = EMAIL_TIMEOUT_DEFAULT_MS;
+    self->retry_for_ms = EMAIL_RETRY_FOR_DEFAULT_MS;
     self->require_tls = true;
-    if (section
-    &&  (config_duration (section, "timeout", EMAIL_TIMEOUT_DEFAULT_MS, &self->timeout_ms,
-                          error, error_size)
-     ||  config_duration (section, "retry_for", EMAIL_RETRY_FOR_DEFAULT_MS, &retry_for,
-                          error, error_size)
-     ||  config_duration (section, "group_wait", 0, &self->group_wait_ms, error, error_size)
-     ||  config_boolean (section, "starttls", true, &self->require_tls, error, error_size)))
-        return -1;
-    if (env)
-        env->retry_for_ms = retry_for;
+    if (!section)
+        return 0;
+    return config_duration (section, "timeout", EMAIL_TIMEOUT_DEFAULT_MS, &self->timeout_ms,
+                            error, error_size)
+        || config_duration (section, "retry_for", EMAIL_RETRY_FOR_DEFAULT_MS,
+                            &self->retry_for_ms, error, error_size)
+        || config_duration (section, "group_wait", 0, &self->group_wait_ms, error, error_size)
+        || config_boolean (section, "starttls", true, &self->require_tls, error, error_size)
+        ? -1 : 0;
+}
+
+static int
+s_read_server (email_t *self, config_t *section, bool quiet, char *error, size_t error_size)
+{
+    (void) quiet;
     self->url = config_string_copy (section, "url");
     if (!self->url)
         return s_key_error (section, "url", error, error_size,
@@ -152,29 +164,79 @@ s_read (email_t *self, config_t *section, notifier_env_t *env, bool quiet,
     if (strncasecmp (self->url, "smtp://", 7) != 0 && strncasecmp (self->url, "smtps://", 8) != 0)
         return s_key_error (section, "url", error, error_size,
                             "an SMTP URL starts with smtp:// or smtps://");
-    if (strncasecmp (self->url, "smtps://", 8) == 0)
-        self->require_tls = false;     //  TLS from the first byte already
-    self->from = config_string_copy (section, "from");
+    self->ca_file = config_string_copy (section, "ca_file");
+    self->url_base = config_string_copy (section, "url_base");
+    self->domain = config_string_copy (section, "domain");
+    return 0;
+}
+
+static int
+s_read_sender (email_t *self, config_t *section, bool quiet, char *error, size_t error_size)
+{
+    (void) quiet;
     char why [256];
+    self->from = config_string_copy (section, "from");
     if (!self->from)
         return s_key_error (section, "from", error, error_size, "no sender: set from");
     if (mail_address (self->from, self->from_address, sizeof self->from_address, why, sizeof why))
         return s_key_error (section, "from", error, error_size, why);
+    return 0;
+}
+
+static int
+s_read_recipients (email_t *self, config_t *section, bool quiet, char *error, size_t error_size)
+{
+    (void) quiet;
+    char why [256];
     self->to = config_string_copy (section, "to");
     if (self->to && s_check_list (self->to, why, sizeof why))
         return s_key_error (section, "to", error, error_size, why);
+    return 0;
+}
+
+static int
+s_read_login (email_t *self, config_t *section, bool quiet, char *error, size_t error_size)
+{
     self->username = config_string_copy (section, "username");
-    self->ca_file = config_string_copy (section, "ca_file");
-    self->url_base = config_string_copy (section, "url_base");
-    self->domain = config_string_copy (section, "domain");
     if (secret_read (section, "password", "password_file", "LILAC_SMTP_PASSWORD", quiet,
                      &self->password, error, error_size))
         return -1;
     if (self->password && !self->username)
         return s_key_error (section, "password", error, error_size,
                             "a password without a username");
-    return s_template (section, "subject", &self->subject, error, error_size)
-        || s_template (section, "body", &self->body, error, error_size) ? -1 : 0;
+    return 0;
+}
+
+static int
+s_read_subject (email_t *self, config_t *section, bool quiet, char *error, size_t error_size)
+{
+    (void) quiet;
+    return s_template (section, "subject", &self->subject, error, error_size);
+}
+
+static int
+s_read_body (email_t *self, config_t *section, bool quiet, char *error, size_t error_size)
+{
+    (void) quiet;
+    return s_template (section, "body", &self->body, error, error_size);
+}
+
+static s_step_fn *const s_steps [] = {
+    s_read_times, s_read_server, s_read_sender, s_read_recipients, s_read_login,
+    s_read_subject, s_read_body
+};
+#define S_STEPS (sizeof s_steps / sizeof s_steps [0])
+
+//  Every step, as open needs them. 0 / -1 (the first error).
+static int
+s_read (email_t *self, config_t *section, char *error, size_t error_size)
+{
+    for (size_t index = 0; index < S_STEPS; index++)
+        if (s_steps [index] (self, section, false, error, error_size))
+            return -1;
+    if (strncasecmp (self->url, "smtps://", 8) == 0)
+        self->require_tls = false;     //  TLS from the first byte already
+    return 0;
 }
 
 static void
@@ -183,8 +245,9 @@ s_check (config_t *root, config_report_t *errors)
     config_t *section = config_locate (root, "email");
     email_t probe = { 0 };
     char error [CONFIG_ERROR_SIZE + 512];
-    if (s_read (&probe, section, NULL, true, error, sizeof error))
-        config_report_error (errors, error);
+    for (size_t index = 0; index < S_STEPS; index++)
+        if (s_steps [index] (&probe, section, true, error, sizeof error))
+            config_report_error (errors, error);
     for (config_t *rule = config_child (root); rule; rule = config_next (rule)) {
         if (strcmp (config_name (rule), "rule") != 0)
             continue;
@@ -207,11 +270,12 @@ s_open (config_t *section, notifier_env_t *env, char *error, size_t error_size)
 {
     email_t *self = mem_alloc (sizeof *self);
     self->http = env->http;
-    if (s_read (self, section, env, false, error, error_size)) {
+    if (s_read (self, section, error, error_size)) {
         void *opened = self;
         s_close (&opened);
         return NULL;
     }
+    env->retry_for_ms = self->retry_for_ms;
     if (self->group_wait_ms > 0)
         env->lane_window = EMAIL_DIGEST_WINDOW;
     if (gethostname (self->hostname, sizeof self->hostname) != 0)

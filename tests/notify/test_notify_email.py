@@ -478,7 +478,7 @@ def check_config(name, email_lines, rule_lines, marks):
 
 
 @t.case('6. -n: the shipped config is OK; bad to lists, {nonsense}, an http:// url, '
-        'a rule with no `to` anywhere: exit 1 with FILE:LINE')
+        'a rule with no `to` anywhere: exit 1 with FILE:LINE; five bad keys: all five named')
 def _():
     result = subprocess.run([t.program('lilac-notify-email'), '-c', SHIPPED, '-n'],
                             capture_output=True, text=True, timeout=10)
@@ -495,6 +495,12 @@ def _():
                  [('http://', 'email/url: .*smtp')])
     check_config('no-to.conf', email_good[:3], GOOD['rule'],
                  [('rule = everything', 'rule everything has no `to`')])
+    # every error of the section in one run, not only the first
+    # (seen failing: before the section was read in independent steps)
+    check_config('many.conf', ['url = http://127.0.0.1:25', 'from = nobody', 'to = "a@"',
+                               'subject = "{nonsense}"', 'timeout = soon'], GOOD['rule'],
+                 [('http://', 'email/url'), ('nobody', 'email/from'), ('"a@"', 'email/to'),
+                  ('{nonsense}', 'email/subject'), ('soon', 'email/timeout')])
 
 
 # ----------------------------------------------------------------- 7
