@@ -45,6 +45,7 @@
 #include <time.h>
 #include "config.h"
 #include "error_text.h"
+#include "hash.h"
 #include "mail_message.h"
 #include "mem.h"
 #include "wire.h"
@@ -70,8 +71,6 @@
 #define ERROR_QUOTE_MAX        60      //  bytes of bad input quoted in an error
 #define UTF8_REPLACEMENT       "\xEF\xBF\xBD"   //  U+FFFD
 #define ELLIPSIS               "\xE2\x80\xA6"   //  U+2026, ends text that was cut
-#define FNV_OFFSET             0xcbf29ce484222325ULL
-#define FNV_PRIME              0x100000001b3ULL
 
 #define DEFAULT_SUBJECT            "[lilac] {EVENT} {subject}: {summary}"
 #define DEFAULT_SUBJECT_NO_SUMMARY "[lilac] {EVENT} {subject}: {id}"
@@ -1303,20 +1302,11 @@ s_date (int64_t now_ms, char *out, size_t size)
 
 //  --- identifiers --------------------------------------------------------------------
 
-static uint64_t
-s_hash (uint64_t hash, const void *bytes, size_t size)
-{
-    const unsigned char *byte = bytes;
-    for (size_t index = 0; index < size; index++)
-        hash = (hash ^ byte [index]) * FNV_PRIME;
-    return hash;
-}
-
 //  The string and a NUL (NULL hashes as "").
 static uint64_t
 s_hash_string (uint64_t hash, const char *text)
 {
-    return s_hash (hash, text ? text : "", text ? strlen (text) + 1 : 1);
+    return hash_fnv1a (hash, text ? text : "", text ? strlen (text) + 1 : 1);
 }
 
 //  Eight bytes, least significant first, on any machine.
@@ -1325,7 +1315,7 @@ s_hash_number (uint64_t hash, uint64_t number)
 {
     for (int index = 0; index < 8; index++) {
         unsigned char byte = (unsigned char) (number >> (8 * index));
-        hash = s_hash (hash, &byte, 1);
+        hash = hash_fnv1a (hash, &byte, 1);
     }
     return hash;
 }
@@ -1342,11 +1332,11 @@ s_item_root (const message_t *message, const mail_item_t *item, char *root)
 {
     const alert_t *alert = &item->change->alert;
     if (s_is_flood (item)) {
-        uint64_t hash = s_hash_string (FNV_OFFSET, item->action->rule);
+        uint64_t hash = s_hash_string (HASH_FNV1A_START, item->action->rule);
         snprintf (root, ID_SIZE, "lilac-rule-%016" PRIx64 "@%s", hash, message->domain);
         return;
     }
-    uint64_t hash = s_hash_string (s_hash_string (FNV_OFFSET, alert->source), alert->id);
+    uint64_t hash = s_hash_string (s_hash_string (HASH_FNV1A_START, alert->source), alert->id);
     snprintf (root, ID_SIZE, "lilac-alert-%016" PRIx64 "@%s", hash, message->domain);
 }
 
@@ -1355,7 +1345,7 @@ s_item_hash (uint64_t hash, const mail_item_t *item)
 {
     const alert_change_t *change = item->change;
     const rule_action_t *action = item->action;
-    hash = s_hash (hash, change->epoch.db, strnlen (change->epoch.db, EPOCH_DB_SIZE));
+    hash = hash_fnv1a (hash, change->epoch.db, strnlen (change->epoch.db, EPOCH_DB_SIZE));
     hash = s_hash_number (s_hash_number (hash, change->epoch.n), change->seq);
     hash = s_hash_number (hash, (uint64_t) change->at);
     hash = s_hash_string (hash, change->event);
@@ -1370,7 +1360,7 @@ static void
 s_change_id (const message_t *message, const mail_item_t *item, char *id)
 {
     const alert_change_t *change = item->change;
-    uint64_t hash = s_hash_string (s_item_hash (FNV_OFFSET, item), message->settings->to);
+    uint64_t hash = s_hash_string (s_item_hash (HASH_FNV1A_START, item), message->settings->to);
     if (change->seq)
         snprintf (id, ID_SIZE, "lilac.%" PRIu64 ".%" PRIu64 ".%016" PRIx64 "%s@%s",
                   change->epoch.n, change->seq, hash, message->host, message->domain);
@@ -1382,7 +1372,7 @@ s_change_id (const message_t *message, const mail_item_t *item, char *id)
 static void
 s_digest_id (const message_t *message, const mail_item_t *items, size_t count, char *id)
 {
-    uint64_t hash = FNV_OFFSET;
+    uint64_t hash = HASH_FNV1A_START;
     for (size_t index = 0; index < count; index++)
         hash = s_item_hash (hash, &items [index]);
     hash = s_hash_string (hash, message->settings->to);

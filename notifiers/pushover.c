@@ -66,6 +66,7 @@
 #include "bus.h"
 #include "ctl.h"
 #include "json.h"
+#include "hash.h"
 #include "log.h"
 #include "mem.h"
 #include "pushover.h"
@@ -199,12 +200,8 @@ s_where (config_t *section, const char *key, char *where, size_t size)
 static void
 s_hash_hex (const char *first, const char *second, char out [17])
 {
-    uint64_t hash = 14695981039346656037ULL;
-    for (const char *text = first; text && *text; text++)
-        hash = (hash ^ (unsigned char) *text) * 1099511628211ULL;
-    hash = (hash ^ 0) * 1099511628211ULL;
-    for (const char *text = second; text && *text; text++)
-        hash = (hash ^ (unsigned char) *text) * 1099511628211ULL;
+    uint64_t hash = hash_fnv1a (hash_fnv1a_string (HASH_FNV1A_START, first), "", 1);
+    hash = hash_fnv1a_string (hash, second);
     snprintf (out, 17, "%016" PRIx64, hash);
 }
 

@@ -43,6 +43,7 @@
 #include <inttypes.h>
 #include <string.h>
 #include "error_text.h"
+#include "hash.h"
 #include "log.h"
 #include "mem.h"
 #include "secret.h"
@@ -439,9 +440,7 @@ s_shown (const char *destination, char *out, size_t size)
     }
     host += 3;
     size_t host_length = strcspn (host, "/?# ");
-    uint64_t hash = 14695981039346656037ULL;           //  FNV-1a of the whole URL
-    for (size_t index = 0; index < url_length; index++)
-        hash = (hash ^ (unsigned char) destination [index]) * 1099511628211ULL;
+    uint64_t hash = hash_fnv1a (HASH_FNV1A_START, destination, url_length);
     snprintf (out, size, "%.*s%.*s/…#%08" PRIx64 "%s", (int) (host - destination), destination,
               (int) host_length, host, hash >> 32, destination + url_length);
 }

@@ -89,6 +89,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "hash.h"
 #include "json.h"
 #include "mem.h"
 #include "webhook_format.h"
@@ -348,17 +349,6 @@ s_concat (const char *first, const char *second)
     return s_text_take (&text);
 }
 
-//  FNV-1a 64 of a string, continued from hash.
-static uint64_t
-s_fnv (uint64_t hash, const char *text)
-{
-    for (const unsigned char *at = (const unsigned char *) (text ? text : ""); *at; at++) {
-        hash ^= *at;
-        hash *= 0x100000001b3ULL;
-    }
-    return hash;
-}
-#define WEBHOOK_FNV_START 0xcbf29ce484222325ULL
 
 //  ms since the epoch as Go writes a UTC time.Time (RFC 3339, the fraction
 //  without trailing zeros); clamped to 1970 .. 9999.
@@ -815,11 +805,11 @@ s_am_annotations (const alert_change_t *change, const message_t *message)
 static char *
 s_am_fingerprint (const alert_change_t *change, const message_t *message)
 {
-    uint64_t hash = WEBHOOK_FNV_START;
+    uint64_t hash = HASH_FNV1A_START;
     if (message->tone == TONE_FLOOD)
-        hash = s_fnv (s_fnv (hash, "lilac_flood\xFF"), message->rule);
+        hash = hash_fnv1a_string (hash_fnv1a_string (hash, "lilac_flood\xFF"), message->rule);
     else
-        hash = s_fnv (s_fnv (s_fnv (hash, change->alert.source), "\xFF"), change->alert.id);
+        hash = hash_fnv1a_string (hash_fnv1a_string (hash_fnv1a_string (hash, change->alert.source), "\xFF"), change->alert.id);
     char *text = mem_alloc (17);
     snprintf (text, 17, "%016" PRIx64, hash);
     return text;
@@ -1169,7 +1159,7 @@ s_matrix_txn (const webhook_target_t *target, const alert_change_t *change,
         snprintf (seq, sizeof seq, "at%" PRId64, change->at);
     const char *kind = !action || action->kind == ACTION_NOTIFY ? "n"
                      : action->kind == ACTION_FLOOD_HELD ? "h" : "o";
-    uint32_t room = (uint32_t) s_fnv (WEBHOOK_FNV_START, target->room);
+    uint32_t room = (uint32_t) hash_fnv1a_string (HASH_FNV1A_START, target->room);
     size_t size = 128;
     char *txn = mem_alloc (size);
     snprintf (txn, size, "lilac.%s.%" PRIu64 ".%s.%s.%08" PRIx32, *db ? db : "0",
