@@ -225,18 +225,24 @@ s_lane_unlink (deliveries_t *self, delivery_t *delivery)
     }
 }
 
-//  May delivery (WAITING, within the window) start at now? Not while an
-//  earlier one of the same alert is in the lane.
+//  Is an earlier delivery of the same alert still in the lane? (Then this
+//  one waits for it to finish, whatever its time.)
 static bool
-s_may_start (const delivery_t *delivery, int64_t now)
+s_held_by_alert (const delivery_t *delivery)
 {
-    if (delivery->state != S_WAITING || delivery->not_before > now)
-        return false;
     for (const delivery_t *earlier = delivery->lane->head; earlier != delivery;
          earlier = earlier->lane_next)
         if (s_same_alert (earlier, delivery))
-            return false;
-    return true;
+            return true;
+    return false;
+}
+
+//  May delivery (WAITING, within the window) start at now?
+static bool
+s_may_start (const delivery_t *delivery, int64_t now)
+{
+    return delivery->state == S_WAITING && delivery->not_before <= now
+        && !s_held_by_alert (delivery);
 }
 
 //  --- entries ------------------------------------------------------------------------
@@ -488,7 +494,7 @@ deliveries_next_wakeup (deliveries_t *self, int64_t mono_now)
         size_t seen = 0;
         for (delivery_t *delivery = lane->head; delivery && seen < self->config.lane_window;
              delivery = delivery->lane_next, seen++)
-            if (delivery->state == S_WAITING) {
+            if (delivery->state == S_WAITING && !s_held_by_alert (delivery)) {
                 int64_t left = delivery->not_before > mono_now ? delivery->not_before - mono_now : 0;
                 if (wait < 0 || left < wait)
                     wait = left;
@@ -497,12 +503,16 @@ deliveries_next_wakeup (deliveries_t *self, int64_t mono_now)
     return wait;
 }
 
+//  Within one epoch the list is in seq order, so the first entry of the
+//  epoch is its oldest; entries of older epochs (before a rewind) are
+//  skipped, a few at most.
 uint64_t
-deliveries_oldest (deliveries_t *self)
+deliveries_oldest (deliveries_t *self, const epoch_t *epoch)
 {
     assert (self);
     for (entry_t *entry = self->first; entry; entry = entry->next)
-        if (entry->for_cursor)
+        if (entry->for_cursor
+        &&  (!epoch || !*epoch->db || epoch_equal (&entry->change.epoch, epoch)))
             return entry->change.seq;
     return 0;
 }

@@ -104,8 +104,9 @@ void deliveries_work (deliveries_t *self, int64_t mono_now);
 //  ms until deliveries_work has something to do without outside input
 //  (a retry falling due, a finish to settle); -1 none.
 int64_t deliveries_next_wakeup (deliveries_t *self, int64_t mono_now);
-//  The lowest seq of a for_cursor change not finished, 0 when none.
-uint64_t deliveries_oldest (deliveries_t *self);
+//  The lowest seq of a for_cursor change of epoch not finished, 0 when
+//  none (epoch zeroed: of any epoch).
+uint64_t deliveries_oldest (deliveries_t *self, const epoch_t *epoch);
 //  Changes in flight, and deliveries running now.
 size_t deliveries_count (deliveries_t *self);
 size_t deliveries_running (deliveries_t *self);

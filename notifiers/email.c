@@ -52,6 +52,9 @@
 #define EMAIL_RETRY_FOR_DEFAULT_MS  (60 * 60 * 1000)
 #define EMAIL_DIGEST_WINDOW         64      //  changes of one address list at once
 #define EMAIL_REPLY_SHOWN           300     //  bytes of the server's words logged
+#define EMAIL_TIMEOUT_MAX_MS        (60 * 60 * 1000)            //  bounds of the settings
+#define EMAIL_RETRY_FOR_MAX_MS      (30LL * 24 * 60 * 60 * 1000)
+#define EMAIL_GROUP_WAIT_MAX_MS     (24 * 60 * 60 * 1000)
 
 static const char *const s_section_keys [] = {
     "url", "starttls", "username", "password", "password_file", "ca_file", "from", "to",
@@ -144,13 +147,34 @@ s_read_times (email_t *self, config_t *section, bool quiet, char *error, size_t 
     self->require_tls = true;
     if (!section)
         return 0;
-    return config_duration (section, "timeout", EMAIL_TIMEOUT_DEFAULT_MS, &self->timeout_ms,
-                            error, error_size)
-        || config_duration (section, "retry_for", EMAIL_RETRY_FOR_DEFAULT_MS,
-                            &self->retry_for_ms, error, error_size)
-        || config_duration (section, "group_wait", 0, &self->group_wait_ms, error, error_size)
-        || config_boolean (section, "starttls", true, &self->require_tls, error, error_size)
-        ? -1 : 0;
+    if (config_duration (section, "timeout", EMAIL_TIMEOUT_DEFAULT_MS, &self->timeout_ms,
+                         error, error_size)
+    ||  config_duration (section, "retry_for", EMAIL_RETRY_FOR_DEFAULT_MS,
+                         &self->retry_for_ms, error, error_size)
+    ||  config_duration (section, "group_wait", 0, &self->group_wait_ms, error, error_size)
+    ||  config_boolean (section, "starttls", true, &self->require_tls, error, error_size))
+        return -1;
+    if (self->timeout_ms <= 0 || self->timeout_ms > EMAIL_TIMEOUT_MAX_MS)
+        return s_key_error (section, "timeout", error, error_size, "must be more than 0, at most 1h");
+    if (self->retry_for_ms < 0 || self->retry_for_ms > EMAIL_RETRY_FOR_MAX_MS)
+        return s_key_error (section, "retry_for", error, error_size, "must be 0 to 30d");
+    if (self->group_wait_ms < 0 || self->group_wait_ms > EMAIL_GROUP_WAIT_MAX_MS)
+        return s_key_error (section, "group_wait", error, error_size, "must be 0 to 1d");
+    return 0;
+}
+
+//  The server's URL as logs show it: without user:password@ (a password
+//  belongs in password_file, but a URL may carry one).
+static void
+s_url_shown (const char *url, char *out, size_t size)
+{
+    const char *host = strstr (url, "://");
+    const char *at = host ? strchr (host + 3, '@') : NULL;
+    const char *slash = host ? strchr (host + 3, '/') : NULL;
+    if (at && (!slash || at < slash))
+        snprintf (out, size, "%.*s…@%s", (int) (host + 3 - url), url, at + 1);
+    else
+        snprintf (out, size, "%s", url);
 }
 
 static int
@@ -281,7 +305,9 @@ s_open (config_t *section, notifier_env_t *env, char *error, size_t error_size)
     if (gethostname (self->hostname, sizeof self->hostname) != 0)
         snprintf (self->hostname, sizeof self->hostname, "localhost");
     self->hostname [sizeof self->hostname - 1] = 0;
-    log_info ("SMTP %s%s, from %s, timeout %" PRId64 " ms%s", self->url,
+    char shown [512];
+    s_url_shown (self->url, shown, sizeof shown);
+    log_info ("SMTP %s%s, from %s, timeout %" PRId64 " ms%s", shown,
               self->require_tls ? " (STARTTLS required)" : "", self->from_address,
               self->timeout_ms, self->group_wait_ms > 0 ? ", digests" : "");
     return self;
@@ -367,8 +393,10 @@ s_on_submitted (const http_response_t *response, http_call_t *call, void *arg)
     }
     else {
         snprintf (why, sizeof why, "%s (the server said: %s)", response->error, words);
-        s_finish_all (batch, response->status >= 500 && response->status < 600
-                             ? DELIVERY_GIVE_UP : DELIVERY_RETRY, why);
+        //  A 5xx, or a server without the TLS we require: retrying cannot help
+        bool permanent = (response->status >= 500 && response->status < 600)
+                      || response->code == CURLE_USE_SSL_FAILED;
+        s_finish_all (batch, permanent ? DELIVERY_GIVE_UP : DELIVERY_RETRY, why);
     }
     s_batch_free (batch->owner, batch);
 }
@@ -389,9 +417,12 @@ s_send (email_t *self, batch_t *batch)
     size_t size = 0;
     char *message = mail_message_build (&settings, items, batch->count, zclock_time (), &size,
                                         error, sizeof error);
+    bool permanent = message == NULL;          //  the message cannot be built: never will
     char (*rcpt) [MAIL_ADDRESS_SIZE] = mem_alloc (MAIL_RECIPIENTS_MAX * MAIL_ADDRESS_SIZE);
     int count = message ? mail_address_list (batch->to, rcpt, MAIL_RECIPIENTS_MAX,
                                              error, sizeof error) : -1;
+    if (count < 0 || count > HTTP_MAX_RCPT)    //  checked at load: a list never sent short
+        permanent = true;
     const char *recipients [HTTP_MAX_RCPT];
     for (int index = 0; index < count && index < HTTP_MAX_RCPT; index++)
         recipients [index] = rcpt [index];
@@ -399,15 +430,15 @@ s_send (email_t *self, batch_t *batch)
         .url = self->url, .body = message, .body_size = size, .username = self->username,
         .password = self->password, .timeout_ms = self->timeout_ms,
         .mail_from = self->from_address, .mail_rcpt = recipients,
-        .rcpt_count = count > HTTP_MAX_RCPT ? HTTP_MAX_RCPT : (size_t) (count > 0 ? count : 0),
+        .rcpt_count = count > 0 && count <= HTTP_MAX_RCPT ? (size_t) count : 0,
         .require_tls = self->require_tls, .ca_file = self->ca_file
     };
-    if (count > 0)
+    if (!permanent)
         batch->call = http_start (self->http, &request, s_on_submitted, batch, error, sizeof error);
     free (message);
     mem_free (rcpt);
-    if (!batch->call) {
-        s_finish_all (batch, DELIVERY_GIVE_UP, error);
+    if (!batch->call) {                //  else a local failure (fork, pipe): again later
+        s_finish_all (batch, permanent ? DELIVERY_GIVE_UP : DELIVERY_RETRY, error);
         s_batch_free (self, batch);
     }
 }

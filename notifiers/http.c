@@ -342,6 +342,11 @@ s_set_common (http_call_t *call, const http_request_t *request)
     curl_easy_setopt (easy, CURLOPT_TIMEOUT_MS, timeout);
     curl_easy_setopt (easy, CURLOPT_CONNECTTIMEOUT_MS, timeout);
     curl_easy_setopt (easy, CURLOPT_FOLLOWLOCATION, 0L);
+    //  A name lookup still running at a timeout or a cancel is left to end
+    //  on its own (its thread exits when the lookup returns): without
+    //  this, libcurl 7.88 waits for it, and the whole loop with it (curl
+    //  issue 8515; KNOWN_BUGS "threaded resolver").
+    curl_easy_setopt (easy, CURLOPT_QUICK_EXIT, 1L);
     curl_easy_setopt (easy, CURLOPT_ERRORBUFFER, call->error);
     curl_easy_setopt (easy, CURLOPT_WRITEFUNCTION, s_on_body);
     curl_easy_setopt (easy, CURLOPT_WRITEDATA, call);

@@ -32,7 +32,7 @@
 #define HTTP_BODY_MAX     (64 * 1024)
 #define HTTP_HEADERS_MAX  (16 * 1024)
 #define HTTP_MAX_HEADERS  16               //  request headers at most
-#define HTTP_MAX_RCPT     32               //  SMTP recipients at most
+#define HTTP_MAX_RCPT     100              //  SMTP recipients at most (mail_message's too)
 
 typedef struct _http_t http_t;
 typedef struct _http_call_t http_call_t;

@@ -19,7 +19,7 @@
 #include <stdbool.h>
 #include <zmq.h>
 
-#define LOOP_MAX_WATCHES  256
+#define LOOP_MAX_WATCHES  1024
 
 typedef struct _loop_t loop_t;
 

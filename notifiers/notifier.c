@@ -338,9 +338,11 @@ s_watch_broker (notifier_t *self, int64_t mono_now)
         actions [index].rule = "broker_silence";
     log_info ("broker_silence: telling %zu destination%s", count, count == 1 ? "" : "s");
     if (count && deliveries_add (self->deliveries, &change, actions, count, false,
-                                 s_ruleset_take (self->ruleset)))
+                                 s_ruleset_take (self->ruleset))) {
+        s_ruleset_release (self->ruleset);
         log_error ("broker_silence: %zu changes in flight: the message about the broker "
                    "is dropped", deliveries_count (self->deliveries));
+    }
     alert_change_free (&change);
 }
 
@@ -431,9 +433,12 @@ s_read_signals (notifier_t *self)
 
 //  --- delivering ---------------------------------------------------------------------
 
+static void s_hold_cursor (notifier_t *self);
+
 //  The feed's callback: the destination observes the change, the rules
-//  decide once, and the actions go to the core with the change. DONE
-//  moves the feed on; the cursor file is held below what is unfinished.
+//  decide once, and the actions go to the core with the change. The
+//  cursor file is held below what is unfinished before DONE lets the feed
+//  save it, so it never passes a change taken but not yet delivered.
 static feed_result_t
 s_take (const alert_change_t *change, void *arg, int64_t *retry_at)
 {
@@ -450,18 +455,25 @@ s_take (const alert_change_t *change, void *arg, int64_t *retry_at)
                change->alert.source, change->alert.id, count);
     if (count && deliveries_add (self->deliveries, change, actions, count, true,
                                  s_ruleset_take (self->ruleset))) {
+        //  Full was checked above: the change could not be copied. It is
+        //  decided already (observed, counted by the rules): deciding it
+        //  again would count twice, and it would fail again.
         s_ruleset_release (self->ruleset);
-        *retry_at = zclock_mono () + 100;
-        return FEED_RETRY;
+        log_error ("seq %" PRIu64 " %s %s/%s: cannot be kept for delivery (out of memory?):"
+                   " dropped", change->seq, change->event, change->alert.source,
+                   change->alert.id);
     }
+    s_hold_cursor (self);
     return FEED_DONE;
 }
 
-//  The cursor file may not pass the oldest change not finished.
+//  The cursor file may not pass the oldest change of the feed's epoch not
+//  finished (changes of an epoch the broker left are not the cursor's:
+//  the feed rewound past them).
 static void
 s_hold_cursor (notifier_t *self)
 {
-    uint64_t oldest = deliveries_oldest (self->deliveries);
+    uint64_t oldest = deliveries_oldest (self->deliveries, change_feed_epoch (self->feed));
     change_feed_hold (self->feed, oldest ? oldest - 1 : UINT64_MAX);
 }
 

@@ -42,8 +42,8 @@
     TAG.json, again at the next poll if that failed); another is read (GET
     API/receipts/R.json), and once acknowledged an `ack` goes to the
     broker with by = "pushover:" + acknowledged_by (the device name
-    instead when acknowledged_by is the user key we sent to: the key is a
-    secret) and a note naming the person and device (on a secured broker
+    instead when acknowledged_by is a user key — the one we sent to, or a
+    group member's: keys are secrets) and a note naming the person and device (on a secured broker
     `by` is this notifier's certificate name, so the note is what keeps
     who); when the broker answers, the alert's receipts are forgotten. A
     receipt past its expire time is dropped without asking (Pushover has
@@ -714,7 +714,7 @@ s_receipts_save (pushover_t *self)
 static receipt_t *
 s_receipt_new (pushover_t *self)
 {
-    if (self->receipt_count == PUSHOVER_RECEIPTS_MAX) {
+    if (self->receipt_count >= PUSHOVER_RECEIPTS_MAX) {
         receipt_t *oldest = self->receipts;
         while (oldest->next)
             oldest = oldest->next;
@@ -828,7 +828,7 @@ static int64_t
 s_rate_limit_until (const response_t *response)
 {
     int64_t now = s_mono ();
-    if (response->limit_reset > 0) {
+    if (response->limit_reset > 0 && response->limit_reset < INT64_MAX / 2000) {
         int64_t wall = clock_now_ms ();
         int64_t wait = response->limit_reset * 1000 - wall + PUSHOVER_RATE_MARGIN_MS;
         if (wait < PUSHOVER_RATE_MARGIN_MS)
@@ -1194,10 +1194,13 @@ s_receipt_state (const receipt_t *receipt, const http_response_t *answer,
         json_get_string (response->reply, "acknowledged_by_device", device, device_size, false);
         if (!wire_name_valid (device))
             device [0] = 0;
-        //  acknowledged_by is a user key: never write the one we sent to.
+        //  acknowledged_by is a user key, a secret: the one we sent to, or a
+        //  group member's. Only a name that is not key-shaped is written;
+        //  else the device's.
         char hash [17];
         s_hash_hex (user, NULL, hash);
         const char *name = *user && !streq (hash, receipt->user_hash) && wire_name_valid (user)
+                           && !s_key_valid (user)
                          ? user : *device ? device : "unknown";
         snprintf (by, by_size, "pushover:%s", name);
         explicit_bzero (user, sizeof user);

@@ -55,6 +55,8 @@
 #define WEBHOOK_SIGNATURE_DEFAULT     "X-Lilac-Signature"
 #define WEBHOOK_EXTRA_HEADERS         (HTTP_MAX_HEADERS - WEBHOOK_HEADERS_MAX - 1)
 #define WEBHOOK_ANSWER_SHOWN          200   //  bytes of a refusal's body logged
+#define WEBHOOK_TIMEOUT_MAX_MS        (60 * 60 * 1000)
+#define WEBHOOK_RETRY_FOR_MAX_MS      (30LL * 24 * 60 * 60 * 1000)
 
 static const char *const s_section_keys [] = {
     "url", "format", "url_base", "timeout", "retry_for", "token", "token_file", "room",
@@ -145,9 +147,17 @@ s_check (config_t *root, config_report_t *errors)
     if (section && config_duration (section, "timeout", WEBHOOK_TIMEOUT_DEFAULT_MS, &ms,
                                     error, sizeof error))
         config_report_error (errors, error);
+    else
+    if (section && (ms <= 0 || ms > WEBHOOK_TIMEOUT_MAX_MS))
+        config_report_at (errors, config_locate (section, "timeout"),
+                          "webhook/timeout: must be more than 0, at most 1h");
     if (section && config_duration (section, "retry_for", WEBHOOK_RETRY_FOR_DEFAULT_MS, &ms,
                                     error, sizeof error))
         config_report_error (errors, error);
+    else
+    if (section && (ms < 0 || ms > WEBHOOK_RETRY_FOR_MAX_MS))
+        config_report_at (errors, config_locate (section, "retry_for"),
+                          "webhook/retry_for: must be 0 to 30d");
     char *token = NULL, *auth_token = NULL, *secret = NULL;
     if (secret_read (section, "token", "token_file", "LILAC_WEBHOOK_TOKEN", true, &token,
                      error, sizeof error)
@@ -414,9 +424,9 @@ s_start (void *self_arg, delivery_t *delivery)
     sending->delivery = delivery;
     sending->call = http_start (self->http, &call, s_on_answer, sending, error, sizeof error);
     webhook_request_free (&request);
-    if (!sending->call) {
+    if (!sending->call) {              //  a local failure (out of fds...): again later
         mem_free (sending);
-        delivery_finish (delivery, DELIVERY_GIVE_UP, 0, "%s", error);
+        delivery_finish (delivery, DELIVERY_RETRY, 0, "%s", error);
         return;
     }
     sending->next = self->sendings;

@@ -101,7 +101,7 @@ s_lanes (void)
     deliveries_work (core, zclock_mono ());
     //  slow: seq 1 only; fast: seq 1 only (one at a time each)
     CHECK (fake.count == 2, "%zu started (one per lane)", fake.count);
-    CHECK (deliveries_oldest (core) == 1, "oldest %llu", (unsigned long long) deliveries_oldest (core));
+    CHECK (deliveries_oldest (core, NULL) == 1, "oldest %llu", (unsigned long long) deliveries_oldest (core, NULL));
     //  fast's lane finishes its three while slow's first is still running
     for (int round = 0; round < 3; round++) {
         size_t last = fake.count - 1;
@@ -115,15 +115,15 @@ s_lanes (void)
             fast_started++;
     CHECK (fast_started == 3, "fast started %zu of 3 while slow ran", fast_started);
     CHECK (deliveries_running (core) == 1, "%zu running (slow's first)", deliveries_running (core));
-    CHECK (deliveries_oldest (core) == 1, "seq 1 is not finished everywhere yet");
+    CHECK (deliveries_oldest (core, NULL) == 1, "seq 1 is not finished everywhere yet");
     CHECK (s_seq (&fake, 0) == 1 || s_seq (&fake, 1) == 1, "seq 1 first");
     //  slow finishes seq 1: the cursor may pass it; seq 2 starts in slow's lane
     delivery_t *first_slow = strcmp (fake.lane [0], "slow") == 0
                            ? fake.started [0] : fake.started [1];
     delivery_finish (first_slow, DELIVERY_DELIVERED, 0, NULL);
     deliveries_work (core, zclock_mono ());
-    CHECK (deliveries_oldest (core) == 2, "oldest %llu after seq 1 finished",
-           (unsigned long long) deliveries_oldest (core));
+    CHECK (deliveries_oldest (core, NULL) == 2, "oldest %llu after seq 1 finished",
+           (unsigned long long) deliveries_oldest (core, NULL));
     CHECK (s_seq (&fake, fake.count - 1) == 2 && strcmp (fake.lane [fake.count - 1], "slow") == 0,
            "slow's seq 2 started next");
     deliveries_destroy (&core);
@@ -147,6 +147,13 @@ s_same_alert (void)
     deliveries_work (core, zclock_mono ());
     CHECK (fake.count == 2 && s_seq (&fake, 0) == 1 && s_seq (&fake, 1) == 2,
            "%zu started (seq 1 and 2; seq 3 waits for seq 1)", fake.count);
+    //  seq 3 waits for seq 1 to finish, not for a time: no wake-up for it
+    //  (a 0 here spun the loop at 100 % CPU for a digest's group_wait)
+    delivery_finish (fake.started [1], DELIVERY_DELIVERED, 0, NULL);
+    deliveries_work (core, zclock_mono ());
+    CHECK (deliveries_next_wakeup (core, zclock_mono ()) == -1,
+           "a wake-up in %lld ms for a delivery held by its alert's earlier one",
+           (long long) deliveries_next_wakeup (core, zclock_mono ()));
     delivery_finish (fake.started [0], DELIVERY_DELIVERED, 0, NULL);
     deliveries_work (core, zclock_mono ());
     CHECK (fake.count == 3 && s_seq (&fake, 2) == 3, "seq 3 started once seq 1 was done");
@@ -183,7 +190,7 @@ s_retry (void)
     CHECK (fake.count == 3, "the third attempt started");
     delivery_finish (fake.started [2], DELIVERY_GIVE_UP, 0, "HTTP 400");
     deliveries_work (core, now + wait + second);
-    CHECK (deliveries_count (core) == 0 && deliveries_oldest (core) == 0 && s_released == 1,
+    CHECK (deliveries_count (core) == 0 && deliveries_oldest (core, NULL) == 0 && s_released == 1,
            "given up: %zu changes left, %d released", deliveries_count (core), s_released);
     deliveries_destroy (&core);
 }
@@ -212,6 +219,28 @@ s_give_up (void)
     deliveries_destroy (&core);
 }
 
+static void
+s_epochs (void)
+{
+    TEST ("delivery: the oldest unfinished seq is the feed's epoch's; changes of an epoch left"
+          " behind (before a rewind) do not hold its cursor");
+    fake_t fake = { 0 };
+    deliveries_t *core = s_core (&fake, 60000);
+    rule_action_t hook = s_action ("hook");
+    epoch_t old_epoch = { .db = "0123456789abcdef", .n = 1, .first = 1 };
+    epoch_t new_epoch = { .db = "0123456789abcdef", .n = 2, .first = 301 };
+    char source [] = "src", a [] = "a", b [] = "b";
+    alert_change_t before = s_change (500, source, a), after = s_change (301, source, b);
+    before.epoch = old_epoch;
+    after.epoch = new_epoch;
+    CHECK (deliveries_add (core, &before, &hook, 1, true, NULL) == 0
+       &&  deliveries_add (core, &after, &hook, 1, true, NULL) == 0, "add");
+    CHECK (deliveries_oldest (core, &new_epoch) == 301, "oldest of the new epoch: %llu",
+           (unsigned long long) deliveries_oldest (core, &new_epoch));
+    CHECK (deliveries_oldest (core, &old_epoch) == 500, "oldest of the old epoch");
+    deliveries_destroy (&core);
+}
+
 int
 main (void)
 {
@@ -220,5 +249,6 @@ main (void)
     s_same_alert ();
     s_retry ();
     s_give_up ();
+    s_epochs ();
     return check_done ();
 }
