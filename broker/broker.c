@@ -281,14 +281,14 @@ s_settle_rows (broker_t *self, size_t count, uint64_t last_seq)
 {
     for (size_t index = 0; index < count; index++)
         if (self->changes [index].entry)
-            store_row_committed (&self->changes [index].entry->store_handle);
+            store_row_committed (self->store, &self->changes [index].entry->store_handle);
     size_t kept = 0;
     for (size_t index = 0; index < self->changed_count; index++) {
         entry_t *entry = self->changed [index];
         if (entry->alert.seq <= last_seq) {
             entry->stale = false;
             entry->change_listed = false;
-            store_row_committed (&entry->store_handle);
+            store_row_committed (self->store, &entry->store_handle);
         }
         else
             self->changed [kept++] = entry;
@@ -497,7 +497,7 @@ s_write_refreshes (broker_t *self, size_t count)
         int64_t since;
         entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
         if (entry->stale && !entry->change_listed) {
-            assert (store_handle_written (entry->store_handle));    //  a new alert is a change first
+            assert (store_handle_written (self->store, entry->store_handle));    //  a new alert is a change first
             written = store_put_times (self->store, &entry->alert, entry->store_handle);
         }
     }
@@ -513,7 +513,7 @@ s_write_refreshes (broker_t *self, size_t count)
         entry->refresh_queued = false;
         if (entry->stale && !entry->change_listed) {
             entry->stale = false;
-            store_times_committed (&entry->store_handle);
+            store_times_committed (self->store, &entry->store_handle);
         }
     }
     refresh_queue_pop (self->refreshed, count);

@@ -1,4 +1,6 @@
-/*  store.h — the broker's SQLite file: alerts, history, and the seq counter.
+/*  store.h — the broker's store: alerts, history, silences and the seq
+    counter, behind one interface (store_class_t, at the end) with SQLite
+    as its backend. What follows describes the SQLite file.
 
     One writer connection, WAL, synchronous=FULL or NORMAL, every statement prepared
     once at open and reused. The broker wraps each turn of its loop in
@@ -110,10 +112,10 @@ int store_put_times (store_t *self, const alert_t *alert, store_handle_t handle)
 int store_delete_alert (store_t *self, const char *source, const char *id,
                         store_handle_t handle);
 //  After the commit: the alert's whole row, or only its times, was written.
-void store_row_committed (store_handle_t *handle);
-void store_times_committed (store_handle_t *handle);
+void store_row_committed (store_t *self, store_handle_t *handle);
+void store_times_committed (store_t *self, store_handle_t *handle);
 //  Has the alert been written before (store_put_times needs that)?
-bool store_handle_written (store_handle_t handle);
+bool store_handle_written (store_t *self, store_handle_t handle);
 int store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event,
                       const alert_t *alert, const void *body, size_t size, uint64_t prev_seq);
 int store_set_seq (store_t *self, uint64_t seq);
@@ -143,5 +145,50 @@ typedef void (store_silence_fn) (const void *body, size_t size, void *arg);
 int store_load_silences (store_t *self, store_silence_fn *each, void *arg);
 //  Inside a transaction: deletes the silences that ended before before (ms). 0 / -1.
 int store_prune_silences (store_t *self, int64_t before, int *deleted);
+
+//  --- backends --------------------------------------------------------------------
+
+//  A backend is a store_class_t: the operations above on its own state
+//  (store_backend_t, each backend's own struct), with the same contracts.
+//  store_open picks one by the path: "postgresql://..." is PostgreSQL
+//  (issue 17: not built yet), anything else a SQLite file (an explicit
+//  "sqlite:" prefix is allowed). The same tests run against every backend
+//  (tests/unit/test_store.c).
+typedef struct _store_backend_t store_backend_t;
+
+typedef struct {
+    const char *name;              //  "sqlite"
+    store_backend_t *(*open) (const char *path, bool durable, char *error, size_t error_size);
+    void (*destroy) (store_backend_t **self_p);
+    const char *(*error) (store_backend_t *self);
+    int (*load) (store_backend_t *self, store_alert_fn *each, void *arg);
+    int (*last_seq) (store_backend_t *self, uint64_t *seq);
+    int (*epoch_start) (store_backend_t *self, uint64_t last_seq, epoch_t *epoch, const char **why);
+    int (*mark_clean) (store_backend_t *self, const epoch_t *epoch, uint64_t last_seq);
+    int (*file_intact) (store_backend_t *self, char *why, size_t why_size);
+    int (*begin) (store_backend_t *self, bool durable);
+    int (*commit) (store_backend_t *self);
+    void (*rollback) (store_backend_t *self);
+    int (*maintain) (store_backend_t *self);
+    size_t (*log_pages) (store_backend_t *self);
+    int (*release_log) (store_backend_t *self);
+    int (*put_alert) (store_backend_t *self, const alert_t *alert, store_handle_t *handle);
+    int (*put_times) (store_backend_t *self, const alert_t *alert, store_handle_t handle);
+    int (*delete_alert) (store_backend_t *self, const char *source, const char *id, store_handle_t handle);
+    void (*row_committed) (store_backend_t *self, store_handle_t *handle);
+    void (*times_committed) (store_backend_t *self, store_handle_t *handle);
+    bool (*handle_written) (store_backend_t *self, store_handle_t handle);
+    int (*put_change) (store_backend_t *self, uint64_t seq, int64_t at, const char *event, const alert_t *alert, const void *body, size_t size, uint64_t prev_seq);
+    int (*set_seq) (store_backend_t *self, uint64_t seq);
+    int (*since) (store_backend_t *self, uint64_t after, size_t limit, store_change_fn *each, void *arg, size_t *count);
+    int (*history_row) (store_backend_t *self, uint64_t seq, const char *source, const char *id, store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq);
+    int (*oldest_seq) (store_backend_t *self, uint64_t *seq);
+    int (*prune_history) (store_backend_t *self, int64_t before, int limit, int *deleted);
+    int (*put_silence) (store_backend_t *self, const char *id, int64_t ends, uint64_t seq, const void *body, size_t size);
+    int (*load_silences) (store_backend_t *self, store_silence_fn *each, void *arg);
+    int (*prune_silences) (store_backend_t *self, int64_t before, int *deleted);
+} store_class_t;
+
+extern const store_class_t store_sqlite;       //  store_sqlite.c
 
 #endif

@@ -69,7 +69,7 @@ s_put (store_t *store, const alert_t *alert, store_handle_t *handle)
     if (store_begin (store, true) || store_put_alert (store, alert, handle)
     ||  store_commit (store))
         return -1;
-    store_row_committed (handle);
+    store_row_committed (store, handle);
     return 0;
 }
 
@@ -181,33 +181,26 @@ s_remove_database (const char *path)
     }
 }
 
-int
-main (void)
+//  The cases every backend must pass, on a fresh store at path (the
+//  backend's own prefix, "sqlite:FILE"); closes it.
+static void
+s_generic_cases (const char *backend, const char *path)
 {
-    char directory [] = "/tmp/lilac-test-store.XXXXXX";
-    if (!mkdtemp (directory)) {
-        perror ("mkdtemp");
-        return 1;
-    }
-    char path [256], old_path [256];
-    snprintf (path, sizeof path, "%s/store.db", directory);
-    snprintf (old_path, sizeof old_path, "%s/old.db", directory);
     loaded_t loaded = { .count = 0 };
-
-    TEST ("a refresh's times are laid over the row at load; a full write drops them");
+    TEST ("every backend: a refresh's times are laid over the row at load; a full write drops them");
     store_t *store = s_open (path);
-    if (!CHECK (store, "open"))
-        return check_done ();
+    if (!CHECK (store, "open %s (backend %s)", path, backend))
+        return;
     alert_t alert = s_alert ("heartbeat", 1000);
     store_handle_t handle = 0;
-    CHECK (s_put (store, &alert, &handle) == 0 && store_handle_written (handle),
+    CHECK (s_put (store, &alert, &handle) == 0 && store_handle_written (store, handle),
            "insert: %s", store_error (store));
     alert.updated_at = 2000;
     alert.raise_at = 302000;
     alert.clear_at = 900000;
     CHECK (store_begin (store, true) == 0 && store_put_times (store, &alert, handle) == 0
            && store_commit (store) == 0, "times: %s", store_error (store));
-    store_times_committed (&handle);
+    store_times_committed (store, &handle);
     if (CHECK (s_load (store, &loaded) == 1, "loaded %zu", loaded.count)) {
         const alert_t *got = &loaded.alerts [0];
         CHECK (loaded.handles [0] == handle, "the loaded handle is not the one written");
@@ -222,7 +215,7 @@ main (void)
     alert.state = ALERT_RAISED;
     alert.notify_count = 1;
     store_handle_t same = handle;
-    CHECK (s_put (store, &alert, &same) == 0 && store_handle_written (same), "full write");
+    CHECK (s_put (store, &alert, &same) == 0 && store_handle_written (store, same), "full write");
     if (CHECK (s_load (store, &loaded) == 1, "loaded %zu", loaded.count))
         CHECK (loaded.handles [0] == same && loaded.alerts [0].raise_at == 0
                && loaded.alerts [0].state == ALERT_RAISED,
@@ -230,18 +223,18 @@ main (void)
                (long long) loaded.alerts [0].raise_at, alert_state_name (loaded.alerts [0].state));
     handle = same;
 
-    TEST ("a handle that names another alert is not overwritten: the row goes in by key");
+    TEST ("every backend: a handle that names another alert is not overwritten: the row goes in by key");
     alert_t other = s_alert ("disk-/", 1000);
     store_handle_t wrong = handle;          //  as after a rolled-back insert
     CHECK (s_put (store, &other, &wrong) == 0, "write: %s", store_error (store));
-    CHECK (store_handle_written (wrong) && wrong != handle, "the handle did not move");
+    CHECK (store_handle_written (store, wrong) && wrong != handle, "the handle did not move");
     if (CHECK (s_load (store, &loaded) == 2, "loaded %zu", loaded.count))
         for (size_t index = 0; index < loaded.count; index++)
             CHECK (strcmp (loaded.alerts [index].id, loaded.handles [index] == handle
                            ? "heartbeat" : "disk-/") == 0, "handle %llx holds %s",
                    (unsigned long long) loaded.handles [index], loaded.alerts [index].id);
 
-    TEST ("a deleted alert takes its times along: a new alert in its place has none");
+    TEST ("every backend: a deleted alert takes its times along: a new alert in its place has none");
     other.updated_at = 99000;               //  times that must not come back
     CHECK (store_begin (store, true) == 0 && store_put_times (store, &other, wrong) == 0
            && store_delete_alert (store, other.source, other.id, wrong) == 0
@@ -254,6 +247,42 @@ main (void)
             CHECK (loaded.alerts [index].updated_at != 99000, "%s has the deleted one's times",
                    loaded.alerts [index].id);
 
+    store_destroy (&store);
+    s_loaded_free (&loaded);
+}
+
+int
+main (void)
+{
+    char directory [] = "/tmp/lilac-test-store.XXXXXX";
+    if (!mkdtemp (directory)) {
+        perror ("mkdtemp");
+        return 1;
+    }
+    char path [256], old_path [256];
+    snprintf (path, sizeof path, "%s/store.db", directory);
+    snprintf (old_path, sizeof old_path, "%s/old.db", directory);
+    loaded_t loaded = { .count = 0 };
+
+    const char *const backends [] = { "sqlite:" };   //  each backend's prefix
+    for (size_t index = 0; index < sizeof backends / sizeof backends [0]; index++) {
+        char generic_path [300];
+        snprintf (generic_path, sizeof generic_path, "%s%s/generic-%zu.db", backends [index],
+                  directory, index);
+        s_generic_cases (backends [index], generic_path);
+    }
+
+    TEST ("store_open: a postgresql:// database is refused, saying so, until its backend is built");
+    char why [256] = "";
+    store_t *refused = store_open ("postgresql://lilac@localhost/lilac", true, why, sizeof why);
+    CHECK (!refused && strstr (why, "PostgreSQL"), "store_open said '%s'", why);
+
+    store_t *store = s_open (path);
+    if (!CHECK (store, "open"))
+        return check_done ();
+    alert_t alert = s_alert ("heartbeat", 1000);
+    store_handle_t handle = 0;
+    CHECK (s_put (store, &alert, &handle) == 0, "insert: %s", store_error (store));
     TEST ("the log is copied when the broker asks, not inside a commit");
     CHECK (store_begin (store, true) == 0, "begin");
     for (int index = 0; index < 2000; index++) {
@@ -281,8 +310,8 @@ main (void)
     store = s_open (old_path);
     if (CHECK (store, "open the old database")) {
         if (CHECK (s_load (store, &loaded) == 2, "loaded %zu", loaded.count))
-            CHECK (store_handle_written (loaded.handles [0])
-                   && store_handle_written (loaded.handles [1])
+            CHECK (store_handle_written (store, loaded.handles [0])
+                   && store_handle_written (store, loaded.handles [1])
                    && loaded.handles [0] != loaded.handles [1], "handles %llx %llx",
                    (unsigned long long) loaded.handles [0],
                    (unsigned long long) loaded.handles [1]);
