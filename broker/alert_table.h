@@ -33,9 +33,8 @@ typedef struct {
     int64_t due_at;                //  due time in the due heap, 0 when not there
     size_t heap_index;             //  position in the due heap, or NOWHERE
     size_t table_index;            //  position in the table's array
-    int64_t row_id;                //  its rowid in the store, 0 before the first write
+    uint64_t store_handle;         //  the store's own (store_handle_t), 0 before the first write
     uint32_t key_hash;             //  hash of (source, id), for the table
-    bool times_stored : 1;         //  the store has an alert_times row for it
     bool stale : 1;                //  the stored row is behind the alert
     bool change_listed : 1;        //  in the broker's list for the next commit
     bool refresh_queued : 1;       //  in the broker's refresh queue

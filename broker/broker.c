@@ -212,7 +212,7 @@ s_put_row_at (broker_t *self, const pending_change_t *change)
         return -1;
     }
     entry_t *entry = change->entry;
-    int rc = store_put_alert (self->store, &then.alert, &entry->row_id, entry->times_stored);
+    int rc = store_put_alert (self->store, &then.alert, &entry->store_handle);
     alert_change_free (&then);
     wire_doc_destroy (&doc);
     return rc;
@@ -252,7 +252,7 @@ s_write_chunk (broker_t *self, size_t count, uint64_t last_seq)
     for (size_t index = 0; index < self->changed_count; index++) {
         entry_t *entry = self->changed [index];
         if (entry->alert.seq <= last_seq
-        &&  store_put_alert (self->store, &entry->alert, &entry->row_id, entry->times_stored))
+        &&  store_put_alert (self->store, &entry->alert, &entry->store_handle))
             return -1;
     }
     int split = s_put_split_rows (self, count, last_seq);
@@ -281,14 +281,14 @@ s_settle_rows (broker_t *self, size_t count, uint64_t last_seq)
 {
     for (size_t index = 0; index < count; index++)
         if (self->changes [index].entry)
-            self->changes [index].entry->times_stored = false;    //  the full row replaced them
+            store_row_committed (self->store, &self->changes [index].entry->store_handle);
     size_t kept = 0;
     for (size_t index = 0; index < self->changed_count; index++) {
         entry_t *entry = self->changed [index];
         if (entry->alert.seq <= last_seq) {
             entry->stale = false;
             entry->change_listed = false;
-            entry->times_stored = false;
+            store_row_committed (self->store, &entry->store_handle);
         }
         else
             self->changed [kept++] = entry;
@@ -497,8 +497,8 @@ s_write_refreshes (broker_t *self, size_t count)
         int64_t since;
         entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
         if (entry->stale && !entry->change_listed) {
-            assert (entry->row_id > 0);     //  a new alert is a change first
-            written = store_put_times (self->store, &entry->alert, entry->row_id);
+            assert (store_handle_written (self->store, entry->store_handle));    //  a new alert is a change first
+            written = store_put_times (self->store, &entry->alert, entry->store_handle);
         }
     }
     if (written || store_commit (self->store)) {
@@ -513,7 +513,7 @@ s_write_refreshes (broker_t *self, size_t count)
         entry->refresh_queued = false;
         if (entry->stale && !entry->change_listed) {
             entry->stale = false;
-            entry->times_stored = true;
+            store_times_committed (self->store, &entry->store_handle);
         }
     }
     refresh_queue_pop (self->refreshed, count);
@@ -533,8 +533,8 @@ s_write (broker_t *self)
     size_t count = s_refreshes_due (self);
     if (count && s_write_refreshes (self, count))
         return;
-    if (store_checkpoint_due (self->store) && store_checkpoint (self->store))
-        log_limited (&self->store_log, "checkpoint of %s failed: %s (will retry)",
+    if (store_maintain (self->store))
+        log_limited (&self->store_log, "upkeep of %s (a checkpoint) failed: %s (will retry)",
                      self->config.database, store_error (self->store));
 }
 
@@ -678,7 +678,7 @@ s_write_deletions (broker_t *self, entry_t **expired, size_t count, int64_t now,
         if (store_put_change (self->store, row.seq, now, ALERT_EVENT_DELETED, &row,
                               self->scratch.buffer.data, self->scratch.buffer.size,
                               entry->alert.seq)
-        ||  store_delete_alert (self->store, row.source, row.id, entry->row_id))
+        ||  store_delete_alert (self->store, row.source, row.id, entry->store_handle))
             return -1;
         char topic [WIRE_MAX_TOPIC];
         alert_topic (topic, sizeof topic, ALERT_EVENT_DELETED, &row);
@@ -791,7 +791,7 @@ s_retain (broker_t *self, int64_t now)
 //  --- start and the loop --------------------------------------------------------------
 
 static void
-s_adopt_loaded (alert_t *alert, int64_t row_id, bool times, void *arg)
+s_adopt_loaded (alert_t *alert, store_handle_t handle, void *arg)
 {
     broker_t *self = arg;
     entry_t *entry = alert_table_find (self->table, alert->source, alert->id);
@@ -801,8 +801,7 @@ s_adopt_loaded (alert_t *alert, int64_t row_id, bool times, void *arg)
         return;
     }
     entry = alert_table_adopt (self->table, alert);
-    entry->row_id = row_id;
-    entry->times_stored = times;
+    entry->store_handle = handle;
     const char *repaired = lifecycle_repair (&entry->alert, self->started_at);
     if (repaired) {
         log_warn ("stored alert %s/%s had %s: repaired", entry->alert.source,

@@ -1,956 +1,239 @@
-/*  store.c — SQLite persistence for the broker. See store.h for the schema.
-
-    Statements are prepared once in store_open and reset after each use;
-    every sqlite3_* return is checked and a failure leaves the message in
-    store_error() for the caller to log. The caller owns transactions.
+/*  store.c — the broker's store: the one interface (store.h), each call
+    handed to the backend store_open picked. The broker, its control ops
+    and the tests call these; only store_sqlite.c knows SQLite.
 */
-#include <errno.h>
-#include <fcntl.h>
-#include <czmq.h>
-#include <inttypes.h>
-#include <sqlite3.h>
+#include <assert.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include "log.h"
 #include "mem.h"
 #include "store.h"
 
-//  Another process holding the file (a backup, the sqlite3 shell) must not
-//  stall the broker's only thread: wait a little, then fail the commit and
-//  let the loop retry it after BROKER_COMMIT_RETRY_MS.
-#define STORE_BUSY_TIMEOUT_MS 20
-
-//  The log is copied into the database (a checkpoint) once it holds this
-//  many pages — by the broker calling store_checkpoint after it published,
-//  not by SQLite inside a commit: the automatic checkpoint runs in the
-//  commit that crosses the mark, so a change waited for the copy and its
-//  two fsyncs before it could be published. 100 pages keeps each copy
-//  short: 1-2 ms, mostly the fsyncs (at 1000 a copy stalled the loop
-//  12-18 ms; at 30 the copies were shorter but no p99 was lower).
-#define STORE_CHECKPOINT_PAGES 100
-
-//  At start the alerts table is checked (PRAGMA quick_check over it alone)
-//  for at most this long: damage there would otherwise be loaded silently,
-//  or not at all. History is not checked at start: it is large, and a
-//  `since` that meets damage says so (store_since fails; the broker sends
-//  the subscriber to `snapshot`).
-#define STORE_QUICK_CHECK_MS 10000
-
-//  Alerts live in a rowid table: the broker keeps each alert's rowid and
-//  rewrites the row by it (STMT_UPDATE_ALERT), one integer seek instead of
-//  a text-key seek — 1.9 instead of 3.2 us a row for 100,000 alerts (a
-//  plain SQLite loop); alert_times is keyed by the same rowid. The unique
-//  index on (source, id) serves the upsert of a row whose rowid is not
-//  known yet.
-#define STORE_ALERTS_TABLE(name)                                                    \
-    "CREATE TABLE IF NOT EXISTS " name " ("                                         \
-    "  source TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL,"               \
-    "  level TEXT NOT NULL, changed_at INTEGER, seq INTEGER, row BLOB NOT NULL,"    \
-    "  UNIQUE (source, id));"
-
-static const char s_schema [] =
-    "PRAGMA journal_mode=WAL;"
-    STORE_ALERTS_TABLE ("alerts")
-    //  What a heartbeat refresh moves, and nothing else: 100,000 refreshes a
-    //  second rewrite 20-byte rows here instead of 200-byte alert rows, so
-    //  the log grows a tenth as fast and is copied a tenth as often.
-    "CREATE TABLE IF NOT EXISTS alert_times ("
-    "  alert INTEGER PRIMARY KEY, updated_at INTEGER NOT NULL,"
-    "  raise_at INTEGER NOT NULL, clear_at INTEGER NOT NULL);"
-    //  prev_seq: the seq of the same alert's change before this one (0 for
-    //  its first), so one alert's history is a chain walked by primary key
-    //  (store_history) — no index on (source, id), which would cost every
-    //  change a second b-tree insert.
-    "CREATE TABLE IF NOT EXISTS history ("
-    "  seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, event TEXT NOT NULL,"
-    "  source TEXT NOT NULL, id TEXT NOT NULL, body BLOB NOT NULL,"
-    "  prev_seq INTEGER NOT NULL DEFAULT 0);"
-    //  No index on at: retention walks the oldest rows by seq (STMT_PRUNE),
-    //  and each change saves a second b-tree insert (store_put_change fell
-    //  from 18% to 13% of the content path, perf).
-    "DROP INDEX IF EXISTS history_at;"
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;"
-    //  One row per silence: body is its latest change body as published
-    //  (silence.h), rewritten with each of its changes in the same
-    //  transaction as their history rows; ends is for retention.
-    "CREATE TABLE IF NOT EXISTS silences ("
-    "  id TEXT PRIMARY KEY, ends INTEGER NOT NULL, seq INTEGER NOT NULL,"
-    "  body BLOB NOT NULL) WITHOUT ROWID;";
-
-//  Databases written before the rowid table kept alerts WITHOUT ROWID,
-//  keyed by (source, id); their rows move over once, in one transaction.
-static const char s_is_old_alerts [] =
-    "SELECT count (*) FROM sqlite_schema"
-    " WHERE type = 'table' AND name = 'alerts' AND sql LIKE '%WITHOUT ROWID%'";
-static const char s_migrate_alerts [] =
-    "BEGIN;"
-    "ALTER TABLE alerts RENAME TO alerts_without_rowid;"
-    STORE_ALERTS_TABLE ("alerts")
-    "INSERT INTO alerts (source, id, state, level, changed_at, seq, row)"
-    "  SELECT source, id, state, level, changed_at, seq, row FROM alerts_without_rowid;"
-    "DROP TABLE alerts_without_rowid;"
-    "COMMIT;";
-
-//  History written before prev_seq gets the column and its chains, once, in
-//  one transaction (a temporary index makes the back-fill one seek a row).
-static const char s_is_old_history [] =
-    "SELECT count (*) FROM pragma_table_info ('history') WHERE name = 'prev_seq'";
-static const char s_link_history [] =
-    "BEGIN;"
-    "ALTER TABLE history ADD COLUMN prev_seq INTEGER NOT NULL DEFAULT 0;"
-    "CREATE INDEX history_chain_migration ON history (source, id, seq);"
-    "UPDATE history SET prev_seq = coalesce ((SELECT max (older.seq) FROM history older"
-    "  WHERE older.source = history.source AND older.id = history.id"
-    "  AND older.seq < history.seq), 0);"
-    "DROP INDEX history_chain_migration;"
-    "COMMIT;";
-
-//  Every statement the broker runs, prepared once.
-typedef enum {
-    STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK, STMT_SYNC_FULL, STMT_SYNC_NORMAL,
-    STMT_PUT_ALERT, STMT_UPDATE_ALERT, STMT_DELETE_ALERT,
-    STMT_PUT_TIMES, STMT_DELETE_TIMES, STMT_PUT_CHANGE, STMT_SET_SEQ,
-    STMT_LOAD, STMT_LAST_SEQ, STMT_SINCE, STMT_OLDEST, STMT_PRUNE, STMT_HISTORY_ROW,
-    STMT_PUT_SILENCE, STMT_LOAD_SILENCES, STMT_PRUNE_SILENCES,
-    STMT_COUNT
-} statement_t;
-
-static const char *const s_sql [STMT_COUNT] = {
-    [STMT_BEGIN] = "BEGIN",
-    [STMT_COMMIT] = "COMMIT",
-    [STMT_ROLLBACK] = "ROLLBACK",
-    [STMT_SYNC_FULL] = "PRAGMA synchronous=FULL",
-    [STMT_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
-    [STMT_PUT_ALERT] =
-        "INSERT INTO alerts (source, id, state, level, changed_at, seq, row)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-        " ON CONFLICT (source, id) DO UPDATE SET state = excluded.state,"
-        " level = excluded.level, changed_at = excluded.changed_at,"
-        " seq = excluded.seq, row = excluded.row RETURNING rowid",
-    [STMT_UPDATE_ALERT] =
-        "UPDATE alerts SET state = ?3, level = ?4, changed_at = ?5, seq = ?6, row = ?7"
-        " WHERE rowid = ?8 AND source = ?1 AND id = ?2",
-    [STMT_DELETE_ALERT] = "DELETE FROM alerts WHERE source = ?1 AND id = ?2",
-    [STMT_PUT_TIMES] =
-        "INSERT INTO alert_times (alert, updated_at, raise_at, clear_at)"
-        " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (alert) DO UPDATE SET"
-        " updated_at = excluded.updated_at, raise_at = excluded.raise_at,"
-        " clear_at = excluded.clear_at",
-    [STMT_DELETE_TIMES] = "DELETE FROM alert_times WHERE alert = ?1",
-    [STMT_PUT_CHANGE] =
-        "INSERT INTO history (seq, at, event, source, id, body, prev_seq)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [STMT_SET_SEQ] =
-        "INSERT INTO meta (key, value) VALUES ('seq', ?1)"
-        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-    [STMT_LOAD] =
-        "SELECT a.rowid, a.row, t.updated_at, t.raise_at, t.clear_at"
-        " FROM alerts a LEFT JOIN alert_times t ON t.alert = a.rowid",
-    [STMT_LAST_SEQ] =
-        "SELECT max (coalesce ((SELECT value FROM meta WHERE key = 'seq'), 0),"
-        " coalesce ((SELECT max (seq) FROM history), 0))",
-    [STMT_SINCE] = "SELECT seq, body FROM history WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-    [STMT_OLDEST] = "SELECT coalesce (min (seq), 0) FROM history",
-    [STMT_HISTORY_ROW] = "SELECT source, id, prev_seq, body FROM history WHERE seq = ?1",
-    [STMT_PUT_SILENCE] =
-        "INSERT INTO silences (id, ends, seq, body) VALUES (?1, ?2, ?3, ?4)"
-        " ON CONFLICT (id) DO UPDATE SET ends = excluded.ends, seq = excluded.seq,"
-        " body = excluded.body",
-    [STMT_LOAD_SILENCES] = "SELECT body FROM silences ORDER BY seq",
-    [STMT_PRUNE_SILENCES] = "DELETE FROM silences WHERE ends < ?1",
-    //  Looks only at the ?2 oldest rows (seq order is time order, give or
-    //  take a clock step), so a run is bounded with or without expired rows.
-    [STMT_PRUNE] = "DELETE FROM history WHERE seq IN (SELECT seq FROM"
-                   " (SELECT seq, at FROM history ORDER BY seq LIMIT ?2) WHERE at < ?1)",
-};
-
 struct _store_t {
-    sqlite3 *db;                           //  the one writer connection
-    bool durable;                          //  durability = full: changes are synced
-    bool synced;                           //  synchronous is FULL now
-    int lock_fd;                           //  PATH.lock, flock'd while we live, or -1
-    char lock_before [256];                //  what PATH.lock held when we took it
-    char *path;                            //  the database file
-    struct stat file;                      //  its device and inode at open
-    sqlite3_stmt *statements [STMT_COUNT]; //  prepared once
-    wire_writer_t row;                     //  scratch buffer for alert rows
-    int wal_pages;                         //  pages in the log after the last commit
+    const store_class_t *class;        //  the backend's operations
+    store_backend_t *backend;          //  its state
 };
 
-//  SQLite calls this after every commit (sqlite3_wal_hook, which also turns
-//  the automatic checkpoint off).
-static int
-s_count_wal (void *arg, sqlite3 *db, const char *name, int pages)
-{
-    (void) db;
-    (void) name;
-    store_t *self = arg;
-    self->wal_pages = pages;
-    return SQLITE_OK;
-}
-
-const char *
-store_error (store_t *self)
-{
-    return sqlite3_errmsg (self->db);
-}
-
-//  Adds prev_seq to a history table without it (s_link_history), or does
-//  nothing. 0 / -1 with a reason in error.
-static int
-s_migrate_history (store_t *self, const char *path, char *error, size_t error_size)
-{
-    sqlite3_stmt *query;
-    bool old = false;
-    int rc = sqlite3_prepare_v2 (self->db, s_is_old_history, -1, &query, NULL);
-    if (rc == SQLITE_OK) {
-        old = sqlite3_step (query) == SQLITE_ROW && sqlite3_column_int (query, 0) == 0;
-        rc = sqlite3_finalize (query);
-    }
-    if (rc != SQLITE_OK) {
-        snprintf (error, error_size, "cannot read the schema of %s: %s", path,
-                  sqlite3_errmsg (self->db));
-        return -1;
-    }
-    if (!old)
-        return 0;
-    log_info ("%s: linking each alert's history rows (once, from an older lilac)", path);
-    if (sqlite3_exec (self->db, s_link_history, NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf (error, error_size, "cannot add prev_seq to the history of %s: %s",
-                  path, sqlite3_errmsg (self->db));
-        store_rollback (self);
-        return -1;
-    }
-    return 0;
-}
-
-//  Moves the rows of an old alerts table WITHOUT ROWID into the rowid table
-//  (s_migrate_alerts), or does nothing. 0 / -1 with a reason in error.
-static int
-s_migrate (store_t *self, const char *path, char *error, size_t error_size)
-{
-    sqlite3_stmt *query;
-    bool old = false;
-    int rc = sqlite3_prepare_v2 (self->db, s_is_old_alerts, -1, &query, NULL);
-    if (rc == SQLITE_OK) {
-        old = sqlite3_step (query) == SQLITE_ROW && sqlite3_column_int (query, 0) > 0;
-        rc = sqlite3_finalize (query);
-    }
-    if (rc != SQLITE_OK) {
-        snprintf (error, error_size, "cannot read the schema of %s: %s", path,
-                  sqlite3_errmsg (self->db));
-        return -1;
-    }
-    if (!old)
-        return s_migrate_history (self, path, error, error_size);
-    log_info ("%s: moving alerts to the rowid table (once, from an older lilac)", path);
-    if (sqlite3_exec (self->db, s_migrate_alerts, NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf (error, error_size, "cannot move the alerts of %s to the rowid table: %s",
-                  path, sqlite3_errmsg (self->db));
-        store_rollback (self);
-        return -1;
-    }
-    return s_migrate_history (self, path, error, error_size);
-}
-
-//  Rewrites PATH.lock: our pid, and (once the epoch is known) the line
-//  "DB N SEQ" — the database's id, its epoch and the last seq we know it
-//  holds — which outlives the file's contents: a database found older
-//  than this at the next start was restored or rolled back (store_epoch_start).
-static void
-s_write_lock (store_t *self, const epoch_t *epoch, uint64_t last_seq)
-{
-    char text [128];
-    int length = epoch
-        ? snprintf (text, sizeof text, "%ld\n%s %" PRIu64 " %" PRIu64 "\n", (long) getpid (),
-                    epoch->db, epoch->n, last_seq)
-        : snprintf (text, sizeof text, "%ld\n", (long) getpid ());
-    if (ftruncate (self->lock_fd, 0) || pwrite (self->lock_fd, text, (size_t) length, 0) != length)
-        log_warn ("cannot write %s.lock: %s", self->path, strerror (errno));
-}
-
-//  One broker per database. Two brokers on one file each hand out the same
-//  seqs: the second's commits fail on history's primary key forever while it
-//  still sends hugz, and nobody notices. So the broker takes an exclusive
-//  flock on PATH.lock (beside the database, never inside it: SQLite's own
-//  locks are per transaction) before it opens the file, holds it for its
-//  whole life, and writes its pid into it for the error the next one gives.
-//  The kernel drops a flock when its holder dies, kill -9 included, so a
-//  stale lock file never keeps a broker out. 0, or -1 with a reason.
-static int
-s_lock (store_t *self, const char *path, char *error, size_t error_size)
-{
-    char lock_path [4096];
-    if ((size_t) snprintf (lock_path, sizeof lock_path, "%s.lock", path) >= sizeof lock_path) {
-        snprintf (error, error_size, "database path too long: %s", path);
-        return -1;
-    }
-    self->lock_fd = open (lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (self->lock_fd < 0) {
-        snprintf (error, error_size, "cannot open %s: %s", lock_path, strerror (errno));
-        return -1;
-    }
-    if (flock (self->lock_fd, LOCK_EX | LOCK_NB)) {
-        int lock_errno = errno;
-        char holder [32] = "";
-        ssize_t size = pread (self->lock_fd, holder, sizeof holder - 1, 0);
-        holder [size > 0 ? size : 0] = 0;
-        holder [strcspn (holder, "\n")] = 0;
-        if (lock_errno == EWOULDBLOCK)
-            snprintf (error, error_size, "database %s is in use by another lilac-broker "
-                      "(pid %s, lock %s): one broker per database",
-                      path, *holder ? holder : "unknown", lock_path);
-        else
-            snprintf (error, error_size, "cannot lock %s: %s", lock_path, strerror (lock_errno));
-        return -1;
-    }
-    ssize_t size = pread (self->lock_fd, self->lock_before, sizeof self->lock_before - 1, 0);
-    self->lock_before [size > 0 ? size : 0] = 0;
-    s_write_lock (self, NULL, 0);
-    return 0;
-}
-
-//  Progress handler: interrupts the quick check once its time is up.
-static int
-s_check_time_up (void *arg)
-{
-    const int64_t *deadline = arg;
-    return zclock_mono () >= *deadline;
-}
-
-//  PRAGMA quick_check over the alerts table, bounded by STORE_QUICK_CHECK_MS.
-//  0 when it found nothing (or ran out of time: logged), -1 with the first
-//  problems it names in error.
-static int
-s_check_alerts (store_t *self, const char *path, char *error, size_t error_size)
-{
-    int64_t started = zclock_mono (), deadline = started + STORE_QUICK_CHECK_MS;
-    sqlite3_progress_handler (self->db, 10000, s_check_time_up, &deadline);
-    sqlite3_stmt *query;
-    char found [512] = "";
-    int rc = sqlite3_prepare_v2 (self->db, "PRAGMA quick_check (alerts)", -1, &query, NULL);
-    if (rc == SQLITE_OK)
-        while ((rc = sqlite3_step (query)) == SQLITE_ROW) {
-            const char *line = (const char *) sqlite3_column_text (query, 0);
-            if (line && strcmp (line, "ok") && strlen (found) < sizeof found - 2)
-                snprintf (found + strlen (found), sizeof found - strlen (found), "%s%s",
-                          *found ? "; " : "", line);
-        }
-    if (rc == SQLITE_DONE)
-        rc = SQLITE_OK;
-    sqlite3_finalize (query);
-    sqlite3_progress_handler (self->db, 0, NULL, NULL);
-    if (rc == SQLITE_INTERRUPT) {
-        log_warn ("%s: quick check of the alerts table stopped after %d s; not checked further",
-                  path, STORE_QUICK_CHECK_MS / 1000);
-        return 0;
-    }
-    if (rc != SQLITE_OK || *found) {
-        snprintf (error, error_size, "database %s is damaged (quick_check of alerts: %s): "
-                  "restore it from a backup, or move it aside (a new one is made) — "
-                  "lilac-broker does not write into a damaged file", path,
-                  *found ? found : sqlite3_errmsg (self->db));
-        return -1;
-    }
-    log_debug ("%s: alerts table checked in %" PRId64 " ms", path, zclock_mono () - started);
-    return 0;
-}
+#define STORE_POSTGRESQL_PREFIX  "postgresql://"
+#define STORE_SQLITE_PREFIX      "sqlite:"
 
 store_t *
 store_open (const char *path, bool durable, char *error, size_t error_size)
 {
-    store_t *self = mem_alloc (sizeof (store_t));
-    self->lock_fd = -1;
-    self->path = mem_strdup (path);
-    self->durable = self->synced = durable;
-    wire_writer_init (&self->row);
-    if (s_lock (self, path, error, error_size)) {
-        store_destroy (&self);
+    assert (path);
+    if (strncmp (path, STORE_POSTGRESQL_PREFIX, strlen (STORE_POSTGRESQL_PREFIX)) == 0
+    ||  strncmp (path, "postgres://", 11) == 0) {
+        snprintf (error, error_size, "database %s: PostgreSQL is not built into this lilac yet"
+                  " (a SQLite file path is)", STORE_POSTGRESQL_PREFIX "...");
         return NULL;
     }
-    if (sqlite3_open (path, &self->db) != SQLITE_OK) {
-        snprintf (error, error_size, "cannot open database %s: %s", path,
-                  self->db ? sqlite3_errmsg (self->db) : "out of memory");
-        store_destroy (&self);
+    if (strncmp (path, STORE_SQLITE_PREFIX, strlen (STORE_SQLITE_PREFIX)) == 0)
+        path += strlen (STORE_SQLITE_PREFIX);
+    store_backend_t *backend = store_sqlite.open (path, durable, error, error_size);
+    if (!backend)
         return NULL;
-    }
-    if (sqlite3_busy_timeout (self->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK
-    ||  sqlite3_exec (self->db, s_schema, NULL, NULL, NULL) != SQLITE_OK
-    ||  sqlite3_exec (self->db, durable ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-                      NULL, NULL, NULL) != SQLITE_OK) {
-        snprintf (error, error_size, "cannot set up database %s: %s", path,
-                  sqlite3_errmsg (self->db));
-        store_destroy (&self);
-        return NULL;
-    }
-    if (s_migrate (self, path, error, error_size)
-    ||  s_check_alerts (self, path, error, error_size)) {
-        store_destroy (&self);
-        return NULL;
-    }
-    if (stat (path, &self->file)) {
-        snprintf (error, error_size, "cannot stat %s: %s", path, strerror (errno));
-        store_destroy (&self);
-        return NULL;
-    }
-    sqlite3_wal_hook (self->db, s_count_wal, self);
-    for (int index = 0; index < STMT_COUNT; index++)
-        if (sqlite3_prepare_v3 (self->db, s_sql [index], -1, SQLITE_PREPARE_PERSISTENT,
-                                &self->statements [index], NULL) != SQLITE_OK) {
-            snprintf (error, error_size, "cannot prepare statement in %s: %s", path,
-                      sqlite3_errmsg (self->db));
-            store_destroy (&self);
-            return NULL;
-        }
+    store_t *self = mem_alloc (sizeof *self);
+    self->class = &store_sqlite;
+    self->backend = backend;
     return self;
 }
 
 void
 store_destroy (store_t **self_p)
 {
-    if (!*self_p)
-        return;
+    assert (self_p);
     store_t *self = *self_p;
-    for (int index = 0; index < STMT_COUNT; index++)
-        sqlite3_finalize (self->statements [index]);
-    if (self->db && sqlite3_close (self->db) != SQLITE_OK)
-        log_error ("closing database: %s", sqlite3_errmsg (self->db));
-    wire_writer_free (&self->row);
-    if (self->lock_fd >= 0)
-        close (self->lock_fd);          //  releases the flock
-    mem_free (self->path);
+    if (!self)
+        return;
+    self->class->destroy (&self->backend);
     mem_free (self);
     *self_p = NULL;
 }
 
-//  Runs a statement that returns no rows, then resets it. 0 / -1.
-static int
-s_run (store_t *self, statement_t which)
+const char *
+store_error (store_t *self)
 {
-    sqlite3_stmt *statement = self->statements [which];
-    int rc = sqlite3_step (statement);
-    sqlite3_reset (statement);
-    sqlite3_clear_bindings (statement);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-//  With durability full, a transaction of changes is synced at COMMIT and
-//  one of refreshes (or retention) is not: SQLite's synchronous is a
-//  setting of the connection, switched between transactions only when it
-//  must change. A later synced commit syncs the log up to itself, earlier
-//  frames included, so order is kept. Refreshes wait behind no fsync: under
-//  100,000 refreshes/s a raised change's p99 was 2.6 ms with every commit
-//  synced, 1.8 ms this way (make bench; 1.0 ms with none synced).
-int
-store_begin (store_t *self, bool durable)
-{
-    bool synced = self->durable && durable;
-    if (synced != self->synced) {
-        if (s_run (self, synced ? STMT_SYNC_FULL : STMT_SYNC_NORMAL))
-            return -1;
-        self->synced = synced;
-    }
-    return s_run (self, STMT_BEGIN);
-}
-
-int
-store_commit (store_t *self)
-{
-    return s_run (self, STMT_COMMIT);
-}
-
-bool
-store_checkpoint_due (store_t *self)
-{
-    return self->wal_pages >= STORE_CHECKPOINT_PAGES;
-}
-
-int
-store_checkpoint (store_t *self)
-{
-    int pages = 0, copied = 0;
-    if (sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                   &pages, &copied) != SQLITE_OK)
-        return -1;
-    self->wal_pages = pages - copied;
-    return 0;
-}
-
-int
-store_release_log (store_t *self)
-{
-    int pages = 0, copied = 0;
-    if (sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
-                                   &pages, &copied) != SQLITE_OK)
-        return -1;
-    self->wal_pages = 0;
-    return 0;
-}
-
-void
-store_rollback (store_t *self)
-{
-    if (sqlite3_get_autocommit (self->db))
-        return;         //  no transaction open (SQLite may have rolled back itself)
-    if (s_run (self, STMT_ROLLBACK))
-        log_error ("rollback failed: %s", sqlite3_errmsg (self->db));
-}
-
-static int
-s_bind_text (sqlite3_stmt *statement, int column, const char *text)
-{
-    return sqlite3_bind_text (statement, column, text, -1, SQLITE_STATIC) == SQLITE_OK ? 0 : -1;
-}
-
-static int
-s_bind_blob (sqlite3_stmt *statement, int column, const void *data, size_t size)
-{
-    return sqlite3_bind_blob64 (statement, column, data, size, SQLITE_STATIC) == SQLITE_OK ? 0 : -1;
-}
-
-static int
-s_bind_int (sqlite3_stmt *statement, int column, int64_t value)
-{
-    return sqlite3_bind_int64 (statement, column, value) == SQLITE_OK ? 0 : -1;
-}
-
-//  Binds ?1..?7 of STMT_PUT_ALERT or STMT_UPDATE_ALERT to alert, its row
-//  packed into self->row. 0 / -1.
-static int
-s_bind_alert (store_t *self, sqlite3_stmt *statement, const alert_t *alert)
-{
-    wire_writer_reset (&self->row);
-    msgpack_packer *packer = &self->row.packer;
-    msgpack_pack_map (packer, 2);
-    wire_pack_key_int (packer, "v", WIRE_VERSION);
-    wire_pack_key (packer, "alert");
-    alert_pack (packer, alert);
-    if (s_bind_text (statement, 1, alert->source)
-    ||  s_bind_text (statement, 2, alert->id)
-    ||  s_bind_text (statement, 3, alert_state_name (alert->state))
-    ||  s_bind_text (statement, 4, alert_level_name (alert->level))
-    ||  s_bind_int (statement, 5, alert->changed_at)
-    ||  s_bind_int (statement, 6, (int64_t) alert->seq)
-    ||  s_bind_blob (statement, 7, self->row.buffer.data, self->row.buffer.size))
-        return -1;
-    return 0;
-}
-
-//  Rewrites the row at row_id; *found says whether it was there. The key is
-//  checked too: a rowid handed out in a transaction that was rolled back
-//  may since belong to another alert. 0 / -1.
-static int
-s_update_alert (store_t *self, const alert_t *alert, int64_t row_id, bool *found)
-{
-    sqlite3_stmt *statement = self->statements [STMT_UPDATE_ALERT];
-    if (s_bind_alert (self, statement, alert) || s_bind_int (statement, 8, row_id)
-    ||  s_run (self, STMT_UPDATE_ALERT))
-        return -1;
-    *found = sqlite3_changes (self->db) > 0;
-    return 0;
-}
-
-//  Inserts or updates the row by (source, id); its rowid into *row_id. 0 / -1.
-static int
-s_upsert_alert (store_t *self, const alert_t *alert, int64_t *row_id)
-{
-    sqlite3_stmt *statement = self->statements [STMT_PUT_ALERT];
-    if (s_bind_alert (self, statement, alert))
-        return -1;
-    int rc = sqlite3_step (statement);
-    if (rc == SQLITE_ROW) {
-        *row_id = sqlite3_column_int64 (statement, 0);
-        rc = sqlite3_step (statement);
-    }
-    sqlite3_reset (statement);
-    sqlite3_clear_bindings (statement);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-//  Deletes the alert_times row of row_id, if any. 0 / -1.
-static int
-s_delete_times (store_t *self, int64_t row_id)
-{
-    if (s_bind_int (self->statements [STMT_DELETE_TIMES], 1, row_id))
-        return -1;
-    return s_run (self, STMT_DELETE_TIMES);
-}
-
-int
-store_put_alert (store_t *self, const alert_t *alert, int64_t *row_id, bool drop_times)
-{
-    bool found = false;
-    if (drop_times && *row_id > 0 && s_delete_times (self, *row_id))
-        return -1;
-    if (*row_id > 0 && s_update_alert (self, alert, *row_id, &found))
-        return -1;
-    if (found)
-        return 0;
-    return s_upsert_alert (self, alert, row_id);
-}
-
-int
-store_put_times (store_t *self, const alert_t *alert, int64_t row_id)
-{
-    sqlite3_stmt *statement = self->statements [STMT_PUT_TIMES];
-    if (s_bind_int (statement, 1, row_id)
-    ||  s_bind_int (statement, 2, alert->updated_at)
-    ||  s_bind_int (statement, 3, alert->raise_at)
-    ||  s_bind_int (statement, 4, alert->clear_at))
-        return -1;
-    return s_run (self, STMT_PUT_TIMES);
-}
-
-int
-store_delete_alert (store_t *self, const char *source, const char *id, int64_t row_id)
-{
-    sqlite3_stmt *statement = self->statements [STMT_DELETE_ALERT];
-    if (s_bind_text (statement, 1, source) || s_bind_text (statement, 2, id)
-    ||  s_run (self, STMT_DELETE_ALERT))
-        return -1;
-    return row_id > 0 ? s_delete_times (self, row_id) : 0;
-}
-
-int
-store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event,
-                  const alert_t *alert, const void *body, size_t size, uint64_t prev_seq)
-{
-    sqlite3_stmt *statement = self->statements [STMT_PUT_CHANGE];
-    if (s_bind_int (statement, 1, (int64_t) seq)
-    ||  s_bind_int (statement, 2, at)
-    ||  s_bind_text (statement, 3, event)
-    ||  s_bind_text (statement, 4, alert->source)
-    ||  s_bind_text (statement, 5, alert->id)
-    ||  s_bind_blob (statement, 6, body, size)
-    ||  s_bind_int (statement, 7, (int64_t) prev_seq))
-        return -1;
-    return s_run (self, STMT_PUT_CHANGE);
-}
-
-int
-store_set_seq (store_t *self, uint64_t seq)
-{
-    if (s_bind_int (self->statements [STMT_SET_SEQ], 1, (int64_t) seq))
-        return -1;
-    return s_run (self, STMT_SET_SEQ);
-}
-
-//  Decodes one stored row {v, alert}; 0 or -1 with a reason.
-static int
-s_decode_row (const void *data, size_t size, alert_t *alert, char *error, size_t error_size)
-{
-    wire_doc_t *doc = wire_doc_new (data, size, error, error_size);
-    if (!doc)
-        return -1;
-    const msgpack_object *map = wire_get (wire_doc_root (doc), "alert");
-    int rc = map ? alert_decode (map, alert, error, error_size) : -1;
-    if (!map)
-        snprintf (error, error_size, "row has no alert");
-    wire_doc_destroy (&doc);
-    return rc ? -1 : 0;
-}
-
-//  The times written after the row (columns 2-4 of STMT_LOAD) replace its
-//  own. A row written later than its times cannot be, since a full write
-//  deletes them; should one be found anyway, the row's newer updated_at wins.
-static void
-s_overlay_times (sqlite3_stmt *statement, alert_t *alert)
-{
-    int64_t updated_at = sqlite3_column_int64 (statement, 2);
-    if (updated_at < alert->updated_at)
-        return;
-    alert->updated_at = updated_at;
-    alert->raise_at = sqlite3_column_int64 (statement, 3);
-    alert->clear_at = sqlite3_column_int64 (statement, 4);
+    assert (self);
+    return self->class->error (self->backend);
 }
 
 int
 store_load (store_t *self, store_alert_fn *each, void *arg)
 {
-    sqlite3_stmt *statement = self->statements [STMT_LOAD];
-    int rc;
-    while ((rc = sqlite3_step (statement)) == SQLITE_ROW) {
-        alert_t alert = { 0 };
-        char error [WIRE_ERROR_SIZE];
-        int64_t row_id = sqlite3_column_int64 (statement, 0);
-        const void *data = sqlite3_column_blob (statement, 1);
-        size_t size = (size_t) sqlite3_column_bytes (statement, 1);
-        if (s_decode_row (data, size, &alert, error, sizeof error)) {
-            log_error ("skipping a stored alert that does not decode: %s", error);
-            continue;
-        }
-        bool times = sqlite3_column_type (statement, 2) != SQLITE_NULL;
-        if (times)
-            s_overlay_times (statement, &alert);
-        each (&alert, row_id, times, arg);
-    }
-    sqlite3_reset (statement);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-//  Runs a one-row, one-integer query. 0 / -1.
-static int
-s_query_integer (store_t *self, statement_t which, int64_t *value)
-{
-    sqlite3_stmt *statement = self->statements [which];
-    int rc = sqlite3_step (statement);
-    if (rc == SQLITE_ROW)
-        *value = sqlite3_column_int64 (statement, 0);
-    sqlite3_reset (statement);
-    return rc == SQLITE_ROW ? 0 : -1;
+    assert (self);
+    return self->class->load (self->backend, each, arg);
 }
 
 int
 store_last_seq (store_t *self, uint64_t *seq)
 {
-    int64_t value;
-    if (s_query_integer (self, STMT_LAST_SEQ, &value))
-        return -1;
-    *seq = (uint64_t) value;
-    return 0;
-}
-
-int
-store_oldest_seq (store_t *self, uint64_t *seq)
-{
-    int64_t value;
-    if (s_query_integer (self, STMT_OLDEST, &value))
-        return -1;
-    *seq = (uint64_t) value;
-    return 0;
-}
-
-int
-store_since (store_t *self, uint64_t after, size_t limit,
-             store_change_fn *each, void *arg, size_t *count)
-{
-    sqlite3_stmt *statement = self->statements [STMT_SINCE];
-    *count = 0;
-    if (s_bind_int (statement, 1, (int64_t) after)
-    ||  s_bind_int (statement, 2, (int64_t) limit))
-        return -1;
-    int rc;
-    while ((rc = sqlite3_step (statement)) == SQLITE_ROW) {
-        uint64_t seq = (uint64_t) sqlite3_column_int64 (statement, 0);
-        const void *body = sqlite3_column_blob (statement, 1);
-        size_t size = (size_t) sqlite3_column_bytes (statement, 1);
-        each (seq, body, size, arg);
-        (*count)++;
-    }
-    sqlite3_reset (statement);
-    sqlite3_clear_bindings (statement);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int
-store_history_row (store_t *self, uint64_t seq, const char *source, const char *id,
-                   store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq)
-{
-    sqlite3_stmt *statement = self->statements [STMT_HISTORY_ROW];
-    *found = false;
-    *prev_seq = 0;
-    if (s_bind_int (statement, 1, (int64_t) seq))
-        return -1;
-    int rc = sqlite3_step (statement);
-    if (rc == SQLITE_ROW) {
-        const char *row_source = (const char *) sqlite3_column_text (statement, 0);
-        const char *row_id = (const char *) sqlite3_column_text (statement, 1);
-        *found = row_source && row_id && strcmp (row_source, source) == 0
-              && strcmp (row_id, id) == 0;
-        if (*found) {
-            *prev_seq = (uint64_t) sqlite3_column_int64 (statement, 2);
-            each (seq, sqlite3_column_blob (statement, 3),
-                  (size_t) sqlite3_column_bytes (statement, 3), arg);
-        }
-        rc = sqlite3_step (statement);
-    }
-    sqlite3_reset (statement);
-    sqlite3_clear_bindings (statement);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int
-store_prune_history (store_t *self, int64_t before, int limit, int *deleted)
-{
-    if (s_bind_int (self->statements [STMT_PRUNE], 1, before)
-    ||  s_bind_int (self->statements [STMT_PRUNE], 2, limit))
-        return -1;
-    if (s_run (self, STMT_PRUNE))
-        return -1;
-    *deleted = sqlite3_changes (self->db);
-    return 0;
-}
-
-//  --- silences ----------------------------------------------------------------------
-
-int
-store_put_silence (store_t *self, const char *id, int64_t ends, uint64_t seq,
-                   const void *body, size_t size)
-{
-    sqlite3_stmt *statement = self->statements [STMT_PUT_SILENCE];
-    if (s_bind_text (statement, 1, id)
-    ||  s_bind_int (statement, 2, ends)
-    ||  s_bind_int (statement, 3, (int64_t) seq)
-    ||  s_bind_blob (statement, 4, body, size))
-        return -1;
-    return s_run (self, STMT_PUT_SILENCE);
-}
-
-int
-store_load_silences (store_t *self, store_silence_fn *each, void *arg)
-{
-    sqlite3_stmt *statement = self->statements [STMT_LOAD_SILENCES];
-    int rc;
-    while ((rc = sqlite3_step (statement)) == SQLITE_ROW)
-        each (sqlite3_column_blob (statement, 0), (size_t) sqlite3_column_bytes (statement, 0),
-              arg);
-    sqlite3_reset (statement);
-    return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int
-store_prune_silences (store_t *self, int64_t before, int *deleted)
-{
-    if (s_bind_int (self->statements [STMT_PRUNE_SILENCES], 1, before)
-    ||  s_run (self, STMT_PRUNE_SILENCES))
-        return -1;
-    *deleted = sqlite3_changes (self->db);
-    return 0;
-}
-
-//  --- the epoch -------------------------------------------------------------------
-
-//  meta[key] as text (copied into value) or integer; *found says whether
-//  the key is there. 0 / -1.
-static int
-s_meta_get (store_t *self, const char *key, char *value, size_t value_size,
-            int64_t *number, bool *found)
-{
-    sqlite3_stmt *query;
-    *found = false;
-    if (sqlite3_prepare_v2 (self->db, "SELECT value FROM meta WHERE key = ?1", -1,
-                            &query, NULL) != SQLITE_OK)
-        return -1;
-    int rc = s_bind_text (query, 1, key) ? SQLITE_ERROR : sqlite3_step (query);
-    if (rc == SQLITE_ROW) {
-        *found = true;
-        if (value)
-            snprintf (value, value_size, "%s", (const char *) sqlite3_column_text (query, 0));
-        if (number)
-            *number = sqlite3_column_int64 (query, 0);
-        rc = SQLITE_DONE;
-    }
-    return sqlite3_finalize (query) == SQLITE_OK && rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int
-s_meta_set (store_t *self, const char *key, const char *text, int64_t number)
-{
-    sqlite3_stmt *statement;
-    if (sqlite3_prepare_v2 (self->db, "INSERT INTO meta (key, value) VALUES (?1, ?2)"
-                            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                            -1, &statement, NULL) != SQLITE_OK)
-        return -1;
-    int rc = s_bind_text (statement, 1, key)
-          || (text ? s_bind_text (statement, 2, text) : s_bind_int (statement, 2, number))
-           ? SQLITE_ERROR : sqlite3_step (statement);
-    return sqlite3_finalize (statement) == SQLITE_OK && rc == SQLITE_DONE ? 0 : -1;
-}
-
-//  Does PATH.lock, as we found it, remember this database further on than
-//  it is (its epoch or its seq)? Then the file was restored or rolled back.
-static bool
-s_rolled_back (store_t *self, const epoch_t *stored, uint64_t last_seq)
-{
-    const char *line = strchr (self->lock_before, '\n');
-    char db [EPOCH_DB_SIZE + 8];
-    uint64_t n, seq;
-    if (!line || sscanf (line + 1, "%24s %" SCNu64 " %" SCNu64, db, &n, &seq) != 3)
-        return false;
-    return strcmp (db, stored->db) == 0 && (n > stored->n || seq > last_seq);
-}
-
-//  Picks the epoch this run publishes in. Returns the reason a new one began
-//  or NULL when it goes on.
-static const char *
-s_next_epoch (store_t *self, epoch_t *epoch, bool found, bool clean, uint64_t last_seq)
-{
-    if (found && s_rolled_back (self, epoch, last_seq)) {
-        found = false;
-        log_warn ("%s is older than when this broker last ran on it (restored or rolled "
-                  "back): it gets a new database id", self->path);
-    }
-    if (!found) {
-        if (epoch_new_db_id (epoch->db))
-            return NULL;
-        epoch->n = 1;
-        epoch->first = last_seq + 1;
-        return "a new database id";
-    }
-    if (clean)
-        return NULL;
-    epoch->n++;
-    epoch->first = last_seq + 1;
-    return "the last run did not stop cleanly";
+    assert (self);
+    return self->class->last_seq (self->backend, seq);
 }
 
 int
 store_epoch_start (store_t *self, uint64_t last_seq, epoch_t *epoch, const char **why)
 {
-    int64_t n = 0, first = 0, clean = 0;
-    bool found_db = false, found_n = false, found_first = false, found_clean = false;
-    memset (epoch, 0, sizeof (epoch_t));
-    if (s_meta_get (self, "db_id", epoch->db, sizeof epoch->db, NULL, &found_db)
-    ||  s_meta_get (self, "epoch", NULL, 0, &n, &found_n)
-    ||  s_meta_get (self, "epoch_first", NULL, 0, &first, &found_first)
-    ||  s_meta_get (self, "clean_stop", NULL, 0, &clean, &found_clean))
-        return -1;
-    bool found = found_db && found_n && found_first && strlen (epoch->db) == EPOCH_DB_SIZE - 1;
-    epoch->n = (uint64_t) n;
-    epoch->first = (uint64_t) first;
-    *why = s_next_epoch (self, epoch, found, found_clean && clean == 1, last_seq);
-    if (!*epoch->db)
-        return -1;
-    if (store_begin (self, true)
-    ||  s_meta_set (self, "db_id", epoch->db, 0)
-    ||  s_meta_set (self, "epoch", NULL, (int64_t) epoch->n)
-    ||  s_meta_set (self, "epoch_first", NULL, (int64_t) epoch->first)
-    ||  s_meta_set (self, "clean_stop", NULL, 0)
-    ||  store_commit (self)) {
-        store_rollback (self);
-        return -1;
-    }
-    s_write_lock (self, epoch, last_seq);
-    return 0;
+    assert (self);
+    return self->class->epoch_start (self->backend, last_seq, epoch, why);
 }
 
 int
 store_mark_clean (store_t *self, const epoch_t *epoch, uint64_t last_seq)
 {
-    if (store_begin (self, true) || s_meta_set (self, "clean_stop", NULL, 1)
-    ||  store_commit (self)) {
-        store_rollback (self);
-        return -1;
-    }
-    s_write_lock (self, epoch, last_seq);
-    return 0;
+    assert (self);
+    return self->class->mark_clean (self->backend, epoch, last_seq);
 }
 
 int
 store_file_intact (store_t *self, char *why, size_t why_size)
 {
-    struct stat now;
-    if (stat (self->path, &now)) {
-        snprintf (why, why_size, "%s: %s", self->path, strerror (errno));
-        return -1;
-    }
-    if (now.st_dev != self->file.st_dev || now.st_ino != self->file.st_ino) {
-        snprintf (why, why_size, "%s is another file than the one opened (replaced)", self->path);
-        return -1;
-    }
-    return 0;
+    assert (self);
+    return self->class->file_intact (self->backend, why, why_size);
+}
+
+int
+store_begin (store_t *self, bool durable)
+{
+    assert (self);
+    return self->class->begin (self->backend, durable);
+}
+
+int
+store_commit (store_t *self)
+{
+    assert (self);
+    return self->class->commit (self->backend);
+}
+
+void
+store_rollback (store_t *self)
+{
+    assert (self);
+    self->class->rollback (self->backend);
+}
+
+int
+store_maintain (store_t *self)
+{
+    assert (self);
+    return self->class->maintain (self->backend);
+}
+
+size_t
+store_log_pages (store_t *self)
+{
+    assert (self);
+    return self->class->log_pages (self->backend);
+}
+
+int
+store_release_log (store_t *self)
+{
+    assert (self);
+    return self->class->release_log (self->backend);
+}
+
+int
+store_put_alert (store_t *self, const alert_t *alert, store_handle_t *handle)
+{
+    assert (self);
+    return self->class->put_alert (self->backend, alert, handle);
+}
+
+int
+store_put_times (store_t *self, const alert_t *alert, store_handle_t handle)
+{
+    assert (self);
+    return self->class->put_times (self->backend, alert, handle);
+}
+
+int
+store_delete_alert (store_t *self, const char *source, const char *id, store_handle_t handle)
+{
+    assert (self);
+    return self->class->delete_alert (self->backend, source, id, handle);
+}
+
+void
+store_row_committed (store_t *self, store_handle_t *handle)
+{
+    assert (self);
+    self->class->row_committed (self->backend, handle);
+}
+
+void
+store_times_committed (store_t *self, store_handle_t *handle)
+{
+    assert (self);
+    self->class->times_committed (self->backend, handle);
+}
+
+bool
+store_handle_written (store_t *self, store_handle_t handle)
+{
+    assert (self);
+    return self->class->handle_written (self->backend, handle);
+}
+
+int
+store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event, const alert_t *alert, const void *body, size_t size, uint64_t prev_seq)
+{
+    assert (self);
+    return self->class->put_change (self->backend, seq, at, event, alert, body, size, prev_seq);
+}
+
+int
+store_set_seq (store_t *self, uint64_t seq)
+{
+    assert (self);
+    return self->class->set_seq (self->backend, seq);
+}
+
+int
+store_since (store_t *self, uint64_t after, size_t limit, store_change_fn *each, void *arg, size_t *count)
+{
+    assert (self);
+    return self->class->since (self->backend, after, limit, each, arg, count);
+}
+
+int
+store_history_row (store_t *self, uint64_t seq, const char *source, const char *id, store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq)
+{
+    assert (self);
+    return self->class->history_row (self->backend, seq, source, id, each, arg, found, prev_seq);
+}
+
+int
+store_oldest_seq (store_t *self, uint64_t *seq)
+{
+    assert (self);
+    return self->class->oldest_seq (self->backend, seq);
+}
+
+int
+store_prune_history (store_t *self, int64_t before, int limit, int *deleted)
+{
+    assert (self);
+    return self->class->prune_history (self->backend, before, limit, deleted);
+}
+
+int
+store_put_silence (store_t *self, const char *id, int64_t ends, uint64_t seq, const void *body, size_t size)
+{
+    assert (self);
+    return self->class->put_silence (self->backend, id, ends, seq, body, size);
+}
+
+int
+store_load_silences (store_t *self, store_silence_fn *each, void *arg)
+{
+    assert (self);
+    return self->class->load_silences (self->backend, each, arg);
+}
+
+int
+store_prune_silences (store_t *self, int64_t before, int *deleted)
+{
+    assert (self);
+    return self->class->prune_silences (self->backend, before, deleted);
 }

@@ -1,10 +1,12 @@
-/*  store.h — the broker's SQLite file: alerts, history, and the seq counter.
+/*  store.h — the broker's store: alerts, history, silences and the seq
+    counter, behind one interface (store_class_t, at the end) with SQLite
+    as its backend. What follows describes the SQLite file.
 
     One writer connection, WAL, synchronous=FULL or NORMAL, every statement prepared
     once at open and reused. The broker wraps each turn of its loop in
     store_begin/store_commit and publishes only after the commit returned;
-    it copies the log into the database (store_checkpoint) after that, when
-    store_checkpoint_due says the log has grown.
+    it calls store_maintain after that, which copies the log into the
+    database when it has grown (a checkpoint).
 
     Tables:
     - alerts(source, id, state, level, changed_at, seq, row): one row per
@@ -40,6 +42,15 @@
 
 typedef struct _store_t store_t;
 
+//  What the store keeps beside each alert for itself — for SQLite, the
+//  row's rowid and whether a times row stands over it. The broker holds
+//  one in each alert's entry (0 before the alert is first written), hands
+//  it back with every write of that alert, and says when a write of it
+//  was committed (store_row_committed, store_times_committed): a
+//  transaction rolled back changes nothing in the handle. The broker never
+//  looks inside.
+typedef uint64_t store_handle_t;
+
 //  Opens (creating) the database at path. With durable, every commit is
 //  synced to disk before it returns (synchronous=FULL: an acknowledged
 //  change survives a power loss); without, only checkpoints are
@@ -50,11 +61,10 @@ void store_destroy (store_t **self_p);
 //  The last SQLite error message, for logs.
 const char *store_error (store_t *self);
 
-//  Calls each(alert, row_id, times, arg) for every stored alert, its
-//  alert_times laid over it (times: it has a row there); each takes
-//  ownership of the alert's fields. Rows that do not decode are logged and
-//  skipped. 0 / -1.
-typedef void (store_alert_fn) (alert_t *alert, int64_t row_id, bool times, void *arg);
+//  Calls each(alert, handle, arg) for every stored alert, its alert_times
+//  laid over it; each takes ownership of the alert's fields and keeps the
+//  handle. Rows that do not decode are logged and skipped. 0 / -1.
+typedef void (store_alert_fn) (alert_t *alert, store_handle_t handle, void *arg);
 int store_load (store_t *self, store_alert_fn *each, void *arg);
 //  The last seq handed out, 0 for a new database. 0 / -1.
 int store_last_seq (store_t *self, uint64_t *seq);
@@ -79,10 +89,14 @@ int store_file_intact (store_t *self, char *why, size_t why_size);
 int store_begin (store_t *self, bool durable);
 int store_commit (store_t *self);
 void store_rollback (store_t *self);
-//  Whether the log has grown enough to be copied into the database; then
-//  store_checkpoint copies what it can without waiting for readers. 0 / -1.
-bool store_checkpoint_due (store_t *self);
-int store_checkpoint (store_t *self);
+//  The store's own upkeep, called when everything committed is published:
+//  for SQLite, copying the log into the database once it has grown (what
+//  it can without waiting for readers). 0, or -1 (store_error says why;
+//  try again later).
+int store_maintain (store_t *self);
+//  Pages written to the log since it was last copied (SQLite's WAL), for
+//  the tests and the stats; 0 for a store without one.
+size_t store_log_pages (store_t *self);
 //  Copies the whole log into the database and truncates it to nothing, so
 //  its space goes back to the file system (after writes failed for want of
 //  space). 0 / -1.
@@ -90,12 +104,18 @@ int store_release_log (store_t *self);
 
 //  Inside a transaction: write one alert, or only its times, delete one,
 //  record one change, save the seq counter. 0 / -1.
-//  store_put_alert rewrites the row at *row_id, or (when that is 0 or no
-//  longer there) upserts it by (source, id) and sets *row_id; drop_times
-//  deletes its alert_times row too. store_put_times needs the row written.
-int store_put_alert (store_t *self, const alert_t *alert, int64_t *row_id, bool drop_times);
-int store_put_times (store_t *self, const alert_t *alert, int64_t row_id);
-int store_delete_alert (store_t *self, const char *source, const char *id, int64_t row_id);
+//  store_put_alert writes the whole alert (its handle may gain what the
+//  store needs to find it again: keep it); store_put_times writes only
+//  updated_at, raise_at and clear_at of an alert written before.
+int store_put_alert (store_t *self, const alert_t *alert, store_handle_t *handle);
+int store_put_times (store_t *self, const alert_t *alert, store_handle_t handle);
+int store_delete_alert (store_t *self, const char *source, const char *id,
+                        store_handle_t handle);
+//  After the commit: the alert's whole row, or only its times, was written.
+void store_row_committed (store_t *self, store_handle_t *handle);
+void store_times_committed (store_t *self, store_handle_t *handle);
+//  Has the alert been written before (store_put_times needs that)?
+bool store_handle_written (store_t *self, store_handle_t handle);
 int store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event,
                       const alert_t *alert, const void *body, size_t size, uint64_t prev_seq);
 int store_set_seq (store_t *self, uint64_t seq);
@@ -125,5 +145,50 @@ typedef void (store_silence_fn) (const void *body, size_t size, void *arg);
 int store_load_silences (store_t *self, store_silence_fn *each, void *arg);
 //  Inside a transaction: deletes the silences that ended before before (ms). 0 / -1.
 int store_prune_silences (store_t *self, int64_t before, int *deleted);
+
+//  --- backends --------------------------------------------------------------------
+
+//  A backend is a store_class_t: the operations above on its own state
+//  (store_backend_t, each backend's own struct), with the same contracts.
+//  store_open picks one by the path: "postgresql://..." is PostgreSQL
+//  (issue 17: not built yet), anything else a SQLite file (an explicit
+//  "sqlite:" prefix is allowed). The same tests run against every backend
+//  (tests/unit/test_store.c).
+typedef struct _store_backend_t store_backend_t;
+
+typedef struct {
+    const char *name;              //  "sqlite"
+    store_backend_t *(*open) (const char *path, bool durable, char *error, size_t error_size);
+    void (*destroy) (store_backend_t **self_p);
+    const char *(*error) (store_backend_t *self);
+    int (*load) (store_backend_t *self, store_alert_fn *each, void *arg);
+    int (*last_seq) (store_backend_t *self, uint64_t *seq);
+    int (*epoch_start) (store_backend_t *self, uint64_t last_seq, epoch_t *epoch, const char **why);
+    int (*mark_clean) (store_backend_t *self, const epoch_t *epoch, uint64_t last_seq);
+    int (*file_intact) (store_backend_t *self, char *why, size_t why_size);
+    int (*begin) (store_backend_t *self, bool durable);
+    int (*commit) (store_backend_t *self);
+    void (*rollback) (store_backend_t *self);
+    int (*maintain) (store_backend_t *self);
+    size_t (*log_pages) (store_backend_t *self);
+    int (*release_log) (store_backend_t *self);
+    int (*put_alert) (store_backend_t *self, const alert_t *alert, store_handle_t *handle);
+    int (*put_times) (store_backend_t *self, const alert_t *alert, store_handle_t handle);
+    int (*delete_alert) (store_backend_t *self, const char *source, const char *id, store_handle_t handle);
+    void (*row_committed) (store_backend_t *self, store_handle_t *handle);
+    void (*times_committed) (store_backend_t *self, store_handle_t *handle);
+    bool (*handle_written) (store_backend_t *self, store_handle_t handle);
+    int (*put_change) (store_backend_t *self, uint64_t seq, int64_t at, const char *event, const alert_t *alert, const void *body, size_t size, uint64_t prev_seq);
+    int (*set_seq) (store_backend_t *self, uint64_t seq);
+    int (*since) (store_backend_t *self, uint64_t after, size_t limit, store_change_fn *each, void *arg, size_t *count);
+    int (*history_row) (store_backend_t *self, uint64_t seq, const char *source, const char *id, store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq);
+    int (*oldest_seq) (store_backend_t *self, uint64_t *seq);
+    int (*prune_history) (store_backend_t *self, int64_t before, int limit, int *deleted);
+    int (*put_silence) (store_backend_t *self, const char *id, int64_t ends, uint64_t seq, const void *body, size_t size);
+    int (*load_silences) (store_backend_t *self, store_silence_fn *each, void *arg);
+    int (*prune_silences) (store_backend_t *self, int64_t before, int *deleted);
+} store_class_t;
+
+extern const store_class_t store_sqlite;       //  store_sqlite.c
 
 #endif

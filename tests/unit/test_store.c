@@ -18,13 +18,12 @@
 //  What store_load handed over: up to LOADED_MAX alerts.
 typedef struct {
     alert_t alerts [LOADED_MAX];
-    int64_t row_ids [LOADED_MAX];
-    bool times [LOADED_MAX];
+    store_handle_t handles [LOADED_MAX];
     size_t count;
 } loaded_t;
 
 static void
-s_collect (alert_t *alert, int64_t row_id, bool times, void *arg)
+s_collect (alert_t *alert, store_handle_t handle, void *arg)
 {
     loaded_t *loaded = arg;
     if (loaded->count == LOADED_MAX) {
@@ -32,8 +31,7 @@ s_collect (alert_t *alert, int64_t row_id, bool times, void *arg)
         return;
     }
     loaded->alerts [loaded->count] = *alert;
-    loaded->row_ids [loaded->count] = row_id;
-    loaded->times [loaded->count] = times;
+    loaded->handles [loaded->count] = handle;
     loaded->count++;
 }
 
@@ -64,11 +62,15 @@ s_alert (char *id, int64_t base)
     };
 }
 
+//  One alert written in a transaction of its own; the handle told.
 static int
-s_put (store_t *store, const alert_t *alert, int64_t *row_id, bool drop_times)
+s_put (store_t *store, const alert_t *alert, store_handle_t *handle)
 {
-    return store_begin (store, true) || store_put_alert (store, alert, row_id, drop_times)
-        || store_commit (store) ? -1 : 0;
+    if (store_begin (store, true) || store_put_alert (store, alert, handle)
+    ||  store_commit (store))
+        return -1;
+    store_row_committed (store, handle);
+    return 0;
 }
 
 static store_t *
@@ -179,6 +181,76 @@ s_remove_database (const char *path)
     }
 }
 
+//  The cases every backend must pass, on a fresh store at path (the
+//  backend's own prefix, "sqlite:FILE"); closes it.
+static void
+s_generic_cases (const char *backend, const char *path)
+{
+    loaded_t loaded = { .count = 0 };
+    TEST ("every backend: a refresh's times are laid over the row at load; a full write drops them");
+    store_t *store = s_open (path);
+    if (!CHECK (store, "open %s (backend %s)", path, backend))
+        return;
+    alert_t alert = s_alert ("heartbeat", 1000);
+    store_handle_t handle = 0;
+    CHECK (s_put (store, &alert, &handle) == 0 && store_handle_written (store, handle),
+           "insert: %s", store_error (store));
+    alert.updated_at = 2000;
+    alert.raise_at = 302000;
+    alert.clear_at = 900000;
+    CHECK (store_begin (store, true) == 0 && store_put_times (store, &alert, handle) == 0
+           && store_commit (store) == 0, "times: %s", store_error (store));
+    store_times_committed (store, &handle);
+    if (CHECK (s_load (store, &loaded) == 1, "loaded %zu", loaded.count)) {
+        const alert_t *got = &loaded.alerts [0];
+        CHECK (loaded.handles [0] == handle, "the loaded handle is not the one written");
+        CHECK (got->updated_at == 2000 && got->raise_at == 302000 && got->clear_at == 900000,
+               "times not laid over: updated %lld raise %lld clear %lld",
+               (long long) got->updated_at, (long long) got->raise_at, (long long) got->clear_at);
+        CHECK (strcmp (got->summary, "/var is full") == 0, "the rest of the row is lost");
+    }
+    alert.updated_at = 3000;
+    alert.raise_at = 0;
+    alert.clear_at = 0;
+    alert.state = ALERT_RAISED;
+    alert.notify_count = 1;
+    store_handle_t same = handle;
+    CHECK (s_put (store, &alert, &same) == 0 && store_handle_written (store, same), "full write");
+    if (CHECK (s_load (store, &loaded) == 1, "loaded %zu", loaded.count))
+        CHECK (loaded.handles [0] == same && loaded.alerts [0].raise_at == 0
+               && loaded.alerts [0].state == ALERT_RAISED,
+               "after a full write: raise_at %lld, state %s",
+               (long long) loaded.alerts [0].raise_at, alert_state_name (loaded.alerts [0].state));
+    handle = same;
+
+    TEST ("every backend: a handle that names another alert is not overwritten: the row goes in by key");
+    alert_t other = s_alert ("disk-/", 1000);
+    store_handle_t wrong = handle;          //  as after a rolled-back insert
+    CHECK (s_put (store, &other, &wrong) == 0, "write: %s", store_error (store));
+    CHECK (store_handle_written (store, wrong) && wrong != handle, "the handle did not move");
+    if (CHECK (s_load (store, &loaded) == 2, "loaded %zu", loaded.count))
+        for (size_t index = 0; index < loaded.count; index++)
+            CHECK (strcmp (loaded.alerts [index].id, loaded.handles [index] == handle
+                           ? "heartbeat" : "disk-/") == 0, "handle %llx holds %s",
+                   (unsigned long long) loaded.handles [index], loaded.alerts [index].id);
+
+    TEST ("every backend: a deleted alert takes its times along: a new alert in its place has none");
+    other.updated_at = 99000;               //  times that must not come back
+    CHECK (store_begin (store, true) == 0 && store_put_times (store, &other, wrong) == 0
+           && store_delete_alert (store, other.source, other.id, wrong) == 0
+           && store_commit (store) == 0, "delete: %s", store_error (store));
+    alert_t fresh = s_alert ("load", 5000);
+    store_handle_t fresh_handle = 0;
+    CHECK (s_put (store, &fresh, &fresh_handle) == 0, "insert");
+    if (CHECK (s_load (store, &loaded) == 2, "loaded %zu", loaded.count))
+        for (size_t index = 0; index < loaded.count; index++)
+            CHECK (loaded.alerts [index].updated_at != 99000, "%s has the deleted one's times",
+                   loaded.alerts [index].id);
+
+    store_destroy (&store);
+    s_loaded_free (&loaded);
+}
+
 int
 main (void)
 {
@@ -192,81 +264,44 @@ main (void)
     snprintf (old_path, sizeof old_path, "%s/old.db", directory);
     loaded_t loaded = { .count = 0 };
 
-    TEST ("a refresh's times are laid over the row at load; a full write drops them");
+    const char *const backends [] = { "sqlite:" };   //  each backend's prefix
+    for (size_t index = 0; index < sizeof backends / sizeof backends [0]; index++) {
+        char generic_path [300];
+        snprintf (generic_path, sizeof generic_path, "%s%s/generic-%zu.db", backends [index],
+                  directory, index);
+        s_generic_cases (backends [index], generic_path);
+    }
+
+    TEST ("store_open: a postgresql:// database is refused, saying so, until its backend is built");
+    char why [256] = "";
+    store_t *refused = store_open ("postgresql://lilac@localhost/lilac", true, why, sizeof why);
+    CHECK (!refused && strstr (why, "PostgreSQL"), "store_open said '%s'", why);
+
     store_t *store = s_open (path);
     if (!CHECK (store, "open"))
         return check_done ();
     alert_t alert = s_alert ("heartbeat", 1000);
-    int64_t row_id = 0;
-    CHECK (s_put (store, &alert, &row_id, false) == 0 && row_id > 0, "insert: %s", store_error (store));
-    alert.updated_at = 2000;
-    alert.raise_at = 302000;
-    alert.clear_at = 900000;
-    CHECK (store_begin (store, true) == 0 && store_put_times (store, &alert, row_id) == 0
-           && store_commit (store) == 0, "times: %s", store_error (store));
-    if (CHECK (s_load (store, &loaded) == 1, "loaded %zu", loaded.count)) {
-        const alert_t *got = &loaded.alerts [0];
-        CHECK (loaded.times [0] && loaded.row_ids [0] == row_id, "times %d, row %lld",
-               loaded.times [0], (long long) loaded.row_ids [0]);
-        CHECK (got->updated_at == 2000 && got->raise_at == 302000 && got->clear_at == 900000,
-               "times not laid over: updated %lld raise %lld clear %lld",
-               (long long) got->updated_at, (long long) got->raise_at, (long long) got->clear_at);
-        CHECK (strcmp (got->summary, "/var is full") == 0, "the rest of the row is lost");
-    }
-    alert.updated_at = 3000;
-    alert.raise_at = 0;
-    alert.clear_at = 0;
-    alert.state = ALERT_RAISED;
-    alert.notify_count = 1;
-    int64_t same_row = row_id;
-    CHECK (s_put (store, &alert, &same_row, true) == 0 && same_row == row_id, "full write");
-    if (CHECK (s_load (store, &loaded) == 1, "loaded %zu", loaded.count))
-        CHECK (!loaded.times [0] && loaded.alerts [0].raise_at == 0
-               && loaded.alerts [0].state == ALERT_RAISED,
-               "after a full write: times %d, raise_at %lld, state %s", loaded.times [0],
-               (long long) loaded.alerts [0].raise_at, alert_state_name (loaded.alerts [0].state));
-
-    TEST ("a rowid that names another alert is not overwritten: the row goes in by key");
-    alert_t other = s_alert ("disk-/", 1000);
-    int64_t wrong_row = row_id;             //  as after a rolled-back insert
-    CHECK (s_put (store, &other, &wrong_row, false) == 0, "write: %s", store_error (store));
-    CHECK (wrong_row > 0 && wrong_row != row_id, "row %lld", (long long) wrong_row);
-    if (CHECK (s_load (store, &loaded) == 2, "loaded %zu", loaded.count))
-        for (size_t index = 0; index < loaded.count; index++)
-            CHECK (strcmp (loaded.alerts [index].id, loaded.row_ids [index] == row_id
-                           ? "heartbeat" : "disk-/") == 0, "row %lld holds %s",
-                   (long long) loaded.row_ids [index], loaded.alerts [index].id);
-
-    TEST ("a deleted alert takes its times along: a new alert on its rowid has none");
-    CHECK (store_begin (store, true) == 0 && store_put_times (store, &other, wrong_row) == 0
-           && store_delete_alert (store, other.source, other.id, wrong_row) == 0
-           && store_commit (store) == 0, "delete: %s", store_error (store));
-    alert_t fresh = s_alert ("load", 5000);
-    int64_t fresh_row = 0;
-    CHECK (s_put (store, &fresh, &fresh_row, false) == 0, "insert");
-    if (CHECK (s_load (store, &loaded) == 2, "loaded %zu", loaded.count))
-        for (size_t index = 0; index < loaded.count; index++)
-            CHECK (!loaded.times [index], "%s has times (row %lld, the deleted one's %lld)",
-                   loaded.alerts [index].id, (long long) loaded.row_ids [index],
-                   (long long) wrong_row);
-
+    store_handle_t handle = 0;
+    CHECK (s_put (store, &alert, &handle) == 0, "insert: %s", store_error (store));
     TEST ("the log is copied when the broker asks, not inside a commit");
     CHECK (store_begin (store, true) == 0, "begin");
     for (int index = 0; index < 2000; index++) {
         char id [32];
         snprintf (id, sizeof id, "bulk-%d", index);
         alert_t bulk = s_alert (id, 1000);
-        int64_t bulk_row = 0;
-        if (!CHECK (store_put_alert (store, &bulk, &bulk_row, false) == 0, "put %d", index))
+        store_handle_t bulk_handle = 0;
+        if (!CHECK (store_put_alert (store, &bulk, &bulk_handle) == 0, "put %d", index))
             break;
     }
     CHECK (store_commit (store) == 0, "commit");
-    CHECK (store_checkpoint_due (store), "2000 rows, and no copy due");
+    size_t pages = store_log_pages (store);
+    CHECK (pages >= 100, "2000 rows, and %zu pages in the log", pages);
     alert.updated_at = 4000;
-    CHECK (s_put (store, &alert, &row_id, false) == 0, "another commit");
-    CHECK (store_checkpoint_due (store), "SQLite copied the log inside a commit");
-    CHECK (store_checkpoint (store) == 0, "checkpoint: %s", store_error (store));
-    CHECK (!store_checkpoint_due (store), "still due after the copy");
+    CHECK (s_put (store, &alert, &handle) == 0, "another commit");
+    CHECK (store_log_pages (store) >= pages, "SQLite copied the log inside a commit");
+    CHECK (store_maintain (store) == 0, "upkeep: %s", store_error (store));
+    CHECK (store_log_pages (store) < 100, "%zu pages still in the log after the upkeep",
+           store_log_pages (store));
     store_destroy (&store);
     s_loaded_free (&loaded);
 
@@ -275,15 +310,17 @@ main (void)
     store = s_open (old_path);
     if (CHECK (store, "open the old database")) {
         if (CHECK (s_load (store, &loaded) == 2, "loaded %zu", loaded.count))
-            CHECK (loaded.row_ids [0] > 0 && loaded.row_ids [1] > 0
-                   && loaded.row_ids [0] != loaded.row_ids [1], "row ids %lld %lld",
-                   (long long) loaded.row_ids [0], (long long) loaded.row_ids [1]);
+            CHECK (store_handle_written (store, loaded.handles [0])
+                   && store_handle_written (store, loaded.handles [1])
+                   && loaded.handles [0] != loaded.handles [1], "handles %llx %llx",
+                   (unsigned long long) loaded.handles [0],
+                   (unsigned long long) loaded.handles [1]);
         CHECK (s_old_tables (old_path) == 0, "%d tables still WITHOUT ROWID",
                s_old_tables (old_path));
         alert_t moved = s_alert ("old-a", 1000);
-        int64_t moved_row = loaded.row_ids [0];
+        store_handle_t moved_handle = loaded.handles [0];
         moved.summary = "written after the move";
-        CHECK (s_put (store, &moved, &moved_row, false) == 0, "write: %s", store_error (store));
+        CHECK (s_put (store, &moved, &moved_handle) == 0, "write: %s", store_error (store));
         store_destroy (&store);
     }
     store = s_open (old_path);
