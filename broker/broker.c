@@ -185,6 +185,37 @@ s_free_change (broker_t *self, pending_change_t *change)
     mem_free (change->body);
 }
 
+//  What holds for every entry between turns, asserted for the entries each
+//  commit writes before it writes them (SQLite pager.c's way: the state
+//  written down, and checked where it matters):
+//  - a listed entry is stale: its row is behind until the commit settles it;
+//  - no entry is chunk-marked outside s_write_chunk;
+//  - an entry in the due heap has a due time;
+//  - a stale entry queued only for its times was written before (its times
+//    go over a stored row: a new alert is always a change first).
+static bool
+s_entry_holds_invariants (broker_t *self, const entry_t *entry)
+{
+    return (!entry->change_listed || entry->stale)
+        && !entry->chunk_marked
+        && (entry->heap_index == ALERT_TABLE_NOWHERE || entry->due_at != 0)
+        && (!entry->refresh_queued || entry->change_listed || !entry->stale
+            || store_handle_written (self->store, entry->store_handle));
+}
+
+static bool
+s_entries_hold_invariants (broker_t *self)
+{
+    for (size_t index = 0; index < self->changed_count; index++)
+        if (!s_entry_holds_invariants (self, self->changed [index]))
+            return false;
+    for (size_t index = 0; index < self->change_count; index++)
+        if (self->changes [index].entry
+        &&  !s_entry_holds_invariants (self, self->changes [index].entry))
+            return false;
+    return true;
+}
+
 static bool
 s_changes_hold_invariant (broker_t *self)
 {
@@ -392,6 +423,7 @@ s_commit (broker_t *self)
         s_release_log (self);
     while (self->changed_count || self->change_count) {
         assert (s_changes_hold_invariant (self));
+        assert (s_entries_hold_invariants (self));
         size_t count = self->change_count < BROKER_COMMIT_CHUNK
                      ? self->change_count : BROKER_COMMIT_CHUNK;
         uint64_t last_seq = count ? self->changes [count - 1].seq : UINT64_MAX;
