@@ -297,7 +297,8 @@ start lilac-agent.service
 healthy () { curl -fsS -m 2 http://127.0.0.1:32744/healthz; }
 alert_listed () { curl -fsS -m 2 "http://127.0.0.1:32744/api/alerts/web1/disk" | grep -q "\"state\":\"raised\""; }
 delivered () { grep -q "disk" "$root/var/lib/lilac/notify-exec/notifications.jsonl"; }
-if wait_for 10 healthy \
+synced () { [ -s "$root/var/lib/lilac/notify-exec/cursor" ]; }    #  written once it follows the broker
+if wait_for 10 healthy && wait_for 10 synced \
    && as "$service" /usr/bin/lilac send -o web1 -i disk -l urgent --label env=production -s "/ is full" \
    && as "$service" /usr/bin/lilac get web1 disk | grep -q raised \
    && wait_for 10 alert_listed && wait_for 15 delivered; then
