@@ -3,14 +3,20 @@
     size limit), that receives FRAMES frames and counts them, doing nothing
     else.
 
-    bench_raw_pull ENDPOINT FRAMES
+    bench_raw_pull ENDPOINT FRAMES [block|drain]
     Binds, prints "ready" (the driver starts the loader then), receives, and
     prints one line: frames=N bytes=N end_ms=EPOCH_MS (when the last frame
     arrived). Bounded: exits 1 if no frame arrives for BENCH_IDLE_MS.
+
+    Two ways to receive, so the baseline is the best a receiver can do:
+    block (zmq_msg_recv with a timeout, one call a frame) and drain (the
+    broker's own pattern: zmq_poll, then ZMQ_DONTWAIT receives until the
+    queue is empty). The driver runs both and keeps the better.
 */
 #include <czmq.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "bus.h"
 
 #define BENCH_IDLE_MS 20000          //  give up after this long without a frame
@@ -18,10 +24,11 @@
 int
 main (int argc, char *argv [])
 {
-    if (argc != 3) {
-        fprintf (stderr, "usage: bench_raw_pull ENDPOINT FRAMES\n");
+    if (argc != 3 && argc != 4) {
+        fprintf (stderr, "usage: bench_raw_pull ENDPOINT FRAMES [block|drain]\n");
         return 2;
     }
+    bool drain = argc == 4 && strcmp (argv [3], "drain") == 0;
     long frames = atol (argv [2]);
     char error [256];
     zsock_t *pull = bus_open (ZMQ_PULL, argv [1], BUS_BIND, error, sizeof error);
@@ -37,9 +44,23 @@ main (int argc, char *argv [])
     long long bytes = 0;
     zmq_msg_t message;
     zmq_msg_init (&message);
+    bool empty = drain;                //  drain: poll only once the queue ran dry
     while (count < frames) {
-        int size = zmq_msg_recv (&message, socket, 0);
+        if (empty) {
+            zmq_pollitem_t item = { socket, 0, ZMQ_POLLIN, 0 };
+            if (zmq_poll (&item, 1, BENCH_IDLE_MS) == 0) {
+                fprintf (stderr, "bench_raw_pull: no frame for %d ms\n", BENCH_IDLE_MS);
+                printf ("frames=%ld bytes=%lld end_ms=0\n", count, bytes);
+                return 1;
+            }
+            empty = false;
+        }
+        int size = zmq_msg_recv (&message, socket, drain ? ZMQ_DONTWAIT : 0);
         if (size < 0) {
+            if (drain && errno == EAGAIN) {
+                empty = true;
+                continue;
+            }
             if (errno == EINTR)
                 continue;
             fprintf (stderr, "bench_raw_pull: received %ld of %ld frames: %s\n",
