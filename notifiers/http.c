@@ -127,34 +127,36 @@ s_on_timer (CURLM *multi, long timeout_ms, void *arg)
     return 0;
 }
 
+//  Appends what fits of bytes to buffer (max bytes, NUL kept after them);
+//  the rest is read and dropped, not an error: truncated says so.
+static size_t
+s_keep (http_call_t *call, char *buffer, size_t *used, size_t max, const char *data,
+        size_t bytes)
+{
+    size_t room = max - *used;
+    size_t keep = bytes < room ? bytes : room;
+    memcpy (buffer + *used, data, keep);
+    *used += keep;
+    buffer [*used] = 0;
+    if (keep < bytes)
+        call->truncated = true;
+    return bytes;
+}
+
 static size_t
 s_on_body (char *data, size_t size, size_t count, void *arg)
 {
     http_call_t *call = arg;
-    size_t bytes = size * count;
-    size_t room = HTTP_BODY_MAX - call->response_size;
-    size_t keep = bytes < room ? bytes : room;
-    memcpy (call->response_body + call->response_size, data, keep);
-    call->response_size += keep;
-    call->response_body [call->response_size] = 0;
-    if (keep < bytes)
-        call->truncated = true;
-    return bytes;                      //  the rest is read and dropped, not an error
+    return s_keep (call, call->response_body, &call->response_size, HTTP_BODY_MAX, data,
+                   size * count);
 }
 
 static size_t
 s_on_header (char *data, size_t size, size_t count, void *arg)
 {
     http_call_t *call = arg;
-    size_t bytes = size * count;
-    size_t room = HTTP_HEADERS_MAX - call->headers_size;
-    size_t keep = bytes < room ? bytes : room;
-    memcpy (call->response_headers + call->headers_size, data, keep);
-    call->headers_size += keep;
-    call->response_headers [call->headers_size] = 0;
-    if (keep < bytes)
-        call->truncated = true;
-    return bytes;
+    return s_keep (call, call->response_headers, &call->headers_size, HTTP_HEADERS_MAX, data,
+                   size * count);
 }
 
 //  SMTP: the message, as curl asks for it.
