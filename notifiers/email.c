@@ -96,11 +96,9 @@ static int
 s_key_error (config_t *section, const char *key, char *error, size_t error_size,
              const char *why)
 {
-    config_t *node = section ? config_locate (section, key) : NULL;
-    if (node)
-        return error_text (error, error_size, -1, "%s:%d: email/%s: %s", config_file (node),
-                           config_line (node), key, why);
-    return error_text (error, error_size, -1, "email/%s: %s", key, why);
+    char where [512];
+    config_key_where (section, "email", key, where, sizeof where);
+    return error_text (error, error_size, -1, "%s: %s", where, why);
 }
 
 //  A template of the section, or NULL (the default). 0 / -1.

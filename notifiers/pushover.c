@@ -185,15 +185,11 @@ s_mono (void)
     return zclock_mono ();
 }
 
-//  "FILE:LINE: pushover/KEY: " for a key of the section, or "pushover/KEY: ".
+//  "FILE:LINE: pushover/KEY" for a key of the section, or "pushover/KEY".
 static void
 s_where (config_t *section, const char *key, char *where, size_t size)
 {
-    config_t *node = section ? config_locate (section, key) : NULL;
-    if (node)
-        snprintf (where, size, "%s:%d: pushover/%s", config_file (node), config_line (node), key);
-    else
-        snprintf (where, size, "pushover/%s", key);
+    config_key_where (section, "pushover", key, where, size);
 }
 
 //  FNV-1a, 64 bits, as 16 hex digits: names a secret or a key without showing it.

@@ -17,12 +17,7 @@
 static void
 s_where (config_t *section, const char *key, char *where, size_t size)
 {
-    config_t *node = section ? config_locate (section, key) : NULL;
-    const char *name = section ? config_name (section) : "?";
-    if (node)
-        snprintf (where, size, "%s:%d: %s/%s", config_file (node), config_line (node), name, key);
-    else
-        snprintf (where, size, "%s/%s", name, key);
+    config_key_where (section, section ? config_name (section) : "?", key, where, size);
 }
 
 int

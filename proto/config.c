@@ -453,6 +453,17 @@ config_string (config_t *self, const char *path, const char *fallback,
     return 0;
 }
 
+void
+config_key_where (config_t *section, const char *name, const char *key,
+                  char *where, size_t size)
+{
+    config_t *node = section ? config_locate (section, key) : NULL;
+    if (node)
+        snprintf (where, size, "%s:%d: %s/%s", config_file (node), config_line (node), name, key);
+    else
+        snprintf (where, size, "%s/%s", name, key);
+}
+
 char *
 config_string_copy (config_t *self, const char *path)
 {

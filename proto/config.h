@@ -46,6 +46,10 @@ const char *config_file (config_t *self);
 //  returns 0; a bad value returns -1 with "FILE:LINE: path: why" in error.
 int config_string (config_t *self, const char *path, const char *fallback,
                    const char **value);
+//  Where a key of a section is, for error messages: "FILE:LINE: NAME/KEY"
+//  when section holds the key, else "NAME/KEY" (section may be NULL).
+void config_key_where (config_t *section, const char *name, const char *key,
+                       char *where, size_t size);
 //  A fresh copy (mem_free it) of the string at path, or NULL when self is
 //  NULL, the key is missing or its value is empty: optional settings.
 char *config_string_copy (config_t *self, const char *path);
