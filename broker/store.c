@@ -176,7 +176,8 @@ store_handle_written (store_t *self, store_handle_t handle)
 }
 
 int
-store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event, const alert_t *alert, const void *body, size_t size, uint64_t prev_seq)
+store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event,
+                  const alert_t *alert, const void *body, size_t size, uint64_t prev_seq)
 {
     assert (self);
     return self->class->put_change (self->backend, seq, at, event, alert, body, size, prev_seq);
@@ -190,14 +191,16 @@ store_set_seq (store_t *self, uint64_t seq)
 }
 
 int
-store_since (store_t *self, uint64_t after, size_t limit, store_change_fn *each, void *arg, size_t *count)
+store_since (store_t *self, uint64_t after, size_t limit, store_change_fn *each, void *arg,
+             size_t *count)
 {
     assert (self);
     return self->class->since (self->backend, after, limit, each, arg, count);
 }
 
 int
-store_history_row (store_t *self, uint64_t seq, const char *source, const char *id, store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq)
+store_history_row (store_t *self, uint64_t seq, const char *source, const char *id,
+                   store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq)
 {
     assert (self);
     return self->class->history_row (self->backend, seq, source, id, each, arg, found, prev_seq);
@@ -218,7 +221,8 @@ store_prune_history (store_t *self, int64_t before, int limit, int *deleted)
 }
 
 int
-store_put_silence (store_t *self, const char *id, int64_t ends, uint64_t seq, const void *body, size_t size)
+store_put_silence (store_t *self, const char *id, int64_t ends, uint64_t seq, const void *body,
+                   size_t size)
 {
     assert (self);
     return self->class->put_silence (self->backend, id, ends, seq, body, size);

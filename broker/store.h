@@ -163,7 +163,8 @@ typedef struct {
     const char *(*error) (store_backend_t *self);
     int (*load) (store_backend_t *self, store_alert_fn *each, void *arg);
     int (*last_seq) (store_backend_t *self, uint64_t *seq);
-    int (*epoch_start) (store_backend_t *self, uint64_t last_seq, epoch_t *epoch, const char **why);
+    int (*epoch_start) (store_backend_t *self, uint64_t last_seq, epoch_t *epoch,
+                        const char **why);
     int (*mark_clean) (store_backend_t *self, const epoch_t *epoch, uint64_t last_seq);
     int (*file_intact) (store_backend_t *self, char *why, size_t why_size);
     int (*begin) (store_backend_t *self, bool durable);
@@ -174,17 +175,23 @@ typedef struct {
     int (*release_log) (store_backend_t *self);
     int (*put_alert) (store_backend_t *self, const alert_t *alert, store_handle_t *handle);
     int (*put_times) (store_backend_t *self, const alert_t *alert, store_handle_t handle);
-    int (*delete_alert) (store_backend_t *self, const char *source, const char *id, store_handle_t handle);
+    int (*delete_alert) (store_backend_t *self, const char *source, const char *id,
+                         store_handle_t handle);
     void (*row_committed) (store_backend_t *self, store_handle_t *handle);
     void (*times_committed) (store_backend_t *self, store_handle_t *handle);
     bool (*handle_written) (store_backend_t *self, store_handle_t handle);
-    int (*put_change) (store_backend_t *self, uint64_t seq, int64_t at, const char *event, const alert_t *alert, const void *body, size_t size, uint64_t prev_seq);
+    int (*put_change) (store_backend_t *self, uint64_t seq, int64_t at, const char *event,
+                       const alert_t *alert, const void *body, size_t size, uint64_t prev_seq);
     int (*set_seq) (store_backend_t *self, uint64_t seq);
-    int (*since) (store_backend_t *self, uint64_t after, size_t limit, store_change_fn *each, void *arg, size_t *count);
-    int (*history_row) (store_backend_t *self, uint64_t seq, const char *source, const char *id, store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq);
+    int (*since) (store_backend_t *self, uint64_t after, size_t limit, store_change_fn *each,
+                  void *arg, size_t *count);
+    int (*history_row) (store_backend_t *self, uint64_t seq, const char *source,
+                        const char *id, store_change_fn *each, void *arg, bool *found,
+                        uint64_t *prev_seq);
     int (*oldest_seq) (store_backend_t *self, uint64_t *seq);
     int (*prune_history) (store_backend_t *self, int64_t before, int limit, int *deleted);
-    int (*put_silence) (store_backend_t *self, const char *id, int64_t ends, uint64_t seq, const void *body, size_t size);
+    int (*put_silence) (store_backend_t *self, const char *id, int64_t ends, uint64_t seq,
+                        const void *body, size_t size);
     int (*load_silences) (store_backend_t *self, store_silence_fn *each, void *arg);
     int (*prune_silences) (store_backend_t *self, int64_t before, int *deleted);
 } store_class_t;

@@ -665,7 +665,7 @@ s_sqlite_delete_alert (store_backend_t *self, const char *source, const char *id
 
 static int
 s_sqlite_put_change (store_backend_t *self, uint64_t seq, int64_t at, const char *event,
-                  const alert_t *alert, const void *body, size_t size, uint64_t prev_seq)
+                     const alert_t *alert, const void *body, size_t size, uint64_t prev_seq)
 {
     sqlite3_stmt *statement = self->statements [STMT_PUT_CHANGE];
     if (s_bind_int (statement, 1, (int64_t) seq)
@@ -776,7 +776,7 @@ s_sqlite_oldest_seq (store_backend_t *self, uint64_t *seq)
 
 static int
 s_sqlite_since (store_backend_t *self, uint64_t after, size_t limit,
-             store_change_fn *each, void *arg, size_t *count)
+                store_change_fn *each, void *arg, size_t *count)
 {
     sqlite3_stmt *statement = self->statements [STMT_SINCE];
     *count = 0;
@@ -798,7 +798,7 @@ s_sqlite_since (store_backend_t *self, uint64_t after, size_t limit,
 
 static int
 s_sqlite_history_row (store_backend_t *self, uint64_t seq, const char *source, const char *id,
-                   store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq)
+                      store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq)
 {
     sqlite3_stmt *statement = self->statements [STMT_HISTORY_ROW];
     *found = false;
@@ -839,7 +839,7 @@ s_sqlite_prune_history (store_backend_t *self, int64_t before, int limit, int *d
 
 static int
 s_sqlite_put_silence (store_backend_t *self, const char *id, int64_t ends, uint64_t seq,
-                   const void *body, size_t size)
+                      const void *body, size_t size)
 {
     sqlite3_stmt *statement = self->statements [STMT_PUT_SILENCE];
     if (s_bind_text (statement, 1, id)
