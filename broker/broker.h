@@ -1,15 +1,16 @@
 /*  broker.h — lilac-broker: one thread, one loop, no locks (architecture §4).
 
-    The loop polls the ingest PULL, the control ROUTER and a signalfd, and
-    sleeps exactly until the earliest of: the first due alert, the next hugz,
-    the next slice of unwritten heartbeat refreshes, the next retention run.
-    Each turn it drains up to `batch` ingest frames, answers control
-    requests, fires due alerts — all in memory — then writes the alerts that
-    changed and their history rows in one SQLite transaction, and only after
-    COMMIT publishes the changes and sends the control replies. Nothing is
-    published that is not committed. Then, in transactions of their own, it
-    writes the refreshes that are due (their times only) and copies the
-    SQLite log into the database when it has grown.
+    The loop (broker.c) polls the ingest PULL, the control ROUTER and a
+    signalfd, and sleeps exactly until the earliest of: the first due
+    alert, the next hugz, the next slice of unwritten heartbeat refreshes,
+    the next retention run. Each turn it drains up to `batch` ingest frames
+    and answers control requests into the core (core.h), which fires due
+    alerts — all in memory — then writes the alerts that changed and their
+    history rows in one transaction, and only after COMMIT publishes the
+    changes; the loop then sends the control replies that waited. Nothing
+    is published that is not committed. Then, in transactions of their
+    own, the core writes the refreshes that are due (their times only) and
+    copies the SQLite log into the database when it has grown.
 */
 #ifndef LILAC_BROKER_H
 #define LILAC_BROKER_H
@@ -53,6 +54,8 @@ int broker_config_load (broker_config_t *config, const char *path, config_report
 void broker_config_verify (broker_config_t *config, bool *exposed, config_report_t *report);
 //  True if every endpoint of the comma-separated list is loopback-only.
 bool broker_endpoint_is_local (const char *endpoints);
+//  A deep copy of from into to (free it with broker_config_free).
+void broker_config_copy (broker_config_t *to, const broker_config_t *from);
 void broker_config_free (broker_config_t *config);
 
 typedef struct _broker_t broker_t;

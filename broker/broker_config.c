@@ -294,6 +294,23 @@ broker_config_load (broker_config_t *config, const char *path, config_report_t *
 }
 
 void
+broker_config_copy (broker_config_t *to, const broker_config_t *from)
+{
+    *to = *from;
+    to->config_file = mem_strdup (from->config_file);
+    to->ingest = mem_strdup (from->ingest);
+    to->publish = mem_strdup (from->publish);
+    to->control = mem_strdup (from->control);
+    to->database = mem_strdup (from->database);
+    to->security_cert = mem_strdup (from->security_cert);
+    to->security_clients = mem_strdup (from->security_clients);
+    to->security_cert_at = mem_strdup (from->security_cert_at);
+    to->database_at = mem_strdup (from->database_at);
+    for (int index = 0; index < 3; index++)
+        to->origins [index] = mem_strdup (from->origins [index]);
+}
+
+void
 broker_config_free (broker_config_t *config)
 {
     mem_free (config->config_file);

@@ -4,12 +4,13 @@
     arguments with the wire.h getters, and packs the fields of its reply
     (after {v, ok}) into `out`, returning how many key/value pairs it packed,
     or -1 with a sentence in `error`. Ops that change an alert go through
-    broker_record(), like ingest: the reply is sent only after the change is
-    committed, by the loop.
+    core_record(), like ingest: core_answer says the reply waits, and the
+    loop sends it only after the change is committed. The caller's
+    identity comes with the request (core_caller_t), never from a socket.
 */
 #include <fnmatch.h>
 #include <string.h>
-#include "broker_internal.h"
+#include "core_internal.h"
 #include "bus.h"
 #include "mem.h"
 #include "submit.h"
@@ -25,7 +26,7 @@
 //  one always fits.
 #define CONTROL_REPLY_BUDGET   (BUS_MAX_MESSAGE - 32 * 1024)
 
-typedef int (op_fn) (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+typedef int (op_fn) (core_t *self, const msgpack_object *request, msgpack_packer *out,
                      int64_t now, char *error, size_t error_size);
 
 //  --- arguments --------------------------------------------------------------------
@@ -46,7 +47,7 @@ s_get_limit (const msgpack_object *request, int64_t *limit, char *error, size_t 
 
 //  Finds the alert named by the request's source and id.
 static entry_t *
-s_get_entry (broker_t *self, const msgpack_object *request, char *error, size_t error_size)
+s_get_entry (core_t *self, const msgpack_object *request, char *error, size_t error_size)
 {
     char *source = NULL, *id = NULL;
     entry_t *entry = NULL;
@@ -85,17 +86,17 @@ s_get_required_name (const msgpack_object *request, const char *key, char **valu
 //  and a secured broker; one the certificate's name replaces is not an
 //  error (`lilac ack` sends $USER by default): it is logged, rate-limited.
 int
-broker_get_by (broker_t *self, const msgpack_object *request, const char *op, char **by,
+core_get_by (core_t *self, const msgpack_object *request, const char *op, char **by,
                char *error, size_t error_size)
 {
     if (s_get_required_name (request, "by", by, error, error_size))
         return -1;
-    const security_client_t *caller = self->security ? self->caller : NULL;
+    const security_client_t *caller = self->secured ? self->caller->client : NULL;
     if (!caller || role_trusts_by (caller->role) || strcmp (*by, caller->name) == 0)
         return 0;
     log_limited (&self->security_log, "%s from %s: by '%s' in the request is not used: "
                  "certificate %s (role %s) acts as '%s'", op,
-                 self->caller_address ? self->caller_address : "?", *by, caller->file,
+                 self->caller->address ? self->caller->address : "?", *by, caller->file,
                  role_name (caller->role), caller->name);
     mem_free (*by);
     *by = mem_strdup (caller->name);
@@ -145,17 +146,17 @@ s_pack_items (msgpack_packer *out, const char *key, wire_writer_t *items, size_t
 //  --- read-only ops ----------------------------------------------------------------------
 
 static int
-s_op_ping (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_ping (core_t *self, const msgpack_object *request, msgpack_packer *out,
            int64_t now, char *error, size_t error_size)
 {
     (void) request, (void) error, (void) error_size;
     wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
     wire_pack_key_int (out, "at", now);
-    return 2 + broker_pack_identity (self, out) + broker_pack_health (self, out);
+    return 2 + core_pack_identity (self, out) + core_pack_health (self, out);
 }
 
 static int
-s_op_stats (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_stats (core_t *self, const msgpack_object *request, msgpack_packer *out,
             int64_t now, char *error, size_t error_size)
 {
     (void) request, (void) error, (void) error_size;
@@ -195,7 +196,7 @@ s_op_stats (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     msgpack_pack_map (out, count);
     for (size_t index = 0; index < count; index++)
         wire_pack_key_int (out, rows [index].name, rows [index].value);
-    return 1 + broker_pack_health (self, out);
+    return 1 + core_pack_health (self, out);
 }
 
 typedef struct {
@@ -230,7 +231,7 @@ s_get_filter (const msgpack_object *request, list_filter_t *filter, char *error,
 }
 
 static int
-s_op_list (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_list (core_t *self, const msgpack_object *request, msgpack_packer *out,
            int64_t now, char *error, size_t error_size)
 {
     (void) now;
@@ -266,7 +267,7 @@ s_op_list (broker_t *self, const msgpack_object *request, msgpack_packer *out,
 }
 
 static int
-s_op_get (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_get (core_t *self, const msgpack_object *request, msgpack_packer *out,
           int64_t now, char *error, size_t error_size)
 {
     (void) now;
@@ -279,7 +280,7 @@ s_op_get (broker_t *self, const msgpack_object *request, msgpack_packer *out,
 }
 
 static int
-s_op_snapshot (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_snapshot (core_t *self, const msgpack_object *request, msgpack_packer *out,
                int64_t now, char *error, size_t error_size)
 {
     (void) now;
@@ -339,7 +340,7 @@ s_collect_body (uint64_t seq, const void *body, size_t size, void *arg)
 }
 
 static int
-s_check_history (broker_t *self, int64_t after, char *error, size_t error_size)
+s_check_history (core_t *self, int64_t after, char *error, size_t error_size)
 {
     uint64_t oldest;
     if (store_oldest_seq (self->store, &oldest)) {
@@ -359,7 +360,7 @@ s_check_history (broker_t *self, int64_t after, char *error, size_t error_size)
 //  A caller that names the epoch its seq belongs to must name the current
 //  one: a seq of another epoch may stand for other changes here.
 static int
-s_check_epoch (broker_t *self, const msgpack_object *request, char *error, size_t error_size)
+s_check_epoch (core_t *self, const msgpack_object *request, char *error, size_t error_size)
 {
     epoch_t theirs;
     bool present = false;
@@ -376,7 +377,7 @@ s_check_epoch (broker_t *self, const msgpack_object *request, char *error, size_
 }
 
 static int
-s_op_since (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_since (core_t *self, const msgpack_object *request, msgpack_packer *out,
             int64_t now, char *error, size_t error_size)
 {
     (void) now;
@@ -428,7 +429,7 @@ s_skip_body (uint64_t seq, const void *body, size_t size, void *arg)
 //  The alert's newest committed change: its seq, unless that change still
 //  waits for its commit (then the one before, and so on).
 static uint64_t
-s_newest_committed (broker_t *self, const entry_t *entry)
+s_newest_committed (core_t *self, const entry_t *entry)
 {
     uint64_t seq = entry->alert.seq;
     for (size_t index = self->change_count; index-- > 0 && seq > self->published_seq; )
@@ -441,7 +442,7 @@ s_newest_committed (broker_t *self, const entry_t *entry)
 //  `before` when that row is the alert's (one lookup), else the newest of
 //  its changes below `before`, walked to. 0 / -1.
 static int
-s_history_start (broker_t *self, const alert_t *alert, uint64_t newest, uint64_t before,
+s_history_start (core_t *self, const alert_t *alert, uint64_t newest, uint64_t before,
                  uint64_t *start)
 {
     bool found = false;
@@ -465,7 +466,7 @@ s_history_start (broker_t *self, const alert_t *alert, uint64_t newest, uint64_t
 }
 
 static int
-s_op_history (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_history (core_t *self, const msgpack_object *request, msgpack_packer *out,
               int64_t now, char *error, size_t error_size)
 {
     (void) now;
@@ -519,21 +520,21 @@ s_op_history (broker_t *self, const msgpack_object *request, msgpack_packer *out
 
 //  Records the transition and packs the alert; -1 if the op was refused.
 static int
-s_changed (broker_t *self, entry_t *entry, transition_t transition, const char *refusal,
+s_changed (core_t *self, entry_t *entry, transition_t transition, const char *refusal,
            msgpack_packer *out, int64_t now, char *error, size_t error_size)
 {
     if (refusal) {
         snprintf (error, error_size, "%s/%s: %s", entry->alert.source, entry->alert.id, refusal);
         return -1;
     }
-    broker_record (self, entry, transition, now);
+    core_record (self, entry, transition, now);
     wire_pack_key (out, "alert");
     alert_pack (out, &entry->alert);
     return 1;
 }
 
 static int
-s_op_ack (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_ack (core_t *self, const msgpack_object *request, msgpack_packer *out,
           int64_t now, char *error, size_t error_size)
 {
     entry_t *entry = s_get_entry (self, request, error, error_size);
@@ -541,7 +542,7 @@ s_op_ack (broker_t *self, const msgpack_object *request, msgpack_packer *out,
     int64_t until;
     int rc = -1;
     if (entry
-    &&  broker_get_by (self, request, "ack", &by, error, error_size) == 0
+    &&  core_get_by (self, request, "ack", &by, error, error_size) == 0
     &&  wire_get_string (request, "note", WIRE_MAX_NOTE, &note, error, error_size) == 0
     &&  s_get_until (request, false, now, &until, error, error_size) == 0) {
         const char *refusal = NULL;
@@ -560,13 +561,13 @@ s_op_ack (broker_t *self, const msgpack_object *request, msgpack_packer *out,
 }
 
 static int
-s_op_unack (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_unack (core_t *self, const msgpack_object *request, msgpack_packer *out,
             int64_t now, char *error, size_t error_size)
 {
     entry_t *entry = s_get_entry (self, request, error, error_size);
     char *by = NULL;
     int rc = -1;
-    if (entry && broker_get_by (self, request, "unack", &by, error, error_size) == 0) {
+    if (entry && core_get_by (self, request, "unack", &by, error, error_size) == 0) {
         const char *refusal = NULL;
         transition_t transition = lifecycle_unack (&entry->alert, now, &refusal);
         rc = s_changed (self, entry, transition, refusal, out, now, error, error_size);
@@ -578,13 +579,13 @@ s_op_unack (broker_t *self, const msgpack_object *request, msgpack_packer *out,
 }
 
 static int
-s_op_clear (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_clear (core_t *self, const msgpack_object *request, msgpack_packer *out,
             int64_t now, char *error, size_t error_size)
 {
     entry_t *entry = s_get_entry (self, request, error, error_size);
     char *by = NULL;
     int rc = -1;
-    if (entry && broker_get_by (self, request, "clear", &by, error, error_size) == 0) {
+    if (entry && core_get_by (self, request, "clear", &by, error, error_size) == 0) {
         bool was_cleared = entry->alert.state == ALERT_CLEARED;
         rc = s_changed (self, entry, lifecycle_clear (&entry->alert, now, true), NULL,
                         out, now, error, error_size);
@@ -599,20 +600,20 @@ s_op_clear (broker_t *self, const msgpack_object *request, msgpack_packer *out,
 //  decommissioned server's, a typo's). Only a cleared one: what is still
 //  raised must be cleared first, by a person who sees that it is.
 static int
-s_op_delete (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_delete (core_t *self, const msgpack_object *request, msgpack_packer *out,
              int64_t now, char *error, size_t error_size)
 {
     entry_t *entry = s_get_entry (self, request, error, error_size);
     char *by = NULL, *source = NULL, *id = NULL;
     int rc = -1;
-    if (entry && broker_get_by (self, request, "delete", &by, error, error_size) == 0) {
+    if (entry && core_get_by (self, request, "delete", &by, error, error_size) == 0) {
         source = mem_strdup (entry->alert.source);
         id = mem_strdup (entry->alert.id);
         if (entry->alert.state != ALERT_CLEARED)
             snprintf (error, error_size, "%s/%s is %s: clear it first, then delete it", source, id,
                       alert_state_name (entry->alert.state));
         else
-        if (broker_delete_alert (self, entry, now, error, error_size) == 0) {
+        if (core_delete_alert (self, entry, now, error, error_size) == 0) {
             log_info ("%s/%s deleted by %s", source, id, by);
             wire_pack_key_string (out, "source", source);
             wire_pack_key_string (out, "id", id);
@@ -626,7 +627,7 @@ s_op_delete (broker_t *self, const msgpack_object *request, msgpack_packer *out,
 }
 
 static int
-s_op_suppress (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_suppress (core_t *self, const msgpack_object *request, msgpack_packer *out,
                int64_t now, char *error, size_t error_size)
 {
     entry_t *entry = s_get_entry (self, request, error, error_size);
@@ -656,7 +657,7 @@ s_submit_reply (msgpack_packer *out, size_t accepted, const submit_refusals_t *r
 }
 
 static int
-s_op_submit (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+s_op_submit (core_t *self, const msgpack_object *request, msgpack_packer *out,
              int64_t now, char *error, size_t error_size)
 {
     char *tx = NULL;
@@ -686,8 +687,7 @@ s_op_submit (broker_t *self, const msgpack_object *request, msgpack_packer *out,
         return -1;
     }
     int pairs = -1;
-    const char *source = ingest_authorize (self, &batch, self->caller, self->caller_user_id,
-                                           self->caller_address, error, error_size);
+    const char *source = core_authorize (self, &batch, self->caller, error, error_size);
     if (source) {
         self->stats.events_received += batch.event_count;
         self->stats.rejected += refused.count ? 1 : 0;
@@ -698,7 +698,7 @@ s_op_submit (broker_t *self, const msgpack_object *request, msgpack_packer *out,
             self->reply_after_commit = self->change_count || self->changed_count;
         }
         else
-            ingest_apply_batch (self, source, &batch, now);
+            core_apply_batch (self, source, &batch, now);
         pairs = s_submit_reply (out, batch.event_count, &refused, repeated);
     }
     submit_refusals_free (&refused);
@@ -744,11 +744,11 @@ s_find_op (const char *name, role_t *role)
 //  admin (role_permits). ROLE_AGENT: any certificate in the clients table
 //  (submit's source is checked then).
 static bool
-s_permitted (broker_t *self, const char *op, role_t needed, char *error, size_t error_size)
+s_permitted (core_t *self, const char *op, role_t needed, char *error, size_t error_size)
 {
-    if (!self->security)
+    if (!self->secured)
         return true;
-    const security_client_t *caller = self->caller;
+    const security_client_t *caller = self->caller->client;
     if (caller && role_permits (caller->role, needed))
         return true;
     self->stats.denied++;
@@ -761,7 +761,7 @@ s_permitted (broker_t *self, const char *op, role_t needed, char *error, size_t 
                   "broker's clients table (added without SIGHUP, or removed)");
     }
     log_limited (&self->security_log, "refused control op %s from %s: %s", op,
-                 self->caller_address ? self->caller_address : "?", error);
+                 self->caller->address ? self->caller->address : "?", error);
     return false;
 }
 
@@ -790,7 +790,7 @@ s_pack_error (wire_writer_t *reply, const char *error, const char *tx, int64_t r
 
 //  Runs the op named in the request; -1 with error if there is none.
 static int
-s_run_op (broker_t *self, const msgpack_object *request, wire_writer_t *fields,
+s_run_op (core_t *self, const msgpack_object *request, wire_writer_t *fields,
           int64_t now, char *error, size_t error_size)
 {
     char *name = NULL;
@@ -810,9 +810,9 @@ s_run_op (broker_t *self, const msgpack_object *request, wire_writer_t *fields,
     return pairs;
 }
 
-void
-control_answer (broker_t *self, const void *request, size_t size,
-                wire_writer_t *reply, int64_t now)
+//  Packs the reply to one request into reply.
+static void
+s_answer (core_t *self, const void *request, size_t size, wire_writer_t *reply, int64_t now)
 {
     char error [WIRE_ERROR_SIZE] = "";
     wire_doc_t *doc = wire_doc_new (request, size, error, sizeof error);
@@ -848,4 +848,24 @@ control_answer (broker_t *self, const void *request, size_t size,
     mem_free (tx);
     wire_writer_free (&fields);
     wire_doc_destroy (&doc);
+}
+
+//  A reply waits for the commit when the op changed something (ack, a
+//  submit with a change) or asked to wait (a repeated submit while changes
+//  are still unwritten). A submit whose events were all refreshes changed
+//  nothing that is published: it is answered at once, and restart grace
+//  covers the refresh until the checkpoint writes it.
+bool
+core_answer (core_t *self, const core_caller_t *caller, const void *request, size_t size,
+             wire_writer_t *reply, int64_t now)
+{
+    static const core_caller_t nobody = { NULL, NULL, NULL };
+    self->stats.control_requests++;
+    self->caller = caller ? caller : &nobody;
+    self->reply_after_commit = false;
+    size_t changes_before = self->change_count, changed_before = self->changed_count;
+    s_answer (self, request, size, reply, now);
+    self->caller = &nobody;
+    return self->change_count != changes_before || self->changed_count != changed_before
+        || self->reply_after_commit;
 }

@@ -3,14 +3,14 @@
     What it keeps: every silence in an array in the order they were added
     (pending, active, and expired ones until retention deletes them, at most
     BROKER_MAX_SILENCES), and silence_due, the wall time of the next start
-    or end among them. A silence's changes go through broker_record_silence
-    (broker.c): the next seq, its row and a history row in the turn's
+    or end among them. A silence's changes go through core_record_silence
+    (core.c): the next seq, its row and a history row in the turn's
     commit, published on topic silence.ID after it.
 
     Which alert is silenced. An alert that is not cleared and that a live
     silence (starts <= now < ends) matches carries the id of the first such
     silence, in the order they were added, in silenced_by. That is set on
-    every change the broker publishes (silences_cover, from broker_record),
+    every change the broker publishes (silences_cover, from core_record),
     so a new or changed alert is silenced at once; and when a silence is
     added, expired, starts or ends, silences_tick walks the whole table once
     and gives each alert whose silenced_by is no longer right an `updated`
@@ -28,7 +28,7 @@
     cleared: O(alerts × silences) at each start or end, none between.
 */
 #include <string.h>
-#include "broker_internal.h"
+#include "core_internal.h"
 #include "bus.h"
 #include "mem.h"
 #include "timespec.h"
@@ -36,7 +36,7 @@
 //  --- the set ----------------------------------------------------------------------
 
 static void
-s_append (broker_t *self, silence_t *silence)
+s_append (core_t *self, silence_t *silence)
 {
     if (self->silence_count == self->silence_capacity) {
         self->silence_capacity = self->silence_capacity ? self->silence_capacity * 2 : 16;
@@ -47,7 +47,7 @@ s_append (broker_t *self, silence_t *silence)
 }
 
 static silence_t *
-s_find (broker_t *self, const char *id)
+s_find (core_t *self, const char *id)
 {
     for (size_t index = 0; index < self->silence_count; index++)
         if (strcmp (self->silences [index]->id, id) == 0)
@@ -57,7 +57,7 @@ s_find (broker_t *self, const char *id)
 
 //  The earliest start or end after now, 0 for none.
 static int64_t
-s_next_due (broker_t *self, int64_t now)
+s_next_due (core_t *self, int64_t now)
 {
     int64_t due = 0;
     for (size_t index = 0; index < self->silence_count; index++) {
@@ -72,7 +72,7 @@ s_next_due (broker_t *self, int64_t now)
 
 //  The id of the first live silence that covers alert, or NULL.
 static const char *
-s_covering (broker_t *self, const alert_t *alert, int64_t now)
+s_covering (core_t *self, const alert_t *alert, int64_t now)
 {
     if (alert->state == ALERT_CLEARED)
         return NULL;
@@ -91,7 +91,7 @@ s_same (const char *one, const char *other)
 }
 
 void
-silences_cover (broker_t *self, alert_t *alert, int64_t now)
+silences_cover (core_t *self, alert_t *alert, int64_t now)
 {
     const char *id = self->silence_count ? s_covering (self, alert, now) : NULL;
     if (s_same (id, alert->silenced_by))
@@ -101,13 +101,13 @@ silences_cover (broker_t *self, alert_t *alert, int64_t now)
 }
 
 void
-silences_tick (broker_t *self, int64_t now)
+silences_tick (core_t *self, int64_t now)
 {
     for (size_t index = 0; index < self->silence_count; index++) {
         silence_t *silence = self->silences [index];
         if (strcmp (silence->announced, silence_state (silence, now)) != 0) {
             log_info ("silence %s is %s", silence->id, silence_state (silence, now));
-            broker_record_silence (self, silence, now);
+            core_record_silence (self, silence, now);
         }
     }
     size_t span = alert_table_span (self->table), changed = 0;
@@ -116,7 +116,7 @@ silences_tick (broker_t *self, int64_t now)
         if (!entry || (!entry->alert.silenced_by && !self->silence_count))
             continue;
         if (!s_same (s_covering (self, &entry->alert, now), entry->alert.silenced_by)) {
-            broker_record (self, entry, TRANSITION_UPDATED, now);   //  sets silenced_by
+            core_record (self, entry, TRANSITION_UPDATED, now);   //  sets silenced_by
             changed++;
         }
     }
@@ -128,7 +128,7 @@ silences_tick (broker_t *self, int64_t now)
 static void
 s_load_one (const void *body, size_t size, void *arg)
 {
-    broker_t *self = arg;
+    core_t *self = arg;
     char error [WIRE_ERROR_SIZE];
     wire_doc_t *doc = wire_doc_new (body, size, error, sizeof error);
     silence_t *silence = doc ? silence_decode (wire_get (wire_doc_root (doc), "silence"),
@@ -147,13 +147,13 @@ s_load_one (const void *body, size_t size, void *arg)
 }
 
 int
-silences_load (broker_t *self)
+silences_load (core_t *self)
 {
     return store_load_silences (self->store, s_load_one, self);
 }
 
 void
-silences_forget (broker_t *self, int64_t cutoff)
+silences_forget (core_t *self, int64_t cutoff)
 {
     size_t kept = 0;
     for (size_t index = 0; index < self->silence_count; index++) {
@@ -167,7 +167,7 @@ silences_forget (broker_t *self, int64_t cutoff)
 }
 
 void
-silences_destroy (broker_t *self)
+silences_destroy (core_t *self)
 {
     for (size_t index = 0; index < self->silence_count; index++)
         silence_destroy (&self->silences [index]);
@@ -196,13 +196,13 @@ s_get_time (const msgpack_object *request, const char *key, int64_t now, int64_t
 
 //  The arguments of silence_add into silence. 0, or -1 with error.
 static int
-s_read_add (broker_t *self, const msgpack_object *request, silence_t *silence, int64_t now,
+s_read_add (core_t *self, const msgpack_object *request, silence_t *silence, int64_t now,
             char *error, size_t error_size)
 {
     if (silence_matchers_decode (wire_get (request, "matchers"), silence, error, error_size)
     ||  s_get_time (request, "starts", now, &silence->starts, error, error_size)
     ||  s_get_time (request, "ends", now, &silence->ends, error, error_size)
-    ||  broker_get_by (self, request, "silence_add", &silence->by, error, error_size)
+    ||  core_get_by (self, request, "silence_add", &silence->by, error, error_size)
     ||  wire_get_string (request, "note", WIRE_MAX_NOTE, &silence->note, error, error_size))
         return -1;
     if (!silence->by) {
@@ -220,7 +220,7 @@ s_read_add (broker_t *self, const msgpack_object *request, silence_t *silence, i
 }
 
 int
-silences_op_add (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+silences_op_add (core_t *self, const msgpack_object *request, msgpack_packer *out,
                  int64_t now, char *error, size_t error_size)
 {
     if (self->silence_count >= BROKER_MAX_SILENCES) {
@@ -238,7 +238,7 @@ silences_op_add (broker_t *self, const msgpack_object *request, msgpack_packer *
     }
     silence->created_at = now;
     s_append (self, silence);
-    broker_record_silence (self, silence, now);
+    core_record_silence (self, silence, now);
     silences_tick (self, now);
     char starts [40], ends [40];
     log_info ("silence %s added by %s, %s to %s%s%s", silence->id, silence->by,
@@ -251,7 +251,7 @@ silences_op_add (broker_t *self, const msgpack_object *request, msgpack_packer *
 }
 
 int
-silences_op_list (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+silences_op_list (core_t *self, const msgpack_object *request, msgpack_packer *out,
                   int64_t now, char *error, size_t error_size)
 {
     (void) request, (void) error, (void) error_size;
@@ -277,13 +277,13 @@ silences_op_list (broker_t *self, const msgpack_object *request, msgpack_packer 
 }
 
 int
-silences_op_expire (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+silences_op_expire (core_t *self, const msgpack_object *request, msgpack_packer *out,
                     int64_t now, char *error, size_t error_size)
 {
     char *id = NULL, *by = NULL;
     silence_t *silence = NULL;
     if (wire_get_name (request, "id", &id, error, error_size) == 0
-    &&  broker_get_by (self, request, "silence_expire", &by, error, error_size) == 0) {
+    &&  core_get_by (self, request, "silence_expire", &by, error, error_size) == 0) {
         if (!id || !by)
             snprintf (error, error_size, "id and by are required");
         else

@@ -1,16 +1,19 @@
-/*  broker_internal.h — what broker.c shares with control.c, and nobody else.
+/*  core_internal.h — what the core's files share, and nobody else: core.c
+    (recording, commit, publish, refreshes, retention, start), ingest.c
+    (applying events), control.c (the control ops) and silences.c.
 
-    The broker's state is one struct, owned by broker.c; control.c answers
+    The core's state is one struct, owned by core.c; control.c answers
     control requests against it and reports the changes it makes through
-    broker_record(), the same path ingest and timers use.
+    core_record(), the same path ingest and timers use. The loop
+    (broker.c) sees only core.h.
 */
-#ifndef LILAC_BROKER_INTERNAL_H
-#define LILAC_BROKER_INTERNAL_H
+#ifndef LILAC_CORE_INTERNAL_H
+#define LILAC_CORE_INTERNAL_H
 
 #include <czmq.h>
 #include <stdbool.h>
 #include "alert_table.h"
-#include "broker.h"
+#include "core.h"
 #include "due_heap.h"
 #include "lifecycle.h"
 #include "refresh_queue.h"
@@ -21,20 +24,13 @@
 #include "tx_window.h"
 #include "wire.h"
 
-#define BROKER_HUGZ_MS          1000               //  hugz period
 #define BROKER_RETENTION_MS     (60 * 1000)        //  retention check period, at most
 #define BROKER_COMMIT_RETRY_MS  100                //  retry a failed commit after
 #define BROKER_FIRE_PER_TURN    10000              //  due alerts fired per turn at most
-#define BROKER_EVENTS_PER_TURN  20000              //  ingested events applied per turn, about
 #define BROKER_PRUNE_PER_RUN    10000              //  history rows or alerts deleted per retention run
-#define BROKER_MAX_SLEEP_MS     1000               //  the loop wakes at least this often
 #define BROKER_REFRESH_SLICE    256                //  refreshed rows per write, before they are overdue
 #define BROKER_REFRESH_GAP_MS   1                  //  between two such writes, at least
-#define BROKER_GROUP_FRAMES     32                 //  ingest frames read before their events are applied
-#define BROKER_GROUP_EVENTS     64                 //  ... or fewer, once they hold this many events
 #define BROKER_PREFETCH_SPAN    32                 //  events whose lookups are prefetched together
-#define BROKER_TRIM_MS          5000               //  freed memory goes back to the system this often
-#define BROKER_TRIM_THRESHOLD   (4 * 1024 * 1024)  //  bytes free atop the heap kept until then
 #define BROKER_COMMIT_CHUNK     4096               //  changes per transaction, at most
 #define BROKER_BACKLOG_CHANGES  20000              //  unwritten changes past which ingest pauses
 #define BROKER_BACKLOG_BYTES    (16 * 1024 * 1024) //  ... or unwritten change bodies past this
@@ -42,7 +38,7 @@
 #define BROKER_MAX_SILENCES     10000              //  silences kept (expired ones until retention)
 
 //  Counters reported by `stats`.
-typedef struct {
+struct _broker_stats_t {
     uint64_t frames_received;      //  ingest frames read
     uint64_t events_received;      //  events in valid frames
     uint64_t events_applied;       //  events applied (not duplicates)
@@ -60,7 +56,8 @@ typedef struct {
     uint64_t denied;               //  control requests the caller's role does not allow
     uint64_t handshake_failures;   //  CURVE handshakes refused (bad key, ZAP denial, plaintext)
     uint64_t submits;              //  submit requests answered (any ok)
-} broker_stats_t;
+};
+typedef struct _broker_stats_t broker_stats_t;
 
 //  A change made this turn, waiting for COMMIT before it is published.
 typedef struct {
@@ -78,32 +75,21 @@ typedef struct {
     size_t size;                   //  bytes in body
 } pending_change_t;
 
-//  An ingest frame read and accepted, its events not applied yet (ingest.c).
-typedef struct {
-    wire_batch_t batch;            //  decoded; its memory is reused by the next group
-    const char *source;            //  the source it may speak for
-} ingest_frame_t;
-
-struct _broker_t {
+struct _core_t {
     broker_config_t config;        //  our own copy
     store_t *store;                //  the SQLite file
     alert_table_t *table;          //  every alert
     due_heap_t *heap;              //  alerts by next due time
     tx_window_t *recent_tx;        //  tx ids of the last five minutes
-    zsock_t *ingest;               //  PULL
-    zsock_t *publisher;            //  PUB
-    zsock_t *control;              //  ROUTER
-    int signal_fd;                 //  SIGINT/SIGTERM/SIGHUP, or -1
-    security_t *security;          //  CURVE and the client table, or NULL (plain)
-    const security_client_t *caller;   //  who sent the control request being
-                                   //  answered (NULL: unknown or plain broker)
-    const char *caller_address;    //  its Peer-Address, or NULL
-    const char *caller_user_id;    //  its User-Id (CURVE public key), or NULL
+    core_publish_fn *publish;      //  the loop's PUB socket
+    void *publish_arg;
+    bool secured;                  //  CURVE: callers are checked against their certificates
+    const core_caller_t *caller;   //  who sent the control request being answered
     const void *request;           //  the control request being answered (its bytes)
     size_t request_size;           //  ... and their count
     bool reply_after_commit;       //  the op asks for its reply to wait for the commit
     int64_t retry_after;           //  ms an ok: false reply tells the caller to wait, or 0
-    bool stopping;                 //  a signal arrived
+    bool finishing;                //  stopping: every refresh is due
     uint64_t seq;                  //  last seq handed out
     uint64_t published_seq;        //  last seq published (committed)
     int64_t started_at;            //  ms
@@ -121,20 +107,15 @@ struct _broker_t {
     bool ingest_paused;            //  the backlog is full: ingest is not read
     epoch_t epoch;                 //  the epoch this run publishes in
     char boot [EPOCH_DB_SIZE];     //  random per process: any restart shows
-    bool fatal;                    //  stopping without writing: the file is gone
-    zlist_t *replies;              //  zmsg_t control replies waiting for the commit
     int64_t tick;                  //  monotonic ms at the start of this turn: the
                                    //  loop's own timers below use it, so a wall
                                    //  clock step cannot stop hugz or commits
-    int64_t next_hugz;             //  tick
     int64_t next_refresh_write;    //  tick: no refresh slice before then
     int64_t next_retention;        //  tick
-    int64_t next_trim;             //  tick: malloc_trim then
     int64_t retention_period;      //  ms between retention runs: a minute, or less
                                    //  when the retention itself is shorter
     int64_t retry_commit_at;       //  tick, 0 unless a commit failed
     wire_writer_t scratch;         //  reused for bodies
-    ingest_frame_t group [BROKER_GROUP_FRAMES];    //  frames read, their events not applied yet
     silence_t **silences;          //  every silence kept, in the order they were added
     size_t silence_count;
     size_t silence_capacity;
@@ -149,69 +130,61 @@ struct _broker_t {
 //  Records a transition of entry made at now: queues the change for
 //  publishing and the row for the next commit (a REFRESH only for the
 //  refresh queue; NONE does nothing) and reschedules it.
-void broker_record (broker_t *self, entry_t *entry, transition_t transition, int64_t now);
+void core_record (core_t *self, entry_t *entry, transition_t transition, int64_t now);
 //  A person's `delete` of one cleared alert: what was applied before is
 //  committed first, then the alert's `deleted` change is written in its own
 //  transaction (as retention writes it), published, and the entry freed.
 //  0, or -1 with why in error (writes failing; the alert in the middle of
 //  a write: try again); the entry is gone only on 0.
-int broker_delete_alert (broker_t *self, entry_t *entry, int64_t now,
-                         char *error, size_t error_size);
+int core_delete_alert (core_t *self, entry_t *entry, int64_t now, char *error,
+                       size_t error_size);
 
 //  Packs the broker's health into a reply or hugz map: nothing while
 //  commits succeed, else `degraded` (why) and `degraded_since` (wall ms).
 //  Returns the number of keys packed.
-int broker_pack_health (broker_t *self, msgpack_packer *out);
+int core_pack_health (core_t *self, msgpack_packer *out);
 //  Packs `epoch` and `boot` (hugz, ping). Returns the number of keys: 2.
-int broker_pack_identity (broker_t *self, msgpack_packer *out);
+int core_pack_identity (core_t *self, msgpack_packer *out);
 
 //  The `by` of an act (ack, unack, clear, silence_add, silence_expire):
 //  required; on a secured broker the caller's certificate name unless its
 //  role is trusted to pass on its own users (gateway). 0, or -1 with error.
-int broker_get_by (broker_t *self, const msgpack_object *request, const char *op, char **by,
-                   char *error, size_t error_size);
+int core_get_by (core_t *self, const msgpack_object *request, const char *op, char **by,
+                 char *error, size_t error_size);
 
-//  Reads what waits on the ingest socket and applies it (ingest.c).
-void broker_drain_ingest (broker_t *self, int64_t now);
 //  The source a batch may speak for, as ingest checks it for every frame
-//  (and submit for every request): with security, the certificate's
-//  (client, looked up from user_id; NULL when unknown), any for a relay;
-//  plain, the batch's or "unknown". NULL when refused: counted, logged,
-//  and the reason in error.
-const char *ingest_authorize (broker_t *self, const wire_batch_t *batch,
-                              const security_client_t *client, const char *user_id,
-                              const char *peer, char *error, size_t error_size);
+//  (and submit for every request): secured, the certificate's (caller's
+//  client; NULL when unknown), any for a relay; plain, the batch's or
+//  "unknown". NULL when refused: counted, logged, and the reason in error.
+const char *core_authorize (core_t *self, const wire_batch_t *batch,
+                            const core_caller_t *sender, char *error, size_t error_size);
 //  Applies a decoded batch's events for source, as ingest applies a frame.
-void ingest_apply_batch (broker_t *self, const char *source, const wire_batch_t *batch,
-                         int64_t now);
+void core_apply_batch (core_t *self, const char *source, const wire_batch_t *batch,
+                       int64_t now);
 
 //  --- silences (silences.c) ---------------------------------------------------
 
 //  Queues a change of silence (its row and a history row, topic
-//  silence.ID) for the next commit, as broker_record does for an alert's.
-void broker_record_silence (broker_t *self, silence_t *silence, int64_t now);
+//  silence.ID) for the next commit, as core_record does for an alert's.
+void core_record_silence (core_t *self, silence_t *silence, int64_t now);
 //  Sets the alert's silenced_by to the live silence that covers it (NULL
 //  for none, and always for a cleared alert). Called for every change
-//  broker_record publishes, before its body is packed.
-void silences_cover (broker_t *self, alert_t *alert, int64_t now);
+//  core_record publishes, before its body is packed.
+void silences_cover (core_t *self, alert_t *alert, int64_t now);
 //  Loads the stored silences (at start). 0 / -1.
-int silences_load (broker_t *self);
+int silences_load (core_t *self);
 //  At silence_due: publishes each silence that started or ended, and gives
 //  every alert whose silenced_by is no longer right an `updated` change.
-void silences_tick (broker_t *self, int64_t now);
+void silences_tick (core_t *self, int64_t now);
 //  Drops the silences that ended before cutoff (retention deleted their rows).
-void silences_forget (broker_t *self, int64_t cutoff);
-void silences_destroy (broker_t *self);
+void silences_forget (core_t *self, int64_t cutoff);
+void silences_destroy (core_t *self);
 //  Control ops silence_add, silence_list, silence_expire (as control.c's).
-int silences_op_add (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+int silences_op_add (core_t *self, const msgpack_object *request, msgpack_packer *out,
                      int64_t now, char *error, size_t error_size);
-int silences_op_list (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+int silences_op_list (core_t *self, const msgpack_object *request, msgpack_packer *out,
                       int64_t now, char *error, size_t error_size);
-int silences_op_expire (broker_t *self, const msgpack_object *request, msgpack_packer *out,
+int silences_op_expire (core_t *self, const msgpack_object *request, msgpack_packer *out,
                         int64_t now, char *error, size_t error_size);
-
-//  Answers one control request (the last frame of msg) into reply.
-void control_answer (broker_t *self, const void *request, size_t size,
-                     wire_writer_t *reply, int64_t now);
 
 #endif

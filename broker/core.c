@@ -1,0 +1,986 @@
+/*  core.c — the broker's core: recording changes, commit then publish,
+    refreshes, retention, start and stop. See core.h for a turn.
+
+    Two write paths. A publishable change puts its alert on the `changed`
+    list, and the turn commits that list with the history rows at once, so
+    the change can be published. Heartbeat refreshes (an event that only
+    moves a pending alert's raise time) are the bulk of traffic and publish
+    nothing: they wait in the refresh queue and are written within
+    `checkpoint` ms, in slices of their own after the turn's changes went
+    out (s_refreshes_due). So a change's commit stays a few rows long under
+    any refresh load, and a crash loses at most `checkpoint` of refresh
+    time, which restart grace covers.
+
+    Restart grace: an alert not updated since start whose due time falls
+    before started_at + grace is scheduled at started_at + grace instead
+    (s_schedule). Nothing else in the broker knows about grace.
+
+    Silences (silences.c) are changes too: a silence's change takes the next
+    seq, is a pending_change_t with no entry, and is written in the same
+    chunk as its neighbours (its row in `silences`, its history row), so
+    commit, publish, `since` and the clean-stop logic treat it like any
+    other. Their start and end times are not in the due heap (which holds
+    one due time per alert): the broker keeps silence_due, the earliest
+    start or end to come among the few silences, and the loop wakes for it
+    as for the heap's top; silences_tick then walks the table once.
+*/
+#include <assert.h>
+#include <string.h>
+#include "core_internal.h"
+#include "mem.h"
+#include "signals.h"
+#include "timespec.h"
+
+//  --- recording changes --------------------------------------------------------
+
+//  The entry's row goes out with the next commit.
+static void
+s_list_change (core_t *self, entry_t *entry)
+{
+    entry->stale = true;
+    if (entry->change_listed)
+        return;
+    if (self->changed_count == self->changed_capacity) {
+        self->changed_capacity = self->changed_capacity ? self->changed_capacity * 2 : 1024;
+        self->changed = mem_realloc (self->changed, self->changed_capacity * sizeof (entry_t *));
+    }
+    self->changed [self->changed_count++] = entry;
+    entry->change_listed = true;
+}
+
+//  The entry's row may wait for the checkpoint: only its times moved.
+static void
+s_queue_refresh (core_t *self, entry_t *entry)
+{
+    entry->stale = true;
+    if (entry->change_listed || entry->refresh_queued)
+        return;
+    refresh_queue_push (self->refreshed, entry, self->tick);
+    entry->refresh_queued = true;
+}
+
+//  Did anyone (a sender or a human) touch the alert since this broker started?
+static bool
+s_touched_since_start (core_t *self, const alert_t *alert)
+{
+    return alert->updated_at >= self->started_at || alert->changed_at >= self->started_at
+        || alert->acked_at >= self->started_at || alert->acted_at >= self->started_at;
+}
+
+static void
+s_schedule (core_t *self, entry_t *entry)
+{
+    alert_t *alert = &entry->alert;
+    int64_t due = lifecycle_next_due (alert, self->config.reminder_interval);
+    if (due && due < self->grace_until && !s_touched_since_start (self, alert))
+        due = self->grace_until;
+    due_heap_set (self->heap, entry, due);
+}
+
+static void
+s_queue_change (core_t *self, entry_t *entry, const char *event, int64_t now)
+{
+    alert_t *alert = &entry->alert;
+    uint64_t prev_seq = alert->seq;
+    alert->seq = ++self->seq;
+    wire_writer_reset (&self->scratch);
+    alert_change_pack (&self->scratch.packer, alert->seq, now, event, alert, &self->epoch);
+
+    if (self->change_count == self->change_capacity) {
+        self->change_capacity = self->change_capacity ? self->change_capacity * 2 : 256;
+        self->changes = mem_realloc (self->changes,
+                                     self->change_capacity * sizeof (pending_change_t));
+    }
+    pending_change_t *change = &self->changes [self->change_count++];
+    char topic [WIRE_MAX_TOPIC];
+    alert_topic (topic, sizeof topic, event, alert);
+    *change = (pending_change_t) {
+        .seq = alert->seq, .prev_seq = prev_seq, .at = now, .event = event, .entry = entry,
+        .source = mem_strdup (alert->source), .id = mem_strdup (alert->id),
+        .topic = mem_strdup (topic),
+        .body = mem_alloc (self->scratch.buffer.size), .size = self->scratch.buffer.size,
+    };
+    memcpy (change->body, self->scratch.buffer.data, change->size);
+    self->change_bytes += change->size;
+    log_debug ("%s %s/%s seq %" PRIu64 " notify_count %" PRId64,
+               event, alert->source, alert->id, alert->seq, alert->notify_count);
+}
+
+void
+core_record_silence (core_t *self, silence_t *silence, int64_t now)
+{
+    uint64_t prev_seq = silence->seq;
+    silence->seq = ++self->seq;
+    snprintf (silence->announced, sizeof silence->announced, "%s", silence_state (silence, now));
+    wire_writer_reset (&self->scratch);
+    silence_change_pack (&self->scratch.packer, silence->seq, now, silence, &self->epoch);
+    if (self->change_count == self->change_capacity) {
+        self->change_capacity = self->change_capacity ? self->change_capacity * 2 : 256;
+        self->changes = mem_realloc (self->changes,
+                                     self->change_capacity * sizeof (pending_change_t));
+    }
+    pending_change_t *change = &self->changes [self->change_count++];
+    char topic [WIRE_MAX_TOPIC];
+    snprintf (topic, sizeof topic, SILENCE_TOPIC_PREFIX "%s", silence->id);
+    *change = (pending_change_t) {
+        .seq = silence->seq, .prev_seq = prev_seq, .at = now, .event = SILENCE_EVENT,
+        .id = mem_strdup (silence->id), .silence_ends = silence->ends,
+        .topic = mem_strdup (topic),
+        .body = mem_alloc (self->scratch.buffer.size), .size = self->scratch.buffer.size,
+    };
+    memcpy (change->body, self->scratch.buffer.data, change->size);
+    self->change_bytes += change->size;
+    log_debug ("silence %s %s seq %" PRIu64, silence->id, silence->announced, silence->seq);
+}
+
+void
+core_record (core_t *self, entry_t *entry, transition_t transition, int64_t now)
+{
+    alert_table_recount (self->table, entry);
+    if (transition == TRANSITION_NONE)
+        return;
+    const char *event = transition_name (transition);
+    if (event) {
+        silences_cover (self, &entry->alert, now);
+        s_list_change (self, entry);
+        s_queue_change (self, entry, event, now);
+    }
+    else
+        s_queue_refresh (self, entry);
+    s_schedule (self, entry);
+}
+
+//  --- commit, then publish ---------------------------------------------------------
+
+/*  Changes are committed in chunks of at most BROKER_COMMIT_CHUNK, in seq
+    order, and each chunk is published as soon as it committed. A chunk
+    holds its changes' history rows, the seq counter at its last change, and
+    the row of every alert it changed, as the alert stood at its last change
+    in the chunk: for most alerts that is the alert as it is now (their
+    latest change is in the chunk); an alert changed again in a later chunk
+    gets the row its change body carries (the body holds the whole alert).
+    So a crash between two chunks leaves rows, history and seq exactly at
+    the first chunk's last seq, and a backlog that grew while commits failed
+    (a full disk) goes out in transactions small enough for the space that
+    came back, instead of one that never fits.
+
+    Invariant, checked before each chunk: every change waiting has a seq
+    above the last one published, in strictly increasing order, and its
+    alert is on the `changed` list.
+*/
+
+static void
+s_free_change (core_t *self, pending_change_t *change)
+{
+    self->change_bytes -= change->size;
+    mem_free (change->source);
+    mem_free (change->id);
+    mem_free (change->topic);
+    mem_free (change->body);
+}
+
+//  What holds for every entry between turns, asserted for the entries each
+//  commit writes before it writes them (SQLite pager.c's way: the state
+//  written down, and checked where it matters):
+//  - a listed entry is stale: its row is behind until the commit settles it;
+//  - no entry is chunk-marked outside s_write_chunk;
+//  - an entry in the due heap has a due time;
+//  - a stale entry queued only for its times was written before (its times
+//    go over a stored row: a new alert is always a change first).
+static bool
+s_entry_holds_invariants (core_t *self, const entry_t *entry)
+{
+    return (!entry->change_listed || entry->stale)
+        && !entry->chunk_marked
+        && (entry->heap_index == ALERT_TABLE_NOWHERE || entry->due_at != 0)
+        && (!entry->refresh_queued || entry->change_listed || !entry->stale
+            || store_handle_written (self->store, entry->store_handle));
+}
+
+static bool
+s_entries_hold_invariants (core_t *self)
+{
+    for (size_t index = 0; index < self->changed_count; index++)
+        if (!s_entry_holds_invariants (self, self->changed [index]))
+            return false;
+    for (size_t index = 0; index < self->change_count; index++)
+        if (self->changes [index].entry
+        &&  !s_entry_holds_invariants (self, self->changes [index].entry))
+            return false;
+    return true;
+}
+
+static bool
+s_changes_hold_invariant (core_t *self)
+{
+    uint64_t previous = self->published_seq;
+    for (size_t index = 0; index < self->change_count; index++) {
+        const entry_t *entry = self->changes [index].entry;
+        if (self->changes [index].seq <= previous || (entry && !entry->change_listed))
+            return false;
+        previous = self->changes [index].seq;
+    }
+    return true;
+}
+
+//  Writes the row of an alert changed again after last_seq as its change
+//  body at that change holds it. 0 / -1.
+static int
+s_put_row_at (core_t *self, const pending_change_t *change)
+{
+    alert_change_t then;
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (change->body, change->size, error, sizeof error);
+    if (!doc || alert_change_decode (wire_doc_root (doc), &then, error, sizeof error)) {
+        log_error ("bug: cannot decode our own change %" PRIu64 ": %s", change->seq, error);
+        wire_doc_destroy (&doc);
+        return -1;
+    }
+    entry_t *entry = change->entry;
+    int rc = store_put_alert (self->store, &then.alert, &entry->store_handle);
+    alert_change_free (&then);
+    wire_doc_destroy (&doc);
+    return rc;
+}
+
+//  The rows of the alerts whose latest change in changes [0, count) is not
+//  their latest change, newest first. 0 / -1; entries written are marked.
+static int
+s_put_split_rows (core_t *self, size_t count, uint64_t last_seq)
+{
+    for (size_t index = count; index-- > 0; ) {
+        pending_change_t *change = &self->changes [index];
+        if (!change->entry || change->entry->alert.seq <= last_seq || change->entry->chunk_marked)
+            continue;
+        change->entry->chunk_marked = true;
+        if (s_put_row_at (self, change))
+            return -1;
+    }
+    return 0;
+}
+
+static void
+s_unmark_split_rows (core_t *self, size_t count)
+{
+    for (size_t index = 0; index < count; index++)
+        if (self->changes [index].entry)
+            self->changes [index].entry->chunk_marked = false;
+}
+
+//  One chunk: the first count changes (ending at last_seq; every listed
+//  row when there are none) in one transaction. 0 / -1.
+static int
+s_write_chunk (core_t *self, size_t count, uint64_t last_seq)
+{
+    if (store_begin (self->store, true))
+        return -1;
+    for (size_t index = 0; index < self->changed_count; index++) {
+        entry_t *entry = self->changed [index];
+        if (entry->alert.seq <= last_seq
+        &&  store_put_alert (self->store, &entry->alert, &entry->store_handle))
+            return -1;
+    }
+    int split = s_put_split_rows (self, count, last_seq);
+    s_unmark_split_rows (self, count);
+    if (split)
+        return -1;
+    for (size_t index = 0; index < count; index++) {
+        pending_change_t *change = &self->changes [index];
+        alert_t key = { .source = change->source ? change->source : (char *) "", .id = change->id };
+        if (!change->entry
+        &&  store_put_silence (self->store, change->id, change->silence_ends, change->seq,
+                               change->body, change->size))
+            return -1;
+        if (store_put_change (self->store, change->seq, change->at, change->event,
+                              &key, change->body, change->size, change->prev_seq))
+            return -1;
+    }
+    if (count && store_set_seq (self->store, last_seq))
+        return -1;
+    return store_commit (self->store);
+}
+
+//  The chunk committed: its alerts' rows are current unless changed later.
+static void
+s_settle_rows (core_t *self, size_t count, uint64_t last_seq)
+{
+    for (size_t index = 0; index < count; index++)
+        if (self->changes [index].entry)
+            store_row_committed (self->store, &self->changes [index].entry->store_handle);
+    size_t kept = 0;
+    for (size_t index = 0; index < self->changed_count; index++) {
+        entry_t *entry = self->changed [index];
+        if (entry->alert.seq <= last_seq) {
+            entry->stale = false;
+            entry->change_listed = false;
+            store_row_committed (self->store, &entry->store_handle);
+        }
+        else
+            self->changed [kept++] = entry;
+    }
+    self->changed_count = kept;
+}
+
+//  Hands [topic, body] to the loop's PUB socket.
+static int
+s_publish (core_t *self, const char *topic, const void *body, size_t size)
+{
+    return self->publish (self->publish_arg, topic, body, size);
+}
+
+//  Publishes the first count changes and drops them from the list.
+static void
+s_publish_changes (core_t *self, size_t count)
+{
+    for (size_t index = 0; index < count; index++) {
+        pending_change_t *change = &self->changes [index];
+        if (s_publish (self, change->topic, change->body, change->size) == 0)
+            self->stats.published++;
+        self->published_seq = change->seq;
+        s_free_change (self, change);
+    }
+    self->change_count -= count;
+    if (count && self->change_count)
+        memmove (self->changes, self->changes + count,
+                 self->change_count * sizeof (pending_change_t));
+}
+
+//  A write failed: roll back; everything stays queued for the retry, and
+//  the broker says it is degraded (hugz, ping, stats) until a write succeeds.
+static void
+s_write_failed (core_t *self)
+{
+    const char *why = store_error (self->store);
+    log_limited (&self->store_log, "cannot write to %s: %s (will retry; %zu changes, "
+                 "%zu KiB waiting)", self->config.database, why, self->change_count,
+                 self->change_bytes / 1024);
+    if (!self->degraded_since) {
+        self->degraded_since = clock_now_ms ();
+        snprintf (self->degraded_reason, sizeof self->degraded_reason,
+                  "commits to %s failing: %s", self->config.database, why);
+    }
+    store_rollback (self->store);
+    self->stats.commit_failures++;
+    self->retry_commit_at = self->tick + BROKER_COMMIT_RETRY_MS;
+}
+
+static void
+s_write_succeeded (core_t *self)
+{
+    if (self->degraded_since) {
+        char took [32];
+        log_info ("writes to %s succeed again after %s; %zu changes still to write",
+                  self->config.database,
+                  duration_format (clock_now_ms () - self->degraded_since, took, sizeof took),
+                  self->change_count);
+        self->degraded_since = 0;
+        self->degraded_reason [0] = 0;
+    }
+    self->retry_commit_at = 0;
+}
+
+//  Before retrying a failed write: give the log's space back (a checkpoint
+//  that truncates it), so room freed on a full disk is usable. Failing is
+//  expected while the disk is still full; the retry will say so.
+static void
+s_release_log (core_t *self)
+{
+    if (store_release_log (self->store))
+        log_debug ("cannot truncate the log of %s yet: %s", self->config.database,
+                   store_error (self->store));
+}
+
+//  Writes what changed, chunk by chunk, publishing each. 0 / -1.
+static int
+s_commit (core_t *self)
+{
+    if (self->retry_commit_at)
+        s_release_log (self);
+    while (self->changed_count || self->change_count) {
+        assert (s_changes_hold_invariant (self));
+        assert (s_entries_hold_invariants (self));
+        size_t count = self->change_count < BROKER_COMMIT_CHUNK
+                     ? self->change_count : BROKER_COMMIT_CHUNK;
+        uint64_t last_seq = count ? self->changes [count - 1].seq : UINT64_MAX;
+        if (s_write_chunk (self, count, last_seq)) {
+            s_write_failed (self);
+            return -1;
+        }
+        self->stats.commits++;
+        s_write_succeeded (self);
+        s_settle_rows (self, count, last_seq);
+        s_publish_changes (self, count);
+    }
+    self->retry_commit_at = 0;          //  the refreshes may try again
+    return 0;
+}
+
+//  After a failure, only the retry time; otherwise at once when there is news.
+static bool
+s_commit_due (core_t *self)
+{
+    if (self->retry_commit_at)
+        return self->tick >= self->retry_commit_at;
+    return self->change_count || self->changed_count;
+}
+
+//  While writes fail, unwritten changes pile up in memory; past a bound the
+//  loop stops reading ingest (PUSH senders queue, agents hold their latest
+//  state) until the backlog is written.
+static bool
+s_backlog_full (core_t *self)
+{
+    return self->retry_commit_at
+        && (self->change_count >= BROKER_BACKLOG_CHANGES
+         || self->change_bytes >= BROKER_BACKLOG_BYTES);
+}
+
+int
+core_pack_identity (core_t *self, msgpack_packer *out)
+{
+    epoch_pack (out, &self->epoch);
+    wire_pack_key_string (out, "boot", self->boot);
+    return 2;
+}
+
+int
+core_pack_health (core_t *self, msgpack_packer *out)
+{
+    if (!self->degraded_since)
+        return 0;
+    wire_pack_key_string (out, "degraded", self->degraded_reason);
+    wire_pack_key_int (out, "degraded_since", self->degraded_since);
+    return 2;
+}
+
+//  --- writing refreshes ----------------------------------------------------------------
+
+//  A queued refresh is ripe at nine tenths of `checkpoint`, overdue at all
+//  of it.
+static int64_t
+s_ripe_age (core_t *self)
+{
+    return self->config.checkpoint - self->config.checkpoint / 10;
+}
+
+//  How many of the oldest queued refreshes to write now: every overdue
+//  one, and up to BROKER_REFRESH_SLICE ripe ones once per
+//  BROKER_REFRESH_GAP_MS. The tenth of `checkpoint` between ripe and
+//  overdue lets a steady load go out in short, even slices (256 rows cost
+//  well under a millisecond) instead of one long write per checkpoint that
+//  a change arriving meanwhile would wait behind; only a load beyond what
+//  the slices carry falls back to writing what is overdue whole.
+static size_t
+s_refreshes_due (core_t *self)
+{
+    size_t size = refresh_queue_size (self->refreshed);
+    if (self->finishing)
+        return size;
+    bool slice_open = self->tick >= self->next_refresh_write;
+    size_t count = 0;
+    while (count < size) {
+        int64_t since;
+        refresh_queue_peek (self->refreshed, count, &since);
+        if (since + self->config.checkpoint <= self->tick
+        ||  (slice_open && count < BROKER_REFRESH_SLICE && since + s_ripe_age (self) <= self->tick))
+            count++;
+        else
+            break;
+    }
+    return count;
+}
+
+//  Writes the times of the count oldest queued refreshes in a transaction
+//  of their own (all a refresh moves, and a row a tenth the size of the
+//  alert's); an entry already written by a change's commit is only
+//  dropped. 0 / -1.
+static int
+s_write_refreshes (core_t *self, size_t count)
+{
+    int written = store_begin (self->store, false);
+    for (size_t index = 0; written == 0 && index < count; index++) {
+        int64_t since;
+        entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
+        if (entry->stale && !entry->change_listed) {
+            assert (store_handle_written (self->store, entry->store_handle));    //  a new alert is a change first
+            written = store_put_times (self->store, &entry->alert, entry->store_handle);
+        }
+    }
+    if (written || store_commit (self->store)) {
+        s_write_failed (self);
+        return -1;
+    }
+    self->stats.commits++;
+    s_write_succeeded (self);
+    for (size_t index = 0; index < count; index++) {
+        int64_t since;
+        entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
+        entry->refresh_queued = false;
+        if (entry->stale && !entry->change_listed) {
+            entry->stale = false;
+            store_times_committed (self->store, &entry->store_handle);
+        }
+    }
+    refresh_queue_pop (self->refreshed, count);
+    self->next_refresh_write = self->tick + BROKER_REFRESH_GAP_MS;
+    return 0;
+}
+
+//  Commits the turn's changes, then the refreshes that are due, then, with
+//  everything published, copies the log into the database if it has grown.
+static void
+s_write (core_t *self)
+{
+    if (s_commit_due (self) && s_commit (self))
+        return;
+    if (self->retry_commit_at)
+        return;
+    size_t count = s_refreshes_due (self);
+    if (count && s_write_refreshes (self, count))
+        return;
+    if (store_maintain (self->store))
+        log_limited (&self->store_log, "upkeep of %s (a checkpoint) failed: %s (will retry)",
+                     self->config.database, store_error (self->store));
+}
+
+//  --- timers and hugz ------------------------------------------------------------------------
+
+static void
+s_fire_due (core_t *self, int64_t now)
+{
+    entry_t *entry;
+    for (int count = 0; count < BROKER_FIRE_PER_TURN
+         && (entry = due_heap_due (self->heap, now)); count++) {
+        transition_t transition = lifecycle_fire (&entry->alert, now, self->config.reminder_interval);
+        if (transition == TRANSITION_NONE) {
+            s_schedule (self, entry);
+            if (entry->due_at && entry->due_at <= now) {
+                log_error ("bug: %s/%s due at %" PRId64 " but nothing fires; unscheduled",
+                           entry->alert.source, entry->alert.id, entry->due_at);
+                due_heap_set (self->heap, entry, 0);
+            }
+        }
+        else
+            core_record (self, entry, transition, now);
+    }
+}
+
+//  A database deleted or replaced under the running broker: every later
+//  write would go into an unlinked file, or beside the new one. That is a
+//  fatal stop, logged; a restart opens what is at the path now (a new
+//  epoch, which subscribers follow).
+static bool
+s_file_intact (core_t *self)
+{
+    char why [600];
+    if (store_file_intact (self->store, why, sizeof why) == 0)
+        return true;
+    log_error ("database deleted or replaced under the running broker: %s; stopping at "
+               "seq %" PRIu64 " without writing %zu unwritten changes into it", why,
+               self->published_seq, self->change_count);
+    return false;
+}
+
+bool
+core_hugz (core_t *self, int64_t now)
+{
+    bool intact = s_file_intact (self);
+    wire_writer_reset (&self->scratch);
+    msgpack_pack_map (&self->scratch.packer, 5 + (self->degraded_since ? 2 : 0));
+    wire_pack_key_int (&self->scratch.packer, "v", WIRE_VERSION);
+    wire_pack_key_int (&self->scratch.packer, "seq", (int64_t) self->published_seq);
+    wire_pack_key_int (&self->scratch.packer, "at", now);
+    core_pack_identity (self, &self->scratch.packer);
+    core_pack_health (self, &self->scratch.packer);
+    s_publish (self, "hugz", self->scratch.buffer.data, self->scratch.buffer.size);
+    return intact;
+}
+
+//  Cleared alerts nobody has sent or touched for the whole retention, at
+//  most BROKER_PRUNE_PER_RUN of them; *count says how many.
+static entry_t **
+s_expired_alerts (core_t *self, int64_t cutoff, size_t *count)
+{
+    entry_t **expired = mem_alloc (BROKER_PRUNE_PER_RUN * sizeof (entry_t *));
+    *count = 0;
+    size_t span = alert_table_span (self->table);
+    for (size_t position = 0; position < span && *count < BROKER_PRUNE_PER_RUN; position++) {
+        entry_t *entry = alert_table_at (self->table, position);
+        if (!entry)
+            continue;
+        const alert_t *alert = &entry->alert;
+        if (alert->state == ALERT_CLEARED && !entry->stale && !entry->refresh_queued
+        &&  alert->changed_at < cutoff && alert->updated_at < cutoff)
+            expired [(*count)++] = entry;
+    }
+    return expired;
+}
+
+//  Writes the deletion of each expired alert as a change, inside the open
+//  transaction: the next seq, a history row whose body is the alert as it
+//  was with event "deleted", the row deleted. The changes to publish after
+//  COMMIT go into deletions (count of them). 0 / -1.
+static int
+s_write_deletions (core_t *self, entry_t **expired, size_t count, int64_t now,
+                   pending_change_t *deletions)
+{
+    for (size_t index = 0; index < count; index++) {
+        entry_t *entry = expired [index];
+        alert_t row = entry->alert;         //  a shallow copy, to pack with the new seq
+        row.seq = self->seq + 1;
+        wire_writer_reset (&self->scratch);
+        alert_change_pack (&self->scratch.packer, row.seq, now, ALERT_EVENT_DELETED, &row,
+                           &self->epoch);
+        if (store_put_change (self->store, row.seq, now, ALERT_EVENT_DELETED, &row,
+                              self->scratch.buffer.data, self->scratch.buffer.size,
+                              entry->alert.seq)
+        ||  store_delete_alert (self->store, row.source, row.id, entry->store_handle))
+            return -1;
+        char topic [WIRE_MAX_TOPIC];
+        alert_topic (topic, sizeof topic, ALERT_EVENT_DELETED, &row);
+        deletions [index] = (pending_change_t) {
+            .seq = ++self->seq, .at = now, .event = ALERT_EVENT_DELETED, .entry = entry,
+            .topic = mem_strdup (topic), .body = mem_alloc (self->scratch.buffer.size),
+            .size = self->scratch.buffer.size,
+        };
+        memcpy (deletions [index].body, self->scratch.buffer.data, deletions [index].size);
+    }
+    return count ? store_set_seq (self->store, self->seq) : 0;
+}
+
+int
+core_delete_alert (core_t *self, entry_t *entry, int64_t now, char *error, size_t error_size)
+{
+    s_write (self);
+    if (self->change_count || self->retry_commit_at) {
+        snprintf (error, error_size, "the broker cannot write now (degraded): try again later");
+        return -1;
+    }
+    if (entry->stale || entry->refresh_queued) {
+        snprintf (error, error_size, "%s/%s is being written: try again in a second",
+                  entry->alert.source, entry->alert.id);
+        return -1;
+    }
+    assert (self->seq == self->published_seq);
+    pending_change_t deletion = { 0 };
+    int rc = -1;
+    if (store_begin (self->store, true) == 0
+    &&  s_write_deletions (self, &entry, 1, now, &deletion) == 0
+    &&  store_commit (self->store) == 0) {
+        if (s_publish (self, deletion.topic, deletion.body, deletion.size) == 0)
+            self->stats.published++;
+        self->published_seq = deletion.seq;
+        self->stats.commits++;
+        due_heap_set (self->heap, entry, 0);
+        alert_table_remove (self->table, entry);
+        rc = 0;
+    }
+    else {
+        snprintf (error, error_size, "the deletion was not written: %s", store_error (self->store));
+        store_rollback (self->store);
+        self->seq = self->published_seq;
+    }
+    mem_free (deletion.topic);
+    mem_free (deletion.body);
+    return rc;
+}
+
+//  Deletes history and cleared alerts older than the retention, in bounded
+//  runs of its own transaction between turns (a long backlog is worked off
+//  over several turns). Each deleted alert is a `deleted` change, committed
+//  like any other (synced with durability full) and published after the
+//  COMMIT, so mirrors drop it; memory follows only once the deletion
+//  committed. A snapshot paging meanwhile is not disturbed (alert_table.h).
+//  While changes wait for their commit (writes failing) retention waits
+//  too: its seqs must come after theirs.
+static void
+s_retain (core_t *self, int64_t now)
+{
+    self->next_retention = self->tick + self->retention_period;
+    if (self->change_count || self->retry_commit_at)
+        return;
+    assert (self->seq == self->published_seq);
+    int64_t cutoff = now - self->config.retention;
+    int history = 0;
+    size_t alerts = 0, written_count = 0;
+    entry_t **expired = s_expired_alerts (self, cutoff, &alerts);
+    pending_change_t *deletions = mem_alloc ((alerts ? alerts : 1) * sizeof (pending_change_t));
+    int silences = 0;
+    bool written = store_begin (self->store, alerts > 0) == 0
+                && store_prune_history (self->store, cutoff, BROKER_PRUNE_PER_RUN, &history) == 0
+                && store_prune_silences (self->store, cutoff, &silences) == 0
+                && s_write_deletions (self, expired, alerts, now, deletions) == 0;
+    written_count = self->seq - self->published_seq;
+    if (written && store_commit (self->store) == 0) {
+        for (size_t index = 0; index < alerts; index++) {
+            pending_change_t *deletion = &deletions [index];
+            if (s_publish (self, deletion->topic, deletion->body, deletion->size) == 0)
+                self->stats.published++;
+            self->published_seq = deletion->seq;
+            alert_table_remove (self->table, deletion->entry);
+        }
+        if (alerts)
+            self->stats.commits++;
+        if (silences)
+            silences_forget (self, cutoff);
+        if (history == BROKER_PRUNE_PER_RUN || alerts == BROKER_PRUNE_PER_RUN)
+            self->next_retention = self->tick;          //  more to do: next turn
+        if (history || alerts) {
+            char age [32];
+            log_info ("retention: deleted %zu cleared alerts and %d history rows older than %s",
+                      alerts, history, duration_format (self->config.retention, age, sizeof age));
+        }
+    }
+    else {
+        log_error ("retention failed: %s", store_error (self->store));
+        store_rollback (self->store);
+        self->seq = self->published_seq;    //  the seqs handed out were not committed
+    }
+    for (size_t index = 0; index < written_count; index++) {
+        mem_free (deletions [index].topic);
+        mem_free (deletions [index].body);
+    }
+    mem_free (deletions);
+    mem_free (expired);
+}
+
+//  --- start and stop ---------------------------------------------------------------
+
+static void
+s_adopt_loaded (alert_t *alert, store_handle_t handle, void *arg)
+{
+    core_t *self = arg;
+    entry_t *entry = alert_table_find (self->table, alert->source, alert->id);
+    if (entry) {
+        log_error ("duplicate stored alert %s/%s skipped", alert->source, alert->id);
+        alert_clear_fields (alert);
+        return;
+    }
+    entry = alert_table_adopt (self->table, alert);
+    entry->store_handle = handle;
+    const char *repaired = lifecycle_repair (&entry->alert, self->started_at);
+    if (repaired) {
+        log_warn ("stored alert %s/%s had %s: repaired", entry->alert.source,
+                  entry->alert.id, repaired);
+        s_list_change (self, entry);
+    }
+    s_schedule (self, entry);
+}
+
+//  Makes the database's directory, opens the store, loads alerts and
+//  silences, resumes the seq and begins the epoch. 0 / -1 with error.
+static int
+s_open_store (core_t *self, char *error, size_t error_size)
+{
+    const char *database = self->config.database;
+    char dir [4096];
+    snprintf (dir, sizeof dir, "%s", database);
+    char *slash = strrchr (dir, '/');
+    if (slash && slash != dir) {
+        *slash = 0;
+        if (paths_make_dirs (dir, error, error_size))
+            return -1;
+    }
+    self->store = store_open (database, self->config.durability_full, error, error_size);
+    if (!self->store)
+        return -1;
+    if (store_last_seq (self->store, &self->seq)
+    ||  store_load (self->store, s_adopt_loaded, self)
+    ||  silences_load (self)) {
+        snprintf (error, error_size, "cannot load %s: %s", database, store_error (self->store));
+        return -1;
+    }
+    self->published_seq = self->seq;
+    self->silence_due = self->started_at;   //  the first turn checks every silenced_by
+    const char *why = NULL;
+    if (store_epoch_start (self->store, self->seq, &self->epoch, &why)
+    ||  epoch_new_db_id (self->boot)) {
+        snprintf (error, error_size, "cannot start an epoch in %s: %s", database,
+                  store_error (self->store));
+        return -1;
+    }
+    char epoch [64];
+    epoch_format (&self->epoch, epoch, sizeof epoch);
+    if (why)
+        log_info ("epoch %s begins: %s", epoch, why);
+    else
+        log_info ("epoch %s goes on (the last run stopped cleanly)", epoch);
+    return 0;
+}
+
+core_t *
+core_new (const broker_config_t *config, bool secured, core_publish_fn *publish,
+          void *publish_arg, char *error, size_t error_size)
+{
+    core_t *self = mem_alloc (sizeof (core_t));
+    broker_config_copy (&self->config, config);
+    self->secured = secured;
+    self->publish = publish;
+    self->publish_arg = publish_arg;
+    self->started_at = clock_now_ms ();
+    self->grace_until = self->started_at + config->grace;
+    self->tick = zclock_mono ();
+    self->retention_period = config->retention < BROKER_RETENTION_MS
+                           ? config->retention : BROKER_RETENTION_MS;
+    self->next_retention = self->tick + self->retention_period;
+    wire_writer_init (&self->scratch);
+    self->table = alert_table_new ();
+    self->heap = due_heap_new ();
+    self->refreshed = refresh_queue_new ();
+    self->recent_tx = tx_window_new ();
+    if (!self->table || !self->recent_tx) {
+        snprintf (error, error_size, "out of memory");
+        core_destroy (&self);
+        return NULL;
+    }
+    if (s_open_store (self, error, error_size)) {
+        core_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+core_destroy (core_t **self_p)
+{
+    if (!*self_p)
+        return;
+    core_t *self = *self_p;
+    for (size_t index = 0; index < self->change_count; index++)
+        s_free_change (self, &self->changes [index]);
+    mem_free (self->changes);
+    mem_free (self->changed);
+    refresh_queue_destroy (&self->refreshed);
+    due_heap_destroy (&self->heap);
+    silences_destroy (self);
+    alert_table_destroy (&self->table);
+    tx_window_destroy (&self->recent_tx);
+    store_destroy (&self->store);
+    wire_writer_free (&self->scratch);
+    broker_config_free (&self->config);
+    mem_free (self);
+    *self_p = NULL;
+}
+
+void
+core_begin_turn (core_t *self, int64_t tick)
+{
+    self->tick = tick;
+}
+
+void
+core_work (core_t *self, int64_t now)
+{
+    s_fire_due (self, now);
+    if (self->silence_due && now >= self->silence_due)
+        silences_tick (self, now);
+    s_write (self);
+    if (self->tick >= self->next_retention)
+        s_retain (self, now);
+}
+
+size_t
+core_unpublished (core_t *self)
+{
+    return self->change_count + self->changed_count;
+}
+
+bool
+core_backlog_full (core_t *self)
+{
+    bool paused = s_backlog_full (self);
+    if (paused != self->ingest_paused) {
+        self->ingest_paused = paused;
+        if (paused)
+            log_warn ("ingest paused: %zu changes (%zu KiB) not written to %s",
+                      self->change_count, self->change_bytes / 1024, self->config.database);
+        else
+            log_info ("ingest resumed");
+    }
+    return paused;
+}
+
+void
+core_count_handshake_failures (core_t *self, int failures)
+{
+    self->stats.handshake_failures += (uint64_t) failures;
+}
+
+size_t
+core_alert_count (core_t *self)
+{
+    return alert_table_size (self->table);
+}
+
+uint64_t
+core_published_seq (core_t *self)
+{
+    return self->published_seq;
+}
+
+//  Alerts whose rows still wait to be written (one may be counted twice).
+static size_t
+s_unwritten (core_t *self)
+{
+    return self->changed_count + self->change_count + refresh_queue_size (self->refreshed);
+}
+
+static void
+s_sooner (int64_t *wait, int64_t candidate)
+{
+    if (candidate < *wait)
+        *wait = candidate;
+}
+
+//  Alerts are due by the wall clock (their times are wall times); the
+//  core's own timers run on the tick.
+long
+core_poll_timeout (core_t *self, int64_t now, int64_t tick, long max_ms)
+{
+    int64_t wait = max_ms;
+    s_sooner (&wait, self->next_retention - tick);
+    if (self->retry_commit_at)
+        s_sooner (&wait, self->retry_commit_at - tick);
+    else
+    if (refresh_queue_size (self->refreshed)) {
+        int64_t since;
+        refresh_queue_peek (self->refreshed, 0, &since);
+        int64_t ripe = since + s_ripe_age (self);
+        int64_t slice = ripe > self->next_refresh_write ? ripe : self->next_refresh_write;
+        int64_t overdue = since + self->config.checkpoint;
+        s_sooner (&wait, (slice < overdue ? slice : overdue) - tick);
+    }
+    int64_t next_due = due_heap_next (self->heap);
+    if (next_due)
+        s_sooner (&wait, next_due - now);
+    if (self->silence_due)
+        s_sooner (&wait, self->silence_due - now);
+    return wait < 0 ? 0 : (long) wait;
+}
+
+int
+core_finish (core_t *self)
+{
+    self->finishing = true;
+    for (int attempt = 0; attempt < 3 && s_unwritten (self); attempt++) {
+        if (attempt)
+            zclock_sleep (BROKER_COMMIT_RETRY_MS);      //  shutting down: nothing else to do
+        self->tick = zclock_mono ();
+        self->retry_commit_at = 0;
+        s_write (self);
+    }
+    if (s_unwritten (self)) {
+        log_error ("stopped at seq %" PRIu64 " with %zu alerts not written to %s: %s",
+                   self->published_seq, s_unwritten (self), self->config.database,
+                   store_error (self->store));
+        return -1;
+    }
+    if (store_mark_clean (self->store, &self->epoch, self->published_seq)) {
+        log_error ("stopped at seq %" PRIu64 " but cannot mark the stop clean in %s: %s "
+                   "(the next start begins a new epoch)", self->published_seq,
+                   self->config.database, store_error (self->store));
+        return -1;
+    }
+    log_info ("stopped at seq %" PRIu64, self->published_seq);
+    return 0;
+}

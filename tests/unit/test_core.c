@@ -1,0 +1,317 @@
+/*  test_core.c — the broker's core (core.h) driven without a socket: a
+    store in a temp dir, control requests as msgpack bytes, ingest frames
+    handed in as the loop would, and a publish function that records what
+    went out. It checks what the loop relies on: nothing is published
+    before core_work commits it, a reply that waits says so, the caller's
+    certificate (not the request) decides roles and `by`, a refused frame
+    changes nothing, and a clean stop lets the next core go on in the same
+    epoch and seq.
+*/
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "../check.h"
+#include "../../broker/core.h"
+#include "alert.h"
+#include "log.h"
+#include "mem.h"
+#include "timespec.h"
+
+#define SENT_MAX 16
+
+//  What the core published: topics and bodies, in order.
+typedef struct {
+    char topic [SENT_MAX][256];
+    void *body [SENT_MAX];
+    size_t size [SENT_MAX];
+    size_t count;
+    size_t hugz;
+} sent_t;
+
+static int
+s_record (void *arg, const char *topic, const void *body, size_t size)
+{
+    sent_t *sent = arg;
+    if (strcmp (topic, "hugz") == 0) {
+        sent->hugz++;
+        return 0;
+    }
+    if (sent->count == SENT_MAX)
+        return -1;
+    snprintf (sent->topic [sent->count], sizeof sent->topic [0], "%s", topic);
+    sent->body [sent->count] = mem_alloc (size);
+    memcpy (sent->body [sent->count], body, size);
+    sent->size [sent->count++] = size;
+    return 0;
+}
+
+static void
+s_sent_free (sent_t *sent)
+{
+    for (size_t index = 0; index < sent->count; index++)
+        mem_free (sent->body [index]);
+    memset (sent, 0, sizeof *sent);
+}
+
+static char s_dir [] = "/tmp/lilac-test-core.XXXXXX";
+static char s_database [300];
+
+static core_t *
+s_core (bool secured, sent_t *sent)
+{
+    broker_config_t config;
+    config_report_t *report = config_report_new ();
+    int rc = broker_config_load (&config, NULL, report);
+    config_report_destroy (&report);
+    if (rc)
+        return NULL;
+    mem_free (config.database);
+    config.database = mem_strdup (s_database);
+    char error [512] = "";
+    core_t *core = core_new (&config, secured, s_record, sent, error, sizeof error);
+    CHECK (core, "core_new: %s", error);
+    broker_config_free (&config);
+    return core;
+}
+
+//  Packs {v, op, ...} with string pairs (key, value, ..., NULL) into writer.
+static void
+s_request (wire_writer_t *writer, const char *op, ...)
+{
+    const char *pairs [16];
+    size_t count = 0;
+    va_list args;
+    va_start (args, op);
+    const char *key;
+    while (count < 16 && (key = va_arg (args, const char *))) {
+        pairs [count++] = key;
+        pairs [count++] = va_arg (args, const char *);
+    }
+    va_end (args);
+    wire_writer_reset (writer);
+    msgpack_pack_map (&writer->packer, 2 + count / 2);
+    wire_pack_key_int (&writer->packer, "v", WIRE_VERSION);
+    wire_pack_key_string (&writer->packer, "op", op);
+    for (size_t index = 0; index < count; index += 2)
+        wire_pack_key_string (&writer->packer, pairs [index], pairs [index + 1]);
+}
+
+//  Answers the request in writer as from caller; the reply's ok, its error
+//  (when not ok) into error, and whether it waits into *waits.
+static bool
+s_answer (core_t *core, const core_caller_t *caller, wire_writer_t *writer, bool *waits,
+          char *error, size_t error_size)
+{
+    wire_writer_t reply;
+    wire_writer_init (&reply);
+    *waits = core_answer (core, caller, writer->buffer.data, writer->buffer.size, &reply,
+                          clock_now_ms ());
+    char why [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (reply.buffer.data, reply.buffer.size, why, sizeof why);
+    bool ok = false, present = false;
+    char *text = NULL;
+    if (doc) {
+        wire_get_bool (wire_doc_root (doc), "ok", &present, &ok, why, sizeof why);
+        wire_get_string (wire_doc_root (doc), "error", 1000, &text, why, sizeof why);
+    }
+    snprintf (error, error_size, "%s", text ? text : "");
+    mem_free (text);
+    wire_doc_destroy (&doc);
+    wire_writer_free (&reply);
+    return ok;
+}
+
+//  An ingest frame {v, source, alerts: [{id, raise: "now", summary}]}.
+static void
+s_frame (wire_writer_t *writer, const char *source, const char *id)
+{
+    wire_writer_reset (writer);
+    msgpack_pack_map (&writer->packer, 3);
+    wire_pack_key_int (&writer->packer, "v", WIRE_VERSION);
+    wire_pack_key_string (&writer->packer, "source", source);
+    wire_pack_key (&writer->packer, "alerts");
+    msgpack_pack_array (&writer->packer, 1);
+    msgpack_pack_map (&writer->packer, 3);
+    wire_pack_key_string (&writer->packer, "id", id);
+    wire_pack_key_string (&writer->packer, "raise", "now");
+    wire_pack_key_string (&writer->packer, "summary", "it broke");
+}
+
+//  Hands the frame in writer to the core as the loop does; true if accepted.
+static bool
+s_ingest (core_t *core, const core_caller_t *sender, wire_writer_t *writer)
+{
+    ingest_frame_t frame = { WIRE_BATCH_EMPTY, NULL };
+    int64_t now = clock_now_ms ();
+    bool accepted = core_accept_frame (core, &frame, writer->buffer.data, writer->buffer.size,
+                                       sender, now);
+    if (accepted)
+        core_apply_frames (core, &frame, 1, now);
+    wire_batch_free (&frame.batch);
+    return accepted;
+}
+
+//  The alert in the body of change index of sent.
+static bool
+s_sent_alert (sent_t *sent, size_t index, alert_change_t *change)
+{
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (sent->body [index], sent->size [index], error, sizeof error);
+    bool ok = doc && alert_change_decode (wire_doc_root (doc), change, error, sizeof error) == 0;
+    wire_doc_destroy (&doc);
+    return ok;
+}
+
+static void
+test_plain (void)
+{
+    sent_t sent = { 0 };
+    core_t *core = s_core (false, &sent);
+    if (!core)
+        return;
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    char error [WIRE_ERROR_SIZE];
+    bool waits = true;
+
+    TEST ("core: ping is answered with no socket bound, at once");
+    core_begin_turn (core, zclock_mono ());
+    s_request (&writer, "ping", NULL);
+    CHECK (s_answer (core, NULL, &writer, &waits, error, sizeof error), "ping: %s", error);
+    CHECK (!waits, "a ping does not wait for a commit");
+
+    TEST ("core: an event applied is published only once core_work committed it");
+    s_frame (&writer, "web1", "disk");
+    CHECK (s_ingest (core, NULL, &writer), "frame accepted");
+    CHECK (sent.count == 0, "nothing published before the commit (%zu)", sent.count);
+    CHECK (core_unpublished (core) > 0, "the change waits");
+    core_work (core, clock_now_ms ());
+    CHECK (core_unpublished (core) == 0, "written");
+    CHECK (sent.count == 1 && strcmp (sent.topic [0], "raised.normal.web1.disk") == 0,
+           "one raised change (%zu: %s)", sent.count, sent.topic [0]);
+
+    TEST ("core: an ack waits for the commit and carries the request's by");
+    s_request (&writer, "ack", "source", "web1", "id", "disk", "by", "alice", NULL);
+    CHECK (s_answer (core, NULL, &writer, &waits, error, sizeof error), "ack: %s", error);
+    CHECK (waits, "the reply waits for the commit");
+    CHECK (sent.count == 1, "not published before the commit");
+    core_work (core, clock_now_ms ());
+    alert_change_t change = { 0 };
+    if (CHECK (sent.count == 2 && s_sent_alert (&sent, 1, &change), "the acked change")) {
+        CHECK (strcmp (change.event, "acked") == 0, "event %s", change.event);
+        CHECK (change.alert.acked_by && strcmp (change.alert.acked_by, "alice") == 0, "by");
+        alert_change_free (&change);
+    }
+
+    TEST ("core: a bad request is refused with a reason, and nothing changes");
+    s_request (&writer, "ack", "source", "web1", "id", "nothing-here", "by", "alice", NULL);
+    CHECK (!s_answer (core, NULL, &writer, &waits, error, sizeof error), "refused");
+    CHECK (strstr (error, "no alert web1/nothing-here"), "why: %s", error);
+    CHECK (!waits && core_unpublished (core) == 0, "nothing to commit");
+
+    TEST ("core: hugz go through the publish function");
+    CHECK (core_hugz (core, clock_now_ms ()) && sent.hugz == 1, "hugz published, file intact");
+
+    TEST ("core: a clean stop, and the next core goes on in the same epoch and seq");
+    CHECK (core_finish (core) == 0, "finish");
+    core_destroy (&core);
+    s_sent_free (&sent);
+    core = s_core (false, &sent);
+    if (core) {
+        s_request (&writer, "unack", "source", "web1", "id", "disk", "by", "bob", NULL);
+        CHECK (s_answer (core, NULL, &writer, &waits, error, sizeof error), "unack: %s", error);
+        core_work (core, clock_now_ms ());
+        if (CHECK (sent.count == 1 && s_sent_alert (&sent, 0, &change), "unacked change")) {
+            CHECK (strcmp (change.event, "unacked") == 0, "the acked alert was loaded: %s",
+                   change.event);
+            CHECK (change.seq == 3, "seq goes on: %" PRIu64, change.seq);
+            CHECK (change.epoch.n == 1, "the same epoch after a clean stop: %" PRIu64,
+                   change.epoch.n);
+            alert_change_free (&change);
+        }
+        CHECK (core_finish (core) == 0, "finish");
+        core_destroy (&core);
+    }
+    s_sent_free (&sent);
+    wire_writer_free (&writer);
+}
+
+static void
+test_secured (void)
+{
+    sent_t sent = { 0 };
+    core_t *core = s_core (true, &sent);
+    if (!core)
+        return;
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    char error [WIRE_ERROR_SIZE];
+    bool waits = true;
+    security_client_t reader = { .role = ROLE_READER, .name = "rita", .file = "rita.key" };
+    security_client_t admin = { .role = ROLE_ADMIN, .name = "alice", .file = "alice.key" };
+    security_client_t agent = { .role = ROLE_AGENT, .source = "web2", .name = "web2",
+                                .file = "web2.key" };
+    core_caller_t as_reader = { &reader, "KEYR", "127.0.0.1" };
+    core_caller_t as_admin = { &admin, "KEYA", "127.0.0.1" };
+    core_caller_t as_agent = { &agent, "KEYW", "127.0.0.1" };
+    core_caller_t as_stranger = { NULL, "KEYX", "127.0.0.1" };
+    core_begin_turn (core, zclock_mono ());
+
+    TEST ("core, secured: a frame claiming another certificate's source is refused");
+    s_frame (&writer, "web1", "disk");
+    CHECK (!s_ingest (core, &as_agent, &writer), "spoofed frame refused");
+    CHECK (!s_ingest (core, &as_stranger, &writer), "unknown key refused");
+    core_work (core, clock_now_ms ());
+    CHECK (sent.count == 0, "nothing applied");
+    s_frame (&writer, "web2", "disk");
+    CHECK (s_ingest (core, &as_agent, &writer), "its own source accepted");
+    core_work (core, clock_now_ms ());
+    CHECK (sent.count == 1, "one change");
+
+    TEST ("core, secured: a reader may not ack; an admin acks as its certificate's name");
+    s_request (&writer, "ack", "source", "web2", "id", "disk", "by", "mallory", NULL);
+    CHECK (!s_answer (core, &as_reader, &writer, &waits, error, sizeof error), "refused");
+    CHECK (strstr (error, "permission denied"), "why: %s", error);
+    CHECK (s_answer (core, &as_admin, &writer, &waits, error, sizeof error), "ack: %s", error);
+    core_work (core, clock_now_ms ());
+    alert_change_t change = { 0 };
+    if (CHECK (sent.count == 2 && s_sent_alert (&sent, 1, &change), "acked change")) {
+        CHECK (change.alert.acked_by && strcmp (change.alert.acked_by, "alice") == 0,
+               "by is the certificate's name, not the request's: %s", change.alert.acked_by);
+        alert_change_free (&change);
+    }
+    CHECK (core_finish (core) == 0, "finish");
+    core_destroy (&core);
+    s_sent_free (&sent);
+    wire_writer_free (&writer);
+}
+
+static void
+s_remove_database (void)
+{
+    const char *suffixes [] = { "", "-wal", "-shm", ".lock" };
+    for (size_t index = 0; index < 4; index++) {
+        char path [400];
+        snprintf (path, sizeof path, "%s%s", s_database, suffixes [index]);
+        unlink (path);
+    }
+}
+
+int
+main (void)
+{
+    log_init ("test_core", false);
+    if (!mkdtemp (s_dir)) {
+        perror ("mkdtemp");
+        return 1;
+    }
+    snprintf (s_database, sizeof s_database, "%s/lilac.db", s_dir);
+    test_plain ();
+    s_remove_database ();
+    test_secured ();
+    s_remove_database ();
+    rmdir (s_dir);
+    return check_done ();
+}
