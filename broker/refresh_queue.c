@@ -1,4 +1,4 @@
-/*  refresh_queue.c — a growing FIFO ring of {entry, since}. See
+/*  refresh_queue.c — a growing FIFO ring of {entry, since, mark}. See
     refresh_queue.h. The capacity is a power of two, so positions wrap with
     a mask; growing copies the ring out in order.
 */
@@ -11,6 +11,7 @@
 typedef struct {
     entry_t *entry;
     int64_t since;                 //  tick of the refresh that queued it
+    uint64_t mark;                 //  the owner's number (the row queue: a seq)
 } queued_t;
 
 struct _refresh_queue_t {
@@ -50,13 +51,20 @@ s_grow (refresh_queue_t *self)
 }
 
 void
-refresh_queue_push (refresh_queue_t *self, entry_t *entry, int64_t since)
+refresh_queue_push (refresh_queue_t *self, entry_t *entry, int64_t since, uint64_t mark)
 {
     if (self->size == self->capacity)
         s_grow (self);
     self->ring [(self->head + self->size) & (self->capacity - 1)] =
-        (queued_t) { .entry = entry, .since = since };
+        (queued_t) { .entry = entry, .since = since, .mark = mark };
     self->size++;
+}
+
+uint64_t
+refresh_queue_mark (refresh_queue_t *self, size_t index)
+{
+    assert (index < self->size);
+    return self->ring [(self->head + index) & (self->capacity - 1)].mark;
 }
 
 entry_t *

@@ -191,6 +191,20 @@ store_set_seq (store_t *self, uint64_t seq)
 }
 
 int
+store_set_rows_seq (store_t *self, uint64_t seq)
+{
+    assert (self);
+    return self->class->set_rows_seq (self->backend, seq);
+}
+
+int
+store_rows_seq (store_t *self, uint64_t *seq)
+{
+    assert (self);
+    return self->class->rows_seq (self->backend, seq);
+}
+
+int
 store_since (store_t *self, uint64_t after, size_t limit, store_change_fn *each, void *arg,
              size_t *count)
 {
@@ -214,10 +228,11 @@ store_oldest_seq (store_t *self, uint64_t *seq)
 }
 
 int
-store_prune_history (store_t *self, int64_t before, int limit, int *deleted)
+store_prune_history (store_t *self, int64_t before, uint64_t keep_after, int limit,
+                     int *deleted)
 {
     assert (self);
-    return self->class->prune_history (self->backend, before, limit, deleted);
+    return self->class->prune_history (self->backend, before, keep_after, limit, deleted);
 }
 
 int

@@ -11,7 +11,10 @@
     Tables:
     - alerts(source, id, state, level, changed_at, seq, row): one row per
       alert, unique by (source, id), rewritten by its rowid, which the
-      broker keeps beside the alert; `row` is the msgpack body {v, alert}
+      broker keeps beside the alert, at its checkpoints: a change is first
+      written only as its history row, and meta's rows_seq says up to which
+      seq every row holds every change (the broker lays the history after
+      it over the rows at start); `row` is the msgpack body {v, alert}
       (alert_pack), so the codec is the one the bus uses; the other columns
       are for people with the sqlite3 shell.
     - alert_times(alert, updated_at, raise_at, clear_at): the three times a
@@ -27,8 +30,8 @@
       change body (silence.h), written with that change's history row; a
       silence's history rows have source "" and id the silence's id.
     - meta(key, value): "seq", the last seq handed out (history may be pruned
-      empty, the counter must still never go back); "db_id", "epoch",
-      "epoch_first" and "clean_stop" (store_epoch_start).
+      empty, the counter must still never go back); "rows_seq" (above);
+      "db_id", "epoch", "epoch_first" and "clean_stop" (store_epoch_start).
 */
 #ifndef LILAC_STORE_H
 #define LILAC_STORE_H
@@ -119,6 +122,15 @@ bool store_handle_written (store_t *self, store_handle_t handle);
 int store_put_change (store_t *self, uint64_t seq, int64_t at, const char *event,
                       const alert_t *alert, const void *body, size_t size, uint64_t prev_seq);
 int store_set_seq (store_t *self, uint64_t seq);
+//  Inside a transaction: every alert row now holds every change up to seq
+//  (the broker writes a change's history row at once and its alert's row
+//  later, at a checkpoint). 0 / -1.
+int store_set_rows_seq (store_t *self, uint64_t seq);
+//  The seq up to which every alert row holds every change: the history
+//  after it is to be laid over the rows at start. A database written
+//  before rows were checkpointed gets its last seq (its rows hold
+//  everything). 0 / -1.
+int store_rows_seq (store_t *self, uint64_t *seq);
 
 //  Calls each(seq, body, size, arg) for up to limit changes with seq > after,
 //  in order. *count says how many. 0 / -1.
@@ -133,9 +145,11 @@ int store_history_row (store_t *self, uint64_t seq, const char *source, const ch
                        store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq);
 //  The oldest seq still in history, 0 when history is empty. 0 / -1.
 int store_oldest_seq (store_t *self, uint64_t *seq);
-//  Deletes up to limit history rows older than before (ms), oldest first.
-//  *deleted says how many. 0 / -1.
-int store_prune_history (store_t *self, int64_t before, int limit, int *deleted);
+//  Deletes up to limit history rows older than before (ms) and not after
+//  keep_after (the rows seq: later history is not in the rows yet),
+//  oldest first. *deleted says how many. 0 / -1.
+int store_prune_history (store_t *self, int64_t before, uint64_t keep_after, int limit,
+                         int *deleted);
 
 //  Inside a transaction: writes a silence's row (its latest change body). 0 / -1.
 int store_put_silence (store_t *self, const char *id, int64_t ends, uint64_t seq,
@@ -183,13 +197,16 @@ typedef struct {
     int (*put_change) (store_backend_t *self, uint64_t seq, int64_t at, const char *event,
                        const alert_t *alert, const void *body, size_t size, uint64_t prev_seq);
     int (*set_seq) (store_backend_t *self, uint64_t seq);
+    int (*set_rows_seq) (store_backend_t *self, uint64_t seq);
+    int (*rows_seq) (store_backend_t *self, uint64_t *seq);
     int (*since) (store_backend_t *self, uint64_t after, size_t limit, store_change_fn *each,
                   void *arg, size_t *count);
     int (*history_row) (store_backend_t *self, uint64_t seq, const char *source,
                         const char *id, store_change_fn *each, void *arg, bool *found,
                         uint64_t *prev_seq);
     int (*oldest_seq) (store_backend_t *self, uint64_t *seq);
-    int (*prune_history) (store_backend_t *self, int64_t before, int limit, int *deleted);
+    int (*prune_history) (store_backend_t *self, int64_t before, uint64_t keep_after,
+                          int limit, int *deleted);
     int (*put_silence) (store_backend_t *self, const char *id, int64_t ends, uint64_t seq,
                         const void *body, size_t size);
     int (*load_silences) (store_backend_t *self, store_silence_fn *each, void *arg);

@@ -119,7 +119,8 @@ static const char s_link_history [] =
 typedef enum {
     STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK, STMT_SYNC_FULL, STMT_SYNC_NORMAL,
     STMT_PUT_ALERT, STMT_UPDATE_ALERT, STMT_DELETE_ALERT,
-    STMT_PUT_TIMES, STMT_DELETE_TIMES, STMT_PUT_CHANGE, STMT_SET_SEQ,
+    STMT_PUT_TIMES, STMT_DELETE_TIMES, STMT_PUT_CHANGE, STMT_SET_SEQ, STMT_SET_ROWS_SEQ,
+    STMT_ROWS_SEQ,
     STMT_LOAD, STMT_LAST_SEQ, STMT_SINCE, STMT_OLDEST, STMT_PRUNE, STMT_HISTORY_ROW,
     STMT_PUT_SILENCE, STMT_LOAD_SILENCES, STMT_PRUNE_SILENCES,
     STMT_COUNT
@@ -153,6 +154,10 @@ static const char *const s_sql [STMT_COUNT] = {
     [STMT_SET_SEQ] =
         "INSERT INTO meta (key, value) VALUES ('seq', ?1)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [STMT_SET_ROWS_SEQ] =
+        "INSERT INTO meta (key, value) VALUES ('rows_seq', ?1)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+    [STMT_ROWS_SEQ] = "SELECT value FROM meta WHERE key = 'rows_seq'",
     [STMT_LOAD] =
         "SELECT a.rowid, a.row, t.updated_at, t.raise_at, t.clear_at"
         " FROM alerts a LEFT JOIN alert_times t ON t.alert = a.rowid",
@@ -171,7 +176,8 @@ static const char *const s_sql [STMT_COUNT] = {
     //  Looks only at the ?2 oldest rows (seq order is time order, give or
     //  take a clock step), so a run is bounded with or without expired rows.
     [STMT_PRUNE] = "DELETE FROM history WHERE seq IN (SELECT seq FROM"
-                   " (SELECT seq, at FROM history ORDER BY seq LIMIT ?2) WHERE at < ?1)",
+                   " (SELECT seq, at FROM history WHERE seq <= ?3 ORDER BY seq LIMIT ?2)"
+                   " WHERE at < ?1)",
 };
 
 struct _store_backend_t {
@@ -236,6 +242,15 @@ s_migrate_history (store_backend_t *self, const char *path, char *error, size_t 
     }
     return 0;
 }
+
+//  A database whose rows were written with every change (before the rows
+//  seq, or new) has rows that hold all its history: its rows seq is its
+//  last seq, set once, before anything is written the new way.
+static const char s_start_rows_seq [] =
+    "INSERT INTO meta (key, value) SELECT 'rows_seq',"
+    "  max (coalesce ((SELECT value FROM meta WHERE key = 'seq'), 0),"
+    "       coalesce ((SELECT max (seq) FROM history), 0))"
+    " WHERE NOT EXISTS (SELECT 1 FROM meta WHERE key = 'rows_seq')";
 
 //  Moves the rows of an old alerts table WITHOUT ROWID into the rowid table
 //  (s_migrate_alerts), or does nothing. 0 / -1 with a reason in error.
@@ -398,6 +413,12 @@ s_sqlite_open (const char *path, bool durable, char *error, size_t error_size)
     }
     if (s_migrate (self, path, error, error_size)
     ||  s_check_alerts (self, path, error, error_size)) {
+        s_sqlite_destroy (&self);
+        return NULL;
+    }
+    if (sqlite3_exec (self->db, s_start_rows_seq, NULL, NULL, NULL) != SQLITE_OK) {
+        snprintf (error, error_size, "cannot set the rows seq of %s: %s", path,
+                  sqlite3_errmsg (self->db));
         s_sqlite_destroy (&self);
         return NULL;
     }
@@ -755,6 +776,24 @@ s_query_integer (store_backend_t *self, statement_t which, int64_t *value)
 }
 
 static int
+s_sqlite_set_rows_seq (store_backend_t *self, uint64_t seq)
+{
+    if (s_bind_int (self->statements [STMT_SET_ROWS_SEQ], 1, (int64_t) seq))
+        return -1;
+    return s_run (self, STMT_SET_ROWS_SEQ);
+}
+
+static int
+s_sqlite_rows_seq (store_backend_t *self, uint64_t *seq)
+{
+    int64_t value;
+    if (s_query_integer (self, STMT_ROWS_SEQ, &value))
+        return -1;
+    *seq = (uint64_t) value;
+    return 0;
+}
+
+static int
 s_sqlite_last_seq (store_backend_t *self, uint64_t *seq)
 {
     int64_t value;
@@ -824,10 +863,13 @@ s_sqlite_history_row (store_backend_t *self, uint64_t seq, const char *source, c
 }
 
 static int
-s_sqlite_prune_history (store_backend_t *self, int64_t before, int limit, int *deleted)
+s_sqlite_prune_history (store_backend_t *self, int64_t before, uint64_t keep_after, int limit,
+                        int *deleted)
 {
     if (s_bind_int (self->statements [STMT_PRUNE], 1, before)
-    ||  s_bind_int (self->statements [STMT_PRUNE], 2, limit))
+    ||  s_bind_int (self->statements [STMT_PRUNE], 2, limit)
+    ||  s_bind_int (self->statements [STMT_PRUNE], 3,
+                    keep_after > INT64_MAX ? INT64_MAX : (int64_t) keep_after))
         return -1;
     if (s_run (self, STMT_PRUNE))
         return -1;
@@ -1033,6 +1075,8 @@ const store_class_t store_sqlite = {
     .history_row = s_sqlite_history_row,
     .oldest_seq = s_sqlite_oldest_seq,
     .prune_history = s_sqlite_prune_history,
+    .set_rows_seq = s_sqlite_set_rows_seq,
+    .rows_seq = s_sqlite_rows_seq,
     .put_silence = s_sqlite_put_silence,
     .load_silences = s_sqlite_load_silences,
     .prune_silences = s_sqlite_prune_silences,

@@ -5,6 +5,7 @@
     prev_seq chains added to an old history table, and the log copied only
     when the broker asks.
 */
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -247,6 +248,25 @@ s_generic_cases (const char *backend, const char *path)
             CHECK (loaded.alerts [index].updated_at != 99000, "%s has the deleted one's times",
                    loaded.alerts [index].id);
 
+    TEST ("every backend: the rows seq is the last seq at first, then what the checkpoint says; "
+          "history after it is never pruned");
+    uint64_t rows_seq = 99;
+    CHECK (store_rows_seq (store, &rows_seq) == 0 && rows_seq == 0, "new: %" PRIu64, rows_seq);
+    int deleted = -1;
+    CHECK (store_begin (store, true) == 0, "begin");
+    for (uint64_t seq = 1; seq <= 4; seq++)
+        CHECK (store_put_change (store, seq, 1000, "raised", &fresh, "x", 1, 0) == 0, "change");
+    CHECK (store_set_seq (store, 4) == 0 && store_set_rows_seq (store, 2) == 0
+           && store_commit (store) == 0, "commit: %s", store_error (store));
+    CHECK (store_rows_seq (store, &rows_seq) == 0 && rows_seq == 2, "rows seq %" PRIu64, rows_seq);
+    CHECK (store_begin (store, false) == 0
+           && store_prune_history (store, 5000, rows_seq, 100, &deleted) == 0
+           && store_commit (store) == 0, "prune: %s", store_error (store));
+    uint64_t oldest = 0;
+    CHECK (deleted == 2 && store_oldest_seq (store, &oldest) == 0 && oldest == 3,
+           "pruned %d rows, the oldest left is %" PRIu64 ": history after the rows seq stays",
+           deleted, oldest);
+
     store_destroy (&store);
     s_loaded_free (&loaded);
 }
@@ -336,7 +356,9 @@ main (void)
     store = s_open (old_path);
     if (CHECK (store, "open the old database")) {
         bool found = false;
-        uint64_t prev = 99, seen = 0;
+        uint64_t prev = 99, seen = 0, rows_seq = 0;
+        CHECK (store_rows_seq (store, &rows_seq) == 0 && rows_seq == 3,
+               "an older database's rows hold its whole history: rows seq %" PRIu64, rows_seq);
         CHECK (store_history_row (store, 3, "web1", "a", s_note_seq, &seen, &found, &prev) == 0
                && found && prev == 1 && seen == 3, "row 3: found %d prev %llu", found,
                (unsigned long long) prev);
