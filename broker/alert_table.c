@@ -235,6 +235,22 @@ alert_table_adopt (alert_table_t *self, alert_t *alert)
     return entry;
 }
 
+void
+alert_table_replace (alert_table_t *self, entry_t *entry, alert_t *alert)
+{
+    char *source = entry->alert.source, *id = entry->alert.id;
+    entry->alert.source = NULL;
+    entry->alert.id = NULL;
+    alert_clear_fields (&entry->alert);
+    free (alert->source);
+    free (alert->id);
+    entry->alert = *alert;
+    entry->alert.source = source;
+    entry->alert.id = id;
+    memset (alert, 0, sizeof (alert_t));
+    alert_table_recount (self, entry);
+}
+
 //  Empties slot at, then moves back each later slot of the probe run that
 //  may live there, so every run stays unbroken.
 static void

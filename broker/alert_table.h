@@ -38,7 +38,7 @@ typedef struct {
     bool stale : 1;                //  the stored row is behind the alert
     bool change_listed : 1;        //  in the broker's list for the next commit
     bool refresh_queued : 1;       //  in the broker's refresh queue
-    bool chunk_marked : 1;         //  its row is in the commit chunk being written
+    bool row_queued : 1;           //  committed changes wait in the broker's row queue
     unsigned counted_state : 2;    //  the state the table counts it under
     alert_t alert;                 //  the row; source and id point into key
     char key [];                   //  "source\0id\0", owned by the table
@@ -71,6 +71,10 @@ entry_t *alert_table_add (alert_table_t *self, const char *source, const char *i
 //  Adds an entry holding *alert, which it takes over (leaving *alert empty);
 //  the key must not be there yet.
 entry_t *alert_table_adopt (alert_table_t *self, alert_t *alert);
+//  Gives entry the fields of *alert, which it takes over (leaving *alert
+//  empty), in place of its own; its key, ordinal and bookkeeping stay.
+//  alert's source and id must be the entry's.
+void alert_table_replace (alert_table_t *self, entry_t *entry, alert_t *alert);
 //  Removes and frees entry; it must not be in the due heap. Positions of
 //  other entries may change (compaction); their ordinals do not.
 void alert_table_remove (alert_table_t *self, entry_t *entry);

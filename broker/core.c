@@ -1,15 +1,28 @@
 /*  core.c — the broker's core: recording changes, commit then publish,
     refreshes, retention, start and stop. See core.h for a turn.
 
-    Two write paths. A publishable change puts its alert on the `changed`
-    list, and the turn commits that list with the history rows at once, so
-    the change can be published. Heartbeat refreshes (an event that only
-    moves a pending alert's raise time) are the bulk of traffic and publish
-    nothing: they wait in the refresh queue and are written within
-    `checkpoint` ms, in slices of their own after the turn's changes went
-    out (s_refreshes_due). So a change's commit stays a few rows long under
-    any refresh load, and a crash loses at most `checkpoint` of refresh
-    time, which restart grace covers.
+    Each change is written once. A publishable change puts its alert on
+    the `changed` list and its body (the whole alert) on the changes list;
+    the turn commits the changes' history rows and the seq, and publishes.
+    The history is the log: the alert's row is not rewritten then. The
+    alert goes into the row queue, marked with the seq of its first change
+    the row lacks, and its row is written at a checkpoint, within
+    `checkpoint` ms, in slices after the turn's changes went out; each
+    slice also writes the rows seq (store_set_rows_seq): every change up to
+    it is in the rows, so a start loads the rows and lays the history after
+    it over them (s_replay). Heartbeat refreshes (an event that only moves
+    a pending alert's raise time) are the bulk of traffic and publish
+    nothing: they wait in the refresh queue and only their times are
+    written, in the same slices. So a change costs one history row, a
+    change's commit stays a few rows long under any load, and a crash loses
+    at most `checkpoint` of refresh time, which restart grace covers, and
+    no change.
+
+    The row queue is in seq order of its marks (alerts join it as their
+    chunk commits, chunks commit in seq order), so the rows seq after
+    writing the k oldest is the next one's mark minus one, or the last seq
+    published when it emptied. Rows are written only when every change is
+    committed, so a row never holds a change history does not.
 
     Restart grace: an alert not updated since start whose due time falls
     before started_at + grace is scheduled at started_at + grace instead
@@ -53,9 +66,9 @@ static void
 s_queue_refresh (core_t *self, entry_t *entry)
 {
     entry->stale = true;
-    if (entry->change_listed || entry->refresh_queued)
-        return;
-    refresh_queue_push (self->refreshed, entry, self->tick);
+    if (entry->change_listed || entry->refresh_queued || entry->row_queued)
+        return;         //  (a row waiting to be written carries the times)
+    refresh_queue_push (self->refreshed, entry, self->tick, 0);
     entry->refresh_queued = true;
 }
 
@@ -154,15 +167,12 @@ core_record (core_t *self, entry_t *entry, transition_t transition, int64_t now)
 
 /*  Changes are committed in chunks of at most BROKER_COMMIT_CHUNK, in seq
     order, and each chunk is published as soon as it committed. A chunk
-    holds its changes' history rows, the seq counter at its last change, and
-    the row of every alert it changed, as the alert stood at its last change
-    in the chunk: for most alerts that is the alert as it is now (their
-    latest change is in the chunk); an alert changed again in a later chunk
-    gets the row its change body carries (the body holds the whole alert).
-    So a crash between two chunks leaves rows, history and seq exactly at
-    the first chunk's last seq, and a backlog that grew while commits failed
-    (a full disk) goes out in transactions small enough for the space that
-    came back, instead of one that never fits.
+    holds its changes' history rows (and a silence's row) and the seq
+    counter at its last change. So a crash between two chunks leaves
+    history and seq exactly at the first chunk's last seq, and a backlog
+    that grew while commits failed (a full disk) goes out in transactions
+    small enough for the space that came back, instead of one that never
+    fits. The alerts' rows follow at the checkpoint (the row queue).
 
     Invariant, checked before each chunk: every change waiting has a seq
     above the last one published, in strictly increasing order, and its
@@ -180,10 +190,10 @@ s_free_change (core_t *self, pending_change_t *change)
 }
 
 //  What holds for every entry between turns, asserted for the entries each
-//  commit writes before it writes them (SQLite pager.c's way: the state
-//  written down, and checked where it matters):
-//  - a listed entry is stale: its row is behind until the commit settles it;
-//  - no entry is chunk-marked outside s_write_chunk;
+//  commit writes (SQLite pager.c's way: the state written down, and
+//  checked where it matters):
+//  - a listed entry is stale: its change is not even in history yet;
+//  - an entry in the row queue is stale: its row lacks a committed change;
 //  - an entry in the due heap has a due time;
 //  - a stale entry queued only for its times was written before (its times
 //    go over a stored row: a new alert is always a change first).
@@ -191,10 +201,10 @@ static bool
 s_entry_holds_invariants (core_t *self, const entry_t *entry)
 {
     return (!entry->change_listed || entry->stale)
-        && !entry->chunk_marked
+        && (!entry->row_queued || entry->stale)
         && (entry->heap_index == ALERT_TABLE_NOWHERE || entry->due_at != 0)
-        && (!entry->refresh_queued || entry->change_listed || !entry->stale
-            || store_handle_written (self->store, entry->store_handle));
+        && (!entry->refresh_queued || entry->change_listed || entry->row_queued
+            || !entry->stale || store_handle_written (self->store, entry->store_handle));
 }
 
 static bool
@@ -223,66 +233,12 @@ s_changes_hold_invariant (core_t *self)
     return true;
 }
 
-//  Writes the row of an alert changed again after last_seq as its change
-//  body at that change holds it. 0 / -1.
-static int
-s_put_row_at (core_t *self, const pending_change_t *change)
-{
-    alert_change_t then;
-    char error [WIRE_ERROR_SIZE];
-    wire_doc_t *doc = wire_doc_new (change->body, change->size, error, sizeof error);
-    if (!doc || alert_change_decode (wire_doc_root (doc), &then, error, sizeof error)) {
-        log_error ("bug: cannot decode our own change %" PRIu64 ": %s", change->seq, error);
-        wire_doc_destroy (&doc);
-        return -1;
-    }
-    entry_t *entry = change->entry;
-    int rc = store_put_alert (self->store, &then.alert, &entry->store_handle);
-    alert_change_free (&then);
-    wire_doc_destroy (&doc);
-    return rc;
-}
-
-//  The rows of the alerts whose latest change in changes [0, count) is not
-//  their latest change, newest first. 0 / -1; entries written are marked.
-static int
-s_put_split_rows (core_t *self, size_t count, uint64_t last_seq)
-{
-    for (size_t index = count; index-- > 0; ) {
-        pending_change_t *change = &self->changes [index];
-        if (!change->entry || change->entry->alert.seq <= last_seq || change->entry->chunk_marked)
-            continue;
-        change->entry->chunk_marked = true;
-        if (s_put_row_at (self, change))
-            return -1;
-    }
-    return 0;
-}
-
-static void
-s_unmark_split_rows (core_t *self, size_t count)
-{
-    for (size_t index = 0; index < count; index++)
-        if (self->changes [index].entry)
-            self->changes [index].entry->chunk_marked = false;
-}
-
-//  One chunk: the first count changes (ending at last_seq; every listed
-//  row when there are none) in one transaction. 0 / -1.
+//  One chunk: the first count changes, ending at last_seq, in one
+//  transaction. 0 / -1.
 static int
 s_write_chunk (core_t *self, size_t count, uint64_t last_seq)
 {
     if (store_begin (self->store, true))
-        return -1;
-    for (size_t index = 0; index < self->changed_count; index++) {
-        entry_t *entry = self->changed [index];
-        if (entry->alert.seq <= last_seq
-        &&  store_put_alert (self->store, &entry->alert, &entry->store_handle))
-            return -1;
-    }
-    int split = s_put_split_rows (self, count, last_seq);
-    s_unmark_split_rows (self, count);
-    if (split)
         return -1;
     for (size_t index = 0; index < count; index++) {
         pending_change_t *change = &self->changes [index];
@@ -300,20 +256,35 @@ s_write_chunk (core_t *self, size_t count, uint64_t last_seq)
     return store_commit (self->store);
 }
 
-//  The chunk committed: its alerts' rows are current unless changed later.
+//  The entry's row lacks a committed change from mark on: into the row
+//  queue (once), for the checkpoint.
+static void
+s_queue_row (core_t *self, entry_t *entry, uint64_t mark)
+{
+    entry->stale = true;
+    if (entry->row_queued)
+        return;
+    refresh_queue_push (self->rows, entry, self->tick, mark);
+    entry->row_queued = true;
+}
+
+//  The chunk committed: its alerts join the row queue, in seq order; an
+//  alert with no change after last_seq leaves the `changed` list (one
+//  listed without a change, a row repaired at start, joins the queue
+//  marked after everything published).
 static void
 s_settle_rows (core_t *self, size_t count, uint64_t last_seq)
 {
     for (size_t index = 0; index < count; index++)
         if (self->changes [index].entry)
-            store_row_committed (self->store, &self->changes [index].entry->store_handle);
+            s_queue_row (self, self->changes [index].entry, self->changes [index].seq);
     size_t kept = 0;
     for (size_t index = 0; index < self->changed_count; index++) {
         entry_t *entry = self->changed [index];
         if (entry->alert.seq <= last_seq) {
-            entry->stale = false;
             entry->change_listed = false;
-            store_row_committed (self->store, &entry->store_handle);
+            s_queue_row (self, entry, last_seq == UINT64_MAX ? self->published_seq + 1
+                                                             : last_seq + 1);
         }
         else
             self->changed [kept++] = entry;
@@ -453,34 +424,35 @@ core_pack_health (core_t *self, msgpack_packer *out)
     return 2;
 }
 
-//  --- writing refreshes ----------------------------------------------------------------
+//  --- the checkpoint: rows and refreshes -----------------------------------------------
 
-//  A queued refresh is ripe at nine tenths of `checkpoint`, overdue at all
-//  of it.
+//  A queued row or refresh is ripe at nine tenths of `checkpoint`, overdue
+//  at all of it.
 static int64_t
 s_ripe_age (core_t *self)
 {
     return self->config.checkpoint - self->config.checkpoint / 10;
 }
 
-//  How many of the oldest queued refreshes to write now: every overdue
+//  How many of the oldest entries of queue to write now: every overdue
 //  one, and up to BROKER_REFRESH_SLICE ripe ones once per
-//  BROKER_REFRESH_GAP_MS. The tenth of `checkpoint` between ripe and
-//  overdue lets a steady load go out in short, even slices (256 rows cost
-//  well under a millisecond) instead of one long write per checkpoint that
-//  a change arriving meanwhile would wait behind; only a load beyond what
-//  the slices carry falls back to writing what is overdue whole.
+//  BROKER_REFRESH_GAP_MS; all of them when stopping. The tenth of
+//  `checkpoint` between ripe and overdue lets a steady load go out in
+//  short, even slices (256 rows cost well under a millisecond) instead of
+//  one long write per checkpoint that a change arriving meanwhile would
+//  wait behind; only a load beyond what the slices carry falls back to
+//  writing what is overdue whole.
 static size_t
-s_refreshes_due (core_t *self)
+s_queue_due (core_t *self, refresh_queue_t *queue, bool everything)
 {
-    size_t size = refresh_queue_size (self->refreshed);
-    if (self->finishing)
+    size_t size = refresh_queue_size (queue);
+    if (everything)
         return size;
     bool slice_open = self->tick >= self->next_refresh_write;
     size_t count = 0;
     while (count < size) {
         int64_t since;
-        refresh_queue_peek (self->refreshed, count, &since);
+        refresh_queue_peek (queue, count, &since);
         if (since + self->config.checkpoint <= self->tick
         ||  (slice_open && count < BROKER_REFRESH_SLICE && since + s_ripe_age (self) <= self->tick))
             count++;
@@ -490,18 +462,37 @@ s_refreshes_due (core_t *self)
     return count;
 }
 
-//  Writes the times of the count oldest queued refreshes in a transaction
-//  of their own (all a refresh moves, and a row a tenth the size of the
-//  alert's); an entry already written by a change's commit is only
-//  dropped. 0 / -1.
-static int
-s_write_refreshes (core_t *self, size_t count)
+//  The rows seq once the rows oldest queued rows are written.
+static uint64_t
+s_rows_seq_after (core_t *self, size_t rows)
 {
+    if (rows < refresh_queue_size (self->rows))
+        return refresh_queue_mark (self->rows, rows) - 1;
+    return self->published_seq;
+}
+
+//  In one transaction of its own: the whole rows of the `rows` oldest
+//  entries of the row queue, with the rows seq that follows, and the times
+//  of the `times` oldest queued refreshes (all a refresh moves, a row a
+//  tenth the size of the alert's) unless their whole row is queued (it
+//  carries them). Only with every change committed: a row never holds a
+//  change history does not. 0 / -1.
+static int
+s_write_checkpoint (core_t *self, size_t rows, size_t times)
+{
+    assert (self->change_count == 0 && self->changed_count == 0);
+    int64_t since;
     int written = store_begin (self->store, false);
-    for (size_t index = 0; written == 0 && index < count; index++) {
-        int64_t since;
+    for (size_t index = 0; written == 0 && index < rows; index++) {
+        entry_t *entry = refresh_queue_peek (self->rows, index, &since);
+        assert (s_entry_holds_invariants (self, entry));
+        written = store_put_alert (self->store, &entry->alert, &entry->store_handle);
+    }
+    if (written == 0 && rows)
+        written = store_set_rows_seq (self->store, s_rows_seq_after (self, rows));
+    for (size_t index = 0; written == 0 && index < times; index++) {
         entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
-        if (entry->stale && !entry->change_listed) {
+        if (entry->stale && !entry->row_queued) {
             assert (store_handle_written (self->store, entry->store_handle));    //  a new alert is a change first
             written = store_put_times (self->store, &entry->alert, entry->store_handle);
         }
@@ -512,35 +503,52 @@ s_write_refreshes (core_t *self, size_t count)
     }
     self->stats.commits++;
     s_write_succeeded (self);
-    for (size_t index = 0; index < count; index++) {
-        int64_t since;
+    if (rows)
+        self->rows_seq = s_rows_seq_after (self, rows);
+    for (size_t index = 0; index < rows; index++) {
+        entry_t *entry = refresh_queue_peek (self->rows, index, &since);
+        entry->row_queued = false;
+        entry->stale = false;
+        store_row_committed (self->store, &entry->store_handle);
+    }
+    refresh_queue_pop (self->rows, rows);
+    for (size_t index = 0; index < times; index++) {
         entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
         entry->refresh_queued = false;
-        if (entry->stale && !entry->change_listed) {
+        if (entry->stale && !entry->row_queued) {
             entry->stale = false;
             store_times_committed (self->store, &entry->store_handle);
         }
     }
-    refresh_queue_pop (self->refreshed, count);
+    refresh_queue_pop (self->refreshed, times);
     self->next_refresh_write = self->tick + BROKER_REFRESH_GAP_MS;
     return 0;
 }
 
-//  Commits the turn's changes, then the refreshes that are due, then, with
-//  everything published, copies the log into the database if it has grown.
-static void
-s_write (core_t *self)
+//  Commits the turn's changes, then the checkpoint's slice that is due
+//  (everything: all of it), then, with everything published, copies the
+//  log into the database if it has grown. 0, or -1 when a write failed.
+static int
+s_write_some (core_t *self, bool everything)
 {
     if (s_commit_due (self) && s_commit (self))
-        return;
+        return -1;
     if (self->retry_commit_at)
-        return;
-    size_t count = s_refreshes_due (self);
-    if (count && s_write_refreshes (self, count))
-        return;
+        return -1;
+    size_t rows = s_queue_due (self, self->rows, everything);
+    size_t times = s_queue_due (self, self->refreshed, everything);
+    if ((rows || times) && s_write_checkpoint (self, rows, times))
+        return -1;
     if (store_maintain (self->store))
         log_limited (&self->store_log, "upkeep of %s (a checkpoint) failed: %s (will retry)",
                      self->config.database, store_error (self->store));
+    return 0;
+}
+
+static void
+s_write (core_t *self)
+{
+    s_write_some (self, self->finishing);
 }
 
 //  --- timers and hugz ------------------------------------------------------------------------
@@ -651,12 +659,15 @@ s_write_deletions (core_t *self, entry_t **expired, size_t count, int64_t now,
 int
 core_delete_alert (core_t *self, entry_t *entry, int64_t now, char *error, size_t error_size)
 {
-    s_write (self);
-    if (self->change_count || self->retry_commit_at) {
+    //  Its row may still wait for the checkpoint (a clear a moment ago):
+    //  the whole checkpoint is written now, so the entry leaves both queues
+    //  (a human act, rare: the cost of writing a second's rows early)
+    if (s_write_some (self, entry->stale || entry->refresh_queued || entry->row_queued)
+    ||  self->change_count) {
         snprintf (error, error_size, "the broker cannot write now (degraded): try again later");
         return -1;
     }
-    if (entry->stale || entry->refresh_queued) {
+    if (entry->stale || entry->refresh_queued || entry->row_queued) {
         snprintf (error, error_size, "%s/%s is being written: try again in a second",
                   entry->alert.source, entry->alert.id);
         return -1;
@@ -707,7 +718,8 @@ s_retain (core_t *self, int64_t now)
     pending_change_t *deletions = mem_alloc ((alerts ? alerts : 1) * sizeof (pending_change_t));
     int silences = 0;
     bool written = store_begin (self->store, alerts > 0) == 0
-                && store_prune_history (self->store, cutoff, BROKER_PRUNE_PER_RUN, &history) == 0
+                && store_prune_history (self->store, cutoff, self->rows_seq, BROKER_PRUNE_PER_RUN,
+                                        &history) == 0
                 && store_prune_silences (self->store, cutoff, &silences) == 0
                 && s_write_deletions (self, expired, alerts, now, deletions) == 0;
     written_count = self->seq - self->published_seq;
@@ -758,13 +770,95 @@ s_adopt_loaded (alert_t *alert, store_handle_t handle, void *arg)
     }
     entry = alert_table_adopt (self->table, alert);
     entry->store_handle = handle;
-    const char *repaired = lifecycle_repair (&entry->alert, self->started_at);
-    if (repaired) {
-        log_warn ("stored alert %s/%s had %s: repaired", entry->alert.source,
-                  entry->alert.id, repaired);
-        s_list_change (self, entry);
+}
+
+//  Where a replay of history over the rows stands.
+typedef struct {
+    core_t *self;
+    uint64_t after;                //  the last seq read
+    size_t replayed;               //  changes laid over a row
+} s_replay_t;
+
+//  Lays one change after the rows seq over the table: its body is the
+//  whole alert as it stood then. A row that holds it already (its seq is
+//  not older) is left alone: it may hold newer times too.
+static void
+s_replay_one (uint64_t seq, const void *body, size_t size, void *arg)
+{
+    s_replay_t *replay = arg;
+    core_t *self = replay->self;
+    replay->after = seq;
+    char error [WIRE_ERROR_SIZE];
+    alert_change_t change = { 0 };
+    wire_doc_t *doc = wire_doc_new (body, size, error, sizeof error);
+    if (!doc || alert_change_decode (wire_doc_root (doc), &change, error, sizeof error)) {
+        log_error ("history row %" PRIu64 " does not decode (%s): not replayed", seq, error);
+        wire_doc_destroy (&doc);
+        return;
     }
-    s_schedule (self, entry);
+    wire_doc_destroy (&doc);
+    entry_t *entry = change.silence_id ? NULL
+                   : alert_table_find (self->table, change.alert.source, change.alert.id);
+    if (change.silence_id || (entry && entry->alert.seq >= seq))
+        ;                           //  a silence's row is written with its change
+    else
+    if (strcmp (change.event, ALERT_EVENT_DELETED) == 0) {
+        if (entry)
+            alert_table_remove (self->table, entry);
+    }
+    else {
+        if (entry)
+            alert_table_replace (self->table, entry, &change.alert);
+        else
+            entry = alert_table_adopt (self->table, &change.alert);
+        entry->stale = true;        //  its row is behind: s_settle_loaded queues it
+        replay->replayed++;
+    }
+    alert_change_free (&change);
+}
+
+//  The history committed after the last checkpoint, laid over the rows
+//  loaded, oldest first. 0 / -1.
+static int
+s_replay (core_t *self)
+{
+    if (store_rows_seq (self->store, &self->rows_seq))
+        return -1;
+    s_replay_t replay = { self, self->rows_seq, 0 };
+    size_t count = 0;
+    do {
+        if (store_since (self->store, replay.after, BROKER_REPLAY_PAGE, s_replay_one, &replay,
+                         &count))
+            return -1;
+    } while (count == BROKER_REPLAY_PAGE);
+    if (replay.after > self->rows_seq)
+        log_info ("replayed %zu changes after seq %" PRIu64 " over the rows (up to seq %"
+                  PRIu64 ")", replay.replayed, self->rows_seq, replay.after);
+    return 0;
+}
+
+//  After the load and the replay, every entry once: a row with an
+//  impossible state is repaired (a change of its own, listed), a replayed
+//  one joins the row queue, and each is scheduled.
+static void
+s_settle_loaded (core_t *self)
+{
+    size_t span = alert_table_span (self->table);
+    for (size_t position = 0; position < span; position++) {
+        entry_t *entry = alert_table_at (self->table, position);
+        if (!entry)
+            continue;
+        const char *repaired = lifecycle_repair (&entry->alert, self->started_at);
+        if (repaired) {
+            log_warn ("stored alert %s/%s had %s: repaired", entry->alert.source,
+                      entry->alert.id, repaired);
+            s_list_change (self, entry);
+        }
+        else
+        if (entry->stale)
+            s_queue_row (self, entry, self->rows_seq + 1);
+        s_schedule (self, entry);
+    }
 }
 
 //  Makes the database's directory, opens the store, loads alerts and
@@ -786,11 +880,13 @@ s_open_store (core_t *self, char *error, size_t error_size)
         return -1;
     if (store_last_seq (self->store, &self->seq)
     ||  store_load (self->store, s_adopt_loaded, self)
+    ||  s_replay (self)
     ||  silences_load (self)) {
         snprintf (error, error_size, "cannot load %s: %s", database, store_error (self->store));
         return -1;
     }
     self->published_seq = self->seq;
+    s_settle_loaded (self);
     self->silence_due = self->started_at;   //  the first turn checks every silenced_by
     const char *why = NULL;
     if (store_epoch_start (self->store, self->seq, &self->epoch, &why)
@@ -827,6 +923,7 @@ core_new (const broker_config_t *config, bool secured, core_publish_fn *publish,
     self->table = alert_table_new ();
     self->heap = due_heap_new ();
     self->refreshed = refresh_queue_new ();
+    self->rows = refresh_queue_new ();
     self->recent_tx = tx_window_new ();
     if (!self->table || !self->recent_tx) {
         snprintf (error, error_size, "out of memory");
@@ -851,6 +948,7 @@ core_destroy (core_t **self_p)
     mem_free (self->changes);
     mem_free (self->changed);
     refresh_queue_destroy (&self->refreshed);
+    refresh_queue_destroy (&self->rows);
     due_heap_destroy (&self->heap);
     silences_destroy (self);
     alert_table_destroy (&self->table);
@@ -922,7 +1020,8 @@ core_published_seq (core_t *self)
 static size_t
 s_unwritten (core_t *self)
 {
-    return self->changed_count + self->change_count + refresh_queue_size (self->refreshed);
+    return self->changed_count + self->change_count + refresh_queue_size (self->refreshed)
+         + refresh_queue_size (self->rows);
 }
 
 static void
@@ -930,6 +1029,21 @@ s_sooner (int64_t *wait, int64_t candidate)
 {
     if (candidate < *wait)
         *wait = candidate;
+}
+
+//  The tick at which queue's oldest entry is to be written (a slice once
+//  ripe, whole once overdue), INT64_MAX for an empty queue.
+static int64_t
+s_queue_wakes (core_t *self, refresh_queue_t *queue)
+{
+    if (!refresh_queue_size (queue))
+        return INT64_MAX;
+    int64_t since;
+    refresh_queue_peek (queue, 0, &since);
+    int64_t ripe = since + s_ripe_age (self);
+    int64_t slice = ripe > self->next_refresh_write ? ripe : self->next_refresh_write;
+    int64_t overdue = since + self->config.checkpoint;
+    return slice < overdue ? slice : overdue;
 }
 
 //  Alerts are due by the wall clock (their times are wall times); the
@@ -941,14 +1055,9 @@ core_poll_timeout (core_t *self, int64_t now, int64_t tick, long max_ms)
     s_sooner (&wait, self->next_retention - tick);
     if (self->retry_commit_at)
         s_sooner (&wait, self->retry_commit_at - tick);
-    else
-    if (refresh_queue_size (self->refreshed)) {
-        int64_t since;
-        refresh_queue_peek (self->refreshed, 0, &since);
-        int64_t ripe = since + s_ripe_age (self);
-        int64_t slice = ripe > self->next_refresh_write ? ripe : self->next_refresh_write;
-        int64_t overdue = since + self->config.checkpoint;
-        s_sooner (&wait, (slice < overdue ? slice : overdue) - tick);
+    else {
+        s_sooner (&wait, s_queue_wakes (self, self->refreshed) - tick);
+        s_sooner (&wait, s_queue_wakes (self, self->rows) - tick);
     }
     int64_t next_due = due_heap_next (self->heap);
     if (next_due)

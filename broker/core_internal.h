@@ -36,6 +36,7 @@
 #define BROKER_BACKLOG_BYTES    (16 * 1024 * 1024) //  ... or unwritten change bodies past this
 #define BROKER_SUBMIT_RETRY_MS  1000               //  a submit refused while ingest pauses: retry after
 #define BROKER_MAX_SILENCES     10000              //  silences kept (expired ones until retention)
+#define BROKER_REPLAY_PAGE      1000               //  history rows read at a time at start
 
 //  Counters reported by `stats`.
 struct _broker_stats_t {
@@ -97,7 +98,10 @@ struct _core_t {
     entry_t **changed;             //  entries to write at the next commit
     size_t changed_count;
     size_t changed_capacity;
-    refresh_queue_t *refreshed;    //  refreshed entries, written by the checkpoint
+    refresh_queue_t *refreshed;    //  refreshed entries, their times written by the checkpoint
+    refresh_queue_t *rows;         //  entries whose rows lack committed changes, marked with
+                                   //  the first such change's seq: the checkpoint writes them
+    uint64_t rows_seq;             //  every row holds every change up to this seq
     pending_change_t *changes;     //  changes to publish after the next commit, in seq order
     size_t change_count;
     size_t change_capacity;
