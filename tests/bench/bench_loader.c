@@ -14,10 +14,13 @@
 
     Frames of refresh and batch modes are packed before the clock starts (so
     the loader measures sending, not packing); content frames are packed on
-    the fly into one reused buffer. The socket keeps libzmq's default send
-    high-water mark (1000): a send blocks while the peer lags, so nothing is
-    dropped, and close lingers (bounded, BENCH_LINGER_MS) until every frame
-    is handed to the kernel. Output, one line of key=value pairs:
+    the fly into one reused buffer. The socket is bus_open's, as every
+    lilac client's is (send high-water mark BUS_SEND_HWM): a send blocks
+    while the peer lags, so nothing is dropped, and close lingers (bounded,
+    BENCH_LINGER_MS) until every frame is handed to the kernel. With
+    BENCH_CURVE_CLIENT_CERT and BENCH_CURVE_SERVER_KEY in the environment
+    (bench_secure, bench_sub.h) it is a CURVE client with that certificate:
+    the CURVE figures. Output, one line of key=value pairs:
       frames=N events=N start_ms=EPOCH_MS send_s=S total_s=S
     start_ms is taken just before the first send (the driver measures the
     receiver against it). Bounded: alarm(BENCH_DEADLINE_S) ends a stuck run.
@@ -40,6 +43,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "bench_sub.h"
+#include "bus.h"
 #include "timespec.h"
 #include "wire.h"
 
@@ -150,14 +154,18 @@ main (int argc, char *argv [])
             assert (packed [index]);
         }
     }
-    zsock_t *push = zsock_new (ZMQ_PUSH);
-    if (!push || zsock_connect (push, "%s", endpoint)) {
-        fprintf (stderr, "bench_loader: cannot connect to %s\n", endpoint);
+    if (bench_secure ("bench_loader", false))
+        return 1;
+    char error [256];
+    zsock_t *push = bus_open (ZMQ_PUSH, endpoint, BUS_CONNECT, error, sizeof error);
+    if (!push) {
+        fprintf (stderr, "bench_loader: %s\n", error);
         return 1;
     }
     zsock_set_linger (push, BENCH_LINGER_MS);
     void *socket = zsock_resolve (push);
-    //  Let the connection complete, so start_ms does not include the handshake.
+    //  Let the connection complete, so start_ms does not include the
+    //  handshake (a CURVE one included: a few ms on loopback).
     zclock_sleep (100);
 
     int64_t start_ms = clock_now_ms ();

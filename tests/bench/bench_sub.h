@@ -21,6 +21,11 @@
     are new on every run, even against a database a run used before: an
     alert that is already raised is not raised again.
 
+    bench_secure makes a program's sockets CURVE for the figures that run
+    with security on, from the environment (below), so that the same
+    loader, raw receiver and control clients serve both: bus_open then
+    applies the keys, as it does in lilac's own programs.
+
     Each program of tests/bench is built alone (Makefile: one .c, liblilac),
     so these helpers are static inline here rather than a module of their
     own. Every loop here is bounded by a deadline and a count.
@@ -83,6 +88,33 @@ bench_wall_ms (void)
     struct timespec now;
     clock_gettime (CLOCK_REALTIME, &now);
     return (double) now.tv_sec * 1e3 + (double) now.tv_nsec / 1e6;
+}
+
+//  CURVE for this process's sockets, from the environment; plain when the
+//  variable of its end is unset or empty. A server (bench_raw_pull, which
+//  stands where the broker does) takes BENCH_CURVE_SERVER_CERT, a secret
+//  certificate; a client (the loader, the control clients) takes
+//  BENCH_CURVE_CLIENT_CERT, its secret certificate, with
+//  BENCH_CURVE_SERVER_KEY, the server's public certificate or key. The
+//  driver exports all three for the CURVE figures. Call it before any
+//  bus_open. 0, or -1 with the reason on stderr.
+static inline int
+bench_secure (const char *program, bool server)
+{
+    const char *cert = getenv (server ? "BENCH_CURVE_SERVER_CERT" : "BENCH_CURVE_CLIENT_CERT");
+    if (!cert || !*cert)
+        return 0;
+    const char *server_key = getenv ("BENCH_CURVE_SERVER_KEY");
+    if (!server && (!server_key || !*server_key)) {
+        fprintf (stderr, "%s: BENCH_CURVE_CLIENT_CERT needs BENCH_CURVE_SERVER_KEY\n", program);
+        return -1;
+    }
+    char error [256];
+    int rc = server ? bus_secure_server (cert, error, sizeof error)
+                    : bus_secure_client (cert, server_key, error, sizeof error);
+    if (rc)
+        fprintf (stderr, "%s: %s\n", program, error);
+    return rc;
 }
 
 //  Milliseconds from now until the monotonic time until_s, rounded up, at
