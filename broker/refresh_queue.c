@@ -7,6 +7,7 @@
 #include "refresh_queue.h"
 
 #define REFRESH_QUEUE_FIRST 1024       //  slots at the first push
+#define REFRESH_QUEUE_KEPT  65536      //  slots kept once empty; a larger ring is freed
 
 typedef struct {
     entry_t *entry;
@@ -82,6 +83,11 @@ refresh_queue_pop (refresh_queue_t *self, size_t count)
     assert (count <= self->size);
     self->size -= count;
     self->head = self->size ? (self->head + count) & (self->capacity - 1) : 0;
+    if (!self->size && self->capacity > REFRESH_QUEUE_KEPT) {
+        mem_free (self->ring);          //  a burst's ring goes back (24 B an alert)
+        self->ring = NULL;
+        self->capacity = 0;
+    }
 }
 
 size_t
