@@ -45,6 +45,7 @@ ctl_new (const char *endpoint, int timeout_ms, bool immediate, char *error, size
         error_text (error, error_size, -1, "ctl_new: bad arguments");
         return NULL;
     }
+    immediate = immediate || strchr (endpoint, ',');     //  brokers of one database
     zsock_t *dealer = bus_open (ZMQ_DEALER, endpoint,
                                 immediate ? BUS_CONNECT_IMMEDIATE : BUS_CONNECT,
                                 error, error_size);

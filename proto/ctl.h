@@ -55,7 +55,10 @@ typedef enum {
 //  timeout_ms bounds every call. With immediate, requests are queued only
 //  on a completed connection (ZMQ_IMMEDIATE): ctl_send then fails at once
 //  while nobody is there, instead of queueing for a server that may come
-//  back much later (the agent wants that; a CLI does not). NULL with a
+//  back much later (the agent wants that; a CLI does not). A list of
+//  endpoints is always immediate: they are the brokers of one database,
+//  of which one is active and the others bound to nothing, and a request
+//  queued for a standby would wait there for a failover. NULL with a
 //  reason in error.
 ctl_t *ctl_new (const char *endpoint, int timeout_ms, bool immediate,
                 char *error, size_t error_size);
