@@ -26,7 +26,7 @@ DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-
                libgnutls28-dev openssl prometheus prometheus-alertmanager \
                chromium chromium-driver python3-selenium fonts-dejavu-core systemd \
                debhelper lintian scdoc iproute2 python3-aiosmtpd
-PKGS = libczmq libzmq msgpack sqlite3 libcurl libmicrohttpd jansson gnutls libxcrypt
+PKGS = libczmq libzmq msgpack sqlite3 libpq libcurl libmicrohttpd jansson gnutls libxcrypt
 
 CC ?= gcc
 BUILD ?= build

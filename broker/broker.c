@@ -336,6 +336,10 @@ s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
         s_read_signal (self);
     s_read_monitors (self, items + 3);
     core_work (self->core, now);
+    if (core_lost (self->core)) {
+        self->fatal = self->stopping = true;
+        return;
+    }
     s_send_replies (self);
     if (self->tick >= self->next_hugz) {
         if (!core_hugz (self->core, now))

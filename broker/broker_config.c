@@ -15,6 +15,7 @@
 #include "config.h"
 #include "config_report.h"
 #include "mem.h"
+#include "store.h"
 
 #define BROKER_MIN_INTERVAL_MS  100
 #define BROKER_MAX_DURATION_MS  (3650LL * 24 * 3600 * 1000)    //  ten years: no overflow ahead
@@ -164,7 +165,8 @@ broker_config_verify (broker_config_t *config, bool *exposed, config_report_t *r
     char where [700];
     snprintf (where, sizeof where, "%s: database", config->database_at
               ? config->database_at : "default");
-    config_check_parent_dir (config->database, where, report);
+    if (!store_is_postgresql (config->database))
+        config_check_parent_dir (config->database, where, report);  //  a file's directory
     if (config->security_cert) {
         char error [CONFIG_ERROR_SIZE];
         if (bus_secure_server (config->security_cert, error, sizeof error))

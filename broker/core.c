@@ -322,6 +322,11 @@ static void
 s_write_failed (core_t *self)
 {
     const char *why = store_error (self->store);
+    if (store_lost (self->store) && !self->lost) {
+        log_error ("stopping without writing at seq %" PRIu64 ": %s (%zu changes not "
+                   "published)", self->published_seq, why, self->change_count);
+        self->lost = true;
+    }
     log_limited (&self->store_log, "cannot write to %s: %s (will retry; %zu changes, "
                  "%zu KiB waiting)", self->config.database, why, self->change_count,
                  self->change_bytes / 1024);
@@ -573,18 +578,19 @@ s_fire_due (core_t *self, int64_t now)
     }
 }
 
-//  A database deleted or replaced under the running broker: every later
-//  write would go into an unlinked file, or beside the new one. That is a
-//  fatal stop, logged; a restart opens what is at the path now (a new
-//  epoch, which subscribers follow).
+//  A database deleted or replaced under the running broker (every later
+//  write would go into an unlinked file, or beside the new one), or, on
+//  PostgreSQL, a session gone and the lock with it (another broker may be
+//  active now): a fatal stop, logged; a restart opens what is at the path
+//  now (a new epoch, which subscribers follow), or waits as a standby.
 static bool
 s_file_intact (core_t *self)
 {
     char why [600];
     if (store_file_intact (self->store, why, sizeof why) == 0)
         return true;
-    log_error ("database deleted or replaced under the running broker: %s; stopping at "
-               "seq %" PRIu64 " without writing %zu unwritten changes into it", why,
+    log_error ("the database was deleted, replaced or taken over under the running broker: "
+               "%s; stopping at seq %" PRIu64 " without writing %zu unwritten changes into it", why,
                self->published_seq, self->change_count);
     return false;
 }
@@ -869,7 +875,7 @@ s_open_store (core_t *self, char *error, size_t error_size)
     const char *database = self->config.database;
     char dir [4096];
     snprintf (dir, sizeof dir, "%s", database);
-    char *slash = strrchr (dir, '/');
+    char *slash = store_is_postgresql (database) ? NULL : strrchr (dir, '/');
     if (slash && slash != dir) {
         *slash = 0;
         if (paths_make_dirs (dir, error, error_size))
@@ -878,6 +884,10 @@ s_open_store (core_t *self, char *error, size_t error_size)
     self->store = store_open (database, self->config.durability_full, error, error_size);
     if (!self->store)
         return -1;
+    //  A standby waited in store_open: "start", for restart grace, is the
+    //  moment this broker became the active one
+    self->started_at = clock_now_ms ();
+    self->grace_until = self->started_at + self->config.grace;
     if (store_last_seq (self->store, &self->seq)
     ||  store_load (self->store, s_adopt_loaded, self)
     ||  s_replay (self)
@@ -977,6 +987,12 @@ core_work (core_t *self, int64_t now)
         s_retain (self, now);
 }
 
+bool
+core_lost (core_t *self)
+{
+    return self->lost;
+}
+
 size_t
 core_unpublished (core_t *self)
 {
@@ -1070,6 +1086,8 @@ core_poll_timeout (core_t *self, int64_t now, int64_t tick, long max_ms)
 int
 core_finish (core_t *self)
 {
+    if (self->lost)
+        return -1;
     self->finishing = true;
     for (int attempt = 0; attempt < 3 && s_unwritten (self); attempt++) {
         if (attempt)

@@ -79,6 +79,10 @@ bool core_answer (core_t *self, const core_caller_t *caller, const void *request
 //  publishes, writes the refreshes due, copies the store's log, and runs
 //  retention when its time came.
 void core_work (core_t *self, int64_t now);
+//  True once the store is lost to this broker (store_lost: another broker
+//  took over, or the PostgreSQL session and its lock are gone): the loop
+//  stops at once, unbinding, without writing or publishing anything more.
+bool core_lost (core_t *self);
 //  Changes not yet committed and published (control replies wait for 0).
 size_t core_unpublished (core_t *self);
 //  True while commits fail and the unwritten backlog is past its bound:

@@ -91,6 +91,7 @@ struct _core_t {
     bool reply_after_commit;       //  the op asks for its reply to wait for the commit
     int64_t retry_after;           //  ms an ok: false reply tells the caller to wait, or 0
     bool finishing;                //  stopping: every refresh is due
+    bool lost;                     //  the store is another broker's now: stop, write nothing
     uint64_t seq;                  //  last seq handed out
     uint64_t published_seq;        //  last seq published (committed)
     int64_t started_at;            //  ms

@@ -20,19 +20,14 @@ store_t *
 store_open (const char *path, bool durable, char *error, size_t error_size)
 {
     assert (path);
-    if (strncmp (path, STORE_POSTGRESQL_PREFIX, strlen (STORE_POSTGRESQL_PREFIX)) == 0
-    ||  strncmp (path, "postgres://", 11) == 0) {
-        snprintf (error, error_size, "database %s: PostgreSQL is not built into this lilac yet"
-                  " (a SQLite file path is)", STORE_POSTGRESQL_PREFIX "...");
-        return NULL;
-    }
+    const store_class_t *class = store_is_postgresql (path) ? &store_pg : &store_sqlite;
     if (strncmp (path, STORE_SQLITE_PREFIX, strlen (STORE_SQLITE_PREFIX)) == 0)
         path += strlen (STORE_SQLITE_PREFIX);
-    store_backend_t *backend = store_sqlite.open (path, durable, error, error_size);
+    store_backend_t *backend = class->open (path, durable, error, error_size);
     if (!backend)
         return NULL;
     store_t *self = mem_alloc (sizeof *self);
-    self->class = &store_sqlite;
+    self->class = class;
     self->backend = backend;
     return self;
 }
@@ -61,6 +56,20 @@ store_load (store_t *self, store_alert_fn *each, void *arg)
 {
     assert (self);
     return self->class->load (self->backend, each, arg);
+}
+
+bool
+store_lost (store_t *self)
+{
+    assert (self);
+    return self->class->lost (self->backend);
+}
+
+bool
+store_is_postgresql (const char *path)
+{
+    return strncmp (path, STORE_POSTGRESQL_PREFIX, strlen (STORE_POSTGRESQL_PREFIX)) == 0
+        || strncmp (path, "postgres://", 11) == 0;
 }
 
 int

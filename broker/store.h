@@ -60,9 +60,15 @@ typedef uint64_t store_handle_t;
 //  (synchronous=NORMAL: a power loss may take the last commits; the next
 //  start is then a new epoch). NULL with a reason in error.
 store_t *store_open (const char *path, bool durable, char *error, size_t error_size);
+//  Does path name a PostgreSQL database (postgresql://, postgres://)?
+bool store_is_postgresql (const char *path);
 void store_destroy (store_t **self_p);
-//  The last SQLite error message, for logs.
+//  The last error, as the backend words it, for logs.
 const char *store_error (store_t *self);
+//  True once this broker may no longer write the store at all: on
+//  PostgreSQL another broker took over (fenced) or the session, and the
+//  lock with it, is gone. The broker stops without writing. Never for SQLite.
+bool store_lost (store_t *self);
 
 //  Calls each(alert, handle, arg) for every stored alert, its alert_times
 //  laid over it; each takes ownership of the alert's fields and keeps the
@@ -165,7 +171,7 @@ int store_prune_silences (store_t *self, int64_t before, int *deleted);
 //  A backend is a store_class_t: the operations above on its own state
 //  (store_backend_t, each backend's own struct), with the same contracts.
 //  store_open picks one by the path: "postgresql://..." is PostgreSQL
-//  (issue 17: not built yet), anything else a SQLite file (an explicit
+//  (store_pg.c), anything else a SQLite file (an explicit
 //  "sqlite:" prefix is allowed). The same tests run against every backend
 //  (tests/unit/test_store.c).
 typedef struct _store_backend_t store_backend_t;
@@ -175,6 +181,7 @@ typedef struct {
     store_backend_t *(*open) (const char *path, bool durable, char *error, size_t error_size);
     void (*destroy) (store_backend_t **self_p);
     const char *(*error) (store_backend_t *self);
+    bool (*lost) (store_backend_t *self);
     int (*load) (store_backend_t *self, store_alert_fn *each, void *arg);
     int (*last_seq) (store_backend_t *self, uint64_t *seq);
     int (*epoch_start) (store_backend_t *self, uint64_t last_seq, epoch_t *epoch,
@@ -214,5 +221,6 @@ typedef struct {
 } store_class_t;
 
 extern const store_class_t store_sqlite;       //  store_sqlite.c
+extern const store_class_t store_pg;           //  store_pg.c
 
 #endif

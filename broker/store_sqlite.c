@@ -1047,11 +1047,19 @@ s_sqlite_file_intact (store_backend_t *self, char *why, size_t why_size)
     return 0;
 }
 
+static bool
+s_sqlite_lost (store_backend_t *self)
+{
+    (void) self;
+    return false;                   //  one broker per file: nobody takes it over
+}
+
 const store_class_t store_sqlite = {
     .name = "sqlite",
     .open = s_sqlite_open,
     .destroy = s_sqlite_destroy,
     .error = s_sqlite_error,
+    .lost = s_sqlite_lost,
     .load = s_sqlite_load,
     .last_seq = s_sqlite_last_seq,
     .epoch_start = s_sqlite_epoch_start,

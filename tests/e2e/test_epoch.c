@@ -163,7 +163,7 @@ s_replaced (testbed_t *bed)
         harness_pause_ms (100);
     status = broker_process_running (bed->broker) ? -1 : 0;
     CHECK (status == 0, "the broker still runs 5 s after its file was deleted");
-    CHECK (file_has_text (broker_process_log (bed->broker), "database deleted or replaced"),
+    CHECK (file_has_text (broker_process_log (bed->broker), "deleted, replaced or taken over under the running broker"),
            "no log line says why");
     free (backup);
 }

@@ -1,0 +1,1008 @@
+/*  store_pg.c — the store on PostgreSQL (libpq), for two or more brokers
+    on one database (architecture §4, DESIGN §11).
+
+    The same tables as the SQLite file, in PostgreSQL's types: alerts(source,
+    id, state, level, changed_at, seq, row bytea, t_updated_at, t_raise_at,
+    t_clear_at) — the t_ columns are what store_put_times writes over the
+    row (SQLite's alert_times), NULL after a full write; history, silences
+    and meta as store.h describes them (meta's values as text).
+
+    Active and standby. store_open connects, then takes the session
+    advisory lock STORE_PG_LOCK_KEY: the broker holding it is the active
+    one. Until it gets it, open waits (retrying every STORE_PG_STANDBY_MS),
+    and the broker, which binds its sockets only after the store is open,
+    stays bound to nothing: a standby. PostgreSQL releases the lock when
+    the holder's session ends (kill -9, pg_terminate_backend, a lost
+    connection), and the next try of a standby takes it. The schema is
+    created only by the holder.
+
+    Fencing. store_epoch_start writes the epoch this broker publishes in;
+    every later transaction ends with `UPDATE meta SET value = value WHERE
+    key = 'epoch' AND value = MINE`, which must touch its row: a broker
+    whose epoch another bumped (it took over) cannot commit. Such a broker,
+    and one whose session is gone (its lock gone with it), is `lost`
+    (store_lost): the core stops at once without writing, and the process
+    exits so that systemd restarts it as a standby.
+
+    Round trips. A transaction is sent in pipeline mode (PQenterPipelineMode):
+    BEGIN, every write, the fence and COMMIT go out together, with the
+    socket non-blocking and the input drained while sending (a full pipe
+    both ways would otherwise deadlock), then one sync, then the results
+    are read. Every wait is bounded by STORE_PG_DEADLINE_MS: a connection
+    that misses it is lost. The waits are in this module, not in the
+    broker's poll: a round trip on one machine is a fraction of a
+    millisecond, but a slow server does hold the broker's loop for up to
+    the deadline (issue 17 leaves the socket in the loop's poll to do).
+*/
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include "log.h"
+#include "mem.h"
+#include "store.h"
+#include <time.h>
+
+#define STORE_PG_DEADLINE_MS  5000          //  a round trip, at most
+#define STORE_PG_STANDBY_MS   200           //  a standby tries the lock this often
+#define STORE_PG_LOCK_KEY     "7811491380297105763"   //  the advisory lock: "lilac" in a bigint
+
+//  Handle bit: the alert's row was written before (store_put_times needs it).
+#define S_HANDLE_WRITTEN      1
+
+static const char s_schema [] =
+    "CREATE TABLE IF NOT EXISTS alerts ("
+    "  source TEXT NOT NULL, id TEXT NOT NULL, state TEXT NOT NULL, level TEXT NOT NULL,"
+    "  changed_at BIGINT, seq BIGINT, row BYTEA NOT NULL,"
+    "  t_updated_at BIGINT, t_raise_at BIGINT, t_clear_at BIGINT,"
+    "  PRIMARY KEY (source, id));"
+    "CREATE TABLE IF NOT EXISTS history ("
+    "  seq BIGINT PRIMARY KEY, at BIGINT NOT NULL, event TEXT NOT NULL,"
+    "  source TEXT NOT NULL, id TEXT NOT NULL, body BYTEA NOT NULL,"
+    "  prev_seq BIGINT NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    //  The fence: raises LF001 (and so aborts the transaction it ends) unless
+    //  meta's epoch is still the caller's; FOR UPDATE orders it after a
+    //  takeover's bump of the same row
+    "CREATE OR REPLACE FUNCTION lilac_fence (mine TEXT) RETURNS VOID LANGUAGE plpgsql AS $$"
+    " BEGIN"
+    "  PERFORM 1 FROM meta WHERE key = 'epoch' AND value = mine FOR UPDATE;"
+    "  IF NOT FOUND THEN"
+    "   RAISE EXCEPTION 'fenced: the epoch is no longer %', mine USING ERRCODE = 'LF001';"
+    "  END IF;"
+    " END $$;"
+    "CREATE TABLE IF NOT EXISTS silences ("
+    "  id TEXT PRIMARY KEY, ends BIGINT NOT NULL, seq BIGINT NOT NULL, body BYTEA NOT NULL);"
+    //  A new database: its rows hold its (empty) history
+    "INSERT INTO meta (key, value) VALUES ('rows_seq', '0') ON CONFLICT (key) DO NOTHING;";
+
+//  Every statement, prepared once at open: name, SQL, parameter count.
+typedef enum {
+    Q_PUT_ALERT, Q_PUT_TIMES, Q_DELETE_ALERT, Q_PUT_CHANGE, Q_SET_META, Q_FENCE,
+    Q_PUT_SILENCE, Q_PRUNE, Q_PRUNE_SILENCES, Q_LOAD, Q_LAST_SEQ, Q_GET_META, Q_SINCE,
+    Q_HISTORY_ROW, Q_OLDEST, Q_LOAD_SILENCES, Q_COUNT
+} query_t;
+
+static const struct {
+    const char *sql;
+    int params;
+} s_queries [Q_COUNT] = {
+    [Q_PUT_ALERT] = {
+        "INSERT INTO alerts (source, id, state, level, changed_at, seq, row)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source, id) DO UPDATE SET"
+        " state = excluded.state, level = excluded.level, changed_at = excluded.changed_at,"
+        " seq = excluded.seq, row = excluded.row,"
+        " t_updated_at = NULL, t_raise_at = NULL, t_clear_at = NULL", 7 },
+    [Q_PUT_TIMES] = {
+        "UPDATE alerts SET t_updated_at = $3, t_raise_at = $4, t_clear_at = $5"
+        " WHERE source = $1 AND id = $2", 5 },
+    [Q_DELETE_ALERT] = { "DELETE FROM alerts WHERE source = $1 AND id = $2", 2 },
+    [Q_PUT_CHANGE] = {
+        "INSERT INTO history (seq, at, event, source, id, body, prev_seq)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7)", 7 },
+    [Q_SET_META] = {
+        "INSERT INTO meta (key, value) VALUES ($1, $2)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value", 2 },
+    [Q_FENCE] = { "SELECT lilac_fence ($1)", 1 },
+    [Q_PUT_SILENCE] = {
+        "INSERT INTO silences (id, ends, seq, body) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (id) DO UPDATE SET ends = excluded.ends, seq = excluded.seq,"
+        " body = excluded.body", 4 },
+    //  Looks only at the $2 oldest rows, as SQLite's does, and never past $3
+    [Q_PRUNE] = {
+        "DELETE FROM history WHERE seq IN (SELECT seq FROM history WHERE seq <= $3"
+        " ORDER BY seq LIMIT $2) AND at < $1", 3 },
+    [Q_PRUNE_SILENCES] = { "DELETE FROM silences WHERE ends < $1", 1 },
+    [Q_LOAD] = { "SELECT row, t_updated_at, t_raise_at, t_clear_at FROM alerts", 0 },
+    [Q_LAST_SEQ] = {
+        "SELECT greatest (coalesce ((SELECT value::bigint FROM meta WHERE key = 'seq'), 0),"
+        " coalesce ((SELECT max (seq) FROM history), 0))", 0 },
+    [Q_GET_META] = { "SELECT value FROM meta WHERE key = $1", 1 },
+    [Q_SINCE] = { "SELECT seq, body FROM history WHERE seq > $1 ORDER BY seq LIMIT $2", 2 },
+    [Q_HISTORY_ROW] = { "SELECT source, id, prev_seq, body FROM history WHERE seq = $1", 1 },
+    [Q_OLDEST] = { "SELECT coalesce (min (seq), 0) FROM history", 0 },
+    [Q_LOAD_SILENCES] = { "SELECT body FROM silences ORDER BY seq", 0 },
+};
+
+struct _store_backend_t {
+    PGconn *conn;                  //  the one session, holding the advisory lock
+    char *shown;                   //  the URI as logs show it (no password)
+    bool durable;                  //  durability = full: synchronous_commit stays on
+    bool in_tx;                    //  a pipeline is open (BEGIN sent)
+    bool synced;                   //  ... and its sync sent (its results read, or lost)
+    int sent;                      //  statements sent in it, whose results are due
+    int fence_at;                  //  the fence's place among them, or -1
+    int counted_at [2];            //  statements whose row counts are wanted, or -1
+    int *counts [2];               //  ... where they go (the caller's, valid to the commit)
+    bool lost;                     //  fenced, or the session is gone: stop
+    char epoch [24];               //  the epoch we commit in (decimal), "" before epoch_start
+    char error [512];              //  the last error
+    wire_writer_t row;             //  scratch buffer for alert rows
+};
+
+static void s_pg_destroy (store_backend_t **self_p);
+
+//  --- errors and waits -------------------------------------------------------------
+
+static int64_t
+s_mono_ms (void)
+{
+    struct timespec now;
+    clock_gettime (CLOCK_MONOTONIC, &now);
+    return (int64_t) now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+static int
+s_fail (store_backend_t *self, const char *what)
+{
+    const char *why = PQerrorMessage (self->conn);
+    snprintf (self->error, sizeof self->error, "%s: %.*s", what,
+              (int) strcspn (why ? why : "", "\n"), why ? why : "");
+    if (PQstatus (self->conn) == CONNECTION_BAD && !self->lost) {
+        self->lost = true;
+        log_error ("the session with %s is gone (and the broker's lock with it): %s",
+                   self->shown, self->error);
+    }
+    return -1;
+}
+
+//  Waits until the socket is readable (or writable, with write) or the
+//  deadline passes: 0, or -1 (a deadline missed: the connection is lost).
+static int
+s_wait (store_backend_t *self, bool write, int64_t deadline)
+{
+    struct pollfd item = { PQsocket (self->conn), POLLIN | (write ? POLLOUT : 0), 0 };
+    while (true) {
+        int64_t left = deadline - s_mono_ms ();
+        if (left <= 0) {
+            snprintf (self->error, sizeof self->error, "no answer from %s within %d ms",
+                      self->shown, STORE_PG_DEADLINE_MS);
+            if (!self->lost)
+                log_error ("%s: giving the session up", self->error);
+            self->lost = true;
+            return -1;
+        }
+        int ready = poll (&item, 1, (int) left);
+        if (ready > 0)
+            return 0;
+        if (ready < 0 && errno != EINTR)
+            return s_fail (self, "poll");
+    }
+}
+
+//  Sends what libpq holds, reading meanwhile so the server never blocks
+//  on a full pipe back to us. 0 / -1.
+static int
+s_flush (store_backend_t *self, int64_t deadline)
+{
+    int rc;
+    while ((rc = PQflush (self->conn)) == 1) {
+        if (s_wait (self, true, deadline))
+            return -1;
+        if (!PQconsumeInput (self->conn))
+            return s_fail (self, "reading");
+    }
+    return rc == 0 ? 0 : s_fail (self, "sending");
+}
+
+//  The next result, waiting for it within the deadline; NULL at the end
+//  of a statement's results, or on error (lost says which).
+static PGresult *
+s_result (store_backend_t *self, int64_t deadline, bool *failed)
+{
+    *failed = false;
+    while (PQisBusy (self->conn)) {
+        if (s_wait (self, false, deadline) || !PQconsumeInput (self->conn)) {
+            if (!self->lost)
+                s_fail (self, "reading");
+            *failed = true;
+            return NULL;
+        }
+    }
+    return PQgetResult (self->conn);
+}
+
+static int64_t
+s_deadline (void)
+{
+    return s_mono_ms () + STORE_PG_DEADLINE_MS;
+}
+
+//  --- reads (one statement, outside a transaction's pipeline) -----------------------
+
+//  Runs a prepared read with text parameters; its result (binary columns)
+//  or NULL with the error kept.
+static PGresult *
+s_read (store_backend_t *self, query_t query, const char *const *values)
+{
+    if (self->lost)
+        return NULL;
+    char name [8];
+    snprintf (name, sizeof name, "q%d", (int) query);
+    int64_t deadline = s_deadline ();
+    if (!PQsendQueryPrepared (self->conn, name, s_queries [query].params, values, NULL, NULL, 1)) {
+        s_fail (self, "sending a read");
+        return NULL;
+    }
+    if (s_flush (self, deadline))
+        return NULL;
+    bool failed;
+    PGresult *result = s_result (self, deadline, &failed), *extra;
+    while (!failed && (extra = s_result (self, deadline, &failed)))
+        PQclear (extra);
+    if (failed || !result || PQresultStatus (result) != PGRES_TUPLES_OK) {
+        if (result)
+            snprintf (self->error, sizeof self->error, "%s",
+                      PQresultErrorMessage (result));
+        PQclear (result);
+        return NULL;
+    }
+    return result;
+}
+
+//  A binary int8 column.
+static int64_t
+s_int (const PGresult *result, int row, int column)
+{
+    if (PQgetisnull (result, row, column) || PQgetlength (result, row, column) != 8)
+        return 0;
+    const unsigned char *bytes = (const unsigned char *) PQgetvalue (result, row, column);
+    uint64_t value = 0;
+    for (int index = 0; index < 8; index++)
+        value = value << 8 | bytes [index];
+    return (int64_t) value;
+}
+
+//  --- writes (inside a transaction's pipeline) -------------------------------------
+
+//  Queues one prepared statement: params as text, except those in binary
+//  (lengths given). 0 / -1.
+static int
+s_send (store_backend_t *self, query_t query, const char *const *values, const int *lengths,
+        const int *formats)
+{
+    if (self->lost || !self->in_tx) {
+        snprintf (self->error, sizeof self->error, "%s", self->lost ? "the session is lost"
+                  : "bug: a write outside a transaction");
+        return -1;
+    }
+    char name [8];
+    snprintf (name, sizeof name, "q%d", (int) query);
+    if (!PQsendQueryPrepared (self->conn, name, s_queries [query].params, values, lengths,
+                              formats, 0))
+        return s_fail (self, "sending a write");
+    self->sent++;
+    //  Drain what the server answered so far, so neither side stalls
+    if (!PQconsumeInput (self->conn))
+        return s_fail (self, "reading");
+    return PQflush (self->conn) < 0 ? s_fail (self, "sending") : 0;
+}
+
+static int
+s_send_plain (store_backend_t *self, const char *sql)
+{
+    if (!PQsendQueryParams (self->conn, sql, 0, NULL, NULL, NULL, NULL, 0))
+        return s_fail (self, "sending");
+    self->sent++;
+    return 0;
+}
+
+static int
+s_pg_begin (store_backend_t *self, bool durable)
+{
+    if (self->lost) {
+        snprintf (self->error, sizeof self->error, "the session is lost");
+        return -1;
+    }
+    if (!PQenterPipelineMode (self->conn))
+        return s_fail (self, "entering pipeline mode");
+    self->in_tx = true;
+    self->synced = false;
+    self->sent = 0;
+    self->fence_at = -1;
+    self->counted_at [0] = self->counted_at [1] = -1;
+    if (s_send_plain (self, "BEGIN"))
+        return -1;
+    if ((!durable || !self->durable) && s_send_plain (self, "SET LOCAL synchronous_commit = off"))
+        return -1;
+    return 0;
+}
+
+//  Reads every result of the pipeline up to its sync; the first error
+//  into self->error; a fence that touched no row makes the store lost.
+//  0 / -1.
+static int
+s_finish_pipeline (store_backend_t *self, int64_t deadline)
+{
+    int rc = 0;
+    for (int index = 0; index < self->sent; index++) {
+        bool failed;
+        PGresult *result = s_result (self, deadline, &failed);
+        if (failed)
+            return -1;
+        ExecStatusType status = result ? PQresultStatus (result) : PGRES_FATAL_ERROR;
+        if (rc == 0 && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+            snprintf (self->error, sizeof self->error, "%s",
+                      result ? PQresultErrorMessage (result) : "no result");
+            self->error [strcspn (self->error, "\n")] = 0;
+            rc = -1;
+        }
+        const char *state = result ? PQresultErrorField (result, PG_DIAG_SQLSTATE) : NULL;
+        if (index == self->fence_at && state && strcmp (state, "LF001") == 0) {
+            snprintf (self->error, sizeof self->error, "fenced: the epoch in %s is no longer "
+                      "%s (another broker took over)", self->shown, self->epoch);
+            log_error ("%s", self->error);
+            self->lost = true;
+        }
+        for (int which = 0; which < 2; which++)
+            if (index == self->counted_at [which] && status == PGRES_COMMAND_OK)
+                *self->counts [which] = atoi (PQcmdTuples (result));
+        PQclear (result);
+        while (!failed && (result = s_result (self, deadline, &failed)))
+            PQclear (result);       //  the statement's end (NULL)
+        if (failed)
+            return -1;
+    }
+    bool failed;
+    PGresult *sync = s_result (self, deadline, &failed);
+    if (failed)
+        return -1;
+    if (!sync || PQresultStatus (sync) != PGRES_PIPELINE_SYNC) {
+        PQclear (sync);
+        snprintf (self->error, sizeof self->error, "bug: the pipeline did not end in a sync");
+        return -1;
+    }
+    PQclear (sync);
+    return rc;
+}
+
+static int
+s_pg_commit (store_backend_t *self)
+{
+    int64_t deadline = s_deadline ();
+    if (!self->in_tx) {
+        snprintf (self->error, sizeof self->error, "bug: commit outside a transaction");
+        return -1;
+    }
+    if (*self->epoch) {
+        const char *values [] = { self->epoch };
+        if (s_send (self, Q_FENCE, values, NULL, NULL))
+            return -1;
+        self->fence_at = self->sent - 1;
+    }
+    if (s_send_plain (self, "COMMIT"))
+        return -1;
+    if (!PQpipelineSync (self->conn))
+        return s_fail (self, "sync");
+    self->synced = true;
+    if (s_flush (self, deadline) || s_finish_pipeline (self, deadline))
+        return -1;
+    self->in_tx = false;
+    if (!PQexitPipelineMode (self->conn))
+        return s_fail (self, "leaving pipeline mode");
+    return 0;
+}
+
+//  Ends a transaction that failed or was not committed: a pipeline not
+//  synced yet is synced and read (its errors do not matter now), then the
+//  transaction block (open, or aborted by an error) is rolled back.
+static void
+s_pg_rollback (store_backend_t *self)
+{
+    if (!self->in_tx)
+        return;
+    self->in_tx = false;
+    if (self->lost)
+        return;
+    int64_t deadline = s_deadline ();
+    if (!self->synced
+    &&  (!PQpipelineSync (self->conn) || s_flush (self, deadline)
+    ||   (s_finish_pipeline (self, deadline) && self->lost)))
+        return;
+    if (!PQexitPipelineMode (self->conn)) {
+        s_fail (self, "leaving pipeline mode");
+        return;
+    }
+    PGresult *result = PQexec (self->conn, "ROLLBACK");
+    PQclear (result);
+}
+
+//  --- open: connect, wait for the lock, create, prepare --------------------------------
+
+//  The URI without its password, for logs.
+static char *
+s_shown (const char *uri)
+{
+    char *shown = mem_strdup (uri);
+    char *at = strchr (shown, '@'), *scheme = strstr (shown, "://");
+    char *colon = scheme && at ? memchr (scheme + 3, ':', (size_t) (at - scheme - 3)) : NULL;
+    if (colon)
+        memmove (colon, at, strlen (at) + 1);
+    return shown;
+}
+
+//  The server's notices ("relation already exists, skipping") go to the
+//  debug log, not to stderr.
+static void
+s_notice (void *arg, const char *message)
+{
+    (void) arg;
+    log_debug ("postgresql: %.*s", (int) strcspn (message, "\n"), message);
+}
+
+//  Tries the advisory lock until it is ours (a standby waits here, bound
+//  to nothing). 0 / -1.
+static int
+s_become_active (store_backend_t *self, char *error, size_t error_size)
+{
+    bool waiting = false;
+    while (true) {
+        PGresult *result = PQexec (self->conn, "SELECT pg_try_advisory_lock (" STORE_PG_LOCK_KEY ")");
+        bool ok = PQresultStatus (result) == PGRES_TUPLES_OK && PQntuples (result) == 1;
+        bool held = ok && strcmp (PQgetvalue (result, 0, 0), "t") == 0;
+        PQclear (result);
+        if (!ok) {
+            snprintf (error, error_size, "cannot take the broker's lock in %s: %s", self->shown,
+                      PQerrorMessage (self->conn));
+            return -1;
+        }
+        if (held)
+            break;
+        if (!waiting)
+            log_info ("standby: another broker holds the lock in %s; waiting (bound to "
+                      "nothing) to take over", self->shown);
+        waiting = true;
+        usleep (STORE_PG_STANDBY_MS * 1000);
+    }
+    log_info ("active: this broker holds the lock in %s", self->shown);
+    return 0;
+}
+
+//  The session's own settings: a backend busy in a statement notices its
+//  broker gone within 100 ms, and over TCP a vanished host is noticed in
+//  seconds, not the kernel's two hours, so the lock goes to a standby
+//  (Unix sockets ignore the keepalives).
+static const char s_session [] =
+    "SET client_connection_check_interval = 100;"
+    "SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1;"
+    "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 5000;";
+
+static int
+s_prepare (store_backend_t *self, char *error, size_t error_size)
+{
+    PGresult *result = PQexec (self->conn, s_schema);
+    bool ok = PQresultStatus (result) == PGRES_COMMAND_OK;
+    PQclear (result);
+    if (!ok) {
+        snprintf (error, error_size, "cannot create the tables in %s: %s", self->shown,
+                  PQerrorMessage (self->conn));
+        return -1;
+    }
+    for (int index = 0; index < Q_COUNT; index++) {
+        char name [8];
+        snprintf (name, sizeof name, "q%d", index);
+        result = PQprepare (self->conn, name, s_queries [index].sql, s_queries [index].params,
+                            NULL);
+        ok = PQresultStatus (result) == PGRES_COMMAND_OK;
+        PQclear (result);
+        if (!ok) {
+            snprintf (error, error_size, "cannot prepare statement %d in %s: %s", index,
+                      self->shown, PQerrorMessage (self->conn));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static store_backend_t *
+s_pg_open (const char *path, bool durable, char *error, size_t error_size)
+{
+    store_backend_t *self = mem_alloc (sizeof *self);
+    self->durable = durable;
+    self->shown = s_shown (path);
+    wire_writer_init (&self->row);
+    self->conn = PQconnectdb (path);
+    if (!self->conn || PQstatus (self->conn) != CONNECTION_OK) {
+        snprintf (error, error_size, "cannot connect to %s: %s", self->shown,
+                  self->conn ? PQerrorMessage (self->conn) : "out of memory");
+        error [strcspn (error, "\n")] = 0;
+        s_pg_destroy (&self);
+        return NULL;
+    }
+    PQsetNoticeProcessor (self->conn, s_notice, NULL);
+    PGresult *set = PQexec (self->conn, s_session);
+    if (PQresultStatus (set) != PGRES_COMMAND_OK)
+        log_warn ("%s: cannot set the session's liveness checks: %s", self->shown,
+                  PQerrorMessage (self->conn));
+    PQclear (set);
+    if (s_become_active (self, error, error_size) || s_prepare (self, error, error_size)
+    ||  PQsetnonblocking (self->conn, 1)) {
+        error [strcspn (error, "\n")] = 0;
+        s_pg_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+static void
+s_pg_destroy (store_backend_t **self_p)
+{
+    store_backend_t *self = *self_p;
+    if (!self)
+        return;
+    PQfinish (self->conn);          //  the session ends: the lock is free
+    mem_free (self->shown);
+    wire_writer_free (&self->row);
+    mem_free (self);
+    *self_p = NULL;
+}
+
+static const char *
+s_pg_error (store_backend_t *self)
+{
+    return self->error;
+}
+
+static bool
+s_pg_lost (store_backend_t *self)
+{
+    return self->lost;
+}
+
+//  --- alerts --------------------------------------------------------------------------
+
+static int
+s_pg_load (store_backend_t *self, store_alert_fn *each, void *arg)
+{
+    PGresult *result = s_read (self, Q_LOAD, NULL);
+    if (!result)
+        return -1;
+    for (int row = 0; row < PQntuples (result); row++) {
+        alert_t alert = { 0 };
+        char error [WIRE_ERROR_SIZE];
+        wire_doc_t *doc = wire_doc_new (PQgetvalue (result, row, 0),
+                                        (size_t) PQgetlength (result, row, 0), error, sizeof error);
+        const msgpack_object *map = doc ? wire_get (wire_doc_root (doc), "alert") : NULL;
+        if (!map || alert_decode (map, &alert, error, sizeof error)) {
+            log_error ("skipping a stored alert that does not decode: %s",
+                       map ? error : "no alert in the row");
+            wire_doc_destroy (&doc);
+            alert_clear_fields (&alert);
+            continue;
+        }
+        wire_doc_destroy (&doc);
+        if (!PQgetisnull (result, row, 1) && s_int (result, row, 1) >= alert.updated_at) {
+            alert.updated_at = s_int (result, row, 1);
+            alert.raise_at = s_int (result, row, 2);
+            alert.clear_at = s_int (result, row, 3);
+        }
+        each (&alert, S_HANDLE_WRITTEN, arg);
+    }
+    PQclear (result);
+    return 0;
+}
+
+//  One integer a read returns (row 0, column 0), 0 when there is no row.
+static int
+s_read_integer (store_backend_t *self, query_t query, const char *const *values, int64_t *value)
+{
+    PGresult *result = s_read (self, query, values);
+    if (!result)
+        return -1;
+    *value = 0;
+    if (PQntuples (result) == 1) {
+        if (PQftype (result, 0) == 25) {       //  text (meta's value)
+            char text [32];
+            snprintf (text, sizeof text, "%.*s", PQgetlength (result, 0, 0),
+                      PQgetvalue (result, 0, 0));
+            *value = strtoll (text, NULL, 10);
+        }
+        else
+            *value = s_int (result, 0, 0);
+    }
+    PQclear (result);
+    return 0;
+}
+
+static int
+s_pg_last_seq (store_backend_t *self, uint64_t *seq)
+{
+    int64_t value;
+    if (s_read_integer (self, Q_LAST_SEQ, NULL, &value))
+        return -1;
+    *seq = (uint64_t) value;
+    return 0;
+}
+
+static int
+s_pg_rows_seq (store_backend_t *self, uint64_t *seq)
+{
+    const char *values [] = { "rows_seq" };
+    int64_t value;
+    if (s_read_integer (self, Q_GET_META, values, &value))
+        return -1;
+    *seq = (uint64_t) value;
+    return 0;
+}
+
+static int
+s_set_meta (store_backend_t *self, const char *key, const char *text, int64_t number)
+{
+    char digits [24];
+    snprintf (digits, sizeof digits, "%" PRId64, number);
+    const char *values [] = { key, text ? text : digits };
+    return s_send (self, Q_SET_META, values, NULL, NULL);
+}
+
+static int
+s_pg_set_seq (store_backend_t *self, uint64_t seq)
+{
+    return s_set_meta (self, "seq", NULL, (int64_t) seq);
+}
+
+static int
+s_pg_set_rows_seq (store_backend_t *self, uint64_t seq)
+{
+    return s_set_meta (self, "rows_seq", NULL, (int64_t) seq);
+}
+
+static int
+s_pg_put_alert (store_backend_t *self, const alert_t *alert, store_handle_t *handle)
+{
+    (void) handle;
+    wire_writer_reset (&self->row);
+    msgpack_packer *packer = &self->row.packer;
+    msgpack_pack_map (packer, 2);
+    wire_pack_key_int (packer, "v", WIRE_VERSION);
+    wire_pack_key (packer, "alert");
+    alert_pack (packer, alert);
+    char changed_at [24], seq [24];
+    snprintf (changed_at, sizeof changed_at, "%" PRId64, alert->changed_at);
+    snprintf (seq, sizeof seq, "%" PRIu64, alert->seq);
+    const char *values [] = { alert->source, alert->id, alert_state_name (alert->state),
+                              alert_level_name (alert->level), changed_at, seq,
+                              self->row.buffer.data };
+    const int lengths [] = { 0, 0, 0, 0, 0, 0, (int) self->row.buffer.size };
+    const int formats [] = { 0, 0, 0, 0, 0, 0, 1 };
+    return s_send (self, Q_PUT_ALERT, values, lengths, formats);
+}
+
+static int
+s_pg_put_times (store_backend_t *self, const alert_t *alert, store_handle_t handle)
+{
+    (void) handle;
+    char updated [24], raise [24], clear [24];
+    snprintf (updated, sizeof updated, "%" PRId64, alert->updated_at);
+    snprintf (raise, sizeof raise, "%" PRId64, alert->raise_at);
+    snprintf (clear, sizeof clear, "%" PRId64, alert->clear_at);
+    const char *values [] = { alert->source, alert->id, updated, raise, clear };
+    return s_send (self, Q_PUT_TIMES, values, NULL, NULL);
+}
+
+static int
+s_pg_delete_alert (store_backend_t *self, const char *source, const char *id,
+                   store_handle_t handle)
+{
+    (void) handle;
+    const char *values [] = { source, id };
+    return s_send (self, Q_DELETE_ALERT, values, NULL, NULL);
+}
+
+static void
+s_pg_row_committed (store_backend_t *self, store_handle_t *handle)
+{
+    (void) self;
+    *handle |= S_HANDLE_WRITTEN;
+}
+
+static void
+s_pg_times_committed (store_backend_t *self, store_handle_t *handle)
+{
+    (void) self, (void) handle;
+}
+
+static bool
+s_pg_handle_written (store_backend_t *self, store_handle_t handle)
+{
+    (void) self;
+    return (handle & S_HANDLE_WRITTEN) != 0;
+}
+
+//  --- history and silences -------------------------------------------------------------
+
+static int
+s_pg_put_change (store_backend_t *self, uint64_t seq, int64_t at, const char *event,
+                 const alert_t *alert, const void *body, size_t size, uint64_t prev_seq)
+{
+    char seq_text [24], at_text [24], prev_text [24];
+    snprintf (seq_text, sizeof seq_text, "%" PRIu64, seq);
+    snprintf (at_text, sizeof at_text, "%" PRId64, at);
+    snprintf (prev_text, sizeof prev_text, "%" PRIu64, prev_seq);
+    const char *values [] = { seq_text, at_text, event, alert->source, alert->id, body,
+                              prev_text };
+    const int lengths [] = { 0, 0, 0, 0, 0, (int) size, 0 };
+    const int formats [] = { 0, 0, 0, 0, 0, 1, 0 };
+    return s_send (self, Q_PUT_CHANGE, values, lengths, formats);
+}
+
+static int
+s_pg_since (store_backend_t *self, uint64_t after, size_t limit, store_change_fn *each,
+            void *arg, size_t *count)
+{
+    char after_text [24], limit_text [24];
+    snprintf (after_text, sizeof after_text, "%" PRIu64, after);
+    snprintf (limit_text, sizeof limit_text, "%zu", limit);
+    const char *values [] = { after_text, limit_text };
+    PGresult *result = s_read (self, Q_SINCE, values);
+    *count = 0;
+    if (!result)
+        return -1;
+    for (int row = 0; row < PQntuples (result); row++) {
+        each ((uint64_t) s_int (result, row, 0), PQgetvalue (result, row, 1),
+              (size_t) PQgetlength (result, row, 1), arg);
+        (*count)++;
+    }
+    PQclear (result);
+    return 0;
+}
+
+static int
+s_pg_history_row (store_backend_t *self, uint64_t seq, const char *source, const char *id,
+                  store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq)
+{
+    char seq_text [24];
+    snprintf (seq_text, sizeof seq_text, "%" PRIu64, seq);
+    const char *values [] = { seq_text };
+    PGresult *result = s_read (self, Q_HISTORY_ROW, values);
+    *found = false;
+    *prev_seq = 0;
+    if (!result)
+        return -1;
+    if (PQntuples (result) == 1) {
+        *found = strlen (source) == (size_t) PQgetlength (result, 0, 0)
+              && memcmp (PQgetvalue (result, 0, 0), source, strlen (source)) == 0
+              && strlen (id) == (size_t) PQgetlength (result, 0, 1)
+              && memcmp (PQgetvalue (result, 0, 1), id, strlen (id)) == 0;
+        if (*found) {
+            *prev_seq = (uint64_t) s_int (result, 0, 2);
+            each (seq, PQgetvalue (result, 0, 3), (size_t) PQgetlength (result, 0, 3), arg);
+        }
+    }
+    PQclear (result);
+    return 0;
+}
+
+static int
+s_pg_oldest_seq (store_backend_t *self, uint64_t *seq)
+{
+    int64_t value;
+    if (s_read_integer (self, Q_OLDEST, NULL, &value))
+        return -1;
+    *seq = (uint64_t) value;
+    return 0;
+}
+
+//  Inside a transaction, as every write here: the count deleted is known
+//  only once the pipeline's results are read, at the commit, and is
+//  written to *deleted then (the caller reads it after the commit).
+static int
+s_pg_prune_history (store_backend_t *self, int64_t before, uint64_t keep_after, int limit,
+                    int *deleted)
+{
+    char before_text [24], limit_text [24], keep_text [24];
+    snprintf (before_text, sizeof before_text, "%" PRId64, before);
+    snprintf (limit_text, sizeof limit_text, "%d", limit);
+    snprintf (keep_text, sizeof keep_text, "%" PRIu64, keep_after);
+    const char *values [] = { before_text, limit_text, keep_text };
+    *deleted = 0;
+    self->counted_at [0] = self->sent;
+    self->counts [0] = deleted;
+    return s_send (self, Q_PRUNE, values, NULL, NULL);
+}
+
+static int
+s_pg_put_silence (store_backend_t *self, const char *id, int64_t ends, uint64_t seq,
+                  const void *body, size_t size)
+{
+    char ends_text [24], seq_text [24];
+    snprintf (ends_text, sizeof ends_text, "%" PRId64, ends);
+    snprintf (seq_text, sizeof seq_text, "%" PRIu64, seq);
+    const char *values [] = { id, ends_text, seq_text, body };
+    const int lengths [] = { 0, 0, 0, (int) size };
+    const int formats [] = { 0, 0, 0, 1 };
+    return s_send (self, Q_PUT_SILENCE, values, lengths, formats);
+}
+
+static int
+s_pg_load_silences (store_backend_t *self, store_silence_fn *each, void *arg)
+{
+    PGresult *result = s_read (self, Q_LOAD_SILENCES, NULL);
+    if (!result)
+        return -1;
+    for (int row = 0; row < PQntuples (result); row++)
+        each (PQgetvalue (result, row, 0), (size_t) PQgetlength (result, row, 0), arg);
+    PQclear (result);
+    return 0;
+}
+
+static int
+s_pg_prune_silences (store_backend_t *self, int64_t before, int *deleted)
+{
+    char before_text [24];
+    snprintf (before_text, sizeof before_text, "%" PRId64, before);
+    const char *values [] = { before_text };
+    *deleted = 0;
+    self->counted_at [1] = self->sent;
+    self->counts [1] = deleted;
+    return s_send (self, Q_PRUNE_SILENCES, values, NULL, NULL);
+}
+
+//  --- epochs, liveness, upkeep -------------------------------------------------------------
+
+//  meta[key] as text into value (empty when absent). 0 / -1.
+static int
+s_meta_text (store_backend_t *self, const char *key, char *value, size_t size)
+{
+    const char *values [] = { key };
+    PGresult *result = s_read (self, Q_GET_META, values);
+    if (!result)
+        return -1;
+    snprintf (value, size, "%.*s", PQntuples (result) ? PQgetlength (result, 0, 0) : 0,
+              PQntuples (result) ? PQgetvalue (result, 0, 0) : "");
+    PQclear (result);
+    return 0;
+}
+
+//  As SQLite's: a new database id and epoch 1 for a database without one;
+//  the same epoch after a clean stop; else the next (a crash, or a
+//  takeover from a broker that did not stop cleanly), from last_seq + 1.
+//  Holding the lock, this broker writes it; the fence checks it from here.
+static int
+s_pg_epoch_start (store_backend_t *self, uint64_t last_seq, epoch_t *epoch, const char **why)
+{
+    char db [64], n [24], first [24], clean [24];
+    memset (epoch, 0, sizeof *epoch);
+    if (s_meta_text (self, "db_id", db, sizeof db) || s_meta_text (self, "epoch", n, sizeof n)
+    ||  s_meta_text (self, "epoch_first", first, sizeof first)
+    ||  s_meta_text (self, "clean_stop", clean, sizeof clean))
+        return -1;
+    *why = NULL;
+    if (strlen (db) != EPOCH_DB_SIZE - 1 || !*n || !*first) {
+        if (epoch_new_db_id (epoch->db))
+            return -1;
+        epoch->n = 1;
+        epoch->first = last_seq + 1;
+        *why = "a new database id";
+    }
+    else {
+        snprintf (epoch->db, sizeof epoch->db, "%s", db);
+        epoch->n = strtoull (n, NULL, 10);
+        epoch->first = strtoull (first, NULL, 10);
+        if (strcmp (clean, "1") != 0) {
+            epoch->n++;
+            epoch->first = last_seq + 1;
+            *why = "the last active broker did not stop cleanly (a crash or a takeover)";
+        }
+    }
+    self->epoch [0] = 0;            //  no fence while the epoch itself is written
+    if (s_pg_begin (self, true)
+    ||  s_set_meta (self, "db_id", epoch->db, 0)
+    ||  s_set_meta (self, "epoch", NULL, (int64_t) epoch->n)
+    ||  s_set_meta (self, "epoch_first", NULL, (int64_t) epoch->first)
+    ||  s_set_meta (self, "clean_stop", NULL, 0)
+    ||  s_pg_commit (self)) {
+        s_pg_rollback (self);
+        return -1;
+    }
+    snprintf (self->epoch, sizeof self->epoch, "%" PRIu64, epoch->n);
+    return 0;
+}
+
+static int
+s_pg_mark_clean (store_backend_t *self, const epoch_t *epoch, uint64_t last_seq)
+{
+    (void) epoch, (void) last_seq;
+    if (s_pg_begin (self, true) || s_set_meta (self, "clean_stop", NULL, 1)
+    ||  s_pg_commit (self)) {
+        s_pg_rollback (self);
+        return -1;
+    }
+    return 0;
+}
+
+//  Is the session still ours? What the server sent meanwhile is read
+//  without waiting: a terminated session (pg_terminate_backend, a server
+//  stopping) shows as a closed connection. 0, or -1 with why.
+static int
+s_pg_file_intact (store_backend_t *self, char *why, size_t why_size)
+{
+    if (!self->lost && !self->in_tx
+    &&  (!PQconsumeInput (self->conn) || PQstatus (self->conn) == CONNECTION_BAD))
+        s_fail (self, "the connection");
+    if (!self->lost)
+        return 0;
+    snprintf (why, why_size, "%s (this broker is no longer the active one: %s)", self->error,
+              self->shown);
+    return -1;
+}
+
+static int
+s_pg_maintain (store_backend_t *self)
+{
+    (void) self;
+    return 0;                       //  PostgreSQL's autovacuum is its upkeep
+}
+
+static size_t
+s_pg_log_pages (store_backend_t *self)
+{
+    (void) self;
+    return 0;
+}
+
+static int
+s_pg_release_log (store_backend_t *self)
+{
+    (void) self;
+    return 0;
+}
+
+const store_class_t store_pg = {
+    .name = "postgresql",
+    .open = s_pg_open,
+    .destroy = s_pg_destroy,
+    .error = s_pg_error,
+    .lost = s_pg_lost,
+    .load = s_pg_load,
+    .last_seq = s_pg_last_seq,
+    .epoch_start = s_pg_epoch_start,
+    .mark_clean = s_pg_mark_clean,
+    .file_intact = s_pg_file_intact,
+    .begin = s_pg_begin,
+    .commit = s_pg_commit,
+    .rollback = s_pg_rollback,
+    .maintain = s_pg_maintain,
+    .log_pages = s_pg_log_pages,
+    .release_log = s_pg_release_log,
+    .put_alert = s_pg_put_alert,
+    .put_times = s_pg_put_times,
+    .delete_alert = s_pg_delete_alert,
+    .row_committed = s_pg_row_committed,
+    .times_committed = s_pg_times_committed,
+    .handle_written = s_pg_handle_written,
+    .put_change = s_pg_put_change,
+    .set_seq = s_pg_set_seq,
+    .set_rows_seq = s_pg_set_rows_seq,
+    .rows_seq = s_pg_rows_seq,
+    .since = s_pg_since,
+    .history_row = s_pg_history_row,
+    .oldest_seq = s_pg_oldest_seq,
+    .prune_history = s_pg_prune_history,
+    .put_silence = s_pg_put_silence,
+    .load_silences = s_pg_load_silences,
+    .prune_silences = s_pg_prune_silences,
+};
