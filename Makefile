@@ -23,10 +23,15 @@
 
 DEB_PACKAGES = gcc make pkg-config libc6-dev libzmq3-dev libczmq-dev libmsgpack-dev libsqlite3-dev \
                libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev curl libcrypt-dev wrk \
+               libpq-dev postgresql-15 \
                libgnutls28-dev openssl prometheus prometheus-alertmanager \
                chromium chromium-driver python3-selenium fonts-dejavu-core systemd \
                debhelper lintian scdoc iproute2 python3-aiosmtpd
+#  libpq is the broker's (its PostgreSQL store, broker/store_pg.c); tests/pg
+#  and bench_pg_* link it alone, without the rest of lilac.
 PKGS = libczmq libzmq msgpack sqlite3 libpq libcurl libmicrohttpd jansson gnutls libxcrypt
+PQ_CFLAGS = $(shell pkg-config --cflags libpq)
+PQ_LIBS = $(shell pkg-config --libs libpq)
 
 CC ?= gcc
 BUILD ?= build
@@ -77,6 +82,10 @@ NOTIFY_TESTS = $(sort $(wildcard tests/notify/test_*.py))
 #  make install into a scratch root, its units checked, its programs run;
 #  the README's tour run as written.
 INSTALL_TESTS = $(sort $(wildcard tests/install/test_*.sh tests/readme/test_*.sh))
+#  Against a real PostgreSQL of their own (tests/lib/pg_cluster): C programs
+#  through libpq, Python scripts through lilactest.PgCluster.
+PG_TESTS   = $(patsubst tests/pg/%.c,$(BIN)/test/pg/%,$(wildcard tests/pg/*.c))
+PG_SCRIPTS = $(sort $(wildcard tests/pg/test_*.py))
 #  Local fakes of services outside lilac (a Pushover API), started by tests.
 FAKES      = $(patsubst tests/fakes/%.c,$(BIN)/fakes/%,$(wildcard tests/fakes/*.c))
 #  The fault-injection run of `make chaos`.
@@ -181,6 +190,14 @@ $(BIN)/test/e2e/%: $(BUILD)/tests/e2e/%.o $(HARNESS_OBJ) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
+$(BIN)/test/pg/%: $(BUILD)/tests/pg/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PQ_LIBS) -o $@
+
+#  libpq's header and library for what talks to PostgreSQL.
+$(BUILD)/tests/pg/%.o $(BUILD)/tests/bench/bench_pg_%.o: PKG_CFLAGS += $(PQ_CFLAGS)
+$(BIN)/bench/bench_pg_%: PKG_LIBS += $(PQ_LIBS)
+
 $(CHAOS): $(BUILD)/tests/chaos/chaos.o $(HARNESS_OBJ) $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
@@ -209,8 +226,8 @@ run: $(PROGRAMS)
 	@mkdir -p var
 	$(BIN)/lilac-broker -c configs/broker.conf
 
-test: $(PROGRAMS) $(MAN_PAGES) $(UNIT_TESTS) $(E2E_TESTS) $(FAKES)
-	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS) $(NOTIFY_TESTS) $(UI_TESTS) $(INSTALL_TESTS)
+test: $(PROGRAMS) $(MAN_PAGES) $(UNIT_TESTS) $(E2E_TESTS) $(PG_TESTS) $(FAKES)
+	@LILAC_BIN=$(BIN) tests/run $(UNIT_TESTS) $(E2E_TESTS) $(PG_TESTS) $(PG_SCRIPTS) $(NOTIFY_TESTS) $(UI_TESTS) $(INSTALL_TESTS)
 
 #  kill -9 of broker, agent and notifier under load, a full disk, a replaced
 #  database; prints what was sent, lost, published, delivered; exit 1 on

@@ -11,6 +11,8 @@ nothing about a browser (no selenium import here):
 - free_port, Process (a child, its output in a log of the sandbox), Log (a
   log file read as lines: count, wait for a line), Broker (its config, the
   CLI: `lilac send`, `lilac get`...);
+- PgCluster: a real PostgreSQL of the test's own (tests/lib/pg_cluster),
+  on a Unix socket in a directory of the sandbox, stopped at exit;
 - @case(NAME): runs a function as one case and prints `ok - NAME` or
   `not ok - NAME` with the traceback as `# ` lines;
 - wait_until / holds_for: every wait polls a condition against a deadline —
@@ -65,6 +67,7 @@ at_cleanup = []
 _started = time.monotonic()
 _failed = []                    # names of the failed cases
 _processes = []                 # Process objects still to stop at exit
+_clusters = []                  # PgCluster objects still to stop at exit
 _sandbox = None
 
 sys.stdout.reconfigure(line_buffering=True)
@@ -432,6 +435,74 @@ class Broker:
         return json.loads(self.lilac('silence', 'list', '--json').stdout or '[]')
 
 
+# ----------------------------------------------------------------- postgresql
+
+PG_CLUSTER = os.path.join(HERE, 'pg_cluster')
+PSQL = '/usr/lib/postgresql/15/bin/psql'
+
+
+class PgCluster:
+    """A PostgreSQL 15 of this test's own (tests/lib/pg_cluster): its files
+    and Unix socket in a directory `name` of the sandbox, no TCP. start()
+    returns the URI (libpq's, for a broker's `database =`); stop() is a
+    fast shutdown, immediate if that misses its deadline; start() again
+    restarts the same cluster. Stopped at exit whatever happened. Also a
+    context manager (stopped on leaving the block).
+
+        with PgCluster(sandbox()) as pg:
+            pg.psql('CREATE TABLE t (x int)')
+    """
+
+    def __init__(self, box, name='pg'):
+        #   Short: the socket's path must fit in 107 bytes. As root, the
+        #   server runs as another user (lilac-test), who must get through
+        #   the sandbox to its directory: search, not read.
+        self.dir = box.file(name)
+        if os.geteuid() == 0:
+            os.chmod(box.path, os.stat(box.path).st_mode | 0o001)
+        os.makedirs(self.dir, exist_ok=True)
+        self.uri = None
+
+    def _run(self, command, timeout=60):
+        result = subprocess.run([PG_CLUSTER, command, self.dir], capture_output=True,
+                                text=True, timeout=timeout)
+        if result.returncode != 0:
+            raise AssertionError(f'pg_cluster {command} {self.dir}: exit {result.returncode}: '
+                                 f'{result.stderr.strip()}')
+        return result.stdout.strip()
+
+    def start(self):
+        if self not in _clusters:
+            _clusters.append(self)
+        self.uri = self._run('start')
+        return self.uri
+
+    def stop(self):
+        self._run('stop')
+        if self in _clusters:
+            _clusters.remove(self)
+
+    def psql(self, sql, check=True, timeout=DEADLINE):
+        """Runs sql (one or more statements) in one psql session; the
+        rows of the last as text, `|` between columns, one line a row.
+        With check, an error raises with psql's message."""
+        result = subprocess.run([PSQL, '-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+                                 '-d', self.uri, '-c', sql], capture_output=True, text=True,
+                                timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f'psql {sql!r}: exit {result.returncode}: '
+                                 f'{result.stderr.strip()}')
+        return result.stdout.rstrip('\n')
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exception):
+        self.stop()
+        return False
+
+
 # ----------------------------------------------------------------- exit
 
 _cleaned = False
@@ -450,6 +521,11 @@ def _cleanup():
     finally:
         for process in list(reversed(_processes)):
             process.stop()
+        for cluster in list(_clusters):
+            try:
+                cluster.stop()
+            except Exception as error:      # noqa: BLE001 — reported, the rest still stops
+                note(f'stopping PostgreSQL in {cluster.dir}: {error}')
         if _sandbox is not None:
             _sandbox.close(keep=bool(_failed))
 
