@@ -153,6 +153,11 @@ broker_process_t *broker_process_new (sandbox_t *sandbox, const broker_process_c
 //  HARNESS_START_DEADLINE_MS. Works again after stop/kill: same config,
 //  database and ports. Returns 0, or -1 (the broker is killed).
 int broker_process_start (broker_process_t *self);
+//  The two halves of broker_process_start: spawn only (a standby answers
+//  nothing until it takes over), and wait up to timeout_ms for ping to be
+//  answered (ready_at is then set). 0, or -1 (not killed).
+int broker_process_spawn (broker_process_t *self);
+int broker_process_wait_ready (broker_process_t *self, int timeout_ms);
 //  SIGTERM and wait. Returns the exit status (0 expected), 128+signal if it
 //  died of a signal, or -1 if it did not exit in time (then it is killed).
 int broker_process_stop (broker_process_t *self);

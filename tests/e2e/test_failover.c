@@ -1,0 +1,301 @@
+/*  test_failover.c — two brokers on one real PostgreSQL (issue 17 §3).
+
+    A PostgreSQL 15 of the test's own (tests/lib/pg_cluster: initdb under
+    runuser, a Unix socket in a temp dir). Broker A starts and takes the
+    lock; broker B, on its own ports, waits as a standby, bound to nothing.
+    A lilac-notify-exec follows both (events and control are lists of the
+    two brokers' endpoints) and writes every change it is given to a file;
+    a sender PUSHes to both ingest endpoints (ZMQ_IMMEDIATE: only the active
+    one is connected) and keeps a heartbeat refreshed all along.
+
+    Twice: an alert raised on the active is delivered; the active is killed
+    (kill -9 once, its PostgreSQL session terminated once, with
+    pg_terminate_backend); the standby answers ping within the target (3 s;
+    the figure goes to the log, `make bench` measures it over ten); an
+    alert raised then is delivered; the dead broker is started again and
+    waits as the standby. Then: every alert raised reached the notifier, no
+    seq was given to two changes, and the heartbeat, refreshed throughout,
+    never raised (restart grace covers the takeover).
+
+    Every wait is a poll with a deadline. The cluster is stopped at the
+    end, also when a case failed.
+*/
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+#include "../check.h"
+#include "../harness/harness.h"
+#include "../harness/notifier_process.h"
+#include "bus.h"
+#include "timespec.h"
+
+#define FAILOVER_TARGET_MS   3000      //  the standby serves within this
+#define DELIVERY_MS          10000     //  a raised alert reaches the notifier's file
+#define REFRESH_EVERY_MS     250       //  the heartbeat's refresh period
+#define SOURCE               "fo-src"
+
+static sandbox_t *s_cluster_box;       //  the PostgreSQL cluster's directory
+static char s_uri [1024];              //  its connection URI
+static char s_script [1100];           //  tests/lib/pg_cluster, absolute (command_run)
+
+static void
+s_find_script (void)
+{
+    char here [1024];
+    snprintf (s_script, sizeof s_script, "%s/tests/lib/pg_cluster",
+              getcwd (here, sizeof here) ? here : ".");
+}
+
+//  Starts the cluster; its URI into s_uri. 0 / -1.
+static int
+s_cluster_start (void)
+{
+    s_find_script ();
+    s_cluster_box = sandbox_new ("failover-pg");
+    if (!s_cluster_box)
+        return -1;
+    cli_result_t result;
+    int rc = command_run (s_script, "pg", sandbox_dir (s_cluster_box), 60000,
+                          &result, "start", sandbox_dir (s_cluster_box), NULL);
+    if (rc == 0 && result.status == 0 && result.out) {
+        snprintf (s_uri, sizeof s_uri, "%.*s", (int) strcspn (result.out, "\n"), result.out);
+        rc = strncmp (s_uri, "postgresql://", 13) == 0 ? 0 : -1;
+    }
+    else {
+        harness_note ("pg_cluster start failed: %s", result.err ? result.err : "?");
+        rc = -1;
+    }
+    cli_result_free (&result);
+    return rc;
+}
+
+static void
+s_cluster_stop (bool failed)
+{
+    if (!s_cluster_box)
+        return;
+    cli_result_t result;
+    command_run (s_script, "pg", sandbox_dir (s_cluster_box), 60000, &result,
+                 "stop", sandbox_dir (s_cluster_box), NULL);
+    cli_result_free (&result);
+    sandbox_destroy (&s_cluster_box, failed);
+}
+
+//  Runs SQL on the cluster with psql. 0 / -1.
+static int
+s_psql (const char *sql)
+{
+    cli_result_t result;
+    int rc = command_run ("/usr/bin/psql", "psql", sandbox_dir (s_cluster_box), 10000, &result,
+                          s_uri, "-Atc", sql, NULL);
+    rc = rc == 0 && result.status == 0 ? 0 : -1;
+    cli_result_free (&result);
+    return rc;
+}
+
+typedef struct {
+    sandbox_t *box [2];
+    broker_process_t *broker [2];
+    int active;                    //  which one holds the lock
+    zsock_t *push;                 //  to both ingest endpoints
+    notifier_process_t *notifier;
+    char out [1100];               //  the notifier's file of changes
+    int64_t next_refresh;
+} s_pair_t;
+
+static bool
+s_standby_waits (s_pair_t *pair, int which)
+{
+    return file_wait_count (broker_process_log (pair->broker [which]), "standby:", 1, 10000) == 0
+        && broker_process_running (pair->broker [which]);
+}
+
+//  Refreshes the heartbeat when its period came (raise in 4 s: it raises
+//  only if nobody refreshes it for that long).
+static void
+s_keep_alive (s_pair_t *pair)
+{
+    if (clock_now_ms () < pair->next_refresh)
+        return;
+    ingest_event (pair->push, SOURCE, "heartbeat", "+4s");
+    pair->next_refresh = clock_now_ms () + REFRESH_EVERY_MS;
+}
+
+//  Raises id (through whichever broker is active) until the notifier has
+//  it, refreshing the heartbeat meanwhile. The raise is sent again each
+//  second: a PUSH while no broker is connected yet (or any more) is
+//  dropped, and a repeat of a raised alert changes nothing.
+static bool
+s_raise_delivered (s_pair_t *pair, const char *id)
+{
+    char text [128];
+    snprintf (text, sizeof text, " raised %s\n", id);
+    int64_t deadline = clock_now_ms () + DELIVERY_MS, next_send = 0;
+    while (clock_now_ms () < deadline) {
+        s_keep_alive (pair);
+        if (clock_now_ms () >= next_send) {
+            ingest_event (pair->push, SOURCE, id, "now");
+            next_send = clock_now_ms () + 1000;
+        }
+        if (file_wait_count (pair->out, text, 1, 50) == 0)
+            return true;
+    }
+    return false;
+}
+
+static int
+s_pair_start (s_pair_t *pair)
+{
+    broker_process_config_t config = { .database = s_uri, .grace = "10s", .checkpoint = "500ms",
+                                       .reminder_interval = "1h" };
+    const char *names [2] = { "failover-a", "failover-b" };
+    for (int which = 0; which < 2; which++) {
+        pair->box [which] = sandbox_new (names [which]);
+        pair->broker [which] = pair->box [which]
+                             ? broker_process_new (pair->box [which], &config) : NULL;
+        if (!pair->broker [which])
+            return -1;
+    }
+    if (broker_process_start (pair->broker [0]) || broker_process_spawn (pair->broker [1])
+    ||  !CHECK (s_standby_waits (pair, 1), "B does not say it waits as a standby"))
+        return -1;
+    char list [512], error [256];
+    snprintf (list, sizeof list, "%s,%s", broker_process_ingest (pair->broker [0]),
+              broker_process_ingest (pair->broker [1]));
+    pair->push = bus_open (ZMQ_PUSH, list, BUS_CONNECT_IMMEDIATE, error, sizeof error);
+    if (!pair->push)
+        return -1;
+    zsock_set_sndtimeo (pair->push, 0);         //  nobody active: the refresh is dropped
+    snprintf (pair->out, sizeof pair->out, "%s/changes", sandbox_dir (pair->box [0]));
+    char config_text [4096];
+    snprintf (config_text, sizeof config_text,
+              "notifier\n"
+              "    events = \"%s,%s\"\n"
+              "    control = \"%s,%s\"\n"
+              "    state_dir = \"%s/notify-state\"\n"
+              "exec\n"
+              "    command = 'sh -c \"echo $LILAC_SEQ $LILAC_EVENT $LILAC_ID >> %s\"'\n"
+              "rule = all\n"
+              "    source = \"" SOURCE "\"\n"
+              "    on = raised\n",
+              broker_process_publish (pair->broker [0]), broker_process_publish (pair->broker [1]),
+              broker_process_control (pair->broker [0]), broker_process_control (pair->broker [1]),
+              sandbox_dir (pair->box [0]), pair->out);
+    pair->notifier = notifier_process_new (pair->box [0], "lilac-notify-exec", "notify",
+                                           config_text);
+    if (!pair->notifier || notifier_process_start (pair->notifier))
+        return -1;
+    //  A fresh notifier starts where the stream stands when it first
+    //  reaches the broker: synced once one of the warm-up alerts, a new
+    //  one each second, comes through
+    for (int attempt = 0; attempt < 20; attempt++) {
+        char id [32], text [64];
+        snprintf (id, sizeof id, "warmup-%d", attempt);
+        snprintf (text, sizeof text, " raised %s\n", id);
+        ingest_event (pair->push, SOURCE, id, "now");
+        if (file_wait_count (pair->out, text, 1, 1000) == 0)
+            return 0;
+    }
+    CHECK (false, "no warm-up alert was delivered in 20 s");
+    return -1;
+}
+
+//  Kills the active one (kill -9, or its session terminated in PostgreSQL);
+//  the ms until the standby answered ping, or -1.
+static int64_t
+s_take_over (s_pair_t *pair, bool terminate_session)
+{
+    broker_process_t *active = pair->broker [pair->active];
+    broker_process_t *standby = pair->broker [1 - pair->active];
+    int64_t killed_at = clock_now_ms ();
+    if (terminate_session) {
+        CHECK (s_psql ("SELECT pg_terminate_backend (pid) FROM pg_locks"
+                       " WHERE locktype = 'advisory' AND granted") == 0, "pg_terminate_backend");
+        //  The broker sees its session gone and stops by itself
+        int64_t deadline = clock_now_ms () + 5000;
+        while (broker_process_running (active) && clock_now_ms () < deadline)
+            s_keep_alive (pair), harness_pause_ms (10);
+        CHECK (!broker_process_running (active), "the broker whose session was terminated "
+               "still runs");
+    }
+    else
+        CHECK (broker_process_kill (active) == 0, "kill -9");
+    while (clock_now_ms () < killed_at + FAILOVER_TARGET_MS * 3) {
+        s_keep_alive (pair);
+        if (broker_process_wait_ready (standby, 50) == 0)
+            break;
+    }
+    int64_t took = broker_process_ready_at (standby) ? broker_process_ready_at (standby) - killed_at
+                                                     : -1;
+    pair->active = 1 - pair->active;
+    return took;
+}
+
+static void
+s_failover (void)
+{
+    TEST ("failover: a standby waits bound to nothing; the active killed (kill -9, then its "
+          "session terminated): the standby serves within 3 s, every raised alert reaches the "
+          "notifier, no seq is given twice, a refreshed heartbeat never raises");
+    s_pair_t pair = { 0 };
+    if (!CHECK (s_cluster_start () == 0, "PostgreSQL did not start")
+    ||  !CHECK (s_pair_start (&pair) == 0, "the two brokers and the notifier did not start"))
+        goto done;
+    for (int round = 0; round < 2; round++) {
+        char before [32], after [32];
+        snprintf (before, sizeof before, "before-%d", round);
+        snprintf (after, sizeof after, "after-%d", round);
+        CHECK (s_raise_delivered (&pair, before), "%s not delivered", before);
+        int64_t took = s_take_over (&pair, round == 1);
+        harness_note ("takeover %d (%s): the standby answered after %lld ms", round + 1,
+                      round ? "session terminated" : "kill -9", (long long) took);
+        CHECK (took >= 0 && took < FAILOVER_TARGET_MS, "takeover %d took %lld ms", round + 1,
+               (long long) took);
+        CHECK (s_raise_delivered (&pair, after), "%s (raised after the takeover) not delivered",
+               after);
+        broker_process_t *dead = pair.broker [1 - pair.active];
+        CHECK (broker_process_spawn (dead) == 0 && s_standby_waits (&pair, 1 - pair.active),
+               "the old active does not come back as a standby");
+    }
+    //  Every line "SEQ EVENT ID": a seq names one change, however often it
+    //  was delivered (at least once)
+    char *text = file_read_all (pair.out);
+    int seqs = 0, clashes = 0;
+    struct { unsigned long seq; char id [32]; } seen [64];
+    for (char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
+        unsigned long seq;
+        char event [32], id [32];
+        if (sscanf (line, "%lu %31s %31s", &seq, event, id) != 3)
+            continue;
+        for (int index = 0; index < seqs; index++)
+            if (seen [index].seq == seq && strcmp (seen [index].id, id) != 0)
+                clashes++;
+        if (seqs < 64) {
+            seen [seqs].seq = seq;
+            snprintf (seen [seqs++].id, sizeof seen [0].id, "%s", id);
+        }
+    }
+    CHECK (seqs >= 4 && clashes == 0, "%d changes delivered, %d seqs given to two alerts: %s",
+           seqs, clashes, text ? text : "");
+    CHECK (text && !strstr (text, " raised heartbeat\n"), "the heartbeat raised: %s", text);
+    free (text);
+done:
+    if (pair.notifier && notifier_process_running (pair.notifier))
+        notifier_process_stop (pair.notifier);
+    notifier_process_destroy (&pair.notifier, check_case_failed);
+    zsock_destroy (&pair.push);
+    for (int which = 0; which < 2; which++) {
+        if (pair.broker [which] && check_case_failed)
+            broker_process_print_log (pair.broker [which]);
+        broker_process_destroy (&pair.broker [which], check_case_failed);
+        sandbox_destroy (&pair.box [which], check_case_failed);
+    }
+    s_cluster_stop (check_case_failed);
+}
+
+int
+main (void)
+{
+    s_failover ();
+    return check_done ();
+}
