@@ -8,19 +8,23 @@
     a sender PUSHes to both ingest endpoints (ZMQ_IMMEDIATE: only the active
     one is connected) and keeps a heartbeat refreshed all along.
 
-    Twice: an alert raised on the active is delivered; the active is killed
-    (kill -9 once, its PostgreSQL session terminated once, with
-    pg_terminate_backend); the standby answers ping within the target (3 s;
+    Twice (FAILOVER_ROUNDS in the environment: `make chaos` and `make
+    bench` run ten): an alert raised on the active is delivered; the active
+    is killed (kill -9, except the second round, which terminates its
+    PostgreSQL session with pg_terminate_backend); the standby answers ping within the target (3 s;
     the figure goes to the log, `make bench` measures it over ten); an
     alert raised then is delivered; the dead broker is started again and
     waits as the standby. Then: every alert raised reached the notifier, no
     seq was given to two changes, and the heartbeat, refreshed throughout,
     never raised (restart grace covers the takeover).
 
-    Every wait is a poll with a deadline. The cluster is stopped at the
-    end, also when a case failed.
+    The last line says what the takeovers took ("failover figures:
+    rounds=N kill9_p50_ms=... kill9_max_ms=... session_ms=..."), for the
+    benchmark. Every wait is a poll with a deadline. The cluster is stopped
+    at the end, also when a case failed.
 */
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "../check.h"
@@ -97,16 +101,21 @@ typedef struct {
     sandbox_t *box [2];
     broker_process_t *broker [2];
     int active;                    //  which one holds the lock
+    int standbys [2];              //  "standby:" lines each one's log should have
     zsock_t *push;                 //  to both ingest endpoints
     notifier_process_t *notifier;
     char out [1100];               //  the notifier's file of changes
     int64_t next_refresh;
 } s_pair_t;
 
+//  The broker just spawned says it waits as a standby (its log is kept
+//  across restarts: one more such line than before).
 static bool
 s_standby_waits (s_pair_t *pair, int which)
 {
-    return file_wait_count (broker_process_log (pair->broker [which]), "standby:", 1, 10000) == 0
+    pair->standbys [which]++;
+    return file_wait_count (broker_process_log (pair->broker [which]), "standby:",
+                            pair->standbys [which], 10000) == 0
         && broker_process_running (pair->broker [which]);
 }
 
@@ -231,9 +240,23 @@ s_take_over (s_pair_t *pair, bool terminate_session)
     return took;
 }
 
+static int
+s_compare (const void *one, const void *other)
+{
+    int64_t a = *(const int64_t *) one, b = *(const int64_t *) other;
+    return a < b ? -1 : a > b;
+}
+
 static void
 s_failover (void)
 {
+    const char *rounds_text = getenv ("FAILOVER_ROUNDS");
+    int rounds = rounds_text ? atoi (rounds_text) : 2;
+    if (rounds < 2 || rounds > 50)
+        rounds = 2;
+    int64_t kill9 [50];
+    int kill9_count = 0;
+    int64_t session_ms = -1;
     TEST ("failover: a standby waits bound to nothing; the active killed (kill -9, then its "
           "session terminated): the standby serves within 3 s, every raised alert reaches the "
           "notifier, no seq is given twice, a refreshed heartbeat never raises");
@@ -241,14 +264,18 @@ s_failover (void)
     if (!CHECK (s_cluster_start () == 0, "PostgreSQL did not start")
     ||  !CHECK (s_pair_start (&pair) == 0, "the two brokers and the notifier did not start"))
         goto done;
-    for (int round = 0; round < 2; round++) {
+    for (int round = 0; round < rounds; round++) {
         char before [32], after [32];
         snprintf (before, sizeof before, "before-%d", round);
         snprintf (after, sizeof after, "after-%d", round);
         CHECK (s_raise_delivered (&pair, before), "%s not delivered", before);
         int64_t took = s_take_over (&pair, round == 1);
         harness_note ("takeover %d (%s): the standby answered after %lld ms", round + 1,
-                      round ? "session terminated" : "kill -9", (long long) took);
+                      round == 1 ? "session terminated" : "kill -9", (long long) took);
+        if (round == 1)
+            session_ms = took;
+        else
+            kill9 [kill9_count++] = took;
         CHECK (took >= 0 && took < FAILOVER_TARGET_MS, "takeover %d took %lld ms", round + 1,
                (long long) took);
         CHECK (s_raise_delivered (&pair, after), "%s (raised after the takeover) not delivered",
@@ -261,7 +288,7 @@ s_failover (void)
     //  was delivered (at least once)
     char *text = file_read_all (pair.out);
     int seqs = 0, clashes = 0;
-    struct { unsigned long seq; char id [32]; } seen [64];
+    struct { unsigned long seq; char id [32]; } seen [512];
     for (char *line = text; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL) {
         unsigned long seq;
         char event [32], id [32];
@@ -270,7 +297,7 @@ s_failover (void)
         for (int index = 0; index < seqs; index++)
             if (seen [index].seq == seq && strcmp (seen [index].id, id) != 0)
                 clashes++;
-        if (seqs < 64) {
+        if (seqs < 512) {
             seen [seqs].seq = seq;
             snprintf (seen [seqs++].id, sizeof seen [0].id, "%s", id);
         }
@@ -279,6 +306,11 @@ s_failover (void)
            seqs, clashes, text ? text : "");
     CHECK (text && !strstr (text, " raised heartbeat\n"), "the heartbeat raised: %s", text);
     free (text);
+    qsort (kill9, (size_t) kill9_count, sizeof kill9 [0], s_compare);
+    if (kill9_count)
+        harness_note ("failover figures: rounds=%d kill9_p50_ms=%lld kill9_max_ms=%lld "
+                      "session_ms=%lld", rounds, (long long) kill9 [(kill9_count - 1) / 2],
+                      (long long) kill9 [kill9_count - 1], (long long) session_ms);
 done:
     if (pair.notifier && notifier_process_running (pair.notifier))
         notifier_process_stop (pair.notifier);
