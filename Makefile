@@ -11,7 +11,8 @@
 #                 web_events web_purppura web_alertmanager web_act web_actions
 #                 web_silence web_am_silence web_forwarded
 # make chaos      fault injection under load (kill -9, full disk, replaced database):
-#                 figures of what was lost; exit 1 on any loss (a few minutes, root)
+#                 figures of what was lost; exit 1 on any loss (a few minutes, root);
+#                 then ten takeovers of two brokers on PostgreSQL (test_failover)
 # make install    programs, configs (never overwriting an edited one), systemd units and
 #                 the lilac user's sysusers.d entry into DESTDIR/PREFIX (tools/install.sh)
 # make deb        the Debian packages lilac and lilac-agent (debian/, dpkg-buildpackage) into ..
@@ -232,10 +233,11 @@ test: $(PROGRAMS) $(MAN_PAGES) $(UNIT_TESTS) $(E2E_TESTS) $(PG_TESTS) $(FAKES)
 #  kill -9 of broker, agent and notifier under load, a full disk, a replaced
 #  database; prints what was sent, lost, published, delivered; exit 1 on
 #  any loss. CHAOS_SECONDS of kills (default 60); CHAOS_SEED repeats a run.
-chaos: $(PROGRAMS) $(CHAOS)
+chaos: $(PROGRAMS) $(CHAOS) $(BIN)/test/e2e/test_failover
 	@LILAC_BIN=$(BIN) $(CHAOS) $(CHAOS_SECONDS)
+	@LILAC_BIN=$(BIN) FAILOVER_ROUNDS=10 $(BIN)/test/e2e/test_failover
 
-bench: $(PROGRAMS) $(BENCHES)
+bench: $(PROGRAMS) $(BENCHES) $(BIN)/test/e2e/test_failover
 	@LILAC_BIN=$(BIN) BENCH_BIN=$(BIN)/bench tests/bench/run
 
 asan:
