@@ -723,13 +723,18 @@ s_retain (core_t *self, int64_t now)
     entry_t **expired = s_expired_alerts (self, cutoff, &alerts);
     pending_change_t *deletions = mem_alloc ((alerts ? alerts : 1) * sizeof (pending_change_t));
     int silences = 0;
+    //  With no row waiting, the rows hold everything published: the rows
+    //  seq catches up with changes that queue no row (silences, deletions)
+    uint64_t rows_seq = refresh_queue_size (self->rows) ? self->rows_seq : self->published_seq;
     bool written = store_begin (self->store, alerts > 0) == 0
-                && store_prune_history (self->store, cutoff, self->rows_seq, BROKER_PRUNE_PER_RUN,
+                && (rows_seq == self->rows_seq || store_set_rows_seq (self->store, rows_seq) == 0)
+                && store_prune_history (self->store, cutoff, rows_seq, BROKER_PRUNE_PER_RUN,
                                         &history) == 0
                 && store_prune_silences (self->store, cutoff, &silences) == 0
                 && s_write_deletions (self, expired, alerts, now, deletions) == 0;
     written_count = self->seq - self->published_seq;
     if (written && store_commit (self->store) == 0) {
+        self->rows_seq = rows_seq;
         for (size_t index = 0; index < alerts; index++) {
             pending_change_t *deletion = &deletions [index];
             if (s_publish (self, deletion->topic, deletion->body, deletion->size) == 0)

@@ -91,19 +91,25 @@ static const struct {
     const char *sql;
     int params;
 } s_queries [Q_COUNT] = {
+    //  The three batched writes take one binary array per column (s_batch_t)
     [Q_PUT_ALERT] = {
         "INSERT INTO alerts (source, id, state, level, changed_at, seq, row)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (source, id) DO UPDATE SET"
+        " SELECT * FROM unnest ($1::text[], $2::text[], $3::text[], $4::text[],"
+        " $5::bigint[], $6::bigint[], $7::bytea[])"
+        " ON CONFLICT (source, id) DO UPDATE SET"
         " state = excluded.state, level = excluded.level, changed_at = excluded.changed_at,"
         " seq = excluded.seq, row = excluded.row,"
         " t_updated_at = NULL, t_raise_at = NULL, t_clear_at = NULL", 7 },
     [Q_PUT_TIMES] = {
-        "UPDATE alerts SET t_updated_at = $3, t_raise_at = $4, t_clear_at = $5"
-        " WHERE source = $1 AND id = $2", 5 },
+        "UPDATE alerts SET t_updated_at = t.updated_at, t_raise_at = t.raise_at,"
+        " t_clear_at = t.clear_at FROM unnest ($1::text[], $2::text[], $3::bigint[],"
+        " $4::bigint[], $5::bigint[]) AS t (source, id, updated_at, raise_at, clear_at)"
+        " WHERE alerts.source = t.source AND alerts.id = t.id", 5 },
     [Q_DELETE_ALERT] = { "DELETE FROM alerts WHERE source = $1 AND id = $2", 2 },
     [Q_PUT_CHANGE] = {
         "INSERT INTO history (seq, at, event, source, id, body, prev_seq)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7)", 7 },
+        " SELECT * FROM unnest ($1::bigint[], $2::bigint[], $3::text[], $4::text[],"
+        " $5::text[], $6::bytea[], $7::bigint[])", 7 },
     [Q_SET_META] = {
         "INSERT INTO meta (key, value) VALUES ($1, $2)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value", 2 },
@@ -128,6 +134,37 @@ static const struct {
     [Q_LOAD_SILENCES] = { "SELECT body FROM silences ORDER BY seq", 0 },
 };
 
+//  PostgreSQL's type ids, for the binary arrays.
+#define S_OID_TEXT   25
+#define S_OID_INT8   20
+#define S_OID_BYTEA  17
+#define S_BATCH_COLUMNS 7
+
+//  One binary array (array_recv's format: ndim, has-null, element type,
+//  length and lower bound, then each element as a 4-byte length and its
+//  bytes), grown as elements are added.
+typedef struct {
+    unsigned char *data;
+    size_t size;
+    size_t capacity;
+    uint32_t elements;
+    uint32_t type;
+} s_array_t;
+
+//  A write gathered for one statement over arrays: history rows, alert
+//  rows, times. Sent as one statement (s_batch_send) before any other
+//  statement of the transaction, and at its commit, so the order of the
+//  writes is kept. A batch must not hold one alert twice (PostgreSQL
+//  refuses an upsert that touches a row twice): the core writes each alert
+//  once per checkpoint slice.
+typedef struct {
+    query_t query;
+    int columns;
+    s_array_t column [S_BATCH_COLUMNS];
+} s_batch_t;
+
+enum { S_BATCH_CHANGES, S_BATCH_ALERTS, S_BATCH_TIMES, S_BATCHES };
+
 struct _store_backend_t {
     PGconn *conn;                  //  the one session, holding the advisory lock
     char *shown;                   //  the URI as logs show it (no password)
@@ -142,6 +179,7 @@ struct _store_backend_t {
     char epoch [24];               //  the epoch we commit in (decimal), "" before epoch_start
     char error [512];              //  the last error
     wire_writer_t row;             //  scratch buffer for alert rows
+    s_batch_t batch [S_BATCHES];   //  the writes gathered, not sent yet
 };
 
 static void s_pg_destroy (store_backend_t **self_p);
@@ -232,6 +270,134 @@ s_deadline (void)
     return s_mono_ms () + STORE_PG_DEADLINE_MS;
 }
 
+//  --- batches of rows as binary arrays --------------------------------------------
+
+static void
+s_put_be (unsigned char *out, uint64_t value, int bytes)
+{
+    for (int index = bytes - 1; index >= 0; index--, value >>= 8)
+        out [index] = (unsigned char) (value & 0xff);
+}
+
+static void
+s_array_append (s_array_t *self, const void *bytes, size_t size)
+{
+    if (self->size + size > self->capacity) {
+        size_t capacity = self->capacity ? self->capacity * 2 : 4096;
+        while (capacity < self->size + size)
+            capacity *= 2;
+        self->data = mem_realloc (self->data, capacity);
+        self->capacity = capacity;
+    }
+    memcpy (self->data + self->size, bytes, size);
+    self->size += size;
+}
+
+static void
+s_array_element (s_array_t *self, const void *bytes, size_t size)
+{
+    if (self->size == 0) {
+        static const unsigned char header [20];
+        s_array_append (self, header, sizeof header);   //  written by s_batch_send
+    }
+    unsigned char length [4];
+    s_put_be (length, size, 4);
+    s_array_append (self, length, sizeof length);
+    s_array_append (self, bytes, size);
+    self->elements++;
+}
+
+static void
+s_array_text (s_array_t *self, const char *text)
+{
+    s_array_element (self, text, strlen (text));
+}
+
+static void
+s_array_int (s_array_t *self, int64_t value)
+{
+    unsigned char bytes [8];
+    s_put_be (bytes, (uint64_t) value, 8);
+    s_array_element (self, bytes, sizeof bytes);
+}
+
+static void
+s_batches_init (store_backend_t *self)
+{
+    static const struct {
+        query_t query;
+        int columns;
+        uint32_t types [S_BATCH_COLUMNS];
+    } shapes [S_BATCHES] = {
+        [S_BATCH_CHANGES] = { Q_PUT_CHANGE, 7, { S_OID_INT8, S_OID_INT8, S_OID_TEXT, S_OID_TEXT,
+                                                 S_OID_TEXT, S_OID_BYTEA, S_OID_INT8 } },
+        [S_BATCH_ALERTS] = { Q_PUT_ALERT, 7, { S_OID_TEXT, S_OID_TEXT, S_OID_TEXT, S_OID_TEXT,
+                                               S_OID_INT8, S_OID_INT8, S_OID_BYTEA } },
+        [S_BATCH_TIMES] = { Q_PUT_TIMES, 5, { S_OID_TEXT, S_OID_TEXT, S_OID_INT8, S_OID_INT8,
+                                              S_OID_INT8 } },
+    };
+    for (int which = 0; which < S_BATCHES; which++) {
+        self->batch [which].query = shapes [which].query;
+        self->batch [which].columns = shapes [which].columns;
+        for (int column = 0; column < shapes [which].columns; column++)
+            self->batch [which].column [column].type = shapes [which].types [column];
+    }
+}
+
+static void
+s_batches_clear (store_backend_t *self)
+{
+    for (int which = 0; which < S_BATCHES; which++)
+        for (int column = 0; column < self->batch [which].columns; column++) {
+            self->batch [which].column [column].size = 0;
+            self->batch [which].column [column].elements = 0;
+        }
+}
+
+static void
+s_batches_free (store_backend_t *self)
+{
+    for (int which = 0; which < S_BATCHES; which++)
+        for (int column = 0; column < self->batch [which].columns; column++)
+            mem_free (self->batch [which].column [column].data);
+}
+
+static int s_send (store_backend_t *self, query_t query, const char *const *values,
+                   const int *lengths, const int *formats);
+
+//  Sends each batch that holds rows as its one statement, and empties it.
+//  0 / -1.
+static int
+s_batches_send (store_backend_t *self)
+{
+    for (int which = 0; which < S_BATCHES; which++) {
+        s_batch_t *batch = &self->batch [which];
+        if (!batch->column [0].elements)
+            continue;
+        const char *values [S_BATCH_COLUMNS];
+        int lengths [S_BATCH_COLUMNS], formats [S_BATCH_COLUMNS];
+        for (int column = 0; column < batch->columns; column++) {
+            s_array_t *array = &batch->column [column];
+            s_put_be (array->data, 1, 4);                  //  one dimension
+            s_put_be (array->data + 4, 0, 4);              //  no NULL element
+            s_put_be (array->data + 8, array->type, 4);
+            s_put_be (array->data + 12, array->elements, 4);
+            s_put_be (array->data + 16, 1, 4);             //  its lower bound
+            values [column] = (const char *) array->data;
+            lengths [column] = (int) array->size;
+            formats [column] = 1;
+        }
+        int rc = s_send (self, batch->query, values, lengths, formats);
+        for (int column = 0; column < batch->columns; column++) {
+            batch->column [column].size = 0;
+            batch->column [column].elements = 0;
+        }
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
 //  --- reads (one statement, outside a transaction's pipeline) -----------------------
 
 //  Runs a prepared read with text parameters; its result (binary columns)
@@ -290,6 +456,9 @@ s_send (store_backend_t *self, query_t query, const char *const *values, const i
                   : "bug: a write outside a transaction");
         return -1;
     }
+    bool batched = query == Q_PUT_CHANGE || query == Q_PUT_ALERT || query == Q_PUT_TIMES;
+    if (!batched && s_batches_send (self))          //  the gathered writes go first
+        return -1;
     char name [8];
     snprintf (name, sizeof name, "q%d", (int) query);
     if (!PQsendQueryPrepared (self->conn, name, s_queries [query].params, values, lengths,
@@ -325,6 +494,7 @@ s_pg_begin (store_backend_t *self, bool durable)
     self->sent = 0;
     self->fence_at = -1;
     self->counted_at [0] = self->counted_at [1] = -1;
+    s_batches_clear (self);
     if (s_send_plain (self, "BEGIN"))
         return -1;
     if ((!durable || !self->durable) && s_send_plain (self, "SET LOCAL synchronous_commit = off"))
@@ -388,6 +558,8 @@ s_pg_commit (store_backend_t *self)
         snprintf (self->error, sizeof self->error, "bug: commit outside a transaction");
         return -1;
     }
+    if (s_batches_send (self))
+        return -1;
     if (*self->epoch) {
         const char *values [] = { self->epoch };
         if (s_send (self, Q_FENCE, values, NULL, NULL))
@@ -525,6 +697,7 @@ s_pg_open (const char *path, bool durable, char *error, size_t error_size)
     self->durable = durable;
     self->shown = s_shown (path);
     wire_writer_init (&self->row);
+    s_batches_init (self);
     self->conn = PQconnectdb (path);
     if (!self->conn || PQstatus (self->conn) != CONNECTION_OK) {
         snprintf (error, error_size, "cannot connect to %s: %s", self->shown,
@@ -557,6 +730,7 @@ s_pg_destroy (store_backend_t **self_p)
     PQfinish (self->conn);          //  the session ends: the lock is free
     mem_free (self->shown);
     wire_writer_free (&self->row);
+    s_batches_free (self);
     mem_free (self);
     *self_p = NULL;
 }
@@ -674,33 +848,44 @@ static int
 s_pg_put_alert (store_backend_t *self, const alert_t *alert, store_handle_t *handle)
 {
     (void) handle;
+    if (!self->in_tx || self->lost) {
+        snprintf (self->error, sizeof self->error, "%s", self->lost ? "the session is lost"
+                  : "bug: a write outside a transaction");
+        return -1;
+    }
     wire_writer_reset (&self->row);
     msgpack_packer *packer = &self->row.packer;
     msgpack_pack_map (packer, 2);
     wire_pack_key_int (packer, "v", WIRE_VERSION);
     wire_pack_key (packer, "alert");
     alert_pack (packer, alert);
-    char changed_at [24], seq [24];
-    snprintf (changed_at, sizeof changed_at, "%" PRId64, alert->changed_at);
-    snprintf (seq, sizeof seq, "%" PRIu64, alert->seq);
-    const char *values [] = { alert->source, alert->id, alert_state_name (alert->state),
-                              alert_level_name (alert->level), changed_at, seq,
-                              self->row.buffer.data };
-    const int lengths [] = { 0, 0, 0, 0, 0, 0, (int) self->row.buffer.size };
-    const int formats [] = { 0, 0, 0, 0, 0, 0, 1 };
-    return s_send (self, Q_PUT_ALERT, values, lengths, formats);
+    s_array_t *column = self->batch [S_BATCH_ALERTS].column;
+    s_array_text (&column [0], alert->source);
+    s_array_text (&column [1], alert->id);
+    s_array_text (&column [2], alert_state_name (alert->state));
+    s_array_text (&column [3], alert_level_name (alert->level));
+    s_array_int (&column [4], alert->changed_at);
+    s_array_int (&column [5], (int64_t) alert->seq);
+    s_array_element (&column [6], self->row.buffer.data, self->row.buffer.size);
+    return 0;
 }
 
 static int
 s_pg_put_times (store_backend_t *self, const alert_t *alert, store_handle_t handle)
 {
     (void) handle;
-    char updated [24], raise [24], clear [24];
-    snprintf (updated, sizeof updated, "%" PRId64, alert->updated_at);
-    snprintf (raise, sizeof raise, "%" PRId64, alert->raise_at);
-    snprintf (clear, sizeof clear, "%" PRId64, alert->clear_at);
-    const char *values [] = { alert->source, alert->id, updated, raise, clear };
-    return s_send (self, Q_PUT_TIMES, values, NULL, NULL);
+    if (!self->in_tx || self->lost) {
+        snprintf (self->error, sizeof self->error, "%s", self->lost ? "the session is lost"
+                  : "bug: a write outside a transaction");
+        return -1;
+    }
+    s_array_t *column = self->batch [S_BATCH_TIMES].column;
+    s_array_text (&column [0], alert->source);
+    s_array_text (&column [1], alert->id);
+    s_array_int (&column [2], alert->updated_at);
+    s_array_int (&column [3], alert->raise_at);
+    s_array_int (&column [4], alert->clear_at);
+    return 0;
 }
 
 static int
@@ -738,15 +923,20 @@ static int
 s_pg_put_change (store_backend_t *self, uint64_t seq, int64_t at, const char *event,
                  const alert_t *alert, const void *body, size_t size, uint64_t prev_seq)
 {
-    char seq_text [24], at_text [24], prev_text [24];
-    snprintf (seq_text, sizeof seq_text, "%" PRIu64, seq);
-    snprintf (at_text, sizeof at_text, "%" PRId64, at);
-    snprintf (prev_text, sizeof prev_text, "%" PRIu64, prev_seq);
-    const char *values [] = { seq_text, at_text, event, alert->source, alert->id, body,
-                              prev_text };
-    const int lengths [] = { 0, 0, 0, 0, 0, (int) size, 0 };
-    const int formats [] = { 0, 0, 0, 0, 0, 1, 0 };
-    return s_send (self, Q_PUT_CHANGE, values, lengths, formats);
+    if (!self->in_tx || self->lost) {
+        snprintf (self->error, sizeof self->error, "%s", self->lost ? "the session is lost"
+                  : "bug: a write outside a transaction");
+        return -1;
+    }
+    s_array_t *column = self->batch [S_BATCH_CHANGES].column;
+    s_array_int (&column [0], (int64_t) seq);
+    s_array_int (&column [1], at);
+    s_array_text (&column [2], event);
+    s_array_text (&column [3], alert->source);
+    s_array_text (&column [4], alert->id);
+    s_array_element (&column [5], body, size);
+    s_array_int (&column [6], (int64_t) prev_seq);
+    return 0;
 }
 
 static int
