@@ -224,14 +224,7 @@ entry_t *
 alert_table_adopt (alert_table_t *self, alert_t *alert)
 {
     entry_t *entry = alert_table_add (self, alert->source, alert->id);
-    char *source = entry->alert.source, *id = entry->alert.id;
-    free (alert->source);
-    free (alert->id);
-    entry->alert = *alert;
-    entry->alert.source = source;
-    entry->alert.id = id;
-    memset (alert, 0, sizeof (alert_t));
-    alert_table_recount (self, entry);
+    alert_table_replace (self, entry, alert);
     return entry;
 }
 

@@ -90,6 +90,23 @@ s_schedule (core_t *self, entry_t *entry)
     due_heap_set (self->heap, entry, due);
 }
 
+//  Appends change to the list waiting for the commit, its body a copy of
+//  the scratch buffer (where the caller packed it).
+static void
+s_append_change (core_t *self, pending_change_t change)
+{
+    if (self->change_count == self->change_capacity) {
+        self->change_capacity = self->change_capacity ? self->change_capacity * 2 : 256;
+        self->changes = mem_realloc (self->changes,
+                                     self->change_capacity * sizeof (pending_change_t));
+    }
+    change.size = self->scratch.buffer.size;
+    change.body = mem_alloc (change.size);
+    memcpy (change.body, self->scratch.buffer.data, change.size);
+    self->changes [self->change_count++] = change;
+    self->change_bytes += change.size;
+}
+
 static void
 s_queue_change (core_t *self, entry_t *entry, const char *event, int64_t now)
 {
@@ -98,23 +115,13 @@ s_queue_change (core_t *self, entry_t *entry, const char *event, int64_t now)
     alert->seq = ++self->seq;
     wire_writer_reset (&self->scratch);
     alert_change_pack (&self->scratch.packer, alert->seq, now, event, alert, &self->epoch);
-
-    if (self->change_count == self->change_capacity) {
-        self->change_capacity = self->change_capacity ? self->change_capacity * 2 : 256;
-        self->changes = mem_realloc (self->changes,
-                                     self->change_capacity * sizeof (pending_change_t));
-    }
-    pending_change_t *change = &self->changes [self->change_count++];
     char topic [WIRE_MAX_TOPIC];
     alert_topic (topic, sizeof topic, event, alert);
-    *change = (pending_change_t) {
+    s_append_change (self, (pending_change_t) {
         .seq = alert->seq, .prev_seq = prev_seq, .at = now, .event = event, .entry = entry,
         .source = mem_strdup (alert->source), .id = mem_strdup (alert->id),
         .topic = mem_strdup (topic),
-        .body = mem_alloc (self->scratch.buffer.size), .size = self->scratch.buffer.size,
-    };
-    memcpy (change->body, self->scratch.buffer.data, change->size);
-    self->change_bytes += change->size;
+    });
     log_debug ("%s %s/%s seq %" PRIu64 " notify_count %" PRId64,
                event, alert->source, alert->id, alert->seq, alert->notify_count);
 }
@@ -127,22 +134,13 @@ core_record_silence (core_t *self, silence_t *silence, int64_t now)
     snprintf (silence->announced, sizeof silence->announced, "%s", silence_state (silence, now));
     wire_writer_reset (&self->scratch);
     silence_change_pack (&self->scratch.packer, silence->seq, now, silence, &self->epoch);
-    if (self->change_count == self->change_capacity) {
-        self->change_capacity = self->change_capacity ? self->change_capacity * 2 : 256;
-        self->changes = mem_realloc (self->changes,
-                                     self->change_capacity * sizeof (pending_change_t));
-    }
-    pending_change_t *change = &self->changes [self->change_count++];
     char topic [WIRE_MAX_TOPIC];
     snprintf (topic, sizeof topic, SILENCE_TOPIC_PREFIX "%s", silence->id);
-    *change = (pending_change_t) {
+    s_append_change (self, (pending_change_t) {
         .seq = silence->seq, .prev_seq = prev_seq, .at = now, .event = SILENCE_EVENT,
         .id = mem_strdup (silence->id), .silence_ends = silence->ends,
         .topic = mem_strdup (topic),
-        .body = mem_alloc (self->scratch.buffer.size), .size = self->scratch.buffer.size,
-    };
-    memcpy (change->body, self->scratch.buffer.data, change->size);
-    self->change_bytes += change->size;
+    });
     log_debug ("silence %s %s seq %" PRIu64, silence->id, silence->announced, silence->seq);
 }
 

@@ -6,14 +6,18 @@
     A lilac-notify-exec follows both (events and control are lists of the
     two brokers' endpoints) and writes every change it is given to a file;
     a sender PUSHes to both ingest endpoints (ZMQ_IMMEDIATE: only the active
-    one is connected) and keeps a heartbeat refreshed all along.
+    one is connected) and keeps a heartbeat refreshed all along; a
+    lilac-agent (source fo-agent, its own heartbeat every 500 ms) submits to
+    both control endpoints.
 
     Twice (FAILOVER_ROUNDS in the environment: `make chaos` and `make
     bench` run ten): an alert raised on the active is delivered; the active
     is killed (kill -9, except the second round, which terminates its
     PostgreSQL session with pg_terminate_backend); the standby answers ping within the target (3 s;
     the figure goes to the log, `make bench` measures it over ten); an
-    alert raised then is delivered; the dead broker is started again and
+    alert raised then is delivered, and so is one handed to the agent just
+    after the kill, while no broker was active (the agent resends what was
+    not acknowledged); the dead broker is started again and
     waits as the standby; the alert raised before the takeover is raised on
     the new active (its row may not have been checkpointed: the history
     after the rows seq is laid over the rows). Then: every alert raised reached the notifier, no
@@ -31,6 +35,7 @@
 #include <unistd.h>
 #include "../check.h"
 #include "../harness/harness.h"
+#include "../harness/agent_process.h"
 #include "../harness/notifier_process.h"
 #include "bus.h"
 #include "timespec.h"
@@ -106,6 +111,8 @@ typedef struct {
     int standbys [2];              //  "standby:" lines each one's log should have
     zsock_t *push;                 //  to both ingest endpoints
     notifier_process_t *notifier;
+    sandbox_t *agent_box;
+    agent_process_t *agent;
     char out [1100];               //  the notifier's file of changes
     int64_t next_refresh;
 } s_pair_t;
@@ -187,7 +194,7 @@ s_pair_start (s_pair_t *pair)
               "exec\n"
               "    command = 'sh -c \"echo $LILAC_SEQ $LILAC_EVENT $LILAC_ID >> %s\"'\n"
               "rule = all\n"
-              "    source = \"" SOURCE "\"\n"
+              "    source = \"fo-*\"\n"
               "    on = raised\n",
               broker_process_publish (pair->broker [0]), broker_process_publish (pair->broker [1]),
               broker_process_control (pair->broker [0]), broker_process_control (pair->broker [1]),
@@ -195,6 +202,18 @@ s_pair_start (s_pair_t *pair)
     pair->notifier = notifier_process_new (pair->box [0], "lilac-notify-exec", "notify",
                                            config_text);
     if (!pair->notifier || notifier_process_start (pair->notifier))
+        return -1;
+    char controls [512], events [512];
+    snprintf (controls, sizeof controls, "%s,%s", broker_process_control (pair->broker [0]),
+              broker_process_control (pair->broker [1]));
+    snprintf (events, sizeof events, "%s,%s", broker_process_publish (pair->broker [0]),
+              broker_process_publish (pair->broker [1]));
+    agent_process_config_t agent_config = { .source = "fo-agent", .control = controls,
+                                            .events = events };
+    pair->agent_box = sandbox_new ("failover-agent");
+    pair->agent = pair->agent_box ? agent_process_new (pair->agent_box, pair->broker [0],
+                                                       &agent_config, NULL, 0) : NULL;
+    if (!pair->agent || agent_process_start (pair->agent))
         return -1;
     //  A fresh notifier starts where the stream stands when it first
     //  reaches the broker: synced once one of the warm-up alerts, a new
@@ -211,10 +230,11 @@ s_pair_start (s_pair_t *pair)
     return -1;
 }
 
-//  Kills the active one (kill -9, or its session terminated in PostgreSQL);
+//  Kills the active one (kill -9, or its session terminated in PostgreSQL),
+//  hands the agent the alert gap at once (no broker is active), and returns
 //  the ms until the standby answered ping, or -1.
 static int64_t
-s_take_over (s_pair_t *pair, bool terminate_session)
+s_take_over (s_pair_t *pair, bool terminate_session, const char *gap)
 {
     broker_process_t *active = pair->broker [pair->active];
     broker_process_t *standby = pair->broker [1 - pair->active];
@@ -231,6 +251,9 @@ s_take_over (s_pair_t *pair, bool terminate_session)
     }
     else
         CHECK (broker_process_kill (active) == 0, "kill -9");
+    event_spec_t event = { .id = gap, .raise = "now" };
+    CHECK (agent_push_ids (pair->agent, "fo-agent", gap, 1, 1, &event) == 0,
+           "the agent did not take %s", gap);
     while (clock_now_ms () < killed_at + FAILOVER_TARGET_MS * 3) {
         s_keep_alive (pair);
         if (broker_process_wait_ready (standby, 50) == 0)
@@ -260,8 +283,9 @@ s_failover (void)
     int kill9_count = 0;
     int64_t session_ms = -1;
     TEST ("failover: a standby waits bound to nothing; the active killed (kill -9, then its "
-          "session terminated): the standby serves within 3 s, every raised alert reaches the "
-          "notifier, no seq is given twice, a refreshed heartbeat never raises");
+          "session terminated): the standby serves within 3 s, every raised alert (one handed to "
+          "the agent while nobody was active) reaches the notifier, no seq is given twice, "
+          "refreshed heartbeats never raise");
     s_pair_t pair = { 0 };
     if (!CHECK (s_cluster_start () == 0, "PostgreSQL did not start")
     ||  !CHECK (s_pair_start (&pair) == 0, "the two brokers and the notifier did not start"))
@@ -271,7 +295,10 @@ s_failover (void)
         snprintf (before, sizeof before, "before-%d", round);
         snprintf (after, sizeof after, "after-%d", round);
         CHECK (s_raise_delivered (&pair, before), "%s not delivered", before);
-        int64_t took = s_take_over (&pair, round == 1);
+        char gap [32], gap_text [64];
+        snprintf (gap, sizeof gap, "gap-%d", round);
+        snprintf (gap_text, sizeof gap_text, " raised %s\n", gap);
+        int64_t took = s_take_over (&pair, round == 1, gap);
         harness_note ("takeover %d (%s): the standby answered after %lld ms", round + 1,
                       round == 1 ? "session terminated" : "kill -9", (long long) took);
         if (round == 1)
@@ -289,6 +316,8 @@ s_failover (void)
         }
         CHECK (s_raise_delivered (&pair, after), "%s (raised after the takeover) not delivered",
                after);
+        CHECK (file_wait_count (pair.out, gap_text, 1, DELIVERY_MS) == 0,
+               "%s, handed to the agent while no broker was active, not delivered", gap);
         broker_process_t *dead = pair.broker [1 - pair.active];
         CHECK (broker_process_spawn (dead) == 0 && s_standby_waits (&pair, 1 - pair.active),
                "the old active does not come back as a standby");
@@ -313,7 +342,7 @@ s_failover (void)
     }
     CHECK (seqs >= 4 && clashes == 0, "%d changes delivered, %d seqs given to two alerts: %s",
            seqs, clashes, text ? text : "");
-    CHECK (text && !strstr (text, " raised heartbeat\n"), "the heartbeat raised: %s", text);
+    CHECK (text && !strstr (text, " raised heartbeat\n"), "a heartbeat raised: %s", text);
     free (text);
     qsort (kill9, (size_t) kill9_count, sizeof kill9 [0], s_compare);
     if (kill9_count)
@@ -325,6 +354,10 @@ done:
         notifier_process_stop (pair.notifier);
     notifier_process_destroy (&pair.notifier, check_case_failed);
     zsock_destroy (&pair.push);
+    if (pair.agent && agent_process_running (pair.agent))
+        agent_process_stop (pair.agent);
+    agent_process_destroy (&pair.agent, check_case_failed);
+    sandbox_destroy (&pair.agent_box, check_case_failed);
     for (int which = 0; which < 2; which++) {
         if (pair.broker [which] && check_case_failed)
             broker_process_print_log (pair.broker [which]);

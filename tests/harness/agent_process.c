@@ -34,8 +34,8 @@ struct _agent_process_t {
     char *state_dir;               //  sandbox/agent-state
     char listen [1100];            //  ipc://sandbox/agent.sock
     char broker [64];              //  the broker's ingest endpoint
-    char events [64];              //  the broker's publish endpoint
-    char control [64];             //  the broker's control endpoint (submits)
+    char events [256];             //  the broker's publish endpoint (or a list)
+    char control [256];            //  the broker's control endpoint (submits; or a list)
     char submit [1100];            //  ipc://sandbox/agent-submit.sock (local submits)
     broker_process_t *broker_process;  //  for readiness (borrowed)
     agent_process_config_t config; //  settings (strings borrowed from the caller)
@@ -208,8 +208,10 @@ agent_process_new (sandbox_t *sandbox, broker_process_t *broker,
     assert (self->config_path && self->log_path && self->socket_path && self->state_dir);
     snprintf (self->listen, sizeof self->listen, "ipc://%s", self->socket_path);
     snprintf (self->broker, sizeof self->broker, "%s", broker_process_ingest (broker));
-    snprintf (self->events, sizeof self->events, "%s", broker_process_publish (broker));
-    snprintf (self->control, sizeof self->control, "%s", broker_process_control (broker));
+    snprintf (self->events, sizeof self->events, "%s", config && config->events
+              ? config->events : broker_process_publish (broker));
+    snprintf (self->control, sizeof self->control, "%s", config && config->control
+              ? config->control : broker_process_control (broker));
     snprintf (self->submit, sizeof self->submit, "ipc://%s", self->socket_path);
     //  the agent's default: beside listen, "agent.sock" → "agent-submit.sock"
     char *suffix = strstr (self->submit, ".sock");

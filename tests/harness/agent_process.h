@@ -60,6 +60,9 @@ typedef struct {
     const char *server_key;            //  agent/server_key: the broker's public key or file
     bool source_from_cert;             //  leave agent/source out: the certificate names it
                                        //  (source is still what the test expects)
+    const char *control;               //  agent/control instead of the broker's (a list of
+                                       //  brokers' endpoints), or NULL
+    const char *events;                //  agent/events likewise, or NULL
 } agent_process_config_t;
 
 typedef struct _agent_process_t agent_process_t;
