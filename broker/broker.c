@@ -371,10 +371,10 @@ broker_run (broker_t *self)
     self->next_hugz = self->tick;
     log_info ("ready: %zu alerts, seq %" PRIu64 ", ingest %s, publish %s, control %s, database %s",
               core_alert_count (self->core), core_published_seq (self->core), self->config.ingest,
-              self->config.publish, self->config.control, self->config.database);
+              self->config.publish, self->config.control, core_database (self->core));
     while (!self->stopping) {
         bool paused = core_backlog_full (self->core);
-        zmq_pollitem_t items [3 + SECURITY_MONITORS_MAX] = {
+        zmq_pollitem_t items [3 + SECURITY_MONITORS_MAX + 1] = {
             { zsock_resolve (self->ingest), 0, paused ? 0 : ZMQ_POLLIN, 0 },
             { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
             { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
@@ -383,7 +383,13 @@ broker_run (broker_t *self)
         for (int index = 0; index < monitors; index++)
             items [3 + index] = (zmq_pollitem_t) {
                 security_monitor_handle (self->security, index), 0, ZMQ_POLLIN, 0 };
-        if (zmq_poll (items, 3 + monitors, s_poll_timeout (self)) < 0 && errno != EINTR) {
+        //  The store's answer in flight, if any (PostgreSQL), read by core_work
+        short store_events = 0;
+        int store_fd = core_poll_fd (self->core, &store_events);
+        int count = 3 + monitors;
+        if (store_fd >= 0)
+            items [count++] = (zmq_pollitem_t) { NULL, store_fd, store_events, 0 };
+        if (zmq_poll (items, count, s_poll_timeout (self)) < 0 && errno != EINTR) {
             log_error ("poll failed: %s", zmq_strerror (errno));
             continue;
         }

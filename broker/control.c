@@ -671,7 +671,8 @@ s_op_submit (core_t *self, const msgpack_object *request, msgpack_packer *out,
     if (self->ingest_paused) {
         self->retry_after = BROKER_SUBMIT_RETRY_MS;
         snprintf (error, error_size, "degraded: %s; %zu changes not written yet: retry after "
-                  "%d ms", *self->degraded_reason ? self->degraded_reason : "commits failing",
+                  "%d ms", *self->degraded_reason ? self->degraded_reason
+                                               : "the database is behind",
                   self->change_count, BROKER_SUBMIT_RETRY_MS);
         return -1;
     }

@@ -38,6 +38,8 @@
     as for the heap's top; silences_tick then walks the table once.
 */
 #include <assert.h>
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include "core_internal.h"
 #include "mem.h"
@@ -51,6 +53,7 @@ static void
 s_list_change (core_t *self, entry_t *entry)
 {
     entry->stale = true;
+    entry->touched = entry->checkpointing;  //  what the checkpoint in flight holds is behind
     if (entry->change_listed)
         return;
     if (self->changed_count == self->changed_capacity) {
@@ -66,6 +69,7 @@ static void
 s_queue_refresh (core_t *self, entry_t *entry)
 {
     entry->stale = true;
+    entry->touched = entry->checkpointing;
     if (entry->change_listed || entry->refresh_queued || entry->row_queued)
         return;         //  (a row waiting to be written carries the times)
     refresh_queue_push (self->refreshed, entry, self->tick, 0);
@@ -232,9 +236,9 @@ s_changes_hold_invariant (core_t *self)
 }
 
 //  One chunk: the first count changes, ending at last_seq, in one
-//  transaction. 0 / -1.
+//  transaction, sent (s_land reads its answer). 0 / -1.
 static int
-s_write_chunk (core_t *self, size_t count, uint64_t last_seq)
+s_send_chunk (core_t *self, size_t count, uint64_t last_seq)
 {
     if (store_begin (self->store, true))
         return -1;
@@ -251,7 +255,7 @@ s_write_chunk (core_t *self, size_t count, uint64_t last_seq)
     }
     if (count && store_set_seq (self->store, last_seq))
         return -1;
-    return store_commit (self->store);
+    return store_commit_send (self->store);
 }
 
 //  The entry's row lacks a committed change from mark on: into the row
@@ -316,22 +320,30 @@ s_publish_changes (core_t *self, size_t count)
 
 //  A write failed: roll back; everything stays queued for the retry, and
 //  the broker says it is degraded (hugz, ping, stats) until a write succeeds.
+//  After any write failed: is the store lost to this broker (fenced, the
+//  session gone)? Then the core stops, said once.
+static void
+s_check_lost (core_t *self)
+{
+    if (!store_lost (self->store) || self->lost)
+        return;
+    log_error ("stopping without writing at seq %" PRIu64 ": %s (%zu changes not published)",
+               self->published_seq, store_error (self->store), self->change_count);
+    self->lost = true;
+}
+
 static void
 s_write_failed (core_t *self)
 {
     const char *why = store_error (self->store);
-    if (store_lost (self->store) && !self->lost) {
-        log_error ("stopping without writing at seq %" PRIu64 ": %s (%zu changes not "
-                   "published)", self->published_seq, why, self->change_count);
-        self->lost = true;
-    }
+    s_check_lost (self);
     log_limited (&self->store_log, "cannot write to %s: %s (will retry; %zu changes, "
-                 "%zu KiB waiting)", self->config.database, why, self->change_count,
+                 "%zu KiB waiting)", self->database_shown, why, self->change_count,
                  self->change_bytes / 1024);
     if (!self->degraded_since) {
         self->degraded_since = clock_now_ms ();
         snprintf (self->degraded_reason, sizeof self->degraded_reason,
-                  "commits to %s failing: %s", self->config.database, why);
+                  "commits to %.100s failing: %.130s", self->database_shown, why);
     }
     store_rollback (self->store);
     self->stats.commit_failures++;
@@ -344,7 +356,7 @@ s_write_succeeded (core_t *self)
     if (self->degraded_since) {
         char took [32];
         log_info ("writes to %s succeed again after %s; %zu changes still to write",
-                  self->config.database,
+                  self->database_shown,
                   duration_format (clock_now_ms () - self->degraded_since, took, sizeof took),
                   self->change_count);
         self->degraded_since = 0;
@@ -360,11 +372,57 @@ static void
 s_release_log (core_t *self)
 {
     if (store_release_log (self->store))
-        log_debug ("cannot truncate the log of %s yet: %s", self->config.database,
+        log_debug ("cannot truncate the log of %s yet: %s", self->database_shown,
                    store_error (self->store));
 }
 
-//  Writes what changed, chunk by chunk, publishing each. 0 / -1.
+//  A chunk's answer came: committed. Its alerts join the row queue, its
+//  changes are published.
+static void
+s_chunk_committed (core_t *self, size_t count, uint64_t last_seq)
+{
+    self->stats.commits++;
+    s_write_succeeded (self);
+    s_settle_rows (self, count, last_seq);
+    s_publish_changes (self, count);
+}
+
+static void s_checkpoint_landed (core_t *self, size_t rows, size_t times, bool committed);
+
+/*  One transaction is in flight at a time: a chunk of changes or a
+    checkpoint. On SQLite its answer is there when it was sent; on
+    PostgreSQL it comes on the store's socket, which the loop polls beside
+    its own (core_poll_fd), and the loop goes on meanwhile: ingest is
+    applied, control answered, timers fired, into the changes waiting
+    behind the chunk in flight. Nothing of a chunk is published before its
+    answer said committed.
+
+    Reads the answer of the transaction in flight: 1 still waiting, 0 none
+    in flight (any answer settled), -1 it failed (rolled back, degraded).
+*/
+static int
+s_land (core_t *self)
+{
+    if (self->flight == FLIGHT_NONE)
+        return 0;
+    int rc = store_commit_poll (self->store);
+    if (rc == 1)
+        return 1;
+    flight_t flight = self->flight;
+    self->flight = FLIGHT_NONE;
+    if (flight == FLIGHT_CHECKPOINT)
+        s_checkpoint_landed (self, self->flight_rows, self->flight_times, rc == 0);
+    if (rc) {
+        s_write_failed (self);
+        return -1;
+    }
+    if (flight == FLIGHT_CHUNK)
+        s_chunk_committed (self, self->flight_count, self->flight_last_seq);
+    return 0;
+}
+
+//  Sends what changed, chunk by chunk, each published once committed. 0
+//  all written, 1 a chunk is in flight, -1 failed.
 static int
 s_commit (core_t *self)
 {
@@ -376,14 +434,16 @@ s_commit (core_t *self)
         size_t count = self->change_count < BROKER_COMMIT_CHUNK
                      ? self->change_count : BROKER_COMMIT_CHUNK;
         uint64_t last_seq = count ? self->changes [count - 1].seq : UINT64_MAX;
-        if (s_write_chunk (self, count, last_seq)) {
+        if (s_send_chunk (self, count, last_seq)) {
             s_write_failed (self);
             return -1;
         }
-        self->stats.commits++;
-        s_write_succeeded (self);
-        s_settle_rows (self, count, last_seq);
-        s_publish_changes (self, count);
+        self->flight = FLIGHT_CHUNK;
+        self->flight_count = count;
+        self->flight_last_seq = last_seq;
+        int rc = s_land (self);
+        if (rc)
+            return rc;
     }
     self->retry_commit_at = 0;          //  the refreshes may try again
     return 0;
@@ -398,13 +458,14 @@ s_commit_due (core_t *self)
     return self->change_count || self->changed_count;
 }
 
-//  While writes fail, unwritten changes pile up in memory; past a bound the
+//  While writes fail, or while PostgreSQL answers a commit slower than
+//  events arrive, unwritten changes pile up in memory; past a bound the
 //  loop stops reading ingest (PUSH senders queue, agents hold their latest
 //  state) until the backlog is written.
 static bool
 s_backlog_full (core_t *self)
 {
-    return self->retry_commit_at
+    return (self->retry_commit_at || self->flight != FLIGHT_NONE)
         && (self->change_count >= BROKER_BACKLOG_CHANGES
          || self->change_bytes >= BROKER_BACKLOG_BYTES);
 }
@@ -449,6 +510,8 @@ static size_t
 s_queue_due (core_t *self, refresh_queue_t *queue, bool everything)
 {
     size_t size = refresh_queue_size (queue);
+    if (size > BROKER_CHECKPOINT_MAX)
+        size = BROKER_CHECKPOINT_MAX;       //  one transaction stays a bounded round trip
     if (everything)
         return size;
     bool slice_open = self->tick >= self->next_refresh_write;
@@ -474,78 +537,196 @@ s_rows_seq_after (core_t *self, size_t rows)
     return self->published_seq;
 }
 
-//  In one transaction of its own: the whole rows of the `rows` oldest
-//  entries of the row queue, with the rows seq that follows, and the times
-//  of the `times` oldest queued refreshes (all a refresh moves, a row a
-//  tenth the size of the alert's) unless their whole row is queued (it
-//  carries them). Only with every change committed: a row never holds a
-//  change history does not. 0 / -1.
-static int
-s_write_checkpoint (core_t *self, size_t rows, size_t times)
+//  Of the count oldest queued rows, how many may be written now: those
+//  before the first alert with a change not committed yet (a row never
+//  holds a change history does not; that alert's row waits for its commit).
+static size_t
+s_rows_ready (core_t *self, size_t count)
 {
-    assert (self->change_count == 0 && self->changed_count == 0);
+    int64_t since;
+    size_t ready = 0;
+    while (ready < count && !refresh_queue_peek (self->rows, ready, &since)->change_listed)
+        ready++;
+    return ready;
+}
+
+//  May this refreshed alert's times be written now? Not when its whole row
+//  waits (it carries them), nor before its change's commit.
+static bool
+s_times_ready (const entry_t *entry)
+{
+    return entry->stale && !entry->row_queued && !entry->change_listed;
+}
+
+//  In one transaction of its own, sent (s_land reads its answer): the
+//  whole rows of the `rows` oldest entries of the row queue, with the rows
+//  seq that follows, and the times of the `times` oldest queued refreshes
+//  (all a refresh moves, a row a tenth the size of the alert's) that are
+//  ready. 0 / -1.
+static int
+s_send_checkpoint (core_t *self, size_t rows, size_t times)
+{
     int64_t since;
     int written = store_begin (self->store, false);
     for (size_t index = 0; written == 0 && index < rows; index++) {
         entry_t *entry = refresh_queue_peek (self->rows, index, &since);
         assert (s_entry_holds_invariants (self, entry));
         written = store_put_alert (self->store, &entry->alert, &entry->store_handle);
+        entry->checkpointing = true;
     }
     if (written == 0 && rows)
         written = store_set_rows_seq (self->store, s_rows_seq_after (self, rows));
     for (size_t index = 0; written == 0 && index < times; index++) {
         entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
-        if (entry->stale && !entry->row_queued) {
+        if (s_times_ready (entry)) {
             assert (store_handle_written (self->store, entry->store_handle));    //  a new alert is a change first
             written = store_put_times (self->store, &entry->alert, entry->store_handle);
+            entry->checkpointing = true;
         }
     }
-    if (written || store_commit (self->store)) {
-        s_write_failed (self);
-        return -1;
+    return written ? -1 : store_commit_send (self->store);
+}
+
+//  After a checkpoint's answer: what it wrote of the entry is on disk
+//  unless the entry changed or was refreshed while the answer was awaited
+//  (touched): then it is still behind.
+static void
+s_checkpoint_settle (entry_t *entry, bool committed)
+{
+    if (committed && !entry->touched)
+        entry->stale = false;
+    entry->checkpointing = false;
+    entry->touched = false;
+}
+
+//  An entry still behind after a checkpoint, in no queue and not listed
+//  (a refresh while its row was in flight): its times go in the refresh
+//  queue (its row is written: they go over it). A change of it joins the
+//  row queue at its commit anyway.
+static void
+s_requeue_if_behind (core_t *self, entry_t *entry)
+{
+    if (entry->stale && !entry->change_listed && !entry->row_queued && !entry->refresh_queued) {
+        refresh_queue_push (self->refreshed, entry, self->tick, 0);
+        entry->refresh_queued = true;
     }
+}
+
+//  A checkpoint's answer came (committed or not). Committed: its rows and
+//  times are written, and they leave their queues (the times not written
+//  too: their rows carry them).
+static void
+s_checkpoint_landed (core_t *self, size_t rows, size_t times, bool committed)
+{
+    int64_t since;
+    for (size_t index = 0; index < rows; index++) {
+        entry_t *entry = refresh_queue_peek (self->rows, index, &since);
+        if (committed) {
+            entry->row_queued = false;
+            store_row_committed (self->store, &entry->store_handle);
+        }
+        s_checkpoint_settle (entry, committed);
+    }
+    for (size_t index = 0; index < times; index++) {
+        entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
+        if (committed)
+            entry->refresh_queued = false;
+        if (entry->checkpointing && committed)
+            store_times_committed (self->store, &entry->store_handle);
+        if (entry->checkpointing)
+            s_checkpoint_settle (entry, committed);
+    }
+    if (!committed)
+        return;
     self->stats.commits++;
     s_write_succeeded (self);
     if (rows)
         self->rows_seq = s_rows_seq_after (self, rows);
-    for (size_t index = 0; index < rows; index++) {
-        entry_t *entry = refresh_queue_peek (self->rows, index, &since);
-        entry->row_queued = false;
-        entry->stale = false;
-        store_row_committed (self->store, &entry->store_handle);
-    }
+    //  (pushed at the tail: the pops below take only what was there before)
+    for (size_t index = 0; index < rows; index++)
+        s_requeue_if_behind (self, refresh_queue_peek (self->rows, index, &since));
+    for (size_t index = 0; index < times; index++)
+        s_requeue_if_behind (self, refresh_queue_peek (self->refreshed, index, &since));
     refresh_queue_pop (self->rows, rows);
-    for (size_t index = 0; index < times; index++) {
-        entry_t *entry = refresh_queue_peek (self->refreshed, index, &since);
-        entry->refresh_queued = false;
-        if (entry->stale && !entry->row_queued) {
-            entry->stale = false;
-            store_times_committed (self->store, &entry->store_handle);
-        }
-    }
     refresh_queue_pop (self->refreshed, times);
     self->next_refresh_write = self->tick + BROKER_REFRESH_GAP_MS;
-    return 0;
 }
 
-//  Commits the turn's changes, then the checkpoint's slice that is due
-//  (everything: all of it), then, with everything published, copies the
-//  log into the database if it has grown. 0, or -1 when a write failed.
+//  Reads the answer in flight, sends the turn's changes, then the
+//  checkpoint's slice that is due (everything: all of it), then, with
+//  everything published, copies the log into the database if it has grown.
+//  0 done, 1 a transaction is in flight, -1 a write failed.
 static int
 s_write_some (core_t *self, bool everything)
 {
-    if (s_commit_due (self) && s_commit (self))
-        return -1;
+    int rc = s_land (self);
+    if (rc)
+        return rc;
+    if (s_commit_due (self) && (rc = s_commit (self)) != 0)
+        return rc;
     if (self->retry_commit_at)
         return -1;
-    size_t rows = s_queue_due (self, self->rows, everything);
+    size_t rows = s_rows_ready (self, s_queue_due (self, self->rows, everything));
     size_t times = s_queue_due (self, self->refreshed, everything);
-    if ((rows || times) && s_write_checkpoint (self, rows, times))
-        return -1;
+    if (rows || times) {
+        if (s_send_checkpoint (self, rows, times)) {
+            s_checkpoint_landed (self, rows, times, false);
+            s_write_failed (self);
+            return -1;
+        }
+        self->flight = FLIGHT_CHECKPOINT;
+        self->flight_rows = rows;
+        self->flight_times = times;
+        if ((rc = s_land (self)) != 0)
+            return rc;
+    }
     if (store_maintain (self->store))
         log_limited (&self->store_log, "upkeep of %s (a checkpoint) failed: %s (will retry)",
-                     self->config.database, store_error (self->store));
+                     self->database_shown, store_error (self->store));
     return 0;
+}
+
+//  Waits (bounded by the store's deadline) until the transaction in flight
+//  may have its answer.
+static void
+s_wait_flight (core_t *self)
+{
+    short events = 0;
+    int fd = self->flight == FLIGHT_NONE ? -1 : store_poll_fd (self->store, &events);
+    if (fd < 0)
+        return;
+    int64_t left = store_poll_deadline (self->store) - zclock_mono ();
+    struct pollfd item = { fd, events, 0 };
+    if (poll (&item, 1, left > 0 ? (int) left : 0) < 0 && errno != EINTR)
+        log_limited (&self->store_log, "poll: %s", strerror (errno));
+}
+
+//  Alerts whose rows still wait to be written (one may be counted twice),
+//  and a transaction in flight.
+static size_t
+s_unwritten (core_t *self)
+{
+    return self->changed_count + self->change_count + refresh_queue_size (self->refreshed)
+         + refresh_queue_size (self->rows) + (self->flight != FLIGHT_NONE);
+}
+
+//  Writes everything now, each answer waited for (bounded): stopping, or
+//  before a deletion. 0, or -1 when a write failed.
+static int
+s_write_all (core_t *self)
+{
+    for (int round = 0; round < BROKER_WRITE_ALL_ROUNDS; round++) {
+        int rc = s_write_some (self, true);
+        if (rc == 1)
+            s_wait_flight (self);
+        else
+        if (rc < 0)
+            return -1;
+        else
+        if (!s_unwritten (self))
+            return 0;
+    }
+    return -1;
 }
 
 static void
@@ -596,7 +777,8 @@ s_file_intact (core_t *self)
 bool
 core_hugz (core_t *self, int64_t now)
 {
-    bool intact = s_file_intact (self);
+    if (!s_file_intact (self))
+        return false;               //  not a word more from a broker that is not the one
     wire_writer_reset (&self->scratch);
     msgpack_pack_map (&self->scratch.packer, 5 + (self->degraded_since ? 2 : 0));
     wire_pack_key_int (&self->scratch.packer, "v", WIRE_VERSION);
@@ -605,7 +787,7 @@ core_hugz (core_t *self, int64_t now)
     core_pack_identity (self, &self->scratch.packer);
     core_pack_health (self, &self->scratch.packer);
     s_publish (self, "hugz", self->scratch.buffer.data, self->scratch.buffer.size);
-    return intact;
+    return true;
 }
 
 //  Cleared alerts nobody has sent or touched for the whole retention, at
@@ -664,10 +846,10 @@ int
 core_delete_alert (core_t *self, entry_t *entry, int64_t now, char *error, size_t error_size)
 {
     //  Its row may still wait for the checkpoint (a clear a moment ago):
-    //  the whole checkpoint is written now, so the entry leaves both queues
-    //  (a human act, rare: the cost of writing a second's rows early)
-    if (s_write_some (self, entry->stale || entry->refresh_queued || entry->row_queued)
-    ||  self->change_count) {
+    //  everything is written now, answers waited for, so the entry leaves
+    //  both queues and nothing is in flight (a human act, rare: the cost of
+    //  writing a second's rows early)
+    if (s_write_all (self) || self->change_count || self->flight != FLIGHT_NONE) {
         snprintf (error, error_size, "the broker cannot write now (degraded): try again later");
         return -1;
     }
@@ -693,6 +875,7 @@ core_delete_alert (core_t *self, entry_t *entry, int64_t now, char *error, size_
     else {
         snprintf (error, error_size, "the deletion was not written: %s", store_error (self->store));
         store_rollback (self->store);
+        s_check_lost (self);
         self->seq = self->published_seq;
     }
     mem_free (deletion.topic);
@@ -712,7 +895,7 @@ static void
 s_retain (core_t *self, int64_t now)
 {
     self->next_retention = self->tick + self->retention_period;
-    if (self->change_count || self->retry_commit_at)
+    if (self->change_count || self->retry_commit_at || self->flight != FLIGHT_NONE)
         return;
     assert (self->seq == self->published_seq);
     int64_t cutoff = now - self->config.retention;
@@ -755,6 +938,7 @@ s_retain (core_t *self, int64_t now)
     else {
         log_error ("retention failed: %s", store_error (self->store));
         store_rollback (self->store);
+        s_check_lost (self);
         self->seq = self->published_seq;    //  the seqs handed out were not committed
     }
     for (size_t index = 0; index < written_count; index++) {
@@ -858,14 +1042,13 @@ s_settle_loaded (core_t *self)
         if (!entry)
             continue;
         const char *repaired = lifecycle_repair (&entry->alert, self->started_at);
+        if (entry->stale)           //  replayed: the rows seq holds until it is written
+            s_queue_row (self, entry, self->rows_seq + 1);
         if (repaired) {
             log_warn ("stored alert %s/%s had %s: repaired", entry->alert.source,
                       entry->alert.id, repaired);
             s_list_change (self, entry);
         }
-        else
-        if (entry->stale)
-            s_queue_row (self, entry, self->rows_seq + 1);
         s_schedule (self, entry);
     }
 }
@@ -876,6 +1059,7 @@ static int
 s_open_store (core_t *self, char *error, size_t error_size)
 {
     const char *database = self->config.database;
+    store_redact (database, self->database_shown, sizeof self->database_shown);
     char dir [4096];
     snprintf (dir, sizeof dir, "%s", database);
     char *slash = store_is_postgresql (database) ? NULL : strrchr (dir, '/');
@@ -895,7 +1079,8 @@ s_open_store (core_t *self, char *error, size_t error_size)
     ||  store_load (self->store, s_adopt_loaded, self)
     ||  s_replay (self)
     ||  silences_load (self)) {
-        snprintf (error, error_size, "cannot load %s: %s", database, store_error (self->store));
+        snprintf (error, error_size, "cannot load %s: %s", self->database_shown,
+                  store_error (self->store));
         return -1;
     }
     self->published_seq = self->seq;
@@ -904,7 +1089,7 @@ s_open_store (core_t *self, char *error, size_t error_size)
     const char *why = NULL;
     if (store_epoch_start (self->store, self->seq, &self->epoch, &why)
     ||  epoch_new_db_id (self->boot)) {
-        snprintf (error, error_size, "cannot start an epoch in %s: %s", database,
+        snprintf (error, error_size, "cannot start an epoch in %s: %s", self->database_shown,
                   store_error (self->store));
         return -1;
     }
@@ -990,6 +1175,12 @@ core_work (core_t *self, int64_t now)
         s_retain (self, now);
 }
 
+int
+core_poll_fd (core_t *self, short *events)
+{
+    return self->flight == FLIGHT_NONE ? -1 : store_poll_fd (self->store, events);
+}
+
 bool
 core_lost (core_t *self)
 {
@@ -1008,11 +1199,18 @@ core_backlog_full (core_t *self)
     bool paused = s_backlog_full (self);
     if (paused != self->ingest_paused) {
         self->ingest_paused = paused;
-        if (paused)
+        bool degraded = self->retry_commit_at != 0;     //  else flow control: the
+        if (paused && degraded)                         //  database is only behind
             log_warn ("ingest paused: %zu changes (%zu KiB) not written to %s",
-                      self->change_count, self->change_bytes / 1024, self->config.database);
+                      self->change_count, self->change_bytes / 1024, self->database_shown);
         else
+        if (paused)
+            log_debug ("ingest paused while %s catches up: %zu changes waiting",
+                       self->database_shown, self->change_count);
+        else
+        if (self->pause_logged)
             log_info ("ingest resumed");
+        self->pause_logged = paused && degraded;
     }
     return paused;
 }
@@ -1029,18 +1227,16 @@ core_alert_count (core_t *self)
     return alert_table_size (self->table);
 }
 
+const char *
+core_database (core_t *self)
+{
+    return self->database_shown;
+}
+
 uint64_t
 core_published_seq (core_t *self)
 {
     return self->published_seq;
-}
-
-//  Alerts whose rows still wait to be written (one may be counted twice).
-static size_t
-s_unwritten (core_t *self)
-{
-    return self->changed_count + self->change_count + refresh_queue_size (self->refreshed)
-         + refresh_queue_size (self->rows);
 }
 
 static void
@@ -1078,6 +1274,8 @@ core_poll_timeout (core_t *self, int64_t now, int64_t tick, long max_ms)
         s_sooner (&wait, s_queue_wakes (self, self->refreshed) - tick);
         s_sooner (&wait, s_queue_wakes (self, self->rows) - tick);
     }
+    if (self->flight != FLIGHT_NONE && store_poll_deadline (self->store))
+        s_sooner (&wait, store_poll_deadline (self->store) - tick);
     int64_t next_due = due_heap_next (self->heap);
     if (next_due)
         s_sooner (&wait, next_due - now);
@@ -1097,18 +1295,19 @@ core_finish (core_t *self)
             zclock_sleep (BROKER_COMMIT_RETRY_MS);      //  shutting down: nothing else to do
         self->tick = zclock_mono ();
         self->retry_commit_at = 0;
-        s_write (self);
+        if (s_write_all (self) && self->lost)
+            break;
     }
     if (s_unwritten (self)) {
         log_error ("stopped at seq %" PRIu64 " with %zu alerts not written to %s: %s",
-                   self->published_seq, s_unwritten (self), self->config.database,
+                   self->published_seq, s_unwritten (self), self->database_shown,
                    store_error (self->store));
         return -1;
     }
     if (store_mark_clean (self->store, &self->epoch, self->published_seq)) {
         log_error ("stopped at seq %" PRIu64 " but cannot mark the stop clean in %s: %s "
                    "(the next start begins a new epoch)", self->published_seq,
-                   self->config.database, store_error (self->store));
+                   self->database_shown, store_error (self->store));
         return -1;
     }
     log_info ("stopped at seq %" PRIu64, self->published_seq);

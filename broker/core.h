@@ -14,7 +14,9 @@
     core_accept_frame/core_apply_frames and core_answer, then core_work
     (fire due alerts, tick silences, commit and publish, write due
     refreshes, retention). A control reply that core_answer says waits for
-    the commit goes out once core_unpublished is 0.
+    the commit goes out once core_unpublished is 0. While a commit is in
+    flight (PostgreSQL answers later), the loop also polls core_poll_fd;
+    core_work reads the answer.
 */
 #ifndef LILAC_CORE_H
 #define LILAC_CORE_H
@@ -83,6 +85,10 @@ void core_work (core_t *self, int64_t now);
 //  took over, or the PostgreSQL session and its lock are gone): the loop
 //  stops at once, unbinding, without writing or publishing anything more.
 bool core_lost (core_t *self);
+//  While a transaction is in flight (PostgreSQL): the store's socket for
+//  the loop to poll beside its own, with the events wanted; -1 otherwise.
+//  core_work reads the answer when it is there.
+int core_poll_fd (core_t *self, short *events);
 //  Changes not yet committed and published (control replies wait for 0).
 size_t core_unpublished (core_t *self);
 //  True while commits fail and the unwritten backlog is past its bound:
@@ -102,7 +108,9 @@ int core_finish (core_t *self);
 //  CURVE handshakes the loop saw refused, for `stats`.
 void core_count_handshake_failures (core_t *self, int failures);
 
-//  For the loop's log: alerts kept, the last seq published.
+//  For the loop's log: alerts kept, the last seq published, the database
+//  as logs may show it (no password).
+const char *core_database (core_t *self);
 size_t core_alert_count (core_t *self);
 uint64_t core_published_seq (core_t *self);
 

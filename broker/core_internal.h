@@ -37,6 +37,11 @@
 #define BROKER_SUBMIT_RETRY_MS  1000               //  a submit refused while ingest pauses: retry after
 #define BROKER_MAX_SILENCES     10000              //  silences kept (expired ones until retention)
 #define BROKER_REPLAY_PAGE      1000               //  history rows read at a time at start
+#define BROKER_WRITE_ALL_ROUNDS 100000             //  transactions one s_write_all sends, at most
+#define BROKER_CHECKPOINT_MAX   20000              //  rows (and times) per checkpoint transaction
+
+//  The transaction in flight (core.c, s_land).
+typedef enum { FLIGHT_NONE, FLIGHT_CHUNK, FLIGHT_CHECKPOINT } flight_t;
 
 //  Counters reported by `stats`.
 struct _broker_stats_t {
@@ -78,6 +83,7 @@ typedef struct {
 
 struct _core_t {
     broker_config_t config;        //  our own copy
+    char database_shown [1024];    //  config.database without a password (store_redact)
     store_t *store;                //  the SQLite file
     alert_table_t *table;          //  every alert
     due_heap_t *heap;              //  alerts by next due time
@@ -103,6 +109,11 @@ struct _core_t {
     refresh_queue_t *rows;         //  entries whose rows lack committed changes, marked with
                                    //  the first such change's seq: the checkpoint writes them
     uint64_t rows_seq;             //  every row holds every change up to this seq
+    flight_t flight;               //  the transaction sent, its answer not read yet
+    size_t flight_count;           //  a chunk's: its changes (the first of `changes`)
+    uint64_t flight_last_seq;      //  ... and its last seq
+    size_t flight_rows;            //  a checkpoint's: its rows (the oldest of `rows`)
+    size_t flight_times;           //  ... and its times (the oldest of `refreshed`)
     pending_change_t *changes;     //  changes to publish after the next commit, in seq order
     size_t change_count;
     size_t change_capacity;
@@ -110,6 +121,7 @@ struct _core_t {
     int64_t degraded_since;        //  wall ms since commits fail, 0 while they succeed
     char degraded_reason [256];    //  why, for hugz, ping, stats and the log
     bool ingest_paused;            //  the backlog is full: ingest is not read
+    bool pause_logged;             //  ... and that was said as a warning (writes failing)
     epoch_t epoch;                 //  the epoch this run publishes in
     char boot [EPOCH_DB_SIZE];     //  random per process: any restart shows
     int64_t tick;                  //  monotonic ms at the start of this turn: the

@@ -72,6 +72,35 @@ store_is_postgresql (const char *path)
         || strncmp (path, "postgres://", 11) == 0;
 }
 
+void
+store_redact (const char *path, char *out, size_t size)
+{
+    snprintf (out, size, "%s", path);
+    if (!store_is_postgresql (out) && !strstr (out, "password="))
+        return;
+    //  user:password@ in a URI's authority
+    char *scheme = strstr (out, "://");
+    char *authority = scheme ? scheme + 3 : NULL;
+    char *at = authority ? strchr (authority, '@') : NULL;
+    char *slash = authority ? strchr (authority, '/') : NULL;
+    char *colon = at && (!slash || at < slash) ? memchr (authority, ':', (size_t) (at - authority))
+                                                : NULL;
+    if (colon)
+        memmove (colon, at, strlen (at) + 1);
+    //  password=... up to the next & or space (a URI's query, or key=value)
+    char *found;
+    while ((found = strstr (out, "password=")) && (found == out || found [-1] == '?'
+           || found [-1] == '&' || found [-1] == ' ')) {
+        char *end = found + strcspn (found, "& ");
+        if (*end)
+            end++;                  //  its separator goes too
+        memmove (found, end, strlen (end) + 1);
+    }
+    size_t length = strlen (out);
+    while (length && (out [length - 1] == '&' || out [length - 1] == '?' || out [length - 1] == ' '))
+        out [--length] = 0;
+}
+
 int
 store_last_seq (store_t *self, uint64_t *seq)
 {
@@ -112,6 +141,34 @@ store_commit (store_t *self)
 {
     assert (self);
     return self->class->commit (self->backend);
+}
+
+int
+store_commit_send (store_t *self)
+{
+    assert (self);
+    return self->class->commit_send (self->backend);
+}
+
+int
+store_commit_poll (store_t *self)
+{
+    assert (self);
+    return self->class->commit_poll (self->backend);
+}
+
+int
+store_poll_fd (store_t *self, short *events)
+{
+    assert (self && events);
+    return self->class->poll_fd (self->backend, events);
+}
+
+int64_t
+store_poll_deadline (store_t *self)
+{
+    assert (self);
+    return self->class->poll_deadline (self->backend);
 }
 
 void

@@ -62,6 +62,10 @@ typedef uint64_t store_handle_t;
 store_t *store_open (const char *path, bool durable, char *error, size_t error_size);
 //  Does path name a PostgreSQL database (postgresql://, postgres://)?
 bool store_is_postgresql (const char *path);
+//  The database as logs, hugz and errors may show it: path without any
+//  password (a URI's user:password@, a password=... parameter or
+//  key=value); a SQLite path as it is.
+void store_redact (const char *path, char *out, size_t size);
 void store_destroy (store_t **self_p);
 //  The last error, as the backend words it, for logs.
 const char *store_error (store_t *self);
@@ -97,6 +101,21 @@ int store_file_intact (store_t *self, char *why, size_t why_size);
 //  which restart grace and the next run cover (never synced by themselves).
 int store_begin (store_t *self, bool durable);
 int store_commit (store_t *self);
+//  The commit without the wait, for the loop: store_commit_send ends the
+//  transaction and sends it; store_commit_poll reads what has come back
+//  without waiting: 1 not answered yet (poll store_poll_fd, ask again), 0
+//  committed, -1 failed (store_error says why; call store_rollback). Only
+//  one transaction is in flight: anything else asked of the store first
+//  waits for its answer (bounded), and store_commit_poll then gives it.
+//  SQLite commits in store_commit_send; store_commit_poll gives the result.
+int store_commit_send (store_t *self);
+int store_commit_poll (store_t *self);
+//  While a commit is in flight: the socket to poll and the events wanted
+//  (POLLIN, and POLLOUT while bytes wait to be sent), and the monotonic ms
+//  by which it must be answered (past it the store is lost). -1 and 0 when
+//  none is in flight, always for SQLite.
+int store_poll_fd (store_t *self, short *events);
+int64_t store_poll_deadline (store_t *self);
 void store_rollback (store_t *self);
 //  The store's own upkeep, called when everything committed is published:
 //  for SQLite, copying the log into the database once it has grown (what
@@ -190,6 +209,10 @@ typedef struct {
     int (*file_intact) (store_backend_t *self, char *why, size_t why_size);
     int (*begin) (store_backend_t *self, bool durable);
     int (*commit) (store_backend_t *self);
+    int (*commit_send) (store_backend_t *self);
+    int (*commit_poll) (store_backend_t *self);
+    int (*poll_fd) (store_backend_t *self, short *events);
+    int64_t (*poll_deadline) (store_backend_t *self);
     void (*rollback) (store_backend_t *self);
     int (*maintain) (store_backend_t *self);
     size_t (*log_pages) (store_backend_t *self);

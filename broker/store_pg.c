@@ -25,14 +25,16 @@
     exits so that systemd restarts it as a standby.
 
     Round trips. A transaction is sent in pipeline mode (PQenterPipelineMode):
-    BEGIN, every write, the fence and COMMIT go out together, with the
-    socket non-blocking and the input drained while sending (a full pipe
-    both ways would otherwise deadlock), then one sync, then the results
-    are read. Every wait is bounded by STORE_PG_DEADLINE_MS: a connection
-    that misses it is lost. The waits are in this module, not in the
-    broker's poll: a round trip on one machine is a fraction of a
-    millisecond, but a slow server does hold the broker's loop for up to
-    the deadline (issue 17 leaves the socket in the loop's poll to do).
+    BEGIN, every write (history rows, alert rows and times each gathered
+    into one statement over binary arrays), the fence and COMMIT go out
+    together, with the socket non-blocking and the input drained while
+    sending (a full pipe both ways would otherwise deadlock), then one
+    sync. store_commit_send returns then: the broker's loop polls the
+    socket (store_poll_fd) and store_commit_poll reads the answer as it
+    comes, without waiting. Anything else asked of the store meanwhile
+    (a read, a new transaction) first waits for that answer. Every wait is
+    bounded: STORE_PG_DEADLINE_MS without a byte from the server, and the
+    connection is lost.
 */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -139,6 +141,7 @@ static const struct {
 #define S_OID_INT8   20
 #define S_OID_BYTEA  17
 #define S_BATCH_COLUMNS 7
+#define S_ARRAY_KEPT    (4 * 1024 * 1024)   //  an array's buffer kept between transactions
 
 //  One binary array (array_recv's format: ndim, has-null, element type,
 //  length and lower bound, then each element as a 4-byte length and its
@@ -171,7 +174,13 @@ struct _store_backend_t {
     bool durable;                  //  durability = full: synchronous_commit stays on
     bool in_tx;                    //  a pipeline is open (BEGIN sent)
     bool synced;                   //  ... and its sync sent (its results read, or lost)
+    bool flight;                   //  ... and its results are not all read yet
+    int flight_rc;                 //  the last transaction's outcome, once read: 0 / -1
+    int64_t flight_deadline;       //  mono ms by which its answer must have come
+    bool flushing;                 //  libpq holds bytes not sent yet (poll for POLLOUT)
     int sent;                      //  statements sent in it, whose results are due
+    int read;                      //  ... of which results were read
+    bool statement_open;           //  a statement's result was read, its end (NULL) not yet
     int fence_at;                  //  the fence's place among them, or -1
     int counted_at [2];            //  statements whose row counts are wanted, or -1
     int *counts [2];               //  ... where they go (the caller's, valid to the commit)
@@ -206,6 +215,12 @@ s_fail (store_backend_t *self, const char *what)
                    self->shown, self->error);
     }
     return -1;
+}
+
+static int64_t
+s_deadline (void)
+{
+    return s_mono_ms () + STORE_PG_DEADLINE_MS;
 }
 
 //  Waits until the socket is readable (or writable, with write) or the
@@ -260,14 +275,9 @@ s_result (store_backend_t *self, int64_t deadline, bool *failed)
             *failed = true;
             return NULL;
         }
+        deadline = s_deadline ();       //  an answer that keeps coming is not late
     }
     return PQgetResult (self->conn);
-}
-
-static int64_t
-s_deadline (void)
-{
-    return s_mono_ms () + STORE_PG_DEADLINE_MS;
 }
 
 //  --- batches of rows as binary arrays --------------------------------------------
@@ -282,6 +292,8 @@ s_put_be (unsigned char *out, uint64_t value, int bytes)
 static void
 s_array_append (s_array_t *self, const void *bytes, size_t size)
 {
+    if (size == 0)
+        return;
     if (self->size + size > self->capacity) {
         size_t capacity = self->capacity ? self->capacity * 2 : 4096;
         while (capacity < self->size + size)
@@ -364,6 +376,7 @@ s_batches_free (store_backend_t *self)
 
 static int s_send (store_backend_t *self, query_t query, const char *const *values,
                    const int *lengths, const int *formats);
+static void s_settle_flight (store_backend_t *self);
 
 //  Sends each batch that holds rows as its one statement, and empties it.
 //  0 / -1.
@@ -389,8 +402,14 @@ s_batches_send (store_backend_t *self)
         }
         int rc = s_send (self, batch->query, values, lengths, formats);
         for (int column = 0; column < batch->columns; column++) {
-            batch->column [column].size = 0;
-            batch->column [column].elements = 0;
+            s_array_t *array = &batch->column [column];
+            array->size = 0;
+            array->elements = 0;
+            if (array->capacity > S_ARRAY_KEPT) {       //  libpq copied it: a burst's
+                mem_free (array->data);                 //  buffer goes back
+                array->data = NULL;
+                array->capacity = 0;
+            }
         }
         if (rc)
             return -1;
@@ -405,6 +424,7 @@ s_batches_send (store_backend_t *self)
 static PGresult *
 s_read (store_backend_t *self, query_t query, const char *const *values)
 {
+    s_settle_flight (self);
     if (self->lost)
         return NULL;
     char name [8];
@@ -483,6 +503,7 @@ s_send_plain (store_backend_t *self, const char *sql)
 static int
 s_pg_begin (store_backend_t *self, bool durable)
 {
+    s_settle_flight (self);
     if (self->lost) {
         snprintf (self->error, sizeof self->error, "the session is lost");
         return -1;
@@ -502,59 +523,137 @@ s_pg_begin (store_backend_t *self, bool durable)
     return 0;
 }
 
-//  Reads every result of the pipeline up to its sync; the first error
-//  into self->error; a fence that touched no row makes the store lost.
-//  0 / -1.
-static int
-s_finish_pipeline (store_backend_t *self, int64_t deadline)
-{
-    int rc = 0;
-    for (int index = 0; index < self->sent; index++) {
-        bool failed;
-        PGresult *result = s_result (self, deadline, &failed);
-        if (failed)
-            return -1;
-        ExecStatusType status = result ? PQresultStatus (result) : PGRES_FATAL_ERROR;
-        if (rc == 0 && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-            snprintf (self->error, sizeof self->error, "%s",
-                      result ? PQresultErrorMessage (result) : "no result");
-            self->error [strcspn (self->error, "\n")] = 0;
-            rc = -1;
-        }
-        const char *state = result ? PQresultErrorField (result, PG_DIAG_SQLSTATE) : NULL;
-        if (index == self->fence_at && state && strcmp (state, "LF001") == 0) {
-            snprintf (self->error, sizeof self->error, "fenced: the epoch in %s is no longer "
-                      "%s (another broker took over)", self->shown, self->epoch);
-            log_error ("%s", self->error);
-            self->lost = true;
-        }
-        for (int which = 0; which < 2; which++)
-            if (index == self->counted_at [which] && status == PGRES_COMMAND_OK)
-                *self->counts [which] = atoi (PQcmdTuples (result));
-        PQclear (result);
-        while (!failed && (result = s_result (self, deadline, &failed)))
-            PQclear (result);       //  the statement's end (NULL)
-        if (failed)
-            return -1;
-    }
-    bool failed;
-    PGresult *sync = s_result (self, deadline, &failed);
-    if (failed)
-        return -1;
-    if (!sync || PQresultStatus (sync) != PGRES_PIPELINE_SYNC) {
-        PQclear (sync);
-        snprintf (self->error, sizeof self->error, "bug: the pipeline did not end in a sync");
-        return -1;
-    }
-    PQclear (sync);
-    return rc;
-}
-
-static int
-s_pg_commit (store_backend_t *self)
+//  Runs one statement without parameters outside a pipeline, its answer
+//  waited for within the deadline (PQexec would wait without one).
+static void
+s_exec_bounded (store_backend_t *self, const char *sql)
 {
     int64_t deadline = s_deadline ();
-    if (!self->in_tx) {
+    if (!PQsendQueryParams (self->conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
+        s_fail (self, sql);
+        return;
+    }
+    if (s_flush (self, deadline))
+        return;
+    bool failed = false;
+    PGresult *result;
+    while (!failed && (result = s_result (self, deadline, &failed)))
+        PQclear (result);
+}
+
+//  One statement's result: the first error into self->error (rc -1); a
+//  fence that raised LF001 makes the store lost; row counts asked for are
+//  written where the caller said.
+static void
+s_take_result (store_backend_t *self, PGresult *result, int *rc)
+{
+    ExecStatusType status = result ? PQresultStatus (result) : PGRES_FATAL_ERROR;
+    if (*rc == 0 && status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        snprintf (self->error, sizeof self->error, "%s",
+                  result ? PQresultErrorMessage (result) : "no result");
+        self->error [strcspn (self->error, "\n")] = 0;
+        *rc = -1;
+    }
+    const char *state = result ? PQresultErrorField (result, PG_DIAG_SQLSTATE) : NULL;
+    if (self->read == self->fence_at && state && strcmp (state, "LF001") == 0) {
+        snprintf (self->error, sizeof self->error, "fenced: the epoch in %s is no longer "
+                  "%s (another broker took over)", self->shown, self->epoch);
+        log_error ("%s", self->error);
+        self->lost = true;
+    }
+    for (int which = 0; which < 2; which++)
+        if (self->read == self->counted_at [which] && status == PGRES_COMMAND_OK)
+            *self->counts [which] = atoi (PQcmdTuples (result));
+}
+
+//  Reads what the server answered to the pipeline so far, sending what
+//  libpq still holds; with wait, until its sync (bounded by the flight's
+//  deadline). 1: not all answered yet (without wait); 0: committed; -1:
+//  failed (self->error, or the session lost).
+static int
+s_pipeline_step (store_backend_t *self, bool wait)
+{
+    while (true) {
+        int flushed = PQflush (self->conn);
+        if (flushed < 0 || !PQconsumeInput (self->conn))
+            return s_fail (self, "the pipeline");
+        self->flushing = flushed == 1;
+        while (!PQisBusy (self->conn)) {
+            self->flight_deadline = s_deadline ();
+            PGresult *result = PQgetResult (self->conn);
+            if (self->statement_open) {                 //  the statement's end
+                PQclear (result);
+                self->statement_open = false;
+                self->read++;
+            }
+            else
+            if (self->read < self->sent) {
+                s_take_result (self, result, &self->flight_rc);
+                PQclear (result);
+                self->statement_open = true;
+            }
+            else {                                      //  the sync
+                bool synced = result && PQresultStatus (result) == PGRES_PIPELINE_SYNC;
+                PQclear (result);
+                if (!synced) {
+                    snprintf (self->error, sizeof self->error,
+                              "bug: the pipeline did not end in a sync");
+                    return -1;
+                }
+                return self->flight_rc;
+            }
+        }
+        if (s_mono_ms () >= self->flight_deadline) {
+            snprintf (self->error, sizeof self->error, "no answer from %s within %d ms",
+                      self->shown, STORE_PG_DEADLINE_MS);
+            if (!self->lost)
+                log_error ("%s: giving the session up", self->error);
+            self->lost = true;
+            return -1;
+        }
+        if (!wait)
+            return 1;
+        if (s_wait (self, self->flushing, self->flight_deadline))
+            return -1;
+        self->flight_deadline = s_deadline ();  //  it moves: the deadline is for silence
+    }
+}
+
+//  The transaction's answer was read (rc): committed, the connection leaves
+//  pipeline mode; failed, what is left of the transaction is rolled back
+//  (an error aborted it on the server).
+static void
+s_end_flight (store_backend_t *self, int rc)
+{
+    self->flight = false;
+    self->flight_rc = rc;
+    self->in_tx = false;
+    if (self->lost)
+        return;
+    if (!PQexitPipelineMode (self->conn)) {
+        s_fail (self, "leaving pipeline mode");
+        return;
+    }
+    if (rc)
+        s_exec_bounded (self, "ROLLBACK");
+}
+
+//  Before anything else goes to the server: the transaction in flight, if
+//  any, is answered first (waiting, bounded), and its outcome kept for
+//  store_commit_poll.
+static void
+s_settle_flight (store_backend_t *self)
+{
+    if (self->flight)
+        s_end_flight (self, s_pipeline_step (self, true));
+}
+
+//  Ends the transaction and sends it, with its sync, without waiting for
+//  the answer (store_commit_poll reads it). 0 / -1.
+static int
+s_pg_commit_send (store_backend_t *self)
+{
+    if (!self->in_tx || self->flight) {
         snprintf (self->error, sizeof self->error, "bug: commit outside a transaction");
         return -1;
     }
@@ -571,50 +670,81 @@ s_pg_commit (store_backend_t *self)
     if (!PQpipelineSync (self->conn))
         return s_fail (self, "sync");
     self->synced = true;
-    if (s_flush (self, deadline) || s_finish_pipeline (self, deadline))
-        return -1;
-    self->in_tx = false;
-    if (!PQexitPipelineMode (self->conn))
-        return s_fail (self, "leaving pipeline mode");
-    return 0;
+    self->flight = true;
+    self->flight_rc = 0;
+    self->read = 0;
+    self->statement_open = false;
+    self->flight_deadline = s_deadline ();
+    int flushed = PQflush (self->conn);
+    self->flushing = flushed == 1;
+    return flushed < 0 ? s_fail (self, "sending") : 0;
 }
 
-//  Ends a transaction that failed or was not committed: a pipeline not
-//  synced yet is synced and read (its errors do not matter now), then the
-//  transaction block (open, or aborted by an error) is rolled back.
+static int
+s_pg_commit_poll (store_backend_t *self)
+{
+    if (!self->flight)
+        return self->flight_rc;
+    int rc = s_pipeline_step (self, false);
+    if (rc != 1)
+        s_end_flight (self, rc);
+    return rc;
+}
+
+static int
+s_pg_poll_fd (store_backend_t *self, short *events)
+{
+    if (!self->flight || self->lost)
+        return -1;
+    *events = (short) (POLLIN | (self->flushing ? POLLOUT : 0));
+    return PQsocket (self->conn);
+}
+
+static int64_t
+s_pg_poll_deadline (store_backend_t *self)
+{
+    return self->flight ? self->flight_deadline : 0;
+}
+
+static int
+s_pg_commit (store_backend_t *self)
+{
+    if (s_pg_commit_send (self))
+        return -1;
+    s_settle_flight (self);
+    return self->flight_rc;
+}
+
+//  Ends a transaction that failed or was not committed: one not sent is
+//  synced and read (its errors do not matter now) and rolled back; one
+//  whose answer came is rolled back already (s_end_flight).
 static void
 s_pg_rollback (store_backend_t *self)
 {
-    if (!self->in_tx)
-        return;
-    self->in_tx = false;
-    if (self->lost)
-        return;
-    int64_t deadline = s_deadline ();
-    if (!self->synced
-    &&  (!PQpipelineSync (self->conn) || s_flush (self, deadline)
-    ||   (s_finish_pipeline (self, deadline) && self->lost)))
-        return;
-    if (!PQexitPipelineMode (self->conn)) {
-        s_fail (self, "leaving pipeline mode");
+    s_settle_flight (self);
+    if (!self->in_tx || self->lost) {
+        self->in_tx = false;
         return;
     }
-    PGresult *result = PQexec (self->conn, "ROLLBACK");
-    PQclear (result);
+    self->flight_deadline = s_deadline ();
+    if (!PQpipelineSync (self->conn))
+        return (void) s_fail (self, "sync");
+    self->synced = true;
+    self->read = 0;
+    self->statement_open = false;
+    (void) s_pipeline_step (self, true);
+    s_end_flight (self, -1);
 }
 
 //  --- open: connect, wait for the lock, create, prepare --------------------------------
 
-//  The URI without its password, for logs.
+//  The URI without its password, for logs (store_redact).
 static char *
 s_shown (const char *uri)
 {
-    char *shown = mem_strdup (uri);
-    char *at = strchr (shown, '@'), *scheme = strstr (shown, "://");
-    char *colon = scheme && at ? memchr (scheme + 3, ':', (size_t) (at - scheme - 3)) : NULL;
-    if (colon)
-        memmove (colon, at, strlen (at) + 1);
-    return shown;
+    char shown [1024];
+    store_redact (uri, shown, sizeof shown);
+    return mem_strdup (shown);
 }
 
 //  The server's notices ("relation already exists, skipping") go to the
@@ -698,7 +828,13 @@ s_pg_open (const char *path, bool durable, char *error, size_t error_size)
     self->shown = s_shown (path);
     wire_writer_init (&self->row);
     s_batches_init (self);
-    self->conn = PQconnectdb (path);
+    //  The client's own socket: TCP keepalives and a send timeout, so a
+    //  vanished server is noticed in seconds (the URI may say otherwise:
+    //  its settings come after these, and win)
+    const char *keywords [] = { "keepalives", "keepalives_idle", "keepalives_interval",
+                                "keepalives_count", "tcp_user_timeout", "dbname", NULL };
+    const char *values [] = { "1", "2", "1", "3", "5000", path, NULL };
+    self->conn = PQconnectdbParams (keywords, values, 1);
     if (!self->conn || PQstatus (self->conn) != CONNECTION_OK) {
         snprintf (error, error_size, "cannot connect to %s: %s", self->shown,
                   self->conn ? PQerrorMessage (self->conn) : "out of memory");
@@ -712,8 +848,14 @@ s_pg_open (const char *path, bool durable, char *error, size_t error_size)
         log_warn ("%s: cannot set the session's liveness checks: %s", self->shown,
                   PQerrorMessage (self->conn));
     PQclear (set);
-    if (s_become_active (self, error, error_size) || s_prepare (self, error, error_size)
-    ||  PQsetnonblocking (self->conn, 1)) {
+    if (s_become_active (self, error, error_size) || s_prepare (self, error, error_size)) {
+        error [strcspn (error, "\n")] = 0;
+        s_pg_destroy (&self);
+        return NULL;
+    }
+    if (PQsetnonblocking (self->conn, 1)) {
+        snprintf (error, error_size, "cannot make the connection to %s non-blocking: %s",
+                  self->shown, PQerrorMessage (self->conn));
         error [strcspn (error, "\n")] = 0;
         s_pg_destroy (&self);
         return NULL;
@@ -1009,6 +1151,8 @@ s_pg_prune_history (store_backend_t *self, int64_t before, uint64_t keep_after, 
     snprintf (keep_text, sizeof keep_text, "%" PRIu64, keep_after);
     const char *values [] = { before_text, limit_text, keep_text };
     *deleted = 0;
+    if (s_batches_send (self))              //  (so that its place is the next one)
+        return -1;
     self->counted_at [0] = self->sent;
     self->counts [0] = deleted;
     return s_send (self, Q_PRUNE, values, NULL, NULL);
@@ -1046,6 +1190,8 @@ s_pg_prune_silences (store_backend_t *self, int64_t before, int *deleted)
     snprintf (before_text, sizeof before_text, "%" PRId64, before);
     const char *values [] = { before_text };
     *deleted = 0;
+    if (s_batches_send (self))
+        return -1;
     self->counted_at [1] = self->sent;
     self->counts [1] = deleted;
     return s_send (self, Q_PRUNE_SILENCES, values, NULL, NULL);
@@ -1130,7 +1276,7 @@ s_pg_mark_clean (store_backend_t *self, const epoch_t *epoch, uint64_t last_seq)
 static int
 s_pg_file_intact (store_backend_t *self, char *why, size_t why_size)
 {
-    if (!self->lost && !self->in_tx
+    if (!self->lost && !self->in_tx && !self->flight
     &&  (!PQconsumeInput (self->conn) || PQstatus (self->conn) == CONNECTION_BAD))
         s_fail (self, "the connection");
     if (!self->lost)
@@ -1174,6 +1320,10 @@ const store_class_t store_pg = {
     .file_intact = s_pg_file_intact,
     .begin = s_pg_begin,
     .commit = s_pg_commit,
+    .commit_send = s_pg_commit_send,
+    .commit_poll = s_pg_commit_poll,
+    .poll_fd = s_pg_poll_fd,
+    .poll_deadline = s_pg_poll_deadline,
     .rollback = s_pg_rollback,
     .maintain = s_pg_maintain,
     .log_pages = s_pg_log_pages,

@@ -191,6 +191,7 @@ struct _store_backend_t {
     sqlite3_stmt *statements [STMT_COUNT]; //  prepared once
     wire_writer_t row;                     //  scratch buffer for alert rows
     int wal_pages;                         //  pages in the log after the last commit
+    int commit_rc;                         //  the last store_commit_send's outcome
 };
 
 static void s_sqlite_destroy (store_backend_t **self_p);
@@ -1054,6 +1055,34 @@ s_sqlite_lost (store_backend_t *self)
     return false;                   //  one broker per file: nobody takes it over
 }
 
+//  SQLite commits at once: the answer is there when the commit returns.
+static int
+s_sqlite_commit_send (store_backend_t *self)
+{
+    self->commit_rc = s_sqlite_commit (self);
+    return 0;
+}
+
+static int
+s_sqlite_commit_poll (store_backend_t *self)
+{
+    return self->commit_rc;
+}
+
+static int
+s_sqlite_poll_fd (store_backend_t *self, short *events)
+{
+    (void) self, (void) events;
+    return -1;
+}
+
+static int64_t
+s_sqlite_poll_deadline (store_backend_t *self)
+{
+    (void) self;
+    return 0;
+}
+
 const store_class_t store_sqlite = {
     .name = "sqlite",
     .open = s_sqlite_open,
@@ -1067,6 +1096,10 @@ const store_class_t store_sqlite = {
     .file_intact = s_sqlite_file_intact,
     .begin = s_sqlite_begin,
     .commit = s_sqlite_commit,
+    .commit_send = s_sqlite_commit_send,
+    .commit_poll = s_sqlite_commit_poll,
+    .poll_fd = s_sqlite_poll_fd,
+    .poll_deadline = s_sqlite_poll_deadline,
     .rollback = s_sqlite_rollback,
     .maintain = s_sqlite_maintain,
     .log_pages = s_sqlite_log_pages,

@@ -343,6 +343,22 @@ main (void)
         s_generic_cases ("postgresql", uri);
     s_pg_stop (pg_dir);
 
+    TEST ("store_redact: what logs and hugz show of a database has no password");
+    const char *redactions [][2] = {
+        { "var/lilac.db", "var/lilac.db" },
+        { "postgresql://lilac:hunter2@db.example.net/lilac", "postgresql://lilac@db.example.net/lilac" },
+        { "postgresql:///lilac?host=/run&password=hunter2", "postgresql:///lilac?host=/run" },
+        { "postgresql:///lilac?password=hunter2&sslmode=require", "postgresql:///lilac?sslmode=require" },
+        { "postgres://u@h/d?sslmode=verify-full", "postgres://u@h/d?sslmode=verify-full" },
+        { "host=db password=hunter2 dbname=lilac", "host=db dbname=lilac" },
+    };
+    for (size_t index = 0; index < sizeof redactions / sizeof redactions [0]; index++) {
+        char shown [256];
+        store_redact (redactions [index][0], shown, sizeof shown);
+        CHECK (strcmp (shown, redactions [index][1]) == 0, "%s shown as '%s'",
+               redactions [index][0], shown);
+    }
+
     TEST ("store_open: a postgresql:// database that cannot be reached is named in the error, "
           "without its password");
     char why [512] = "";
