@@ -891,35 +891,67 @@ s_pg_lost (store_backend_t *self)
 
 //  --- alerts --------------------------------------------------------------------------
 
+//  Hands one loaded row (row of result) to each: its alert, with the
+//  times written over it laid on.
+static void
+s_load_row (const PGresult *result, int row, store_alert_fn *each, void *arg)
+{
+    alert_t alert = { 0 };
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (PQgetvalue (result, row, 0),
+                                    (size_t) PQgetlength (result, row, 0), error, sizeof error);
+    const msgpack_object *map = doc ? wire_get (wire_doc_root (doc), "alert") : NULL;
+    if (!map || alert_decode (map, &alert, error, sizeof error)) {
+        log_error ("skipping a stored alert that does not decode: %s",
+                   map ? error : "no alert in the row");
+        wire_doc_destroy (&doc);
+        alert_clear_fields (&alert);
+        return;
+    }
+    wire_doc_destroy (&doc);
+    if (!PQgetisnull (result, row, 1) && s_int (result, row, 1) >= alert.updated_at) {
+        alert.updated_at = s_int (result, row, 1);
+        alert.raise_at = s_int (result, row, 2);
+        alert.clear_at = s_int (result, row, 3);
+    }
+    each (&alert, S_HANDLE_WRITTEN, arg);
+}
+
+//  Every alert, a row at a time (single-row mode: a million alerts are
+//  never one result in memory), each wait bounded by the deadline.
 static int
 s_pg_load (store_backend_t *self, store_alert_fn *each, void *arg)
 {
-    PGresult *result = s_read (self, Q_LOAD, NULL);
-    if (!result)
+    s_settle_flight (self);
+    if (self->lost)
         return -1;
-    for (int row = 0; row < PQntuples (result); row++) {
-        alert_t alert = { 0 };
-        char error [WIRE_ERROR_SIZE];
-        wire_doc_t *doc = wire_doc_new (PQgetvalue (result, row, 0),
-                                        (size_t) PQgetlength (result, row, 0), error, sizeof error);
-        const msgpack_object *map = doc ? wire_get (wire_doc_root (doc), "alert") : NULL;
-        if (!map || alert_decode (map, &alert, error, sizeof error)) {
-            log_error ("skipping a stored alert that does not decode: %s",
-                       map ? error : "no alert in the row");
-            wire_doc_destroy (&doc);
-            alert_clear_fields (&alert);
-            continue;
+    int64_t deadline = s_deadline ();
+    char name [8];
+    snprintf (name, sizeof name, "q%d", (int) Q_LOAD);
+    if (!PQsendQueryPrepared (self->conn, name, 0, NULL, NULL, NULL, 1))
+        return s_fail (self, "sending the load");
+    if (!PQsetSingleRowMode (self->conn))
+        log_warn ("%s: the load comes as one result (no single-row mode)", self->shown);
+    if (s_flush (self, deadline))
+        return -1;
+    int rc = 0;
+    bool failed = false;
+    PGresult *result;
+    while ((result = s_result (self, deadline, &failed))) {
+        deadline = s_deadline ();       //  rows keep coming: the deadline is for silence
+        ExecStatusType status = PQresultStatus (result);
+        if (status == PGRES_SINGLE_TUPLE || status == PGRES_TUPLES_OK)
+            for (int row = 0; row < PQntuples (result); row++)
+                s_load_row (result, row, each, arg);
+        else
+        if (rc == 0) {
+            snprintf (self->error, sizeof self->error, "%s", PQresultErrorMessage (result));
+            self->error [strcspn (self->error, "\n")] = 0;
+            rc = -1;
         }
-        wire_doc_destroy (&doc);
-        if (!PQgetisnull (result, row, 1) && s_int (result, row, 1) >= alert.updated_at) {
-            alert.updated_at = s_int (result, row, 1);
-            alert.raise_at = s_int (result, row, 2);
-            alert.clear_at = s_int (result, row, 3);
-        }
-        each (&alert, S_HANDLE_WRITTEN, arg);
+        PQclear (result);
     }
-    PQclear (result);
-    return 0;
+    return failed ? -1 : rc;
 }
 
 //  One integer a read returns (row 0, column 0), 0 when there is no row.
