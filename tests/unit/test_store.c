@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "../check.h"
+#include "../lib/pg_start.h"
 #include "../../broker/store.h"
 
 #define LOADED_MAX 4
@@ -184,43 +185,6 @@ s_remove_database (const char *path)
     }
 }
 
-//  Runs `tests/lib/pg_cluster start DIR` (a PostgreSQL of the test's own:
-//  `make test` runs from the top of the tree), its URI into uri. The
-//  server keeps what it inherits: only 0-2, redirected to files. 0 / -1.
-static int
-s_pg_start (const char *dir, char *uri, size_t uri_size)
-{
-    char command [1200], path [400], parent [400];
-    //  The server runs as an unprivileged user (as root: lilac-test), who
-    //  must get through the temp dir above
-    snprintf (parent, sizeof parent, "%.*s", (int) (strrchr (dir, '/') - dir), dir);
-    if ((mkdir (dir, 0755) && errno != EEXIST) || chmod (parent, 0755) || chmod (dir, 0755))
-        return -1;
-    snprintf (path, sizeof path, "%s.uri", dir);
-    snprintf (command, sizeof command, "tests/lib/pg_cluster start '%s' > '%s' 2> '%s.log'"
-              " < /dev/null", dir, path, dir);
-    if (system (command) != 0)
-        return -1;
-    FILE *file = fopen (path, "r");
-    bool read = file && fgets (uri, (int) uri_size, file);
-    if (file)
-        fclose (file);
-    if (!read)
-        return -1;
-    uri [strcspn (uri, "\n")] = 0;
-    return strncmp (uri, "postgresql://", 13) == 0 ? 0 : -1;
-}
-
-static void
-s_pg_stop (const char *dir)
-{
-    char command [1600];
-    snprintf (command, sizeof command, "tests/lib/pg_cluster stop '%s' > /dev/null 2>&1"
-              " < /dev/null; rm -rf '%s' '%s.uri' '%s.log'", dir, dir, dir, dir);
-    if (system (command) != 0)
-        printf ("#   stopping the cluster in %s failed\n", dir);
-}
-
 //  The cases every backend must pass, on a fresh store at path ("sqlite:FILE",
 //  or a PostgreSQL URI); closes it.
 static void
@@ -339,9 +303,9 @@ main (void)
     char pg_dir [300], uri [512];
     snprintf (pg_dir, sizeof pg_dir, "%s/pg", directory);
     TEST ("every backend: a PostgreSQL 15 of our own starts (tests/lib/pg_cluster)");
-    if (CHECK (s_pg_start (pg_dir, uri, sizeof uri) == 0, "pg_cluster start %s failed", pg_dir))
+    if (CHECK (pg_start (pg_dir, uri, sizeof uri) == 0, "pg_cluster start %s failed", pg_dir))
         s_generic_cases ("postgresql", uri);
-    s_pg_stop (pg_dir);
+    pg_stop (pg_dir);
 
     TEST ("store_redact: what logs and hugz show of a database has no password");
     const char *redactions [][2] = {
