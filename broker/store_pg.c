@@ -976,25 +976,28 @@ s_read_integer (store_backend_t *self, query_t query, const char *const *values,
     return 0;
 }
 
+//  A seq a read returns. 0 / -1.
 static int
-s_pg_last_seq (store_backend_t *self, uint64_t *seq)
+s_read_seq (store_backend_t *self, query_t query, const char *const *values, uint64_t *seq)
 {
     int64_t value;
-    if (s_read_integer (self, Q_LAST_SEQ, NULL, &value))
+    if (s_read_integer (self, query, values, &value))
         return -1;
     *seq = (uint64_t) value;
     return 0;
 }
 
 static int
+s_pg_last_seq (store_backend_t *self, uint64_t *seq)
+{
+    return s_read_seq (self, Q_LAST_SEQ, NULL, seq);
+}
+
+static int
 s_pg_rows_seq (store_backend_t *self, uint64_t *seq)
 {
     const char *values [] = { "rows_seq" };
-    int64_t value;
-    if (s_read_integer (self, Q_GET_META, values, &value))
-        return -1;
-    *seq = (uint64_t) value;
-    return 0;
+    return s_read_seq (self, Q_GET_META, values, seq);
 }
 
 static int
@@ -1163,11 +1166,7 @@ s_pg_history_row (store_backend_t *self, uint64_t seq, const char *source, const
 static int
 s_pg_oldest_seq (store_backend_t *self, uint64_t *seq)
 {
-    int64_t value;
-    if (s_read_integer (self, Q_OLDEST, NULL, &value))
-        return -1;
-    *seq = (uint64_t) value;
-    return 0;
+    return s_read_seq (self, Q_OLDEST, NULL, seq);
 }
 
 //  Inside a transaction, as every write here: the count deleted is known
