@@ -318,8 +318,6 @@ s_publish_changes (core_t *self, size_t count)
                  self->change_count * sizeof (pending_change_t));
 }
 
-//  A write failed: roll back; everything stays queued for the retry, and
-//  the broker says it is degraded (hugz, ping, stats) until a write succeeds.
 //  After any write failed: is the store lost to this broker (fenced, the
 //  session gone)? Then the core stops, said once.
 static void
@@ -332,6 +330,8 @@ s_check_lost (core_t *self)
     self->lost = true;
 }
 
+//  A write failed: roll back; everything stays queued for the retry, and
+//  the broker says it is degraded (hugz, ping, stats) until a write succeeds.
 static void
 s_write_failed (core_t *self)
 {

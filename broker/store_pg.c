@@ -173,8 +173,7 @@ struct _store_backend_t {
     char *shown;                   //  the URI as logs show it (no password)
     bool durable;                  //  durability = full: synchronous_commit stays on
     bool in_tx;                    //  a pipeline is open (BEGIN sent)
-    bool synced;                   //  ... and its sync sent (its results read, or lost)
-    bool flight;                   //  ... and its results are not all read yet
+    bool flight;                   //  ... and synced, its results not all read yet
     int flight_rc;                 //  the last transaction's outcome, once read: 0 / -1
     int64_t flight_deadline;       //  mono ms by which its answer must have come
     bool flushing;                 //  libpq holds bytes not sent yet (poll for POLLOUT)
@@ -511,7 +510,6 @@ s_pg_begin (store_backend_t *self, bool durable)
     if (!PQenterPipelineMode (self->conn))
         return s_fail (self, "entering pipeline mode");
     self->in_tx = true;
-    self->synced = false;
     self->sent = 0;
     self->fence_at = -1;
     self->counted_at [0] = self->counted_at [1] = -1;
@@ -648,6 +646,20 @@ s_settle_flight (store_backend_t *self)
         s_end_flight (self, s_pipeline_step (self, true));
 }
 
+//  Ends the pipeline with a sync point; its answers are to be read from
+//  the first (s_pipeline_step), within the deadline from now. 0 / -1.
+static int
+s_sync_pipeline (store_backend_t *self)
+{
+    if (!PQpipelineSync (self->conn))
+        return s_fail (self, "sync");
+    self->flight_rc = 0;
+    self->read = 0;
+    self->statement_open = false;
+    self->flight_deadline = s_deadline ();
+    return 0;
+}
+
 //  Ends the transaction and sends it, with its sync, without waiting for
 //  the answer (store_commit_poll reads it). 0 / -1.
 static int
@@ -665,16 +677,9 @@ s_pg_commit_send (store_backend_t *self)
             return -1;
         self->fence_at = self->sent - 1;
     }
-    if (s_send_plain (self, "COMMIT"))
+    if (s_send_plain (self, "COMMIT") || s_sync_pipeline (self))
         return -1;
-    if (!PQpipelineSync (self->conn))
-        return s_fail (self, "sync");
-    self->synced = true;
     self->flight = true;
-    self->flight_rc = 0;
-    self->read = 0;
-    self->statement_open = false;
-    self->flight_deadline = s_deadline ();
     int flushed = PQflush (self->conn);
     self->flushing = flushed == 1;
     return flushed < 0 ? s_fail (self, "sending") : 0;
@@ -726,12 +731,8 @@ s_pg_rollback (store_backend_t *self)
         self->in_tx = false;
         return;
     }
-    self->flight_deadline = s_deadline ();
-    if (!PQpipelineSync (self->conn))
-        return (void) s_fail (self, "sync");
-    self->synced = true;
-    self->read = 0;
-    self->statement_open = false;
+    if (s_sync_pipeline (self))
+        return;
     (void) s_pipeline_step (self, true);
     s_end_flight (self, -1);
 }
