@@ -764,14 +764,14 @@ s_sqlite_load (store_backend_t *self, store_alert_fn *each, void *arg)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-//  Runs a one-row, one-integer query. 0 / -1.
+//  Runs a one-row, one-integer query: a seq. 0 / -1.
 static int
-s_query_integer (store_backend_t *self, statement_t which, int64_t *value)
+s_query_seq (store_backend_t *self, statement_t which, uint64_t *seq)
 {
     sqlite3_stmt *statement = self->statements [which];
     int rc = sqlite3_step (statement);
     if (rc == SQLITE_ROW)
-        *value = sqlite3_column_int64 (statement, 0);
+        *seq = (uint64_t) sqlite3_column_int64 (statement, 0);
     sqlite3_reset (statement);
     return rc == SQLITE_ROW ? 0 : -1;
 }
@@ -787,31 +787,19 @@ s_sqlite_set_rows_seq (store_backend_t *self, uint64_t seq)
 static int
 s_sqlite_rows_seq (store_backend_t *self, uint64_t *seq)
 {
-    int64_t value;
-    if (s_query_integer (self, STMT_ROWS_SEQ, &value))
-        return -1;
-    *seq = (uint64_t) value;
-    return 0;
+    return s_query_seq (self, STMT_ROWS_SEQ, seq);
 }
 
 static int
 s_sqlite_last_seq (store_backend_t *self, uint64_t *seq)
 {
-    int64_t value;
-    if (s_query_integer (self, STMT_LAST_SEQ, &value))
-        return -1;
-    *seq = (uint64_t) value;
-    return 0;
+    return s_query_seq (self, STMT_LAST_SEQ, seq);
 }
 
 static int
 s_sqlite_oldest_seq (store_backend_t *self, uint64_t *seq)
 {
-    int64_t value;
-    if (s_query_integer (self, STMT_OLDEST, &value))
-        return -1;
-    *seq = (uint64_t) value;
-    return 0;
+    return s_query_seq (self, STMT_OLDEST, seq);
 }
 
 static int
