@@ -68,47 +68,43 @@ s_history_has (broker_process_t *broker, uint64_t seq, const char *event, const 
     return false;
 }
 
-//  The raise_at that alert_times holds for (source, id), read from the
-//  database file beside the running broker; 0 when there is none.
+//  The integer `select` (one column, ?1 source and ?2 id) reads from the
+//  database file beside the running broker; 0 when it finds no row.
+static int64_t
+s_stored_integer (broker_process_t *broker, const char *select, const char *source,
+                  const char *id)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *query = NULL;
+    int64_t value = 0;
+    if (sqlite3_open_v2 (broker_process_database (broker), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
+    &&  sqlite3_busy_timeout (db, 1000) == SQLITE_OK
+    &&  sqlite3_prepare_v2 (db, select, -1, &query, NULL) == SQLITE_OK
+    &&  sqlite3_bind_text (query, 1, source, -1, SQLITE_STATIC) == SQLITE_OK
+    &&  sqlite3_bind_text (query, 2, id, -1, SQLITE_STATIC) == SQLITE_OK
+    &&  sqlite3_step (query) == SQLITE_ROW)
+        value = sqlite3_column_int64 (query, 0);
+    sqlite3_finalize (query);
+    sqlite3_close (db);
+    return value;
+}
+
+//  The raise_at that alert_times holds for (source, id); 0 when none.
 static int64_t
 s_stored_raise_at (broker_process_t *broker, const char *source, const char *id)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *query = NULL;
-    int64_t raise_at = 0;
-    if (sqlite3_open_v2 (broker_process_database (broker), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
-    &&  sqlite3_busy_timeout (db, 1000) == SQLITE_OK
-    &&  sqlite3_prepare_v2 (db, "SELECT t.raise_at FROM alert_times t JOIN alerts a"
-                            " ON t.alert = a.rowid WHERE a.source = ?1 AND a.id = ?2",
-                            -1, &query, NULL) == SQLITE_OK
-    &&  sqlite3_bind_text (query, 1, source, -1, SQLITE_STATIC) == SQLITE_OK
-    &&  sqlite3_bind_text (query, 2, id, -1, SQLITE_STATIC) == SQLITE_OK
-    &&  sqlite3_step (query) == SQLITE_ROW)
-        raise_at = sqlite3_column_int64 (query, 0);
-    sqlite3_finalize (query);
-    sqlite3_close (db);
-    return raise_at;
+    return s_stored_integer (broker, "SELECT t.raise_at FROM alert_times t JOIN alerts a"
+                             " ON t.alert = a.rowid WHERE a.source = ?1 AND a.id = ?2",
+                             source, id);
 }
 
-//  The seq of the alert's row in the database file (what the checkpoint
-//  wrote last), read beside the running broker; 0 when it has no row.
+//  The seq of the alert's row in the file (what the checkpoint wrote
+//  last); 0 when it has no row.
 static uint64_t
 s_stored_row_seq (broker_process_t *broker, const char *source, const char *id)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *query = NULL;
-    int64_t seq = 0;
-    if (sqlite3_open_v2 (broker_process_database (broker), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK
-    &&  sqlite3_busy_timeout (db, 1000) == SQLITE_OK
-    &&  sqlite3_prepare_v2 (db, "SELECT seq FROM alerts WHERE source = ?1 AND id = ?2",
-                            -1, &query, NULL) == SQLITE_OK
-    &&  sqlite3_bind_text (query, 1, source, -1, SQLITE_STATIC) == SQLITE_OK
-    &&  sqlite3_bind_text (query, 2, id, -1, SQLITE_STATIC) == SQLITE_OK
-    &&  sqlite3_step (query) == SQLITE_ROW)
-        seq = sqlite3_column_int64 (query, 0);
-    sqlite3_finalize (query);
-    sqlite3_close (db);
-    return (uint64_t) seq;
+    return (uint64_t) s_stored_integer (broker, "SELECT seq FROM alerts WHERE source = ?1"
+                                        " AND id = ?2", source, id);
 }
 
 //  Sends a heartbeat +1h (pending), then (once its row is in the file, when

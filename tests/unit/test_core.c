@@ -129,9 +129,9 @@ s_answer (core_t *core, const core_caller_t *caller, wire_writer_t *writer, bool
     return ok;
 }
 
-//  An ingest frame {v, source, alerts: [{id, raise: "now", summary}]}.
+//  An ingest frame {v, source, alerts: [{id, raise, summary}]}.
 static void
-s_frame (wire_writer_t *writer, const char *source, const char *id)
+s_frame (wire_writer_t *writer, const char *source, const char *id, const char *raise)
 {
     wire_writer_reset (writer);
     msgpack_pack_map (&writer->packer, 3);
@@ -141,7 +141,7 @@ s_frame (wire_writer_t *writer, const char *source, const char *id)
     msgpack_pack_array (&writer->packer, 1);
     msgpack_pack_map (&writer->packer, 3);
     wire_pack_key_string (&writer->packer, "id", id);
-    wire_pack_key_string (&writer->packer, "raise", "now");
+    wire_pack_key_string (&writer->packer, "raise", raise);
     wire_pack_key_string (&writer->packer, "summary", "it broke");
 }
 
@@ -189,7 +189,7 @@ test_plain (void)
     CHECK (!waits, "a ping does not wait for a commit");
 
     TEST ("core: an event applied is published only once core_work committed it");
-    s_frame (&writer, "web1", "disk");
+    s_frame (&writer, "web1", "disk", "now");
     CHECK (s_ingest (core, NULL, &writer), "frame accepted");
     CHECK (sent.count == 0, "nothing published before the commit (%zu)", sent.count);
     CHECK (core_unpublished (core) > 0, "the change waits");
@@ -266,12 +266,12 @@ test_secured (void)
     core_begin_turn (core, zclock_mono ());
 
     TEST ("core, secured: a frame claiming another certificate's source is refused");
-    s_frame (&writer, "web1", "disk");
+    s_frame (&writer, "web1", "disk", "now");
     CHECK (!s_ingest (core, &as_agent, &writer), "spoofed frame refused");
     CHECK (!s_ingest (core, &as_stranger, &writer), "unknown key refused");
     core_work (core, clock_now_ms ());
     CHECK (sent.count == 0, "nothing applied");
-    s_frame (&writer, "web2", "disk");
+    s_frame (&writer, "web2", "disk", "now");
     CHECK (s_ingest (core, &as_agent, &writer), "its own source accepted");
     core_work (core, clock_now_ms ());
     CHECK (sent.count == 1, "one change");
@@ -311,9 +311,9 @@ test_replay (void)
     bool waits;
     TEST ("core: changes committed before a crash, their rows not written, come back from history");
     core_begin_turn (core, zclock_mono ());
-    s_frame (&writer, "web3", "disk");
+    s_frame (&writer, "web3", "disk", "now");
     CHECK (s_ingest (core, NULL, &writer), "frame");
-    s_frame (&writer, "web3", "load");
+    s_frame (&writer, "web3", "load", "now");
     CHECK (s_ingest (core, NULL, &writer), "frame");
     core_work (core, clock_now_ms ());
     s_request (&writer, "ack", "source", "web3", "id", "disk", "by", "carol", NULL);
@@ -409,18 +409,9 @@ test_postgresql (void)
     wire_writer_init (&writer);
     if (core) {
         core_begin_turn (core, zclock_mono ());
-        wire_writer_t *frame = &writer;
         //  raise in an hour: pending, then refreshed to two hours
-        wire_writer_reset (frame);
-        msgpack_pack_map (&frame->packer, 3);
-        wire_pack_key_int (&frame->packer, "v", WIRE_VERSION);
-        wire_pack_key_string (&frame->packer, "source", "web4");
-        wire_pack_key (&frame->packer, "alerts");
-        msgpack_pack_array (&frame->packer, 1);
-        msgpack_pack_map (&frame->packer, 2);
-        wire_pack_key_string (&frame->packer, "id", "hb");
-        wire_pack_key_string (&frame->packer, "raise", "+1h");
-        CHECK (s_ingest (core, NULL, frame), "frame");
+        s_frame (&writer, "web4", "hb", "+1h");
+        CHECK (s_ingest (core, NULL, &writer), "frame");
         core_work (core, clock_now_ms ());
         S_TURN_UNTIL (core, sent.count == 1 && core_unpublished (core) == 0);
         CHECK (sent.count == 1, "the pending change was published");
@@ -428,16 +419,8 @@ test_postgresql (void)
         S_TURN_UNTIL (core, s_in_flight (core));
         short events;
         if (CHECK (core_poll_fd (core, &events) >= 0, "no checkpoint went out")) {
-            wire_writer_reset (frame);
-            msgpack_pack_map (&frame->packer, 3);
-            wire_pack_key_int (&frame->packer, "v", WIRE_VERSION);
-            wire_pack_key_string (&frame->packer, "source", "web4");
-            wire_pack_key (&frame->packer, "alerts");
-            msgpack_pack_array (&frame->packer, 1);
-            msgpack_pack_map (&frame->packer, 2);
-            wire_pack_key_string (&frame->packer, "id", "hb");
-            wire_pack_key_string (&frame->packer, "raise", "+2h");
-            CHECK (s_ingest (core, NULL, frame), "the refresh, while the row is in flight");
+            s_frame (&writer, "web4", "hb", "+2h");
+            CHECK (s_ingest (core, NULL, &writer), "the refresh, while the row is in flight");
         }
         alert_t alert = { 0 };
         int64_t refreshed = s_get (core, "web4", "hb", &alert) ? alert.raise_at : 0;
