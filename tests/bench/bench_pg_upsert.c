@@ -315,17 +315,8 @@ static void
 s_send_row (bench_t *self, long row, char *id)
 {
     char subject [32];
-    snprintf (subject, sizeof subject, "s%ld", row);
-    alert_t alert = {
-        .source = "bench", .id = id, .subject = subject, .level = LEVEL_NORMAL,
-        .state = ALERT_PENDING, .raise_at = self->now + 300000, .created_at = self->now,
-        .updated_at = self->now, .changed_at = self->now, .seq = (uint64_t) row + 1
-    };
-    wire_writer_reset (&self->writer);
-    msgpack_pack_map (&self->writer.packer, 2);
-    wire_pack_key_int (&self->writer.packer, "v", WIRE_VERSION);
-    wire_pack_key (&self->writer.packer, "alert");
-    alert_pack (&self->writer.packer, &alert);
+    alert_t alert;
+    bench_row (&self->writer, &alert, row, id, subject, sizeof subject, self->now);
     unsigned char changed_at [8], seq [8];
     s_put_int8 (changed_at, alert.changed_at);
     s_put_int8 (seq, (int64_t) alert.seq);

@@ -123,17 +123,8 @@ static void
 s_bind_row (bench_t *self, sqlite3_stmt *statement, long row, char *id)
 {
     char subject [32];
-    snprintf (subject, sizeof subject, "s%ld", row);
-    alert_t alert = {
-        .source = "bench", .id = id, .subject = subject, .level = LEVEL_NORMAL,
-        .state = ALERT_PENDING, .raise_at = self->now + 300000, .created_at = self->now,
-        .updated_at = self->now, .changed_at = self->now, .seq = (uint64_t) row + 1
-    };
-    wire_writer_reset (&self->writer);
-    msgpack_pack_map (&self->writer.packer, 2);
-    wire_pack_key_int (&self->writer.packer, "v", WIRE_VERSION);
-    wire_pack_key (&self->writer.packer, "alert");
-    alert_pack (&self->writer.packer, &alert);
+    alert_t alert;
+    bench_row (&self->writer, &alert, row, id, subject, sizeof subject, self->now);
     s_check (self->db, sqlite3_bind_text (statement, 1, "bench", -1, SQLITE_STATIC), "bind");
     s_check (self->db, sqlite3_bind_text (statement, 2, id, -1, SQLITE_STATIC), "bind");
     s_check (self->db, sqlite3_bind_text (statement, 3, alert_state_name (alert.state), -1,

@@ -21,6 +21,10 @@
     are new on every run, even against a database a run used before: an
     alert that is already raised is not raised again.
 
+    bench_row packs the alert row the SQLite and PostgreSQL baselines write
+    (the same rows into the same schema): row number `row` of id `id`,
+    pending, a new subject each time, as {v, alert} with alert_pack.
+
     bench_secure makes a program's sockets CURVE for the figures that run
     with security on, from the environment (below), so that the same
     loader, raw receiver and control clients serve both: bus_open then
@@ -41,6 +45,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include "alert.h"
 #include "bus.h"
 #include "wire.h"
 
@@ -385,6 +390,26 @@ bench_print_percentiles (const char *name, double *values, size_t count)
     qsort (values, count, sizeof *values, bench_compare_double);
     printf (" %sp50_ms=%.1f %sp99_ms=%.1f", name, bench_percentile (values, count, 0.50),
             name, bench_percentile (values, count, 0.99));
+}
+
+//  Packs row number `row` of id `id` into writer as the broker stores an
+//  alert ({v, alert}); the alert itself into *alert (strings: id, and
+//  subject, which must outlive the use: subject_size bytes of the caller's).
+static inline void
+bench_row (wire_writer_t *writer, alert_t *alert, long row, char *id, char *subject,
+           size_t subject_size, int64_t now)
+{
+    snprintf (subject, subject_size, "s%ld", row);
+    *alert = (alert_t) {
+        .source = "bench", .id = id, .subject = subject, .level = LEVEL_NORMAL,
+        .state = ALERT_PENDING, .raise_at = now + 300000, .created_at = now,
+        .updated_at = now, .changed_at = now, .seq = (uint64_t) row + 1
+    };
+    wire_writer_reset (writer);
+    msgpack_pack_map (&writer->packer, 2);
+    wire_pack_key_int (&writer->packer, "v", WIRE_VERSION);
+    wire_pack_key (&writer->packer, "alert");
+    alert_pack (&writer->packer, alert);
 }
 
 #endif
