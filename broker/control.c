@@ -87,7 +87,7 @@ s_get_required_name (const msgpack_object *request, const char *key, char **valu
 //  error (`lilac ack` sends $USER by default): it is logged, rate-limited.
 int
 core_get_by (core_t *self, const msgpack_object *request, const char *op, char **by,
-               char *error, size_t error_size)
+             char *error, size_t error_size)
 {
     if (s_get_required_name (request, "by", by, error, error_size))
         return -1;

@@ -1,6 +1,7 @@
 /*  store.c — the broker's store: the one interface (store.h), each call
     handed to the backend store_open picked. The broker, its control ops
-    and the tests call these; only store_sqlite.c knows SQLite.
+    and the tests call these; only store_sqlite.c knows SQLite, and only
+    store_pg.c PostgreSQL.
 */
 #include <assert.h>
 #include <stdio.h>
