@@ -94,19 +94,37 @@ s_schedule (core_t *self, entry_t *entry)
     due_heap_set (self->heap, entry, due);
 }
 
+//  Fills change's one allocation: the body packed in the scratch buffer,
+//  then topic, source and id, each ended by a NUL.
+static void
+s_change_keep (core_t *self, pending_change_t *change, const char *topic, const char *source,
+               const char *id)
+{
+    size_t size = self->scratch.buffer.size;
+    size_t topic_size = strlen (topic), source_size = strlen (source) + 1;
+    size_t id_size = strlen (id) + 1;
+    char *bytes = mem_alloc (size + topic_size + 1 + source_size + id_size);
+    memcpy (bytes, self->scratch.buffer.data, size);
+    change->body = bytes;
+    change->size = size;
+    change->topic = memcpy (bytes + size, topic, topic_size + 1);
+    change->topic_size = topic_size;
+    change->source = memcpy (bytes + size + topic_size + 1, source, source_size);
+    change->id = memcpy (bytes + size + topic_size + 1 + source_size, id, id_size);
+}
+
 //  Appends change to the list waiting for the commit, its body a copy of
 //  the scratch buffer (where the caller packed it).
 static void
-s_append_change (core_t *self, pending_change_t change)
+s_append_change (core_t *self, pending_change_t change, const char *topic, const char *source,
+                 const char *id)
 {
     if (self->change_count == self->change_capacity) {
         self->change_capacity = self->change_capacity ? self->change_capacity * 2 : 256;
         self->changes = mem_realloc (self->changes,
                                      self->change_capacity * sizeof (pending_change_t));
     }
-    change.size = self->scratch.buffer.size;
-    change.body = mem_alloc (change.size);
-    memcpy (change.body, self->scratch.buffer.data, change.size);
+    s_change_keep (self, &change, topic, source, id);
     self->changes [self->change_count++] = change;
     self->change_bytes += change.size;
 }
@@ -123,9 +141,7 @@ s_queue_change (core_t *self, entry_t *entry, const char *event, int64_t now)
     alert_topic (topic, sizeof topic, event, alert);
     s_append_change (self, (pending_change_t) {
         .seq = alert->seq, .prev_seq = prev_seq, .at = now, .event = event, .entry = entry,
-        .source = mem_strdup (alert->source), .id = mem_strdup (alert->id),
-        .topic = mem_strdup (topic),
-    });
+    }, topic, alert->source, alert->id);
     log_debug ("%s %s/%s seq %" PRIu64 " notify_count %" PRId64,
                event, alert->source, alert->id, alert->seq, alert->notify_count);
 }
@@ -142,9 +158,8 @@ core_record_silence (core_t *self, silence_t *silence, int64_t now)
     snprintf (topic, sizeof topic, SILENCE_TOPIC_PREFIX "%s", silence->id);
     s_append_change (self, (pending_change_t) {
         .seq = silence->seq, .prev_seq = prev_seq, .at = now, .event = SILENCE_EVENT,
-        .id = mem_strdup (silence->id), .silence_ends = silence->ends,
-        .topic = mem_strdup (topic),
-    });
+        .silence_ends = silence->ends,
+    }, topic, "", silence->id);
     log_debug ("silence %s %s seq %" PRIu64, silence->id, silence->announced, silence->seq);
 }
 
@@ -185,9 +200,6 @@ static void
 s_free_change (core_t *self, pending_change_t *change)
 {
     self->change_bytes -= change->size;
-    mem_free (change->source);
-    mem_free (change->id);
-    mem_free (change->topic);
     mem_free (change->body);
 }
 
@@ -244,7 +256,7 @@ s_send_chunk (core_t *self, size_t count, uint64_t last_seq)
         return -1;
     for (size_t index = 0; index < count; index++) {
         pending_change_t *change = &self->changes [index];
-        alert_t key = { .source = change->source ? change->source : (char *) "", .id = change->id };
+        alert_t key = { .source = change->source, .id = change->id };
         if (!change->entry
         &&  store_put_silence (self->store, change->id, change->silence_ends, change->seq,
                                change->body, change->size))
@@ -388,9 +400,10 @@ s_chunk_committed (core_t *self, size_t count, uint64_t last_seq)
 }
 
 static void s_checkpoint_landed (core_t *self, size_t rows, size_t times, bool committed);
+static void s_retention_landed (core_t *self, bool committed);
 
-/*  One transaction is in flight at a time: a chunk of changes or a
-    checkpoint. On SQLite its answer is there when it was sent; on
+/*  One transaction is in flight at a time: a chunk of changes, a
+    checkpoint or a retention run. On SQLite its answer is there when it was sent; on
     PostgreSQL it comes on the store's socket, which the loop polls beside
     its own (core_poll_fd), and the loop goes on meanwhile: ingest is
     applied, control answered, timers fired, into the changes waiting
@@ -412,6 +425,10 @@ s_land (core_t *self)
     self->flight = FLIGHT_NONE;
     if (flight == FLIGHT_CHECKPOINT)
         s_checkpoint_landed (self, self->flight_rows, self->flight_times, rc == 0);
+    if (flight == FLIGHT_RETENTION) {
+        s_retention_landed (self, rc == 0);
+        return 0;               //  a failed run is said and retried at the next period
+    }
     if (rc) {
         s_write_failed (self);
         return -1;
@@ -834,10 +851,8 @@ s_write_deletions (core_t *self, entry_t **expired, size_t count, int64_t now,
         alert_topic (topic, sizeof topic, ALERT_EVENT_DELETED, &row);
         deletions [index] = (pending_change_t) {
             .seq = ++self->seq, .at = now, .event = ALERT_EVENT_DELETED, .entry = entry,
-            .topic = mem_strdup (topic), .body = mem_alloc (self->scratch.buffer.size),
-            .size = self->scratch.buffer.size,
         };
-        memcpy (deletions [index].body, self->scratch.buffer.data, deletions [index].size);
+        s_change_keep (self, &deletions [index], topic, row.source, row.id);
     }
     return count ? store_set_seq (self->store, self->seq) : 0;
 }
@@ -878,19 +893,116 @@ core_delete_alert (core_t *self, entry_t *entry, int64_t now, char *error, size_
         s_check_lost (self);
         self->seq = self->published_seq;
     }
-    mem_free (deletion.topic);
     mem_free (deletion.body);
     return rc;
 }
 
-//  Deletes history and cleared alerts older than the retention, in bounded
-//  runs of its own transaction between turns (a long backlog is worked off
-//  over several turns). Each deleted alert is a `deleted` change, committed
-//  like any other (synced with durability full) and published after the
-//  COMMIT, so mirrors drop it; memory follows only once the deletion
-//  committed. A snapshot paging meanwhile is not disturbed (alert_table.h).
-//  While changes wait for their commit (writes failing) retention waits
-//  too: its seqs must come after theirs.
+/*  Retention deletes history and silences older than the retention, and
+    cleared alerts nobody touched for as long, in bounded runs between
+    turns (a long backlog is worked off over several turns, one run a
+    turn). While changes wait for their commit (writes failing), or a
+    transaction is in flight, it waits: its seqs must come after theirs.
+
+    A run that prunes only (the steady state: old history goes every
+    minute) is a transaction like a checkpoint, in flight while the loop
+    goes on (FLIGHT_RETENTION; on PostgreSQL a DELETE of thousands of rows
+    takes tens of ms): nothing of it is published, and its counts come
+    with the answer. A run that also deletes alerts (rare: cleared for the
+    whole retention) is answered before the turn goes on, because each
+    deleted alert is a `deleted` change, committed like any other (synced
+    with durability full) and published after the COMMIT, so mirrors drop
+    it, and its memory is freed only then: no event may reach the entry
+    meanwhile. A snapshot paging meanwhile is not disturbed (alert_table.h).
+*/
+
+//  The rows seq retention writes: with no row waiting, the rows hold
+//  everything published, and it catches up with changes that queue no row
+//  (silences, deletions).
+static uint64_t
+s_retention_rows_seq (core_t *self)
+{
+    return refresh_queue_size (self->rows) ? self->rows_seq : self->published_seq;
+}
+
+//  Opens the run's transaction: the rows seq, then history and silences
+//  pruned (counted into the core's retention counts). 0 / -1.
+static int
+s_send_prune (core_t *self, int64_t cutoff, uint64_t rows_seq, bool durable)
+{
+    return store_begin (self->store, durable) == 0
+        && (rows_seq == self->rows_seq || store_set_rows_seq (self->store, rows_seq) == 0)
+        && store_prune_history (self->store, cutoff, rows_seq, BROKER_PRUNE_PER_RUN,
+                                &self->retention_history) == 0
+        && store_prune_silences (self->store, cutoff, &self->retention_silences) == 0 ? 0 : -1;
+}
+
+//  A run committed (alerts of them deleted): what is in memory follows, and
+//  a full run asks for the next at once.
+static void
+s_retention_done (core_t *self, uint64_t rows_seq, int64_t cutoff, size_t alerts)
+{
+    int history = self->retention_history;
+    self->rows_seq = rows_seq;
+    if (alerts)
+        self->stats.commits++;
+    if (self->retention_silences)
+        silences_forget (self, cutoff);
+    if (history == BROKER_PRUNE_PER_RUN || alerts == BROKER_PRUNE_PER_RUN)
+        self->next_retention = self->tick;          //  more to do: next turn
+    if (history || alerts) {
+        char age [32];
+        log_info ("retention: deleted %zu cleared alerts and %d history rows older than %s",
+                  alerts, history, duration_format (self->config.retention, age, sizeof age));
+    }
+}
+
+static void
+s_retention_failed (core_t *self)
+{
+    log_error ("retention failed: %s", store_error (self->store));
+    store_rollback (self->store);
+    s_check_lost (self);
+}
+
+//  The answer to a prune-only run came (s_land). Changes applied meanwhile
+//  hold the seqs after it: a failed run handed out none.
+static void
+s_retention_landed (core_t *self, bool committed)
+{
+    if (committed)
+        s_retention_done (self, self->flight_rows_seq, self->flight_cutoff, 0);
+    else
+        s_retention_failed (self);
+}
+
+//  A run with alerts to delete: written and answered now.
+static void
+s_retain_alerts (core_t *self, entry_t **expired, size_t alerts, int64_t cutoff,
+                 uint64_t rows_seq, int64_t now)
+{
+    pending_change_t *deletions = mem_alloc (alerts * sizeof (pending_change_t));
+    bool written = s_send_prune (self, cutoff, rows_seq, true) == 0
+                && s_write_deletions (self, expired, alerts, now, deletions) == 0;
+    size_t written_count = self->seq - self->published_seq;
+    if (written && store_commit (self->store) == 0) {
+        for (size_t index = 0; index < alerts; index++) {
+            pending_change_t *deletion = &deletions [index];
+            if (s_publish (self, deletion->topic, deletion->body, deletion->size) == 0)
+                self->stats.published++;
+            self->published_seq = deletion->seq;
+            alert_table_remove (self->table, deletion->entry);
+        }
+        s_retention_done (self, rows_seq, cutoff, alerts);
+    }
+    else {
+        s_retention_failed (self);
+        self->seq = self->published_seq;    //  the seqs handed out were not committed
+    }
+    for (size_t index = 0; index < written_count; index++)
+        mem_free (deletions [index].body);
+    mem_free (deletions);
+}
+
 static void
 s_retain (core_t *self, int64_t now)
 {
@@ -899,53 +1011,20 @@ s_retain (core_t *self, int64_t now)
         return;
     assert (self->seq == self->published_seq);
     int64_t cutoff = now - self->config.retention;
-    int history = 0;
-    size_t alerts = 0, written_count = 0;
+    uint64_t rows_seq = s_retention_rows_seq (self);
+    size_t alerts = 0;
     entry_t **expired = s_expired_alerts (self, cutoff, &alerts);
-    pending_change_t *deletions = mem_alloc ((alerts ? alerts : 1) * sizeof (pending_change_t));
-    int silences = 0;
-    //  With no row waiting, the rows hold everything published: the rows
-    //  seq catches up with changes that queue no row (silences, deletions)
-    uint64_t rows_seq = refresh_queue_size (self->rows) ? self->rows_seq : self->published_seq;
-    bool written = store_begin (self->store, alerts > 0) == 0
-                && (rows_seq == self->rows_seq || store_set_rows_seq (self->store, rows_seq) == 0)
-                && store_prune_history (self->store, cutoff, rows_seq, BROKER_PRUNE_PER_RUN,
-                                        &history) == 0
-                && store_prune_silences (self->store, cutoff, &silences) == 0
-                && s_write_deletions (self, expired, alerts, now, deletions) == 0;
-    written_count = self->seq - self->published_seq;
-    if (written && store_commit (self->store) == 0) {
-        self->rows_seq = rows_seq;
-        for (size_t index = 0; index < alerts; index++) {
-            pending_change_t *deletion = &deletions [index];
-            if (s_publish (self, deletion->topic, deletion->body, deletion->size) == 0)
-                self->stats.published++;
-            self->published_seq = deletion->seq;
-            alert_table_remove (self->table, deletion->entry);
-        }
-        if (alerts)
-            self->stats.commits++;
-        if (silences)
-            silences_forget (self, cutoff);
-        if (history == BROKER_PRUNE_PER_RUN || alerts == BROKER_PRUNE_PER_RUN)
-            self->next_retention = self->tick;          //  more to do: next turn
-        if (history || alerts) {
-            char age [32];
-            log_info ("retention: deleted %zu cleared alerts and %d history rows older than %s",
-                      alerts, history, duration_format (self->config.retention, age, sizeof age));
-        }
-    }
+    if (alerts)
+        s_retain_alerts (self, expired, alerts, cutoff, rows_seq, now);
+    else
+    if (s_send_prune (self, cutoff, rows_seq, false) || store_commit_send (self->store))
+        s_retention_failed (self);
     else {
-        log_error ("retention failed: %s", store_error (self->store));
-        store_rollback (self->store);
-        s_check_lost (self);
-        self->seq = self->published_seq;    //  the seqs handed out were not committed
+        self->flight = FLIGHT_RETENTION;
+        self->flight_rows_seq = rows_seq;
+        self->flight_cutoff = cutoff;
+        s_land (self);
     }
-    for (size_t index = 0; index < written_count; index++) {
-        mem_free (deletions [index].topic);
-        mem_free (deletions [index].body);
-    }
-    mem_free (deletions);
     mem_free (expired);
 }
 

@@ -41,7 +41,7 @@
 #define BROKER_CHECKPOINT_MAX   20000              //  rows (and times) per checkpoint transaction
 
 //  The transaction in flight (core.c, s_land).
-typedef enum { FLIGHT_NONE, FLIGHT_CHUNK, FLIGHT_CHECKPOINT } flight_t;
+typedef enum { FLIGHT_NONE, FLIGHT_CHUNK, FLIGHT_CHECKPOINT, FLIGHT_RETENTION } flight_t;
 
 //  Counters reported by `stats`.
 struct _broker_stats_t {
@@ -73,12 +73,15 @@ typedef struct {
     const char *event;             //  static event name
     entry_t *entry;                //  the alert it changed (change_listed until written),
                                    //  NULL for a silence's change
-    char *source;                  //  copy of the alert's source (NULL: a silence's)
-    char *id;                      //  copy of the alert's id, or the silence's
     int64_t silence_ends;          //  a silence's change: its ends, for its row
-    char *topic;                   //  EVENT.LEVEL.SOURCE.ID
-    void *body;                    //  msgpack body
+    //  One allocation (s_change_keep) holds the body, then the topic, the
+    //  source and the id, each ended by a NUL: one malloc a change, not four
+    void *body;                    //  msgpack body, owning the rest
     size_t size;                   //  bytes in body
+    char *topic;                   //  EVENT.LEVEL.SOURCE.ID
+    size_t topic_size;             //  its bytes, without the NUL
+    char *source;                  //  the alert's source ("" for a silence's)
+    char *id;                      //  the alert's id, or the silence's
 } pending_change_t;
 
 struct _core_t {
@@ -114,6 +117,11 @@ struct _core_t {
     uint64_t flight_last_seq;      //  ... and its last seq
     size_t flight_rows;            //  a checkpoint's: its rows (the oldest of `rows`)
     size_t flight_times;           //  ... and its times (the oldest of `refreshed`)
+    uint64_t flight_rows_seq;      //  a retention run's: the rows seq it writes
+    int64_t flight_cutoff;         //  ... and what it deletes is older than this (ms)
+    int retention_history;         //  the last retention run's counts: history rows
+    int retention_silences;        //  ... and silences deleted (the store writes them
+                                   //  when the run's answer comes)
     pending_change_t *changes;     //  changes to publish after the next commit, in seq order
     size_t change_count;
     size_t change_capacity;

@@ -62,6 +62,7 @@ static char s_dir [] = "/tmp/lilac-test-core.XXXXXX";
 static char s_database [600];
 
 static int64_t s_checkpoint_ms = 1000;      //  the config's checkpoint for the next core
+static int64_t s_retention_ms;              //  ... and its retention (0: the default)
 
 static core_t *
 s_core (bool secured, sent_t *sent)
@@ -75,6 +76,8 @@ s_core (bool secured, sent_t *sent)
     mem_free (config.database);
     config.database = mem_strdup (s_database);
     config.checkpoint = s_checkpoint_ms;
+    if (s_retention_ms)
+        config.retention = s_retention_ms;
     char error [512] = "";
     core_t *core = core_new (&config, secured, s_record, sent, error, sizeof error);
     CHECK (core, "core_new: %s", error);
@@ -129,9 +132,11 @@ s_answer (core_t *core, const core_caller_t *caller, wire_writer_t *writer, bool
     return ok;
 }
 
-//  An ingest frame {v, source, alerts: [{id, raise, summary}]}.
+//  An ingest frame {v, source, alerts: [{id, when: time, summary}]}, when
+//  "raise" or "clear".
 static void
-s_frame (wire_writer_t *writer, const char *source, const char *id, const char *raise)
+s_frame_at (wire_writer_t *writer, const char *source, const char *id, const char *when,
+            const char *time)
 {
     wire_writer_reset (writer);
     msgpack_pack_map (&writer->packer, 3);
@@ -141,8 +146,15 @@ s_frame (wire_writer_t *writer, const char *source, const char *id, const char *
     msgpack_pack_array (&writer->packer, 1);
     msgpack_pack_map (&writer->packer, 3);
     wire_pack_key_string (&writer->packer, "id", id);
-    wire_pack_key_string (&writer->packer, "raise", raise);
+    wire_pack_key_string (&writer->packer, when, time);
     wire_pack_key_string (&writer->packer, "summary", "it broke");
+}
+
+//  An ingest frame that raises (source, id) at raise.
+static void
+s_frame (wire_writer_t *writer, const char *source, const char *id, const char *raise)
+{
+    s_frame_at (writer, source, id, "raise", raise);
 }
 
 //  Hands the frame in writer to the core as the loop does; true if accepted.
@@ -390,6 +402,71 @@ s_in_flight (core_t *core)
     return core_poll_fd (core, &events) >= 0;
 }
 
+//  Does `since` from seq 0 say that history was pruned?
+static bool
+s_history_pruned (core_t *core)
+{
+    wire_writer_t request;
+    wire_writer_init (&request);
+    msgpack_pack_map (&request.packer, 3);
+    wire_pack_key_int (&request.packer, "v", WIRE_VERSION);
+    wire_pack_key_string (&request.packer, "op", "since");
+    wire_pack_key_int (&request.packer, "seq", 0);
+    char error [WIRE_ERROR_SIZE];
+    bool waits;
+    bool ok = s_answer (core, NULL, &request, &waits, error, sizeof error);
+    wire_writer_free (&request);
+    return !ok && strstr (error, "older than the history kept");
+}
+
+//  Was a change with this topic prefix published?
+static bool
+s_sent_topic (const sent_t *sent, const char *prefix)
+{
+    for (size_t index = 0; index < sent->count; index++)
+        if (strncmp (sent->topic [index], prefix, strlen (prefix)) == 0)
+            return true;
+    return false;
+}
+
+//  Retention on the store at s_database: history older than it is pruned
+//  (a transaction in flight like a checkpoint) and a cleared alert nobody
+//  touched for as long is deleted, its `deleted` change published.
+static void
+s_check_retention (const char *store_name)
+{
+    s_checkpoint_ms = 100;
+    s_retention_ms = 1000;
+    sent_t sent = { 0 };
+    core_t *core = s_core (false, &sent);
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    char name [120];
+    snprintf (name, sizeof name, "core on %s: retention prunes history and deletes an old "
+              "cleared alert", store_name);
+    TEST (name);
+    if (core) {
+        core_begin_turn (core, zclock_mono ());
+        s_frame (&writer, "web6", "disk", "now");
+        CHECK (s_ingest (core, NULL, &writer), "frame");
+        s_frame_at (&writer, "web6", "gone", "clear", "now");
+        CHECK (s_ingest (core, NULL, &writer), "frame");
+        core_work (core, clock_now_ms ());
+        S_TURN_UNTIL (core, s_sent_topic (&sent, "deleted.") && s_history_pruned (core));
+        CHECK (s_sent_topic (&sent, "deleted.normal.web6.gone"), "the cleared alert was deleted");
+        CHECK (s_history_pruned (core), "history older than the retention is pruned");
+        alert_t alert = { 0 };
+        CHECK (s_get (core, "web6", "disk", &alert), "the raised alert stays");
+        alert_clear_fields (&alert);
+        CHECK (core_finish (core) == 0, "finish");
+        core_destroy (&core);
+    }
+    s_sent_free (&sent);
+    wire_writer_free (&writer);
+    s_checkpoint_ms = 1000;
+    s_retention_ms = 0;
+}
+
 //  On PostgreSQL a commit's answer is read later, in a later turn: an alert
 //  refreshed while the checkpoint that writes its row is in flight is still
 //  behind when the answer comes (touched), and its refresh is written by a
@@ -443,6 +520,7 @@ test_postgresql (void)
     s_sent_free (&sent);
     wire_writer_free (&writer);
     s_checkpoint_ms = 1000;
+    s_check_retention ("PostgreSQL");
     pg_stop (pg_dir);
 }
 
@@ -471,6 +549,8 @@ main (void)
     test_secured ();
     s_remove_database ();
     test_replay ();
+    s_remove_database ();
+    s_check_retention ("SQLite");
     s_remove_database ();
     test_postgresql ();
     rmdir (s_dir);
