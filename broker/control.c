@@ -323,12 +323,12 @@ typedef struct {
     size_t count;                  //  bodies in it
     size_t limit;                  //  most bodies wanted
     bool more;                     //  some were left out
+    uint64_t last;                 //  the seq of the last body in it
 } since_reply_t;
 
 static void
 s_collect_body (uint64_t seq, const void *body, size_t size, void *arg)
 {
-    (void) seq;
     since_reply_t *reply = arg;
     if (reply->more || reply->count == reply->limit
     ||  reply->bodies.size + size > CONTROL_REPLY_BUDGET) {
@@ -337,6 +337,7 @@ s_collect_body (uint64_t seq, const void *body, size_t size, void *arg)
     }
     msgpack_sbuffer_write (&reply->bodies, body, size);
     reply->count++;
+    reply->last = seq;
 }
 
 static int
@@ -483,21 +484,15 @@ s_op_history (core_t *self, const msgpack_object *request, msgpack_packer *out,
         return -1;
     }
     const alert_t *alert = &entry->alert;
-    uint64_t seq = s_newest_committed (self, entry), last = 0;
+    uint64_t seq = s_newest_committed (self, entry);
     since_reply_t reply = { .limit = (size_t) limit };
     msgpack_sbuffer_init (&reply.bodies);
+    //  One more than the limit, to know there are more (older changes
+    //  pruned by retention end the chain early)
     int rc = before ? s_history_start (self, alert, seq, (uint64_t) before, &seq) : 0;
-    while (rc == 0 && seq && !reply.more) {
-        bool found = false;
-        uint64_t prev = 0;
-        rc = store_history_row (self->store, seq, alert->source, alert->id, s_collect_body,
-                                &reply, &found, &prev);
-        if (!found)
-            break;              //  older changes were pruned by retention
-        if (!reply.more)
-            last = seq;
-        seq = prev;
-    }
+    if (rc == 0)
+        rc = store_history_chain (self->store, seq, alert->source, alert->id,
+                                  (size_t) limit + 1, s_collect_body, &reply);
     if (rc) {
         snprintf (error, error_size, "history of %s/%s is unreadable: %s", alert->source,
                   alert->id, store_error (self->store));
@@ -512,7 +507,7 @@ s_op_history (core_t *self, const msgpack_object *request, msgpack_packer *out,
     msgpack_sbuffer_destroy (&reply.bodies);
     if (!reply.more)
         return 2;
-    wire_pack_key_int (out, "before", (int64_t) last);
+    wire_pack_key_int (out, "before", (int64_t) reply.last);
     return 3;
 }
 

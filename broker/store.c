@@ -288,6 +288,14 @@ store_history_row (store_t *self, uint64_t seq, const char *source, const char *
 }
 
 int
+store_history_chain (store_t *self, uint64_t seq, const char *source, const char *id,
+                     size_t limit, store_change_fn *each, void *arg)
+{
+    assert (self);
+    return self->class->history_chain (self->backend, seq, source, id, limit, each, arg);
+}
+
+int
 store_oldest_seq (store_t *self, uint64_t *seq)
 {
     assert (self);

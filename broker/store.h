@@ -168,6 +168,12 @@ int store_since (store_t *self, uint64_t after, size_t limit,
 //  another alert's. One primary-key lookup. 0 / -1.
 int store_history_row (store_t *self, uint64_t seq, const char *source, const char *id,
                        store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq);
+//  One alert's changes, newest first, from history row seq back along
+//  prev_seq: calls each(seq, body, size, arg) for up to limit rows, ending
+//  early at a row not kept (pruned) or not (source, id)'s. One round trip
+//  on PostgreSQL (a recursive query), one lookup a row on SQLite. 0 / -1.
+int store_history_chain (store_t *self, uint64_t seq, const char *source, const char *id,
+                         size_t limit, store_change_fn *each, void *arg);
 //  The oldest seq still in history, 0 when history is empty. 0 / -1.
 int store_oldest_seq (store_t *self, uint64_t *seq);
 //  Deletes up to limit history rows older than before (ms) and not after
@@ -234,6 +240,8 @@ typedef struct {
     int (*history_row) (store_backend_t *self, uint64_t seq, const char *source,
                         const char *id, store_change_fn *each, void *arg, bool *found,
                         uint64_t *prev_seq);
+    int (*history_chain) (store_backend_t *self, uint64_t seq, const char *source,
+                          const char *id, size_t limit, store_change_fn *each, void *arg);
     int (*oldest_seq) (store_backend_t *self, uint64_t *seq);
     int (*prune_history) (store_backend_t *self, int64_t before, uint64_t keep_after,
                           int limit, int *deleted);

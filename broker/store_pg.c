@@ -86,7 +86,7 @@ static const char s_schema [] =
 typedef enum {
     Q_PUT_ALERT, Q_PUT_TIMES, Q_DELETE_ALERT, Q_PUT_CHANGE, Q_SET_META, Q_FENCE,
     Q_PUT_SILENCE, Q_PRUNE, Q_PRUNE_SILENCES, Q_LOAD, Q_LAST_SEQ, Q_GET_META, Q_SINCE,
-    Q_HISTORY_ROW, Q_OLDEST, Q_LOAD_SILENCES, Q_COUNT
+    Q_HISTORY_ROW, Q_HISTORY_CHAIN, Q_OLDEST, Q_LOAD_SILENCES, Q_COUNT
 } query_t;
 
 static const struct {
@@ -132,6 +132,15 @@ static const struct {
     [Q_GET_META] = { "SELECT value FROM meta WHERE key = $1", 1 },
     [Q_SINCE] = { "SELECT seq, body FROM history WHERE seq > $1 ORDER BY seq LIMIT $2", 2 },
     [Q_HISTORY_ROW] = { "SELECT source, id, prev_seq, body FROM history WHERE seq = $1", 1 },
+    //  One alert's changes, newest first, walked along prev_seq on the server
+    [Q_HISTORY_CHAIN] = {
+        "WITH RECURSIVE chain (seq, prev_seq, body, depth) AS ("
+        "  SELECT seq, prev_seq, body, 1 FROM history WHERE seq = $1 AND source = $2 AND id = $3"
+        "  UNION ALL"
+        "  SELECT history.seq, history.prev_seq, history.body, chain.depth + 1"
+        "  FROM chain JOIN history ON history.seq = chain.prev_seq"
+        "  WHERE history.source = $2 AND history.id = $3 AND chain.depth < $4)"
+        " SELECT seq, body FROM chain ORDER BY depth", 4 },
     [Q_OLDEST] = { "SELECT coalesce (min (seq), 0) FROM history", 0 },
     [Q_LOAD_SILENCES] = { "SELECT body FROM silences ORDER BY seq", 0 },
 };
@@ -1165,6 +1174,26 @@ s_pg_history_row (store_backend_t *self, uint64_t seq, const char *source, const
 }
 
 static int
+s_pg_history_chain (store_backend_t *self, uint64_t seq, const char *source, const char *id,
+                    size_t limit, store_change_fn *each, void *arg)
+{
+    if (!seq || !limit)
+        return 0;
+    char seq_text [24], limit_text [24];
+    snprintf (seq_text, sizeof seq_text, "%" PRIu64, seq);
+    snprintf (limit_text, sizeof limit_text, "%zu", limit);
+    const char *values [] = { seq_text, source, id, limit_text };
+    PGresult *result = s_read (self, Q_HISTORY_CHAIN, values);
+    if (!result)
+        return -1;
+    for (int row = 0; row < PQntuples (result); row++)
+        each ((uint64_t) s_int (result, row, 0), PQgetvalue (result, row, 1),
+              (size_t) PQgetlength (result, row, 1), arg);
+    PQclear (result);
+    return 0;
+}
+
+static int
 s_pg_oldest_seq (store_backend_t *self, uint64_t *seq)
 {
     return s_read_seq (self, Q_OLDEST, NULL, seq);
@@ -1372,6 +1401,7 @@ const store_class_t store_pg = {
     .rows_seq = s_pg_rows_seq,
     .since = s_pg_since,
     .history_row = s_pg_history_row,
+    .history_chain = s_pg_history_chain,
     .oldest_seq = s_pg_oldest_seq,
     .prune_history = s_pg_prune_history,
     .put_silence = s_pg_put_silence,

@@ -852,6 +852,17 @@ s_sqlite_history_row (store_backend_t *self, uint64_t seq, const char *source, c
 }
 
 static int
+s_sqlite_history_chain (store_backend_t *self, uint64_t seq, const char *source,
+                        const char *id, size_t limit, store_change_fn *each, void *arg)
+{
+    bool found = true;
+    for (size_t count = 0; count < limit && seq && found; count++)
+        if (s_sqlite_history_row (self, seq, source, id, each, arg, &found, &seq))
+            return -1;
+    return 0;
+}
+
+static int
 s_sqlite_prune_history (store_backend_t *self, int64_t before, uint64_t keep_after, int limit,
                         int *deleted)
 {
@@ -1102,6 +1113,7 @@ const store_class_t store_sqlite = {
     .set_seq = s_sqlite_set_seq,
     .since = s_sqlite_since,
     .history_row = s_sqlite_history_row,
+    .history_chain = s_sqlite_history_chain,
     .oldest_seq = s_sqlite_oldest_seq,
     .prune_history = s_sqlite_prune_history,
     .set_rows_seq = s_sqlite_set_rows_seq,

@@ -174,6 +174,23 @@ s_note_seq (uint64_t seq, const void *body, size_t size, void *arg)
     *(uint64_t *) arg = seq;
 }
 
+//  What store_history_chain gave: seqs and each body's first byte, in order.
+typedef struct {
+    uint64_t seq [8];
+    char body [8];
+    size_t count;
+} chain_t;
+
+static void
+s_chain_add (uint64_t seq, const void *body, size_t size, void *arg)
+{
+    chain_t *chain = arg;
+    if (chain->count < 8) {
+        chain->body [chain->count] = size ? *(const char *) body : 0;
+        chain->seq [chain->count++] = seq;
+    }
+}
+
 static void
 s_remove_database (const char *path)
 {
@@ -278,6 +295,37 @@ s_generic_cases (const char *backend, const char *path)
     CHECK (deleted == 2 && store_oldest_seq (store, &oldest) == 0 && oldest == 3,
            "pruned %d rows, the oldest left is %" PRIu64 ": history after the rows seq stays",
            deleted, oldest);
+
+    TEST ("every backend: one alert's history walked back along prev_seq, up to a limit, "
+          "ending at another alert's row or a pruned one");
+    alert_t neighbour = s_alert ("neighbour", 6000);
+    CHECK (store_begin (store, true) == 0
+           && store_put_change (store, 5, 1000, "raised", &fresh, "e", 1, 1) == 0
+           && store_put_change (store, 6, 1000, "raised", &neighbour, "o", 1, 0) == 0
+           && store_put_change (store, 7, 1000, "cleared", &fresh, "g", 1, 5) == 0
+           && store_put_change (store, 8, 1000, "raised", &fresh, "h", 1, 6) == 0
+           && store_set_seq (store, 8) == 0 && store_commit (store) == 0,
+           "commit: %s", store_error (store));
+    chain_t chain = { .count = 0 };
+    CHECK (store_history_chain (store, 7, "web1", "load", 10, s_chain_add, &chain) == 0
+           && chain.count == 2 && chain.seq [0] == 7 && chain.seq [1] == 5
+           && chain.body [0] == 'g' && chain.body [1] == 'e',
+           "7, then 5, whose change before (1) was pruned: %zu rows (%" PRIu64 ", %" PRIu64 ")",
+           chain.count, chain.seq [0], chain.seq [1]);
+    chain.count = 0;
+    CHECK (store_history_chain (store, 7, "web1", "load", 1, s_chain_add, &chain) == 0
+           && chain.count == 1 && chain.seq [0] == 7, "the limit: %zu rows", chain.count);
+    chain.count = 0;
+    CHECK (store_history_chain (store, 3, "web1", "load", 10, s_chain_add, &chain) == 0
+           && chain.count == 1 && chain.seq [0] == 3, "a first change ends it: %zu rows",
+           chain.count);
+    chain.count = 0;
+    CHECK (store_history_chain (store, 8, "web1", "load", 10, s_chain_add, &chain) == 0
+           && chain.count == 1, "row 8's prev_seq names another alert's row: %zu rows",
+           chain.count);
+    chain.count = 0;
+    CHECK (store_history_chain (store, 6, "web1", "load", 10, s_chain_add, &chain) == 0
+           && chain.count == 0, "row 6 is another alert's: %zu rows", chain.count);
 
     store_destroy (&store);
     s_loaded_free (&loaded);
