@@ -47,6 +47,8 @@ struct _broker_t {
     int signal_fd;                 //  SIGINT/SIGTERM/SIGHUP, or -1
     security_t *security;          //  CURVE and the client table, or NULL (plain)
     zlist_t *replies;              //  zmsg_t control replies waiting for the commit
+    zlist_t *later;                //  zmsg_t envelopes of requests whose replies come
+                                   //  with the store's answer (core_take_reply), in order
     bool stopping;                 //  a signal arrived, or the database is gone
     bool fatal;                    //  stopping without writing: the file is gone
     int64_t tick;                  //  monotonic ms at the start of this turn
@@ -92,6 +94,22 @@ s_send_replies (broker_t *self)
     zmsg_t *reply;
     while ((reply = zlist_pop (self->replies)))
         s_send_reply (self, &reply);
+}
+
+//  The replies that came with the store's answers, each to the envelope
+//  of its request: both come in request order.
+static void
+s_send_later (broker_t *self)
+{
+    wire_writer_t reply;
+    wire_writer_init (&reply);
+    while (zlist_size (self->later) && core_take_reply (self->core, &reply)) {
+        zmsg_t *request = zlist_pop (self->later);
+        if (zmsg_addmem (request, reply.buffer.data, reply.buffer.size) == 0)
+            s_send_reply (self, &request);
+        zmsg_destroy (&request);
+    }
+    wire_writer_free (&reply);
 }
 
 //  --- ingest ----------------------------------------------------------------------
@@ -177,12 +195,17 @@ s_handle_control (broker_t *self, int64_t now)
     }
     wire_writer_t reply;
     wire_writer_init (&reply);
-    bool waits = core_answer (self->core, &caller, zframe_data (body), zframe_size (body),
-                              &reply, now);
+    core_reply_t when = core_answer (self->core, &caller, zframe_data (body),
+                                     zframe_size (body), &reply, now);
     zmsg_remove (request, body);
     zframe_destroy (&body);
+    if (when == CORE_REPLY_LATER) {
+        if (zlist_append (self->later, request) == 0)
+            request = NULL;             //  answered when the store has answered
+    }
+    else
     if (zmsg_addmem (request, reply.buffer.data, reply.buffer.size) == 0) {
-        if (!waits)
+        if (when == CORE_REPLY_NOW)
             s_send_reply (self, &request);
         else
         if (zlist_append (self->replies, request) == 0)
@@ -223,7 +246,8 @@ broker_new (const broker_config_t *config, char *error, size_t error_size)
     broker_config_copy (&self->config, config);
     self->signal_fd = -1;
     self->replies = zlist_new ();
-    if (!self->replies) {
+    self->later = zlist_new ();
+    if (!self->replies || !self->later) {
         snprintf (error, error_size, "out of memory");
         broker_destroy (&self);
         return NULL;
@@ -255,6 +279,9 @@ broker_destroy (broker_t **self_p)
     while (self->replies && (reply = zlist_pop (self->replies)))
         zmsg_destroy (&reply);
     zlist_destroy (&self->replies);
+    while (self->later && (reply = zlist_pop (self->later)))
+        zmsg_destroy (&reply);
+    zlist_destroy (&self->later);
     zsock_destroy (&self->ingest);
     zsock_destroy (&self->publisher);
     zsock_destroy (&self->control);
@@ -341,6 +368,7 @@ s_turn (broker_t *self, zmq_pollitem_t *items, int64_t now)
         return;
     }
     s_send_replies (self);
+    s_send_later (self);
     if (self->tick >= self->next_hugz) {
         if (!core_hugz (self->core, now))
             self->fatal = self->stopping = true;
@@ -374,7 +402,7 @@ broker_run (broker_t *self)
               self->config.publish, self->config.control, core_database (self->core));
     while (!self->stopping) {
         bool paused = core_backlog_full (self->core);
-        zmq_pollitem_t items [3 + SECURITY_MONITORS_MAX + 1] = {
+        zmq_pollitem_t items [3 + SECURITY_MONITORS_MAX + 2] = {
             { zsock_resolve (self->ingest), 0, paused ? 0 : ZMQ_POLLIN, 0 },
             { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
             { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
@@ -389,6 +417,11 @@ broker_run (broker_t *self)
         int count = 3 + monitors;
         if (store_fd >= 0)
             items [count++] = (zmq_pollitem_t) { NULL, store_fd, store_events, 0 };
+        //  ... and the answer to a read out, on its own session
+        short read_events = 0;
+        int read_fd = core_read_fd (self->core, &read_events);
+        if (read_fd >= 0)
+            items [count++] = (zmq_pollitem_t) { NULL, read_fd, read_events, 0 };
         if (zmq_poll (items, count, s_poll_timeout (self)) < 0 && errno != EINTR) {
             log_error ("poll failed: %s", zmq_strerror (errno));
             continue;
@@ -399,5 +432,6 @@ broker_run (broker_t *self)
         return -1;
     int rc = core_finish (self->core);
     s_send_replies (self);
+    s_send_later (self);
     return rc;
 }

@@ -20,11 +20,6 @@
 #define CONTROL_MAX_LIMIT      10000
 #define CONTROL_HISTORY_LIMIT  100     //  `history` entries by default
 #define CONTROL_HISTORY_MAX    1000    //  ... and at most
-//  Bytes of alerts or changes in one reply: clients drop frames larger than
-//  BUS_MAX_MESSAGE, so a long answer is cut here and says so (truncated,
-//  cursor, more). One alert is at most ~80 KiB (wire.h limits), so at least
-//  one always fits.
-#define CONTROL_REPLY_BUDGET   (BUS_MAX_MESSAGE - 32 * 1024)
 
 typedef int (op_fn) (core_t *self, const msgpack_object *request, msgpack_packer *out,
                      int64_t now, char *error, size_t error_size);
@@ -317,47 +312,6 @@ s_op_snapshot (core_t *self, const msgpack_object *request, msgpack_packer *out,
     return 3;
 }
 
-//  Collects history bodies for `since`.
-typedef struct {
-    msgpack_sbuffer bodies;        //  the bodies, back to back
-    size_t count;                  //  bodies in it
-    size_t limit;                  //  most bodies wanted
-    bool more;                     //  some were left out
-    uint64_t last;                 //  the seq of the last body in it
-} since_reply_t;
-
-static void
-s_collect_body (uint64_t seq, const void *body, size_t size, void *arg)
-{
-    since_reply_t *reply = arg;
-    if (reply->more || reply->count == reply->limit
-    ||  reply->bodies.size + size > CONTROL_REPLY_BUDGET) {
-        reply->more = true;
-        return;
-    }
-    msgpack_sbuffer_write (&reply->bodies, body, size);
-    reply->count++;
-    reply->last = seq;
-}
-
-static int
-s_check_history (core_t *self, int64_t after, char *error, size_t error_size)
-{
-    uint64_t oldest;
-    if (store_oldest_seq (self->store, &oldest)) {
-        snprintf (error, error_size, "database error: %s", store_error (self->store));
-        return -1;
-    }
-    bool pruned = oldest ? (uint64_t) after + 1 < oldest : (uint64_t) after < self->published_seq;
-    if (pruned) {
-        snprintf (error, error_size,
-                  "seq %" PRId64 " is older than the history kept (oldest is %" PRIu64 "):"
-                  " take a snapshot", after, oldest);
-        return -1;
-    }
-    return 0;
-}
-
 //  A caller that names the epoch its seq belongs to must name the current
 //  one: a seq of another epoch may stand for other changes here.
 static int
@@ -391,31 +345,9 @@ s_op_since (core_t *self, const msgpack_object *request, msgpack_packer *out,
         snprintf (error, error_size, "seq: required, 0 or more");
         return -1;
     }
-    if (s_check_epoch (self, request, error, error_size)
-    ||  s_check_history (self, after, error, error_size))
+    if (s_check_epoch (self, request, error, error_size))
         return -1;
-    since_reply_t reply = { .limit = (size_t) limit };
-    msgpack_sbuffer_init (&reply.bodies);
-    size_t rows;
-    if (store_since (self->store, (uint64_t) after, (size_t) limit + 1,
-                     s_collect_body, &reply, &rows)) {
-        //  Damage in history cannot be healed by asking again: the caller
-        //  must start over from a snapshot, and a human must hear of it.
-        snprintf (error, error_size, "history after seq %" PRId64 " is unreadable (%s):"
-                  " take a snapshot", after, store_error (self->store));
-        log_limited (&self->store_log, "since %" PRId64 ": %s", after, error);
-        msgpack_sbuffer_destroy (&reply.bodies);
-        return -1;
-    }
-    (void) rows;
-    wire_pack_key (out, "changes");
-    msgpack_pack_array (out, reply.count);
-    msgpack_sbuffer_write (out->data, reply.bodies.data, reply.bodies.size);
-    wire_pack_key_bool (out, "more", reply.more);
-    wire_pack_key_int (out, "seq", (int64_t) self->published_seq);
-    epoch_pack (out, &self->epoch);
-    msgpack_sbuffer_destroy (&reply.bodies);
-    return 4;
+    return core_read_since (self, (uint64_t) after, (size_t) limit, out, error, error_size);
 }
 
 //  --- history: one alert's changes, newest first ---------------------------------------
@@ -485,30 +417,13 @@ s_op_history (core_t *self, const msgpack_object *request, msgpack_packer *out,
     }
     const alert_t *alert = &entry->alert;
     uint64_t seq = s_newest_committed (self, entry);
-    since_reply_t reply = { .limit = (size_t) limit };
-    msgpack_sbuffer_init (&reply.bodies);
-    //  One more than the limit, to know there are more (older changes
-    //  pruned by retention end the chain early)
-    int rc = before ? s_history_start (self, alert, seq, (uint64_t) before, &seq) : 0;
-    if (rc == 0)
-        rc = store_history_chain (self->store, seq, alert->source, alert->id,
-                                  (size_t) limit + 1, s_collect_body, &reply);
-    if (rc) {
+    if (before && s_history_start (self, alert, seq, (uint64_t) before, &seq)) {
         snprintf (error, error_size, "history of %s/%s is unreadable: %s", alert->source,
                   alert->id, store_error (self->store));
         log_limited (&self->store_log, "%s", error);
-        msgpack_sbuffer_destroy (&reply.bodies);
         return -1;
     }
-    wire_pack_key (out, "changes");
-    msgpack_pack_array (out, reply.count);
-    msgpack_sbuffer_write (out->data, reply.bodies.data, reply.bodies.size);
-    wire_pack_key_bool (out, "more", reply.more);
-    msgpack_sbuffer_destroy (&reply.bodies);
-    if (!reply.more)
-        return 2;
-    wire_pack_key_int (out, "before", (int64_t) reply.last);
-    return 3;
+    return core_read_history (self, alert, seq, (size_t) limit, out, error, error_size);
 }
 
 //  --- ops that change an alert ----------------------------------------------------------
@@ -771,8 +686,8 @@ s_request_tx (wire_doc_t *doc)
     return tx;
 }
 
-static void
-s_pack_error (wire_writer_t *reply, const char *error, const char *tx, int64_t retry_after)
+void
+core_pack_error (wire_writer_t *reply, const char *error, const char *tx, int64_t retry_after)
 {
     msgpack_pack_map (&reply->packer, 3 + (tx != NULL) + (retry_after > 0));
     wire_pack_key_int (&reply->packer, "v", WIRE_VERSION);
@@ -782,6 +697,17 @@ s_pack_error (wire_writer_t *reply, const char *error, const char *tx, int64_t r
         wire_pack_key_string (&reply->packer, "tx", tx);
     if (retry_after > 0)
         wire_pack_key_int (&reply->packer, "retry_after", retry_after);
+}
+
+void
+core_pack_ok (wire_writer_t *reply, int pairs, const wire_writer_t *fields, const char *tx)
+{
+    msgpack_pack_map (&reply->packer, 2 + (size_t) pairs + (tx != NULL));
+    wire_pack_key_int (&reply->packer, "v", WIRE_VERSION);
+    wire_pack_key_bool (&reply->packer, "ok", true);
+    if (tx)
+        wire_pack_key_string (&reply->packer, "tx", tx);
+    msgpack_sbuffer_write (&reply->buffer, fields->buffer.data, fields->buffer.size);
 }
 
 //  Runs the op named in the request; -1 with error if there is none.
@@ -816,7 +742,7 @@ s_answer (core_t *self, const void *request, size_t size, wire_writer_t *reply, 
         self->stats.rejected++;
         self->stats.control_errors++;
         log_limited (&self->reject_log, "rejected control request: %s", error);
-        s_pack_error (reply, error, NULL, 0);
+        core_pack_error (reply, error, NULL, 0);
         return;
     }
     wire_writer_t fields;
@@ -828,19 +754,19 @@ s_answer (core_t *self, const void *request, size_t size, wire_writer_t *reply, 
     self->request = NULL;
     self->request_size = 0;
     char *tx = s_request_tx (doc);
+    if (pairs == CORE_READ_LATER) {
+        core_read_answers_tx (self, tx);    //  the reply comes with the store's answer
+        tx = NULL;
+        self->reply_later = true;
+    }
+    else
     if (pairs < 0) {
         self->stats.control_errors++;
         log_debug ("control request refused: %s", error);
-        s_pack_error (reply, error, tx, self->retry_after);
+        core_pack_error (reply, error, tx, self->retry_after);
     }
-    else {
-        msgpack_pack_map (&reply->packer, 2 + (size_t) pairs + (tx != NULL));
-        wire_pack_key_int (&reply->packer, "v", WIRE_VERSION);
-        wire_pack_key_bool (&reply->packer, "ok", true);
-        if (tx)
-            wire_pack_key_string (&reply->packer, "tx", tx);
-        msgpack_sbuffer_write (&reply->buffer, fields.buffer.data, fields.buffer.size);
-    }
+    else
+        core_pack_ok (reply, pairs, &fields, tx);
     mem_free (tx);
     wire_writer_free (&fields);
     wire_doc_destroy (&doc);
@@ -851,7 +777,7 @@ s_answer (core_t *self, const void *request, size_t size, wire_writer_t *reply, 
 //  are still unwritten). A submit whose events were all refreshes changed
 //  nothing that is published: it is answered at once, and restart grace
 //  covers the refresh until the checkpoint writes it.
-bool
+core_reply_t
 core_answer (core_t *self, const core_caller_t *caller, const void *request, size_t size,
              wire_writer_t *reply, int64_t now)
 {
@@ -859,9 +785,12 @@ core_answer (core_t *self, const core_caller_t *caller, const void *request, siz
     self->stats.control_requests++;
     self->caller = caller ? caller : &nobody;
     self->reply_after_commit = false;
+    self->reply_later = false;
     size_t changes_before = self->change_count, changed_before = self->changed_count;
     s_answer (self, request, size, reply, now);
     self->caller = &nobody;
+    if (self->reply_later)
+        return CORE_REPLY_LATER;
     return self->change_count != changes_before || self->changed_count != changed_before
-        || self->reply_after_commit;
+        || self->reply_after_commit ? CORE_REPLY_AFTER_COMMIT : CORE_REPLY_NOW;
 }

@@ -1228,6 +1228,7 @@ core_destroy (core_t **self_p)
     refresh_queue_destroy (&self->rows);
     due_heap_destroy (&self->heap);
     silences_destroy (self);
+    core_reads_destroy (self);
     alert_table_destroy (&self->table);
     tx_window_destroy (&self->recent_tx);
     store_destroy (&self->store);
@@ -1252,6 +1253,7 @@ core_work (core_t *self, int64_t now)
     s_write (self);
     if (self->tick >= self->next_retention)
         s_retain (self, now);
+    core_reads_work (self, false);
 }
 
 int
@@ -1355,6 +1357,8 @@ core_poll_timeout (core_t *self, int64_t now, int64_t tick, long max_ms)
     }
     if (self->flight != FLIGHT_NONE && store_poll_deadline (self->store))
         s_sooner (&wait, store_poll_deadline (self->store) - tick);
+    if (store_read_deadline (self->store))
+        s_sooner (&wait, store_read_deadline (self->store) - tick);
     int64_t next_due = due_heap_next (self->heap);
     if (next_due)
         s_sooner (&wait, next_due - now);
@@ -1366,6 +1370,7 @@ core_poll_timeout (core_t *self, int64_t now, int64_t tick, long max_ms)
 int
 core_finish (core_t *self)
 {
+    core_reads_work (self, true);       //  reads waiting are refused: ask again
     if (self->lost)
         return -1;
     self->finishing = true;

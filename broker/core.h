@@ -72,10 +72,25 @@ void core_apply_frames (core_t *self, ingest_frame_t *frames, size_t count, int6
 //  Counts and logs a refused ingest message (what, why).
 void core_reject (core_t *self, const char *what, const char *why);
 
-//  Answers one control request into reply. True if the reply is to wait
-//  for the commit (the op changed something, or asked to wait).
-bool core_answer (core_t *self, const core_caller_t *caller, const void *request,
-                  size_t size, wire_writer_t *reply, int64_t now);
+//  When the reply to a control request goes out.
+typedef enum {
+    CORE_REPLY_NOW,                //  it is in reply: send it
+    CORE_REPLY_AFTER_COMMIT,       //  it is in reply: send it once nothing is unpublished
+                                   //  (the op changed something, or asked to wait)
+    CORE_REPLY_LATER               //  reply is empty: core_take_reply gives it once the
+                                   //  store answered the op's read (PostgreSQL)
+} core_reply_t;
+
+//  Answers one control request into reply.
+core_reply_t core_answer (core_t *self, const core_caller_t *caller, const void *request,
+                          size_t size, wire_writer_t *reply, int64_t now);
+//  The next reply that core_answer said comes later, in the order of their
+//  requests: true with it in reply, false while none is ready. After
+//  core_finish, every such reply is ready (refused: ask again).
+bool core_take_reply (core_t *self, wire_writer_t *reply);
+//  While a read is out (PostgreSQL): the store's reads socket for the loop
+//  to poll, with the events wanted; -1 otherwise. core_work reads it.
+int core_read_fd (core_t *self, short *events);
 
 //  The rest of a turn: fires due alerts, ticks the silences, commits and
 //  publishes, writes the refreshes due, copies the store's log, and runs

@@ -1,6 +1,7 @@
 /*  core_internal.h — what the core's files share, and nobody else: core.c
     (recording, commit, publish, refreshes, retention, start), ingest.c
-    (applying events), control.c (the control ops) and silences.c.
+    (applying events), control.c (the control ops), reads.c (the ops'
+    reads of history, answered when the store answers) and silences.c.
 
     The core's state is one struct, owned by core.c; control.c answers
     control requests against it and reports the changes it makes through
@@ -13,6 +14,7 @@
 #include <czmq.h>
 #include <stdbool.h>
 #include "alert_table.h"
+#include "bus.h"
 #include "core.h"
 #include "due_heap.h"
 #include "lifecycle.h"
@@ -39,6 +41,31 @@
 #define BROKER_REPLAY_PAGE      1000               //  history rows read at a time at start
 #define BROKER_WRITE_ALL_ROUNDS 100000             //  transactions one s_write_all sends, at most
 #define BROKER_CHECKPOINT_MAX   20000              //  rows (and times) per checkpoint transaction
+
+//  Bytes of alerts or changes in one control reply: clients drop frames
+//  larger than BUS_MAX_MESSAGE, so a long answer is cut here and says so
+//  (truncated, cursor, more). One alert is at most ~80 KiB (wire.h
+//  limits), so at least one always fits.
+#define CONTROL_REPLY_BUDGET    (BUS_MAX_MESSAGE - 32 * 1024)
+
+//  A control op's return when its reply comes later, with the store's
+//  answer to its read (reads.c).
+#define CORE_READ_LATER         (-2)
+
+//  A read a control op asked for, waiting for the store (reads.c).
+typedef struct {
+    store_read_t read;             //  its strings the two below
+    char *source;                  //  our copies of the read's alert
+    char *id;
+    char *tx;                      //  the request's tx, for the reply
+    bool sent;                     //  out: store_read_send took it
+} read_request_t;
+
+//  A reply ready for the loop (core_take_reply).
+typedef struct {
+    void *data;
+    size_t size;
+} read_answer_t;
 
 //  The transaction in flight (core.c, s_land).
 typedef enum { FLIGHT_NONE, FLIGHT_CHUNK, FLIGHT_CHECKPOINT, FLIGHT_RETENTION } flight_t;
@@ -98,6 +125,13 @@ struct _core_t {
     const void *request;           //  the control request being answered (its bytes)
     size_t request_size;           //  ... and their count
     bool reply_after_commit;       //  the op asks for its reply to wait for the commit
+    bool reply_later;              //  ... or it comes with the store's answer (reads.c)
+    read_request_t *reads;         //  reads waiting for the store, in request order;
+    size_t read_count;             //  the first is out, or about to be
+    size_t read_capacity;
+    read_answer_t *answers;        //  replies ready for the loop, in request order
+    size_t answer_count;
+    size_t answer_capacity;
     int64_t retry_after;           //  ms an ok: false reply tells the caller to wait, or 0
     bool finishing;                //  stopping: every refresh is due
     bool lost;                     //  the store is another broker's now: stop, write nothing
@@ -204,6 +238,29 @@ void silences_tick (core_t *self, int64_t now);
 //  Drops the silences that ended before cutoff (retention deleted their rows).
 void silences_forget (core_t *self, int64_t cutoff);
 void silences_destroy (core_t *self);
+//  The reply's wrappers (control.c): {v, ok: true, tx?} and the pairs
+//  packed into fields; {v, ok: false, error, tx?, retry_after?}.
+void core_pack_ok (wire_writer_t *reply, int pairs, const wire_writer_t *fields,
+                   const char *tx);
+void core_pack_error (wire_writer_t *reply, const char *error, const char *tx,
+                      int64_t retry_after);
+
+//  reads.c: `since` from after (the caller's epoch checked) and `history`
+//  of alert from start (its newest committed change, or where `before`
+//  put it), up to limit changes. Their fields into out (the number of
+//  pairs), -1 with error, or CORE_READ_LATER: the reply comes when the
+//  store answers, and core_read_answers_tx gives it the request's tx.
+int core_read_since (core_t *self, uint64_t after, size_t limit, msgpack_packer *out,
+                     char *error, size_t error_size);
+int core_read_history (core_t *self, const alert_t *alert, uint64_t start, size_t limit,
+                       msgpack_packer *out, char *error, size_t error_size);
+void core_read_answers_tx (core_t *self, char *tx);
+//  In core_work: reads what the store answered, the replies made; sends
+//  the next read. With stopping, every read still waiting is refused
+//  ("stopping: ask again") instead.
+void core_reads_work (core_t *self, bool stopping);
+void core_reads_destroy (core_t *self);
+
 //  Control ops silence_add, silence_list, silence_expire (as control.c's).
 int silences_op_add (core_t *self, const msgpack_object *request, msgpack_packer *out,
                      int64_t now, char *error, size_t error_size);

@@ -12,6 +12,10 @@
 struct _store_t {
     const store_class_t *class;        //  the backend's operations
     store_backend_t *backend;          //  its state
+    bool reading;                      //  a read was sent, its answer not given yet
+    store_read_t read;                 //  ... which, for a backend without read_send:
+    char *read_source;                 //  its own copies of the read's strings
+    char *read_id;
 };
 
 #define STORE_POSTGRESQL_PREFIX  "postgresql://"
@@ -41,6 +45,8 @@ store_destroy (store_t **self_p)
     if (!self)
         return;
     self->class->destroy (&self->backend);
+    mem_free (self->read_source);
+    mem_free (self->read_id);
     mem_free (self);
     *self_p = NULL;
 }
@@ -293,6 +299,88 @@ store_history_chain (store_t *self, uint64_t seq, const char *source, const char
 {
     assert (self);
     return self->class->history_chain (self->backend, seq, source, id, limit, each, arg);
+}
+
+bool
+store_reads_later (store_t *self)
+{
+    assert (self);
+    return self->class->read_send != NULL;
+}
+
+int
+store_read_send (store_t *self, const store_read_t *read)
+{
+    assert (self && read && !self->reading);
+    if (self->class->read_send && self->class->read_send (self->backend, read))
+        return -1;
+    self->reading = true;
+    self->read = *read;
+    mem_free (self->read_source);
+    mem_free (self->read_id);
+    self->read_source = read->source ? mem_strdup (read->source) : NULL;
+    self->read_id = read->id ? mem_strdup (read->id) : NULL;
+    self->read.source = self->read_source;
+    self->read.id = self->read_id;
+    return 0;
+}
+
+//  A since for a backend whose reads are answered at once: what its
+//  `since` gives, cut at upto.
+typedef struct {
+    uint64_t upto;
+    store_change_fn *each;
+    void *arg;
+} s_upto_t;
+
+static void
+s_give_upto (uint64_t seq, const void *body, size_t size, void *arg)
+{
+    s_upto_t *upto = arg;
+    if (seq <= upto->upto)
+        upto->each (seq, body, size, upto->arg);
+}
+
+//  The read, run now. 0 / -1.
+static int
+s_read_now (store_t *self, store_change_fn *each, void *arg, uint64_t *oldest)
+{
+    const store_read_t *read = &self->read;
+    if (read->kind == STORE_READ_CHAIN)
+        return store_history_chain (self, read->seq, read->source, read->id, read->limit,
+                                    each, arg);
+    s_upto_t upto = { read->upto, each, arg };
+    size_t count;
+    return store_oldest_seq (self, oldest)
+        || store_since (self, read->seq, read->limit, s_give_upto, &upto, &count) ? -1 : 0;
+}
+
+int
+store_read_poll (store_t *self, store_change_fn *each, void *arg, uint64_t *oldest)
+{
+    assert (self && self->reading);
+    *oldest = 0;
+    int rc = self->class->read_poll ? self->class->read_poll (self->backend, each, arg, oldest)
+                                    : s_read_now (self, each, arg, oldest);
+    if (rc != 1)
+        self->reading = false;
+    return rc;
+}
+
+int
+store_read_fd (store_t *self, short *events)
+{
+    assert (self);
+    return self->reading && self->class->read_fd ? self->class->read_fd (self->backend, events)
+                                                 : -1;
+}
+
+int64_t
+store_read_deadline (store_t *self)
+{
+    assert (self);
+    return self->reading && self->class->read_deadline
+         ? self->class->read_deadline (self->backend) : 0;
 }
 
 int

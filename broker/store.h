@@ -174,6 +174,44 @@ int store_history_row (store_t *self, uint64_t seq, const char *source, const ch
 //  on PostgreSQL (a recursive query), one lookup a row on SQLite. 0 / -1.
 int store_history_chain (store_t *self, uint64_t seq, const char *source, const char *id,
                          size_t limit, store_change_fn *each, void *arg);
+//  --- reads that wait for the server, answered later ---
+//
+//  A read for a control request goes out without waiting, and its answer
+//  is read later, when the socket the loop polls (store_read_fd) has it:
+//  on PostgreSQL on a second session of its own, so it neither waits for
+//  nor holds up a commit in flight, and sees only what is committed. One
+//  read at a time. A backend without such reads (SQLite, whose reads are
+//  a file's) answers it in store_read_poll at once.
+typedef enum {
+    STORE_READ_SINCE,              //  changes after seq, up to upto, and the oldest kept
+    STORE_READ_CHAIN               //  store_history_chain from seq
+} store_read_kind_t;
+
+typedef struct {
+    store_read_kind_t kind;
+    uint64_t seq;                  //  SINCE: after this; CHAIN: from this
+    uint64_t upto;                 //  SINCE: the last seq to give (what was published)
+    const char *source;            //  CHAIN: the alert (copied by store_read_send)
+    const char *id;
+    size_t limit;                  //  rows, at most
+} store_read_t;
+
+//  Does the store answer reads later (PostgreSQL), or in store_read_poll
+//  right after store_read_send (SQLite)?
+bool store_reads_later (store_t *self);
+//  Sends the read. 0, or -1 (store_error says why).
+int store_read_send (store_t *self, const store_read_t *read);
+//  The read's answer: 1 not yet (poll store_read_fd, ask again); 0 read:
+//  each(seq, body, size, arg) was called for every row in order, and for
+//  SINCE *oldest is the oldest seq kept (0: history is empty); -1 failed,
+//  or no answer within the deadline (store_error says why). A read whose
+//  answer was given is done: the next may be sent.
+int store_read_poll (store_t *self, store_change_fn *each, void *arg, uint64_t *oldest);
+//  While a read is out: the socket and events to poll, and the monotonic
+//  ms by which it must be answered; -1 and 0 otherwise.
+int store_read_fd (store_t *self, short *events);
+int64_t store_read_deadline (store_t *self);
+
 //  The oldest seq still in history, 0 when history is empty. 0 / -1.
 int store_oldest_seq (store_t *self, uint64_t *seq);
 //  Deletes up to limit history rows older than before (ms) and not after
@@ -243,6 +281,13 @@ typedef struct {
     int (*history_chain) (store_backend_t *self, uint64_t seq, const char *source,
                           const char *id, size_t limit, store_change_fn *each, void *arg);
     int (*oldest_seq) (store_backend_t *self, uint64_t *seq);
+    //  Reads answered later; NULL for a backend whose reads are answered at
+    //  once (store.c then runs them in store_read_poll)
+    int (*read_send) (store_backend_t *self, const store_read_t *read);
+    int (*read_poll) (store_backend_t *self, store_change_fn *each, void *arg,
+                      uint64_t *oldest);
+    int (*read_fd) (store_backend_t *self, short *events);
+    int64_t (*read_deadline) (store_backend_t *self);
     int (*prune_history) (store_backend_t *self, int64_t before, uint64_t keep_after,
                           int limit, int *deleted);
     int (*put_silence) (store_backend_t *self, const char *id, int64_t ends, uint64_t seq,

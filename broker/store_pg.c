@@ -197,6 +197,11 @@ struct _store_backend_t {
     char error [512];              //  the last error
     wire_writer_t row;             //  scratch buffer for alert rows
     s_batch_t batch [S_BATCHES];   //  the writes gathered, not sent yet
+    char *path;                    //  the URI as given, for the reader's (re)connects
+    PGconn *reader;                //  the reads' own session (store_read_send), or NULL
+    int64_t read_deadline;         //  mono ms by which the read out must be answered
+    bool read_flushing;            //  libpq holds bytes of it not sent yet
+    PGresult *read_result;         //  its result, once come (the NULL after it not yet)
 };
 
 static void s_pg_destroy (store_backend_t **self_p);
@@ -830,21 +835,30 @@ s_prepare (store_backend_t *self, char *error, size_t error_size)
     return 0;
 }
 
+//  A session to path. The client's own socket: TCP keepalives and a send
+//  timeout, so a vanished server is noticed in seconds, and a connect
+//  that gives up after five (the URI may say otherwise: its settings come
+//  after these, and win). NULL only out of memory; PQstatus says more.
+static PGconn *
+s_connect (const char *path)
+{
+    const char *keywords [] = { "keepalives", "keepalives_idle", "keepalives_interval",
+                                "keepalives_count", "tcp_user_timeout", "connect_timeout",
+                                "dbname", NULL };
+    const char *values [] = { "1", "2", "1", "3", "5000", "5", path, NULL };
+    return PQconnectdbParams (keywords, values, 1);
+}
+
 static store_backend_t *
 s_pg_open (const char *path, bool durable, char *error, size_t error_size)
 {
     store_backend_t *self = mem_alloc (sizeof *self);
     self->durable = durable;
     self->shown = s_shown (path);
+    self->path = mem_strdup (path);
     wire_writer_init (&self->row);
     s_batches_init (self);
-    //  The client's own socket: TCP keepalives and a send timeout, so a
-    //  vanished server is noticed in seconds (the URI may say otherwise:
-    //  its settings come after these, and win)
-    const char *keywords [] = { "keepalives", "keepalives_idle", "keepalives_interval",
-                                "keepalives_count", "tcp_user_timeout", "dbname", NULL };
-    const char *values [] = { "1", "2", "1", "3", "5000", path, NULL };
-    self->conn = PQconnectdbParams (keywords, values, 1);
+    self->conn = s_connect (path);
     if (!self->conn || PQstatus (self->conn) != CONNECTION_OK) {
         snprintf (error, error_size, "cannot connect to %s: %s", self->shown,
                   self->conn ? PQerrorMessage (self->conn) : "out of memory");
@@ -880,6 +894,9 @@ s_pg_destroy (store_backend_t **self_p)
     if (!self)
         return;
     PQfinish (self->conn);          //  the session ends: the lock is free
+    PQclear (self->read_result);
+    PQfinish (self->reader);
+    mem_free (self->path);
     mem_free (self->shown);
     wire_writer_free (&self->row);
     s_batches_free (self);
@@ -1193,6 +1210,142 @@ s_pg_history_chain (store_backend_t *self, uint64_t seq, const char *source, con
     return 0;
 }
 
+//  --- reads answered later, on the reader's session ----------------------------------
+//
+//  The reader is a second session, opened at the first read and again
+//  after one failed (a connect waits, at most connect_timeout: it happens
+//  once, and after a fault). It holds no lock and writes nothing: its
+//  reads see what is committed, and a since is cut at what was published.
+//  Its socket is non-blocking; store_read_poll reads what has come.
+
+static const char s_read_since [] =
+    "SELECT kept.oldest, changes.seq, changes.body"
+    " FROM (SELECT coalesce (min (seq), 0) AS oldest FROM history) AS kept"
+    " LEFT JOIN LATERAL (SELECT seq, body FROM history WHERE seq > $1 AND seq <= $2"
+    "  ORDER BY seq LIMIT $3) AS changes ON true ORDER BY changes.seq";
+
+//  The read failed: said in self->error; the reader is dropped, and the
+//  next read connects anew. -1.
+static int
+s_reader_failed (store_backend_t *self, const char *what)
+{
+    snprintf (self->error, sizeof self->error, "%s on the reads' session to %s: %s", what,
+              self->shown, self->reader ? PQerrorMessage (self->reader) : "out of memory");
+    self->error [strcspn (self->error, "\n")] = 0;
+    PQclear (self->read_result);
+    self->read_result = NULL;
+    PQfinish (self->reader);
+    self->reader = NULL;
+    return -1;
+}
+
+static int
+s_reader_open (store_backend_t *self)
+{
+    if (self->reader && PQstatus (self->reader) == CONNECTION_OK)
+        return 0;
+    PQfinish (self->reader);
+    self->reader = s_connect (self->path);
+    if (!self->reader || PQstatus (self->reader) != CONNECTION_OK)
+        return s_reader_failed (self, "cannot connect");
+    PQsetNoticeProcessor (self->reader, s_notice, NULL);
+    if (PQsetnonblocking (self->reader, 1))
+        return s_reader_failed (self, "cannot make non-blocking");
+    return 0;
+}
+
+static int
+s_pg_read_send (store_backend_t *self, const store_read_t *read)
+{
+    if (s_reader_open (self))
+        return -1;
+    char seq_text [24], upto_text [24], limit_text [24];
+    snprintf (seq_text, sizeof seq_text, "%" PRIu64, read->seq);
+    snprintf (upto_text, sizeof upto_text, "%" PRIu64, read->upto);
+    snprintf (limit_text, sizeof limit_text, "%zu", read->limit);
+    const char *since [] = { seq_text, upto_text, limit_text };
+    const char *chain [] = { seq_text, read->source, read->id, limit_text };
+    bool sent = read->kind == STORE_READ_SINCE
+              ? PQsendQueryParams (self->reader, s_read_since, 3, NULL, since, NULL, NULL, 1)
+              : PQsendQueryParams (self->reader, s_queries [Q_HISTORY_CHAIN].sql, 4, NULL, chain,
+                                   NULL, NULL, 1);
+    int flushed = sent ? PQflush (self->reader) : -1;
+    if (flushed < 0)
+        return s_reader_failed (self, "cannot send a read");
+    self->read_flushing = flushed == 1;
+    self->read_deadline = s_deadline ();
+    return 0;
+}
+
+//  Gives the rows of a read's result: (oldest, seq, body) for a since, the
+//  seq NULL when there is no change to give; (seq, body) for a chain.
+static void
+s_read_rows (const PGresult *result, store_change_fn *each, void *arg, uint64_t *oldest)
+{
+    int first = PQnfields (result) == 3 ? 1 : 0;
+    for (int row = 0; row < PQntuples (result); row++) {
+        if (first)
+            *oldest = (uint64_t) s_int (result, row, 0);
+        if (!PQgetisnull (result, row, first))
+            each ((uint64_t) s_int (result, row, first), PQgetvalue (result, row, first + 1),
+                  (size_t) PQgetlength (result, row, first + 1), arg);
+    }
+}
+
+static int
+s_pg_read_poll (store_backend_t *self, store_change_fn *each, void *arg, uint64_t *oldest)
+{
+    if (!self->reader)
+        return s_reader_failed (self, "bug: no read out");
+    int flushed = PQflush (self->reader);
+    if (flushed < 0 || !PQconsumeInput (self->reader))
+        return s_reader_failed (self, "the read");
+    self->read_flushing = flushed == 1;
+    while (!PQisBusy (self->reader)) {
+        PGresult *result = PQgetResult (self->reader);
+        if (result && !self->read_result) {
+            self->read_result = result;
+            continue;
+        }
+        if (result) {                       //  one statement: one result
+            PQclear (result);
+            continue;
+        }
+        result = self->read_result;         //  the NULL: the read is answered
+        self->read_result = NULL;
+        if (PQresultStatus (result) != PGRES_TUPLES_OK) {
+            snprintf (self->error, sizeof self->error, "a read from %s: %s", self->shown,
+                      result ? PQresultErrorMessage (result) : "no result");
+            self->error [strcspn (self->error, "\n")] = 0;
+            PQclear (result);
+            return -1;
+        }
+        s_read_rows (result, each, arg, oldest);
+        PQclear (result);
+        return 0;
+    }
+    if (s_mono_ms () >= self->read_deadline) {
+        snprintf (self->error, sizeof self->error, "no answer to a read");
+        return s_reader_failed (self, "no answer within 5 s");
+    }
+    return 1;
+}
+
+static int
+s_pg_read_fd (store_backend_t *self, short *events)
+{
+    if (!self->reader)
+        return -1;
+    *events = (short) (POLLIN | (self->read_flushing ? POLLOUT : 0));
+    return PQsocket (self->reader);
+}
+
+static int64_t
+s_pg_read_deadline (store_backend_t *self)
+{
+    return self->reader ? self->read_deadline : 0;
+}
+
 static int
 s_pg_oldest_seq (store_backend_t *self, uint64_t *seq)
 {
@@ -1402,6 +1555,10 @@ const store_class_t store_pg = {
     .since = s_pg_since,
     .history_row = s_pg_history_row,
     .history_chain = s_pg_history_chain,
+    .read_send = s_pg_read_send,
+    .read_poll = s_pg_read_poll,
+    .read_fd = s_pg_read_fd,
+    .read_deadline = s_pg_read_deadline,
     .oldest_seq = s_pg_oldest_seq,
     .prune_history = s_pg_prune_history,
     .put_silence = s_pg_put_silence,

@@ -107,16 +107,41 @@ s_request (wire_writer_t *writer, const char *op, ...)
         wire_pack_key_string (&writer->packer, pairs [index], pairs [index + 1]);
 }
 
+//  A reply that comes later: turns (the store's reads socket polled, as
+//  the loop polls it) until the core gives it, 5 s at most. true if it came.
+static bool
+s_take_later (core_t *core, wire_writer_t *reply)
+{
+    int64_t deadline = zclock_mono () + 5000;
+    while (!core_take_reply (core, reply)) {
+        if (zclock_mono () >= deadline)
+            return false;
+        short events = 0;
+        int fd = core_read_fd (core, &events);
+        struct pollfd item = { fd, events, 0 };
+        if (fd < 0 || poll (&item, 1, 10) < 0)
+            zclock_sleep (5);
+        core_begin_turn (core, zclock_mono ());
+        core_work (core, clock_now_ms ());
+    }
+    return true;
+}
+
 //  Answers the request in writer as from caller; the reply's ok, its error
-//  (when not ok) into error, and whether it waits into *waits.
+//  (when not ok) into error, and whether it waits (for the commit, or for
+//  the store's answer to its read) into *waits. A reply that comes later
+//  is waited for.
 static bool
 s_answer (core_t *core, const core_caller_t *caller, wire_writer_t *writer, bool *waits,
           char *error, size_t error_size)
 {
     wire_writer_t reply;
     wire_writer_init (&reply);
-    *waits = core_answer (core, caller, writer->buffer.data, writer->buffer.size, &reply,
-                          clock_now_ms ());
+    core_reply_t when = core_answer (core, caller, writer->buffer.data, writer->buffer.size,
+                                     &reply, clock_now_ms ());
+    *waits = when != CORE_REPLY_NOW;
+    if (when == CORE_REPLY_LATER && !s_take_later (core, &reply))
+        snprintf (error, error_size, "no reply within 5 s");
     char why [WIRE_ERROR_SIZE];
     wire_doc_t *doc = wire_doc_new (reply.buffer.data, reply.buffer.size, why, sizeof why);
     bool ok = false, present = false;
@@ -467,6 +492,106 @@ s_check_retention (const char *store_name)
     s_retention_ms = 0;
 }
 
+//  A reply's ok, its changes' count and the seq of the first, and its seq.
+static bool
+s_reply_changes (const wire_writer_t *reply, size_t *count, uint64_t *first, int64_t *seq)
+{
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (reply->buffer.data, reply->buffer.size, error, sizeof error);
+    const msgpack_object *root = doc ? wire_doc_root (doc) : NULL;
+    const msgpack_object *changes = root ? wire_get (root, "changes") : NULL;
+    bool ok = false, present = false;
+    if (root)
+        wire_get_bool (root, "ok", &present, &ok, error, sizeof error);
+    *count = changes && changes->type == MSGPACK_OBJECT_ARRAY ? changes->via.array.size : 0;
+    *first = 0;
+    if (*count) {
+        const msgpack_object *change = &changes->via.array.ptr [0];
+        int64_t value = 0;
+        wire_get_int (change, "seq", &present, &value, error, sizeof error);
+        *first = (uint64_t) value;
+    }
+    *seq = -1;
+    if (root)
+        wire_get_int (root, "seq", &present, seq, error, sizeof error);
+    wire_doc_destroy (&doc);
+    return ok;
+}
+
+//  On PostgreSQL `since` and `history` are a round trip: the reply comes
+//  later, in request order, while the core goes on; a since is cut at
+//  what was published when it was asked.
+static void
+s_check_reads_later (void)
+{
+    s_checkpoint_ms = 100;
+    sent_t sent = { 0 };
+    core_t *core = s_core (false, &sent);
+    wire_writer_t writer, since, history, reply;
+    wire_writer_init (&writer);
+    wire_writer_init (&since);
+    wire_writer_init (&history);
+    wire_writer_init (&reply);
+    TEST ("core on PostgreSQL: since and history are answered later, in order, the core "
+          "going on meanwhile; since gives only what was published when asked");
+    if (core) {
+        core_begin_turn (core, zclock_mono ());
+        s_frame (&writer, "web7", "a", "now");
+        CHECK (s_ingest (core, NULL, &writer), "frame");
+        s_frame (&writer, "web7", "a", "+1h");
+        CHECK (s_ingest (core, NULL, &writer), "frame");
+        core_work (core, clock_now_ms ());
+        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        uint64_t published = 0;
+        alert_t alert = { 0 };
+        if (s_get (core, "web7", "a", &alert))
+            published = alert.seq;
+        alert_clear_fields (&alert);
+        msgpack_pack_map (&since.packer, 3);
+        wire_pack_key_int (&since.packer, "v", WIRE_VERSION);
+        wire_pack_key_string (&since.packer, "op", "since");
+        wire_pack_key_int (&since.packer, "seq", (int64_t) published - 2);
+        s_request (&history, "history", "source", "web7", "id", "a", NULL);
+        core_reply_t first = core_answer (core, NULL, since.buffer.data, since.buffer.size,
+                                          &reply, clock_now_ms ());
+        core_reply_t second = core_answer (core, NULL, history.buffer.data,
+                                           history.buffer.size, &reply, clock_now_ms ());
+        CHECK (first == CORE_REPLY_LATER && second == CORE_REPLY_LATER,
+               "both answered later: %d %d", first, second);
+        //  meanwhile: ingest is applied and committed, ping answered at once
+        s_frame (&writer, "web7", "b", "now");
+        CHECK (s_ingest (core, NULL, &writer), "a frame while the reads are out");
+        core_work (core, clock_now_ms ());
+        s_request (&writer, "ping", NULL);
+        CHECK (core_answer (core, NULL, writer.buffer.data, writer.buffer.size, &reply,
+                            clock_now_ms ()) == CORE_REPLY_NOW, "ping answered at once");
+        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        size_t count = 0;
+        uint64_t first_seq = 0;
+        int64_t seq = 0;
+        if (CHECK (s_take_later (core, &reply), "the since reply came")) {
+            bool ok = s_reply_changes (&reply, &count, &first_seq, &seq);
+            CHECK (ok && count == 2 && first_seq == published - 1 && seq == (int64_t) published,
+                   "since: %zu changes from %" PRIu64 ", seq %" PRId64 " (published %" PRIu64
+                   " when asked)", count, first_seq, seq, published);
+        }
+        if (CHECK (s_take_later (core, &reply), "the history reply came")) {
+            bool ok = s_reply_changes (&reply, &count, &first_seq, &seq);
+            CHECK (ok && count == 2 && first_seq == published,
+                   "history: %zu changes, the newest %" PRIu64, count, first_seq);
+        }
+        CHECK (!core_take_reply (core, &reply), "no third reply");
+        CHECK (core_finish (core) == 0, "finish");
+        core_destroy (&core);
+    }
+    s_sent_free (&sent);
+    wire_writer_free (&writer);
+    wire_writer_free (&since);
+    wire_writer_free (&history);
+    wire_writer_free (&reply);
+    s_checkpoint_ms = 1000;
+}
+
 //  On PostgreSQL a commit's answer is read later, in a later turn: an alert
 //  refreshed while the checkpoint that writes its row is in flight is still
 //  behind when the answer comes (touched), and its refresh is written by a
@@ -521,6 +646,7 @@ test_postgresql (void)
     wire_writer_free (&writer);
     s_checkpoint_ms = 1000;
     s_check_retention ("PostgreSQL");
+    s_check_reads_later ();
     pg_stop (pg_dir);
 }
 

@@ -1,0 +1,293 @@
+/*  reads.c — the control ops that read history from the store: `since`
+    (a subscriber catching up after a gap, a restart or a takeover) and
+    `history` (one alert's changes, newest first).
+
+    On PostgreSQL a read is a round trip, and the loop must not wait for
+    it: the read is queued, goes out in the turn's core_work on the store's
+    reads session (store_read_send), and the op returns CORE_READ_LATER, so core_answer says the reply
+    comes later (CORE_REPLY_LATER) and the loop keeps the request's
+    envelope. core_reads_work, each turn, reads the answer when the
+    store's socket has it (store_read_fd, which the loop polls) and makes
+    the reply, which the loop takes with core_take_reply — in the order the
+    requests came, because reads queue and only the first is out. SQLite
+    answers a read at once (store_reads_later is false), and the reply is
+    made at once.
+
+    A since is cut at what was published when it was asked (upto): the
+    reads session sees every committed change, and a change committed but
+    not yet published must not reach a subscriber before the bus has it.
+*/
+#include <assert.h>
+#include <string.h>
+#include "core_internal.h"
+#include "mem.h"
+
+//  A read that could not even be sent (the reads session cannot connect):
+//  nothing is wrong with history, and asking again may work.
+#define S_CANNOT_READ "cannot read history now (%s): ask again"
+
+//  The bodies of a reply, collected as the store gives them.
+typedef struct {
+    msgpack_sbuffer bodies;        //  the bodies, back to back
+    size_t count;                  //  bodies in it
+    size_t limit;                  //  most bodies wanted
+    bool more;                     //  some were left out
+    uint64_t last;                 //  the seq of the last body in it
+} collected_t;
+
+static void
+s_collect_body (uint64_t seq, const void *body, size_t size, void *arg)
+{
+    collected_t *collected = arg;
+    if (collected->more || collected->count == collected->limit
+    ||  collected->bodies.size + size > CONTROL_REPLY_BUDGET) {
+        collected->more = true;
+        return;
+    }
+    msgpack_sbuffer_write (&collected->bodies, body, size);
+    collected->count++;
+    collected->last = seq;
+}
+
+//  Packs changes and more. 2.
+static int
+s_pack_changes (msgpack_packer *out, const collected_t *collected)
+{
+    wire_pack_key (out, "changes");
+    msgpack_pack_array (out, collected->count);
+    msgpack_sbuffer_write (out->data, collected->bodies.data, collected->bodies.size);
+    wire_pack_key_bool (out, "more", collected->more);
+    return 2;
+}
+
+//  The reply's fields for a since the store answered (rc 0) or not (-1).
+static int
+s_since_fields (core_t *self, const store_read_t *read, int rc, const collected_t *collected,
+                uint64_t oldest, msgpack_packer *out, char *error, size_t error_size)
+{
+    if (rc) {
+        //  Damage in history cannot be healed by asking again: the caller
+        //  must start over from a snapshot, and a human must hear of it.
+        snprintf (error, error_size, "history after seq %" PRIu64 " is unreadable (%s):"
+                  " take a snapshot", read->seq, store_error (self->store));
+        log_limited (&self->store_log, "since %" PRIu64 ": %s", read->seq, error);
+        return -1;
+    }
+    bool pruned = oldest ? read->seq + 1 < oldest : read->seq < read->upto;
+    if (pruned) {
+        snprintf (error, error_size,
+                  "seq %" PRIu64 " is older than the history kept (oldest is %" PRIu64 "):"
+                  " take a snapshot", read->seq, oldest);
+        return -1;
+    }
+    s_pack_changes (out, collected);
+    wire_pack_key_int (out, "seq", (int64_t) read->upto);
+    epoch_pack (out, &self->epoch);
+    return 4;
+}
+
+//  The reply's fields for a history page.
+static int
+s_history_fields (core_t *self, const store_read_t *read, int rc, const collected_t *collected,
+                  msgpack_packer *out, char *error, size_t error_size)
+{
+    if (rc) {
+        snprintf (error, error_size, "history of %s/%s is unreadable: %s", read->source,
+                  read->id, store_error (self->store));
+        log_limited (&self->store_log, "%s", error);
+        return -1;
+    }
+    s_pack_changes (out, collected);
+    if (!collected->more)
+        return 2;
+    wire_pack_key_int (out, "before", (int64_t) collected->last);
+    return 3;
+}
+
+//  Sends the read and reads its answer, which a store that answers reads
+//  at once has: the reply's fields into out (pairs, or -1 with error), as
+//  s_since_fields and s_history_fields make them.
+static int
+s_read_now (core_t *self, const store_read_t *read, msgpack_packer *out, char *error,
+            size_t error_size)
+{
+    collected_t collected = { .limit = read->limit - 1 };  //  one more: are there more?
+    msgpack_sbuffer_init (&collected.bodies);
+    uint64_t oldest = 0;
+    if (store_read_send (self->store, read)) {
+        snprintf (error, error_size, S_CANNOT_READ, store_error (self->store));
+        log_limited (&self->store_log, "%s", error);
+        msgpack_sbuffer_destroy (&collected.bodies);
+        return -1;
+    }
+    int rc = store_read_poll (self->store, s_collect_body, &collected, &oldest);
+    assert (rc != 1);
+    int pairs = read->kind == STORE_READ_SINCE
+              ? s_since_fields (self, read, rc, &collected, oldest, out, error, error_size)
+              : s_history_fields (self, read, rc, &collected, out, error, error_size);
+    msgpack_sbuffer_destroy (&collected.bodies);
+    return pairs;
+}
+
+//  Queues read, copying its strings.
+static void
+s_queue (core_t *self, const store_read_t *read)
+{
+    if (self->read_count == self->read_capacity) {
+        self->read_capacity = self->read_capacity ? self->read_capacity * 2 : 8;
+        self->reads = mem_realloc (self->reads, self->read_capacity * sizeof (read_request_t));
+    }
+    read_request_t *request = &self->reads [self->read_count++];
+    *request = (read_request_t) { .read = *read };
+    request->source = read->source ? mem_strdup (read->source) : NULL;
+    request->id = read->id ? mem_strdup (read->id) : NULL;
+    request->read.source = request->source;
+    request->read.id = request->id;
+}
+
+//  A store that answers reads at once (SQLite) answers this one now; on
+//  one that answers later the read waits its turn, and goes out in this
+//  turn's core_work when nothing is ahead of it.
+static int
+s_read (core_t *self, const store_read_t *read, msgpack_packer *out, char *error,
+        size_t error_size)
+{
+    if (!store_reads_later (self->store))
+        return s_read_now (self, read, out, error, error_size);
+    s_queue (self, read);
+    return CORE_READ_LATER;
+}
+
+int
+core_read_since (core_t *self, uint64_t after, size_t limit, msgpack_packer *out,
+                 char *error, size_t error_size)
+{
+    store_read_t read = { .kind = STORE_READ_SINCE, .seq = after, .upto = self->published_seq,
+                          .limit = limit + 1 };
+    return s_read (self, &read, out, error, error_size);
+}
+
+int
+core_read_history (core_t *self, const alert_t *alert, uint64_t start, size_t limit,
+                   msgpack_packer *out, char *error, size_t error_size)
+{
+    store_read_t read = { .kind = STORE_READ_CHAIN, .seq = start, .source = alert->source,
+                          .id = alert->id, .limit = limit + 1 };
+    return s_read (self, &read, out, error, error_size);
+}
+
+void
+core_read_answers_tx (core_t *self, char *tx)
+{
+    if (self->read_count && !self->reads [self->read_count - 1].tx)
+        self->reads [self->read_count - 1].tx = tx;
+    else
+        mem_free (tx);
+}
+
+//  The first read is answered (rc, collected): its reply made and kept
+//  for the loop, the read dropped.
+static void
+s_answered (core_t *self, int rc, const collected_t *collected, uint64_t oldest,
+            const char *refused)
+{
+    read_request_t *request = &self->reads [0];
+    const store_read_t *read = &request->read;
+    wire_writer_t fields, reply;
+    wire_writer_init (&fields);
+    wire_writer_init (&reply);
+    char error [WIRE_ERROR_SIZE];
+    int pairs = -1;
+    if (refused)
+        snprintf (error, sizeof error, "%s", refused);
+    else
+        pairs = read->kind == STORE_READ_SINCE
+              ? s_since_fields (self, read, rc, collected, oldest, &fields.packer, error,
+                                sizeof error)
+              : s_history_fields (self, read, rc, collected, &fields.packer, error,
+                                  sizeof error);
+    if (pairs < 0) {
+        self->stats.control_errors++;
+        core_pack_error (&reply, error, request->tx, 0);
+    }
+    else
+        core_pack_ok (&reply, pairs, &fields, request->tx);
+    if (self->answer_count == self->answer_capacity) {
+        self->answer_capacity = self->answer_capacity ? self->answer_capacity * 2 : 8;
+        self->answers = mem_realloc (self->answers,
+                                     self->answer_capacity * sizeof (read_answer_t));
+    }
+    self->answers [self->answer_count].data = mem_alloc (reply.buffer.size);
+    memcpy (self->answers [self->answer_count].data, reply.buffer.data, reply.buffer.size);
+    self->answers [self->answer_count++].size = reply.buffer.size;
+    wire_writer_free (&fields);
+    wire_writer_free (&reply);
+    mem_free (request->source);
+    mem_free (request->id);
+    mem_free (request->tx);
+    memmove (self->reads, self->reads + 1, --self->read_count * sizeof (read_request_t));
+}
+
+void
+core_reads_work (core_t *self, bool stopping)
+{
+    while (self->read_count) {
+        read_request_t *request = &self->reads [0];
+        collected_t collected = { .limit = request->read.limit - 1 };
+        msgpack_sbuffer_init (&collected.bodies);
+        uint64_t oldest = 0;
+        char refused [WIRE_ERROR_SIZE] = "";
+        int rc = -1;
+        if (stopping)
+            snprintf (refused, sizeof refused, "the broker is stopping: ask again (another "
+                      "broker may answer)");
+        else
+        if (!request->sent && store_read_send (self->store, &request->read)) {
+            snprintf (refused, sizeof refused, S_CANNOT_READ, store_error (self->store));
+            log_limited (&self->store_log, "%s", refused);
+        }
+        else {
+            request->sent = true;
+            rc = store_read_poll (self->store, s_collect_body, &collected, &oldest);
+        }
+        if (rc == 1) {
+            msgpack_sbuffer_destroy (&collected.bodies);
+            return;
+        }
+        s_answered (self, rc, &collected, oldest, *refused ? refused : NULL);
+        msgpack_sbuffer_destroy (&collected.bodies);
+    }
+}
+
+bool
+core_take_reply (core_t *self, wire_writer_t *reply)
+{
+    if (!self->answer_count)
+        return false;
+    read_answer_t answer = self->answers [0];
+    memmove (self->answers, self->answers + 1, --self->answer_count * sizeof (read_answer_t));
+    wire_writer_reset (reply);
+    msgpack_sbuffer_write (&reply->buffer, answer.data, answer.size);
+    mem_free (answer.data);
+    return true;
+}
+
+int
+core_read_fd (core_t *self, short *events)
+{
+    return store_read_fd (self->store, events);
+}
+
+void
+core_reads_destroy (core_t *self)
+{
+    for (size_t index = 0; index < self->read_count; index++) {
+        mem_free (self->reads [index].source);
+        mem_free (self->reads [index].id);
+        mem_free (self->reads [index].tx);
+    }
+    for (size_t index = 0; index < self->answer_count; index++)
+        mem_free (self->answers [index].data);
+    mem_free (self->reads);
+    mem_free (self->answers);
+}
