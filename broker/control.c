@@ -352,13 +352,6 @@ s_op_since (core_t *self, const msgpack_object *request, msgpack_packer *out,
 
 //  --- history: one alert's changes, newest first ---------------------------------------
 
-//  The store's callback for a row only stepped over.
-static void
-s_skip_body (uint64_t seq, const void *body, size_t size, void *arg)
-{
-    (void) seq, (void) body, (void) size, (void) arg;
-}
-
 //  The alert's newest committed change: its seq, unless that change still
 //  waits for its commit (then the one before, and so on).
 static uint64_t
@@ -369,33 +362,6 @@ s_newest_committed (core_t *self, const entry_t *entry)
         if (self->changes [index].seq == seq)
             seq = self->changes [index].prev_seq;
     return seq;
-}
-
-//  Where a page that ends before `before` starts: the change before row
-//  `before` when that row is the alert's (one lookup), else the newest of
-//  its changes below `before`, walked to. 0 / -1.
-static int
-s_history_start (core_t *self, const alert_t *alert, uint64_t newest, uint64_t before,
-                 uint64_t *start)
-{
-    bool found = false;
-    uint64_t prev = 0;
-    *start = newest;
-    if (before <= newest
-    &&  store_history_row (self->store, before, alert->source, alert->id, s_skip_body, NULL,
-                           &found, &prev))
-        return -1;
-    if (found) {
-        *start = prev;
-        return 0;
-    }
-    while (*start >= before) {
-        if (store_history_row (self->store, *start, alert->source, alert->id, s_skip_body,
-                               NULL, &found, &prev))
-            return -1;
-        *start = found ? prev : 0;
-    }
-    return 0;
 }
 
 static int
@@ -416,14 +382,8 @@ s_op_history (core_t *self, const msgpack_object *request, msgpack_packer *out,
         return -1;
     }
     const alert_t *alert = &entry->alert;
-    uint64_t seq = s_newest_committed (self, entry);
-    if (before && s_history_start (self, alert, seq, (uint64_t) before, &seq)) {
-        snprintf (error, error_size, "history of %s/%s is unreadable: %s", alert->source,
-                  alert->id, store_error (self->store));
-        log_limited (&self->store_log, "%s", error);
-        return -1;
-    }
-    return core_read_history (self, alert, seq, (size_t) limit, out, error, error_size);
+    return core_read_history (self, alert, s_newest_committed (self, entry), (uint64_t) before,
+                              (size_t) limit, out, error, error_size);
 }
 
 //  --- ops that change an alert ----------------------------------------------------------

@@ -246,14 +246,14 @@ void core_pack_error (wire_writer_t *reply, const char *error, const char *tx,
                       int64_t retry_after);
 
 //  reads.c: `since` from after (the caller's epoch checked) and `history`
-//  of alert from start (its newest committed change, or where `before`
-//  put it), up to limit changes. Their fields into out (the number of
+//  of alert from newest (its newest committed change), below `before` (0:
+//  no bound), up to limit changes. Their fields into out (the number of
 //  pairs), -1 with error, or CORE_READ_LATER: the reply comes when the
 //  store answers, and core_read_answers_tx gives it the request's tx.
 int core_read_since (core_t *self, uint64_t after, size_t limit, msgpack_packer *out,
                      char *error, size_t error_size);
-int core_read_history (core_t *self, const alert_t *alert, uint64_t start, size_t limit,
-                       msgpack_packer *out, char *error, size_t error_size);
+int core_read_history (core_t *self, const alert_t *alert, uint64_t newest, uint64_t before,
+                       size_t limit, msgpack_packer *out, char *error, size_t error_size);
 void core_read_answers_tx (core_t *self, char *tx);
 //  In core_work: reads what the store answered, the replies made; sends
 //  the next read. With stopping, every read still waiting is refused

@@ -168,11 +168,11 @@ core_read_since (core_t *self, uint64_t after, size_t limit, msgpack_packer *out
 }
 
 int
-core_read_history (core_t *self, const alert_t *alert, uint64_t start, size_t limit,
-                   msgpack_packer *out, char *error, size_t error_size)
+core_read_history (core_t *self, const alert_t *alert, uint64_t newest, uint64_t before,
+                   size_t limit, msgpack_packer *out, char *error, size_t error_size)
 {
-    store_read_t read = { .kind = STORE_READ_CHAIN, .seq = start, .source = alert->source,
-                          .id = alert->id, .limit = limit + 1 };
+    store_read_t read = { .kind = STORE_READ_CHAIN, .seq = newest, .upto = before,
+                          .source = alert->source, .id = alert->id, .limit = limit + 1 };
     return s_read (self, &read, out, error, error_size);
 }
 

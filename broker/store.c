@@ -286,19 +286,12 @@ store_since (store_t *self, uint64_t after, size_t limit, store_change_fn *each,
 }
 
 int
-store_history_row (store_t *self, uint64_t seq, const char *source, const char *id,
-                   store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq)
+store_history_chain (store_t *self, uint64_t seq, uint64_t below, const char *source,
+                     const char *id, size_t limit, store_change_fn *each, void *arg)
 {
     assert (self);
-    return self->class->history_row (self->backend, seq, source, id, each, arg, found, prev_seq);
-}
-
-int
-store_history_chain (store_t *self, uint64_t seq, const char *source, const char *id,
-                     size_t limit, store_change_fn *each, void *arg)
-{
-    assert (self);
-    return self->class->history_chain (self->backend, seq, source, id, limit, each, arg);
+    return self->class->history_chain (self->backend, seq, below, source, id, limit, each,
+                                       arg);
 }
 
 bool
@@ -347,8 +340,8 @@ s_read_now (store_t *self, store_change_fn *each, void *arg, uint64_t *oldest)
 {
     const store_read_t *read = &self->read;
     if (read->kind == STORE_READ_CHAIN)
-        return store_history_chain (self, read->seq, read->source, read->id, read->limit,
-                                    each, arg);
+        return store_history_chain (self, read->seq, read->upto, read->source, read->id,
+                                    read->limit, each, arg);
     s_upto_t upto = { read->upto, each, arg };
     size_t count;
     return store_oldest_seq (self, oldest)

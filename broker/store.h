@@ -162,18 +162,16 @@ int store_rows_seq (store_t *self, uint64_t *seq);
 typedef void (store_change_fn) (uint64_t seq, const void *body, size_t size, void *arg);
 int store_since (store_t *self, uint64_t after, size_t limit,
                  store_change_fn *each, void *arg, size_t *count);
-//  History row seq, when it is a change of (source, id): calls each(seq,
-//  body, size, arg) and sets *prev_seq (that alert's change before it, 0
-//  for none). *found is false when no such row is kept (pruned) or it is
-//  another alert's. One primary-key lookup. 0 / -1.
-int store_history_row (store_t *self, uint64_t seq, const char *source, const char *id,
-                       store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq);
-//  One alert's changes, newest first, from history row seq back along
-//  prev_seq: calls each(seq, body, size, arg) for up to limit rows, ending
-//  early at a row not kept (pruned) or not (source, id)'s. One round trip
-//  on PostgreSQL (a recursive query), one lookup a row on SQLite. 0 / -1.
-int store_history_chain (store_t *self, uint64_t seq, const char *source, const char *id,
-                         size_t limit, store_change_fn *each, void *arg);
+//  One alert's changes, newest first, from history row seq (its newest)
+//  back along prev_seq: calls each(seq, body, size, arg) for up to limit
+//  rows below `below` (0: no bound), ending early at a row not kept
+//  (pruned) or not (source, id)'s. A page after the first starts at once
+//  where it should: `below` is the last row given before, whose prev_seq
+//  names the next (were it another alert's, the walk from seq skips to
+//  below). One round trip on PostgreSQL (a recursive query), one lookup a
+//  row on SQLite. 0 / -1.
+int store_history_chain (store_t *self, uint64_t seq, uint64_t below, const char *source,
+                         const char *id, size_t limit, store_change_fn *each, void *arg);
 //  --- reads that wait for the server, answered later ---
 //
 //  A read for a control request goes out without waiting, and its answer
@@ -190,7 +188,8 @@ typedef enum {
 typedef struct {
     store_read_kind_t kind;
     uint64_t seq;                  //  SINCE: after this; CHAIN: from this
-    uint64_t upto;                 //  SINCE: the last seq to give (what was published)
+    uint64_t upto;                 //  SINCE: the last seq to give (what was published);
+                                   //  CHAIN: below this (0: no bound)
     const char *source;            //  CHAIN: the alert (copied by store_read_send)
     const char *id;
     size_t limit;                  //  rows, at most
@@ -275,11 +274,9 @@ typedef struct {
     int (*rows_seq) (store_backend_t *self, uint64_t *seq);
     int (*since) (store_backend_t *self, uint64_t after, size_t limit, store_change_fn *each,
                   void *arg, size_t *count);
-    int (*history_row) (store_backend_t *self, uint64_t seq, const char *source,
-                        const char *id, store_change_fn *each, void *arg, bool *found,
-                        uint64_t *prev_seq);
-    int (*history_chain) (store_backend_t *self, uint64_t seq, const char *source,
-                          const char *id, size_t limit, store_change_fn *each, void *arg);
+    int (*history_chain) (store_backend_t *self, uint64_t seq, uint64_t below,
+                          const char *source, const char *id, size_t limit,
+                          store_change_fn *each, void *arg);
     int (*oldest_seq) (store_backend_t *self, uint64_t *seq);
     //  Reads answered later; NULL for a backend whose reads are answered at
     //  once (store.c then runs them in store_read_poll)

@@ -86,7 +86,7 @@ static const char s_schema [] =
 typedef enum {
     Q_PUT_ALERT, Q_PUT_TIMES, Q_DELETE_ALERT, Q_PUT_CHANGE, Q_SET_META, Q_FENCE,
     Q_PUT_SILENCE, Q_PRUNE, Q_PRUNE_SILENCES, Q_LOAD, Q_LAST_SEQ, Q_GET_META, Q_SINCE,
-    Q_HISTORY_ROW, Q_HISTORY_CHAIN, Q_OLDEST, Q_LOAD_SILENCES, Q_COUNT
+    Q_HISTORY_CHAIN, Q_OLDEST, Q_LOAD_SILENCES, Q_COUNT
 } query_t;
 
 static const struct {
@@ -131,16 +131,22 @@ static const struct {
         " coalesce ((SELECT max (seq) FROM history), 0))", 0 },
     [Q_GET_META] = { "SELECT value FROM meta WHERE key = $1", 1 },
     [Q_SINCE] = { "SELECT seq, body FROM history WHERE seq > $1 ORDER BY seq LIMIT $2", 2 },
-    [Q_HISTORY_ROW] = { "SELECT source, id, prev_seq, body FROM history WHERE seq = $1", 1 },
-    //  One alert's changes, newest first, walked along prev_seq on the server
+    //  One alert's changes below $5, newest first, walked along prev_seq on
+    //  the server: from the change before row $5 when that is the alert's
+    //  (a page after the first), else from $1, its newest, stepping over
+    //  the rows not below $5; `given` counts the rows below, up to $4
     [Q_HISTORY_CHAIN] = {
-        "WITH RECURSIVE chain (seq, prev_seq, body, depth) AS ("
-        "  SELECT seq, prev_seq, body, 1 FROM history WHERE seq = $1 AND source = $2 AND id = $3"
+        "WITH RECURSIVE chain (seq, prev_seq, body, step, given) AS ("
+        "  SELECT seq, prev_seq, body, 1, (seq < $5)::int FROM history"
+        "  WHERE seq = coalesce ((SELECT prev_seq FROM history"
+        "                         WHERE seq = $5 AND $5 <= $1 AND source = $2 AND id = $3), $1)"
+        "  AND source = $2 AND id = $3"
         "  UNION ALL"
-        "  SELECT history.seq, history.prev_seq, history.body, chain.depth + 1"
+        "  SELECT history.seq, history.prev_seq, history.body, chain.step + 1,"
+        "   chain.given + (history.seq < $5)::int"
         "  FROM chain JOIN history ON history.seq = chain.prev_seq"
-        "  WHERE history.source = $2 AND history.id = $3 AND chain.depth < $4)"
-        " SELECT seq, body FROM chain ORDER BY depth", 4 },
+        "  WHERE history.source = $2 AND history.id = $3 AND chain.given < $4)"
+        " SELECT seq, body FROM chain WHERE seq < $5 ORDER BY step", 5 },
     [Q_OLDEST] = { "SELECT coalesce (min (seq), 0) FROM history", 0 },
     [Q_LOAD_SILENCES] = { "SELECT body FROM silences ORDER BY seq", 0 },
 };
@@ -1164,42 +1170,37 @@ s_pg_since (store_backend_t *self, uint64_t after, size_t limit, store_change_fn
     return 0;
 }
 
-static int
-s_pg_history_row (store_backend_t *self, uint64_t seq, const char *source, const char *id,
-                  store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq)
+//  The chain's parameters as text (Q_HISTORY_CHAIN's $1 to $5): below 0 is
+//  no bound, the largest seq.
+typedef struct {
+    char seq [24], limit [24], below [24];
+    const char *values [5];
+} s_chain_params_t;
+
+static void
+s_chain_params (s_chain_params_t *params, uint64_t seq, uint64_t below, const char *source,
+                const char *id, size_t limit)
 {
-    char seq_text [24];
-    snprintf (seq_text, sizeof seq_text, "%" PRIu64, seq);
-    const char *values [] = { seq_text };
-    PGresult *result = s_read (self, Q_HISTORY_ROW, values);
-    *found = false;
-    *prev_seq = 0;
-    if (!result)
-        return -1;
-    if (PQntuples (result) == 1) {
-        *found = strlen (source) == (size_t) PQgetlength (result, 0, 0)
-              && memcmp (PQgetvalue (result, 0, 0), source, strlen (source)) == 0
-              && strlen (id) == (size_t) PQgetlength (result, 0, 1)
-              && memcmp (PQgetvalue (result, 0, 1), id, strlen (id)) == 0;
-        if (*found) {
-            *prev_seq = (uint64_t) s_int (result, 0, 2);
-            each (seq, PQgetvalue (result, 0, 3), (size_t) PQgetlength (result, 0, 3), arg);
-        }
-    }
-    PQclear (result);
-    return 0;
+    snprintf (params->seq, sizeof params->seq, "%" PRIu64, seq);
+    snprintf (params->limit, sizeof params->limit, "%zu", limit);
+    snprintf (params->below, sizeof params->below, "%" PRId64,
+              below && below < INT64_MAX ? (int64_t) below : INT64_MAX);
+    params->values [0] = params->seq;
+    params->values [1] = source;
+    params->values [2] = id;
+    params->values [3] = params->limit;
+    params->values [4] = params->below;
 }
 
 static int
-s_pg_history_chain (store_backend_t *self, uint64_t seq, const char *source, const char *id,
-                    size_t limit, store_change_fn *each, void *arg)
+s_pg_history_chain (store_backend_t *self, uint64_t seq, uint64_t below, const char *source,
+                    const char *id, size_t limit, store_change_fn *each, void *arg)
 {
     if (!seq || !limit)
         return 0;
-    char seq_text [24], limit_text [24];
-    snprintf (seq_text, sizeof seq_text, "%" PRIu64, seq);
-    snprintf (limit_text, sizeof limit_text, "%zu", limit);
-    const char *values [] = { seq_text, source, id, limit_text };
+    s_chain_params_t params;
+    s_chain_params (&params, seq, below, source, id, limit);
+    const char *const *values = params.values;
     PGresult *result = s_read (self, Q_HISTORY_CHAIN, values);
     if (!result)
         return -1;
@@ -1264,11 +1265,12 @@ s_pg_read_send (store_backend_t *self, const store_read_t *read)
     snprintf (upto_text, sizeof upto_text, "%" PRIu64, read->upto);
     snprintf (limit_text, sizeof limit_text, "%zu", read->limit);
     const char *since [] = { seq_text, upto_text, limit_text };
-    const char *chain [] = { seq_text, read->source, read->id, limit_text };
+    s_chain_params_t chain;
+    s_chain_params (&chain, read->seq, read->upto, read->source, read->id, read->limit);
     bool sent = read->kind == STORE_READ_SINCE
               ? PQsendQueryParams (self->reader, s_read_since, 3, NULL, since, NULL, NULL, 1)
-              : PQsendQueryParams (self->reader, s_queries [Q_HISTORY_CHAIN].sql, 4, NULL, chain,
-                                   NULL, NULL, 1);
+              : PQsendQueryParams (self->reader, s_queries [Q_HISTORY_CHAIN].sql, 5, NULL,
+                                   chain.values, NULL, NULL, 1);
     int flushed = sent ? PQflush (self->reader) : -1;
     if (flushed < 0)
         return s_reader_failed (self, "cannot send a read");
@@ -1553,7 +1555,6 @@ const store_class_t store_pg = {
     .set_rows_seq = s_pg_set_rows_seq,
     .rows_seq = s_pg_rows_seq,
     .since = s_pg_since,
-    .history_row = s_pg_history_row,
     .history_chain = s_pg_history_chain,
     .read_send = s_pg_read_send,
     .read_poll = s_pg_read_poll,

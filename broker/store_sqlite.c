@@ -824,6 +824,9 @@ s_sqlite_since (store_backend_t *self, uint64_t after, size_t limit,
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+//  History row seq, when it is a change of (source, id): given to each, and
+//  *prev_seq its alert's change before it. *found is false when no such
+//  row is kept (pruned) or it is another alert's. 0 / -1.
 static int
 s_sqlite_history_row (store_backend_t *self, uint64_t seq, const char *source, const char *id,
                       store_change_fn *each, void *arg, bool *found, uint64_t *prev_seq)
@@ -851,10 +854,44 @@ s_sqlite_history_row (store_backend_t *self, uint64_t seq, const char *source, c
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int
-s_sqlite_history_chain (store_backend_t *self, uint64_t seq, const char *source,
-                        const char *id, size_t limit, store_change_fn *each, void *arg)
+//  The callback for rows stepped over.
+static void
+s_skip_row (uint64_t seq, const void *body, size_t size, void *arg)
 {
+    (void) seq, (void) body, (void) size, (void) arg;
+}
+
+//  Where a page below `below` starts: the change before row `below` when
+//  that row is the alert's (one lookup), else the newest of its changes
+//  below it, walked to from seq. 0 / -1.
+static int
+s_chain_start (store_backend_t *self, uint64_t *seq, uint64_t below, const char *source,
+               const char *id)
+{
+    bool found = false;
+    uint64_t prev = 0;
+    if (below <= *seq && s_sqlite_history_row (self, below, source, id, s_skip_row, NULL,
+                                               &found, &prev))
+        return -1;
+    if (found) {
+        *seq = prev;
+        return 0;
+    }
+    while (*seq >= below) {
+        if (s_sqlite_history_row (self, *seq, source, id, s_skip_row, NULL, &found, &prev))
+            return -1;
+        *seq = found ? prev : 0;
+    }
+    return 0;
+}
+
+static int
+s_sqlite_history_chain (store_backend_t *self, uint64_t seq, uint64_t below,
+                        const char *source, const char *id, size_t limit,
+                        store_change_fn *each, void *arg)
+{
+    if (below && s_chain_start (self, &seq, below, source, id))
+        return -1;
     bool found = true;
     for (size_t count = 0; count < limit && seq && found; count++)
         if (s_sqlite_history_row (self, seq, source, id, each, arg, &found, &seq))
@@ -1112,7 +1149,6 @@ const store_class_t store_sqlite = {
     .put_change = s_sqlite_put_change,
     .set_seq = s_sqlite_set_seq,
     .since = s_sqlite_since,
-    .history_row = s_sqlite_history_row,
     .history_chain = s_sqlite_history_chain,
     .oldest_seq = s_sqlite_oldest_seq,
     .prune_history = s_sqlite_prune_history,

@@ -166,14 +166,6 @@ s_write_old_history (const char *path)
     return rc;
 }
 
-//  store_history_row's callback: the seq it saw.
-static void
-s_note_seq (uint64_t seq, const void *body, size_t size, void *arg)
-{
-    (void) body, (void) size;
-    *(uint64_t *) arg = seq;
-}
-
 //  What store_history_chain gave: seqs and each body's first byte, in order.
 typedef struct {
     uint64_t seq [8];
@@ -307,25 +299,37 @@ s_generic_cases (const char *backend, const char *path)
            && store_set_seq (store, 8) == 0 && store_commit (store) == 0,
            "commit: %s", store_error (store));
     chain_t chain = { .count = 0 };
-    CHECK (store_history_chain (store, 7, "web1", "load", 10, s_chain_add, &chain) == 0
+    CHECK (store_history_chain (store, 7, 0, "web1", "load", 10, s_chain_add, &chain) == 0
            && chain.count == 2 && chain.seq [0] == 7 && chain.seq [1] == 5
            && chain.body [0] == 'g' && chain.body [1] == 'e',
            "7, then 5, whose change before (1) was pruned: %zu rows (%" PRIu64 ", %" PRIu64 ")",
            chain.count, chain.seq [0], chain.seq [1]);
     chain.count = 0;
-    CHECK (store_history_chain (store, 7, "web1", "load", 1, s_chain_add, &chain) == 0
+    CHECK (store_history_chain (store, 7, 0, "web1", "load", 1, s_chain_add, &chain) == 0
            && chain.count == 1 && chain.seq [0] == 7, "the limit: %zu rows", chain.count);
     chain.count = 0;
-    CHECK (store_history_chain (store, 3, "web1", "load", 10, s_chain_add, &chain) == 0
+    CHECK (store_history_chain (store, 3, 0, "web1", "load", 10, s_chain_add, &chain) == 0
            && chain.count == 1 && chain.seq [0] == 3, "a first change ends it: %zu rows",
            chain.count);
     chain.count = 0;
-    CHECK (store_history_chain (store, 8, "web1", "load", 10, s_chain_add, &chain) == 0
+    CHECK (store_history_chain (store, 8, 0, "web1", "load", 10, s_chain_add, &chain) == 0
            && chain.count == 1, "row 8's prev_seq names another alert's row: %zu rows",
            chain.count);
     chain.count = 0;
-    CHECK (store_history_chain (store, 6, "web1", "load", 10, s_chain_add, &chain) == 0
+    CHECK (store_history_chain (store, 6, 0, "web1", "load", 10, s_chain_add, &chain) == 0
            && chain.count == 0, "row 6 is another alert's: %zu rows", chain.count);
+    chain.count = 0;
+    CHECK (store_history_chain (store, 7, 7, "web1", "load", 10, s_chain_add, &chain) == 0
+           && chain.count == 1 && chain.seq [0] == 5, "below 7, the alert's row: from its "
+           "change before, 5: %zu rows", chain.count);
+    chain.count = 0;
+    CHECK (store_history_chain (store, 7, 6, "web1", "load", 10, s_chain_add, &chain) == 0
+           && chain.count == 1 && chain.seq [0] == 5, "below 6, another alert's row: walked "
+           "from 7 to 5: %zu rows", chain.count);
+    chain.count = 0;
+    CHECK (store_history_chain (store, 5, 7, "web1", "load", 10, s_chain_add, &chain) == 0
+           && chain.count == 1 && chain.seq [0] == 5, "below 7, newer than the newest 5 "
+           "asked for: from 5: %zu rows", chain.count);
 
     store_destroy (&store);
     s_loaded_free (&loaded);
@@ -437,24 +441,24 @@ main (void)
     CHECK (s_write_old_history (old_path) == 0, "old history");
     store = s_open (old_path);
     if (CHECK (store, "open the old database")) {
-        bool found = false;
-        uint64_t prev = 99, seen = 0, rows_seq = 0;
+        uint64_t rows_seq = 0;
+        chain_t chain = { .count = 0 };
         CHECK (store_rows_seq (store, &rows_seq) == 0 && rows_seq == 3,
                "an older database's rows hold its whole history: rows seq %" PRIu64, rows_seq);
-        CHECK (store_history_row (store, 3, "web1", "a", s_note_seq, &seen, &found, &prev) == 0
-               && found && prev == 1 && seen == 3, "row 3: found %d prev %llu", found,
-               (unsigned long long) prev);
-        CHECK (store_history_row (store, 1, "web1", "a", s_note_seq, &seen, &found, &prev) == 0
-               && found && prev == 0, "row 1: found %d prev %llu", found,
-               (unsigned long long) prev);
-        CHECK (store_history_row (store, 2, "web1", "a", s_note_seq, &seen, &found, &prev) == 0
-               && !found, "row 2 is web1/b's, not web1/a's");
+        CHECK (store_history_chain (store, 3, 0, "web1", "a", 10, s_chain_add, &chain) == 0
+               && chain.count == 2 && chain.seq [0] == 3 && chain.seq [1] == 1,
+               "web1/a from 3: %zu rows, then %" PRIu64, chain.count, chain.seq [1]);
+        chain.count = 0;
+        CHECK (store_history_chain (store, 2, 0, "web1", "a", 10, s_chain_add, &chain) == 0
+               && chain.count == 0, "row 2 is web1/b's, not web1/a's");
         alert_t next = s_alert ("a", 1000);
         CHECK (store_begin (store, true) == 0
                && store_put_change (store, 4, 4, "raised", &next, "x", 1, 3) == 0
                && store_commit (store) == 0, "a new row: %s", store_error (store));
-        CHECK (store_history_row (store, 4, "web1", "a", s_note_seq, &seen, &found, &prev) == 0
-               && found && prev == 3, "row 4: prev %llu", (unsigned long long) prev);
+        chain.count = 0;
+        CHECK (store_history_chain (store, 4, 0, "web1", "a", 10, s_chain_add, &chain) == 0
+               && chain.count == 3 && chain.seq [1] == 3, "row 4, then 3: %zu rows",
+               chain.count);
         store_destroy (&store);
     }
 
