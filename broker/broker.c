@@ -2,7 +2,8 @@
 
     It owns what the core (core.h) must not: the PULL, PUB and ROUTER
     sockets, the signalfd, the CURVE authenticator and its monitors, the
-    control replies that wait for a commit, and the loop's own timers (hugz,
+    control replies that wait for a commit or for the store's answer to a
+    read (core_take_reply), and the loop's own timers (hugz,
     giving memory back). Each turn it reads ingest frames into a group and
     hands them to the core, answers control requests through the core,
     reads signals and handshake failures, and lets the core fire, commit

@@ -22,9 +22,21 @@
 #include "core_internal.h"
 #include "mem.h"
 
-//  A read that could not even be sent (the reads session cannot connect):
-//  nothing is wrong with history, and asking again may work.
+//  A read that could not be sent, or that a server (PostgreSQL) did not
+//  answer: nothing is known to be wrong with history, and asking again
+//  may work. A file (SQLite) that cannot be read is damaged: take a
+//  snapshot (s_since_fields).
 #define S_CANNOT_READ "cannot read history now (%s): ask again"
+
+//  A read a server did not answer (its session lost, or past the
+//  deadline): said, logged (rate-limited), and asking again may work. -1.
+static int
+s_cannot_read (core_t *self, char *error, size_t error_size)
+{
+    snprintf (error, error_size, S_CANNOT_READ, store_error (self->store));
+    log_limited (&self->store_log, "%s", error);
+    return -1;
+}
 
 //  The bodies of a reply, collected as the store gives them.
 typedef struct {
@@ -65,6 +77,8 @@ static int
 s_since_fields (core_t *self, const store_read_t *read, int rc, const collected_t *collected,
                 uint64_t oldest, msgpack_packer *out, char *error, size_t error_size)
 {
+    if (rc && store_reads_later (self->store))
+        return s_cannot_read (self, error, error_size);
     if (rc) {
         //  Damage in history cannot be healed by asking again: the caller
         //  must start over from a snapshot, and a human must hear of it.
@@ -91,6 +105,8 @@ static int
 s_history_fields (core_t *self, const store_read_t *read, int rc, const collected_t *collected,
                   msgpack_packer *out, char *error, size_t error_size)
 {
+    if (rc && store_reads_later (self->store))
+        return s_cannot_read (self, error, error_size);
     if (rc) {
         snprintf (error, error_size, "history of %s/%s is unreadable: %s", read->source,
                   read->id, store_error (self->store));
@@ -115,10 +131,8 @@ s_read_now (core_t *self, const store_read_t *read, msgpack_packer *out, char *e
     msgpack_sbuffer_init (&collected.bodies);
     uint64_t oldest = 0;
     if (store_read_send (self->store, read)) {
-        snprintf (error, error_size, S_CANNOT_READ, store_error (self->store));
-        log_limited (&self->store_log, "%s", error);
         msgpack_sbuffer_destroy (&collected.bodies);
-        return -1;
+        return s_cannot_read (self, error, error_size);
     }
     int rc = store_read_poll (self->store, s_collect_body, &collected, &oldest);
     assert (rc != 1);

@@ -8,6 +8,7 @@
     epoch and seq, and changes committed but not yet in their rows (a
     crash before the checkpoint) come back from history.
 */
+#include <libpq-fe.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -592,6 +593,79 @@ s_check_reads_later (void)
     s_checkpoint_ms = 1000;
 }
 
+//  Ends every session of the database but the lock holder's (the core's
+//  reads session), as pg_terminate_backend does to a lost connection.
+//  How many were ended, or -1.
+static int
+s_terminate_reads_sessions (void)
+{
+    PGconn *conn = PQconnectdb (s_database);
+    PGresult *result = PQexec (conn, "SELECT count (pg_terminate_backend (pid))"
+        " FROM pg_stat_activity WHERE datname = current_database ()"
+        " AND pid <> pg_backend_pid () AND pid NOT IN"
+        " (SELECT pid FROM pg_locks WHERE locktype = 'advisory')");
+    int ended = PQresultStatus (result) == PGRES_TUPLES_OK && PQntuples (result) == 1
+              ? atoi (PQgetvalue (result, 0, 0)) : -1;
+    PQclear (result);
+    PQfinish (conn);
+    return ended;
+}
+
+//  A since request from seq, its reply taken (later), its ok and error.
+static bool
+s_since (core_t *core, int64_t seq, char *error, size_t error_size)
+{
+    wire_writer_t request;
+    wire_writer_init (&request);
+    msgpack_pack_map (&request.packer, 3);
+    wire_pack_key_int (&request.packer, "v", WIRE_VERSION);
+    wire_pack_key_string (&request.packer, "op", "since");
+    wire_pack_key_int (&request.packer, "seq", seq);
+    bool waits;
+    bool ok = s_answer (core, NULL, &request, &waits, error, error_size);
+    wire_writer_free (&request);
+    return ok;
+}
+
+//  The reads session lost (terminated): the since that finds it gone is
+//  answered "ask again" (not "take a snapshot": nothing is wrong with
+//  history), and the next one opens a new session.
+static void
+s_check_reads_session_lost (void)
+{
+    sent_t sent = { 0 };
+    core_t *core = s_core (false, &sent);
+    char error [WIRE_ERROR_SIZE] = "";
+    TEST ("core on PostgreSQL: a since that finds its reads session gone is answered "
+          "\"ask again\", and the next one works");
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    if (core) {
+        //  a change to ask since from (older history may be pruned)
+        core_begin_turn (core, zclock_mono ());
+        s_frame (&writer, "web8", "a", "now");
+        CHECK (s_ingest (core, NULL, &writer), "frame");
+        core_work (core, clock_now_ms ());
+        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        alert_t alert = { 0 };
+        int64_t from = s_get (core, "web8", "a", &alert) ? (int64_t) alert.seq - 1 : 0;
+        alert_clear_fields (&alert);
+        CHECK (s_since (core, from, error, sizeof error), "since: %s", error);
+        int ended = s_terminate_reads_sessions ();
+        CHECK (ended == 1, "one reads session ended: %d", ended);
+        bool ok = s_since (core, from, error, sizeof error);
+        CHECK (!ok && strstr (error, "ask again") && !strstr (error, "snapshot"),
+               "the since after: ok %d, %s", ok, error);
+        ok = s_since (core, from, error, sizeof error);
+        CHECK (ok, "the next since: %s", error);
+        CHECK (!core_lost (core), "the core goes on: its own session holds the lock");
+        CHECK (core_finish (core) == 0, "finish");
+        core_destroy (&core);
+    }
+    s_sent_free (&sent);
+    wire_writer_free (&writer);
+}
+
 //  On PostgreSQL a commit's answer is read later, in a later turn: an alert
 //  refreshed while the checkpoint that writes its row is in flight is still
 //  behind when the answer comes (touched), and its refresh is written by a
@@ -647,6 +721,7 @@ test_postgresql (void)
     s_checkpoint_ms = 1000;
     s_check_retention ("PostgreSQL");
     s_check_reads_later ();
+    s_check_reads_session_lost ();
     pg_stop (pg_dir);
 }
 
