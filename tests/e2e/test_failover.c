@@ -3,26 +3,39 @@
     A PostgreSQL 15 of the test's own (tests/lib/pg_cluster: initdb under
     runuser, a Unix socket in a temp dir). Broker A starts and takes the
     lock; broker B, on its own ports, waits as a standby, bound to nothing.
-    A lilac-notify-exec follows both (events and control are lists of the
-    two brokers' endpoints) and writes every change it is given to a file;
-    a sender PUSHes to both ingest endpoints (ZMQ_IMMEDIATE: only the active
-    one is connected) and keeps a heartbeat refreshed all along; a
-    lilac-agent (source fo-agent, its own heartbeat every 500 ms) submits to
-    both control endpoints.
+    Both have a restart grace of 3 s. A lilac-notify-exec follows both
+    (events and control are lists of the two brokers' endpoints) and writes
+    every change it is given to a file; a lilac-web follows both too (its
+    events and control are the same lists); a sender PUSHes to both ingest
+    endpoints (ZMQ_IMMEDIATE: only the active one is connected) and keeps a
+    heartbeat refreshed all along; a lilac-agent (source fo-agent, its own
+    heartbeat every 500 ms) submits to both control endpoints.
 
     Twice (FAILOVER_ROUNDS in the environment: `make chaos` and `make
-    bench` run ten): an alert raised on the active is delivered; the active
+    bench` run ten): a lapse (a heartbeat that raises in 1 s, sent once and
+    never refreshed) is sent, then an alert raised on the active is
+    delivered (so the lapse is committed: it is still pending); the active
     is killed (kill -9, except the second round, which terminates its
-    PostgreSQL session with pg_terminate_backend); the standby answers ping within the target (3 s;
-    the figure goes to the log, `make bench` measures it over ten); an
-    alert raised then is delivered, and so is one handed to the agent just
-    after the kill, while no broker was active (the agent resends what was
-    not acknowledged); the dead broker is started again and
-    waits as the standby; the alert raised before the takeover is raised on
-    the new active (its row may not have been checkpointed: the history
-    after the rows seq is laid over the rows). Then: every alert raised reached the notifier, no
-    seq was given to two changes, and the heartbeat, refreshed throughout,
-    never raised (restart grace covers the takeover).
+    PostgreSQL session with pg_terminate_backend); the standby answers ping
+    within the target (3 s; the figure goes to the log, `make bench`
+    measures it over ten), and the lapse is still pending there; an alert
+    raised then is delivered; lilac-web follows the new active: GET
+    /api/alerts (its own copy, from its change feed) lists that alert
+    raised, and an event POSTed to its /api/events after the takeover is
+    answered 200, raised on the new active and delivered; so is an alert
+    handed to the agent just after the kill, while no broker was active
+    (the agent resends what was not acknowledged); the dead broker is
+    started again and waits as the standby; the alert raised before the
+    takeover is raised on the new active (its row may not have been
+    checkpointed: the history after the rows seq is laid over the rows).
+    Restart grace: the lapse fell due within grace of the moment the new
+    active became active, so it raises only at that moment + grace: its
+    raise (the broker's notified_at) is at least 3 s after the takeover
+    began and at most 4 s after the standby answered, and it reaches the
+    notifier. Then: every alert raised reached the notifier, no seq was
+    given to two changes, and the heartbeats, refreshed throughout (the
+    sender's and the agent's), never raised (restart grace covers the
+    takeover).
 
     The last line says what the takeovers took ("failover figures:
     rounds=N kill9_p50_ms=... kill9_max_ms=... session_ms=..."), for the
@@ -37,13 +50,19 @@
 #include "../harness/harness.h"
 #include "../harness/agent_process.h"
 #include "../harness/notifier_process.h"
+#include "../harness/web_process.h"
 #include "bus.h"
 #include "timespec.h"
 
 #define FAILOVER_TARGET_MS   3000      //  the standby serves within this
 #define DELIVERY_MS          10000     //  a raised alert reaches the notifier's file
 #define REFRESH_EVERY_MS     250       //  the heartbeat's refresh period
+#define GRACE                "3s"      //  the brokers' restart grace...
+#define GRACE_MS             3000      //  ... which the lapse's raise must wait for
+#define GRACE_SLACK_MS       1000      //  the lapse raises within this after ready + grace
+#define LAPSE_RAISE          "+1s"     //  the lapse's raise, sent once, just before a kill
 #define SOURCE               "fo-src"
+#define WEB_SOURCE           "fo-web"  //  the source of events POSTed to lilac-web
 
 static sandbox_t *s_cluster_box;       //  the PostgreSQL cluster's directory
 static char s_uri [1024];              //  its connection URI
@@ -113,8 +132,11 @@ typedef struct {
     notifier_process_t *notifier;
     sandbox_t *agent_box;
     agent_process_t *agent;
+    sandbox_t *web_box;
+    web_process_t *web;            //  lilac-web on both brokers' endpoints
     char out [1100];               //  the notifier's file of changes
     int64_t next_refresh;
+    int64_t killed_at;             //  when the last takeover began (kill or terminate)
 } s_pair_t;
 
 //  The broker just spawned says it waits as a standby (its log is kept
@@ -161,10 +183,137 @@ s_raise_delivered (s_pair_t *pair, const char *id)
     return false;
 }
 
+//  Polls until the notifier's file says id raised, refreshing the
+//  heartbeat meanwhile. true, or false at the deadline.
+static bool
+s_delivered (s_pair_t *pair, const char *id, int timeout_ms)
+{
+    char text [128];
+    snprintf (text, sizeof text, " raised %s\n", id);
+    for (int64_t deadline = clock_now_ms () + timeout_ms; clock_now_ms () < deadline; ) {
+        s_keep_alive (pair);
+        if (file_wait_count (pair->out, text, 1, 50) == 0)
+            return true;
+    }
+    return false;
+}
+
+//  Sends METHOD PATH (with the JSON body json, or none) to lilac-web until
+//  it answers 200 with a body holding needle, refreshing the heartbeat
+//  between tries: just after a takeover lilac-web may answer 503 while it
+//  finds the new active. true, or false after DELIVERY_MS (the last answer
+//  noted).
+static bool
+s_web_until (s_pair_t *pair, const char *method, const char *path, const char *json,
+             const char *needle)
+{
+    char url [512];
+    snprintf (url, sizeof url, "%s%s", web_process_base (pair->web), path);
+    http_options_t options = { .body = json };
+    for (int64_t deadline = clock_now_ms () + DELIVERY_MS; ; ) {
+        s_keep_alive (pair);
+        http_result_t result;
+        http_call (sandbox_dir (pair->web_box), method, url, &options, &result);
+        bool done = result.code == 200 && text_has (result.body, needle);
+        if (!done && clock_now_ms () >= deadline)
+            harness_note ("%s %s: %ld %s", method, path, result.code, result.body);
+        http_result_free (&result);
+        if (done)
+            return true;
+        if (clock_now_ms () >= deadline)
+            return false;
+        harness_pause_ms (50);
+    }
+}
+
+//  lilac-web, on both brokers' endpoints, follows the new active:
+//  /api/alerts (its own copy, fed by its change feed) lists after raised,
+//  and an event POSTed to /api/events is committed by the new active
+//  (answered 200, raised there, delivered to the notifier). (Not /healthz:
+//  it stays 200 for 3 s after the broker's last answer, longer than a
+//  takeover takes.)
+static void
+s_web_follows (s_pair_t *pair, const char *after, const char *posted)
+{
+    char alerts [256], event [256];
+    snprintf (alerts, sizeof alerts, "/api/alerts?source=%s&id=%s&state=raised", SOURCE, after);
+    snprintf (event, sizeof event, "{\"source\":\"%s\",\"alerts\":[{\"id\":\"%s\","
+              "\"raise\":\"now\"}]}", WEB_SOURCE, posted);
+    CHECK (s_web_until (pair, "GET", alerts, NULL, "\"count\":1"),
+           "lilac-web does not list %s, raised on the new active", after);
+    if (!CHECK (s_web_until (pair, "POST", "/api/events", event, "\"accepted\":1"),
+                "lilac-web's POST /api/events of %s not accepted after the takeover", posted))
+        return;
+    alert_t row;
+    if (CHECK (control_get_alert (pair->broker [pair->active], WEB_SOURCE, posted, &row) == 0,
+               "the new active does not know %s, POSTed to lilac-web", posted)) {
+        CHECK (row.state == ALERT_RAISED, "%s is %s on the new active", posted,
+               alert_state_name (row.state));
+        alert_clear_fields (&row);
+    }
+    CHECK (s_delivered (pair, posted, DELIVERY_MS), "%s, POSTed to lilac-web, not delivered",
+           posted);
+}
+
+//  The lapse (a heartbeat sent once with raise LAPSE_RAISE, never
+//  refreshed) is in the active's state, pending. It was sent before the
+//  round's first raise on the same PUSH, so once that raise was delivered
+//  (published means committed) the lapse is committed too.
+static bool
+s_lapse_pending (s_pair_t *pair, const char *lapse)
+{
+    alert_t row;
+    if (control_get_alert (pair->broker [pair->active], SOURCE, lapse, &row))
+        return false;
+    bool pending = row.state == ALERT_PENDING;
+    alert_clear_fields (&row);
+    return pending;
+}
+
+//  Restart grace after a takeover: the lapse fell due within grace of the
+//  moment the new active became active, so it raises at that moment +
+//  grace. That moment is after the takeover began (killed_at) and before
+//  the standby answered ping (ready_at). Watched until the notifier has
+//  it: not there while killed_at + grace has not come (each look is timed
+//  when it ended); then the raise, as the broker records it (notified_at),
+//  is at or after killed_at + grace and at most GRACE_SLACK_MS after
+//  ready_at + grace.
+static void
+s_lapse_raised_after_grace (s_pair_t *pair, const char *lapse, int64_t ready_at)
+{
+    char text [64];
+    snprintf (text, sizeof text, " raised %s\n", lapse);
+    int64_t deadline = ready_at + GRACE_MS + DELIVERY_MS, seen_at = 0;
+    while (!seen_at && clock_now_ms () < deadline) {
+        s_keep_alive (pair);
+        if (file_count_text (pair->out, text))
+            seen_at = clock_now_ms ();
+        else
+            harness_pause_ms (20);
+    }
+    if (!CHECK (seen_at, "%s, left to lapse, never raised after the takeover", lapse)
+    ||  !CHECK (seen_at >= pair->killed_at + GRACE_MS, "%s reached the notifier %lld ms after "
+                "the takeover began, within its grace", lapse,
+                (long long) (seen_at - pair->killed_at)))
+        return;
+    alert_t row;
+    if (!CHECK (control_get_alert (pair->broker [pair->active], SOURCE, lapse, &row) == 0,
+                "the new active does not know %s", lapse))
+        return;
+    int64_t after_kill = row.notified_at - pair->killed_at;
+    int64_t after_ready = row.notified_at - ready_at;
+    CHECK (row.state == ALERT_RAISED && after_kill >= GRACE_MS
+           && after_ready <= GRACE_MS + GRACE_SLACK_MS,
+           "%s is %s, raised %lld ms after the takeover began and %lld ms after the standby "
+           "served (grace %d ms)", lapse, alert_state_name (row.state), (long long) after_kill,
+           (long long) after_ready, GRACE_MS);
+    alert_clear_fields (&row);
+}
+
 static int
 s_pair_start (s_pair_t *pair)
 {
-    broker_process_config_t config = { .database = s_uri, .grace = "10s", .checkpoint = "500ms",
+    broker_process_config_t config = { .database = s_uri, .grace = GRACE, .checkpoint = "500ms",
                                        .reminder_interval = "1h" };
     const char *names [2] = { "failover-a", "failover-b" };
     for (int which = 0; which < 2; which++) {
@@ -215,19 +364,26 @@ s_pair_start (s_pair_t *pair)
                                                        &agent_config, NULL, 0) : NULL;
     if (!pair->agent || agent_process_start (pair->agent))
         return -1;
+    //  lilac-web gets in step while the notifier warms up
+    pair->web_box = sandbox_new ("failover-web");
+    pair->web = pair->web_box ? web_process_new_lists (pair->web_box, controls, events, NULL)
+                              : NULL;
+    if (!pair->web || web_process_spawn (pair->web))
+        return -1;
     //  A fresh notifier starts where the stream stands when it first
     //  reaches the broker: synced once one of the warm-up alerts, a new
     //  one each second, comes through
-    for (int attempt = 0; attempt < 20; attempt++) {
+    bool warm = false;
+    for (int attempt = 0; attempt < 20 && !warm; attempt++) {
         char id [32], text [64];
         snprintf (id, sizeof id, "warmup-%d", attempt);
         snprintf (text, sizeof text, " raised %s\n", id);
         ingest_event (pair->push, SOURCE, id, "now");
-        if (file_wait_count (pair->out, text, 1, 1000) == 0)
-            return 0;
+        warm = file_wait_count (pair->out, text, 1, 1000) == 0;
     }
-    CHECK (false, "no warm-up alert was delivered in 20 s");
-    return -1;
+    if (!CHECK (warm, "no warm-up alert was delivered in 20 s"))
+        return -1;
+    return web_process_wait_ready (pair->web);
 }
 
 //  Kills the active one (kill -9, or its session terminated in PostgreSQL),
@@ -238,7 +394,7 @@ s_take_over (s_pair_t *pair, bool terminate_session, const char *gap)
 {
     broker_process_t *active = pair->broker [pair->active];
     broker_process_t *standby = pair->broker [1 - pair->active];
-    int64_t killed_at = clock_now_ms ();
+    int64_t killed_at = pair->killed_at = clock_now_ms ();
     if (terminate_session) {
         CHECK (s_psql ("SELECT pg_terminate_backend (pid) FROM pg_locks"
                        " WHERE locktype = 'advisory' AND granted") == 0, "pg_terminate_backend");
@@ -284,8 +440,9 @@ s_failover (void)
     int64_t session_ms = -1;
     TEST ("failover: a standby waits bound to nothing; the active killed (kill -9, then its "
           "session terminated): the standby serves within 3 s, every raised alert (one handed to "
-          "the agent while nobody was active) reaches the notifier, no seq is given twice, "
-          "refreshed heartbeats never raise");
+          "the agent while nobody was active) reaches the notifier, lilac-web on both brokers "
+          "shows and takes alerts through the new active, no seq is given twice, refreshed "
+          "heartbeats never raise, a lapsed one raises only at takeover + grace");
     s_pair_t pair = { 0 };
     if (!CHECK (s_cluster_start () == 0, "PostgreSQL did not start")
     ||  !CHECK (s_pair_start (&pair) == 0, "the two brokers and the notifier did not start"))
@@ -294,10 +451,16 @@ s_failover (void)
         char before [32], after [32];
         snprintf (before, sizeof before, "before-%d", round);
         snprintf (after, sizeof after, "after-%d", round);
+        char lapse [32], lapse_text [64], posted [32];
+        snprintf (lapse, sizeof lapse, "lapse-%d", round);
+        snprintf (lapse_text, sizeof lapse_text, " raised %s\n", lapse);
+        snprintf (posted, sizeof posted, "web-%d", round);
+        CHECK (ingest_event (pair.push, SOURCE, lapse, LAPSE_RAISE) == 0, "%s not sent", lapse);
         CHECK (s_raise_delivered (&pair, before), "%s not delivered", before);
-        char gap [32], gap_text [64];
+        CHECK (s_lapse_pending (&pair, lapse), "%s is not pending on the active before the "
+               "takeover", lapse);
+        char gap [32];
         snprintf (gap, sizeof gap, "gap-%d", round);
-        snprintf (gap_text, sizeof gap_text, " raised %s\n", gap);
         int64_t took = s_take_over (&pair, round == 1, gap);
         harness_note ("takeover %d (%s): the standby answered after %lld ms", round + 1,
                       round == 1 ? "session terminated" : "kill -9", (long long) took);
@@ -307,6 +470,10 @@ s_failover (void)
             kill9 [kill9_count++] = took;
         CHECK (took >= 0 && took < FAILOVER_TARGET_MS, "takeover %d took %lld ms", round + 1,
                (long long) took);
+        int64_t ready_at = broker_process_ready_at (pair.broker [pair.active]);
+        if (clock_now_ms () < pair.killed_at + GRACE_MS)
+            CHECK (s_lapse_pending (&pair, lapse) && file_count_text (pair.out, lapse_text) == 0,
+                   "%s is not pending on the new active within its grace", lapse);
         alert_t row;
         if (CHECK (control_get_alert (pair.broker [pair.active], SOURCE, before, &row) == 0,
                    "the new active does not know %s", before)) {
@@ -316,11 +483,13 @@ s_failover (void)
         }
         CHECK (s_raise_delivered (&pair, after), "%s (raised after the takeover) not delivered",
                after);
-        CHECK (file_wait_count (pair.out, gap_text, 1, DELIVERY_MS) == 0,
+        s_web_follows (&pair, after, posted);
+        CHECK (s_delivered (&pair, gap, DELIVERY_MS),
                "%s, handed to the agent while no broker was active, not delivered", gap);
         broker_process_t *dead = pair.broker [1 - pair.active];
         CHECK (broker_process_spawn (dead) == 0 && s_standby_waits (&pair, 1 - pair.active),
                "the old active does not come back as a standby");
+        s_lapse_raised_after_grace (&pair, lapse, ready_at);
     }
     //  Every line "SEQ EVENT ID": a seq names one change, however often it
     //  was delivered (at least once)
@@ -350,6 +519,8 @@ s_failover (void)
                       "session_ms=%lld", rounds, (long long) kill9 [(kill9_count - 1) / 2],
                       (long long) kill9 [kill9_count - 1], (long long) session_ms);
 done:
+    web_process_destroy (&pair.web, check_case_failed);    //  killed: its clean stop is test_web's
+    sandbox_destroy (&pair.web_box, check_case_failed);
     if (pair.notifier && notifier_process_running (pair.notifier))
         notifier_process_stop (pair.notifier);
     notifier_process_destroy (&pair.notifier, check_case_failed);

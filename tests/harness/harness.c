@@ -412,8 +412,27 @@ sandbox_destroy (sandbox_t **self_p, bool failed)
     *self_p = NULL;
 }
 
-int
-port_free (void)
+//  Ports port_free handed out, the last PORTS_REMEMBERED of them (a ring):
+//  a test that picks several before any is bound (two brokers, one of them
+//  a standby bound to nothing) must not get one twice.
+#define PORTS_REMEMBERED  1024
+static int s_ports_given [PORTS_REMEMBERED];
+static unsigned s_ports_given_count;
+
+static bool
+s_port_given (int port)
+{
+    unsigned held = s_ports_given_count < PORTS_REMEMBERED ? s_ports_given_count
+                                                          : PORTS_REMEMBERED;
+    for (unsigned index = 0; index < held; index++)
+        if (s_ports_given [index] == port)
+            return true;
+    return false;
+}
+
+//  A port the kernel has free on 127.0.0.1 now (bind to 0, read it, close), or -1.
+static int
+s_port_unbound (void)
 {
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     if (fd == -1)
@@ -430,6 +449,21 @@ port_free (void)
         port = ntohs (address.sin_port);
     close (fd);
     return port;
+}
+
+int
+port_free (void)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int port = s_port_unbound ();
+        if (port <= 0)
+            return -1;
+        if (!s_port_given (port)) {
+            s_ports_given [s_ports_given_count++ % PORTS_REMEMBERED] = port;
+            return port;
+        }
+    }
+    return -1;
 }
 
 //  --- broker ----------------------------------------------------------------------

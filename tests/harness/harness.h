@@ -25,7 +25,8 @@
     directory and print its path, and the broker's log (stderr) is printed
     as "#" lines so tests/run shows it. Limits: one broker per testbed; ports
     are picked by binding to 127.0.0.1:0 and closing, so another process
-    could in principle take one before the broker binds it.
+    could in principle take one before the broker binds it (one test process
+    is never given the same port twice).
 */
 #ifndef LILAC_HARNESS_H
 #define LILAC_HARNESS_H
@@ -67,7 +68,8 @@ char *sandbox_path (sandbox_t *self, const char *file);
 //  path. NULL is a no-op.
 void sandbox_destroy (sandbox_t **self_p, bool failed);
 
-//  A free TCP port on 127.0.0.1 (bind to port 0, read it, close), or -1.
+//  A free TCP port on 127.0.0.1 (bind to port 0, read it, close), never one
+//  it returned before in this process (of the last 1,024), or -1.
 int port_free (void);
 
 //  --- files ---------------------------------------------------------------------

@@ -20,8 +20,8 @@ struct _web_process_t {
 //  The config file with tls (the tls_cert and tls_key lines, or "") and
 //  extra in the `web` section; the base URL's scheme from cert.
 static web_process_t *
-s_new (sandbox_t *sandbox, broker_process_t *broker, const char *cert, const char *tls,
-       const char *extra)
+s_new (sandbox_t *sandbox, const char *control, const char *events, const char *cert,
+       const char *tls, const char *extra)
 {
     web_process_t *self = calloc (1, sizeof *self);
     assert (self);
@@ -36,9 +36,8 @@ s_new (sandbox_t *sandbox, broker_process_t *broker, const char *cert, const cha
               port);
     char text [8192];
     snprintf (text, sizeof text, "web\n    listen = \"127.0.0.1:%d\"\n    control = \"%s\"\n"
-              "    events = \"%s\"\n    state_dir = \"%s\"\n%s%s", port,
-              broker_process_control (broker), broker_process_publish (broker), state, tls,
-              extra ? extra : "");
+              "    events = \"%s\"\n    state_dir = \"%s\"\n%s%s", port, control, events, state,
+              tls, extra ? extra : "");
     free (state);
     if (port <= 0 || (cert && !self->ca_file) || file_write_text (self->config, text)) {
         web_process_destroy (&self, true);
@@ -50,7 +49,15 @@ s_new (sandbox_t *sandbox, broker_process_t *broker, const char *cert, const cha
 web_process_t *
 web_process_new (sandbox_t *sandbox, broker_process_t *broker, const char *extra)
 {
-    return s_new (sandbox, broker, NULL, "", extra);
+    return s_new (sandbox, broker_process_control (broker), broker_process_publish (broker),
+                  NULL, "", extra);
+}
+
+web_process_t *
+web_process_new_lists (sandbox_t *sandbox, const char *control, const char *events,
+                       const char *extra)
+{
+    return s_new (sandbox, control, events, NULL, "", extra);
 }
 
 web_process_t *
@@ -59,18 +66,33 @@ web_process_new_tls (sandbox_t *sandbox, broker_process_t *broker, const char *c
 {
     char tls [4200];
     snprintf (tls, sizeof tls, "    tls_cert = \"%s\"\n    tls_key = \"%s\"\n", cert, key);
-    return s_new (sandbox, broker, cert, tls, extra);
+    return s_new (sandbox, broker_process_control (broker), broker_process_publish (broker),
+                  cert, tls, extra);
 }
 
 int
 web_process_start (web_process_t *self)
 {
+    return web_process_spawn (self) ? -1 : web_process_wait_ready (self);
+}
+
+int
+web_process_spawn (web_process_t *self)
+{
     char program [1024];
     snprintf (program, sizeof program, "%s/lilac-web", harness_bin_dir ());
     char *argv [] = { program, "-c", self->config, NULL };
     self->pid = process_spawn (argv, self->log, self->log);
-    if (self->pid <= 0)
+    if (self->pid <= 0) {
+        self->pid = 0;
         return -1;
+    }
+    return 0;
+}
+
+int
+web_process_wait_ready (web_process_t *self)
+{
     char url [128];
     snprintf (url, sizeof url, "%s/healthz", self->base);
     http_options_t options = { .ca_file = self->ca_file };

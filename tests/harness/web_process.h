@@ -2,7 +2,8 @@
     curl as its client.
 
     A web_process_t writes sandbox/web.conf (a free loopback port, the
-    broker's endpoints, a state directory, and any lines the test adds),
+    broker's endpoints, or lists of several brokers' endpoints
+    (web_process_new_lists), a state directory, and any lines the test adds),
     spawns `$LILAC_BIN/lilac-web -c FILE` with its output in sandbox/web.log,
     and waits for /healthz to answer 200 (open whatever the authentication).
     web_process_new_tls adds tls_cert and tls_key: lilac-web serves HTTPS,
@@ -25,12 +26,21 @@ typedef struct _web_process_t web_process_t;
 
 //  extra: lines added to the `web` section ("    users = ...\n"), or NULL.
 web_process_t *web_process_new (sandbox_t *sandbox, broker_process_t *broker, const char *extra);
+//  As web_process_new, with control and events given as text: endpoint lists
+//  ("tcp://a,tcp://b") for two brokers on one PostgreSQL.
+web_process_t *web_process_new_lists (sandbox_t *sandbox, const char *control,
+                                      const char *events, const char *extra);
 //  As web_process_new, serving HTTPS with the PEM files cert and key; curl
 //  trusts cert (--cacert) when it waits for /healthz.
 web_process_t *web_process_new_tls (sandbox_t *sandbox, broker_process_t *broker,
                                     const char *cert, const char *key, const char *extra);
 //  Spawns it and waits for /healthz 200. 0, or -1 (printed).
 int web_process_start (web_process_t *self);
+//  The two halves of web_process_start, so a test can do other work while
+//  lilac-web gets in step: spawn only (0 / -1), and wait for /healthz 200
+//  within WEB_START_DEADLINE_MS (0, or -1 printed; not killed).
+int web_process_spawn (web_process_t *self);
+int web_process_wait_ready (web_process_t *self);
 //  SIGTERM and wait: its exit status, or -1.
 int web_process_stop (web_process_t *self);
 //  SIGKILL and reap. 0, or -1 when it was not running.
