@@ -412,17 +412,16 @@ broker_run (broker_t *self)
         for (int index = 0; index < monitors; index++)
             items [3 + index] = (zmq_pollitem_t) {
                 security_monitor_handle (self->security, index), 0, ZMQ_POLLIN, 0 };
-        //  The store's answer in flight, if any (PostgreSQL), read by core_work
-        short store_events = 0;
+        //  The store's answer in flight, if any (PostgreSQL), read by core_work,
+        //  and the answer to a read out, on its own session
+        short store_events = 0, read_events = 0;
         int store_fd = core_poll_fd (self->core, &store_events);
+        int read_fd = core_read_fd (self->core, &read_events);
         int count = 3 + monitors;
         if (store_fd >= 0)
-            items [count++] = (zmq_pollitem_t) { NULL, store_fd, store_events, 0 };
-        //  ... and the answer to a read out, on its own session
-        short read_events = 0;
-        int read_fd = core_read_fd (self->core, &read_events);
+            items [count++] = bus_fd_item (store_fd, store_events);
         if (read_fd >= 0)
-            items [count++] = (zmq_pollitem_t) { NULL, read_fd, read_events, 0 };
+            items [count++] = bus_fd_item (read_fd, read_events);
         if (zmq_poll (items, count, s_poll_timeout (self)) < 0 && errno != EINTR) {
             log_error ("poll failed: %s", zmq_strerror (errno));
             continue;

@@ -40,6 +40,7 @@
 */
 #include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -691,4 +692,12 @@ bus_watch_failure (zsock_t *monitor, const char *endpoint, int64_t watched_at,
     zmq_msg_close (&frames [0]);
     zmq_msg_close (&frames [1]);
     return rc;
+}
+
+zmq_pollitem_t
+bus_fd_item (int fd, short poll_events)
+{
+    short events = (short) (((poll_events & POLLIN) ? ZMQ_POLLIN : 0)
+                          | ((poll_events & POLLOUT) ? ZMQ_POLLOUT : 0));
+    return (zmq_pollitem_t) { NULL, fd, events, 0 };
 }

@@ -108,6 +108,11 @@ zsock_t *bus_watch (zsock_t *socket, char *error, size_t error_size);
 int bus_watch_failure (zsock_t *monitor, const char *endpoint, int64_t watched_at,
                        char *error, size_t error_size);
 
+//  A zmq_poll item for a plain descriptor that wants poll(2)'s events
+//  (POLLIN, POLLOUT), as libpq and pipes say them: zmq_poll reads its own
+//  flags (ZMQ_POLLOUT is 2; POLLOUT, 4, is ZMQ_POLLERR to it).
+zmq_pollitem_t bus_fd_item (int fd, short poll_events);
+
 //  Sends request (one msgpack frame) to the control endpoint and waits up to
 //  timeout_ms for the reply frame. Returns the reply (caller destroys), or
 //  NULL with a human-readable reason in error.

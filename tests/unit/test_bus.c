@@ -7,7 +7,10 @@
     "multi" (answered with two body frames) and "empty" (answered with the
     delimiter only). Every wait has a deadline; nothing sleeps blindly.
 */
+#include <poll.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "../check.h"
 #include "bus.h"
 
@@ -295,6 +298,30 @@ s_test_max_message (void)
     zsock_destroy (&raw_pull);
 }
 
+//  A descriptor that waits to write (the broker's PostgreSQL socket with a
+//  transaction's bytes still in libpq) wakes zmq_poll when it can.
+static void
+test_fd_item (void)
+{
+    TEST ("bus_fd_item: zmq_poll wakes for poll(2)'s POLLOUT and POLLIN on a plain socket");
+    int pair [2];
+    if (!CHECK (socketpair (AF_UNIX, SOCK_STREAM, 0, pair) == 0, "socketpair"))
+        return;
+    zmq_pollitem_t item = bus_fd_item (pair [0], POLLOUT);
+    int ready = zmq_poll (&item, 1, 200);
+    CHECK (ready == 1 && (item.revents & ZMQ_POLLOUT), "writable: zmq_poll %d, revents %d",
+           ready, item.revents);
+    item = bus_fd_item (pair [0], POLLIN);
+    CHECK (zmq_poll (&item, 1, 0) == 0, "nothing to read yet");
+    CHECK (write (pair [1], "x", 1) == 1, "write");
+    item = bus_fd_item (pair [0], POLLIN | POLLOUT);
+    ready = zmq_poll (&item, 1, 200);
+    CHECK (ready == 1 && (item.revents & ZMQ_POLLIN) && (item.revents & ZMQ_POLLOUT),
+           "readable and writable: zmq_poll %d, revents %d", ready, item.revents);
+    close (pair [0]);
+    close (pair [1]);
+}
+
 int
 main (void)
 {
@@ -346,5 +373,6 @@ main (void)
                && strstr (error, bad [index].why),
                "'%s': '%s' (expected '%s')", bad [index].endpoints, error, bad [index].why);
     }
+    test_fd_item ();
     return check_done ();
 }
