@@ -428,21 +428,38 @@ s_in_flight (core_t *core)
     return core_poll_fd (core, &events) >= 0;
 }
 
+//  Packs a `since` request from seq into writer.
+static void
+s_pack_since (wire_writer_t *writer, int64_t seq)
+{
+    wire_writer_reset (writer);
+    msgpack_pack_map (&writer->packer, 3);
+    wire_pack_key_int (&writer->packer, "v", WIRE_VERSION);
+    wire_pack_key_string (&writer->packer, "op", "since");
+    wire_pack_key_int (&writer->packer, "seq", seq);
+}
+
+//  A since request from seq, its reply taken (later, on PostgreSQL), its
+//  ok and error.
+static bool
+s_since (core_t *core, int64_t seq, char *error, size_t error_size)
+{
+    wire_writer_t request;
+    wire_writer_init (&request);
+    s_pack_since (&request, seq);
+    bool waits;
+    bool ok = s_answer (core, NULL, &request, &waits, error, error_size);
+    wire_writer_free (&request);
+    return ok;
+}
+
 //  Does `since` from seq 0 say that history was pruned?
 static bool
 s_history_pruned (core_t *core)
 {
-    wire_writer_t request;
-    wire_writer_init (&request);
-    msgpack_pack_map (&request.packer, 3);
-    wire_pack_key_int (&request.packer, "v", WIRE_VERSION);
-    wire_pack_key_string (&request.packer, "op", "since");
-    wire_pack_key_int (&request.packer, "seq", 0);
-    char error [WIRE_ERROR_SIZE];
-    bool waits;
-    bool ok = s_answer (core, NULL, &request, &waits, error, sizeof error);
-    wire_writer_free (&request);
-    return !ok && strstr (error, "older than the history kept");
+    char error [WIRE_ERROR_SIZE] = "";
+    return !s_since (core, 0, error, sizeof error)
+        && strstr (error, "older than the history kept");
 }
 
 //  Was a change with this topic prefix published?
@@ -548,10 +565,7 @@ s_check_reads_later (void)
         if (s_get (core, "web7", "a", &alert))
             published = alert.seq;
         alert_clear_fields (&alert);
-        msgpack_pack_map (&since.packer, 3);
-        wire_pack_key_int (&since.packer, "v", WIRE_VERSION);
-        wire_pack_key_string (&since.packer, "op", "since");
-        wire_pack_key_int (&since.packer, "seq", (int64_t) published - 2);
+        s_pack_since (&since, (int64_t) published - 2);
         s_request (&history, "history", "source", "web7", "id", "a", NULL);
         core_reply_t first = core_answer (core, NULL, since.buffer.data, since.buffer.size,
                                           &reply, clock_now_ms ());
@@ -609,22 +623,6 @@ s_terminate_reads_sessions (void)
     PQclear (result);
     PQfinish (conn);
     return ended;
-}
-
-//  A since request from seq, its reply taken (later), its ok and error.
-static bool
-s_since (core_t *core, int64_t seq, char *error, size_t error_size)
-{
-    wire_writer_t request;
-    wire_writer_init (&request);
-    msgpack_pack_map (&request.packer, 3);
-    wire_pack_key_int (&request.packer, "v", WIRE_VERSION);
-    wire_pack_key_string (&request.packer, "op", "since");
-    wire_pack_key_int (&request.packer, "seq", seq);
-    bool waits;
-    bool ok = s_answer (core, NULL, &request, &waits, error, error_size);
-    wire_writer_free (&request);
-    return ok;
 }
 
 //  The reads session lost (terminated): the since that finds it gone is
