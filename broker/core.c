@@ -900,8 +900,9 @@ core_delete_alert (core_t *self, entry_t *entry, int64_t now, char *error, size_
 /*  Retention deletes history and silences older than the retention, and
     cleared alerts nobody touched for as long, in bounded runs between
     turns (a long backlog is worked off over several turns, one run a
-    turn). While changes wait for their commit (writes failing), or a
-    transaction is in flight, it waits: its seqs must come after theirs.
+    turn). It waits while writes fail or another transaction is in flight
+    (s_retain), and deletes alerts only when no change waits for its
+    commit: their seqs must come after those.
 
     A run that prunes only (the steady state: old history goes every
     minute) is a transaction like a checkpoint, in flight while the loop
@@ -980,6 +981,7 @@ static void
 s_retain_alerts (core_t *self, entry_t **expired, size_t alerts, int64_t cutoff,
                  uint64_t rows_seq, int64_t now)
 {
+    assert (self->seq == self->published_seq);
     pending_change_t *deletions = mem_alloc (alerts * sizeof (pending_change_t));
     bool written = s_send_prune (self, cutoff, rows_seq, true) == 0
                 && s_write_deletions (self, expired, alerts, now, deletions) == 0;
@@ -1003,17 +1005,23 @@ s_retain_alerts (core_t *self, entry_t **expired, size_t alerts, int64_t cutoff,
     mem_free (deletions);
 }
 
+//  A run waits while a transaction is in flight or writes fail, and is
+//  tried again a moment later; core_work runs it before the turn's chunk,
+//  so a steady load (a chunk in flight at the end of every turn, on
+//  PostgreSQL) cannot put it off for good. Alerts are deleted only when no
+//  change waits for its commit (their seqs must come after those).
 static void
 s_retain (core_t *self, int64_t now)
 {
-    self->next_retention = self->tick + self->retention_period;
-    if (self->change_count || self->retry_commit_at || self->flight != FLIGHT_NONE)
+    if (self->retry_commit_at || self->flight != FLIGHT_NONE) {
+        self->next_retention = self->tick + BROKER_COMMIT_RETRY_MS;
         return;
-    assert (self->seq == self->published_seq);
+    }
+    self->next_retention = self->tick + self->retention_period;
     int64_t cutoff = now - self->config.retention;
     uint64_t rows_seq = s_retention_rows_seq (self);
     size_t alerts = 0;
-    entry_t **expired = s_expired_alerts (self, cutoff, &alerts);
+    entry_t **expired = self->change_count ? NULL : s_expired_alerts (self, cutoff, &alerts);
     if (alerts)
         s_retain_alerts (self, expired, alerts, cutoff, rows_seq, now);
     else
@@ -1250,9 +1258,9 @@ core_work (core_t *self, int64_t now)
     s_fire_due (self, now);
     if (self->silence_due && now >= self->silence_due)
         silences_tick (self, now);
-    s_write (self);
-    if (self->tick >= self->next_retention)
+    if (self->tick >= self->next_retention && s_land (self) == 0)
         s_retain (self, now);
+    s_write (self);
     core_reads_work (self, false);
 }
 

@@ -664,6 +664,64 @@ s_check_reads_session_lost (void)
     wire_writer_free (&writer);
 }
 
+//  The oldest seq in the PostgreSQL history, read on a session of the
+//  test's own (not through the core, whose turns it must not add), or -1.
+static int64_t
+s_oldest_stored (void)
+{
+    PGconn *conn = PQconnectdb (s_database);
+    PGresult *result = PQexec (conn, "SELECT coalesce (min (seq), 0) FROM history");
+    int64_t oldest = PQresultStatus (result) == PGRES_TUPLES_OK && PQntuples (result) == 1
+                   ? atoll (PQgetvalue (result, 0, 0)) : -1;
+    PQclear (result);
+    PQfinish (conn);
+    return oldest;
+}
+
+//  Retention under a steady load on PostgreSQL: a change every turn keeps
+//  a chunk in flight at the end of nearly every turn, and retention still
+//  runs (before the turn's chunk) and prunes.
+static void
+s_check_retention_under_load (void)
+{
+    s_checkpoint_ms = 100;
+    s_retention_ms = 1000;
+    sent_t sent = { 0 };
+    core_t *core = s_core (false, &sent);
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    TEST ("core on PostgreSQL: retention runs under a steady load (a change every turn)");
+    bool pruned = false;
+    if (core) {
+        int64_t first = s_oldest_stored ();
+        int64_t deadline = zclock_mono () + 6000, next_check = zclock_mono () + 1500;
+        for (int turn = 0; !pruned && zclock_mono () < deadline; turn++) {
+            core_begin_turn (core, zclock_mono ());
+            s_frame (&writer, "web9", "load", turn % 2 ? "now" : "+1h");
+            s_ingest (core, NULL, &writer);
+            core_work (core, clock_now_ms ());
+            s_sent_free (&sent);            //  (only SENT_MAX are kept)
+            short events = 0;
+            int fd = core_poll_fd (core, &events);
+            struct pollfd item = { fd, events, 0 };
+            if (fd >= 0 && poll (&item, 1, 2) < 0)
+                break;
+            if (zclock_mono () >= next_check) {
+                pruned = s_oldest_stored () > first;
+                next_check = zclock_mono () + 200;
+            }
+        }
+        CHECK (first >= 0 && pruned, "history older than the retention was never pruned under "
+               "load (the oldest seq stayed %lld)", (long long) first);
+        CHECK (core_finish (core) == 0, "finish");
+        core_destroy (&core);
+    }
+    s_sent_free (&sent);
+    wire_writer_free (&writer);
+    s_checkpoint_ms = 1000;
+    s_retention_ms = 0;
+}
+
 //  On PostgreSQL a commit's answer is read later, in a later turn: an alert
 //  refreshed while the checkpoint that writes its row is in flight is still
 //  behind when the answer comes (touched), and its refresh is written by a
@@ -676,7 +734,7 @@ test_postgresql (void)
     TEST ("core on PostgreSQL: a refresh while its alert's row is in flight is written after");
     if (!CHECK (pg_start (pg_dir, s_database, sizeof s_database) == 0, "PostgreSQL did not start"))
         return;
-    s_checkpoint_ms = 100;
+    s_checkpoint_ms = 500;          //  the publication's wait ends well before it
     sent_t sent = { 0 };
     core_t *core = s_core (false, &sent);
     wire_writer_t writer;
@@ -700,7 +758,7 @@ test_postgresql (void)
         int64_t refreshed = s_get (core, "web4", "hb", &alert) ? alert.raise_at : 0;
         alert_clear_fields (&alert);
         //  the checkpoint lands; the refresh is written by a later one
-        int64_t until = zclock_mono () + 1000;
+        int64_t until = zclock_mono () + 1500;
         S_TURN_UNTIL (core, zclock_mono () >= until);
         core_destroy (&core);               //  a crash: no finish
         s_sent_free (&sent);
@@ -720,6 +778,7 @@ test_postgresql (void)
     s_check_retention ("PostgreSQL");
     s_check_reads_later ();
     s_check_reads_session_lost ();
+    s_check_retention_under_load ();
     pg_stop (pg_dir);
 }
 
