@@ -201,8 +201,11 @@ s_handle_control (broker_t *self, int64_t now)
     zmsg_remove (request, body);
     zframe_destroy (&body);
     if (when == CORE_REPLY_LATER) {
-        if (zlist_append (self->later, request) == 0)
-            request = NULL;             //  answered when the store has answered
+        //  Envelopes and replies pair up in order: one lost would send
+        //  every later reply to the wrong client
+        if (zlist_append (self->later, request))
+            log_fatal ("out of memory");
+        request = NULL;                 //  answered when the store has answered
     }
     else
     if (zmsg_addmem (request, reply.buffer.data, reply.buffer.size) == 0) {
@@ -428,8 +431,11 @@ broker_run (broker_t *self)
         }
         s_turn (self, items, clock_now_ms ());
     }
-    if (self->fatal)
+    if (self->fatal) {
+        core_refuse_reads (self->core);
+        s_send_later (self);
         return -1;
+    }
     int rc = core_finish (self->core);
     s_send_replies (self);
     s_send_later (self);

@@ -86,8 +86,12 @@ core_reply_t core_answer (core_t *self, const core_caller_t *caller, const void 
                           size_t size, wire_writer_t *reply, int64_t now);
 //  The next reply that core_answer said comes later, in the order of their
 //  requests: true with it in reply, false while none is ready. After
-//  core_finish, every such reply is ready (refused: ask again).
+//  core_finish or core_refuse_reads, every such reply is ready (refused:
+//  ask again).
 bool core_take_reply (core_t *self, wire_writer_t *reply);
+//  Stopping without core_finish (the store lost, the file gone): the reads
+//  still waiting are refused, so every request has its reply.
+void core_refuse_reads (core_t *self);
 //  While a read is out (PostgreSQL): the store's reads socket for the loop
 //  to poll, with the events wanted; -1 otherwise. core_work reads it.
 int core_read_fd (core_t *self, short *events);

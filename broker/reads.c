@@ -23,17 +23,20 @@
 #include "mem.h"
 
 //  A read that could not be sent, or that a server (PostgreSQL) did not
-//  answer: nothing is known to be wrong with history, and asking again
-//  may work. A file (SQLite) that cannot be read is damaged: take a
+//  answer (STORE_READ_AGAIN): nothing is known to be wrong with history,
+//  and asking again may work. History that cannot be read (a damaged
+//  file, a statement the server refuses) is another matter: take a
 //  snapshot (s_since_fields).
 #define S_CANNOT_READ "cannot read history now (%s): ask again"
+//  ... and one asked of a broker that stops.
+#define S_STOPPING "the broker is stopping: ask again (another broker may answer)"
 
 //  A read a server did not answer (its session lost, or past the
 //  deadline): said, logged (rate-limited), and asking again may work. -1.
 static int
 s_cannot_read (core_t *self, char *error, size_t error_size)
 {
-    snprintf (error, error_size, S_CANNOT_READ, store_error (self->store));
+    snprintf (error, error_size, S_CANNOT_READ, store_read_error (self->store));
     log_limited (&self->store_log, "%s", error);
     return -1;
 }
@@ -77,13 +80,13 @@ static int
 s_since_fields (core_t *self, const store_read_t *read, int rc, const collected_t *collected,
                 uint64_t oldest, msgpack_packer *out, char *error, size_t error_size)
 {
-    if (rc && store_reads_later (self->store))
+    if (rc == STORE_READ_AGAIN)
         return s_cannot_read (self, error, error_size);
     if (rc) {
         //  Damage in history cannot be healed by asking again: the caller
         //  must start over from a snapshot, and a human must hear of it.
         snprintf (error, error_size, "history after seq %" PRIu64 " is unreadable (%s):"
-                  " take a snapshot", read->seq, store_error (self->store));
+                  " take a snapshot", read->seq, store_read_error (self->store));
         log_limited (&self->store_log, "since %" PRIu64 ": %s", read->seq, error);
         return -1;
     }
@@ -105,11 +108,11 @@ static int
 s_history_fields (core_t *self, const store_read_t *read, int rc, const collected_t *collected,
                   msgpack_packer *out, char *error, size_t error_size)
 {
-    if (rc && store_reads_later (self->store))
+    if (rc == STORE_READ_AGAIN)
         return s_cannot_read (self, error, error_size);
     if (rc) {
         snprintf (error, error_size, "history of %s/%s is unreadable: %s", read->source,
-                  read->id, store_error (self->store));
+                  read->id, store_read_error (self->store));
         log_limited (&self->store_log, "%s", error);
         return -1;
     }
@@ -166,6 +169,10 @@ static int
 s_read (core_t *self, const store_read_t *read, msgpack_packer *out, char *error,
         size_t error_size)
 {
+    if (self->lost || self->finishing) {
+        snprintf (error, error_size, S_STOPPING);
+        return -1;
+    }
     if (!store_reads_later (self->store))
         return s_read_now (self, read, out, error, error_size);
     s_queue (self, read);
@@ -177,7 +184,7 @@ core_read_since (core_t *self, uint64_t after, size_t limit, msgpack_packer *out
                  char *error, size_t error_size)
 {
     store_read_t read = { .kind = STORE_READ_SINCE, .seq = after, .upto = self->published_seq,
-                          .limit = limit + 1 };
+                          .limit = limit + 1, .budget = CONTROL_REPLY_BUDGET };
     return s_read (self, &read, out, error, error_size);
 }
 
@@ -186,7 +193,8 @@ core_read_history (core_t *self, const alert_t *alert, uint64_t newest, uint64_t
                    size_t limit, msgpack_packer *out, char *error, size_t error_size)
 {
     store_read_t read = { .kind = STORE_READ_CHAIN, .seq = newest, .upto = before,
-                          .source = alert->source, .id = alert->id, .limit = limit + 1 };
+                          .source = alert->source, .id = alert->id, .limit = limit + 1,
+                          .budget = CONTROL_REPLY_BUDGET };
     return s_read (self, &read, out, error, error_size);
 }
 
@@ -252,12 +260,11 @@ core_reads_work (core_t *self, bool stopping)
         uint64_t oldest = 0;
         char refused [WIRE_ERROR_SIZE] = "";
         int rc = -1;
-        if (stopping)
-            snprintf (refused, sizeof refused, "the broker is stopping: ask again (another "
-                      "broker may answer)");
+        if (stopping || self->lost)
+            snprintf (refused, sizeof refused, S_STOPPING);
         else
         if (!request->sent && store_read_send (self->store, &request->read)) {
-            snprintf (refused, sizeof refused, S_CANNOT_READ, store_error (self->store));
+            snprintf (refused, sizeof refused, S_CANNOT_READ, store_read_error (self->store));
             log_limited (&self->store_log, "%s", refused);
         }
         else {
@@ -290,6 +297,12 @@ int
 core_read_fd (core_t *self, short *events)
 {
     return store_read_fd (self->store, events);
+}
+
+void
+core_refuse_reads (core_t *self)
+{
+    core_reads_work (self, true);
 }
 
 void

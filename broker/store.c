@@ -376,6 +376,14 @@ store_read_deadline (store_t *self)
          ? self->class->read_deadline (self->backend) : 0;
 }
 
+const char *
+store_read_error (store_t *self)
+{
+    assert (self);
+    return self->class->read_error ? self->class->read_error (self->backend)
+                                   : store_error (self);
+}
+
 int
 store_oldest_seq (store_t *self, uint64_t *seq)
 {

@@ -193,7 +193,13 @@ typedef struct {
     const char *source;            //  CHAIN: the alert (copied by store_read_send)
     const char *id;
     size_t limit;                  //  rows, at most
+    size_t budget;                 //  bytes of bodies the caller can use (0: any): a
+                                   //  server may leave out the rows past them but one
 } store_read_t;
+
+//  store_read_poll's answer for a read the server did not answer (its
+//  session gone, past the deadline, a shutdown): asking again may work.
+#define STORE_READ_AGAIN (-2)
 
 //  Does the store answer reads later (PostgreSQL), or in store_read_poll
 //  right after store_read_send (SQLite)?
@@ -202,14 +208,17 @@ bool store_reads_later (store_t *self);
 int store_read_send (store_t *self, const store_read_t *read);
 //  The read's answer: 1 not yet (poll store_read_fd, ask again); 0 read:
 //  each(seq, body, size, arg) was called for every row in order, and for
-//  SINCE *oldest is the oldest seq kept (0: history is empty); -1 failed,
-//  or no answer within the deadline (store_error says why). A read whose
-//  answer was given is done: the next may be sent.
+//  SINCE *oldest is the oldest seq kept (0: history is empty); -1 the
+//  store could not read it (damage: history as kept is unreadable), or
+//  STORE_READ_AGAIN; store_read_error says why. A read whose answer was
+//  given is done: the next may be sent.
 int store_read_poll (store_t *self, store_change_fn *each, void *arg, uint64_t *oldest);
 //  While a read is out: the socket and events to poll, and the monotonic
 //  ms by which it must be answered; -1 and 0 otherwise.
 int store_read_fd (store_t *self, short *events);
 int64_t store_read_deadline (store_t *self);
+//  Why the last read failed (its own text: a commit's error is kept apart).
+const char *store_read_error (store_t *self);
 
 //  The oldest seq still in history, 0 when history is empty. 0 / -1.
 int store_oldest_seq (store_t *self, uint64_t *seq);
@@ -285,6 +294,7 @@ typedef struct {
                       uint64_t *oldest);
     int (*read_fd) (store_backend_t *self, short *events);
     int64_t (*read_deadline) (store_backend_t *self);
+    const char *(*read_error) (store_backend_t *self);
     int (*prune_history) (store_backend_t *self, int64_t before, uint64_t keep_after,
                           int limit, int *deleted);
     int (*put_silence) (store_backend_t *self, const char *id, int64_t ends, uint64_t seq,

@@ -134,7 +134,8 @@ static const struct {
     //  One alert's changes below $5, newest first, walked along prev_seq on
     //  the server: from the change before row $5 when that is the alert's
     //  (a page after the first), else from $1, its newest, stepping over
-    //  the rows not below $5; `given` counts the rows below, up to $4
+    //  the rows not below $5; `given` counts the rows below, up to $4; the
+    //  rows whose bytes start past $6 are not sent
     [Q_HISTORY_CHAIN] = {
         "WITH RECURSIVE chain (seq, prev_seq, body, step, given) AS ("
         "  SELECT seq, prev_seq, body, 1, (seq < $5)::int FROM history"
@@ -146,7 +147,9 @@ static const struct {
         "   chain.given + (history.seq < $5)::int"
         "  FROM chain JOIN history ON history.seq = chain.prev_seq"
         "  WHERE history.source = $2 AND history.id = $3 AND chain.given < $4)"
-        " SELECT seq, body FROM chain WHERE seq < $5 ORDER BY step", 5 },
+        " SELECT seq, body FROM (SELECT seq, body, step,"
+        "  sum (length (body)) OVER (ORDER BY step) AS running FROM chain WHERE seq < $5) AS page"
+        " WHERE running - length (body) < $6 ORDER BY step", 6 },
     [Q_OLDEST] = { "SELECT coalesce (min (seq), 0) FROM history", 0 },
     [Q_LOAD_SILENCES] = { "SELECT body FROM silences ORDER BY seq", 0 },
 };
@@ -205,9 +208,15 @@ struct _store_backend_t {
     s_batch_t batch [S_BATCHES];   //  the writes gathered, not sent yet
     char *path;                    //  the URI as given, for the reader's (re)connects
     PGconn *reader;                //  the reads' own session (store_read_send), or NULL
-    int64_t read_deadline;         //  mono ms by which the read out must be answered
+    bool reader_up;                //  ... connected (else PQconnectPoll goes on)
+    PostgresPollingStatusType connect_wants;    //  ... meanwhile: to read or to write
+    store_read_t reading;          //  the read out (its strings the two below)
+    char *read_source;
+    char *read_id;
+    int64_t read_deadline;         //  mono ms by which it must be answered
     bool read_flushing;            //  libpq holds bytes of it not sent yet
     PGresult *read_result;         //  its result, once come (the NULL after it not yet)
+    char read_error [512];         //  why the last read failed
 };
 
 static void s_pg_destroy (store_backend_t **self_p);
@@ -845,13 +854,28 @@ s_prepare (store_backend_t *self, char *error, size_t error_size)
 //  timeout, so a vanished server is noticed in seconds, and a connect
 //  that gives up after five (the URI may say otherwise: its settings come
 //  after these, and win). NULL only out of memory; PQstatus says more.
+#define S_CONNECT_KEYS 8
+
+static void
+s_connect_params (const char *path, const char **keywords, const char **values)
+{
+    static const char *const names [S_CONNECT_KEYS] = {
+        "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
+        "tcp_user_timeout", "connect_timeout", "dbname", NULL };
+    static const char *const settings [S_CONNECT_KEYS - 1] = {
+        "1", "2", "1", "3", "5000", "5" };
+    for (int index = 0; index < S_CONNECT_KEYS; index++) {
+        keywords [index] = names [index];
+        values [index] = index < S_CONNECT_KEYS - 2 ? settings [index] : NULL;
+    }
+    values [S_CONNECT_KEYS - 2] = path;
+}
+
 static PGconn *
 s_connect (const char *path)
 {
-    const char *keywords [] = { "keepalives", "keepalives_idle", "keepalives_interval",
-                                "keepalives_count", "tcp_user_timeout", "connect_timeout",
-                                "dbname", NULL };
-    const char *values [] = { "1", "2", "1", "3", "5000", "5", path, NULL };
+    const char *keywords [S_CONNECT_KEYS], *values [S_CONNECT_KEYS];
+    s_connect_params (path, keywords, values);
     return PQconnectdbParams (keywords, values, 1);
 }
 
@@ -902,6 +926,8 @@ s_pg_destroy (store_backend_t **self_p)
     PQfinish (self->conn);          //  the session ends: the lock is free
     PQclear (self->read_result);
     PQfinish (self->reader);
+    mem_free (self->read_source);
+    mem_free (self->read_id);
     mem_free (self->path);
     mem_free (self->shown);
     wire_writer_free (&self->row);
@@ -1173,23 +1199,26 @@ s_pg_since (store_backend_t *self, uint64_t after, size_t limit, store_change_fn
 //  The chain's parameters as text (Q_HISTORY_CHAIN's $1 to $5): below 0 is
 //  no bound, the largest seq.
 typedef struct {
-    char seq [24], limit [24], below [24];
-    const char *values [5];
+    char seq [24], limit [24], below [24], budget [24];
+    const char *values [6];
 } s_chain_params_t;
 
 static void
 s_chain_params (s_chain_params_t *params, uint64_t seq, uint64_t below, const char *source,
-                const char *id, size_t limit)
+                const char *id, size_t limit, size_t budget)
 {
     snprintf (params->seq, sizeof params->seq, "%" PRIu64, seq);
     snprintf (params->limit, sizeof params->limit, "%zu", limit);
     snprintf (params->below, sizeof params->below, "%" PRId64,
               below && below < INT64_MAX ? (int64_t) below : INT64_MAX);
+    snprintf (params->budget, sizeof params->budget, "%" PRId64,
+              budget && budget < INT64_MAX ? (int64_t) budget : INT64_MAX);
     params->values [0] = params->seq;
     params->values [1] = source;
     params->values [2] = id;
     params->values [3] = params->limit;
     params->values [4] = params->below;
+    params->values [5] = params->budget;
 }
 
 static int
@@ -1199,7 +1228,7 @@ s_pg_history_chain (store_backend_t *self, uint64_t seq, uint64_t below, const c
     if (!seq || !limit)
         return 0;
     s_chain_params_t params;
-    s_chain_params (&params, seq, below, source, id, limit);
+    s_chain_params (&params, seq, below, source, id, limit, 0);
     const char *const *values = params.values;
     PGresult *result = s_read (self, Q_HISTORY_CHAIN, values);
     if (!result)
@@ -1213,70 +1242,116 @@ s_pg_history_chain (store_backend_t *self, uint64_t seq, uint64_t below, const c
 
 //  --- reads answered later, on the reader's session ----------------------------------
 //
-//  The reader is a second session, opened at the first read and again
-//  after one failed (a connect waits, at most connect_timeout: it happens
-//  once, and after a fault). It holds no lock and writes nothing: its
-//  reads see what is committed, and a since is cut at what was published.
-//  Its socket is non-blocking; store_read_poll reads what has come.
+//  The reader is a second session, connected without waiting
+//  (PQconnectStartParams, then PQconnectPoll each time its socket is
+//  ready) at the first read and again after one failed: a read sent while
+//  it connects goes out once it is up. It holds no lock and writes
+//  nothing: its reads see what is committed, and a since is cut at what
+//  was published. The socket is non-blocking; store_read_poll reads what
+//  has come. A reply is cut at the read's byte budget on the server: the
+//  rows past it, but one, are not sent. A read the server did not answer
+//  (the session gone, the deadline passed, an error of its own like a
+//  shutdown) is STORE_READ_AGAIN; an error in the statement itself is -1.
 
 static const char s_read_since [] =
     "SELECT kept.oldest, changes.seq, changes.body"
     " FROM (SELECT coalesce (min (seq), 0) AS oldest FROM history) AS kept"
-    " LEFT JOIN LATERAL (SELECT seq, body FROM history WHERE seq > $1 AND seq <= $2"
-    "  ORDER BY seq LIMIT $3) AS changes ON true ORDER BY changes.seq";
+    " LEFT JOIN LATERAL (SELECT seq, body FROM"
+    "  (SELECT seq, body, sum (length (body)) OVER (ORDER BY seq) AS running FROM history"
+    "   WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3) AS first"
+    "  WHERE running - length (body) < $4) AS changes ON true ORDER BY changes.seq";
 
-//  The read failed: said in self->error; the reader is dropped, and the
-//  next read connects anew. -1.
+//  The read is not answered and the reader is dropped: said in
+//  read_error; the next read connects anew. STORE_READ_AGAIN.
 static int
 s_reader_failed (store_backend_t *self, const char *what)
 {
-    snprintf (self->error, sizeof self->error, "%s on the reads' session to %s: %s", what,
-              self->shown, self->reader ? PQerrorMessage (self->reader) : "out of memory");
-    self->error [strcspn (self->error, "\n")] = 0;
+    snprintf (self->read_error, sizeof self->read_error, "%s (the reads session to %s): %.*s",
+              what, self->shown,
+              self->reader ? (int) strcspn (PQerrorMessage (self->reader), "\n") : 13,
+              self->reader ? PQerrorMessage (self->reader) : "out of memory");
     PQclear (self->read_result);
     self->read_result = NULL;
     PQfinish (self->reader);
     self->reader = NULL;
-    return -1;
+    self->reader_up = false;
+    return STORE_READ_AGAIN;
 }
 
+//  Sends the read kept in self->reading on the reader, which is up. 0, or
+//  STORE_READ_AGAIN.
 static int
-s_reader_open (store_backend_t *self)
+s_reader_send (store_backend_t *self)
 {
-    if (self->reader && PQstatus (self->reader) == CONNECTION_OK)
-        return 0;
-    PQfinish (self->reader);
-    self->reader = s_connect (self->path);
-    if (!self->reader || PQstatus (self->reader) != CONNECTION_OK)
+    const store_read_t *read = &self->reading;
+    char seq_text [24], upto_text [24], limit_text [24], budget_text [24];
+    snprintf (seq_text, sizeof seq_text, "%" PRIu64, read->seq);
+    snprintf (upto_text, sizeof upto_text, "%" PRIu64, read->upto);
+    snprintf (limit_text, sizeof limit_text, "%zu", read->limit);
+    snprintf (budget_text, sizeof budget_text, "%zu", read->budget);
+    const char *since [] = { seq_text, upto_text, limit_text, budget_text };
+    s_chain_params_t chain;
+    s_chain_params (&chain, read->seq, read->upto, read->source, read->id, read->limit,
+                    read->budget);
+    bool sent = read->kind == STORE_READ_SINCE
+              ? PQsendQueryParams (self->reader, s_read_since, 4, NULL, since, NULL, NULL, 1)
+              : PQsendQueryParams (self->reader, s_queries [Q_HISTORY_CHAIN].sql, 6, NULL,
+                                   chain.values, NULL, NULL, 1);
+    int flushed = sent ? PQflush (self->reader) : -1;
+    if (flushed < 0)
+        return s_reader_failed (self, "cannot send a read");
+    self->read_flushing = flushed == 1;
+    return 0;
+}
+
+//  Starts connecting the reader, without waiting. 0, or STORE_READ_AGAIN.
+static int
+s_reader_connect (store_backend_t *self)
+{
+    const char *keywords [S_CONNECT_KEYS], *values [S_CONNECT_KEYS];
+    s_connect_params (self->path, keywords, values);
+    self->reader = PQconnectStartParams (keywords, values, 1);
+    if (!self->reader || PQstatus (self->reader) == CONNECTION_BAD)
         return s_reader_failed (self, "cannot connect");
     PQsetNoticeProcessor (self->reader, s_notice, NULL);
     if (PQsetnonblocking (self->reader, 1))
         return s_reader_failed (self, "cannot make non-blocking");
+    self->connect_wants = PGRES_POLLING_WRITING;
     return 0;
 }
 
 static int
 s_pg_read_send (store_backend_t *self, const store_read_t *read)
 {
-    if (s_reader_open (self))
-        return -1;
-    char seq_text [24], upto_text [24], limit_text [24];
-    snprintf (seq_text, sizeof seq_text, "%" PRIu64, read->seq);
-    snprintf (upto_text, sizeof upto_text, "%" PRIu64, read->upto);
-    snprintf (limit_text, sizeof limit_text, "%zu", read->limit);
-    const char *since [] = { seq_text, upto_text, limit_text };
-    s_chain_params_t chain;
-    s_chain_params (&chain, read->seq, read->upto, read->source, read->id, read->limit);
-    bool sent = read->kind == STORE_READ_SINCE
-              ? PQsendQueryParams (self->reader, s_read_since, 3, NULL, since, NULL, NULL, 1)
-              : PQsendQueryParams (self->reader, s_queries [Q_HISTORY_CHAIN].sql, 5, NULL,
-                                   chain.values, NULL, NULL, 1);
-    int flushed = sent ? PQflush (self->reader) : -1;
-    if (flushed < 0)
-        return s_reader_failed (self, "cannot send a read");
-    self->read_flushing = flushed == 1;
+    mem_free (self->read_source);
+    mem_free (self->read_id);
+    self->reading = *read;
+    self->read_source = read->source ? mem_strdup (read->source) : NULL;
+    self->read_id = read->id ? mem_strdup (read->id) : NULL;
+    self->reading.source = self->read_source;
+    self->reading.id = self->read_id;
     self->read_deadline = s_deadline ();
-    return 0;
+    if (self->reader && self->reader_up && PQstatus (self->reader) == CONNECTION_OK)
+        return s_reader_send (self) ? -1 : 0;
+    if (!self->reader && s_reader_connect (self))
+        return -1;
+    return 0;                           //  sent once the reader is up
+}
+
+//  Goes on connecting the reader: 1 not up yet, 0 up (the read sent),
+//  STORE_READ_AGAIN failed.
+static int
+s_reader_connecting (store_backend_t *self)
+{
+    PostgresPollingStatusType status = PQconnectPoll (self->reader);
+    if (status == PGRES_POLLING_FAILED)
+        return s_reader_failed (self, "cannot connect");
+    if (status != PGRES_POLLING_OK) {
+        self->connect_wants = status;
+        return 1;
+    }
+    self->reader_up = true;
+    return s_reader_send (self);
 }
 
 //  Gives the rows of a read's result: (oldest, seq, body) for a since, the
@@ -1294,43 +1369,66 @@ s_read_rows (const PGresult *result, store_change_fn *each, void *arg, uint64_t 
     }
 }
 
+//  Is an error result one of the server's state rather than the
+//  statement's: a connection's (08), the operator's (57: a shutdown, a
+//  cancel), resources (53) or a conflict (40)? Asking again may work.
+static bool
+s_error_passes (const PGresult *result)
+{
+    const char *state = result ? PQresultErrorField (result, PG_DIAG_SQLSTATE) : NULL;
+    return !state || strncmp (state, "08", 2) == 0 || strncmp (state, "57", 2) == 0
+        || strncmp (state, "53", 2) == 0 || strncmp (state, "40", 2) == 0;
+}
+
+//  The read's result has come whole: its rows given (0), or its error
+//  (-1, or STORE_READ_AGAIN for one that passes).
+static int
+s_read_answered (store_backend_t *self, PGresult *result, store_change_fn *each, void *arg,
+                 uint64_t *oldest)
+{
+    int rc = 0;
+    if (PQresultStatus (result) == PGRES_TUPLES_OK)
+        s_read_rows (result, each, arg, oldest);
+    else {
+        snprintf (self->read_error, sizeof self->read_error, "a read from %s: %.*s",
+                  self->shown,
+                  result ? (int) strcspn (PQresultErrorMessage (result), "\n") : 9,
+                  result ? PQresultErrorMessage (result) : "no result");
+        rc = s_error_passes (result) ? STORE_READ_AGAIN : -1;
+    }
+    PQclear (result);
+    return rc;
+}
+
 static int
 s_pg_read_poll (store_backend_t *self, store_change_fn *each, void *arg, uint64_t *oldest)
 {
     if (!self->reader)
-        return s_reader_failed (self, "bug: no read out");
-    int flushed = PQflush (self->reader);
-    if (flushed < 0 || !PQconsumeInput (self->reader))
-        return s_reader_failed (self, "the read");
-    self->read_flushing = flushed == 1;
-    while (!PQisBusy (self->reader)) {
-        PGresult *result = PQgetResult (self->reader);
-        if (result && !self->read_result) {
-            self->read_result = result;
-            continue;
+        return s_reader_failed (self, "no session");
+    int rc = self->reader_up ? 0 : s_reader_connecting (self);
+    if (rc == 0) {
+        int flushed = PQflush (self->reader);
+        if (flushed < 0 || !PQconsumeInput (self->reader))
+            return s_reader_failed (self, "the read");
+        self->read_flushing = flushed == 1;
+        while (!PQisBusy (self->reader)) {
+            PGresult *result = PQgetResult (self->reader);
+            if (result && !self->read_result)
+                self->read_result = result;
+            else
+            if (result)
+                PQclear (result);           //  one statement: one result
+            else {
+                result = self->read_result; //  the NULL: the read is answered
+                self->read_result = NULL;
+                return s_read_answered (self, result, each, arg, oldest);
+            }
         }
-        if (result) {                       //  one statement: one result
-            PQclear (result);
-            continue;
-        }
-        result = self->read_result;         //  the NULL: the read is answered
-        self->read_result = NULL;
-        if (PQresultStatus (result) != PGRES_TUPLES_OK) {
-            snprintf (self->error, sizeof self->error, "a read from %s: %s", self->shown,
-                      result ? PQresultErrorMessage (result) : "no result");
-            self->error [strcspn (self->error, "\n")] = 0;
-            PQclear (result);
-            return -1;
-        }
-        s_read_rows (result, each, arg, oldest);
-        PQclear (result);
-        return 0;
+        rc = 1;
     }
-    if (s_mono_ms () >= self->read_deadline) {
-        snprintf (self->error, sizeof self->error, "no answer to a read");
+    if (rc == 1 && s_mono_ms () >= self->read_deadline)
         return s_reader_failed (self, "no answer within 5 s");
-    }
-    return 1;
+    return rc;
 }
 
 static int
@@ -1338,7 +1436,10 @@ s_pg_read_fd (store_backend_t *self, short *events)
 {
     if (!self->reader)
         return -1;
-    *events = (short) (POLLIN | (self->read_flushing ? POLLOUT : 0));
+    if (!self->reader_up)
+        *events = self->connect_wants == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+    else
+        *events = (short) (POLLIN | (self->read_flushing ? POLLOUT : 0));
     return PQsocket (self->reader);
 }
 
@@ -1346,6 +1447,12 @@ static int64_t
 s_pg_read_deadline (store_backend_t *self)
 {
     return self->reader ? self->read_deadline : 0;
+}
+
+static const char *
+s_pg_read_error (store_backend_t *self)
+{
+    return self->read_error;
 }
 
 static int
@@ -1560,6 +1667,7 @@ const store_class_t store_pg = {
     .read_poll = s_pg_read_poll,
     .read_fd = s_pg_read_fd,
     .read_deadline = s_pg_read_deadline,
+    .read_error = s_pg_read_error,
     .oldest_seq = s_pg_oldest_seq,
     .prune_history = s_pg_prune_history,
     .put_silence = s_pg_put_silence,

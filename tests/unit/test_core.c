@@ -10,6 +10,7 @@
 */
 #include <libpq-fe.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -664,6 +665,98 @@ s_check_reads_session_lost (void)
     wire_writer_free (&writer);
 }
 
+//  The postmaster of the cluster in s_dir/pg, or -1.
+static pid_t
+s_postmaster (void)
+{
+    char path [200];
+    snprintf (path, sizeof path, "%s/pg/data/postmaster.pid", s_dir);
+    FILE *file = fopen (path, "r");
+    long pid = -1;
+    if (file && fscanf (file, "%ld", &pid) != 1)
+        pid = -1;
+    if (file)
+        fclose (file);
+    return (pid_t) pid;
+}
+
+//  While the reads session connects anew to a server that does not answer
+//  yet (its postmaster stopped), the core does not wait for it: no turn
+//  takes long, and the reads queued behind are answered once it is up.
+static void
+s_check_reads_connect_later (void)
+{
+    sent_t sent = { 0 };
+    core_t *core = s_core (false, &sent);
+    wire_writer_t writer, reply;
+    wire_writer_init (&writer);
+    wire_writer_init (&reply);
+    TEST ("core on PostgreSQL: the reads session connects anew without stopping the core; "
+          "the reads queued meanwhile are answered once it is up, or refused when it stops");
+    pid_t postmaster = s_postmaster ();
+    char error [WIRE_ERROR_SIZE] = "";
+    if (core && CHECK (postmaster > 0, "no postmaster.pid")) {
+        core_begin_turn (core, zclock_mono ());
+        s_frame (&writer, "web10", "a", "now");
+        CHECK (s_ingest (core, NULL, &writer), "frame");
+        core_work (core, clock_now_ms ());
+        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        alert_t alert = { 0 };
+        int64_t from = s_get (core, "web10", "a", &alert) ? (int64_t) alert.seq - 1 : 0;
+        alert_clear_fields (&alert);
+        CHECK (s_since (core, from, error, sizeof error), "since: %s", error);
+        CHECK (s_terminate_reads_sessions () == 1, "the reads session ended");
+        CHECK (kill (postmaster, SIGSTOP) == 0, "SIGSTOP the postmaster");
+        s_pack_since (&writer, from);
+        int later = 0;
+        for (int request = 0; request < 3; request++)
+            later += core_answer (core, NULL, writer.buffer.data, writer.buffer.size, &reply,
+                                  clock_now_ms ()) == CORE_REPLY_LATER;
+        int64_t longest = 0;
+        for (int64_t until = zclock_mono () + 1000; zclock_mono () < until; ) {
+            int64_t began = zclock_mono ();
+            core_begin_turn (core, began);
+            core_work (core, clock_now_ms ());
+            if (zclock_mono () - began > longest)
+                longest = zclock_mono () - began;
+            zclock_sleep (10);
+        }
+        kill (postmaster, SIGCONT);
+        CHECK (later == 3 && longest < 500, "%d answered later; the longest turn took %lld ms",
+               later, (long long) longest);
+        int answered = 0, ok = 0;
+        for (int request = 0; request < 3 && s_take_later (core, &reply); request++) {
+            answered++;
+            size_t count;
+            uint64_t first;
+            int64_t seq;
+            ok += s_reply_changes (&reply, &count, &first, &seq) && count == 1;
+        }
+        CHECK (answered == 3 && ok >= 2, "%d replies, %d with the change (the first may say "
+               "ask again: it was sent on the ended session)", answered, ok);
+        //  A broker that stops without core_finish (its store lost) still
+        //  answers what waits
+        CHECK (core_answer (core, NULL, writer.buffer.data, writer.buffer.size, &reply,
+                            clock_now_ms ()) == CORE_REPLY_LATER, "one more since, later");
+        core_refuse_reads (core);
+        char *text = NULL;
+        if (CHECK (core_take_reply (core, &reply), "refused reads are answered")) {
+            wire_doc_t *doc = wire_doc_new (reply.buffer.data, reply.buffer.size, error,
+                                            sizeof error);
+            if (doc)
+                wire_get_string (wire_doc_root (doc), "error", 1000, &text, error, sizeof error);
+            wire_doc_destroy (&doc);
+        }
+        CHECK (text && strstr (text, "stopping: ask again"), "the refusal: %s", text ? text : "");
+        mem_free (text);
+        CHECK (core_finish (core) == 0, "finish");
+        core_destroy (&core);
+    }
+    s_sent_free (&sent);
+    wire_writer_free (&writer);
+    wire_writer_free (&reply);
+}
+
 //  The oldest seq in the PostgreSQL history, read on a session of the
 //  test's own (not through the core, whose turns it must not add), or -1.
 static int64_t
@@ -778,6 +871,7 @@ test_postgresql (void)
     s_check_retention ("PostgreSQL");
     s_check_reads_later ();
     s_check_reads_session_lost ();
+    s_check_reads_connect_later ();
     s_check_retention_under_load ();
     pg_stop (pg_dir);
 }

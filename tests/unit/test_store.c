@@ -7,6 +7,7 @@
 */
 #include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -183,6 +184,25 @@ s_chain_add (uint64_t seq, const void *body, size_t size, void *arg)
     }
 }
 
+//  Sends read and polls for its answer (5 s at most), its rows into
+//  chain. The answer: 0, -1, STORE_READ_AGAIN, or 1 at the deadline.
+static int
+s_read_answer (store_t *store, const store_read_t *read, chain_t *chain, uint64_t *oldest)
+{
+    if (store_read_send (store, read))
+        return -1;
+    int rc = 1;
+    for (int attempt = 0; rc == 1 && attempt < 50; attempt++) {      //  50 polls of 100 ms
+        short events = 0;
+        int fd = store_read_fd (store, &events);
+        struct pollfd item = { fd, events, 0 };
+        if (fd >= 0 && poll (&item, 1, 100) < 0)
+            break;
+        rc = store_read_poll (store, s_chain_add, chain, oldest);
+    }
+    return rc;
+}
+
 static void
 s_remove_database (const char *path)
 {
@@ -330,6 +350,23 @@ s_generic_cases (const char *backend, const char *path)
     CHECK (store_history_chain (store, 5, 7, "web1", "load", 10, s_chain_add, &chain) == 0
            && chain.count == 1 && chain.seq [0] == 5, "below 7, newer than the newest 5 "
            "asked for: from 5: %zu rows", chain.count);
+
+    TEST ("every backend: a since read answered through store_read_poll, cut at upto; on "
+          "PostgreSQL (answered later) the rows past the byte budget but one are not sent");
+    chain.count = 0;
+    uint64_t kept = 0;
+    store_read_t read = { .kind = STORE_READ_SINCE, .seq = 2, .upto = 7, .limit = 10,
+                          .budget = by_rowid ? 0 : 2 };
+    int rc = s_read_answer (store, &read, &chain, &kept);
+    CHECK (rc == 0 && kept == 3, "answered %d (%s), the oldest kept %" PRIu64, rc,
+           store_read_error (store), kept);
+    if (by_rowid)
+        CHECK (chain.count == 5 && chain.seq [0] == 3 && chain.seq [4] == 7,
+               "3 to 7: %zu rows", chain.count);
+    else
+        CHECK (chain.count == 2 && chain.seq [0] == 3 && chain.seq [1] == 4,
+               "bodies of a byte, a budget of 2: %zu rows", chain.count);
+    CHECK (store_reads_later (store) == !by_rowid, "PostgreSQL answers reads later");
 
     store_destroy (&store);
     s_loaded_free (&loaded);
