@@ -60,8 +60,15 @@ check_report (bool ok, const char *file, int line, const char *expr, const char 
 }
 
 //  CHECK(condition, "format", args...) — evaluates to the condition, so a
-//  case can stop early: if (!CHECK (p, "no reply")) return;
-#define CHECK(cond, ...) check_report ((cond), __FILE__, __LINE__, #cond, __VA_ARGS__)
+//  case can stop early: if (!CHECK (p, "no reply")) return; The condition
+//  is evaluated before the message's arguments (the comma operator orders
+//  them; a function's arguments have no order), so a message shows what
+//  a condition with side effects, CHECK (read (&n) && n == 2, "%d", n),
+//  has just read.
+static bool check_condition;
+#define CHECK(cond, ...) \
+    (check_condition = (cond), \
+     check_report (check_condition, __FILE__, __LINE__, #cond, __VA_ARGS__))
 
 static inline int
 check_done (void)
