@@ -1258,8 +1258,12 @@ core_work (core_t *self, int64_t now)
     s_fire_due (self, now);
     if (self->silence_due && now >= self->silence_due)
         silences_tick (self, now);
-    if (self->tick >= self->next_retention && s_land (self) == 0)
-        s_retain (self, now);
+    if (self->tick >= self->next_retention) {
+        if (s_land (self) == 0)
+            s_retain (self, now);
+        else                            //  (an answer still out: a moment later)
+            self->next_retention = self->tick + BROKER_COMMIT_RETRY_MS;
+    }
     s_write (self);
     core_reads_work (self, false);
 }

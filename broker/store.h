@@ -194,7 +194,7 @@ typedef struct {
     const char *id;
     size_t limit;                  //  rows, at most
     size_t budget;                 //  bytes of bodies the caller can use (0: any): a
-                                   //  server may leave out the rows past them but one
+                                   //  server may leave out the rows that start past them
 } store_read_t;
 
 //  store_read_poll's answer for a read the server did not answer (its

@@ -135,7 +135,8 @@ static const struct {
     //  the server: from the change before row $5 when that is the alert's
     //  (a page after the first), else from $1, its newest, stepping over
     //  the rows not below $5; `given` counts the rows below, up to $4; the
-    //  rows whose bytes start past $6 are not sent
+    //  rows whose bytes start past $6 are not sent (one starting at $6 is:
+    //  the caller, keeping $6 bytes, learns from it that there are more)
     [Q_HISTORY_CHAIN] = {
         "WITH RECURSIVE chain (seq, prev_seq, body, step, given) AS ("
         "  SELECT seq, prev_seq, body, 1, (seq < $5)::int FROM history"
@@ -149,7 +150,7 @@ static const struct {
         "  WHERE history.source = $2 AND history.id = $3 AND chain.given < $4)"
         " SELECT seq, body FROM (SELECT seq, body, step,"
         "  sum (length (body)) OVER (ORDER BY step) AS running FROM chain WHERE seq < $5) AS page"
-        " WHERE running - length (body) < $6 ORDER BY step", 6 },
+        " WHERE running - length (body) <= $6 ORDER BY step", 6 },
     [Q_OLDEST] = { "SELECT coalesce (min (seq), 0) FROM history", 0 },
     [Q_LOAD_SILENCES] = { "SELECT body FROM silences ORDER BY seq", 0 },
 };
@@ -851,9 +852,11 @@ s_prepare (store_backend_t *self, char *error, size_t error_size)
 }
 
 //  A session to path. The client's own socket: TCP keepalives and a send
-//  timeout, so a vanished server is noticed in seconds, and a connect
-//  that gives up after five (the URI may say otherwise: its settings come
-//  after these, and win). NULL only out of memory; PQstatus says more.
+//  timeout, so a vanished server is noticed in seconds, and a blocking
+//  connect (the main session's, at open) that gives up after five; the
+//  reads session's connect is polled, within its read's deadline (the URI
+//  may say otherwise: its settings come after these, and win). NULL only
+//  out of memory; PQstatus says more.
 #define S_CONNECT_KEYS 8
 
 static void
@@ -1203,16 +1206,22 @@ typedef struct {
     const char *values [6];
 } s_chain_params_t;
 
+//  A bound as the queries take it: 0 (none) or anything past INT64_MAX is
+//  INT64_MAX.
+static void
+s_bound_text (char *text, size_t size, uint64_t bound)
+{
+    snprintf (text, size, "%" PRId64, bound && bound < INT64_MAX ? (int64_t) bound : INT64_MAX);
+}
+
 static void
 s_chain_params (s_chain_params_t *params, uint64_t seq, uint64_t below, const char *source,
                 const char *id, size_t limit, size_t budget)
 {
     snprintf (params->seq, sizeof params->seq, "%" PRIu64, seq);
     snprintf (params->limit, sizeof params->limit, "%zu", limit);
-    snprintf (params->below, sizeof params->below, "%" PRId64,
-              below && below < INT64_MAX ? (int64_t) below : INT64_MAX);
-    snprintf (params->budget, sizeof params->budget, "%" PRId64,
-              budget && budget < INT64_MAX ? (int64_t) budget : INT64_MAX);
+    s_bound_text (params->below, sizeof params->below, below);
+    s_bound_text (params->budget, sizeof params->budget, budget);
     params->values [0] = params->seq;
     params->values [1] = source;
     params->values [2] = id;
@@ -1249,7 +1258,8 @@ s_pg_history_chain (store_backend_t *self, uint64_t seq, uint64_t below, const c
 //  nothing: its reads see what is committed, and a since is cut at what
 //  was published. The socket is non-blocking; store_read_poll reads what
 //  has come. A reply is cut at the read's byte budget on the server: the
-//  rows past it, but one, are not sent. A read the server did not answer
+//  rows that start past it are not sent (one that starts at it or before
+//  and ends past it is, so the caller knows there are more). A read the server did not answer
 //  (the session gone, the deadline passed, an error of its own like a
 //  shutdown) is STORE_READ_AGAIN; an error in the statement itself is -1.
 
@@ -1259,7 +1269,7 @@ static const char s_read_since [] =
     " LEFT JOIN LATERAL (SELECT seq, body FROM"
     "  (SELECT seq, body, sum (length (body)) OVER (ORDER BY seq) AS running FROM history"
     "   WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3) AS first"
-    "  WHERE running - length (body) < $4) AS changes ON true ORDER BY changes.seq";
+    "  WHERE running - length (body) <= $4) AS changes ON true ORDER BY changes.seq";
 
 //  The read is not answered and the reader is dropped: said in
 //  read_error; the next read connects anew. STORE_READ_AGAIN.
@@ -1288,7 +1298,7 @@ s_reader_send (store_backend_t *self)
     snprintf (seq_text, sizeof seq_text, "%" PRIu64, read->seq);
     snprintf (upto_text, sizeof upto_text, "%" PRIu64, read->upto);
     snprintf (limit_text, sizeof limit_text, "%zu", read->limit);
-    snprintf (budget_text, sizeof budget_text, "%zu", read->budget);
+    s_bound_text (budget_text, sizeof budget_text, read->budget);
     const char *since [] = { seq_text, upto_text, limit_text, budget_text };
     s_chain_params_t chain;
     s_chain_params (&chain, read->seq, read->upto, read->source, read->id, read->limit,
@@ -1333,6 +1343,8 @@ s_pg_read_send (store_backend_t *self, const store_read_t *read)
     self->read_deadline = s_deadline ();
     if (self->reader && self->reader_up && PQstatus (self->reader) == CONNECTION_OK)
         return s_reader_send (self) ? -1 : 0;
+    if (self->reader && self->reader_up)
+        s_reader_failed (self, "the session went bad");     //  connect anew
     if (!self->reader && s_reader_connect (self))
         return -1;
     return 0;                           //  sent once the reader is up
@@ -1343,6 +1355,16 @@ s_pg_read_send (store_backend_t *self, const store_read_t *read)
 static int
 s_reader_connecting (store_backend_t *self)
 {
+    //  PQconnectPoll takes the socket to be ready for what it last asked
+    //  (its first step: writable, the connect done); called before, it
+    //  moves on anyway and fails sending on a socket not yet connected
+    struct pollfd item = { PQsocket (self->reader),
+                           self->connect_wants == PGRES_POLLING_READING ? POLLIN : POLLOUT, 0 };
+    int ready = poll (&item, 1, 0);
+    if (ready < 0 && errno != EINTR)
+        return s_reader_failed (self, "poll");
+    if (ready <= 0)
+        return 1;
     PostgresPollingStatusType status = PQconnectPoll (self->reader);
     if (status == PGRES_POLLING_FAILED)
         return s_reader_failed (self, "cannot connect");

@@ -771,6 +771,59 @@ s_oldest_stored (void)
     return oldest;
 }
 
+//  Retention falls due while a chunk is held in flight (its table locked
+//  by another session): the core asks to be woken a moment later, not at
+//  once every turn (a loop spinning for as long as the answer takes).
+static void
+s_check_retention_waits_quietly (void)
+{
+    s_checkpoint_ms = 100;
+    s_retention_ms = 1000;
+    sent_t sent = { 0 };
+    core_t *core = s_core (false, &sent);
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    TEST ("core on PostgreSQL: retention due while a transaction is held in flight does not "
+          "spin the loop");
+    PGconn *locker = PQconnectdb (s_database);
+    if (core && CHECK (PQstatus (locker) == CONNECTION_OK, "a session of the test's own")) {
+        PQclear (PQexec (locker, "BEGIN"));
+        PGresult *locked = PQexec (locker, "LOCK TABLE history IN ACCESS EXCLUSIVE MODE");
+        CHECK (PQresultStatus (locked) == PGRES_COMMAND_OK, "lock: %s",
+               PQresultErrorMessage (locked));
+        PQclear (locked);
+        core_begin_turn (core, zclock_mono ());
+        s_frame (&writer, "web11", "a", "now");
+        CHECK (s_ingest (core, NULL, &writer), "frame");
+        core_work (core, clock_now_ms ());
+        CHECK (s_in_flight (core), "the chunk is in flight");
+        int turns = 0, at_once = 0;                     //  turns asking no wait at all
+        int64_t due_from = zclock_mono () + 1200;       //  retention (1 s) is due by then
+        for (int64_t until = due_from + 300; zclock_mono () < until; ) {
+            core_begin_turn (core, zclock_mono ());
+            core_work (core, clock_now_ms ());
+            long wait = core_poll_timeout (core, clock_now_ms (), zclock_mono (), 1000);
+            if (zclock_mono () >= due_from) {
+                turns++;
+                at_once += wait == 0;
+            }
+            zclock_sleep (10);
+        }
+        CHECK (s_in_flight (core) && turns > 10 && at_once == 0, "in flight %d; %d of %d "
+               "turns while retention was due asked to be woken at once", s_in_flight (core),
+               at_once, turns);
+        PQclear (PQexec (locker, "ROLLBACK"));
+        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        CHECK (core_finish (core) == 0, "finish");
+        core_destroy (&core);
+    }
+    PQfinish (locker);
+    s_sent_free (&sent);
+    wire_writer_free (&writer);
+    s_checkpoint_ms = 1000;
+    s_retention_ms = 0;
+}
+
 //  Retention under a steady load on PostgreSQL: a change every turn keeps
 //  a chunk in flight at the end of nearly every turn, and retention still
 //  runs (before the turn's chunk) and prunes.
@@ -873,6 +926,7 @@ test_postgresql (void)
     s_check_reads_session_lost ();
     s_check_reads_connect_later ();
     s_check_retention_under_load ();
+    s_check_retention_waits_quietly ();
     pg_stop (pg_dir);
 }
 
