@@ -87,6 +87,21 @@ s_core (bool secured, sent_t *sent)
     return core;
 }
 
+//  Ends a case: the core finished (checked) and destroyed, what was sent
+//  and the writer freed, the next core's config back to its defaults.
+static void
+s_case_end (core_t **core, sent_t *sent, wire_writer_t *writer)
+{
+    if (*core) {
+        CHECK (core_finish (*core) == 0, "finish");
+        core_destroy (core);
+    }
+    s_sent_free (sent);
+    wire_writer_free (writer);
+    s_checkpoint_ms = 1000;
+    s_retention_ms = 0;
+}
+
 //  Packs {v, op, ...} with string pairs (key, value, ..., NULL) into writer.
 static void
 s_request (wire_writer_t *writer, const char *op, ...)
@@ -276,11 +291,8 @@ test_plain (void)
                    change.epoch.n);
             alert_change_free (&change);
         }
-        CHECK (core_finish (core) == 0, "finish");
-        core_destroy (&core);
     }
-    s_sent_free (&sent);
-    wire_writer_free (&writer);
+    s_case_end (&core, &sent, &writer);
 }
 
 static void
@@ -502,13 +514,8 @@ s_check_retention (const char *store_name)
         alert_t alert = { 0 };
         CHECK (s_get (core, "web6", "disk", &alert), "the raised alert stays");
         alert_clear_fields (&alert);
-        CHECK (core_finish (core) == 0, "finish");
-        core_destroy (&core);
     }
-    s_sent_free (&sent);
-    wire_writer_free (&writer);
-    s_checkpoint_ms = 1000;
-    s_retention_ms = 0;
+    s_case_end (&core, &sent, &writer);
 }
 
 //  A reply's ok, its changes' count and the seq of the first, and its seq.
@@ -608,22 +615,30 @@ s_check_reads_later (void)
     s_checkpoint_ms = 1000;
 }
 
+//  The one integer sql answers, on a session of the test's own to the
+//  PostgreSQL at s_database, or -1.
+static int64_t
+s_stored_integer (const char *sql)
+{
+    PGconn *conn = PQconnectdb (s_database);
+    PGresult *result = PQexec (conn, sql);
+    int64_t value = PQresultStatus (result) == PGRES_TUPLES_OK && PQntuples (result) == 1
+                  ? atoll (PQgetvalue (result, 0, 0)) : -1;
+    PQclear (result);
+    PQfinish (conn);
+    return value;
+}
+
 //  Ends every session of the database but the lock holder's (the core's
 //  reads session), as pg_terminate_backend does to a lost connection.
 //  How many were ended, or -1.
 static int
 s_terminate_reads_sessions (void)
 {
-    PGconn *conn = PQconnectdb (s_database);
-    PGresult *result = PQexec (conn, "SELECT count (pg_terminate_backend (pid))"
+    return (int) s_stored_integer ("SELECT count (pg_terminate_backend (pid))"
         " FROM pg_stat_activity WHERE datname = current_database ()"
         " AND pid <> pg_backend_pid () AND pid NOT IN"
         " (SELECT pid FROM pg_locks WHERE locktype = 'advisory')");
-    int ended = PQresultStatus (result) == PGRES_TUPLES_OK && PQntuples (result) == 1
-              ? atoi (PQgetvalue (result, 0, 0)) : -1;
-    PQclear (result);
-    PQfinish (conn);
-    return ended;
 }
 
 //  The reads session lost (terminated): the since that finds it gone is
@@ -658,11 +673,8 @@ s_check_reads_session_lost (void)
         ok = s_since (core, from, error, sizeof error);
         CHECK (ok, "the next since: %s", error);
         CHECK (!core_lost (core), "the core goes on: its own session holds the lock");
-        CHECK (core_finish (core) == 0, "finish");
-        core_destroy (&core);
     }
-    s_sent_free (&sent);
-    wire_writer_free (&writer);
+    s_case_end (&core, &sent, &writer);
 }
 
 //  The postmaster of the cluster in s_dir/pg, or -1.
@@ -762,13 +774,7 @@ s_check_reads_connect_later (void)
 static int64_t
 s_oldest_stored (void)
 {
-    PGconn *conn = PQconnectdb (s_database);
-    PGresult *result = PQexec (conn, "SELECT coalesce (min (seq), 0) FROM history");
-    int64_t oldest = PQresultStatus (result) == PGRES_TUPLES_OK && PQntuples (result) == 1
-                   ? atoll (PQgetvalue (result, 0, 0)) : -1;
-    PQclear (result);
-    PQfinish (conn);
-    return oldest;
+    return s_stored_integer ("SELECT coalesce (min (seq), 0) FROM history");
 }
 
 //  Retention falls due while a chunk is held in flight (its table locked
@@ -859,13 +865,8 @@ s_check_retention_under_load (void)
         }
         CHECK (first >= 0 && pruned, "history older than the retention was never pruned under "
                "load (the oldest seq stayed %lld)", (long long) first);
-        CHECK (core_finish (core) == 0, "finish");
-        core_destroy (&core);
     }
-    s_sent_free (&sent);
-    wire_writer_free (&writer);
-    s_checkpoint_ms = 1000;
-    s_retention_ms = 0;
+    s_case_end (&core, &sent, &writer);
 }
 
 //  On PostgreSQL a commit's answer is read later, in a later turn: an alert
