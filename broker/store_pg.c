@@ -210,6 +210,8 @@ struct _store_backend_t {
     char *path;                    //  the URI as given, for the reader's (re)connects
     PGconn *reader;                //  the reads' own session (store_read_send), or NULL
     bool reader_up;                //  ... connected (else PQconnectPoll goes on)
+    bool read_on_old;              //  the read out went on a session from before it
+                                   //  (it may be sent again once, s_read_again)
     PostgresPollingStatusType connect_wants;    //  ... meanwhile: to read or to write
     store_read_t reading;          //  the read out (its strings the two below)
     char *read_source;
@@ -1341,8 +1343,11 @@ s_pg_read_send (store_backend_t *self, const store_read_t *read)
     self->reading.source = self->read_source;
     self->reading.id = self->read_id;
     self->read_deadline = s_deadline ();
-    if (self->reader && self->reader_up && PQstatus (self->reader) == CONNECTION_OK)
+    self->read_on_old = false;
+    if (self->reader && self->reader_up && PQstatus (self->reader) == CONNECTION_OK) {
+        self->read_on_old = true;
         return s_reader_send (self) ? -1 : 0;
+    }
     if (self->reader && self->reader_up)
         s_reader_failed (self, "the session went bad");     //  connect anew
     if (!self->reader && s_reader_connect (self))
@@ -1422,8 +1427,39 @@ s_read_answered (store_backend_t *self, PGresult *result, store_change_fn *each,
     return rc;
 }
 
+static int s_read_step (store_backend_t *self, store_change_fn *each, void *arg,
+                        uint64_t *oldest);
+
+//  A read sent on a session that had waited idle since the last, which
+//  the server (an idle timeout, a pooler, a restart) may have ended
+//  meanwhile: once, within the read's deadline, it goes out again on a new
+//  session instead of failing. 1 (out again), or rc.
+static int
+s_read_again (store_backend_t *self, int rc)
+{
+    if (rc != STORE_READ_AGAIN || !self->read_on_old || s_mono_ms () >= self->read_deadline)
+        return rc;
+    self->read_on_old = false;
+    log_debug ("%s: sending it again on a new session", self->read_error);
+    if (self->reader) {
+        PQclear (self->read_result);
+        self->read_result = NULL;
+        PQfinish (self->reader);
+        self->reader = NULL;
+        self->reader_up = false;
+    }
+    return s_reader_connect (self) ? rc : 1;
+}
+
 static int
 s_pg_read_poll (store_backend_t *self, store_change_fn *each, void *arg, uint64_t *oldest)
+{
+    return s_read_again (self, s_read_step (self, each, arg, oldest));
+}
+
+//  Reads what has come of the read out: as store_read_poll answers.
+static int
+s_read_step (store_backend_t *self, store_change_fn *each, void *arg, uint64_t *oldest)
 {
     if (!self->reader)
         return s_reader_failed (self, "no session");

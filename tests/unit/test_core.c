@@ -629,6 +629,16 @@ s_stored_integer (const char *sql)
     return value;
 }
 
+//  Runs one command on conn, a session of the test's own. 0 / -1.
+static int
+s_command (PGconn *conn, const char *sql)
+{
+    PGresult *result = PQexec (conn, sql);
+    int rc = PQresultStatus (result) == PGRES_COMMAND_OK ? 0 : -1;
+    PQclear (result);
+    return rc;
+}
+
 //  Ends every session of the database but the lock holder's (the core's
 //  reads session), as pg_terminate_backend does to a lost connection.
 //  How many were ended, or -1.
@@ -650,8 +660,9 @@ s_check_reads_session_lost (void)
     sent_t sent = { 0 };
     core_t *core = s_core (false, &sent);
     char error [WIRE_ERROR_SIZE] = "";
-    TEST ("core on PostgreSQL: a since that finds its reads session gone is answered "
-          "\"ask again\", and the next one works");
+    TEST ("core on PostgreSQL: a since that finds its reads session gone goes out again on a "
+          "new one; when no new one can be had it is answered \"ask again\", and the next "
+          "one works");
     wire_writer_t writer;
     wire_writer_init (&writer);
     if (core) {
@@ -667,9 +678,17 @@ s_check_reads_session_lost (void)
         CHECK (s_since (core, from, error, sizeof error), "since: %s", error);
         int ended = s_terminate_reads_sessions ();
         CHECK (ended == 1, "one reads session ended: %d", ended);
+        CHECK (s_since (core, from, error, sizeof error),
+               "the since after, sent again on a new session: %s", error);
+        //  ended again, and no new session allowed (the role may not log in)
+        CHECK (s_terminate_reads_sessions () == 1, "the new reads session ended");
+        PGconn *admin = PQconnectdb (s_database);          //  (it gives LOGIN back)
+        CHECK (s_command (admin, "ALTER ROLE lilac NOLOGIN") == 0, "NOLOGIN");
         bool ok = s_since (core, from, error, sizeof error);
+        CHECK (s_command (admin, "ALTER ROLE lilac LOGIN") == 0, "LOGIN again");
+        PQfinish (admin);
         CHECK (!ok && strstr (error, "ask again") && !strstr (error, "snapshot"),
-               "the since after: ok %d, %s", ok, error);
+               "with no session to be had: ok %d, %s", ok, error);
         ok = s_since (core, from, error, sizeof error);
         CHECK (ok, "the next since: %s", error);
         CHECK (!core_lost (core), "the core goes on: its own session holds the lock");
