@@ -388,8 +388,8 @@ static void
 s_remove_database (const char *path)
 {
     char name [512];
-    const char *suffixes [] = { "", "-wal", "-shm" };
-    for (int index = 0; index < 3; index++) {
+    const char *suffixes [] = { "", "-wal", "-shm", ".lock" };
+    for (int index = 0; index < 4; index++) {
         snprintf (name, sizeof name, "%s%s", path, suffixes [index]);
         unlink (name);
     }
@@ -685,6 +685,10 @@ main (void)
 
     s_remove_database (path);
     s_remove_database (old_path);
-    rmdir (directory);
+    char generic_file [300];            //  (generic_path without its "sqlite:")
+    snprintf (generic_file, sizeof generic_file, "%s/generic.db", directory);
+    s_remove_database (generic_file);
+    if (rmdir (directory))
+        printf ("#   %s is left behind: %s\n", directory, strerror (errno));
     return check_done ();
 }
