@@ -123,6 +123,16 @@ s_history_fields (core_t *self, const store_read_t *read, int rc, const collecte
     return 3;
 }
 
+//  The reply's fields for read, answered (rc) with collected.
+static int
+s_fields (core_t *self, const store_read_t *read, int rc, const collected_t *collected,
+          uint64_t oldest, msgpack_packer *out, char *error, size_t error_size)
+{
+    return read->kind == STORE_READ_SINCE
+         ? s_since_fields (self, read, rc, collected, oldest, out, error, error_size)
+         : s_history_fields (self, read, rc, collected, out, error, error_size);
+}
+
 //  Sends the read and reads its answer, which a store that answers reads
 //  at once has: the reply's fields into out (pairs, or -1 with error), as
 //  s_since_fields and s_history_fields make them.
@@ -139,9 +149,7 @@ s_read_now (core_t *self, const store_read_t *read, msgpack_packer *out, char *e
     }
     int rc = store_read_poll (self->store, s_collect_body, &collected, &oldest);
     assert (rc != 1);
-    int pairs = read->kind == STORE_READ_SINCE
-              ? s_since_fields (self, read, rc, &collected, oldest, out, error, error_size)
-              : s_history_fields (self, read, rc, &collected, out, error, error_size);
+    int pairs = s_fields (self, read, rc, &collected, oldest, out, error, error_size);
     msgpack_sbuffer_destroy (&collected.bodies);
     return pairs;
 }
@@ -223,11 +231,8 @@ s_answered (core_t *self, int rc, const collected_t *collected, uint64_t oldest,
     if (refused)
         snprintf (error, sizeof error, "%s", refused);
     else
-        pairs = read->kind == STORE_READ_SINCE
-              ? s_since_fields (self, read, rc, collected, oldest, &fields.packer, error,
-                                sizeof error)
-              : s_history_fields (self, read, rc, collected, &fields.packer, error,
-                                  sizeof error);
+        pairs = s_fields (self, read, rc, collected, oldest, &fields.packer, error,
+                          sizeof error);
     if (pairs < 0) {
         self->stats.control_errors++;
         core_pack_error (&reply, error, request->tx, 0);
@@ -263,10 +268,8 @@ core_reads_work (core_t *self, bool stopping)
         if (stopping || self->lost)
             snprintf (refused, sizeof refused, S_STOPPING);
         else
-        if (!request->sent && store_read_send (self->store, &request->read)) {
-            snprintf (refused, sizeof refused, S_CANNOT_READ, store_read_error (self->store));
-            log_limited (&self->store_log, "%s", refused);
-        }
+        if (!request->sent && store_read_send (self->store, &request->read))
+            s_cannot_read (self, refused, sizeof refused);
         else {
             request->sent = true;
             rc = store_read_poll (self->store, s_collect_body, &collected, &oldest);

@@ -1273,8 +1273,19 @@ static const char s_read_since [] =
     "   WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3) AS first"
     "  WHERE running - length (body) <= $4) AS changes ON true ORDER BY changes.seq";
 
+//  Ends the reader and what it held: the next read connects anew.
+static void
+s_reader_drop (store_backend_t *self)
+{
+    PQclear (self->read_result);
+    self->read_result = NULL;
+    PQfinish (self->reader);
+    self->reader = NULL;
+    self->reader_up = false;
+}
+
 //  The read is not answered and the reader is dropped: said in
-//  read_error; the next read connects anew. STORE_READ_AGAIN.
+//  read_error. STORE_READ_AGAIN.
 static int
 s_reader_failed (store_backend_t *self, const char *what)
 {
@@ -1282,11 +1293,7 @@ s_reader_failed (store_backend_t *self, const char *what)
               what, self->shown,
               self->reader ? (int) strcspn (PQerrorMessage (self->reader), "\n") : 13,
               self->reader ? PQerrorMessage (self->reader) : "out of memory");
-    PQclear (self->read_result);
-    self->read_result = NULL;
-    PQfinish (self->reader);
-    self->reader = NULL;
-    self->reader_up = false;
+    s_reader_drop (self);
     return STORE_READ_AGAIN;
 }
 
@@ -1441,13 +1448,7 @@ s_read_again (store_backend_t *self, int rc)
         return rc;
     self->read_on_old = false;
     log_debug ("%s: sending it again on a new session", self->read_error);
-    if (self->reader) {
-        PQclear (self->read_result);
-        self->read_result = NULL;
-        PQfinish (self->reader);
-        self->reader = NULL;
-        self->reader_up = false;
-    }
+    s_reader_drop (self);
     return s_reader_connect (self) ? rc : 1;
 }
 
