@@ -1005,15 +1005,16 @@ s_retain_alerts (core_t *self, entry_t **expired, size_t alerts, int64_t cutoff,
     mem_free (deletions);
 }
 
-//  A run waits while a transaction is in flight or writes fail, and is
-//  tried again a moment later; core_work runs it before the turn's chunk,
-//  so a steady load (a chunk in flight at the end of every turn, on
-//  PostgreSQL) cannot put it off for good. Alerts are deleted only when no
-//  change waits for its commit (their seqs must come after those).
+//  A run first reads the answer of the transaction in flight; while one
+//  is still out, or writes fail, it is tried again a moment later.
+//  core_work runs it before the turn's chunk, so a steady load (a chunk in
+//  flight at the end of every turn, on PostgreSQL) cannot put it off for
+//  good. Alerts are deleted only when no change waits for its commit
+//  (their seqs must come after those).
 static void
 s_retain (core_t *self, int64_t now)
 {
-    if (self->retry_commit_at || self->flight != FLIGHT_NONE) {
+    if (s_land (self) != 0 || self->retry_commit_at) {
         self->next_retention = self->tick + BROKER_COMMIT_RETRY_MS;
         return;
     }
@@ -1258,12 +1259,8 @@ core_work (core_t *self, int64_t now)
     s_fire_due (self, now);
     if (self->silence_due && now >= self->silence_due)
         silences_tick (self, now);
-    if (self->tick >= self->next_retention) {
-        if (s_land (self) == 0)
-            s_retain (self, now);
-        else                            //  (an answer still out: a moment later)
-            self->next_retention = self->tick + BROKER_COMMIT_RETRY_MS;
-    }
+    if (self->tick >= self->next_retention)
+        s_retain (self, now);
     s_write (self);
     core_reads_work (self, false);
 }
