@@ -13,8 +13,9 @@ struct _store_t {
     const store_class_t *class;        //  the backend's operations
     store_backend_t *backend;          //  its state
     bool reading;                      //  a read was sent, its answer not given yet
-    store_read_t read;                 //  ... which, for a backend without read_send:
-    char *read_source;                 //  its own copies of the read's strings
+    store_read_t read;                 //  ... which (the backend's read_send is
+    char *read_source;                 //  handed this copy): its own copies of the
+                                       //  read's strings
     char *read_id;
 };
 
@@ -305,9 +306,6 @@ int
 store_read_send (store_t *self, const store_read_t *read)
 {
     assert (self && read && !self->reading);
-    if (self->class->read_send && self->class->read_send (self->backend, read))
-        return -1;
-    self->reading = true;
     self->read = *read;
     mem_free (self->read_source);
     mem_free (self->read_id);
@@ -315,6 +313,9 @@ store_read_send (store_t *self, const store_read_t *read)
     self->read_id = read->id ? mem_strdup (read->id) : NULL;
     self->read.source = self->read_source;
     self->read.id = self->read_id;
+    if (self->class->read_send && self->class->read_send (self->backend, &self->read))
+        return -1;
+    self->reading = true;
     return 0;
 }
 

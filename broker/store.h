@@ -288,7 +288,9 @@ typedef struct {
                           store_change_fn *each, void *arg);
     int (*oldest_seq) (store_backend_t *self, uint64_t *seq);
     //  Reads answered later; NULL for a backend whose reads are answered at
-    //  once (store.c then runs them in store_read_poll)
+    //  once (store.c then runs them in store_read_poll). The read handed to
+    //  read_send is store.c's own copy: it and its strings stay as they are
+    //  until the read's answer is given
     int (*read_send) (store_backend_t *self, const store_read_t *read);
     int (*read_poll) (store_backend_t *self, store_change_fn *each, void *arg,
                       uint64_t *oldest);

@@ -213,9 +213,7 @@ struct _store_backend_t {
     bool read_on_old;              //  the read out went on a session from before it
                                    //  (it may be sent again once, s_read_again)
     PostgresPollingStatusType connect_wants;    //  ... meanwhile: to read or to write
-    store_read_t reading;          //  the read out (its strings the two below)
-    char *read_source;
-    char *read_id;
+    const store_read_t *reading;   //  the read out (store.c's, kept until answered)
     int64_t read_deadline;         //  mono ms by which it must be answered
     bool read_flushing;            //  libpq holds bytes of it not sent yet
     PGresult *read_result;         //  its result, once come (the NULL after it not yet)
@@ -931,8 +929,6 @@ s_pg_destroy (store_backend_t **self_p)
     PQfinish (self->conn);          //  the session ends: the lock is free
     PQclear (self->read_result);
     PQfinish (self->reader);
-    mem_free (self->read_source);
-    mem_free (self->read_id);
     mem_free (self->path);
     mem_free (self->shown);
     wire_writer_free (&self->row);
@@ -1302,7 +1298,7 @@ s_reader_failed (store_backend_t *self, const char *what)
 static int
 s_reader_send (store_backend_t *self)
 {
-    const store_read_t *read = &self->reading;
+    const store_read_t *read = self->reading;
     char seq_text [24], upto_text [24], limit_text [24], budget_text [24];
     snprintf (seq_text, sizeof seq_text, "%" PRIu64, read->seq);
     snprintf (upto_text, sizeof upto_text, "%" PRIu64, read->upto);
@@ -1342,13 +1338,7 @@ s_reader_connect (store_backend_t *self)
 static int
 s_pg_read_send (store_backend_t *self, const store_read_t *read)
 {
-    mem_free (self->read_source);
-    mem_free (self->read_id);
-    self->reading = *read;
-    self->read_source = read->source ? mem_strdup (read->source) : NULL;
-    self->read_id = read->id ? mem_strdup (read->id) : NULL;
-    self->reading.source = self->read_source;
-    self->reading.id = self->read_id;
+    self->reading = read;
     self->read_deadline = s_deadline ();
     self->read_on_old = false;
     if (self->reader && self->reader_up && PQstatus (self->reader) == CONNECTION_OK) {
