@@ -498,11 +498,20 @@ core_pack_identity (core_t *self, msgpack_packer *out)
 int
 core_pack_health (core_t *self, msgpack_packer *out)
 {
-    if (!self->degraded_since)
+    if (!core_degraded (self))
         return 0;
-    wire_pack_key_string (out, "degraded", self->degraded_reason);
-    wire_pack_key_int (out, "degraded_since", self->degraded_since);
+    bool commits = self->degraded_since != 0;
+    wire_pack_key_string (out, "degraded", commits ? self->degraded_reason
+                                                   : self->reads_failing_reason);
+    wire_pack_key_int (out, "degraded_since", commits ? self->degraded_since
+                                                      : self->reads_failing_since);
     return 2;
+}
+
+bool
+core_degraded (core_t *self)
+{
+    return self->degraded_since || self->reads_failing_since;
 }
 
 //  --- the checkpoint: rows and refreshes -----------------------------------------------
@@ -797,7 +806,7 @@ core_hugz (core_t *self, int64_t now)
     if (!s_file_intact (self))
         return false;               //  not a word more from a broker that is not the one
     wire_writer_reset (&self->scratch);
-    msgpack_pack_map (&self->scratch.packer, 5 + (self->degraded_since ? 2 : 0));
+    msgpack_pack_map (&self->scratch.packer, 5 + (core_degraded (self) ? 2 : 0));
     wire_pack_key_int (&self->scratch.packer, "v", WIRE_VERSION);
     wire_pack_key_int (&self->scratch.packer, "seq", (int64_t) self->published_seq);
     wire_pack_key_int (&self->scratch.packer, "at", now);

@@ -162,6 +162,8 @@ struct _core_t {
     size_t change_bytes;           //  bytes of their bodies
     int64_t degraded_since;        //  wall ms since commits fail, 0 while they succeed
     char degraded_reason [256];    //  why, for hugz, ping, stats and the log
+    int64_t reads_failing_since;   //  wall ms since reads for `since` and `history`
+    char reads_failing_reason [256];    //  fail (reads.c), and why; 0 once one works
     bool ingest_paused;            //  the backlog is full: ingest is not read
     bool pause_logged;             //  ... and that was said as a warning (writes failing)
     epoch_t epoch;                 //  the epoch this run publishes in
@@ -199,9 +201,10 @@ int core_delete_alert (core_t *self, entry_t *entry, int64_t now, char *error,
                        size_t error_size);
 
 //  Packs the broker's health into a reply or hugz map: nothing while
-//  commits succeed, else `degraded` (why) and `degraded_since` (wall ms).
-//  Returns the number of keys packed.
+//  commits and reads succeed, else `degraded` (why: failing commits first)
+//  and `degraded_since` (wall ms). Returns the number of keys packed.
 int core_pack_health (core_t *self, msgpack_packer *out);
+bool core_degraded (core_t *self);
 //  Packs `epoch` and `boot` (hugz, ping). Returns the number of keys: 2.
 int core_pack_identity (core_t *self, msgpack_packer *out);
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include "core_internal.h"
 #include "mem.h"
+#include "timespec.h"
 
 //  A read that could not be sent, or that a server (PostgreSQL) did not
 //  answer (STORE_READ_AGAIN): nothing is known to be wrong with history,
@@ -38,7 +39,28 @@ s_cannot_read (core_t *self, char *error, size_t error_size)
 {
     snprintf (error, error_size, S_CANNOT_READ, store_read_error (self->store));
     log_limited (&self->store_log, "%s", error);
+    if (!self->reads_failing_since) {
+        //  Subscribers that cannot catch up must not lag in silence: hugz,
+        //  ping and stats say degraded until a read works, and the
+        //  notifiers' broker watch tells a human
+        self->reads_failing_since = clock_now_ms ();
+        snprintf (self->reads_failing_reason, sizeof self->reads_failing_reason,
+                  "reads of history failing: %.200s", store_read_error (self->store));
+        log_error ("%s (subscribers catching up are told to ask again)",
+                   self->reads_failing_reason);
+    }
     return -1;
+}
+
+//  A read was answered: reads work (again).
+static void
+s_can_read (core_t *self)
+{
+    if (!self->reads_failing_since)
+        return;
+    log_info ("reads of history work again");
+    self->reads_failing_since = 0;
+    self->reads_failing_reason [0] = 0;
 }
 
 //  The bodies of a reply, collected as the store gives them.
@@ -128,6 +150,8 @@ static int
 s_fields (core_t *self, const store_read_t *read, int rc, const collected_t *collected,
           uint64_t oldest, msgpack_packer *out, char *error, size_t error_size)
 {
+    if (rc == 0)
+        s_can_read (self);
     return read->kind == STORE_READ_SINCE
          ? s_since_fields (self, read, rc, collected, oldest, out, error, error_size)
          : s_history_fields (self, read, rc, collected, out, error, error_size);

@@ -629,6 +629,29 @@ s_stored_integer (const char *sql)
     return value;
 }
 
+//  Does `ping` say the broker is degraded? Why into why.
+static bool
+s_ping_degraded (core_t *core, char *why, size_t why_size)
+{
+    wire_writer_t request, reply;
+    wire_writer_init (&request);
+    wire_writer_init (&reply);
+    s_request (&request, "ping", NULL);
+    core_answer (core, NULL, request.buffer.data, request.buffer.size, &reply, clock_now_ms ());
+    char error [WIRE_ERROR_SIZE];
+    wire_doc_t *doc = wire_doc_new (reply.buffer.data, reply.buffer.size, error, sizeof error);
+    char *text = NULL;
+    if (doc)
+        wire_get_string (wire_doc_root (doc), "degraded", 1000, &text, error, sizeof error);
+    snprintf (why, why_size, "%s", text ? text : "");
+    bool degraded = text != NULL;
+    mem_free (text);
+    wire_doc_destroy (&doc);
+    wire_writer_free (&request);
+    wire_writer_free (&reply);
+    return degraded;
+}
+
 //  Runs one command on conn, a session of the test's own. 0 / -1.
 static int
 s_command (PGconn *conn, const char *sql)
@@ -661,8 +684,8 @@ s_check_reads_session_lost (void)
     core_t *core = s_core (false, &sent);
     char error [WIRE_ERROR_SIZE] = "";
     TEST ("core on PostgreSQL: a since that finds its reads session gone goes out again on a "
-          "new one; when no new one can be had it is answered \"ask again\", and the next "
-          "one works");
+          "new one; when no new one can be had it is answered \"ask again\" and the broker "
+          "says degraded until the next one works");
     wire_writer_t writer;
     wire_writer_init (&writer);
     if (core) {
@@ -689,8 +712,13 @@ s_check_reads_session_lost (void)
         PQfinish (admin);
         CHECK (!ok && strstr (error, "ask again") && !strstr (error, "snapshot"),
                "with no session to be had: ok %d, %s", ok, error);
+        char why [300] = "";
+        CHECK (s_ping_degraded (core, why, sizeof why) && strstr (why, "reads of history"),
+               "ping says degraded while reads fail: '%s'", why);
         ok = s_since (core, from, error, sizeof error);
         CHECK (ok, "the next since: %s", error);
+        CHECK (!s_ping_degraded (core, why, sizeof why), "not degraded once a read works: %s",
+               why);
         CHECK (!core_lost (core), "the core goes on: its own session holds the lock");
     }
     s_case_end (&core, &sent, &writer);
