@@ -286,7 +286,7 @@ s_compact (alert_table_t *self)
 }
 
 void
-alert_table_remove (alert_table_t *self, entry_t *entry)
+alert_table_detach (alert_table_t *self, entry_t *entry)
 {
     assert (entry->heap_index == ALERT_TABLE_NOWHERE);
     assert (entry->table_index < self->span && self->cells [entry->table_index].entry == entry);
@@ -294,9 +294,26 @@ alert_table_remove (alert_table_t *self, entry_t *entry)
     self->state_counts [entry->counted_state]--;
     self->cells [entry->table_index].entry = NULL;      //  a hole; its ordinal stays
     self->size--;
-    s_entry_free (entry);
+    entry->table_index = ALERT_TABLE_NOWHERE;
     if ((self->span - self->size) * 4 > self->span)
         s_compact (self);
+}
+
+void
+alert_table_entry_free (entry_t **entry_p)
+{
+    if (!*entry_p)
+        return;
+    assert ((*entry_p)->table_index == ALERT_TABLE_NOWHERE);
+    s_entry_free (*entry_p);
+    *entry_p = NULL;
+}
+
+void
+alert_table_remove (alert_table_t *self, entry_t *entry)
+{
+    alert_table_detach (self, entry);
+    alert_table_entry_free (&entry);
 }
 
 size_t

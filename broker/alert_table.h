@@ -32,7 +32,7 @@
 typedef struct {
     int64_t due_at;                //  due time in the due heap, 0 when not there
     size_t heap_index;             //  position in the due heap, or NOWHERE
-    size_t table_index;            //  position in the table's array
+    size_t table_index;            //  position in the table's array, NOWHERE once detached
     uint64_t store_handle;         //  the store's own (store_handle_t), 0 before the first write
     uint32_t key_hash;             //  hash of (source, id), for the table
     bool stale : 1;                //  the stored row is behind the alert
@@ -80,6 +80,12 @@ void alert_table_replace (alert_table_t *self, entry_t *entry, alert_t *alert);
 //  Removes and frees entry; it must not be in the due heap. Positions of
 //  other entries may change (compaction); their ordinals do not.
 void alert_table_remove (alert_table_t *self, entry_t *entry);
+//  Removes entry as alert_table_remove does, without freeing it: the
+//  owner still holds it (a deletion waiting for its commit) and frees it
+//  with alert_table_entry_free; a new entry may take its key meanwhile.
+void alert_table_detach (alert_table_t *self, entry_t *entry);
+//  Frees a detached entry and its alert; NULL is a no-op.
+void alert_table_entry_free (entry_t **entry_p);
 
 //  Entries in the table.
 size_t alert_table_size (alert_table_t *self);

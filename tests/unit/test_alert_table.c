@@ -196,6 +196,19 @@ main (void)
            "fields were not taken over");
     CHECK (!loaded.source && !loaded.subject, "the loaded alert was not emptied");
 
+    TEST ("a detached entry is out of the table, its key free for a new one, and kept");
+    size_t size_before = alert_table_size (table);
+    alert_table_detach (table, one);
+    CHECK (!alert_table_find (table, "a", "same") && alert_table_size (table) == size_before - 1,
+           "still found after detach");
+    entry_t *again = alert_table_add (table, "a", "same");
+    CHECK (alert_table_find (table, "a", "same") == again && again != one,
+           "the key's new entry is not the one found");
+    CHECK (strcmp (one->alert.source, "a") == 0 && strcmp (one->alert.id, "same") == 0,
+           "the detached entry lost its key");
+    alert_table_entry_free (&one);
+    CHECK (!one, "freed");
+
     alert_table_destroy (&table);
     return check_done ();
 }
