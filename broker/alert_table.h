@@ -41,6 +41,7 @@ typedef struct {
     bool row_queued : 1;           //  committed changes wait in the broker's row queue
     bool checkpointing : 1;        //  its row or times are in the checkpoint in flight
     bool touched : 1;              //  ... and it changed or was refreshed since it was sent
+    bool deleted : 1;              //  detached: its `deleted` change waits for its commit
     unsigned counted_state : 2;    //  the state the table counts it under
     alert_t alert;                 //  the row; source and id point into key
     char key [];                   //  "source\0id\0", owned by the table

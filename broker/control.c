@@ -468,31 +468,29 @@ s_op_clear (core_t *self, const msgpack_object *request, msgpack_packer *out,
 
 //  `delete`: a cleared alert goes now, not at the end of retention (a
 //  decommissioned server's, a typo's). Only a cleared one: what is still
-//  raised must be cleared first, by a person who sees that it is.
+//  raised must be cleared first, by a person who sees that it is. The
+//  reply waits for the deletion's commit, as an ack's does.
 static int
 s_op_delete (core_t *self, const msgpack_object *request, msgpack_packer *out,
              int64_t now, char *error, size_t error_size)
 {
     entry_t *entry = s_get_entry (self, request, error, error_size);
-    char *by = NULL, *source = NULL, *id = NULL;
+    char *by = NULL;
     int rc = -1;
     if (entry && core_get_by (self, request, "delete", &by, error, error_size) == 0) {
-        source = mem_strdup (entry->alert.source);
-        id = mem_strdup (entry->alert.id);
-        if (entry->alert.state != ALERT_CLEARED)
-            snprintf (error, error_size, "%s/%s is %s: clear it first, then delete it", source, id,
-                      alert_state_name (entry->alert.state));
-        else
-        if (core_delete_alert (self, entry, now, error, error_size) == 0) {
-            log_info ("%s/%s deleted by %s", source, id, by);
-            wire_pack_key_string (out, "source", source);
-            wire_pack_key_string (out, "id", id);
+        const alert_t *alert = &entry->alert;
+        if (alert->state != ALERT_CLEARED)
+            snprintf (error, error_size, "%s/%s is %s: clear it first, then delete it",
+                      alert->source, alert->id, alert_state_name (alert->state));
+        else {
+            log_info ("%s/%s deleted by %s", alert->source, alert->id, by);
+            wire_pack_key_string (out, "source", alert->source);
+            wire_pack_key_string (out, "id", alert->id);
+            core_delete_alert (self, entry, now);       //  (the entry stays until its commit)
             rc = 2;
         }
     }
     mem_free (by);
-    mem_free (source);
-    mem_free (id);
     return rc;
 }
 

@@ -180,6 +180,56 @@ core_record (core_t *self, entry_t *entry, transition_t transition, int64_t now)
     s_schedule (self, entry);
 }
 
+/*  A deletion (a person's `delete`, or retention's) is a change like any
+    other: the alert's `deleted` change takes the next seq and goes out in
+    a chunk with the DELETE of its row (s_send_chunk), then is published.
+    So no deletion waits for its commit inside the loop, on PostgreSQL
+    either, and a failing commit retries it like the rest.
+
+    The entry leaves the table (and the due heap) at once: an event for the
+    same key meanwhile makes a new alert, whose changes come after the
+    deletion's and whose row is written only after they commit. The core
+    keeps the entry's memory (the `deleted` list) while anything points at
+    it: its changes waiting for their commit (it stays listed until the
+    deletion commits), the row and refresh queues, the checkpoint in
+    flight. A checkpoint never writes a deleted entry's row or times, and
+    one row of it queued from a change before the deletion holds the rows
+    seq back until the deletion commits, so a crash meanwhile replays
+    that change. s_bury frees it once nothing holds it.
+*/
+void
+core_delete_alert (core_t *self, entry_t *entry, int64_t now)
+{
+    assert (!entry->deleted);
+    s_list_change (self, entry);
+    s_queue_change (self, entry, ALERT_EVENT_DELETED, now);
+    self->changes [self->change_count - 1].deletion = true;
+    due_heap_set (self->heap, entry, 0);
+    alert_table_detach (self->table, entry);
+    entry->deleted = true;
+    if (self->deleted_count == self->deleted_capacity) {
+        self->deleted_capacity = self->deleted_capacity ? self->deleted_capacity * 2 : 16;
+        self->deleted = mem_realloc (self->deleted, self->deleted_capacity * sizeof (entry_t *));
+    }
+    self->deleted [self->deleted_count++] = entry;
+}
+
+//  Frees the deleted entries nothing points at any more.
+static void
+s_bury (core_t *self)
+{
+    size_t kept = 0;
+    for (size_t index = 0; index < self->deleted_count; index++) {
+        entry_t *entry = self->deleted [index];
+        if (entry->change_listed || entry->row_queued || entry->refresh_queued
+        ||  entry->checkpointing)
+            self->deleted [kept++] = entry;
+        else
+            alert_table_entry_free (&entry);
+    }
+    self->deleted_count = kept;
+}
+
 //  --- commit, then publish ---------------------------------------------------------
 
 /*  Changes are committed in chunks of at most BROKER_COMMIT_CHUNK, in seq
@@ -210,11 +260,13 @@ s_free_change (core_t *self, pending_change_t *change)
 //  - an entry in the row queue is stale: its row lacks a committed change;
 //  - an entry in the due heap has a due time;
 //  - a stale entry queued only for its times was written before (its times
-//    go over a stored row: a new alert is always a change first).
+//    go over a stored row: a new alert is always a change first);
+//  - a deleted entry is in no due heap, and listed until its deletion commits.
 static bool
 s_entry_holds_invariants (core_t *self, const entry_t *entry)
 {
-    return (!entry->change_listed || entry->stale)
+    return (!entry->deleted || entry->heap_index == ALERT_TABLE_NOWHERE)
+        && (!entry->change_listed || entry->stale)
         && (!entry->row_queued || entry->stale)
         && (entry->heap_index == ALERT_TABLE_NOWHERE || entry->due_at != 0)
         && (!entry->refresh_queued || entry->change_listed || entry->row_queued
@@ -264,6 +316,10 @@ s_send_chunk (core_t *self, size_t count, uint64_t last_seq)
         if (store_put_change (self->store, change->seq, change->at, change->event,
                               &key, change->body, change->size, change->prev_seq))
             return -1;
+        if (change->deletion
+        &&  store_delete_alert (self->store, change->source, change->id,
+                                change->entry->store_handle))
+            return -1;
     }
     if (count && store_set_seq (self->store, last_seq))
         return -1;
@@ -282,23 +338,34 @@ s_queue_row (core_t *self, entry_t *entry, uint64_t mark)
     entry->row_queued = true;
 }
 
-//  The chunk committed: its alerts join the row queue, in seq order; an
-//  alert with no change after last_seq leaves the `changed` list (one
-//  listed without a change, a row repaired at start, joins the queue
-//  marked after everything published).
+//  Has entry's deletion committed, up to last_seq? (It is its last change.)
+static bool
+s_deletion_committed (const entry_t *entry, uint64_t last_seq)
+{
+    return entry->deleted && entry->alert.seq <= last_seq;
+}
+
+//  The chunk committed: its alerts join the row queue, in seq order, but
+//  for those whose deletion it holds (their rows are gone); an alert with
+//  no change after last_seq leaves the `changed` list (one listed without a
+//  change, a row repaired at start, joins the queue marked after
+//  everything published).
 static void
 s_settle_rows (core_t *self, size_t count, uint64_t last_seq)
 {
-    for (size_t index = 0; index < count; index++)
-        if (self->changes [index].entry)
-            s_queue_row (self, self->changes [index].entry, self->changes [index].seq);
+    for (size_t index = 0; index < count; index++) {
+        entry_t *entry = self->changes [index].entry;
+        if (entry && !s_deletion_committed (entry, last_seq))
+            s_queue_row (self, entry, self->changes [index].seq);
+    }
     size_t kept = 0;
     for (size_t index = 0; index < self->changed_count; index++) {
         entry_t *entry = self->changed [index];
         if (entry->alert.seq <= last_seq) {
             entry->change_listed = false;
-            s_queue_row (self, entry, last_seq == UINT64_MAX ? self->published_seq + 1
-                                                             : last_seq + 1);
+            if (!entry->deleted)
+                s_queue_row (self, entry, last_seq == UINT64_MAX ? self->published_seq + 1
+                                                                 : last_seq + 1);
         }
         else
             self->changed [kept++] = entry;
@@ -397,6 +464,7 @@ s_chunk_committed (core_t *self, size_t count, uint64_t last_seq)
     s_write_succeeded (self);
     s_settle_rows (self, count, last_seq);
     s_publish_changes (self, count);
+    s_bury (self);
 }
 
 static void s_checkpoint_landed (core_t *self, size_t rows, size_t times, bool committed);
@@ -581,14 +649,15 @@ s_rows_ready (core_t *self, size_t count)
 static bool
 s_times_ready (const entry_t *entry)
 {
-    return entry->stale && !entry->row_queued && !entry->change_listed;
+    return entry->stale && !entry->row_queued && !entry->change_listed && !entry->deleted;
 }
 
 //  In one transaction of its own, sent (s_land reads its answer): the
 //  whole rows of the `rows` oldest entries of the row queue, with the rows
 //  seq that follows, and the times of the `times` oldest queued refreshes
 //  (all a refresh moves, a row a tenth the size of the alert's) that are
-//  ready. 0 / -1.
+//  ready. A deleted entry's row is skipped: its deletion committed (the
+//  rows ready), and the store must not hold it again. 0 / -1.
 static int
 s_send_checkpoint (core_t *self, size_t rows, size_t times)
 {
@@ -597,6 +666,8 @@ s_send_checkpoint (core_t *self, size_t rows, size_t times)
     for (size_t index = 0; written == 0 && index < rows; index++) {
         entry_t *entry = refresh_queue_peek (self->rows, index, &since);
         assert (s_entry_holds_invariants (self, entry));
+        if (entry->deleted)
+            continue;
         written = store_put_alert (self->store, &entry->alert, &entry->store_handle);
         entry->checkpointing = true;
     }
@@ -632,7 +703,8 @@ s_checkpoint_settle (entry_t *entry, bool committed)
 static void
 s_requeue_if_behind (core_t *self, entry_t *entry)
 {
-    if (entry->stale && !entry->change_listed && !entry->row_queued && !entry->refresh_queued) {
+    if (entry->stale && !entry->change_listed && !entry->row_queued && !entry->refresh_queued
+    &&  !entry->deleted) {
         refresh_queue_push (self->refreshed, entry, self->tick, 0);
         entry->refresh_queued = true;
     }
@@ -649,7 +721,8 @@ s_checkpoint_landed (core_t *self, size_t rows, size_t times, bool committed)
         entry_t *entry = refresh_queue_peek (self->rows, index, &since);
         if (committed) {
             entry->row_queued = false;
-            store_row_committed (self->store, &entry->store_handle);
+            if (!entry->deleted)
+                store_row_committed (self->store, &entry->store_handle);
         }
         s_checkpoint_settle (entry, committed);
     }
@@ -676,6 +749,7 @@ s_checkpoint_landed (core_t *self, size_t rows, size_t times, bool committed)
     refresh_queue_pop (self->rows, rows);
     refresh_queue_pop (self->refreshed, times);
     self->next_refresh_write = self->tick + BROKER_REFRESH_GAP_MS;
+    s_bury (self);
 }
 
 //  Reads the answer in flight, sends the turn's changes, then the
@@ -736,8 +810,8 @@ s_unwritten (core_t *self)
          + refresh_queue_size (self->rows) + (self->flight != FLIGHT_NONE);
 }
 
-//  Writes everything now, each answer waited for (bounded): stopping, or
-//  before a deletion. 0, or -1 when a write failed.
+//  Writes everything now, each answer waited for (bounded): stopping. 0,
+//  or -1 when a write failed.
 static int
 s_write_all (core_t *self)
 {
@@ -816,114 +890,41 @@ core_hugz (core_t *self, int64_t now)
     return true;
 }
 
-//  Cleared alerts nobody has sent or touched for the whole retention, at
-//  most BROKER_PRUNE_PER_RUN of them; *count says how many.
-static entry_t **
-s_expired_alerts (core_t *self, int64_t cutoff, size_t *count)
-{
-    entry_t **expired = mem_alloc (BROKER_PRUNE_PER_RUN * sizeof (entry_t *));
-    *count = 0;
-    size_t span = alert_table_span (self->table);
-    for (size_t position = 0; position < span && *count < BROKER_PRUNE_PER_RUN; position++) {
-        entry_t *entry = alert_table_at (self->table, position);
-        if (!entry)
-            continue;
-        const alert_t *alert = &entry->alert;
-        if (alert->state == ALERT_CLEARED && !entry->stale && !entry->refresh_queued
-        &&  alert->changed_at < cutoff && alert->updated_at < cutoff)
-            expired [(*count)++] = entry;
-    }
-    return expired;
-}
-
-//  Writes the deletion of each expired alert as a change, inside the open
-//  transaction: the next seq, a history row whose body is the alert as it
-//  was with event "deleted", the row deleted. The changes to publish after
-//  COMMIT go into deletions (count of them). 0 / -1.
-static int
-s_write_deletions (core_t *self, entry_t **expired, size_t count, int64_t now,
-                   pending_change_t *deletions)
-{
-    for (size_t index = 0; index < count; index++) {
-        entry_t *entry = expired [index];
-        alert_t row = entry->alert;         //  a shallow copy, to pack with the new seq
-        row.seq = self->seq + 1;
-        wire_writer_reset (&self->scratch);
-        alert_change_pack (&self->scratch.packer, row.seq, now, ALERT_EVENT_DELETED, &row,
-                           &self->epoch);
-        if (store_put_change (self->store, row.seq, now, ALERT_EVENT_DELETED, &row,
-                              self->scratch.buffer.data, self->scratch.buffer.size,
-                              entry->alert.seq)
-        ||  store_delete_alert (self->store, row.source, row.id, entry->store_handle))
-            return -1;
-        char topic [WIRE_MAX_TOPIC];
-        alert_topic (topic, sizeof topic, ALERT_EVENT_DELETED, &row);
-        deletions [index] = (pending_change_t) {
-            .seq = ++self->seq, .at = now, .event = ALERT_EVENT_DELETED, .entry = entry,
-        };
-        s_change_keep (self, &deletions [index], topic, row.source, row.id);
-    }
-    return count ? store_set_seq (self->store, self->seq) : 0;
-}
-
-int
-core_delete_alert (core_t *self, entry_t *entry, int64_t now, char *error, size_t error_size)
-{
-    //  Its row may still wait for the checkpoint (a clear a moment ago):
-    //  everything is written now, answers waited for, so the entry leaves
-    //  both queues and nothing is in flight (a human act, rare: the cost of
-    //  writing a second's rows early)
-    if (s_write_all (self) || self->change_count || self->flight != FLIGHT_NONE) {
-        snprintf (error, error_size, "the broker cannot write now (degraded): try again later");
-        return -1;
-    }
-    if (entry->stale || entry->refresh_queued || entry->row_queued) {
-        snprintf (error, error_size, "%s/%s is being written: try again in a second",
-                  entry->alert.source, entry->alert.id);
-        return -1;
-    }
-    assert (self->seq == self->published_seq);
-    pending_change_t deletion = { 0 };
-    int rc = -1;
-    if (store_begin (self->store, true) == 0
-    &&  s_write_deletions (self, &entry, 1, now, &deletion) == 0
-    &&  store_commit (self->store) == 0) {
-        if (s_publish (self, deletion.topic, deletion.body, deletion.size) == 0)
-            self->stats.published++;
-        self->published_seq = deletion.seq;
-        self->stats.commits++;
-        due_heap_set (self->heap, entry, 0);
-        alert_table_remove (self->table, entry);
-        rc = 0;
-    }
-    else {
-        snprintf (error, error_size, "the deletion was not written: %s", store_error (self->store));
-        store_rollback (self->store);
-        s_check_lost (self);
-        self->seq = self->published_seq;
-    }
-    mem_free (deletion.body);
-    return rc;
-}
-
 /*  Retention deletes history and silences older than the retention, and
     cleared alerts nobody touched for as long, in bounded runs between
     turns (a long backlog is worked off over several turns, one run a
     turn). It waits while writes fail or another transaction is in flight
-    (s_retain), and deletes alerts only when no change waits for its
-    commit: their seqs must come after those.
+    (s_retain).
 
-    A run that prunes only (the steady state: old history goes every
-    minute) is a transaction like a checkpoint, in flight while the loop
-    goes on (FLIGHT_RETENTION; on PostgreSQL a DELETE of thousands of rows
-    takes tens of ms): nothing of it is published, and its counts come
-    with the answer. A run that also deletes alerts (rare: cleared for the
-    whole retention) is answered before the turn goes on, because each
-    deleted alert is a `deleted` change, committed like any other (synced
-    with durability full) and published after the COMMIT, so mirrors drop
-    it, and its memory is freed only then: no event may reach the entry
-    meanwhile. A snapshot paging meanwhile is not disturbed (alert_table.h).
+    The alerts' deletions are changes (core_delete_alert), written in the
+    turn's chunk and published after their commit, so mirrors drop them.
+    The pruning of history and silences is a transaction of its own, in
+    flight like a checkpoint while the loop goes on (FLIGHT_RETENTION; on
+    PostgreSQL a DELETE of thousands of rows takes tens of ms): nothing of
+    it is published, and its counts come with the answer. A snapshot
+    paging meanwhile is not disturbed (alert_table.h).
 */
+
+//  Deletes the cleared alerts nobody has sent or touched since cutoff, at
+//  most BROKER_PRUNE_PER_RUN of them (gathered first: a deletion moves the
+//  table's entries). Returns how many.
+static size_t
+s_delete_expired (core_t *self, int64_t cutoff, int64_t now)
+{
+    entry_t **expired = mem_alloc (BROKER_PRUNE_PER_RUN * sizeof (entry_t *));
+    size_t count = 0;
+    size_t span = alert_table_span (self->table);
+    for (size_t position = 0; position < span && count < BROKER_PRUNE_PER_RUN; position++) {
+        entry_t *entry = alert_table_at (self->table, position);
+        if (entry && entry->alert.state == ALERT_CLEARED
+        &&  entry->alert.changed_at < cutoff && entry->alert.updated_at < cutoff)
+            expired [count++] = entry;
+    }
+    for (size_t index = 0; index < count; index++)
+        core_delete_alert (self, expired [index], now);
+    mem_free (expired);
+    return count;
+}
 
 //  The rows seq retention writes: with no row waiting, the rows hold
 //  everything published, and it catches up with changes that queue no row
@@ -937,89 +938,45 @@ s_retention_rows_seq (core_t *self)
 //  Opens the run's transaction: the rows seq, then history and silences
 //  pruned (counted into the core's retention counts). 0 / -1.
 static int
-s_send_prune (core_t *self, int64_t cutoff, uint64_t rows_seq, bool durable)
+s_send_prune (core_t *self, int64_t cutoff, uint64_t rows_seq)
 {
-    return store_begin (self->store, durable) == 0
+    return store_begin (self->store, false) == 0
         && (rows_seq == self->rows_seq || store_set_rows_seq (self->store, rows_seq) == 0)
         && store_prune_history (self->store, cutoff, rows_seq, BROKER_PRUNE_PER_RUN,
                                 &self->retention_history) == 0
         && store_prune_silences (self->store, cutoff, &self->retention_silences) == 0 ? 0 : -1;
 }
 
-//  A run committed (alerts of them deleted): what is in memory follows, and
-//  a full run asks for the next at once.
-static void
-s_retention_done (core_t *self, uint64_t rows_seq, int64_t cutoff, size_t alerts)
-{
-    int history = self->retention_history;
-    self->rows_seq = rows_seq;
-    if (alerts)
-        self->stats.commits++;
-    if (self->retention_silences)
-        silences_forget (self, cutoff);
-    if (history == BROKER_PRUNE_PER_RUN || alerts == BROKER_PRUNE_PER_RUN)
-        self->next_retention = self->tick;          //  more to do: next turn
-    if (history || alerts) {
-        char age [32];
-        log_info ("retention: deleted %zu cleared alerts and %d history rows older than %s",
-                  alerts, history, duration_format (self->config.retention, age, sizeof age));
-    }
-}
-
-static void
-s_retention_failed (core_t *self)
-{
-    log_error ("retention failed: %s", store_error (self->store));
-    store_rollback (self->store);
-    s_check_lost (self);
-}
-
-//  The answer to a prune-only run came (s_land). Changes applied meanwhile
-//  hold the seqs after it: a failed run handed out none.
+//  A run's answer came (s_land). Committed: what is in memory follows, and
+//  a full run asks for the next at once. Changes applied meanwhile hold the
+//  seqs after it.
 static void
 s_retention_landed (core_t *self, bool committed)
 {
-    if (committed)
-        s_retention_done (self, self->flight_rows_seq, self->flight_cutoff, 0);
-    else
-        s_retention_failed (self);
-}
-
-//  A run with alerts to delete: written and answered now.
-static void
-s_retain_alerts (core_t *self, entry_t **expired, size_t alerts, int64_t cutoff,
-                 uint64_t rows_seq, int64_t now)
-{
-    assert (self->seq == self->published_seq);
-    pending_change_t *deletions = mem_alloc (alerts * sizeof (pending_change_t));
-    bool written = s_send_prune (self, cutoff, rows_seq, true) == 0
-                && s_write_deletions (self, expired, alerts, now, deletions) == 0;
-    size_t written_count = self->seq - self->published_seq;
-    if (written && store_commit (self->store) == 0) {
-        for (size_t index = 0; index < alerts; index++) {
-            pending_change_t *deletion = &deletions [index];
-            if (s_publish (self, deletion->topic, deletion->body, deletion->size) == 0)
-                self->stats.published++;
-            self->published_seq = deletion->seq;
-            alert_table_remove (self->table, deletion->entry);
-        }
-        s_retention_done (self, rows_seq, cutoff, alerts);
+    if (!committed) {
+        log_error ("retention failed: %s", store_error (self->store));
+        store_rollback (self->store);
+        s_check_lost (self);
+        return;
     }
-    else {
-        s_retention_failed (self);
-        self->seq = self->published_seq;    //  the seqs handed out were not committed
+    int history = self->retention_history;
+    self->rows_seq = self->flight_rows_seq;
+    if (self->retention_silences)
+        silences_forget (self, self->flight_cutoff);
+    if (history == BROKER_PRUNE_PER_RUN)
+        self->next_retention = self->tick;          //  more to do: next turn
+    if (history) {
+        char age [32];
+        log_info ("retention: deleted %d history rows older than %s", history,
+                  duration_format (self->config.retention, age, sizeof age));
     }
-    for (size_t index = 0; index < written_count; index++)
-        mem_free (deletions [index].body);
-    mem_free (deletions);
 }
 
 //  A run first reads the answer of the transaction in flight; while one
 //  is still out, or writes fail, it is tried again a moment later.
 //  core_work runs it before the turn's chunk, so a steady load (a chunk in
 //  flight at the end of every turn, on PostgreSQL) cannot put it off for
-//  good. Alerts are deleted only when no change waits for its commit
-//  (their seqs must come after those).
+//  good.
 static void
 s_retain (core_t *self, int64_t now)
 {
@@ -1029,21 +986,23 @@ s_retain (core_t *self, int64_t now)
     }
     self->next_retention = self->tick + self->retention_period;
     int64_t cutoff = now - self->config.retention;
-    uint64_t rows_seq = s_retention_rows_seq (self);
-    size_t alerts = 0;
-    entry_t **expired = self->change_count ? NULL : s_expired_alerts (self, cutoff, &alerts);
-    if (alerts)
-        s_retain_alerts (self, expired, alerts, cutoff, rows_seq, now);
-    else
-    if (s_send_prune (self, cutoff, rows_seq, false) || store_commit_send (self->store))
-        s_retention_failed (self);
-    else {
-        self->flight = FLIGHT_RETENTION;
-        self->flight_rows_seq = rows_seq;
-        self->flight_cutoff = cutoff;
-        s_land (self);
+    size_t alerts = s_delete_expired (self, cutoff, now);
+    if (alerts) {
+        char age [32];
+        log_info ("retention: deleting %zu cleared alerts untouched for %s", alerts,
+                  duration_format (self->config.retention, age, sizeof age));
     }
-    mem_free (expired);
+    if (alerts == BROKER_PRUNE_PER_RUN)
+        self->next_retention = self->tick;          //  more to do: next turn
+    uint64_t rows_seq = s_retention_rows_seq (self);
+    if (s_send_prune (self, cutoff, rows_seq) || store_commit_send (self->store)) {
+        s_retention_landed (self, false);
+        return;
+    }
+    self->flight = FLIGHT_RETENTION;
+    self->flight_rows_seq = rows_seq;
+    self->flight_cutoff = cutoff;
+    s_land (self);
 }
 
 //  --- start and stop ---------------------------------------------------------------
@@ -1242,6 +1201,9 @@ core_destroy (core_t **self_p)
         s_free_change (self, &self->changes [index]);
     mem_free (self->changes);
     mem_free (self->changed);
+    for (size_t index = 0; index < self->deleted_count; index++)
+        alert_table_entry_free (&self->deleted [index]);
+    mem_free (self->deleted);
     refresh_queue_destroy (&self->refreshed);
     refresh_queue_destroy (&self->rows);
     due_heap_destroy (&self->heap);

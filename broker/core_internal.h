@@ -101,6 +101,7 @@ typedef struct {
     entry_t *entry;                //  the alert it changed (change_listed until written),
                                    //  NULL for a silence's change
     int64_t silence_ends;          //  a silence's change: its ends, for its row
+    bool deletion;                 //  the alert's `deleted` change: its row goes with it
     //  One allocation (s_change_keep) holds the body, then the topic, the
     //  source and the id, each ended by a NUL: one malloc a change, not four
     void *body;                    //  msgpack body, owning the rest
@@ -142,6 +143,9 @@ struct _core_t {
     entry_t **changed;             //  entries to write at the next commit
     size_t changed_count;
     size_t changed_capacity;
+    entry_t **deleted;             //  entries out of the table, their memory kept while a
+    size_t deleted_count;          //  change, a queue or the checkpoint in flight points at
+    size_t deleted_capacity;       //  them (core_delete_alert, s_bury)
     refresh_queue_t *refreshed;    //  refreshed entries, their times written by the checkpoint
     refresh_queue_t *rows;         //  entries whose rows lack committed changes, marked with
                                    //  the first such change's seq: the checkpoint writes them
@@ -192,13 +196,11 @@ struct _core_t {
 //  publishing and the row for the next commit (a REFRESH only for the
 //  refresh queue; NONE does nothing) and reschedules it.
 void core_record (core_t *self, entry_t *entry, transition_t transition, int64_t now);
-//  A person's `delete` of one cleared alert: what was applied before is
-//  committed first, then the alert's `deleted` change is written in its own
-//  transaction (as retention writes it), published, and the entry freed.
-//  0, or -1 with why in error (writes failing; the alert in the middle of
-//  a write: try again); the entry is gone only on 0.
-int core_delete_alert (core_t *self, entry_t *entry, int64_t now, char *error,
-                       size_t error_size);
+//  Deletes entry (a person's `delete`, retention): its `deleted` change is
+//  queued like any other, and written with the DELETE of its row in the
+//  turn's chunk; the entry leaves the table now (core.c). Never fails: a
+//  failing commit is retried, as every change's is.
+void core_delete_alert (core_t *self, entry_t *entry, int64_t now);
 
 //  Packs the broker's health into a reply or hugz map: nothing while
 //  commits and reads succeed, else `degraded` (why: failing commits first)

@@ -35,11 +35,15 @@ check_close_case (void)
     check_case = NULL;
 }
 
+//  Opens a case. Its name is copied: a caller may build it in a buffer of
+//  its own that is gone when the case is closed (at the next TEST).
 static inline void
 TEST (const char *name)
 {
+    static char copy [512];
     check_close_case ();
-    check_case = name;
+    snprintf (copy, sizeof copy, "%s", name);
+    check_case = copy;
     check_case_failed = false;
 }
 

@@ -485,6 +485,95 @@ s_sent_topic (const sent_t *sent, const char *prefix)
     return false;
 }
 
+//  Is (source, id) in the core (`get` finds it)?
+static bool
+s_found (core_t *core, const char *source, const char *id)
+{
+    alert_t alert = { 0 };
+    bool found = s_get (core, source, id, &alert);
+    alert_clear_fields (&alert);
+    return found;
+}
+
+//  How many changes with this topic were published, and the index of the
+//  last one (-1 for none).
+static int
+s_sent_where (const sent_t *sent, const char *topic, int *last)
+{
+    int count = 0;
+    *last = -1;
+    for (size_t index = 0; index < sent->count; index++)
+        if (strcmp (sent->topic [index], topic) == 0) {
+            *last = (int) index;
+            count++;
+        }
+    return count;
+}
+
+//  `delete` is a change like any other, written in the turn's chunk: an
+//  alert cleared and deleted in one turn, its row still queued from its
+//  raise, leaves at once, and no checkpoint after its deletion writes that
+//  row back; an event for a deleted key in the same turn makes a new
+//  alert, published after the deletion. After a crash the deleted alert
+//  stays gone and the new one is there.
+static void
+s_check_delete (const char *store_name)
+{
+    s_checkpoint_ms = 300;
+    sent_t sent = { 0 };
+    core_t *core = s_core (false, &sent);
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    char error [WIRE_ERROR_SIZE], name [160];
+    bool waits = false;
+    snprintf (name, sizeof name, "core on %s: a delete is written with the turn's changes, and "
+              "an event after it makes a new alert", store_name);
+    TEST (name);
+    if (core) {
+        core_begin_turn (core, zclock_mono ());
+        const char *ids [] = { "gone", "again" };
+        for (int index = 0; index < 2; index++) {
+            s_frame (&writer, "web12", ids [index], "now");
+            CHECK (s_ingest (core, NULL, &writer), "raise %s", ids [index]);
+        }
+        core_work (core, clock_now_ms ());                  //  raised: their rows queued
+        for (int index = 0; index < 2; index++) {
+            s_frame_at (&writer, "web12", ids [index], "clear", "now");
+            CHECK (s_ingest (core, NULL, &writer), "clear %s", ids [index]);
+            s_request (&writer, "delete", "source", "web12", "id", ids [index], "by", "dave",
+                       NULL);
+            CHECK (s_answer (core, NULL, &writer, &waits, error, sizeof error) && waits,
+                   "delete of %s, cleared this turn, waits for its commit (%d): %s",
+                   ids [index], waits, error);
+        }
+        CHECK (!s_found (core, "web12", "gone"), "a deleted alert is gone at once");
+        s_frame (&writer, "web12", "again", "+1h");
+        CHECK (s_ingest (core, NULL, &writer), "an event for a deleted key, the same turn");
+        core_work (core, clock_now_ms ());
+        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        int deleted_at, pending_at, gone_at;
+        int deleted = s_sent_where (&sent, "deleted.normal.web12.again", &deleted_at);
+        int pending = s_sent_where (&sent, "pending.normal.web12.again", &pending_at);
+        CHECK (s_sent_where (&sent, "deleted.normal.web12.gone", &gone_at) == 1,
+               "the deletion was published");
+        CHECK (deleted == 1 && pending == 1 && pending_at > deleted_at,
+               "the new alert is announced after the deletion (deleted %d at %d, pending %d "
+               "at %d)", deleted, deleted_at, pending, pending_at);
+        int64_t until = zclock_mono () + 1000;              //  checkpoints go by
+        S_TURN_UNTIL (core, zclock_mono () >= until);
+        core_destroy (&core);                               //  a crash: no finish
+        s_sent_free (&sent);
+        core = s_core (false, &sent);
+        alert_t alert = { 0 };
+        CHECK (core && !s_found (core, "web12", "gone"),
+               "after a crash the deleted alert is still gone (no checkpoint wrote its row back)");
+        CHECK (core && s_get (core, "web12", "again", &alert) && alert.state == ALERT_PENDING,
+               "after a crash the alert made after the deletion is there, pending");
+        alert_clear_fields (&alert);
+    }
+    s_case_end (&core, &sent, &writer);
+}
+
 //  Retention on the store at s_database: history older than it is pruned
 //  (a transaction in flight like a checkpoint) and a cleared alert nobody
 //  touched for as long is deleted, its `deleted` change published.
@@ -916,6 +1005,67 @@ s_check_retention_under_load (void)
     s_case_end (&core, &sent, &writer);
 }
 
+//  On PostgreSQL a delete waits for its commit in flight, not inside the
+//  loop: with the alerts table locked by another session (the DELETE
+//  waits), the delete is answered after the commit, and meanwhile every
+//  turn is short and a ping is answered at once.
+static void
+s_check_delete_in_flight (void)
+{
+    s_checkpoint_ms = 60 * 1000;
+    sent_t sent = { 0 };
+    core_t *core = s_core (false, &sent);
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    char error [WIRE_ERROR_SIZE];
+    bool waits = false;
+    TEST ("core on PostgreSQL: a delete waits for its commit in flight, not in the loop");
+    PGconn *locker = PQconnectdb (s_database);
+    if (core && CHECK (PQstatus (locker) == CONNECTION_OK, "a session of the test's own")) {
+        core_begin_turn (core, zclock_mono ());
+        s_frame_at (&writer, "web13", "old", "clear", "now");
+        CHECK (s_ingest (core, NULL, &writer), "frame");
+        core_work (core, clock_now_ms ());
+        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        PQclear (PQexec (locker, "BEGIN"));
+        PGresult *locked = PQexec (locker, "LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE");
+        CHECK (PQresultStatus (locked) == PGRES_COMMAND_OK, "lock: %s",
+               PQresultErrorMessage (locked));
+        PQclear (locked);
+        int64_t longest = 0, began = zclock_mono ();
+        core_begin_turn (core, zclock_mono ());
+        s_request (&writer, "delete", "source", "web13", "id", "old", "by", "erin", NULL);
+        CHECK (s_answer (core, NULL, &writer, &waits, error, sizeof error) && waits,
+               "the delete waits for its commit (%d): %s", waits, error);
+        core_work (core, clock_now_ms ());
+        longest = zclock_mono () - began;
+        int pings = 0, pings_at_once = 0;
+        for (int64_t until = zclock_mono () + 1000; zclock_mono () < until; pings++) {
+            began = zclock_mono ();
+            core_begin_turn (core, zclock_mono ());
+            s_frame (&writer, "web13", "busy", pings % 2 ? "now" : "+1h");
+            s_ingest (core, NULL, &writer);
+            s_request (&writer, "ping", NULL);
+            pings_at_once += s_answer (core, NULL, &writer, &waits, error, sizeof error) && !waits;
+            core_work (core, clock_now_ms ());
+            if (zclock_mono () - began > longest)
+                longest = zclock_mono () - began;
+            zclock_sleep (10);
+        }
+        CHECK (longest < 500 && pings == pings_at_once && pings > 10,
+               "the longest turn took %lld ms; %d of %d pings answered at once",
+               (long long) longest, pings_at_once, pings);
+        CHECK (s_in_flight (core) && !s_sent_topic (&sent, "deleted."),
+               "the deletion is in flight, not published");
+        PQclear (PQexec (locker, "ROLLBACK"));
+        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        CHECK (s_sent_topic (&sent, "deleted.normal.web13.old") && !s_found (core, "web13", "old"),
+               "deleted once the lock went");
+    }
+    PQfinish (locker);
+    s_case_end (&core, &sent, &writer);
+}
+
 //  On PostgreSQL a commit's answer is read later, in a later turn: an alert
 //  refreshed while the checkpoint that writes its row is in flight is still
 //  behind when the answer comes (touched), and its refresh is written by a
@@ -970,6 +1120,8 @@ test_postgresql (void)
     wire_writer_free (&writer);
     s_checkpoint_ms = 1000;
     s_check_retention ("PostgreSQL");
+    s_check_delete ("PostgreSQL");
+    s_check_delete_in_flight ();
     s_check_reads_later ();
     s_check_reads_session_lost ();
     s_check_reads_connect_later ();
@@ -1005,6 +1157,8 @@ main (void)
     test_replay ();
     s_remove_database ();
     s_check_retention ("SQLite");
+    s_remove_database ();
+    s_check_delete ("SQLite");
     s_remove_database ();
     test_postgresql ();
     rmdir (s_dir);
