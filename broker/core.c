@@ -721,8 +721,7 @@ s_checkpoint_landed (core_t *self, size_t rows, size_t times, bool committed)
         entry_t *entry = refresh_queue_peek (self->rows, index, &since);
         if (committed) {
             entry->row_queued = false;
-            if (!entry->deleted)
-                store_row_committed (self->store, &entry->store_handle);
+            store_row_committed (self->store, &entry->store_handle);
         }
         s_checkpoint_settle (entry, committed);
     }
