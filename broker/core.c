@@ -985,7 +985,9 @@ s_retain (core_t *self, int64_t now)
     }
     self->next_retention = self->tick + self->retention_period;
     int64_t cutoff = now - self->config.retention;
-    size_t alerts = s_delete_expired (self, cutoff, now);
+    //  (deletions add to the changes waiting: not while they pile up)
+    size_t alerts = self->change_count < BROKER_BACKLOG_CHANGES / 2
+                  ? s_delete_expired (self, cutoff, now) : 0;
     if (alerts) {
         char age [32];
         log_info ("retention: deleting %zu cleared alerts untouched for %s", alerts,

@@ -107,7 +107,9 @@ static const struct {
         " t_clear_at = t.clear_at FROM unnest ($1::text[], $2::text[], $3::bigint[],"
         " $4::bigint[], $5::bigint[]) AS t (source, id, updated_at, raise_at, clear_at)"
         " WHERE alerts.source = t.source AND alerts.id = t.id", 5 },
-    [Q_DELETE_ALERT] = { "DELETE FROM alerts WHERE source = $1 AND id = $2", 2 },
+    [Q_DELETE_ALERT] = {
+        "DELETE FROM alerts USING unnest ($1::text[], $2::text[]) AS t (source, id)"
+        " WHERE alerts.source = t.source AND alerts.id = t.id", 2 },
     [Q_PUT_CHANGE] = {
         "INSERT INTO history (seq, at, event, source, id, body, prev_seq)"
         " SELECT * FROM unnest ($1::bigint[], $2::bigint[], $3::text[], $4::text[],"
@@ -174,7 +176,7 @@ typedef struct {
 } s_array_t;
 
 //  A write gathered for one statement over arrays: history rows, alert
-//  rows, times. Sent as one statement (s_batch_send) before any other
+//  rows, times, deletions. Sent as one statement (s_batch_send) before any other
 //  statement of the transaction, and at its commit, so the order of the
 //  writes is kept. A batch must not hold one alert twice (PostgreSQL
 //  refuses an upsert that touches a row twice): the core writes each alert
@@ -185,7 +187,7 @@ typedef struct {
     s_array_t column [S_BATCH_COLUMNS];
 } s_batch_t;
 
-enum { S_BATCH_CHANGES, S_BATCH_ALERTS, S_BATCH_TIMES, S_BATCHES };
+enum { S_BATCH_CHANGES, S_BATCH_ALERTS, S_BATCH_TIMES, S_BATCH_DELETES, S_BATCHES };
 
 struct _store_backend_t {
     PGconn *conn;                  //  the one session, holding the advisory lock
@@ -376,6 +378,7 @@ s_batches_init (store_backend_t *self)
                                                S_OID_INT8, S_OID_INT8, S_OID_BYTEA } },
         [S_BATCH_TIMES] = { Q_PUT_TIMES, 5, { S_OID_TEXT, S_OID_TEXT, S_OID_INT8, S_OID_INT8,
                                               S_OID_INT8 } },
+        [S_BATCH_DELETES] = { Q_DELETE_ALERT, 2, { S_OID_TEXT, S_OID_TEXT } },
     };
     for (int which = 0; which < S_BATCHES; which++) {
         self->batch [which].query = shapes [which].query;
@@ -494,18 +497,27 @@ s_int (const PGresult *result, int row, int column)
 
 //  --- writes (inside a transaction's pipeline) -------------------------------------
 
+//  May the transaction take a write? 0, or -1 with why in the error.
+static int
+s_writable (store_backend_t *self)
+{
+    if (!self->lost && self->in_tx)
+        return 0;
+    snprintf (self->error, sizeof self->error, "%s", self->lost ? "the session is lost"
+              : "bug: a write outside a transaction");
+    return -1;
+}
+
 //  Queues one prepared statement: params as text, except those in binary
 //  (lengths given). 0 / -1.
 static int
 s_send (store_backend_t *self, query_t query, const char *const *values, const int *lengths,
         const int *formats)
 {
-    if (self->lost || !self->in_tx) {
-        snprintf (self->error, sizeof self->error, "%s", self->lost ? "the session is lost"
-                  : "bug: a write outside a transaction");
+    if (s_writable (self))
         return -1;
-    }
-    bool batched = query == Q_PUT_CHANGE || query == Q_PUT_ALERT || query == Q_PUT_TIMES;
+    bool batched = query == Q_PUT_CHANGE || query == Q_PUT_ALERT || query == Q_PUT_TIMES
+                || query == Q_DELETE_ALERT;
     if (!batched && s_batches_send (self))          //  the gathered writes go first
         return -1;
     char name [8];
@@ -1085,11 +1097,8 @@ static int
 s_pg_put_alert (store_backend_t *self, const alert_t *alert, store_handle_t *handle)
 {
     (void) handle;
-    if (!self->in_tx || self->lost) {
-        snprintf (self->error, sizeof self->error, "%s", self->lost ? "the session is lost"
-                  : "bug: a write outside a transaction");
+    if (s_writable (self))
         return -1;
-    }
     wire_writer_reset (&self->row);
     msgpack_packer *packer = &self->row.packer;
     msgpack_pack_map (packer, 2);
@@ -1111,11 +1120,8 @@ static int
 s_pg_put_times (store_backend_t *self, const alert_t *alert, store_handle_t handle)
 {
     (void) handle;
-    if (!self->in_tx || self->lost) {
-        snprintf (self->error, sizeof self->error, "%s", self->lost ? "the session is lost"
-                  : "bug: a write outside a transaction");
+    if (s_writable (self))
         return -1;
-    }
     s_array_t *column = self->batch [S_BATCH_TIMES].column;
     s_array_text (&column [0], alert->source);
     s_array_text (&column [1], alert->id);
@@ -1130,8 +1136,12 @@ s_pg_delete_alert (store_backend_t *self, const char *source, const char *id,
                    store_handle_t handle)
 {
     (void) handle;
-    const char *values [] = { source, id };
-    return s_send (self, Q_DELETE_ALERT, values, NULL, NULL);
+    if (s_writable (self))
+        return -1;
+    s_array_t *column = self->batch [S_BATCH_DELETES].column;
+    s_array_text (&column [0], source);
+    s_array_text (&column [1], id);
+    return 0;
 }
 
 static void
@@ -1160,11 +1170,8 @@ static int
 s_pg_put_change (store_backend_t *self, uint64_t seq, int64_t at, const char *event,
                  const alert_t *alert, const void *body, size_t size, uint64_t prev_seq)
 {
-    if (!self->in_tx || self->lost) {
-        snprintf (self->error, sizeof self->error, "%s", self->lost ? "the session is lost"
-                  : "bug: a write outside a transaction");
+    if (s_writable (self))
         return -1;
-    }
     s_array_t *column = self->batch [S_BATCH_CHANGES].column;
     s_array_int (&column [0], (int64_t) seq);
     s_array_int (&column [1], at);

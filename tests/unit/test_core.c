@@ -485,6 +485,8 @@ s_sent_topic (const sent_t *sent, const char *prefix)
     return false;
 }
 
+static bool s_ping_degraded (core_t *core, char *why, size_t why_size);
+
 //  Is (source, id) in the core (`get` finds it)?
 static bool
 s_found (core_t *core, const char *source, const char *id)
@@ -561,6 +563,9 @@ s_check_delete (const char *store_name)
                "at %d)", deleted, deleted_at, pending, pending_at);
         int64_t until = zclock_mono () + 1000;              //  checkpoints go by
         S_TURN_UNTIL (core, zclock_mono () >= until);
+        char why [WIRE_ERROR_SIZE] = "";
+        CHECK (!s_ping_degraded (core, why, sizeof why), "the checkpoints were written: %s",
+               why);
         core_destroy (&core);                               //  a crash: no finish
         s_sent_free (&sent);
         core = s_core (false, &sent);
