@@ -195,6 +195,7 @@ struct _store_backend_t {
     bool durable;                  //  durability = full: synchronous_commit stays on
     bool in_tx;                    //  a pipeline is open (BEGIN sent)
     bool flight;                   //  ... and synced, its results not all read yet
+    bool rollback_due;             //  one failed: ROLLBACK opens the next pipeline
     int flight_rc;                 //  the last transaction's outcome, once read: 0 / -1
     int64_t flight_deadline;       //  mono ms by which its answer must have come
     bool flushing;                 //  libpq holds bytes not sent yet (poll for POLLOUT)
@@ -556,29 +557,14 @@ s_pg_begin (store_backend_t *self, bool durable)
     self->fence_at = -1;
     self->counted_at [0] = self->counted_at [1] = -1;
     s_batches_clear (self);
+    if (self->rollback_due && s_send_plain (self, "ROLLBACK"))
+        return -1;
+    self->rollback_due = false;
     if (s_send_plain (self, "BEGIN"))
         return -1;
     if ((!durable || !self->durable) && s_send_plain (self, "SET LOCAL synchronous_commit = off"))
         return -1;
     return 0;
-}
-
-//  Runs one statement without parameters outside a pipeline, its answer
-//  waited for within the deadline (PQexec would wait without one).
-static void
-s_exec_bounded (store_backend_t *self, const char *sql)
-{
-    int64_t deadline = s_deadline ();
-    if (!PQsendQueryParams (self->conn, sql, 0, NULL, NULL, NULL, NULL, 0)) {
-        s_fail (self, sql);
-        return;
-    }
-    if (s_flush (self, deadline))
-        return;
-    bool failed = false;
-    PGresult *result;
-    while (!failed && (result = s_result (self, deadline, &failed)))
-        PQclear (result);
 }
 
 //  One statement's result: the first error into self->error (rc -1); a
@@ -660,8 +646,10 @@ s_pipeline_step (store_backend_t *self, bool wait)
 }
 
 //  The transaction's answer was read (rc): committed, the connection leaves
-//  pipeline mode; failed, what is left of the transaction is rolled back
-//  (an error aborted it on the server).
+//  pipeline mode; failed, what is left of the transaction (an error
+//  aborted it on the server) is rolled back by the next one's pipeline,
+//  which opens with ROLLBACK: no round trip of its own for the loop to
+//  wait on (a ROLLBACK outside a transaction is only a warning).
 static void
 s_end_flight (store_backend_t *self, int rc)
 {
@@ -675,7 +663,7 @@ s_end_flight (store_backend_t *self, int rc)
         return;
     }
     if (rc)
-        s_exec_bounded (self, "ROLLBACK");
+        self->rollback_due = true;
 }
 
 //  Before anything else goes to the server: the transaction in flight, if

@@ -1010,6 +1010,90 @@ s_check_retention_under_load (void)
     s_case_end (&core, &sent, &writer);
 }
 
+//  A commit PostgreSQL refuses (a trigger of the test's own fails every
+//  history insert) follows the degraded mode: nothing is published, the
+//  broker says degraded and why, the loop goes on (every turn short, pings
+//  answered at once, events applied), and once commits work again the
+//  changes are written and published, in seq order, none lost or skipped.
+static void
+s_check_commits_refused (void)
+{
+    sent_t sent = { 0 };
+    core_t *core = s_core (false, &sent);
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    char error [WIRE_ERROR_SIZE], why [WIRE_ERROR_SIZE] = "";
+    bool waits = false;
+    TEST ("core on PostgreSQL: commits refused make the broker degraded, lose nothing, and "
+          "go out once the server takes them");
+    PGconn *admin = PQconnectdb (s_database);
+    if (core && CHECK (PQstatus (admin) == CONNECTION_OK, "a session of the test's own")) {
+        core_begin_turn (core, zclock_mono ());
+        s_frame (&writer, "web14", "before", "now");
+        CHECK (s_ingest (core, NULL, &writer), "frame");
+        core_work (core, clock_now_ms ());
+        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        alert_change_t change = { 0 };
+        uint64_t first_seq = sent.count == 1 && s_sent_alert (&sent, 0, &change) ? change.seq : 0;
+        alert_change_free (&change);
+        CHECK (first_seq > 0, "the first change was published");
+        CHECK (s_command (admin, "CREATE FUNCTION lilac_test_refuse () RETURNS trigger "
+                          "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test';"
+                          " END $$") == 0
+            && s_command (admin, "CREATE TRIGGER lilac_test_refuse BEFORE INSERT ON history "
+                          "FOR EACH STATEMENT EXECUTE FUNCTION lilac_test_refuse ()") == 0,
+               "the trigger: %s", PQerrorMessage (admin));
+        int64_t longest = 0, pings = 0, pings_at_once = 0;
+        const char *ids [] = { "one", "two", "three" };
+        for (int64_t until = zclock_mono () + 800; zclock_mono () < until; pings++) {
+            int64_t began = zclock_mono ();
+            core_begin_turn (core, zclock_mono ());
+            if (pings < 3) {
+                s_frame (&writer, "web14", ids [pings], "now");
+                CHECK (s_ingest (core, NULL, &writer), "frame %s", ids [pings]);
+            }
+            s_request (&writer, "ping", NULL);
+            pings_at_once += s_answer (core, NULL, &writer, &waits, error, sizeof error) && !waits;
+            core_work (core, clock_now_ms ());
+            short events = 0;
+            int fd = core_poll_fd (core, &events);
+            struct pollfd item = { fd, events, 0 };
+            if (fd >= 0)
+                poll (&item, 1, 10);
+            else
+                zclock_sleep (10);
+            if (zclock_mono () - began > longest)
+                longest = zclock_mono () - began;
+        }
+        CHECK (sent.count == 1, "nothing published while commits are refused (%zu)", sent.count);
+        CHECK (s_ping_degraded (core, why, sizeof why) && strstr (why, "refused by the test"),
+               "degraded, and why: '%s'", why);
+        CHECK (longest < 500 && pings == pings_at_once && pings > 10,
+               "the longest turn took %lld ms; %lld of %lld pings answered at once",
+               (long long) longest, (long long) pings_at_once, (long long) pings);
+        CHECK (s_found (core, "web14", "three"), "events are applied meanwhile");
+        CHECK (s_command (admin, "DROP TRIGGER lilac_test_refuse ON history") == 0,
+               "drop: %s", PQerrorMessage (admin));
+        S_TURN_UNTIL (core, core_unpublished (core) == 0 && sent.count == 4);
+        bool in_order = sent.count == 4;
+        for (size_t index = 1; in_order && index < 4; index++) {
+            in_order = s_sent_alert (&sent, index, &change)
+                    && change.seq == first_seq + index
+                    && strcmp (change.alert.id, ids [index - 1]) == 0;
+            alert_change_free (&change);
+        }
+        CHECK (in_order, "the three changes published once commits work, in seq order after "
+               "%" PRIu64 " (%zu published)", first_seq, sent.count);
+        CHECK (!s_ping_degraded (core, why, sizeof why), "no longer degraded: %s", why);
+        core_destroy (&core);                               //  a crash: no finish
+        core = s_core (false, &sent);
+        CHECK (core && s_found (core, "web14", "three"), "after a crash the changes are there");
+    }
+    s_command (admin, "DROP FUNCTION IF EXISTS lilac_test_refuse () CASCADE");
+    PQfinish (admin);
+    s_case_end (&core, &sent, &writer);
+}
+
 //  On PostgreSQL a delete waits for its commit in flight, not inside the
 //  loop: with the alerts table locked by another session (the DELETE
 //  waits), the delete is answered after the commit, and meanwhile every
@@ -1127,6 +1211,7 @@ test_postgresql (void)
     s_check_retention ("PostgreSQL");
     s_check_delete ("PostgreSQL");
     s_check_delete_in_flight ();
+    s_check_commits_refused ();
     s_check_reads_later ();
     s_check_reads_session_lost ();
     s_check_reads_connect_later ();
