@@ -31,12 +31,15 @@ typedef struct {
     int64_t retention;             //  ms to keep cleared alerts and history
     int64_t checkpoint;            //  ms between writes of bare refreshes
     int64_t batch;                 //  ingest frames per turn
+    int64_t standbys;              //  brokers that should wait as standbys (PostgreSQL);
+                                   //  fewer waiting: degraded
     bool insecure;                 //  broker/insecure: may bind beyond loopback without security
     bool durability_full;          //  broker/durability: fsync every commit (else at checkpoints)
     char *security_cert;           //  security/cert: the broker's secret certificate, or NULL
     char *security_clients;        //  security/clients: directory of allowed public certificates
     char *origins [3];             //  "FILE:LINE" (or "--ingest") of ingest, publish, control
     char *database_at;             //  "FILE:LINE" (or "--db") of database, or NULL
+    char *standbys_at;             //  "FILE:LINE" of standbys, or NULL
     char *security_cert_at;        //  "FILE:LINE" of security/cert, or NULL
 } broker_config_t;
 

@@ -7,6 +7,7 @@
     broker_config_check_exposure() says so with the file:line of the
     endpoint, checked after the command-line overrides.
 */
+#include <inttypes.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@
 
 static const char *const s_known_keys [] = {
     "ingest", "publish", "control", "database", "reminder_interval", "grace",
-    "retention", "checkpoint", "batch", "insecure", "durability", NULL
+    "retention", "checkpoint", "batch", "insecure", "durability", "standbys", NULL
 };
 static const char *const s_security_keys [] = { "cert", "clients", NULL };
 
@@ -167,6 +168,11 @@ broker_config_verify (broker_config_t *config, bool *exposed, config_report_t *r
               ? config->database_at : "default");
     if (!store_is_postgresql (config->database))
         config_check_parent_dir (config->database, where, report);  //  a file's directory
+    if (config->standbys && !store_is_postgresql (config->database))
+        config_report_add (report, false, "%s: standbys: %" PRId64 " standby brokers need a "
+                           "postgresql:// database they share (README \"Two brokers on "
+                           "PostgreSQL\"); an SQLite file has one broker", config->standbys_at
+                           ? config->standbys_at : "broker", config->standbys);
     if (config->security_cert) {
         char error [CONFIG_ERROR_SIZE];
         if (bus_secure_server (config->security_cert, error, sizeof error))
@@ -255,6 +261,9 @@ s_read_section (broker_config_t *config, config_t *section, config_report_t *rep
                              error, sizeof error), error, report);
     s_note (config_integer (section, "batch", config->batch, 1, 100000, &config->batch,
                             error, sizeof error), error, report);
+    s_note (config_integer (section, "standbys", config->standbys, 0, 64, &config->standbys,
+                            error, sizeof error), error, report);
+    s_note_origin (section, "standbys", &config->standbys_at);
     s_note (config_boolean (section, "insecure", false, &config->insecure,
                             error, sizeof error), error, report);
     s_read_durability (config, section, report);
@@ -308,6 +317,7 @@ broker_config_copy (broker_config_t *to, const broker_config_t *from)
     to->security_clients = mem_strdup (from->security_clients);
     to->security_cert_at = mem_strdup (from->security_cert_at);
     to->database_at = mem_strdup (from->database_at);
+    to->standbys_at = mem_strdup (from->standbys_at);
     for (int index = 0; index < 3; index++)
         to->origins [index] = mem_strdup (from->origins [index]);
 }
@@ -324,6 +334,7 @@ broker_config_free (broker_config_t *config)
     mem_free (config->security_clients);
     mem_free (config->security_cert_at);
     mem_free (config->database_at);
+    mem_free (config->standbys_at);
     for (int index = 0; index < 3; index++)
         mem_free (config->origins [index]);
     *config = (broker_config_t) { 0 };

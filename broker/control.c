@@ -187,10 +187,13 @@ s_op_stats (core_t *self, const msgpack_object *request, msgpack_packer *out,
         { "ingest_paused", self->ingest_paused },
     };
     size_t count = sizeof rows / sizeof rows [0];
+    bool standbys = self->standbys >= 0;        //  counted (PostgreSQL)
     wire_pack_key (out, "stats");
-    msgpack_pack_map (out, count);
+    msgpack_pack_map (out, count + standbys);
     for (size_t index = 0; index < count; index++)
         wire_pack_key_int (out, rows [index].name, rows [index].value);
+    if (standbys)
+        wire_pack_key_int (out, "standbys", self->standbys);
     return 1 + core_pack_health (self, out);
 }
 

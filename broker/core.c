@@ -563,23 +563,36 @@ core_pack_identity (core_t *self, msgpack_packer *out)
     return 2;
 }
 
+//  Why the broker is degraded, and since when (wall ms): failing commits
+//  first, then failing reads, then too few standbys; NULL when it is not.
+static const char *
+s_degraded (core_t *self, int64_t *since)
+{
+    *since = self->degraded_since ? self->degraded_since
+           : self->reads_failing_since ? self->reads_failing_since
+           : self->standbys_short_since;
+    return self->degraded_since ? self->degraded_reason
+         : self->reads_failing_since ? self->reads_failing_reason
+         : self->standbys_short_since ? self->standbys_short_reason : NULL;
+}
+
 int
 core_pack_health (core_t *self, msgpack_packer *out)
 {
-    if (!core_degraded (self))
+    int64_t since;
+    const char *why = s_degraded (self, &since);
+    if (!why)
         return 0;
-    bool commits = self->degraded_since != 0;
-    wire_pack_key_string (out, "degraded", commits ? self->degraded_reason
-                                                   : self->reads_failing_reason);
-    wire_pack_key_int (out, "degraded_since", commits ? self->degraded_since
-                                                      : self->reads_failing_since);
+    wire_pack_key_string (out, "degraded", why);
+    wire_pack_key_int (out, "degraded_since", since);
     return 2;
 }
 
 bool
 core_degraded (core_t *self)
 {
-    return self->degraded_since || self->reads_failing_since;
+    int64_t since;
+    return s_degraded (self, &since) != NULL;
 }
 
 //  --- the checkpoint: rows and refreshes -----------------------------------------------
@@ -1132,6 +1145,10 @@ s_open_store (core_t *self, char *error, size_t error_size)
     //  moment this broker became the active one
     self->started_at = clock_now_ms ();
     self->grace_until = self->started_at + self->config.grace;
+    //  The standbys are first counted a while after: brokers started
+    //  together, or the one a takeover left (restarted as a standby), have
+    //  had time to connect and wait
+    self->next_standby_count = zclock_mono () + BROKER_STANDBYS_FIRST_MS;
     if (store_last_seq (self->store, &self->seq)
     ||  store_load (self->store, s_adopt_loaded, self)
     ||  s_replay (self)
@@ -1174,6 +1191,7 @@ core_new (const broker_config_t *config, bool secured, core_publish_fn *publish,
     self->retention_period = config->retention < BROKER_RETENTION_MS
                            ? config->retention : BROKER_RETENTION_MS;
     self->next_retention = self->tick + self->retention_period;
+    self->standbys = -1;
     wire_writer_init (&self->scratch);
     self->table = alert_table_new ();
     self->heap = due_heap_new ();
@@ -1234,6 +1252,10 @@ core_work (core_t *self, int64_t now)
     if (self->tick >= self->next_retention)
         s_retain (self, now);
     s_write (self);
+    if (self->tick >= self->next_standby_count) {
+        self->next_standby_count = self->tick + BROKER_STANDBYS_MS;
+        core_count_standbys (self);
+    }
     core_reads_work (self, false);
 }
 
@@ -1330,6 +1352,8 @@ core_poll_timeout (core_t *self, int64_t now, int64_t tick, long max_ms)
 {
     int64_t wait = max_ms;
     s_sooner (&wait, self->next_retention - tick);
+    if (store_reads_later (self->store))
+        s_sooner (&wait, self->next_standby_count - tick);
     if (self->retry_commit_at)
         s_sooner (&wait, self->retry_commit_at - tick);
     else {

@@ -41,6 +41,8 @@
 #define BROKER_REPLAY_PAGE      1000               //  history rows read at a time at start
 #define BROKER_WRITE_ALL_ROUNDS 100000             //  transactions one s_write_all sends, at most
 #define BROKER_CHECKPOINT_MAX   20000              //  rows (and times) per checkpoint transaction
+#define BROKER_STANDBYS_MS      2000               //  the standbys are counted this often,
+#define BROKER_STANDBYS_FIRST_MS 5000              //  ... the first time this long after start
 
 //  Bytes of alerts or changes in one control reply: clients drop frames
 //  larger than BUS_MAX_MESSAGE, so a long answer is cut here and says so
@@ -59,6 +61,7 @@ typedef struct {
     char *id;
     char *tx;                      //  the request's tx, for the reply
     bool sent;                     //  out: store_read_send took it
+    bool internal;                 //  the core's own (the standbys' count): no reply
 } read_request_t;
 
 //  A reply ready for the loop (core_take_reply).
@@ -168,6 +171,12 @@ struct _core_t {
     char degraded_reason [256];    //  why, for hugz, ping, stats and the log
     int64_t reads_failing_since;   //  wall ms since reads for `since` and `history`
     char reads_failing_reason [256];    //  fail (reads.c), and why; 0 once one works
+    int64_t standbys;              //  brokers waiting as standbys, when last counted
+                                   //  (reads.c), or -1: not counted (SQLite, not yet)
+    int64_t next_standby_count;    //  tick
+    bool standby_count_queued;     //  a count waits in the reads queue
+    int64_t standbys_short_since;  //  wall ms since fewer than config.standbys wait,
+    char standbys_short_reason [256];   //  and why; 0 while enough do
     bool ingest_paused;            //  the backlog is full: ingest is not read
     bool pause_logged;             //  ... and that was said as a warning (writes failing)
     epoch_t epoch;                 //  the epoch this run publishes in
@@ -203,8 +212,9 @@ void core_record (core_t *self, entry_t *entry, transition_t transition, int64_t
 void core_delete_alert (core_t *self, entry_t *entry, int64_t now);
 
 //  Packs the broker's health into a reply or hugz map: nothing while
-//  commits and reads succeed, else `degraded` (why: failing commits first)
-//  and `degraded_since` (wall ms). Returns the number of keys packed.
+//  commits and reads succeed and enough standbys wait, else `degraded`
+//  (why: failing commits first, then reads, then standbys) and
+//  `degraded_since` (wall ms). Returns the number of keys packed.
 int core_pack_health (core_t *self, msgpack_packer *out);
 bool core_degraded (core_t *self);
 //  Packs `epoch` and `boot` (hugz, ping). Returns the number of keys: 2.
@@ -225,6 +235,11 @@ const char *core_authorize (core_t *self, const wire_batch_t *batch,
 //  Applies a decoded batch's events for source, as ingest applies a frame.
 void core_apply_batch (core_t *self, const char *source, const wire_batch_t *batch,
                        int64_t now);
+
+//  Queues a count of the standbys (PostgreSQL) in the reads queue, without
+//  a reply: its answer sets `standbys`, and with too few the broker is
+//  degraded until enough wait again (reads.c).
+void core_count_standbys (core_t *self);
 
 //  --- silences (silences.c) ---------------------------------------------------
 

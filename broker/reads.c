@@ -16,6 +16,14 @@
     A since is cut at what was published when it was asked (upto): the
     reads session sees every committed change, and a change committed but
     not yet published must not reach a subscriber before the bus has it.
+
+    The count of the standbys (core_count_standbys, every couple of
+    seconds on PostgreSQL) rides in the same queue, marked internal: its
+    answer is the core's own, not a reply, so the loop's envelopes still
+    pair with the replies in order. With fewer standbys waiting than
+    broker/standbys asks, the broker says degraded (hugz, ping, stats), so
+    a high availability that quietly went away (a standby stopped, or one
+    that cannot log in) is heard of before the takeover that needs it.
 */
 #include <assert.h>
 #include <string.h>
@@ -231,21 +239,85 @@ core_read_history (core_t *self, const alert_t *alert, uint64_t newest, uint64_t
 }
 
 void
+core_count_standbys (core_t *self)
+{
+    if (!store_reads_later (self->store) || self->standby_count_queued || self->lost
+    ||  self->finishing)
+        return;
+    store_read_t read = { .kind = STORE_READ_STANDBYS, .limit = 2 };
+    s_queue (self, &read);
+    self->reads [self->read_count - 1].internal = true;
+    self->standby_count_queued = true;
+}
+
+//  The standbys were counted (rc 0: count), or could not be (why): the
+//  count kept for `stats`, and with fewer than broker/standbys the broker
+//  degraded, said once (the reason follows each count) until enough wait.
+static void
+s_standbys_counted (core_t *self, int rc, int64_t count, const char *why)
+{
+    self->standbys = rc == 0 ? count : -1;
+    int64_t wanted = self->config.standbys;
+    bool enough = wanted == 0 || (rc == 0 && count >= wanted);
+    if (enough && self->standbys_short_since) {
+        log_info ("standbys: %" PRId64 " brokers wait to take over again (%" PRId64
+                  " expected)", count, wanted);
+        self->standbys_short_since = 0;
+        self->standbys_short_reason [0] = 0;
+    }
+    if (enough)
+        return;
+    if (rc)
+        snprintf (self->standbys_short_reason, sizeof self->standbys_short_reason,
+                  "cannot count the standby brokers (%" PRId64 " expected): %.180s",
+                  wanted, why);
+    else
+        snprintf (self->standbys_short_reason, sizeof self->standbys_short_reason,
+                  "%" PRId64 " of %" PRId64 " standby brokers wait to take over: if this "
+                  "broker fails, %s", count, wanted, count ? "fewer will" : "nobody will");
+    if (!self->standbys_short_since) {
+        self->standbys_short_since = clock_now_ms ();
+        log_error ("%s (start them, or lower broker/standbys)", self->standbys_short_reason);
+    }
+}
+
+void
 core_read_answers_tx (core_t *self, char *tx)
 {
-    if (self->read_count && !self->reads [self->read_count - 1].tx)
+    if (self->read_count && !self->reads [self->read_count - 1].tx
+    &&  !self->reads [self->read_count - 1].internal)
         self->reads [self->read_count - 1].tx = tx;
     else
         mem_free (tx);
 }
 
+//  Drops the first read.
+static void
+s_drop_first (core_t *self)
+{
+    read_request_t *request = &self->reads [0];
+    mem_free (request->source);
+    mem_free (request->id);
+    mem_free (request->tx);
+    memmove (self->reads, self->reads + 1, --self->read_count * sizeof (read_request_t));
+}
+
 //  The first read is answered (rc, collected): its reply made and kept
-//  for the loop, the read dropped.
+//  for the loop (the standbys' count: kept by the core), the read dropped.
 static void
 s_answered (core_t *self, int rc, const collected_t *collected, uint64_t oldest,
             const char *refused)
 {
     read_request_t *request = &self->reads [0];
+    if (request->internal) {
+        self->standby_count_queued = false;
+        if (!self->lost && !self->finishing && !(refused && strcmp (refused, S_STOPPING) == 0))
+            s_standbys_counted (self, refused ? -1 : rc,
+                                collected->count ? (int64_t) collected->last : 0,
+                                refused ? refused : store_read_error (self->store));
+        s_drop_first (self);
+        return;
+    }
     const store_read_t *read = &request->read;
     wire_writer_t fields, reply;
     wire_writer_init (&fields);
@@ -273,10 +345,7 @@ s_answered (core_t *self, int rc, const collected_t *collected, uint64_t oldest,
     self->answers [self->answer_count++].size = reply.buffer.size;
     wire_writer_free (&fields);
     wire_writer_free (&reply);
-    mem_free (request->source);
-    mem_free (request->id);
-    mem_free (request->tx);
-    memmove (self->reads, self->reads + 1, --self->read_count * sizeof (read_request_t));
+    s_drop_first (self);
 }
 
 void

@@ -340,6 +340,10 @@ static int
 s_read_now (store_t *self, store_change_fn *each, void *arg, uint64_t *oldest)
 {
     const store_read_t *read = &self->read;
+    if (read->kind == STORE_READ_STANDBYS) {
+        each (0, NULL, 0, arg);
+        return 0;
+    }
     if (read->kind == STORE_READ_CHAIN)
         return store_history_chain (self, read->seq, read->upto, read->source, read->id,
                                     read->limit, each, arg);

@@ -182,7 +182,9 @@ int store_history_chain (store_t *self, uint64_t seq, uint64_t below, const char
 //  a file's) answers it in store_read_poll at once.
 typedef enum {
     STORE_READ_SINCE,              //  changes after seq, up to upto, and the oldest kept
-    STORE_READ_CHAIN               //  store_history_chain from seq
+    STORE_READ_CHAIN,              //  store_history_chain from seq
+    STORE_READ_STANDBYS            //  the brokers waiting as standbys on the database: one
+                                   //  call, each(count, NULL, 0) (a file has none: 0)
 } store_read_kind_t;
 
 typedef struct {

@@ -51,6 +51,11 @@
 
 #define STORE_PG_DEADLINE_MS  5000          //  a round trip, at most
 #define STORE_PG_STANDBY_MS   200           //  a standby tries the lock this often
+//  The main session's application_name, which the active's count of its
+//  standbys reads in pg_stat_activity (set after connecting: the URI's
+//  own application_name, if any, names the reads session only)
+#define STORE_PG_STANDBY_NAME "lilac-broker standby"
+#define STORE_PG_ACTIVE_NAME  "lilac-broker active"
 #define STORE_PG_LOCK_KEY     "7811491380297105763"   //  the advisory lock: "lilac" in a bigint
 
 //  Handle bit: the alert's row was written before (store_put_times needs it).
@@ -812,6 +817,11 @@ s_become_active (store_backend_t *self, char *error, size_t error_size)
         usleep (STORE_PG_STANDBY_MS * 1000);
     }
     log_info ("active: this broker holds the lock in %s", self->shown);
+    PGresult *named = PQexec (self->conn, "SET application_name = '" STORE_PG_ACTIVE_NAME "'");
+    if (PQresultStatus (named) != PGRES_COMMAND_OK)
+        log_warn ("%s: cannot name the session (pg_stat_activity would count this broker as "
+                  "a standby): %s", self->shown, PQerrorMessage (self->conn));
+    PQclear (named);
     return 0;
 }
 
@@ -820,6 +830,7 @@ s_become_active (store_backend_t *self, char *error, size_t error_size)
 //  seconds, not the kernel's two hours, so the lock goes to a standby
 //  (Unix sockets ignore the keepalives).
 static const char s_session [] =
+    "SET application_name = '" STORE_PG_STANDBY_NAME "';"
     "SET client_connection_check_interval = 100;"
     "SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1;"
     "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 5000;";
@@ -1264,6 +1275,13 @@ static const char s_read_since [] =
     "   WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3) AS first"
     "  WHERE running - length (body) <= $4) AS changes ON true ORDER BY changes.seq";
 
+//  The brokers waiting as standbys on this database: their main sessions
+//  are named so until they hold the lock (s_session, s_become_active).
+//  pg_stat_activity shows another session's application_name to any role.
+static const char s_count_standbys [] =
+    "SELECT count (*) FROM pg_stat_activity WHERE datname = current_database ()"
+    " AND application_name = '" STORE_PG_STANDBY_NAME "'";
+
 //  Ends the reader and what it held: the next read connects anew.
 static void
 s_reader_drop (store_backend_t *self)
@@ -1305,6 +1323,8 @@ s_reader_send (store_backend_t *self)
                     read->budget);
     bool sent = read->kind == STORE_READ_SINCE
               ? PQsendQueryParams (self->reader, s_read_since, 4, NULL, since, NULL, NULL, 1)
+              : read->kind == STORE_READ_STANDBYS
+              ? PQsendQueryParams (self->reader, s_count_standbys, 0, NULL, NULL, NULL, NULL, 1)
               : PQsendQueryParams (self->reader, s_queries [Q_HISTORY_CHAIN].sql, 6, NULL,
                                    chain.values, NULL, NULL, 1);
     int flushed = sent ? PQflush (self->reader) : -1;
@@ -1374,10 +1394,15 @@ s_reader_connecting (store_backend_t *self)
 }
 
 //  Gives the rows of a read's result: (oldest, seq, body) for a since, the
-//  seq NULL when there is no change to give; (seq, body) for a chain.
+//  seq NULL when there is no change to give; (seq, body) for a chain; the
+//  one (count) of the standbys'.
 static void
 s_read_rows (const PGresult *result, store_change_fn *each, void *arg, uint64_t *oldest)
 {
+    if (PQnfields (result) == 1 && PQntuples (result) == 1) {
+        each ((uint64_t) s_int (result, 0, 0), NULL, 0, arg);
+        return;
+    }
     int first = PQnfields (result) == 3 ? 1 : 0;
     for (int row = 0; row < PQntuples (result); row++) {
         if (first)

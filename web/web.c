@@ -215,8 +215,8 @@ s_metrics (web_t *self, http_request_t *request)
     size_t size = 0;
     s_append (&text, &size, "# HELP lilac_broker_up 1 while the broker answers ping.\n"
               "# TYPE lilac_broker_up gauge\nlilac_broker_up %d\n", s_broker_up (self));
-    s_append (&text, &size, "# HELP lilac_broker_degraded 1 while the broker says its "
-              "commits fail.\n# TYPE lilac_broker_degraded gauge\nlilac_broker_degraded %d\n",
+    s_append (&text, &size, "# HELP lilac_broker_degraded 1 while the broker says it is "
+              "degraded (commits or reads failing, too few standbys).\n# TYPE lilac_broker_degraded gauge\nlilac_broker_degraded %d\n",
               *self->degraded != 0);
     s_metrics_stats (self, &text, &size);
     s_append (&text, &size, "# HELP lilac_web_requests_total HTTP requests answered, by code.\n"

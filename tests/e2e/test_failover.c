@@ -314,7 +314,7 @@ static int
 s_pair_start (s_pair_t *pair)
 {
     broker_process_config_t config = { .database = s_uri, .grace = GRACE, .checkpoint = "500ms",
-                                       .reminder_interval = "1h" };
+                                       .reminder_interval = "1h", .standbys = "1" };
     const char *names [2] = { "failover-a", "failover-b" };
     for (int which = 0; which < 2; which++) {
         pair->box [which] = sandbox_new (names [which]);
@@ -421,6 +421,61 @@ s_take_over (s_pair_t *pair, bool terminate_session, const char *gap)
     return took;
 }
 
+//  Does the broker's ping say degraded with text in its reason (text
+//  NULL: does it not say degraded)?
+static bool
+s_ping_says (broker_process_t *broker, const char *text)
+{
+    wire_doc_t *ping = control_ok (broker, "ping", ARG_END);
+    const msgpack_object *degraded = ping ? reply_get (ping, "degraded") : NULL;
+    bool says = ping && (text ? degraded && degraded->type == MSGPACK_OBJECT_STR
+                                && memmem (degraded->via.str.ptr, degraded->via.str.size,
+                                           text, strlen (text))
+                              : !degraded);
+    wire_doc_destroy (&ping);
+    return says;
+}
+
+//  Waits (deadline) until the active's stats count standbys and its ping
+//  says degraded with text (NULL: not degraded), keeping the heartbeat
+//  alive meanwhile.
+static bool
+s_standbys_seen (s_pair_t *pair, int64_t standbys, const char *text, int timeout_ms)
+{
+    broker_process_t *active = pair->broker [pair->active];
+    int64_t deadline = clock_now_ms () + timeout_ms;
+    while (clock_now_ms () < deadline) {
+        s_keep_alive (pair);
+        if (broker_process_stat (active, "standbys") == standbys && s_ping_says (active, text))
+            return true;
+        harness_pause_ms (100);
+    }
+    return false;
+}
+
+//  broker/standbys = 1 on both: the active counts the standby waiting
+//  (stats), and is not degraded; the standby killed, the active says
+//  degraded within a count or two ("0 of 1 standby brokers"), so a high
+//  availability that went away is heard of before a takeover needs it;
+//  the standby back, that ends.
+static void
+s_standbys (s_pair_t *pair)
+{
+    TEST ("failover: the active counts its standby; with none waiting it says degraded, and "
+          "no more once one waits again");
+    broker_process_t *standby = pair->broker [1 - pair->active];
+    CHECK (s_standbys_seen (pair, 1, NULL, 10000), "the active does not count 1 standby "
+           "(%lld), or says degraded", (long long) broker_process_stat (
+               pair->broker [pair->active], "standbys"));
+    CHECK (broker_process_kill (standby) == 0, "kill -9 of the standby");
+    CHECK (s_standbys_seen (pair, 0, "0 of 1 standby brokers", 6000),
+           "the active does not say degraded with its standby gone");
+    CHECK (broker_process_spawn (standby) == 0 && s_standby_waits (pair, 1 - pair->active),
+           "the standby does not come back");
+    CHECK (s_standbys_seen (pair, 1, NULL, 6000),
+           "the active still says degraded with its standby back");
+}
+
 static int
 s_compare (const void *one, const void *other)
 {
@@ -513,6 +568,7 @@ s_failover (void)
            seqs, clashes, text ? text : "");
     CHECK (text && !strstr (text, " raised heartbeat\n"), "a heartbeat raised: %s", text);
     free (text);
+    s_standbys (&pair);
     qsort (kill9, (size_t) kill9_count, sizeof kill9 [0], s_compare);
     if (kill9_count)
         harness_note ("failover figures: rounds=%d kill9_p50_ms=%lld kill9_max_ms=%lld "

@@ -466,6 +466,7 @@ s_check_config (void)
               "    database = \"%s/lilac.db\"\n"
               "    grace = soon\n"
               "    bogus = 1\n"
+              "    standbys = 1\n"
               "security\n"
               "    cert = \"%s/missing_secret\"\n"
               "    clients = \"%s\"\n", plain, sandbox_dir (sandbox), sandbox_dir (sandbox));
@@ -475,7 +476,9 @@ s_check_config (void)
         "bad.conf:2: ingest: '127.0.0.1:42111' has no transport",
         "bad.conf:3: publish: 'tcp://127.0.0.1' has no HOST:PORT",
         "bad.conf:4: database:", "is not a directory",
-        "bad.conf:8: cert: certificate: cannot read", "6 errors in the configuration",
+        "bad.conf:9: cert: certificate: cannot read",
+        "bad.conf:7: standbys: 1 standby brokers need a postgresql:// database",
+        "7 errors in the configuration",
     };
     for (int start = 0; start < 2; start++) {
         cli_result_t result;

@@ -537,6 +537,8 @@ broker_process_new (sandbox_t *sandbox, const broker_process_config_t *config)
             fprintf (file, "    batch = %s\n", config->batch);
         if (config->checkpoint)
             fprintf (file, "    checkpoint = %s\n", config->checkpoint);
+        if (config->standbys)
+            fprintf (file, "    standbys = %s\n", config->standbys);
         if (config->security_cert || config->security_clients) {
             fprintf (file, "security\n");
             if (config->security_cert)

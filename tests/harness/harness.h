@@ -139,6 +139,7 @@ typedef struct {
     const char *batch;
     const char *checkpoint;
     const char *database;          //  the SQLite file (NULL: sandbox/lilac.db)
+    const char *standbys;          //  standby brokers expected (PostgreSQL)
     //  Optional: a `security` section with these paths (both or neither).
     const char *security_cert;     //  the broker's secret certificate file
     const char *security_clients;  //  the directory of allowed client certificates
