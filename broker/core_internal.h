@@ -42,7 +42,8 @@
 #define BROKER_WRITE_ALL_ROUNDS 100000             //  transactions one s_write_all sends, at most
 #define BROKER_CHECKPOINT_MAX   20000              //  rows (and times) per checkpoint transaction
 #define BROKER_STANDBYS_MS      2000               //  the standbys are counted this often,
-#define BROKER_STANDBYS_FIRST_MS 5000              //  ... the first time this long after start
+#define BROKER_STANDBYS_FIRST_MS 5000              //  ... the first time this long after start,
+#define BROKER_STANDBYS_RETRY_MS 10000             //  ... and this long after a count failed
 
 //  Bytes of alerts or changes in one control reply: clients drop frames
 //  larger than BUS_MAX_MESSAGE, so a long answer is cut here and says so

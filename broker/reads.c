@@ -257,6 +257,8 @@ static void
 s_standbys_counted (core_t *self, int rc, int64_t count, const char *why)
 {
     self->standbys = rc == 0 ? count : -1;
+    if (rc)                                 //  (a host name's lookup waits: not every 2 s)
+        self->next_standby_count = self->tick + BROKER_STANDBYS_RETRY_MS;
     int64_t wanted = self->config.standbys;
     bool enough = wanted == 0 || (rc == 0 && count >= wanted);
     if (enough && self->standbys_short_since) {
@@ -311,6 +313,8 @@ s_answered (core_t *self, int rc, const collected_t *collected, uint64_t oldest,
     read_request_t *request = &self->reads [0];
     if (request->internal) {
         self->standby_count_queued = false;
+        if (!refused && rc == 0)
+            s_can_read (self);              //  the reads session works
         if (!self->lost && !self->finishing && !(refused && strcmp (refused, S_STOPPING) == 0))
             s_standbys_counted (self, refused ? -1 : rc,
                                 collected->count ? (int64_t) collected->last : 0,
@@ -361,8 +365,12 @@ core_reads_work (core_t *self, bool stopping)
         if (stopping || self->lost)
             snprintf (refused, sizeof refused, S_STOPPING);
         else
-        if (!request->sent && store_read_send (self->store, &request->read))
-            s_cannot_read (self, refused, sizeof refused);
+        if (!request->sent && store_read_send (self->store, &request->read)) {
+            if (request->internal)          //  (its failure is the count's, not the reads')
+                snprintf (refused, sizeof refused, "%s", store_read_error (self->store));
+            else
+                s_cannot_read (self, refused, sizeof refused);
+        }
         else {
             request->sent = true;
             rc = store_read_poll (self->store, s_collect_body, &collected, &oldest);

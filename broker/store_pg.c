@@ -792,6 +792,21 @@ s_notice (void *arg, const char *message)
     log_debug ("postgresql: %.*s", (int) strcspn (message, "\n"), message);
 }
 
+//  Names the main session (application_name), for the active's count of
+//  its standbys: a statement of its own, so that no other setting's
+//  failure takes the name back with it.
+static void
+s_name_session (store_backend_t *self, const char *name)
+{
+    char sql [96];
+    snprintf (sql, sizeof sql, "SET application_name = '%s'", name);
+    PGresult *named = PQexec (self->conn, sql);
+    if (PQresultStatus (named) != PGRES_COMMAND_OK)
+        log_warn ("%s: cannot name the session '%s' (the active's count of its standbys "
+                  "will be wrong): %s", self->shown, name, PQerrorMessage (self->conn));
+    PQclear (named);
+}
+
 //  Tries the advisory lock until it is ours (a standby waits here, bound
 //  to nothing). 0 / -1.
 static int
@@ -817,11 +832,7 @@ s_become_active (store_backend_t *self, char *error, size_t error_size)
         usleep (STORE_PG_STANDBY_MS * 1000);
     }
     log_info ("active: this broker holds the lock in %s", self->shown);
-    PGresult *named = PQexec (self->conn, "SET application_name = '" STORE_PG_ACTIVE_NAME "'");
-    if (PQresultStatus (named) != PGRES_COMMAND_OK)
-        log_warn ("%s: cannot name the session (pg_stat_activity would count this broker as "
-                  "a standby): %s", self->shown, PQerrorMessage (self->conn));
-    PQclear (named);
+    s_name_session (self, STORE_PG_ACTIVE_NAME);
     return 0;
 }
 
@@ -830,7 +841,6 @@ s_become_active (store_backend_t *self, char *error, size_t error_size)
 //  seconds, not the kernel's two hours, so the lock goes to a standby
 //  (Unix sockets ignore the keepalives).
 static const char s_session [] =
-    "SET application_name = '" STORE_PG_STANDBY_NAME "';"
     "SET client_connection_check_interval = 100;"
     "SET tcp_keepalives_idle = 2; SET tcp_keepalives_interval = 1;"
     "SET tcp_keepalives_count = 3; SET tcp_user_timeout = 5000;";
@@ -916,6 +926,7 @@ s_pg_open (const char *path, bool durable, char *error, size_t error_size)
         log_warn ("%s: cannot set the session's liveness checks: %s", self->shown,
                   PQerrorMessage (self->conn));
     PQclear (set);
+    s_name_session (self, STORE_PG_STANDBY_NAME);
     if (s_become_active (self, error, error_size) || s_prepare (self, error, error_size)) {
         error [strcspn (error, "\n")] = 0;
         s_pg_destroy (&self);

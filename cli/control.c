@@ -594,23 +594,32 @@ s_show_alert (const control_args_t *self, const msgpack_object *root)
 
 //  --- ping -----------------------------------------------------------------------------
 
-//  The broker's ping answer: there, and healthy or degraded (exit 1).
+//  The broker's ping answer: there, and healthy or degraded (its reason
+//  said; exit 1).
 static int
 s_show_ping (const control_args_t *self, const msgpack_object *root, int64_t round_trip_ms)
 {
     char error [WIRE_ERROR_SIZE];
-    bool present = false, degraded = false, has_seq = false;
+    bool has_seq = false;
     int64_t seq = 0;
+    char *degraded = NULL;
     if (wire_get_int (root, "seq", &has_seq, &seq, error, sizeof error)
-    ||  wire_get_bool (root, "degraded", &present, &degraded, error, sizeof error))
+    ||  wire_get_string (root, "degraded", WIRE_MAX_SUMMARY, &degraded, error, sizeof error))
         return cli_fail ("ping", "malformed reply: %s", error);
+    int status = degraded ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
     if (self->json) {
-        int status = s_print_json ("ping", root);
-        return degraded ? CLI_EXIT_FAILURE : status;
+        if (s_print_json ("ping", root) != CLI_EXIT_OK)
+            status = CLI_EXIT_FAILURE;
     }
-    printf ("pong from %s in %" PRId64 " ms: seq %" PRId64 "%s\n", self->endpoint,
-            round_trip_ms, seq, degraded ? ", DEGRADED: its writes fail" : "");
-    return degraded ? CLI_EXIT_FAILURE : CLI_EXIT_OK;
+    else {
+        printf ("pong from %s in %" PRId64 " ms: seq %" PRId64 "%s", self->endpoint,
+                round_trip_ms, seq, degraded ? ", DEGRADED: " : "");
+        if (degraded)
+            cli_print_plain (stdout, degraded);
+        putchar ('\n');
+    }
+    mem_free (degraded);
+    return status;
 }
 
 //  --- history ---------------------------------------------------------------------

@@ -470,6 +470,13 @@ s_standbys (s_pair_t *pair)
     CHECK (broker_process_kill (standby) == 0, "kill -9 of the standby");
     CHECK (s_standbys_seen (pair, 0, "0 of 1 standby brokers", 6000),
            "the active does not say degraded with its standby gone");
+    cli_result_t ping;
+    cli_run (sandbox_dir (pair->box [0]), 5000, &ping, "-C",
+             broker_process_control (pair->broker [pair->active]), "ping", NULL);
+    CHECK (ping.status == 1 && ping.out && strstr (ping.out, "DEGRADED: 0 of 1 standby brokers"),
+           "lilac ping: exit %d, '%s', '%s'", ping.status, ping.out ? ping.out : "",
+           ping.err ? ping.err : "");
+    cli_result_free (&ping);
     CHECK (broker_process_spawn (standby) == 0 && s_standby_waits (pair, 1 - pair->active),
            "the standby does not come back");
     CHECK (s_standbys_seen (pair, 1, NULL, 6000),
