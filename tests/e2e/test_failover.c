@@ -448,7 +448,7 @@ s_standbys_seen (s_pair_t *pair, int64_t standbys, const char *text, int timeout
         s_keep_alive (pair);
         if (broker_process_stat (active, "standbys") == standbys && s_ping_says (active, text))
             return true;
-        harness_pause_ms (100);
+        harness_pause_ms (500);
     }
     return false;
 }

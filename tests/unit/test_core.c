@@ -434,6 +434,21 @@ s_get (core_t *core, const char *source, const char *id, alert_t *alert)
         }                                                                      \
     } while (0)
 
+//  Hands the core one event (when "raise" or "clear" at time) in a turn of
+//  its own and turns until it is committed and published; true if so.
+static bool
+s_committed (core_t *core, wire_writer_t *writer, const char *source, const char *id,
+             const char *when, const char *time)
+{
+    core_begin_turn (core, zclock_mono ());
+    s_frame_at (writer, source, id, when, time);
+    if (!s_ingest (core, NULL, writer))
+        return false;
+    core_work (core, clock_now_ms ());
+    S_TURN_UNTIL (core, core_unpublished (core) == 0);
+    return core_unpublished (core) == 0;
+}
+
 static bool
 s_in_flight (core_t *core)
 {
@@ -784,11 +799,7 @@ s_check_reads_session_lost (void)
     wire_writer_init (&writer);
     if (core) {
         //  a change to ask since from (older history may be pruned)
-        core_begin_turn (core, zclock_mono ());
-        s_frame (&writer, "web8", "a", "now");
-        CHECK (s_ingest (core, NULL, &writer), "frame");
-        core_work (core, clock_now_ms ());
-        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        CHECK (s_committed (core, &writer, "web8", "a", "raise", "now"), "a committed");
         alert_t alert = { 0 };
         int64_t from = s_get (core, "web8", "a", &alert) ? (int64_t) alert.seq - 1 : 0;
         alert_clear_fields (&alert);
@@ -849,11 +860,7 @@ s_check_reads_connect_later (void)
     pid_t postmaster = s_postmaster ();
     char error [WIRE_ERROR_SIZE] = "";
     if (core && CHECK (postmaster > 0, "no postmaster.pid")) {
-        core_begin_turn (core, zclock_mono ());
-        s_frame (&writer, "web10", "a", "now");
-        CHECK (s_ingest (core, NULL, &writer), "frame");
-        core_work (core, clock_now_ms ());
-        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        CHECK (s_committed (core, &writer, "web10", "a", "raise", "now"), "a committed");
         alert_t alert = { 0 };
         int64_t from = s_get (core, "web10", "a", &alert) ? (int64_t) alert.seq - 1 : 0;
         alert_clear_fields (&alert);
@@ -1028,11 +1035,8 @@ s_check_commits_refused (void)
           "go out once the server takes them");
     PGconn *admin = PQconnectdb (s_database);
     if (core && CHECK (PQstatus (admin) == CONNECTION_OK, "a session of the test's own")) {
-        core_begin_turn (core, zclock_mono ());
-        s_frame (&writer, "web14", "before", "now");
-        CHECK (s_ingest (core, NULL, &writer), "frame");
-        core_work (core, clock_now_ms ());
-        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        CHECK (s_committed (core, &writer, "web14", "before", "raise", "now"),
+               "before committed");
         alert_change_t change = { 0 };
         uint64_t first_seq = sent.count == 1 && s_sent_alert (&sent, 0, &change) ? change.seq : 0;
         alert_change_free (&change);
@@ -1111,11 +1115,7 @@ s_check_delete_in_flight (void)
     TEST ("core on PostgreSQL: a delete waits for its commit in flight, not in the loop");
     PGconn *locker = PQconnectdb (s_database);
     if (core && CHECK (PQstatus (locker) == CONNECTION_OK, "a session of the test's own")) {
-        core_begin_turn (core, zclock_mono ());
-        s_frame_at (&writer, "web13", "old", "clear", "now");
-        CHECK (s_ingest (core, NULL, &writer), "frame");
-        core_work (core, clock_now_ms ());
-        S_TURN_UNTIL (core, core_unpublished (core) == 0);
+        CHECK (s_committed (core, &writer, "web13", "old", "clear", "now"), "old committed");
         PQclear (PQexec (locker, "BEGIN"));
         PGresult *locked = PQexec (locker, "LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE");
         CHECK (PQresultStatus (locked) == PGRES_COMMAND_OK, "lock: %s",
