@@ -216,6 +216,7 @@ struct _store_backend_t {
     wire_writer_t row;             //  scratch buffer for alert rows
     s_batch_t batch [S_BATCHES];   //  the writes gathered, not sent yet
     char *path;                    //  the URI as given, for the reader's (re)connects
+    char *reads_hostaddr;          //  ... and the main session's server address, or NULL
     PGconn *reader;                //  the reads' own session (store_read_send), or NULL
     bool reader_up;                //  ... connected (else PQconnectPoll goes on)
     bool read_on_old;              //  the read out went on a session from before it
@@ -878,20 +879,24 @@ s_prepare (store_backend_t *self, char *error, size_t error_size)
 //  reads session's connect is polled, within its read's deadline (the URI
 //  may say otherwise: its settings come after these, and win). NULL only
 //  out of memory; PQstatus says more.
-#define S_CONNECT_KEYS 8
+//  hostaddr, when not NULL, is the server's address, so that no host name
+//  is looked up (libpq ignores a keyword whose value is NULL).
+#define S_CONNECT_KEYS 9
 
 static void
-s_connect_params (const char *path, const char **keywords, const char **values)
+s_connect_params (const char *path, const char *hostaddr, const char **keywords,
+                  const char **values)
 {
     static const char *const names [S_CONNECT_KEYS] = {
         "keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count",
-        "tcp_user_timeout", "connect_timeout", "dbname", NULL };
-    static const char *const settings [S_CONNECT_KEYS - 1] = {
+        "tcp_user_timeout", "connect_timeout", "hostaddr", "dbname", NULL };
+    static const char *const settings [S_CONNECT_KEYS - 3] = {
         "1", "2", "1", "3", "5000", "5" };
     for (int index = 0; index < S_CONNECT_KEYS; index++) {
         keywords [index] = names [index];
-        values [index] = index < S_CONNECT_KEYS - 2 ? settings [index] : NULL;
+        values [index] = index < S_CONNECT_KEYS - 3 ? settings [index] : NULL;
     }
+    values [S_CONNECT_KEYS - 3] = hostaddr;
     values [S_CONNECT_KEYS - 2] = path;
 }
 
@@ -899,8 +904,34 @@ static PGconn *
 s_connect (const char *path)
 {
     const char *keywords [S_CONNECT_KEYS], *values [S_CONNECT_KEYS];
-    s_connect_params (path, keywords, values);
+    s_connect_params (path, NULL, keywords, values);
     return PQconnectdbParams (keywords, values, 1);
+}
+
+//  The address the main session reached, for the reads session's connects.
+//  libpq looks a host name up inside PQconnectStartParams, and that lookup
+//  waits, the loop with it. Given as hostaddr beside the URI's host (which
+//  TLS still checks the certificate against), the reads session goes to
+//  the same server, the one whose lock this broker holds, without a
+//  lookup. Nothing to pin for a socket directory, a list of hosts, or a URI
+//  that pairs its host with a hostaddr itself.
+static void
+s_pin_reads_address (store_backend_t *self)
+{
+    const char *address = PQhostaddr (self->conn);
+    bool pinnable = address && *address;
+    PQconninfoOption *options = PQconninfo (self->conn);
+    for (PQconninfoOption *option = options; option && option->keyword; option++) {
+        const char *value = option->val ? option->val : "";
+        if (strcmp (option->keyword, "hostaddr") == 0 && *value)
+            pinnable = false;
+        if (strcmp (option->keyword, "host") == 0
+        &&  (!*value || *value == '/' || *value == '@' || strchr (value, ',')))
+            pinnable = false;
+    }
+    PQconninfoFree (options);
+    if (pinnable)
+        self->reads_hostaddr = mem_strdup (address);
 }
 
 static store_backend_t *
@@ -939,6 +970,7 @@ s_pg_open (const char *path, bool durable, char *error, size_t error_size)
         s_pg_destroy (&self);
         return NULL;
     }
+    s_pin_reads_address (self);
     return self;
 }
 
@@ -952,6 +984,7 @@ s_pg_destroy (store_backend_t **self_p)
     PQclear (self->read_result);
     PQfinish (self->reader);
     mem_free (self->path);
+    mem_free (self->reads_hostaddr);
     mem_free (self->shown);
     wire_writer_free (&self->row);
     s_batches_free (self);
@@ -1350,7 +1383,7 @@ static int
 s_reader_connect (store_backend_t *self)
 {
     const char *keywords [S_CONNECT_KEYS], *values [S_CONNECT_KEYS];
-    s_connect_params (self->path, keywords, values);
+    s_connect_params (self->path, self->reads_hostaddr, keywords, values);
     self->reader = PQconnectStartParams (keywords, values, 1);
     if (!self->reader || PQstatus (self->reader) == CONNECTION_BAD)
         return s_reader_failed (self, "cannot connect");

@@ -384,6 +384,33 @@ s_check_connect_stall (const char *socket_dir)
     waitpid (proxy, NULL, 0);
 }
 
+//  A URI with a host name: the reads session goes to the address the main
+//  session reached (hostaddr beside the name: no lookup in the loop), and
+//  a read is answered on it.
+static void
+s_check_host_name (const char *socket_dir)
+{
+    TEST ("postgresql: through a host name, the reads session is answered at the main "
+          "session's address");
+    int port = 0, control = -1;
+    pid_t proxy = -1;
+    if (!CHECK (s_proxy_start (socket_dir, &port, &proxy, &control) == 0, "the proxy"))
+        return;
+    char uri [200], error [512] = "";
+    snprintf (uri, sizeof uri, "postgresql://lilac@localhost:%d/lilac?sslmode=disable", port);
+    store_t *store = store_open (uri, true, error, sizeof error);
+    if (CHECK (store, "open through localhost: %s", error)) {
+        store_read_t read = { .kind = STORE_READ_SINCE, .limit = 10, .budget = 1000 };
+        chain_t chain = { .count = 0 };
+        uint64_t oldest = 0;
+        int rc = s_read_answer (store, &read, &chain, &oldest);
+        CHECK (rc == 0, "answered: %d (%s)", rc, store_read_error (store));
+        store_destroy (&store);
+    }
+    close (control);                    //  the proxy ends
+    waitpid (proxy, NULL, 0);
+}
+
 static void
 s_remove_database (const char *path)
 {
@@ -577,6 +604,7 @@ main (void)
     if (CHECK (pg_start (pg_dir, uri, sizeof uri) == 0, "pg_cluster start %s failed", pg_dir)) {
         s_generic_cases ("postgresql", uri);
         s_check_connect_stall (pg_dir);
+        s_check_host_name (pg_dir);
     }
     pg_stop (pg_dir);
 
