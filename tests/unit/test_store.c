@@ -338,6 +338,40 @@ s_tcp_start (int port)
     return fd;
 }
 
+//  A proxy started (into *proxied) and a store opened through it, reached
+//  at host; NULL (said) on failure. The caller ends the proxy either way
+//  (s_proxy_end).
+typedef struct {
+    pid_t pid;
+    int control;                   //  the socket that steers it (s_proxy_tell)
+    int port;                      //  where it listens
+} s_proxied_t;
+
+static store_t *
+s_open_proxied (const char *socket_dir, const char *host, s_proxied_t *proxied)
+{
+    *proxied = (s_proxied_t) { -1, -1, 0 };
+    if (!CHECK (s_proxy_start (socket_dir, &proxied->port, &proxied->pid,
+                               &proxied->control) == 0, "the proxy"))
+        return NULL;
+    char uri [200], error [512] = "";
+    snprintf (uri, sizeof uri, "postgresql://lilac@%s:%d/lilac?sslmode=disable", host,
+              proxied->port);
+    store_t *store = store_open (uri, true, error, sizeof error);
+    CHECK (store, "open through the proxy at %s: %s", host, error);
+    return store;
+}
+
+//  Ends the proxy.
+static void
+s_proxy_end (s_proxied_t *proxied)
+{
+    if (proxied->control >= 0)
+        close (proxied->control);       //  the proxy ends
+    if (proxied->pid > 0)
+        waitpid (proxied->pid, NULL, 0);
+}
+
 //  The reads session connecting over TCP while the server's accept queue
 //  is full (a handshake that takes a second): the store waits for the
 //  socket before each step of the connect instead of failing, and the
@@ -347,14 +381,10 @@ s_check_connect_stall (const char *socket_dir)
 {
     TEST ("postgresql: a reads session whose TCP handshake stalls waits for its socket and "
           "is answered, not failed");
-    int port = 0, control = -1;
-    pid_t proxy = -1;
-    if (!CHECK (s_proxy_start (socket_dir, &port, &proxy, &control) == 0, "the proxy"))
-        return;
-    char uri [200], error [512] = "";
-    snprintf (uri, sizeof uri, "postgresql://lilac@127.0.0.1:%d/lilac?sslmode=disable", port);
-    store_t *store = store_open (uri, true, error, sizeof error);
-    if (CHECK (store, "open through the proxy: %s", error)) {
+    s_proxied_t proxied;
+    store_t *store = s_open_proxied (socket_dir, "127.0.0.1", &proxied);
+    int control = proxied.control, port = proxied.port;
+    if (store) {
         CHECK (s_proxy_tell (control, 'p'), "pause");
         //  the first filler takes the one place in the accept queue (it is
         //  connected when writable); the kernel drops the SYNs after it
@@ -380,8 +410,7 @@ s_check_connect_stall (const char *socket_dir)
         close (fillers [1]);
         store_destroy (&store);
     }
-    close (control);                    //  the proxy ends
-    waitpid (proxy, NULL, 0);
+    s_proxy_end (&proxied);
 }
 
 //  A URI with a host name: the reads session goes to the address the main
@@ -392,14 +421,9 @@ s_check_host_name (const char *socket_dir)
 {
     TEST ("postgresql: through a host name, the reads session is answered at the main "
           "session's address");
-    int port = 0, control = -1;
-    pid_t proxy = -1;
-    if (!CHECK (s_proxy_start (socket_dir, &port, &proxy, &control) == 0, "the proxy"))
-        return;
-    char uri [200], error [512] = "";
-    snprintf (uri, sizeof uri, "postgresql://lilac@localhost:%d/lilac?sslmode=disable", port);
-    store_t *store = store_open (uri, true, error, sizeof error);
-    if (CHECK (store, "open through localhost: %s", error)) {
+    s_proxied_t proxied;
+    store_t *store = s_open_proxied (socket_dir, "localhost", &proxied);
+    if (store) {
         store_read_t read = { .kind = STORE_READ_SINCE, .limit = 10, .budget = 1000 };
         chain_t chain = { .count = 0 };
         uint64_t oldest = 0;
@@ -407,8 +431,7 @@ s_check_host_name (const char *socket_dir)
         CHECK (rc == 0, "answered: %d (%s)", rc, store_read_error (store));
         store_destroy (&store);
     }
-    close (control);                    //  the proxy ends
-    waitpid (proxy, NULL, 0);
+    s_proxy_end (&proxied);
 }
 
 static void
