@@ -1158,7 +1158,9 @@ s_check_delete_in_flight (void)
 //  On PostgreSQL a commit's answer is read later, in a later turn: an alert
 //  refreshed while the checkpoint that writes its row is in flight is still
 //  behind when the answer comes (touched), and its refresh is written by a
-//  later checkpoint, so a crash after that keeps it.
+//  later checkpoint, so a crash after that keeps it. The checkpoint is held
+//  in flight by a lock on the alerts table, so the refresh surely comes
+//  while it is out.
 static void
 test_postgresql (void)
 {
@@ -1167,12 +1169,20 @@ test_postgresql (void)
     TEST ("core on PostgreSQL: a refresh while its alert's row is in flight is written after");
     if (!CHECK (pg_start (pg_dir, s_database, sizeof s_database) == 0, "PostgreSQL did not start"))
         return;
-    s_checkpoint_ms = 500;          //  the publication's wait ends well before it
+    s_checkpoint_ms = 500;
     sent_t sent = { 0 };
     core_t *core = s_core (false, &sent);
     wire_writer_t writer;
     wire_writer_init (&writer);
-    if (core) {
+    //  The alerts table locked by a session of the test's own: the change's
+    //  commit (history, meta) goes through, and the checkpoint that writes
+    //  its row stays in flight until the lock goes, however slow the
+    //  machine (no race with a checkpoint that lands within one turn)
+    PGconn *locker = PQconnectdb (s_database);
+    if (core && CHECK (PQstatus (locker) == CONNECTION_OK, "a session of the test's own")
+    &&  CHECK (s_command (locker, "BEGIN") == 0
+            && s_command (locker, "LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE") == 0,
+               "lock: %s", PQerrorMessage (locker))) {
         core_begin_turn (core, zclock_mono ());
         //  raise in an hour: pending, then refreshed to two hours
         s_frame (&writer, "web4", "hb", "+1h");
@@ -1187,6 +1197,7 @@ test_postgresql (void)
             s_frame (&writer, "web4", "hb", "+2h");
             CHECK (s_ingest (core, NULL, &writer), "the refresh, while the row is in flight");
         }
+        CHECK (s_command (locker, "ROLLBACK") == 0, "unlock: %s", PQerrorMessage (locker));
         alert_t alert = { 0 };
         int64_t refreshed = s_get (core, "web4", "hb", &alert) ? alert.raise_at : 0;
         alert_clear_fields (&alert);
@@ -1205,6 +1216,8 @@ test_postgresql (void)
         CHECK (core && core_finish (core) == 0, "finish");
         core_destroy (&core);
     }
+    PQfinish (locker);
+    core_destroy (&core);
     s_sent_free (&sent);
     wire_writer_free (&writer);
     s_checkpoint_ms = 1000;
