@@ -87,6 +87,19 @@ s_core (bool secured, sent_t *sent)
     return core;
 }
 
+//  Begins a case: the next core's checkpoint and retention (0: the
+//  default) set, what it publishes and a writer made ready, and the core
+//  (NULL, said, when it cannot start). s_case_end ends it.
+static core_t *
+s_case_begin (sent_t *sent, wire_writer_t *writer, int64_t checkpoint_ms, int64_t retention_ms)
+{
+    s_checkpoint_ms = checkpoint_ms;
+    s_retention_ms = retention_ms;
+    memset (sent, 0, sizeof *sent);
+    wire_writer_init (writer);
+    return s_core (false, sent);
+}
+
 //  Ends a case: the core finished (checked) and destroyed, what was sent
 //  and the writer freed, the next core's config back to its defaults.
 static void
@@ -536,11 +549,9 @@ s_sent_where (const sent_t *sent, const char *topic, int *last)
 static void
 s_check_delete (const char *store_name)
 {
-    s_checkpoint_ms = 300;
-    sent_t sent = { 0 };
-    core_t *core = s_core (false, &sent);
+    sent_t sent;
     wire_writer_t writer;
-    wire_writer_init (&writer);
+    core_t *core = s_case_begin (&sent, &writer, 300, 0);
     char error [WIRE_ERROR_SIZE], name [160];
     bool waits = false;
     snprintf (name, sizeof name, "core on %s: a delete is written with the turn's changes, and "
@@ -600,12 +611,9 @@ s_check_delete (const char *store_name)
 static void
 s_check_retention (const char *store_name)
 {
-    s_checkpoint_ms = 100;
-    s_retention_ms = 1000;
-    sent_t sent = { 0 };
-    core_t *core = s_core (false, &sent);
+    sent_t sent;
     wire_writer_t writer;
-    wire_writer_init (&writer);
+    core_t *core = s_case_begin (&sent, &writer, 100, 1000);
     char name [120];
     snprintf (name, sizeof name, "core on %s: retention prunes history and deletes an old "
               "cleared alert", store_name);
@@ -771,6 +779,30 @@ s_command (PGconn *conn, const char *sql)
     return rc;
 }
 
+//  A session of the test's own (not the core's), or NULL (said).
+static PGconn *
+s_own_session (void)
+{
+    PGconn *conn = PQconnectdb (s_database);
+    if (CHECK (conn && PQstatus (conn) == CONNECTION_OK, "a session of the test's own: %s",
+               conn ? PQerrorMessage (conn) : "out of memory"))
+        return conn;
+    PQfinish (conn);
+    return NULL;
+}
+
+//  conn's session locks table in a transaction it leaves open, so that the
+//  core's writes to it wait in flight until "ROLLBACK". true if it holds
+//  the lock (said otherwise).
+static bool
+s_lock_table (PGconn *conn, const char *table)
+{
+    char sql [128];
+    snprintf (sql, sizeof sql, "LOCK TABLE %s IN ACCESS EXCLUSIVE MODE", table);
+    return CHECK (s_command (conn, "BEGIN") == 0 && s_command (conn, sql) == 0, "lock %s: %s",
+                  table, PQerrorMessage (conn));
+}
+
 //  Ends every session of the database but the lock holder's (the core's
 //  reads session), as pg_terminate_backend does to a lost connection.
 //  How many were ended, or -1.
@@ -931,21 +963,13 @@ s_oldest_stored (void)
 static void
 s_check_retention_waits_quietly (void)
 {
-    s_checkpoint_ms = 100;
-    s_retention_ms = 1000;
-    sent_t sent = { 0 };
-    core_t *core = s_core (false, &sent);
+    sent_t sent;
     wire_writer_t writer;
-    wire_writer_init (&writer);
+    core_t *core = s_case_begin (&sent, &writer, 100, 1000);
     TEST ("core on PostgreSQL: retention due while a transaction is held in flight does not "
           "spin the loop");
-    PGconn *locker = PQconnectdb (s_database);
-    if (core && CHECK (PQstatus (locker) == CONNECTION_OK, "a session of the test's own")) {
-        PQclear (PQexec (locker, "BEGIN"));
-        PGresult *locked = PQexec (locker, "LOCK TABLE history IN ACCESS EXCLUSIVE MODE");
-        CHECK (PQresultStatus (locked) == PGRES_COMMAND_OK, "lock: %s",
-               PQresultErrorMessage (locked));
-        PQclear (locked);
+    PGconn *locker = core ? s_own_session () : NULL;
+    if (locker && s_lock_table (locker, "history")) {
         core_begin_turn (core, zclock_mono ());
         s_frame (&writer, "web11", "a", "now");
         CHECK (s_ingest (core, NULL, &writer), "frame");
@@ -966,7 +990,7 @@ s_check_retention_waits_quietly (void)
         CHECK (s_in_flight (core) && turns > 10 && at_once == 0, "in flight %d; %d of %d "
                "turns while retention was due asked to be woken at once", s_in_flight (core),
                at_once, turns);
-        PQclear (PQexec (locker, "ROLLBACK"));
+        s_command (locker, "ROLLBACK");
         S_TURN_UNTIL (core, core_unpublished (core) == 0);
         CHECK (core_finish (core) == 0, "finish");
         core_destroy (&core);
@@ -984,12 +1008,9 @@ s_check_retention_waits_quietly (void)
 static void
 s_check_retention_under_load (void)
 {
-    s_checkpoint_ms = 100;
-    s_retention_ms = 1000;
-    sent_t sent = { 0 };
-    core_t *core = s_core (false, &sent);
+    sent_t sent;
     wire_writer_t writer;
-    wire_writer_init (&writer);
+    core_t *core = s_case_begin (&sent, &writer, 100, 1000);
     TEST ("core on PostgreSQL: retention runs under a steady load (a change every turn)");
     bool pruned = false;
     if (core) {
@@ -1025,16 +1046,15 @@ s_check_retention_under_load (void)
 static void
 s_check_commits_refused (void)
 {
-    sent_t sent = { 0 };
-    core_t *core = s_core (false, &sent);
+    sent_t sent;
     wire_writer_t writer;
-    wire_writer_init (&writer);
+    core_t *core = s_case_begin (&sent, &writer, 1000, 0);
     char error [WIRE_ERROR_SIZE], why [WIRE_ERROR_SIZE] = "";
     bool waits = false;
     TEST ("core on PostgreSQL: commits refused make the broker degraded, lose nothing, and "
           "go out once the server takes them");
-    PGconn *admin = PQconnectdb (s_database);
-    if (core && CHECK (PQstatus (admin) == CONNECTION_OK, "a session of the test's own")) {
+    PGconn *admin = core ? s_own_session () : NULL;
+    if (admin) {
         CHECK (s_committed (core, &writer, "web14", "before", "raise", "now"),
                "before committed");
         alert_change_t change = { 0 };
@@ -1093,7 +1113,8 @@ s_check_commits_refused (void)
         core = s_core (false, &sent);
         CHECK (core && s_found (core, "web14", "three"), "after a crash the changes are there");
     }
-    s_command (admin, "DROP FUNCTION IF EXISTS lilac_test_refuse () CASCADE");
+    if (admin)
+        s_command (admin, "DROP FUNCTION IF EXISTS lilac_test_refuse () CASCADE");
     PQfinish (admin);
     s_case_end (&core, &sent, &writer);
 }
@@ -1105,22 +1126,16 @@ s_check_commits_refused (void)
 static void
 s_check_delete_in_flight (void)
 {
-    s_checkpoint_ms = 60 * 1000;
-    sent_t sent = { 0 };
-    core_t *core = s_core (false, &sent);
+    sent_t sent;
     wire_writer_t writer;
-    wire_writer_init (&writer);
+    core_t *core = s_case_begin (&sent, &writer, 60 * 1000, 0);
     char error [WIRE_ERROR_SIZE];
     bool waits = false;
     TEST ("core on PostgreSQL: a delete waits for its commit in flight, not in the loop");
-    PGconn *locker = PQconnectdb (s_database);
-    if (core && CHECK (PQstatus (locker) == CONNECTION_OK, "a session of the test's own")) {
+    PGconn *locker = core ? s_own_session () : NULL;
+    if (locker) {
         CHECK (s_committed (core, &writer, "web13", "old", "clear", "now"), "old committed");
-        PQclear (PQexec (locker, "BEGIN"));
-        PGresult *locked = PQexec (locker, "LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE");
-        CHECK (PQresultStatus (locked) == PGRES_COMMAND_OK, "lock: %s",
-               PQresultErrorMessage (locked));
-        PQclear (locked);
+        s_lock_table (locker, "alerts");
         int64_t longest = 0, began = zclock_mono ();
         core_begin_turn (core, zclock_mono ());
         s_request (&writer, "delete", "source", "web13", "id", "old", "by", "erin", NULL);
@@ -1146,7 +1161,7 @@ s_check_delete_in_flight (void)
                (long long) longest, pings_at_once, pings);
         CHECK (s_in_flight (core) && !s_sent_topic (&sent, "deleted."),
                "the deletion is in flight, not published");
-        PQclear (PQexec (locker, "ROLLBACK"));
+        s_command (locker, "ROLLBACK");
         S_TURN_UNTIL (core, core_unpublished (core) == 0);
         CHECK (s_sent_topic (&sent, "deleted.normal.web13.old") && !s_found (core, "web13", "old"),
                "deleted once the lock went");
@@ -1169,20 +1184,15 @@ test_postgresql (void)
     TEST ("core on PostgreSQL: a refresh while its alert's row is in flight is written after");
     if (!CHECK (pg_start (pg_dir, s_database, sizeof s_database) == 0, "PostgreSQL did not start"))
         return;
-    s_checkpoint_ms = 500;
-    sent_t sent = { 0 };
-    core_t *core = s_core (false, &sent);
+    sent_t sent;
     wire_writer_t writer;
-    wire_writer_init (&writer);
+    core_t *core = s_case_begin (&sent, &writer, 500, 0);
     //  The alerts table locked by a session of the test's own: the change's
     //  commit (history, meta) goes through, and the checkpoint that writes
     //  its row stays in flight until the lock goes, however slow the
     //  machine (no race with a checkpoint that lands within one turn)
-    PGconn *locker = PQconnectdb (s_database);
-    if (core && CHECK (PQstatus (locker) == CONNECTION_OK, "a session of the test's own")
-    &&  CHECK (s_command (locker, "BEGIN") == 0
-            && s_command (locker, "LOCK TABLE alerts IN ACCESS EXCLUSIVE MODE") == 0,
-               "lock: %s", PQerrorMessage (locker))) {
+    PGconn *locker = core ? s_own_session () : NULL;
+    if (locker && s_lock_table (locker, "alerts")) {
         core_begin_turn (core, zclock_mono ());
         //  raise in an hour: pending, then refreshed to two hours
         s_frame (&writer, "web4", "hb", "+1h");
