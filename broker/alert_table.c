@@ -3,19 +3,21 @@
 
     Every ingest event starts with a lookup, so the table is built around
     cache misses, which is what a lookup costs at a million alerts:
-    - The hash is an array of slots {key hash, position in the dense array},
-      a power of two in size, at most three quarters full, probed linearly.
-      A probe compares hashes inside the slot array and reaches an entry
-      only on a match; removal shifts the rest of a probe run back (no
-      tombstones).
+    - The hash is an array of slots {key hash, entry}, a power of two in
+      size, at most three quarters full, probed linearly. A probe compares
+      hashes inside the slot array and reaches an entry only on a match, so
+      a lookup is two dependent misses (the slot, then the entry) and
+      nothing between them: slots pointed at positions in the array until
+      the array's cell was measured as a third miss on every lookup.
+      Removal shifts the rest of a probe run back (no tombstones).
     - An entry is one allocation: the bookkeeping, the alert, then its key
       "source\0id\0", which alert.source and alert.id point into.
     - The array holds cells {entry, ordinal} in ordinal order. Removal
       leaves a hole (entry NULL) that keeps its ordinal, so the array stays
       sorted and alert_table_seek is a binary search; once holes pass a
-      quarter of the array, it is compacted in place, in order (each entry
-      moved then costs its slot an update: amortized, four moves per
-      removal). Positions change then; ordinals never do.
+      quarter of the array, it is compacted in place, in order (amortized,
+      four moves per removal; slots do not move). Positions change then;
+      ordinals never do.
     Against czmq's string map (a node and a formatted key copy per alert,
     an snprintf per lookup) this took refresh ingest from 0.67M to 1.08M
     events/s, with the lazy due heap, and memory from 435 to 325 bytes per
@@ -30,7 +32,7 @@
 
 typedef struct {
     uint32_t hash;                 //  entry's key_hash
-    uint32_t index;                //  entry's table_index + 1; 0 marks an empty slot
+    entry_t *entry;                //  NULL marks an empty slot
 } slot_t;
 
 typedef struct {
@@ -108,21 +110,18 @@ static size_t
 s_probe (alert_table_t *self, uint32_t hash, const char *source, const char *id)
 {
     size_t at = hash & self->slot_mask;
-    for (slot_t *slot; (slot = &self->slots [at])->index; at = (at + 1) & self->slot_mask)
-        if (slot->hash == hash) {
-            entry_t *entry = self->cells [slot->index - 1].entry;
-            if (strcmp (entry->alert.id, id) == 0 && strcmp (entry->alert.source, source) == 0)
-                break;
-        }
+    for (slot_t *slot; (slot = &self->slots [at])->entry; at = (at + 1) & self->slot_mask)
+        if (slot->hash == hash
+        &&  strcmp (slot->entry->alert.id, id) == 0
+        &&  strcmp (slot->entry->alert.source, source) == 0)
+            break;
     return at;
 }
 
 entry_t *
 alert_table_find_hashed (alert_table_t *self, uint32_t hash, const char *source, const char *id)
 {
-    size_t at = s_probe (self, hash, source, id);
-    uint32_t index = self->slots [at].index;
-    return index ? self->cells [index - 1].entry : NULL;
+    return self->slots [s_probe (self, hash, source, id)].entry;
 }
 
 entry_t *
@@ -133,36 +132,37 @@ alert_table_find (alert_table_t *self, const char *source, const char *id)
 
 //  The key's home slot, which holds it unless a collision pushed it on.
 void
-alert_table_prefetch (alert_table_t *self, uint32_t hash, int stage)
+alert_table_prefetch_slot (alert_table_t *self, uint32_t hash)
 {
-    const slot_t *home = &self->slots [hash & self->slot_mask];
-    if (stage == 0) {
-        __builtin_prefetch (home);
-        return;
-    }
-    if (home->hash != hash || !home->index)
-        return;
-    const cell_t *cell = &self->cells [home->index - 1];
-    if (stage == 1) {
-        __builtin_prefetch (cell);
-        return;
-    }
-    //  The lines a lookup and a heartbeat's apply read: the bookkeeping
-    //  and the alert's key pointers, its state and times, and the key
-    const entry_t *entry = cell->entry;
-    __builtin_prefetch (entry);
-    __builtin_prefetch (&entry->alert.raise_at);
-    __builtin_prefetch (&entry->alert.updated_at);
-    __builtin_prefetch (entry->key);
+    __builtin_prefetch (&self->slots [hash & self->slot_mask]);
 }
 
-//  The slot pointing at entry's position in the array.
+//  Every line of the entry in the key's home slot, up to the first 64
+//  bytes of its key: a lookup and a heartbeat's apply read the bookkeeping,
+//  the key pointers, the state and times, and the key, which sit in four or
+//  five lines of a malloc'd entry (aligned to 16 bytes, not 64), and
+//  strcmp reads 32 bytes of the key at once: prefetching four chosen
+//  addresses left the key's last line out, and strcmp waited on it (perf:
+//  a third of the batched path). Nothing when the home slot holds another
+//  key.
+void
+alert_table_prefetch_entry (alert_table_t *self, uint32_t hash)
+{
+    const slot_t *home = &self->slots [hash & self->slot_mask];
+    if (home->hash != hash || !home->entry)
+        return;
+    const char *entry = (const char *) home->entry;
+    for (size_t offset = 0; offset < sizeof (entry_t) + 64; offset += 64)
+        __builtin_prefetch (entry + offset);
+}
+
+//  The slot pointing at entry.
 static size_t
 s_slot_of (alert_table_t *self, const entry_t *entry)
 {
     size_t at = entry->key_hash & self->slot_mask;
-    while (self->slots [at].index != entry->table_index + 1) {
-        assert (self->slots [at].index);
+    while (self->slots [at].entry != entry) {
+        assert (self->slots [at].entry);
         at = (at + 1) & self->slot_mask;
     }
     return at;
@@ -179,9 +179,9 @@ s_grow_slots (alert_table_t *self)
     self->slots = mem_alloc (2 * count * sizeof (slot_t));
     self->slot_mask = 2 * count - 1;
     for (size_t index = 0; index < count; index++)
-        if (old [index].index) {
+        if (old [index].entry) {
             size_t at = old [index].hash & self->slot_mask;
-            while (self->slots [at].index)
+            while (self->slots [at].entry)
                 at = (at + 1) & self->slot_mask;
             self->slots [at] = old [index];
         }
@@ -191,11 +191,10 @@ s_grow_slots (alert_table_t *self)
 entry_t *
 alert_table_add (alert_table_t *self, const char *source, const char *id)
 {
-    assert (self->span < UINT32_MAX - 1);
     s_grow_slots (self);
     uint32_t hash = alert_table_hash (source, id);
     size_t at = s_probe (self, hash, source, id);
-    assert (!self->slots [at].index);
+    assert (!self->slots [at].entry);
     if (self->span == self->capacity) {
         self->capacity = self->capacity ? self->capacity * 2 : 1024;
         self->cells = mem_realloc (self->cells, self->capacity * sizeof (cell_t));
@@ -216,7 +215,7 @@ alert_table_add (alert_table_t *self, const char *source, const char *id)
     entry->key_hash = hash;
     self->cells [self->span++] = (cell_t) { .entry = entry, .ordinal = self->next_ordinal++ };
     self->size++;
-    self->slots [at] = (slot_t) { .hash = hash, .index = (uint32_t) self->span };
+    self->slots [at] = (slot_t) { .hash = hash, .entry = entry };
     return entry;
 }
 
@@ -253,7 +252,7 @@ s_vacate (alert_table_t *self, size_t at)
     while (true) {
         next = (next + 1) & self->slot_mask;
         slot_t slot = self->slots [next];
-        if (!slot.index)
+        if (!slot.entry)
             break;
         size_t home = slot.hash & self->slot_mask;
         if (((next - home) & self->slot_mask) >= ((next - at) & self->slot_mask)) {
@@ -264,8 +263,8 @@ s_vacate (alert_table_t *self, size_t at)
     self->slots [at] = (slot_t) { 0 };
 }
 
-//  Closes every hole, keeping the order: each entry moved down tells its
-//  slot and itself where it went.
+//  Closes every hole, keeping the order: each entry moved down learns its
+//  new position (its slot points at the entry, not the position).
 static void
 s_compact (alert_table_t *self)
 {
@@ -275,7 +274,6 @@ s_compact (alert_table_t *self)
         if (!entry)
             continue;
         if (kept != index) {
-            self->slots [s_slot_of (self, entry)].index = (uint32_t) kept + 1;
             entry->table_index = kept;
             self->cells [kept] = self->cells [index];
         }

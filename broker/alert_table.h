@@ -56,15 +56,16 @@ void alert_table_destroy (alert_table_t **self_p);
 //  The entry for (source, id), or NULL.
 entry_t *alert_table_find (alert_table_t *self, const char *source, const char *id);
 
-//  Many lookups at once. A lookup is a chain of cache misses (the slot, the
-//  dense array, the entry), each waiting for the last. A caller with many
-//  keys in hand runs every key through stage 0, then every key through
-//  stage 1, and so on up to ALERT_TABLE_PREFETCH_STAGES - 1, then finds
-//  them by hash: the misses of all keys are in flight together. Prefetching
-//  only reads, so keys added or removed in between cost speed, not results.
-#define ALERT_TABLE_PREFETCH_STAGES 3
+//  Many lookups at once. A lookup is a chain of two cache misses (the slot,
+//  then the entry), the second waiting for the first. A caller with many
+//  keys in hand prefetches each key's slot, later (other keys' work in
+//  between, so the slot has arrived) its entry, which reads the slot, and
+//  later still finds it by hash: the misses of many keys are in flight
+//  together. Prefetching only reads, so keys added or removed in between
+//  cost speed, not results.
 uint32_t alert_table_hash (const char *source, const char *id);
-void alert_table_prefetch (alert_table_t *self, uint32_t hash, int stage);
+void alert_table_prefetch_slot (alert_table_t *self, uint32_t hash);
+void alert_table_prefetch_entry (alert_table_t *self, uint32_t hash);
 //  alert_table_find with the key's alert_table_hash.
 entry_t *alert_table_find_hashed (alert_table_t *self, uint32_t hash,
                                   const char *source, const char *id);

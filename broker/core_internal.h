@@ -32,7 +32,6 @@
 #define BROKER_PRUNE_PER_RUN    10000              //  history rows or alerts deleted per retention run
 #define BROKER_REFRESH_SLICE    256                //  refreshed rows per write, before they are overdue
 #define BROKER_REFRESH_GAP_MS   1                  //  between two such writes, at least
-#define BROKER_PREFETCH_SPAN    32                 //  events whose lookups are prefetched together
 #define BROKER_COMMIT_CHUNK     4096               //  changes per transaction, at most
 #define BROKER_BACKLOG_CHANGES  20000              //  unwritten changes past which ingest pauses
 #define BROKER_BACKLOG_BYTES    (16 * 1024 * 1024) //  ... or unwritten change bodies past this

@@ -124,8 +124,8 @@ main (void)
     for (int index = 0; index < KEYS; index++) {
         model_t *key = &model [index];
         uint32_t hash = alert_table_hash (key->source, key->id);
-        for (int stage = 0; stage < ALERT_TABLE_PREFETCH_STAGES; stage++)
-            alert_table_prefetch (table, hash, stage);
+        alert_table_prefetch_slot (table, hash);
+        alert_table_prefetch_entry (table, hash);
         agreed += alert_table_find_hashed (table, hash, key->source, key->id) == key->entry;
     }
     CHECK (agreed == KEYS, "%zu of %d keys agree", agreed, KEYS);
