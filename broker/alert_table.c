@@ -51,18 +51,35 @@ struct _alert_table_t {
     size_t state_counts [ALERT_CLEARED + 1];   //  entries by counted_state
 };
 
-//  FNV-1a over "source\x1fid", then a 64-bit finalizer (MurmurHash3's) so
-//  the low bits used as the slot are well mixed. Names never hold control
-//  characters (wire_name_valid), so the separator cannot be ambiguous.
+//  Mixes size bytes of text into hash eight at a time, then the last
+//  bytes (at most seven) with the size, so that ("ab", "c") and ("a",
+//  "bc") differ.
+static uint64_t
+s_mix (uint64_t hash, const char *text, size_t size)
+{
+    size_t offset = 0;
+    for (; offset + 8 <= size; offset += 8) {
+        uint64_t word;
+        memcpy (&word, text + offset, 8);
+        hash = (hash ^ word) * 0x9e3779b97f4a7c15ULL;
+        hash ^= hash >> 32;
+    }
+    //  The tail byte by byte in a register: a partial memcpy into the word
+    //  made its load wait on the stores (perf)
+    uint64_t tail = size;
+    for (unsigned shift = 8; offset < size; offset++, shift += 8)
+        tail |= (uint64_t) (unsigned char) text [offset] << shift;
+    return (hash ^ tail) * 0x9e3779b97f4a7c15ULL;
+}
+
+//  The key's words mixed in, then a 64-bit finalizer (MurmurHash3's) so
+//  the low bits used as the slot are well mixed. A word at a time: FNV-1a
+//  a byte at a time was a tenth of batched ingest (perf).
 uint32_t
 alert_table_hash (const char *source, const char *id)
 {
-    uint64_t hash = 14695981039346656037ULL;
-    for (const unsigned char *byte = (const unsigned char *) source; *byte; byte++)
-        hash = (hash ^ *byte) * 1099511628211ULL;
-    hash = (hash ^ 0x1f) * 1099511628211ULL;
-    for (const unsigned char *byte = (const unsigned char *) id; *byte; byte++)
-        hash = (hash ^ *byte) * 1099511628211ULL;
+    uint64_t hash = s_mix (s_mix (14695981039346656037ULL, source, strlen (source)),
+                           id, strlen (id));
     hash ^= hash >> 33;
     hash *= 0xff51afd7ed558ccdULL;
     hash ^= hash >> 33;
