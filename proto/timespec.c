@@ -83,24 +83,31 @@ s_parse_amount (const char *text, int64_t *ms)
 }
 
 //  A unit at *cursor (ms, s, m, h, d, w), its length in ms; advances the
-//  cursor. -1 when there is none.
+//  cursor. -1 when there is none. A switch, not a table of names: every
+//  heartbeat's "+5m" comes through here (a loop of strncmp over the names
+//  was a twentieth of the broker's batched ingest, perf).
 static int
 s_take_unit (const char **cursor, int64_t *scale)
 {
-    static const struct { const char *name; int64_t ms; } units [] = {
-        { "ms", 1 }, { "s", 1000 }, { "m", 60000 }, { "h", 3600000 },
-        { "d", 86400000 }, { "w", 604800000 },
-    };
-    for (size_t index = 0; index < sizeof units / sizeof units [0]; index++) {
-        size_t length = strlen (units [index].name);
-        if (strncmp (*cursor, units [index].name, length) == 0
-        &&  !(length == 1 && units [index].name [0] == 'm' && (*cursor) [1] == 's')) {
-            *cursor += length;
-            *scale = units [index].ms;
-            return 0;
-        }
+    const char *at = *cursor;
+    size_t length = 1;
+    switch (at [0]) {
+        case 'm':
+            if (at [1] == 's') {
+                *scale = 1;
+                length = 2;
+            }
+            else
+                *scale = 60000;
+            break;
+        case 's': *scale = 1000; break;
+        case 'h': *scale = 3600000; break;
+        case 'd': *scale = 86400000; break;
+        case 'w': *scale = 604800000; break;
+        default:  return -1;
     }
-    return -1;
+    *cursor = at + length;
+    return 0;
 }
 
 //  An offset: "90" (seconds), "5m", "1h30m", "1w2d": digits and a unit,
