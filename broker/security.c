@@ -27,6 +27,12 @@ struct _security_t {
     char *clients_dir;             //  allowed client certificates
     zactor_t *auth;                //  czmq's zauth
     zhashx_t *clients;             //  public key -> security_client_t
+    //  The last key security_client was asked for, and its answer (NULL:
+    //  not a client): a sender's frames come one after another with the
+    //  same key, and a 40-byte compare is cheaper than czmq's hash of it
+    //  (4% of CURVE ingest, perf). Forgotten when the table is reloaded.
+    char last_key [41];
+    const security_client_t *last_client;
     void *monitors [SECURITY_MONITORS_MAX];     //  PAIR sockets receiving events
     void *watched [SECURITY_MONITORS_MAX];      //  the monitored sockets
     char *names [SECURITY_MONITORS_MAX];        //  their names
@@ -275,6 +281,8 @@ security_reload (security_t *self)
     }
     zhashx_destroy (&self->clients);
     self->clients = table;
+    self->last_key [0] = 0;
+    self->last_client = NULL;
     zstr_sendx (self->auth, "CURVE", self->clients_dir, NULL);
     zsock_wait (self->auth);
     log_info ("security: reloaded %zu client certificates from %s",
@@ -286,7 +294,11 @@ security_client (security_t *self, const char *user_id)
 {
     if (!user_id || strlen (user_id) != 40)
         return NULL;
-    return zhashx_lookup (self->clients, user_id);
+    if (memcmp (self->last_key, user_id, 40) != 0) {
+        memcpy (self->last_key, user_id, 41);
+        self->last_client = zhashx_lookup (self->clients, user_id);
+    }
+    return self->last_client;
 }
 
 int
