@@ -910,6 +910,45 @@ test_fast_path_agrees (void)
     wire_writer_free (&writer);
 }
 
+//  Keys one byte off a field's name, one byte longer or shorter, and
+//  eight and nine bytes long, compared as words by the fast path; the
+//  frame's last key ("v") has fewer than eight bytes after it.
+static void
+test_fast_path_near_keys (void)
+{
+    TEST ("the ingest fast path tells keys from names one byte off, at any length");
+    wire_writer_t writer;
+    wire_writer_init (&writer);
+    msgpack_packer *packer = &writer.packer;
+    msgpack_pack_map (packer, 5);
+    wire_pack_key (packer, "alerts");
+    msgpack_pack_array (packer, 1);
+    msgpack_pack_map (packer, 8);
+    wire_pack_key_string (packer, "idd", "x");
+    wire_pack_key_string (packer, "i", "y");
+    wire_pack_key_string (packer, "Id", "z");
+    wire_pack_key_string (packer, "id", "real");
+    wire_pack_key_string (packer, "suppresss", "+1m");
+    wire_pack_key_string (packer, "suppress", "+2m");
+    wire_pack_key_string (packer, "raisE", "+9m");
+    wire_pack_key_string (packer, "raise", "+5m");
+    wire_pack_key_string (packer, "sourcee", "wrong");
+    wire_pack_key_string (packer, "source", "web3");
+    wire_pack_key_string (packer, "sourc", "wrong");
+    wire_pack_key_int (packer, "v", 1);
+    wire_batch_t batch = WIRE_BATCH_EMPTY;
+    int rc = wire_batch_decode (writer.buffer.data, writer.buffer.size, NOW_MS, &batch,
+                                error, sizeof error);
+    const wire_event_t *event = rc == 0 && batch.event_count == 1 ? &batch.events [0] : NULL;
+    CHECK (event && strcmp (event->id, "real") == 0 && strcmp (batch.source, "web3") == 0
+           && event->has_suppress && event->suppress_until == NOW_MS + 120000
+           && event->has_raise && event->raise_at == NOW_MS + 300000,
+           "rc %d (%s): the near keys were taken for fields", rc, error);
+    wire_batch_free (&batch);
+    fuzz_ingest ((const uint8_t *) writer.buffer.data, writer.buffer.size);
+    wire_writer_free (&writer);
+}
+
 static void
 test_random_frames (void)
 {
@@ -1046,6 +1085,7 @@ main (void)
     test_batch_limits ();
     test_writer ();
     test_fast_path_agrees ();
+    test_fast_path_near_keys ();
     test_random_frames ();
     return check_done ();
 }
