@@ -211,6 +211,11 @@ $(BIN)/bench/%: $(BUILD)/tests/bench/%.o $(LIBLILAC)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
 
+#  bench_apply runs the broker's core in process: it links the broker's library.
+$(BIN)/bench/bench_apply: $(BUILD)/tests/bench/bench_apply.o $(LIBBROKER) $(LIBLILAC)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) $^ $(PKG_LIBS) -lm -o $@
+
 #  PREFIX /usr/local; DESTDIR a staging root. Without DESTDIR, the lilac
 #  user and group are made (systemd-sysusers) for the units' User=lilac.
 PREFIX ?= /usr/local
