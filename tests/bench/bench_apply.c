@@ -44,25 +44,10 @@ s_publish_nowhere (void *arg, const char *topic, const void *body, size_t size)
 
 //  A frame of count heartbeats from id first on, as bench_loader packs it.
 static zframe_t *
-s_pack_frame (long first, long count)
+s_pack_frame (wire_writer_t *writer, long first, long count)
 {
-    wire_writer_t writer;
-    wire_writer_init (&writer);
-    msgpack_packer *packer = &writer.packer;
-    msgpack_pack_map (packer, 3);
-    wire_pack_key_int (packer, "v", WIRE_VERSION);
-    wire_pack_key_string (packer, "source", "bench");
-    wire_pack_key (packer, "alerts");
-    msgpack_pack_array (packer, (size_t) count);
-    for (long index = 0; index < count; index++) {
-        char id [32];
-        snprintf (id, sizeof id, "bench-%07ld", (first + index) % ALERTS);
-        msgpack_pack_map (packer, 2);
-        wire_pack_key_string (packer, "id", id);
-        wire_pack_key_string (packer, "raise", "+5m");
-    }
-    zframe_t *frame = zframe_new (writer.buffer.data, writer.buffer.size);
-    wire_writer_free (&writer);
+    bench_pack_heartbeats (writer, first, count, ALERTS, 0, NULL);
+    zframe_t *frame = zframe_new (writer->buffer.data, writer->buffer.size);
     if (!frame) {
         fprintf (stderr, "bench_apply: out of memory\n");
         exit (1);
@@ -130,8 +115,11 @@ main (int argc, char *argv [])
     core_t *core = s_core (argv [1]);
     long frame_count = (ALERTS + per_frame - 1) / per_frame;
     zframe_t **frames = mem_alloc ((size_t) frame_count * sizeof *frames);
+    wire_writer_t writer;
+    wire_writer_init (&writer);
     for (long index = 0; index < frame_count; index++)
-        frames [index] = s_pack_frame (index * per_frame, per_frame);
+        frames [index] = s_pack_frame (&writer, index * per_frame, per_frame);
+    wire_writer_free (&writer);
 
     //  The alerts made, written, and refreshed once before the clock starts
     int64_t now = clock_now_ms ();

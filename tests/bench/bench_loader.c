@@ -84,29 +84,6 @@ s_pace (double started, long frame, long rate)
     (void) rc;
 }
 
-//  Packs {v, source, alerts: [count events from id index on]} into writer.
-static void
-s_pack_frame (wire_writer_t *writer, long first, long count, long ids, long id_base,
-              const char *subject)
-{
-    wire_writer_reset (writer);
-    msgpack_packer *packer = &writer->packer;
-    msgpack_pack_map (packer, 3);
-    wire_pack_key_int (packer, "v", WIRE_VERSION);
-    wire_pack_key_string (packer, "source", "bench");
-    wire_pack_key (packer, "alerts");
-    msgpack_pack_array (packer, (size_t) count);
-    for (long index = 0; index < count; index++) {
-        char id [32];
-        snprintf (id, sizeof id, "bench-%07ld", id_base + (first + index) % ids);
-        msgpack_pack_map (packer, subject ? 3 : 2);
-        wire_pack_key_string (packer, "id", id);
-        wire_pack_key_string (packer, "raise", "+5m");
-        if (subject)
-            wire_pack_key_string (packer, "subject", subject);
-    }
-}
-
 int
 main (int argc, char *argv [])
 {
@@ -149,7 +126,7 @@ main (int argc, char *argv [])
         packed = calloc ((size_t) packed_count, sizeof *packed);
         assert (packed);
         for (long index = 0; index < packed_count; index++) {
-            s_pack_frame (&writer, index * per_frame, per_frame, ids, id_base, NULL);
+            bench_pack_heartbeats (&writer, index * per_frame, per_frame, ids, id_base, NULL);
             packed [index] = zframe_new (writer.buffer.data, writer.buffer.size);
             assert (packed [index]);
         }
@@ -178,7 +155,7 @@ main (int argc, char *argv [])
         if (content) {
             char subject [32];
             snprintf (subject, sizeof subject, "s%ld", frame);
-            s_pack_frame (&writer, frame, 1, ids, id_base, subject);
+            bench_pack_heartbeats (&writer, frame, 1, ids, id_base, subject);
             data = writer.buffer.data;
             size = writer.buffer.size;
         }

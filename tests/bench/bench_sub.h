@@ -1,6 +1,6 @@
 /*  bench_sub.h — what the programs of tests/bench share: a SUB on the
-    broker's `raised` changes, ingest frames of raise events, clocks,
-    percentiles.
+    broker's `raised` changes, ingest frames of raise events and of the
+    loader's heartbeats, clocks, percentiles.
 
     The probes (bench_latency, bench_timers, bench_notify) each measure a
     path that ends in a `raised` change on the broker's PUB socket, so they
@@ -260,6 +260,32 @@ bench_raised_read (zsock_t *sub, int timeout_ms, bench_raised_t *raised)
     }
     zmq_msg_close (&body);
     return rc;
+}
+
+//  Packs the loader's heartbeat frame into writer: {v, source "bench",
+//  alerts: [count events]}, ids "bench-%07ld" from id_base + first on,
+//  round-robin over ids, each {id, raise "+5m"} and, given a subject, that
+//  subject too (bench_loader's frames, and bench_apply's the same).
+static inline void
+bench_pack_heartbeats (wire_writer_t *writer, long first, long count, long ids, long id_base,
+                       const char *subject)
+{
+    wire_writer_reset (writer);
+    msgpack_packer *packer = &writer->packer;
+    msgpack_pack_map (packer, 3);
+    wire_pack_key_int (packer, "v", WIRE_VERSION);
+    wire_pack_key_string (packer, "source", "bench");
+    wire_pack_key (packer, "alerts");
+    msgpack_pack_array (packer, (size_t) count);
+    for (long index = 0; index < count; index++) {
+        char id [32];
+        snprintf (id, sizeof id, "bench-%07ld", id_base + (first + index) % ids);
+        msgpack_pack_map (packer, subject ? 3 : 2);
+        wire_pack_key_string (packer, "id", id);
+        wire_pack_key_string (packer, "raise", "+5m");
+        if (subject)
+            wire_pack_key_string (packer, "subject", subject);
+    }
 }
 
 //  Sends one ingest frame {v, source, alerts: [count events]} with ids
