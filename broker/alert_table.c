@@ -7,8 +7,9 @@
       size, at most three quarters full, probed linearly. A probe compares
       hashes inside the slot array and reaches an entry only on a match, so
       a lookup is two dependent misses (the slot, then the entry) and
-      nothing between them: slots pointed at positions in the array until
-      the array's cell was measured as a third miss on every lookup.
+      nothing between them (slots once held positions in the array, and
+      the array's cell was a third miss on every lookup; 8 bytes a slot
+      more now).
       Removal shifts the rest of a probe run back (no tombstones).
     - An entry is one allocation: the bookkeeping, the alert, then its key
       "source\0id\0", which alert.source and alert.id point into.
