@@ -1320,7 +1320,8 @@ static const char s_read_since [] =
     "  WHERE running - length (body) <= $4) AS changes ON true ORDER BY changes.seq";
 
 //  The brokers waiting as standbys on this database: their main sessions
-//  are named so until they hold the lock (s_session, s_become_active).
+//  are named so until they hold the lock (s_name_session: s_pg_open, then
+//  s_become_active).
 //  pg_stat_activity shows another session's application_name to any role.
 static const char s_count_standbys [] =
     "SELECT count (*) FROM pg_stat_activity WHERE datname = current_database ()"
@@ -1437,17 +1438,18 @@ s_reader_connecting (store_backend_t *self)
     return s_reader_send (self);
 }
 
-//  Gives the rows of a read's result: (oldest, seq, body) for a since, the
-//  seq NULL when there is no change to give; (seq, body) for a chain; the
-//  one (count) of the standbys'.
+//  Gives the rows of a read's result, by the read's kind: (oldest, seq,
+//  body) for a since, the seq NULL when there is no change to give; (seq,
+//  body) for a chain; the one (count) of the standbys'.
 static void
-s_read_rows (const PGresult *result, store_change_fn *each, void *arg, uint64_t *oldest)
+s_read_rows (const PGresult *result, store_read_kind_t kind, store_change_fn *each, void *arg,
+             uint64_t *oldest)
 {
-    if (PQnfields (result) == 1 && PQntuples (result) == 1) {
+    if (kind == STORE_READ_STANDBYS) {
         each ((uint64_t) s_int (result, 0, 0), NULL, 0, arg);
         return;
     }
-    int first = PQnfields (result) == 3 ? 1 : 0;
+    int first = kind == STORE_READ_SINCE ? 1 : 0;
     for (int row = 0; row < PQntuples (result); row++) {
         if (first)
             *oldest = (uint64_t) s_int (result, row, 0);
@@ -1476,7 +1478,7 @@ s_read_answered (store_backend_t *self, PGresult *result, store_change_fn *each,
 {
     int rc = 0;
     if (PQresultStatus (result) == PGRES_TUPLES_OK)
-        s_read_rows (result, each, arg, oldest);
+        s_read_rows (result, self->reading->kind, each, arg, oldest);
     else {
         snprintf (self->read_error, sizeof self->read_error, "a read from %s: %.*s",
                   self->shown,
