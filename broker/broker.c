@@ -32,8 +32,6 @@
 
 #define BROKER_HUGZ_MS          1000               //  hugz period
 #define BROKER_MAX_SLEEP_MS     1000               //  the loop wakes at least this often
-#define BROKER_GROUP_FRAMES     32                 //  ingest frames read before their events are applied
-#define BROKER_GROUP_EVENTS     64                 //  ... or fewer, once they hold this many events
 #define BROKER_EVENTS_PER_TURN  20000              //  ingested events applied per turn, about
 #define BROKER_CONTROL_PER_TURN 100                //  control requests answered per turn, at most
 #define BROKER_TRIM_MS          5000               //  freed memory goes back to the system this often

@@ -44,6 +44,12 @@ typedef struct {
     const char *address;
 } core_caller_t;
 
+//  The loop reads ingest in groups: up to BROKER_GROUP_FRAMES frames, or
+//  fewer once they hold BROKER_GROUP_EVENTS events, accepted one by one and
+//  then applied together (core_apply_frames).
+#define BROKER_GROUP_FRAMES     32
+#define BROKER_GROUP_EVENTS     64
+
 //  An ingest frame read and accepted, its events not applied yet.
 typedef struct {
     wire_batch_t batch;            //  decoded; its memory is reused by the next read

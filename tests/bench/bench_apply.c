@@ -7,7 +7,7 @@
     DB_PATH) with ALERTS alerts, packs heartbeat frames the way bench_loader
     does ({id, raise: "+5m"}, ids round-robin, EVENTS_PER_FRAME to a frame),
     then accepts and applies EVENTS events in the loop's groups (ingest.c:
-    BENCH_GROUP_FRAMES frames or BENCH_GROUP_EVENTS events, whichever comes
+    BROKER_GROUP_FRAMES frames or BROKER_GROUP_EVENTS events, whichever comes
     first), and prints "ns_per_event=N" over that part alone. The frames are
     read from memory, where the broker reads them from libzmq, and the
     table's rows are not written meanwhile (core_work runs before and after
@@ -32,8 +32,6 @@
 #include "wire.h"
 
 #define ALERTS              100000  //  distinct alerts, as the ingest figures
-#define BENCH_GROUP_FRAMES  32      //  broker.c's BROKER_GROUP_FRAMES
-#define BENCH_GROUP_EVENTS  64      //  broker.c's BROKER_GROUP_EVENTS
 
 static int
 s_publish_nowhere (void *arg, const char *topic, const void *body, size_t size)
@@ -83,12 +81,12 @@ s_core (const char *path)
 static long
 s_apply (core_t *core, zframe_t **frames, long frame_count, long events, int64_t now)
 {
-    static ingest_frame_t group [BENCH_GROUP_FRAMES];
+    static ingest_frame_t group [BROKER_GROUP_FRAMES];
     core_caller_t sender = { NULL, NULL, NULL };
     long applied = 0, next = 0;
     while (applied < events) {
         size_t count = 0, group_events = 0;
-        while (count < BENCH_GROUP_FRAMES && group_events < BENCH_GROUP_EVENTS) {
+        while (count < BROKER_GROUP_FRAMES && group_events < BROKER_GROUP_EVENTS) {
             zframe_t *frame = frames [next++ % frame_count];
             if (!core_accept_frame (core, &group [count], zframe_data (frame),
                                     zframe_size (frame), &sender, now)) {
