@@ -10,8 +10,6 @@
 */
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include "bus.h"
@@ -19,6 +17,7 @@
 #include "log.h"
 #include "mem.h"
 #include "security.h"
+#include "signals.h"
 #include "wire.h"
 
 #define SECURITY_MAX_CLIENTS 100000   //  certificates read from the directory
@@ -222,17 +221,9 @@ security_new (const char *cert, const char *clients, bool verbose,
     }
     //  zauth binds the ZAP endpoint of the process's context: it must run
     //  before the first bind, or libzmq lets CURVE clients in unchecked
-    //  The zauth thread inherits our signal mask: with SIGINT, SIGTERM and
-    //  SIGHUP blocked it never takes one meant for the broker's signalfd
-    //  (the default action would kill the process)
-    sigset_t blocked, previous;
-    sigemptyset (&blocked);
-    sigaddset (&blocked, SIGINT);
-    sigaddset (&blocked, SIGTERM);
-    sigaddset (&blocked, SIGHUP);
-    pthread_sigmask (SIG_BLOCK, &blocked, &previous);
-    self->auth = zactor_new (zauth, NULL);
-    pthread_sigmask (SIG_SETMASK, &previous, NULL);
+    //  The zauth thread takes no signal: one meant for the broker's
+    //  signalfd would kill the process there (its default action)
+    self->auth = signals_quiet_actor (zauth, NULL);
     if (!self->auth) {
         error_text (error, error_size, -1, "security: cannot start zauth");
         security_destroy (&self);

@@ -2,6 +2,7 @@
     See signals.h.
 */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,18 @@ signals_open_fd (const int *signals, int count)
     if (sigprocmask (SIG_BLOCK, &set, NULL))
         return -1;
     return signalfd (-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+}
+
+zactor_t *
+signals_quiet_actor (zactor_fn *task, void *args)
+{
+    sigset_t every, previous;
+    sigfillset (&every);
+    if (pthread_sigmask (SIG_BLOCK, &every, &previous))
+        return NULL;
+    zactor_t *actor = zactor_new (task, args);
+    pthread_sigmask (SIG_SETMASK, &previous, NULL);
+    return actor;
 }
 
 int

@@ -8,11 +8,19 @@
 #ifndef LILAC_SIGNALS_H
 #define LILAC_SIGNALS_H
 
+#include <czmq.h>
 #include <stddef.h>
 
 //  Blocks the count signals listed and returns a non-blocking, close-on-exec
 //  signalfd that reports them, or -1 (errno set).
 int signals_open_fd (const int *signals, int count);
+
+//  Starts a czmq actor (zactor_new) whose thread never takes a signal: it
+//  is created with every signal blocked, which it inherits, and the
+//  caller's mask is put back after. A signal meant for the daemon's
+//  signalfd that reached such a thread would take its default action
+//  there and end the process. NULL if the actor did not start.
+zactor_t *signals_quiet_actor (zactor_fn *task, void *args);
 
 //  SIGINT and SIGTERM call handler (which should only set a flag) whenever
 //  they are not blocked, without SA_RESTART, so a wait in progress returns
