@@ -5,8 +5,10 @@
     One writer connection, WAL, synchronous=FULL or NORMAL, every statement prepared
     once at open and reused. The broker wraps each turn of its loop in
     store_begin/store_commit and publishes only after the commit returned;
-    it calls store_maintain after that, which copies the log into the
-    database when it has grown (a checkpoint).
+    it calls store_maintain after that, which asks the store's log copier
+    (a thread of its own, with a connection of its own) to copy the log
+    into the database when it has grown (a checkpoint), so no copy and none
+    of its fsyncs runs on the loop.
 
     Tables:
     - alerts(source, id, state, level, changed_at, seq, row): one row per
@@ -107,23 +109,27 @@ int store_commit (store_t *self);
 //  committed, -1 failed (store_error says why; call store_rollback). Only
 //  one transaction is in flight: anything else asked of the store first
 //  waits for its answer (bounded), and store_commit_poll then gives it.
-//  SQLite commits in store_commit_send; store_commit_poll gives the result.
+//  SQLite commits in store_commit_send; store_commit_poll gives the result,
+//  at once unless the log has grown to 1000 pages: then once the copier
+//  has copied it whole, so that the next transaction starts it over.
 int store_commit_send (store_t *self);
 int store_commit_poll (store_t *self);
 //  While a commit is in flight: the socket to poll and the events wanted
 //  (POLLIN, and POLLOUT while bytes wait to be sent), and the monotonic ms
-//  by which it must be answered (past it the store is lost). -1 and 0 when
-//  none is in flight, always for SQLite.
+//  by which it must be answered (past it the store is lost; SQLite answers
+//  then without the copy). -1 and 0 when none is in flight or waits.
 int store_poll_fd (store_t *self, short *events);
 int64_t store_poll_deadline (store_t *self);
 void store_rollback (store_t *self);
 //  The store's own upkeep, called when everything committed is published:
-//  for SQLite, copying the log into the database once it has grown (what
-//  it can without waiting for readers). 0, or -1 (store_error says why;
-//  try again later).
+//  for SQLite, asking the log copier to copy the log into the database once
+//  it has grown (what it can without waiting for readers or the writer),
+//  and taking its last answer. Never waits. 0, or -1 once for each copy
+//  that failed (store_error says why; the next upkeep asks again).
 int store_maintain (store_t *self);
-//  Pages written to the log since it was last copied (SQLite's WAL), for
-//  the tests and the stats; 0 for a store without one.
+//  Pages in the log not copied into the database yet (SQLite's WAL), as
+//  of the last commit and the last copy's answer taken, for the tests and
+//  the stats; 0 for a store without one.
 size_t store_log_pages (store_t *self);
 //  Copies the whole log into the database and truncates it to nothing, so
 //  its space goes back to the file system (after writes failed for want of

@@ -5,10 +5,12 @@
     every sqlite3_* return is checked and a failure leaves the message in
     s_sqlite_error() for the caller to log. The caller owns transactions.
 */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <czmq.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 #include "log.h"
 #include "mem.h"
+#include "signals.h"
 #include "store.h"
 
 //  Another process holding the file (a backup, the sqlite3 shell) must not
@@ -26,13 +29,28 @@
 #define STORE_BUSY_TIMEOUT_MS 20
 
 //  The log is copied into the database (a checkpoint) once it holds this
-//  many pages — by the broker calling store_checkpoint after it published,
-//  not by SQLite inside a commit: the automatic checkpoint runs in the
-//  commit that crosses the mark, so a change waited for the copy and its
-//  two fsyncs before it could be published. 100 pages keeps each copy
-//  short: 1-2 ms, mostly the fsyncs (at 1000 a copy stalled the loop
-//  12-18 ms; at 30 the copies were shorter but no p99 was lower).
+//  many pages, by the log copier: a thread of the store's own, with a
+//  connection of its own, that the broker's store_maintain asks after it
+//  published. Never by SQLite inside a commit (the automatic checkpoint
+//  runs in the commit that crosses the mark, so a change waited for the
+//  copy and its two fsyncs before it could be published), and never on the
+//  loop: a copy's fsyncs took up to 88 ms under another process's disk
+//  writes (strace), and the loop's timers and ingest waited on them. In
+//  WAL mode a copy and the loop's transactions run side by side; SQLite
+//  keeps the file consistent between its two connections.
 #define STORE_CHECKPOINT_PAGES 100
+
+//  The log starts over from its first page only when a transaction begins
+//  with every page of it copied, and under steady writes a copy running
+//  beside the loop always has a newer transaction behind it: the log would
+//  grow without end. So once it holds STORE_RESTART_PAGES, a commit's
+//  answer waits (store_commit_poll says 1, the loop goes on meanwhile) for
+//  a copy that no writer races, at most STORE_RESTART_COPIES copies or
+//  STORE_RESTART_WAIT_MS; the next transaction then starts the log over.
+//  Its changes are published that much later, about once every ten copies.
+#define STORE_RESTART_PAGES    1000
+#define STORE_RESTART_COPIES   2
+#define STORE_RESTART_WAIT_MS  1000
 
 //  At start the alerts table is checked (PRAGMA quick_check over it alone)
 //  for at most this long: damage there would otherwise be loaded silently,
@@ -191,6 +209,17 @@ struct _store_backend_t {
     sqlite3_stmt *statements [STMT_COUNT]; //  prepared once
     wire_writer_t row;                     //  scratch buffer for alert rows
     int wal_pages;                         //  pages in the log after the last commit
+    int wal_copied;                        //  of those, copied into the database
+    unsigned wal_restarts;                 //  times the log was seen to start over
+    zactor_t *copier;                      //  the log copier (s_log_copier)
+    bool copying;                          //  a copy was asked and not answered
+    int64_t copy_asked_at;                 //  when (monotonic ms)
+    unsigned copy_restarts;                //  wal_restarts then
+    bool holding;                          //  a commit's answer waits for a copy
+    int hold_copies;                       //  copies asked while holding
+    bool copy_unsaid;                      //  a copy failed; store_maintain says so
+    bool copy_failed;                      //  store_error is copy_error
+    char copy_error [256];                 //  why the last copy failed
     int commit_rc;                         //  the last store_commit_send's outcome
 };
 
@@ -205,13 +234,21 @@ s_count_wal (void *arg, sqlite3 *db, const char *name, int pages)
     (void) db;
     (void) name;
     store_backend_t *self = arg;
+    if (pages < self->wal_pages) {
+        self->wal_restarts++;           //  the log started over: nothing in it is copied
+        self->wal_copied = 0;
+    }
     self->wal_pages = pages;
     return SQLITE_OK;
 }
 
+//  A copy's failure is the store's error until the next transaction or
+//  upkeep; any other is the connection's.
 static const char *
 s_sqlite_error (store_backend_t *self)
 {
+    if (self->copy_failed)
+        return self->copy_error;
     return sqlite3_errmsg (self->db);
 }
 
@@ -402,6 +439,50 @@ s_configure_library (void)
         log_debug ("SQLite's memory statistics stay on: the library is initialized already");
 }
 
+static void s_log_copier (zsock_t *pipe, void *arg);
+
+//  Reads the file's journal mode through db: true if it is WAL.
+static bool
+s_in_wal_mode (sqlite3 *db)
+{
+    sqlite3_stmt *statement = NULL;
+    bool wal = sqlite3_prepare_v2 (db, "PRAGMA journal_mode", -1, &statement, NULL) == SQLITE_OK
+            && sqlite3_step (statement) == SQLITE_ROW
+            && sqlite3_column_text (statement, 0)
+            && strcmp ((const char *) sqlite3_column_text (statement, 0), "wal") == 0;
+    sqlite3_finalize (statement);
+    return wal;
+}
+
+//  Opens the log copier's connection and hands it to its thread. 0 / -1.
+static int
+s_start_copier (store_backend_t *self, const char *path, char *error, size_t error_size)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL)
+        != SQLITE_OK) {
+        snprintf (error, error_size, "cannot open %s for the log copier: %s", path,
+                  db ? sqlite3_errmsg (db) : "out of memory");
+        sqlite3_close (db);
+        return -1;
+    }
+    //  A connection knows the file is in WAL mode once it has read it;
+    //  until then a checkpoint copies nothing and says -1 pages
+    if (!s_in_wal_mode (db)) {
+        snprintf (error, error_size, "cannot open %s for the log copier: %s", path,
+                  "its connection does not see the log (WAL mode)");
+        sqlite3_close (db);
+        return -1;
+    }
+    self->copier = signals_quiet_actor (s_log_copier, db);
+    if (!self->copier) {
+        snprintf (error, error_size, "cannot start the log copier of %s", path);
+        sqlite3_close (db);
+        return -1;
+    }
+    return 0;
+}
+
 static store_backend_t *
 s_sqlite_open (const char *path, bool durable, char *error, size_t error_size)
 {
@@ -457,6 +538,10 @@ s_sqlite_open (const char *path, bool durable, char *error, size_t error_size)
             s_sqlite_destroy (&self);
             return NULL;
         }
+    if (s_start_copier (self, path, error, error_size)) {
+        s_sqlite_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -466,6 +551,7 @@ s_sqlite_destroy (store_backend_t **self_p)
     if (!*self_p)
         return;
     store_backend_t *self = *self_p;
+    zactor_destroy (&self->copier);     //  its connection closes first: ours is the last
     for (int index = 0; index < STMT_COUNT; index++)
         sqlite3_finalize (self->statements [index]);
     if (self->db && sqlite3_close (self->db) != SQLITE_OK)
@@ -500,6 +586,7 @@ static int
 s_sqlite_begin (store_backend_t *self, bool durable)
 {
     bool synced = self->durable && durable;
+    self->copy_failed = false;
     if (synced != self->synced) {
         if (s_run (self, synced ? STMT_SYNC_FULL : STMT_SYNC_NORMAL))
             return -1;
@@ -514,33 +601,129 @@ s_sqlite_commit (store_backend_t *self)
     return s_run (self, STMT_COMMIT);
 }
 
-static bool
-s_checkpoint_due (store_backend_t *self)
+//  --- The log copier ---
+
+//  The copier's thread. It owns the connection it is handed (opened by
+//  s_sqlite_open, used by this thread alone from then on) and, for each
+//  "COPY", copies what it can of the log without waiting for anyone
+//  (PASSIVE) and answers SQLite's code, the log's pages, the pages copied
+//  and SQLite's message. "$TERM" (zactor_destroy) ends it.
+static void
+s_log_copier (zsock_t *pipe, void *arg)
 {
-    return self->wal_pages >= STORE_CHECKPOINT_PAGES;
+    sqlite3 *db = arg;
+    zsock_signal (pipe, 0);
+    while (true) {
+        char *command = zstr_recv (pipe);
+        bool copy = command && streq (command, "COPY");
+        zstr_free (&command);
+        if (!copy)
+            break;
+        int pages = 0, copied = 0;
+        int rc = sqlite3_wal_checkpoint_v2 (db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+                                            &pages, &copied);
+        if (zsock_send (pipe, "iiis", rc, pages, copied,
+                        rc == SQLITE_OK ? "" : sqlite3_errmsg (db)))
+            break;
+    }
+    if (sqlite3_close (db) != SQLITE_OK)
+        log_error ("closing the log copier's connection: %s", sqlite3_errmsg (db));
 }
 
+//  Pages in the log not copied into the database yet.
 static int
-s_checkpoint (store_backend_t *self)
+s_uncopied (store_backend_t *self)
 {
-    int pages = 0, copied = 0;
-    if (sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
-                                   &pages, &copied) != SQLITE_OK)
+    return self->wal_pages > self->wal_copied ? self->wal_pages - self->wal_copied : 0;
+}
+
+//  Asks the copier for a copy. 0 / -1.
+static int
+s_copy_ask (store_backend_t *self)
+{
+    assert (!self->copying);
+    if (zstr_send (self->copier, "COPY")) {
+        snprintf (self->copy_error, sizeof self->copy_error,
+                  "cannot ask the log copier for a copy: %s", zmq_strerror (zmq_errno ()));
+        self->copy_unsaid = true;
         return -1;
-    self->wal_pages = pages - copied;
+    }
+    self->copying = true;
+    self->copy_asked_at = zclock_mono ();
+    self->copy_restarts = self->wal_restarts;
     return 0;
+}
+
+//  Takes the copier's answer if it came, without waiting: 1 still copying,
+//  0 answered (or nothing asked), -1 the copy failed.
+static int
+s_copy_take (store_backend_t *self)
+{
+    if (!self->copying)
+        return 0;
+    if (!(zsock_events (self->copier) & ZMQ_POLLIN))
+        return 1;
+    int rc = SQLITE_ERROR, pages = 0, copied = 0;
+    char *why = NULL;
+    self->copying = false;
+    if (zsock_recv (self->copier, "iiis", &rc, &pages, &copied, &why) == 0 && rc == SQLITE_OK) {
+        //  Copied is counted from the log's first page: it says nothing of
+        //  a log that started over since the copy was asked
+        if (self->copy_restarts == self->wal_restarts && copied > self->wal_copied)
+            self->wal_copied = copied;
+        zstr_free (&why);
+        return 0;
+    }
+    snprintf (self->copy_error, sizeof self->copy_error, "copying the log into %s: %s",
+              self->path, why ? why : "the log copier did not answer");
+    zstr_free (&why);
+    self->copy_unsaid = true;
+    return -1;
+}
+
+//  While a commit's answer is held for the log to start over: takes the
+//  copier's answer, and asks again if that copy left pages behind (it
+//  began before the commit's last frames); the hold ends once the log is
+//  all copied, or after STORE_RESTART_COPIES copies or
+//  STORE_RESTART_WAIT_MS.
+static void
+s_hold_step (store_backend_t *self)
+{
+    int rc = s_copy_take (self);
+    if (rc == 1 && zclock_mono () - self->copy_asked_at < STORE_RESTART_WAIT_MS)
+        return;
+    if (rc == 0 && s_uncopied (self) > 0 && self->hold_copies < STORE_RESTART_COPIES
+    &&  s_copy_ask (self) == 0) {
+        self->hold_copies++;
+        return;
+    }
+    if (rc != 0 || s_uncopied (self) > 0)
+        log_debug ("%s: the log (%d pages) could not be copied whole; it starts over after "
+                   "a later copy", self->path, self->wal_pages);
+    self->holding = false;
 }
 
 static size_t
 s_sqlite_log_pages (store_backend_t *self)
 {
-    return self->wal_pages > 0 ? (size_t) self->wal_pages : 0;
+    return (size_t) s_uncopied (self);
 }
 
+//  Takes the copier's answer, asks for the next copy once the log has
+//  grown by STORE_CHECKPOINT_PAGES, and says a failed copy (once). Never
+//  waits.
 static int
 s_sqlite_maintain (store_backend_t *self)
 {
-    return s_checkpoint_due (self) ? s_checkpoint (self) : 0;
+    self->copy_failed = false;
+    if (!self->holding && s_copy_take (self) == 0
+    &&  s_uncopied (self) >= STORE_CHECKPOINT_PAGES)
+        s_copy_ask (self);
+    if (!self->copy_unsaid)
+        return 0;
+    self->copy_unsaid = false;
+    self->copy_failed = true;
+    return -1;
 }
 
 static int
@@ -550,7 +733,8 @@ s_sqlite_release_log (store_backend_t *self)
     if (sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE,
                                    &pages, &copied) != SQLITE_OK)
         return -1;
-    self->wal_pages = 0;
+    self->wal_pages = self->wal_copied = 0;
+    self->wal_restarts++;
     return 0;
 }
 
@@ -1111,32 +1295,44 @@ s_sqlite_lost (store_backend_t *self)
     return false;                   //  one broker per file: nobody takes it over
 }
 
-//  SQLite commits at once: the answer is there when the commit returns.
+//  SQLite commits at once: the answer is there when the commit returns,
+//  unless the log has grown to STORE_RESTART_PAGES; then it waits for a
+//  copy that lets the log start over (s_hold_step).
 static int
 s_sqlite_commit_send (store_backend_t *self)
 {
     self->commit_rc = s_sqlite_commit (self);
+    if (self->commit_rc == 0 && self->wal_pages >= STORE_RESTART_PAGES) {
+        self->holding = true;
+        self->hold_copies = 0;
+        if (!self->copying && s_copy_ask (self))
+            self->holding = false;
+    }
     return 0;
 }
 
 static int
 s_sqlite_commit_poll (store_backend_t *self)
 {
-    return self->commit_rc;
+    if (self->holding)
+        s_hold_step (self);
+    return self->holding ? 1 : self->commit_rc;
 }
 
+//  While a commit's answer is held: the copier's pipe. Its descriptor is
+//  libzmq's (ZMQ_FD), readable when the pipe's state may have changed,
+//  which store_commit_poll then reads (ZMQ_EVENTS).
 static int
 s_sqlite_poll_fd (store_backend_t *self, short *events)
 {
-    (void) self, (void) events;
-    return -1;
+    *events = POLLIN;
+    return self->holding ? zsock_fd (self->copier) : -1;
 }
 
 static int64_t
 s_sqlite_poll_deadline (store_backend_t *self)
 {
-    (void) self;
-    return 0;
+    return self->holding ? self->copy_asked_at + STORE_RESTART_WAIT_MS : 0;
 }
 
 const store_class_t store_sqlite = {
