@@ -110,7 +110,7 @@ int store_commit (store_t *self);
 //  one transaction is in flight: anything else asked of the store first
 //  waits for its answer (bounded), and store_commit_poll then gives it.
 //  SQLite commits in store_commit_send; store_commit_poll gives the result,
-//  at once unless the log has grown to 1000 pages: then once the copier
+//  at once unless the log has grown to 10000 pages: then once the copier
 //  has copied it whole, so that the next transaction starts it over.
 int store_commit_send (store_t *self);
 int store_commit_poll (store_t *self);
