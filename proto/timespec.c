@@ -48,40 +48,6 @@ s_parse_digits (const char **cursor, int64_t *value)
     return 0;
 }
 
-//  Reads an optional unit that must end the text; sets *scale to its
-//  length in ms. Returns -1 on an unknown unit or trailing characters.
-static int
-s_parse_unit (const char *text, int64_t *scale)
-{
-    if (text [0] == 'm' && text [1] == 's' && text [2] == 0) {
-        *scale = 1;
-        return 0;
-    }
-    if (text [0] != 0 && text [1] != 0)
-        return -1;
-    switch (text [0]) {
-        case 0:   *scale = 1000; break;
-        case 's': *scale = 1000; break;
-        case 'm': *scale = 60 * 1000; break;
-        case 'h': *scale = 60 * 60 * 1000; break;
-        case 'd': *scale = 24 * 60 * 60 * 1000; break;
-        default:  return -1;
-    }
-    return 0;
-}
-
-//  Parses digits and an optional unit that make up all of text, in ms.
-static int
-s_parse_amount (const char *text, int64_t *ms)
-{
-    int64_t count, scale;
-    if (s_parse_digits (&text, &count)
-    ||  s_parse_unit (text, &scale)
-    ||  __builtin_mul_overflow (count, scale, ms))
-        return -1;
-    return 0;
-}
-
 //  A unit at *cursor (ms, s, m, h, d, w), its length in ms; advances the
 //  cursor. -1 when there is none. A switch, not a table of names: every
 //  heartbeat's "+5m" comes through here (a loop of strncmp over the names
@@ -107,6 +73,33 @@ s_take_unit (const char **cursor, int64_t *scale)
         default:  return -1;
     }
     *cursor = at + length;
+    return 0;
+}
+
+//  Reads an optional unit that must end the text; sets *scale to its
+//  length in ms (none: seconds). A duration's unit is an offset's but for
+//  weeks. Returns -1 on an unknown unit or trailing characters.
+static int
+s_parse_unit (const char *text, int64_t *scale)
+{
+    if (*text == 0) {
+        *scale = 1000;
+        return 0;
+    }
+    if (*text == 'w' || s_take_unit (&text, scale) || *text != 0)
+        return -1;
+    return 0;
+}
+
+//  Parses digits and an optional unit that make up all of text, in ms.
+static int
+s_parse_amount (const char *text, int64_t *ms)
+{
+    int64_t count, scale;
+    if (s_parse_digits (&text, &count)
+    ||  s_parse_unit (text, &scale)
+    ||  __builtin_mul_overflow (count, scale, ms))
+        return -1;
     return 0;
 }
 
