@@ -450,13 +450,7 @@ s_read (run_t *run, client_t *client)
 static int
 s_send_change (run_t *run, const char *id, const char *subject)
 {
-    wire_writer_reset (&run->writer);
-    msgpack_packer *packer = &run->writer.packer;
-    msgpack_pack_map (packer, 3);
-    wire_pack_key_int (packer, "v", WIRE_VERSION);
-    wire_pack_key_string (packer, "source", BENCH_SOURCE);
-    wire_pack_key (packer, "alerts");
-    msgpack_pack_array (packer, 1);
+    msgpack_packer *packer = bench_pack_head (&run->writer, BENCH_SOURCE, 1);
     msgpack_pack_map (packer, 3);
     wire_pack_key_string (packer, "id", id);
     wire_pack_key_string (packer, "raise", "+1h");

@@ -262,6 +262,21 @@ bench_raised_read (zsock_t *sub, int timeout_ms, bench_raised_t *raised)
     return rc;
 }
 
+//  Starts an ingest frame in writer: {v, source, alerts: [ and the
+//  array's header for count events, which the caller packs next.
+static inline msgpack_packer *
+bench_pack_head (wire_writer_t *writer, const char *source, long count)
+{
+    wire_writer_reset (writer);
+    msgpack_packer *packer = &writer->packer;
+    msgpack_pack_map (packer, 3);
+    wire_pack_key_int (packer, "v", WIRE_VERSION);
+    wire_pack_key_string (packer, "source", source);
+    wire_pack_key (packer, "alerts");
+    msgpack_pack_array (packer, (size_t) count);
+    return packer;
+}
+
 //  Packs the loader's heartbeat frame into writer: {v, source "bench",
 //  alerts: [count events]}, ids "bench-%07ld" from id_base + first on,
 //  round-robin over ids, each {id, raise "+5m"} and, given a subject, that
@@ -270,13 +285,7 @@ static inline void
 bench_pack_heartbeats (wire_writer_t *writer, long first, long count, long ids, long id_base,
                        const char *subject)
 {
-    wire_writer_reset (writer);
-    msgpack_packer *packer = &writer->packer;
-    msgpack_pack_map (packer, 3);
-    wire_pack_key_int (packer, "v", WIRE_VERSION);
-    wire_pack_key_string (packer, "source", "bench");
-    wire_pack_key (packer, "alerts");
-    msgpack_pack_array (packer, (size_t) count);
+    msgpack_packer *packer = bench_pack_head (writer, "bench", count);
     for (long index = 0; index < count; index++) {
         char id [32];
         snprintf (id, sizeof id, "bench-%07ld", id_base + (first + index) % ids);
@@ -295,13 +304,7 @@ static inline int
 bench_send_raises (zsock_t *push, wire_writer_t *writer, const char *source,
                    const char *prefix, long first, long count, const char *raise)
 {
-    wire_writer_reset (writer);
-    msgpack_packer *packer = &writer->packer;
-    msgpack_pack_map (packer, 3);
-    wire_pack_key_int (packer, "v", WIRE_VERSION);
-    wire_pack_key_string (packer, "source", source);
-    wire_pack_key (packer, "alerts");
-    msgpack_pack_array (packer, (size_t) count);
+    msgpack_packer *packer = bench_pack_head (writer, source, count);
     for (long index = 0; index < count; index++) {
         char id [BENCH_NAME_MAX + 32];
         if (snprintf (id, sizeof id, "%s%06ld", prefix, first + index) >= BENCH_NAME_MAX) {

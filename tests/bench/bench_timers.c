@@ -75,13 +75,7 @@ s_load (zsock_t *push, long alerts, long lead_ms, long spread_ms)
     int rc = 0;
     for (long first = 0; rc == 0 && first < alerts; first += BENCH_TIMER_BATCH) {
         long count = alerts - first < BENCH_TIMER_BATCH ? alerts - first : BENCH_TIMER_BATCH;
-        wire_writer_reset (&writer);
-        msgpack_packer *packer = &writer.packer;
-        msgpack_pack_map (packer, 3);
-        wire_pack_key_int (packer, "v", WIRE_VERSION);
-        wire_pack_key_string (packer, "source", BENCH_SOURCE);
-        wire_pack_key (packer, "alerts");
-        msgpack_pack_array (packer, (size_t) count);
+        msgpack_packer *packer = bench_pack_head (&writer, BENCH_SOURCE, count);
         for (long index = first; index < first + count; index++) {
             char id [32], raise [32];
             long slot = index * multiplier % alerts;

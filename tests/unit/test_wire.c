@@ -911,8 +911,10 @@ test_fast_path_agrees (void)
 }
 
 //  Keys one byte off a field's name, one byte longer or shorter, and
-//  eight and nine bytes long, compared as words by the fast path; the
-//  frame's last key ("v") has fewer than eight bytes after it.
+//  eight and nine bytes long, across the lengths a key compare taken a
+//  word at a time would split at (the fast path compares bytes now; the
+//  case stays for whichever compare it uses); the frame's last key ("v")
+//  has fewer than eight bytes after it.
 static void
 test_fast_path_near_keys (void)
 {
