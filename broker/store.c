@@ -208,6 +208,14 @@ store_release_log (store_t *self)
 }
 
 int
+store_stall_copier (store_t *self, int stall_ms, int overdue_ms)
+{
+    assert (self);
+    return self->class->stall_copier
+         ? self->class->stall_copier (self->backend, stall_ms, overdue_ms) : -1;
+}
+
+int
 store_put_alert (store_t *self, const alert_t *alert, store_handle_t *handle)
 {
     assert (self);

@@ -135,6 +135,11 @@ size_t store_log_pages (store_t *self);
 //  its space goes back to the file system (after writes failed for want of
 //  space). 0 / -1.
 int store_release_log (store_t *self);
+//  For the tests: the log copier sleeps stall_ms before it reads its next
+//  request, as on a disk that hangs, and a copy unanswered for overdue_ms
+//  is said by store_maintain (STORE_COPY_OVERDUE_MS otherwise). 0, or -1
+//  for a store without a log copier.
+int store_stall_copier (store_t *self, int stall_ms, int overdue_ms);
 
 //  Inside a transaction: write one alert, or only its times, delete one,
 //  record one change, save the seq counter. 0 / -1.
@@ -277,6 +282,7 @@ typedef struct {
     int (*maintain) (store_backend_t *self);
     size_t (*log_pages) (store_backend_t *self);
     int (*release_log) (store_backend_t *self);
+    int (*stall_copier) (store_backend_t *self, int stall_ms, int overdue_ms);  //  or NULL
     int (*put_alert) (store_backend_t *self, const alert_t *alert, store_handle_t *handle);
     int (*put_times) (store_backend_t *self, const alert_t *alert, store_handle_t handle);
     int (*delete_alert) (store_backend_t *self, const char *source, const char *id,

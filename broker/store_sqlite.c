@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <czmq.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -54,6 +55,13 @@
 #define STORE_RESTART_PAGES    10000
 #define STORE_RESTART_COPIES   2
 #define STORE_RESTART_WAIT_MS  1000
+
+//  A copy not answered after this long is said by store_maintain, and
+//  again each time as long after: a copier stuck on a disk that hangs (its
+//  fsync never returns, while commits with durability = normal still go
+//  into the log) or a thread gone would otherwise leave the log growing
+//  without a word. No new copy is asked meanwhile: WAL allows one at once.
+#define STORE_COPY_OVERDUE_MS  30000
 
 //  At start the alerts table is checked (PRAGMA quick_check over it alone)
 //  for at most this long: damage there would otherwise be loaded silently,
@@ -220,6 +228,8 @@ struct _store_backend_t {
     unsigned copy_restarts;                //  wal_restarts then
     bool holding;                          //  a commit's answer waits for a copy
     int hold_copies;                       //  copies asked while holding
+    int64_t copy_overdue_ms;               //  STORE_COPY_OVERDUE_MS (tests shorten it)
+    int64_t copy_overdue_at;               //  when an unanswered copy is said next
     bool copy_unsaid;                      //  a copy failed; store_maintain says so
     bool copy_failed;                      //  store_error is copy_error
     char copy_error [256];                 //  why the last copy failed
@@ -542,6 +552,7 @@ s_sqlite_open (const char *path, bool durable, char *error, size_t error_size)
             s_sqlite_destroy (&self);
             return NULL;
         }
+    self->copy_overdue_ms = STORE_COPY_OVERDUE_MS;
     if (s_start_copier (self, path, error, error_size)) {
         s_sqlite_destroy (&self);
         return NULL;
@@ -607,6 +618,17 @@ s_sqlite_commit (store_backend_t *self)
 
 //  --- The log copier ---
 
+//  The milliseconds of a "STALL MS" command (store_stall_copier), or -1.
+static int
+s_stall_ms (const char *command)
+{
+    char *end;
+    if (strncmp (command, "STALL ", 6))
+        return -1;
+    long ms = strtol (command + 6, &end, 10);
+    return *end || ms < 0 || ms > INT_MAX ? -1 : (int) ms;
+}
+
 //  The copier's thread. It owns the connection it is handed (opened by
 //  s_sqlite_open, used by this thread alone from then on) and, for each
 //  "COPY", copies what it can of the log without waiting for anyone
@@ -620,7 +642,12 @@ s_log_copier (zsock_t *pipe, void *arg)
     while (true) {
         char *command = zstr_recv (pipe);
         bool copy = command && streq (command, "COPY");
+        int stall_ms = command && !copy ? s_stall_ms (command) : -1;
         zstr_free (&command);
+        if (stall_ms >= 0) {
+            zclock_sleep (stall_ms);
+            continue;
+        }
         if (!copy)
             break;
         int pages = 0, copied = 0;
@@ -654,6 +681,7 @@ s_copy_ask (store_backend_t *self)
     }
     self->copying = true;
     self->copy_asked_at = zclock_mono ();
+    self->copy_overdue_at = self->copy_asked_at + self->copy_overdue_ms;
     self->copy_restarts = self->wal_restarts;
     return 0;
 }
@@ -670,6 +698,10 @@ s_copy_take (store_backend_t *self)
     int rc = SQLITE_ERROR, pages = 0, copied = 0;
     char *why = NULL;
     self->copying = false;
+    int64_t waited = zclock_mono () - self->copy_asked_at;
+    if (waited >= self->copy_overdue_ms)
+        log_info ("%s: the log copier answered a copy asked %" PRId64 " ms ago", self->path,
+                  waited);
     if (zsock_recv (self->copier, "iiis", &rc, &pages, &copied, &why) == 0 && rc == SQLITE_OK) {
         //  Copied is counted from the log's first page: it says nothing of
         //  a log that started over since the copy was asked
@@ -713,6 +745,22 @@ s_sqlite_log_pages (store_backend_t *self)
     return (size_t) s_uncopied (self);
 }
 
+//  A copy unanswered for copy_overdue_ms becomes a failure to say, once
+//  for each copy_overdue_ms it goes on.
+static void
+s_copy_overdue (store_backend_t *self)
+{
+    int64_t now = zclock_mono ();
+    if (!self->copying || now < self->copy_overdue_at || self->copy_unsaid)
+        return;
+    snprintf (self->copy_error, sizeof self->copy_error, "the log copier has not answered a "
+              "copy of the log of %s asked %" PRId64 " s ago (a disk that hangs?); the log "
+              "holds %d pages not copied, and no copy is asked until it answers", self->path,
+              (now - self->copy_asked_at) / 1000, s_uncopied (self));
+    self->copy_unsaid = true;
+    self->copy_overdue_at = now + self->copy_overdue_ms;
+}
+
 //  Takes the copier's answer, asks for the next copy once the log has
 //  grown by STORE_CHECKPOINT_PAGES, and says a failed copy (once). Never
 //  waits.
@@ -723,11 +771,19 @@ s_sqlite_maintain (store_backend_t *self)
     if (!self->holding && s_copy_take (self) == 0
     &&  s_uncopied (self) >= STORE_CHECKPOINT_PAGES)
         s_copy_ask (self);
+    s_copy_overdue (self);
     if (!self->copy_unsaid)
         return 0;
     self->copy_unsaid = false;
     self->copy_failed = true;
     return -1;
+}
+
+static int
+s_sqlite_stall_copier (store_backend_t *self, int stall_ms, int overdue_ms)
+{
+    self->copy_overdue_ms = overdue_ms;
+    return zstr_sendf (self->copier, "STALL %d", stall_ms);
 }
 
 static int
@@ -1360,6 +1416,7 @@ const store_class_t store_sqlite = {
     .maintain = s_sqlite_maintain,
     .log_pages = s_sqlite_log_pages,
     .release_log = s_sqlite_release_log,
+    .stall_copier = s_sqlite_stall_copier,
     .put_alert = s_sqlite_put_alert,
     .put_times = s_sqlite_put_times,
     .delete_alert = s_sqlite_delete_alert,

@@ -724,6 +724,31 @@ main (void)
     CHECK (store_log_pages (store) < 100, "%zu pages still in the log 10 s after the upkeep",
            store_log_pages (store));
 
+    TEST ("a copy the log copier does not answer (a disk that hangs) is said by "
+          "store_maintain, again as long after, and the copier's answer ends it");
+    CHECK (store_stall_copier (store, 1500, 300) == 0, "stall the copier");
+    CHECK (store_begin (store, true) == 0, "begin");
+    CHECK (s_put_bulk (store, "stalled", 2000, 1000, 0) == 0, "2000 rows");
+    CHECK (store_commit (store) == 0, "commit");
+    CHECK (store_maintain (store) == 0, "upkeep asks for a copy: %s", store_error (store));
+    int said = 0;
+    bool overdue_named = true;
+    deadline = zclock_mono () + 10000;
+    while (store_log_pages (store) >= 100 && zclock_mono () < deadline) {
+        if (store_maintain (store)) {
+            said++;
+            overdue_named &= strstr (store_error (store), "has not answered a copy") != NULL;
+        }
+        zclock_sleep (5);
+    }
+    CHECK (store_log_pages (store) < 100, "the stalled copier never copied: %zu pages",
+           store_log_pages (store));
+    CHECK (said >= 2 && said <= 5 && overdue_named,
+           "a copy stalled 1.5 s, overdue at 0.3 s, was said %d times (named: %d)", said,
+           overdue_named);
+    CHECK (store_maintain (store) == 0, "upkeep after the answer: %s", store_error (store));
+    CHECK (store_stall_copier (store, 0, 30000) == 0, "unstall the copier");
+
     TEST ("once the log holds 10000 pages, a commit is answered when the log is copied "
           "whole, and the next transaction starts it over");
     char wal_path [300];
