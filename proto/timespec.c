@@ -127,6 +127,32 @@ s_parse_offset (const char *text, bool bare_allowed, int64_t *ms)
     return 0;
 }
 
+//  A heartbeat's offset, "5m" after its sign: at most nine digits and one
+//  unit letter, all of text, into *ms without the calls of s_parse_offset
+//  (a fifth of a heartbeat's decode, perf); nine digits times a week
+//  cannot overflow. false for anything else, which s_parse_offset reads.
+static bool
+s_parse_short_offset (const char *text, int64_t *ms)
+{
+    int64_t count = 0;
+    int digits = 0;
+    for (; *text >= '0' && *text <= '9' && digits < 9; text++, digits++)
+        count = count * 10 + (*text - '0');
+    if (digits == 0 || text [0] == 0 || text [1] != 0)
+        return false;
+    int64_t scale;
+    switch (text [0]) {
+        case 's': scale = 1000; break;
+        case 'm': scale = 60000; break;
+        case 'h': scale = 3600000; break;
+        case 'd': scale = 86400000; break;
+        case 'w': scale = 604800000; break;
+        default:  return false;
+    }
+    *ms = count * scale;
+    return true;
+}
+
 //  Exactly width digits at *cursor, as a number; advances. -1 otherwise.
 static int
 s_take_fixed (const char **cursor, int width, int *value)
@@ -241,7 +267,8 @@ time_spec_parse (const char *text, int64_t now_ms, int64_t *when_ms)
     bool local;
     int rc = 0;
     if (*text == '+' || *text == '-') {     //  a heartbeat's "+5m": the common case
-        if (s_parse_offset (text + 1, true, &offset))
+        if (!s_parse_short_offset (text + 1, &offset)
+        &&  s_parse_offset (text + 1, true, &offset))
             return -1;
         if (*text == '+'
         ?   __builtin_add_overflow (now_ms, offset, &when)

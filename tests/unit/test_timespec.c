@@ -52,6 +52,13 @@ main (void)
     s_check_spec ("+500ms", 0, NOW + 500);
     s_check_spec ("-0", 0, NOW);
     s_check_spec ("+007s", 0, NOW + 7000);
+    //  Nine digits and a unit are read by the short path, more by the
+    //  general one: the same times either way
+    s_check_spec ("+999999999s", 0, NOW + INT64_C(999999999000));
+    s_check_spec ("+1000000000s", 0, NOW + INT64_C(1000000000000));
+    s_check_spec ("+000000000005m", 0, NOW + 5 * 60000);
+    s_check_spec ("+999999999w", 0, NOW + INT64_C(999999999) * 604800000);
+    s_check_spec ("-000000001h", 0, NOW - 3600000);
 
     TEST ("time spec: epoch seconds");
     s_check_spec ("1795000000", 0, INT64_C(1795000000000));
