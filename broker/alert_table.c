@@ -27,6 +27,7 @@
 #include <assert.h>
 #include <string.h>
 #include "alert_table.h"
+#include "bytes.h"
 #include "mem.h"
 
 #define TABLE_MIN_SLOTS 1024           //  a power of two
@@ -76,15 +77,28 @@ s_mix (uint64_t hash, const char *text, size_t size)
 //  The key's words mixed in, then a 64-bit finalizer (MurmurHash3's) so
 //  the low bits used as the slot are well mixed. A word at a time: FNV-1a
 //  a byte at a time was a tenth of batched ingest (perf).
-uint32_t
-alert_table_hash (const char *source, const char *id)
+static uint32_t
+s_hash (const char *source, size_t source_size, const char *id, size_t id_size)
 {
-    uint64_t hash = s_mix (s_mix (14695981039346656037ULL, source, strlen (source)),
-                           id, strlen (id));
+    uint64_t hash = s_mix (s_mix (14695981039346656037ULL, source, source_size), id, id_size);
     hash ^= hash >> 33;
     hash *= 0xff51afd7ed558ccdULL;
     hash ^= hash >> 33;
     return (uint32_t) hash;
+}
+
+uint32_t
+alert_table_hash (const char *source, const char *id)
+{
+    return s_hash (source, strlen (source), id, strlen (id));
+}
+
+alert_key_t
+alert_table_key (const char *source, size_t source_size, const char *id)
+{
+    size_t id_size = strlen (id);
+    return (alert_key_t) { source, source_size, id, id_size,
+                           s_hash (source, source_size, id, id_size) };
 }
 
 alert_table_t *
@@ -122,30 +136,40 @@ alert_table_destroy (alert_table_t **self_p)
     *self_p = NULL;
 }
 
-//  The slot holding (source, id) with this hash, or the empty slot that
-//  ends its probe run.
-static size_t
-s_probe (alert_table_t *self, uint32_t hash, const char *source, const char *id)
+//  True if entry's key is key. The entry's source is as long as the
+//  distance from its key to its id, less the NUL; the sizes are compared
+//  before any byte, so both sides hold every byte compared.
+static inline bool
+s_is_key (const entry_t *entry, const alert_key_t *key)
 {
-    size_t at = hash & self->slot_mask;
+    return entry->id_size == key->id_size
+        && (size_t) (entry->alert.id - entry->key) == key->source_size + 1
+        && bytes_equal (entry->alert.id, key->id, key->id_size)
+        && bytes_equal (entry->key, key->source, key->source_size);
+}
+
+//  The slot holding key, or the empty slot that ends its probe run.
+static size_t
+s_probe (alert_table_t *self, const alert_key_t *key)
+{
+    size_t at = key->hash & self->slot_mask;
     for (slot_t *slot; (slot = &self->slots [at])->entry; at = (at + 1) & self->slot_mask)
-        if (slot->hash == hash
-        &&  strcmp (slot->entry->alert.id, id) == 0
-        &&  strcmp (slot->entry->alert.source, source) == 0)
+        if (slot->hash == key->hash && s_is_key (slot->entry, key))
             break;
     return at;
 }
 
 entry_t *
-alert_table_find_hashed (alert_table_t *self, uint32_t hash, const char *source, const char *id)
+alert_table_find_key (alert_table_t *self, const alert_key_t *key)
 {
-    return self->slots [s_probe (self, hash, source, id)].entry;
+    return self->slots [s_probe (self, key)].entry;
 }
 
 entry_t *
 alert_table_find (alert_table_t *self, const char *source, const char *id)
 {
-    return alert_table_find_hashed (self, alert_table_hash (source, id), source, id);
+    alert_key_t key = alert_table_key (source, strlen (source), id);
+    return alert_table_find_key (self, &key);
 }
 
 //  The key's home slot, which holds it unless a collision pushed it on.
@@ -210,30 +234,30 @@ entry_t *
 alert_table_add (alert_table_t *self, const char *source, const char *id)
 {
     s_grow_slots (self);
-    uint32_t hash = alert_table_hash (source, id);
-    size_t at = s_probe (self, hash, source, id);
+    alert_key_t key = alert_table_key (source, strlen (source), id);
+    assert (key.id_size <= UINT16_MAX);
+    size_t at = s_probe (self, &key);
     assert (!self->slots [at].entry);
     if (self->span == self->capacity) {
         self->capacity = self->capacity ? self->capacity * 2 : 1024;
         self->cells = mem_realloc (self->cells, self->capacity * sizeof (cell_t));
     }
-    size_t source_size = strlen (source) + 1;
-    size_t id_size = strlen (id) + 1;
-    entry_t *entry = mem_alloc (sizeof (entry_t) + source_size + id_size);
-    memcpy (entry->key, source, source_size);
-    memcpy (entry->key + source_size, id, id_size);
+    entry_t *entry = mem_alloc (sizeof (entry_t) + key.source_size + 1 + key.id_size + 1);
+    memcpy (entry->key, source, key.source_size + 1);
+    memcpy (entry->key + key.source_size + 1, id, key.id_size + 1);
     entry->alert.source = entry->key;
-    entry->alert.id = entry->key + source_size;
+    entry->alert.id = entry->key + key.source_size + 1;
+    entry->id_size = (uint16_t) key.id_size;
     entry->alert.state = ALERT_CLEARED;
     entry->counted_state = ALERT_CLEARED;
     self->state_counts [ALERT_CLEARED]++;
     entry->alert.level = LEVEL_NORMAL;
     entry->heap_index = ALERT_TABLE_NOWHERE;
     entry->table_index = self->span;
-    entry->key_hash = hash;
+    entry->key_hash = key.hash;
     self->cells [self->span++] = (cell_t) { .entry = entry, .ordinal = self->next_ordinal++ };
     self->size++;
-    self->slots [at] = (slot_t) { .hash = hash, .entry = entry };
+    self->slots [at] = (slot_t) { .hash = key.hash, .entry = entry };
     return entry;
 }
 

@@ -35,6 +35,7 @@ typedef struct {
     size_t table_index;            //  position in the table's array, NOWHERE once detached
     uint64_t store_handle;         //  the store's own (store_handle_t), 0 before the first write
     uint32_t key_hash;             //  hash of (source, id), for the table
+    uint16_t id_size;              //  strlen (alert.id): ids are at most WIRE_MAX_NAME
     bool stale : 1;                //  the stored row is behind the alert
     bool change_listed : 1;        //  in the broker's list for the next commit
     bool refresh_queued : 1;       //  in the broker's refresh queue
@@ -63,12 +64,25 @@ entry_t *alert_table_find (alert_table_t *self, const char *source, const char *
 //  later still finds it by hash: the misses of many keys are in flight
 //  together. Prefetching only reads, so keys added or removed in between
 //  cost speed, not results.
+//  A key in hand, with its sizes and hash (alert_table_key): a lookup
+//  compares sizes first and then the bytes a word at a time, where
+//  strcmp's two calls were a twentieth of batched ingest (perf).
+typedef struct {
+    const char *source;
+    size_t source_size;            //  strlen (source)
+    const char *id;
+    size_t id_size;                //  strlen (id)
+    uint32_t hash;                 //  alert_table_hash (source, id)
+} alert_key_t;
+
 uint32_t alert_table_hash (const char *source, const char *id);
+//  The key of (source, id); source_size is strlen (source), which a caller
+//  with many ids of one source measures once.
+alert_key_t alert_table_key (const char *source, size_t source_size, const char *id);
 void alert_table_prefetch_slot (alert_table_t *self, uint32_t hash);
 void alert_table_prefetch_entry (alert_table_t *self, uint32_t hash);
-//  alert_table_find with the key's alert_table_hash.
-entry_t *alert_table_find_hashed (alert_table_t *self, uint32_t hash,
-                                  const char *source, const char *id);
+//  alert_table_find of a key in hand.
+entry_t *alert_table_find_key (alert_table_t *self, const alert_key_t *key);
 //  Adds a new, zeroed entry for (source, id) in state cleared; the key must
 //  not be there yet.
 entry_t *alert_table_add (alert_table_t *self, const char *source, const char *id);

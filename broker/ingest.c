@@ -31,10 +31,10 @@ core_reject (core_t *self, const char *what, const char *why)
 }
 
 static void
-s_apply_event (core_t *self, const char *source, const wire_event_t *event,
-               uint32_t hash, int64_t now)
+s_apply_event (core_t *self, const alert_key_t *key, const wire_event_t *event, int64_t now)
 {
-    entry_t *entry = alert_table_find_hashed (self->table, hash, source, event->id);
+    const char *source = key->source;
+    entry_t *entry = alert_table_find_key (self->table, key);
     if (entry && lifecycle_event_is_stale (&entry->alert, event, now)) {
         self->stats.stale++;
         log_limited (&self->reject_log, "dropped an event for %s/%s made %" PRId64 " ms ago, "
@@ -143,9 +143,8 @@ core_accept_frame (core_t *self, ingest_frame_t *frame, const void *data, size_t
 //  Events joined and not applied yet: joined - applied <= PIPE_APPLY_LAG,
 //  event k at k % PIPE_SIZE.
 typedef struct {
-    const char *source [PIPE_SIZE];
+    alert_key_t key [PIPE_SIZE];
     const wire_event_t *event [PIPE_SIZE];
-    uint32_t hash [PIPE_SIZE];
     size_t joined;
     size_t applied;
 } s_pipe_t;
@@ -154,7 +153,7 @@ static void
 s_pipe_apply_next (core_t *self, s_pipe_t *pipe, int64_t now)
 {
     size_t at = pipe->applied++ % PIPE_SIZE;
-    s_apply_event (self, pipe->source [at], pipe->event [at], pipe->hash [at], now);
+    s_apply_event (self, &pipe->key [at], pipe->event [at], now);
 }
 
 //  Event k's entry, unless it was applied already.
@@ -162,18 +161,17 @@ static void
 s_pipe_prefetch_entry (core_t *self, s_pipe_t *pipe, size_t k)
 {
     if (k >= pipe->applied)
-        alert_table_prefetch_entry (self->table, pipe->hash [k % PIPE_SIZE]);
+        alert_table_prefetch_entry (self->table, pipe->key [k % PIPE_SIZE].hash);
 }
 
 static void
-s_pipe_join (core_t *self, s_pipe_t *pipe, const char *source, const wire_event_t *event,
-             int64_t now)
+s_pipe_join (core_t *self, s_pipe_t *pipe, const char *source, size_t source_size,
+             const wire_event_t *event, int64_t now)
 {
     size_t at = pipe->joined % PIPE_SIZE;
-    pipe->source [at] = source;
+    pipe->key [at] = alert_table_key (source, source_size, event->id);
     pipe->event [at] = event;
-    pipe->hash [at] = alert_table_hash (source, event->id);
-    alert_table_prefetch_slot (self->table, pipe->hash [at]);
+    alert_table_prefetch_slot (self->table, pipe->key [at].hash);
     if (pipe->joined >= PIPE_ENTRY_LAG)
         s_pipe_prefetch_entry (self, pipe, pipe->joined - PIPE_ENTRY_LAG);
     pipe->joined++;
@@ -198,8 +196,9 @@ static void
 s_apply_frame (core_t *self, s_pipe_t *pipe, const char *source, const wire_batch_t *batch,
                int64_t now)
 {
+    size_t source_size = strlen (source);
     for (size_t event = 0; event < batch->event_count; event++)
-        s_pipe_join (self, pipe, source, &batch->events [event], now);
+        s_pipe_join (self, pipe, source, source_size, &batch->events [event], now);
     if (batch->replace) {
         s_pipe_flush (self, pipe, now);
         s_replace (self, source, batch, now);

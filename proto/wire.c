@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <sys/random.h>
 #include "alert.h"
+#include "bytes.h"
 #include "timespec.h"
 #include "wire.h"
 #include "error_text.h"
@@ -141,11 +142,10 @@ wire_utf8_valid (const char *text, size_t size)
     return true;
 }
 
-//  Short strings (keys, names, time specs) are checked a word at a time,
-//  the last word overlapping the one before it rather than a byte loop for
-//  the tail (the byte loops were a tenth of a heartbeat's decode, perf).
-//  s_word_or is every byte of the string ORed into the low byte lanes of
-//  one word; s_word_bad the same for a test that marks a lane's high bit.
+//  Short strings (keys, names, time specs) are checked a word at a time
+//  (bytes.h), the last word overlapping the one before it rather than a
+//  byte loop for the tail (the byte loops were a tenth of a heartbeat's
+//  decode, perf).
 
 #define S_ONES  0x0101010101010101ULL
 #define S_HIGHS 0x8080808080808080ULL
@@ -160,26 +160,6 @@ s_unprintable (uint64_t word)
     return (word | (word + S_ONES) | (word - 0x20 * S_ONES)) & S_HIGHS;
 }
 
-//  The 8, 4, 2 or 1 bytes at bytes, zero-extended: a word-sized load.
-static inline uint64_t
-s_load (const unsigned char *bytes, size_t width)
-{
-    uint64_t word = 0;
-    uint32_t half;
-    uint16_t quarter;
-    if (width == 8)
-        memcpy (&word, bytes, 8);
-    else
-    if (width == 4)
-        memcpy (&half, bytes, 4), word = half;
-    else
-    if (width == 2)
-        memcpy (&quarter, bytes, 2), word = quarter;
-    else
-        word = bytes [0];
-    return word;
-}
-
 //  True if every byte of the length at bytes is printable ASCII. The
 //  words read cover each byte at least once, and a byte read twice is
 //  tested twice; lanes past a short load are zero, which is tested as
@@ -189,12 +169,12 @@ s_all_printable (const unsigned char *bytes, size_t length)
 {
     if (length == 0)
         return true;
-    size_t width = length >= 8 ? 8 : length >= 4 ? 4 : length >= 2 ? 2 : 1;
+    size_t width = bytes_width (length);
     uint64_t fill = width == 8 ? 0 : 0x20 * S_ONES << (8 * width);
     uint64_t bad = 0;
     for (size_t index = 0; index + width <= length; index += width)
-        bad |= s_unprintable (s_load (bytes + index, width) | fill);
-    bad |= s_unprintable (s_load (bytes + length - width, width) | fill);
+        bad |= s_unprintable (bytes_load (bytes + index, width) | fill);
+    bad |= s_unprintable (bytes_load (bytes + length - width, width) | fill);
     return bad == 0;
 }
 
@@ -335,10 +315,10 @@ s_short_ascii (const unsigned char *bytes, size_t length)
         return false;
     if (length == 0)
         return true;
-    size_t width = length >= 8 ? 8 : length >= 4 ? 4 : length >= 2 ? 2 : 1;
-    uint64_t high = s_load (bytes + length - width, width);
+    size_t width = bytes_width (length);
+    uint64_t high = bytes_load (bytes + length - width, width);
     for (size_t index = 0; index + width <= length; index += width)
-        high |= s_load (bytes + index, width);
+        high |= bytes_load (bytes + index, width);
     return (high & S_HIGHS) == 0;
 }
 

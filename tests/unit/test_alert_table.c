@@ -123,19 +123,22 @@ main (void)
     size_t agreed = 0;
     for (int index = 0; index < KEYS; index++) {
         model_t *key = &model [index];
-        uint32_t hash = alert_table_hash (key->source, key->id);
-        alert_table_prefetch_slot (table, hash);
-        alert_table_prefetch_entry (table, hash);
-        agreed += alert_table_find_hashed (table, hash, key->source, key->id) == key->entry;
+        alert_key_t found = alert_table_key (key->source, strlen (key->source), key->id);
+        CHECK (found.hash == alert_table_hash (key->source, key->id), "two hashes of a key");
+        alert_table_prefetch_slot (table, found.hash);
+        alert_table_prefetch_entry (table, found.hash);
+        agreed += alert_table_find_key (table, &found) == key->entry;
     }
     CHECK (agreed == KEYS, "%zu of %d keys agree", agreed, KEYS);
     const model_t *live_key = NULL;
     for (int index = 0; index < KEYS && !live_key; index++)
         live_key = model [index].entry ? &model [index] : NULL;
-    if (CHECK (live_key, "no live key left"))
-        CHECK (!alert_table_find_hashed (table, alert_table_hash (live_key->source,
-                                         live_key->id) + 1, live_key->source, live_key->id),
-               "a lookup under the wrong hash must miss");
+    if (CHECK (live_key, "no live key left")) {
+        alert_key_t wrong = alert_table_key (live_key->source, strlen (live_key->source),
+                                             live_key->id);
+        wrong.hash++;
+        CHECK (!alert_table_find_key (table, &wrong), "a lookup under the wrong hash must miss");
+    }
 
     TEST ("counts by state follow adds, recounts and removals");
     for (size_t index = 0; index < alert_table_span (table); index++) {
