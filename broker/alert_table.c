@@ -54,33 +54,39 @@ struct _alert_table_t {
 };
 
 //  Mixes size bytes of text into hash eight at a time, then the last
-//  bytes (at most seven) with the size, so that ("ab", "c") and ("a",
-//  "bc") differ.
+//  word with the size, so that ("ab", "c") and ("a", "bc") differ. The
+//  last word overlaps the one before it (under 8 bytes, two half or
+//  quarter words overlap each other): for a given size the words still
+//  tell every byte, and the tail costs two loads, not a byte loop (the
+//  byte loop was a twentieth of batched ingest, perf).
 static uint64_t
 s_mix (uint64_t hash, const char *text, size_t size)
 {
     size_t offset = 0;
     for (; offset + 8 <= size; offset += 8) {
-        uint64_t word;
-        memcpy (&word, text + offset, 8);
-        hash = (hash ^ word) * 0x9e3779b97f4a7c15ULL;
+        hash = (hash ^ bytes_load (text + offset, 8)) * 0x9e3779b97f4a7c15ULL;
         hash ^= hash >> 32;
     }
-    //  The tail byte by byte in a register: a partial memcpy into the word
-    //  made its load wait on the stores (perf)
-    uint64_t tail = size;
-    for (unsigned shift = 8; offset < size; offset++, shift += 8)
-        tail |= (uint64_t) (unsigned char) text [offset] << shift;
-    return (hash ^ tail) * 0x9e3779b97f4a7c15ULL;
+    uint64_t tail = 0;
+    if (size >= 8 && offset < size)
+        tail = bytes_load (text + size - 8, 8);
+    else
+    if (size > 0 && size < 8) {
+        size_t width = bytes_width (size);
+        tail = bytes_load (text, width) | bytes_load (text + size - width, width) << 32;
+    }
+    hash = (hash ^ tail) * 0x9e3779b97f4a7c15ULL;
+    hash ^= hash >> 32;
+    return (hash ^ size) * 0x9e3779b97f4a7c15ULL;
 }
 
-//  The key's words mixed in, then a 64-bit finalizer (MurmurHash3's) so
-//  the low bits used as the slot are well mixed. A word at a time: FNV-1a
-//  a byte at a time was a tenth of batched ingest (perf).
+#define TABLE_HASH_SEED 14695981039346656037ULL
+
+//  The mixed key, finished (MurmurHash3's 64-bit finalizer) so that the
+//  low bits used as the slot are well mixed.
 static uint32_t
-s_hash (const char *source, size_t source_size, const char *id, size_t id_size)
+s_finish (uint64_t hash)
 {
-    uint64_t hash = s_mix (s_mix (14695981039346656037ULL, source, source_size), id, id_size);
     hash ^= hash >> 33;
     hash *= 0xff51afd7ed558ccdULL;
     hash ^= hash >> 33;
@@ -90,15 +96,22 @@ s_hash (const char *source, size_t source_size, const char *id, size_t id_size)
 uint32_t
 alert_table_hash (const char *source, const char *id)
 {
-    return s_hash (source, strlen (source), id, strlen (id));
+    return s_finish (s_mix (s_mix (TABLE_HASH_SEED, source, strlen (source)), id, strlen (id)));
+}
+
+alert_source_t
+alert_table_source (const char *source)
+{
+    size_t size = strlen (source);
+    return (alert_source_t) { source, size, s_mix (TABLE_HASH_SEED, source, size) };
 }
 
 alert_key_t
-alert_table_key (const char *source, size_t source_size, const char *id)
+alert_table_key (const alert_source_t *source, const char *id)
 {
     size_t id_size = strlen (id);
-    return (alert_key_t) { source, source_size, id, id_size,
-                           s_hash (source, source_size, id, id_size) };
+    return (alert_key_t) { source->text, source->size, id, id_size,
+                           s_finish (s_mix (source->mixed, id, id_size)) };
 }
 
 alert_table_t *
@@ -168,7 +181,8 @@ alert_table_find_key (alert_table_t *self, const alert_key_t *key)
 entry_t *
 alert_table_find (alert_table_t *self, const char *source, const char *id)
 {
-    alert_key_t key = alert_table_key (source, strlen (source), id);
+    alert_source_t of = alert_table_source (source);
+    alert_key_t key = alert_table_key (&of, id);
     return alert_table_find_key (self, &key);
 }
 
@@ -234,7 +248,8 @@ entry_t *
 alert_table_add (alert_table_t *self, const char *source, const char *id)
 {
     s_grow_slots (self);
-    alert_key_t key = alert_table_key (source, strlen (source), id);
+    alert_source_t of = alert_table_source (source);
+    alert_key_t key = alert_table_key (&of, id);
     assert (key.id_size <= UINT16_MAX);
     size_t at = s_probe (self, &key);
     assert (!self->slots [at].entry);

@@ -75,10 +75,18 @@ typedef struct {
     uint32_t hash;                 //  alert_table_hash (source, id)
 } alert_key_t;
 
+//  A source, measured and mixed into the key's hash once: a caller with
+//  many ids of one source (a frame's events) keys them all from it.
+typedef struct {
+    const char *text;
+    size_t size;                   //  strlen (text)
+    uint64_t mixed;                //  the hash's state after the source
+} alert_source_t;
+
 uint32_t alert_table_hash (const char *source, const char *id);
-//  The key of (source, id); source_size is strlen (source), which a caller
-//  with many ids of one source measures once.
-alert_key_t alert_table_key (const char *source, size_t source_size, const char *id);
+alert_source_t alert_table_source (const char *source);
+//  The key of (source, id): its hash is alert_table_hash's.
+alert_key_t alert_table_key (const alert_source_t *source, const char *id);
 void alert_table_prefetch_slot (alert_table_t *self, uint32_t hash);
 void alert_table_prefetch_entry (alert_table_t *self, uint32_t hash);
 //  alert_table_find of a key in hand.

@@ -165,11 +165,11 @@ s_pipe_prefetch_entry (core_t *self, s_pipe_t *pipe, size_t k)
 }
 
 static void
-s_pipe_join (core_t *self, s_pipe_t *pipe, const char *source, size_t source_size,
+s_pipe_join (core_t *self, s_pipe_t *pipe, const alert_source_t *source,
              const wire_event_t *event, int64_t now)
 {
     size_t at = pipe->joined % PIPE_SIZE;
-    pipe->key [at] = alert_table_key (source, source_size, event->id);
+    pipe->key [at] = alert_table_key (source, event->id);
     pipe->event [at] = event;
     alert_table_prefetch_slot (self->table, pipe->key [at].hash);
     if (pipe->joined >= PIPE_ENTRY_LAG)
@@ -196,9 +196,9 @@ static void
 s_apply_frame (core_t *self, s_pipe_t *pipe, const char *source, const wire_batch_t *batch,
                int64_t now)
 {
-    size_t source_size = strlen (source);
+    alert_source_t keyed = alert_table_source (source);
     for (size_t event = 0; event < batch->event_count; event++)
-        s_pipe_join (self, pipe, source, source_size, &batch->events [event], now);
+        s_pipe_join (self, pipe, &keyed, &batch->events [event], now);
     if (batch->replace) {
         s_pipe_flush (self, pipe, now);
         s_replace (self, source, batch, now);

@@ -123,7 +123,8 @@ main (void)
     size_t agreed = 0;
     for (int index = 0; index < KEYS; index++) {
         model_t *key = &model [index];
-        alert_key_t found = alert_table_key (key->source, strlen (key->source), key->id);
+        alert_source_t source = alert_table_source (key->source);
+        alert_key_t found = alert_table_key (&source, key->id);
         CHECK (found.hash == alert_table_hash (key->source, key->id), "two hashes of a key");
         alert_table_prefetch_slot (table, found.hash);
         alert_table_prefetch_entry (table, found.hash);
@@ -134,8 +135,8 @@ main (void)
     for (int index = 0; index < KEYS && !live_key; index++)
         live_key = model [index].entry ? &model [index] : NULL;
     if (CHECK (live_key, "no live key left")) {
-        alert_key_t wrong = alert_table_key (live_key->source, strlen (live_key->source),
-                                             live_key->id);
+        alert_source_t source = alert_table_source (live_key->source);
+        alert_key_t wrong = alert_table_key (&source, live_key->id);
         wrong.hash++;
         CHECK (!alert_table_find_key (table, &wrong), "a lookup under the wrong hash must miss");
     }
