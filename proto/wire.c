@@ -1319,17 +1319,37 @@ s_fast_element (s_cursor_t *cursor, msgpack_object *object)
     return 0;
 }
 
+//  s_fast_key for any key: read as an element, compared byte by byte.
+static __attribute__ ((noinline)) int
+s_fast_key_read (s_cursor_t *cursor, const s_field_t *fields, size_t count, uint32_t *seen,
+                 int *field)
+{
+    msgpack_object key;
+    if (s_fast_element (cursor, &key) || key.type != MSGPACK_OBJECT_STR)
+        return -1;
+    *field = -1;
+    for (size_t index = 0; index < count; index++)
+        if (s_is_field (&key.via.str, &fields [index])) {
+            if (!(*seen & (1u << index)))
+                *field = (int) index;
+            *seen |= 1u << index;
+            break;
+        }
+    return 0;
+}
+
 //  Reads the key at the cursor: *field is its index among fields, or -1
 //  for a key that is not one of them or was seen before in this map (the
 //  first wins, as in s_get_fields). 0, or -1 if the key is not a string.
-static int
+//  The common key, a fixstr of at most 8 bytes with 8 bytes to read after
+//  its head, is compared as one word with each field's, inline (a byte
+//  loop per field, and the call, were a fifth of a heartbeat's decode,
+//  perf); a key that is a field's name is ASCII, so it needs no further
+//  check. Any other key is s_fast_key_read's.
+static inline S_HOT int
 s_fast_key (s_cursor_t *cursor, const s_field_t *fields, size_t count, uint32_t *seen,
             int *field)
 {
-    //  The common key: a fixstr of at most 8 bytes with 8 bytes to read
-    //  after its head, compared as one word with each field's (a byte
-    //  loop per field was a fifth of a heartbeat's decode, perf). A key
-    //  that is a field's name is ASCII, so it needs no further check
     static const unsigned char masks [S_FIELD_BYTES + 1][S_FIELD_BYTES] = {
         { 0 }, { 255 }, { 255, 255 }, { 255, 255, 255 }, { 255, 255, 255, 255 },
         { 255, 255, 255, 255, 255 }, { 255, 255, 255, 255, 255, 255 },
@@ -1353,18 +1373,7 @@ s_fast_key (s_cursor_t *cursor, const s_field_t *fields, size_t count, uint32_t 
             }
         }
     }
-    msgpack_object key;
-    if (s_fast_element (cursor, &key) || key.type != MSGPACK_OBJECT_STR)
-        return -1;
-    *field = -1;
-    for (size_t index = 0; index < count; index++)
-        if (s_is_field (&key.via.str, &fields [index])) {
-            if (!(*seen & (1u << index)))
-                *field = (int) index;
-            *seen |= 1u << index;
-            break;
-        }
-    return 0;
+    return s_fast_key_read (cursor, fields, count, seen, field);
 }
 
 //  Steps over a value nobody reads, checking it as the walk would; it sits
