@@ -56,4 +56,35 @@ bytes_equal (const void *a, const void *b, size_t size)
     return differ == 0;
 }
 
+//  Copies size bytes, at most 16, from src to dst (which do not overlap):
+//  two words that overlap each other when size is not a word's, no call.
+static inline void
+bytes_copy_short (void *dst, const void *src, size_t size)
+{
+    unsigned char *to = dst;
+    const unsigned char *from = src;
+    if (size == 0)
+        return;
+    if (size >= 8) {
+        uint64_t first, last;
+        memcpy (&first, from, 8);
+        memcpy (&last, from + size - 8, 8);
+        memcpy (to, &first, 8);
+        memcpy (to + size - 8, &last, 8);
+    }
+    else
+    if (size >= 4) {
+        uint32_t first, last;
+        memcpy (&first, from, 4);
+        memcpy (&last, from + size - 4, 4);
+        memcpy (to, &first, 4);
+        memcpy (to + size - 4, &last, 4);
+    }
+    else {
+        to [0] = from [0];
+        to [size / 2] = from [size / 2];
+        to [size - 1] = from [size - 1];
+    }
+}
+
 #endif

@@ -712,7 +712,9 @@ s_copy (msgpack_zone *zone, const char *bytes, size_t size)
 {
     char *copy = (char *) (zone ? msgpack_zone_malloc_no_align (zone, size + 1) : malloc (size + 1));
     if (copy) {
-        if (size > 0)                  //  an empty string's ptr may be NULL
+        if (size <= 16)                //  names and ids: no call (an empty
+            bytes_copy_short (copy, bytes, size);  //  string's ptr may be NULL)
+        else
             memcpy (copy, bytes, size);
         copy [size] = 0;
     }
@@ -774,7 +776,10 @@ s_name_value (const msgpack_object *object, const char *key, msgpack_zone *zone,
     if (object->type != MSGPACK_OBJECT_STR)
         return S_MALFORMED ("%s: not a string", key);
     const msgpack_object_str *text = &object->via.str;
-    const char *problem = s_name_problem (text->ptr, text->size, WIRE_MAX_NAME);
+    //  The common name, printable ASCII, is checked here without a call
+    const char *problem = text->size > 0 && text->size <= WIRE_MAX_NAME
+                        && s_all_printable ((const unsigned char *) text->ptr, text->size)
+                        ? NULL : s_name_problem (text->ptr, text->size, WIRE_MAX_NAME);
     if (problem)
         return S_MALFORMED ("%s: %s (a name is 1..%d bytes of UTF-8 without control characters)",
                             key, problem, WIRE_MAX_NAME);
