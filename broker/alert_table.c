@@ -196,11 +196,11 @@ alert_table_prefetch_slot (alert_table_t *self, uint32_t hash)
 //  Every line of the entry in the key's home slot, up to the first 64
 //  bytes of its key: a lookup and a heartbeat's apply read the bookkeeping,
 //  the key pointers, the state and times, and the key, which sit in four or
-//  five lines of a malloc'd entry (aligned to 16 bytes, not 64), and
-//  strcmp reads 32 bytes of the key at once: prefetching four chosen
-//  addresses left the key's last line out, and strcmp waited on it (perf:
-//  a third of the batched path). Nothing when the home slot holds another
-//  key.
+//  five lines of a malloc'd entry (aligned to 16 bytes, not 64), and the
+//  key's compare reads it to its end: prefetching four chosen addresses
+//  left the key's last line out, and the compare (then strcmp) waited on
+//  it (perf: a third of the batched path). Nothing when the home slot
+//  holds another key.
 void
 alert_table_prefetch_entry (alert_table_t *self, uint32_t hash)
 {
