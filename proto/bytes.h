@@ -56,35 +56,38 @@ bytes_equal (const void *a, const void *b, size_t size)
     return differ == 0;
 }
 
+//  Stores the low width bytes (8, 4, 2 or 1) of word at at: one store.
+static inline void
+bytes_store (void *at, uint64_t word, size_t width)
+{
+    uint32_t half = (uint32_t) word;
+    uint16_t quarter = (uint16_t) word;
+    if (width == 8)
+        memcpy (at, &word, 8);
+    else
+    if (width == 4)
+        memcpy (at, &half, 4);
+    else
+    if (width == 2)
+        memcpy (at, &quarter, 2);
+    else
+        *(unsigned char *) at = (unsigned char) word;
+}
+
 //  Copies size bytes, at most 16, from src to dst (which do not overlap):
-//  two words that overlap each other when size is not a word's, no call.
+//  the first and the last word, which overlap each other when size is not
+//  a word's, no call.
 static inline void
 bytes_copy_short (void *dst, const void *src, size_t size)
 {
-    unsigned char *to = dst;
-    const unsigned char *from = src;
     if (size == 0)
         return;
-    if (size >= 8) {
-        uint64_t first, last;
-        memcpy (&first, from, 8);
-        memcpy (&last, from + size - 8, 8);
-        memcpy (to, &first, 8);
-        memcpy (to + size - 8, &last, 8);
-    }
-    else
-    if (size >= 4) {
-        uint32_t first, last;
-        memcpy (&first, from, 4);
-        memcpy (&last, from + size - 4, 4);
-        memcpy (to, &first, 4);
-        memcpy (to + size - 4, &last, 4);
-    }
-    else {
-        to [0] = from [0];
-        to [size / 2] = from [size / 2];
-        to [size - 1] = from [size - 1];
-    }
+    unsigned char *to = dst;
+    const unsigned char *from = src;
+    size_t width = bytes_width (size);
+    uint64_t first = bytes_load (from, width), last = bytes_load (from + size - width, width);
+    bytes_store (to, first, width);
+    bytes_store (to + size - width, last, width);
 }
 
 #endif
