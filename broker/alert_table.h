@@ -57,13 +57,6 @@ void alert_table_destroy (alert_table_t **self_p);
 //  The entry for (source, id), or NULL.
 entry_t *alert_table_find (alert_table_t *self, const char *source, const char *id);
 
-//  Many lookups at once. A lookup is a chain of two cache misses (the slot,
-//  then the entry), the second waiting for the first. A caller with many
-//  keys in hand prefetches each key's slot, later (other keys' work in
-//  between, so the slot has arrived) its entry, which reads the slot, and
-//  later still finds it by hash: the misses of many keys are in flight
-//  together. Prefetching only reads, so keys added or removed in between
-//  cost speed, not results.
 //  A key in hand, with its sizes and hash (alert_table_key): a lookup
 //  compares sizes first and then the bytes a word at a time, where
 //  strcmp's two calls were a twentieth of batched ingest (perf).
@@ -83,6 +76,13 @@ typedef struct {
     uint64_t mixed;                //  the hash's state after the source
 } alert_source_t;
 
+//  Many lookups at once. A lookup is a chain of two cache misses (the slot,
+//  then the entry), the second waiting for the first. A caller with many
+//  keys in hand prefetches each key's slot, later (other keys' work in
+//  between, so the slot has arrived) its entry, which reads the slot, and
+//  later still finds it by hash: the misses of many keys are in flight
+//  together. Prefetching only reads, so keys added or removed in between
+//  cost speed, not results.
 uint32_t alert_table_hash (const char *source, const char *id);
 alert_source_t alert_table_source (const char *source);
 //  The key of (source, id): its hash is alert_table_hash's.

@@ -633,7 +633,8 @@ s_stall_ms (const char *command)
 //  s_sqlite_open, used by this thread alone from then on) and, for each
 //  "COPY", copies what it can of the log without waiting for anyone
 //  (PASSIVE) and answers SQLite's code, the log's pages, the pages copied
-//  and SQLite's message. "$TERM" (zactor_destroy) ends it.
+//  and SQLite's message. "STALL MS" (the tests' store_stall_copier)
+//  sleeps MS and answers nothing. "$TERM" (zactor_destroy) ends it.
 static void
 s_log_copier (zsock_t *pipe, void *arg)
 {
