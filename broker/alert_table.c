@@ -93,12 +93,6 @@ s_finish (uint64_t hash)
     return (uint32_t) hash;
 }
 
-uint32_t
-alert_table_hash (const char *source, const char *id)
-{
-    return s_finish (s_mix (s_mix (TABLE_HASH_SEED, source, strlen (source)), id, strlen (id)));
-}
-
 alert_source_t
 alert_table_source (const char *source)
 {

@@ -65,7 +65,7 @@ typedef struct {
     size_t source_size;            //  strlen (source)
     const char *id;
     size_t id_size;                //  strlen (id)
-    uint32_t hash;                 //  alert_table_hash (source, id)
+    uint32_t hash;                 //  of (source, id), as the table keeps it
 } alert_key_t;
 
 //  A source, measured and mixed into the key's hash once: a caller with
@@ -83,9 +83,8 @@ typedef struct {
 //  later still finds it by hash: the misses of many keys are in flight
 //  together. Prefetching only reads, so keys added or removed in between
 //  cost speed, not results.
-uint32_t alert_table_hash (const char *source, const char *id);
 alert_source_t alert_table_source (const char *source);
-//  The key of (source, id): its hash is alert_table_hash's.
+//  The key of (source, id).
 alert_key_t alert_table_key (const alert_source_t *source, const char *id);
 void alert_table_prefetch_slot (alert_table_t *self, uint32_t hash);
 void alert_table_prefetch_entry (alert_table_t *self, uint32_t hash);
