@@ -145,7 +145,11 @@ int store_stall_copier (store_t *self, int stall_ms, int overdue_ms);
 //  record one change, save the seq counter. 0 / -1.
 //  store_put_alert writes the whole alert (its handle may gain what the
 //  store needs to find it again: keep it); store_put_times writes only
-//  updated_at, raise_at and clear_at of an alert written before.
+//  updated_at, raise_at and clear_at of an alert written before. A write
+//  may reach the database later, by the commit (PostgreSQL sends each kind
+//  as one statement over arrays; SQLite keeps times until it has 64, or
+//  until the transaction's next statement): a failure may then be the
+//  commit's.
 int store_put_alert (store_t *self, const alert_t *alert, store_handle_t *handle);
 int store_put_times (store_t *self, const alert_t *alert, store_handle_t handle);
 int store_delete_alert (store_t *self, const char *source, const char *id,

@@ -144,11 +144,31 @@ static const char s_link_history [] =
     "DROP INDEX history_chain_migration;"
     "COMMIT;";
 
+//  A checkpoint writes the times of up to 100,000 refreshed alerts a
+//  second, a third of a second of the loop's time one statement a row:
+//  most of a row's cost was the statement's own, not the row's. So
+//  store_put_times keeps the times and writes them STORE_TIMES_MANY to one
+//  statement (STMT_PUT_TIMES_MANY), the rest one by one, before any other
+//  statement runs (s_run): 290 instead of 670 to 940 ns a row, in a plain
+//  SQLite loop of 256-row transactions over 100,000 rows (16 rows to a
+//  statement gave 310). Within a statement a later row of the same alert
+//  wins, as it would one statement each.
+#define STORE_TIMES_MANY  64
+#define S_TIMES_VALUES_1  "(?,?,?,?)"
+#define S_TIMES_VALUES_4  S_TIMES_VALUES_1 "," S_TIMES_VALUES_1 "," S_TIMES_VALUES_1 "," S_TIMES_VALUES_1
+#define S_TIMES_VALUES_16 S_TIMES_VALUES_4 "," S_TIMES_VALUES_4 "," S_TIMES_VALUES_4 "," S_TIMES_VALUES_4
+#define S_TIMES_VALUES_64 S_TIMES_VALUES_16 "," S_TIMES_VALUES_16 "," S_TIMES_VALUES_16 "," S_TIMES_VALUES_16
+
+//  The times of one alert, kept until written (s_flush_times).
+typedef struct {
+    int64_t row_id, updated_at, raise_at, clear_at;
+} s_times_t;
+
 //  Every statement the broker runs, prepared once.
 typedef enum {
     STMT_BEGIN, STMT_COMMIT, STMT_ROLLBACK, STMT_SYNC_FULL, STMT_SYNC_NORMAL,
     STMT_PUT_ALERT, STMT_UPDATE_ALERT, STMT_DELETE_ALERT,
-    STMT_PUT_TIMES, STMT_DELETE_TIMES, STMT_PUT_CHANGE, STMT_SET_SEQ, STMT_SET_ROWS_SEQ,
+    STMT_PUT_TIMES, STMT_PUT_TIMES_MANY, STMT_DELETE_TIMES, STMT_PUT_CHANGE, STMT_SET_SEQ, STMT_SET_ROWS_SEQ,
     STMT_ROWS_SEQ,
     STMT_LOAD, STMT_LAST_SEQ, STMT_SINCE, STMT_OLDEST, STMT_PRUNE, STMT_HISTORY_ROW,
     STMT_PUT_SILENCE, STMT_LOAD_SILENCES, STMT_PRUNE_SILENCES,
@@ -174,6 +194,11 @@ static const char *const s_sql [STMT_COUNT] = {
     [STMT_PUT_TIMES] =
         "INSERT INTO alert_times (alert, updated_at, raise_at, clear_at)"
         " VALUES (?1, ?2, ?3, ?4) ON CONFLICT (alert) DO UPDATE SET"
+        " updated_at = excluded.updated_at, raise_at = excluded.raise_at,"
+        " clear_at = excluded.clear_at",
+    [STMT_PUT_TIMES_MANY] =
+        "INSERT INTO alert_times (alert, updated_at, raise_at, clear_at)"
+        " VALUES " S_TIMES_VALUES_64 " ON CONFLICT (alert) DO UPDATE SET"
         " updated_at = excluded.updated_at, raise_at = excluded.raise_at,"
         " clear_at = excluded.clear_at",
     [STMT_DELETE_TIMES] = "DELETE FROM alert_times WHERE alert = ?1",
@@ -234,6 +259,8 @@ struct _store_backend_t {
     bool copy_failed;                      //  store_error is copy_error
     char copy_error [256];                 //  why the last copy failed
     int commit_rc;                         //  the last store_commit_send's outcome
+    s_times_t times [STORE_TIMES_MANY];    //  put, not written yet (s_flush_times)
+    size_t times_kept;                     //  how many
 };
 
 static void s_sqlite_destroy (store_backend_t **self_p);
@@ -579,15 +606,29 @@ s_sqlite_destroy (store_backend_t **self_p)
     *self_p = NULL;
 }
 
-//  Runs a statement that returns no rows, then resets it. 0 / -1.
+//  Steps a statement that returns no rows, then resets it. 0 / -1.
+static int
+s_step_done (sqlite3_stmt *statement)
+{
+    int rc = sqlite3_step (statement);
+    sqlite3_reset (statement);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int s_write_kept_times (store_backend_t *self);
+
+//  Runs a statement that returns no rows, then resets it, after the times
+//  kept so far (but for a rollback, which drops them). 0 / -1.
 static int
 s_run (store_backend_t *self, statement_t which)
 {
+    if (self->times_kept && which != STMT_PUT_TIMES && which != STMT_ROLLBACK
+    &&  s_write_kept_times (self))
+        return -1;
     sqlite3_stmt *statement = self->statements [which];
-    int rc = sqlite3_step (statement);
-    sqlite3_reset (statement);
+    int rc = s_step_done (statement);
     sqlite3_clear_bindings (statement);
-    return rc == SQLITE_DONE ? 0 : -1;
+    return rc;
 }
 
 //  With durability full, a transaction of changes is synced at COMMIT and
@@ -601,6 +642,7 @@ static int
 s_sqlite_begin (store_backend_t *self, bool durable)
 {
     bool synced = self->durable && durable;
+    assert (self->times_kept == 0);
     self->copy_failed = false;
     if (synced != self->synced) {
         if (s_run (self, synced ? STMT_SYNC_FULL : STMT_SYNC_NORMAL))
@@ -802,6 +844,7 @@ s_sqlite_release_log (store_backend_t *self)
 static void
 s_sqlite_rollback (store_backend_t *self)
 {
+    self->times_kept = 0;
     if (sqlite3_get_autocommit (self->db))
         return;         //  no transaction open (SQLite may have rolled back itself)
     if (s_run (self, STMT_ROLLBACK))
@@ -867,7 +910,7 @@ static int
 s_upsert_alert (store_backend_t *self, const alert_t *alert, int64_t *row_id)
 {
     sqlite3_stmt *statement = self->statements [STMT_PUT_ALERT];
-    if (s_bind_alert (self, statement, alert))
+    if ((self->times_kept && s_write_kept_times (self)) || s_bind_alert (self, statement, alert))
         return -1;
     int rc = sqlite3_step (statement);
     if (rc == SQLITE_ROW) {
@@ -905,17 +948,39 @@ s_sqlite_put_alert (store_backend_t *self, const alert_t *alert, store_handle_t 
     return 0;
 }
 
+//  Writes the times store_put_times kept, in their order: STORE_TIMES_MANY
+//  in one statement, fewer one by one (a transaction's last few). None
+//  are kept after, written or not. 0 / -1.
+static int
+s_write_kept_times (store_backend_t *self)
+{
+    size_t kept = self->times_kept;
+    self->times_kept = 0;
+    bool many = kept == STORE_TIMES_MANY;
+    sqlite3_stmt *statement = self->statements [many ? STMT_PUT_TIMES_MANY : STMT_PUT_TIMES];
+    for (size_t index = 0; index < kept; index++) {
+        const s_times_t *times = &self->times [index];
+        int first = many ? (int) index * 4 + 1 : 1;
+        if (s_bind_int (statement, first, times->row_id)
+        ||  s_bind_int (statement, first + 1, times->updated_at)
+        ||  s_bind_int (statement, first + 2, times->raise_at)
+        ||  s_bind_int (statement, first + 3, times->clear_at)
+        ||  (!many && s_step_done (statement)))
+            return -1;
+    }
+    return many ? s_step_done (statement) : 0;
+}
+
+//  Keeps the times; they are written STORE_TIMES_MANY at a time, and the
+//  rest before the transaction's next statement (s_run), its commit
+//  included.
 static int
 s_sqlite_put_times (store_backend_t *self, const alert_t *alert, store_handle_t handle)
 {
-    int64_t row_id = S_HANDLE_ROW (handle);
-    sqlite3_stmt *statement = self->statements [STMT_PUT_TIMES];
-    if (s_bind_int (statement, 1, row_id)
-    ||  s_bind_int (statement, 2, alert->updated_at)
-    ||  s_bind_int (statement, 3, alert->raise_at)
-    ||  s_bind_int (statement, 4, alert->clear_at))
-        return -1;
-    return s_run (self, STMT_PUT_TIMES);
+    assert (self->times_kept < STORE_TIMES_MANY);
+    self->times [self->times_kept++] = (s_times_t) {
+        S_HANDLE_ROW (handle), alert->updated_at, alert->raise_at, alert->clear_at };
+    return self->times_kept == STORE_TIMES_MANY ? s_write_kept_times (self) : 0;
 }
 
 static void

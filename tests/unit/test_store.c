@@ -647,6 +647,100 @@ s_generic_cases (const char *backend, const char *path)
     s_loaded_free (&loaded);
 }
 
+//  Alerts "times-N" seen at load, and how many of them carry the times
+//  s_times_of (N, round) says.
+typedef struct {
+    int round;
+    int seen;
+    int right;
+    char wrong [200];              //  the first one that did not
+} times_check_t;
+
+static int64_t
+s_times_of (int number, int round, int field)
+{
+    return 1000000 * round + 1000 * field + number;
+}
+
+static void
+s_check_times (alert_t *alert, store_handle_t handle, void *arg)
+{
+    (void) handle;
+    times_check_t *check = arg;
+    int number = -1;
+    if (sscanf (alert->id, "times-%d", &number) == 1) {
+        check->seen++;
+        if (alert->updated_at == s_times_of (number, check->round, 1)
+        &&  alert->raise_at == s_times_of (number, check->round, 2)
+        &&  alert->clear_at == s_times_of (number, check->round, 3))
+            check->right++;
+        else
+        if (!check->wrong [0])
+            snprintf (check->wrong, sizeof check->wrong, "%s: updated %lld raise %lld clear %lld",
+                      alert->id, (long long) alert->updated_at, (long long) alert->raise_at,
+                      (long long) alert->clear_at);
+    }
+    alert_clear_fields (alert);
+}
+
+//  Loads and checks that all `count` alerts carry round's times.
+static void
+s_expect_times (store_t *store, int count, int round, const char *what)
+{
+    times_check_t check = { .round = round };
+    CHECK (store_load (store, s_check_times, &check) == 0 && check.seen == count
+           && check.right == count, "%s: %d of %d alerts loaded, %d with their own times (%s)",
+           what, check.seen, count, check.right, check.wrong);
+}
+
+//  SQLite writes times many to a statement (store_sqlite.c): a transaction
+//  of more than two statements' worth, and a few over, must put each
+//  alert's times on that alert; a rolled-back one's on none.
+static void
+s_many_times_case (const char *backend, const char *path)
+{
+    enum { COUNT = 2 * 64 + 19 };
+    TEST ("every backend: the times of many alerts in one transaction each land on their own "
+          "alert (more than two of SQLite's statements of times, and a few over); a rolled-back "
+          "transaction's on none");
+    store_t *store = s_open (path);
+    if (!CHECK (store, "open %s (backend %s)", path, backend))
+        return;
+    store_handle_t handles [COUNT];
+    alert_t alerts [COUNT];
+    char ids [COUNT][32];
+    for (int number = 0; number < COUNT; number++) {
+        snprintf (ids [number], sizeof ids [number], "times-%d", number);
+        alerts [number] = s_alert (ids [number], 1000);
+        handles [number] = 0;
+        if (s_put (store, &alerts [number], &handles [number]))
+            break;
+    }
+    for (int round = 1; round <= 2; round++) {
+        int written = store_begin (store, false);
+        for (int number = 0; written == 0 && number < COUNT; number++) {
+            alerts [number].updated_at = s_times_of (number, round, 1);
+            alerts [number].raise_at = s_times_of (number, round, 2);
+            alerts [number].clear_at = s_times_of (number, round, 3);
+            written = store_put_times (store, &alerts [number], handles [number]);
+        }
+        if (round == 1)
+            CHECK (written == 0 && store_commit (store) == 0, "commit: %s", store_error (store));
+        else
+            store_rollback (store);
+    }
+    for (int number = 0; number < COUNT; number++)
+        store_times_committed (store, &handles [number]);
+    s_expect_times (store, COUNT, 1, "after the commit, and a rollback of round 2");
+    CHECK (store_begin (store, true) == 0 && store_commit (store) == 0,
+           "a transaction after the rollback: %s", store_error (store));
+    store_destroy (&store);
+    store = s_open (path);
+    if (CHECK (store, "open again"))
+        s_expect_times (store, COUNT, 1, "opened again");
+    store_destroy (&store);
+}
+
 int
 main (void)
 {
@@ -664,11 +758,14 @@ main (void)
     char generic_path [300];
     snprintf (generic_path, sizeof generic_path, "sqlite:%s/generic.db", directory);
     s_generic_cases ("sqlite", generic_path);
+    snprintf (generic_path, sizeof generic_path, "sqlite:%s/times.db", directory);
+    s_many_times_case ("sqlite", generic_path);
     char pg_dir [300], uri [512];
     snprintf (pg_dir, sizeof pg_dir, "%s/pg", directory);
     TEST ("every backend: a PostgreSQL 15 of our own starts (tests/lib/pg_cluster)");
     if (CHECK (pg_start (pg_dir, uri, sizeof uri) == 0, "pg_cluster start %s failed", pg_dir)) {
         s_generic_cases ("postgresql", uri);
+        s_many_times_case ("postgresql", uri);
         s_check_connect_stall (pg_dir);
         s_check_host_name (pg_dir);
     }
@@ -835,6 +932,8 @@ main (void)
     s_remove_database (old_path);
     char generic_file [300];            //  (generic_path without its "sqlite:")
     snprintf (generic_file, sizeof generic_file, "%s/generic.db", directory);
+    s_remove_database (generic_file);
+    snprintf (generic_file, sizeof generic_file, "%s/times.db", directory);
     s_remove_database (generic_file);
     if (rmdir (directory))
         printf ("#   %s is left behind: %s\n", directory, strerror (errno));
