@@ -618,11 +618,11 @@ s_step_done (sqlite3_stmt *statement)
 static int s_write_kept_times (store_backend_t *self);
 
 //  Runs a statement that returns no rows, then resets it, after the times
-//  kept so far (but for a rollback, which drops them). 0 / -1.
+//  kept so far (a rollback drops them first). 0 / -1.
 static int
 s_run (store_backend_t *self, statement_t which)
 {
-    if (self->times_kept && which != STMT_ROLLBACK && s_write_kept_times (self))
+    if (s_write_kept_times (self))
         return -1;
     sqlite3_stmt *statement = self->statements [which];
     int rc = s_step_done (statement);
@@ -909,7 +909,7 @@ static int
 s_upsert_alert (store_backend_t *self, const alert_t *alert, int64_t *row_id)
 {
     sqlite3_stmt *statement = self->statements [STMT_PUT_ALERT];
-    if ((self->times_kept && s_write_kept_times (self)) || s_bind_alert (self, statement, alert))
+    if (s_write_kept_times (self) || s_bind_alert (self, statement, alert))
         return -1;
     int rc = sqlite3_step (statement);
     if (rc == SQLITE_ROW) {
@@ -948,12 +948,14 @@ s_sqlite_put_alert (store_backend_t *self, const alert_t *alert, store_handle_t 
 }
 
 //  Writes the times store_put_times kept, in their order: STORE_TIMES_MANY
-//  in one statement, fewer one by one (a transaction's last few). None
-//  are kept after, written or not. 0 / -1.
+//  in one statement, fewer one by one (a transaction's last few), none
+//  when none are kept. None are kept after, written or not. 0 / -1.
 static int
 s_write_kept_times (store_backend_t *self)
 {
     size_t kept = self->times_kept;
+    if (kept == 0)
+        return 0;
     self->times_kept = 0;
     bool many = kept == STORE_TIMES_MANY;
     sqlite3_stmt *statement = self->statements [many ? STMT_PUT_TIMES_MANY : STMT_PUT_TIMES];
