@@ -8,7 +8,10 @@
       WAITING (for its turn or its retry time), RUNNING (the destination
       has it) or FINISHED (the destination said how it went; the core has
       not settled it yet);
-    - a lane: the deliveries of one destination, oldest first.
+    - a lane: the deliveries of one destination, oldest first;
+    - a trouble: a lane that failed and has not delivered since, kept by
+      the lane's name apart from the lane, which goes when its queue is
+      empty. The lanes are the config's destinations, so troubles are few.
 
     Invariants (checked by s_lane_holds in debug builds):
     - a delivery is in exactly one lane's queue until settled DELIVERED or
@@ -73,11 +76,19 @@ struct _lane_t {
     size_t queued;
 };
 
+typedef struct {
+    int64_t failing_since;             //  mono ms, the first failure since the lane delivered
+    size_t given_up;                   //  deliveries given up since then
+    char reason [DELIVERY_REASON_SIZE];    //  the last failure's
+    char lost [DELIVERY_LOST_SIZE];    //  the last delivery given up, described
+} trouble_t;
+
 struct _deliveries_t {
     deliveries_config_t config;
     entry_t *first, *last;             //  changes in flight, oldest first
     size_t count;
     zhashx_t *lanes;                   //  name → lane_t
+    zhashx_t *troubles;                //  lane name → trouble_t
     delivery_t *finished;              //  waiting to be settled
     delivery_t **finished_tail;
     size_t running;
@@ -109,13 +120,18 @@ s_jitter (deliveries_t *self, int64_t delay)
 //  The lane's name as logs show it: the destination's class says how
 //  (a Pushover user key by its first characters, a webhook URL by its host).
 static void
+s_show_lane (const deliveries_t *self, const char *name, char *out, size_t size)
+{
+    if (self->config.lane_shown)
+        self->config.lane_shown (name, out, size);
+    else
+        snprintf (out, size, "%s", name);
+}
+
+static void
 s_lane_shown (const delivery_t *delivery, char *out, size_t size)
 {
-    const char *lane = delivery->lane->name;
-    if (delivery->owner->config.lane_shown)
-        delivery->owner->config.lane_shown (lane, out, size);
-    else
-        snprintf (out, size, "%s", lane);
+    s_show_lane (delivery->owner, delivery->lane->name, out, size);
 }
 
 //  "seq 12 raised web1/disk" (and " flood held"), for every log line.
@@ -177,6 +193,13 @@ s_lane_destroy (void **item)
     lane_t *lane = *item;
     mem_free (lane->name);
     mem_free (lane);
+    *item = NULL;
+}
+
+static void
+s_trouble_destroy (void **item)
+{
+    mem_free (*item);
     *item = NULL;
 }
 
@@ -276,6 +299,32 @@ s_delivery_free (deliveries_t *self, delivery_t *delivery)
         s_entry_free (self, entry);
 }
 
+//  --- troubles ----------------------------------------------------------------------
+
+//  The delivery's lane failed at now: in trouble since its first failure.
+static trouble_t *
+s_trouble (deliveries_t *self, const delivery_t *delivery, int64_t now)
+{
+    trouble_t *trouble = zhashx_lookup (self->troubles, delivery->lane->name);
+    if (!trouble) {
+        trouble = mem_alloc (sizeof *trouble);
+        trouble->failing_since = now;
+        int rc = zhashx_insert (self->troubles, delivery->lane->name, trouble);
+        assert (rc == 0);
+    }
+    snprintf (trouble->reason, sizeof trouble->reason, "%s", delivery->reason);
+    return trouble;
+}
+
+//  Is one worse than other (deliveries_trouble)?
+static bool
+s_worse (const trouble_t *one, const trouble_t *other)
+{
+    if ((one->given_up > 0) != (other->given_up > 0))
+        return one->given_up > 0;
+    return one->failing_since < other->failing_since;
+}
+
 //  --- settling -----------------------------------------------------------------------
 
 static void
@@ -292,6 +341,9 @@ s_give_up (deliveries_t *self, delivery_t *delivery, const char *why, bool timed
     else
         log_error ("giving up on seq %" PRIu64 " for rule %s: %s (%s, to %s)",
                    delivery->entry->change.seq, s_rule (delivery), why, described, lane);
+    trouble_t *trouble = s_trouble (self, delivery, zclock_mono ());
+    trouble->given_up++;
+    s_describe (delivery, trouble->lost, sizeof trouble->lost);
     s_delivery_free (self, delivery);
 }
 
@@ -329,7 +381,10 @@ s_settle (deliveries_t *self, delivery_t *delivery, int64_t now)
     delivery->lane->running--;
     self->running--;
     char described [1024], lane [1024];
+    if (delivery->result != DELIVERY_DELIVERED)
+        s_trouble (self, delivery, now);
     if (delivery->result == DELIVERY_DELIVERED) {
+        zhashx_delete (self->troubles, delivery->lane->name);
         s_describe (delivery, described, sizeof described);
         s_lane_shown (delivery, lane, sizeof lane);
         log_info ("%s: rule %s: delivered%s (to %s%s%s)", described, s_rule (delivery),
@@ -401,6 +456,8 @@ deliveries_new (const deliveries_config_t *config)
     self->config = *config;
     self->lanes = zhashx_new ();
     zhashx_set_destructor (self->lanes, s_lane_destroy);
+    self->troubles = zhashx_new ();
+    zhashx_set_destructor (self->troubles, s_trouble_destroy);
     self->finished_tail = &self->finished;
     self->random_state = ((uint64_t) zclock_mono () << 16) ^ (uint64_t) getpid ()
                        ^ (uint64_t) zclock_time () ^ 0x9e3779b97f4a7c15ull;
@@ -420,6 +477,7 @@ deliveries_destroy (deliveries_t **self_p)
             mem_free (delivery);
         }
     zhashx_destroy (&self->lanes);
+    zhashx_destroy (&self->troubles);
     while (self->first) {
         self->first->unfinished = 0;
         s_entry_free (self, self->first);
@@ -515,6 +573,28 @@ deliveries_oldest (deliveries_t *self, const epoch_t *epoch)
         &&  (!epoch || !*epoch->db || epoch_equal (&entry->change.epoch, epoch)))
             return entry->change.seq;
     return 0;
+}
+
+size_t
+deliveries_trouble (deliveries_t *self, delivery_trouble_t *worst)
+{
+    assert (self);
+    const trouble_t *found = NULL;
+    const char *name = NULL;
+    for (trouble_t *trouble = zhashx_first (self->troubles); trouble;
+         trouble = zhashx_next (self->troubles))
+        if (!found || s_worse (trouble, found)) {
+            found = trouble;
+            name = zhashx_cursor (self->troubles);
+        }
+    if (found && worst) {
+        s_show_lane (self, name, worst->lane, sizeof worst->lane);
+        worst->failing_since = found->failing_since;
+        worst->given_up = found->given_up;
+        snprintf (worst->reason, sizeof worst->reason, "%s", found->reason);
+        snprintf (worst->lost, sizeof worst->lost, "%s", found->lost);
+    }
+    return zhashx_size (self->troubles);
 }
 
 size_t

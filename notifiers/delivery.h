@@ -28,6 +28,13 @@
     Every outcome is logged by the core, with the reason the destination
     gave (secret destinations are shown by their first three characters).
 
+    Trouble. A lane that failed (RETRY or GIVE_UP) is in trouble until it
+    next delivers: deliveries_trouble says since when, how many deliveries
+    it gave up meanwhile, and why it last failed. That is how a notifier
+    tells somebody that its own destination is failing (own_alerts.h);
+    the record outlives the lane's queue, so a lane that gave up its only
+    delivery stays in trouble.
+
     Cursor. deliveries_oldest says the lowest seq not finished everywhere:
     the feed's cursor file is held below it, so a restart repeats what was
     not done (at least once) and never skips a change.
@@ -51,6 +58,8 @@
 #define DELIVERY_BACKOFF_MAX_MS   (5 * 60 * 1000)
 #define DELIVERY_JITTER_PERCENT   20
 #define DELIVERY_REASON_SIZE      512
+#define DELIVERY_LANE_SHOWN       256      //  a lane's name as logs show it, at most
+#define DELIVERY_LOST_SIZE        512      //  "seq 12 raised web1/disk" (long names cut)
 
 typedef enum {
     DELIVERY_DELIVERED,
@@ -107,6 +116,21 @@ int64_t deliveries_next_wakeup (deliveries_t *self, int64_t mono_now);
 //  The lowest seq of a for_cursor change of epoch not finished, 0 when
 //  none (epoch zeroed: of any epoch).
 uint64_t deliveries_oldest (deliveries_t *self, const epoch_t *epoch);
+//  A lane in trouble: it failed, or gave up a delivery, and has not
+//  delivered since.
+typedef struct {
+    char lane [DELIVERY_LANE_SHOWN];       //  its name as logs show it
+    int64_t failing_since;                 //  mono ms: its first failure since it delivered
+    size_t given_up;                       //  deliveries it gave up since then
+    char reason [DELIVERY_REASON_SIZE];    //  the destination's words for its last failure
+    char lost [DELIVERY_LOST_SIZE];        //  the last one given up ("seq 12 raised web1/disk"),
+                                           //  "" when none was
+} delivery_trouble_t;
+
+//  How many lanes are in trouble; the worst of them into *worst (if not
+//  NULL and there is one): a lane that gave up a delivery before one that
+//  did not, then the one failing longest.
+size_t deliveries_trouble (deliveries_t *self, delivery_trouble_t *worst);
 //  Changes in flight, and deliveries running now.
 size_t deliveries_count (deliveries_t *self);
 size_t deliveries_running (deliveries_t *self);

@@ -241,6 +241,62 @@ s_epochs (void)
     deliveries_destroy (&core);
 }
 
+static void
+s_trouble (void)
+{
+    TEST ("delivery: a lane is in trouble from its first failure until it delivers; a"
+          " give-up keeps it there with what was lost, and makes it the worst lane");
+    fake_t fake = { 0 };
+    deliveries_t *core = s_core (&fake, 60000);
+    rule_action_t slow = s_action ("slow"), dead = s_action ("dead");
+    char source [] = "src", a [] = "a", b [] = "b";
+    alert_change_t first = s_change (1, source, a), second = s_change (2, source, b);
+    delivery_trouble_t worst;
+    CHECK (deliveries_trouble (core, &worst) == 0, "in trouble before any failure");
+    CHECK (deliveries_add (core, &first, &slow, 1, true, NULL) == 0, "add to slow");
+    int64_t now = zclock_mono ();
+    deliveries_work (core, now);
+    delivery_finish (fake.started [0], DELIVERY_RETRY, 0, "HTTP 503");
+    deliveries_work (core, now);
+    memset (&worst, 0, sizeof worst);
+    CHECK (deliveries_trouble (core, &worst) == 1 && streq (worst.lane, "slow")
+       &&  worst.failing_since == now && worst.given_up == 0 && streq (worst.reason, "HTTP 503")
+       &&  *worst.lost == 0, "slow in trouble since its failure: %s %lld %zu '%s'",
+           worst.lane, (long long) (worst.failing_since - now), worst.given_up, worst.reason);
+    //  A second failure keeps the first's time, with its own reason
+    deliveries_work (core, now + 2000);
+    delivery_finish (fake.started [1], DELIVERY_RETRY, 0, "HTTP 502");
+    deliveries_work (core, now + 2000);
+    CHECK (deliveries_trouble (core, &worst) == 1 && worst.failing_since == now
+       &&  streq (worst.reason, "HTTP 502"), "still since the first failure, the last reason");
+    //  Another lane gives up its only delivery: worse, though it failed later
+    CHECK (deliveries_add (core, &second, &dead, 1, true, NULL) == 0, "add to dead");
+    deliveries_work (core, now + 3000);
+    delivery_finish (fake.started [2], DELIVERY_GIVE_UP, 0, "HTTP 400 user invalid");
+    deliveries_work (core, now + 3000);
+    CHECK (deliveries_trouble (core, &worst) == 2 && streq (worst.lane, "dead")
+       &&  worst.given_up == 1 && streq (worst.lost, "seq 2 raised src/b")
+       &&  streq (worst.reason, "HTTP 400 user invalid"),
+           "the lane that gave up is the worst: %s, %zu given up, lost '%s'", worst.lane,
+           worst.given_up, worst.lost);
+    //  slow delivers: only dead is left, its queue empty, still in trouble
+    deliveries_work (core, now + 10000);
+    CHECK (fake.count == 4, "slow's third attempt started");
+    delivery_finish (fake.started [3], DELIVERY_DELIVERED, 0, NULL);
+    deliveries_work (core, now + 10000);
+    CHECK (deliveries_count (core) == 0, "nothing in flight");
+    CHECK (deliveries_trouble (core, &worst) == 1 && streq (worst.lane, "dead"),
+           "slow delivered, out of trouble; dead is still in it");
+    //  dead delivers the next one: no trouble left
+    alert_change_t third = s_change (3, source, a);
+    CHECK (deliveries_add (core, &third, &dead, 1, true, NULL) == 0, "add to dead again");
+    deliveries_work (core, now + 11000);
+    delivery_finish (fake.started [4], DELIVERY_DELIVERED, 0, NULL);
+    deliveries_work (core, now + 11000);
+    CHECK (deliveries_trouble (core, NULL) == 0, "every lane delivered: no trouble");
+    deliveries_destroy (&core);
+}
+
 int
 main (void)
 {
@@ -250,5 +306,6 @@ main (void)
     s_retry ();
     s_give_up ();
     s_epochs ();
+    s_trouble ();
     return check_done ();
 }
