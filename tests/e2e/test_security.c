@@ -13,6 +13,7 @@
 #include "../check.h"
 #include "../harness/harness.h"
 #include "../harness/agent_process.h"
+#include "../harness/notifier_process.h"
 #include "../harness/web_process.h"
 #include "bus.h"
 #include "timespec.h"
@@ -830,6 +831,54 @@ s_web_gateway (void)
         log_print_tail ("lilac-web", s_path ("web.log"), 30);
 }
 
+//  A notifier's own alerts (own_alerts.h) go as its certificate's source:
+//  the default own_source with CURVE, and -n refuses another.
+static void
+s_notifier_own (subscriber_t *sub)
+{
+    TEST ("security: a notifier keeps its heartbeat at the broker under its certificate's"
+          " source; -n refuses an own_source that is not the certificate's");
+    char cert [700], state_dir [700], head [2048], text [4096];
+    snprintf (cert, sizeof cert, "%s_secret", s_path ("notify"));
+    snprintf (state_dir, sizeof state_dir, "%s/notify-state", sandbox_dir (s_sandbox));
+    notifier_process_broker_section (s_broker, state_dir, head, sizeof head);
+    const char *format = "%s"
+                         "    cert = %s\n"
+                         "    server_key = %s\n"
+                         "    heartbeat = 5s\n%s"
+                         "exec\n"
+                         "    command = /bin/true\n"
+                         "rule = none\n"
+                         "    source = nothing\n";
+    snprintf (text, sizeof text, format, head, cert, s_server_key, "");
+    notifier_process_t *notifier = notifier_process_new (s_sandbox, "lilac-notify-exec",
+                                                         "notify-secure", text);
+    if (!CHECK (notifier && notifier_process_start (notifier) == 0, "the notifier did not start"))
+        goto done;
+    alert_change_t change;
+    if (CHECK (expect_change (sub, "pending", "notifysrc", "lilac-notify-exec/heartbeat", 5000,
+                              &change) == 0, "no heartbeat under the certificate's source"))
+        alert_change_free (&change);
+    CHECK (notifier_process_count_log (notifier, "refused") == 0,
+           "the broker refused something of the notifier's");
+    CHECK (notifier_process_stop (notifier) == 0, "the notifier did not exit 0");
+    char *path = zsys_sprintf ("%s/notify-other.conf", sandbox_dir (s_sandbox));
+    char *other = zsys_sprintf (format, head, cert, s_server_key, "    own_source = elsewhere\n");
+    CHECK (path && other && file_write_text (path, other) == 0, "write");
+    cli_result_t result;
+    if (CHECK (notifier_command_run ("lilac-notify-exec", sandbox_dir (s_sandbox), CLI_DEADLINE_MS,
+                                     &result, "-n", "-c", path, NULL) == 0, "run -n")) {
+        CHECK (result.status == 1 && text_has (result.err, "notifier/own_source: 'elsewhere' is"
+                                               " not 'notifysrc', the source of the certificate"),
+               "-n: exit %d: %s", result.status, result.err);
+        cli_result_free (&result);
+    }
+    zstr_free (&path);
+    zstr_free (&other);
+done:
+    notifier_process_destroy (&notifier, check_case_failed);
+}
+
 int
 main (void)
 {
@@ -846,7 +895,8 @@ main (void)
     CHECK (s_keygen ("tester", "admin", NULL) && s_keygen ("web1", "agent", NULL)
         && s_keygen ("nagios", "relay", NULL) && s_keygen ("reader1", "reader", NULL)
         && s_keygen ("stranger", "agent", NULL) && s_keygen ("late", "agent", NULL)
-        && s_keygen ("web-gw", "gateway", NULL) && s_keygen ("oldops", "admin", NULL), "keygen");
+        && s_keygen ("web-gw", "gateway", NULL) && s_keygen ("oldops", "admin", NULL)
+        && s_keygen ("notify", "admin", "notifysrc"), "keygen");
     struct stat info;
     CHECK (stat (s_path ("web1_secret"), &info) == 0 && (info.st_mode & 0777) == 0600,
            "secret file mode %o", (unsigned) (info.st_mode & 0777));
@@ -858,7 +908,7 @@ main (void)
     snprintf (clients, sizeof clients, "%s/clients", sandbox_dir (s_sandbox));
     CHECK (mkdir (clients, 0755) == 0, "mkdir clients");
     CHECK (s_allow ("tester") && s_allow ("web1") && s_allow ("nagios") && s_allow ("reader1")
-        && s_allow ("web-gw") && s_allow_unnamed ("oldops"), "allow");
+        && s_allow ("web-gw") && s_allow_unnamed ("oldops") && s_allow ("notify"), "allow");
     char cert [700], error [512];
     snprintf (cert, sizeof cert, "%s_secret", s_path ("tester"));
     CHECK (bus_secure_client (cert, s_server_key, error, sizeof error) == 0, "%s", error);
@@ -887,6 +937,7 @@ main (void)
         s_hostile (sub);
         s_agent (sub);
         s_agent_source ();
+        s_notifier_own (sub);
         TEST ("security: broker exits 0 on SIGTERM");
         CHECK (broker_process_stop (s_broker) == 0, "broker did not exit cleanly");
     }
