@@ -150,8 +150,10 @@ s_words (own_alerts_t *self, const delivery_trouble_t *trouble, size_t lanes, in
 }
 
 //  Raised while a lane has given up a delivery, or has failed for the
-//  alarm's time. A change of the decision, or of the lane or count the
-//  words are about, makes a batch due at once.
+//  alarm's time. Raising and clearing make a batch due at once; new words
+//  while raised (another lane is the worst, more notifications given up)
+//  go with the next refresh, so a thousand give-ups are one update a
+//  period at the broker, not a thousand.
 static void
 s_decide (own_alerts_t *self, int64_t mono_now)
 {
@@ -166,6 +168,11 @@ s_decide (own_alerts_t *self, int64_t mono_now)
         s_words (self, &worst, lanes, mono_now);
         snprintf (self->lane, sizeof self->lane, "%s", worst.lane);
         self->given_up = worst.given_up;
+        if (self->raised) {
+            log_debug ("%s/%s, at the next refresh: %s", self->source, self->delivery_id,
+                       self->summary);
+            return;
+        }
         log_error ("telling the broker: %s/%s raised: %s", self->source, self->delivery_id,
                    self->summary);
         self->raised = self->clear_owed = true;

@@ -25,8 +25,9 @@
       heartbeat and carries a clear time three refreshes ahead, so it
       clears by itself when its notifier is gone (the heartbeat says that)
       or restarted without the trouble. Its words are set when it raises
-      and when the worst lane or the count of lost notifications changes,
-      so the refreshes change nothing at the broker.
+      and when the worst lane or the count of lost notifications changes
+      (those go with the next refresh: one update a period at most), so
+      the other refreshes change nothing at the broker.
 
     Both are urgent, subject the program's name. Only one submit is in
     flight; one not answered within OWN_ANSWER_DEADLINE_MS, or not

@@ -13,7 +13,8 @@
       alarm, naming the lane's failure, and clears once the retry gets
       through;
     - Pushover answers 400 (given up at once): the delivery alert raises at
-      once naming the lost notification; the lane's next delivery clears it;
+      once naming the lost notification, a second 400 updates its count,
+      and the lane's next delivery clears it;
     - bad settings are refused by -n, with the file's line.
 */
 #include <stdlib.h>
@@ -179,7 +180,8 @@ static void
 s_given_up (testbed_t *bed)
 {
     TEST ("own alerts: a notification Pushover refuses (400) is given up at once and raises"
-          " the delivery alert naming it; the lane's next delivery clears it");
+          " the delivery alert naming it; a second updates its count; the lane's next"
+          " delivery clears it");
     CHECK (pushover_fake_script (s_fake, "400 user identifier is invalid\n") == 0, "script");
     CHECK (s_raise_watch (bed, "watch-2") == 0, "raise watch-2");
     alert_change_t change;
@@ -191,6 +193,16 @@ s_given_up (testbed_t *bed)
         CHECK (change.alert.detail && strstr (change.alert.detail, "raised web1/watch-2"),
                "the detail does not name the lost notification: '%s'",
                change.alert.detail ? change.alert.detail : "");
+        alert_change_free (&change);
+    }
+    //  A second one: the count goes with the next refresh, as an update
+    CHECK (pushover_fake_script (s_fake, "400 user identifier is invalid\n") == 0, "script");
+    CHECK (s_raise_watch (bed, "watch-2b") == 0, "raise watch-2b");
+    if (CHECK (s_expect_own (bed, "updated", DELIVERY_ID, 6000, &change) == 0,
+               "a second notification given up did not update the delivery alert")) {
+        CHECK (change.alert.summary && strstr (change.alert.summary, "gave up 2 notifications")
+           &&  change.alert.state == ALERT_RAISED, "summary '%s'",
+               change.alert.summary ? change.alert.summary : "");
         alert_change_free (&change);
     }
     CHECK (s_raise_watch (bed, "watch-3") == 0, "raise watch-3");
