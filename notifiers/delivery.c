@@ -328,7 +328,8 @@ s_worse (const trouble_t *one, const trouble_t *other)
 //  --- settling -----------------------------------------------------------------------
 
 static void
-s_give_up (deliveries_t *self, delivery_t *delivery, const char *why, bool timed_out)
+s_give_up (deliveries_t *self, delivery_t *delivery, const char *why, bool timed_out,
+           int64_t now)
 {
     char described [1024], lane [1024], text [32];
     s_describe (delivery, described, sizeof described);
@@ -341,7 +342,7 @@ s_give_up (deliveries_t *self, delivery_t *delivery, const char *why, bool timed
     else
         log_error ("giving up on seq %" PRIu64 " for rule %s: %s (%s, to %s)",
                    delivery->entry->change.seq, s_rule (delivery), why, described, lane);
-    trouble_t *trouble = s_trouble (self, delivery, zclock_mono ());
+    trouble_t *trouble = s_trouble (self, delivery, now);
     trouble->given_up++;
     s_describe (delivery, trouble->lost, sizeof trouble->lost);
     s_delivery_free (self, delivery);
@@ -350,13 +351,14 @@ s_give_up (deliveries_t *self, delivery_t *delivery, const char *why, bool timed
 static void
 s_retry (deliveries_t *self, delivery_t *delivery, int64_t now)
 {
+    s_trouble (self, delivery, now);
     if (!delivery->first_failure) {
         delivery->first_failure = now;
         delivery->backoff = DELIVERY_BACKOFF_FIRST_MS;
     }
     int64_t give_up_at = delivery->first_failure + self->config.retry_for_ms;
     if (now >= give_up_at) {
-        s_give_up (self, delivery, delivery->reason, true);
+        s_give_up (self, delivery, delivery->reason, true, now);
         return;
     }
     int64_t at = now + s_jitter (self, delivery->backoff);
@@ -381,8 +383,6 @@ s_settle (deliveries_t *self, delivery_t *delivery, int64_t now)
     delivery->lane->running--;
     self->running--;
     char described [1024], lane [1024];
-    if (delivery->result != DELIVERY_DELIVERED)
-        s_trouble (self, delivery, now);
     if (delivery->result == DELIVERY_DELIVERED) {
         zhashx_delete (self->troubles, delivery->lane->name);
         s_describe (delivery, described, sizeof described);
@@ -394,7 +394,7 @@ s_settle (deliveries_t *self, delivery_t *delivery, int64_t now)
     }
     else
     if (delivery->result == DELIVERY_GIVE_UP)
-        s_give_up (self, delivery, delivery->reason, false);
+        s_give_up (self, delivery, delivery->reason, false, now);
     else
         s_retry (self, delivery, now);
 }

@@ -240,7 +240,8 @@ s_own_duration (config_t *section, const char *key, int64_t fallback, int64_t mi
 
 //  The `source` of the notifier's certificate (notifier/cert, else
 //  $LILAC_CERT; lilac keygen always writes one), or NULL without one. A
-//  secured broker takes a batch's source from it, unless the role is relay.
+//  secured broker takes a batch's source from it, unless the role is relay
+//  or gateway (*any_source: those may claim any).
 static char *
 s_cert_source (config_t *section, bool *any_source)
 {

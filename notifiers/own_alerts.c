@@ -333,7 +333,7 @@ s_read_answers (own_alerts_t *self, int64_t mono_now)
 {
     uint64_t ticket;
     wire_doc_t *reply = NULL;
-    char error [512];
+    char error [512] = "not [empty, ticket, body]";
     int rc;
     while ((rc = ctl_receive (self->ctl, &ticket, &reply, error, sizeof error)) != 0) {
         ctl_submit_reply_t answer;
