@@ -44,6 +44,7 @@
 #include "signals.h"
 #include "timespec.h"
 #include "broker_watch.h"
+#include "delivery_alarm.h"
 #include "notifier.h"
 #include "own_alerts.h"
 
@@ -82,10 +83,10 @@ typedef struct {
     int signal_fd;                     //  SIGINT, SIGTERM, SIGHUP
     bool stopping;                     //  a signal arrived
     broker_watch_t *watch;             //  broker_silence: our own word about the broker
-    own_alerts_config_t own;           //  our own alerts at the broker (own_alerts.h)
-    char *own_source;                  //  own.source (owned)
-    char *own_name;                    //  own.name (owned)
+    own_settings_t own;                //  our own alerts at the broker (own_alerts.h)
+    int64_t alarm_ms;                  //  delivery_alarm, 0: off
     own_alerts_t *own_alerts;          //  NULL when both are off
+    delivery_alarm_t *alarm;           //  NULL when off
 } notifier_t;
 
 static ruleset_t *
@@ -215,89 +216,46 @@ s_secure (config_t *section, config_report_t *errors)
         config_report_error (errors, error);
 }
 
-//  A duration key of the notifier section: 0 or at least minimum. 0, or -1
-//  (reported).
-static int
-s_own_duration (config_t *section, const char *key, int64_t fallback, int64_t minimum,
-                int64_t *ms, config_report_t *errors)
-{
-    char error [CONFIG_ERROR_SIZE];
-    *ms = fallback;
-    if (!section)
-        return 0;
-    if (config_duration (section, key, fallback, ms, error, sizeof error)) {
-        config_report_error (errors, error);
-        return -1;
-    }
-    if (*ms != 0 && *ms < minimum) {
-        char shown [32];
-        config_report_at (errors, config_locate (section, key), "notifier/%s: must be 0 (off)"
-                          " or at least %s", key, duration_format (minimum, shown, (int) sizeof shown));
-        return -1;
-    }
-    return 0;
-}
-
-//  The `source` of the notifier's certificate (notifier/cert, else
-//  $LILAC_CERT; lilac keygen always writes one), or NULL without one. A
-//  secured broker takes a batch's source from it, unless the role is relay
-//  or gateway (*any_source: those may claim any).
-static char *
-s_cert_source (config_t *section, bool *any_source)
+//  The client certificate: notifier/cert, else $LILAC_CERT (s_secure's).
+static const char *
+s_cert_path (config_t *section)
 {
     const char *cert = NULL;
-    *any_source = false;
     if (section)
         config_string (section, "cert", NULL, &cert);
-    if (!cert || !*cert)
-        cert = getenv ("LILAC_CERT");
-    zcert_t *loaded = cert && *cert && access (cert, R_OK) == 0 ? zcert_load (cert) : NULL;
-    const char *source = loaded ? zcert_meta (loaded, "source") : NULL;
-    const char *role = loaded ? zcert_meta (loaded, "role") : NULL;
-    *any_source = role && (streq (role, "relay") || streq (role, "gateway"));
-    char *copy = source && wire_name_valid (source) ? mem_strdup (source) : NULL;
-    zcert_destroy (&loaded);
-    return copy;
+    return cert && *cert ? cert : getenv ("LILAC_CERT");
 }
 
-//  own_source and own_name must make valid names of the ids they head
-//  ("NAME/heartbeat"), and own_source must be the certificate's source
-//  when there is one (a relay's may be any); the two durations (own_alerts.h).
-static void
-s_check_own_alerts (config_t *section, config_report_t *errors)
+//  delivery_alarm (delivery_alarm.h): a duration, 0 for off. Problems go
+//  to errors.
+static int64_t
+s_delivery_alarm (config_t *section, config_report_t *errors)
 {
-    bool any_source;
-    char *cert_source = s_cert_source (section, &any_source);
-    config_t *own_source = section ? config_locate (section, "own_source") : NULL;
-    if (cert_source && !any_source && own_source && *config_value (own_source)
-    &&  !streq (cert_source, config_value (own_source)))
-        config_report_at (errors, own_source, "notifier/own_source: '%s' is not '%s', the"
-                          " source of the certificate: the broker would refuse the notifier's"
-                          " own alerts (leave own_source out to use the certificate's)",
-                          config_value (own_source), cert_source);
-    mem_free (cert_source);
-    int64_t ignored;
-    s_own_duration (section, "heartbeat", OWN_HEARTBEAT_DEFAULT_MS, OWN_HEARTBEAT_MIN_MS,
-                    &ignored, errors);
-    s_own_duration (section, "delivery_alarm", OWN_ALARM_DEFAULT_MS, 1, &ignored, errors);
-    const char *const keys [] = { "own_source", "own_name" };
-    for (size_t index = 0; section && index < 2; index++) {
-        config_t *node = config_locate (section, keys [index]);
-        char id [WIRE_MAX_NAME + 64];
-        snprintf (id, sizeof id, "%s%s", node ? config_value (node) : "",
-                  index == 1 ? "/heartbeat" : "");
-        if (node && !wire_name_valid (id))
-            config_report_at (errors, node, "notifier/%s: '%s' does not make a name (1 to %d"
-                              " bytes of UTF-8 without control characters%s)", keys [index],
-                              config_value (node), WIRE_MAX_NAME,
-                              index == 1 ? ", with \"/heartbeat\" after it" : "");
+    int64_t alarm = DELIVERY_ALARM_DEFAULT_MS;
+    char error [CONFIG_ERROR_SIZE];
+    if (section && config_duration (section, "delivery_alarm", DELIVERY_ALARM_DEFAULT_MS,
+                                    &alarm, error, sizeof error)) {
+        config_report_error (errors, error);
+        alarm = DELIVERY_ALARM_DEFAULT_MS;
     }
+    return alarm;
+}
+
+//  The own alerts' settings (own_alerts.h, delivery_alarm.h) into *own and
+//  *alarm_ms, each problem in errors.
+static void
+s_own_settings (config_t *section, const char *program, own_settings_t *own,
+                int64_t *alarm_ms, config_report_t *errors)
+{
+    own_settings_read (section, program, s_cert_path (section), own, errors);
+    *alarm_ms = s_delivery_alarm (section, errors);
 }
 
 //  The notifier section: its keys, its endpoints, and (secure: at start
 //  and -n, not on SIGHUP) its CURVE files, which it then applies.
 static void
-s_check_notifier_section (config_t *section, config_report_t *errors, bool secure)
+s_check_notifier_section (config_t *section, const char *program, config_report_t *errors,
+                          bool secure)
 {
     config_report_check_keys (errors, section, s_notifier_keys);
     const char *const endpoints [] = { "events", "control" };
@@ -316,7 +274,9 @@ s_check_notifier_section (config_t *section, config_report_t *errors, bool secur
     if (section && silence < 0)
         config_report_at (errors, config_locate (section, "broker_silence"),
                           "notifier/broker_silence: must not be negative (0 turns it off)");
-    s_check_own_alerts (section, errors);
+    own_settings_t own;
+    int64_t alarm;
+    s_own_settings (section, program, &own, &alarm, errors);
     if (secure)
         s_secure (section, errors);
 }
@@ -334,35 +294,6 @@ s_broker_silence (config_t *root)
     return silence;
 }
 
-//  own_alerts.h's settings, checked already; own_source defaults to the
-//  certificate's source with CURVE, else to the host's name; own_name to
-//  the program's.
-static void
-s_read_own_alerts (notifier_t *self, config_t *section)
-{
-    config_report_t *ignored = config_report_new ();
-    char source [256] = "localhost";
-    bool any_source;
-    char *cert_source = s_cert_source (section, &any_source);
-    if (cert_source)
-        snprintf (source, sizeof source, "%s", cert_source);
-    else
-    if (gethostname (source, sizeof source) != 0 || !*source)
-        snprintf (source, sizeof source, "localhost");
-    source [sizeof source - 1] = 0;
-    mem_free (cert_source);
-    self->own_source = s_setting (section, "own_source", source);
-    self->own_name = s_setting (section, "own_name", self->class->program);
-    self->own = (own_alerts_config_t) { .program = self->class->program,
-                                        .name = self->own_name, .source = self->own_source,
-                                        .control = self->control };
-    s_own_duration (section, "heartbeat", OWN_HEARTBEAT_DEFAULT_MS, OWN_HEARTBEAT_MIN_MS,
-                    &self->own.heartbeat_ms, ignored);
-    s_own_duration (section, "delivery_alarm", OWN_ALARM_DEFAULT_MS, 1, &self->own.alarm_ms,
-                    ignored);
-    config_report_destroy (&ignored);
-}
-
 static void
 s_read_notifier_section (notifier_t *self)
 {
@@ -375,7 +306,9 @@ s_read_notifier_section (notifier_t *self)
     self->env.control = self->control;
     self->env.state_dir = self->state_dir;
     self->env.program = self->class->program;
-    s_read_own_alerts (self, section);
+    config_report_t *checked = config_report_new ();     //  checked already
+    s_own_settings (section, self->class->program, &self->own, &self->alarm_ms, checked);
+    config_report_destroy (&checked);
 }
 
 //  Reads and checks path as a whole: the sections known, the notifier's
@@ -395,7 +328,8 @@ s_config_read (const destination_class_t *class, const char *path, bool secure,
     }
     const char *const top [] = { "notifier", class->section, "rule", NULL };
     config_report_check_keys (errors, *config_p, top);
-    s_check_notifier_section (config_locate (*config_p, "notifier"), errors, secure);
+    s_check_notifier_section (config_locate (*config_p, "notifier"), class->program, errors,
+                              secure);
     config_report_check_keys (errors, config_locate (*config_p, class->section),
                               class->section_keys);
     if (class->check)
@@ -602,6 +536,16 @@ s_hold_cursor (notifier_t *self)
 
 //  --- the loop --------------------------------------------------------------------------
 
+//  What our own alerts are, for the log and -n.
+static void
+s_describe_own (notifier_t *self, char *out, size_t size)
+{
+    char heartbeat [500], delivery [500];
+    own_alerts_describe (&self->own, heartbeat, sizeof heartbeat);
+    delivery_alarm_describe (&self->own, self->alarm_ms, delivery, sizeof delivery);
+    snprintf (out, size, "%s; %s", heartbeat, delivery);
+}
+
 static int64_t
 s_sooner (int64_t wait, int64_t other)
 {
@@ -620,6 +564,8 @@ s_poll_timeout (notifier_t *self, int64_t mono_now)
     wait = s_sooner (wait, broker_watch_next_wakeup (self->watch, &health, mono_now));
     if (self->own_alerts)
         wait = s_sooner (wait, own_alerts_next_wakeup (self->own_alerts, mono_now));
+    if (self->alarm)
+        wait = s_sooner (wait, delivery_alarm_next_wakeup (self->alarm, mono_now));
     if (wait > NOTIFIER_MAX_SLEEP_MS)
         wait = NOTIFIER_MAX_SLEEP_MS;
     return wait < 0 ? 0 : (long) wait;
@@ -637,6 +583,8 @@ s_turn (notifier_t *self)
     s_watch_broker (self, zclock_mono ());
     deliveries_work (self->deliveries, zclock_mono ());
     s_hold_cursor (self);
+    if (self->alarm)
+        delivery_alarm_update (self->alarm, zclock_mono ());
     if (self->own_alerts)
         own_alerts_work (self->own_alerts, zclock_mono ());
 }
@@ -649,7 +597,7 @@ s_run (notifier_t *self)
     log_info ("ready: changes from %s, control %s, %zu rules, cursor in %s",
               self->events, self->env.control, rules_count (self->rules), self->cursor_file);
     char own [1024];
-    own_alerts_describe (&self->own, own, sizeof own);
+    s_describe_own (self, own, sizeof own);
     log_info ("own alerts: %s", own);
     while (!self->stopping) {
         zmq_pollitem_t items [S_POLL_ITEMS];
@@ -717,10 +665,17 @@ s_start (notifier_t *self, char *error, size_t error_size)
     if (!self->feed)
         return -1;
     self->watch = broker_watch_new (s_broker_silence (self->config));
-    self->own.deliveries = self->deliveries;
-    if ((self->own.heartbeat_ms > 0 || self->own.alarm_ms > 0)
-    &&  !(self->own_alerts = own_alerts_new (&self->own, error, error_size)))
-        return -1;
+    if (self->own.heartbeat_ms > 0 || self->alarm_ms > 0) {
+        own_alerts_config_t own = {
+            .program = self->class->program, .settings = &self->own, .control = self->control,
+            .trouble = self->alarm_ms > 0 ? DELIVERY_ALARM_ID : NULL };
+        self->own_alerts = own_alerts_new (&own, error, error_size);
+        if (!self->own_alerts)
+            return -1;
+        if (self->alarm_ms > 0)
+            self->alarm = delivery_alarm_new (self->class->program, self->alarm_ms,
+                                              self->deliveries, self->own_alerts);
+    }
     self->signal_fd = signals_open_fd ((const int []) { SIGINT, SIGTERM, SIGHUP }, 3);
     if (self->signal_fd < 0) {
         snprintf (error, error_size, "cannot set up signals: %s", strerror (errno));
@@ -740,6 +695,7 @@ s_destroy (notifier_t *self)
     }
     change_feed_destroy (&self->feed);
     broker_watch_destroy (&self->watch);
+    delivery_alarm_destroy (&self->alarm);
     own_alerts_destroy (&self->own_alerts);
     if (self->destination)
         self->class->close (&self->destination);    //  cancels what it started
@@ -753,8 +709,6 @@ s_destroy (notifier_t *self)
     mem_free (self->control);
     mem_free (self->state_dir);
     mem_free (self->cursor_file);
-    mem_free (self->own_source);
-    mem_free (self->own_name);
 }
 
 int
@@ -775,7 +729,7 @@ notifier_main (int argc, char *argv [], const destination_class_t *destination)
         }
         rules_describe (self.rules, stdout, destination->destination_shown);
         char own [1024];
-        own_alerts_describe (&self.own, own, sizeof own);
+        s_describe_own (&self, own, sizeof own);
         printf ("own alerts: %s\n", own);
         printf ("configuration OK\n");
         s_destroy (&self);

@@ -109,7 +109,7 @@ s_start (testbed_t *bed)
                 "the notifier did not start"))
         return;
     CHECK (notifier_process_count_log (s_notifier, "own alerts: " OWN_SOURCE "/" HEARTBEAT_ID
-                                       " raises at the broker when this notifier is not heard"
+                                       " raises at the broker when " PROGRAM " is not heard"
                                        " from for 5s (refreshed every 1s)") == 1,
            "the log does not say what the heartbeat is");
     alert_change_t change;
@@ -257,7 +257,7 @@ s_bad_settings (testbed_t *bed)
                                      "-n", "-c", path, NULL) == 0, "run -n")) {
         CHECK (result.status == 0, "exit %d: %s", result.status, result.err);
         CHECK (text_has (result.out, "own alerts: " OWN_SOURCE "/" HEARTBEAT_ID " raises at the"
-                         " broker when this notifier is not heard from for 5m (refreshed every"
+                         " broker when " PROGRAM " is not heard from for 5m (refreshed every"
                          " 1m); " OWN_SOURCE "/" DELIVERY_ID " raises when a destination fails"
                          " for 5m or a notification is given up"), "-n says: %s", result.out);
         cli_result_free (&result);
