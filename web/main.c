@@ -129,6 +129,9 @@ main (int argc, char *argv [])
                            "(insecure = yes)", config.listen);
     config_report_conclude (&report, options.check_only);
     if (options.check_only) {
+        char own [512];
+        own_alerts_describe (&config.own, own, sizeof own);
+        printf ("own alerts: %s\n", own);
         printf ("configuration OK\n");
         web_config_free (&config);
         return 0;

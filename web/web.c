@@ -28,6 +28,7 @@
 #include "mem.h"
 #include "ingest.h"
 #include "signals.h"
+#include "timespec.h"
 #include "api_acts.h"
 #include "api_session.h"
 #include "api_ui.h"
@@ -54,6 +55,8 @@ struct _web_t {
     struct MHD_Daemon *daemon;     //  the HTTP server
     int epoll_fd;                  //  its epoll descriptor, in our poll
     ctl_t *ctl;                    //  the control client
+    own_alerts_t *own;             //  our heartbeat at the broker, or NULL (heartbeat 0)
+    own_settings_t own_settings;   //  ... as configured
     mirror_t *mirror;              //  every alert, live
     ingest_t *ingest;              //  the turn's submits (group commit)
     auth_t *auth;                  //  users, tokens, roles
@@ -686,6 +689,9 @@ s_poll_timeout (web_t *self)
     int64_t mirror = mirror_next_wakeup (self->mirror, now);
     if (mirror >= 0 && mirror < wait)
         wait = mirror;
+    int64_t own = self->own ? own_alerts_next_wakeup (self->own, now) : -1;
+    if (own >= 0 && own < wait)
+        wait = own;
     int64_t keepalive = stream_work (self->stream, now);
     if (keepalive < wait)
         wait = keepalive;
@@ -744,6 +750,13 @@ s_read_signals (web_t *self)
             continue;
         }
         log_info ("%s: exiting", strsignal ((int) info.ssi_signo));
+        if (self->own) {
+            char heartbeat [32];
+            log_info ("%s/%s/heartbeat raises at the broker in %s unless lilac-web is back",
+                      self->own_settings.source, self->own_settings.name,
+                      duration_format (self->own_settings.heartbeat_ms, heartbeat,
+                                       (int) sizeof heartbeat));
+        }
         self->stopping = true;
     }
 }
@@ -758,13 +771,20 @@ web_run (web_t *self)
     }
     log_info ("ready: http%s://%s, broker %s", self->tls_cert ? "s" : "", self->listen,
               self->control);
+    char own [512];
+    own_alerts_describe (&self->own_settings, own, sizeof own);
+    log_info ("own alerts: %s", own);
     while (!self->stopping) {
-        zmq_pollitem_t items [3 + FEED_POLL_ITEMS] = {
+        zmq_pollitem_t items [4 + FEED_POLL_ITEMS] = {
             { NULL, self->epoll_fd, ZMQ_POLLIN, 0 },
             { zsock_resolve (ctl_socket (self->ctl)), 0, ZMQ_POLLIN, 0 },
             { NULL, self->signal_fd, ZMQ_POLLIN, 0 },
         };
-        int count = 3 + mirror_poll_items (self->mirror, items + 3, FEED_POLL_ITEMS);
+        int count = 3;
+        if (self->own)
+            items [count++] = (zmq_pollitem_t) {
+                zsock_resolve (own_alerts_socket (self->own)), 0, ZMQ_POLLIN, 0 };
+        count += mirror_poll_items (self->mirror, items + count, FEED_POLL_ITEMS);
         if (zmq_poll (items, count, s_poll_timeout (self)) < 0 && errno != EINTR) {
             log_error ("poll failed: %s", zmq_strerror (errno));
             continue;
@@ -776,6 +796,8 @@ web_run (web_t *self)
         s_expire_pending (self);
         mirror_work (self->mirror, zclock_mono ());
         stream_work (self->stream, zclock_mono ());
+        if (self->own)
+            own_alerts_work (self->own, zclock_mono ());
         //  Requests resumed this turn (a broker's answer, a stream's event)
         //  go out now, not at the next wake-up.
         if (MHD_run (self->daemon) != MHD_YES)
@@ -947,7 +969,14 @@ web_new (const web_config_t *config, char *error, size_t error_size)
     if (self->mirror)
         self->stream = stream_new (self->mirror);
     self->ingest = ingest_new ();
-    if (!self->ctl || !self->mirror || s_start_http (self, config, error, error_size)) {
+    self->own_settings = config->own;
+    if (self->mirror && config->own.heartbeat_ms > 0) {
+        own_alerts_config_t own = { .program = "lilac-web", .settings = &config->own,
+                                    .control = config->control };
+        self->own = own_alerts_new (&own, error, error_size);
+    }
+    if (!self->ctl || !self->mirror || (config->own.heartbeat_ms > 0 && !self->own)
+    ||  s_start_http (self, config, error, error_size)) {
         web_destroy (&self);
         return NULL;
     }
@@ -976,6 +1005,7 @@ web_destroy (web_t **self_p)
     ingest_destroy (&self->ingest);
     auth_destroy (&self->auth);
     ctl_destroy (&self->ctl);
+    own_alerts_destroy (&self->own);
     mirror_destroy (&self->mirror);
     wire_doc_destroy (&self->stats);
     mem_free (self->pending);

@@ -23,7 +23,8 @@ static const char *const s_top_keys [] = { "web", NULL };
 static const char *const s_web_keys [] = {
     "listen", "control", "events", "state_dir", "tls_cert", "tls_key", "insecure", "users",
     "tokens", "admins", "readers", "senders", "source_label", "cert", "server_key",
-    "trusted_proxies", "severity_levels", "session_lifetime", "max_connections", "server_names", NULL
+    "trusted_proxies", "severity_levels", "session_lifetime", "max_connections", "server_names",
+    "own_source", "own_name", "heartbeat", NULL
 };
 
 static void
@@ -38,6 +39,9 @@ s_defaults (web_config_t *config)
         .session_lifetime_ms = SESSION_DEFAULT_LIFETIME_MS,
         .max_connections = WEB_DEFAULT_MAX_CONNECTIONS,
     };
+    config_report_t *none = config_report_new ();     //  the defaults have no problem
+    own_settings_read (NULL, "lilac-web", NULL, &config->own, none);
+    config_report_destroy (&none);
 }
 
 //  A string key: set when present, an error when empty.
@@ -117,6 +121,7 @@ web_config_load (web_config_t *config, const char *path, config_report_t *report
         if (config_integer (section, "max_connections", config->max_connections, 16, 1000000,
                             &config->max_connections, error, sizeof error))
             config_report_error (report, error);
+        own_settings_read (section, "lilac-web", config->cert, &config->own, report);
     }
     config_destroy (&root);
     return report->errors > errors ? -1 : 0;

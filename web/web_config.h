@@ -34,6 +34,9 @@
       trusted_proxies  addresses (a list) of reverse proxies whose
                    X-Forwarded-For names the client; from anyone else the
                    header is ignored
+      own_source, own_name, heartbeat  lilac-web's heartbeat alert at the
+                   broker (own_alerts.h): OWN_SOURCE/lilac-web/heartbeat
+                   raises when lilac-web is not heard from for 5m
     Every problem goes to one config_report (file:line), for -n and start
     alike. Listening beyond loopback needs TLS or `insecure = yes`: the API
     acknowledges alerts and takes events, and passwords would cross the
@@ -45,6 +48,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "config_report.h"
+#include "own_alerts.h"
 
 #define WEB_DEFAULT_LISTEN  "127.0.0.1:32744"
 #define WEB_DEFAULT_MAX_CONNECTIONS  4096
@@ -73,6 +77,7 @@ typedef struct {
     char *severity_levels;         //  "SEVERITY=LEVEL ...", or NULL for the default
     char *server_names;            //  Host names accepted with authentication off, or NULL
     int64_t session_lifetime_ms;   //  a browser session lasts this long
+    own_settings_t own;            //  own_source, own_name, heartbeat (own_alerts.h)
 } web_config_t;
 
 #define WEB_DEFAULT_SOURCE_LABEL  "instance"

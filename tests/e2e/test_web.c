@@ -610,6 +610,48 @@ s_auth (void)
     free (tokens);
 }
 
+//  lilac-web's own heartbeat at the broker (own_alerts.h): pending while it
+//  runs, raised when it is killed and not back within `heartbeat`.
+static void
+s_own_heartbeat (void)
+{
+    TEST ("lilac-web keeps its heartbeat pending at the broker; kill -9 raises it within 5s"
+          " (not before 3s), and -n says what it is");
+    web_process_t *web = web_process_new (s_bed->sandbox, s_bed->broker,
+                                          "    own_source = webhost\n    heartbeat = 5s\n");
+    if (!CHECK (web && web_process_start (web) == 0, "lilac-web did not start")) {
+        web_process_destroy (&web, true);
+        return;
+    }
+    alert_change_t change;
+    if (CHECK (expect_change (s_bed->sub, "pending", "webhost", "lilac-web/heartbeat", 5000,
+                              &change) == 0, "no heartbeat at the broker")) {
+        int64_t due = change.alert.raise_at - change.at;
+        CHECK (due >= 4000 && due <= 5000, "due in %lld ms, not 5 s", (long long) due);
+        CHECK (change.alert.level == LEVEL_URGENT && change.alert.subject
+               && streq (change.alert.subject, "lilac-web"), "level or subject");
+        alert_change_free (&change);
+    }
+    cli_result_t result;
+    if (CHECK (command_run ("lilac-web", "own-n", sandbox_dir (s_bed->sandbox), 10000, &result,
+                            "-n", "-c", web_process_config (web), NULL) == 0, "-n")) {
+        CHECK (result.status == 0 && text_has (result.out, "own alerts: webhost/lilac-web/heartbeat"
+                                               " raises at the broker when lilac-web is not"
+                                               " heard from for 5s (refreshed every 1s)"),
+               "-n: %d %s %s", result.status, result.out, result.err);
+        cli_result_free (&result);
+    }
+    CHECK (web_process_kill (web) == 0, "kill -9");
+    int64_t killed_at = clock_now_ms ();
+    if (CHECK (expect_change (s_bed->sub, "raised", "webhost", "lilac-web/heartbeat", 8000,
+                              &change) == 0, "the heartbeat of a dead lilac-web did not raise")) {
+        CHECK (change.at - killed_at >= 3000, "raised %lld ms after the kill",
+               (long long) (change.at - killed_at));
+        alert_change_free (&change);
+    }
+    web_process_destroy (&web, check_case_failed);
+}
+
 int
 main (void)
 {
@@ -634,6 +676,7 @@ main (void)
         TEST ("lilac-web exits 0 on SIGTERM");
         CHECK (web_process_stop (s_web) == 0, "exit status");
         s_auth ();
+        s_own_heartbeat ();
     }
     bool failed = check_failed > 0 || check_case_failed;
     web_process_destroy (&s_web, failed);
