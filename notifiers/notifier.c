@@ -468,12 +468,8 @@ s_stop (notifier_t *self, int signal_number)
 {
     log_info ("%s: exiting at seq %" PRIu64, strsignal (signal_number),
               change_feed_cursor (self->feed));
-    if (self->own_alerts && self->own.heartbeat_ms > 0) {
-        char heartbeat [32];
-        log_info ("%s/%s/heartbeat raises at the broker in %s unless this notifier is back",
-                  self->own.source, self->own.name,
-                  duration_format (self->own.heartbeat_ms, heartbeat, (int) sizeof heartbeat));
-    }
+    if (self->own_alerts)
+        own_alerts_stopping (self->own_alerts);
     self->stopping = true;
 }
 

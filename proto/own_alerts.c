@@ -390,6 +390,17 @@ own_alerts_work (own_alerts_t *self, int64_t mono_now)
         s_send (self, mono_now);
 }
 
+void
+own_alerts_stopping (own_alerts_t *self)
+{
+    assert (self);
+    char heartbeat [32];
+    if (self->settings.heartbeat_ms > 0)
+        log_info ("%s/%s raises at the broker in %s unless %s is back", self->settings.source,
+                  self->heartbeat_id, duration_format (self->settings.heartbeat_ms, heartbeat,
+                                                       (int) sizeof heartbeat), self->program);
+}
+
 int64_t
 own_alerts_next_wakeup (own_alerts_t *self, int64_t mono_now)
 {

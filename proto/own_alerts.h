@@ -93,6 +93,9 @@ void own_alerts_trouble (own_alerts_t *self, bool raised, const char *summary,
                          const char *detail);
 //  Reads answers and submits what is due. Never waits.
 void own_alerts_work (own_alerts_t *self, int64_t mono_now);
+//  Logs, at a clean stop, that the heartbeat will raise unless the daemon
+//  is back within it.
+void own_alerts_stopping (own_alerts_t *self);
 //  ms until own_alerts_work has something to do.
 int64_t own_alerts_next_wakeup (own_alerts_t *self, int64_t mono_now);
 //  What the heartbeat is, for the log and -n ("S/N/heartbeat raises at the

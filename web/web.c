@@ -28,7 +28,6 @@
 #include "mem.h"
 #include "ingest.h"
 #include "signals.h"
-#include "timespec.h"
 #include "api_acts.h"
 #include "api_session.h"
 #include "api_ui.h"
@@ -750,13 +749,8 @@ s_read_signals (web_t *self)
             continue;
         }
         log_info ("%s: exiting", strsignal ((int) info.ssi_signo));
-        if (self->own) {
-            char heartbeat [32];
-            log_info ("%s/%s/heartbeat raises at the broker in %s unless lilac-web is back",
-                      self->own_settings.source, self->own_settings.name,
-                      duration_format (self->own_settings.heartbeat_ms, heartbeat,
-                                       (int) sizeof heartbeat));
-        }
+        if (self->own)
+            own_alerts_stopping (self->own);
         self->stopping = true;
     }
 }

@@ -284,7 +284,7 @@ main (void)
     if (s_notifier && notifier_process_running (s_notifier)) {
         CHECK (notifier_process_stop (s_notifier) == 0, "the notifier did not exit 0");
         CHECK (notifier_process_count_log (s_notifier, OWN_SOURCE "/" HEARTBEAT_ID " raises at"
-                                           " the broker in 5s unless this notifier is back") == 1,
+                                           " the broker in 5s unless " PROGRAM " is back") == 1,
                "the notifier did not say its heartbeat will raise");
     }
     bool failed = check_failed > 0 || check_case_failed;
