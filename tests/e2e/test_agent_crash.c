@@ -106,6 +106,11 @@ s_crash (testbed_t *bed, agent_process_t *agent, const char *code_path)
     event_spec_t final = { .raise = "now", .summary = "final", .level = "urgent" };
     CHECK (agent_push_ids (agent, SOURCE, "crash-%03d", IDS, PER_FRAME, &first) == 0,
            "hand the agent %d ids", IDS);
+    //  Each hand-over is a PUSH socket of its own, and the agent's PULL
+    //  takes from two connections in any order: the final state goes once
+    //  the first is on disk, or the first could overwrite it.
+    s_wait_disk (state_file, "SELECT count(*) FROM held WHERE id GLOB 'crash-*'"
+                 " AND instr(frame, 'first') > 0", IDS);
     CHECK (agent_push_ids (agent, SOURCE, "crash-%03d", IDS, PER_FRAME, &final) == 0,
            "hand the agent %d ids again", IDS);
     int64_t later_before = clock_now_ms ();
